@@ -1,0 +1,144 @@
+#include "libs/catalog/catalog.h"
+
+#include <google/protobuf/io/tokenizer.h>
+#include <google/protobuf/text_format.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "libs/common/checksum.h"
+#include "libs/common/validation.h"
+#include "upgrade/v1/catalog.pb.h"
+
+namespace upshift {
+namespace {
+
+class ManifestErrors final : public google::protobuf::io::ErrorCollector {
+ public:
+  explicit ManifestErrors(std::string file) : file_(std::move(file)) {}
+  void AddError(int line, int column, const std::string& message) override {
+    errors_.push_back(absl::StrCat(file_, ":", line + 1, ":", column + 1, ": ", message));
+  }
+  void AddWarning(int line, int column, const std::string& message) override { AddError(line, column, message); }
+  std::string Text() const { return absl::StrJoin(errors_, "; "); }
+
+ private:
+  std::string file_;
+  std::vector<std::string> errors_;
+};
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat(path, ": cannot read the file"));
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+absl::StatusOr<std::string> ReadCatalogFile(const std::string& dir, const std::string& manifest,
+                                            const std::string& relative, const std::string& what) {
+  if (relative.empty()) return absl::InvalidArgumentError(absl::StrCat(manifest, ": ", what, " names no file"));
+  if (relative.front() == '/' || relative.find("..") != std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(manifest, ": ", what, " \"", relative, "\" must be a path inside the catalog folder"));
+  }
+  return ReadFile(absl::StrCat(dir, "/", relative));
+}
+
+}  // namespace
+
+absl::StatusOr<Catalog> Catalog::Load(const std::string& dir) {
+  const std::string manifest = absl::StrCat(dir, "/catalog.textproto");
+  absl::StatusOr<std::string> text = ReadFile(manifest);
+  if (!text.ok()) return text.status();
+  upgrade::v1::Catalog proto;
+  google::protobuf::TextFormat::Parser parser;
+  ManifestErrors errors(manifest);
+  parser.RecordErrorsTo(&errors);
+  if (!parser.ParseFromString(*text, &proto)) return absl::InvalidArgumentError(errors.Text());
+
+  Catalog c;
+  c.application_ = proto.application();
+  if (proto.versions_size() < 2) {
+    return absl::InvalidArgumentError(absl::StrCat(manifest, ": list at least two versions, oldest first"));
+  }
+  std::set<std::string> seen;
+  for (const std::string& v : proto.versions()) {
+    if (absl::Status s = ValidateVersion(v); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(manifest, ": ", s.message()));
+    }
+    if (!seen.insert(v).second) return absl::InvalidArgumentError(absl::StrCat(manifest, ": version ", v, " listed twice"));
+    c.versions_.push_back(v);
+  }
+  if (proto.version_query().empty()) return absl::InvalidArgumentError(absl::StrCat(manifest, ": version_query is empty"));
+  if (proto.set_version().empty()) return absl::InvalidArgumentError(absl::StrCat(manifest, ": set_version is empty"));
+  c.version_query_ = proto.version_query();
+  c.set_version_sql_ = proto.set_version();
+  if (!proto.neutralize().empty()) {
+    absl::StatusOr<std::string> sql = ReadCatalogFile(dir, manifest, proto.neutralize(), "neutralize");
+    if (!sql.ok()) return sql.status();
+    c.neutralize_sql_ = *sql;
+  }
+  if (proto.hops_size() != proto.versions_size() - 1) {
+    return absl::InvalidArgumentError(absl::StrCat(manifest, ": ", proto.versions_size(), " versions need ",
+                                                   proto.versions_size() - 1, " hops, found ", proto.hops_size()));
+  }
+  for (int i = 0; i < proto.hops_size(); ++i) {
+    const auto& hp = proto.hops(i);
+    if (hp.from() != c.versions_[i] || hp.to() != c.versions_[i + 1]) {
+      return absl::InvalidArgumentError(absl::StrCat(manifest, ": hop ", i + 1, " goes ", hp.from(), " -> ", hp.to(),
+                                                     " but the versions chain ", c.versions_[i], " -> ",
+                                                     c.versions_[i + 1]));
+    }
+    Hop hop{hp.from(), hp.to(), {}};
+    std::set<std::string> names;
+    for (const auto& sp : hp.steps()) {
+      if (sp.name().empty() || !names.insert(sp.name()).second) {
+        return absl::InvalidArgumentError(absl::StrCat(manifest, ": hop ", hop.from, " -> ", hop.to,
+                                                       " has a step with an empty or repeated name \"", sp.name(), "\""));
+      }
+      absl::StatusOr<std::string> sql = ReadCatalogFile(dir, manifest, sp.sql(), absl::StrCat("step ", sp.name()));
+      if (!sql.ok()) return sql.status();
+      hop.steps.push_back({sp.name(), sp.sql(), *sql, Fingerprint(*sql)});
+    }
+    c.hops_.push_back(std::move(hop));
+  }
+  return c;
+}
+
+int Catalog::IndexOf(const std::string& version) const {
+  for (size_t i = 0; i < versions_.size(); ++i) {
+    if (versions_[i] == version) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+bool Catalog::Knows(const std::string& version) const { return IndexOf(version) >= 0; }
+
+std::vector<std::string> Catalog::TargetsFrom(const std::string& from) const {
+  int i = IndexOf(from);
+  if (i < 0) return {};
+  return std::vector<std::string>(versions_.begin() + i + 1, versions_.end());
+}
+
+absl::StatusOr<std::vector<Hop>> Catalog::Plan(const std::string& from, const std::string& to) const {
+  int a = IndexOf(from), b = IndexOf(to);
+  if (a < 0) {
+    return absl::FailedPreconditionError(absl::StrCat("version ", from, " is not in the ", application_,
+                                                      " catalog (known: ", absl::StrJoin(versions_, ", "), ")"));
+  }
+  if (b < 0) {
+    return absl::FailedPreconditionError(absl::StrCat("target version ", to, " is not in the ", application_,
+                                                      " catalog (known: ", absl::StrJoin(versions_, ", "), ")"));
+  }
+  if (b <= a) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("target version ", to, " is not newer than the current version ", from));
+  }
+  return std::vector<Hop>(hops_.begin() + a, hops_.begin() + b);
+}
+
+}  // namespace upshift

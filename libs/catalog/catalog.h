@@ -1,0 +1,62 @@
+#ifndef UPSHIFT_LIBS_CATALOG_CATALOG_H_
+#define UPSHIFT_LIBS_CATALOG_CATALOG_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace upshift {
+
+struct Step {
+  std::string name;
+  std::string file;  // relative to the catalog folder
+  std::string sql;
+  std::string checksum;  // Fingerprint(sql)
+};
+
+struct Hop {
+  std::string from;
+  std::string to;
+  std::vector<Step> steps;
+};
+
+// A migration catalog loaded from a folder (see deploy/catalogs/README.md). Immutable once loaded,
+// so it is safe to share between threads.
+class Catalog {
+ public:
+  // Reads `dir`/catalog.textproto and every file it names. INVALID_ARGUMENT naming the file (and line,
+  // for the manifest) when something does not parse, a file is missing, or the hops do not chain
+  // through the listed versions in order.
+  static absl::StatusOr<Catalog> Load(const std::string& dir);
+
+  const std::string& application() const { return application_; }
+  const std::vector<std::string>& versions() const { return versions_; }
+  const std::string& version_query() const { return version_query_; }
+  const std::string& set_version_sql() const { return set_version_sql_; }
+  const std::string& neutralize_sql() const { return neutralize_sql_; }
+
+  bool Knows(const std::string& version) const;
+
+  // The versions a database at `from` can be upgraded to, in order.
+  std::vector<std::string> TargetsFrom(const std::string& from) const;
+
+  // The hops from `from` to `to`, in order. FAILED_PRECONDITION when either version is not in the
+  // catalog or `to` is not newer than `from`.
+  absl::StatusOr<std::vector<Hop>> Plan(const std::string& from, const std::string& to) const;
+
+ private:
+  int IndexOf(const std::string& version) const;
+
+  std::string application_;
+  std::vector<std::string> versions_;
+  std::string version_query_;
+  std::string set_version_sql_;
+  std::string neutralize_sql_;
+  std::vector<Hop> hops_;  // hops_[i] goes from versions_[i] to versions_[i + 1]
+};
+
+}  // namespace upshift
+
+#endif  // UPSHIFT_LIBS_CATALOG_CATALOG_H_

@@ -1,0 +1,28 @@
+#include "libs/common/env_flags.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+
+namespace upshift {
+
+std::vector<std::string> ParseFlagsWithEnv(int argc, char** argv) {
+  for (const auto& [name, flag] : absl::GetAllFlags()) {
+    std::string var = absl::StrCat("UPSHIFT_", absl::AsciiStrToUpper(name));
+    const char* value = std::getenv(var.c_str());
+    if (value == nullptr) continue;
+    std::string error;
+    if (!flag->ParseFrom(value, &error)) {
+      std::fprintf(stderr, "%s: bad value in %s: %s\n", argv[0], var.c_str(), error.c_str());
+      std::exit(2);
+    }
+  }
+  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  return std::vector<std::string>(positional.begin(), positional.end());
+}
+
+}  // namespace upshift

@@ -1,0 +1,30 @@
+#ifndef UPSHIFT_LIBS_COMMON_GRPC_UTIL_H_
+#define UPSHIFT_LIBS_COMMON_GRPC_UTIL_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace upshift {
+
+// The one place where an absl::Status becomes a grpc::Status (same code, same message).
+grpc::Status ToGrpcStatus(const absl::Status& status);
+absl::Status FromGrpcStatus(const grpc::Status& status);
+
+// A started gRPC server with the health service and server reflection on, listening on `address`
+// (port 0 picks a free port). The bound port is in *bound_port. Services must outlive the server.
+absl::StatusOr<std::unique_ptr<grpc::Server>> StartGrpcServer(const std::string& address,
+                                                              const std::vector<grpc::Service*>& services,
+                                                              int* bound_port);
+
+// Sets the overall and every named service's health (grpc.health.v1) to SERVING or NOT_SERVING.
+void SetServing(grpc::Server& server, bool serving);
+
+}  // namespace upshift
+
+#endif  // UPSHIFT_LIBS_COMMON_GRPC_UTIL_H_

@@ -1,0 +1,19 @@
+#ifndef UPSHIFT_LIBS_COMMON_RETRY_H_
+#define UPSHIFT_LIBS_COMMON_RETRY_H_
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+
+namespace upshift {
+
+// Whether an operation that failed with `status` may succeed if tried again unchanged: UNAVAILABLE,
+// ABORTED, DEADLINE_EXCEEDED and RESOURCE_EXHAUSTED are transient; every other code is permanent.
+bool IsRetryable(const absl::Status& status);
+
+// Exponential backoff with full jitter: a random delay in [0, min(cap, base * 2^attempt)]. Thread-safe.
+absl::Duration Backoff(int attempt, absl::Duration base = absl::Milliseconds(100),
+                       absl::Duration cap = absl::Seconds(10));
+
+}  // namespace upshift
+
+#endif  // UPSHIFT_LIBS_COMMON_RETRY_H_

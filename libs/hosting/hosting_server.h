@@ -1,0 +1,64 @@
+#ifndef UPSHIFT_LIBS_HOSTING_HOSTING_SERVER_H_
+#define UPSHIFT_LIBS_HOSTING_HOSTING_SERVER_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace upshift {
+
+struct HostedDatabase {
+  std::string name;
+  // Accepts connections (pg_database.datallowconn).
+  bool online = true;
+  int64_t size_bytes = 0;
+};
+
+// table ("schema.table") -> value, ordered by table.
+using TableRowCounts = std::map<std::string, int64_t>;
+using TableChecksums = std::map<std::string, std::string>;
+
+// The PostgreSQL server that hosts the customers' databases. Database names given here must have
+// passed ValidateDatabaseName. Implementations are thread-safe. Every method may return
+// UNAVAILABLE when the server cannot be reached (retry later).
+class HostingServer {
+ public:
+  virtual ~HostingServer() = default;
+
+  // Every database except templates, `postgres` and the platform's reserved ones, by name.
+  virtual absl::StatusOr<std::vector<HostedDatabase>> ListDatabases() = 0;
+
+  // NOT_FOUND when there is no such database.
+  virtual absl::StatusOr<HostedDatabase> GetDatabase(const std::string& name) = 0;
+
+  // Runs the catalog's version query in `database`. NOT_FOUND: no such database.
+  // FAILED_PRECONDITION: the query fails or returns no single value (not an application database).
+  virtual absl::StatusOr<std::string> ReadVersion(const std::string& database, const std::string& version_query) = 0;
+
+  // Exact row counts of every table outside the system schemas, read in one snapshot.
+  virtual absl::StatusOr<TableRowCounts> CountRows(const std::string& database) = 0;
+
+  // A content checksum of every table outside the system schemas (order-independent), one snapshot.
+  virtual absl::StatusOr<TableChecksums> ChecksumTables(const std::string& database) = 0;
+
+  // CREATE DATABASE target TEMPLATE source with `strategy` ("wal_log" or "file_copy").
+  // ALREADY_EXISTS: target exists. FAILED_PRECONDITION: source has other sessions (cannot be used as
+  // a template now). NOT_FOUND: no source.
+  virtual absl::Status CloneFromTemplate(const std::string& source, const std::string& target,
+                                         const std::string& strategy) = 0;
+
+  // Copies `source` into a new `target` with pg_dump | pg_restore while `source` stays in use.
+  // ALREADY_EXISTS: target exists (complete or not: drop it to start over).
+  virtual absl::Status CloneByDump(const std::string& source, const std::string& target) = 0;
+
+  // DROP DATABASE IF EXISTS, ending its sessions first.
+  virtual absl::Status DropDatabase(const std::string& name) = 0;
+};
+
+}  // namespace upshift
+
+#endif  // UPSHIFT_LIBS_HOSTING_HOSTING_SERVER_H_

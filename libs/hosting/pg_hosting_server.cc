@@ -1,0 +1,183 @@
+#include "libs/hosting/pg_hosting_server.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "libs/common/subprocess.h"
+#include "libs/pg/pg.h"
+
+namespace upshift {
+namespace {
+
+constexpr char kUserTables[] =
+    "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition "
+    "AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' "
+    "AND n.nspname NOT LIKE 'pg\\_temp%' ORDER BY 1, 2";
+
+// Maps the SQLSTATEs of CREATE/DROP DATABASE that callers act on.
+absl::Status DatabaseDdlStatus(const std::exception& e, const std::string& source, const std::string& target) {
+  if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e)) {
+    const std::string& state = sql->sqlstate();
+    if (state == "42P04") return absl::AlreadyExistsError(absl::StrCat("database \"", target, "\" already exists"));
+    if (state == "55006") {
+      return absl::FailedPreconditionError(
+          absl::StrCat("database \"", source, "\" is in use by other sessions: ", e.what()));
+    }
+    if (state == "3D000") return absl::NotFoundError(absl::StrCat("database \"", source, "\" does not exist"));
+  }
+  return pg::StatusFromException(e);
+}
+
+}  // namespace
+
+PgHostingServer::PgHostingServer(PgHostingOptions options)
+    : options_(std::move(options)), admin_(std::make_unique<pg::Pool>(pg::ConnInfoFor(options_.conninfo, "postgres"), 4)) {}
+
+PgHostingServer::~PgHostingServer() = default;
+
+absl::StatusOr<std::vector<HostedDatabase>> PgHostingServer::ListDatabases() {
+  std::vector<HostedDatabase> out;
+  absl::Status status = admin_->Transact([&](pqxx::work& tx) {
+    out.clear();
+    pqxx::result rows = tx.exec(
+        "SELECT datname, datallowconn, pg_database_size(oid) FROM pg_database "
+        "WHERE NOT datistemplate AND datname <> 'postgres' ORDER BY datname");
+    for (const auto& row : rows) {
+      std::string name = row[0].as<std::string>();
+      if (std::find(options_.reserved.begin(), options_.reserved.end(), name) != options_.reserved.end()) continue;
+      out.push_back({name, row[1].as<bool>(), row[2].as<int64_t>()});
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return out;
+}
+
+absl::StatusOr<HostedDatabase> PgHostingServer::GetDatabase(const std::string& name) {
+  HostedDatabase db;
+  absl::Status status = admin_->Transact([&](pqxx::work& tx) {
+    pqxx::result rows = tx.exec_params(
+        "SELECT datname, datallowconn, pg_database_size(oid) FROM pg_database WHERE datname = $1 AND NOT datistemplate",
+        name);
+    if (rows.empty()) return absl::NotFoundError(absl::StrCat("database \"", name, "\" does not exist on the hosting server"));
+    db = {rows[0][0].as<std::string>(), rows[0][1].as<bool>(), rows[0][2].as<int64_t>()};
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return db;
+}
+
+absl::StatusOr<std::string> PgHostingServer::ReadVersion(const std::string& database,
+                                                         const std::string& version_query) {
+  absl::StatusOr<HostedDatabase> db = GetDatabase(database);
+  if (!db.ok()) return db.status();
+  std::string version;
+  absl::Status status = pg::WithConnection(options_.conninfo, database, [&](pqxx::connection& conn) {
+    try {
+      pqxx::read_transaction tx(conn);
+      pqxx::result rows = tx.exec(version_query);
+      if (rows.size() != 1 || rows.columns() != 1 || rows[0][0].is_null()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "database \"", database, "\" has no application version (the catalog's version query returned ",
+            rows.size(), " rows)"));
+      }
+      version = rows[0][0].as<std::string>();
+      return absl::OkStatus();
+    } catch (const pqxx::sql_error& e) {
+      absl::Status mapped = pg::StatusFromException(e);
+      if (mapped.code() != absl::StatusCode::kInternal) return mapped;
+      return absl::FailedPreconditionError(absl::StrCat("database \"", database,
+                                                        "\" is not an application database of this catalog: ",
+                                                        e.what()));
+    }
+  });
+  if (!status.ok()) return status;
+  return version;
+}
+
+absl::StatusOr<TableRowCounts> PgHostingServer::CountRows(const std::string& database) {
+  TableRowCounts counts;
+  absl::Status status = pg::WithConnection(options_.conninfo, database, [&](pqxx::connection& conn) {
+    pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx(conn);
+    for (const auto& t : tx.exec(kUserTables)) {
+      std::string schema = t[0].as<std::string>(), table = t[1].as<std::string>();
+      pqxx::row n = tx.exec1(absl::StrCat("SELECT count(*) FROM ", tx.quote_name(schema), ".", tx.quote_name(table)));
+      counts[absl::StrCat(schema, ".", table)] = n[0].as<int64_t>();
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return counts;
+}
+
+absl::StatusOr<TableChecksums> PgHostingServer::ChecksumTables(const std::string& database) {
+  TableChecksums sums;
+  absl::Status status = pg::WithConnection(options_.conninfo, database, [&](pqxx::connection& conn) {
+    pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx(conn);
+    for (const auto& t : tx.exec(kUserTables)) {
+      std::string schema = t[0].as<std::string>(), table = t[1].as<std::string>();
+      pqxx::row n = tx.exec1(absl::StrCat("SELECT coalesce(md5(string_agg(h, '' ORDER BY h)), '') FROM (SELECT md5(t::text) AS h FROM ",
+                                          tx.quote_name(schema), ".", tx.quote_name(table), " AS t) AS rows"));
+      sums[absl::StrCat(schema, ".", table)] = n[0].as<std::string>();
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return sums;
+}
+
+absl::Status PgHostingServer::CloneFromTemplate(const std::string& source, const std::string& target,
+                                                const std::string& strategy) {
+  if (strategy != "wal_log" && strategy != "file_copy") {
+    return absl::InvalidArgumentError(absl::StrCat("unknown clone strategy \"", strategy, "\""));
+  }
+  return admin_->NoTransaction([&](pqxx::nontransaction& tx) {
+    try {
+      tx.exec(absl::StrCat("CREATE DATABASE ", tx.quote_name(target), " TEMPLATE ", tx.quote_name(source),
+                           " STRATEGY ", strategy));
+      return absl::OkStatus();
+    } catch (const std::exception& e) {
+      return DatabaseDdlStatus(e, source, target);
+    }
+  });
+}
+
+absl::Status PgHostingServer::CloneByDump(const std::string& source, const std::string& target) {
+  absl::Status created = admin_->NoTransaction([&](pqxx::nontransaction& tx) {
+    try {
+      tx.exec(absl::StrCat("CREATE DATABASE ", tx.quote_name(target), " TEMPLATE template0"));
+      return absl::OkStatus();
+    } catch (const std::exception& e) {
+      return DatabaseDdlStatus(e, source, target);
+    }
+  });
+  if (!created.ok()) return created;
+  auto bin = [&](const char* name) {
+    return options_.pg_bin_dir.empty() ? std::string(name) : absl::StrCat(options_.pg_bin_dir, "/", name);
+  };
+  absl::Status copied = RunPipeline(
+      {{{bin("pg_dump"), "--format=custom", absl::StrCat("--dbname=", pg::ConnInfoFor(options_.conninfo, source))}, {}},
+       {{bin("pg_restore"), "--exit-on-error", "--no-owner", "--single-transaction",
+         absl::StrCat("--dbname=", pg::ConnInfoFor(options_.conninfo, target))},
+        {}}},
+      options_.dump_timeout);
+  if (!copied.ok()) {
+    // Leave no half-copied database behind: a retry starts over.
+    DropDatabase(target).IgnoreError();
+  }
+  return copied;
+}
+
+absl::Status PgHostingServer::DropDatabase(const std::string& name) {
+  return admin_->NoTransaction([&](pqxx::nontransaction& tx) {
+    try {
+      tx.exec(absl::StrCat("DROP DATABASE IF EXISTS ", tx.quote_name(name), " WITH (FORCE)"));
+      return absl::OkStatus();
+    } catch (const std::exception& e) {
+      return DatabaseDdlStatus(e, name, name);
+    }
+  });
+}
+
+}  // namespace upshift

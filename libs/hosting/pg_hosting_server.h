@@ -1,0 +1,50 @@
+#ifndef UPSHIFT_LIBS_HOSTING_PG_HOSTING_SERVER_H_
+#define UPSHIFT_LIBS_HOSTING_PG_HOSTING_SERVER_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "libs/hosting/hosting_server.h"
+
+namespace upshift {
+
+namespace pg {
+class Pool;
+}
+
+struct PgHostingOptions {
+  // libpq connection string of the server (without dbname), e.g. "host=127.0.0.1 port=5432 user=postgres".
+  std::string conninfo;
+  // Databases of the platform itself on that server: never listed, never upgraded.
+  std::vector<std::string> reserved;
+  // Directory of pg_dump / pg_restore; empty: PATH.
+  std::string pg_bin_dir;
+  absl::Duration dump_timeout = absl::Hours(6);
+};
+
+class PgHostingServer final : public HostingServer {
+ public:
+  explicit PgHostingServer(PgHostingOptions options);
+  ~PgHostingServer() override;
+
+  absl::StatusOr<std::vector<HostedDatabase>> ListDatabases() override;
+  absl::StatusOr<HostedDatabase> GetDatabase(const std::string& name) override;
+  absl::StatusOr<std::string> ReadVersion(const std::string& database, const std::string& version_query) override;
+  absl::StatusOr<TableRowCounts> CountRows(const std::string& database) override;
+  absl::StatusOr<TableChecksums> ChecksumTables(const std::string& database) override;
+  absl::Status CloneFromTemplate(const std::string& source, const std::string& target,
+                                 const std::string& strategy) override;
+  absl::Status CloneByDump(const std::string& source, const std::string& target) override;
+  absl::Status DropDatabase(const std::string& name) override;
+
+ private:
+  const PgHostingOptions options_;
+  // Connections to the maintenance database `postgres`.
+  std::unique_ptr<pg::Pool> admin_;
+};
+
+}  // namespace upshift
+
+#endif  // UPSHIFT_LIBS_HOSTING_PG_HOSTING_SERVER_H_

@@ -1,0 +1,141 @@
+#include "libs/kafka/consumer.h"
+
+#include <librdkafka/rdkafkacpp.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "libs/common/logging.h"
+#include "libs/common/retry.h"
+#include "libs/common/time.h"
+#include "libs/kafka/topics.h"
+#include "upgrade/v1/events.pb.h"
+
+namespace upshift {
+
+struct KafkaConsumer::Impl {
+  std::string group_id;
+  std::vector<std::string> topics;
+  Publisher* dead_letters = nullptr;
+  RecordHandler handler;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer;
+
+  bool StoreOffset(const ConsumedRecord& r) {
+    std::vector<RdKafka::TopicPartition*> offsets = {
+        RdKafka::TopicPartition::create(r.topic, r.partition, r.offset + 1)};
+    RdKafka::ErrorCode code = consumer->offsets_store(offsets);
+    RdKafka::TopicPartition::destroy(offsets);
+    if (code != RdKafka::ERR_NO_ERROR) {
+      // Happens when the partition was revoked meanwhile: its new owner will see the record again.
+      LogWarning(absl::StrCat("cannot store offset ", r.topic, "/", r.partition, "@", r.offset, ": ",
+                              RdKafka::err2str(code)));
+      return false;
+    }
+    return true;
+  }
+
+  absl::Status SendToDeadLetters(const ConsumedRecord& r, const absl::Status& reason) {
+    upgrade::v1::DeadLetter letter;
+    letter.set_origin_topic(r.topic);
+    letter.set_partition(r.partition);
+    letter.set_offset(r.offset);
+    letter.set_key(r.key);
+    letter.set_payload(r.payload);
+    letter.set_reason(reason.ToString());
+    letter.set_consumer_group(group_id);
+    ToProto(absl::Now(), letter.mutable_occurred_at());
+    return dead_letters->Publish(topics::kDeadLetters, r.key, letter.SerializeAsString());
+  }
+
+  void Process(const ConsumedRecord& r, const std::atomic<bool>& stop) {
+    for (int attempt = 0; !stop; ++attempt) {
+      absl::Status status = handler(r);
+      if (status.ok()) {
+        StoreOffset(r);
+        return;
+      }
+      if (!IsRetryable(status)) {
+        LogError(absl::StrCat("record ", r.topic, "/", r.partition, "@", r.offset,
+                              " cannot be processed, sending it to the DLQ: ", status.ToString()));
+        absl::Status sent = SendToDeadLetters(r, status);
+        if (sent.ok()) {
+          StoreOffset(r);
+          return;
+        }
+        status = sent;
+      }
+      absl::Duration wait = Backoff(attempt);
+      LogWarning(absl::StrCat("record ", r.topic, "/", r.partition, "@", r.offset, " will be retried in ",
+                              absl::FormatDuration(wait), ": ", status.ToString()));
+      absl::Time until = absl::Now() + wait;
+      while (!stop && absl::Now() < until) absl::SleepFor(absl::Milliseconds(50));
+    }
+  }
+};
+
+absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(const KafkaOptions& options,
+                                                                     const std::string& group_id,
+                                                                     const std::vector<std::string>& topics,
+                                                                     Publisher* dead_letters,
+                                                                     RecordHandler handler) {
+  auto impl = std::make_unique<Impl>();
+  impl->group_id = group_id;
+  impl->topics = topics;
+  impl->dead_letters = dead_letters;
+  impl->handler = std::move(handler);
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::map<std::string, std::string> props = {
+      {"bootstrap.servers", options.brokers},
+      {"client.id", options.client_id},
+      {"group.id", group_id},
+      {"enable.auto.offset.store", "false"},
+      {"enable.auto.commit", "true"},
+      {"auto.commit.interval.ms", "500"},
+      {"auto.offset.reset", "earliest"},
+      {"enable.partition.eof", "false"},
+  };
+  for (const auto& [k, v] : options.properties) props[k] = v;
+  std::string err;
+  for (const auto& [k, v] : props) {
+    if (conf->set(k, v, err) != RdKafka::Conf::CONF_OK) {
+      return absl::InvalidArgumentError(absl::StrCat("kafka consumer property ", k, ": ", err));
+    }
+  }
+  impl->consumer.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
+  if (!impl->consumer) return absl::InvalidArgumentError(absl::StrCat("kafka consumer: ", err));
+  RdKafka::ErrorCode code = impl->consumer->subscribe(topics);
+  if (code != RdKafka::ERR_NO_ERROR) {
+    return absl::InvalidArgumentError(absl::StrCat("kafka subscribe: ", RdKafka::err2str(code)));
+  }
+  return std::unique_ptr<KafkaConsumer>(new KafkaConsumer(std::move(impl)));
+}
+
+KafkaConsumer::KafkaConsumer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+KafkaConsumer::~KafkaConsumer() = default;
+
+void KafkaConsumer::Run(const std::atomic<bool>& stop) {
+  while (!stop) {
+    std::unique_ptr<RdKafka::Message> msg(impl_->consumer->consume(100));
+    switch (msg->err()) {
+      case RdKafka::ERR_NO_ERROR: {
+        ConsumedRecord r;
+        r.topic = msg->topic_name();
+        r.partition = msg->partition();
+        r.offset = msg->offset();
+        if (msg->key() != nullptr) r.key = *msg->key();
+        if (msg->payload() != nullptr) r.payload.assign(static_cast<const char*>(msg->payload()), msg->len());
+        impl_->Process(r, stop);
+        break;
+      }
+      case RdKafka::ERR__TIMED_OUT:
+      case RdKafka::ERR__PARTITION_EOF:
+        break;
+      default:
+        LogWarning(absl::StrCat("kafka consumer: ", msg->errstr()));
+        break;
+    }
+  }
+  impl_->consumer->close();
+}
+
+}  // namespace upshift

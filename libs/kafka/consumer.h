@@ -1,0 +1,53 @@
+#ifndef UPSHIFT_LIBS_KAFKA_CONSUMER_H_
+#define UPSHIFT_LIBS_KAFKA_CONSUMER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "libs/kafka/producer.h"
+
+namespace upshift {
+
+struct ConsumedRecord {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t offset = 0;
+  std::string key;
+  std::string payload;
+};
+
+// Handles one record. OK: done, the offset is stored. A retryable status (see IsRetryable): the
+// same record is handled again after a backoff, its offset not stored. Any other status: the
+// record can never be processed; it goes to upgrade.dlq with the status as the reason.
+using RecordHandler = std::function<absl::Status(const ConsumedRecord&)>;
+
+// An at-least-once consumer loop in a consumer group: offsets are stored only after the handler
+// succeeded (or the record reached the DLQ), and committed in the background and on close.
+class KafkaConsumer {
+ public:
+  static absl::StatusOr<std::unique_ptr<KafkaConsumer>> Create(const KafkaOptions& options,
+                                                               const std::string& group_id,
+                                                               const std::vector<std::string>& topics,
+                                                               Publisher* dead_letters, RecordHandler handler);
+  ~KafkaConsumer();
+
+  // Consumes until `stop` is set, then leaves the group. Call once. The record in hand when `stop`
+  // is set is abandoned without storing its offset if its handler is still failing.
+  void Run(const std::atomic<bool>& stop);
+
+  struct Impl;
+
+ private:
+  explicit KafkaConsumer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace upshift
+
+#endif  // UPSHIFT_LIBS_KAFKA_CONSUMER_H_

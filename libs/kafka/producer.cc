@@ -1,0 +1,131 @@
+#include "libs/kafka/producer.h"
+
+#include <librdkafka/rdkafkacpp.h>
+
+#include <atomic>
+#include <future>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+
+namespace upshift {
+namespace {
+
+// One Publish call's wait for its records' delivery reports.
+struct BatchWaiter {
+  std::mutex mu;
+  std::condition_variable cv;
+  int pending = 0;
+  absl::Status status;
+
+  void Done(const absl::Status& s) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (!s.ok() && status.ok()) status = s;
+    if (--pending == 0) cv.notify_all();
+  }
+};
+
+class DeliveryReports final : public RdKafka::DeliveryReportCb {
+ public:
+  void dr_cb(RdKafka::Message& message) override {
+    auto* waiter = static_cast<BatchWaiter*>(message.msg_opaque());
+    if (waiter == nullptr) return;
+    if (message.err() == RdKafka::ERR_NO_ERROR) {
+      waiter->Done(absl::OkStatus());
+    } else {
+      waiter->Done(absl::UnavailableError(absl::StrCat("kafka delivery to ", message.topic_name(),
+                                                       " failed: ", RdKafka::err2str(message.err()))));
+    }
+  }
+};
+
+}  // namespace
+
+struct KafkaProducer::Impl {
+  DeliveryReports reports;
+  std::unique_ptr<RdKafka::Producer> producer;
+  std::atomic<bool> stop{false};
+  std::thread poller;
+  absl::Duration delivery_timeout;
+
+  ~Impl() {
+    stop = true;
+    if (poller.joinable()) poller.join();
+    if (producer) producer->flush(5000);
+  }
+};
+
+absl::StatusOr<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(const KafkaOptions& options,
+                                                                     absl::Duration delivery_timeout) {
+  auto impl = std::make_unique<Impl>();
+  impl->delivery_timeout = delivery_timeout;
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::string err;
+  std::map<std::string, std::string> props = {
+      {"bootstrap.servers", options.brokers},
+      {"client.id", options.client_id},
+      {"enable.idempotence", "true"},
+      {"acks", "all"},
+      {"linger.ms", "1"},
+      {"message.timeout.ms", std::to_string(absl::ToInt64Milliseconds(delivery_timeout))},
+  };
+  for (const auto& [k, v] : options.properties) props[k] = v;
+  for (const auto& [k, v] : props) {
+    if (conf->set(k, v, err) != RdKafka::Conf::CONF_OK) {
+      return absl::InvalidArgumentError(absl::StrCat("kafka producer property ", k, ": ", err));
+    }
+  }
+  if (conf->set("dr_cb", &impl->reports, err) != RdKafka::Conf::CONF_OK) {
+    return absl::InternalError(err);
+  }
+  impl->producer.reset(RdKafka::Producer::create(conf.get(), err));
+  if (!impl->producer) return absl::InvalidArgumentError(absl::StrCat("kafka producer: ", err));
+  Impl* raw = impl.get();
+  impl->poller = std::thread([raw] {
+    while (!raw->stop) raw->producer->poll(100);
+  });
+  return std::unique_ptr<KafkaProducer>(new KafkaProducer(std::move(impl)));
+}
+
+KafkaProducer::KafkaProducer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+KafkaProducer::~KafkaProducer() = default;
+
+absl::Status KafkaProducer::Publish(const std::vector<OutgoingRecord>& records) {
+  if (records.empty()) return absl::OkStatus();
+  BatchWaiter waiter;
+  waiter.pending = static_cast<int>(records.size());
+  int produced = 0;
+  for (const OutgoingRecord& r : records) {
+    RdKafka::ErrorCode code;
+    for (;;) {
+      code = impl_->producer->produce(r.topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+                                      const_cast<char*>(r.payload.data()), r.payload.size(), r.key.data(),
+                                      r.key.size(), 0, &waiter);
+      if (code != RdKafka::ERR__QUEUE_FULL) break;
+      impl_->producer->poll(50);
+    }
+    if (code != RdKafka::ERR_NO_ERROR) {
+      waiter.Done(absl::UnavailableError(absl::StrCat("kafka produce to ", r.topic, ": ", RdKafka::err2str(code))));
+      // Records not handed to librdkafka will never report; account for them now.
+      for (size_t rest = produced + 1; rest < records.size(); ++rest) waiter.Done(absl::OkStatus());
+      break;
+    }
+    ++produced;
+  }
+  std::unique_lock<std::mutex> lock(waiter.mu);
+  // librdkafka reports every produced record within message.timeout.ms; the margin covers the poller.
+  bool done = waiter.cv.wait_for(lock, absl::ToChronoMilliseconds(impl_->delivery_timeout + absl::Seconds(5)),
+                                 [&] { return waiter.pending == 0; });
+  if (!done) {
+    // Cannot return while librdkafka may still touch `waiter`: wait for the reports without limit.
+    waiter.cv.wait(lock, [&] { return waiter.pending == 0; });
+    return absl::DeadlineExceededError("kafka delivery timed out");
+  }
+  return waiter.status;
+}
+
+void KafkaProducer::Flush(absl::Duration timeout) {
+  impl_->producer->flush(static_cast<int>(absl::ToInt64Milliseconds(timeout)));
+}
+
+}  // namespace upshift

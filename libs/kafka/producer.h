@@ -1,0 +1,45 @@
+#ifndef UPSHIFT_LIBS_KAFKA_PRODUCER_H_
+#define UPSHIFT_LIBS_KAFKA_PRODUCER_H_
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "libs/kafka/publisher.h"
+
+namespace upshift {
+
+struct KafkaOptions {
+  // host:port,... of any Kafka-protocol broker.
+  std::string brokers;
+  std::string client_id = "upshift";
+  // Extra librdkafka properties, e.g. security settings for a real cluster.
+  std::map<std::string, std::string> properties;
+};
+
+// A Publisher over an idempotent librdkafka producer (acks=all). Thread-safe.
+class KafkaProducer final : public Publisher {
+ public:
+  // INVALID_ARGUMENT on a bad configuration.
+  static absl::StatusOr<std::unique_ptr<KafkaProducer>> Create(const KafkaOptions& options,
+                                                               absl::Duration delivery_timeout = absl::Seconds(30));
+  ~KafkaProducer() override;
+
+  using Publisher::Publish;
+  absl::Status Publish(const std::vector<OutgoingRecord>& records) override;
+
+  // Waits up to `timeout` for every record in flight to be delivered.
+  void Flush(absl::Duration timeout);
+
+  struct Impl;
+
+ private:
+  explicit KafkaProducer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace upshift
+
+#endif  // UPSHIFT_LIBS_KAFKA_PRODUCER_H_

@@ -1,0 +1,143 @@
+#include "libs/pg/pg.h"
+
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "libs/common/retry.h"
+
+namespace upshift::pg {
+
+absl::Status StatusFromException(const std::exception& e) {
+  if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr) {
+    return absl::UnavailableError(absl::StrCat("database connection lost: ", e.what()));
+  }
+  if (dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr) {
+    return absl::UnavailableError(absl::StrCat("commit outcome unknown: ", e.what()));
+  }
+  if (dynamic_cast<const pqxx::serialization_failure*>(&e) != nullptr ||
+      dynamic_cast<const pqxx::deadlock_detected*>(&e) != nullptr) {
+    return absl::AbortedError(e.what());
+  }
+  if (dynamic_cast<const pqxx::unique_violation*>(&e) != nullptr) {
+    return absl::AlreadyExistsError(e.what());
+  }
+  if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e)) {
+    const std::string& state = sql->sqlstate();
+    // Class 08: connection exception; 57P01-03: admin shutdown, crash shutdown, cannot connect now.
+    if (state.rfind("08", 0) == 0 || state == "57P01" || state == "57P02" || state == "57P03") {
+      return absl::UnavailableError(absl::StrCat("database unavailable: ", e.what()));
+    }
+    if (state == "40001" || state == "40P01") return absl::AbortedError(e.what());
+    return absl::InternalError(e.what());
+  }
+  return absl::InternalError(e.what());
+}
+
+std::string ConnInfoFor(absl::string_view base, absl::string_view dbname) {
+  std::string quoted;
+  for (char c : dbname) {
+    if (c == '\'' || c == '\\') quoted += '\\';
+    quoted += c;
+  }
+  // libpq takes the last value of a repeated keyword.
+  return absl::StrCat(base, " dbname='", quoted, "'");
+}
+
+Pool::Pool(std::string conninfo, int size) : conninfo_(std::move(conninfo)), size_(size < 1 ? 1 : size) {}
+Pool::~Pool() = default;
+
+std::unique_ptr<pqxx::connection> Pool::Acquire(absl::Status* error) {
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return !idle_.empty() || open_ < size_; });
+    if (!idle_.empty()) {
+      auto conn = std::move(idle_.back());
+      idle_.pop_back();
+      return conn;
+    }
+    ++open_;
+  }
+  try {
+    return std::make_unique<pqxx::connection>(conninfo_);
+  } catch (const std::exception& e) {
+    *error = StatusFromException(e);
+    if (error->code() == absl::StatusCode::kInternal) *error = absl::UnavailableError(e.what());
+    std::lock_guard<std::mutex> lock(mu_);
+    --open_;
+    cv_.notify_one();
+    return nullptr;
+  }
+}
+
+void Pool::Release(std::unique_ptr<pqxx::connection> conn) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (conn != nullptr && conn->is_open()) {
+    idle_.push_back(std::move(conn));
+  } else {
+    --open_;
+  }
+  cv_.notify_one();
+}
+
+absl::Status Pool::Transact(const std::function<absl::Status(pqxx::work&)>& fn, int attempts) {
+  absl::Status last;
+  for (int attempt = 0; attempt < attempts; ++attempt) {
+    if (attempt > 0) absl::SleepFor(Backoff(attempt, absl::Milliseconds(20), absl::Seconds(1)));
+    absl::Status error;
+    std::unique_ptr<pqxx::connection> conn = Acquire(&error);
+    if (conn == nullptr) {
+      last = error;
+      continue;
+    }
+    try {
+      pqxx::work tx(*conn);
+      absl::Status status = fn(tx);
+      if (status.ok()) tx.commit();
+      Release(std::move(conn));
+      return status;
+    } catch (const std::exception& e) {
+      last = StatusFromException(e);
+      bool broken = !conn->is_open() || last.code() == absl::StatusCode::kUnavailable;
+      if (broken) conn.reset();
+      Release(std::move(conn));
+      if (!IsRetryable(last)) return last;
+    }
+  }
+  return last;
+}
+
+absl::Status Pool::NoTransaction(const std::function<absl::Status(pqxx::nontransaction&)>& fn) {
+  absl::Status error;
+  std::unique_ptr<pqxx::connection> conn = Acquire(&error);
+  if (conn == nullptr) return error;
+  absl::Status status;
+  try {
+    pqxx::nontransaction tx(*conn);
+    status = fn(tx);
+  } catch (const std::exception& e) {
+    status = StatusFromException(e);
+    if (status.code() == absl::StatusCode::kUnavailable) conn.reset();
+  }
+  Release(std::move(conn));
+  return status;
+}
+
+absl::Status Pool::Ping() {
+  return NoTransaction([](pqxx::nontransaction& tx) {
+    tx.exec("SELECT 1");
+    return absl::OkStatus();
+  });
+}
+
+absl::Status WithConnection(absl::string_view base, absl::string_view dbname,
+                            const std::function<absl::Status(pqxx::connection&)>& fn) {
+  try {
+    pqxx::connection conn(ConnInfoFor(base, dbname));
+    return fn(conn);
+  } catch (const std::exception& e) {
+    return StatusFromException(e);
+  }
+}
+
+}  // namespace upshift::pg

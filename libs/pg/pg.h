@@ -1,0 +1,70 @@
+#ifndef UPSHIFT_LIBS_PG_PG_H_
+#define UPSHIFT_LIBS_PG_PG_H_
+
+// PostgreSQL plumbing for adapter .cc files only: no service logic header includes this file, so
+// libpqxx stays out of every public interface. libpqxx exceptions stop here and become absl::Status.
+
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <pqxx/pqxx>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace upshift::pg {
+
+// Maps a libpqxx (or std) exception to a status: lost connection -> UNAVAILABLE, serialization
+// failure / deadlock -> ABORTED, unique violation -> ALREADY_EXISTS, other SQL errors -> INTERNAL
+// (with the server's message), in-doubt commit -> UNAVAILABLE.
+absl::Status StatusFromException(const std::exception& e);
+
+// `base` libpq connection string with the database replaced by `dbname` (quoted for libpq).
+std::string ConnInfoFor(absl::string_view base, absl::string_view dbname);
+
+// A small pool of connections to one database. Thread-safe. Connections are opened lazily and
+// re-opened after they break.
+class Pool {
+ public:
+  Pool(std::string conninfo, int size);
+  ~Pool();
+  Pool(const Pool&) = delete;
+  Pool& operator=(const Pool&) = delete;
+
+  // Runs `fn` in one transaction and commits it when `fn` returns OK. A non-OK status from `fn`
+  // aborts the transaction and is returned as is. The whole transaction is retried (up to
+  // `attempts` times) when it fails with ABORTED (serialization, deadlock) or UNAVAILABLE (lost
+  // connection); the last such error is returned after that.
+  absl::Status Transact(const std::function<absl::Status(pqxx::work&)>& fn, int attempts = 3);
+
+  // Runs `fn` outside any transaction (e.g. CREATE DATABASE), once.
+  absl::Status NoTransaction(const std::function<absl::Status(pqxx::nontransaction&)>& fn);
+
+  // OK when a connection answers `SELECT 1`.
+  absl::Status Ping();
+
+  const std::string& conninfo() const { return conninfo_; }
+
+ private:
+  struct Lease;
+  std::unique_ptr<pqxx::connection> Acquire(absl::Status* error);
+  void Release(std::unique_ptr<pqxx::connection> conn);
+
+  const std::string conninfo_;
+  const int size_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<pqxx::connection>> idle_;
+  int open_ = 0;
+};
+
+// Opens a one-off connection to `dbname` on the server described by `base`, runs `fn`, closes it.
+absl::Status WithConnection(absl::string_view base, absl::string_view dbname,
+                            const std::function<absl::Status(pqxx::connection&)>& fn);
+
+}  // namespace upshift::pg
+
+#endif  // UPSHIFT_LIBS_PG_PG_H_
