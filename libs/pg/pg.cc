@@ -130,6 +130,27 @@ absl::Status Pool::Ping() {
   });
 }
 
+std::string FormatTime(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%d %H:%M:%E6S+00", t, absl::UTCTimeZone());
+}
+
+std::string MicrosOf(absl::string_view column) {
+  return absl::StrCat("(extract(epoch FROM ", column, ") * 1000000)::bigint");
+}
+
+absl::Time TimeFromField(const pqxx::field& f) {
+  if (f.is_null()) return absl::InfinitePast();
+  return absl::FromUnixMicros(f.as<int64_t>());
+}
+
+absl::Status EnsureSchema(Pool& pool, absl::string_view lock_name, const std::string& statements) {
+  return pool.Transact([&](pqxx::work& tx) {
+    tx.exec_params("SELECT pg_advisory_xact_lock(hashtext($1))", std::string(lock_name));
+    tx.exec(statements);
+    return absl::OkStatus();
+  });
+}
+
 absl::Status WithConnection(absl::string_view base, absl::string_view dbname,
                             const std::function<absl::Status(pqxx::connection&)>& fn) {
   try {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 
 namespace upshift::pg {
 
@@ -60,6 +61,16 @@ class Pool {
   std::vector<std::unique_ptr<pqxx::connection>> idle_;
   int open_ = 0;
 };
+
+// A timestamptz literal for a bound parameter (UTC, microseconds).
+std::string FormatTime(absl::Time t);
+// SQL expression reading a timestamptz column as microseconds since the epoch (NULL stays NULL).
+std::string MicrosOf(absl::string_view column);
+// Microseconds since the epoch (as from MicrosOf) to absl::Time; NULL -> InfinitePast().
+absl::Time TimeFromField(const pqxx::field& f);
+
+// Runs `statements` (a script of DDL) once per database, serialized across replicas by an advisory lock.
+absl::Status EnsureSchema(Pool& pool, absl::string_view lock_name, const std::string& statements);
 
 // Opens a one-off connection to `dbname` on the server described by `base`, runs `fn`, closes it.
 absl::Status WithConnection(absl::string_view base, absl::string_view dbname,

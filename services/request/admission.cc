@@ -1,0 +1,165 @@
+#include "services/request/admission.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "libs/common/ids.h"
+#include "libs/common/status_macros.h"
+#include "libs/common/validation.h"
+#include "libs/kafka/topics.h"
+
+namespace upshift::request {
+
+using upgrade::v1::Purpose;
+
+upgrade::v1::Upgrade UpgradeOf(const StoredOrder& stored) {
+  const upgrade::v1::Order& o = stored.order;
+  upgrade::v1::Upgrade u;
+  u.set_upgrade_id(o.upgrade_id());
+  u.set_database(o.database());
+  u.set_from_version(o.from_version());
+  u.set_target_version(o.target_version());
+  u.set_purpose(o.purpose());
+  u.set_notify_email(o.notify_email());
+  u.set_request_id(o.request_id());
+  *u.mutable_created_at() = o.created_at();
+  *u.mutable_updated_at() = o.created_at();
+  switch (stored.outcome) {
+    case Outcome::kActive:
+      u.set_state(upgrade::v1::STATE_ACCEPTED);
+      break;
+    case Outcome::kSucceeded:
+      u.set_state(upgrade::v1::STATE_SUCCEEDED);
+      break;
+    case Outcome::kFailed:
+      u.set_state(upgrade::v1::STATE_FAILED);
+      break;
+  }
+  if (stored.outcome != Outcome::kActive) ToProto(stored.finished_at, u.mutable_finished_at());
+  return u;
+}
+
+Admission::Admission(AdmissionOptions options, const Catalog& catalog, HostingServer& hosting, OrderStore& store,
+                     Clock& clock, std::function<void()> admitted)
+    : options_(std::move(options)),
+      catalog_(catalog),
+      hosting_(hosting),
+      store_(store),
+      clock_(clock),
+      admitted_(std::move(admitted)) {}
+
+absl::StatusOr<std::string> Admission::CurrentVersion(const std::string& database) {
+  UPSHIFT_RETURN_IF_ERROR(ValidateDatabaseName(database, options_.reserved_databases));
+  UPSHIFT_ASSIGN_OR_RETURN(bool is_copy, store_.IsTestCopy(database));
+  if (is_copy) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "database \"", database, "\" is a test copy; upgrade its main database instead"));
+  }
+  return hosting_.ReadVersion(database, catalog_.version_query());
+}
+
+absl::Status Admission::CheckProductionAllowed(const std::vector<StoredOrder>& orders, const std::string& database,
+                                               const std::string& from, const std::string& target) const {
+  for (const StoredOrder& s : orders) {  // newest first
+    if (s.order.purpose() != upgrade::v1::PURPOSE_TEST || s.outcome != Outcome::kSucceeded) continue;
+    if (s.order.target_version() != target) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the latest successful Test upgrade of \"", database, "\" went to ", s.order.target_version(), ", not ",
+          target, ": order a Test upgrade to ", target, " first"));
+    }
+    if (s.order.from_version() != from) {
+      return absl::FailedPreconditionError(absl::StrCat("database \"", database, "\" is at ", from,
+                                                        " but its successful Test started from ",
+                                                        s.order.from_version(), ": order a new Test upgrade"));
+    }
+    return absl::OkStatus();
+  }
+  return absl::FailedPreconditionError(absl::StrCat("database \"", database,
+                                                    "\" has no successful Test upgrade to ", target,
+                                                    ": order a Test upgrade and check its copy first"));
+}
+
+absl::StatusOr<upgrade::v1::Upgrade> Admission::RequestUpgrade(const upgrade::v1::RequestUpgradeRequest& request) {
+  UPSHIFT_RETURN_IF_ERROR(ValidateRequestId(request.request_id()));
+  if (!request.request_id().empty()) {
+    UPSHIFT_ASSIGN_OR_RETURN(std::optional<StoredOrder> first, store_.FindByRequestId(request.request_id()));
+    if (first.has_value()) return UpgradeOf(*first);
+  }
+  UPSHIFT_RETURN_IF_ERROR(ValidateDatabaseName(request.database(), options_.reserved_databases));
+  UPSHIFT_RETURN_IF_ERROR(ValidateVersion(request.target_version()));
+  UPSHIFT_RETURN_IF_ERROR(ValidateEmail(request.notify_email()));
+  if (request.purpose() != upgrade::v1::PURPOSE_TEST && request.purpose() != upgrade::v1::PURPOSE_PRODUCTION) {
+    return absl::InvalidArgumentError("purpose is required: PURPOSE_TEST or PURPOSE_PRODUCTION");
+  }
+  const std::string& database = request.database();
+  UPSHIFT_ASSIGN_OR_RETURN(std::string current, CurrentVersion(database));
+  UPSHIFT_RETURN_IF_ERROR(catalog_.Plan(current, request.target_version()).status());
+  UPSHIFT_ASSIGN_OR_RETURN(std::optional<StoredOrder> active, store_.FindActive(database));
+  if (active.has_value()) {
+    return absl::FailedPreconditionError(absl::StrCat("upgrade ", active->order.upgrade_id(), " of database \"",
+                                                      database, "\" is still active; wait until it ends"));
+  }
+  if (request.purpose() == upgrade::v1::PURPOSE_PRODUCTION) {
+    UPSHIFT_ASSIGN_OR_RETURN(std::vector<StoredOrder> orders, store_.ListByDatabase(database));
+    UPSHIFT_RETURN_IF_ERROR(CheckProductionAllowed(orders, database, current, request.target_version()));
+  }
+
+  StoredOrder stored;
+  upgrade::v1::Order& order = stored.order;
+  order.set_upgrade_id(NewUpgradeId());
+  order.set_database(database);
+  order.set_from_version(current);
+  order.set_target_version(request.target_version());
+  order.set_purpose(request.purpose());
+  order.set_notify_email(request.notify_email());
+  order.set_request_id(request.request_id());
+  absl::Time now = clock_.Now();
+  ToProto(now, order.mutable_created_at());
+  if (order.purpose() == upgrade::v1::PURPOSE_TEST) order.set_test_database(TestDatabaseName(database, order.upgrade_id()));
+
+  upgrade::v1::Event accepted;
+  accepted.set_event_id(EventId(order.upgrade_id(), "accepted"));
+  *accepted.mutable_order() = order;
+  ToProto(now, accepted.mutable_occurred_at());
+  accepted.set_source("request");
+  accepted.mutable_accepted();
+  absl::Status admitted = store_.Admit(order, {topics::kOrders, database, accepted.SerializeAsString()});
+  if (admitted.code() == absl::StatusCode::kAlreadyExists && !order.request_id().empty()) {
+    // A concurrent call with the same request_id won the race: answer with its order.
+    UPSHIFT_ASSIGN_OR_RETURN(std::optional<StoredOrder> first, store_.FindByRequestId(order.request_id()));
+    if (first.has_value()) return UpgradeOf(*first);
+  }
+  UPSHIFT_RETURN_IF_ERROR(admitted);
+  if (admitted_) admitted_();
+  return UpgradeOf(stored);
+}
+
+absl::StatusOr<upgrade::v1::GetUpgradeOptionsResponse> Admission::GetUpgradeOptions(
+    const upgrade::v1::GetUpgradeOptionsRequest& request) {
+  const std::string& database = request.database();
+  UPSHIFT_ASSIGN_OR_RETURN(std::string current, CurrentVersion(database));
+  UPSHIFT_ASSIGN_OR_RETURN(std::optional<StoredOrder> active, store_.FindActive(database));
+  UPSHIFT_ASSIGN_OR_RETURN(std::vector<StoredOrder> orders, store_.ListByDatabase(database));
+  upgrade::v1::GetUpgradeOptionsResponse response;
+  response.set_database(database);
+  response.set_version(current);
+  if (active.has_value()) response.set_active_upgrade_id(active->order.upgrade_id());
+  bool any_test = false, any_production = false;
+  for (const std::string& target : catalog_.TargetsFrom(current)) {
+    response.add_target_versions(target);
+    upgrade::v1::TargetOption* option = response.add_options();
+    option->set_version(target);
+    if (active.has_value()) continue;
+    option->add_purposes(upgrade::v1::PURPOSE_TEST);
+    any_test = true;
+    if (CheckProductionAllowed(orders, database, current, target).ok()) {
+      option->add_purposes(upgrade::v1::PURPOSE_PRODUCTION);
+      any_production = true;
+    }
+  }
+  if (any_test) response.add_purposes(upgrade::v1::PURPOSE_TEST);
+  if (any_production) response.add_purposes(upgrade::v1::PURPOSE_PRODUCTION);
+  return response;
+}
+
+}  // namespace upshift::request

@@ -1,0 +1,58 @@
+#ifndef UPSHIFT_SERVICES_REQUEST_ADMISSION_H_
+#define UPSHIFT_SERVICES_REQUEST_ADMISSION_H_
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "libs/catalog/catalog.h"
+#include "libs/common/time.h"
+#include "libs/hosting/hosting_server.h"
+#include "services/request/order_store.h"
+#include "upgrade/v1/upgrade.pb.h"
+
+namespace upshift::request {
+
+struct AdmissionOptions {
+  // The platform's own databases on the hosting server: never upgraded.
+  std::vector<std::string> reserved_databases;
+};
+
+// Decides whether an order may be admitted and records it. Thread-safe (its collaborators are).
+class Admission {
+ public:
+  // `admitted` is called after every newly recorded order (to wake the outbox relay).
+  Admission(AdmissionOptions options, const Catalog& catalog, HostingServer& hosting, OrderStore& store, Clock& clock,
+            std::function<void()> admitted);
+
+  // INVALID_ARGUMENT: malformed input. NOT_FOUND: no such database. FAILED_PRECONDITION: the order
+  // breaks a rule (version, active upgrade, Production without a successful Test, test copy).
+  // UNAVAILABLE: a dependency is down; nothing was recorded. A repeated request_id returns the
+  // first order's Upgrade.
+  absl::StatusOr<upgrade::v1::Upgrade> RequestUpgrade(const upgrade::v1::RequestUpgradeRequest& request);
+
+  absl::StatusOr<upgrade::v1::GetUpgradeOptionsResponse> GetUpgradeOptions(
+      const upgrade::v1::GetUpgradeOptionsRequest& request);
+
+ private:
+  // Validates `database` and reads its current version.
+  absl::StatusOr<std::string> CurrentVersion(const std::string& database);
+  // OK when a Production upgrade of `database` from `from` to `target` is allowed by `orders`.
+  absl::Status CheckProductionAllowed(const std::vector<StoredOrder>& orders, const std::string& database,
+                                      const std::string& from, const std::string& target) const;
+
+  const AdmissionOptions options_;
+  const Catalog& catalog_;
+  HostingServer& hosting_;
+  OrderStore& store_;
+  Clock& clock_;
+  std::function<void()> admitted_;
+};
+
+// The Upgrade the API shows for a stored order (state ACCEPTED while active).
+upgrade::v1::Upgrade UpgradeOf(const StoredOrder& stored);
+
+}  // namespace upshift::request
+
+#endif  // UPSHIFT_SERVICES_REQUEST_ADMISSION_H_

@@ -1,0 +1,24 @@
+#include "services/request/grpc_service.h"
+
+#include "libs/common/grpc_util.h"
+
+namespace upshift::request {
+
+grpc::Status UpgradeServiceImpl::RequestUpgrade(grpc::ServerContext*, const upgrade::v1::RequestUpgradeRequest* request,
+                                                upgrade::v1::RequestUpgradeResponse* response) {
+  absl::StatusOr<upgrade::v1::Upgrade> upgrade = admission_.RequestUpgrade(*request);
+  if (!upgrade.ok()) return ToGrpcStatus(upgrade.status());
+  *response->mutable_upgrade() = *std::move(upgrade);
+  return grpc::Status::OK;
+}
+
+grpc::Status UpgradeServiceImpl::GetUpgradeOptions(grpc::ServerContext*,
+                                                   const upgrade::v1::GetUpgradeOptionsRequest* request,
+                                                   upgrade::v1::GetUpgradeOptionsResponse* response) {
+  absl::StatusOr<upgrade::v1::GetUpgradeOptionsResponse> options = admission_.GetUpgradeOptions(*request);
+  if (!options.ok()) return ToGrpcStatus(options.status());
+  *response = *std::move(options);
+  return grpc::Status::OK;
+}
+
+}  // namespace upshift::request

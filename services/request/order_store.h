@@ -1,0 +1,57 @@
+#ifndef UPSHIFT_SERVICES_REQUEST_ORDER_STORE_H_
+#define UPSHIFT_SERVICES_REQUEST_ORDER_STORE_H_
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "libs/kafka/publisher.h"
+#include "upgrade/v1/events.pb.h"
+
+namespace upshift::request {
+
+enum class Outcome { kActive, kSucceeded, kFailed };
+
+struct StoredOrder {
+  upgrade::v1::Order order;
+  Outcome outcome = Outcome::kActive;
+  absl::Time finished_at = absl::InfinitePast();
+};
+
+// The durable record of admitted orders and the outbox that carries them to Kafka.
+// Implementations are thread-safe; every method may return UNAVAILABLE (database unreachable).
+class OrderStore {
+ public:
+  virtual ~OrderStore() = default;
+
+  virtual absl::StatusOr<std::optional<StoredOrder>> FindByRequestId(const std::string& request_id) = 0;
+
+  // The order of `database` that has not ended, if any.
+  virtual absl::StatusOr<std::optional<StoredOrder>> FindActive(const std::string& database) = 0;
+
+  // Every order of `database`, newest first.
+  virtual absl::StatusOr<std::vector<StoredOrder>> ListByDatabase(const std::string& database) = 0;
+
+  // Whether `database` is the test copy of some order.
+  virtual absl::StatusOr<bool> IsTestCopy(const std::string& database) = 0;
+
+  // Records `order` and `record` (its outbox entry) in one transaction. FAILED_PRECONDITION: another
+  // order of the database is still active. ALREADY_EXISTS: the order's request_id is taken.
+  virtual absl::Status Admit(const upgrade::v1::Order& order, const OutgoingRecord& record) = 0;
+
+  // Records that an order ended. Idempotent; an unknown upgrade id is OK (nothing to do).
+  virtual absl::Status MarkFinished(const std::string& upgrade_id, Outcome outcome, absl::Time at) = 0;
+
+  // Hands up to `limit` outbox records, oldest first, to `publish`, and removes them when it returns
+  // OK, all in one transaction that only one replica holds at a time. *count is how many were handed.
+  virtual absl::Status DrainOutbox(int limit,
+                                   const std::function<absl::Status(const std::vector<OutgoingRecord>&)>& publish,
+                                   int* count) = 0;
+};
+
+}  // namespace upshift::request
+
+#endif  // UPSHIFT_SERVICES_REQUEST_ORDER_STORE_H_

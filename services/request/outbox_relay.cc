@@ -1,0 +1,48 @@
+#include "services/request/outbox_relay.h"
+
+#include "absl/strings/str_cat.h"
+#include "libs/common/logging.h"
+#include "libs/common/retry.h"
+
+namespace upshift::request {
+
+OutboxRelay::OutboxRelay(OrderStore& store, Publisher& publisher, absl::Duration poll_interval)
+    : store_(store), publisher_(publisher), poll_interval_(poll_interval) {}
+
+void OutboxRelay::Wake() {
+  std::lock_guard<std::mutex> lock(mu_);
+  woken_ = true;
+  cv_.notify_all();
+}
+
+absl::StatusOr<int> OutboxRelay::RelayOnce() {
+  int total = 0;
+  for (;;) {
+    int count = 0;
+    absl::Status status = store_.DrainOutbox(
+        100, [&](const std::vector<OutgoingRecord>& records) { return publisher_.Publish(records); }, &count);
+    if (!status.ok()) return status;
+    total += count;
+    if (count < 100) return total;
+  }
+}
+
+void OutboxRelay::Run(const std::atomic<bool>& stop) {
+  int failures = 0;
+  while (!stop) {
+    absl::StatusOr<int> relayed = RelayOnce();
+    absl::Duration wait = poll_interval_;
+    if (!relayed.ok()) {
+      wait = Backoff(failures++, absl::Milliseconds(200), absl::Seconds(10));
+      LogWarning(absl::StrCat("outbox relay will retry in ", absl::FormatDuration(wait), ": ",
+                              relayed.status().ToString()));
+    } else {
+      failures = 0;
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, absl::ToChronoNanoseconds(wait), [&] { return woken_ || stop; });
+    woken_ = false;
+  }
+}
+
+}  // namespace upshift::request

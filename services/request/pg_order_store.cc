@@ -1,0 +1,170 @@
+#include "services/request/pg_order_store.h"
+
+#include "absl/strings/str_cat.h"
+#include "libs/common/time.h"
+#include "libs/pg/pg.h"
+
+namespace upshift::request {
+namespace {
+
+constexpr char kSchema[] = R"sql(
+CREATE SCHEMA IF NOT EXISTS request;
+CREATE TABLE IF NOT EXISTS request.orders (
+  upgrade_id     text PRIMARY KEY,
+  database       text NOT NULL,
+  from_version   text NOT NULL,
+  target_version text NOT NULL,
+  purpose        integer NOT NULL,
+  notify_email   text NOT NULL,
+  request_id     text UNIQUE,
+  test_database  text,
+  created_at     timestamptz NOT NULL,
+  finished_at    timestamptz,
+  outcome        text NOT NULL DEFAULT 'active' CHECK (outcome IN ('active', 'succeeded', 'failed'))
+);
+-- One active upgrade per database, enforced by the database itself.
+CREATE UNIQUE INDEX IF NOT EXISTS orders_one_active ON request.orders (database) WHERE outcome = 'active';
+CREATE INDEX IF NOT EXISTS orders_by_database ON request.orders (database, created_at DESC);
+CREATE INDEX IF NOT EXISTS orders_by_test_database ON request.orders (test_database);
+CREATE TABLE IF NOT EXISTS request.outbox (
+  id      bigserial PRIMARY KEY,
+  topic   text NOT NULL,
+  key     text NOT NULL,
+  payload bytea NOT NULL
+);
+)sql";
+
+const std::string kColumns = absl::StrCat(
+    "upgrade_id, database, from_version, target_version, purpose, notify_email, coalesce(request_id, ''), "
+    "coalesce(test_database, ''), ",
+    pg::MicrosOf("created_at"), ", ", pg::MicrosOf("finished_at"), ", outcome");
+
+StoredOrder FromRow(const pqxx::row& row) {
+  StoredOrder s;
+  upgrade::v1::Order& o = s.order;
+  o.set_upgrade_id(row[0].as<std::string>());
+  o.set_database(row[1].as<std::string>());
+  o.set_from_version(row[2].as<std::string>());
+  o.set_target_version(row[3].as<std::string>());
+  o.set_purpose(static_cast<upgrade::v1::Purpose>(row[4].as<int>()));
+  o.set_notify_email(row[5].as<std::string>());
+  o.set_request_id(row[6].as<std::string>());
+  o.set_test_database(row[7].as<std::string>());
+  ToProto(pg::TimeFromField(row[8]), o.mutable_created_at());
+  s.finished_at = pg::TimeFromField(row[9]);
+  std::string outcome = row[10].as<std::string>();
+  s.outcome = outcome == "succeeded" ? Outcome::kSucceeded : outcome == "failed" ? Outcome::kFailed : Outcome::kActive;
+  return s;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<PgOrderStore>> PgOrderStore::Open(const std::string& conninfo, int pool_size) {
+  auto pool = std::make_unique<pg::Pool>(conninfo, pool_size);
+  if (absl::Status s = pg::EnsureSchema(*pool, "upshift.request.schema", kSchema); !s.ok()) return s;
+  return std::unique_ptr<PgOrderStore>(new PgOrderStore(std::move(pool)));
+}
+
+PgOrderStore::PgOrderStore(std::unique_ptr<pg::Pool> pool) : pool_(std::move(pool)) {}
+PgOrderStore::~PgOrderStore() = default;
+
+absl::StatusOr<std::vector<StoredOrder>> PgOrderStore::Query(const std::string& where, const std::string& arg) {
+  std::vector<StoredOrder> out;
+  absl::Status status = pool_->Transact([&](pqxx::work& tx) {
+    out.clear();
+    for (const auto& row : tx.exec_params(
+             absl::StrCat("SELECT ", kColumns, " FROM request.orders WHERE ", where, " ORDER BY created_at DESC"), arg)) {
+      out.push_back(FromRow(row));
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return out;
+}
+
+absl::StatusOr<std::optional<StoredOrder>> PgOrderStore::FindByRequestId(const std::string& request_id) {
+  absl::StatusOr<std::vector<StoredOrder>> rows = Query("request_id = $1", request_id);
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) return std::nullopt;
+  return rows->front();
+}
+
+absl::StatusOr<std::optional<StoredOrder>> PgOrderStore::FindActive(const std::string& database) {
+  absl::StatusOr<std::vector<StoredOrder>> rows = Query("database = $1 AND outcome = 'active'", database);
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) return std::nullopt;
+  return rows->front();
+}
+
+absl::StatusOr<std::vector<StoredOrder>> PgOrderStore::ListByDatabase(const std::string& database) {
+  return Query("database = $1", database);
+}
+
+absl::StatusOr<bool> PgOrderStore::IsTestCopy(const std::string& database) {
+  absl::StatusOr<std::vector<StoredOrder>> rows = Query("test_database = $1", database);
+  if (!rows.ok()) return rows.status();
+  return !rows->empty();
+}
+
+absl::Status PgOrderStore::Admit(const upgrade::v1::Order& order, const OutgoingRecord& record) {
+  absl::Status status = pool_->Transact([&](pqxx::work& tx) {
+    tx.exec_params(
+        "INSERT INTO request.orders (upgrade_id, database, from_version, target_version, purpose, notify_email, "
+        "request_id, test_database, created_at) VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, ''), NULLIF($8, ''), $9)",
+        order.upgrade_id(), order.database(), order.from_version(), order.target_version(),
+        static_cast<int>(order.purpose()), order.notify_email(), order.request_id(), order.test_database(),
+        pg::FormatTime(FromProto(order.created_at())));
+    tx.exec_params("INSERT INTO request.outbox (topic, key, payload) VALUES ($1, $2, $3)", record.topic, record.key,
+                   pqxx::binarystring(record.payload));
+    return absl::OkStatus();
+  });
+  if (status.code() == absl::StatusCode::kAlreadyExists) {
+    // Two unique constraints can refuse the order; tell them apart by what the store now holds.
+    absl::StatusOr<std::optional<StoredOrder>> active = FindActive(order.database());
+    if (active.ok() && active->has_value()) {
+      return absl::FailedPreconditionError(absl::StrCat("upgrade ", (*active)->order.upgrade_id(), " of database \"",
+                                                        order.database(), "\" is still active"));
+    }
+  }
+  return status;
+}
+
+absl::Status PgOrderStore::MarkFinished(const std::string& upgrade_id, Outcome outcome, absl::Time at) {
+  return pool_->Transact([&](pqxx::work& tx) {
+    tx.exec_params(
+        "UPDATE request.orders SET outcome = $2, finished_at = $3 WHERE upgrade_id = $1 AND outcome = 'active'",
+        upgrade_id, outcome == Outcome::kSucceeded ? "succeeded" : "failed", pg::FormatTime(at));
+    return absl::OkStatus();
+  });
+}
+
+absl::Status PgOrderStore::DrainOutbox(int limit,
+                                       const std::function<absl::Status(const std::vector<OutgoingRecord>&)>& publish,
+                                       int* count) {
+  *count = 0;
+  return pool_->Transact([&](pqxx::work& tx) {
+    *count = 0;
+    // One relay at a time keeps each database's records in order; other replicas skip this round.
+    if (!tx.exec1("SELECT pg_try_advisory_xact_lock(hashtext('upshift.request.outbox'))")[0].as<bool>()) {
+      return absl::OkStatus();
+    }
+    pqxx::result rows = tx.exec_params("SELECT id, topic, key, payload FROM request.outbox ORDER BY id LIMIT $1", limit);
+    if (rows.empty()) return absl::OkStatus();
+    std::vector<OutgoingRecord> records;
+    std::string ids;
+    for (const auto& row : rows) {
+      records.push_back({row[1].as<std::string>(), row[2].as<std::string>(), pqxx::binarystring(row[3]).str()});
+      absl::StrAppend(&ids, ids.empty() ? "{" : ",", row[0].as<int64_t>());
+    }
+    ids += "}";
+    if (absl::Status s = publish(records); !s.ok()) return s;
+    // Exactly the ids read: a smaller id may still commit later and must stay for the next round.
+    tx.exec_params("DELETE FROM request.outbox WHERE id = ANY($1::bigint[])", ids);
+    *count = static_cast<int>(records.size());
+    return absl::OkStatus();
+  });
+}
+
+absl::Status PgOrderStore::Ping() { return pool_->Ping(); }
+
+}  // namespace upshift::request

@@ -1,0 +1,43 @@
+#ifndef UPSHIFT_SERVICES_REQUEST_PG_ORDER_STORE_H_
+#define UPSHIFT_SERVICES_REQUEST_PG_ORDER_STORE_H_
+
+#include <memory>
+#include <string>
+
+#include "services/request/order_store.h"
+
+namespace upshift::pg {
+class Pool;
+}
+
+namespace upshift::request {
+
+// OrderStore in the platform database, schema `request`.
+class PgOrderStore final : public OrderStore {
+ public:
+  // Connects lazily; creates the schema if missing (UNAVAILABLE if the database cannot be reached).
+  static absl::StatusOr<std::unique_ptr<PgOrderStore>> Open(const std::string& conninfo, int pool_size);
+  ~PgOrderStore() override;
+
+  absl::StatusOr<std::optional<StoredOrder>> FindByRequestId(const std::string& request_id) override;
+  absl::StatusOr<std::optional<StoredOrder>> FindActive(const std::string& database) override;
+  absl::StatusOr<std::vector<StoredOrder>> ListByDatabase(const std::string& database) override;
+  absl::StatusOr<bool> IsTestCopy(const std::string& database) override;
+  absl::Status Admit(const upgrade::v1::Order& order, const OutgoingRecord& record) override;
+  absl::Status MarkFinished(const std::string& upgrade_id, Outcome outcome, absl::Time at) override;
+  absl::Status DrainOutbox(int limit, const std::function<absl::Status(const std::vector<OutgoingRecord>&)>& publish,
+                           int* count) override;
+
+  // OK when the database answers.
+  absl::Status Ping();
+
+ private:
+  explicit PgOrderStore(std::unique_ptr<pg::Pool> pool);
+  absl::StatusOr<std::vector<StoredOrder>> Query(const std::string& where, const std::string& arg);
+
+  std::unique_ptr<pg::Pool> pool_;
+};
+
+}  // namespace upshift::request
+
+#endif  // UPSHIFT_SERVICES_REQUEST_PG_ORDER_STORE_H_
