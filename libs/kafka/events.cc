@@ -1,0 +1,39 @@
+#include "libs/kafka/events.h"
+
+#include "libs/common/ids.h"
+#include "libs/common/status_macros.h"
+#include "libs/common/time.h"
+#include "libs/common/validation.h"
+#include "libs/kafka/topics.h"
+
+namespace upshift {
+
+upgrade::v1::Event MakeEvent(const upgrade::v1::Order& order, absl::string_view kind, absl::string_view source,
+                             absl::Time now) {
+  upgrade::v1::Event event;
+  event.set_event_id(EventId(order.upgrade_id(), kind));
+  *event.mutable_order() = order;
+  ToProto(now, event.mutable_occurred_at());
+  event.set_source(std::string(source));
+  return event;
+}
+
+absl::Status PublishEvent(Publisher& publisher, const upgrade::v1::Event& event) {
+  return publisher.Publish(topics::kEvents, event.order().database(), event.SerializeAsString());
+}
+
+absl::StatusOr<upgrade::v1::Event> ParseEvent(const ConsumedRecord& record) {
+  upgrade::v1::Event event;
+  if (!event.ParseFromString(record.payload)) return absl::InvalidArgumentError("not an upgrade.v1.Event");
+  if (event.event_id().empty() || event.kind_case() == upgrade::v1::Event::KIND_NOT_SET) {
+    return absl::InvalidArgumentError("event without an id or a kind");
+  }
+  UPSHIFT_RETURN_IF_ERROR(ValidateUpgradeId(event.order().upgrade_id()));
+  UPSHIFT_RETURN_IF_ERROR(ValidateDatabaseName(event.order().database()));
+  if (!event.order().test_database().empty()) {
+    UPSHIFT_RETURN_IF_ERROR(ValidateDatabaseName(event.order().test_database()));
+  }
+  return event;
+}
+
+}  // namespace upshift

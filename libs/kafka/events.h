@@ -1,0 +1,27 @@
+#ifndef UPSHIFT_LIBS_KAFKA_EVENTS_H_
+#define UPSHIFT_LIBS_KAFKA_EVENTS_H_
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "libs/kafka/consumer.h"
+#include "libs/kafka/publisher.h"
+#include "upgrade/v1/events.pb.h"
+
+namespace upshift {
+
+// An event about `order` whose id is EventId(upgrade id, kind): re-publishing it yields the same id.
+// The caller sets the event's kind.
+upgrade::v1::Event MakeEvent(const upgrade::v1::Order& order, absl::string_view kind, absl::string_view source,
+                             absl::Time now);
+
+// Publishes `event` on upgrade.events, keyed by its database.
+absl::Status PublishEvent(Publisher& publisher, const upgrade::v1::Event& event);
+
+// Parses a record of upgrade.orders or upgrade.events. INVALID_ARGUMENT (the record goes to the DLQ)
+// when it is not an Event with an id, a kind, a valid upgrade id and a valid database name.
+absl::StatusOr<upgrade::v1::Event> ParseEvent(const ConsumedRecord& record);
+
+}  // namespace upshift
+
+#endif  // UPSHIFT_LIBS_KAFKA_EVENTS_H_

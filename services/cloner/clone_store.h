@@ -1,0 +1,28 @@
+#ifndef UPSHIFT_SERVICES_CLONER_CLONE_STORE_H_
+#define UPSHIFT_SERVICES_CLONER_CLONE_STORE_H_
+
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "upgrade/v1/events.pb.h"
+
+namespace upshift::cloner {
+
+// The clones the cloner finished: a redelivered order republishes the recorded result instead of
+// copying again. Thread-safe; UNAVAILABLE when the database is unreachable.
+class CloneStore {
+ public:
+  virtual ~CloneStore() = default;
+  virtual absl::StatusOr<std::optional<upgrade::v1::CloneSucceeded>> Find(const std::string& upgrade_id) = 0;
+  // Idempotent: the first result recorded for an upgrade stays.
+  virtual absl::Status Save(const std::string& upgrade_id, const std::string& test_database,
+                            const upgrade::v1::CloneSucceeded& result) = 0;
+  // Records that a copy was dropped, and why.
+  virtual absl::Status RecordDrop(const std::string& upgrade_id, const std::string& database,
+                                  const std::string& reason) = 0;
+};
+
+}  // namespace upshift::cloner
+
+#endif  // UPSHIFT_SERVICES_CLONER_CLONE_STORE_H_

@@ -1,0 +1,58 @@
+#ifndef UPSHIFT_SERVICES_CLONER_CLONER_H_
+#define UPSHIFT_SERVICES_CLONER_CLONER_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "libs/common/time.h"
+#include "libs/hosting/hosting_server.h"
+#include "libs/kafka/consumer.h"
+#include "libs/kafka/publisher.h"
+#include "services/cloner/clone_store.h"
+#include "upgrade/v1/events.pb.h"
+
+namespace upshift::cloner {
+
+enum class CloneMethod {
+  // CREATE DATABASE ... TEMPLATE, falling back to dump/restore when the source has sessions.
+  kAuto,
+  // CREATE DATABASE ... TEMPLATE only: fails while the source has sessions.
+  kTemplate,
+  // pg_dump | pg_restore: the source stays in use.
+  kDump,
+};
+
+struct ClonerOptions {
+  CloneMethod method = CloneMethod::kAuto;
+  // CREATE DATABASE strategy: "file_copy" (fast for large databases) or "wal_log".
+  std::string template_strategy = "file_copy";
+};
+
+// Makes the test copy of every accepted Test upgrade, checks that it equals its source table by
+// table, and drops the copy of a Test upgrade that failed. Idempotent under redelivery.
+class Cloner {
+ public:
+  Cloner(ClonerOptions options, HostingServer& hosting, CloneStore& store, Publisher& publisher, Clock& clock)
+      : options_(options), hosting_(hosting), store_(store), publisher_(publisher), clock_(clock) {}
+
+  // Consumer entry point for upgrade.orders and upgrade.events.
+  absl::Status Handle(const ConsumedRecord& record);
+
+  absl::Status OnAccepted(const upgrade::v1::Order& order);
+  absl::Status OnFailed(const upgrade::v1::Order& order);
+
+ private:
+  // Makes `order`'s copy (replacing an unfinished one); returns a permanent error to report as failure.
+  absl::Status MakeCopy(const upgrade::v1::Order& order);
+  absl::Status Fail(const upgrade::v1::Order& order, const std::string& error);
+
+  const ClonerOptions options_;
+  HostingServer& hosting_;
+  CloneStore& store_;
+  Publisher& publisher_;
+  Clock& clock_;
+};
+
+}  // namespace upshift::cloner
+
+#endif  // UPSHIFT_SERVICES_CLONER_CLONER_H_

@@ -1,0 +1,104 @@
+// cloner: database-level operations on the hosting server. Makes and verifies test copies, and
+// drops the copies of failed Test upgrades.
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "libs/common/env_flags.h"
+#include "libs/common/logging.h"
+#include "libs/common/retry.h"
+#include "libs/common/signals.h"
+#include "libs/hosting/pg_hosting_server.h"
+#include "libs/kafka/consumer.h"
+#include "libs/kafka/topics.h"
+#include "services/cloner/cloner.h"
+#include "services/cloner/pg_clone_store.h"
+
+ABSL_FLAG(std::string, kafka_brokers, "127.0.0.1:9092", "Kafka bootstrap servers");
+ABSL_FLAG(std::string, platform_db, "", "libpq connection string of the platform database");
+ABSL_FLAG(std::string, hosting_db, "", "libpq connection string of the hosting server (no dbname)");
+ABSL_FLAG(std::vector<std::string>, reserved_databases, {"upshift"}, "Databases of the platform, never touched");
+ABSL_FLAG(std::string, clone_method, "auto",
+          "auto (template, or dump/restore while the source is in use), template, or dump");
+ABSL_FLAG(std::string, template_strategy, "file_copy", "CREATE DATABASE strategy: file_copy or wal_log");
+ABSL_FLAG(std::string, pg_bin_dir, "", "Directory of pg_dump and pg_restore (default: PATH)");
+
+namespace upshift::cloner {
+namespace {
+
+struct Config {
+  std::string kafka_brokers, platform_db, hosting_db, pg_bin_dir;
+  std::vector<std::string> reserved;
+  ClonerOptions options;
+};
+
+absl::StatusOr<Config> ReadConfig() {
+  Config c{absl::GetFlag(FLAGS_kafka_brokers), absl::GetFlag(FLAGS_platform_db), absl::GetFlag(FLAGS_hosting_db),
+           absl::GetFlag(FLAGS_pg_bin_dir), absl::GetFlag(FLAGS_reserved_databases), {}};
+  std::string method = absl::GetFlag(FLAGS_clone_method);
+  if (method == "auto") {
+    c.options.method = CloneMethod::kAuto;
+  } else if (method == "template") {
+    c.options.method = CloneMethod::kTemplate;
+  } else if (method == "dump") {
+    c.options.method = CloneMethod::kDump;
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat("--clone_method must be auto, template or dump, not ", method));
+  }
+  c.options.template_strategy = absl::GetFlag(FLAGS_template_strategy);
+  if (c.options.template_strategy != "file_copy" && c.options.template_strategy != "wal_log") {
+    return absl::InvalidArgumentError("--template_strategy must be file_copy or wal_log");
+  }
+  return c;
+}
+
+int Run(const Config& config, const std::atomic<bool>& stop) {
+  std::unique_ptr<PgCloneStore> store;
+  for (int attempt = 0; !stop; ++attempt) {
+    absl::StatusOr<std::unique_ptr<PgCloneStore>> opened = PgCloneStore::Open(config.platform_db);
+    if (opened.ok()) {
+      store = *std::move(opened);
+      break;
+    }
+    LogWarning(absl::StrCat("platform database not ready: ", opened.status().ToString()));
+    absl::SleepFor(Backoff(attempt, absl::Milliseconds(200), absl::Seconds(5)));
+  }
+  if (store == nullptr) return 0;
+  PgHostingServer hosting({config.hosting_db, config.reserved, config.pg_bin_dir, absl::Hours(6)});
+  KafkaOptions kafka{config.kafka_brokers, "cloner", {}};
+  absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(kafka);
+  if (!producer.ok()) {
+    LogError(producer.status().ToString());
+    return 2;
+  }
+  Cloner cloner(config.options, hosting, *store, **producer, SystemClock());
+  absl::StatusOr<std::unique_ptr<KafkaConsumer>> consumer =
+      KafkaConsumer::Create(kafka, "upshift-cloner", {topics::kOrders, topics::kEvents}, producer->get(),
+                            [&cloner](const ConsumedRecord& r) { return cloner.Handle(r); });
+  if (!consumer.ok()) {
+    LogError(consumer.status().ToString());
+    return 2;
+  }
+  LogInfo("consuming upgrade.orders and upgrade.events");
+  (*consumer)->Run(stop);
+  StartShutdownWatchdog(absl::Seconds(20));
+  consumer->reset();
+  (*producer)->Flush(absl::Seconds(5));
+  LogInfo("stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace upshift::cloner
+
+int main(int argc, char** argv) {
+  upshift::ParseFlagsWithEnv(argc, argv);
+  upshift::SetLogName("cloner");
+  const std::atomic<bool>& stop = upshift::InstallStopSignals();
+  absl::StatusOr<upshift::cloner::Config> config = upshift::cloner::ReadConfig();
+  if (!config.ok()) {
+    upshift::LogError(config.status().ToString());
+    return 2;
+  }
+  return upshift::cloner::Run(*config, stop);
+}

@@ -1,0 +1,33 @@
+#ifndef UPSHIFT_SERVICES_CLONER_PG_CLONE_STORE_H_
+#define UPSHIFT_SERVICES_CLONER_PG_CLONE_STORE_H_
+
+#include <memory>
+
+#include "services/cloner/clone_store.h"
+
+namespace upshift::pg {
+class Pool;
+}
+
+namespace upshift::cloner {
+
+// CloneStore in the platform database, schema `cloner`.
+class PgCloneStore final : public CloneStore {
+ public:
+  static absl::StatusOr<std::unique_ptr<PgCloneStore>> Open(const std::string& conninfo);
+  ~PgCloneStore() override;
+
+  absl::StatusOr<std::optional<upgrade::v1::CloneSucceeded>> Find(const std::string& upgrade_id) override;
+  absl::Status Save(const std::string& upgrade_id, const std::string& test_database,
+                    const upgrade::v1::CloneSucceeded& result) override;
+  absl::Status RecordDrop(const std::string& upgrade_id, const std::string& database,
+                          const std::string& reason) override;
+
+ private:
+  explicit PgCloneStore(std::unique_ptr<pg::Pool> pool);
+  std::unique_ptr<pg::Pool> pool_;
+};
+
+}  // namespace upshift::cloner
+
+#endif  // UPSHIFT_SERVICES_CLONER_PG_CLONE_STORE_H_

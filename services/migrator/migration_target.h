@@ -1,0 +1,41 @@
+#ifndef UPSHIFT_SERVICES_MIGRATOR_MIGRATION_TARGET_H_
+#define UPSHIFT_SERVICES_MIGRATOR_MIGRATION_TARGET_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace upshift::migrator {
+
+struct StepRun {
+  std::string database;
+  std::string hop;  // e.g. "16.0->17.0", or "neutralize"
+  std::string name;
+  std::string checksum;
+  std::string sql;
+};
+
+// What the migrator does inside a database. Every database keeps its own migration history
+// (schema `upshift`), so a step is applied once whatever is redelivered. Thread-safe. Every
+// method may return UNAVAILABLE (retry later).
+class MigrationTarget {
+ public:
+  virtual ~MigrationTarget() = default;
+
+  // Runs the step and records it in the history, in one transaction, unless the history holds it
+  // already. Returns true when it ran, false when it was recorded before. FAILED_PRECONDITION:
+  // recorded with another checksum (the script changed since). INTERNAL: the step's SQL failed
+  // (with the server's message); nothing of it remains.
+  virtual absl::StatusOr<bool> ApplyStep(const StepRun& step) = 0;
+
+  // Runs the catalog's set_version SQL with $1 = version.
+  virtual absl::Status SetVersion(const std::string& database, const std::string& set_version_sql,
+                                  const std::string& version) = 0;
+
+  // Runs the catalog's version query. FAILED_PRECONDITION when it returns no single value.
+  virtual absl::StatusOr<std::string> ReadVersion(const std::string& database, const std::string& version_query) = 0;
+};
+
+}  // namespace upshift::migrator
+
+#endif  // UPSHIFT_SERVICES_MIGRATOR_MIGRATION_TARGET_H_

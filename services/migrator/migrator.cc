@@ -1,0 +1,67 @@
+#include "services/migrator/migrator.h"
+
+#include "absl/strings/str_cat.h"
+#include "libs/common/checksum.h"
+#include "libs/common/logging.h"
+#include "libs/common/retry.h"
+#include "libs/common/status_macros.h"
+#include "libs/kafka/events.h"
+
+namespace upshift::migrator {
+
+absl::Status Migrator::Handle(const ConsumedRecord& record) {
+  UPSHIFT_ASSIGN_OR_RETURN(upgrade::v1::Event event, ParseEvent(record));
+  if (event.kind_case() == upgrade::v1::Event::kCloneSucceeded &&
+      event.order().purpose() == upgrade::v1::PURPOSE_TEST) {
+    return MigrateTestCopy(event.order());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Migrator::RunPlan(const std::string& database, const upgrade::v1::Order& order, bool neutralize) {
+  UPSHIFT_ASSIGN_OR_RETURN(std::vector<Hop> plan, catalog_.Plan(order.from_version(), order.target_version()));
+  UPSHIFT_ASSIGN_OR_RETURN(std::string current, target_.ReadVersion(database, catalog_.version_query()));
+  for (const Hop& hop : plan) {
+    // A hop whose target version is already set ran completely before (redelivery).
+    std::vector<std::string> ahead = catalog_.TargetsFrom(hop.from);
+    if (std::find(ahead.begin(), ahead.end(), current) != ahead.end()) continue;
+    std::string label = absl::StrCat(hop.from, "->", hop.to);
+    for (const Step& step : hop.steps) {
+      UPSHIFT_ASSIGN_OR_RETURN(bool ran, target_.ApplyStep({database, label, step.name, step.checksum, step.sql}));
+      LogInfo(absl::StrCat(database, ": ", label, "/", step.name, ran ? " applied" : " already applied"));
+    }
+    UPSHIFT_RETURN_IF_ERROR(target_.SetVersion(database, catalog_.set_version_sql(), hop.to));
+    current = hop.to;
+  }
+  if (neutralize && !catalog_.neutralize_sql().empty()) {
+    std::string sql = catalog_.neutralize_sql();
+    UPSHIFT_RETURN_IF_ERROR(
+        target_.ApplyStep({database, "neutralize", "neutralize", Fingerprint(sql), sql}).status());
+  }
+  UPSHIFT_ASSIGN_OR_RETURN(std::string final_version, target_.ReadVersion(database, catalog_.version_query()));
+  if (final_version != order.target_version()) {
+    return absl::InternalError(absl::StrCat("after the plan the database reports version ", final_version,
+                                            " instead of ", order.target_version()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Migrator::MigrateTestCopy(const upgrade::v1::Order& order) {
+  upgrade::v1::Event started = MakeEvent(order, "migration_started", "migrator", clock_.Now());
+  started.mutable_migration_started();
+  UPSHIFT_RETURN_IF_ERROR(PublishEvent(publisher_, started));
+  absl::Status ran = RunPlan(order.test_database(), order, /*neutralize=*/true);
+  if (IsRetryable(ran)) return ran;
+  if (!ran.ok()) {
+    LogWarning(absl::StrCat("upgrade ", order.upgrade_id(), " failed: ", ran.message()));
+    upgrade::v1::Event failed = MakeEvent(order, "failed", "migrator", clock_.Now());
+    failed.mutable_failed()->set_error(std::string(ran.message()));
+    failed.mutable_failed()->set_phase("migrate");
+    return PublishEvent(publisher_, failed);
+  }
+  upgrade::v1::Event succeeded = MakeEvent(order, "succeeded", "migrator", clock_.Now());
+  succeeded.mutable_succeeded()->set_version(order.target_version());
+  return PublishEvent(publisher_, succeeded);
+}
+
+}  // namespace upshift::migrator

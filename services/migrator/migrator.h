@@ -1,0 +1,40 @@
+#ifndef UPSHIFT_SERVICES_MIGRATOR_MIGRATOR_H_
+#define UPSHIFT_SERVICES_MIGRATOR_MIGRATOR_H_
+
+#include "absl/status/status.h"
+#include "libs/catalog/catalog.h"
+#include "libs/common/time.h"
+#include "libs/kafka/consumer.h"
+#include "libs/kafka/publisher.h"
+#include "services/migrator/migration_target.h"
+#include "upgrade/v1/events.pb.h"
+
+namespace upshift::migrator {
+
+// Runs the catalog's plan on each test copy once it is cloned, hop by hop and step by step,
+// then neutralizes the copy. Idempotent under redelivery: the database's own history skips
+// applied steps, and a finished plan just re-announces its result.
+class Migrator {
+ public:
+  Migrator(const Catalog& catalog, MigrationTarget& target, Publisher& publisher, Clock& clock)
+      : catalog_(catalog), target_(target), publisher_(publisher), clock_(clock) {}
+
+  // Consumer entry point for upgrade.events.
+  absl::Status Handle(const ConsumedRecord& record);
+
+  // Upgrades `order`'s test copy. Retryable errors are returned; every other outcome is published.
+  absl::Status MigrateTestCopy(const upgrade::v1::Order& order);
+
+ private:
+  // Applies the plan to `database`; a non-retryable error is the upgrade's failure.
+  absl::Status RunPlan(const std::string& database, const upgrade::v1::Order& order, bool neutralize);
+
+  const Catalog& catalog_;
+  MigrationTarget& target_;
+  Publisher& publisher_;
+  Clock& clock_;
+};
+
+}  // namespace upshift::migrator
+
+#endif  // UPSHIFT_SERVICES_MIGRATOR_MIGRATOR_H_

@@ -1,0 +1,108 @@
+#include "services/migrator/pg_migration_target.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "libs/pg/pg.h"
+
+namespace upshift::migrator {
+namespace {
+
+constexpr char kHistory[] = R"sql(
+CREATE SCHEMA IF NOT EXISTS upshift;
+CREATE TABLE IF NOT EXISTS upshift.migration_history (
+  hop           text NOT NULL,
+  step          text NOT NULL,
+  checksum      text NOT NULL,
+  applied_at    timestamptz NOT NULL DEFAULT now(),
+  duration_ms   bigint NOT NULL,
+  rows_affected bigint NOT NULL,
+  PRIMARY KEY (hop, step)
+);
+)sql";
+
+// An SQL error inside a step is the step's failure (permanent); connection trouble is not.
+absl::Status StepError(const std::exception& e, const StepRun& step) {
+  absl::Status mapped = pg::StatusFromException(e);
+  if (mapped.code() != absl::StatusCode::kInternal && mapped.code() != absl::StatusCode::kAlreadyExists) {
+    return mapped;
+  }
+  return absl::InternalError(absl::StrCat("step ", step.hop, "/", step.name, " failed: ", e.what()));
+}
+
+}  // namespace
+
+absl::StatusOr<bool> PgMigrationTarget::ApplyStep(const StepRun& step) {
+  bool ran = false;
+  absl::Status status = pg::WithConnection(conninfo_, step.database, [&](pqxx::connection& conn) {
+    {
+      pqxx::work setup(conn);
+      setup.exec("SELECT pg_advisory_xact_lock(hashtext('upshift.migration_history'))");
+      setup.exec(kHistory);
+      setup.commit();
+    }
+    try {
+      pqxx::work tx(conn);
+      // The lock keeps two workers (a redelivery racing the original) from running one step twice.
+      tx.exec("LOCK TABLE upshift.migration_history IN SHARE ROW EXCLUSIVE MODE");
+      pqxx::result recorded = tx.exec_params(
+          "SELECT checksum FROM upshift.migration_history WHERE hop = $1 AND step = $2", step.hop, step.name);
+      if (!recorded.empty()) {
+        std::string checksum = recorded[0][0].as<std::string>();
+        if (checksum != step.checksum) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "step ", step.hop, "/", step.name, " was applied with checksum ", checksum,
+              " but the catalog's script now has checksum ", step.checksum, ": the script changed after it ran"));
+        }
+        return absl::OkStatus();
+      }
+      absl::Time start = absl::Now();
+      pqxx::result result = tx.exec(step.sql);
+      int64_t affected = result.affected_rows();
+      tx.exec_params(
+          "INSERT INTO upshift.migration_history (hop, step, checksum, duration_ms, rows_affected) "
+          "VALUES ($1, $2, $3, $4, $5)",
+          step.hop, step.name, step.checksum, absl::ToInt64Milliseconds(absl::Now() - start), affected);
+      tx.commit();
+      ran = true;
+      return absl::OkStatus();
+    } catch (const std::exception& e) {
+      return StepError(e, step);
+    }
+  });
+  if (!status.ok()) return status;
+  return ran;
+}
+
+absl::Status PgMigrationTarget::SetVersion(const std::string& database, const std::string& set_version_sql,
+                                           const std::string& version) {
+  return pg::WithConnection(conninfo_, database, [&](pqxx::connection& conn) {
+    try {
+      pqxx::work tx(conn);
+      tx.exec_params(set_version_sql, version);
+      tx.commit();
+      return absl::OkStatus();
+    } catch (const pqxx::sql_error& e) {
+      absl::Status mapped = pg::StatusFromException(e);
+      if (mapped.code() != absl::StatusCode::kInternal) return mapped;
+      return absl::InternalError(absl::StrCat("the catalog's set_version failed: ", e.what()));
+    }
+  });
+}
+
+absl::StatusOr<std::string> PgMigrationTarget::ReadVersion(const std::string& database,
+                                                           const std::string& version_query) {
+  std::string version;
+  absl::Status status = pg::WithConnection(conninfo_, database, [&](pqxx::connection& conn) {
+    pqxx::read_transaction tx(conn);
+    pqxx::result rows = tx.exec(version_query);
+    if (rows.size() != 1 || rows.columns() != 1 || rows[0][0].is_null()) {
+      return absl::FailedPreconditionError(absl::StrCat("the version query returned ", rows.size(), " rows in ", database));
+    }
+    version = rows[0][0].as<std::string>();
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return version;
+}
+
+}  // namespace upshift::migrator

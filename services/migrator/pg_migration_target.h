@@ -1,0 +1,27 @@
+#ifndef UPSHIFT_SERVICES_MIGRATOR_PG_MIGRATION_TARGET_H_
+#define UPSHIFT_SERVICES_MIGRATOR_PG_MIGRATION_TARGET_H_
+
+#include <string>
+
+#include "services/migrator/migration_target.h"
+
+namespace upshift::migrator {
+
+// MigrationTarget over one-off connections to databases of the hosting server.
+class PgMigrationTarget final : public MigrationTarget {
+ public:
+  // `conninfo`: libpq connection string of the hosting server, without dbname.
+  explicit PgMigrationTarget(std::string conninfo) : conninfo_(std::move(conninfo)) {}
+
+  absl::StatusOr<bool> ApplyStep(const StepRun& step) override;
+  absl::Status SetVersion(const std::string& database, const std::string& set_version_sql,
+                          const std::string& version) override;
+  absl::StatusOr<std::string> ReadVersion(const std::string& database, const std::string& version_query) override;
+
+ private:
+  const std::string conninfo_;
+};
+
+}  // namespace upshift::migrator
+
+#endif  // UPSHIFT_SERVICES_MIGRATOR_PG_MIGRATION_TARGET_H_

@@ -1,0 +1,80 @@
+// notifier: emails customers about their upgrades, over SMTP or into an outbox folder.
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "libs/common/env_flags.h"
+#include "libs/common/logging.h"
+#include "libs/common/retry.h"
+#include "libs/common/signals.h"
+#include "libs/kafka/consumer.h"
+#include "libs/kafka/topics.h"
+#include "libs/mail/outbox_mailer.h"
+#include "libs/mail/smtp_mailer.h"
+#include "services/notifier/notifier.h"
+#include "services/notifier/pg_sent_log.h"
+
+ABSL_FLAG(std::string, kafka_brokers, "127.0.0.1:9092", "Kafka bootstrap servers");
+ABSL_FLAG(std::string, platform_db, "", "libpq connection string of the platform database");
+ABSL_FLAG(std::string, smtp_url, "", "smtp://host:port of the mail server; empty: write .eml files to --outbox_dir");
+ABSL_FLAG(std::string, smtp_username, "", "SMTP user (empty: no authentication)");
+ABSL_FLAG(std::string, smtp_password, "", "SMTP password (prefer UPSHIFT_SMTP_PASSWORD)");
+ABSL_FLAG(std::string, outbox_dir, "./outbox", "Where messages go when no SMTP server is configured");
+ABSL_FLAG(std::string, mail_from, "upgrades@upshift.example.com", "Sender address");
+ABSL_FLAG(std::string, connect_hint, "", "How customers reach the hosting server, e.g. 'host=db.example.com port=5432'");
+
+namespace upshift::notifier {
+namespace {
+
+int Run(const std::atomic<bool>& stop) {
+  std::unique_ptr<Mailer> mailer;
+  if (absl::GetFlag(FLAGS_smtp_url).empty()) {
+    mailer = std::make_unique<OutboxMailer>(absl::GetFlag(FLAGS_outbox_dir), absl::GetFlag(FLAGS_mail_from));
+    LogInfo(absl::StrCat("no SMTP server configured: writing messages to ", absl::GetFlag(FLAGS_outbox_dir)));
+  } else {
+    mailer = std::make_unique<SmtpMailer>(SmtpOptions{absl::GetFlag(FLAGS_smtp_url), absl::GetFlag(FLAGS_mail_from),
+                                                      absl::GetFlag(FLAGS_smtp_username),
+                                                      absl::GetFlag(FLAGS_smtp_password), absl::Seconds(30)});
+  }
+  std::unique_ptr<PgSentLog> log;
+  for (int attempt = 0; !stop; ++attempt) {
+    absl::StatusOr<std::unique_ptr<PgSentLog>> opened = PgSentLog::Open(absl::GetFlag(FLAGS_platform_db));
+    if (opened.ok()) {
+      log = *std::move(opened);
+      break;
+    }
+    LogWarning(absl::StrCat("platform database not ready: ", opened.status().ToString()));
+    absl::SleepFor(Backoff(attempt, absl::Milliseconds(200), absl::Seconds(5)));
+  }
+  if (log == nullptr) return 0;
+  KafkaOptions kafka{absl::GetFlag(FLAGS_kafka_brokers), "notifier", {}};
+  absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(kafka);
+  if (!producer.ok()) {
+    LogError(producer.status().ToString());
+    return 2;
+  }
+  Notifier notifier({absl::GetFlag(FLAGS_connect_hint)}, *mailer, *log);
+  absl::StatusOr<std::unique_ptr<KafkaConsumer>> consumer =
+      KafkaConsumer::Create(kafka, "upshift-notifier", {topics::kOrders, topics::kEvents}, producer->get(),
+                            [&notifier](const ConsumedRecord& r) { return notifier.Handle(r); });
+  if (!consumer.ok()) {
+    LogError(consumer.status().ToString());
+    return 2;
+  }
+  LogInfo("consuming upgrade.orders and upgrade.events");
+  (*consumer)->Run(stop);
+  StartShutdownWatchdog(absl::Seconds(20));
+  consumer->reset();
+  (*producer)->Flush(absl::Seconds(5));
+  LogInfo("stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace upshift::notifier
+
+int main(int argc, char** argv) {
+  upshift::ParseFlagsWithEnv(argc, argv);
+  upshift::SetLogName("notifier");
+  return upshift::notifier::Run(upshift::InstallStopSignals());
+}

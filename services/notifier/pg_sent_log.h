@@ -1,0 +1,30 @@
+#ifndef UPSHIFT_SERVICES_NOTIFIER_PG_SENT_LOG_H_
+#define UPSHIFT_SERVICES_NOTIFIER_PG_SENT_LOG_H_
+
+#include <memory>
+
+#include "services/notifier/sent_log.h"
+
+namespace upshift::pg {
+class Pool;
+}
+
+namespace upshift::notifier {
+
+// SentLog in the platform database, schema `notifier`.
+class PgSentLog final : public SentLog {
+ public:
+  static absl::StatusOr<std::unique_ptr<PgSentLog>> Open(const std::string& conninfo);
+  ~PgSentLog() override;
+  absl::StatusOr<bool> WasSent(const std::string& event_id) override;
+  absl::Status MarkSent(const std::string& event_id, const std::string& upgrade_id, const std::string& to,
+                        const std::string& subject) override;
+
+ private:
+  explicit PgSentLog(std::unique_ptr<pg::Pool> pool);
+  std::unique_ptr<pg::Pool> pool_;
+};
+
+}  // namespace upshift::notifier
+
+#endif  // UPSHIFT_SERVICES_NOTIFIER_PG_SENT_LOG_H_

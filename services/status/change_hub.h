@@ -1,0 +1,28 @@
+#ifndef UPSHIFT_SERVICES_STATUS_CHANGE_HUB_H_
+#define UPSHIFT_SERVICES_STATUS_CHANGE_HUB_H_
+
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+
+#include "absl/time/time.h"
+
+namespace upshift::status {
+
+// Wakes live watchers when this process recorded a change. Thread-safe.
+class ChangeHub {
+ public:
+  void Notify();
+  uint64_t generation();
+  // Waits until the generation differs from `seen` or `timeout` passes; returns the generation.
+  uint64_t Wait(uint64_t seen, absl::Duration timeout);
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  uint64_t generation_ = 0;
+};
+
+}  // namespace upshift::status
+
+#endif  // UPSHIFT_SERVICES_STATUS_CHANGE_HUB_H_

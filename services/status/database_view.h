@@ -1,0 +1,44 @@
+#ifndef UPSHIFT_SERVICES_STATUS_DATABASE_VIEW_H_
+#define UPSHIFT_SERVICES_STATUS_DATABASE_VIEW_H_
+
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "libs/catalog/catalog.h"
+#include "libs/hosting/hosting_server.h"
+#include "services/status/status_store.h"
+#include "upgrade/v1/upgrade.pb.h"
+
+namespace upshift::status {
+
+// The database manager view: the customer databases on the hosting server, with what status knows
+// of them (version, tags) and their test copies nested under them. Thread-safe.
+class DatabaseView {
+ public:
+  DatabaseView(HostingServer& hosting, StatusStore& store, const Catalog& catalog,
+               std::vector<std::string> reserved_databases);
+
+  // Main databases by name, each with its test copies (by name) nested.
+  absl::StatusOr<std::vector<upgrade::v1::Database>> ListDatabases();
+
+  // INVALID_ARGUMENT: malformed name. NOT_FOUND: not on the hosting server.
+  absl::StatusOr<upgrade::v1::Database> GetDatabase(const std::string& name);
+
+ private:
+  // The version status remembers, else the one the database reports (then remembered).
+  std::string VersionOf(const std::string& name, const DatabaseRecord* record);
+
+  HostingServer& hosting_;
+  StatusStore& store_;
+  const Catalog& catalog_;
+  const std::vector<std::string> reserved_;
+  std::mutex mu_;
+  std::set<std::string> not_application_;  // databases whose version query failed
+};
+
+}  // namespace upshift::status
+
+#endif  // UPSHIFT_SERVICES_STATUS_DATABASE_VIEW_H_

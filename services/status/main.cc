@@ -1,0 +1,118 @@
+// status: records upgrade states and database tags from upgrade.orders and upgrade.events,
+// serves them over gRPC (StatusService), and publishes every change on upgrade.status.
+
+#include <fstream>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "libs/catalog/catalog.h"
+#include "libs/common/env_flags.h"
+#include "libs/common/grpc_util.h"
+#include "libs/common/logging.h"
+#include "libs/common/retry.h"
+#include "libs/common/signals.h"
+#include "libs/hosting/pg_hosting_server.h"
+#include "libs/kafka/consumer.h"
+#include "libs/kafka/topics.h"
+#include "services/status/change_hub.h"
+#include "services/status/database_view.h"
+#include "services/status/grpc_service.h"
+#include "services/status/pg_status_store.h"
+#include "services/status/recorder.h"
+
+ABSL_FLAG(std::string, listen, "0.0.0.0:50052", "gRPC listen address (port 0: any free port)");
+ABSL_FLAG(std::string, port_file, "", "If set, the bound gRPC port is written there");
+ABSL_FLAG(std::string, kafka_brokers, "127.0.0.1:9092", "Kafka bootstrap servers");
+ABSL_FLAG(std::string, platform_db, "", "libpq connection string of the platform database");
+ABSL_FLAG(std::string, hosting_db, "", "libpq connection string of the hosting server (no dbname)");
+ABSL_FLAG(std::vector<std::string>, reserved_databases, {"upshift"},
+          "Databases of the platform on the hosting server, never listed");
+ABSL_FLAG(std::string, catalog, "", "Path of the migration catalog folder (for the version query)");
+ABSL_FLAG(int, pool_size, 8, "PostgreSQL connections to the platform database");
+
+namespace upshift::status {
+namespace {
+
+struct Config {
+  std::string listen, port_file, kafka_brokers, platform_db, hosting_db, catalog;
+  std::vector<std::string> reserved;
+  int pool_size;
+};
+
+Config ReadConfig() {
+  return {absl::GetFlag(FLAGS_listen),      absl::GetFlag(FLAGS_port_file),  absl::GetFlag(FLAGS_kafka_brokers),
+          absl::GetFlag(FLAGS_platform_db), absl::GetFlag(FLAGS_hosting_db), absl::GetFlag(FLAGS_catalog),
+          absl::GetFlag(FLAGS_reserved_databases), absl::GetFlag(FLAGS_pool_size)};
+}
+
+int Run(const Config& config, const std::atomic<bool>& stop) {
+  absl::StatusOr<Catalog> catalog = Catalog::Load(config.catalog);
+  if (!catalog.ok()) {
+    LogError(absl::StrCat("cannot load the catalog: ", catalog.status().ToString()));
+    return 2;
+  }
+  std::unique_ptr<PgStatusStore> store;
+  for (int attempt = 0; !stop; ++attempt) {
+    absl::StatusOr<std::unique_ptr<PgStatusStore>> opened = PgStatusStore::Open(config.platform_db, config.pool_size);
+    if (opened.ok()) {
+      store = *std::move(opened);
+      break;
+    }
+    LogWarning(absl::StrCat("platform database not ready: ", opened.status().ToString()));
+    absl::SleepFor(Backoff(attempt, absl::Milliseconds(200), absl::Seconds(5)));
+  }
+  if (store == nullptr) return 0;
+  PgHostingServer hosting({config.hosting_db, config.reserved, "", absl::Hours(6)});
+  KafkaOptions kafka{config.kafka_brokers, "status", {}};
+  absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(kafka);
+  if (!producer.ok()) {
+    LogError(producer.status().ToString());
+    return 2;
+  }
+  ChangeHub hub;
+  DatabaseView view(hosting, *store, *catalog, config.reserved);
+  Recorder recorder(*store, view, **producer, hub, SystemClock());
+  absl::StatusOr<std::unique_ptr<KafkaConsumer>> consumer = KafkaConsumer::Create(
+      kafka, "upshift-status", {topics::kOrders, topics::kEvents}, producer->get(),
+      [&recorder](const ConsumedRecord& r) { return recorder.Handle(r); });
+  if (!consumer.ok()) {
+    LogError(consumer.status().ToString());
+    return 2;
+  }
+  std::atomic<bool> stopping{false};
+  StatusServiceImpl service(*store, view, hub, stopping);
+  int port = 0;
+  absl::StatusOr<std::unique_ptr<grpc::Server>> server = StartGrpcServer(config.listen, {&service}, &port);
+  if (!server.ok()) {
+    LogError(server.status().ToString());
+    return 1;
+  }
+  if (!config.port_file.empty()) std::ofstream(config.port_file) << port << "\n";
+  LogInfo(absl::StrCat("serving StatusService on port ", port));
+
+  std::thread consumer_thread([&] { (*consumer)->Run(stopping); });
+  WaitForStopSignal();
+
+  LogInfo("stopping");
+  StartShutdownWatchdog(absl::Seconds(20));
+  SetServing(**server, false);
+  stopping = true;
+  hub.Notify();
+  (*server)->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  consumer_thread.join();
+  (*producer)->Flush(absl::Seconds(5));
+  LogInfo("stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace upshift::status
+
+int main(int argc, char** argv) {
+  upshift::ParseFlagsWithEnv(argc, argv);
+  upshift::SetLogName("status");
+  const std::atomic<bool>& stop = upshift::InstallStopSignals();
+  return upshift::status::Run(upshift::status::ReadConfig(), stop);
+}

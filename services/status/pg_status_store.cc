@@ -1,0 +1,164 @@
+#include "services/status/pg_status_store.h"
+
+#include "absl/strings/str_cat.h"
+#include "libs/common/time.h"
+#include "libs/pg/pg.h"
+#include "services/status/status_logic.h"
+
+namespace upshift::status {
+namespace {
+
+constexpr char kSchema[] = R"sql(
+CREATE SCHEMA IF NOT EXISTS status;
+-- One row per upgrade; body is the serialized upgrade.v1.Upgrade.
+CREATE TABLE IF NOT EXISTS status.upgrades (
+  upgrade_id text PRIMARY KEY,
+  database   text NOT NULL,
+  state      integer NOT NULL,
+  created_at timestamptz NOT NULL,
+  updated_at timestamptz NOT NULL,
+  body       bytea NOT NULL
+);
+CREATE INDEX IF NOT EXISTS upgrades_by_database ON status.upgrades (database, created_at DESC);
+CREATE TABLE IF NOT EXISTS status.databases (
+  name    text PRIMARY KEY,
+  parent  text,
+  version text
+);
+CREATE TABLE IF NOT EXISTS status.tags (
+  database text NOT NULL,
+  tag      integer NOT NULL,
+  PRIMARY KEY (database, tag)
+);
+-- Every applied event, so that a redelivered one changes nothing.
+CREATE TABLE IF NOT EXISTS status.applied_events (
+  event_id   text PRIMARY KEY,
+  applied_at timestamptz NOT NULL DEFAULT now()
+);
+)sql";
+
+upgrade::v1::Upgrade ParseUpgrade(const pqxx::field& f) {
+  upgrade::v1::Upgrade u;
+  u.ParseFromString(pqxx::binarystring(f).str());
+  return u;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<PgStatusStore>> PgStatusStore::Open(const std::string& conninfo, int pool_size) {
+  auto pool = std::make_unique<pg::Pool>(conninfo, pool_size);
+  if (absl::Status s = pg::EnsureSchema(*pool, "upshift.status.schema", kSchema); !s.ok()) return s;
+  return std::unique_ptr<PgStatusStore>(new PgStatusStore(std::move(pool)));
+}
+
+PgStatusStore::PgStatusStore(std::unique_ptr<pg::Pool> pool) : pool_(std::move(pool)) {}
+PgStatusStore::~PgStatusStore() = default;
+
+absl::StatusOr<std::optional<upgrade::v1::Upgrade>> PgStatusStore::Apply(const upgrade::v1::Event& event) {
+  std::optional<upgrade::v1::Upgrade> result;
+  absl::Status status = pool_->Transact([&](pqxx::work& tx) {
+    result.reset();
+    pqxx::result fresh = tx.exec_params(
+        "INSERT INTO status.applied_events (event_id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING 1",
+        event.event_id());
+    if (fresh.empty()) return absl::OkStatus();  // applied before
+    const std::string& id = event.order().upgrade_id();
+    std::optional<upgrade::v1::Upgrade> before;
+    pqxx::result rows = tx.exec_params("SELECT body FROM status.upgrades WHERE upgrade_id = $1 FOR UPDATE", id);
+    if (!rows.empty()) before = ParseUpgrade(rows[0][0]);
+    upgrade::v1::Upgrade after = NextUpgrade(before, event);
+    if (before.has_value() && before->SerializeAsString() == after.SerializeAsString()) return absl::OkStatus();
+    tx.exec_params(
+        "INSERT INTO status.upgrades (upgrade_id, database, state, created_at, updated_at, body) "
+        "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (upgrade_id) DO UPDATE "
+        "SET state = EXCLUDED.state, updated_at = EXCLUDED.updated_at, body = EXCLUDED.body",
+        id, after.database(), static_cast<int>(after.state()), pg::FormatTime(FromProto(after.created_at())),
+        pg::FormatTime(FromProto(after.updated_at())), pqxx::binarystring(after.SerializeAsString()));
+    for (const TagChange& change : TagChanges(before, after)) {
+      if (change.add) {
+        tx.exec_params("INSERT INTO status.tags (database, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                       change.database, static_cast<int>(change.tag));
+      } else {
+        tx.exec_params("DELETE FROM status.tags WHERE database = $1 AND tag = $2", change.database,
+                       static_cast<int>(change.tag));
+      }
+    }
+    tx.exec_params(
+        "INSERT INTO status.databases (name, version) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE "
+        "SET version = EXCLUDED.version WHERE status.databases.version IS NULL",
+        after.database(), after.from_version());
+    std::string copy = before.has_value() && !before->test_database().empty() ? before->test_database()
+                                                                              : after.test_database();
+    if (!after.test_database().empty()) {
+      std::string copy_version =
+          after.state() == upgrade::v1::STATE_SUCCEEDED ? after.target_version() : after.from_version();
+      tx.exec_params(
+          "INSERT INTO status.databases (name, parent, version) VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE "
+          "SET parent = EXCLUDED.parent, version = EXCLUDED.version",
+          after.test_database(), after.database(), copy_version);
+    } else if (!copy.empty()) {
+      tx.exec_params("DELETE FROM status.databases WHERE name = $1", copy);
+      tx.exec_params("DELETE FROM status.tags WHERE database = $1", copy);
+    }
+    result = after;
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return result;
+}
+
+absl::StatusOr<upgrade::v1::Upgrade> PgStatusStore::GetUpgrade(const std::string& upgrade_id) {
+  upgrade::v1::Upgrade u;
+  absl::Status status = pool_->Transact([&](pqxx::work& tx) {
+    pqxx::result rows = tx.exec_params("SELECT body FROM status.upgrades WHERE upgrade_id = $1", upgrade_id);
+    if (rows.empty()) return absl::NotFoundError(absl::StrCat("no upgrade ", upgrade_id));
+    u = ParseUpgrade(rows[0][0]);
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return u;
+}
+
+absl::StatusOr<std::vector<upgrade::v1::Upgrade>> PgStatusStore::ListUpgrades(const std::string& database) {
+  std::vector<upgrade::v1::Upgrade> out;
+  absl::Status status = pool_->Transact([&](pqxx::work& tx) {
+    out.clear();
+    for (const auto& row : tx.exec_params(
+             "SELECT body FROM status.upgrades WHERE database = $1 ORDER BY created_at DESC, upgrade_id", database)) {
+      out.push_back(ParseUpgrade(row[0]));
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return out;
+}
+
+absl::StatusOr<std::map<std::string, DatabaseRecord>> PgStatusStore::DatabaseRecords() {
+  std::map<std::string, DatabaseRecord> out;
+  absl::Status status = pool_->Transact([&](pqxx::work& tx) {
+    out.clear();
+    for (const auto& row : tx.exec("SELECT name, coalesce(parent, ''), coalesce(version, '') FROM status.databases")) {
+      DatabaseRecord& r = out[row[0].as<std::string>()];
+      r.parent = row[1].as<std::string>();
+      r.version = row[2].as<std::string>();
+    }
+    for (const auto& row : tx.exec("SELECT database, tag FROM status.tags ORDER BY database, tag")) {
+      out[row[0].as<std::string>()].tags.push_back(static_cast<upgrade::v1::Tag>(row[1].as<int>()));
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return out;
+}
+
+absl::Status PgStatusStore::RememberVersion(const std::string& database, const std::string& version) {
+  return pool_->Transact([&](pqxx::work& tx) {
+    tx.exec_params(
+        "INSERT INTO status.databases (name, version) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE "
+        "SET version = EXCLUDED.version",
+        database, version);
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace upshift::status

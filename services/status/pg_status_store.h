@@ -1,0 +1,33 @@
+#ifndef UPSHIFT_SERVICES_STATUS_PG_STATUS_STORE_H_
+#define UPSHIFT_SERVICES_STATUS_PG_STATUS_STORE_H_
+
+#include <memory>
+
+#include "services/status/status_store.h"
+
+namespace upshift::pg {
+class Pool;
+}
+
+namespace upshift::status {
+
+// StatusStore in the platform database, schema `status`.
+class PgStatusStore final : public StatusStore {
+ public:
+  static absl::StatusOr<std::unique_ptr<PgStatusStore>> Open(const std::string& conninfo, int pool_size);
+  ~PgStatusStore() override;
+
+  absl::StatusOr<std::optional<upgrade::v1::Upgrade>> Apply(const upgrade::v1::Event& event) override;
+  absl::StatusOr<upgrade::v1::Upgrade> GetUpgrade(const std::string& upgrade_id) override;
+  absl::StatusOr<std::vector<upgrade::v1::Upgrade>> ListUpgrades(const std::string& database) override;
+  absl::StatusOr<std::map<std::string, DatabaseRecord>> DatabaseRecords() override;
+  absl::Status RememberVersion(const std::string& database, const std::string& version) override;
+
+ private:
+  explicit PgStatusStore(std::unique_ptr<pg::Pool> pool);
+  std::unique_ptr<pg::Pool> pool_;
+};
+
+}  // namespace upshift::status
+
+#endif  // UPSHIFT_SERVICES_STATUS_PG_STATUS_STORE_H_

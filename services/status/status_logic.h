@@ -1,0 +1,35 @@
+#ifndef UPSHIFT_SERVICES_STATUS_STATUS_LOGIC_H_
+#define UPSHIFT_SERVICES_STATUS_STATUS_LOGIC_H_
+
+// How events change the record of an upgrade and the tags of its databases: pure functions.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "upgrade/v1/events.pb.h"
+#include "upgrade/v1/upgrade.pb.h"
+
+namespace upshift::status {
+
+bool IsFinal(upgrade::v1::State state);
+
+// The upgrade after `event`, given what was recorded before (nullopt: nothing yet). Events may
+// arrive late, twice or out of order (orders and events are different topics): the state only
+// moves forward, a final state never changes, and late events still fill in what they carry.
+upgrade::v1::Upgrade NextUpgrade(const std::optional<upgrade::v1::Upgrade>& current, const upgrade::v1::Event& event);
+
+struct TagChange {
+  std::string database;
+  upgrade::v1::Tag tag;
+  bool add;
+};
+
+// The tag changes that follow an upgrade's move from `before` to `after` (before may be empty):
+// TAG_UPGRADE_IN_PROGRESS on the main database while not final; TAG_UPGRADE_FAILED set by a
+// failure and cleared by a success; TAG_TEST_COPY on a test copy once it exists.
+std::vector<TagChange> TagChanges(const std::optional<upgrade::v1::Upgrade>& before, const upgrade::v1::Upgrade& after);
+
+}  // namespace upshift::status
+
+#endif  // UPSHIFT_SERVICES_STATUS_STATUS_LOGIC_H_

@@ -1,0 +1,48 @@
+#ifndef UPSHIFT_SERVICES_STATUS_STATUS_STORE_H_
+#define UPSHIFT_SERVICES_STATUS_STATUS_STORE_H_
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "upgrade/v1/events.pb.h"
+#include "upgrade/v1/upgrade.pb.h"
+
+namespace upshift::status {
+
+// What status knows of a database beyond the hosting server's catalog.
+struct DatabaseRecord {
+  std::string parent;   // main database of a test copy; empty otherwise
+  std::string version;  // last known application version; empty if unknown
+  std::vector<upgrade::v1::Tag> tags;
+};
+
+// The record of upgrades, tags and test copies. Implementations are thread-safe; every method may
+// return UNAVAILABLE when the database is unreachable.
+class StatusStore {
+ public:
+  virtual ~StatusStore() = default;
+
+  // Applies `event` atomically (NextUpgrade, TagChanges, the copy's record) unless its event_id
+  // was applied before. Returns the upgrade after the event, or nullopt for a duplicate or an
+  // event that changed nothing.
+  virtual absl::StatusOr<std::optional<upgrade::v1::Upgrade>> Apply(const upgrade::v1::Event& event) = 0;
+
+  // NOT_FOUND when unknown.
+  virtual absl::StatusOr<upgrade::v1::Upgrade> GetUpgrade(const std::string& upgrade_id) = 0;
+
+  // Newest first.
+  virtual absl::StatusOr<std::vector<upgrade::v1::Upgrade>> ListUpgrades(const std::string& database) = 0;
+
+  // Every database status has a record of, by name.
+  virtual absl::StatusOr<std::map<std::string, DatabaseRecord>> DatabaseRecords() = 0;
+
+  // Remembers a main database's version (read from the database itself).
+  virtual absl::Status RememberVersion(const std::string& database, const std::string& version) = 0;
+};
+
+}  // namespace upshift::status
+
+#endif  // UPSHIFT_SERVICES_STATUS_STATUS_STORE_H_
