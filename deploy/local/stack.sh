@@ -1,0 +1,81 @@
+# Functions that run Upshift's local stack: a throwaway PostgreSQL cluster, the devbroker and the
+# five services, all on loopback and free ports. Sourced by deploy/local/demo.
+# Everything started is recorded in $STACK_DIR/pids and stopped by stack_stop.
+
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+
+free_port() {
+  /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Runs a command as the unprivileged user PostgreSQL requires when we are root (setpriv execs in
+# place, so the recorded pid is the server's own and signals reach it).
+as_pg_user() {
+  if [ "$(id -u)" -eq 0 ]; then setpriv --reuid=postgres --regid=postgres --init-groups -- "$@"; else "$@"; fi
+}
+
+wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
+  local seconds=$1 what=$2; shift 2
+  local deadline=$((SECONDS + seconds))
+  until "$@" >/dev/null 2>&1; do
+    if [ $SECONDS -ge $deadline ]; then echo "timed out waiting for $what" >&2; return 1; fi
+    sleep 0.2
+  done
+}
+
+stack_start_postgres() {
+  PG_DATA=$(mktemp -d /tmp/upshift-pg.XXXXXX)
+  PG_PORT=$(free_port)
+  [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$PG_DATA"
+  as_pg_user "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 >"$STACK_DIR/initdb.log" 2>&1
+  as_pg_user "$PG_BIN/postgres" -D "$PG_DATA" -p "$PG_PORT" -k "$PG_DATA" -c listen_addresses=127.0.0.1 \
+    -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 \
+    >"$STACK_DIR/postgres.log" 2>&1 &
+  echo "$! postgres" >>"$STACK_DIR/pids"
+  export PGHOST=127.0.0.1 PGPORT=$PG_PORT PGUSER=postgres
+  wait_for 30 "PostgreSQL" psql -X -d postgres -c "SELECT 1"
+  psql -X -q -d postgres -c "CREATE DATABASE upshift"
+  HOSTING_DB="host=127.0.0.1 port=$PG_PORT user=postgres"
+  PLATFORM_DB="$HOSTING_DB dbname=upshift"
+}
+
+stack_start_broker() {
+  "$BUILD_DIR/tools/devbroker/devbroker" --bootstrap_file="$STACK_DIR/bootstrap" >"$STACK_DIR/devbroker.log" 2>&1 &
+  echo "$! devbroker" >>"$STACK_DIR/pids"
+  wait_for 20 "the broker" test -s "$STACK_DIR/bootstrap"
+  KAFKA_BROKERS=$(cat "$STACK_DIR/bootstrap")
+}
+
+stack_start_services() {  # needs CATALOG; OUTBOX_DIR or SMTP_URL
+  export UPSHIFT_KAFKA_BROKERS=$KAFKA_BROKERS UPSHIFT_PLATFORM_DB=$PLATFORM_DB UPSHIFT_HOSTING_DB=$HOSTING_DB
+  export UPSHIFT_CATALOG=$CATALOG
+  REQUEST_PORT=$(free_port)
+  STATUS_PORT=$(free_port)
+  "$BUILD_DIR/services/request/request" --listen="127.0.0.1:$REQUEST_PORT" >"$STACK_DIR/request.log" 2>&1 &
+  echo "$! request" >>"$STACK_DIR/pids"
+  "$BUILD_DIR/services/status/status" --listen="127.0.0.1:$STATUS_PORT" >"$STACK_DIR/status.log" 2>&1 &
+  echo "$! status" >>"$STACK_DIR/pids"
+  "$BUILD_DIR/services/cloner/cloner" --pg_bin_dir="$PG_BIN" >"$STACK_DIR/cloner.log" 2>&1 &
+  echo "$! cloner" >>"$STACK_DIR/pids"
+  "$BUILD_DIR/services/migrator/migrator" >"$STACK_DIR/migrator.log" 2>&1 &
+  echo "$! migrator" >>"$STACK_DIR/pids"
+  "$BUILD_DIR/services/notifier/notifier" --outbox_dir="$OUTBOX_DIR" --smtp_url="${SMTP_URL:-}" \
+    --connect_hint="host=127.0.0.1 port=$PG_PORT" >"$STACK_DIR/notifier.log" 2>&1 &
+  echo "$! notifier" >>"$STACK_DIR/pids"
+  unset UPSHIFT_KAFKA_BROKERS UPSHIFT_PLATFORM_DB UPSHIFT_HOSTING_DB UPSHIFT_CATALOG
+  CTL=("$BUILD_DIR/tools/upgradectl/upgradectl" --request_addr="127.0.0.1:$REQUEST_PORT"
+       --status_addr="127.0.0.1:$STATUS_PORT")
+  wait_for 30 "the request and status services" "${CTL[@]}" health --timeout=1s
+}
+
+# Stops everything in reverse order of start: SIGTERM, then SIGKILL after 20 s.
+stack_stop() {
+  [ -f "$STACK_DIR/pids" ] || return 0
+  tac "$STACK_DIR/pids" | while read -r pid name; do
+    kill -TERM "$pid" 2>/dev/null || continue
+    for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  rm -f "$STACK_DIR/pids"
+  [ -n "${PG_DATA:-}" ] && rm -rf "$PG_DATA"
+}

@@ -1,0 +1,265 @@
+// upgradectl: the command-line client of Upshift's gRPC API.
+//
+//   upgradectl request DATABASE TARGET_VERSION --email=ADDRESS [--purpose=test|production] [--request_id=KEY]
+//   upgradectl options DATABASE
+//   upgradectl list
+//   upgradectl show UPGRADE_ID
+//   upgradectl watch UPGRADE_ID
+//   upgradectl upgrades DATABASE
+//   upgradectl health
+//
+// Exit codes: 0 done (watch: the upgrade succeeded), 1 the server refused the call, 2 usage,
+// 3 the server could not be reached or did not answer in time, 4 (watch) the upgrade failed.
+
+#include <grpcpp/grpcpp.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "libs/common/env_flags.h"
+#include "libs/common/grpc_util.h"
+#include "libs/common/time.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "upgrade/v1/upgrade.grpc.pb.h"
+
+ABSL_FLAG(std::string, request_addr, "127.0.0.1:50051", "Address of the request service (UpgradeService)");
+ABSL_FLAG(std::string, status_addr, "127.0.0.1:50052", "Address of the status service (StatusService)");
+ABSL_FLAG(absl::Duration, timeout, absl::Seconds(10), "Deadline of each call (watch: of the whole watch x 100)");
+ABSL_FLAG(std::string, email, "", "request: where to send notifications");
+ABSL_FLAG(std::string, purpose, "test", "request: test or production");
+ABSL_FLAG(std::string, request_id, "", "request: idempotency key (a repeated key returns the first order)");
+
+namespace upshift::ctl {
+namespace {
+
+using namespace upgrade::v1;
+
+constexpr int kRefused = 1, kUsage = 2, kUnreachable = 3, kUpgradeFailed = 4;
+
+int Report(const grpc::Status& status) {
+  std::cerr << "upgradectl: " << FromGrpcStatus(status).ToString() << "\n";
+  bool unreachable = status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                     status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+  return unreachable ? kUnreachable : kRefused;
+}
+
+void SetDeadline(grpc::ClientContext& ctx, absl::Duration timeout) {
+  ctx.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout));
+}
+
+std::string TagName(int tag) {
+  switch (tag) {
+    case TAG_UPGRADE_IN_PROGRESS:
+      return "Upgrade in progress";
+    case TAG_UPGRADE_FAILED:
+      return "Upgrade failed";
+    case TAG_TEST_COPY:
+      return "Test copy";
+    default:
+      return Tag_Name(static_cast<Tag>(tag));
+  }
+}
+
+std::string When(const google::protobuf::Timestamp& ts) {
+  if (ts.seconds() == 0 && ts.nanos() == 0) return "-";
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", FromProto(ts), absl::UTCTimeZone());
+}
+
+void PrintUpgrade(const Upgrade& u) {
+  std::printf("upgrade   %s\n", u.upgrade_id().c_str());
+  std::printf("database  %s\n", u.database().c_str());
+  std::printf("purpose   %s\n", Purpose_Name(u.purpose()).c_str());
+  std::printf("versions  %s -> %s\n", u.from_version().c_str(), u.target_version().c_str());
+  std::printf("state     %s\n", State_Name(u.state()).c_str());
+  if (!u.test_database().empty()) std::printf("copy      %s\n", u.test_database().c_str());
+  std::printf("created   %s\n", When(u.created_at()).c_str());
+  std::printf("finished  %s\n", When(u.finished_at()).c_str());
+  if (!u.error().empty()) std::printf("error     %s\n", u.error().c_str());
+  if (u.source_rows_size() > 0) {
+    std::printf("rows      table: source / copy\n");
+    for (int i = 0; i < u.source_rows_size(); ++i) {
+      long long copy = i < u.copy_rows_size() ? u.copy_rows(i).rows() : -1;
+      std::printf("          %s: %lld / %lld\n", u.source_rows(i).table().c_str(),
+                  static_cast<long long>(u.source_rows(i).rows()), copy);
+    }
+  }
+}
+
+// `nested` rows are indented under their main database.
+void PrintDatabaseRow(const Database& db, bool nested) {
+  std::vector<std::string> tags;
+  for (int t : db.tags()) tags.push_back(TagName(t));
+  std::printf("%s%-*s %-8s %-7s %s\n", nested ? "  └─ " : "", nested ? 39 : 44, db.name().c_str(), db.version().empty() ? "-" : db.version().c_str(),
+              db.online() ? "yes" : "no", tags.empty() ? "" : absl::StrCat("[", absl::StrJoin(tags, "] ["), "]").c_str());
+}
+
+int Main(const std::vector<std::string>& args) {
+  if (args.size() < 2) {
+    std::cerr << absl::ProgramUsageMessage() << "\n";
+    return kUsage;
+  }
+  const std::string& command = args[1];
+  absl::Duration timeout = absl::GetFlag(FLAGS_timeout);
+  auto need = [&](size_t n) { return args.size() == n + 2; };
+  auto usage = [&](const char* text) {
+    std::cerr << "usage: upgradectl " << text << "\n";
+    return kUsage;
+  };
+  auto request_stub = [&] {
+    return UpgradeService::NewStub(
+        grpc::CreateChannel(absl::GetFlag(FLAGS_request_addr), grpc::InsecureChannelCredentials()));
+  };
+  auto status_stub = [&] {
+    return StatusService::NewStub(
+        grpc::CreateChannel(absl::GetFlag(FLAGS_status_addr), grpc::InsecureChannelCredentials()));
+  };
+
+  if (command == "request") {
+    if (!need(2)) return usage("request DATABASE TARGET_VERSION --email=ADDRESS [--purpose=test|production]");
+    RequestUpgradeRequest req;
+    req.set_database(args[2]);
+    req.set_target_version(args[3]);
+    req.set_notify_email(absl::GetFlag(FLAGS_email));
+    req.set_request_id(absl::GetFlag(FLAGS_request_id));
+    std::string purpose = absl::GetFlag(FLAGS_purpose);
+    if (purpose == "test") {
+      req.set_purpose(PURPOSE_TEST);
+    } else if (purpose == "production") {
+      req.set_purpose(PURPOSE_PRODUCTION);
+    } else {
+      return usage("request ... --purpose=test|production");
+    }
+    RequestUpgradeResponse resp;
+    grpc::ClientContext ctx;
+    SetDeadline(ctx, timeout);
+    grpc::Status s = request_stub()->RequestUpgrade(&ctx, req, &resp);
+    if (!s.ok()) return Report(s);
+    PrintUpgrade(resp.upgrade());
+    return 0;
+  }
+  if (command == "options") {
+    if (!need(1)) return usage("options DATABASE");
+    GetUpgradeOptionsRequest req;
+    req.set_database(args[2]);
+    GetUpgradeOptionsResponse resp;
+    grpc::ClientContext ctx;
+    SetDeadline(ctx, timeout);
+    grpc::Status s = request_stub()->GetUpgradeOptions(&ctx, req, &resp);
+    if (!s.ok()) return Report(s);
+    std::printf("database %s at version %s\n", resp.database().c_str(), resp.version().c_str());
+    if (!resp.active_upgrade_id().empty()) std::printf("upgrade %s is in progress\n", resp.active_upgrade_id().c_str());
+    for (const TargetOption& o : resp.options()) {
+      std::vector<std::string> purposes;
+      for (int p : o.purposes()) purposes.push_back(p == PURPOSE_TEST ? "test" : "production");
+      std::printf("  -> %-8s %s\n", o.version().c_str(),
+                  purposes.empty() ? "(nothing can be ordered now)" : absl::StrJoin(purposes, ", ").c_str());
+    }
+    return 0;
+  }
+  if (command == "list") {
+    if (!need(0)) return usage("list");
+    ListDatabasesResponse resp;
+    grpc::ClientContext ctx;
+    SetDeadline(ctx, timeout);
+    grpc::Status s = status_stub()->ListDatabases(&ctx, ListDatabasesRequest(), &resp);
+    if (!s.ok()) return Report(s);
+    std::printf("%-44s %-8s %-7s %s\n", "DATABASE", "VERSION", "ONLINE", "TAGS");
+    for (const Database& db : resp.databases()) {
+      PrintDatabaseRow(db, false);
+      for (const Database& copy : db.test_copies()) PrintDatabaseRow(copy, true);
+    }
+    return 0;
+  }
+  if (command == "show") {
+    if (!need(1)) return usage("show UPGRADE_ID");
+    GetUpgradeRequest req;
+    req.set_upgrade_id(args[2]);
+    Upgrade resp;
+    grpc::ClientContext ctx;
+    SetDeadline(ctx, timeout);
+    grpc::Status s = status_stub()->GetUpgrade(&ctx, req, &resp);
+    if (!s.ok()) return Report(s);
+    PrintUpgrade(resp);
+    return 0;
+  }
+  if (command == "watch") {
+    if (!need(1)) return usage("watch UPGRADE_ID");
+    WatchUpgradeRequest req;
+    req.set_upgrade_id(args[2]);
+    grpc::ClientContext ctx;
+    SetDeadline(ctx, timeout * 100);
+    auto stub = status_stub();
+    std::unique_ptr<grpc::ClientReader<Upgrade>> reader = stub->WatchUpgrade(&ctx, req);
+    Upgrade u;
+    State last = STATE_UNSPECIFIED;
+    while (reader->Read(&u)) {
+      std::printf("%s  %-16s %s%s\n", When(u.updated_at()).c_str(), State_Name(u.state()).c_str(),
+                  u.test_database().empty() ? "" : absl::StrCat("copy ", u.test_database(), " ").c_str(),
+                  u.error().c_str());
+      std::fflush(stdout);
+      last = u.state();
+    }
+    grpc::Status s = reader->Finish();
+    if (!s.ok()) return Report(s);
+    return last == STATE_SUCCEEDED ? 0 : kUpgradeFailed;
+  }
+  if (command == "upgrades") {
+    if (!need(1)) return usage("upgrades DATABASE");
+    ListUpgradesRequest req;
+    req.set_database(args[2]);
+    ListUpgradesResponse resp;
+    grpc::ClientContext ctx;
+    SetDeadline(ctx, timeout);
+    grpc::Status s = status_stub()->ListUpgrades(&ctx, req, &resp);
+    if (!s.ok()) return Report(s);
+    for (const Upgrade& u : resp.upgrades()) {
+      std::printf("%s  %-10s %s -> %-6s %-16s %s\n", u.upgrade_id().c_str(), Purpose_Name(u.purpose()).c_str() + 8,
+                  u.from_version().c_str(), u.target_version().c_str(), State_Name(u.state()).c_str(),
+                  When(u.created_at()).c_str());
+    }
+    return 0;
+  }
+  if (command == "health") {
+    if (!need(0)) return usage("health");
+    int result = 0;
+    for (const std::string& addr : {absl::GetFlag(FLAGS_request_addr), absl::GetFlag(FLAGS_status_addr)}) {
+      auto stub = grpc::health::v1::Health::NewStub(grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
+      grpc::health::v1::HealthCheckResponse resp;
+      grpc::ClientContext ctx;
+      SetDeadline(ctx, timeout);
+      grpc::Status s = stub->Check(&ctx, grpc::health::v1::HealthCheckRequest(), &resp);
+      if (!s.ok()) {
+        std::printf("%-24s %s\n", addr.c_str(), FromGrpcStatus(s).ToString().c_str());
+        result = kUnreachable;
+        continue;
+      }
+      std::printf("%-24s %s\n", addr.c_str(),
+                  grpc::health::v1::HealthCheckResponse::ServingStatus_Name(resp.status()).c_str());
+      if (resp.status() != grpc::health::v1::HealthCheckResponse::SERVING) result = kUnreachable;
+    }
+    return result;
+  }
+  std::cerr << "upgradectl: unknown command \"" << command << "\"\n" << absl::ProgramUsageMessage() << "\n";
+  return kUsage;
+}
+
+}  // namespace
+}  // namespace upshift::ctl
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "upgradectl COMMAND [ARGS] [--request_addr=H:P] [--status_addr=H:P]\n"
+      "  request DATABASE TARGET_VERSION --email=ADDRESS [--purpose=test|production] [--request_id=KEY]\n"
+      "  options DATABASE      what the database can be upgraded to now\n"
+      "  list                  databases, with test copies nested under their main database\n"
+      "  show UPGRADE_ID       one upgrade\n"
+      "  watch UPGRADE_ID      follow an upgrade until it ends (exit 0: succeeded, 4: failed)\n"
+      "  upgrades DATABASE     a database's upgrades, newest first\n"
+      "  health                health of the request and status services (exit 0: both serving)");
+  return upshift::ctl::Main(upshift::ParseFlagsWithEnv(argc, argv));
+}
