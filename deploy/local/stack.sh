@@ -8,11 +8,10 @@ free_port() {
   /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
-# Runs a command as the unprivileged user PostgreSQL requires when we are root (setpriv execs in
-# place, so the recorded pid is the server's own and signals reach it).
-as_pg_user() {
-  if [ "$(id -u)" -eq 0 ]; then setpriv --reuid=postgres --regid=postgres --init-groups -- "$@"; else "$@"; fi
-}
+# Prefix that runs a command as the unprivileged user PostgreSQL requires when we are root. setpriv
+# execs in place, so the pid recorded for the server is the server's own and signals reach it.
+AS_PG_USER=()
+if [ "$(id -u)" -eq 0 ]; then AS_PG_USER=(setpriv --reuid=postgres --regid=postgres --init-groups --); fi
 
 wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
   local seconds=$1 what=$2; shift 2
@@ -26,9 +25,9 @@ wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
 stack_start_postgres() {
   PG_DATA=$(mktemp -d /tmp/upshift-pg.XXXXXX)
   PG_PORT=$(free_port)
-  [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$PG_DATA"
-  as_pg_user "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 >"$STACK_DIR/initdb.log" 2>&1
-  as_pg_user "$PG_BIN/postgres" -D "$PG_DATA" -p "$PG_PORT" -k "$PG_DATA" -c listen_addresses=127.0.0.1 \
+  if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$PG_DATA"; fi
+  "${AS_PG_USER[@]}" "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 >"$STACK_DIR/initdb.log" 2>&1
+  "${AS_PG_USER[@]}" "$PG_BIN/postgres" -D "$PG_DATA" -p "$PG_PORT" -k "$PG_DATA" -c listen_addresses=127.0.0.1 \
     -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 \
     >"$STACK_DIR/postgres.log" 2>&1 &
   echo "$! postgres" >>"$STACK_DIR/pids"
@@ -77,5 +76,5 @@ stack_stop() {
     kill -KILL "$pid" 2>/dev/null || true
   done
   rm -f "$STACK_DIR/pids"
-  [ -n "${PG_DATA:-}" ] && rm -rf "$PG_DATA"
+  if [ -n "${PG_DATA:-}" ]; then rm -rf "$PG_DATA"; fi
 }

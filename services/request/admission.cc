@@ -102,6 +102,9 @@ absl::StatusOr<upgrade::v1::Upgrade> Admission::RequestUpgrade(const upgrade::v1
   if (request.purpose() == upgrade::v1::PURPOSE_PRODUCTION) {
     UPSHIFT_ASSIGN_OR_RETURN(std::vector<StoredOrder> orders, store_.ListByDatabase(database));
     UPSHIFT_RETURN_IF_ERROR(CheckProductionAllowed(orders, database, current, request.target_version()));
+    if (!options_.production_enabled) {
+      return absl::UnimplementedError("Production upgrades are not available on this platform yet");
+    }
   }
 
   StoredOrder stored;
@@ -152,7 +155,7 @@ absl::StatusOr<upgrade::v1::GetUpgradeOptionsResponse> Admission::GetUpgradeOpti
     if (active.has_value()) continue;
     option->add_purposes(upgrade::v1::PURPOSE_TEST);
     any_test = true;
-    if (CheckProductionAllowed(orders, database, current, target).ok()) {
+    if (options_.production_enabled && CheckProductionAllowed(orders, database, current, target).ok()) {
       option->add_purposes(upgrade::v1::PURPOSE_PRODUCTION);
       any_production = true;
     }

@@ -17,6 +17,9 @@ namespace upshift::request {
 struct AdmissionOptions {
   // The platform's own databases on the hosting server: never upgraded.
   std::vector<std::string> reserved_databases;
+  // Whether Production orders that pass every rule are admitted. Until the Production workflow is
+  // deployed they are refused with UNIMPLEMENTED instead of being admitted and never processed.
+  bool production_enabled = false;
 };
 
 // Decides whether an order may be admitted and records it. Thread-safe (its collaborators are).

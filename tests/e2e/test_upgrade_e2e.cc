@@ -1,0 +1,394 @@
+// The five service binaries as processes, on real PostgreSQL, a Kafka-protocol broker and an SMTP
+// server, driven over gRPC the way a frontend drives them.
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "libs/kafka/topics.h"
+#include "tests/support/platform.h"
+#include "tests/support/wait.h"
+#include "upgrade/v1/events.pb.h"
+
+namespace upshift::testing {
+namespace {
+
+using namespace upgrade::v1;
+
+Platform* platform = nullptr;
+
+class PlatformEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<Platform>> p = Platform::Start({});
+    ASSERT_TRUE(p.ok()) << p.status();
+    owned_ = *std::move(p);
+    platform = owned_.get();
+  }
+  void TearDown() override {
+    platform = nullptr;
+    owned_.reset();
+  }
+
+ private:
+  std::unique_ptr<Platform> owned_;
+};
+
+const auto* const kEnvironment = ::testing::AddGlobalTestEnvironment(new PlatformEnvironment());
+
+grpc::Status Request(const RequestUpgradeRequest& req, RequestUpgradeResponse* resp) {
+  return platform->requests().RequestUpgrade(Context().get(), req, resp);
+}
+
+RequestUpgradeRequest TestOrder(const std::string& db, const std::string& target = "18.0") {
+  RequestUpgradeRequest req;
+  req.set_database(db);
+  req.set_target_version(target);
+  req.set_notify_email(absl::StrCat("owner+", db, "@example.com"));
+  req.set_purpose(PURPOSE_TEST);
+  return req;
+}
+
+absl::StatusOr<Database> GetDatabase(const std::string& name) {
+  GetDatabaseRequest req;
+  req.set_name(name);
+  Database db;
+  grpc::Status s = platform->status().GetDatabase(Context().get(), req, &db);
+  if (!s.ok()) return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+  return db;
+}
+
+bool HasTag(const Database& db, Tag tag) {
+  for (int t : db.tags()) {
+    if (t == tag) return true;
+  }
+  return false;
+}
+
+// Follows WatchUpgrade to its end; returns every Upgrade the stream carried.
+std::vector<Upgrade> WatchToEnd(const std::string& upgrade_id) {
+  WatchUpgradeRequest req;
+  req.set_upgrade_id(upgrade_id);
+  auto ctx = Context(absl::Minutes(5));
+  auto reader = platform->status().WatchUpgrade(ctx.get(), req);
+  std::vector<Upgrade> seen;
+  Upgrade u;
+  while (reader->Read(&u)) seen.push_back(u);
+  grpc::Status s = reader->Finish();
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return seen;
+}
+
+std::map<std::string, std::string> Checksums(const std::string& db) {
+  std::map<std::string, std::string> out;
+  auto tables = platform->postgres().Query(
+      db, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1");
+  EXPECT_TRUE(tables.ok()) << tables.status();
+  for (const auto& row : *tables) {
+    auto sum = platform->postgres().QueryValue(
+        db, absl::StrCat("SELECT coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM public.\"", row[0],
+                         "\" AS t"));
+    EXPECT_TRUE(sum.ok()) << sum.status();
+    out[row[0]] = *sum;
+  }
+  return out;
+}
+
+std::vector<std::string> MessagesTo(const std::string& address) {
+  std::vector<std::string> out;
+  for (const std::string& m : platform->smtp().Messages()) {
+    if (absl::StrContains(m, absl::StrCat("To: <", address, ">"))) out.push_back(m);
+  }
+  return out;
+}
+
+std::string Value(const std::string& db, const std::string& sql) {
+  absl::StatusOr<std::string> v = platform->postgres().QueryValue(db, sql);
+  EXPECT_TRUE(v.ok()) << v.status() << " in " << db << ": " << sql;
+  return v.ok() ? *v : "";
+}
+
+TEST(TestUpgrade, UpgradesANeutralizedCopyAndLeavesTheSourceUntouched) {
+  const std::string db = "shop";
+  ASSERT_TRUE(platform->postgres().GenerateSampleDatabase(db, 300).ok());
+  std::map<std::string, std::string> before = Checksums(db);
+  ASSERT_FALSE(before.empty());
+  absl::StatusOr<std::unique_ptr<TopicTap>> tap = TopicTap::Start(platform->broker().bootstrap(), {topics::kStatus});
+  ASSERT_TRUE(tap.ok()) << tap.status();
+
+  RequestUpgradeResponse resp;
+  grpc::Status s = Request(TestOrder(db), &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  const Upgrade& accepted = resp.upgrade();
+  EXPECT_EQ(accepted.state(), STATE_ACCEPTED);
+  EXPECT_EQ(accepted.from_version(), "16.0");
+  EXPECT_EQ(accepted.target_version(), "18.0");
+
+  // The red tag appears on the main database while the upgrade runs.
+  bool tagged = WaitFor([&] {
+    absl::StatusOr<Database> d = GetDatabase(db);
+    return d.ok() && HasTag(*d, TAG_UPGRADE_IN_PROGRESS);
+  });
+  EXPECT_TRUE(tagged) << platform->Logs();
+
+  std::vector<Upgrade> seen = WatchToEnd(accepted.upgrade_id());
+  ASSERT_FALSE(seen.empty());
+  const Upgrade& done = seen.back();
+  ASSERT_EQ(done.state(), STATE_SUCCEEDED) << done.error() << "\n" << platform->Logs();
+  std::set<State> states;
+  for (const Upgrade& u : seen) states.insert(u.state());
+  EXPECT_TRUE(states.count(STATE_SUCCEEDED));
+  const std::string copy = done.test_database();
+  ASSERT_FALSE(copy.empty());
+  EXPECT_TRUE(done.has_finished_at());
+
+  // The tag is gone; the copy is nested under its main database, at 18.0, tagged as a test copy.
+  absl::StatusOr<Database> main_db = GetDatabase(db);
+  ASSERT_TRUE(main_db.ok()) << main_db.status();
+  EXPECT_FALSE(HasTag(*main_db, TAG_UPGRADE_IN_PROGRESS));
+  EXPECT_EQ(main_db->version(), "16.0");
+  ListDatabasesResponse list;
+  ASSERT_TRUE(platform->status().ListDatabases(Context().get(), ListDatabasesRequest(), &list).ok());
+  const Database* listed = nullptr;
+  for (const Database& d : list.databases()) {
+    EXPECT_NE(d.name(), copy) << "the copy must be nested, not listed on its own";
+    if (d.name() == db) listed = &d;
+  }
+  ASSERT_NE(listed, nullptr);
+  ASSERT_EQ(listed->test_copies_size(), 1);
+  EXPECT_EQ(listed->test_copies(0).name(), copy);
+  EXPECT_EQ(listed->test_copies(0).parent(), db);
+  EXPECT_EQ(listed->test_copies(0).version(), "18.0");
+  EXPECT_TRUE(HasTag(listed->test_copies(0), TAG_TEST_COPY));
+
+  // Row counts right after cloning equal the source's, table by table.
+  ASSERT_GT(done.source_rows_size(), 5);
+  ASSERT_EQ(done.source_rows_size(), done.copy_rows_size());
+  for (int i = 0; i < done.source_rows_size(); ++i) {
+    EXPECT_EQ(done.source_rows(i).table(), done.copy_rows(i).table());
+    EXPECT_EQ(done.source_rows(i).rows(), done.copy_rows(i).rows()) << done.source_rows(i).table();
+  }
+
+  // The copy's data is migrated to 18.0.
+  EXPECT_EQ(Value(copy, "SELECT latest_version FROM ir_module_module WHERE name = 'base'"), "18.0");
+  EXPECT_EQ(Value(copy, "SELECT count(*) FROM res_partner"), "300");
+  EXPECT_EQ(Value(copy, "SELECT count(*) FROM information_schema.columns WHERE table_name = 'res_partner' "
+                        "AND column_name = 'address'"),
+            "0");
+  EXPECT_EQ(Value(copy, "SELECT count(*) FROM res_partner WHERE street IS NULL OR zip !~ '^[0-9]+$' OR city = ''"),
+            "0");
+  EXPECT_EQ(Value(db, "SELECT address FROM res_partner WHERE id = 7"),
+            Value(copy, "SELECT street || ', ' || zip || ' ' || city FROM res_partner WHERE id = 7"));
+  EXPECT_EQ(Value(copy, "SELECT count(*) FROM product_template"), Value(db, "SELECT count(*) FROM product_product"));
+  EXPECT_EQ(Value(copy, "SELECT sum(quantity)::text FROM sale_order_line"),
+            Value(db, "SELECT sum(product_uom_qty)::text FROM sale_order_line"));
+  EXPECT_EQ(Value(copy, "SELECT count(*) FROM account_move WHERE state = 'cancel'"), "0");
+  EXPECT_EQ(Value(copy, "SELECT count(*) FROM account_move WHERE state = 'cancelled'"),
+            Value(db, "SELECT count(*) FROM account_move WHERE state = 'cancel'"));
+  EXPECT_EQ(Value(copy, "SELECT count(*) FROM upshift.migration_history"), "7");  // 6 steps + neutralize
+
+  // The copy is neutralized.
+  EXPECT_EQ(Value(copy, "SELECT count(*) FROM ir_mail_server WHERE active"), "0");
+  EXPECT_EQ(Value(copy, "SELECT count(*) FROM ir_cron WHERE active"), "0");
+  EXPECT_EQ(Value(copy, "SELECT value FROM ir_config_parameter WHERE key = 'database.is_neutralized'"), "true");
+
+  // The source is untouched.
+  EXPECT_EQ(Value(db, "SELECT latest_version FROM ir_module_module WHERE name = 'base'"), "16.0");
+  EXPECT_EQ(Checksums(db), before);
+  EXPECT_EQ(Value(db, "SELECT count(*) FROM ir_mail_server WHERE active"), "2");
+
+  // Exactly the expected emails: acceptance, then the copy is ready.
+  const std::string owner = "owner+shop@example.com";
+  ASSERT_TRUE(WaitFor([&] { return MessagesTo(owner).size() >= 2; })) << platform->Logs();
+  std::vector<std::string> mails = MessagesTo(owner);
+  ASSERT_EQ(mails.size(), 2u);
+  int in_progress = 0, ready = 0;
+  for (const std::string& m : mails) {
+    if (absl::StrContains(m, "Subject: Upgrade in progress: shop to 18.0 (test)")) ++in_progress;
+    if (absl::StrContains(m, absl::StrCat("Subject: Your test database is ready: ", copy)) &&
+        absl::StrContains(m, absl::StrCat("dbname=", copy))) {
+      ++ready;
+    }
+  }
+  EXPECT_EQ(in_progress, 1);
+  EXPECT_EQ(ready, 1);
+
+  // upgrade.status carried every change, ending with the success, the database view included.
+  std::set<State> published;
+  ASSERT_TRUE(WaitFor([&] {
+    published.clear();
+    for (const ConsumedRecord& r : (*tap)->Records()) {
+      StatusChanged change;
+      if (change.ParseFromString(r.payload) && change.upgrade().upgrade_id() == accepted.upgrade_id()) {
+        EXPECT_EQ(r.key, db);
+        EXPECT_EQ(change.database().name(), db);
+        published.insert(change.upgrade().state());
+      }
+    }
+    return published.count(STATE_SUCCEEDED) > 0;
+  }));
+  EXPECT_EQ(published, (std::set<State>{STATE_ACCEPTED, STATE_CLONING, STATE_MIGRATING, STATE_SUCCEEDED}));
+
+  // The upgrade is listed for its database.
+  ListUpgradesRequest lreq;
+  lreq.set_database(db);
+  ListUpgradesResponse lresp;
+  ASSERT_TRUE(platform->status().ListUpgrades(Context().get(), lreq, &lresp).ok());
+  ASSERT_EQ(lresp.upgrades_size(), 1);
+  EXPECT_EQ(lresp.upgrades(0).upgrade_id(), accepted.upgrade_id());
+}
+
+struct BadOrder {
+  std::string name;
+  RequestUpgradeRequest request;
+  grpc::StatusCode code;
+};
+
+TEST(RequestUpgrade, RejectsBadInputWithTheRightCodeAndRecordsNothing) {
+  const std::string db = "badinput";
+  ASSERT_TRUE(platform->postgres().GenerateSampleDatabase(db, 20).ok());
+  auto with = [&](std::function<void(RequestUpgradeRequest&)> change) {
+    RequestUpgradeRequest r = TestOrder(db);
+    change(r);
+    return r;
+  };
+  std::vector<BadOrder> cases = {
+      {"empty database", with([](auto& r) { r.set_database(""); }), grpc::StatusCode::INVALID_ARGUMENT},
+      {"uppercase database", with([](auto& r) { r.set_database("Shop"); }), grpc::StatusCode::INVALID_ARGUMENT},
+      {"sql in database", with([](auto& r) { r.set_database("x; DROP DATABASE badinput"); }),
+       grpc::StatusCode::INVALID_ARGUMENT},
+      {"quote in database", with([](auto& r) { r.set_database("bad'input"); }), grpc::StatusCode::INVALID_ARGUMENT},
+      {"nul in database", with([](auto& r) { r.set_database(std::string("bad\0input", 9)); }),
+       grpc::StatusCode::INVALID_ARGUMENT},
+      {"too long database", with([](auto& r) { r.set_database(std::string(64, 'a')); }),
+       grpc::StatusCode::INVALID_ARGUMENT},
+      {"postgres", with([](auto& r) { r.set_database("postgres"); }), grpc::StatusCode::INVALID_ARGUMENT},
+      {"template1", with([](auto& r) { r.set_database("template1"); }), grpc::StatusCode::INVALID_ARGUMENT},
+      {"platform database", with([](auto& r) { r.set_database("upshift"); }), grpc::StatusCode::INVALID_ARGUMENT},
+      {"empty version", with([](auto& r) { r.set_target_version(""); }), grpc::StatusCode::INVALID_ARGUMENT},
+      {"malformed version", with([](auto& r) { r.set_target_version("18.x"); }), grpc::StatusCode::INVALID_ARGUMENT},
+      {"version with sql", with([](auto& r) { r.set_target_version("18.0'; --"); }),
+       grpc::StatusCode::INVALID_ARGUMENT},
+      {"empty email", with([](auto& r) { r.set_notify_email(""); }), grpc::StatusCode::INVALID_ARGUMENT},
+      {"email without domain", with([](auto& r) { r.set_notify_email("owner"); }), grpc::StatusCode::INVALID_ARGUMENT},
+      {"email with CRLF header", with([](auto& r) { r.set_notify_email("a@example.com\r\nBcc: x@evil.example"); }),
+       grpc::StatusCode::INVALID_ARGUMENT},
+      {"email with quote", with([](auto& r) { r.set_notify_email("a\"b@example.com"); }),
+       grpc::StatusCode::INVALID_ARGUMENT},
+      {"email with semicolon", with([](auto& r) { r.set_notify_email("a;b@example.com"); }),
+       grpc::StatusCode::INVALID_ARGUMENT},
+      {"over-long email", with([](auto& r) { r.set_notify_email(std::string(250, 'a') + "@example.com"); }),
+       grpc::StatusCode::INVALID_ARGUMENT},
+      {"missing purpose", with([](auto& r) { r.set_purpose(PURPOSE_UNSPECIFIED); }),
+       grpc::StatusCode::INVALID_ARGUMENT},
+      {"bad request id", with([](auto& r) { r.set_request_id("id with spaces"); }),
+       grpc::StatusCode::INVALID_ARGUMENT},
+      {"unknown database", with([](auto& r) { r.set_database("nosuchdb"); }), grpc::StatusCode::NOT_FOUND},
+      {"version not in catalog", with([](auto& r) { r.set_target_version("19.0"); }),
+       grpc::StatusCode::FAILED_PRECONDITION},
+      {"version not newer", with([](auto& r) { r.set_target_version("16.0"); }),
+       grpc::StatusCode::FAILED_PRECONDITION},
+      {"production without test", with([](auto& r) { r.set_purpose(PURPOSE_PRODUCTION); }),
+       grpc::StatusCode::FAILED_PRECONDITION},
+  };
+  for (const BadOrder& c : cases) {
+    RequestUpgradeResponse resp;
+    grpc::Status s = Request(c.request, &resp);
+    EXPECT_EQ(s.error_code(), c.code) << c.name << ": " << s.error_message();
+    EXPECT_FALSE(s.error_message().empty()) << c.name;
+  }
+  // Nothing was admitted: no upgrade for the database, no red tag, no email.
+  ListUpgradesRequest lreq;
+  lreq.set_database(db);
+  ListUpgradesResponse lresp;
+  ASSERT_TRUE(platform->status().ListUpgrades(Context().get(), lreq, &lresp).ok());
+  EXPECT_EQ(lresp.upgrades_size(), 0);
+  EXPECT_EQ(Value("upshift", "SELECT count(*) FROM request.orders WHERE database = 'badinput'"), "0");
+  EXPECT_EQ(Value("postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE 'badinput%'"), "1");
+  EXPECT_TRUE(MessagesTo("owner+badinput@example.com").empty());
+  EXPECT_EQ(Value("upshift", "SELECT count(*) FROM request.orders WHERE notify_email LIKE '%evil%'"), "0");
+}
+
+TEST(RequestUpgrade, RefusesASecondOrderWhileOneIsActiveAndATestCopyAsDatabase) {
+  const std::string db = "busy";
+  ASSERT_TRUE(platform->postgres().GenerateSampleDatabase(db, 50).ok());
+  RequestUpgradeResponse first;
+  ASSERT_TRUE(Request(TestOrder(db), &first).ok());
+  RequestUpgradeResponse second;
+  grpc::Status s = Request(TestOrder(db, "17.0"), &second);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+  EXPECT_TRUE(absl::StrContains(s.error_message(), first.upgrade().upgrade_id())) << s.error_message();
+
+  std::vector<Upgrade> seen = WatchToEnd(first.upgrade().upgrade_id());
+  ASSERT_FALSE(seen.empty());
+  ASSERT_EQ(seen.back().state(), STATE_SUCCEEDED) << platform->Logs();
+
+  // The copy cannot itself be upgraded.
+  RequestUpgradeResponse on_copy;
+  s = Request(TestOrder(seen.back().test_database()), &on_copy);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+
+  // Once the Test ended, the next order is admitted again (request learned the end from upgrade.events).
+  ASSERT_TRUE(WaitFor([&] {
+    GetUpgradeOptionsRequest oreq;
+    oreq.set_database(db);
+    GetUpgradeOptionsResponse oresp;
+    return platform->requests().GetUpgradeOptions(Context().get(), oreq, &oresp).ok() &&
+           oresp.active_upgrade_id().empty();
+  }));
+  GetUpgradeOptionsRequest oreq;
+  oreq.set_database(db);
+  GetUpgradeOptionsResponse oresp;
+  ASSERT_TRUE(platform->requests().GetUpgradeOptions(Context().get(), oreq, &oresp).ok());
+  EXPECT_EQ(oresp.version(), "16.0");
+  EXPECT_EQ(std::vector<std::string>(oresp.target_versions().begin(), oresp.target_versions().end()),
+            (std::vector<std::string>{"17.0", "18.0"}));
+  ASSERT_EQ(oresp.options_size(), 2);
+  EXPECT_EQ(oresp.options(0).purposes_size(), 1);
+  EXPECT_EQ(oresp.options(0).purposes(0), PURPOSE_TEST);
+}
+
+TEST(RequestUpgrade, ARepeatedRequestIdReturnsTheFirstOrder) {
+  const std::string db = "idem";
+  ASSERT_TRUE(platform->postgres().GenerateSampleDatabase(db, 20).ok());
+  RequestUpgradeRequest req = TestOrder(db);
+  req.set_request_id("frontend-click-42");
+  RequestUpgradeResponse first, again;
+  ASSERT_TRUE(Request(req, &first).ok());
+  grpc::Status s = Request(req, &again);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(again.upgrade().upgrade_id(), first.upgrade().upgrade_id());
+  EXPECT_EQ(Value("upshift", "SELECT count(*) FROM request.orders WHERE database = 'idem'"), "1");
+  std::vector<Upgrade> seen = WatchToEnd(first.upgrade().upgrade_id());
+  ASSERT_FALSE(seen.empty());
+  EXPECT_EQ(seen.back().state(), STATE_SUCCEEDED);
+  // Asking again after it ended still returns the same order, now finished.
+  ASSERT_TRUE(Request(req, &again).ok());
+  EXPECT_EQ(again.upgrade().upgrade_id(), first.upgrade().upgrade_id());
+}
+
+TEST(StatusService, AnswersBadAndUnknownIdsWithTheirCodes) {
+  GetUpgradeRequest req;
+  Upgrade u;
+  req.set_upgrade_id("not-a-uuid");
+  EXPECT_EQ(platform->status().GetUpgrade(Context().get(), req, &u).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  req.set_upgrade_id("00000000-0000-4000-8000-000000000000");
+  EXPECT_EQ(platform->status().GetUpgrade(Context().get(), req, &u).error_code(), grpc::StatusCode::NOT_FOUND);
+  GetDatabaseRequest dreq;
+  Database d;
+  dreq.set_name("no_such_database");
+  EXPECT_EQ(platform->status().GetDatabase(Context().get(), dreq, &d).error_code(), grpc::StatusCode::NOT_FOUND);
+  dreq.set_name("Bad Name");
+  EXPECT_EQ(platform->status().GetDatabase(Context().get(), dreq, &d).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST(Health, BothServersReportServing) {
+  EXPECT_EQ(*Platform::Health(platform->request_address()), grpc::health::v1::HealthCheckResponse::SERVING);
+  EXPECT_EQ(*Platform::Health(platform->status_address()), grpc::health::v1::HealthCheckResponse::SERVING);
+}
+
+}  // namespace
+}  // namespace upshift::testing

@@ -1,0 +1,114 @@
+#include "tests/support/platform.h"
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "tests/support/wait.h"
+
+namespace upshift::testing {
+
+std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout));
+  return ctx;
+}
+
+absl::StatusOr<grpc::health::v1::HealthCheckResponse::ServingStatus> Platform::Health(const std::string& address) {
+  auto stub = grpc::health::v1::Health::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  grpc::health::v1::HealthCheckResponse response;
+  auto ctx = Context(absl::Seconds(2));
+  grpc::Status s = stub->Check(ctx.get(), grpc::health::v1::HealthCheckRequest(), &response);
+  if (!s.ok()) return absl::UnavailableError(s.error_message());
+  return response.status();
+}
+
+absl::StatusOr<std::unique_ptr<Platform>> Platform::Start(Options options) {
+  std::unique_ptr<Platform> p(new Platform());
+  if (options.catalog.empty()) options.catalog = SourceDir() + "/deploy/catalogs/sample_erp";
+  p->options_ = options;
+  p->log_dir_ = MakeTempDir("upshift-test-platform");
+  absl::StatusOr<std::unique_ptr<PostgresServer>> pg = PostgresServer::Start();
+  if (!pg.ok()) return pg.status();
+  p->postgres_ = *std::move(pg);
+  if (absl::Status s = p->postgres_->Exec("postgres", "CREATE DATABASE upshift"); !s.ok()) return s;
+  absl::StatusOr<std::unique_ptr<DevBroker>> broker = DevBroker::Start(p->log_dir_);
+  if (!broker.ok()) return broker.status();
+  p->broker_ = *std::move(broker);
+  absl::StatusOr<std::unique_ptr<SmtpServer>> smtp = SmtpServer::Start(p->log_dir_);
+  if (!smtp.ok()) return smtp.status();
+  p->smtp_ = *std::move(smtp);
+
+  p->request_port_ = FreePort();
+  p->status_port_ = FreePort();
+  std::string hosting = p->postgres_->conninfo();
+  std::string platform = p->postgres_->conninfo("upshift");
+  std::string kafka = "--kafka_brokers=" + p->broker_->bootstrap();
+  std::vector<std::pair<std::string, std::vector<std::string>>> services = {
+      {"status",
+       {kafka, "--platform_db=" + platform, "--hosting_db=" + hosting, "--catalog=" + options.catalog,
+        absl::StrCat("--listen=127.0.0.1:", p->status_port_)}},
+      {"request",
+       {kafka, "--platform_db=" + platform, "--hosting_db=" + hosting, "--catalog=" + options.catalog,
+        absl::StrCat("--listen=127.0.0.1:", p->request_port_)}},
+      {"cloner", {kafka, "--platform_db=" + platform, "--hosting_db=" + hosting, "--pg_bin_dir=" + PgBinDir()}},
+      {"migrator", {kafka, "--hosting_db=" + hosting, "--catalog=" + options.catalog}},
+      {"notifier",
+       {kafka, "--platform_db=" + platform, "--smtp_url=" + p->smtp_->url(), "--mail_from=upgrades@upshift.test",
+        absl::StrCat("--connect_hint=host=127.0.0.1 port=", p->postgres_->port())}},
+  };
+  for (auto& [name, flags] : services) {
+    for (const std::string& f : options.extra_flags[name]) flags.push_back(f);
+    if (absl::Status s = p->StartService(name, flags); !s.ok()) return s;
+  }
+  p->request_stub_ = upgrade::v1::UpgradeService::NewStub(
+      grpc::CreateChannel(p->request_address(), grpc::InsecureChannelCredentials()));
+  p->status_stub_ = upgrade::v1::StatusService::NewStub(
+      grpc::CreateChannel(p->status_address(), grpc::InsecureChannelCredentials()));
+  bool serving = WaitFor([&] {
+    for (const std::string& addr : {p->request_address(), p->status_address()}) {
+      auto h = Health(addr);
+      if (!h.ok() || *h != grpc::health::v1::HealthCheckResponse::SERVING) return false;
+    }
+    return true;
+  });
+  if (!serving) return absl::UnavailableError(absl::StrCat("services did not become healthy:\n", p->Logs()));
+  return p;
+}
+
+absl::Status Platform::StartService(const std::string& name, std::vector<std::string> flags) {
+  std::vector<std::string> argv = {absl::StrCat(BuildDir(), "/services/", name, "/", name)};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  absl::StatusOr<std::unique_ptr<ChildProcess>> child =
+      ChildProcess::Start({argv, {}, absl::StrCat(log_dir_, "/", name, ".log"), ""});
+  if (!child.ok()) return child.status();
+  services_[name] = *std::move(child);
+  start_order_.push_back(name);
+  return absl::OkStatus();
+}
+
+Platform::~Platform() {
+  for (auto it = start_order_.rbegin(); it != start_order_.rend(); ++it) services_[*it]->Stop();
+  smtp_.reset();
+  broker_.reset();
+  postgres_.reset();
+  if (!::testing::Test::HasFailure()) {
+    std::error_code ec;
+    std::filesystem::remove_all(log_dir_, ec);
+  }
+}
+
+std::string Platform::request_address() const { return absl::StrCat("127.0.0.1:", request_port_); }
+std::string Platform::status_address() const { return absl::StrCat("127.0.0.1:", status_port_); }
+
+std::string Platform::Logs() {
+  std::string out;
+  for (const std::string& name : start_order_) {
+    absl::StrAppend(&out, "---- ", name, " (", log_dir_, ")\n", Tail(absl::StrCat(log_dir_, "/", name, ".log"), 3000));
+  }
+  return out;
+}
+
+}  // namespace upshift::testing

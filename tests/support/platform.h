@@ -1,0 +1,63 @@
+#ifndef UPSHIFT_TESTS_SUPPORT_PLATFORM_H_
+#define UPSHIFT_TESTS_SUPPORT_PLATFORM_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "tests/support/servers.h"
+#include "upgrade/v1/upgrade.grpc.pb.h"
+
+namespace upshift::testing {
+
+// The whole platform as processes: PostgreSQL, the broker, an SMTP server and the five services,
+// each service started from its built binary with flags, exactly as an operator would.
+class Platform {
+ public:
+  struct Options {
+    std::string catalog;  // default: the sample ERP catalog
+    std::map<std::string, std::vector<std::string>> extra_flags;  // by service name
+  };
+
+  static absl::StatusOr<std::unique_ptr<Platform>> Start(Options options);
+  ~Platform();
+
+  PostgresServer& postgres() { return *postgres_; }
+  DevBroker& broker() { return *broker_; }
+  SmtpServer& smtp() { return *smtp_; }
+  upgrade::v1::UpgradeService::Stub& requests() { return *request_stub_; }
+  upgrade::v1::StatusService::Stub& status() { return *status_stub_; }
+  std::string request_address() const;
+  std::string status_address() const;
+  ChildProcess& service(const std::string& name) { return *services_.at(name); }
+  const std::string& log_dir() const { return log_dir_; }
+
+  // Logs of every service (for failure messages).
+  std::string Logs();
+
+  // SERVING / NOT_SERVING of a gRPC server's health service, or the call's error.
+  static absl::StatusOr<grpc::health::v1::HealthCheckResponse::ServingStatus> Health(const std::string& address);
+
+ private:
+  absl::Status StartService(const std::string& name, std::vector<std::string> flags);
+
+  Options options_;
+  std::string log_dir_;
+  int request_port_ = 0, status_port_ = 0;
+  std::unique_ptr<PostgresServer> postgres_;
+  std::unique_ptr<DevBroker> broker_;
+  std::unique_ptr<SmtpServer> smtp_;
+  std::map<std::string, std::unique_ptr<ChildProcess>> services_;
+  std::vector<std::string> start_order_;
+  std::unique_ptr<upgrade::v1::UpgradeService::Stub> request_stub_;
+  std::unique_ptr<upgrade::v1::StatusService::Stub> status_stub_;
+};
+
+// A client context with a deadline, as every call should have.
+std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout = absl::Seconds(20));
+
+}  // namespace upshift::testing
+
+#endif  // UPSHIFT_TESTS_SUPPORT_PLATFORM_H_

@@ -1,0 +1,212 @@
+#include "tests/support/servers.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "libs/common/ids.h"
+#include "libs/pg/pg.h"
+#include "tests/support/wait.h"
+
+namespace upshift::testing {
+namespace {
+
+bool CanConnect(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  close(fd);
+  return ok;
+}
+
+void ChownToPostgres(const std::string& path) {
+  if (geteuid() != 0) return;
+  if (passwd* pw = getpwnam("postgres")) {
+    chown(path.c_str(), pw->pw_uid, pw->pw_gid);
+  }
+}
+
+}  // namespace
+
+std::string BuildDir() { return UPSHIFT_BUILD_DIR; }
+std::string SourceDir() { return UPSHIFT_SOURCE_DIR; }
+std::string PgBinDir() { return UPSHIFT_PG_BIN_DIR; }
+
+absl::StatusOr<std::unique_ptr<PostgresServer>> PostgresServer::Start() {
+  std::unique_ptr<PostgresServer> pg(new PostgresServer());
+  pg->dir_ = MakeTempDir("upshift-test-pg");
+  std::string data = pg->dir_ + "/data";
+  std::filesystem::create_directory(data);
+  ChownToPostgres(pg->dir_);
+  ChownToPostgres(data);
+  absl::Status init = RunCommand({{PgBinDir() + "/initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8",
+                                   "--no-sync"},
+                                  {},
+                                  "",
+                                  "postgres"});
+  if (!init.ok()) return init;
+  pg->port_ = FreePort();
+  absl::StatusOr<std::unique_ptr<ChildProcess>> server = ChildProcess::Start(
+      {{PgBinDir() + "/postgres", "-D", data, "-p", std::to_string(pg->port_), "-k", data, "-c",
+        "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+        "-c", "max_connections=200"},
+       {},
+       pg->dir_ + "/postgres.log",
+       "postgres"});
+  if (!server.ok()) return server.status();
+  pg->process_ = *std::move(server);
+  bool up = WaitFor([&] { return pg->Exec("postgres", "SELECT 1").ok() || !pg->process_->Running(); });
+  if (!up || !pg->process_->Running()) {
+    return absl::UnavailableError(absl::StrCat("PostgreSQL did not start: ", Tail(pg->dir_ + "/postgres.log")));
+  }
+  return pg;
+}
+
+PostgresServer::~PostgresServer() { Stop(); }
+
+void PostgresServer::Stop() {
+  if (process_) {
+    process_->Stop(absl::Seconds(20), SIGINT);  // fast shutdown: ends client sessions
+    process_.reset();
+  }
+  if (!dir_.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+    dir_.clear();
+  }
+}
+
+std::string PostgresServer::conninfo() const {
+  return absl::StrCat("host=127.0.0.1 port=", port_, " user=postgres connect_timeout=5");
+}
+
+std::string PostgresServer::conninfo(const std::string& dbname) const { return pg::ConnInfoFor(conninfo(), dbname); }
+
+absl::StatusOr<std::vector<std::vector<std::string>>> PostgresServer::Query(const std::string& dbname,
+                                                                            const std::string& sql) {
+  std::vector<std::vector<std::string>> rows;
+  absl::Status status = pg::WithConnection(conninfo(), dbname, [&](pqxx::connection& conn) {
+    pqxx::nontransaction tx(conn);
+    for (const auto& row : tx.exec(sql)) {
+      std::vector<std::string> values;
+      for (const auto& field : row) values.push_back(field.is_null() ? "" : field.as<std::string>());
+      rows.push_back(std::move(values));
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return rows;
+}
+
+absl::StatusOr<std::string> PostgresServer::QueryValue(const std::string& dbname, const std::string& sql) {
+  absl::StatusOr<std::vector<std::vector<std::string>>> rows = Query(dbname, sql);
+  if (!rows.ok()) return rows.status();
+  if (rows->size() != 1 || (*rows)[0].size() != 1) {
+    return absl::FailedPreconditionError(absl::StrCat("expected one value from: ", sql));
+  }
+  return (*rows)[0][0];
+}
+
+absl::Status PostgresServer::Exec(const std::string& dbname, const std::string& sql) { return Query(dbname, sql).status(); }
+
+absl::Status PostgresServer::GenerateSampleDatabase(const std::string& name, int partners) {
+  return RunCommand({{SourceDir() + "/deploy/catalogs/sample_erp/generate", "--database", name, "--partners",
+                      std::to_string(partners), "--dsn", conninfo()},
+                     {{"PATH", PgBinDir() + ":" + std::string(getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin")}},
+                     "",
+                     ""});
+}
+
+absl::StatusOr<std::unique_ptr<DevBroker>> DevBroker::Start(const std::string& log_dir) {
+  auto broker = std::make_unique<DevBroker>();
+  std::string file = log_dir + "/bootstrap";
+  absl::StatusOr<std::unique_ptr<ChildProcess>> p = ChildProcess::Start(
+      {{BuildDir() + "/tools/devbroker/devbroker", "--bootstrap_file=" + file}, {}, log_dir + "/devbroker.log", ""});
+  if (!p.ok()) return p.status();
+  broker->process_ = *std::move(p);
+  if (!WaitFor([&] { return std::filesystem::exists(file); }, absl::Seconds(20))) {
+    return absl::UnavailableError("devbroker did not start");
+  }
+  std::ifstream in(file);
+  std::getline(in, broker->bootstrap_);
+  return broker;
+}
+
+absl::StatusOr<std::unique_ptr<SmtpServer>> SmtpServer::Start(const std::string& log_dir) {
+  auto smtp = std::make_unique<SmtpServer>();
+  smtp->port_ = FreePort();
+  smtp->maildir_ = log_dir + "/maildir";
+  // Debian's aiosmtpd loads only in Debian's own interpreter.
+  absl::StatusOr<std::unique_ptr<ChildProcess>> p = ChildProcess::Start(
+      {{"/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l", absl::StrCat("127.0.0.1:", smtp->port_), "-c",
+        "aiosmtpd.handlers.Mailbox", smtp->maildir_},
+       {},
+       log_dir + "/smtp.log",
+       ""});
+  if (!p.ok()) return p.status();
+  smtp->process_ = *std::move(p);
+  if (!WaitFor([&] { return CanConnect(smtp->port_) || !smtp->process_->Running(); }, absl::Seconds(20)) ||
+      !smtp->process_->Running()) {
+    return absl::UnavailableError(absl::StrCat("SMTP server did not start: ", Tail(log_dir + "/smtp.log")));
+  }
+  return smtp;
+}
+
+SmtpServer::~SmtpServer() = default;
+
+std::string SmtpServer::url() const { return absl::StrCat("smtp://127.0.0.1:", port_); }
+
+std::vector<std::string> SmtpServer::Messages() const {
+  std::vector<std::string> out;
+  for (const char* sub : {"/new", "/cur"}) {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(maildir_ + sub, ec)) {
+      std::ifstream in(entry.path());
+      std::stringstream ss;
+      ss << in.rdbuf();
+      out.push_back(ss.str());
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<TopicTap>> TopicTap::Start(const std::string& brokers,
+                                                          const std::vector<std::string>& topics) {
+  auto tap = std::make_unique<TopicTap>();
+  TopicTap* raw = tap.get();
+  absl::StatusOr<std::unique_ptr<KafkaConsumer>> consumer =
+      KafkaConsumer::Create({brokers, "test-tap", {}}, absl::StrCat("test-tap-", NewUpgradeId()), topics, nullptr,
+                            [raw](const ConsumedRecord& r) {
+                              std::lock_guard<std::mutex> lock(raw->mu_);
+                              raw->records_.push_back(r);
+                              return absl::OkStatus();
+                            });
+  if (!consumer.ok()) return consumer.status();
+  tap->consumer_ = *std::move(consumer);
+  tap->thread_ = std::thread([raw] { raw->consumer_->Run(raw->stop_); });
+  return tap;
+}
+
+TopicTap::~TopicTap() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+std::vector<ConsumedRecord> TopicTap::Records() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return records_;
+}
+
+}  // namespace upshift::testing

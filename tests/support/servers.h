@@ -1,0 +1,99 @@
+#ifndef UPSHIFT_TESTS_SUPPORT_SERVERS_H_
+#define UPSHIFT_TESTS_SUPPORT_SERVERS_H_
+
+// The real servers tests run against: a throwaway PostgreSQL cluster, the devbroker (librdkafka's
+// mock cluster behind a Kafka-protocol port), and an SMTP server (aiosmtpd). Each listens on a
+// free loopback port and is stopped, its files removed, when the object goes away.
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "libs/kafka/consumer.h"
+#include "tests/support/process.h"
+
+namespace upshift::testing {
+
+std::string BuildDir();
+std::string SourceDir();
+std::string PgBinDir();
+
+class PostgresServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<PostgresServer>> Start();
+  ~PostgresServer();
+
+  int port() const { return port_; }
+  // libpq connection string of the server, without dbname.
+  std::string conninfo() const;
+  // ... with dbname.
+  std::string conninfo(const std::string& dbname) const;
+
+  // Runs `sql` in `dbname` and returns the rows, every value as text ("" for NULL).
+  absl::StatusOr<std::vector<std::vector<std::string>>> Query(const std::string& dbname, const std::string& sql);
+  // The single value of a one-row, one-column query.
+  absl::StatusOr<std::string> QueryValue(const std::string& dbname, const std::string& sql);
+  absl::Status Exec(const std::string& dbname, const std::string& sql);
+
+  // Creates a sample ERP database at 16.0 with deploy/catalogs/sample_erp/generate.
+  absl::Status GenerateSampleDatabase(const std::string& name, int partners);
+
+  // Stops the server (fast shutdown) and removes its files.
+  void Stop();
+
+ private:
+  PostgresServer() = default;
+  std::string dir_;
+  int port_ = 0;
+  std::unique_ptr<ChildProcess> process_;
+};
+
+class DevBroker {
+ public:
+  static absl::StatusOr<std::unique_ptr<DevBroker>> Start(const std::string& log_dir);
+  const std::string& bootstrap() const { return bootstrap_; }
+  ChildProcess& process() { return *process_; }
+
+ private:
+  std::string bootstrap_;
+  std::unique_ptr<ChildProcess> process_;
+};
+
+class SmtpServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<SmtpServer>> Start(const std::string& log_dir);
+  ~SmtpServer();
+  std::string url() const;
+  // The raw messages received so far.
+  std::vector<std::string> Messages() const;
+
+ private:
+  int port_ = 0;
+  std::string maildir_;
+  std::unique_ptr<ChildProcess> process_;
+};
+
+// Records every record of some topics, from their start, in a consumer group of its own.
+class TopicTap {
+ public:
+  static absl::StatusOr<std::unique_ptr<TopicTap>> Start(const std::string& brokers,
+                                                         const std::vector<std::string>& topics);
+  ~TopicTap();
+  std::vector<ConsumedRecord> Records();
+
+ private:
+  std::mutex mu_;
+  std::vector<ConsumedRecord> records_;
+  std::atomic<bool> stop_{false};
+  std::unique_ptr<KafkaConsumer> consumer_;
+  std::thread thread_;
+};
+
+}  // namespace upshift::testing
+
+#endif  // UPSHIFT_TESTS_SUPPORT_SERVERS_H_
