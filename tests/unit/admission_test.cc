@@ -1,0 +1,213 @@
+#include "services/request/admission.h"
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/match.h"
+#include "libs/kafka/topics.h"
+#include "tests/unit/fakes.h"
+
+namespace upshift::request {
+namespace {
+
+using namespace upgrade::v1;
+using upshift::testing::FakeClock;
+using upshift::testing::FakeHosting;
+
+class FakeOrderStore final : public OrderStore {
+ public:
+  absl::StatusOr<std::optional<StoredOrder>> FindByRequestId(const std::string& id) override {
+    for (const StoredOrder& s : orders) {
+      if (!id.empty() && s.order.request_id() == id) return s;
+    }
+    return std::nullopt;
+  }
+  absl::StatusOr<std::optional<StoredOrder>> FindActive(const std::string& db) override {
+    for (const StoredOrder& s : orders) {
+      if (s.order.database() == db && s.outcome == Outcome::kActive) return s;
+    }
+    return std::nullopt;
+  }
+  absl::StatusOr<std::vector<StoredOrder>> ListByDatabase(const std::string& db) override {
+    std::vector<StoredOrder> out;
+    for (auto it = orders.rbegin(); it != orders.rend(); ++it) {
+      if (it->order.database() == db) out.push_back(*it);
+    }
+    return out;
+  }
+  absl::StatusOr<bool> IsTestCopy(const std::string& db) override {
+    for (const StoredOrder& s : orders) {
+      if (s.order.test_database() == db) return true;
+    }
+    return false;
+  }
+  absl::Status Admit(const Order& order, const OutgoingRecord& record) override {
+    if (!down.ok()) return down;
+    orders.push_back({order, Outcome::kActive, absl::InfinitePast()});
+    outbox.push_back(record);
+    return absl::OkStatus();
+  }
+  absl::Status MarkFinished(const std::string& id, Outcome outcome, absl::Time at) override {
+    for (StoredOrder& s : orders) {
+      if (s.order.upgrade_id() == id && s.outcome == Outcome::kActive) {
+        s.outcome = outcome;
+        s.finished_at = at;
+      }
+    }
+    return absl::OkStatus();
+  }
+  absl::Status DrainOutbox(int, const std::function<absl::Status(const std::vector<OutgoingRecord>&)>&,
+                           int* count) override {
+    *count = 0;
+    return absl::OkStatus();
+  }
+
+  std::vector<StoredOrder> orders;
+  std::vector<OutgoingRecord> outbox;
+  absl::Status down;
+};
+
+class AdmissionTest : public ::testing::Test {
+ protected:
+  AdmissionTest() : catalog_(*Catalog::Load(std::string(UPSHIFT_SOURCE_DIR) + "/deploy/catalogs/sample_erp")) {
+    hosting_.dbs["acme"] = {"16.0", {}, false, true};
+  }
+
+  Admission Make(bool production_enabled = true) {
+    return Admission({{"upshift"}, production_enabled}, catalog_, hosting_, store_, clock_, [this] { ++woken_; });
+  }
+
+  RequestUpgradeRequest Order(Purpose purpose = PURPOSE_TEST, const std::string& target = "18.0") {
+    RequestUpgradeRequest r;
+    r.set_database("acme");
+    r.set_target_version(target);
+    r.set_notify_email("owner@acme.example.com");
+    r.set_purpose(purpose);
+    return r;
+  }
+
+  // Admits a Test to `target` and marks it `outcome`.
+  void PastTest(const std::string& target, Outcome outcome) {
+    Admission a = Make();
+    absl::StatusOr<Upgrade> u = a.RequestUpgrade(Order(PURPOSE_TEST, target));
+    ASSERT_TRUE(u.ok()) << u.status();
+    ASSERT_TRUE(store_.MarkFinished(u->upgrade_id(), outcome, clock_.now).ok());
+  }
+
+  Catalog catalog_;
+  FakeHosting hosting_;
+  FakeOrderStore store_;
+  FakeClock clock_;
+  int woken_ = 0;
+};
+
+TEST_F(AdmissionTest, AdmitsATestAndRecordsItsAcceptedEventInTheOutbox) {
+  Admission a = Make();
+  absl::StatusOr<Upgrade> u = a.RequestUpgrade(Order());
+  ASSERT_TRUE(u.ok()) << u.status();
+  EXPECT_EQ(u->state(), STATE_ACCEPTED);
+  EXPECT_EQ(u->from_version(), "16.0");
+  ASSERT_EQ(store_.outbox.size(), 1u);
+  EXPECT_EQ(store_.outbox[0].topic, topics::kOrders);
+  EXPECT_EQ(store_.outbox[0].key, "acme");
+  Event e;
+  ASSERT_TRUE(e.ParseFromString(store_.outbox[0].payload));
+  EXPECT_TRUE(e.has_accepted());
+  EXPECT_EQ(e.order().upgrade_id(), u->upgrade_id());
+  EXPECT_EQ(e.event_id(), u->upgrade_id() + "/accepted");
+  EXPECT_EQ(e.order().test_database(), "acme_test_" + u->upgrade_id().substr(0, 8));
+  EXPECT_EQ(woken_, 1);
+}
+
+TEST_F(AdmissionTest, ARepeatedRequestIdReturnsTheFirstOrderWithoutASecond) {
+  Admission a = Make();
+  RequestUpgradeRequest r = Order();
+  r.set_request_id("k1");
+  absl::StatusOr<Upgrade> first = a.RequestUpgrade(r);
+  r.set_target_version("17.0");  // a retry answers with the first order whatever else changed
+  absl::StatusOr<Upgrade> again = a.RequestUpgrade(r);
+  ASSERT_TRUE(first.ok() && again.ok());
+  EXPECT_EQ(again->upgrade_id(), first->upgrade_id());
+  EXPECT_EQ(again->target_version(), "18.0");
+  EXPECT_EQ(store_.orders.size(), 1u);
+}
+
+TEST_F(AdmissionTest, OneActiveUpgradePerDatabase) {
+  Admission a = Make();
+  absl::StatusOr<Upgrade> first = a.RequestUpgrade(Order());
+  ASSERT_TRUE(first.ok());
+  absl::Status s = a.RequestUpgrade(Order(PURPOSE_TEST, "17.0")).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(absl::StrContains(s.message(), first->upgrade_id()));
+}
+
+TEST_F(AdmissionTest, UnknownDatabaseIsNotFound) {
+  RequestUpgradeRequest r = Order();
+  r.set_database("ghost");
+  EXPECT_EQ(Make().RequestUpgrade(r).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(AdmissionTest, ATestCopyCannotBeUpgraded) {
+  PastTest("18.0", Outcome::kSucceeded);
+  std::string copy = store_.orders[0].order.test_database();
+  hosting_.dbs[copy] = {"18.0", {}, false, true};
+  RequestUpgradeRequest r = Order();
+  r.set_database(copy);
+  EXPECT_EQ(Make().RequestUpgrade(r).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(AdmissionTest, ProductionNeedsASuccessfulTestToTheSameVersion) {
+  Admission a = Make();
+  EXPECT_EQ(a.RequestUpgrade(Order(PURPOSE_PRODUCTION)).status().code(), absl::StatusCode::kFailedPrecondition);
+  PastTest("18.0", Outcome::kFailed);
+  EXPECT_EQ(a.RequestUpgrade(Order(PURPOSE_PRODUCTION)).status().code(), absl::StatusCode::kFailedPrecondition);
+  PastTest("17.0", Outcome::kSucceeded);
+  absl::Status other = a.RequestUpgrade(Order(PURPOSE_PRODUCTION, "18.0")).status();
+  EXPECT_EQ(other.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(absl::StrContains(other.message(), "17.0")) << other.message();
+  PastTest("18.0", Outcome::kSucceeded);
+  EXPECT_TRUE(a.RequestUpgrade(Order(PURPOSE_PRODUCTION, "18.0")).ok());
+}
+
+TEST_F(AdmissionTest, ProductionNeedsTheDatabaseStillAtTheTestsStartingVersion) {
+  PastTest("18.0", Outcome::kSucceeded);
+  hosting_.dbs["acme"].version = "17.0";
+  EXPECT_EQ(Make().RequestUpgrade(Order(PURPOSE_PRODUCTION)).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(AdmissionTest, ProductionIsUnimplementedUntilEnabledEvenWhenAllowed) {
+  PastTest("18.0", Outcome::kSucceeded);
+  EXPECT_EQ(Make(false).RequestUpgrade(Order(PURPOSE_PRODUCTION)).status().code(), absl::StatusCode::kUnimplemented);
+}
+
+TEST_F(AdmissionTest, OptionsOfferProductionOnlyWhereATestSucceeded) {
+  PastTest("17.0", Outcome::kSucceeded);
+  GetUpgradeOptionsRequest r;
+  r.set_database("acme");
+  absl::StatusOr<GetUpgradeOptionsResponse> o = Make().GetUpgradeOptions(r);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->version(), "16.0");
+  ASSERT_EQ(o->options_size(), 2);
+  EXPECT_EQ(o->options(0).purposes_size(), 2);  // 17.0: test and production
+  EXPECT_EQ(o->options(1).purposes_size(), 1);  // 18.0: test only
+  EXPECT_EQ(o->purposes_size(), 2);
+}
+
+TEST_F(AdmissionTest, NothingIsOfferedWhileAnUpgradeIsActive) {
+  Admission a = Make();
+  absl::StatusOr<Upgrade> u = a.RequestUpgrade(Order());
+  GetUpgradeOptionsRequest r;
+  r.set_database("acme");
+  absl::StatusOr<GetUpgradeOptionsResponse> o = a.GetUpgradeOptions(r);
+  ASSERT_TRUE(o.ok());
+  EXPECT_EQ(o->active_upgrade_id(), u->upgrade_id());
+  EXPECT_EQ(o->purposes_size(), 0);
+}
+
+TEST_F(AdmissionTest, AnUnreachableServerIsUnavailableAndRecordsNothing) {
+  hosting_.down = absl::UnavailableError("hosting server down");
+  EXPECT_EQ(Make().RequestUpgrade(Order()).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(store_.orders.empty());
+}
+
+}  // namespace
+}  // namespace upshift::request

@@ -1,0 +1,140 @@
+#ifndef UPSHIFT_TESTS_UNIT_FAKES_H_
+#define UPSHIFT_TESTS_UNIT_FAKES_H_
+
+// Hand-written fakes of Upshift's own narrow ports, for unit tests.
+
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "libs/common/time.h"
+#include "libs/hosting/hosting_server.h"
+#include "libs/kafka/consumer.h"
+#include "libs/kafka/publisher.h"
+#include "upgrade/v1/events.pb.h"
+
+namespace upshift::testing {
+
+class FakeClock final : public Clock {
+ public:
+  absl::Time Now() override { return now; }
+  absl::Time now = absl::FromUnixSeconds(1'800'000'000);
+};
+
+class FakePublisher final : public Publisher {
+ public:
+  using Publisher::Publish;
+  absl::Status Publish(const std::vector<OutgoingRecord>& batch) override {
+    if (!fail_with.ok()) return fail_with;
+    records.insert(records.end(), batch.begin(), batch.end());
+    return absl::OkStatus();
+  }
+  // The events published on `topic`, decoded.
+  std::vector<upgrade::v1::Event> Events(const std::string& topic = "upgrade.events") const {
+    std::vector<upgrade::v1::Event> out;
+    for (const OutgoingRecord& r : records) {
+      if (r.topic != topic) continue;
+      upgrade::v1::Event e;
+      e.ParseFromString(r.payload);
+      out.push_back(e);
+    }
+    return out;
+  }
+  std::vector<OutgoingRecord> records;
+  absl::Status fail_with;
+};
+
+// A hosting server of in-memory databases: name -> (version, row counts).
+class FakeHosting final : public HostingServer {
+ public:
+  struct Db {
+    std::string version;
+    TableRowCounts rows;
+    bool busy = false;  // has other sessions
+    bool online = true;
+  };
+
+  absl::StatusOr<std::vector<HostedDatabase>> ListDatabases() override {
+    if (!down.ok()) return down;
+    std::vector<HostedDatabase> out;
+    for (const auto& [name, db] : dbs) out.push_back({name, db.online, 0});
+    return out;
+  }
+  absl::StatusOr<HostedDatabase> GetDatabase(const std::string& name) override {
+    if (!down.ok()) return down;
+    auto it = dbs.find(name);
+    if (it == dbs.end()) return absl::NotFoundError(absl::StrCat("no database ", name));
+    return HostedDatabase{name, it->second.online, 0};
+  }
+  absl::StatusOr<std::string> ReadVersion(const std::string& name, const std::string&) override {
+    if (!down.ok()) return down;
+    auto it = dbs.find(name);
+    if (it == dbs.end()) return absl::NotFoundError(absl::StrCat("no database ", name));
+    if (it->second.version.empty()) return absl::FailedPreconditionError("not an application database");
+    return it->second.version;
+  }
+  absl::StatusOr<TableRowCounts> CountRows(const std::string& name) override {
+    if (!down.ok()) return down;
+    auto it = dbs.find(name);
+    if (it == dbs.end()) return absl::NotFoundError(name);
+    return it->second.rows;
+  }
+  absl::StatusOr<TableChecksums> ChecksumTables(const std::string&) override { return TableChecksums(); }
+  absl::Status CloneFromTemplate(const std::string& source, const std::string& target, const std::string&) override {
+    calls.push_back("template " + target);
+    if (!down.ok()) return down;
+    if (dbs.count(target)) return absl::AlreadyExistsError(target);
+    if (!dbs.count(source)) return absl::NotFoundError(source);
+    if (dbs[source].busy) return absl::FailedPreconditionError("source in use");
+    dbs[target] = dbs[source];
+    dbs[target].busy = false;
+    if (corrupt_copies) dbs[target].rows.begin()->second += 1;
+    return absl::OkStatus();
+  }
+  absl::Status CloneByDump(const std::string& source, const std::string& target) override {
+    calls.push_back("dump " + target);
+    if (!down.ok()) return down;
+    if (dbs.count(target)) return absl::AlreadyExistsError(target);
+    dbs[target] = dbs[source];
+    dbs[target].busy = false;
+    return absl::OkStatus();
+  }
+  absl::Status DropDatabase(const std::string& name) override {
+    calls.push_back("drop " + name);
+    if (!down.ok()) return down;
+    dbs.erase(name);
+    return absl::OkStatus();
+  }
+
+  std::map<std::string, Db> dbs;
+  std::vector<std::string> calls;
+  absl::Status down;  // when set, every call fails with it
+  bool corrupt_copies = false;
+};
+
+inline ConsumedRecord RecordOf(const upgrade::v1::Event& e, const std::string& topic = "upgrade.events") {
+  ConsumedRecord r;
+  r.topic = topic;
+  r.key = e.order().database();
+  r.payload = e.SerializeAsString();
+  return r;
+}
+
+inline upgrade::v1::Order SampleOrder(upgrade::v1::Purpose purpose = upgrade::v1::PURPOSE_TEST) {
+  upgrade::v1::Order o;
+  o.set_upgrade_id("0f8fad5b-d9cb-469f-a165-70867728950e");
+  o.set_database("acme");
+  o.set_from_version("16.0");
+  o.set_target_version("18.0");
+  o.set_purpose(purpose);
+  o.set_notify_email("owner@acme.example.com");
+  o.set_test_database("acme_test_0f8fad5b");
+  o.mutable_created_at()->set_seconds(1'800'000'000);
+  return o;
+}
+
+}  // namespace upshift::testing
+
+#endif  // UPSHIFT_TESTS_UNIT_FAKES_H_

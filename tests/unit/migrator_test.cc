@@ -1,0 +1,134 @@
+#include "services/migrator/migrator.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "absl/strings/match.h"
+#include "tests/unit/fakes.h"
+
+namespace upshift::migrator {
+namespace {
+
+using namespace upgrade::v1;
+using upshift::testing::FakeClock;
+using upshift::testing::FakePublisher;
+using upshift::testing::SampleOrder;
+
+// A database with a version and a migration history; steps "run" by being recorded.
+class FakeTarget final : public MigrationTarget {
+ public:
+  absl::StatusOr<bool> ApplyStep(const StepRun& step) override {
+    if (!down.ok()) return down;
+    std::string key = step.hop + "/" + step.name;
+    auto it = history.find(key);
+    if (it != history.end()) {
+      if (it->second != step.checksum) return absl::FailedPreconditionError("checksum changed");
+      return false;
+    }
+    if (key == fail_step) return absl::InternalError("step " + key + " failed: boom");
+    history[key] = step.checksum;
+    ran.push_back(key);
+    return true;
+  }
+  absl::Status SetVersion(const std::string&, const std::string&, const std::string& v) override {
+    version = v;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::string> ReadVersion(const std::string&, const std::string&) override {
+    if (!down.ok()) return down;
+    return version;
+  }
+
+  std::string version = "16.0";
+  std::map<std::string, std::string> history;
+  std::vector<std::string> ran;
+  std::string fail_step;
+  absl::Status down;
+};
+
+class MigratorTest : public ::testing::Test {
+ protected:
+  MigratorTest()
+      : catalog_(*Catalog::Load(std::string(UPSHIFT_SOURCE_DIR) + "/deploy/catalogs/sample_erp")),
+        migrator_(catalog_, target_, publisher_, clock_) {}
+
+  Catalog catalog_;
+  FakeTarget target_;
+  FakePublisher publisher_;
+  FakeClock clock_;
+  Migrator migrator_;
+};
+
+TEST_F(MigratorTest, RunsEveryStepInOrderThenNeutralizesAndAnnouncesSuccess) {
+  ASSERT_TRUE(migrator_.MigrateTestCopy(SampleOrder()).ok());
+  EXPECT_EQ(target_.ran, (std::vector<std::string>{
+                             "16.0->17.0/01_split_partner_address", "16.0->17.0/02_rename_order_line_quantity",
+                             "16.0->17.0/03_invoice_states", "17.0->18.0/01_product_templates",
+                             "17.0->18.0/02_rename_partner_phone", "17.0->18.0/03_order_line_constraints",
+                             "neutralize/neutralize"}));
+  EXPECT_EQ(target_.version, "18.0");
+  auto events = publisher_.Events();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_TRUE(events[0].has_migration_started());
+  EXPECT_TRUE(events[1].has_succeeded());
+  EXPECT_EQ(events[1].event_id(), "0f8fad5b-d9cb-469f-a165-70867728950e/succeeded");
+}
+
+TEST_F(MigratorTest, ARedeliveredOrderRunsNoStepTwice) {
+  // The first delivery stops in the middle of the second hop, after one hop and one step ran.
+  target_.fail_step = "17.0->18.0/02_rename_partner_phone";
+  ASSERT_TRUE(migrator_.MigrateTestCopy(SampleOrder()).ok());
+  size_t ran_before = target_.ran.size();
+  EXPECT_EQ(ran_before, 4u);
+  target_.fail_step.clear();
+  publisher_.records.clear();
+  ASSERT_TRUE(migrator_.MigrateTestCopy(SampleOrder()).ok());
+  std::multiset<std::string> all(target_.ran.begin(), target_.ran.end());
+  for (const std::string& step : target_.ran) EXPECT_EQ(all.count(step), 1u) << step << " ran twice";
+  EXPECT_EQ(target_.version, "18.0");
+}
+
+TEST_F(MigratorTest, AFailingStepFailsTheUpgradeWithTheStepsError) {
+  target_.fail_step = "16.0->17.0/03_invoice_states";
+  ASSERT_TRUE(migrator_.MigrateTestCopy(SampleOrder()).ok());
+  auto events = publisher_.Events();
+  ASSERT_EQ(events.size(), 2u);
+  ASSERT_TRUE(events[1].has_failed());
+  EXPECT_EQ(events[1].failed().phase(), "migrate");
+  EXPECT_TRUE(absl::StrContains(events[1].failed().error(), "03_invoice_states")) << events[1].failed().error();
+  EXPECT_EQ(target_.version, "16.0");
+}
+
+TEST_F(MigratorTest, AChangedScriptStopsThePlan) {
+  target_.history["16.0->17.0/01_split_partner_address"] = "0000000000000000";
+  ASSERT_TRUE(migrator_.MigrateTestCopy(SampleOrder()).ok());
+  auto events = publisher_.Events();
+  ASSERT_TRUE(events.back().has_failed());
+  EXPECT_TRUE(target_.ran.empty());
+}
+
+TEST_F(MigratorTest, AnUnreachableDatabaseIsRetriedNotFailed) {
+  target_.down = absl::UnavailableError("connection refused");
+  EXPECT_EQ(migrator_.MigrateTestCopy(SampleOrder()).code(), absl::StatusCode::kUnavailable);
+  for (const Event& e : publisher_.Events()) EXPECT_FALSE(e.has_failed());
+}
+
+TEST_F(MigratorTest, IgnoresEventsItDoesNotHandle) {
+  Event e;
+  e.set_event_id("x/accepted");
+  *e.mutable_order() = SampleOrder();
+  e.mutable_accepted();
+  EXPECT_TRUE(migrator_.Handle(upshift::testing::RecordOf(e)).ok());
+  EXPECT_TRUE(publisher_.records.empty());
+}
+
+TEST_F(MigratorTest, AnUndecodableRecordIsPermanent) {
+  ConsumedRecord r;
+  r.payload = "\xff\xff not protobuf";
+  EXPECT_EQ(migrator_.Handle(r).code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace upshift::migrator

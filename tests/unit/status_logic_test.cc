@@ -1,0 +1,112 @@
+#include "services/status/status_logic.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/unit/fakes.h"
+
+namespace upshift::status {
+namespace {
+
+using namespace upgrade::v1;
+using upshift::testing::SampleOrder;
+
+Event E(const std::string& kind, int second) {
+  Event e;
+  e.set_event_id(std::string("x/") + kind);
+  *e.mutable_order() = SampleOrder();
+  e.mutable_occurred_at()->set_seconds(1'800'000'000 + second);
+  if (kind == "accepted") e.mutable_accepted();
+  if (kind == "clone_started") e.mutable_clone_started();
+  if (kind == "clone_succeeded") {
+    auto* c = e.mutable_clone_succeeded();
+    c->add_source_rows()->set_rows(5);
+    c->add_copy_rows()->set_rows(5);
+  }
+  if (kind == "migration_started") e.mutable_migration_started();
+  if (kind == "succeeded") e.mutable_succeeded()->set_version("18.0");
+  if (kind == "failed") e.mutable_failed()->set_error("step broke");
+  return e;
+}
+
+TEST(NextUpgrade, FollowsTheTestLifecycle) {
+  std::optional<Upgrade> u;
+  u = NextUpgrade(u, E("accepted", 0));
+  EXPECT_EQ(u->state(), STATE_ACCEPTED);
+  EXPECT_EQ(u->database(), "acme");
+  EXPECT_EQ(u->test_database(), "");
+  u = NextUpgrade(u, E("clone_started", 1));
+  EXPECT_EQ(u->state(), STATE_CLONING);
+  u = NextUpgrade(u, E("clone_succeeded", 2));
+  EXPECT_EQ(u->test_database(), "acme_test_0f8fad5b");
+  EXPECT_EQ(u->source_rows_size(), 1);
+  u = NextUpgrade(u, E("migration_started", 3));
+  EXPECT_EQ(u->state(), STATE_MIGRATING);
+  u = NextUpgrade(u, E("succeeded", 4));
+  EXPECT_EQ(u->state(), STATE_SUCCEEDED);
+  EXPECT_EQ(u->finished_at().seconds(), 1'800'000'004);
+  EXPECT_EQ(u->updated_at().seconds(), 1'800'000'004);
+}
+
+TEST(NextUpgrade, NeverMovesBackwardWhenEventsArriveOutOfOrder) {
+  std::optional<Upgrade> u = NextUpgrade(std::nullopt, E("migration_started", 3));
+  EXPECT_EQ(u->state(), STATE_MIGRATING);
+  u = NextUpgrade(u, E("accepted", 0));
+  EXPECT_EQ(u->state(), STATE_MIGRATING);
+  u = NextUpgrade(u, E("clone_succeeded", 2));  // late, but it still brings the row counts
+  EXPECT_EQ(u->state(), STATE_MIGRATING);
+  EXPECT_EQ(u->copy_rows_size(), 1);
+}
+
+TEST(NextUpgrade, AFinalStateNeverChanges) {
+  std::optional<Upgrade> u = NextUpgrade(std::nullopt, E("failed", 5));
+  EXPECT_EQ(u->state(), STATE_FAILED);
+  EXPECT_EQ(u->error(), "step broke");
+  Upgrade after = NextUpgrade(u, E("succeeded", 6));
+  EXPECT_EQ(after.SerializeAsString(), u->SerializeAsString());
+}
+
+TEST(NextUpgrade, AFailedTestKeepsNoCopy) {
+  std::optional<Upgrade> u = NextUpgrade(std::nullopt, E("clone_succeeded", 2));
+  ASSERT_FALSE(u->test_database().empty());
+  u = NextUpgrade(u, E("failed", 3));
+  EXPECT_EQ(u->test_database(), "");
+}
+
+bool Has(const std::vector<TagChange>& changes, const std::string& db, Tag tag, bool add) {
+  for (const TagChange& c : changes) {
+    if (c.database == db && c.tag == tag && c.add == add) return true;
+  }
+  return false;
+}
+
+TEST(TagChanges, InProgressFromTheFirstEventUntilTheEnd) {
+  Upgrade accepted = NextUpgrade(std::nullopt, E("accepted", 0));
+  EXPECT_TRUE(Has(TagChanges(std::nullopt, accepted), "acme", TAG_UPGRADE_IN_PROGRESS, true));
+  Upgrade done = NextUpgrade(accepted, E("succeeded", 4));
+  auto changes = TagChanges(accepted, done);
+  EXPECT_TRUE(Has(changes, "acme", TAG_UPGRADE_IN_PROGRESS, false));
+  EXPECT_TRUE(Has(changes, "acme", TAG_UPGRADE_FAILED, false));
+}
+
+TEST(TagChanges, FailureSetsTheFailedTag) {
+  Upgrade accepted = NextUpgrade(std::nullopt, E("accepted", 0));
+  Upgrade failed = NextUpgrade(accepted, E("failed", 4));
+  auto changes = TagChanges(accepted, failed);
+  EXPECT_TRUE(Has(changes, "acme", TAG_UPGRADE_IN_PROGRESS, false));
+  EXPECT_TRUE(Has(changes, "acme", TAG_UPGRADE_FAILED, true));
+}
+
+TEST(TagChanges, ALateEventAfterTheEndChangesNoTag) {
+  Upgrade done = NextUpgrade(std::nullopt, E("succeeded", 4));
+  Upgrade late = NextUpgrade(done, E("accepted", 0));
+  EXPECT_TRUE(TagChanges(done, late).empty());
+}
+
+TEST(TagChanges, TheCopyIsTaggedOnceItExists) {
+  Upgrade cloning = NextUpgrade(std::nullopt, E("clone_started", 1));
+  Upgrade cloned = NextUpgrade(cloning, E("clone_succeeded", 2));
+  EXPECT_TRUE(Has(TagChanges(cloning, cloned), "acme_test_0f8fad5b", TAG_TEST_COPY, true));
+}
+
+}  // namespace
+}  // namespace upshift::status
