@@ -48,6 +48,9 @@ stack_start_broker() {
 stack_start_services() {  # needs CATALOG; OUTBOX_DIR or SMTP_URL
   export UPSHIFT_KAFKA_BROKERS=$KAFKA_BROKERS UPSHIFT_PLATFORM_DB=$PLATFORM_DB UPSHIFT_HOSTING_DB=$HOSTING_DB
   export UPSHIFT_CATALOG=$CATALOG
+  # The devbroker's coordinator waits session.timeout.ms for departed members before a rebalance
+  # completes; a short one keeps restarts quick locally. Real clusters keep librdkafka's default.
+  export UPSHIFT_KAFKA_PROPERTIES=session.timeout.ms=6000,heartbeat.interval.ms=500
   REQUEST_PORT=$(free_port)
   STATUS_PORT=$(free_port)
   "$BUILD_DIR/services/request/request" --listen="127.0.0.1:$REQUEST_PORT" >"$STACK_DIR/request.log" 2>&1 &
@@ -61,7 +64,7 @@ stack_start_services() {  # needs CATALOG; OUTBOX_DIR or SMTP_URL
   "$BUILD_DIR/services/notifier/notifier" --outbox_dir="$OUTBOX_DIR" --smtp_url="${SMTP_URL:-}" \
     --connect_hint="host=127.0.0.1 port=$PG_PORT" >"$STACK_DIR/notifier.log" 2>&1 &
   echo "$! notifier" >>"$STACK_DIR/pids"
-  unset UPSHIFT_KAFKA_BROKERS UPSHIFT_PLATFORM_DB UPSHIFT_HOSTING_DB UPSHIFT_CATALOG
+  unset UPSHIFT_KAFKA_BROKERS UPSHIFT_PLATFORM_DB UPSHIFT_HOSTING_DB UPSHIFT_CATALOG UPSHIFT_KAFKA_PROPERTIES
   CTL=("$BUILD_DIR/tools/upgradectl/upgradectl" --request_addr="127.0.0.1:$REQUEST_PORT"
        --status_addr="127.0.0.1:$STATUS_PORT")
   wait_for 30 "the request and status services" "${CTL[@]}" health --timeout=1s

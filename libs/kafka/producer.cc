@@ -41,6 +41,18 @@ class DeliveryReports final : public RdKafka::DeliveryReportCb {
 
 }  // namespace
 
+absl::StatusOr<std::map<std::string, std::string>> ParseKafkaProperties(const std::vector<std::string>& pairs) {
+  std::map<std::string, std::string> out;
+  for (const std::string& pair : pairs) {
+    size_t eq = pair.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return absl::InvalidArgumentError(absl::StrCat("kafka property \"", pair, "\" is not key=value"));
+    }
+    out[pair.substr(0, eq)] = pair.substr(eq + 1);
+  }
+  return out;
+}
+
 struct KafkaProducer::Impl {
   DeliveryReports reports;
   std::unique_ptr<RdKafka::Producer> producer;

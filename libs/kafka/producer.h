@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -18,6 +19,9 @@ struct KafkaOptions {
   // Extra librdkafka properties, e.g. security settings for a real cluster.
   std::map<std::string, std::string> properties;
 };
+
+// Parses "key=value" librdkafka properties (from a flag). INVALID_ARGUMENT naming a malformed one.
+absl::StatusOr<std::map<std::string, std::string>> ParseKafkaProperties(const std::vector<std::string>& pairs);
 
 // A Publisher over an idempotent librdkafka producer (acks=all). Thread-safe.
 class KafkaProducer final : public Publisher {

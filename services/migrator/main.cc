@@ -12,6 +12,8 @@
 #include "services/migrator/pg_migration_target.h"
 
 ABSL_FLAG(std::string, kafka_brokers, "127.0.0.1:9092", "Kafka bootstrap servers");
+ABSL_FLAG(std::vector<std::string>, kafka_properties, {},
+          "Extra librdkafka properties as key=value,... (security, timeouts, debug)");
 ABSL_FLAG(std::string, hosting_db, "", "libpq connection string of the hosting server (no dbname)");
 ABSL_FLAG(std::string, catalog, "", "Path of the migration catalog folder");
 
@@ -29,7 +31,13 @@ int Run(const Config& config, const std::atomic<bool>& stop) {
     return 2;
   }
   PgMigrationTarget target(config.hosting_db);
-  KafkaOptions kafka{config.kafka_brokers, "migrator", {}};
+  absl::StatusOr<std::map<std::string, std::string>> kafka_properties =
+      ParseKafkaProperties(absl::GetFlag(FLAGS_kafka_properties));
+  if (!kafka_properties.ok()) {
+    LogError(kafka_properties.status().ToString());
+    return 2;
+  }
+  KafkaOptions kafka{config.kafka_brokers, "migrator", *kafka_properties};
   absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(kafka);
   if (!producer.ok()) {
     LogError(producer.status().ToString());

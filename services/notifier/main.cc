@@ -15,6 +15,8 @@
 #include "services/notifier/pg_sent_log.h"
 
 ABSL_FLAG(std::string, kafka_brokers, "127.0.0.1:9092", "Kafka bootstrap servers");
+ABSL_FLAG(std::vector<std::string>, kafka_properties, {},
+          "Extra librdkafka properties as key=value,... (security, timeouts, debug)");
 ABSL_FLAG(std::string, platform_db, "", "libpq connection string of the platform database");
 ABSL_FLAG(std::string, smtp_url, "", "smtp://host:port of the mail server; empty: write .eml files to --outbox_dir");
 ABSL_FLAG(std::string, smtp_username, "", "SMTP user (empty: no authentication)");
@@ -47,7 +49,13 @@ int Run(const std::atomic<bool>& stop) {
     absl::SleepFor(Backoff(attempt, absl::Milliseconds(200), absl::Seconds(5)));
   }
   if (log == nullptr) return 0;
-  KafkaOptions kafka{absl::GetFlag(FLAGS_kafka_brokers), "notifier", {}};
+  absl::StatusOr<std::map<std::string, std::string>> kafka_properties =
+      ParseKafkaProperties(absl::GetFlag(FLAGS_kafka_properties));
+  if (!kafka_properties.ok()) {
+    LogError(kafka_properties.status().ToString());
+    return 2;
+  }
+  KafkaOptions kafka{absl::GetFlag(FLAGS_kafka_brokers), "notifier", *kafka_properties};
   absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(kafka);
   if (!producer.ok()) {
     LogError(producer.status().ToString());

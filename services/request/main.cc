@@ -26,6 +26,8 @@
 ABSL_FLAG(std::string, listen, "0.0.0.0:50051", "gRPC listen address (port 0: any free port)");
 ABSL_FLAG(std::string, port_file, "", "If set, the bound gRPC port is written there");
 ABSL_FLAG(std::string, kafka_brokers, "127.0.0.1:9092", "Kafka bootstrap servers");
+ABSL_FLAG(std::vector<std::string>, kafka_properties, {},
+          "Extra librdkafka properties as key=value,... (security, timeouts, debug)");
 ABSL_FLAG(std::string, platform_db, "", "libpq connection string of the platform database");
 ABSL_FLAG(std::string, hosting_db, "", "libpq connection string of the hosting server (no dbname)");
 ABSL_FLAG(std::vector<std::string>, reserved_databases, {"upshift"},
@@ -70,7 +72,13 @@ int Run(const Config& config, const std::atomic<bool>& stop) {
   }
   if (store == nullptr) return 0;
   PgHostingServer hosting({config.hosting_db, config.reserved, "", absl::Hours(6)});
-  KafkaOptions kafka{config.kafka_brokers, "request", {}};
+  absl::StatusOr<std::map<std::string, std::string>> kafka_properties =
+      ParseKafkaProperties(absl::GetFlag(FLAGS_kafka_properties));
+  if (!kafka_properties.ok()) {
+    LogError(kafka_properties.status().ToString());
+    return 2;
+  }
+  KafkaOptions kafka{config.kafka_brokers, "request", *kafka_properties};
   absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(kafka);
   if (!producer.ok()) {
     LogError(producer.status().ToString());

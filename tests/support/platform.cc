@@ -46,6 +46,8 @@ absl::StatusOr<std::unique_ptr<Platform>> Platform::Start(Options options) {
   std::string hosting = p->postgres_->conninfo();
   std::string platform = p->postgres_->conninfo("upshift");
   std::string kafka = "--kafka_brokers=" + p->broker_->bootstrap();
+  // The mock coordinator waits session.timeout.ms for departed members before a rebalance completes.
+  std::string kafka_properties = "--kafka_properties=" + std::string(kLocalKafkaProperties);
   std::vector<std::pair<std::string, std::vector<std::string>>> services = {
       {"status",
        {kafka, "--platform_db=" + platform, "--hosting_db=" + hosting, "--catalog=" + options.catalog,
@@ -60,6 +62,7 @@ absl::StatusOr<std::unique_ptr<Platform>> Platform::Start(Options options) {
         absl::StrCat("--connect_hint=host=127.0.0.1 port=", p->postgres_->port())}},
   };
   for (auto& [name, flags] : services) {
+    flags.push_back(kafka_properties);
     for (const std::string& f : options.extra_flags[name]) flags.push_back(f);
     if (absl::Status s = p->StartService(name, flags); !s.ok()) return s;
   }

@@ -40,6 +40,10 @@ void ChownToPostgres(const std::string& path) {
 
 }  // namespace
 
+std::map<std::string, std::string> LocalKafkaProperties() {
+  return {{"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}};
+}
+
 std::string BuildDir() { return UPSHIFT_BUILD_DIR; }
 std::string SourceDir() { return UPSHIFT_SOURCE_DIR; }
 std::string PgBinDir() { return UPSHIFT_PG_BIN_DIR; }
@@ -187,7 +191,7 @@ absl::StatusOr<std::unique_ptr<TopicTap>> TopicTap::Start(const std::string& bro
   auto tap = std::make_unique<TopicTap>();
   TopicTap* raw = tap.get();
   absl::StatusOr<std::unique_ptr<KafkaConsumer>> consumer =
-      KafkaConsumer::Create({brokers, "test-tap", {}}, absl::StrCat("test-tap-", NewUpgradeId()), topics, nullptr,
+      KafkaConsumer::Create({brokers, "test-tap", LocalKafkaProperties()}, absl::StrCat("test-tap-", NewUpgradeId()), topics, nullptr,
                             [raw](const ConsumedRecord& r) {
                               std::lock_guard<std::mutex> lock(raw->mu_);
                               raw->records_.push_back(r);

@@ -19,6 +19,11 @@
 
 namespace upshift::testing {
 
+// librdkafka properties for clients of the devbroker: the mock coordinator waits up to
+// session.timeout.ms for departed members before it completes a rebalance.
+inline constexpr char kLocalKafkaProperties[] = "session.timeout.ms=6000,heartbeat.interval.ms=500";
+std::map<std::string, std::string> LocalKafkaProperties();
+
 std::string BuildDir();
 std::string SourceDir();
 std::string PgBinDir();

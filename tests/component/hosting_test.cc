@@ -1,0 +1,90 @@
+// PgHostingServer against real PostgreSQL.
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "libs/common/ids.h"
+#include "libs/hosting/pg_hosting_server.h"
+#include "libs/pg/pg.h"
+#include "tests/component/environment.h"
+
+namespace upshift {
+namespace {
+
+using upshift::testing::Postgres;
+
+class HostingTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    source_ = absl::StrCat("src_", NewUpgradeId().substr(0, 8));
+    ASSERT_TRUE(Postgres().GenerateSampleDatabase(source_, 30).ok());
+    hosting_ = std::make_unique<PgHostingServer>(
+        PgHostingOptions{Postgres().conninfo(), {"upshift"}, upshift::testing::PgBinDir(), absl::Minutes(5)});
+  }
+  std::string source_;
+  std::unique_ptr<PgHostingServer> hosting_;
+};
+
+TEST_F(HostingTest, ReadsVersionsAndTellsMissingFromForeignDatabases) {
+  EXPECT_EQ(*hosting_->ReadVersion(source_, "SELECT latest_version FROM ir_module_module WHERE name = 'base'"), "16.0");
+  EXPECT_EQ(hosting_->ReadVersion("nope_nope", "SELECT 1").status().code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(Postgres().Exec("postgres", "CREATE DATABASE foreign_app").ok() ||
+              Postgres().Exec("postgres", "SELECT 1").ok());
+  EXPECT_EQ(hosting_->ReadVersion("foreign_app", "SELECT latest_version FROM ir_module_module").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(HostingTest, ATemplateCloneHasTheSameRowsAndChecksums) {
+  std::string copy = source_ + "_copy";
+  ASSERT_TRUE(hosting_->CloneFromTemplate(source_, copy, "file_copy").ok());
+  EXPECT_EQ(*hosting_->CountRows(source_), *hosting_->CountRows(copy));
+  EXPECT_EQ(*hosting_->ChecksumTables(source_), *hosting_->ChecksumTables(copy));
+  EXPECT_EQ(hosting_->CountRows(copy)->at("public.res_partner"), 30);
+  EXPECT_EQ(hosting_->CloneFromTemplate(source_, copy, "wal_log").code(), absl::StatusCode::kAlreadyExists);
+  ASSERT_TRUE(hosting_->DropDatabase(copy).ok());
+  EXPECT_EQ(hosting_->GetDatabase(copy).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(hosting_->DropDatabase(copy).ok());  // idempotent
+}
+
+TEST_F(HostingTest, AChecksumSeesAChangedValue) {
+  std::string copy = source_ + "_copy";
+  ASSERT_TRUE(hosting_->CloneFromTemplate(source_, copy, "wal_log").ok());
+  ASSERT_TRUE(Postgres().Exec(copy, "UPDATE res_partner SET name = 'changed' WHERE id = 3").ok());
+  TableChecksums a = *hosting_->ChecksumTables(source_), b = *hosting_->ChecksumTables(copy);
+  EXPECT_NE(a.at("public.res_partner"), b.at("public.res_partner"));
+  EXPECT_EQ(a.at("public.sale_order"), b.at("public.sale_order"));
+}
+
+TEST_F(HostingTest, ASourceInUseCannotBeATemplateButCanBeDumped) {
+  std::string copy = source_ + "_copy";
+  absl::Status cloned = pg::WithConnection(Postgres().conninfo(), source_, [&](pqxx::connection&) {
+    absl::Status s = hosting_->CloneFromTemplate(source_, copy, "file_copy");
+    EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+    return hosting_->CloneByDump(source_, copy);
+  });
+  ASSERT_TRUE(cloned.ok()) << cloned;
+  EXPECT_EQ(*hosting_->CountRows(source_), *hosting_->CountRows(copy));
+  EXPECT_EQ(*hosting_->ChecksumTables(source_), *hosting_->ChecksumTables(copy));
+}
+
+TEST_F(HostingTest, ListsCustomerDatabasesButNotTheServersOrThePlatforms) {
+  ASSERT_TRUE(Postgres().Exec("postgres", "CREATE DATABASE upshift").ok() ||
+              Postgres().Exec("postgres", "SELECT 1").ok());
+  auto all = hosting_->ListDatabases();
+  ASSERT_TRUE(all.ok());
+  bool found = false;
+  for (const HostedDatabase& d : *all) {
+    EXPECT_NE(d.name, "postgres");
+    EXPECT_NE(d.name, "upshift");
+    EXPECT_NE(d.name, "template1");
+    if (d.name == source_) {
+      found = true;
+      EXPECT_TRUE(d.online);
+      EXPECT_GT(d.size_bytes, 0);
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
+}  // namespace
+}  // namespace upshift

@@ -1,0 +1,150 @@
+// The Kafka adapters against the devbroker process, over TCP.
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "libs/common/ids.h"
+#include "libs/kafka/consumer.h"
+#include "libs/kafka/producer.h"
+#include "libs/kafka/topics.h"
+#include "tests/component/environment.h"
+#include "tests/support/wait.h"
+#include "upgrade/v1/events.pb.h"
+
+namespace upshift::testing {
+namespace {
+
+// A consumer loop on its own thread, stopped and joined when this goes away.
+class RunningConsumer {
+ public:
+  RunningConsumer(const std::string& group, const std::vector<std::string>& topics, Publisher* dlq,
+                  RecordHandler handler) {
+    auto c = KafkaConsumer::Create({Broker().bootstrap(), "test", LocalKafkaProperties()}, group, topics, dlq, std::move(handler));
+    EXPECT_TRUE(c.ok()) << c.status();
+    consumer_ = *std::move(c);
+    thread_ = std::thread([this] { consumer_->Run(stop_); });
+  }
+  ~RunningConsumer() { Stop(); }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::unique_ptr<KafkaConsumer> consumer_;
+  std::thread thread_;
+};
+
+std::unique_ptr<KafkaProducer> Producer() {
+  auto p = KafkaProducer::Create({Broker().bootstrap(), "test", {}}, absl::Seconds(10));
+  EXPECT_TRUE(p.ok()) << p.status();
+  return *std::move(p);
+}
+
+TEST(Kafka, RecordsOfOneKeyArriveInOrder) {
+  auto producer = Producer();
+  std::string key = absl::StrCat("db_", NewUpgradeId().substr(0, 8));
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(producer->Publish(topics::kStatus, key, absl::StrCat(i)).ok());
+  }
+  std::mutex mu;
+  std::vector<std::string> seen;
+  RunningConsumer consumer(absl::StrCat("g-", NewUpgradeId()), {topics::kStatus}, producer.get(),
+                           [&](const ConsumedRecord& r) {
+                             std::lock_guard<std::mutex> lock(mu);
+                             if (r.key == key) seen.push_back(r.payload);
+                             return absl::OkStatus();
+                           });
+  ASSERT_TRUE(WaitFor([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return seen.size() == 20;
+  }));
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(seen[i], absl::StrCat(i));
+}
+
+TEST(Kafka, ATransientFailureIsRetriedUntilItSucceeds) {
+  auto producer = Producer();
+  std::string key = absl::StrCat("retry_", NewUpgradeId().substr(0, 8));
+  ASSERT_TRUE(producer->Publish(topics::kEvents, key, "payload").ok());
+  std::atomic<int> attempts{0};
+  std::atomic<bool> done{false};
+  RunningConsumer consumer(absl::StrCat("g-", NewUpgradeId()), {topics::kEvents}, producer.get(),
+                           [&](const ConsumedRecord& r) {
+                             if (r.key != key) return absl::OkStatus();
+                             if (++attempts < 3) return absl::UnavailableError("database restarting");
+                             done = true;
+                             return absl::OkStatus();
+                           });
+  ASSERT_TRUE(WaitFor([&] { return done.load(); }));
+  EXPECT_EQ(attempts.load(), 3);
+}
+
+TEST(Kafka, APoisonRecordGoesToTheDeadLetterTopicWithItsOrigin) {
+  auto producer = Producer();
+  std::string key = absl::StrCat("poison_", NewUpgradeId().substr(0, 8));
+  ASSERT_TRUE(producer->Publish(topics::kOrders, key, "not a protobuf").ok());
+  std::string group = absl::StrCat("g-", NewUpgradeId());
+  std::mutex mu;
+  std::vector<upgrade::v1::DeadLetter> letters;
+  RunningConsumer dlq_reader(absl::StrCat("dlq-", NewUpgradeId()), {topics::kDeadLetters}, nullptr,
+                             [&](const ConsumedRecord& r) {
+                               upgrade::v1::DeadLetter d;
+                               if (d.ParseFromString(r.payload) && d.key() == key) {
+                                 std::lock_guard<std::mutex> lock(mu);
+                                 letters.push_back(d);
+                               }
+                               return absl::OkStatus();
+                             });
+  std::atomic<int> calls{0};
+  RunningConsumer consumer(group, {topics::kOrders}, producer.get(), [&](const ConsumedRecord& r) {
+    if (r.key != key) return absl::OkStatus();
+    ++calls;
+    return absl::InvalidArgumentError("not an upgrade.v1.Event");
+  });
+  ASSERT_TRUE(WaitFor([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return !letters.empty();
+  }));
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_EQ(letters[0].origin_topic(), topics::kOrders);
+  EXPECT_EQ(letters[0].payload(), "not a protobuf");
+  EXPECT_EQ(letters[0].consumer_group(), group);
+  EXPECT_NE(letters[0].reason().find("not an upgrade.v1.Event"), std::string::npos);
+  EXPECT_GE(letters[0].offset(), 0);
+  EXPECT_EQ(calls.load(), 1);  // handled once, not retried
+}
+
+TEST(Kafka, ARecordWhoseWorkDidNotFinishIsDeliveredAgainToTheGroup) {
+  auto producer = Producer();
+  std::string key = absl::StrCat("again_", NewUpgradeId().substr(0, 8));
+  std::string group = absl::StrCat("g-", NewUpgradeId());
+  ASSERT_TRUE(producer->Publish(topics::kEvents, key, "work").ok());
+  std::atomic<bool> tried{false};
+  {
+    RunningConsumer first(group, {topics::kEvents}, producer.get(), [&](const ConsumedRecord& r) {
+      if (r.key == key) tried = true;
+      return r.key == key ? absl::UnavailableError("worker stops before finishing") : absl::OkStatus();
+    });
+    ASSERT_TRUE(WaitFor([&] { return tried.load(); }));
+  }  // stopped with the record unfinished: its offset was not stored
+  std::atomic<bool> done{false};
+  RunningConsumer second(group, {topics::kEvents}, producer.get(), [&](const ConsumedRecord& r) {
+    if (r.key == key) done = true;
+    return absl::OkStatus();
+  });
+  EXPECT_TRUE(WaitFor([&] { return done.load(); }));
+}
+
+TEST(Kafka, PublishFailsWhenNoBrokerAnswers) {
+  auto p = KafkaProducer::Create({"127.0.0.1:" + std::to_string(FreePort()), "test", {}}, absl::Seconds(2));
+  ASSERT_TRUE(p.ok());
+  absl::Status s = (*p)->Publish(topics::kOrders, "k", "v");
+  EXPECT_TRUE(s.code() == absl::StatusCode::kUnavailable || s.code() == absl::StatusCode::kDeadlineExceeded) << s;
+}
+
+}  // namespace
+}  // namespace upshift::testing

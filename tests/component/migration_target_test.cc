@@ -1,0 +1,57 @@
+// PgMigrationTarget against real PostgreSQL: the per-database history.
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "libs/common/ids.h"
+#include "services/migrator/pg_migration_target.h"
+#include "tests/component/environment.h"
+
+namespace upshift::migrator {
+namespace {
+
+using upshift::testing::Postgres;
+
+class MigrationTargetTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_ = absl::StrCat("mig_", NewUpgradeId().substr(0, 8));
+    ASSERT_TRUE(Postgres().Exec("postgres", "CREATE DATABASE " + db_).ok());
+    ASSERT_TRUE(Postgres().Exec(db_, "CREATE TABLE t (n int); INSERT INTO t VALUES (1), (2)").ok());
+  }
+  std::string db_;
+  PgMigrationTarget target_{Postgres().conninfo()};
+};
+
+TEST_F(MigrationTargetTest, AStepRunsOnceAndIsRecordedWithWhatItDid) {
+  StepRun step{db_, "1->2", "double", "c1", "UPDATE t SET n = n * 2"};
+  EXPECT_TRUE(*target_.ApplyStep(step));
+  EXPECT_FALSE(*target_.ApplyStep(step));
+  EXPECT_EQ(*Postgres().QueryValue(db_, "SELECT sum(n) FROM t"), "6");
+  EXPECT_EQ(*Postgres().QueryValue(db_, "SELECT rows_affected FROM upshift.migration_history WHERE step = 'double'"),
+            "2");
+}
+
+TEST_F(MigrationTargetTest, AChangedScriptIsRefused) {
+  ASSERT_TRUE(target_.ApplyStep({db_, "1->2", "s", "c1", "SELECT 1"}).ok());
+  EXPECT_EQ(target_.ApplyStep({db_, "1->2", "s", "c2", "SELECT 2"}).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(MigrationTargetTest, AFailingStepLeavesNothingBehind) {
+  absl::StatusOr<bool> ran =
+      target_.ApplyStep({db_, "1->2", "bad", "c1", "UPDATE t SET n = 100; SELECT * FROM no_such_table"});
+  EXPECT_EQ(ran.status().code(), absl::StatusCode::kInternal);
+  EXPECT_NE(ran.status().message().find("no_such_table"), std::string::npos);
+  EXPECT_EQ(*Postgres().QueryValue(db_, "SELECT sum(n) FROM t"), "3");
+  EXPECT_EQ(*Postgres().QueryValue(db_, "SELECT count(*) FROM upshift.migration_history"), "0");
+}
+
+TEST_F(MigrationTargetTest, SetsAndReadsTheVersion) {
+  ASSERT_TRUE(Postgres().Exec(db_, "CREATE TABLE meta (v text); INSERT INTO meta VALUES ('1')").ok());
+  ASSERT_TRUE(target_.SetVersion(db_, "UPDATE meta SET v = $1", "2").ok());
+  EXPECT_EQ(*target_.ReadVersion(db_, "SELECT v FROM meta"), "2");
+}
+
+}  // namespace
+}  // namespace upshift::migrator

@@ -1,0 +1,100 @@
+// PgOrderStore against real PostgreSQL.
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "libs/common/ids.h"
+#include "libs/common/time.h"
+#include "services/request/pg_order_store.h"
+#include "tests/component/environment.h"
+
+namespace upshift::request {
+namespace {
+
+using upshift::testing::Postgres;
+
+class OrderStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_ = absl::StrCat("orders_", NewUpgradeId().substr(0, 8));
+    ASSERT_TRUE(Postgres().Exec("postgres", "CREATE DATABASE " + db_).ok());
+    auto store = PgOrderStore::Open(Postgres().conninfo(db_), 4);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+  }
+
+  upgrade::v1::Order NewOrder(const std::string& database, const std::string& request_id = "") {
+    upgrade::v1::Order o;
+    o.set_upgrade_id(NewUpgradeId());
+    o.set_database(database);
+    o.set_from_version("16.0");
+    o.set_target_version("18.0");
+    o.set_purpose(upgrade::v1::PURPOSE_TEST);
+    o.set_notify_email("a@example.com");
+    o.set_request_id(request_id);
+    o.set_test_database(TestDatabaseName(database, o.upgrade_id()));
+    ToProto(absl::Now(), o.mutable_created_at());
+    return o;
+  }
+
+  std::string db_;
+  std::unique_ptr<PgOrderStore> store_;
+};
+
+TEST_F(OrderStoreTest, AdmitRecordsTheOrderAndItsOutboxRecordTogether) {
+  upgrade::v1::Order o = NewOrder("acme", "key-1");
+  ASSERT_TRUE(store_->Admit(o, {"upgrade.orders", "acme", std::string("\0\x01payload", 9)}).ok());
+  auto found = store_->FindByRequestId("key-1");
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_EQ((*found)->order.upgrade_id(), o.upgrade_id());
+  EXPECT_EQ((*found)->order.created_at().seconds(), o.created_at().seconds());
+  EXPECT_EQ((*found)->outcome, Outcome::kActive);
+  std::vector<OutgoingRecord> published;
+  int count = 0;
+  ASSERT_TRUE(store_->DrainOutbox(10, [&](const std::vector<OutgoingRecord>& r) {
+    published = r;
+    return absl::OkStatus();
+  }, &count).ok());
+  ASSERT_EQ(count, 1);
+  EXPECT_EQ(published[0].payload, std::string("\0\x01payload", 9));  // bytes survive
+  EXPECT_EQ(*Postgres().QueryValue(db_, "SELECT count(*) FROM request.outbox"), "0");
+}
+
+TEST_F(OrderStoreTest, TheDatabaseAllowsOneActiveOrderPerDatabase) {
+  ASSERT_TRUE(store_->Admit(NewOrder("acme"), {"t", "acme", "p"}).ok());
+  absl::Status second = store_->Admit(NewOrder("acme"), {"t", "acme", "p"});
+  EXPECT_EQ(second.code(), absl::StatusCode::kFailedPrecondition) << second;
+  EXPECT_EQ(*Postgres().QueryValue(db_, "SELECT count(*) FROM request.outbox"), "1");  // nothing half-written
+}
+
+TEST_F(OrderStoreTest, AnEndedOrderFreesTheDatabase) {
+  upgrade::v1::Order o = NewOrder("acme");
+  ASSERT_TRUE(store_->Admit(o, {"t", "acme", "p"}).ok());
+  ASSERT_TRUE(store_->MarkFinished(o.upgrade_id(), Outcome::kSucceeded, absl::Now()).ok());
+  ASSERT_TRUE(store_->MarkFinished(o.upgrade_id(), Outcome::kFailed, absl::Now()).ok());  // a late duplicate
+  auto orders = store_->ListByDatabase("acme");
+  ASSERT_TRUE(orders.ok());
+  ASSERT_EQ(orders->size(), 1u);
+  EXPECT_EQ((*orders)[0].outcome, Outcome::kSucceeded);
+  EXPECT_TRUE(store_->Admit(NewOrder("acme"), {"t", "acme", "p"}).ok());
+  EXPECT_TRUE(*store_->IsTestCopy(o.test_database()));
+  EXPECT_FALSE(*store_->IsTestCopy("acme"));
+}
+
+TEST_F(OrderStoreTest, ATakenRequestIdIsAlreadyExists) {
+  ASSERT_TRUE(store_->Admit(NewOrder("acme", "same"), {"t", "acme", "p"}).ok());
+  EXPECT_EQ(store_->Admit(NewOrder("other", "same"), {"t", "other", "p"}).code(), absl::StatusCode::kAlreadyExists);
+}
+
+TEST_F(OrderStoreTest, AFailedPublishKeepsTheRecordsForTheNextRound) {
+  ASSERT_TRUE(store_->Admit(NewOrder("acme"), {"t", "acme", "p"}).ok());
+  int count = 0;
+  absl::Status s = store_->DrainOutbox(10, [](const std::vector<OutgoingRecord>&) {
+    return absl::InvalidArgumentError("broker refused");
+  }, &count);
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(*Postgres().QueryValue(db_, "SELECT count(*) FROM request.outbox"), "1");
+}
+
+}  // namespace
+}  // namespace upshift::request
