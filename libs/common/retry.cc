@@ -3,6 +3,9 @@
 #include <algorithm>
 
 #include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "libs/common/logging.h"
 
 namespace upshift {
 
@@ -24,6 +27,18 @@ absl::Duration Backoff(int attempt, absl::Duration base, absl::Duration cap) {
   for (int i = 0; i < attempt && ceiling < cap; ++i) ceiling *= 2;
   ceiling = std::min(ceiling, cap);
   return absl::Nanoseconds(absl::Uniform<int64_t>(gen, 0, absl::ToInt64Nanoseconds(ceiling) + 1));
+}
+
+bool RetryUntilReady(const std::function<absl::Status()>& attempt, const std::atomic<bool>& stop,
+                     absl::string_view what) {
+  for (int n = 0; !stop; ++n) {
+    absl::Status status = attempt();
+    if (status.ok()) return true;
+    LogWarning(absl::StrCat(what, " not ready: ", status.ToString()));
+    absl::Time until = absl::Now() + Backoff(n, absl::Milliseconds(200), absl::Seconds(5));
+    while (!stop && absl::Now() < until) absl::SleepFor(absl::Milliseconds(50));
+  }
+  return false;
 }
 
 }  // namespace upshift

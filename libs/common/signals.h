@@ -7,15 +7,13 @@
 
 namespace upshift {
 
-// Installs SIGTERM and SIGINT handlers; the returned flag becomes true at the first one. Call once, from main.
-const std::atomic<bool>& InstallStopSignals();
+// Installs SIGTERM and SIGINT handlers; the returned flag becomes true at the first one. From then
+// on the process has `grace` to stop by itself before a watchdog ends it with exit code 1 (the last
+// word when a library hangs on close). Call once, from main.
+const std::atomic<bool>& InstallStopSignals(absl::Duration grace = absl::Seconds(20));
 
 // Sleeps until a stop signal arrived (checking every `tick`).
 void WaitForStopSignal(absl::Duration tick = absl::Milliseconds(100));
-
-// Ends the process with exit code 1 if it is still running `grace` after this call: the last word
-// when a library hangs during shutdown.
-void StartShutdownWatchdog(absl::Duration grace);
 
 }  // namespace upshift
 

@@ -3,14 +3,13 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
 #include "libs/common/env_flags.h"
 #include "libs/common/logging.h"
 #include "libs/common/retry.h"
 #include "libs/common/signals.h"
 #include "libs/hosting/pg_hosting_server.h"
-#include "libs/kafka/consumer.h"
 #include "libs/kafka/topics.h"
+#include "libs/kafka/worker.h"
 #include "services/cloner/cloner.h"
 #include "services/cloner/pg_clone_store.h"
 
@@ -29,14 +28,21 @@ namespace upshift::cloner {
 namespace {
 
 struct Config {
-  std::string kafka_brokers, platform_db, hosting_db, pg_bin_dir;
-  std::vector<std::string> reserved;
+  KafkaOptions kafka;
+  std::string platform_db;
+  PgHostingOptions hosting;
   ClonerOptions options;
 };
 
 absl::StatusOr<Config> ReadConfig() {
-  Config c{absl::GetFlag(FLAGS_kafka_brokers), absl::GetFlag(FLAGS_platform_db), absl::GetFlag(FLAGS_hosting_db),
-           absl::GetFlag(FLAGS_pg_bin_dir), absl::GetFlag(FLAGS_reserved_databases), {}};
+  absl::StatusOr<KafkaOptions> kafka =
+      MakeKafkaOptions(absl::GetFlag(FLAGS_kafka_brokers), absl::GetFlag(FLAGS_kafka_properties), "cloner");
+  if (!kafka.ok()) return kafka.status();
+  Config c{*kafka,
+           absl::GetFlag(FLAGS_platform_db),
+           {absl::GetFlag(FLAGS_hosting_db), absl::GetFlag(FLAGS_reserved_databases), absl::GetFlag(FLAGS_pg_bin_dir),
+            absl::Hours(6)},
+           {}};
   std::string method = absl::GetFlag(FLAGS_clone_method);
   if (method == "auto") {
     c.options.method = CloneMethod::kAuto;
@@ -56,44 +62,22 @@ absl::StatusOr<Config> ReadConfig() {
 
 int Run(const Config& config, const std::atomic<bool>& stop) {
   std::unique_ptr<PgCloneStore> store;
-  for (int attempt = 0; !stop; ++attempt) {
-    absl::StatusOr<std::unique_ptr<PgCloneStore>> opened = PgCloneStore::Open(config.platform_db);
-    if (opened.ok()) {
-      store = *std::move(opened);
-      break;
-    }
-    LogWarning(absl::StrCat("platform database not ready: ", opened.status().ToString()));
-    absl::SleepFor(Backoff(attempt, absl::Milliseconds(200), absl::Seconds(5)));
+  if (!RetryUntilReady([&] {
+        absl::StatusOr<std::unique_ptr<PgCloneStore>> opened = PgCloneStore::Open(config.platform_db);
+        if (opened.ok()) store = *std::move(opened);
+        return opened.status();
+      }, stop, "platform database")) {
+    return 0;
   }
-  if (store == nullptr) return 0;
-  PgHostingServer hosting({config.hosting_db, config.reserved, config.pg_bin_dir, absl::Hours(6)});
-  absl::StatusOr<std::map<std::string, std::string>> kafka_properties =
-      ParseKafkaProperties(absl::GetFlag(FLAGS_kafka_properties));
-  if (!kafka_properties.ok()) {
-    LogError(kafka_properties.status().ToString());
-    return 2;
-  }
-  KafkaOptions kafka{config.kafka_brokers, "cloner", *kafka_properties};
-  absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(kafka);
+  PgHostingServer hosting(config.hosting);
+  absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(config.kafka);
   if (!producer.ok()) {
     LogError(producer.status().ToString());
     return 2;
   }
   Cloner cloner(config.options, hosting, *store, **producer, SystemClock());
-  absl::StatusOr<std::unique_ptr<KafkaConsumer>> consumer =
-      KafkaConsumer::Create(kafka, "upshift-cloner", {topics::kOrders, topics::kEvents}, producer->get(),
-                            [&cloner](const ConsumedRecord& r) { return cloner.Handle(r); });
-  if (!consumer.ok()) {
-    LogError(consumer.status().ToString());
-    return 2;
-  }
-  LogInfo("consuming upgrade.orders and upgrade.events");
-  (*consumer)->Run(stop);
-  StartShutdownWatchdog(absl::Seconds(20));
-  consumer->reset();
-  (*producer)->Flush(absl::Seconds(5));
-  LogInfo("stopped");
-  return 0;
+  return RunConsumer(config.kafka, "upshift-cloner", {topics::kOrders, topics::kEvents}, **producer,
+                     [&cloner](const ConsumedRecord& r) { return cloner.Handle(r); }, stop);
 }
 
 }  // namespace

@@ -6,8 +6,8 @@
 #include "libs/common/env_flags.h"
 #include "libs/common/logging.h"
 #include "libs/common/signals.h"
-#include "libs/kafka/consumer.h"
 #include "libs/kafka/topics.h"
+#include "libs/kafka/worker.h"
 #include "services/migrator/migrator.h"
 #include "services/migrator/pg_migration_target.h"
 
@@ -20,44 +20,26 @@ ABSL_FLAG(std::string, catalog, "", "Path of the migration catalog folder");
 namespace upshift::migrator {
 namespace {
 
-struct Config {
-  std::string kafka_brokers, hosting_db, catalog;
-};
-
-int Run(const Config& config, const std::atomic<bool>& stop) {
-  absl::StatusOr<Catalog> catalog = Catalog::Load(config.catalog);
-  if (!catalog.ok()) {
-    LogError(absl::StrCat("cannot load the catalog: ", catalog.status().ToString()));
-    return 2;
+int Run(const std::atomic<bool>& stop) {
+  absl::StatusOr<KafkaOptions> kafka =
+      MakeKafkaOptions(absl::GetFlag(FLAGS_kafka_brokers), absl::GetFlag(FLAGS_kafka_properties), "migrator");
+  absl::StatusOr<Catalog> catalog = Catalog::Load(absl::GetFlag(FLAGS_catalog));
+  for (const absl::Status& s : {kafka.status(), catalog.status()}) {
+    if (!s.ok()) {
+      LogError(s.ToString());
+      return 2;
+    }
   }
-  PgMigrationTarget target(config.hosting_db);
-  absl::StatusOr<std::map<std::string, std::string>> kafka_properties =
-      ParseKafkaProperties(absl::GetFlag(FLAGS_kafka_properties));
-  if (!kafka_properties.ok()) {
-    LogError(kafka_properties.status().ToString());
-    return 2;
-  }
-  KafkaOptions kafka{config.kafka_brokers, "migrator", *kafka_properties};
-  absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(kafka);
+  PgMigrationTarget target(absl::GetFlag(FLAGS_hosting_db));
+  absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(*kafka);
   if (!producer.ok()) {
     LogError(producer.status().ToString());
     return 2;
   }
+  LogInfo(absl::StrCat("catalog ", catalog->application(), " loaded"));
   Migrator migrator(*catalog, target, **producer, SystemClock());
-  absl::StatusOr<std::unique_ptr<KafkaConsumer>> consumer =
-      KafkaConsumer::Create(kafka, "upshift-migrator", {topics::kEvents}, producer->get(),
-                            [&migrator](const ConsumedRecord& r) { return migrator.Handle(r); });
-  if (!consumer.ok()) {
-    LogError(consumer.status().ToString());
-    return 2;
-  }
-  LogInfo(absl::StrCat("catalog ", catalog->application(), " loaded; consuming upgrade.events"));
-  (*consumer)->Run(stop);
-  StartShutdownWatchdog(absl::Seconds(20));
-  consumer->reset();
-  (*producer)->Flush(absl::Seconds(5));
-  LogInfo("stopped");
-  return 0;
+  return RunConsumer(*kafka, "upshift-migrator", {topics::kEvents}, **producer,
+                     [&migrator](const ConsumedRecord& r) { return migrator.Handle(r); }, stop);
 }
 
 }  // namespace
@@ -66,8 +48,5 @@ int Run(const Config& config, const std::atomic<bool>& stop) {
 int main(int argc, char** argv) {
   upshift::ParseFlagsWithEnv(argc, argv);
   upshift::SetLogName("migrator");
-  const std::atomic<bool>& stop = upshift::InstallStopSignals();
-  return upshift::migrator::Run({absl::GetFlag(FLAGS_kafka_brokers), absl::GetFlag(FLAGS_hosting_db),
-                                 absl::GetFlag(FLAGS_catalog)},
-                                stop);
+  return upshift::migrator::Run(upshift::InstallStopSignals());
 }

@@ -2,13 +2,12 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
 #include "libs/common/env_flags.h"
 #include "libs/common/logging.h"
 #include "libs/common/retry.h"
 #include "libs/common/signals.h"
-#include "libs/kafka/consumer.h"
 #include "libs/kafka/topics.h"
+#include "libs/kafka/worker.h"
 #include "libs/mail/outbox_mailer.h"
 #include "libs/mail/smtp_mailer.h"
 #include "services/notifier/notifier.h"
@@ -28,54 +27,40 @@ ABSL_FLAG(std::string, connect_hint, "", "How customers reach the hosting server
 namespace upshift::notifier {
 namespace {
 
-int Run(const std::atomic<bool>& stop) {
-  std::unique_ptr<Mailer> mailer;
+std::unique_ptr<Mailer> MakeMailer() {
   if (absl::GetFlag(FLAGS_smtp_url).empty()) {
-    mailer = std::make_unique<OutboxMailer>(absl::GetFlag(FLAGS_outbox_dir), absl::GetFlag(FLAGS_mail_from));
     LogInfo(absl::StrCat("no SMTP server configured: writing messages to ", absl::GetFlag(FLAGS_outbox_dir)));
-  } else {
-    mailer = std::make_unique<SmtpMailer>(SmtpOptions{absl::GetFlag(FLAGS_smtp_url), absl::GetFlag(FLAGS_mail_from),
-                                                      absl::GetFlag(FLAGS_smtp_username),
-                                                      absl::GetFlag(FLAGS_smtp_password), absl::Seconds(30)});
+    return std::make_unique<OutboxMailer>(absl::GetFlag(FLAGS_outbox_dir), absl::GetFlag(FLAGS_mail_from));
   }
-  std::unique_ptr<PgSentLog> log;
-  for (int attempt = 0; !stop; ++attempt) {
-    absl::StatusOr<std::unique_ptr<PgSentLog>> opened = PgSentLog::Open(absl::GetFlag(FLAGS_platform_db));
-    if (opened.ok()) {
-      log = *std::move(opened);
-      break;
-    }
-    LogWarning(absl::StrCat("platform database not ready: ", opened.status().ToString()));
-    absl::SleepFor(Backoff(attempt, absl::Milliseconds(200), absl::Seconds(5)));
-  }
-  if (log == nullptr) return 0;
-  absl::StatusOr<std::map<std::string, std::string>> kafka_properties =
-      ParseKafkaProperties(absl::GetFlag(FLAGS_kafka_properties));
-  if (!kafka_properties.ok()) {
-    LogError(kafka_properties.status().ToString());
+  return std::make_unique<SmtpMailer>(SmtpOptions{absl::GetFlag(FLAGS_smtp_url), absl::GetFlag(FLAGS_mail_from),
+                                                  absl::GetFlag(FLAGS_smtp_username),
+                                                  absl::GetFlag(FLAGS_smtp_password), absl::Seconds(30)});
+}
+
+int Run(const std::atomic<bool>& stop) {
+  absl::StatusOr<KafkaOptions> kafka =
+      MakeKafkaOptions(absl::GetFlag(FLAGS_kafka_brokers), absl::GetFlag(FLAGS_kafka_properties), "notifier");
+  if (!kafka.ok()) {
+    LogError(kafka.status().ToString());
     return 2;
   }
-  KafkaOptions kafka{absl::GetFlag(FLAGS_kafka_brokers), "notifier", *kafka_properties};
-  absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(kafka);
+  std::unique_ptr<Mailer> mailer = MakeMailer();
+  std::unique_ptr<PgSentLog> log;
+  if (!RetryUntilReady([&] {
+        absl::StatusOr<std::unique_ptr<PgSentLog>> opened = PgSentLog::Open(absl::GetFlag(FLAGS_platform_db));
+        if (opened.ok()) log = *std::move(opened);
+        return opened.status();
+      }, stop, "platform database")) {
+    return 0;
+  }
+  absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(*kafka);
   if (!producer.ok()) {
     LogError(producer.status().ToString());
     return 2;
   }
   Notifier notifier({absl::GetFlag(FLAGS_connect_hint)}, *mailer, *log);
-  absl::StatusOr<std::unique_ptr<KafkaConsumer>> consumer =
-      KafkaConsumer::Create(kafka, "upshift-notifier", {topics::kOrders, topics::kEvents}, producer->get(),
-                            [&notifier](const ConsumedRecord& r) { return notifier.Handle(r); });
-  if (!consumer.ok()) {
-    LogError(consumer.status().ToString());
-    return 2;
-  }
-  LogInfo("consuming upgrade.orders and upgrade.events");
-  (*consumer)->Run(stop);
-  StartShutdownWatchdog(absl::Seconds(20));
-  consumer->reset();
-  (*producer)->Flush(absl::Seconds(5));
-  LogInfo("stopped");
-  return 0;
+  return RunConsumer(*kafka, "upshift-notifier", {topics::kOrders, topics::kEvents}, **producer,
+                     [&notifier](const ConsumedRecord& r) { return notifier.Handle(r); }, stop);
 }
 
 }  // namespace

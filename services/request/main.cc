@@ -17,6 +17,7 @@
 #include "libs/hosting/pg_hosting_server.h"
 #include "libs/kafka/consumer.h"
 #include "libs/kafka/topics.h"
+#include "libs/kafka/worker.h"
 #include "services/request/admission.h"
 #include "services/request/events_tracker.h"
 #include "services/request/grpc_service.h"
@@ -61,24 +62,21 @@ int Run(const Config& config, const std::atomic<bool>& stop) {
     return 2;
   }
   std::unique_ptr<PgOrderStore> store;
-  for (int attempt = 0; !stop; ++attempt) {
-    absl::StatusOr<std::unique_ptr<PgOrderStore>> opened = PgOrderStore::Open(config.platform_db, config.pool_size);
-    if (opened.ok()) {
-      store = *std::move(opened);
-      break;
-    }
-    LogWarning(absl::StrCat("platform database not ready: ", opened.status().ToString()));
-    absl::SleepFor(Backoff(attempt, absl::Milliseconds(200), absl::Seconds(5)));
+  if (!RetryUntilReady([&] {
+        absl::StatusOr<std::unique_ptr<PgOrderStore>> opened = PgOrderStore::Open(config.platform_db, config.pool_size);
+        if (opened.ok()) store = *std::move(opened);
+        return opened.status();
+      }, stop, "platform database")) {
+    return 0;
   }
-  if (store == nullptr) return 0;
   PgHostingServer hosting({config.hosting_db, config.reserved, "", absl::Hours(6)});
-  absl::StatusOr<std::map<std::string, std::string>> kafka_properties =
-      ParseKafkaProperties(absl::GetFlag(FLAGS_kafka_properties));
-  if (!kafka_properties.ok()) {
-    LogError(kafka_properties.status().ToString());
+  absl::StatusOr<KafkaOptions> kafka_options =
+      MakeKafkaOptions(config.kafka_brokers, absl::GetFlag(FLAGS_kafka_properties), "request");
+  if (!kafka_options.ok()) {
+    LogError(kafka_options.status().ToString());
     return 2;
   }
-  KafkaOptions kafka{config.kafka_brokers, "request", *kafka_properties};
+  const KafkaOptions& kafka = *kafka_options;
   absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(kafka);
   if (!producer.ok()) {
     LogError(producer.status().ToString());
@@ -110,7 +108,6 @@ int Run(const Config& config, const std::atomic<bool>& stop) {
   WaitForStopSignal();
 
   LogInfo("stopping");
-  StartShutdownWatchdog(absl::Seconds(20));
   SetServing(**server, false);
   (*server)->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   workers_stop = true;

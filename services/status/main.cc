@@ -16,6 +16,7 @@
 #include "libs/hosting/pg_hosting_server.h"
 #include "libs/kafka/consumer.h"
 #include "libs/kafka/topics.h"
+#include "libs/kafka/worker.h"
 #include "services/status/change_hub.h"
 #include "services/status/database_view.h"
 #include "services/status/grpc_service.h"
@@ -56,24 +57,21 @@ int Run(const Config& config, const std::atomic<bool>& stop) {
     return 2;
   }
   std::unique_ptr<PgStatusStore> store;
-  for (int attempt = 0; !stop; ++attempt) {
-    absl::StatusOr<std::unique_ptr<PgStatusStore>> opened = PgStatusStore::Open(config.platform_db, config.pool_size);
-    if (opened.ok()) {
-      store = *std::move(opened);
-      break;
-    }
-    LogWarning(absl::StrCat("platform database not ready: ", opened.status().ToString()));
-    absl::SleepFor(Backoff(attempt, absl::Milliseconds(200), absl::Seconds(5)));
+  if (!RetryUntilReady([&] {
+        absl::StatusOr<std::unique_ptr<PgStatusStore>> opened = PgStatusStore::Open(config.platform_db, config.pool_size);
+        if (opened.ok()) store = *std::move(opened);
+        return opened.status();
+      }, stop, "platform database")) {
+    return 0;
   }
-  if (store == nullptr) return 0;
   PgHostingServer hosting({config.hosting_db, config.reserved, "", absl::Hours(6)});
-  absl::StatusOr<std::map<std::string, std::string>> kafka_properties =
-      ParseKafkaProperties(absl::GetFlag(FLAGS_kafka_properties));
-  if (!kafka_properties.ok()) {
-    LogError(kafka_properties.status().ToString());
+  absl::StatusOr<KafkaOptions> kafka_options =
+      MakeKafkaOptions(config.kafka_brokers, absl::GetFlag(FLAGS_kafka_properties), "status");
+  if (!kafka_options.ok()) {
+    LogError(kafka_options.status().ToString());
     return 2;
   }
-  KafkaOptions kafka{config.kafka_brokers, "status", *kafka_properties};
+  const KafkaOptions& kafka = *kafka_options;
   absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(kafka);
   if (!producer.ok()) {
     LogError(producer.status().ToString());
@@ -104,7 +102,6 @@ int Run(const Config& config, const std::atomic<bool>& stop) {
   WaitForStopSignal();
 
   LogInfo("stopping");
-  StartShutdownWatchdog(absl::Seconds(20));
   SetServing(**server, false);
   stopping = true;
   hub.Notify();

@@ -1,0 +1,28 @@
+#ifndef UPSHIFT_LIBS_KAFKA_WORKER_H_
+#define UPSHIFT_LIBS_KAFKA_WORKER_H_
+
+// What every service's main does with Kafka: options from its flags, and a consumer loop.
+
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "libs/kafka/consumer.h"
+#include "libs/kafka/producer.h"
+
+namespace upshift {
+
+// INVALID_ARGUMENT when a property is not key=value.
+absl::StatusOr<KafkaOptions> MakeKafkaOptions(std::string brokers, const std::vector<std::string>& properties,
+                                              std::string client_id);
+
+// Consumes `topics` in consumer group `group` with `handler` until `stop` is set (records that can
+// never be processed go to upgrade.dlq through `producer`), then leaves the group and flushes
+// `producer`. Returns the process exit code: 0, or 2 when the consumer cannot be configured.
+int RunConsumer(const KafkaOptions& options, const std::string& group, const std::vector<std::string>& topics,
+                KafkaProducer& producer, RecordHandler handler, const std::atomic<bool>& stop);
+
+}  // namespace upshift
+
+#endif  // UPSHIFT_LIBS_KAFKA_WORKER_H_
