@@ -82,6 +82,12 @@ absl::StatusOr<Catalog> Catalog::Load(const std::string& dir) {
     if (!sql.ok()) return sql.status();
     c.neutralize_sql_ = *sql;
   }
+  for (const auto& check : proto.post_checks()) {
+    if (check.name().empty() || check.sql().empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(manifest, ": every post_check needs a name and sql"));
+    }
+    c.post_checks_.push_back({check.name(), check.sql()});
+  }
   if (proto.hops_size() != proto.versions_size() - 1) {
     return absl::InvalidArgumentError(absl::StrCat(manifest, ": ", proto.versions_size(), " versions need ",
                                                    proto.versions_size() - 1, " hops, found ", proto.hops_size()));

@@ -16,6 +16,11 @@ struct Step {
   std::string checksum;  // Fingerprint(sql)
 };
 
+struct Check {
+  std::string name;
+  std::string sql;  // returns one boolean
+};
+
 struct Hop {
   std::string from;
   std::string to;
@@ -36,6 +41,7 @@ class Catalog {
   const std::string& version_query() const { return version_query_; }
   const std::string& set_version_sql() const { return set_version_sql_; }
   const std::string& neutralize_sql() const { return neutralize_sql_; }
+  const std::vector<Check>& post_checks() const { return post_checks_; }
 
   bool Knows(const std::string& version) const;
 
@@ -54,6 +60,7 @@ class Catalog {
   std::string version_query_;
   std::string set_version_sql_;
   std::string neutralize_sql_;
+  std::vector<Check> post_checks_;
   std::vector<Hop> hops_;  // hops_[i] goes from versions_[i] to versions_[i + 1]
 };
 

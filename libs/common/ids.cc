@@ -18,14 +18,26 @@ std::string NewUpgradeId() {
                          lo & 0xffffffffffffULL);
 }
 
-std::string TestDatabaseName(absl::string_view database, absl::string_view upgrade_id) {
-  std::string suffix;
+namespace {
+
+std::string ShortId(absl::string_view upgrade_id) {
+  std::string out;
   for (char c : upgrade_id) {
-    if (c != '-') suffix += c;
-    if (suffix.size() == 8) break;
+    if (c != '-') out += c;
+    if (out.size() == 8) break;
   }
+  return out;
+}
+
+}  // namespace
+
+std::string TestDatabaseName(absl::string_view database, absl::string_view upgrade_id) {
   // 48 + "_test_" + 8 = 62 characters at most.
-  return absl::StrCat(database.substr(0, 48), "_test_", suffix);
+  return absl::StrCat(database.substr(0, 48), "_test_", ShortId(upgrade_id));
+}
+
+std::string RestorePointName(absl::string_view database, absl::string_view upgrade_id) {
+  return absl::StrCat(database.substr(0, 48), "_rp_", ShortId(upgrade_id));
 }
 
 std::string EventId(absl::string_view upgrade_id, absl::string_view kind) {

@@ -13,6 +13,9 @@ std::string NewUpgradeId();
 // retry of the clone targets the same database. Always a valid database name of 63 characters at most.
 std::string TestDatabaseName(absl::string_view database, absl::string_view upgrade_id);
 
+// The name of the restore point a Production upgrade makes, derived from the upgrade id alone.
+std::string RestorePointName(absl::string_view database, absl::string_view upgrade_id);
+
 // The id of the event of `kind` for an upgrade: the same for every re-publication, so consumers dedup on it.
 std::string EventId(absl::string_view upgrade_id, absl::string_view kind);
 

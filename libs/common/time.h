@@ -4,6 +4,7 @@
 #include "absl/time/time.h"
 
 namespace google::protobuf {
+class Duration;
 class Timestamp;
 }
 
@@ -21,6 +22,8 @@ Clock& SystemClock();
 
 void ToProto(absl::Time t, google::protobuf::Timestamp* out);
 absl::Time FromProto(const google::protobuf::Timestamp& ts);
+void ToProto(absl::Duration d, google::protobuf::Duration* out);
+absl::Duration FromProto(const google::protobuf::Duration& d);
 
 }  // namespace upshift
 

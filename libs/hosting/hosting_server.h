@@ -13,9 +13,11 @@ namespace upshift {
 
 struct HostedDatabase {
   std::string name;
-  // Accepts connections (pg_database.datallowconn).
+  // Accepts connections from applications: datallowconn and a connection limit other than 0.
   bool online = true;
   int64_t size_bytes = 0;
+  // pg_database.datconnlimit (-1: no limit).
+  int32_t connection_limit = -1;
 };
 
 // table ("schema.table") -> value, ordered by table.
@@ -57,6 +59,17 @@ class HostingServer {
 
   // DROP DATABASE IF EXISTS, ending its sessions first.
   virtual absl::Status DropDatabase(const std::string& name) = 0;
+
+  // Sets the database's connection limit (0: offline for every role but superusers such as the
+  // platform's own; -1: no limit). NOT_FOUND: no such database.
+  virtual absl::Status SetConnectionLimit(const std::string& name, int32_t limit) = 0;
+
+  // Ends every session on the database except the caller's own.
+  virtual absl::Status TerminateSessions(const std::string& name) = 0;
+
+  // Replaces `name` by `replacement` (dropped, then `replacement` renamed to `name`). NOT_FOUND
+  // when `replacement` does not exist (and `name` is left as it is).
+  virtual absl::Status ReplaceDatabase(const std::string& name, const std::string& replacement) = 0;
 };
 
 }  // namespace upshift

@@ -41,12 +41,12 @@ absl::StatusOr<std::vector<HostedDatabase>> PgHostingServer::ListDatabases() {
   absl::Status status = admin_->Transact([&](pqxx::work& tx) {
     out.clear();
     pqxx::result rows = tx.exec(
-        "SELECT datname, datallowconn, pg_database_size(oid) FROM pg_database "
+        "SELECT datname, datallowconn AND datconnlimit <> 0, pg_database_size(oid), datconnlimit FROM pg_database "
         "WHERE NOT datistemplate AND datname <> 'postgres' ORDER BY datname");
     for (const auto& row : rows) {
       std::string name = row[0].as<std::string>();
       if (std::find(options_.reserved.begin(), options_.reserved.end(), name) != options_.reserved.end()) continue;
-      out.push_back({name, row[1].as<bool>(), row[2].as<int64_t>()});
+      out.push_back({name, row[1].as<bool>(), row[2].as<int64_t>(), row[3].as<int32_t>()});
     }
     return absl::OkStatus();
   });
@@ -58,10 +58,11 @@ absl::StatusOr<HostedDatabase> PgHostingServer::GetDatabase(const std::string& n
   HostedDatabase db;
   absl::Status status = admin_->Transact([&](pqxx::work& tx) {
     pqxx::result rows = tx.exec_params(
-        "SELECT datname, datallowconn, pg_database_size(oid) FROM pg_database WHERE datname = $1 AND NOT datistemplate",
+        "SELECT datname, datallowconn AND datconnlimit <> 0, pg_database_size(oid), datconnlimit FROM pg_database "
+        "WHERE datname = $1 AND NOT datistemplate",
         name);
     if (rows.empty()) return absl::NotFoundError(absl::StrCat("database \"", name, "\" does not exist on the hosting server"));
-    db = {rows[0][0].as<std::string>(), rows[0][1].as<bool>(), rows[0][2].as<int64_t>()};
+    db = {rows[0][0].as<std::string>(), rows[0][1].as<bool>(), rows[0][2].as<int64_t>(), rows[0][3].as<int32_t>()};
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
@@ -176,6 +177,39 @@ absl::Status PgHostingServer::DropDatabase(const std::string& name) {
       return absl::OkStatus();
     } catch (const std::exception& e) {
       return DatabaseDdlStatus(e, name, name);
+    }
+  });
+}
+
+absl::Status PgHostingServer::SetConnectionLimit(const std::string& name, int32_t limit) {
+  return admin_->NoTransaction([&](pqxx::nontransaction& tx) {
+    try {
+      tx.exec(absl::StrCat("ALTER DATABASE ", tx.quote_name(name), " CONNECTION LIMIT ", limit));
+      return absl::OkStatus();
+    } catch (const std::exception& e) {
+      return DatabaseDdlStatus(e, name, name);
+    }
+  });
+}
+
+absl::Status PgHostingServer::TerminateSessions(const std::string& name) {
+  return admin_->Transact([&](pqxx::work& tx) {
+    tx.exec_params(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", name);
+    return absl::OkStatus();
+  });
+}
+
+absl::Status PgHostingServer::ReplaceDatabase(const std::string& name, const std::string& replacement) {
+  absl::StatusOr<HostedDatabase> found = GetDatabase(replacement);
+  if (!found.ok()) return found.status();
+  if (absl::Status dropped = DropDatabase(name); !dropped.ok()) return dropped;
+  return admin_->NoTransaction([&](pqxx::nontransaction& tx) {
+    try {
+      tx.exec(absl::StrCat("ALTER DATABASE ", tx.quote_name(replacement), " RENAME TO ", tx.quote_name(name)));
+      return absl::OkStatus();
+    } catch (const std::exception& e) {
+      return DatabaseDdlStatus(e, replacement, name);
     }
   });
 }

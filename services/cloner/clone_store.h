@@ -5,9 +5,18 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "upgrade/v1/events.pb.h"
 
 namespace upshift::cloner {
+
+// What the cloner remembers of a Production upgrade between its phases.
+struct ProductionRecord {
+  int32_t previous_connection_limit = -1;
+  absl::Time offline_at;
+  std::optional<upgrade::v1::SnapshotSucceeded> snapshot;  // set once the restore point is verified
+  bool rolled_back = false;
+};
 
 // The clones the cloner finished: a redelivered order republishes the recorded result instead of
 // copying again. Thread-safe; UNAVAILABLE when the database is unreachable.
@@ -18,6 +27,13 @@ class CloneStore {
   // Idempotent: the first result recorded for an upgrade stays.
   virtual absl::Status Save(const std::string& upgrade_id, const std::string& test_database,
                             const upgrade::v1::CloneSucceeded& result) = 0;
+  virtual absl::StatusOr<std::optional<ProductionRecord>> FindProduction(const std::string& upgrade_id) = 0;
+  // Records the connection limit to restore, before the database is taken offline. The first call wins.
+  virtual absl::Status SaveOffline(const std::string& upgrade_id, const std::string& database,
+                                   int32_t previous_connection_limit, absl::Time at) = 0;
+  virtual absl::Status SaveSnapshot(const std::string& upgrade_id, const upgrade::v1::SnapshotSucceeded& snapshot) = 0;
+  virtual absl::Status SaveRolledBack(const std::string& upgrade_id) = 0;
+
   // Records that a copy was dropped, and why.
   virtual absl::Status RecordDrop(const std::string& upgrade_id, const std::string& database,
                                   const std::string& reason) = 0;

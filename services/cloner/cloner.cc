@@ -36,6 +36,18 @@ std::string FirstDifference(const TableRowCounts& source, const TableRowCounts& 
 
 absl::Status Cloner::Handle(const ConsumedRecord& record) {
   UPSHIFT_ASSIGN_OR_RETURN(upgrade::v1::Event event, ParseEvent(record));
+  if (event.order().purpose() == upgrade::v1::PURPOSE_PRODUCTION) {
+    switch (event.kind_case()) {
+      case upgrade::v1::Event::kAccepted:
+        return OnProductionAccepted(event.order());
+      case upgrade::v1::Event::kMigrated:
+        return OnMigrated(event.order());
+      case upgrade::v1::Event::kMigrationFailed:
+        return OnMigrationFailed(event.order(), event.migration_failed().error());
+      default:
+        return absl::OkStatus();
+    }
+  }
   if (event.order().purpose() != upgrade::v1::PURPOSE_TEST) return absl::OkStatus();
   switch (event.kind_case()) {
     case upgrade::v1::Event::kAccepted:
@@ -83,6 +95,7 @@ absl::Status Cloner::OnAccepted(const upgrade::v1::Order& order) {
       started.mutable_clone_started();
       return started;
     }()));
+    absl::Time start = clock_.Now();
     absl::Status made = MakeCopy(order);
     if (IsRetryable(made)) return made;
     if (!made.ok()) return Fail(order, absl::StrCat("could not copy the database: ", made.message()));
@@ -93,6 +106,9 @@ absl::Status Cloner::OnAccepted(const upgrade::v1::Order& order) {
       return Fail(order, absl::StrCat("the copy does not match its source: ", diff));
     }
     done.emplace();
+    ToProto(clock_.Now() - start, done->mutable_duration());
+    absl::StatusOr<HostedDatabase> source = hosting_.GetDatabase(order.database());
+    if (source.ok()) done->set_source_size_bytes(source->size_bytes);
     FillCounts(source_rows, done->mutable_source_rows());
     FillCounts(copy_rows, done->mutable_copy_rows());
     UPSHIFT_RETURN_IF_ERROR(store_.Save(order.upgrade_id(), order.test_database(), *done));
@@ -102,6 +118,133 @@ absl::Status Cloner::OnAccepted(const upgrade::v1::Order& order) {
   upgrade::v1::Event cloned = MakeEvent(order, "clone_succeeded", "cloner", clock_.Now());
   *cloned.mutable_clone_succeeded() = *done;
   return PublishEvent(publisher_, cloned);
+}
+
+absl::Status Cloner::Emit(const upgrade::v1::Order& order, const std::string& kind,
+                          const std::function<void(upgrade::v1::Event&)>& fill) {
+  upgrade::v1::Event event = MakeEvent(order, kind, "cloner", clock_.Now());
+  fill(event);
+  return PublishEvent(publisher_, event);
+}
+
+absl::StatusOr<upgrade::v1::SnapshotSucceeded> Cloner::MakeRestorePoint(const upgrade::v1::Order& order) {
+  const std::string& db = order.database();
+  const std::string& rp = order.restore_point();
+  absl::Time start = clock_.Now();
+  UPSHIFT_RETURN_IF_ERROR(hosting_.DropDatabase(rp));  // an unfinished one from an interrupted attempt
+  absl::Status made;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    // The platform's own superuser sessions are not bound by the connection limit: end them again.
+    UPSHIFT_RETURN_IF_ERROR(hosting_.TerminateSessions(db));
+    made = hosting_.CloneFromTemplate(db, rp, options_.template_strategy);
+    if (made.code() != absl::StatusCode::kFailedPrecondition) break;
+  }
+  if (made.code() == absl::StatusCode::kFailedPrecondition) return absl::UnavailableError(made.message());
+  UPSHIFT_RETURN_IF_ERROR(made);
+  UPSHIFT_ASSIGN_OR_RETURN(TableRowCounts db_rows, hosting_.CountRows(db));
+  UPSHIFT_ASSIGN_OR_RETURN(TableRowCounts rp_rows, hosting_.CountRows(rp));
+  std::string diff = FirstDifference(db_rows, rp_rows);
+  if (diff.empty()) {
+    UPSHIFT_ASSIGN_OR_RETURN(TableChecksums db_sums, hosting_.ChecksumTables(db));
+    UPSHIFT_ASSIGN_OR_RETURN(TableChecksums rp_sums, hosting_.ChecksumTables(rp));
+    for (const auto& [table, sum] : db_sums) {
+      auto it = rp_sums.find(table);
+      if (it == rp_sums.end() || it->second != sum) {
+        diff = absl::StrCat("table ", table, " has other content in the restore point");
+        break;
+      }
+    }
+  }
+  if (!diff.empty()) {
+    UPSHIFT_RETURN_IF_ERROR(hosting_.DropDatabase(rp));
+    return absl::DataLossError(absl::StrCat("the restore point does not match the database: ", diff));
+  }
+  upgrade::v1::SnapshotSucceeded snapshot;
+  FillCounts(db_rows, snapshot.mutable_rows());
+  ToProto(clock_.Now() - start, snapshot.mutable_duration());
+  return snapshot;
+}
+
+absl::Status Cloner::OnProductionAccepted(const upgrade::v1::Order& order) {
+  const std::string& db = order.database();
+  UPSHIFT_ASSIGN_OR_RETURN(std::optional<ProductionRecord> record, store_.FindProduction(order.upgrade_id()));
+  if (record.has_value() && record->snapshot.has_value()) {
+    return Emit(order, "snapshot_succeeded", [&](upgrade::v1::Event& e) {
+      *e.mutable_snapshot_succeeded() = *record->snapshot;
+    });
+  }
+  if (record.has_value() && record->rolled_back) return absl::OkStatus();
+  if (!record.has_value()) {
+    UPSHIFT_ASSIGN_OR_RETURN(HostedDatabase hosted, hosting_.GetDatabase(db));
+    // A limit of 0 here means an interrupted attempt took it offline already; restore "no limit" then.
+    int32_t previous = hosted.connection_limit == 0 ? -1 : hosted.connection_limit;
+    UPSHIFT_RETURN_IF_ERROR(store_.SaveOffline(order.upgrade_id(), db, previous, clock_.Now()));
+    UPSHIFT_ASSIGN_OR_RETURN(record, store_.FindProduction(order.upgrade_id()));
+  }
+  const int32_t previous = record->previous_connection_limit;
+  UPSHIFT_RETURN_IF_ERROR(hosting_.SetConnectionLimit(db, 0));
+  UPSHIFT_RETURN_IF_ERROR(hosting_.TerminateSessions(db));
+  LogInfo(absl::StrCat(db, " is offline for upgrade ", order.upgrade_id()));
+  UPSHIFT_RETURN_IF_ERROR(Emit(order, "went_offline", [&](upgrade::v1::Event& e) {
+    e.mutable_went_offline()->set_previous_connection_limit(previous);
+  }));
+  UPSHIFT_RETURN_IF_ERROR(Emit(order, "snapshot_started", [](upgrade::v1::Event& e) { e.mutable_snapshot_started(); }));
+  absl::StatusOr<upgrade::v1::SnapshotSucceeded> snapshot = MakeRestorePoint(order);
+  if (IsRetryable(snapshot.status())) return snapshot.status();
+  if (!snapshot.ok()) {
+    // Nothing was changed: bring the database back and end the upgrade.
+    UPSHIFT_RETURN_IF_ERROR(hosting_.SetConnectionLimit(db, previous));
+    return Emit(order, "failed", [&](upgrade::v1::Event& e) {
+      e.mutable_failed()->set_error(absl::StrCat(snapshot.status().message(),
+                                                 "; nothing was changed and the database is back online"));
+      e.mutable_failed()->set_phase("snapshot");
+    });
+  }
+  snapshot->set_previous_connection_limit(previous);
+  UPSHIFT_RETURN_IF_ERROR(store_.SaveSnapshot(order.upgrade_id(), *snapshot));
+  LogInfo(absl::StrCat("restore point ", order.restore_point(), " of ", db, " verified"));
+  return Emit(order, "snapshot_succeeded", [&](upgrade::v1::Event& e) { *e.mutable_snapshot_succeeded() = *snapshot; });
+}
+
+absl::Status Cloner::OnMigrated(const upgrade::v1::Order& order) {
+  UPSHIFT_ASSIGN_OR_RETURN(std::optional<ProductionRecord> record, store_.FindProduction(order.upgrade_id()));
+  if (!record.has_value()) return absl::FailedPreconditionError("no record of this Production upgrade going offline");
+  UPSHIFT_RETURN_IF_ERROR(Emit(order, "coming_online", [](upgrade::v1::Event& e) { e.mutable_coming_online(); }));
+  UPSHIFT_RETURN_IF_ERROR(hosting_.SetConnectionLimit(order.database(), record->previous_connection_limit));
+  absl::Duration offline = clock_.Now() - record->offline_at;
+  LogInfo(absl::StrCat(order.database(), " is back online at ", order.target_version(), " after ",
+                       absl::FormatDuration(offline)));
+  return Emit(order, "succeeded", [&](upgrade::v1::Event& e) {
+    e.mutable_succeeded()->set_version(order.target_version());
+    ToProto(offline, e.mutable_succeeded()->mutable_offline_duration());
+  });
+}
+
+absl::Status Cloner::OnMigrationFailed(const upgrade::v1::Order& order, const std::string& error) {
+  const std::string& db = order.database();
+  UPSHIFT_ASSIGN_OR_RETURN(std::optional<ProductionRecord> record, store_.FindProduction(order.upgrade_id()));
+  if (!record.has_value() || !record->snapshot.has_value()) {
+    return absl::FailedPreconditionError("no verified restore point recorded for this Production upgrade");
+  }
+  UPSHIFT_RETURN_IF_ERROR(Emit(order, "rolling_back", [&](upgrade::v1::Event& e) {
+    e.mutable_rolling_back()->set_error(error);
+  }));
+  if (!record->rolled_back) {
+    absl::Status replaced = hosting_.ReplaceDatabase(db, order.restore_point());
+    // NOT_FOUND: the restore point was already renamed into place by an attempt that stopped after it.
+    if (!replaced.ok() && replaced.code() != absl::StatusCode::kNotFound) return replaced;
+    UPSHIFT_RETURN_IF_ERROR(store_.SaveRolledBack(order.upgrade_id()));
+  }
+  UPSHIFT_RETURN_IF_ERROR(hosting_.SetConnectionLimit(db, record->previous_connection_limit));
+  UPSHIFT_ASSIGN_OR_RETURN(TableRowCounts rows, hosting_.CountRows(db));
+  TableRowCounts expected;
+  for (const upgrade::v1::TableCount& c : record->snapshot->rows()) expected[c.table()] = c.rows();
+  std::string diff = FirstDifference(expected, rows);
+  if (!diff.empty()) LogError(absl::StrCat("after restoring ", db, ": ", diff));
+  LogInfo(absl::StrCat(db, " restored from ", order.restore_point(), " and back online at ", order.from_version()));
+  return Emit(order, "rolled_back", [&](upgrade::v1::Event& e) {
+    e.mutable_rolled_back()->set_error(diff.empty() ? error : absl::StrCat(error, " (after restore: ", diff, ")"));
+  });
 }
 
 absl::Status Cloner::OnFailed(const upgrade::v1::Order& order) {

@@ -1,6 +1,7 @@
 #ifndef UPSHIFT_SERVICES_CLONER_CLONER_H_
 #define UPSHIFT_SERVICES_CLONER_CLONER_H_
 
+#include <functional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -41,7 +42,19 @@ class Cloner {
   absl::Status OnAccepted(const upgrade::v1::Order& order);
   absl::Status OnFailed(const upgrade::v1::Order& order);
 
+  // Production: takes the database offline and makes and verifies its restore point.
+  absl::Status OnProductionAccepted(const upgrade::v1::Order& order);
+  // Production: brings the upgraded database back online.
+  absl::Status OnMigrated(const upgrade::v1::Order& order);
+  // Production: replaces the database by its restore point and brings it back online.
+  absl::Status OnMigrationFailed(const upgrade::v1::Order& order, const std::string& error);
+
  private:
+  // Publishes the event `kind` about `order`, filled in by `fill`.
+  absl::Status Emit(const upgrade::v1::Order& order, const std::string& kind,
+                    const std::function<void(upgrade::v1::Event&)>& fill);
+  // Makes the restore point of an offline database; a permanent error means it could not be verified.
+  absl::StatusOr<upgrade::v1::SnapshotSucceeded> MakeRestorePoint(const upgrade::v1::Order& order);
   // Makes `order`'s copy (replacing an unfinished one); returns a permanent error to report as failure.
   absl::Status MakeCopy(const upgrade::v1::Order& order);
   absl::Status Fail(const upgrade::v1::Order& order, const std::string& error);

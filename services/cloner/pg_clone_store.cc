@@ -1,5 +1,6 @@
 #include "services/cloner/pg_clone_store.h"
 
+#include "absl/strings/str_cat.h"
 #include "libs/pg/pg.h"
 
 namespace upshift::cloner {
@@ -12,6 +13,14 @@ CREATE TABLE IF NOT EXISTS cloner.clones (
   test_database text NOT NULL,
   result        bytea NOT NULL,  -- upgrade.v1.CloneSucceeded
   cloned_at     timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS cloner.productions (
+  upgrade_id                text PRIMARY KEY,
+  database                  text NOT NULL,
+  previous_connection_limit integer NOT NULL,
+  offline_at                timestamptz NOT NULL,
+  snapshot                  bytea,  -- upgrade.v1.SnapshotSucceeded once the restore point is verified
+  rolled_back               boolean NOT NULL DEFAULT false
 );
 CREATE TABLE IF NOT EXISTS cloner.drops (
   upgrade_id text NOT NULL,
@@ -64,6 +73,54 @@ absl::Status PgCloneStore::RecordDrop(const std::string& upgrade_id, const std::
     tx.exec_params(
         "INSERT INTO cloner.drops (upgrade_id, database, reason) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
         upgrade_id, database, reason);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::optional<ProductionRecord>> PgCloneStore::FindProduction(const std::string& upgrade_id) {
+  std::optional<ProductionRecord> found;
+  absl::Status status = pool_->Transact([&](pqxx::work& tx) {
+    found.reset();
+    pqxx::result rows = tx.exec_params(absl::StrCat("SELECT previous_connection_limit, ", pg::MicrosOf("offline_at"),
+                                                    ", snapshot, rolled_back FROM cloner.productions WHERE upgrade_id = $1"),
+                                       upgrade_id);
+    if (rows.empty()) return absl::OkStatus();
+    found.emplace();
+    found->previous_connection_limit = rows[0][0].as<int32_t>();
+    found->offline_at = pg::TimeFromField(rows[0][1]);
+    if (!rows[0][2].is_null()) {
+      found->snapshot.emplace();
+      found->snapshot->ParseFromString(pqxx::binarystring(rows[0][2]).str());
+    }
+    found->rolled_back = rows[0][3].as<bool>();
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return found;
+}
+
+absl::Status PgCloneStore::SaveOffline(const std::string& upgrade_id, const std::string& database,
+                                       int32_t previous_connection_limit, absl::Time at) {
+  return pool_->Transact([&](pqxx::work& tx) {
+    tx.exec_params(
+        "INSERT INTO cloner.productions (upgrade_id, database, previous_connection_limit, offline_at) "
+        "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        upgrade_id, database, previous_connection_limit, pg::FormatTime(at));
+    return absl::OkStatus();
+  });
+}
+
+absl::Status PgCloneStore::SaveSnapshot(const std::string& upgrade_id, const upgrade::v1::SnapshotSucceeded& snapshot) {
+  return pool_->Transact([&](pqxx::work& tx) {
+    tx.exec_params("UPDATE cloner.productions SET snapshot = $2 WHERE upgrade_id = $1", upgrade_id,
+                   pqxx::binarystring(snapshot.SerializeAsString()));
+    return absl::OkStatus();
+  });
+}
+
+absl::Status PgCloneStore::SaveRolledBack(const std::string& upgrade_id) {
+  return pool_->Transact([&](pqxx::work& tx) {
+    tx.exec_params("UPDATE cloner.productions SET rolled_back = true WHERE upgrade_id = $1", upgrade_id);
     return absl::OkStatus();
   });
 }

@@ -22,6 +22,11 @@ class PgCloneStore final : public CloneStore {
                     const upgrade::v1::CloneSucceeded& result) override;
   absl::Status RecordDrop(const std::string& upgrade_id, const std::string& database,
                           const std::string& reason) override;
+  absl::StatusOr<std::optional<ProductionRecord>> FindProduction(const std::string& upgrade_id) override;
+  absl::Status SaveOffline(const std::string& upgrade_id, const std::string& database,
+                           int32_t previous_connection_limit, absl::Time at) override;
+  absl::Status SaveSnapshot(const std::string& upgrade_id, const upgrade::v1::SnapshotSucceeded& snapshot) override;
+  absl::Status SaveRolledBack(const std::string& upgrade_id) override;
 
  private:
   explicit PgCloneStore(std::unique_ptr<pg::Pool> pool);

@@ -32,6 +32,12 @@ class MigrationTarget {
   virtual absl::Status SetVersion(const std::string& database, const std::string& set_version_sql,
                                   const std::string& version) = 0;
 
+  // Runs a check: SQL returning one boolean. INTERNAL when it fails or returns something else.
+  virtual absl::StatusOr<bool> RunCheck(const std::string& database, const std::string& sql) = 0;
+
+  // Whether applications can connect (false while a Production upgrade holds it offline).
+  virtual absl::StatusOr<bool> AcceptsConnections(const std::string& database) = 0;
+
   // Runs the catalog's version query. FAILED_PRECONDITION when it returns no single value.
   virtual absl::StatusOr<std::string> ReadVersion(const std::string& database, const std::string& version_query) = 0;
 };

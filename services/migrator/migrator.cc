@@ -15,6 +15,10 @@ absl::Status Migrator::Handle(const ConsumedRecord& record) {
       event.order().purpose() == upgrade::v1::PURPOSE_TEST) {
     return MigrateTestCopy(event.order());
   }
+  if (event.kind_case() == upgrade::v1::Event::kSnapshotSucceeded &&
+      event.order().purpose() == upgrade::v1::PURPOSE_PRODUCTION) {
+    return MigrateInPlace(event.order());
+  }
   return absl::OkStatus();
 }
 
@@ -38,6 +42,12 @@ absl::Status Migrator::RunPlan(const std::string& database, const upgrade::v1::O
     UPSHIFT_RETURN_IF_ERROR(
         target_.ApplyStep({database, "neutralize", "neutralize", Fingerprint(sql), sql}).status());
   }
+  for (const Check& check : catalog_.post_checks()) {
+    absl::StatusOr<bool> passed = target_.RunCheck(database, check.sql);
+    if (IsRetryable(passed.status())) return passed.status();
+    if (!passed.ok()) return absl::InternalError(absl::StrCat("post-check ", check.name, " failed: ", passed.status().message()));
+    if (!*passed) return absl::FailedPreconditionError(absl::StrCat("post-check ", check.name, " returned false"));
+  }
   UPSHIFT_ASSIGN_OR_RETURN(std::string final_version, target_.ReadVersion(database, catalog_.version_query()));
   if (final_version != order.target_version()) {
     return absl::InternalError(absl::StrCat("after the plan the database reports version ", final_version,
@@ -50,6 +60,7 @@ absl::Status Migrator::MigrateTestCopy(const upgrade::v1::Order& order) {
   upgrade::v1::Event started = MakeEvent(order, "migration_started", "migrator", clock_.Now());
   started.mutable_migration_started();
   UPSHIFT_RETURN_IF_ERROR(PublishEvent(publisher_, started));
+  absl::Time start = clock_.Now();
   absl::Status ran = RunPlan(order.test_database(), order, /*neutralize=*/true);
   if (IsRetryable(ran)) return ran;
   if (!ran.ok()) {
@@ -61,7 +72,33 @@ absl::Status Migrator::MigrateTestCopy(const upgrade::v1::Order& order) {
   }
   upgrade::v1::Event succeeded = MakeEvent(order, "succeeded", "migrator", clock_.Now());
   succeeded.mutable_succeeded()->set_version(order.target_version());
+  ToProto(clock_.Now() - start, succeeded.mutable_succeeded()->mutable_migrate_duration());
   return PublishEvent(publisher_, succeeded);
+}
+
+absl::Status Migrator::MigrateInPlace(const upgrade::v1::Order& order) {
+  const std::string& db = order.database();
+  UPSHIFT_ASSIGN_OR_RETURN(bool online, target_.AcceptsConnections(db));
+  if (online) {
+    LogWarning(absl::StrCat("not migrating ", db, " for upgrade ", order.upgrade_id(),
+                            ": it accepts connections, so its upgrade is over"));
+    return absl::OkStatus();
+  }
+  upgrade::v1::Event started = MakeEvent(order, "migration_started", "migrator", clock_.Now());
+  started.mutable_migration_started();
+  UPSHIFT_RETURN_IF_ERROR(PublishEvent(publisher_, started));
+  absl::Time start = clock_.Now();
+  absl::Status ran = RunPlan(db, order, /*neutralize=*/false);
+  if (IsRetryable(ran)) return ran;
+  if (!ran.ok()) {
+    LogWarning(absl::StrCat("in-place upgrade ", order.upgrade_id(), " of ", db, " failed: ", ran.message()));
+    upgrade::v1::Event failed = MakeEvent(order, "migration_failed", "migrator", clock_.Now());
+    failed.mutable_migration_failed()->set_error(std::string(ran.message()));
+    return PublishEvent(publisher_, failed);
+  }
+  upgrade::v1::Event migrated = MakeEvent(order, "migrated", "migrator", clock_.Now());
+  ToProto(clock_.Now() - start, migrated.mutable_migrated()->mutable_duration());
+  return PublishEvent(publisher_, migrated);
 }
 
 }  // namespace upshift::migrator

@@ -25,6 +25,10 @@ class Migrator {
   // Upgrades `order`'s test copy. Retryable errors are returned; every other outcome is published.
   absl::Status MigrateTestCopy(const upgrade::v1::Order& order);
 
+  // Production: upgrades the offline database itself (no neutralization). Refuses to touch a
+  // database that accepts connections (its upgrade ended or it never went offline).
+  absl::Status MigrateInPlace(const upgrade::v1::Order& order);
+
  private:
   // Applies the plan to `database`; a non-retryable error is the upgrade's failure.
   absl::Status RunPlan(const std::string& database, const upgrade::v1::Order& order, bool neutralize);

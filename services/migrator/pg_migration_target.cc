@@ -105,4 +105,40 @@ absl::StatusOr<std::string> PgMigrationTarget::ReadVersion(const std::string& da
   return version;
 }
 
+absl::StatusOr<bool> PgMigrationTarget::RunCheck(const std::string& database, const std::string& sql) {
+  bool passed = false;
+  absl::Status status = pg::WithConnection(conninfo_, database, [&](pqxx::connection& conn) {
+    try {
+      pqxx::read_transaction tx(conn);
+      pqxx::result rows = tx.exec(sql);
+      if (rows.size() != 1 || rows.columns() != 1 || rows[0][0].is_null()) {
+        return absl::InternalError(absl::StrCat("check returned ", rows.size(), " rows instead of one boolean"));
+      }
+      passed = rows[0][0].as<bool>();
+      return absl::OkStatus();
+    } catch (const pqxx::sql_error& e) {
+      absl::Status mapped = pg::StatusFromException(e);
+      return mapped.code() == absl::StatusCode::kInternal ? absl::InternalError(e.what()) : mapped;
+    } catch (const pqxx::conversion_error& e) {
+      return absl::InternalError(absl::StrCat("check did not return a boolean: ", e.what()));
+    }
+  });
+  if (!status.ok()) return status;
+  return passed;
+}
+
+absl::StatusOr<bool> PgMigrationTarget::AcceptsConnections(const std::string& database) {
+  bool accepts = false;
+  absl::Status status = pg::WithConnection(conninfo_, "postgres", [&](pqxx::connection& conn) {
+    pqxx::read_transaction tx(conn);
+    pqxx::result rows =
+        tx.exec_params("SELECT datallowconn AND datconnlimit <> 0 FROM pg_database WHERE datname = $1", database);
+    if (rows.empty()) return absl::NotFoundError(absl::StrCat("database \"", database, "\" does not exist"));
+    accepts = rows[0][0].as<bool>();
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return accepts;
+}
+
 }  // namespace upshift::migrator

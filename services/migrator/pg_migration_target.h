@@ -17,6 +17,8 @@ class PgMigrationTarget final : public MigrationTarget {
   absl::Status SetVersion(const std::string& database, const std::string& set_version_sql,
                           const std::string& version) override;
   absl::StatusOr<std::string> ReadVersion(const std::string& database, const std::string& version_query) override;
+  absl::StatusOr<bool> RunCheck(const std::string& database, const std::string& sql) override;
+  absl::StatusOr<bool> AcceptsConnections(const std::string& database) override;
 
  private:
   const std::string conninfo_;

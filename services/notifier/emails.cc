@@ -2,12 +2,23 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "libs/common/time.h"
+
+#include <algorithm>
 
 namespace upshift::notifier {
 namespace {
 
 const char* PurposeName(upgrade::v1::Purpose purpose) {
   return purpose == upgrade::v1::PURPOSE_PRODUCTION ? "production" : "test";
+}
+
+// "3 min 20 s", "45 s", "1 h 5 min": a duration as a person reads it.
+std::string Readable(absl::Duration d) {
+  int64_t seconds = std::max<int64_t>(1, absl::ToInt64Seconds(d + absl::Milliseconds(500)));
+  if (seconds < 60) return absl::StrCat(seconds, " s");
+  if (seconds < 3600) return absl::StrCat(seconds / 60, " min ", seconds % 60, " s");
+  return absl::StrCat(seconds / 3600, " h ", (seconds % 3600) / 60, " min");
 }
 
 std::string MessageId(const upgrade::v1::Event& event) {
@@ -31,7 +42,10 @@ std::optional<Email> ComposeEmail(const upgrade::v1::Event& event, const EmailOp
           "\" from version ", o.from_version(), " to ", o.target_version(), ".\n\n",
           test ? "Your database stays online and unchanged: we upgrade a copy of it, which you can check before\n"
                  "upgrading your production database.\n"
-               : "",
+               : absl::StrCat("Your database will be offline during the upgrade: about ",
+                              Readable(FromProto(o.estimated_downtime())),
+                              " (estimated from your test upgrade).\nWe keep a verified restore point: if anything "
+                              "fails, your database is restored automatically.\n"),
           "\nUpgrade id: ", o.upgrade_id(), "\n\nWe will email you again when it is done.\n\n-- Upshift\n");
       return email;
     case upgrade::v1::Event::kSucceeded:
@@ -48,8 +62,11 @@ std::optional<Email> ComposeEmail(const upgrade::v1::Event& event, const EmailOp
       } else {
         email.subject = absl::StrCat("Your database ", o.database(), " is upgraded to ", o.target_version());
         email.body = absl::StrCat("Hello,\n\nYour database \"", o.database(), "\" is upgraded to ",
-                                  o.target_version(), " and back online.\n\nUpgrade id: ", o.upgrade_id(),
-                                  "\n\n-- Upshift\n");
+                                  o.target_version(), " and back online. It was offline for ",
+                                  Readable(FromProto(event.succeeded().offline_duration())), " (estimated: ",
+                                  Readable(FromProto(o.estimated_downtime())), ").\n\nIts restore point \"",
+                                  o.restore_point(), "\" is kept for a while in case you need it.\n\nUpgrade id: ",
+                                  o.upgrade_id(), "\n\n-- Upshift\n");
       }
       return email;
     case upgrade::v1::Event::kFailed:
@@ -59,8 +76,17 @@ std::optional<Email> ComposeEmail(const upgrade::v1::Event& event, const EmailOp
                                 o.database(), "\" to ", o.target_version(), " failed", 
                                 event.failed().phase().empty() ? "" : absl::StrCat(" while it was in phase \"", event.failed().phase(), "\""),
                                 ":\n\n  ", event.failed().error(), "\n\n",
-                                test ? "Your database is unchanged. " : "", "Upgrade id: ", o.upgrade_id(),
+                                "Your database is unchanged", test ? "" : " and back online", ". Upgrade id: ",
+                                o.upgrade_id(),
                                 "\n\n-- Upshift\n");
+      return email;
+    case upgrade::v1::Event::kRolledBack:
+      email.subject = absl::StrCat("Upgrade rolled back: ", o.database(), " is back at ", o.from_version());
+      email.body = absl::StrCat("Hello,\n\nThe production upgrade of your database \"", o.database(), "\" to ",
+                                o.target_version(), " failed:\n\n  ", event.rolled_back().error(),
+                                "\n\nYour data is intact: we restored the database from the restore point taken "
+                                "before the upgrade, and it is back online at version ",
+                                o.from_version(), ".\n\nUpgrade id: ", o.upgrade_id(), "\n\n-- Upshift\n");
       return email;
     default:
       return std::nullopt;

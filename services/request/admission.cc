@@ -24,6 +24,7 @@ upgrade::v1::Upgrade UpgradeOf(const StoredOrder& stored) {
   u.set_request_id(o.request_id());
   *u.mutable_created_at() = o.created_at();
   *u.mutable_updated_at() = o.created_at();
+  if (o.has_estimated_downtime()) *u.mutable_estimated_downtime() = o.estimated_downtime();
   switch (stored.outcome) {
     case Outcome::kActive:
       u.set_state(upgrade::v1::STATE_ACCEPTED);
@@ -58,8 +59,18 @@ absl::StatusOr<std::string> Admission::CurrentVersion(const std::string& databas
   return hosting_.ReadVersion(database, catalog_.version_query());
 }
 
-absl::Status Admission::CheckProductionAllowed(const std::vector<StoredOrder>& orders, const std::string& database,
-                                               const std::string& from, const std::string& target) const {
+absl::Duration EstimateDowntime(const TestTimings& test, int64_t size_now_bytes) {
+  double growth = 1.0;
+  if (test.source_size_bytes > 0 && size_now_bytes > 0) {
+    growth = static_cast<double>(size_now_bytes) / static_cast<double>(test.source_size_bytes);
+  }
+  return (test.clone * 2 + test.migrate) * growth + absl::Seconds(1);
+}
+
+absl::StatusOr<const StoredOrder*> Admission::TestAllowingProduction(const std::vector<StoredOrder>& orders,
+                                                                     const std::string& database,
+                                                                     const std::string& from,
+                                                                     const std::string& target) const {
   for (const StoredOrder& s : orders) {  // newest first
     if (s.order.purpose() != upgrade::v1::PURPOSE_TEST || s.outcome != Outcome::kSucceeded) continue;
     if (s.order.target_version() != target) {
@@ -72,7 +83,14 @@ absl::Status Admission::CheckProductionAllowed(const std::vector<StoredOrder>& o
                                                         " but its successful Test started from ",
                                                         s.order.from_version(), ": order a new Test upgrade"));
     }
-    return absl::OkStatus();
+    absl::Duration age = clock_.Now() - s.finished_at;
+    if (age > options_.max_test_age) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the successful Test upgrade of \"", database, "\" to ", target, " ended ", absl::ToInt64Hours(age) / 24,
+          " days ago, more than the ", absl::ToInt64Hours(options_.max_test_age) / 24,
+          " days allowed: order a new Test upgrade"));
+    }
+    return &s;
   }
   return absl::FailedPreconditionError(absl::StrCat("database \"", database,
                                                     "\" has no successful Test upgrade to ", target,
@@ -99,12 +117,13 @@ absl::StatusOr<upgrade::v1::Upgrade> Admission::RequestUpgrade(const upgrade::v1
     return absl::FailedPreconditionError(absl::StrCat("upgrade ", active->order.upgrade_id(), " of database \"",
                                                       database, "\" is still active; wait until it ends"));
   }
+  absl::Duration estimate = absl::ZeroDuration();
   if (request.purpose() == upgrade::v1::PURPOSE_PRODUCTION) {
     UPSHIFT_ASSIGN_OR_RETURN(std::vector<StoredOrder> orders, store_.ListByDatabase(database));
-    UPSHIFT_RETURN_IF_ERROR(CheckProductionAllowed(orders, database, current, request.target_version()));
-    if (!options_.production_enabled) {
-      return absl::UnimplementedError("Production upgrades are not available on this platform yet");
-    }
+    UPSHIFT_ASSIGN_OR_RETURN(const StoredOrder* test,
+                             TestAllowingProduction(orders, database, current, request.target_version()));
+    UPSHIFT_ASSIGN_OR_RETURN(HostedDatabase hosted, hosting_.GetDatabase(database));
+    estimate = EstimateDowntime(test->timings, hosted.size_bytes);
   }
 
   StoredOrder stored;
@@ -118,7 +137,12 @@ absl::StatusOr<upgrade::v1::Upgrade> Admission::RequestUpgrade(const upgrade::v1
   order.set_request_id(request.request_id());
   absl::Time now = clock_.Now();
   ToProto(now, order.mutable_created_at());
-  if (order.purpose() == upgrade::v1::PURPOSE_TEST) order.set_test_database(TestDatabaseName(database, order.upgrade_id()));
+  if (order.purpose() == upgrade::v1::PURPOSE_TEST) {
+    order.set_test_database(TestDatabaseName(database, order.upgrade_id()));
+  } else {
+    order.set_restore_point(RestorePointName(database, order.upgrade_id()));
+    ToProto(estimate, order.mutable_estimated_downtime());
+  }
 
   upgrade::v1::Event accepted;
   accepted.set_event_id(EventId(order.upgrade_id(), "accepted"));
@@ -155,7 +179,7 @@ absl::StatusOr<upgrade::v1::GetUpgradeOptionsResponse> Admission::GetUpgradeOpti
     if (active.has_value()) continue;
     option->add_purposes(upgrade::v1::PURPOSE_TEST);
     any_test = true;
-    if (options_.production_enabled && CheckProductionAllowed(orders, database, current, target).ok()) {
+    if (TestAllowingProduction(orders, database, current, target).ok()) {
       option->add_purposes(upgrade::v1::PURPOSE_PRODUCTION);
       any_production = true;
     }

@@ -17,10 +17,14 @@ namespace upshift::request {
 struct AdmissionOptions {
   // The platform's own databases on the hosting server: never upgraded.
   std::vector<std::string> reserved_databases;
-  // Whether Production orders that pass every rule are admitted. Until the Production workflow is
-  // deployed they are refused with UNIMPLEMENTED instead of being admitted and never processed.
-  bool production_enabled = false;
+  // A Production upgrade needs a successful Test at most this old.
+  absl::Duration max_test_age = absl::Hours(24 * 30);
 };
+
+// The expected offline time of a Production upgrade: its Test's copy-and-check time twice (the
+// restore point is copied, then verified by row counts and checksums), plus its plan time, scaled
+// by how much the database grew since the Test, plus a second for the phases' bookkeeping.
+absl::Duration EstimateDowntime(const TestTimings& test, int64_t size_now_bytes);
 
 // Decides whether an order may be admitted and records it. Thread-safe (its collaborators are).
 class Admission {
@@ -41,9 +45,11 @@ class Admission {
  private:
   // Validates `database` and reads its current version.
   absl::StatusOr<std::string> CurrentVersion(const std::string& database);
-  // OK when a Production upgrade of `database` from `from` to `target` is allowed by `orders`.
-  absl::Status CheckProductionAllowed(const std::vector<StoredOrder>& orders, const std::string& database,
-                                      const std::string& from, const std::string& target) const;
+  // The successful Test that allows a Production upgrade of `database` from `from` to `target`, or
+  // FAILED_PRECONDITION saying which rule fails and what to do.
+  absl::StatusOr<const StoredOrder*> TestAllowingProduction(const std::vector<StoredOrder>& orders,
+                                                            const std::string& database, const std::string& from,
+                                                            const std::string& target) const;
 
   const AdmissionOptions options_;
   const Catalog& catalog_;

@@ -9,11 +9,20 @@ namespace upshift::request {
 
 absl::Status EventsTracker::Handle(const ConsumedRecord& record) {
   UPSHIFT_ASSIGN_OR_RETURN(upgrade::v1::Event event, ParseEvent(record));
+  const std::string& id = event.order().upgrade_id();
   switch (event.kind_case()) {
+    case upgrade::v1::Event::kCloneSucceeded:
+      return store_.RecordTimings(id, {FromProto(event.clone_succeeded().duration()), absl::ZeroDuration(),
+                                       event.clone_succeeded().source_size_bytes()});
     case upgrade::v1::Event::kSucceeded:
-      return store_.MarkFinished(event.order().upgrade_id(), Outcome::kSucceeded, FromProto(event.occurred_at()));
+      if (event.order().purpose() == upgrade::v1::PURPOSE_TEST) {
+        UPSHIFT_RETURN_IF_ERROR(
+            store_.RecordTimings(id, {absl::ZeroDuration(), FromProto(event.succeeded().migrate_duration()), 0}));
+      }
+      return store_.MarkFinished(id, Outcome::kSucceeded, FromProto(event.occurred_at()));
     case upgrade::v1::Event::kFailed:
-      return store_.MarkFinished(event.order().upgrade_id(), Outcome::kFailed, FromProto(event.occurred_at()));
+    case upgrade::v1::Event::kRolledBack:
+      return store_.MarkFinished(id, Outcome::kFailed, FromProto(event.occurred_at()));
     default:
       return absl::OkStatus();
   }

@@ -35,6 +35,8 @@ ABSL_FLAG(std::vector<std::string>, reserved_databases, {"upshift"},
           "Databases of the platform on the hosting server, never upgraded");
 ABSL_FLAG(std::string, catalog, "", "Path of the migration catalog folder");
 ABSL_FLAG(int, pool_size, 8, "PostgreSQL connections to the platform database");
+ABSL_FLAG(absl::Duration, max_test_age, absl::Hours(24 * 30),
+          "A Production upgrade needs a successful Test to the same version at most this old");
 ABSL_FLAG(absl::Duration, outbox_poll_interval, absl::Seconds(1),
           "How often the outbox is checked besides after each admission (orders of other replicas)");
 
@@ -46,13 +48,14 @@ struct Config {
   std::vector<std::string> reserved;
   int pool_size;
   absl::Duration outbox_poll_interval;
+  absl::Duration max_test_age;
 };
 
 Config ReadConfig() {
   return {absl::GetFlag(FLAGS_listen),      absl::GetFlag(FLAGS_port_file),  absl::GetFlag(FLAGS_kafka_brokers),
           absl::GetFlag(FLAGS_platform_db), absl::GetFlag(FLAGS_hosting_db), absl::GetFlag(FLAGS_catalog),
           absl::GetFlag(FLAGS_reserved_databases), absl::GetFlag(FLAGS_pool_size),
-          absl::GetFlag(FLAGS_outbox_poll_interval)};
+          absl::GetFlag(FLAGS_outbox_poll_interval), absl::GetFlag(FLAGS_max_test_age)};
 }
 
 int Run(const Config& config, const std::atomic<bool>& stop) {
@@ -83,7 +86,7 @@ int Run(const Config& config, const std::atomic<bool>& stop) {
     return 2;
   }
   OutboxRelay relay(*store, **producer, config.outbox_poll_interval);
-  Admission admission({config.reserved}, *catalog, hosting, *store, SystemClock(), [&relay] { relay.Wake(); });
+  Admission admission({config.reserved, config.max_test_age}, *catalog, hosting, *store, SystemClock(), [&relay] { relay.Wake(); });
   UpgradeServiceImpl service(admission);
   EventsTracker tracker(*store);
   absl::StatusOr<std::unique_ptr<KafkaConsumer>> consumer = KafkaConsumer::Create(

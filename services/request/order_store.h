@@ -15,10 +15,18 @@ namespace upshift::request {
 
 enum class Outcome { kActive, kSucceeded, kFailed };
 
+// What a Test upgrade measured: the basis of its Production upgrade's downtime estimate.
+struct TestTimings {
+  absl::Duration clone = absl::ZeroDuration();    // copy and check
+  absl::Duration migrate = absl::ZeroDuration();  // plan, neutralization and post-checks
+  int64_t source_size_bytes = 0;                  // of the source, when it was copied
+};
+
 struct StoredOrder {
   upgrade::v1::Order order;
   Outcome outcome = Outcome::kActive;
   absl::Time finished_at = absl::InfinitePast();
+  TestTimings timings;
 };
 
 // The durable record of admitted orders and the outbox that carries them to Kafka.
@@ -44,6 +52,9 @@ class OrderStore {
 
   // Records that an order ended. Idempotent; an unknown upgrade id is OK (nothing to do).
   virtual absl::Status MarkFinished(const std::string& upgrade_id, Outcome outcome, absl::Time at) = 0;
+
+  // Records what a Test measured (fields left zero are not changed). Unknown upgrade id: OK.
+  virtual absl::Status RecordTimings(const std::string& upgrade_id, const TestTimings& timings) = 0;
 
   // Hands up to `limit` outbox records, oldest first, to `publish`, and removes them when it returns
   // OK, all in one transaction that only one replica holds at a time. *count is how many were handed.

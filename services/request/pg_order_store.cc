@@ -18,9 +18,15 @@ CREATE TABLE IF NOT EXISTS request.orders (
   notify_email   text NOT NULL,
   request_id     text UNIQUE,
   test_database  text,
+  restore_point  text,
+  estimated_downtime_ms bigint NOT NULL DEFAULT 0,
   created_at     timestamptz NOT NULL,
   finished_at    timestamptz,
-  outcome        text NOT NULL DEFAULT 'active' CHECK (outcome IN ('active', 'succeeded', 'failed'))
+  outcome        text NOT NULL DEFAULT 'active' CHECK (outcome IN ('active', 'succeeded', 'failed')),
+  -- What a Test measured, for its Production upgrade's downtime estimate.
+  clone_ms          bigint NOT NULL DEFAULT 0,
+  migrate_ms        bigint NOT NULL DEFAULT 0,
+  source_size_bytes bigint NOT NULL DEFAULT 0
 );
 -- One active upgrade per database, enforced by the database itself.
 CREATE UNIQUE INDEX IF NOT EXISTS orders_one_active ON request.orders (database) WHERE outcome = 'active';
@@ -37,7 +43,8 @@ CREATE TABLE IF NOT EXISTS request.outbox (
 const std::string kColumns = absl::StrCat(
     "upgrade_id, database, from_version, target_version, purpose, notify_email, coalesce(request_id, ''), "
     "coalesce(test_database, ''), ",
-    pg::MicrosOf("created_at"), ", ", pg::MicrosOf("finished_at"), ", outcome");
+    pg::MicrosOf("created_at"), ", ", pg::MicrosOf("finished_at"),
+    ", outcome, coalesce(restore_point, ''), estimated_downtime_ms, clone_ms, migrate_ms, source_size_bytes");
 
 StoredOrder FromRow(const pqxx::row& row) {
   StoredOrder s;
@@ -54,6 +61,11 @@ StoredOrder FromRow(const pqxx::row& row) {
   s.finished_at = pg::TimeFromField(row[9]);
   std::string outcome = row[10].as<std::string>();
   s.outcome = outcome == "succeeded" ? Outcome::kSucceeded : outcome == "failed" ? Outcome::kFailed : Outcome::kActive;
+  o.set_restore_point(row[11].as<std::string>());
+  if (int64_t ms = row[12].as<int64_t>(); ms > 0) ToProto(absl::Milliseconds(ms), o.mutable_estimated_downtime());
+  s.timings.clone = absl::Milliseconds(row[13].as<int64_t>());
+  s.timings.migrate = absl::Milliseconds(row[14].as<int64_t>());
+  s.timings.source_size_bytes = row[15].as<int64_t>();
   return s;
 }
 
@@ -110,10 +122,12 @@ absl::Status PgOrderStore::Admit(const upgrade::v1::Order& order, const Outgoing
   absl::Status status = pool_->Transact([&](pqxx::work& tx) {
     tx.exec_params(
         "INSERT INTO request.orders (upgrade_id, database, from_version, target_version, purpose, notify_email, "
-        "request_id, test_database, created_at) VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, ''), NULLIF($8, ''), $9)",
+        "request_id, test_database, created_at, restore_point, estimated_downtime_ms) "
+        "VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, ''), NULLIF($8, ''), $9, NULLIF($10, ''), $11)",
         order.upgrade_id(), order.database(), order.from_version(), order.target_version(),
         static_cast<int>(order.purpose()), order.notify_email(), order.request_id(), order.test_database(),
-        pg::FormatTime(FromProto(order.created_at())));
+        pg::FormatTime(FromProto(order.created_at())), order.restore_point(),
+        absl::ToInt64Milliseconds(FromProto(order.estimated_downtime())));
     tx.exec_params("INSERT INTO request.outbox (topic, key, payload) VALUES ($1, $2, $3)", record.topic, record.key,
                    pqxx::binarystring(record.payload));
     return absl::OkStatus();
@@ -134,6 +148,18 @@ absl::Status PgOrderStore::MarkFinished(const std::string& upgrade_id, Outcome o
     tx.exec_params(
         "UPDATE request.orders SET outcome = $2, finished_at = $3 WHERE upgrade_id = $1 AND outcome = 'active'",
         upgrade_id, outcome == Outcome::kSucceeded ? "succeeded" : "failed", pg::FormatTime(at));
+    return absl::OkStatus();
+  });
+}
+
+absl::Status PgOrderStore::RecordTimings(const std::string& upgrade_id, const TestTimings& timings) {
+  return pool_->Transact([&](pqxx::work& tx) {
+    tx.exec_params(
+        "UPDATE request.orders SET clone_ms = CASE WHEN $2 > 0 THEN $2 ELSE clone_ms END, "
+        "migrate_ms = CASE WHEN $3 > 0 THEN $3 ELSE migrate_ms END, "
+        "source_size_bytes = CASE WHEN $4 > 0 THEN $4 ELSE source_size_bytes END WHERE upgrade_id = $1",
+        upgrade_id, absl::ToInt64Milliseconds(timings.clone), absl::ToInt64Milliseconds(timings.migrate),
+        timings.source_size_bytes);
     return absl::OkStatus();
   });
 }

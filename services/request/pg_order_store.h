@@ -25,6 +25,7 @@ class PgOrderStore final : public OrderStore {
   absl::StatusOr<bool> IsTestCopy(const std::string& database) override;
   absl::Status Admit(const upgrade::v1::Order& order, const OutgoingRecord& record) override;
   absl::Status MarkFinished(const std::string& upgrade_id, Outcome outcome, absl::Time at) override;
+  absl::Status RecordTimings(const std::string& upgrade_id, const TestTimings& timings) override;
   absl::Status DrainOutbox(int limit, const std::function<absl::Status(const std::vector<OutgoingRecord>&)>& publish,
                            int* count) override;
 

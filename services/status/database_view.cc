@@ -1,5 +1,6 @@
 #include "services/status/database_view.h"
 
+#include <algorithm>
 #include <map>
 
 #include "absl/strings/str_cat.h"
@@ -54,8 +55,10 @@ absl::StatusOr<std::vector<upgrade::v1::Database>> DatabaseView::ListDatabases()
   }
   for (upgrade::v1::Database& copy : copies) {
     auto parent = mains.find(copy.parent());
+    bool restore_point = std::find(copy.tags().begin(), copy.tags().end(), upgrade::v1::TAG_RESTORE_POINT) !=
+                         copy.tags().end();
     if (parent != mains.end()) {
-      *parent->second.add_test_copies() = std::move(copy);
+      *(restore_point ? parent->second.add_restore_points() : parent->second.add_test_copies()) = std::move(copy);
     } else {
       mains[copy.name()] = std::move(copy);  // its main database is gone: list the copy on its own
     }
@@ -70,8 +73,10 @@ absl::StatusOr<upgrade::v1::Database> DatabaseView::GetDatabase(const std::strin
   UPSHIFT_ASSIGN_OR_RETURN(std::vector<upgrade::v1::Database> all, ListDatabases());
   for (upgrade::v1::Database& db : all) {
     if (db.name() == name) return std::move(db);
-    for (upgrade::v1::Database& copy : *db.mutable_test_copies()) {
-      if (copy.name() == name) return std::move(copy);
+    for (auto* nested : {db.mutable_test_copies(), db.mutable_restore_points()}) {
+      for (upgrade::v1::Database& copy : *nested) {
+        if (copy.name() == name) return std::move(copy);
+      }
     }
   }
   return absl::NotFoundError(absl::StrCat("database \"", name, "\" does not exist on the hosting server"));

@@ -87,19 +87,25 @@ absl::StatusOr<std::optional<upgrade::v1::Upgrade>> PgStatusStore::Apply(const u
         "INSERT INTO status.databases (name, version) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE "
         "SET version = EXCLUDED.version WHERE status.databases.version IS NULL",
         after.database(), after.from_version());
-    std::string copy = before.has_value() && !before->test_database().empty() ? before->test_database()
-                                                                              : after.test_database();
-    if (!after.test_database().empty()) {
-      std::string copy_version =
-          after.state() == upgrade::v1::STATE_SUCCEEDED ? after.target_version() : after.from_version();
-      tx.exec_params(
-          "INSERT INTO status.databases (name, parent, version) VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE "
-          "SET parent = EXCLUDED.parent, version = EXCLUDED.version",
-          after.test_database(), after.database(), copy_version);
-    } else if (!copy.empty()) {
-      tx.exec_params("DELETE FROM status.databases WHERE name = $1", copy);
-      tx.exec_params("DELETE FROM status.tags WHERE database = $1", copy);
+    if (after.purpose() == upgrade::v1::PURPOSE_PRODUCTION && after.state() == upgrade::v1::STATE_SUCCEEDED) {
+      tx.exec_params("UPDATE status.databases SET version = $2 WHERE name = $1", after.database(),
+                     after.target_version());
     }
+    // The test copy and the restore point are recorded under their main database while they exist.
+    auto track = [&](const std::string& before_name, const std::string& after_name, const std::string& version) {
+      if (!after_name.empty()) {
+        tx.exec_params(
+            "INSERT INTO status.databases (name, parent, version) VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE "
+            "SET parent = EXCLUDED.parent, version = EXCLUDED.version",
+            after_name, after.database(), version);
+      } else if (!before_name.empty()) {
+        tx.exec_params("DELETE FROM status.databases WHERE name = $1", before_name);
+        tx.exec_params("DELETE FROM status.tags WHERE database = $1", before_name);
+      }
+    };
+    track(before.has_value() ? before->test_database() : "", after.test_database(),
+          after.state() == upgrade::v1::STATE_SUCCEEDED ? after.target_version() : after.from_version());
+    track(before.has_value() ? before->restore_point() : "", after.restore_point(), after.from_version());
     result = after;
     return absl::OkStatus();
   });

@@ -1,5 +1,7 @@
 #include "services/status/status_logic.h"
 
+#include <algorithm>
+
 #include "libs/common/time.h"
 
 namespace upshift::status {
@@ -10,20 +12,35 @@ using upgrade::v1::Upgrade;
 
 namespace {
 
+// The order of states along both lifecycles; a state only moves to a higher rank.
 int Rank(State state) {
   switch (state) {
     case upgrade::v1::STATE_ACCEPTED:
       return 1;
     case upgrade::v1::STATE_CLONING:
+    case upgrade::v1::STATE_GOING_OFFLINE:
       return 2;
-    case upgrade::v1::STATE_MIGRATING:
+    case upgrade::v1::STATE_SNAPSHOTTING:
       return 3;
+    case upgrade::v1::STATE_MIGRATING:
+      return 4;
+    case upgrade::v1::STATE_COMING_ONLINE:
+      return 5;
+    case upgrade::v1::STATE_ROLLING_BACK:
+      return 6;
     case upgrade::v1::STATE_SUCCEEDED:
     case upgrade::v1::STATE_FAILED:
+    case upgrade::v1::STATE_ROLLED_BACK:
       return 9;
     default:
       return 0;
   }
+}
+
+bool IsOfflinePhase(State state) {
+  return state == upgrade::v1::STATE_GOING_OFFLINE || state == upgrade::v1::STATE_SNAPSHOTTING ||
+         state == upgrade::v1::STATE_MIGRATING || state == upgrade::v1::STATE_COMING_ONLINE ||
+         state == upgrade::v1::STATE_ROLLING_BACK;
 }
 
 State StateOf(const Event& event) {
@@ -39,6 +56,20 @@ State StateOf(const Event& event) {
       return upgrade::v1::STATE_SUCCEEDED;
     case Event::kFailed:
       return upgrade::v1::STATE_FAILED;
+    case Event::kWentOffline:
+      return upgrade::v1::STATE_GOING_OFFLINE;
+    case Event::kSnapshotStarted:
+    case Event::kSnapshotSucceeded:
+      return upgrade::v1::STATE_SNAPSHOTTING;
+    case Event::kMigrated:
+      return upgrade::v1::STATE_MIGRATING;
+    case Event::kComingOnline:
+      return upgrade::v1::STATE_COMING_ONLINE;
+    case Event::kMigrationFailed:
+    case Event::kRollingBack:
+      return upgrade::v1::STATE_ROLLING_BACK;
+    case Event::kRolledBack:
+      return upgrade::v1::STATE_ROLLED_BACK;
     default:
       return upgrade::v1::STATE_UNSPECIFIED;
   }
@@ -46,7 +77,10 @@ State StateOf(const Event& event) {
 
 }  // namespace
 
-bool IsFinal(State state) { return state == upgrade::v1::STATE_SUCCEEDED || state == upgrade::v1::STATE_FAILED; }
+bool IsFinal(State state) {
+  return state == upgrade::v1::STATE_SUCCEEDED || state == upgrade::v1::STATE_FAILED ||
+         state == upgrade::v1::STATE_ROLLED_BACK;
+}
 
 Upgrade NextUpgrade(const std::optional<Upgrade>& current, const Event& event) {
   Upgrade next;
@@ -64,9 +98,12 @@ Upgrade NextUpgrade(const std::optional<Upgrade>& current, const Event& event) {
     *next.mutable_created_at() = order.created_at();
     next.set_state(upgrade::v1::STATE_ACCEPTED);
     *next.mutable_updated_at() = event.occurred_at();
+    if (order.has_estimated_downtime()) *next.mutable_estimated_downtime() = order.estimated_downtime();
   }
   if (IsFinal(next.state())) return next;
 
+  if (event.kind_case() == Event::kWentOffline && !next.has_offline_at()) *next.mutable_offline_at() = event.occurred_at();
+  if (event.kind_case() == Event::kSnapshotSucceeded) next.set_restore_point(order.restore_point());
   if (event.kind_case() == Event::kCloneSucceeded) {
     next.set_test_database(order.test_database());
     *next.mutable_source_rows() = event.clone_succeeded().source_rows();
@@ -82,8 +119,24 @@ Upgrade NextUpgrade(const std::optional<Upgrade>& current, const Event& event) {
     } else if (state == upgrade::v1::STATE_FAILED) {
       next.set_error(event.failed().error());
       next.set_test_database("");  // a failed Test leaves no copy behind
+      next.set_restore_point("");  // nor a failed snapshot a restore point
+      *next.mutable_finished_at() = event.occurred_at();
+    } else if (state == upgrade::v1::STATE_ROLLING_BACK) {
+      next.set_error(event.kind_case() == Event::kRollingBack ? event.rolling_back().error()
+                                                              : event.migration_failed().error());
+    } else if (state == upgrade::v1::STATE_ROLLED_BACK) {
+      next.set_error(event.rolled_back().error());
+      next.set_restore_point("");  // it became the database again
       *next.mutable_finished_at() = event.occurred_at();
     }
+    if (IsFinal(state) && next.has_offline_at()) *next.mutable_online_at() = event.occurred_at();
+  }
+  // The time left offline: the estimate less the time spent offline so far (0 once back online).
+  if (next.has_estimated_downtime() && next.has_offline_at()) {
+    absl::Duration left = IsFinal(next.state()) ? absl::ZeroDuration()
+                                                : FromProto(next.estimated_downtime()) -
+                                                      (FromProto(next.updated_at()) - FromProto(next.offline_at()));
+    ToProto(std::max(left, absl::ZeroDuration()), next.mutable_estimated_remaining());
   }
   return next;
 }
@@ -95,9 +148,16 @@ std::vector<TagChange> TagChanges(const std::optional<Upgrade>& before, const Up
   if (was_final) return changes;
   if (!IsFinal(after.state())) {
     if (!before.has_value()) changes.push_back({db, upgrade::v1::TAG_UPGRADE_IN_PROGRESS, true});
+    bool was_offline = before.has_value() && IsOfflinePhase(before->state());
+    if (IsOfflinePhase(after.state()) && !was_offline) changes.push_back({db, upgrade::v1::TAG_OFFLINE, true});
   } else {
     changes.push_back({db, upgrade::v1::TAG_UPGRADE_IN_PROGRESS, false});
-    changes.push_back({db, upgrade::v1::TAG_UPGRADE_FAILED, after.state() == upgrade::v1::STATE_FAILED});
+    changes.push_back({db, upgrade::v1::TAG_OFFLINE, false});
+    changes.push_back({db, upgrade::v1::TAG_UPGRADE_FAILED, after.state() != upgrade::v1::STATE_SUCCEEDED});
+  }
+  bool had_restore_point = before.has_value() && !before->restore_point().empty();
+  if (!after.restore_point().empty() && !had_restore_point) {
+    changes.push_back({after.restore_point(), upgrade::v1::TAG_RESTORE_POINT, true});
   }
   bool had_copy = before.has_value() && !before->test_database().empty();
   if (!after.test_database().empty() && !had_copy) {

@@ -55,6 +55,12 @@ class FakeOrderStore final : public OrderStore {
     }
     return absl::OkStatus();
   }
+  absl::Status RecordTimings(const std::string& id, const TestTimings& t) override {
+    for (StoredOrder& s : orders) {
+      if (s.order.upgrade_id() == id) s.timings = t;
+    }
+    return absl::OkStatus();
+  }
   absl::Status DrainOutbox(int, const std::function<absl::Status(const std::vector<OutgoingRecord>&)>&,
                            int* count) override {
     *count = 0;
@@ -72,8 +78,8 @@ class AdmissionTest : public ::testing::Test {
     hosting_.dbs["acme"] = {"16.0", {}, false, true};
   }
 
-  Admission Make(bool production_enabled = true) {
-    return Admission({{"upshift"}, production_enabled}, catalog_, hosting_, store_, clock_, [this] { ++woken_; });
+  Admission Make() {
+    return Admission({{"upshift"}, absl::Hours(24 * 30)}, catalog_, hosting_, store_, clock_, [this] { ++woken_; });
   }
 
   RequestUpgradeRequest Order(Purpose purpose = PURPOSE_TEST, const std::string& target = "18.0") {
@@ -174,9 +180,26 @@ TEST_F(AdmissionTest, ProductionNeedsTheDatabaseStillAtTheTestsStartingVersion) 
   EXPECT_EQ(Make().RequestUpgrade(Order(PURPOSE_PRODUCTION)).status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
-TEST_F(AdmissionTest, ProductionIsUnimplementedUntilEnabledEvenWhenAllowed) {
+TEST_F(AdmissionTest, ProductionNeedsAFreshTest) {
   PastTest("18.0", Outcome::kSucceeded);
-  EXPECT_EQ(Make(false).RequestUpgrade(Order(PURPOSE_PRODUCTION)).status().code(), absl::StatusCode::kUnimplemented);
+  clock_.now += absl::Hours(24 * 31);
+  absl::Status s = Make().RequestUpgrade(Order(PURPOSE_PRODUCTION)).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(absl::StrContains(s.message(), "31 days ago")) << s.message();
+}
+
+TEST_F(AdmissionTest, AProductionOrderCarriesItsRestorePointAndADowntimeEstimateScaledByGrowth) {
+  PastTest("18.0", Outcome::kSucceeded);
+  store_.orders[0].timings = {absl::Seconds(10), absl::Seconds(30), 1000};
+  hosting_.dbs["acme"].size_bytes = 4000;  // four times larger than when it was tested
+  absl::StatusOr<Upgrade> u = Make().RequestUpgrade(Order(PURPOSE_PRODUCTION));
+  ASSERT_TRUE(u.ok()) << u.status();
+  // (2 x 10 s + 30 s) x 4 + 1 s
+  EXPECT_EQ(FromProto(u->estimated_downtime()), absl::Seconds(201));
+  const upgrade::v1::Order& order = store_.orders.back().order;
+  EXPECT_EQ(order.restore_point(), "acme_rp_" + u->upgrade_id().substr(0, 8));
+  EXPECT_EQ(FromProto(order.estimated_downtime()), absl::Seconds(201));
+  EXPECT_TRUE(order.test_database().empty());
 }
 
 TEST_F(AdmissionTest, OptionsOfferProductionOnlyWhereATestSucceeded) {

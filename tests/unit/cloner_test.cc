@@ -29,7 +29,25 @@ class FakeCloneStore final : public CloneStore {
     drops.push_back(db);
     return absl::OkStatus();
   }
+  absl::StatusOr<std::optional<ProductionRecord>> FindProduction(const std::string& id) override {
+    auto it = productions.find(id);
+    if (it == productions.end()) return std::nullopt;
+    return it->second;
+  }
+  absl::Status SaveOffline(const std::string& id, const std::string&, int32_t limit, absl::Time at) override {
+    productions.emplace(id, ProductionRecord{limit, at, std::nullopt, false});
+    return absl::OkStatus();
+  }
+  absl::Status SaveSnapshot(const std::string& id, const SnapshotSucceeded& s) override {
+    productions[id].snapshot = s;
+    return absl::OkStatus();
+  }
+  absl::Status SaveRolledBack(const std::string& id) override {
+    productions[id].rolled_back = true;
+    return absl::OkStatus();
+  }
   std::map<std::string, CloneSucceeded> clones;
+  std::map<std::string, ProductionRecord> productions;
   std::vector<std::string> drops;
 };
 
@@ -115,13 +133,78 @@ TEST_F(ClonerTest, AFailedTestsCopyIsDroppedAndRecorded) {
   EXPECT_EQ(store_.drops, (std::vector<std::string>{"acme_test_0f8fad5b"}));
 }
 
-TEST_F(ClonerTest, ProductionOrdersAreNotCopied) {
-  Event e;
-  e.set_event_id("0f8fad5b-d9cb-469f-a165-70867728950e/accepted");
-  *e.mutable_order() = SampleOrder(PURPOSE_PRODUCTION);
-  e.mutable_accepted();
-  ASSERT_TRUE(Make().Handle(upshift::testing::RecordOf(e, "upgrade.orders")).ok());
+Order ProductionOrder() {
+  Order o = SampleOrder(PURPOSE_PRODUCTION);
+  o.set_test_database("");
+  o.set_restore_point("acme_rp_0f8fad5b");
+  return o;
+}
+
+std::vector<std::string> Kinds(const std::vector<Event>& events) {
+  std::vector<std::string> out;
+  for (const Event& e : events) out.push_back(e.event_id().substr(e.event_id().find('/') + 1));
+  return out;
+}
+
+TEST_F(ClonerTest, ProductionGoesOfflineThenMakesAVerifiedRestorePoint) {
+  hosting_.dbs["acme"].connection_limit = 25;
+  ASSERT_TRUE(Make().OnProductionAccepted(ProductionOrder()).ok());
+  EXPECT_EQ(hosting_.dbs["acme"].connection_limit, 0);
+  EXPECT_FALSE(hosting_.dbs["acme"].online);
+  ASSERT_EQ(hosting_.dbs.count("acme_rp_0f8fad5b"), 1u);
+  EXPECT_EQ(Kinds(publisher_.Events()),
+            (std::vector<std::string>{"went_offline", "snapshot_started", "snapshot_succeeded"}));
+  Event last = publisher_.Events().back();
+  EXPECT_EQ(last.snapshot_succeeded().previous_connection_limit(), 25);
+  EXPECT_EQ(last.snapshot_succeeded().rows_size(), 2);
+}
+
+TEST_F(ClonerTest, AProductionRestorePointThatDiffersFailsTheUpgradeWithTheDatabaseBackOnline) {
+  hosting_.corrupt_copies = true;
+  ASSERT_TRUE(Make().OnProductionAccepted(ProductionOrder()).ok());
+  Event last = publisher_.Events().back();
+  ASSERT_TRUE(last.has_failed());
+  EXPECT_EQ(last.failed().phase(), "snapshot");
+  EXPECT_EQ(hosting_.dbs.count("acme_rp_0f8fad5b"), 0u);
+  EXPECT_TRUE(hosting_.dbs["acme"].online);
+  EXPECT_EQ(hosting_.dbs["acme"].connection_limit, -1);
+}
+
+TEST_F(ClonerTest, AMigratedProductionDatabaseComesBackOnlineWithItsLimit) {
+  hosting_.dbs["acme"].connection_limit = 25;
+  ASSERT_TRUE(Make().OnProductionAccepted(ProductionOrder()).ok());
+  publisher_.records.clear();
+  ASSERT_TRUE(Make().OnMigrated(ProductionOrder()).ok());
+  EXPECT_EQ(hosting_.dbs["acme"].connection_limit, 25);
+  EXPECT_EQ(Kinds(publisher_.Events()), (std::vector<std::string>{"coming_online", "succeeded"}));
+  EXPECT_EQ(hosting_.dbs.count("acme_rp_0f8fad5b"), 1u);  // kept for its retention time
+}
+
+TEST_F(ClonerTest, AFailedMigrationIsRolledBackFromTheRestorePoint) {
+  ASSERT_TRUE(Make().OnProductionAccepted(ProductionOrder()).ok());
+  hosting_.dbs["acme"].version = "17.0";  // half migrated
+  hosting_.dbs["acme"].rows["public.a"] = 99;
+  publisher_.records.clear();
+  ASSERT_TRUE(Make().OnMigrationFailed(ProductionOrder(), "step 17.0->18.0/02 failed").ok());
+  EXPECT_EQ(hosting_.dbs["acme"].version, "16.0");
+  EXPECT_EQ(hosting_.dbs["acme"].rows.at("public.a"), 3);
+  EXPECT_TRUE(hosting_.dbs["acme"].online);
+  EXPECT_EQ(hosting_.dbs.count("acme_rp_0f8fad5b"), 0u);
+  EXPECT_EQ(Kinds(publisher_.Events()), (std::vector<std::string>{"rolling_back", "rolled_back"}));
+  EXPECT_EQ(publisher_.Events().back().rolled_back().error(), "step 17.0->18.0/02 failed");
+  // Redelivered: nothing is replaced twice, the result is announced again.
+  hosting_.calls.clear();
+  ASSERT_TRUE(Make().OnMigrationFailed(ProductionOrder(), "step 17.0->18.0/02 failed").ok());
+  for (const std::string& call : hosting_.calls) EXPECT_NE(call.rfind("replace", 0), 0u) << call;
+}
+
+TEST_F(ClonerTest, ARedeliveredProductionOrderAfterItsSnapshotOnlyRepublishesIt) {
+  ASSERT_TRUE(Make().OnProductionAccepted(ProductionOrder()).ok());
+  hosting_.calls.clear();
+  publisher_.records.clear();
+  ASSERT_TRUE(Make().OnProductionAccepted(ProductionOrder()).ok());
   EXPECT_TRUE(hosting_.calls.empty());
+  EXPECT_EQ(Kinds(publisher_.Events()), (std::vector<std::string>{"snapshot_succeeded"}));
 }
 
 }  // namespace

@@ -54,19 +54,21 @@ class FakeHosting final : public HostingServer {
     TableRowCounts rows;
     bool busy = false;  // has other sessions
     bool online = true;
+    int32_t connection_limit = -1;
+    int64_t size_bytes = 1000;
   };
 
   absl::StatusOr<std::vector<HostedDatabase>> ListDatabases() override {
     if (!down.ok()) return down;
     std::vector<HostedDatabase> out;
-    for (const auto& [name, db] : dbs) out.push_back({name, db.online, 0});
+    for (const auto& [name, db] : dbs) out.push_back({name, db.online, db.size_bytes, db.connection_limit});
     return out;
   }
   absl::StatusOr<HostedDatabase> GetDatabase(const std::string& name) override {
     if (!down.ok()) return down;
     auto it = dbs.find(name);
     if (it == dbs.end()) return absl::NotFoundError(absl::StrCat("no database ", name));
-    return HostedDatabase{name, it->second.online, 0};
+    return HostedDatabase{name, it->second.online, it->second.size_bytes, it->second.connection_limit};
   }
   absl::StatusOr<std::string> ReadVersion(const std::string& name, const std::string&) override {
     if (!down.ok()) return down;
@@ -105,6 +107,28 @@ class FakeHosting final : public HostingServer {
     calls.push_back("drop " + name);
     if (!down.ok()) return down;
     dbs.erase(name);
+    return absl::OkStatus();
+  }
+  absl::Status SetConnectionLimit(const std::string& name, int32_t limit) override {
+    calls.push_back(absl::StrCat("limit ", name, " ", limit));
+    if (!down.ok()) return down;
+    if (!dbs.count(name)) return absl::NotFoundError(name);
+    dbs[name].connection_limit = limit;
+    dbs[name].online = limit != 0;
+    return absl::OkStatus();
+  }
+  absl::Status TerminateSessions(const std::string& name) override {
+    calls.push_back("terminate " + name);
+    if (!down.ok()) return down;
+    if (dbs.count(name)) dbs[name].busy = false;
+    return absl::OkStatus();
+  }
+  absl::Status ReplaceDatabase(const std::string& name, const std::string& replacement) override {
+    calls.push_back(absl::StrCat("replace ", name, " ", replacement));
+    if (!down.ok()) return down;
+    if (!dbs.count(replacement)) return absl::NotFoundError(replacement);
+    dbs[name] = dbs[replacement];
+    dbs.erase(replacement);
     return absl::OkStatus();
   }
 

@@ -67,6 +67,30 @@ TEST(ComposeEmail, FailureSaysWhyAndThatTheDatabaseIsUnchanged) {
   EXPECT_TRUE(absl::StrContains(m->body, "Your database is unchanged"));
 }
 
+TEST(ComposeEmail, ProductionAcceptanceStatesTheEstimatedDowntime) {
+  upgrade::v1::Event e;
+  e.set_event_id("x/accepted");
+  *e.mutable_order() = testing::SampleOrder(upgrade::v1::PURPOSE_PRODUCTION);
+  e.mutable_order()->mutable_estimated_downtime()->set_seconds(200);
+  e.mutable_accepted();
+  std::optional<Email> m = notifier::ComposeEmail(e, {});
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->subject, "Upgrade in progress: acme to 18.0 (production)");
+  EXPECT_TRUE(absl::StrContains(m->body, "offline during the upgrade: about 3 min 20 s")) << m->body;
+}
+
+TEST(ComposeEmail, ARollbackSaysTheDataIsIntactAndWhatFailed) {
+  upgrade::v1::Event e;
+  e.set_event_id("x/rolled_back");
+  *e.mutable_order() = testing::SampleOrder(upgrade::v1::PURPOSE_PRODUCTION);
+  e.mutable_rolled_back()->set_error("step 17.0->18.0/02 failed: boom");
+  std::optional<Email> m = notifier::ComposeEmail(e, {});
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->subject, "Upgrade rolled back: acme is back at 16.0");
+  EXPECT_TRUE(absl::StrContains(m->body, "Your data is intact"));
+  EXPECT_TRUE(absl::StrContains(m->body, "step 17.0->18.0/02 failed: boom"));
+}
+
 TEST(ComposeEmail, ProgressEventsSendNothing) {
   upgrade::v1::Event e;
   e.set_event_id("x/clone_started");

@@ -36,11 +36,15 @@ class FakeTarget final : public MigrationTarget {
     version = v;
     return absl::OkStatus();
   }
+  absl::StatusOr<bool> RunCheck(const std::string&, const std::string&) override { return check_result; }
+  absl::StatusOr<bool> AcceptsConnections(const std::string&) override { return accepts_connections; }
   absl::StatusOr<std::string> ReadVersion(const std::string&, const std::string&) override {
     if (!down.ok()) return down;
     return version;
   }
 
+  bool check_result = true;
+  bool accepts_connections = false;
   std::string version = "16.0";
   std::map<std::string, std::string> history;
   std::vector<std::string> ran;
@@ -113,6 +117,45 @@ TEST_F(MigratorTest, AnUnreachableDatabaseIsRetriedNotFailed) {
   target_.down = absl::UnavailableError("connection refused");
   EXPECT_EQ(migrator_.MigrateTestCopy(SampleOrder()).code(), absl::StatusCode::kUnavailable);
   for (const Event& e : publisher_.Events()) EXPECT_FALSE(e.has_failed());
+}
+
+Order ProductionOrder() {
+  Order o = SampleOrder(PURPOSE_PRODUCTION);
+  o.set_test_database("");
+  o.set_restore_point("acme_rp_0f8fad5b");
+  return o;
+}
+
+TEST_F(MigratorTest, ProductionRunsThePlanWithoutNeutralizing) {
+  ASSERT_TRUE(migrator_.MigrateInPlace(ProductionOrder()).ok());
+  EXPECT_EQ(target_.ran.size(), 6u);
+  EXPECT_EQ(target_.history.count("neutralize/neutralize"), 0u);
+  auto events = publisher_.Events();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_TRUE(events[1].has_migrated());
+}
+
+TEST_F(MigratorTest, AFailingProductionStepAsksForARollback) {
+  target_.fail_step = "17.0->18.0/02_rename_partner_phone";
+  ASSERT_TRUE(migrator_.MigrateInPlace(ProductionOrder()).ok());
+  Event last = publisher_.Events().back();
+  ASSERT_TRUE(last.has_migration_failed());
+  EXPECT_TRUE(absl::StrContains(last.migration_failed().error(), "02_rename_partner_phone"));
+}
+
+TEST_F(MigratorTest, AFailedPostCheckFailsTheUpgrade) {
+  target_.check_result = false;
+  ASSERT_TRUE(migrator_.MigrateInPlace(ProductionOrder()).ok());
+  Event last = publisher_.Events().back();
+  ASSERT_TRUE(last.has_migration_failed());
+  EXPECT_TRUE(absl::StrContains(last.migration_failed().error(), "post-check")) << last.migration_failed().error();
+}
+
+TEST_F(MigratorTest, NeverMigratesAProductionDatabaseThatIsOnline) {
+  target_.accepts_connections = true;  // e.g. a redelivered snapshot event after a rollback
+  ASSERT_TRUE(migrator_.MigrateInPlace(ProductionOrder()).ok());
+  EXPECT_TRUE(target_.ran.empty());
+  EXPECT_TRUE(publisher_.records.empty());
 }
 
 TEST_F(MigratorTest, IgnoresEventsItDoesNotHandle) {

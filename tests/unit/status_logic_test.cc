@@ -10,10 +10,15 @@ namespace {
 using namespace upgrade::v1;
 using upshift::testing::SampleOrder;
 
-Event E(const std::string& kind, int second) {
+Event E(const std::string& kind, int second, Purpose purpose = PURPOSE_TEST) {
   Event e;
   e.set_event_id(std::string("x/") + kind);
-  *e.mutable_order() = SampleOrder();
+  *e.mutable_order() = SampleOrder(purpose);
+  if (purpose == PURPOSE_PRODUCTION) {
+    e.mutable_order()->set_test_database("");
+    e.mutable_order()->set_restore_point("acme_rp_0f8fad5b");
+    e.mutable_order()->mutable_estimated_downtime()->set_seconds(100);
+  }
   e.mutable_occurred_at()->set_seconds(1'800'000'000 + second);
   if (kind == "accepted") e.mutable_accepted();
   if (kind == "clone_started") e.mutable_clone_started();
@@ -25,8 +30,15 @@ Event E(const std::string& kind, int second) {
   if (kind == "migration_started") e.mutable_migration_started();
   if (kind == "succeeded") e.mutable_succeeded()->set_version("18.0");
   if (kind == "failed") e.mutable_failed()->set_error("step broke");
+  if (kind == "went_offline") e.mutable_went_offline();
+  if (kind == "snapshot_succeeded") e.mutable_snapshot_succeeded();
+  if (kind == "migrated") e.mutable_migrated();
+  if (kind == "migration_failed") e.mutable_migration_failed()->set_error("step broke");
+  if (kind == "rolled_back") e.mutable_rolled_back()->set_error("step broke");
   return e;
 }
+
+Event P(const std::string& kind, int second) { return E(kind, second, PURPOSE_PRODUCTION); }
 
 TEST(NextUpgrade, FollowsTheTestLifecycle) {
   std::optional<Upgrade> u;
@@ -72,6 +84,36 @@ TEST(NextUpgrade, AFailedTestKeepsNoCopy) {
   EXPECT_EQ(u->test_database(), "");
 }
 
+TEST(NextUpgrade, FollowsTheProductionLifecycleWithItsEstimates) {
+  std::optional<Upgrade> u = NextUpgrade(std::nullopt, P("accepted", 0));
+  EXPECT_EQ(u->estimated_downtime().seconds(), 100);
+  u = NextUpgrade(u, P("went_offline", 10));
+  EXPECT_EQ(u->state(), STATE_GOING_OFFLINE);
+  EXPECT_EQ(u->offline_at().seconds(), 1'800'000'010);
+  u = NextUpgrade(u, P("snapshot_succeeded", 40));
+  EXPECT_EQ(u->state(), STATE_SNAPSHOTTING);
+  EXPECT_EQ(u->restore_point(), "acme_rp_0f8fad5b");
+  EXPECT_EQ(u->estimated_remaining().seconds(), 70);  // 100 s estimated, 30 s offline so far
+  u = NextUpgrade(u, P("migration_started", 41));
+  EXPECT_EQ(u->state(), STATE_MIGRATING);
+  u = NextUpgrade(u, P("succeeded", 90));
+  EXPECT_EQ(u->state(), STATE_SUCCEEDED);
+  EXPECT_EQ(u->online_at().seconds(), 1'800'000'090);
+  EXPECT_EQ(u->estimated_remaining().seconds(), 0);
+  EXPECT_EQ(u->restore_point(), "acme_rp_0f8fad5b");
+}
+
+TEST(NextUpgrade, ARollbackEndsRolledBackWithTheCauseAndNoRestorePoint) {
+  std::optional<Upgrade> u = NextUpgrade(std::nullopt, P("snapshot_succeeded", 5));
+  u = NextUpgrade(u, P("migration_failed", 6));
+  EXPECT_EQ(u->state(), STATE_ROLLING_BACK);
+  EXPECT_EQ(u->error(), "step broke");
+  u = NextUpgrade(u, P("rolled_back", 7));
+  EXPECT_EQ(u->state(), STATE_ROLLED_BACK);
+  EXPECT_TRUE(u->restore_point().empty());
+  EXPECT_TRUE(IsFinal(u->state()));
+}
+
 bool Has(const std::vector<TagChange>& changes, const std::string& db, Tag tag, bool add) {
   for (const TagChange& c : changes) {
     if (c.database == db && c.tag == tag && c.add == add) return true;
@@ -100,6 +142,19 @@ TEST(TagChanges, ALateEventAfterTheEndChangesNoTag) {
   Upgrade done = NextUpgrade(std::nullopt, E("succeeded", 4));
   Upgrade late = NextUpgrade(done, E("accepted", 0));
   EXPECT_TRUE(TagChanges(done, late).empty());
+}
+
+TEST(TagChanges, OfflineWhileTheProductionDatabaseIsDownAndFailedAfterARollback) {
+  Upgrade accepted = NextUpgrade(std::nullopt, P("accepted", 0));
+  Upgrade offline = NextUpgrade(accepted, P("went_offline", 1));
+  EXPECT_TRUE(Has(TagChanges(accepted, offline), "acme", TAG_OFFLINE, true));
+  Upgrade snap = NextUpgrade(offline, P("snapshot_succeeded", 2));
+  EXPECT_TRUE(Has(TagChanges(offline, snap), "acme_rp_0f8fad5b", TAG_RESTORE_POINT, true));
+  Upgrade back = NextUpgrade(snap, P("rolled_back", 3));
+  auto changes = TagChanges(snap, back);
+  EXPECT_TRUE(Has(changes, "acme", TAG_OFFLINE, false));
+  EXPECT_TRUE(Has(changes, "acme", TAG_UPGRADE_IN_PROGRESS, false));
+  EXPECT_TRUE(Has(changes, "acme", TAG_UPGRADE_FAILED, true));
 }
 
 TEST(TagChanges, TheCopyIsTaggedOnceItExists) {
