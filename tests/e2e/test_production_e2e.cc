@@ -1,0 +1,337 @@
+// Production upgrades through the five service binaries: offline window, verified restore point,
+// in-place upgrade, automatic rollback, admission rules, downtime estimate.
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "libs/common/ids.h"
+#include "libs/common/time.h"
+#include "libs/pg/pg.h"
+#include "tests/support/platform.h"
+#include "tests/support/wait.h"
+
+namespace upshift::testing {
+namespace {
+
+using namespace upgrade::v1;
+
+Platform* platform = nullptr;
+
+// The sample catalog plus two test-only steps in the 17.0 -> 18.0 hop, between its second and third
+// step: one sleeps and one fails, each only in a database holding its marker parameter.
+std::string MakeTestCatalog(const std::string& dir) {
+  std::filesystem::copy(SourceDir() + "/deploy/catalogs/sample_erp", dir, std::filesystem::copy_options::recursive);
+  std::ofstream(dir + "/hops/17.0-18.0/02a_test_slow.sql")
+      << "SELECT pg_sleep(3) FROM ir_config_parameter WHERE key = 'upshift.test.slow_upgrade';\n";
+  std::ofstream(dir + "/hops/17.0-18.0/02b_test_fail.sql")
+      << "DO $$ BEGIN\n"
+         "  IF EXISTS (SELECT 1 FROM ir_config_parameter WHERE key = 'upshift.test.fail_upgrade') THEN\n"
+         "    RAISE EXCEPTION 'forced failure for the rollback test';\n"
+         "  END IF;\n"
+         "END $$;\n";
+  std::ifstream in(dir + "/catalog.textproto");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string manifest = absl::StrReplaceAll(
+      text.str(), {{"  steps { name: \"03_order_line_constraints\"",
+                    "  steps { name: \"02a_test_slow\" sql: \"hops/17.0-18.0/02a_test_slow.sql\" }\n"
+                    "  steps { name: \"02b_test_fail\" sql: \"hops/17.0-18.0/02b_test_fail.sql\" }\n"
+                    "  steps { name: \"03_order_line_constraints\""}});
+  std::ofstream(dir + "/catalog.textproto") << manifest;
+  return dir;
+}
+
+class PlatformEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    catalog_dir_ = MakeTempDir("upshift-test-catalog");
+    std::filesystem::remove(catalog_dir_);
+    absl::StatusOr<std::unique_ptr<Platform>> p = Platform::Start({MakeTestCatalog(catalog_dir_), {}});
+    ASSERT_TRUE(p.ok()) << p.status();
+    owned_ = *std::move(p);
+    platform = owned_.get();
+    // An application role, bound by the connection limit like a customer's application.
+    ASSERT_TRUE(platform->postgres().Exec("postgres", "CREATE ROLE app_user LOGIN").ok());
+  }
+  void TearDown() override {
+    platform = nullptr;
+    owned_.reset();
+    std::filesystem::remove_all(catalog_dir_);
+  }
+
+ private:
+  std::string catalog_dir_;
+  std::unique_ptr<Platform> owned_;
+};
+
+const auto* const kEnvironment = ::testing::AddGlobalTestEnvironment(new PlatformEnvironment());
+
+RequestUpgradeRequest Order(const std::string& db, Purpose purpose, const std::string& target = "18.0") {
+  RequestUpgradeRequest req;
+  req.set_database(db);
+  req.set_target_version(target);
+  req.set_notify_email(absl::StrCat("owner+", db, "@example.com"));
+  req.set_purpose(purpose);
+  return req;
+}
+
+grpc::Status Request(const RequestUpgradeRequest& req, Upgrade* out) {
+  RequestUpgradeResponse resp;
+  grpc::Status s = platform->requests().RequestUpgrade(Context().get(), req, &resp);
+  *out = resp.upgrade();
+  return s;
+}
+
+// Follows WatchUpgrade to its end, calling `on_change` for every Upgrade it carries.
+Upgrade WatchToEnd(const std::string& upgrade_id, const std::function<void(const Upgrade&)>& on_change = nullptr) {
+  WatchUpgradeRequest req;
+  req.set_upgrade_id(upgrade_id);
+  auto ctx = Context(absl::Minutes(5));
+  auto reader = platform->status().WatchUpgrade(ctx.get(), req);
+  Upgrade u, last;
+  while (reader->Read(&u)) {
+    if (on_change) on_change(u);
+    last = u;
+  }
+  EXPECT_TRUE(reader->Finish().ok());
+  return last;
+}
+
+// Runs a successful Test of `db` to `target` and returns it.
+Upgrade PassTest(const std::string& db, const std::string& target = "18.0") {
+  Upgrade accepted;
+  grpc::Status s = Request(Order(db, PURPOSE_TEST, target), &accepted);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  Upgrade done = WatchToEnd(accepted.upgrade_id());
+  EXPECT_EQ(done.state(), STATE_SUCCEEDED) << done.error() << platform->Logs();
+  // request learns the end from upgrade.events; wait until it admits the next order.
+  EXPECT_TRUE(WaitFor([&] {
+    GetUpgradeOptionsRequest req;
+    req.set_database(db);
+    GetUpgradeOptionsResponse resp;
+    return platform->requests().GetUpgradeOptions(Context().get(), req, &resp).ok() &&
+           resp.active_upgrade_id().empty();
+  }));
+  return done;
+}
+
+std::map<std::string, std::string> Checksums(const std::string& db) {
+  std::map<std::string, std::string> out;
+  auto tables = platform->postgres().Query(db, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'");
+  EXPECT_TRUE(tables.ok()) << tables.status();
+  for (const auto& row : *tables) {
+    out[row[0]] = *platform->postgres().QueryValue(
+        db, absl::StrCat("SELECT coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM public.\"", row[0],
+                         "\" AS t"));
+  }
+  return out;
+}
+
+std::string Value(const std::string& db, const std::string& sql) {
+  absl::StatusOr<std::string> v = platform->postgres().QueryValue(db, sql);
+  EXPECT_TRUE(v.ok()) << v.status() << " in " << db << ": " << sql;
+  return v.ok() ? *v : "";
+}
+
+// Whether the application role can open a session on `db`.
+absl::Status AppConnects(const std::string& db) {
+  std::string conninfo = absl::StrCat("host=127.0.0.1 port=", platform->postgres().port(), " user=app_user");
+  return pg::WithConnection(conninfo, db, [](pqxx::connection&) { return absl::OkStatus(); });
+}
+
+Database GetDatabase(const std::string& name) {
+  GetDatabaseRequest req;
+  req.set_name(name);
+  Database db;
+  grpc::Status s = platform->status().GetDatabase(Context().get(), req, &db);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return db;
+}
+
+std::set<int> Tags(const Database& db) { return std::set<int>(db.tags().begin(), db.tags().end()); }
+
+std::vector<std::string> MessagesTo(const std::string& address) {
+  std::vector<std::string> out;
+  for (const std::string& m : platform->smtp().Messages()) {
+    if (absl::StrContains(m, absl::StrCat("To: <", address, ">"))) out.push_back(m);
+  }
+  return out;
+}
+
+bool AnyMessageContains(const std::string& address, const std::string& text) {
+  for (const std::string& m : MessagesTo(address)) {
+    if (absl::StrContains(m, text)) return true;
+  }
+  return false;
+}
+
+TEST(Production, UpgradesTheDatabaseInPlaceOfflineAndKeepsAVerifiedRestorePoint) {
+  const std::string db = "prodok";
+  ASSERT_TRUE(platform->postgres().GenerateSampleDatabase(db, 200).ok());
+  PassTest(db);
+  GetUpgradeOptionsRequest oreq;
+  oreq.set_database(db);
+  GetUpgradeOptionsResponse options;
+  ASSERT_TRUE(platform->requests().GetUpgradeOptions(Context().get(), oreq, &options).ok());
+  ASSERT_EQ(options.options_size(), 2);
+  EXPECT_EQ(options.options(1).version(), "18.0");
+  EXPECT_EQ(options.options(1).purposes_size(), 2);  // test and production
+  EXPECT_EQ(options.options(0).purposes_size(), 1);  // 17.0: no Test went there
+
+  // Hold the offline window open long enough to observe it from outside.
+  ASSERT_TRUE(platform->postgres()
+                  .Exec(db, "INSERT INTO ir_config_parameter (key, value) VALUES ('upshift.test.slow_upgrade', '1')")
+                  .ok());
+  std::map<std::string, std::string> before = Checksums(db);
+  ASSERT_TRUE(AppConnects(db).ok());
+
+  Upgrade accepted;
+  grpc::Status s = Request(Order(db, PURPOSE_PRODUCTION), &accepted);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(accepted.state(), STATE_ACCEPTED);
+  EXPECT_GT(FromProto(accepted.estimated_downtime()), absl::ZeroDuration());
+
+  std::set<State> states;
+  absl::Status while_offline = absl::OkStatus();
+  std::set<int> tags_while_offline;
+  bool probed = false;
+  Upgrade done = WatchToEnd(accepted.upgrade_id(), [&](const Upgrade& u) {
+    states.insert(u.state());
+    if (u.state() == STATE_MIGRATING && !probed) {
+      probed = true;
+      while_offline = AppConnects(db);
+      tags_while_offline = Tags(GetDatabase(db));
+      EXPECT_FALSE(GetDatabase(db).online());
+    }
+  });
+  ASSERT_EQ(done.state(), STATE_SUCCEEDED) << done.error() << platform->Logs();
+  EXPECT_TRUE(states.count(STATE_SNAPSHOTTING));
+  EXPECT_TRUE(states.count(STATE_MIGRATING));
+  ASSERT_TRUE(probed);
+  EXPECT_FALSE(while_offline.ok()) << "an application could connect while the database was offline";
+  EXPECT_TRUE(tags_while_offline.count(TAG_OFFLINE));
+  EXPECT_TRUE(tags_while_offline.count(TAG_UPGRADE_IN_PROGRESS));
+
+  // Back online at 18.0 with its data migrated; tags cleared.
+  EXPECT_TRUE(AppConnects(db).ok());
+  EXPECT_EQ(Value(db, "SELECT latest_version FROM ir_module_module WHERE name = 'base'"), "18.0");
+  EXPECT_EQ(Value(db, "SELECT count(*) FROM product_template"), Value(db, "SELECT count(*) FROM product_product"));
+  EXPECT_EQ(Value(db, "SELECT count(*) FROM res_partner WHERE city IS NULL"), "0");
+  EXPECT_EQ(Value(db, "SELECT count(*) FROM ir_mail_server WHERE active"), "2");  // production is not neutralized
+  Database after = GetDatabase(db);
+  EXPECT_TRUE(after.online());
+  EXPECT_EQ(after.version(), "18.0");
+  EXPECT_EQ(Tags(after), std::set<int>{});
+  EXPECT_TRUE(done.has_offline_at());
+  EXPECT_TRUE(done.has_online_at());
+  EXPECT_EQ(FromProto(done.estimated_remaining()), absl::ZeroDuration());
+
+  // The restore point: listed under the database, at the old version and content.
+  const std::string rp = done.restore_point();
+  ASSERT_FALSE(rp.empty());
+  ListDatabasesResponse list;
+  ASSERT_TRUE(platform->status().ListDatabases(Context().get(), ListDatabasesRequest(), &list).ok());
+  bool listed = false;
+  for (const Database& d : list.databases()) {
+    if (d.name() != db) continue;
+    for (const Database& r : d.restore_points()) {
+      if (r.name() == rp) {
+        listed = true;
+        EXPECT_TRUE(Tags(r).count(TAG_RESTORE_POINT));
+        EXPECT_EQ(r.version(), "16.0");
+      }
+    }
+  }
+  EXPECT_TRUE(listed);
+  EXPECT_EQ(Checksums(rp), before);
+
+  // Emails: the estimate at acceptance, the real offline time at the end.
+  const std::string owner = absl::StrCat("owner+", db, "@example.com");
+  ASSERT_TRUE(WaitFor([&] { return MessagesTo(owner).size() == 4; })) << MessagesTo(owner).size();
+  EXPECT_TRUE(AnyMessageContains(owner, "Your database will be offline during the upgrade: about"));
+  EXPECT_TRUE(AnyMessageContains(owner, "Subject: Your database prodok is upgraded to 18.0"));
+  EXPECT_TRUE(AnyMessageContains(owner, "It was offline for"));
+}
+
+TEST(Production, AFailingStepRollsBackToTheVerifiedRestorePoint) {
+  const std::string db = "prodfail";
+  ASSERT_TRUE(platform->postgres().GenerateSampleDatabase(db, 150).ok());
+  PassTest(db);
+  ASSERT_TRUE(platform->postgres()
+                  .Exec(db, "INSERT INTO ir_config_parameter (key, value) VALUES ('upshift.test.fail_upgrade', '1')")
+                  .ok());
+  std::map<std::string, std::string> before = Checksums(db);
+
+  Upgrade accepted;
+  ASSERT_TRUE(Request(Order(db, PURPOSE_PRODUCTION), &accepted).ok());
+  std::set<State> states;
+  Upgrade done = WatchToEnd(accepted.upgrade_id(), [&](const Upgrade& u) { states.insert(u.state()); });
+  ASSERT_EQ(done.state(), STATE_ROLLED_BACK) << done.error() << platform->Logs();
+  EXPECT_TRUE(states.count(STATE_ROLLING_BACK));
+  EXPECT_TRUE(absl::StrContains(done.error(), "forced failure for the rollback test")) << done.error();
+  EXPECT_TRUE(absl::StrContains(done.error(), "02b_test_fail")) << done.error();
+
+  // The database is its old self: old version, identical content, online.
+  EXPECT_EQ(Value(db, "SELECT latest_version FROM ir_module_module WHERE name = 'base'"), "16.0");
+  EXPECT_EQ(Checksums(db), before);
+  EXPECT_EQ(Value(db, "SELECT count(*) FROM information_schema.schemata WHERE schema_name = 'upshift'"), "0");
+  EXPECT_TRUE(AppConnects(db).ok());
+  Database after = GetDatabase(db);
+  EXPECT_TRUE(after.online());
+  EXPECT_EQ(after.version(), "16.0");
+  EXPECT_EQ(Tags(after), std::set<int>{TAG_UPGRADE_FAILED});
+  EXPECT_EQ(after.restore_points_size(), 0);
+  // The restore point became the database again: no copy of it is left behind.
+  EXPECT_EQ(Value("postgres", absl::StrCat("SELECT count(*) FROM pg_database WHERE datname = '",
+                                           RestorePointName(db, accepted.upgrade_id()), "'")),
+            "0");
+  EXPECT_EQ(Value("postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE 'prodfail%'"), "2");  // + Test copy
+
+  const std::string owner = absl::StrCat("owner+", db, "@example.com");
+  ASSERT_TRUE(WaitFor([&] { return AnyMessageContains(owner, "Subject: Upgrade rolled back: prodfail is back at 16.0"); }))
+      << platform->Logs();
+  EXPECT_TRUE(AnyMessageContains(owner, "Your data is intact"));
+  EXPECT_TRUE(AnyMessageContains(owner, "forced failure for the rollback test"));
+}
+
+TEST(Production, IsRefusedWithoutAMatchingFreshTest) {
+  const std::string db = "prodrules";
+  ASSERT_TRUE(platform->postgres().GenerateSampleDatabase(db, 20).ok());
+  Upgrade u;
+  grpc::Status s = Request(Order(db, PURPOSE_PRODUCTION), &u);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(absl::StrContains(s.error_message(), "no successful Test")) << s.error_message();
+
+  Upgrade test = PassTest(db, "17.0");
+  s = Request(Order(db, PURPOSE_PRODUCTION, "18.0"), &u);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(absl::StrContains(s.error_message(), "went to 17.0")) << s.error_message();
+
+  // The same Test, grown stale.
+  ASSERT_TRUE(platform->postgres()
+                  .Exec("upshift", absl::StrCat("UPDATE request.orders SET finished_at = now() - interval '31 days' "
+                                                "WHERE upgrade_id = '", test.upgrade_id(), "'"))
+                  .ok());
+  s = Request(Order(db, PURPOSE_PRODUCTION, "17.0"), &u);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(absl::StrContains(s.error_message(), "31 days ago")) << s.error_message();
+  GetUpgradeOptionsRequest oreq;
+  oreq.set_database(db);
+  GetUpgradeOptionsResponse options;
+  ASSERT_TRUE(platform->requests().GetUpgradeOptions(Context().get(), oreq, &options).ok());
+  for (const TargetOption& o : options.options()) {
+    for (int p : o.purposes()) EXPECT_NE(p, PURPOSE_PRODUCTION) << o.version();
+  }
+  // Nothing was admitted and the database never went offline.
+  EXPECT_EQ(Value("upshift", "SELECT count(*) FROM request.orders WHERE database = 'prodrules' AND purpose = 2"), "0");
+  EXPECT_TRUE(AppConnects(db).ok());
+}
+
+}  // namespace
+}  // namespace upshift::testing
