@@ -97,6 +97,21 @@ absl::StatusOr<std::string> PgHostingServer::ReadVersion(const std::string& data
   return version;
 }
 
+absl::StatusOr<int64_t> PgHostingServer::DataSizeBytes(const std::string& database) {
+  int64_t bytes = 0;
+  absl::Status status = pg::WithConnection(options_.conninfo, database, [&](pqxx::connection& conn) {
+    pqxx::read_transaction tx(conn);
+    bytes = tx.exec1(
+        "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'm') "
+        "AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'")[0]
+                .as<int64_t>();
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return bytes;
+}
+
 absl::StatusOr<TableRowCounts> PgHostingServer::CountRows(const std::string& database) {
   TableRowCounts counts;
   absl::Status status = pg::WithConnection(options_.conninfo, database, [&](pqxx::connection& conn) {

@@ -107,8 +107,8 @@ absl::Status Cloner::OnAccepted(const upgrade::v1::Order& order) {
     }
     done.emplace();
     ToProto(clock_.Now() - start, done->mutable_duration());
-    absl::StatusOr<HostedDatabase> source = hosting_.GetDatabase(order.database());
-    if (source.ok()) done->set_source_size_bytes(source->size_bytes);
+    UPSHIFT_ASSIGN_OR_RETURN(int64_t source_bytes, hosting_.DataSizeBytes(order.database()));
+    done->set_source_size_bytes(source_bytes);
     FillCounts(source_rows, done->mutable_source_rows());
     FillCounts(copy_rows, done->mutable_copy_rows());
     UPSHIFT_RETURN_IF_ERROR(store_.Save(order.upgrade_id(), order.test_database(), *done));

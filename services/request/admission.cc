@@ -122,8 +122,8 @@ absl::StatusOr<upgrade::v1::Upgrade> Admission::RequestUpgrade(const upgrade::v1
     UPSHIFT_ASSIGN_OR_RETURN(std::vector<StoredOrder> orders, store_.ListByDatabase(database));
     UPSHIFT_ASSIGN_OR_RETURN(const StoredOrder* test,
                              TestAllowingProduction(orders, database, current, request.target_version()));
-    UPSHIFT_ASSIGN_OR_RETURN(HostedDatabase hosted, hosting_.GetDatabase(database));
-    estimate = EstimateDowntime(test->timings, hosted.size_bytes);
+    UPSHIFT_ASSIGN_OR_RETURN(int64_t data_bytes, hosting_.DataSizeBytes(database));
+    estimate = EstimateDowntime(test->timings, data_bytes);
   }
 
   StoredOrder stored;

@@ -19,7 +19,7 @@ enum class Outcome { kActive, kSucceeded, kFailed };
 struct TestTimings {
   absl::Duration clone = absl::ZeroDuration();    // copy and check
   absl::Duration migrate = absl::ZeroDuration();  // plan, neutralization and post-checks
-  int64_t source_size_bytes = 0;                  // of the source, when it was copied
+  int64_t source_size_bytes = 0;                  // the source's table data, when it was copied
 };
 
 struct StoredOrder {

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 
 #include "absl/strings/match.h"
@@ -298,6 +299,26 @@ TEST(Production, AFailingStepRollsBackToTheVerifiedRestorePoint) {
       << platform->Logs();
   EXPECT_TRUE(AnyMessageContains(owner, "Your data is intact"));
   EXPECT_TRUE(AnyMessageContains(owner, "forced failure for the rollback test"));
+}
+
+TEST(Production, TheDowntimeEstimateHoldsForADatabaseFourTimesLargerThanAtItsTest) {
+  const std::string db = "prodgrow";
+  const int partners = 10000;
+  ASSERT_TRUE(platform->postgres().GenerateSampleDatabase(db, partners).ok());
+  PassTest(db);
+  ASSERT_TRUE(platform->postgres().AppendSampleData(db, 3 * partners).ok());
+  EXPECT_EQ(Value(db, "SELECT count(*) FROM res_partner"), std::to_string(4 * partners));
+
+  Upgrade accepted;
+  ASSERT_TRUE(Request(Order(db, PURPOSE_PRODUCTION), &accepted).ok());
+  Upgrade done = WatchToEnd(accepted.upgrade_id());
+  ASSERT_EQ(done.state(), STATE_SUCCEEDED) << done.error() << platform->Logs();
+  absl::Duration estimate = FromProto(accepted.estimated_downtime());
+  absl::Duration offline = FromProto(done.online_at()) - FromProto(done.offline_at());
+  double ratio = absl::FDivDuration(estimate, offline);
+  std::cout << "estimated downtime " << estimate << ", measured " << offline << ", ratio " << ratio << "\n";
+  EXPECT_GE(ratio, 0.5) << "estimated " << estimate << " but offline " << offline;
+  EXPECT_LE(ratio, 2.0) << "estimated " << estimate << " but offline " << offline;
 }
 
 TEST(Production, IsRefusedWithoutAMatchingFreshTest) {

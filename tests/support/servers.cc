@@ -133,6 +133,14 @@ absl::Status PostgresServer::GenerateSampleDatabase(const std::string& name, int
                      ""});
 }
 
+absl::Status PostgresServer::AppendSampleData(const std::string& name, int partners) {
+  return RunCommand({{SourceDir() + "/deploy/catalogs/sample_erp/generate", "--database", name, "--partners",
+                      std::to_string(partners), "--append", "--dsn", conninfo()},
+                     {{"PATH", PgBinDir() + ":" + std::string(getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin")}},
+                     "",
+                     ""});
+}
+
 absl::StatusOr<std::unique_ptr<DevBroker>> DevBroker::Start(const std::string& log_dir) {
   auto broker = std::make_unique<DevBroker>();
   std::string file = log_dir + "/bootstrap";

@@ -47,6 +47,8 @@ class PostgresServer {
 
   // Creates a sample ERP database at 16.0 with deploy/catalogs/sample_erp/generate.
   absl::Status GenerateSampleDatabase(const std::string& name, int partners);
+  // Adds `partners` more partners, with their orders and invoices, to a sample ERP database.
+  absl::Status AppendSampleData(const std::string& name, int partners);
 
   // Stops the server (fast shutdown) and removes its files.
   void Stop();

@@ -77,6 +77,12 @@ class FakeHosting final : public HostingServer {
     if (it->second.version.empty()) return absl::FailedPreconditionError("not an application database");
     return it->second.version;
   }
+  absl::StatusOr<int64_t> DataSizeBytes(const std::string& name) override {
+    if (!down.ok()) return down;
+    auto it = dbs.find(name);
+    if (it == dbs.end()) return absl::NotFoundError(name);
+    return it->second.size_bytes;
+  }
   absl::StatusOr<TableRowCounts> CountRows(const std::string& name) override {
     if (!down.ok()) return down;
     auto it = dbs.find(name);
