@@ -2,36 +2,47 @@
 
 #include <thread>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "libs/common/retry.h"
 
 namespace upshift::pg {
 
+namespace {
+
+// libpq's messages end with a newline; statuses read better without it.
+std::string What(const std::exception& e) {
+  return std::string(absl::StripTrailingAsciiWhitespace(e.what()));
+}
+
+}  // namespace
+
 absl::Status StatusFromException(const std::exception& e) {
   if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr) {
-    return absl::UnavailableError(absl::StrCat("database connection lost: ", e.what()));
+    return absl::UnavailableError(absl::StrCat("database connection lost: ", What(e)));
   }
   if (dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr) {
-    return absl::UnavailableError(absl::StrCat("commit outcome unknown: ", e.what()));
+    return absl::UnavailableError(absl::StrCat("commit outcome unknown: ", What(e)));
   }
   if (dynamic_cast<const pqxx::serialization_failure*>(&e) != nullptr ||
       dynamic_cast<const pqxx::deadlock_detected*>(&e) != nullptr) {
-    return absl::AbortedError(e.what());
+    return absl::AbortedError(What(e));
   }
   if (dynamic_cast<const pqxx::unique_violation*>(&e) != nullptr) {
-    return absl::AlreadyExistsError(e.what());
+    return absl::AlreadyExistsError(What(e));
   }
   if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e)) {
     const std::string& state = sql->sqlstate();
     // Class 08: connection exception; 57P01-03: admin shutdown, crash shutdown, cannot connect now.
     if (state.rfind("08", 0) == 0 || state == "57P01" || state == "57P02" || state == "57P03") {
-      return absl::UnavailableError(absl::StrCat("database unavailable: ", e.what()));
+      return absl::UnavailableError(absl::StrCat("database unavailable: ", What(e)));
     }
-    if (state == "40001" || state == "40P01") return absl::AbortedError(e.what());
-    return absl::InternalError(e.what());
+    if (state == "40001" || state == "40P01") return absl::AbortedError(What(e));
+    return absl::InternalError(What(e));
   }
-  return absl::InternalError(e.what());
+  return absl::InternalError(What(e));
 }
 
 std::string ConnInfoFor(absl::string_view base, absl::string_view dbname) {

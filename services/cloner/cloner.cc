@@ -159,6 +159,8 @@ absl::StatusOr<upgrade::v1::SnapshotSucceeded> Cloner::MakeRestorePoint(const up
     UPSHIFT_RETURN_IF_ERROR(hosting_.DropDatabase(rp));
     return absl::DataLossError(absl::StrCat("the restore point does not match the database: ", diff));
   }
+  // A restore point is a safety copy, not a database to work in: applications stay out of it.
+  UPSHIFT_RETURN_IF_ERROR(hosting_.SetConnectionLimit(rp, 0));
   upgrade::v1::SnapshotSucceeded snapshot;
   FillCounts(db_rows, snapshot.mutable_rows());
   ToProto(clock_.Now() - start, snapshot.mutable_duration());

@@ -1,5 +1,6 @@
 #include "services/migrator/pg_migration_target.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "libs/pg/pg.h"
@@ -26,7 +27,8 @@ absl::Status StepError(const std::exception& e, const StepRun& step) {
   if (mapped.code() != absl::StatusCode::kInternal && mapped.code() != absl::StatusCode::kAlreadyExists) {
     return mapped;
   }
-  return absl::InternalError(absl::StrCat("step ", step.hop, "/", step.name, " failed: ", e.what()));
+  return absl::InternalError(
+      absl::StrCat("step ", step.hop, "/", step.name, " failed: ", absl::StripTrailingAsciiWhitespace(e.what())));
 }
 
 }  // namespace

@@ -246,11 +246,13 @@ TEST(Production, UpgradesTheDatabaseInPlaceOfflineAndKeepsAVerifiedRestorePoint)
         listed = true;
         EXPECT_TRUE(Tags(r).count(TAG_RESTORE_POINT));
         EXPECT_EQ(r.version(), "16.0");
+        EXPECT_FALSE(r.online());  // applications cannot write into the restore point
       }
     }
   }
   EXPECT_TRUE(listed);
   EXPECT_EQ(Checksums(rp), before);
+  EXPECT_FALSE(AppConnects(rp).ok());
 
   // Emails: the estimate at acceptance, the real offline time at the end.
   const std::string owner = absl::StrCat("owner+", db, "@example.com");

@@ -60,6 +60,10 @@ std::string TagName(int tag) {
       return "Upgrade failed";
     case TAG_TEST_COPY:
       return "Test copy";
+    case TAG_OFFLINE:
+      return "Offline";
+    case TAG_RESTORE_POINT:
+      return "Restore point";
     default:
       return Tag_Name(static_cast<Tag>(tag));
   }
@@ -77,8 +81,18 @@ void PrintUpgrade(const Upgrade& u) {
   std::printf("versions  %s -> %s\n", u.from_version().c_str(), u.target_version().c_str());
   std::printf("state     %s\n", State_Name(u.state()).c_str());
   if (!u.test_database().empty()) std::printf("copy      %s\n", u.test_database().c_str());
+  if (!u.restore_point().empty()) std::printf("restore   %s\n", u.restore_point().c_str());
   std::printf("created   %s\n", When(u.created_at()).c_str());
   std::printf("finished  %s\n", When(u.finished_at()).c_str());
+  if (u.has_estimated_downtime()) {
+    std::printf("downtime  estimated %s", absl::FormatDuration(absl::Trunc(FromProto(u.estimated_downtime()), absl::Milliseconds(100))).c_str());
+    if (u.has_offline_at() && u.has_online_at()) {
+      std::printf(", offline %s", absl::FormatDuration(absl::Trunc(FromProto(u.online_at()) - FromProto(u.offline_at()), absl::Milliseconds(100))).c_str());
+    } else if (u.has_estimated_remaining()) {
+      std::printf(", about %s left", absl::FormatDuration(absl::Trunc(FromProto(u.estimated_remaining()), absl::Seconds(1))).c_str());
+    }
+    std::printf("\n");
+  }
   if (!u.error().empty()) std::printf("error     %s\n", u.error().c_str());
   if (u.source_rows_size() > 0) {
     std::printf("rows      table: source / copy\n");
@@ -172,6 +186,7 @@ int Main(const std::vector<std::string>& args) {
     for (const Database& db : resp.databases()) {
       PrintDatabaseRow(db, false);
       for (const Database& copy : db.test_copies()) PrintDatabaseRow(copy, true);
+      for (const Database& rp : db.restore_points()) PrintDatabaseRow(rp, true);
     }
     return 0;
   }
