@@ -1,6 +1,7 @@
 #ifndef UPSHIFT_SERVICES_CLONER_CLONE_STORE_H_
 #define UPSHIFT_SERVICES_CLONER_CLONE_STORE_H_
 
+#include <map>
 #include <optional>
 #include <string>
 
@@ -33,6 +34,11 @@ class CloneStore {
                                    int32_t previous_connection_limit, absl::Time at) = 0;
   virtual absl::Status SaveSnapshot(const std::string& upgrade_id, const upgrade::v1::SnapshotSucceeded& snapshot) = 0;
   virtual absl::Status SaveRolledBack(const std::string& upgrade_id) = 0;
+  // Records that the upgrade succeeded: its restore point's retention starts at `at`.
+  virtual absl::Status SaveSucceeded(const std::string& upgrade_id, const std::string& restore_point, absl::Time at) = 0;
+  // Restore points of upgrades that succeeded before `cutoff` and are not dropped yet: upgrade id -> name.
+  virtual absl::StatusOr<std::map<std::string, std::string>> RestorePointsKeptSince(absl::Time cutoff) = 0;
+  virtual absl::Status SaveRestorePointDropped(const std::string& upgrade_id) = 0;
 
   // Records that a copy was dropped, and why.
   virtual absl::Status RecordDrop(const std::string& upgrade_id, const std::string& database,

@@ -213,6 +213,7 @@ absl::Status Cloner::OnMigrated(const upgrade::v1::Order& order) {
   if (!record.has_value()) return absl::FailedPreconditionError("no record of this Production upgrade going offline");
   UPSHIFT_RETURN_IF_ERROR(Emit(order, "coming_online", [](upgrade::v1::Event& e) { e.mutable_coming_online(); }));
   UPSHIFT_RETURN_IF_ERROR(hosting_.SetConnectionLimit(order.database(), record->previous_connection_limit));
+  UPSHIFT_RETURN_IF_ERROR(store_.SaveSucceeded(order.upgrade_id(), order.restore_point(), clock_.Now()));
   absl::Duration offline = clock_.Now() - record->offline_at;
   LogInfo(absl::StrCat(order.database(), " is back online at ", order.target_version(), " after ",
                        absl::FormatDuration(offline)));
@@ -247,6 +248,18 @@ absl::Status Cloner::OnMigrationFailed(const upgrade::v1::Order& order, const st
   return Emit(order, "rolled_back", [&](upgrade::v1::Event& e) {
     e.mutable_rolled_back()->set_error(diff.empty() ? error : absl::StrCat(error, " (after restore: ", diff, ")"));
   });
+}
+
+absl::StatusOr<int> Cloner::DropExpiredRestorePoints() {
+  UPSHIFT_ASSIGN_OR_RETURN(auto expired, store_.RestorePointsKeptSince(clock_.Now() - options_.restore_point_retention));
+  for (const auto& [upgrade_id, restore_point] : expired) {
+    UPSHIFT_RETURN_IF_ERROR(hosting_.DropDatabase(restore_point));
+    UPSHIFT_RETURN_IF_ERROR(store_.RecordDrop(upgrade_id, restore_point, "restore point retention expired"));
+    UPSHIFT_RETURN_IF_ERROR(store_.SaveRestorePointDropped(upgrade_id));
+    LogInfo(absl::StrCat("dropped restore point ", restore_point, ": kept for ",
+                         absl::FormatDuration(options_.restore_point_retention)));
+  }
+  return static_cast<int>(expired.size());
 }
 
 absl::Status Cloner::OnFailed(const upgrade::v1::Order& order) {

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "libs/common/time.h"
 #include "libs/hosting/hosting_server.h"
 #include "libs/kafka/consumer.h"
@@ -27,6 +28,8 @@ struct ClonerOptions {
   CloneMethod method = CloneMethod::kAuto;
   // CREATE DATABASE strategy: "file_copy" (fast for large databases) or "wal_log".
   std::string template_strategy = "file_copy";
+  // How long the restore point of a successful Production upgrade is kept.
+  absl::Duration restore_point_retention = absl::Hours(24 * 7);
 };
 
 // Makes the test copy of every accepted Test upgrade, checks that it equals its source table by
@@ -48,6 +51,9 @@ class Cloner {
   absl::Status OnMigrated(const upgrade::v1::Order& order);
   // Production: replaces the database by its restore point and brings it back online.
   absl::Status OnMigrationFailed(const upgrade::v1::Order& order, const std::string& error);
+
+  // Drops the restore points kept longer than their retention, recording each drop. Returns how many.
+  absl::StatusOr<int> DropExpiredRestorePoints();
 
  private:
   // Publishes the event `kind` about `order`, filled in by `fill`.

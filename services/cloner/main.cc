@@ -1,7 +1,10 @@
 // cloner: database-level operations on the hosting server. Makes and verifies test copies, and
 // drops the copies of failed Test upgrades.
 
+#include <thread>
+
 #include "absl/flags/flag.h"
+#include "absl/time/clock.h"
 #include "absl/strings/str_cat.h"
 #include "libs/common/env_flags.h"
 #include "libs/common/logging.h"
@@ -23,6 +26,9 @@ ABSL_FLAG(std::string, clone_method, "auto",
           "auto (template, or dump/restore while the source is in use), template, or dump");
 ABSL_FLAG(std::string, template_strategy, "file_copy", "CREATE DATABASE strategy: file_copy or wal_log");
 ABSL_FLAG(std::string, pg_bin_dir, "", "Directory of pg_dump and pg_restore (default: PATH)");
+ABSL_FLAG(absl::Duration, restore_point_retention, absl::Hours(24 * 7),
+          "How long the restore point of a successful Production upgrade is kept");
+ABSL_FLAG(absl::Duration, sweep_interval, absl::Minutes(1), "How often expired restore points are looked for");
 
 namespace upshift::cloner {
 namespace {
@@ -32,6 +38,7 @@ struct Config {
   std::string platform_db;
   PgHostingOptions hosting;
   ClonerOptions options;
+  absl::Duration sweep_interval;
 };
 
 absl::StatusOr<Config> ReadConfig() {
@@ -42,7 +49,9 @@ absl::StatusOr<Config> ReadConfig() {
            absl::GetFlag(FLAGS_platform_db),
            {absl::GetFlag(FLAGS_hosting_db), absl::GetFlag(FLAGS_reserved_databases), absl::GetFlag(FLAGS_pg_bin_dir),
             absl::Hours(6)},
-           {}};
+           {},
+           absl::GetFlag(FLAGS_sweep_interval)};
+  c.options.restore_point_retention = absl::GetFlag(FLAGS_restore_point_retention);
   std::string method = absl::GetFlag(FLAGS_clone_method);
   if (method == "auto") {
     c.options.method = CloneMethod::kAuto;
@@ -76,8 +85,19 @@ int Run(const Config& config, const std::atomic<bool>& stop) {
     return 2;
   }
   Cloner cloner(config.options, hosting, *store, **producer, SystemClock());
-  return RunConsumer(config.kafka, "upshift-cloner", {topics::kOrders, topics::kEvents}, **producer,
+  // Restore points past their retention are dropped by every replica's sweeper (a drop is idempotent).
+  std::thread sweeper([&] {
+    while (!stop) {
+      absl::StatusOr<int> dropped = cloner.DropExpiredRestorePoints();
+      if (!dropped.ok()) LogWarning(absl::StrCat("restore point sweep: ", dropped.status().ToString()));
+      absl::Time next = absl::Now() + config.sweep_interval;
+      while (!stop && absl::Now() < next) absl::SleepFor(absl::Milliseconds(100));
+    }
+  });
+  int exit_code = RunConsumer(config.kafka, "upshift-cloner", {topics::kOrders, topics::kEvents}, **producer,
                      [&cloner](const ConsumedRecord& r) { return cloner.Handle(r); }, stop);
+  sweeper.join();
+  return exit_code;
 }
 
 }  // namespace

@@ -20,7 +20,10 @@ CREATE TABLE IF NOT EXISTS cloner.productions (
   previous_connection_limit integer NOT NULL,
   offline_at                timestamptz NOT NULL,
   snapshot                  bytea,  -- upgrade.v1.SnapshotSucceeded once the restore point is verified
-  rolled_back               boolean NOT NULL DEFAULT false
+  rolled_back               boolean NOT NULL DEFAULT false,
+  restore_point             text,
+  succeeded_at              timestamptz,  -- the restore point's retention starts here
+  restore_point_dropped_at  timestamptz
 );
 CREATE TABLE IF NOT EXISTS cloner.drops (
   upgrade_id text NOT NULL,
@@ -121,6 +124,40 @@ absl::Status PgCloneStore::SaveSnapshot(const std::string& upgrade_id, const upg
 absl::Status PgCloneStore::SaveRolledBack(const std::string& upgrade_id) {
   return pool_->Transact([&](pqxx::work& tx) {
     tx.exec_params("UPDATE cloner.productions SET rolled_back = true WHERE upgrade_id = $1", upgrade_id);
+    return absl::OkStatus();
+  });
+}
+
+absl::Status PgCloneStore::SaveSucceeded(const std::string& upgrade_id, const std::string& restore_point,
+                                         absl::Time at) {
+  return pool_->Transact([&](pqxx::work& tx) {
+    tx.exec_params(
+        "UPDATE cloner.productions SET restore_point = $2, succeeded_at = coalesce(succeeded_at, $3) "
+        "WHERE upgrade_id = $1",
+        upgrade_id, restore_point, pg::FormatTime(at));
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::map<std::string, std::string>> PgCloneStore::RestorePointsKeptSince(absl::Time cutoff) {
+  std::map<std::string, std::string> out;
+  absl::Status status = pool_->Transact([&](pqxx::work& tx) {
+    out.clear();
+    for (const auto& row : tx.exec_params(
+             "SELECT upgrade_id, restore_point FROM cloner.productions WHERE succeeded_at < $1 "
+             "AND restore_point_dropped_at IS NULL AND restore_point IS NOT NULL",
+             pg::FormatTime(cutoff))) {
+      out[row[0].as<std::string>()] = row[1].as<std::string>();
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return out;
+}
+
+absl::Status PgCloneStore::SaveRestorePointDropped(const std::string& upgrade_id) {
+  return pool_->Transact([&](pqxx::work& tx) {
+    tx.exec_params("UPDATE cloner.productions SET restore_point_dropped_at = now() WHERE upgrade_id = $1", upgrade_id);
     return absl::OkStatus();
   });
 }

@@ -27,6 +27,9 @@ class PgCloneStore final : public CloneStore {
                            int32_t previous_connection_limit, absl::Time at) override;
   absl::Status SaveSnapshot(const std::string& upgrade_id, const upgrade::v1::SnapshotSucceeded& snapshot) override;
   absl::Status SaveRolledBack(const std::string& upgrade_id) override;
+  absl::Status SaveSucceeded(const std::string& upgrade_id, const std::string& restore_point, absl::Time at) override;
+  absl::StatusOr<std::map<std::string, std::string>> RestorePointsKeptSince(absl::Time cutoff) override;
+  absl::Status SaveRestorePointDropped(const std::string& upgrade_id) override;
 
  private:
   explicit PgCloneStore(std::unique_ptr<pg::Pool> pool);

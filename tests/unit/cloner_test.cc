@@ -46,7 +46,23 @@ class FakeCloneStore final : public CloneStore {
     productions[id].rolled_back = true;
     return absl::OkStatus();
   }
+  absl::Status SaveSucceeded(const std::string& id, const std::string& rp, absl::Time at) override {
+    kept[id] = {rp, at};
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::map<std::string, std::string>> RestorePointsKeptSince(absl::Time cutoff) override {
+    std::map<std::string, std::string> out;
+    for (const auto& [id, k] : kept) {
+      if (k.second < cutoff) out[id] = k.first;
+    }
+    return out;
+  }
+  absl::Status SaveRestorePointDropped(const std::string& id) override {
+    kept.erase(id);
+    return absl::OkStatus();
+  }
   std::map<std::string, CloneSucceeded> clones;
+  std::map<std::string, std::pair<std::string, absl::Time>> kept;
   std::map<std::string, ProductionRecord> productions;
   std::vector<std::string> drops;
 };
@@ -55,7 +71,7 @@ class ClonerTest : public ::testing::Test {
  protected:
   ClonerTest() { hosting_.dbs["acme"] = {"16.0", {{"public.a", 3}, {"public.b", 7}}, false, true}; }
   Cloner Make(CloneMethod method = CloneMethod::kAuto) {
-    return Cloner({method, "file_copy"}, hosting_, store_, publisher_, clock_);
+    return Cloner({method, "file_copy", absl::Hours(24 * 7)}, hosting_, store_, publisher_, clock_);
   }
   FakeHosting hosting_;
   FakeCloneStore store_;
@@ -196,6 +212,27 @@ TEST_F(ClonerTest, AFailedMigrationIsRolledBackFromTheRestorePoint) {
   hosting_.calls.clear();
   ASSERT_TRUE(Make().OnMigrationFailed(ProductionOrder(), "step 17.0->18.0/02 failed").ok());
   for (const std::string& call : hosting_.calls) EXPECT_NE(call.rfind("replace", 0), 0u) << call;
+}
+
+TEST_F(ClonerTest, ARestorePointIsDroppedOnlyAfterItsRetention) {
+  ASSERT_TRUE(Make().OnProductionAccepted(ProductionOrder()).ok());
+  ASSERT_TRUE(Make().OnMigrated(ProductionOrder()).ok());
+  Cloner cloner = Make();
+  clock_.now += absl::Hours(24 * 7) - absl::Minutes(1);
+  EXPECT_EQ(*cloner.DropExpiredRestorePoints(), 0);
+  EXPECT_EQ(hosting_.dbs.count("acme_rp_0f8fad5b"), 1u);
+  clock_.now += absl::Minutes(2);
+  EXPECT_EQ(*cloner.DropExpiredRestorePoints(), 1);
+  EXPECT_EQ(hosting_.dbs.count("acme_rp_0f8fad5b"), 0u);
+  EXPECT_EQ(store_.drops, (std::vector<std::string>{"acme_rp_0f8fad5b"}));
+  EXPECT_EQ(*cloner.DropExpiredRestorePoints(), 0);  // recorded: not dropped twice
+}
+
+TEST_F(ClonerTest, ARolledBackUpgradeKeepsNoRestorePointToSweep) {
+  ASSERT_TRUE(Make().OnProductionAccepted(ProductionOrder()).ok());
+  ASSERT_TRUE(Make().OnMigrationFailed(ProductionOrder(), "boom").ok());
+  clock_.now += absl::Hours(24 * 30);
+  EXPECT_EQ(*Make().DropExpiredRestorePoints(), 0);
 }
 
 TEST_F(ClonerTest, ARedeliveredProductionOrderAfterItsSnapshotOnlyRepublishesIt) {

@@ -1,0 +1,58 @@
+// PgCloneStore against real PostgreSQL: what the cloner remembers between Production phases.
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "libs/common/ids.h"
+#include "services/cloner/pg_clone_store.h"
+#include "tests/component/environment.h"
+
+namespace upshift::cloner {
+namespace {
+
+using upshift::testing::Postgres;
+
+class CloneStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string db = absl::StrCat("clones_", NewUpgradeId().substr(0, 8));
+    ASSERT_TRUE(Postgres().Exec("postgres", "CREATE DATABASE " + db).ok());
+    auto store = PgCloneStore::Open(Postgres().conninfo(db));
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+  }
+  std::unique_ptr<PgCloneStore> store_;
+};
+
+TEST_F(CloneStoreTest, RemembersTheProductionPhasesAndTheFirstConnectionLimit) {
+  absl::Time t0 = absl::FromUnixSeconds(1'800'000'000);
+  ASSERT_TRUE(store_->SaveOffline("u1", "acme", 25, t0).ok());
+  ASSERT_TRUE(store_->SaveOffline("u1", "acme", 0, t0 + absl::Seconds(5)).ok());  // a redelivery changes nothing
+  upgrade::v1::SnapshotSucceeded snapshot;
+  snapshot.add_rows()->set_rows(7);
+  ASSERT_TRUE(store_->SaveSnapshot("u1", snapshot).ok());
+  auto record = store_->FindProduction("u1");
+  ASSERT_TRUE(record.ok() && record->has_value());
+  EXPECT_EQ((*record)->previous_connection_limit, 25);
+  EXPECT_EQ((*record)->offline_at, t0);
+  ASSERT_TRUE((*record)->snapshot.has_value());
+  EXPECT_EQ((*record)->snapshot->rows(0).rows(), 7);
+  EXPECT_FALSE((*record)->rolled_back);
+  EXPECT_FALSE(store_->FindProduction("u2")->has_value());
+}
+
+TEST_F(CloneStoreTest, ListsRestorePointsPastTheirRetentionUntilDropped) {
+  absl::Time done = absl::FromUnixSeconds(1'800'000'000);
+  ASSERT_TRUE(store_->SaveOffline("u1", "acme", -1, done - absl::Minutes(1)).ok());
+  ASSERT_TRUE(store_->SaveSucceeded("u1", "acme_rp_u1", done).ok());
+  EXPECT_TRUE(store_->RestorePointsKeptSince(done)->empty());
+  auto expired = store_->RestorePointsKeptSince(done + absl::Seconds(1));
+  ASSERT_TRUE(expired.ok());
+  EXPECT_EQ(*expired, (std::map<std::string, std::string>{{"u1", "acme_rp_u1"}}));
+  ASSERT_TRUE(store_->SaveRestorePointDropped("u1").ok());
+  EXPECT_TRUE(store_->RestorePointsKeptSince(done + absl::Hours(1))->empty());
+}
+
+}  // namespace
+}  // namespace upshift::cloner
