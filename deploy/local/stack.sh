@@ -57,9 +57,10 @@ stack_start_services() {  # needs CATALOG; OUTBOX_DIR or SMTP_URL
   echo "$! request" >>"$STACK_DIR/pids"
   "$BUILD_DIR/services/status/status" --listen="127.0.0.1:$STATUS_PORT" >"$STACK_DIR/status.log" 2>&1 &
   echo "$! status" >>"$STACK_DIR/pids"
-  "$BUILD_DIR/services/cloner/cloner" --pg_bin_dir="$PG_BIN" >"$STACK_DIR/cloner.log" 2>&1 &
+  "$BUILD_DIR/services/cloner/cloner" --pg_bin_dir="$PG_BIN" --request_addr="127.0.0.1:$REQUEST_PORT" \
+    >"$STACK_DIR/cloner.log" 2>&1 &
   echo "$! cloner" >>"$STACK_DIR/pids"
-  "$BUILD_DIR/services/migrator/migrator" >"$STACK_DIR/migrator.log" 2>&1 &
+  "$BUILD_DIR/services/migrator/migrator" --request_addr="127.0.0.1:$REQUEST_PORT" >"$STACK_DIR/migrator.log" 2>&1 &
   echo "$! migrator" >>"$STACK_DIR/pids"
   "$BUILD_DIR/services/notifier/notifier" --outbox_dir="$OUTBOX_DIR" --smtp_url="${SMTP_URL:-}" \
     --connect_hint="host=127.0.0.1 port=$PG_PORT" >"$STACK_DIR/notifier.log" 2>&1 &

@@ -43,7 +43,7 @@ absl::Status Cloner::Handle(const ConsumedRecord& record) {
       case upgrade::v1::Event::kMigrated:
         return OnMigrated(event.order());
       case upgrade::v1::Event::kMigrationFailed:
-        return OnMigrationFailed(event.order(), event.migration_failed().error());
+        return OnMigrationFailed(event.order(), event.migration_failed().error(), event.migration_failed().cancelled());
       default:
         return absl::OkStatus();
     }
@@ -54,6 +54,8 @@ absl::Status Cloner::Handle(const ConsumedRecord& record) {
       return OnAccepted(event.order());
     case upgrade::v1::Event::kFailed:
       return OnFailed(event.order());
+    case upgrade::v1::Event::kCancelled:
+      return OnCancelled(event.order());
     default:
       return absl::OkStatus();
   }
@@ -177,6 +179,12 @@ absl::Status Cloner::OnProductionAccepted(const upgrade::v1::Order& order) {
   }
   if (record.has_value() && record->rolled_back) return absl::OkStatus();
   if (!record.has_value()) {
+    UPSHIFT_ASSIGN_OR_RETURN(std::optional<std::string> cancelled,
+                             gate_.Pass(order.upgrade_id(), upgrade::v1::CHECKPOINT_TAKE_OFFLINE));
+    if (cancelled.has_value()) {
+      LogInfo(absl::StrCat("upgrade ", order.upgrade_id(), " was cancelled before ", db, " went offline"));
+      return Emit(order, "cancelled", [&](upgrade::v1::Event& e) { e.mutable_cancelled()->set_reason(*cancelled); });
+    }
     UPSHIFT_ASSIGN_OR_RETURN(HostedDatabase hosted, hosting_.GetDatabase(db));
     // A limit of 0 here means an interrupted attempt took it offline already; restore "no limit" then.
     int32_t previous = hosted.connection_limit == 0 ? -1 : hosted.connection_limit;
@@ -223,7 +231,7 @@ absl::Status Cloner::OnMigrated(const upgrade::v1::Order& order) {
   });
 }
 
-absl::Status Cloner::OnMigrationFailed(const upgrade::v1::Order& order, const std::string& error) {
+absl::Status Cloner::OnMigrationFailed(const upgrade::v1::Order& order, const std::string& error, bool cancelled) {
   const std::string& db = order.database();
   UPSHIFT_ASSIGN_OR_RETURN(std::optional<ProductionRecord> record, store_.FindProduction(order.upgrade_id()));
   if (!record.has_value() || !record->snapshot.has_value()) {
@@ -247,6 +255,7 @@ absl::Status Cloner::OnMigrationFailed(const upgrade::v1::Order& order, const st
   LogInfo(absl::StrCat(db, " restored from ", order.restore_point(), " and back online at ", order.from_version()));
   return Emit(order, "rolled_back", [&](upgrade::v1::Event& e) {
     e.mutable_rolled_back()->set_error(diff.empty() ? error : absl::StrCat(error, " (after restore: ", diff, ")"));
+    e.mutable_rolled_back()->set_cancelled(cancelled);
   });
 }
 
@@ -260,6 +269,12 @@ absl::StatusOr<int> Cloner::DropExpiredRestorePoints() {
                          absl::FormatDuration(options_.restore_point_retention)));
   }
   return static_cast<int>(expired.size());
+}
+
+absl::Status Cloner::OnCancelled(const upgrade::v1::Order& order) {
+  if (order.test_database().empty()) return absl::OkStatus();
+  UPSHIFT_RETURN_IF_ERROR(hosting_.DropDatabase(order.test_database()));
+  return store_.RecordDrop(order.upgrade_id(), order.test_database(), "test upgrade cancelled");
 }
 
 absl::Status Cloner::OnFailed(const upgrade::v1::Order& order) {

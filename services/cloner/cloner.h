@@ -7,6 +7,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "libs/common/time.h"
+#include "libs/gate/gate.h"
 #include "libs/hosting/hosting_server.h"
 #include "libs/kafka/consumer.h"
 #include "libs/kafka/publisher.h"
@@ -36,8 +37,9 @@ struct ClonerOptions {
 // table, and drops the copy of a Test upgrade that failed. Idempotent under redelivery.
 class Cloner {
  public:
-  Cloner(ClonerOptions options, HostingServer& hosting, CloneStore& store, Publisher& publisher, Clock& clock)
-      : options_(options), hosting_(hosting), store_(store), publisher_(publisher), clock_(clock) {}
+  Cloner(ClonerOptions options, HostingServer& hosting, CloneStore& store, Publisher& publisher, Gate& gate,
+         Clock& clock)
+      : options_(options), hosting_(hosting), store_(store), publisher_(publisher), gate_(gate), clock_(clock) {}
 
   // Consumer entry point for upgrade.orders and upgrade.events.
   absl::Status Handle(const ConsumedRecord& record);
@@ -49,8 +51,12 @@ class Cloner {
   absl::Status OnProductionAccepted(const upgrade::v1::Order& order);
   // Production: brings the upgraded database back online.
   absl::Status OnMigrated(const upgrade::v1::Order& order);
-  // Production: replaces the database by its restore point and brings it back online.
-  absl::Status OnMigrationFailed(const upgrade::v1::Order& order, const std::string& error);
+  // Production: replaces the database by its restore point and brings it back online. `cancelled`:
+  // the cause is a cancellation, not a failure.
+  absl::Status OnMigrationFailed(const upgrade::v1::Order& order, const std::string& error, bool cancelled = false);
+
+  // Test: drops the copy of a cancelled upgrade.
+  absl::Status OnCancelled(const upgrade::v1::Order& order);
 
   // Drops the restore points kept longer than their retention, recording each drop. Returns how many.
   absl::StatusOr<int> DropExpiredRestorePoints();
@@ -69,6 +75,7 @@ class Cloner {
   HostingServer& hosting_;
   CloneStore& store_;
   Publisher& publisher_;
+  Gate& gate_;
   Clock& clock_;
 };
 

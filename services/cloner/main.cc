@@ -10,6 +10,7 @@
 #include "libs/common/logging.h"
 #include "libs/common/retry.h"
 #include "libs/common/signals.h"
+#include "libs/gate/grpc_gate.h"
 #include "libs/hosting/pg_hosting_server.h"
 #include "libs/kafka/topics.h"
 #include "libs/kafka/worker.h"
@@ -20,6 +21,7 @@ ABSL_FLAG(std::string, kafka_brokers, "127.0.0.1:9092", "Kafka bootstrap servers
 ABSL_FLAG(std::vector<std::string>, kafka_properties, {},
           "Extra librdkafka properties as key=value,... (security, timeouts, debug)");
 ABSL_FLAG(std::string, platform_db, "", "libpq connection string of the platform database");
+ABSL_FLAG(std::string, request_addr, "127.0.0.1:50051", "Address of the request service (its UpgradeGate)");
 ABSL_FLAG(std::string, hosting_db, "", "libpq connection string of the hosting server (no dbname)");
 ABSL_FLAG(std::vector<std::string>, reserved_databases, {"upshift"}, "Databases of the platform, never touched");
 ABSL_FLAG(std::string, clone_method, "auto",
@@ -39,6 +41,7 @@ struct Config {
   PgHostingOptions hosting;
   ClonerOptions options;
   absl::Duration sweep_interval;
+  std::string request_addr;
 };
 
 absl::StatusOr<Config> ReadConfig() {
@@ -50,7 +53,8 @@ absl::StatusOr<Config> ReadConfig() {
            {absl::GetFlag(FLAGS_hosting_db), absl::GetFlag(FLAGS_reserved_databases), absl::GetFlag(FLAGS_pg_bin_dir),
             absl::Hours(6)},
            {},
-           absl::GetFlag(FLAGS_sweep_interval)};
+           absl::GetFlag(FLAGS_sweep_interval),
+           absl::GetFlag(FLAGS_request_addr)};
   c.options.restore_point_retention = absl::GetFlag(FLAGS_restore_point_retention);
   std::string method = absl::GetFlag(FLAGS_clone_method);
   if (method == "auto") {
@@ -84,7 +88,8 @@ int Run(const Config& config, const std::atomic<bool>& stop) {
     LogError(producer.status().ToString());
     return 2;
   }
-  Cloner cloner(config.options, hosting, *store, **producer, SystemClock());
+  GrpcGate gate(config.request_addr, absl::Seconds(10));
+  Cloner cloner(config.options, hosting, *store, **producer, gate, SystemClock());
   // Restore points past their retention are dropped by every replica's sweeper (a drop is idempotent).
   std::thread sweeper([&] {
     while (!stop) {

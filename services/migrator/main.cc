@@ -6,6 +6,7 @@
 #include "libs/common/env_flags.h"
 #include "libs/common/logging.h"
 #include "libs/common/signals.h"
+#include "libs/gate/grpc_gate.h"
 #include "libs/kafka/topics.h"
 #include "libs/kafka/worker.h"
 #include "services/migrator/migrator.h"
@@ -16,6 +17,7 @@ ABSL_FLAG(std::vector<std::string>, kafka_properties, {},
           "Extra librdkafka properties as key=value,... (security, timeouts, debug)");
 ABSL_FLAG(std::string, hosting_db, "", "libpq connection string of the hosting server (no dbname)");
 ABSL_FLAG(std::string, catalog, "", "Path of the migration catalog folder");
+ABSL_FLAG(std::string, request_addr, "127.0.0.1:50051", "Address of the request service (its UpgradeGate)");
 
 namespace upshift::migrator {
 namespace {
@@ -37,7 +39,8 @@ int Run(const std::atomic<bool>& stop) {
     return 2;
   }
   LogInfo(absl::StrCat("catalog ", catalog->application(), " loaded"));
-  Migrator migrator(*catalog, target, **producer, SystemClock());
+  GrpcGate gate(absl::GetFlag(FLAGS_request_addr), absl::Seconds(10));
+  Migrator migrator(*catalog, target, **producer, gate, SystemClock());
   return RunConsumer(*kafka, "upshift-migrator", {topics::kEvents}, **producer,
                      [&migrator](const ConsumedRecord& r) { return migrator.Handle(r); }, stop);
 }

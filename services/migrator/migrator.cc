@@ -57,6 +57,15 @@ absl::Status Migrator::RunPlan(const std::string& database, const upgrade::v1::O
 }
 
 absl::Status Migrator::MigrateTestCopy(const upgrade::v1::Order& order) {
+  auto cancel = [&](const std::string& reason) {
+    LogInfo(absl::StrCat("upgrade ", order.upgrade_id(), ": ", reason));
+    upgrade::v1::Event cancelled = MakeEvent(order, "cancelled", "migrator", clock_.Now());
+    cancelled.mutable_cancelled()->set_reason(reason);
+    return PublishEvent(publisher_, cancelled);
+  };
+  UPSHIFT_ASSIGN_OR_RETURN(std::optional<std::string> cancelled,
+                           gate_.Pass(order.upgrade_id(), upgrade::v1::CHECKPOINT_BEGIN_MIGRATION));
+  if (cancelled.has_value()) return cancel(*cancelled);
   upgrade::v1::Event started = MakeEvent(order, "migration_started", "migrator", clock_.Now());
   started.mutable_migration_started();
   UPSHIFT_RETURN_IF_ERROR(PublishEvent(publisher_, started));
@@ -70,9 +79,13 @@ absl::Status Migrator::MigrateTestCopy(const upgrade::v1::Order& order) {
     failed.mutable_failed()->set_phase("migrate");
     return PublishEvent(publisher_, failed);
   }
+  absl::Duration took = clock_.Now() - start;
+  // Past this point the copy is handed over and the Test can no longer be cancelled.
+  UPSHIFT_ASSIGN_OR_RETURN(cancelled, gate_.Pass(order.upgrade_id(), upgrade::v1::CHECKPOINT_FINISH));
+  if (cancelled.has_value()) return cancel(*cancelled);
   upgrade::v1::Event succeeded = MakeEvent(order, "succeeded", "migrator", clock_.Now());
   succeeded.mutable_succeeded()->set_version(order.target_version());
-  ToProto(clock_.Now() - start, succeeded.mutable_succeeded()->mutable_migrate_duration());
+  ToProto(took, succeeded.mutable_succeeded()->mutable_migrate_duration());
   return PublishEvent(publisher_, succeeded);
 }
 
@@ -83,6 +96,16 @@ absl::Status Migrator::MigrateInPlace(const upgrade::v1::Order& order) {
     LogWarning(absl::StrCat("not migrating ", db, " for upgrade ", order.upgrade_id(),
                             ": it accepts connections, so its upgrade is over"));
     return absl::OkStatus();
+  }
+  // The point of no return: after this, a cancellation is refused.
+  UPSHIFT_ASSIGN_OR_RETURN(std::optional<std::string> cancelled,
+                           gate_.Pass(order.upgrade_id(), upgrade::v1::CHECKPOINT_BEGIN_MIGRATION));
+  if (cancelled.has_value()) {
+    LogInfo(absl::StrCat("upgrade ", order.upgrade_id(), " ", *cancelled, ": restoring ", db));
+    upgrade::v1::Event failed = MakeEvent(order, "migration_failed", "migrator", clock_.Now());
+    failed.mutable_migration_failed()->set_error(*cancelled);
+    failed.mutable_migration_failed()->set_cancelled(true);
+    return PublishEvent(publisher_, failed);
   }
   upgrade::v1::Event started = MakeEvent(order, "migration_started", "migrator", clock_.Now());
   started.mutable_migration_started();

@@ -4,6 +4,7 @@
 #include "absl/status/status.h"
 #include "libs/catalog/catalog.h"
 #include "libs/common/time.h"
+#include "libs/gate/gate.h"
 #include "libs/kafka/consumer.h"
 #include "libs/kafka/publisher.h"
 #include "services/migrator/migration_target.h"
@@ -16,8 +17,8 @@ namespace upshift::migrator {
 // applied steps, and a finished plan just re-announces its result.
 class Migrator {
  public:
-  Migrator(const Catalog& catalog, MigrationTarget& target, Publisher& publisher, Clock& clock)
-      : catalog_(catalog), target_(target), publisher_(publisher), clock_(clock) {}
+  Migrator(const Catalog& catalog, MigrationTarget& target, Publisher& publisher, Gate& gate, Clock& clock)
+      : catalog_(catalog), target_(target), publisher_(publisher), gate_(gate), clock_(clock) {}
 
   // Consumer entry point for upgrade.events.
   absl::Status Handle(const ConsumedRecord& record);
@@ -36,6 +37,7 @@ class Migrator {
   const Catalog& catalog_;
   MigrationTarget& target_;
   Publisher& publisher_;
+  Gate& gate_;
   Clock& clock_;
 };
 

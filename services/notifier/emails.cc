@@ -80,7 +80,24 @@ std::optional<Email> ComposeEmail(const upgrade::v1::Event& event, const EmailOp
                                 o.upgrade_id(),
                                 "\n\n-- Upshift\n");
       return email;
+    case upgrade::v1::Event::kCancelled:
+      email.subject = absl::StrCat("Upgrade cancelled: ", o.database(), " to ", o.target_version(), " (",
+                                   PurposeName(o.purpose()), ")");
+      email.body = absl::StrCat("Hello,\n\nThe ", PurposeName(o.purpose()), " upgrade of your database \"",
+                                o.database(), "\" to ", o.target_version(), " was ", event.cancelled().reason(),
+                                ".\n\nYour database is unchanged", test ? " and its test copy was removed" : "",
+                                ".\n\nUpgrade id: ", o.upgrade_id(), "\n\n-- Upshift\n");
+      return email;
     case upgrade::v1::Event::kRolledBack:
+      if (event.rolled_back().cancelled()) {
+        email.subject = absl::StrCat("Upgrade cancelled: ", o.database(), " is back online at ", o.from_version());
+        email.body = absl::StrCat("Hello,\n\nThe production upgrade of your database \"", o.database(), "\" to ",
+                                  o.target_version(), " was ", event.rolled_back().error(),
+                                  " before anything was migrated.\n\nYour database is unchanged and back online at "
+                                  "version ", o.from_version(), ".\n\nUpgrade id: ", o.upgrade_id(),
+                                  "\n\n-- Upshift\n");
+        return email;
+      }
       email.subject = absl::StrCat("Upgrade rolled back: ", o.database(), " is back at ", o.from_version());
       email.body = absl::StrCat("Hello,\n\nThe production upgrade of your database \"", o.database(), "\" to ",
                                 o.target_version(), " failed:\n\n  ", event.rolled_back().error(),

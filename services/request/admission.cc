@@ -33,9 +33,17 @@ upgrade::v1::Upgrade UpgradeOf(const StoredOrder& stored) {
       u.set_state(upgrade::v1::STATE_SUCCEEDED);
       break;
     case Outcome::kFailed:
-      u.set_state(upgrade::v1::STATE_FAILED);
+      u.set_state(o.purpose() == upgrade::v1::PURPOSE_PRODUCTION && !o.restore_point().empty() &&
+                          stored.no_return_at != absl::InfinitePast()
+                      ? upgrade::v1::STATE_ROLLED_BACK
+                      : upgrade::v1::STATE_FAILED);
+      break;
+    case Outcome::kCancelled:
+      u.set_state(upgrade::v1::STATE_CANCELLED);
       break;
   }
+  u.set_cancellable(stored.outcome == Outcome::kActive && stored.cancel_requested_at == absl::InfinitePast() &&
+                    stored.no_return_at == absl::InfinitePast());
   if (stored.outcome != Outcome::kActive) ToProto(stored.finished_at, u.mutable_finished_at());
   return u;
 }

@@ -21,8 +21,12 @@ absl::Status EventsTracker::Handle(const ConsumedRecord& record) {
       }
       return store_.MarkFinished(id, Outcome::kSucceeded, FromProto(event.occurred_at()));
     case upgrade::v1::Event::kFailed:
-    case upgrade::v1::Event::kRolledBack:
       return store_.MarkFinished(id, Outcome::kFailed, FromProto(event.occurred_at()));
+    case upgrade::v1::Event::kRolledBack:
+      return store_.MarkFinished(id, event.rolled_back().cancelled() ? Outcome::kCancelled : Outcome::kFailed,
+                                 FromProto(event.occurred_at()));
+    case upgrade::v1::Event::kCancelled:
+      return store_.MarkFinished(id, Outcome::kCancelled, FromProto(event.occurred_at()));
     default:
       return absl::OkStatus();
   }

@@ -21,4 +21,20 @@ grpc::Status UpgradeServiceImpl::GetUpgradeOptions(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
+grpc::Status UpgradeServiceImpl::CancelUpgrade(grpc::ServerContext*, const upgrade::v1::CancelUpgradeRequest* request,
+                                               upgrade::v1::CancelUpgradeResponse* response) {
+  absl::StatusOr<upgrade::v1::Upgrade> upgrade = cancellation_.Cancel(*request);
+  if (!upgrade.ok()) return ToGrpcStatus(upgrade.status());
+  *response->mutable_upgrade() = *std::move(upgrade);
+  return grpc::Status::OK;
+}
+
+grpc::Status UpgradeGateImpl::PassCheckpoint(grpc::ServerContext*, const upgrade::v1::PassCheckpointRequest* request,
+                                             upgrade::v1::PassCheckpointResponse* response) {
+  absl::StatusOr<upgrade::v1::PassCheckpointResponse> result = cancellation_.PassCheckpoint(*request);
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  *response = *std::move(result);
+  return grpc::Status::OK;
+}
+
 }  // namespace upshift::request

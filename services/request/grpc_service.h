@@ -2,6 +2,7 @@
 #define UPSHIFT_SERVICES_REQUEST_GRPC_SERVICE_H_
 
 #include "services/request/admission.h"
+#include "services/request/cancellation.h"
 #include "upgrade/v1/upgrade.grpc.pb.h"
 
 namespace upshift::request {
@@ -9,15 +10,30 @@ namespace upshift::request {
 // upgrade.v1.UpgradeService: translates between gRPC and Admission, nothing more.
 class UpgradeServiceImpl final : public upgrade::v1::UpgradeService::Service {
  public:
-  explicit UpgradeServiceImpl(Admission& admission) : admission_(admission) {}
+  UpgradeServiceImpl(Admission& admission, Cancellation& cancellation)
+      : admission_(admission), cancellation_(cancellation) {}
 
   grpc::Status RequestUpgrade(grpc::ServerContext* context, const upgrade::v1::RequestUpgradeRequest* request,
                               upgrade::v1::RequestUpgradeResponse* response) override;
   grpc::Status GetUpgradeOptions(grpc::ServerContext* context, const upgrade::v1::GetUpgradeOptionsRequest* request,
                                  upgrade::v1::GetUpgradeOptionsResponse* response) override;
+  grpc::Status CancelUpgrade(grpc::ServerContext* context, const upgrade::v1::CancelUpgradeRequest* request,
+                             upgrade::v1::CancelUpgradeResponse* response) override;
 
  private:
   Admission& admission_;
+  Cancellation& cancellation_;
+};
+
+// upgrade.v1.UpgradeGate (internal, for the workers): translates to Cancellation.
+class UpgradeGateImpl final : public upgrade::v1::UpgradeGate::Service {
+ public:
+  explicit UpgradeGateImpl(Cancellation& cancellation) : cancellation_(cancellation) {}
+  grpc::Status PassCheckpoint(grpc::ServerContext* context, const upgrade::v1::PassCheckpointRequest* request,
+                              upgrade::v1::PassCheckpointResponse* response) override;
+
+ private:
+  Cancellation& cancellation_;
 };
 
 }  // namespace upshift::request

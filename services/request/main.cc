@@ -87,7 +87,9 @@ int Run(const Config& config, const std::atomic<bool>& stop) {
   }
   OutboxRelay relay(*store, **producer, config.outbox_poll_interval);
   Admission admission({config.reserved, config.max_test_age}, *catalog, hosting, *store, SystemClock(), [&relay] { relay.Wake(); });
-  UpgradeServiceImpl service(admission);
+  Cancellation cancellation(*store, SystemClock(), [&relay] { relay.Wake(); });
+  UpgradeServiceImpl service(admission, cancellation);
+  UpgradeGateImpl gate(cancellation);
   EventsTracker tracker(*store);
   absl::StatusOr<std::unique_ptr<KafkaConsumer>> consumer = KafkaConsumer::Create(
       kafka, "upshift-request", {topics::kEvents}, producer->get(),
@@ -97,7 +99,7 @@ int Run(const Config& config, const std::atomic<bool>& stop) {
     return 2;
   }
   int port = 0;
-  absl::StatusOr<std::unique_ptr<grpc::Server>> server = StartGrpcServer(config.listen, {&service}, &port);
+  absl::StatusOr<std::unique_ptr<grpc::Server>> server = StartGrpcServer(config.listen, {&service, &gate}, &port);
   if (!server.ok()) {
     LogError(server.status().ToString());
     return 1;

@@ -13,7 +13,7 @@
 
 namespace upshift::request {
 
-enum class Outcome { kActive, kSucceeded, kFailed };
+enum class Outcome { kActive, kSucceeded, kFailed, kCancelled };
 
 // What a Test upgrade measured: the basis of its Production upgrade's downtime estimate.
 struct TestTimings {
@@ -27,6 +27,8 @@ struct StoredOrder {
   Outcome outcome = Outcome::kActive;
   absl::Time finished_at = absl::InfinitePast();
   TestTimings timings;
+  absl::Time cancel_requested_at = absl::InfinitePast();  // InfinitePast: not requested
+  absl::Time no_return_at = absl::InfinitePast();         // when it passed its point of no return
 };
 
 // The durable record of admitted orders and the outbox that carries them to Kafka.
@@ -36,6 +38,8 @@ class OrderStore {
   virtual ~OrderStore() = default;
 
   virtual absl::StatusOr<std::optional<StoredOrder>> FindByRequestId(const std::string& request_id) = 0;
+
+  virtual absl::StatusOr<std::optional<StoredOrder>> FindByUpgradeId(const std::string& upgrade_id) = 0;
 
   // The order of `database` that has not ended, if any.
   virtual absl::StatusOr<std::optional<StoredOrder>> FindActive(const std::string& database) = 0;
@@ -52,6 +56,18 @@ class OrderStore {
 
   // Records that an order ended. Idempotent; an unknown upgrade id is OK (nothing to do).
   virtual absl::Status MarkFinished(const std::string& upgrade_id, Outcome outcome, absl::Time at) = 0;
+
+  // Records a cancellation of `upgrade_id` and the outbox record `record_for` makes of it, in one
+  // transaction with the checks: NOT_FOUND (unknown), FAILED_PRECONDITION (ended, or past its point
+  // of no return). A repeated cancellation is OK and records nothing more. Returns the order.
+  virtual absl::StatusOr<StoredOrder> Cancel(const std::string& upgrade_id, absl::Time at,
+                                             const std::function<OutgoingRecord(const StoredOrder&)>& record_for) = 0;
+
+  // A worker reached a checkpoint: returns the time of the cancellation if one was recorded (do not
+  // proceed), else nullopt (proceed), recording `at` as the point of no return when `point_of_no_return`.
+  // One transaction, serialized with Cancel. NOT_FOUND: unknown upgrade.
+  virtual absl::StatusOr<std::optional<absl::Time>> PassCheckpoint(const std::string& upgrade_id,
+                                                                   bool point_of_no_return, absl::Time at) = 0;
 
   // Records what a Test measured (fields left zero are not changed). Unknown upgrade id: OK.
   virtual absl::Status RecordTimings(const std::string& upgrade_id, const TestTimings& timings) = 0;

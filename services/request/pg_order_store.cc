@@ -22,7 +22,10 @@ CREATE TABLE IF NOT EXISTS request.orders (
   estimated_downtime_ms bigint NOT NULL DEFAULT 0,
   created_at     timestamptz NOT NULL,
   finished_at    timestamptz,
-  outcome        text NOT NULL DEFAULT 'active' CHECK (outcome IN ('active', 'succeeded', 'failed')),
+  outcome        text NOT NULL DEFAULT 'active' CHECK (outcome IN ('active', 'succeeded', 'failed', 'cancelled')),
+  cancel_requested_at timestamptz,
+  -- When a worker passed the point after which the order can no longer be cancelled.
+  no_return_at   timestamptz,
   -- What a Test measured, for its Production upgrade's downtime estimate.
   clone_ms          bigint NOT NULL DEFAULT 0,
   migrate_ms        bigint NOT NULL DEFAULT 0,
@@ -44,7 +47,8 @@ const std::string kColumns = absl::StrCat(
     "upgrade_id, database, from_version, target_version, purpose, notify_email, coalesce(request_id, ''), "
     "coalesce(test_database, ''), ",
     pg::MicrosOf("created_at"), ", ", pg::MicrosOf("finished_at"),
-    ", outcome, coalesce(restore_point, ''), estimated_downtime_ms, clone_ms, migrate_ms, source_size_bytes");
+    ", outcome, coalesce(restore_point, ''), estimated_downtime_ms, clone_ms, migrate_ms, source_size_bytes, ",
+    pg::MicrosOf("cancel_requested_at"), ", ", pg::MicrosOf("no_return_at"));
 
 StoredOrder FromRow(const pqxx::row& row) {
   StoredOrder s;
@@ -60,12 +64,17 @@ StoredOrder FromRow(const pqxx::row& row) {
   ToProto(pg::TimeFromField(row[8]), o.mutable_created_at());
   s.finished_at = pg::TimeFromField(row[9]);
   std::string outcome = row[10].as<std::string>();
-  s.outcome = outcome == "succeeded" ? Outcome::kSucceeded : outcome == "failed" ? Outcome::kFailed : Outcome::kActive;
+  s.outcome = outcome == "succeeded"   ? Outcome::kSucceeded
+              : outcome == "failed"    ? Outcome::kFailed
+              : outcome == "cancelled" ? Outcome::kCancelled
+                                       : Outcome::kActive;
   o.set_restore_point(row[11].as<std::string>());
   if (int64_t ms = row[12].as<int64_t>(); ms > 0) ToProto(absl::Milliseconds(ms), o.mutable_estimated_downtime());
   s.timings.clone = absl::Milliseconds(row[13].as<int64_t>());
   s.timings.migrate = absl::Milliseconds(row[14].as<int64_t>());
   s.timings.source_size_bytes = row[15].as<int64_t>();
+  s.cancel_requested_at = pg::TimeFromField(row[16]);
+  s.no_return_at = pg::TimeFromField(row[17]);
   return s;
 }
 
@@ -96,6 +105,13 @@ absl::StatusOr<std::vector<StoredOrder>> PgOrderStore::Query(const std::string& 
 
 absl::StatusOr<std::optional<StoredOrder>> PgOrderStore::FindByRequestId(const std::string& request_id) {
   absl::StatusOr<std::vector<StoredOrder>> rows = Query("request_id = $1", request_id);
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) return std::nullopt;
+  return rows->front();
+}
+
+absl::StatusOr<std::optional<StoredOrder>> PgOrderStore::FindByUpgradeId(const std::string& upgrade_id) {
+  absl::StatusOr<std::vector<StoredOrder>> rows = Query("upgrade_id = $1", upgrade_id);
   if (!rows.ok()) return rows.status();
   if (rows->empty()) return std::nullopt;
   return rows->front();
@@ -147,7 +163,9 @@ absl::Status PgOrderStore::MarkFinished(const std::string& upgrade_id, Outcome o
   return pool_->Transact([&](pqxx::work& tx) {
     tx.exec_params(
         "UPDATE request.orders SET outcome = $2, finished_at = $3 WHERE upgrade_id = $1 AND outcome = 'active'",
-        upgrade_id, outcome == Outcome::kSucceeded ? "succeeded" : "failed", pg::FormatTime(at));
+        upgrade_id,
+        outcome == Outcome::kSucceeded ? "succeeded" : outcome == Outcome::kCancelled ? "cancelled" : "failed",
+        pg::FormatTime(at));
     return absl::OkStatus();
   });
 }
@@ -162,6 +180,59 @@ absl::Status PgOrderStore::RecordTimings(const std::string& upgrade_id, const Te
         timings.source_size_bytes);
     return absl::OkStatus();
   });
+}
+
+absl::StatusOr<StoredOrder> PgOrderStore::Cancel(const std::string& upgrade_id, absl::Time at,
+                                                 const std::function<OutgoingRecord(const StoredOrder&)>& record_for) {
+  StoredOrder stored;
+  absl::Status status = pool_->Transact([&](pqxx::work& tx) {
+    pqxx::result rows = tx.exec_params(
+        absl::StrCat("SELECT ", kColumns, " FROM request.orders WHERE upgrade_id = $1 FOR UPDATE"), upgrade_id);
+    if (rows.empty()) return absl::NotFoundError(absl::StrCat("no upgrade ", upgrade_id));
+    stored = FromRow(rows[0]);
+    if (stored.outcome != Outcome::kActive) {
+      return absl::FailedPreconditionError(absl::StrCat("upgrade ", upgrade_id, " has already ended"));
+    }
+    if (stored.no_return_at != absl::InfinitePast()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "upgrade ", upgrade_id, " can no longer be cancelled: its in-place migration started at ",
+          absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", stored.no_return_at, absl::UTCTimeZone()),
+          " (if it fails, the database is restored by itself)"));
+    }
+    if (stored.cancel_requested_at != absl::InfinitePast()) return absl::OkStatus();  // asked before
+    tx.exec_params("UPDATE request.orders SET cancel_requested_at = $2 WHERE upgrade_id = $1", upgrade_id,
+                   pg::FormatTime(at));
+    stored.cancel_requested_at = at;
+    OutgoingRecord record = record_for(stored);
+    tx.exec_params("INSERT INTO request.outbox (topic, key, payload) VALUES ($1, $2, $3)", record.topic, record.key,
+                   pqxx::binarystring(record.payload));
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return stored;
+}
+
+absl::StatusOr<std::optional<absl::Time>> PgOrderStore::PassCheckpoint(const std::string& upgrade_id,
+                                                                        bool point_of_no_return, absl::Time at) {
+  std::optional<absl::Time> cancelled;
+  absl::Status status = pool_->Transact([&](pqxx::work& tx) {
+    cancelled.reset();
+    pqxx::result rows = tx.exec_params(
+        absl::StrCat("SELECT ", pg::MicrosOf("cancel_requested_at"), " FROM request.orders WHERE upgrade_id = $1 FOR UPDATE"),
+        upgrade_id);
+    if (rows.empty()) return absl::NotFoundError(absl::StrCat("no upgrade ", upgrade_id));
+    if (!rows[0][0].is_null()) {
+      cancelled = pg::TimeFromField(rows[0][0]);
+      return absl::OkStatus();
+    }
+    if (point_of_no_return) {
+      tx.exec_params("UPDATE request.orders SET no_return_at = coalesce(no_return_at, $2) WHERE upgrade_id = $1",
+                     upgrade_id, pg::FormatTime(at));
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return cancelled;
 }
 
 absl::Status PgOrderStore::DrainOutbox(int limit,

@@ -20,12 +20,17 @@ class PgOrderStore final : public OrderStore {
   ~PgOrderStore() override;
 
   absl::StatusOr<std::optional<StoredOrder>> FindByRequestId(const std::string& request_id) override;
+  absl::StatusOr<std::optional<StoredOrder>> FindByUpgradeId(const std::string& upgrade_id) override;
   absl::StatusOr<std::optional<StoredOrder>> FindActive(const std::string& database) override;
   absl::StatusOr<std::vector<StoredOrder>> ListByDatabase(const std::string& database) override;
   absl::StatusOr<bool> IsTestCopy(const std::string& database) override;
   absl::Status Admit(const upgrade::v1::Order& order, const OutgoingRecord& record) override;
   absl::Status MarkFinished(const std::string& upgrade_id, Outcome outcome, absl::Time at) override;
   absl::Status RecordTimings(const std::string& upgrade_id, const TestTimings& timings) override;
+  absl::StatusOr<StoredOrder> Cancel(const std::string& upgrade_id, absl::Time at,
+                                     const std::function<OutgoingRecord(const StoredOrder&)>& record_for) override;
+  absl::StatusOr<std::optional<absl::Time>> PassCheckpoint(const std::string& upgrade_id, bool point_of_no_return,
+                                                           absl::Time at) override;
   absl::Status DrainOutbox(int limit, const std::function<absl::Status(const std::vector<OutgoingRecord>&)>& publish,
                            int* count) override;
 

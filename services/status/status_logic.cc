@@ -31,6 +31,7 @@ int Rank(State state) {
     case upgrade::v1::STATE_SUCCEEDED:
     case upgrade::v1::STATE_FAILED:
     case upgrade::v1::STATE_ROLLED_BACK:
+    case upgrade::v1::STATE_CANCELLED:
       return 9;
     default:
       return 0;
@@ -69,7 +70,9 @@ State StateOf(const Event& event) {
     case Event::kRollingBack:
       return upgrade::v1::STATE_ROLLING_BACK;
     case Event::kRolledBack:
-      return upgrade::v1::STATE_ROLLED_BACK;
+      return event.rolled_back().cancelled() ? upgrade::v1::STATE_CANCELLED : upgrade::v1::STATE_ROLLED_BACK;
+    case Event::kCancelled:
+      return upgrade::v1::STATE_CANCELLED;
     default:
       return upgrade::v1::STATE_UNSPECIFIED;
   }
@@ -79,7 +82,7 @@ State StateOf(const Event& event) {
 
 bool IsFinal(State state) {
   return state == upgrade::v1::STATE_SUCCEEDED || state == upgrade::v1::STATE_FAILED ||
-         state == upgrade::v1::STATE_ROLLED_BACK;
+         state == upgrade::v1::STATE_ROLLED_BACK || state == upgrade::v1::STATE_CANCELLED;
 }
 
 Upgrade NextUpgrade(const std::optional<Upgrade>& current, const Event& event) {
@@ -97,10 +100,12 @@ Upgrade NextUpgrade(const std::optional<Upgrade>& current, const Event& event) {
     next.set_request_id(order.request_id());
     *next.mutable_created_at() = order.created_at();
     next.set_state(upgrade::v1::STATE_ACCEPTED);
+    next.set_cancellable(true);
     *next.mutable_updated_at() = event.occurred_at();
     if (order.has_estimated_downtime()) *next.mutable_estimated_downtime() = order.estimated_downtime();
   }
   if (IsFinal(next.state())) return next;
+  if (event.kind_case() == Event::kCancelRequested) next.set_cancellable(false);
 
   if (event.kind_case() == Event::kWentOffline && !next.has_offline_at()) *next.mutable_offline_at() = event.occurred_at();
   if (event.kind_case() == Event::kSnapshotSucceeded) next.set_restore_point(order.restore_point());
@@ -124,10 +129,19 @@ Upgrade NextUpgrade(const std::optional<Upgrade>& current, const Event& event) {
     } else if (state == upgrade::v1::STATE_ROLLING_BACK) {
       next.set_error(event.kind_case() == Event::kRollingBack ? event.rolling_back().error()
                                                               : event.migration_failed().error());
-    } else if (state == upgrade::v1::STATE_ROLLED_BACK) {
+    } else if (state == upgrade::v1::STATE_ROLLED_BACK || event.kind_case() == Event::kRolledBack) {
       next.set_error(event.rolled_back().error());
       next.set_restore_point("");  // it became the database again
       *next.mutable_finished_at() = event.occurred_at();
+    } else if (state == upgrade::v1::STATE_CANCELLED) {
+      next.set_error(event.cancelled().reason());
+      next.set_test_database("");  // a cancelled Test's copy is dropped
+      *next.mutable_finished_at() = event.occurred_at();
+    }
+    // A Production upgrade can be cancelled until its in-place migration starts; nothing after its end.
+    bool production = next.purpose() == upgrade::v1::PURPOSE_PRODUCTION;
+    if (IsFinal(state) || (production && Rank(state) >= Rank(upgrade::v1::STATE_MIGRATING))) {
+      next.set_cancellable(false);
     }
     if (IsFinal(state) && next.has_offline_at()) *next.mutable_online_at() = event.occurred_at();
   }
@@ -153,7 +167,9 @@ std::vector<TagChange> TagChanges(const std::optional<Upgrade>& before, const Up
   } else {
     changes.push_back({db, upgrade::v1::TAG_UPGRADE_IN_PROGRESS, false});
     changes.push_back({db, upgrade::v1::TAG_OFFLINE, false});
-    changes.push_back({db, upgrade::v1::TAG_UPGRADE_FAILED, after.state() != upgrade::v1::STATE_SUCCEEDED});
+    if (after.state() != upgrade::v1::STATE_CANCELLED) {  // a cancellation is neither success nor failure
+      changes.push_back({db, upgrade::v1::TAG_UPGRADE_FAILED, after.state() != upgrade::v1::STATE_SUCCEEDED});
+    }
   }
   bool had_restore_point = before.has_value() && !before->restore_point().empty();
   if (!after.restore_point().empty() && !had_restore_point) {

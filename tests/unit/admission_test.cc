@@ -21,6 +21,19 @@ class FakeOrderStore final : public OrderStore {
     }
     return std::nullopt;
   }
+  absl::StatusOr<std::optional<StoredOrder>> FindByUpgradeId(const std::string& id) override {
+    for (const StoredOrder& s : orders) {
+      if (s.order.upgrade_id() == id) return s;
+    }
+    return std::nullopt;
+  }
+  absl::StatusOr<StoredOrder> Cancel(const std::string&, absl::Time,
+                                     const std::function<OutgoingRecord(const StoredOrder&)>&) override {
+    return absl::UnimplementedError("not used here");
+  }
+  absl::StatusOr<std::optional<absl::Time>> PassCheckpoint(const std::string&, bool, absl::Time) override {
+    return absl::UnimplementedError("not used here");
+  }
   absl::StatusOr<std::optional<StoredOrder>> FindActive(const std::string& db) override {
     for (const StoredOrder& s : orders) {
       if (s.order.database() == db && s.outcome == Outcome::kActive) return s;

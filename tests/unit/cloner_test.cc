@@ -71,11 +71,12 @@ class ClonerTest : public ::testing::Test {
  protected:
   ClonerTest() { hosting_.dbs["acme"] = {"16.0", {{"public.a", 3}, {"public.b", 7}}, false, true}; }
   Cloner Make(CloneMethod method = CloneMethod::kAuto) {
-    return Cloner({method, "file_copy", absl::Hours(24 * 7)}, hosting_, store_, publisher_, clock_);
+    return Cloner({method, "file_copy", absl::Hours(24 * 7)}, hosting_, store_, publisher_, gate_, clock_);
   }
   FakeHosting hosting_;
   FakeCloneStore store_;
   FakePublisher publisher_;
+  upshift::testing::FakeGate gate_;
   FakeClock clock_;
 };
 
@@ -233,6 +234,29 @@ TEST_F(ClonerTest, ARolledBackUpgradeKeepsNoRestorePointToSweep) {
   ASSERT_TRUE(Make().OnMigrationFailed(ProductionOrder(), "boom").ok());
   clock_.now += absl::Hours(24 * 30);
   EXPECT_EQ(*Make().DropExpiredRestorePoints(), 0);
+}
+
+TEST_F(ClonerTest, AProductionCancelledBeforeGoingOfflineNeverGoesOffline) {
+  gate_.cancelled.insert(ProductionOrder().upgrade_id());
+  ASSERT_TRUE(Make().OnProductionAccepted(ProductionOrder()).ok());
+  EXPECT_TRUE(hosting_.dbs["acme"].online);
+  EXPECT_EQ(hosting_.dbs.count("acme_rp_0f8fad5b"), 0u);
+  EXPECT_EQ(Kinds(publisher_.Events()), (std::vector<std::string>{"cancelled"}));
+}
+
+TEST_F(ClonerTest, ACancelledRestoreIsAnnouncedAsACancellation) {
+  ASSERT_TRUE(Make().OnProductionAccepted(ProductionOrder()).ok());
+  publisher_.records.clear();
+  ASSERT_TRUE(Make().OnMigrationFailed(ProductionOrder(), "cancelled on request", true).ok());
+  EXPECT_TRUE(publisher_.Events().back().rolled_back().cancelled());
+  EXPECT_TRUE(hosting_.dbs["acme"].online);
+}
+
+TEST_F(ClonerTest, ACancelledTestsCopyIsDropped) {
+  ASSERT_TRUE(Make().OnAccepted(SampleOrder()).ok());
+  ASSERT_TRUE(Make().OnCancelled(SampleOrder()).ok());
+  EXPECT_EQ(hosting_.dbs.count("acme_test_0f8fad5b"), 0u);
+  EXPECT_EQ(store_.drops, (std::vector<std::string>{"acme_test_0f8fad5b"}));
 }
 
 TEST_F(ClonerTest, ARedeliveredProductionOrderAfterItsSnapshotOnlyRepublishesIt) {

@@ -5,11 +5,14 @@
 
 #include <map>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "libs/common/time.h"
+#include "libs/gate/gate.h"
 #include "libs/hosting/hosting_server.h"
 #include "libs/kafka/consumer.h"
 #include "libs/kafka/publisher.h"
@@ -44,6 +47,22 @@ class FakePublisher final : public Publisher {
   }
   std::vector<OutgoingRecord> records;
   absl::Status fail_with;
+};
+
+// Cancels the upgrades in `cancelled`, at the checkpoints in `cancel_at` (all when empty).
+class FakeGate final : public Gate {
+ public:
+  absl::StatusOr<std::optional<std::string>> Pass(const std::string& upgrade_id,
+                                                  upgrade::v1::Checkpoint checkpoint) override {
+    passed.push_back(checkpoint);
+    if (cancelled.count(upgrade_id) && (cancel_at.empty() || cancel_at.count(checkpoint))) {
+      return std::optional<std::string>("cancelled on request");
+    }
+    return std::optional<std::string>();
+  }
+  std::set<std::string> cancelled;
+  std::set<upgrade::v1::Checkpoint> cancel_at;
+  std::vector<upgrade::v1::Checkpoint> passed;
 };
 
 // A hosting server of in-memory databases: name -> (version, row counts).

@@ -56,11 +56,12 @@ class MigratorTest : public ::testing::Test {
  protected:
   MigratorTest()
       : catalog_(*Catalog::Load(std::string(UPSHIFT_SOURCE_DIR) + "/deploy/catalogs/sample_erp")),
-        migrator_(catalog_, target_, publisher_, clock_) {}
+        migrator_(catalog_, target_, publisher_, gate_, clock_) {}
 
   Catalog catalog_;
   FakeTarget target_;
   FakePublisher publisher_;
+  upshift::testing::FakeGate gate_;
   FakeClock clock_;
   Migrator migrator_;
 };
@@ -156,6 +157,35 @@ TEST_F(MigratorTest, NeverMigratesAProductionDatabaseThatIsOnline) {
   ASSERT_TRUE(migrator_.MigrateInPlace(ProductionOrder()).ok());
   EXPECT_TRUE(target_.ran.empty());
   EXPECT_TRUE(publisher_.records.empty());
+}
+
+TEST_F(MigratorTest, ATestCancelledBeforeItsPlanRunsNoStep) {
+  gate_.cancelled.insert(SampleOrder().upgrade_id());
+  ASSERT_TRUE(migrator_.MigrateTestCopy(SampleOrder()).ok());
+  EXPECT_TRUE(target_.ran.empty());
+  auto events = publisher_.Events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].cancelled().reason(), "cancelled on request");
+}
+
+TEST_F(MigratorTest, ATestCancelledDuringItsPlanIsNotHandedOver) {
+  gate_.cancelled.insert(SampleOrder().upgrade_id());
+  gate_.cancel_at = {CHECKPOINT_FINISH};
+  ASSERT_TRUE(migrator_.MigrateTestCopy(SampleOrder()).ok());
+  EXPECT_EQ(target_.ran.size(), 7u);
+  auto events = publisher_.Events();
+  EXPECT_TRUE(events.back().has_cancelled());
+  for (const Event& e : events) EXPECT_FALSE(e.has_succeeded());
+}
+
+TEST_F(MigratorTest, AProductionCancelledBeforeItsPointOfNoReturnIsRestoredNotMigrated) {
+  gate_.cancelled.insert(SampleOrder().upgrade_id());
+  ASSERT_TRUE(migrator_.MigrateInPlace(ProductionOrder()).ok());
+  EXPECT_TRUE(target_.ran.empty());
+  Event last = publisher_.Events().back();
+  ASSERT_TRUE(last.has_migration_failed());
+  EXPECT_TRUE(last.migration_failed().cancelled());
+  EXPECT_EQ(gate_.passed, (std::vector<Checkpoint>{CHECKPOINT_BEGIN_MIGRATION}));
 }
 
 TEST_F(MigratorTest, IgnoresEventsItDoesNotHandle) {

@@ -35,6 +35,8 @@ Event E(const std::string& kind, int second, Purpose purpose = PURPOSE_TEST) {
   if (kind == "migrated") e.mutable_migrated();
   if (kind == "migration_failed") e.mutable_migration_failed()->set_error("step broke");
   if (kind == "rolled_back") e.mutable_rolled_back()->set_error("step broke");
+  if (kind == "cancel_requested") e.mutable_cancel_requested();
+  if (kind == "cancelled") e.mutable_cancelled()->set_reason("cancelled on request");
   return e;
 }
 
@@ -112,6 +114,33 @@ TEST(NextUpgrade, ARollbackEndsRolledBackWithTheCauseAndNoRestorePoint) {
   EXPECT_EQ(u->state(), STATE_ROLLED_BACK);
   EXPECT_TRUE(u->restore_point().empty());
   EXPECT_TRUE(IsFinal(u->state()));
+}
+
+TEST(NextUpgrade, CancellableUntilAProductionMigrationStartsOrACancelIsAsked) {
+  std::optional<Upgrade> u = NextUpgrade(std::nullopt, P("accepted", 0));
+  EXPECT_TRUE(u->cancellable());
+  u = NextUpgrade(u, P("snapshot_succeeded", 1));
+  EXPECT_TRUE(u->cancellable());
+  u = NextUpgrade(u, P("migration_started", 2));
+  EXPECT_FALSE(u->cancellable());
+  std::optional<Upgrade> t = NextUpgrade(std::nullopt, E("migration_started", 2));
+  EXPECT_TRUE(t->cancellable());  // a Test can be cancelled while its copy is migrated
+  t = NextUpgrade(t, E("cancel_requested", 3));
+  EXPECT_FALSE(t->cancellable());
+  t = NextUpgrade(t, E("cancelled", 4));
+  EXPECT_EQ(t->state(), STATE_CANCELLED);
+  EXPECT_TRUE(t->test_database().empty());
+}
+
+TEST(NextUpgrade, ACancelledRestoreEndsCancelledNotRolledBack) {
+  std::optional<Upgrade> u = NextUpgrade(std::nullopt, P("snapshot_succeeded", 1));
+  Event back = P("rolled_back", 3);
+  back.mutable_rolled_back()->set_cancelled(true);
+  u = NextUpgrade(u, back);
+  EXPECT_EQ(u->state(), STATE_CANCELLED);
+  EXPECT_TRUE(u->restore_point().empty());
+  std::vector<TagChange> changes = TagChanges(NextUpgrade(std::nullopt, P("snapshot_succeeded", 1)), *u);
+  for (const TagChange& c : changes) EXPECT_NE(c.tag, TAG_UPGRADE_FAILED);
 }
 
 bool Has(const std::vector<TagChange>& changes, const std::string& db, Tag tag, bool add) {

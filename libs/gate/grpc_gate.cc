@@ -1,0 +1,36 @@
+#include "libs/gate/grpc_gate.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include "libs/common/grpc_util.h"
+#include "upgrade/v1/upgrade.grpc.pb.h"
+
+namespace upshift {
+
+struct GrpcGate::Impl {
+  std::unique_ptr<upgrade::v1::UpgradeGate::Stub> stub;
+  absl::Duration timeout;
+};
+
+GrpcGate::GrpcGate(const std::string& address, absl::Duration timeout) : impl_(std::make_unique<Impl>()) {
+  impl_->stub = upgrade::v1::UpgradeGate::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  impl_->timeout = timeout;
+}
+
+GrpcGate::~GrpcGate() = default;
+
+absl::StatusOr<std::optional<std::string>> GrpcGate::Pass(const std::string& upgrade_id,
+                                                          upgrade::v1::Checkpoint checkpoint) {
+  upgrade::v1::PassCheckpointRequest request;
+  request.set_upgrade_id(upgrade_id);
+  request.set_checkpoint(checkpoint);
+  upgrade::v1::PassCheckpointResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(impl_->timeout));
+  grpc::Status status = impl_->stub->PassCheckpoint(&context, request, &response);
+  if (!status.ok()) return FromGrpcStatus(status);
+  if (response.proceed()) return std::nullopt;
+  return response.reason();
+}
+
+}  // namespace upshift

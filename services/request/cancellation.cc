@@ -1,0 +1,50 @@
+#include "services/request/cancellation.h"
+
+#include "absl/strings/str_cat.h"
+#include "libs/common/status_macros.h"
+#include "libs/common/validation.h"
+#include "libs/kafka/events.h"
+#include "libs/kafka/topics.h"
+#include "services/request/admission.h"
+
+namespace upshift::request {
+
+absl::StatusOr<upgrade::v1::Upgrade> Cancellation::Cancel(const upgrade::v1::CancelUpgradeRequest& request) {
+  UPSHIFT_RETURN_IF_ERROR(ValidateUpgradeId(request.upgrade_id()));
+  absl::Time now = clock_.Now();
+  UPSHIFT_ASSIGN_OR_RETURN(StoredOrder stored,
+                           store_.Cancel(request.upgrade_id(), now, [&](const StoredOrder& s) {
+                             upgrade::v1::Event event = MakeEvent(s.order, "cancel_requested", "request", now);
+                             event.mutable_cancel_requested();
+                             return OutgoingRecord{topics::kEvents, s.order.database(), event.SerializeAsString()};
+                           }));
+  if (recorded_) recorded_();
+  upgrade::v1::Upgrade upgrade = UpgradeOf(stored);
+  upgrade.set_cancellable(false);
+  return upgrade;
+}
+
+absl::StatusOr<upgrade::v1::PassCheckpointResponse> Cancellation::PassCheckpoint(
+    const upgrade::v1::PassCheckpointRequest& request) {
+  UPSHIFT_RETURN_IF_ERROR(ValidateUpgradeId(request.upgrade_id()));
+  if (request.checkpoint() == upgrade::v1::CHECKPOINT_UNSPECIFIED) {
+    return absl::InvalidArgumentError("checkpoint is required");
+  }
+  // Which checkpoint ends cancellability depends on the purpose: look the order up first.
+  UPSHIFT_ASSIGN_OR_RETURN(std::optional<StoredOrder> found, store_.FindByUpgradeId(request.upgrade_id()));
+  if (!found.has_value()) return absl::NotFoundError(absl::StrCat("no upgrade ", request.upgrade_id()));
+  bool production = found->order.purpose() == upgrade::v1::PURPOSE_PRODUCTION;
+  bool point_of_no_return = production ? request.checkpoint() == upgrade::v1::CHECKPOINT_BEGIN_MIGRATION
+                                       : request.checkpoint() == upgrade::v1::CHECKPOINT_FINISH;
+  UPSHIFT_ASSIGN_OR_RETURN(std::optional<absl::Time> cancelled,
+                           store_.PassCheckpoint(request.upgrade_id(), point_of_no_return, clock_.Now()));
+  upgrade::v1::PassCheckpointResponse response;
+  response.set_proceed(!cancelled.has_value());
+  if (cancelled.has_value()) {
+    response.set_reason(absl::StrCat("cancelled on request at ",
+                                     absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", *cancelled, absl::UTCTimeZone())));
+  }
+  return response;
+}
+
+}  // namespace upshift::request

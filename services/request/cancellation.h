@@ -1,0 +1,38 @@
+#ifndef UPSHIFT_SERVICES_REQUEST_CANCELLATION_H_
+#define UPSHIFT_SERVICES_REQUEST_CANCELLATION_H_
+
+#include <functional>
+
+#include "absl/status/statusor.h"
+#include "libs/common/time.h"
+#include "services/request/order_store.h"
+#include "upgrade/v1/upgrade.pb.h"
+
+namespace upshift::request {
+
+// Decides cancellations, and whether a worker may pass a checkpoint: the two meet in one
+// transaction on the order, so a cancellation and a Production upgrade's in-place migration can
+// never both go ahead. Thread-safe.
+class Cancellation {
+ public:
+  Cancellation(OrderStore& store, Clock& clock, std::function<void()> recorded)
+      : store_(store), clock_(clock), recorded_(std::move(recorded)) {}
+
+  // INVALID_ARGUMENT: malformed id. NOT_FOUND: unknown. FAILED_PRECONDITION: ended, or a Production
+  // upgrade whose in-place migration started.
+  absl::StatusOr<upgrade::v1::Upgrade> Cancel(const upgrade::v1::CancelUpgradeRequest& request);
+
+  // proceed = false once the upgrade was cancelled. Passing CHECKPOINT_BEGIN_MIGRATION of a
+  // Production upgrade, or CHECKPOINT_FINISH of a Test, makes it no longer cancellable.
+  absl::StatusOr<upgrade::v1::PassCheckpointResponse> PassCheckpoint(
+      const upgrade::v1::PassCheckpointRequest& request);
+
+ private:
+  OrderStore& store_;
+  Clock& clock_;
+  std::function<void()> recorded_;
+};
+
+}  // namespace upshift::request
+
+#endif  // UPSHIFT_SERVICES_REQUEST_CANCELLATION_H_
