@@ -323,6 +323,109 @@ TEST(Production, TheDowntimeEstimateHoldsForADatabaseFourTimesLargerThanAtItsTes
   EXPECT_LE(ratio, 2.0) << "estimated " << estimate << " but offline " << offline;
 }
 
+grpc::Status Cancel(const std::string& upgrade_id, Upgrade* out = nullptr) {
+  CancelUpgradeRequest req;
+  req.set_upgrade_id(upgrade_id);
+  CancelUpgradeResponse resp;
+  grpc::Status s = platform->requests().CancelUpgrade(Context().get(), req, &resp);
+  if (out != nullptr) *out = resp.upgrade();
+  return s;
+}
+
+TEST(Cancel, ATestCancelledWhileItsCopyIsMigratedEndsCancelledWithoutItsCopy) {
+  const std::string db = "canceltest";
+  ASSERT_TRUE(platform->postgres().GenerateSampleDatabase(db, 50).ok());
+  ASSERT_TRUE(platform->postgres()
+                  .Exec(db, "INSERT INTO ir_config_parameter (key, value) VALUES ('upshift.test.slow_upgrade', '1')")
+                  .ok());
+  Upgrade accepted;
+  ASSERT_TRUE(Request(Order(db, PURPOSE_TEST), &accepted).ok());
+  EXPECT_TRUE(accepted.cancellable());
+  bool asked = false;
+  grpc::Status cancel_status;
+  Upgrade cancelled;
+  Upgrade done = WatchToEnd(accepted.upgrade_id(), [&](const Upgrade& u) {
+    if (u.state() == STATE_MIGRATING && !asked) {
+      asked = true;
+      EXPECT_TRUE(u.cancellable());
+      cancel_status = Cancel(u.upgrade_id(), &cancelled);
+    }
+  });
+  ASSERT_TRUE(asked);
+  ASSERT_TRUE(cancel_status.ok()) << cancel_status.error_message();
+  EXPECT_FALSE(cancelled.cancellable());
+  ASSERT_EQ(done.state(), STATE_CANCELLED) << done.error() << platform->Logs();
+  EXPECT_TRUE(absl::StrContains(done.error(), "cancelled on request")) << done.error();
+  const std::string copy = TestDatabaseName(db, accepted.upgrade_id());
+  ASSERT_TRUE(WaitFor([&] {
+    return Value("postgres", absl::StrCat("SELECT count(*) FROM pg_database WHERE datname = '", copy, "'")) == "0";
+  })) << "the cancelled Test's copy was not dropped";
+  Database after = GetDatabase(db);
+  EXPECT_EQ(Tags(after), std::set<int>{});
+  EXPECT_EQ(after.test_copies_size(), 0);
+  const std::string owner = absl::StrCat("owner+", db, "@example.com");
+  ASSERT_TRUE(WaitFor([&] { return AnyMessageContains(owner, "Subject: Upgrade cancelled: canceltest to 18.0 (test)"); }));
+  EXPECT_FALSE(AnyMessageContains(owner, "Your test database is ready"));
+  // It ended: a second cancellation is refused, and the next order is admitted.
+  EXPECT_EQ(Cancel(accepted.upgrade_id()).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  ASSERT_TRUE(WaitFor([&] {
+    Upgrade next;
+    return Request(Order(db, PURPOSE_TEST, "17.0"), &next).ok();
+  }));
+}
+
+TEST(Cancel, AProductionCancelledBeforeItsMigrationLeavesTheDatabaseAsItWas) {
+  const std::string db = "cancelprod";
+  ASSERT_TRUE(platform->postgres().GenerateSampleDatabase(db, 100).ok());
+  PassTest(db);
+  std::map<std::string, std::string> before = Checksums(db);
+  Upgrade accepted;
+  ASSERT_TRUE(Request(Order(db, PURPOSE_PRODUCTION), &accepted).ok());
+  grpc::Status s = Cancel(accepted.upgrade_id());
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  Upgrade done = WatchToEnd(accepted.upgrade_id());
+  ASSERT_EQ(done.state(), STATE_CANCELLED) << done.error() << platform->Logs();
+  EXPECT_EQ(Value(db, "SELECT latest_version FROM ir_module_module WHERE name = 'base'"), "16.0");
+  EXPECT_EQ(Checksums(db), before);
+  EXPECT_TRUE(AppConnects(db).ok());
+  Database after = GetDatabase(db);
+  EXPECT_TRUE(after.online());
+  EXPECT_EQ(Tags(after), std::set<int>{});  // not TAG_UPGRADE_FAILED: nothing failed
+  EXPECT_EQ(Value("postgres", absl::StrCat("SELECT count(*) FROM pg_database WHERE datname = '",
+                                           RestorePointName(db, accepted.upgrade_id()), "'")),
+            "0");
+}
+
+TEST(Cancel, AProductionPastItsPointOfNoReturnCannotBeCancelled) {
+  const std::string db = "cancellate";
+  ASSERT_TRUE(platform->postgres().GenerateSampleDatabase(db, 50).ok());
+  PassTest(db);
+  ASSERT_TRUE(platform->postgres()
+                  .Exec(db, "INSERT INTO ir_config_parameter (key, value) VALUES ('upshift.test.slow_upgrade', '1')")
+                  .ok());
+  Upgrade accepted;
+  ASSERT_TRUE(Request(Order(db, PURPOSE_PRODUCTION), &accepted).ok());
+  grpc::Status late;
+  bool asked = false;
+  Upgrade done = WatchToEnd(accepted.upgrade_id(), [&](const Upgrade& u) {
+    if (u.state() == STATE_MIGRATING && !asked) {
+      asked = true;
+      EXPECT_FALSE(u.cancellable());
+      late = Cancel(u.upgrade_id());
+    }
+  });
+  ASSERT_TRUE(asked);
+  EXPECT_EQ(late.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(absl::StrContains(late.error_message(), "can no longer be cancelled")) << late.error_message();
+  EXPECT_EQ(done.state(), STATE_SUCCEEDED) << done.error();
+  EXPECT_EQ(Value(db, "SELECT latest_version FROM ir_module_module WHERE name = 'base'"), "18.0");
+}
+
+TEST(Cancel, BadAndUnknownIdsGetTheirCodes) {
+  EXPECT_EQ(Cancel("not-an-id").error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Cancel("00000000-0000-4000-8000-000000000000").error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
 TEST(Production, IsRefusedWithoutAMatchingFreshTest) {
   const std::string db = "prodrules";
   ASSERT_TRUE(platform->postgres().GenerateSampleDatabase(db, 20).ok());

@@ -5,6 +5,7 @@
 //   upgradectl list
 //   upgradectl show UPGRADE_ID
 //   upgradectl watch UPGRADE_ID
+//   upgradectl cancel UPGRADE_ID
 //   upgradectl upgrades DATABASE
 //   upgradectl health
 //
@@ -84,6 +85,7 @@ void PrintUpgrade(const Upgrade& u) {
   if (!u.restore_point().empty()) std::printf("restore   %s\n", u.restore_point().c_str());
   std::printf("created   %s\n", When(u.created_at()).c_str());
   std::printf("finished  %s\n", When(u.finished_at()).c_str());
+  if (u.cancellable()) std::printf("cancel    possible (upgradectl cancel %s)\n", u.upgrade_id().c_str());
   if (u.has_estimated_downtime()) {
     std::printf("downtime  estimated %s", absl::FormatDuration(absl::Trunc(FromProto(u.estimated_downtime()), absl::Milliseconds(100))).c_str());
     if (u.has_offline_at() && u.has_online_at()) {
@@ -239,6 +241,19 @@ int Main(const std::vector<std::string>& args) {
     }
     return 0;
   }
+  if (command == "cancel") {
+    if (!need(1)) return usage("cancel UPGRADE_ID");
+    CancelUpgradeRequest req;
+    req.set_upgrade_id(args[2]);
+    CancelUpgradeResponse resp;
+    grpc::ClientContext ctx;
+    SetDeadline(ctx, timeout);
+    grpc::Status s = request_stub()->CancelUpgrade(&ctx, req, &resp);
+    if (!s.ok()) return Report(s);
+    std::printf("cancelling upgrade %s of %s (follow it with: upgradectl watch %s)\n", resp.upgrade().upgrade_id().c_str(),
+                resp.upgrade().database().c_str(), resp.upgrade().upgrade_id().c_str());
+    return 0;
+  }
   if (command == "health") {
     if (!need(0)) return usage("health");
     int result = 0;
@@ -274,6 +289,7 @@ int main(int argc, char** argv) {
       "  list                  databases, with test copies nested under their main database\n"
       "  show UPGRADE_ID       one upgrade\n"
       "  watch UPGRADE_ID      follow an upgrade until it ends (exit 0: succeeded, 4: failed)\n"
+      "  cancel UPGRADE_ID     stop an upgrade (Production: until its in-place migration starts)\n"
       "  upgrades DATABASE     a database's upgrades, newest first\n"
       "  health                health of the request and status services (exit 0: both serving)");
   return upshift::ctl::Main(upshift::ParseFlagsWithEnv(argc, argv));
