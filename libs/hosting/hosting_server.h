@@ -3,11 +3,13 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 
 namespace upshift {
 
@@ -70,6 +72,16 @@ class HostingServer {
 
   // Ends every session on the database except the caller's own.
   virtual absl::Status TerminateSessions(const std::string& name) = 0;
+
+  // The lease of a Production upgrade inside its database (table upshift.production_lease): written
+  // after the restore point is verified, so the restore point never holds it. It fences the
+  // migrator (no step runs in a database without its upgrade's lease) and carries its heartbeat.
+  virtual absl::Status PutLease(const std::string& database, const std::string& upgrade_id) = 0;
+  // Time since the lease's last heartbeat, by the database server's clock; nullopt when the database
+  // holds no lease for the upgrade.
+  virtual absl::StatusOr<std::optional<absl::Duration>> LeaseAge(const std::string& database,
+                                                                   const std::string& upgrade_id) = 0;
+  virtual absl::Status DeleteLease(const std::string& database, const std::string& upgrade_id) = 0;
 
   // Replaces `name` by `replacement` (dropped, then `replacement` renamed to `name`). NOT_FOUND
   // when `replacement` does not exist (and `name` is left as it is).

@@ -215,6 +215,51 @@ absl::Status PgHostingServer::TerminateSessions(const std::string& name) {
   });
 }
 
+absl::Status PgHostingServer::PutLease(const std::string& database, const std::string& upgrade_id) {
+  return pg::WithConnection(options_.conninfo, database, [&](pqxx::connection& conn) {
+    pqxx::work tx(conn);
+    tx.exec(
+        "CREATE SCHEMA IF NOT EXISTS upshift; "
+        "CREATE TABLE IF NOT EXISTS upshift.production_lease ("
+        "  upgrade_id text PRIMARY KEY, heartbeat_at timestamptz NOT NULL)");
+    tx.exec_params(
+        "INSERT INTO upshift.production_lease (upgrade_id, heartbeat_at) VALUES ($1, now()) "
+        "ON CONFLICT (upgrade_id) DO UPDATE SET heartbeat_at = now()",
+        upgrade_id);
+    tx.commit();
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::optional<absl::Duration>> PgHostingServer::LeaseAge(const std::string& database,
+                                                                          const std::string& upgrade_id) {
+  std::optional<absl::Duration> age;
+  absl::Status status = pg::WithConnection(options_.conninfo, database, [&](pqxx::connection& conn) {
+    pqxx::read_transaction tx(conn);
+    if (tx.exec1("SELECT to_regclass('upshift.production_lease') IS NOT NULL")[0].as<bool>()) {
+      pqxx::result rows = tx.exec_params(
+          "SELECT (extract(epoch FROM clock_timestamp() - heartbeat_at) * 1000000)::bigint "
+          "FROM upshift.production_lease WHERE upgrade_id = $1",
+          upgrade_id);
+      if (!rows.empty()) age = absl::Microseconds(rows[0][0].as<int64_t>());
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return age;
+}
+
+absl::Status PgHostingServer::DeleteLease(const std::string& database, const std::string& upgrade_id) {
+  return pg::WithConnection(options_.conninfo, database, [&](pqxx::connection& conn) {
+    pqxx::work tx(conn);
+    if (tx.exec1("SELECT to_regclass('upshift.production_lease') IS NOT NULL")[0].as<bool>()) {
+      tx.exec_params("DELETE FROM upshift.production_lease WHERE upgrade_id = $1", upgrade_id);
+    }
+    tx.commit();
+    return absl::OkStatus();
+  });
+}
+
 absl::Status PgHostingServer::ReplaceDatabase(const std::string& name, const std::string& replacement) {
   absl::StatusOr<HostedDatabase> found = GetDatabase(replacement);
   if (!found.ok()) return found.status();

@@ -3,6 +3,8 @@
 
 #include <map>
 #include <optional>
+#include <utility>
+#include <vector>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -29,9 +31,13 @@ class CloneStore {
   virtual absl::Status Save(const std::string& upgrade_id, const std::string& test_database,
                             const upgrade::v1::CloneSucceeded& result) = 0;
   virtual absl::StatusOr<std::optional<ProductionRecord>> FindProduction(const std::string& upgrade_id) = 0;
-  // Records the connection limit to restore, before the database is taken offline. The first call wins.
-  virtual absl::Status SaveOffline(const std::string& upgrade_id, const std::string& database,
-                                   int32_t previous_connection_limit, absl::Time at) = 0;
+  // Records the order and the connection limit to restore, before the database is taken offline.
+  // The first call wins.
+  virtual absl::Status SaveOffline(const upgrade::v1::Order& order, int32_t previous_connection_limit,
+                                   absl::Time at) = 0;
+  // Production upgrades with a verified restore point that neither succeeded nor were rolled back,
+  // each with when its restore point was verified.
+  virtual absl::StatusOr<std::vector<std::pair<upgrade::v1::Order, absl::Time>>> InFlightProductions() = 0;
   virtual absl::Status SaveSnapshot(const std::string& upgrade_id, const upgrade::v1::SnapshotSucceeded& snapshot) = 0;
   virtual absl::Status SaveRolledBack(const std::string& upgrade_id) = 0;
   // Records that the upgrade succeeded: its restore point's retention starts at `at`.

@@ -173,6 +173,12 @@ absl::Status Cloner::OnProductionAccepted(const upgrade::v1::Order& order) {
   const std::string& db = order.database();
   UPSHIFT_ASSIGN_OR_RETURN(std::optional<ProductionRecord> record, store_.FindProduction(order.upgrade_id()));
   if (record.has_value() && record->snapshot.has_value()) {
+    // Redelivered: the lease may not have been written before the interruption. Only an offline
+    // database can still be in its upgrade.
+    UPSHIFT_ASSIGN_OR_RETURN(HostedDatabase hosted, hosting_.GetDatabase(db));
+    if (hosted.connection_limit == 0 && !record->rolled_back) {
+      UPSHIFT_RETURN_IF_ERROR(hosting_.PutLease(db, order.upgrade_id()));
+    }
     return Emit(order, "snapshot_succeeded", [&](upgrade::v1::Event& e) {
       *e.mutable_snapshot_succeeded() = *record->snapshot;
     });
@@ -188,7 +194,7 @@ absl::Status Cloner::OnProductionAccepted(const upgrade::v1::Order& order) {
     UPSHIFT_ASSIGN_OR_RETURN(HostedDatabase hosted, hosting_.GetDatabase(db));
     // A limit of 0 here means an interrupted attempt took it offline already; restore "no limit" then.
     int32_t previous = hosted.connection_limit == 0 ? -1 : hosted.connection_limit;
-    UPSHIFT_RETURN_IF_ERROR(store_.SaveOffline(order.upgrade_id(), db, previous, clock_.Now()));
+    UPSHIFT_RETURN_IF_ERROR(store_.SaveOffline(order, previous, clock_.Now()));
     UPSHIFT_ASSIGN_OR_RETURN(record, store_.FindProduction(order.upgrade_id()));
   }
   const int32_t previous = record->previous_connection_limit;
@@ -212,6 +218,8 @@ absl::Status Cloner::OnProductionAccepted(const upgrade::v1::Order& order) {
   }
   snapshot->set_previous_connection_limit(previous);
   UPSHIFT_RETURN_IF_ERROR(store_.SaveSnapshot(order.upgrade_id(), *snapshot));
+  // After the restore point exists, so that it never holds the lease that lets the migrator in.
+  UPSHIFT_RETURN_IF_ERROR(hosting_.PutLease(db, order.upgrade_id()));
   LogInfo(absl::StrCat("restore point ", order.restore_point(), " of ", db, " verified"));
   return Emit(order, "snapshot_succeeded", [&](upgrade::v1::Event& e) { *e.mutable_snapshot_succeeded() = *snapshot; });
 }
@@ -220,6 +228,7 @@ absl::Status Cloner::OnMigrated(const upgrade::v1::Order& order) {
   UPSHIFT_ASSIGN_OR_RETURN(std::optional<ProductionRecord> record, store_.FindProduction(order.upgrade_id()));
   if (!record.has_value()) return absl::FailedPreconditionError("no record of this Production upgrade going offline");
   UPSHIFT_RETURN_IF_ERROR(Emit(order, "coming_online", [](upgrade::v1::Event& e) { e.mutable_coming_online(); }));
+  UPSHIFT_RETURN_IF_ERROR(hosting_.DeleteLease(order.database(), order.upgrade_id()));
   UPSHIFT_RETURN_IF_ERROR(hosting_.SetConnectionLimit(order.database(), record->previous_connection_limit));
   UPSHIFT_RETURN_IF_ERROR(store_.SaveSucceeded(order.upgrade_id(), order.restore_point(), clock_.Now()));
   absl::Duration offline = clock_.Now() - record->offline_at;
@@ -269,6 +278,24 @@ absl::StatusOr<int> Cloner::DropExpiredRestorePoints() {
                          absl::FormatDuration(options_.restore_point_retention)));
   }
   return static_cast<int>(expired.size());
+}
+
+absl::StatusOr<int> Cloner::RollBackStalledUpgrades() {
+  UPSHIFT_ASSIGN_OR_RETURN(auto in_flight, store_.InFlightProductions());
+  int rolled_back = 0;
+  for (const auto& [order, snapshot_at] : in_flight) {
+    UPSHIFT_ASSIGN_OR_RETURN(std::optional<absl::Duration> age,
+                             hosting_.LeaseAge(order.database(), order.upgrade_id()));
+    absl::Duration silent = age.has_value() ? *age : clock_.Now() - snapshot_at;
+    if (silent <= options_.migration_lease) continue;
+    std::string error = absl::StrCat("the upgrade made no progress for ", absl::FormatDuration(absl::Trunc(silent, absl::Seconds(1))),
+                                     " (lease ", absl::FormatDuration(options_.migration_lease),
+                                     "): its worker stopped");
+    LogWarning(absl::StrCat("upgrade ", order.upgrade_id(), " of ", order.database(), ": ", error, "; rolling back"));
+    UPSHIFT_RETURN_IF_ERROR(OnMigrationFailed(order, error));
+    ++rolled_back;
+  }
+  return rolled_back;
 }
 
 absl::Status Cloner::OnCancelled(const upgrade::v1::Order& order) {

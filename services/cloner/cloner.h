@@ -31,6 +31,8 @@ struct ClonerOptions {
   std::string template_strategy = "file_copy";
   // How long the restore point of a successful Production upgrade is kept.
   absl::Duration restore_point_retention = absl::Hours(24 * 7);
+  // A Production upgrade whose migrator has not renewed its lease for this long is rolled back.
+  absl::Duration migration_lease = absl::Minutes(10);
 };
 
 // Makes the test copy of every accepted Test upgrade, checks that it equals its source table by
@@ -60,6 +62,10 @@ class Cloner {
 
   // Drops the restore points kept longer than their retention, recording each drop. Returns how many.
   absl::StatusOr<int> DropExpiredRestorePoints();
+
+  // Rolls back the Production upgrades whose lease expired (the migrator died or hangs), so that no
+  // database stays offline. Returns how many.
+  absl::StatusOr<int> RollBackStalledUpgrades();
 
  private:
   // Publishes the event `kind` about `order`, filled in by `fill`.

@@ -30,7 +30,10 @@ ABSL_FLAG(std::string, template_strategy, "file_copy", "CREATE DATABASE strategy
 ABSL_FLAG(std::string, pg_bin_dir, "", "Directory of pg_dump and pg_restore (default: PATH)");
 ABSL_FLAG(absl::Duration, restore_point_retention, absl::Hours(24 * 7),
           "How long the restore point of a successful Production upgrade is kept");
-ABSL_FLAG(absl::Duration, sweep_interval, absl::Minutes(1), "How often expired restore points are looked for");
+ABSL_FLAG(absl::Duration, sweep_interval, absl::Seconds(30),
+          "How often expired restore points and stalled Production upgrades are looked for");
+ABSL_FLAG(absl::Duration, migration_lease, absl::Minutes(10),
+          "A Production upgrade whose migrator sent no heartbeat for this long is rolled back");
 
 namespace upshift::cloner {
 namespace {
@@ -56,6 +59,7 @@ absl::StatusOr<Config> ReadConfig() {
            absl::GetFlag(FLAGS_sweep_interval),
            absl::GetFlag(FLAGS_request_addr)};
   c.options.restore_point_retention = absl::GetFlag(FLAGS_restore_point_retention);
+  c.options.migration_lease = absl::GetFlag(FLAGS_migration_lease);
   std::string method = absl::GetFlag(FLAGS_clone_method);
   if (method == "auto") {
     c.options.method = CloneMethod::kAuto;
@@ -90,11 +94,13 @@ int Run(const Config& config, const std::atomic<bool>& stop) {
   }
   GrpcGate gate(config.request_addr, absl::Seconds(10));
   Cloner cloner(config.options, hosting, *store, **producer, gate, SystemClock());
-  // Restore points past their retention are dropped by every replica's sweeper (a drop is idempotent).
+  // Every replica sweeps (drops and rollbacks are idempotent): expired restore points, stalled upgrades.
   std::thread sweeper([&] {
     while (!stop) {
       absl::StatusOr<int> dropped = cloner.DropExpiredRestorePoints();
       if (!dropped.ok()) LogWarning(absl::StrCat("restore point sweep: ", dropped.status().ToString()));
+      absl::StatusOr<int> stalled = cloner.RollBackStalledUpgrades();
+      if (!stalled.ok()) LogWarning(absl::StrCat("stalled upgrade sweep: ", stalled.status().ToString()));
       absl::Time next = absl::Now() + config.sweep_interval;
       while (!stop && absl::Now() < next) absl::SleepFor(absl::Milliseconds(100));
     }

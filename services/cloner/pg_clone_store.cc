@@ -22,6 +22,8 @@ CREATE TABLE IF NOT EXISTS cloner.productions (
   snapshot                  bytea,  -- upgrade.v1.SnapshotSucceeded once the restore point is verified
   rolled_back               boolean NOT NULL DEFAULT false,
   restore_point             text,
+  orders                    bytea,        -- upgrade.v1.Order
+  snapshot_at               timestamptz,
   succeeded_at              timestamptz,  -- the restore point's retention starts here
   restore_point_dropped_at  timestamptz
 );
@@ -102,21 +104,40 @@ absl::StatusOr<std::optional<ProductionRecord>> PgCloneStore::FindProduction(con
   return found;
 }
 
-absl::Status PgCloneStore::SaveOffline(const std::string& upgrade_id, const std::string& database,
-                                       int32_t previous_connection_limit, absl::Time at) {
+absl::Status PgCloneStore::SaveOffline(const upgrade::v1::Order& order, int32_t previous_connection_limit,
+                                       absl::Time at) {
   return pool_->Transact([&](pqxx::work& tx) {
     tx.exec_params(
-        "INSERT INTO cloner.productions (upgrade_id, database, previous_connection_limit, offline_at) "
-        "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-        upgrade_id, database, previous_connection_limit, pg::FormatTime(at));
+        "INSERT INTO cloner.productions (upgrade_id, database, previous_connection_limit, offline_at, orders) "
+        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        order.upgrade_id(), order.database(), previous_connection_limit, pg::FormatTime(at),
+        pqxx::binarystring(order.SerializeAsString()));
     return absl::OkStatus();
   });
 }
 
+absl::StatusOr<std::vector<std::pair<upgrade::v1::Order, absl::Time>>> PgCloneStore::InFlightProductions() {
+  std::vector<std::pair<upgrade::v1::Order, absl::Time>> out;
+  absl::Status status = pool_->Transact([&](pqxx::work& tx) {
+    out.clear();
+    for (const auto& row : tx.exec(absl::StrCat(
+             "SELECT orders, ", pg::MicrosOf("snapshot_at"),
+             " FROM cloner.productions WHERE snapshot IS NOT NULL AND NOT rolled_back AND succeeded_at IS NULL"))) {
+      upgrade::v1::Order order;
+      order.ParseFromString(pqxx::binarystring(row[0]).str());
+      out.emplace_back(std::move(order), pg::TimeFromField(row[1]));
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return out;
+}
+
 absl::Status PgCloneStore::SaveSnapshot(const std::string& upgrade_id, const upgrade::v1::SnapshotSucceeded& snapshot) {
   return pool_->Transact([&](pqxx::work& tx) {
-    tx.exec_params("UPDATE cloner.productions SET snapshot = $2 WHERE upgrade_id = $1", upgrade_id,
-                   pqxx::binarystring(snapshot.SerializeAsString()));
+    tx.exec_params("UPDATE cloner.productions SET snapshot = $2, snapshot_at = coalesce(snapshot_at, now()) "
+                   "WHERE upgrade_id = $1",
+                   upgrade_id, pqxx::binarystring(snapshot.SerializeAsString()));
     return absl::OkStatus();
   });
 }

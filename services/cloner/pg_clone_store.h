@@ -23,8 +23,9 @@ class PgCloneStore final : public CloneStore {
   absl::Status RecordDrop(const std::string& upgrade_id, const std::string& database,
                           const std::string& reason) override;
   absl::StatusOr<std::optional<ProductionRecord>> FindProduction(const std::string& upgrade_id) override;
-  absl::Status SaveOffline(const std::string& upgrade_id, const std::string& database,
-                           int32_t previous_connection_limit, absl::Time at) override;
+  absl::Status SaveOffline(const upgrade::v1::Order& order, int32_t previous_connection_limit,
+                           absl::Time at) override;
+  absl::StatusOr<std::vector<std::pair<upgrade::v1::Order, absl::Time>>> InFlightProductions() override;
   absl::Status SaveSnapshot(const std::string& upgrade_id, const upgrade::v1::SnapshotSucceeded& snapshot) override;
   absl::Status SaveRolledBack(const std::string& upgrade_id) override;
   absl::Status SaveSucceeded(const std::string& upgrade_id, const std::string& restore_point, absl::Time at) override;

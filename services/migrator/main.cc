@@ -17,6 +17,9 @@ ABSL_FLAG(std::vector<std::string>, kafka_properties, {},
           "Extra librdkafka properties as key=value,... (security, timeouts, debug)");
 ABSL_FLAG(std::string, hosting_db, "", "libpq connection string of the hosting server (no dbname)");
 ABSL_FLAG(std::string, catalog, "", "Path of the migration catalog folder");
+ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(10),
+          "How often a Production upgrade's lease is renewed while its plan runs (keep well below the "
+          "cloner's --migration_lease)");
 ABSL_FLAG(std::string, request_addr, "127.0.0.1:50051", "Address of the request service (its UpgradeGate)");
 
 namespace upshift::migrator {
@@ -40,7 +43,7 @@ int Run(const std::atomic<bool>& stop) {
   }
   LogInfo(absl::StrCat("catalog ", catalog->application(), " loaded"));
   GrpcGate gate(absl::GetFlag(FLAGS_request_addr), absl::Seconds(10));
-  Migrator migrator(*catalog, target, **producer, gate, SystemClock());
+  Migrator migrator(*catalog, target, **producer, gate, SystemClock(), absl::GetFlag(FLAGS_heartbeat_interval));
   return RunConsumer(*kafka, "upshift-migrator", {topics::kEvents}, **producer,
                      [&migrator](const ConsumedRecord& r) { return migrator.Handle(r); }, stop);
 }

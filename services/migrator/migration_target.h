@@ -13,6 +13,8 @@ struct StepRun {
   std::string name;
   std::string checksum;
   std::string sql;
+  // Production: the upgrade whose lease the database must hold for the step to run (empty: none).
+  std::string fence;
 };
 
 // What the migrator does inside a database. Every database keeps its own migration history
@@ -24,13 +26,18 @@ class MigrationTarget {
 
   // Runs the step and records it in the history, in one transaction, unless the history holds it
   // already. Returns true when it ran, false when it was recorded before. FAILED_PRECONDITION:
-  // recorded with another checksum (the script changed since). INTERNAL: the step's SQL failed
-  // (with the server's message); nothing of it remains.
+  // recorded with another checksum (the script changed since), or the database does not hold the
+  // step's fence lease (it was restored meanwhile). INTERNAL: the step's SQL failed (with the
+  // server's message); nothing of it remains.
   virtual absl::StatusOr<bool> ApplyStep(const StepRun& step) = 0;
 
-  // Runs the catalog's set_version SQL with $1 = version.
+  // Runs the catalog's set_version SQL with $1 = version. With a `fence`, only in a database that
+  // holds that upgrade's lease (FAILED_PRECONDITION otherwise), like ApplyStep.
   virtual absl::Status SetVersion(const std::string& database, const std::string& set_version_sql,
-                                  const std::string& version) = 0;
+                                  const std::string& version, const std::string& fence) = 0;
+
+  // Renews a Production upgrade's lease inside its database.
+  virtual absl::Status Heartbeat(const std::string& database, const std::string& upgrade_id) = 0;
 
   // Runs a check: SQL returning one boolean. INTERNAL when it fails or returns something else.
   virtual absl::StatusOr<bool> RunCheck(const std::string& database, const std::string& sql) = 0;

@@ -1,6 +1,10 @@
 #include "services/migrator/migrator.h"
 
+#include <atomic>
+#include <thread>
+
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "libs/common/checksum.h"
 #include "libs/common/logging.h"
 #include "libs/common/retry.h"
@@ -22,7 +26,8 @@ absl::Status Migrator::Handle(const ConsumedRecord& record) {
   return absl::OkStatus();
 }
 
-absl::Status Migrator::RunPlan(const std::string& database, const upgrade::v1::Order& order, bool neutralize) {
+absl::Status Migrator::RunPlan(const std::string& database, const upgrade::v1::Order& order, bool neutralize,
+                               const std::string& fence) {
   UPSHIFT_ASSIGN_OR_RETURN(std::vector<Hop> plan, catalog_.Plan(order.from_version(), order.target_version()));
   UPSHIFT_ASSIGN_OR_RETURN(std::string current, target_.ReadVersion(database, catalog_.version_query()));
   for (const Hop& hop : plan) {
@@ -31,16 +36,17 @@ absl::Status Migrator::RunPlan(const std::string& database, const upgrade::v1::O
     if (std::find(ahead.begin(), ahead.end(), current) != ahead.end()) continue;
     std::string label = absl::StrCat(hop.from, "->", hop.to);
     for (const Step& step : hop.steps) {
-      UPSHIFT_ASSIGN_OR_RETURN(bool ran, target_.ApplyStep({database, label, step.name, step.checksum, step.sql}));
+      UPSHIFT_ASSIGN_OR_RETURN(bool ran,
+                               target_.ApplyStep({database, label, step.name, step.checksum, step.sql, fence}));
       LogInfo(absl::StrCat(database, ": ", label, "/", step.name, ran ? " applied" : " already applied"));
     }
-    UPSHIFT_RETURN_IF_ERROR(target_.SetVersion(database, catalog_.set_version_sql(), hop.to));
+    UPSHIFT_RETURN_IF_ERROR(target_.SetVersion(database, catalog_.set_version_sql(), hop.to, fence));
     current = hop.to;
   }
   if (neutralize && !catalog_.neutralize_sql().empty()) {
     std::string sql = catalog_.neutralize_sql();
     UPSHIFT_RETURN_IF_ERROR(
-        target_.ApplyStep({database, "neutralize", "neutralize", Fingerprint(sql), sql}).status());
+        target_.ApplyStep({database, "neutralize", "neutralize", Fingerprint(sql), sql, fence}).status());
   }
   for (const Check& check : catalog_.post_checks()) {
     absl::StatusOr<bool> passed = target_.RunCheck(database, check.sql);
@@ -70,7 +76,7 @@ absl::Status Migrator::MigrateTestCopy(const upgrade::v1::Order& order) {
   started.mutable_migration_started();
   UPSHIFT_RETURN_IF_ERROR(PublishEvent(publisher_, started));
   absl::Time start = clock_.Now();
-  absl::Status ran = RunPlan(order.test_database(), order, /*neutralize=*/true);
+  absl::Status ran = RunPlan(order.test_database(), order, /*neutralize=*/true, /*fence=*/"");
   if (IsRetryable(ran)) return ran;
   if (!ran.ok()) {
     LogWarning(absl::StrCat("upgrade ", order.upgrade_id(), " failed: ", ran.message()));
@@ -111,7 +117,25 @@ absl::Status Migrator::MigrateInPlace(const upgrade::v1::Order& order) {
   started.mutable_migration_started();
   UPSHIFT_RETURN_IF_ERROR(PublishEvent(publisher_, started));
   absl::Time start = clock_.Now();
-  absl::Status ran = RunPlan(db, order, /*neutralize=*/false);
+  // The lease tells the cloner this upgrade is alive, even through one long step.
+  auto beat = [&] {
+    if (absl::Status s = target_.Heartbeat(db, order.upgrade_id()); !s.ok()) {
+      LogWarning(absl::StrCat("heartbeat of upgrade ", order.upgrade_id(), ": ", s.ToString()));
+    }
+  };
+  beat();
+  std::atomic<bool> done{false};
+  std::thread heartbeat([&] {
+    for (;;) {
+      absl::Time next = absl::Now() + heartbeat_interval_;
+      while (!done && absl::Now() < next) absl::SleepFor(absl::Milliseconds(20));
+      if (done) return;
+      beat();
+    }
+  });
+  absl::Status ran = RunPlan(db, order, /*neutralize=*/false, /*fence=*/order.upgrade_id());
+  done = true;
+  heartbeat.join();
   if (IsRetryable(ran)) return ran;
   if (!ran.ok()) {
     LogWarning(absl::StrCat("in-place upgrade ", order.upgrade_id(), " of ", db, " failed: ", ran.message()));

@@ -17,8 +17,14 @@ namespace upshift::migrator {
 // applied steps, and a finished plan just re-announces its result.
 class Migrator {
  public:
-  Migrator(const Catalog& catalog, MigrationTarget& target, Publisher& publisher, Gate& gate, Clock& clock)
-      : catalog_(catalog), target_(target), publisher_(publisher), gate_(gate), clock_(clock) {}
+  Migrator(const Catalog& catalog, MigrationTarget& target, Publisher& publisher, Gate& gate, Clock& clock,
+           absl::Duration heartbeat_interval = absl::Seconds(10))
+      : catalog_(catalog),
+        target_(target),
+        publisher_(publisher),
+        gate_(gate),
+        clock_(clock),
+        heartbeat_interval_(heartbeat_interval) {}
 
   // Consumer entry point for upgrade.events.
   absl::Status Handle(const ConsumedRecord& record);
@@ -32,13 +38,16 @@ class Migrator {
 
  private:
   // Applies the plan to `database`; a non-retryable error is the upgrade's failure.
-  absl::Status RunPlan(const std::string& database, const upgrade::v1::Order& order, bool neutralize);
+  // `fence`: Production, the upgrade id whose lease the database must hold for anything to run.
+  absl::Status RunPlan(const std::string& database, const upgrade::v1::Order& order, bool neutralize,
+                       const std::string& fence);
 
   const Catalog& catalog_;
   MigrationTarget& target_;
   Publisher& publisher_;
   Gate& gate_;
   Clock& clock_;
+  const absl::Duration heartbeat_interval_;
 };
 
 }  // namespace upshift::migrator

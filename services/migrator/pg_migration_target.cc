@@ -31,6 +31,16 @@ absl::Status StepError(const std::exception& e, const StepRun& step) {
       absl::StrCat("step ", step.hop, "/", step.name, " failed: ", absl::StripTrailingAsciiWhitespace(e.what())));
 }
 
+// OK when `fence` is empty or the database holds the lease of upgrade `fence`; in the caller's transaction.
+absl::Status CheckFence(pqxx::work& tx, const std::string& database, const std::string& fence) {
+  if (fence.empty()) return absl::OkStatus();
+  bool held = tx.exec1("SELECT to_regclass('upshift.production_lease') IS NOT NULL")[0].as<bool>() &&
+              !tx.exec_params("SELECT 1 FROM upshift.production_lease WHERE upgrade_id = $1", fence).empty();
+  if (held) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat("database \"", database, "\" holds no lease for upgrade ", fence,
+                                                    ": it was restored or replaced, so nothing is run in it"));
+}
+
 }  // namespace
 
 absl::StatusOr<bool> PgMigrationTarget::ApplyStep(const StepRun& step) {
@@ -46,6 +56,7 @@ absl::StatusOr<bool> PgMigrationTarget::ApplyStep(const StepRun& step) {
       pqxx::work tx(conn);
       // The lock keeps two workers (a redelivery racing the original) from running one step twice.
       tx.exec("LOCK TABLE upshift.migration_history IN SHARE ROW EXCLUSIVE MODE");
+      if (absl::Status fenced = CheckFence(tx, step.database, step.fence); !fenced.ok()) return fenced;
       pqxx::result recorded = tx.exec_params(
           "SELECT checksum FROM upshift.migration_history WHERE hop = $1 AND step = $2", step.hop, step.name);
       if (!recorded.empty()) {
@@ -76,10 +87,11 @@ absl::StatusOr<bool> PgMigrationTarget::ApplyStep(const StepRun& step) {
 }
 
 absl::Status PgMigrationTarget::SetVersion(const std::string& database, const std::string& set_version_sql,
-                                           const std::string& version) {
+                                           const std::string& version, const std::string& fence) {
   return pg::WithConnection(conninfo_, database, [&](pqxx::connection& conn) {
     try {
       pqxx::work tx(conn);
+      if (absl::Status fenced = CheckFence(tx, database, fence); !fenced.ok()) return fenced;
       tx.exec_params(set_version_sql, version);
       tx.commit();
       return absl::OkStatus();
@@ -105,6 +117,15 @@ absl::StatusOr<std::string> PgMigrationTarget::ReadVersion(const std::string& da
   });
   if (!status.ok()) return status;
   return version;
+}
+
+absl::Status PgMigrationTarget::Heartbeat(const std::string& database, const std::string& upgrade_id) {
+  return pg::WithConnection(conninfo_, database, [&](pqxx::connection& conn) {
+    pqxx::work tx(conn);
+    tx.exec_params("UPDATE upshift.production_lease SET heartbeat_at = now() WHERE upgrade_id = $1", upgrade_id);
+    tx.commit();
+    return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<bool> PgMigrationTarget::RunCheck(const std::string& database, const std::string& sql) {

@@ -15,7 +15,8 @@ class PgMigrationTarget final : public MigrationTarget {
 
   absl::StatusOr<bool> ApplyStep(const StepRun& step) override;
   absl::Status SetVersion(const std::string& database, const std::string& set_version_sql,
-                          const std::string& version) override;
+                          const std::string& version, const std::string& fence) override;
+  absl::Status Heartbeat(const std::string& database, const std::string& upgrade_id) override;
   absl::StatusOr<std::string> ReadVersion(const std::string& database, const std::string& version_query) override;
   absl::StatusOr<bool> RunCheck(const std::string& database, const std::string& sql) override;
   absl::StatusOr<bool> AcceptsConnections(const std::string& database) override;

@@ -27,8 +27,11 @@ class CloneStoreTest : public ::testing::Test {
 
 TEST_F(CloneStoreTest, RemembersTheProductionPhasesAndTheFirstConnectionLimit) {
   absl::Time t0 = absl::FromUnixSeconds(1'800'000'000);
-  ASSERT_TRUE(store_->SaveOffline("u1", "acme", 25, t0).ok());
-  ASSERT_TRUE(store_->SaveOffline("u1", "acme", 0, t0 + absl::Seconds(5)).ok());  // a redelivery changes nothing
+  upgrade::v1::Order order;
+  order.set_upgrade_id("u1");
+  order.set_database("acme");
+  ASSERT_TRUE(store_->SaveOffline(order, 25, t0).ok());
+  ASSERT_TRUE(store_->SaveOffline(order, 0, t0 + absl::Seconds(5)).ok());  // a redelivery changes nothing
   upgrade::v1::SnapshotSucceeded snapshot;
   snapshot.add_rows()->set_rows(7);
   ASSERT_TRUE(store_->SaveSnapshot("u1", snapshot).ok());
@@ -40,11 +43,20 @@ TEST_F(CloneStoreTest, RemembersTheProductionPhasesAndTheFirstConnectionLimit) {
   EXPECT_EQ((*record)->snapshot->rows(0).rows(), 7);
   EXPECT_FALSE((*record)->rolled_back);
   EXPECT_FALSE(store_->FindProduction("u2")->has_value());
+  auto in_flight = store_->InFlightProductions();
+  ASSERT_TRUE(in_flight.ok());
+  ASSERT_EQ(in_flight->size(), 1u);
+  EXPECT_EQ((*in_flight)[0].first.database(), "acme");
+  ASSERT_TRUE(store_->SaveRolledBack("u1").ok());
+  EXPECT_TRUE(store_->InFlightProductions()->empty());
 }
 
 TEST_F(CloneStoreTest, ListsRestorePointsPastTheirRetentionUntilDropped) {
   absl::Time done = absl::FromUnixSeconds(1'800'000'000);
-  ASSERT_TRUE(store_->SaveOffline("u1", "acme", -1, done - absl::Minutes(1)).ok());
+  upgrade::v1::Order order;
+  order.set_upgrade_id("u1");
+  order.set_database("acme");
+  ASSERT_TRUE(store_->SaveOffline(order, -1, done - absl::Minutes(1)).ok());
   ASSERT_TRUE(store_->SaveSucceeded("u1", "acme_rp_u1", done).ok());
   EXPECT_TRUE(store_->RestorePointsKeptSince(done)->empty());
   auto expired = store_->RestorePointsKeptSince(done + absl::Seconds(1));

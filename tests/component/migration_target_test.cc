@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "libs/common/ids.h"
+#include "libs/hosting/pg_hosting_server.h"
 #include "services/migrator/pg_migration_target.h"
 #include "tests/component/environment.h"
 
@@ -49,8 +50,34 @@ TEST_F(MigrationTargetTest, AFailingStepLeavesNothingBehind) {
 
 TEST_F(MigrationTargetTest, SetsAndReadsTheVersion) {
   ASSERT_TRUE(Postgres().Exec(db_, "CREATE TABLE meta (v text); INSERT INTO meta VALUES ('1')").ok());
-  ASSERT_TRUE(target_.SetVersion(db_, "UPDATE meta SET v = $1", "2").ok());
+  ASSERT_TRUE(target_.SetVersion(db_, "UPDATE meta SET v = $1", "2", "").ok());
   EXPECT_EQ(*target_.ReadVersion(db_, "SELECT v FROM meta"), "2");
+}
+
+TEST_F(MigrationTargetTest, AFencedStepRunsOnlyWhereTheUpgradesLeaseIs) {
+  PgHostingServer hosting({Postgres().conninfo(), {}, "", absl::Minutes(1)});
+  StepRun step{db_, "1->2", "double", "c1", "UPDATE t SET n = n * 2", "upgrade-1"};
+  EXPECT_EQ(target_.ApplyStep(step).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(target_.SetVersion(db_, "SELECT $1", "2", "upgrade-1").code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(*Postgres().QueryValue(db_, "SELECT sum(n) FROM t"), "3");
+  ASSERT_TRUE(hosting.PutLease(db_, "upgrade-1").ok());
+  EXPECT_TRUE(*target_.ApplyStep(step));
+  EXPECT_EQ(*Postgres().QueryValue(db_, "SELECT sum(n) FROM t"), "6");
+  // Another upgrade's lease does not open the door.
+  EXPECT_EQ(target_.ApplyStep({db_, "1->2", "other", "c2", "SELECT 1", "upgrade-2"}).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(MigrationTargetTest, HeartbeatsRenewTheLease) {
+  PgHostingServer hosting({Postgres().conninfo(), {}, "", absl::Minutes(1)});
+  EXPECT_FALSE(hosting.LeaseAge(db_, "upgrade-1")->has_value());
+  ASSERT_TRUE(hosting.PutLease(db_, "upgrade-1").ok());
+  ASSERT_TRUE(Postgres().Exec(db_, "UPDATE upshift.production_lease SET heartbeat_at = now() - interval '1 hour'").ok());
+  EXPECT_GE(**hosting.LeaseAge(db_, "upgrade-1"), absl::Minutes(59));
+  ASSERT_TRUE(target_.Heartbeat(db_, "upgrade-1").ok());
+  EXPECT_LT(**hosting.LeaseAge(db_, "upgrade-1"), absl::Minutes(1));
+  ASSERT_TRUE(hosting.DeleteLease(db_, "upgrade-1").ok());
+  EXPECT_FALSE(hosting.LeaseAge(db_, "upgrade-1")->has_value());
 }
 
 }  // namespace

@@ -53,7 +53,10 @@ class PlatformEnvironment : public ::testing::Environment {
   void SetUp() override {
     catalog_dir_ = MakeTempDir("upshift-test-catalog");
     std::filesystem::remove(catalog_dir_);
-    absl::StatusOr<std::unique_ptr<Platform>> p = Platform::Start({MakeTestCatalog(catalog_dir_), {}});
+    // Short leases, so that a dead migrator is noticed within seconds.
+    absl::StatusOr<std::unique_ptr<Platform>> p = Platform::Start(
+        {MakeTestCatalog(catalog_dir_),
+         {{"cloner", {"--migration_lease=4s", "--sweep_interval=250ms"}}, {"migrator", {"--heartbeat_interval=250ms"}}}});
     ASSERT_TRUE(p.ok()) << p.status();
     owned_ = *std::move(p);
     platform = owned_.get();
@@ -424,6 +427,39 @@ TEST(Cancel, AProductionPastItsPointOfNoReturnCannotBeCancelled) {
 TEST(Cancel, BadAndUnknownIdsGetTheirCodes) {
   EXPECT_EQ(Cancel("not-an-id").error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(Cancel("00000000-0000-4000-8000-000000000000").error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST(Production, AnUpgradeWhoseMigratorDiesIsRolledBackWhenItsLeaseExpires) {
+  const std::string db = "proddead";
+  ASSERT_TRUE(platform->postgres().GenerateSampleDatabase(db, 100).ok());
+  PassTest(db);
+  ASSERT_TRUE(platform->postgres()
+                  .Exec(db, "INSERT INTO ir_config_parameter (key, value) VALUES ('upshift.test.slow_upgrade', '1')")
+                  .ok());
+  std::map<std::string, std::string> before = Checksums(db);
+  Upgrade accepted;
+  ASSERT_TRUE(Request(Order(db, PURPOSE_PRODUCTION), &accepted).ok());
+  bool killed = false;
+  Upgrade done = WatchToEnd(accepted.upgrade_id(), [&](const Upgrade& u) {
+    if (u.state() == STATE_MIGRATING && !killed) {
+      killed = true;
+      platform->service("migrator").Kill();  // in the middle of its plan, no goodbye
+    }
+  });
+  ASSERT_TRUE(killed);
+  ASSERT_EQ(done.state(), STATE_ROLLED_BACK) << done.error() << platform->Logs();
+  EXPECT_TRUE(absl::StrContains(done.error(), "made no progress")) << done.error();
+  EXPECT_EQ(Value(db, "SELECT latest_version FROM ir_module_module WHERE name = 'base'"), "16.0");
+  EXPECT_EQ(Checksums(db), before);
+  EXPECT_TRUE(AppConnects(db).ok());
+  EXPECT_EQ(Tags(GetDatabase(db)), std::set<int>{TAG_UPGRADE_FAILED});
+
+  // A migrator that comes back gets the unfinished record again and must leave the restored database alone.
+  ASSERT_TRUE(platform->RestartService("migrator").ok());
+  Upgrade again = PassTest(db, "17.0");  // and the platform keeps working
+  EXPECT_EQ(again.state(), STATE_SUCCEEDED);
+  EXPECT_EQ(Value(db, "SELECT latest_version FROM ir_module_module WHERE name = 'base'"), "16.0");
+  EXPECT_EQ(Checksums(db), before);
 }
 
 TEST(Production, IsRefusedWithoutAMatchingFreshTest) {

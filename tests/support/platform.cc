@@ -91,7 +91,17 @@ absl::Status Platform::StartService(const std::string& name, std::vector<std::st
       ChildProcess::Start({argv, {}, absl::StrCat(log_dir_, "/", name, ".log"), ""});
   if (!child.ok()) return child.status();
   services_[name] = *std::move(child);
+  commands_[name] = argv;
   start_order_.push_back(name);
+  return absl::OkStatus();
+}
+
+absl::Status Platform::RestartService(const std::string& name) {
+  services_.at(name)->Stop();
+  absl::StatusOr<std::unique_ptr<ChildProcess>> child =
+      ChildProcess::Start({commands_.at(name), {}, absl::StrCat(log_dir_, "/", name, ".log"), ""});
+  if (!child.ok()) return child.status();
+  services_[name] = *std::move(child);
   return absl::OkStatus();
 }
 

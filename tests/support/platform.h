@@ -32,6 +32,8 @@ class Platform {
   std::string request_address() const;
   std::string status_address() const;
   ChildProcess& service(const std::string& name) { return *services_.at(name); }
+  // Starts a service again with the flags it had (after it was killed or stopped).
+  absl::Status RestartService(const std::string& name);
   const std::string& log_dir() const { return log_dir_; }
 
   // Logs of every service (for failure messages).
@@ -50,6 +52,7 @@ class Platform {
   std::unique_ptr<DevBroker> broker_;
   std::unique_ptr<SmtpServer> smtp_;
   std::map<std::string, std::unique_ptr<ChildProcess>> services_;
+  std::map<std::string, std::vector<std::string>> commands_;
   std::vector<std::string> start_order_;
   std::unique_ptr<upgrade::v1::UpgradeService::Stub> request_stub_;
   std::unique_ptr<upgrade::v1::StatusService::Stub> status_stub_;

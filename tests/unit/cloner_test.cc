@@ -34,10 +34,19 @@ class FakeCloneStore final : public CloneStore {
     if (it == productions.end()) return std::nullopt;
     return it->second;
   }
-  absl::Status SaveOffline(const std::string& id, const std::string&, int32_t limit, absl::Time at) override {
-    productions.emplace(id, ProductionRecord{limit, at, std::nullopt, false});
+  absl::Status SaveOffline(const Order& order, int32_t limit, absl::Time at) override {
+    productions.emplace(order.upgrade_id(), ProductionRecord{limit, at, std::nullopt, false});
+    orders[order.upgrade_id()] = order;
     return absl::OkStatus();
   }
+  absl::StatusOr<std::vector<std::pair<Order, absl::Time>>> InFlightProductions() override {
+    std::vector<std::pair<Order, absl::Time>> out;
+    for (const auto& [id, p] : productions) {
+      if (p.snapshot.has_value() && !p.rolled_back && !kept.count(id)) out.emplace_back(orders[id], p.offline_at);
+    }
+    return out;
+  }
+  std::map<std::string, Order> orders;
   absl::Status SaveSnapshot(const std::string& id, const SnapshotSucceeded& s) override {
     productions[id].snapshot = s;
     return absl::OkStatus();
@@ -71,7 +80,8 @@ class ClonerTest : public ::testing::Test {
  protected:
   ClonerTest() { hosting_.dbs["acme"] = {"16.0", {{"public.a", 3}, {"public.b", 7}}, false, true}; }
   Cloner Make(CloneMethod method = CloneMethod::kAuto) {
-    return Cloner({method, "file_copy", absl::Hours(24 * 7)}, hosting_, store_, publisher_, gate_, clock_);
+    return Cloner({method, "file_copy", absl::Hours(24 * 7), absl::Minutes(10)}, hosting_, store_, publisher_, gate_,
+                  clock_);
   }
   FakeHosting hosting_;
   FakeCloneStore store_;
@@ -259,12 +269,34 @@ TEST_F(ClonerTest, ACancelledTestsCopyIsDropped) {
   EXPECT_EQ(store_.drops, (std::vector<std::string>{"acme_test_0f8fad5b"}));
 }
 
+TEST_F(ClonerTest, TheLeaseIsWrittenAfterTheRestorePointAndRemovedWhenOnline) {
+  ASSERT_TRUE(Make().OnProductionAccepted(ProductionOrder()).ok());
+  EXPECT_EQ(hosting_.dbs["acme"].leases.count(ProductionOrder().upgrade_id()), 1u);
+  EXPECT_TRUE(hosting_.dbs["acme_rp_0f8fad5b"].leases.empty());  // the restore point never lets a migrator in
+  ASSERT_TRUE(Make().OnMigrated(ProductionOrder()).ok());
+  EXPECT_TRUE(hosting_.dbs["acme"].leases.empty());
+}
+
+TEST_F(ClonerTest, AnUpgradeWhoseLeaseExpiredIsRolledBack) {
+  ASSERT_TRUE(Make().OnProductionAccepted(ProductionOrder()).ok());
+  Cloner cloner = Make();
+  hosting_.dbs["acme"].leases[ProductionOrder().upgrade_id()] = absl::Minutes(9);
+  EXPECT_EQ(*cloner.RollBackStalledUpgrades(), 0);
+  hosting_.dbs["acme"].leases[ProductionOrder().upgrade_id()] = absl::Minutes(11);
+  publisher_.records.clear();
+  EXPECT_EQ(*cloner.RollBackStalledUpgrades(), 1);
+  EXPECT_EQ(Kinds(publisher_.Events()), (std::vector<std::string>{"rolling_back", "rolled_back"}));
+  EXPECT_TRUE(absl::StrContains(publisher_.Events().back().rolled_back().error(), "made no progress"));
+  EXPECT_TRUE(hosting_.dbs["acme"].online);
+  EXPECT_EQ(*cloner.RollBackStalledUpgrades(), 0);  // done once
+}
+
 TEST_F(ClonerTest, ARedeliveredProductionOrderAfterItsSnapshotOnlyRepublishesIt) {
   ASSERT_TRUE(Make().OnProductionAccepted(ProductionOrder()).ok());
   hosting_.calls.clear();
   publisher_.records.clear();
   ASSERT_TRUE(Make().OnProductionAccepted(ProductionOrder()).ok());
-  EXPECT_TRUE(hosting_.calls.empty());
+  EXPECT_EQ(hosting_.calls, (std::vector<std::string>{"lease acme"}));  // no second offline, copy or check
   EXPECT_EQ(Kinds(publisher_.Events()), (std::vector<std::string>{"snapshot_succeeded"}));
 }
 

@@ -75,6 +75,7 @@ class FakeHosting final : public HostingServer {
     bool online = true;
     int32_t connection_limit = -1;
     int64_t size_bytes = 1000;
+    std::map<std::string, absl::Duration> leases;  // upgrade id -> age of its last heartbeat
   };
 
   absl::StatusOr<std::vector<HostedDatabase>> ListDatabases() override {
@@ -146,6 +147,23 @@ class FakeHosting final : public HostingServer {
     calls.push_back("terminate " + name);
     if (!down.ok()) return down;
     if (dbs.count(name)) dbs[name].busy = false;
+    return absl::OkStatus();
+  }
+  absl::Status PutLease(const std::string& name, const std::string& upgrade_id) override {
+    calls.push_back("lease " + name);
+    if (!down.ok()) return down;
+    dbs[name].leases[upgrade_id] = absl::ZeroDuration();
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::optional<absl::Duration>> LeaseAge(const std::string& name,
+                                                           const std::string& upgrade_id) override {
+    if (!down.ok()) return down;
+    auto it = dbs[name].leases.find(upgrade_id);
+    if (it == dbs[name].leases.end()) return std::optional<absl::Duration>();
+    return std::optional<absl::Duration>(it->second);
+  }
+  absl::Status DeleteLease(const std::string& name, const std::string& upgrade_id) override {
+    dbs[name].leases.erase(upgrade_id);
     return absl::OkStatus();
   }
   absl::Status ReplaceDatabase(const std::string& name, const std::string& replacement) override {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <atomic>
 #include <set>
 
 #include "absl/strings/match.h"
@@ -27,13 +28,20 @@ class FakeTarget final : public MigrationTarget {
       if (it->second != step.checksum) return absl::FailedPreconditionError("checksum changed");
       return false;
     }
+    if (!step.fence.empty() && !leases.count(step.fence)) return absl::FailedPreconditionError("no lease");
     if (key == fail_step) return absl::InternalError("step " + key + " failed: boom");
     history[key] = step.checksum;
     ran.push_back(key);
     return true;
   }
-  absl::Status SetVersion(const std::string&, const std::string&, const std::string& v) override {
+  absl::Status SetVersion(const std::string&, const std::string&, const std::string& v,
+                          const std::string& fence) override {
+    if (!fence.empty() && !leases.count(fence)) return absl::FailedPreconditionError("no lease");
     version = v;
+    return absl::OkStatus();
+  }
+  absl::Status Heartbeat(const std::string&, const std::string& upgrade_id) override {
+    ++heartbeats;
     return absl::OkStatus();
   }
   absl::StatusOr<bool> RunCheck(const std::string&, const std::string&) override { return check_result; }
@@ -43,6 +51,8 @@ class FakeTarget final : public MigrationTarget {
     return version;
   }
 
+  std::set<std::string> leases = {"0f8fad5b-d9cb-469f-a165-70867728950e"};
+  std::atomic<int> heartbeats{0};
   bool check_result = true;
   bool accepts_connections = false;
   std::string version = "16.0";
@@ -186,6 +196,18 @@ TEST_F(MigratorTest, AProductionCancelledBeforeItsPointOfNoReturnIsRestoredNotMi
   ASSERT_TRUE(last.has_migration_failed());
   EXPECT_TRUE(last.migration_failed().cancelled());
   EXPECT_EQ(gate_.passed, (std::vector<Checkpoint>{CHECKPOINT_BEGIN_MIGRATION}));
+}
+
+TEST_F(MigratorTest, NothingRunsInADatabaseWithoutTheUpgradesLease) {
+  target_.leases.clear();  // e.g. the database was restored from its restore point meanwhile
+  ASSERT_TRUE(migrator_.MigrateInPlace(ProductionOrder()).ok());
+  EXPECT_TRUE(target_.ran.empty());
+  EXPECT_TRUE(publisher_.Events().back().has_migration_failed());
+}
+
+TEST_F(MigratorTest, TheLeaseIsRenewedWhileTheProductionPlanRuns) {
+  ASSERT_TRUE(migrator_.MigrateInPlace(ProductionOrder()).ok());
+  EXPECT_GE(target_.heartbeats.load(), 1);
 }
 
 TEST_F(MigratorTest, IgnoresEventsItDoesNotHandle) {
