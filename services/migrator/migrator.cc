@@ -30,15 +30,28 @@ absl::Status Migrator::RunPlan(const std::string& database, const upgrade::v1::O
                                const std::string& fence) {
   UPSHIFT_ASSIGN_OR_RETURN(std::vector<Hop> plan, catalog_.Plan(order.from_version(), order.target_version()));
   UPSHIFT_ASSIGN_OR_RETURN(std::string current, target_.ReadVersion(database, catalog_.version_query()));
+  int total = 0, done = 0;
+  for (const Hop& hop : plan) total += static_cast<int>(hop.steps.size());
   for (const Hop& hop : plan) {
     // A hop whose target version is already set ran completely before (redelivery).
     std::vector<std::string> ahead = catalog_.TargetsFrom(hop.from);
-    if (std::find(ahead.begin(), ahead.end(), current) != ahead.end()) continue;
+    if (std::find(ahead.begin(), ahead.end(), current) != ahead.end()) {
+      done += static_cast<int>(hop.steps.size());
+      continue;
+    }
     std::string label = absl::StrCat(hop.from, "->", hop.to);
     for (const Step& step : hop.steps) {
       UPSHIFT_ASSIGN_OR_RETURN(bool ran,
                                target_.ApplyStep({database, label, step.name, step.checksum, step.sql, fence}));
       LogInfo(absl::StrCat(database, ": ", label, "/", step.name, ran ? " applied" : " already applied"));
+      upgrade::v1::Event progress =
+          MakeEvent(order, absl::StrCat("step/", label, "/", step.name), "migrator", clock_.Now());
+      upgrade::v1::StepApplied* applied = progress.mutable_step_applied();
+      applied->set_hop(label);
+      applied->set_step(step.name);
+      applied->set_steps_done(++done);
+      applied->set_steps_total(total);
+      UPSHIFT_RETURN_IF_ERROR(PublishEvent(publisher_, progress));
     }
     UPSHIFT_RETURN_IF_ERROR(target_.SetVersion(database, catalog_.set_version_sql(), hop.to, fence));
     current = hop.to;

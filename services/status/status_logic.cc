@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
 #include "libs/common/time.h"
 
 namespace upshift::status {
@@ -63,6 +64,7 @@ State StateOf(const Event& event) {
     case Event::kSnapshotSucceeded:
       return upgrade::v1::STATE_SNAPSHOTTING;
     case Event::kMigrated:
+    case Event::kStepApplied:
       return upgrade::v1::STATE_MIGRATING;
     case Event::kComingOnline:
       return upgrade::v1::STATE_COMING_ONLINE;
@@ -106,6 +108,15 @@ Upgrade NextUpgrade(const std::optional<Upgrade>& current, const Event& event) {
   }
   if (IsFinal(next.state())) return next;
   if (event.kind_case() == Event::kCancelRequested) next.set_cancellable(false);
+  if (event.kind_case() == Event::kStepApplied) {
+    const upgrade::v1::StepApplied& step = event.step_applied();
+    int percent = step.steps_total() > 0 ? 100 * step.steps_done() / step.steps_total() : 0;
+    if (percent >= next.progress_percent()) {  // progress only moves forward, whatever arrives late
+      next.set_current_step(absl::StrCat(step.hop(), "/", step.step()));
+      next.set_progress_percent(percent);
+      if (FromProto(event.occurred_at()) > FromProto(next.updated_at())) *next.mutable_updated_at() = event.occurred_at();
+    }
+  }
 
   if (event.kind_case() == Event::kWentOffline && !next.has_offline_at()) *next.mutable_offline_at() = event.occurred_at();
   if (event.kind_case() == Event::kSnapshotSucceeded) next.set_restore_point(order.restore_point());

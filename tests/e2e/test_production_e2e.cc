@@ -235,6 +235,8 @@ TEST(Production, UpgradesTheDatabaseInPlaceOfflineAndKeepsAVerifiedRestorePoint)
   EXPECT_TRUE(done.has_offline_at());
   EXPECT_TRUE(done.has_online_at());
   EXPECT_EQ(FromProto(done.estimated_remaining()), absl::ZeroDuration());
+  EXPECT_EQ(done.progress_percent(), 100);
+  EXPECT_EQ(done.current_step(), "17.0->18.0/03_order_line_constraints");
 
   // The restore point: listed under the database, at the old version and content.
   const std::string rp = done.restore_point();

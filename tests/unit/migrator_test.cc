@@ -85,10 +85,13 @@ TEST_F(MigratorTest, RunsEveryStepInOrderThenNeutralizesAndAnnouncesSuccess) {
                              "neutralize/neutralize"}));
   EXPECT_EQ(target_.version, "18.0");
   auto events = publisher_.Events();
-  ASSERT_EQ(events.size(), 2u);
+  ASSERT_EQ(events.size(), 8u);  // started, six steps, succeeded
   EXPECT_TRUE(events[0].has_migration_started());
-  EXPECT_TRUE(events[1].has_succeeded());
-  EXPECT_EQ(events[1].event_id(), "0f8fad5b-d9cb-469f-a165-70867728950e/succeeded");
+  EXPECT_EQ(events[3].step_applied().steps_done(), 3);
+  EXPECT_EQ(events[3].step_applied().steps_total(), 6);
+  EXPECT_EQ(events[3].event_id(), "0f8fad5b-d9cb-469f-a165-70867728950e/step/16.0->17.0/03_invoice_states");
+  EXPECT_TRUE(events[7].has_succeeded());
+  EXPECT_EQ(events[7].event_id(), "0f8fad5b-d9cb-469f-a165-70867728950e/succeeded");
 }
 
 TEST_F(MigratorTest, ARedeliveredOrderRunsNoStepTwice) {
@@ -108,11 +111,10 @@ TEST_F(MigratorTest, ARedeliveredOrderRunsNoStepTwice) {
 TEST_F(MigratorTest, AFailingStepFailsTheUpgradeWithTheStepsError) {
   target_.fail_step = "16.0->17.0/03_invoice_states";
   ASSERT_TRUE(migrator_.MigrateTestCopy(SampleOrder()).ok());
-  auto events = publisher_.Events();
-  ASSERT_EQ(events.size(), 2u);
-  ASSERT_TRUE(events[1].has_failed());
-  EXPECT_EQ(events[1].failed().phase(), "migrate");
-  EXPECT_TRUE(absl::StrContains(events[1].failed().error(), "03_invoice_states")) << events[1].failed().error();
+  Event last = publisher_.Events().back();
+  ASSERT_TRUE(last.has_failed());
+  EXPECT_EQ(last.failed().phase(), "migrate");
+  EXPECT_TRUE(absl::StrContains(last.failed().error(), "03_invoice_states")) << last.failed().error();
   EXPECT_EQ(target_.version, "16.0");
 }
 
@@ -141,9 +143,7 @@ TEST_F(MigratorTest, ProductionRunsThePlanWithoutNeutralizing) {
   ASSERT_TRUE(migrator_.MigrateInPlace(ProductionOrder()).ok());
   EXPECT_EQ(target_.ran.size(), 6u);
   EXPECT_EQ(target_.history.count("neutralize/neutralize"), 0u);
-  auto events = publisher_.Events();
-  ASSERT_EQ(events.size(), 2u);
-  EXPECT_TRUE(events[1].has_migrated());
+  EXPECT_TRUE(publisher_.Events().back().has_migrated());
 }
 
 TEST_F(MigratorTest, AFailingProductionStepAsksForARollback) {

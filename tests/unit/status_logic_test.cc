@@ -143,6 +143,25 @@ TEST(NextUpgrade, ACancelledRestoreEndsCancelledNotRolledBack) {
   for (const TagChange& c : changes) EXPECT_NE(c.tag, TAG_UPGRADE_FAILED);
 }
 
+TEST(NextUpgrade, StepsReportProgressAndRefreshTheRemainingEstimate) {
+  std::optional<Upgrade> u = NextUpgrade(std::nullopt, P("went_offline", 0));
+  u = NextUpgrade(u, P("migration_started", 10));
+  EXPECT_EQ(u->estimated_remaining().seconds(), 90);
+  Event step = P("step", 40);
+  step.mutable_step_applied()->set_hop("16.0->17.0");
+  step.mutable_step_applied()->set_step("02_x");
+  step.mutable_step_applied()->set_steps_done(2);
+  step.mutable_step_applied()->set_steps_total(6);
+  u = NextUpgrade(u, step);
+  EXPECT_EQ(u->progress_percent(), 33);
+  EXPECT_EQ(u->current_step(), "16.0->17.0/02_x");
+  EXPECT_EQ(u->estimated_remaining().seconds(), 60);
+  Event late = step;  // an earlier step arriving late does not move progress back
+  late.mutable_step_applied()->set_steps_done(1);
+  u = NextUpgrade(u, late);
+  EXPECT_EQ(u->progress_percent(), 33);
+}
+
 bool Has(const std::vector<TagChange>& changes, const std::string& db, Tag tag, bool add) {
   for (const TagChange& c : changes) {
     if (c.database == db && c.tag == tag && c.add == add) return true;

@@ -85,6 +85,7 @@ void PrintUpgrade(const Upgrade& u) {
   if (!u.restore_point().empty()) std::printf("restore   %s\n", u.restore_point().c_str());
   std::printf("created   %s\n", When(u.created_at()).c_str());
   std::printf("finished  %s\n", When(u.finished_at()).c_str());
+  if (!u.current_step().empty()) std::printf("progress  %d%% (%s)\n", u.progress_percent(), u.current_step().c_str());
   if (u.cancellable()) std::printf("cancel    possible (upgradectl cancel %s)\n", u.upgrade_id().c_str());
   if (u.has_estimated_downtime()) {
     std::printf("downtime  estimated %s", absl::FormatDuration(absl::Trunc(FromProto(u.estimated_downtime()), absl::Milliseconds(100))).c_str());
@@ -215,7 +216,13 @@ int Main(const std::vector<std::string>& args) {
     Upgrade u;
     State last = STATE_UNSPECIFIED;
     while (reader->Read(&u)) {
-      std::printf("%s  %-16s %s%s\n", When(u.updated_at()).c_str(), State_Name(u.state()).c_str(),
+      std::string detail = u.state() == STATE_MIGRATING && !u.current_step().empty()
+                               ? absl::StrCat(u.progress_percent(), "% ", u.current_step(), " ")
+                               : "";
+      if (u.has_estimated_remaining() && u.estimated_remaining().seconds() > 0 && u.state() != STATE_SUCCEEDED) {
+        absl::StrAppend(&detail, "about ", u.estimated_remaining().seconds(), " s left ");
+      }
+      std::printf("%s  %-16s %s%s%s\n", When(u.updated_at()).c_str(), State_Name(u.state()).c_str(), detail.c_str(),
                   u.test_database().empty() ? "" : absl::StrCat("copy ", u.test_database(), " ").c_str(),
                   u.error().c_str());
       std::fflush(stdout);
