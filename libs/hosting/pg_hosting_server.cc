@@ -172,12 +172,14 @@ absl::Status PgHostingServer::CloneByDump(const std::string& source, const std::
   auto bin = [&](const char* name) {
     return options_.pg_bin_dir.empty() ? std::string(name) : absl::StrCat(options_.pg_bin_dir, "/", name);
   };
-  absl::Status copied = RunPipeline(
-      {{{bin("pg_dump"), "--format=custom", absl::StrCat("--dbname=", pg::ConnInfoFor(options_.conninfo, source))}, {}},
-       {{bin("pg_restore"), "--exit-on-error", "--no-owner", "--single-transaction",
-         absl::StrCat("--dbname=", pg::ConnInfoFor(options_.conninfo, target))},
-        {}}},
-      options_.dump_timeout);
+  // Connection settings (a password among them) go through the environment, never the command line.
+  absl::StatusOr<std::map<std::string, std::string>> env = pg::EnvironmentFor(options_.conninfo);
+  if (!env.ok()) return env.status();
+  absl::Status copied = RunPipeline({{{bin("pg_dump"), "--format=custom", "--dbname", source}, *env},
+                                     {{bin("pg_restore"), "--exit-on-error", "--no-owner", "--single-transaction",
+                                       "--dbname", target},
+                                      *env}},
+                                    options_.dump_timeout);
   if (!copied.ok()) {
     // Leave no half-copied database behind: a retry starts over.
     DropDatabase(target).IgnoreError();

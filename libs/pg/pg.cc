@@ -1,5 +1,7 @@
 #include "libs/pg/pg.h"
 
+#include <libpq-fe.h>
+
 #include <thread>
 
 #include "absl/strings/ascii.h"
@@ -139,6 +141,31 @@ absl::Status Pool::Ping() {
     tx.exec("SELECT 1");
     return absl::OkStatus();
   });
+}
+
+absl::StatusOr<std::map<std::string, std::string>> EnvironmentFor(const std::string& conninfo) {
+  // libpq's own names for its keywords' environment variables.
+  static const std::map<std::string, std::string> kVariables = {
+      {"host", "PGHOST"},         {"hostaddr", "PGHOSTADDR"},       {"port", "PGPORT"},
+      {"dbname", "PGDATABASE"},   {"user", "PGUSER"},               {"password", "PGPASSWORD"},
+      {"passfile", "PGPASSFILE"}, {"sslmode", "PGSSLMODE"},         {"sslcert", "PGSSLCERT"},
+      {"sslkey", "PGSSLKEY"},     {"sslrootcert", "PGSSLROOTCERT"}, {"connect_timeout", "PGCONNECT_TIMEOUT"},
+      {"application_name", "PGAPPNAME"}, {"options", "PGOPTIONS"},
+  };
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &error);
+  if (options == nullptr) {
+    std::string why = error != nullptr ? error : "cannot parse";
+    if (error != nullptr) PQfreemem(error);
+    return absl::InvalidArgumentError(absl::StrCat("connection string: ", absl::StripTrailingAsciiWhitespace(why)));
+  }
+  std::map<std::string, std::string> env;
+  for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+    auto it = kVariables.find(o->keyword);
+    if (o->val != nullptr && it != kVariables.end()) env[it->second] = o->val;
+  }
+  PQconninfoFree(options);
+  return env;
 }
 
 std::string FormatTime(absl::Time t) {

@@ -6,6 +6,7 @@
 
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <pqxx/pqxx>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 
 namespace upshift::pg {
@@ -61,6 +63,11 @@ class Pool {
   std::vector<std::unique_ptr<pqxx::connection>> idle_;
   int open_ = 0;
 };
+
+// The PG* environment variables (PGHOST, PGPORT, PGUSER, PGPASSWORD, ...) that make libpq clients
+// such as pg_dump connect as `conninfo` says, so that no secret appears on a command line.
+// INVALID_ARGUMENT when `conninfo` does not parse.
+absl::StatusOr<std::map<std::string, std::string>> EnvironmentFor(const std::string& conninfo);
 
 // A timestamptz literal for a bound parameter (UTC, microseconds).
 std::string FormatTime(absl::Time t);
