@@ -55,7 +55,9 @@ class FakeOrderStore final : public OrderStore {
   }
   absl::Status Admit(const Order& order, const OutgoingRecord& record) override {
     if (!down.ok()) return down;
-    orders.push_back({order, Outcome::kActive, absl::InfinitePast()});
+    StoredOrder stored;
+    stored.order = order;
+    orders.push_back(stored);
     outbox.push_back(record);
     return absl::OkStatus();
   }
@@ -88,7 +90,7 @@ class FakeOrderStore final : public OrderStore {
 class AdmissionTest : public ::testing::Test {
  protected:
   AdmissionTest() : catalog_(*Catalog::Load(std::string(UPSHIFT_SOURCE_DIR) + "/deploy/catalogs/sample_erp")) {
-    hosting_.dbs["acme"] = {"16.0", {}, false, true};
+    hosting_.Add("acme", "16.0");
   }
 
   Admission Make() {
@@ -168,7 +170,7 @@ TEST_F(AdmissionTest, UnknownDatabaseIsNotFound) {
 TEST_F(AdmissionTest, ATestCopyCannotBeUpgraded) {
   PastTest("18.0", Outcome::kSucceeded);
   std::string copy = store_.orders[0].order.test_database();
-  hosting_.dbs[copy] = {"18.0", {}, false, true};
+  hosting_.Add(copy, "18.0");
   RequestUpgradeRequest r = Order();
   r.set_database(copy);
   EXPECT_EQ(Make().RequestUpgrade(r).status().code(), absl::StatusCode::kFailedPrecondition);

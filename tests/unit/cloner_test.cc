@@ -35,7 +35,10 @@ class FakeCloneStore final : public CloneStore {
     return it->second;
   }
   absl::Status SaveOffline(const Order& order, int32_t limit, absl::Time at) override {
-    productions.emplace(order.upgrade_id(), ProductionRecord{limit, at, std::nullopt, false});
+    ProductionRecord record;
+    record.previous_connection_limit = limit;
+    record.offline_at = at;
+    productions.emplace(order.upgrade_id(), record);
     orders[order.upgrade_id()] = order;
     return absl::OkStatus();
   }
@@ -78,7 +81,7 @@ class FakeCloneStore final : public CloneStore {
 
 class ClonerTest : public ::testing::Test {
  protected:
-  ClonerTest() { hosting_.dbs["acme"] = {"16.0", {{"public.a", 3}, {"public.b", 7}}, false, true}; }
+  ClonerTest() { hosting_.Add("acme", "16.0", {{"public.a", 3}, {"public.b", 7}}); }
   Cloner Make(CloneMethod method = CloneMethod::kAuto) {
     return Cloner({method, "file_copy", absl::Hours(24 * 7), absl::Minutes(10)}, hosting_, store_, publisher_, gate_,
                   clock_);
@@ -114,7 +117,7 @@ TEST_F(ClonerTest, ARedeliveredOrderRepublishesTheResultWithoutCopyingAgain) {
 }
 
 TEST_F(ClonerTest, ALeftoverCopyFromACrashedAttemptIsReplaced) {
-  hosting_.dbs["acme_test_0f8fad5b"] = {"16.0", {{"public.a", 1}}, false, true};
+  hosting_.Add("acme_test_0f8fad5b", "16.0", {{"public.a", 1}});
   ASSERT_TRUE(Make().OnAccepted(SampleOrder()).ok());
   EXPECT_EQ(hosting_.calls, (std::vector<std::string>{"template acme_test_0f8fad5b", "drop acme_test_0f8fad5b",
                                                       "template acme_test_0f8fad5b"}));

@@ -175,6 +175,14 @@ class FakeHosting final : public HostingServer {
     return absl::OkStatus();
   }
 
+  // Adds a database at `version` holding `rows`.
+  Db& Add(const std::string& name, const std::string& version, TableRowCounts rows = {}) {
+    Db& db = dbs[name];
+    db.version = version;
+    db.rows = std::move(rows);
+    return db;
+  }
+
   std::map<std::string, Db> dbs;
   std::vector<std::string> calls;
   absl::Status down;  // when set, every call fails with it
