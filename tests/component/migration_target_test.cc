@@ -25,7 +25,7 @@ class MigrationTargetTest : public ::testing::Test {
 };
 
 TEST_F(MigrationTargetTest, AStepRunsOnceAndIsRecordedWithWhatItDid) {
-  StepRun step{db_, "1->2", "double", "c1", "UPDATE t SET n = n * 2"};
+  StepRun step{db_, "1->2", "double", "c1", "UPDATE t SET n = n * 2", ""};
   EXPECT_TRUE(*target_.ApplyStep(step));
   EXPECT_FALSE(*target_.ApplyStep(step));
   EXPECT_EQ(*Postgres().QueryValue(db_, "SELECT sum(n) FROM t"), "6");
@@ -34,14 +34,14 @@ TEST_F(MigrationTargetTest, AStepRunsOnceAndIsRecordedWithWhatItDid) {
 }
 
 TEST_F(MigrationTargetTest, AChangedScriptIsRefused) {
-  ASSERT_TRUE(target_.ApplyStep({db_, "1->2", "s", "c1", "SELECT 1"}).ok());
-  EXPECT_EQ(target_.ApplyStep({db_, "1->2", "s", "c2", "SELECT 2"}).status().code(),
+  ASSERT_TRUE(target_.ApplyStep({db_, "1->2", "s", "c1", "SELECT 1", ""}).ok());
+  EXPECT_EQ(target_.ApplyStep({db_, "1->2", "s", "c2", "SELECT 2", ""}).status().code(),
             absl::StatusCode::kFailedPrecondition);
 }
 
 TEST_F(MigrationTargetTest, AFailingStepLeavesNothingBehind) {
   absl::StatusOr<bool> ran =
-      target_.ApplyStep({db_, "1->2", "bad", "c1", "UPDATE t SET n = 100; SELECT * FROM no_such_table"});
+      target_.ApplyStep({db_, "1->2", "bad", "c1", "UPDATE t SET n = 100; SELECT * FROM no_such_table", ""});
   EXPECT_EQ(ran.status().code(), absl::StatusCode::kInternal);
   EXPECT_NE(ran.status().message().find("no_such_table"), std::string::npos);
   EXPECT_EQ(*Postgres().QueryValue(db_, "SELECT sum(n) FROM t"), "3");
