@@ -82,11 +82,20 @@ absl::StatusOr<Catalog> Catalog::Load(const std::string& dir) {
     if (!sql.ok()) return sql.status();
     c.neutralize_sql_ = *sql;
   }
-  for (const auto& check : proto.post_checks()) {
-    if (check.name().empty() || check.sql().empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(manifest, ": every post_check needs a name and sql"));
+  auto read_checks = [&](const auto& checks, const std::string& what, std::vector<Check>* out) -> absl::Status {
+    for (const auto& check : checks) {
+      if (check.name().empty() || check.sql().empty()) {
+        return absl::InvalidArgumentError(absl::StrCat(manifest, ": every ", what, " needs a name and sql"));
+      }
+      out->push_back({check.name(), check.sql()});
     }
-    c.post_checks_.push_back({check.name(), check.sql()});
+    return absl::OkStatus();
+  };
+  if (absl::Status s = read_checks(proto.post_checks(), "post_check", &c.post_checks_); !s.ok()) return s;
+  if (absl::Status s = read_checks(proto.neutralization_assertions(), "neutralization assertion",
+                                   &c.neutralization_assertions_);
+      !s.ok()) {
+    return s;
   }
   if (proto.hops_size() != proto.versions_size() - 1) {
     return absl::InvalidArgumentError(absl::StrCat(manifest, ": ", proto.versions_size(), " versions need ",
@@ -99,7 +108,12 @@ absl::StatusOr<Catalog> Catalog::Load(const std::string& dir) {
                                                      " but the versions chain ", c.versions_[i], " -> ",
                                                      c.versions_[i + 1]));
     }
-    Hop hop{hp.from(), hp.to(), {}};
+    Hop hop{hp.from(), hp.to(), {}, {}};
+    if (absl::Status s = read_checks(hp.pre_checks(), absl::StrCat("pre_check of hop ", hp.from(), " -> ", hp.to()),
+                                     &hop.pre_checks);
+        !s.ok()) {
+      return s;
+    }
     std::set<std::string> names;
     for (const auto& sp : hp.steps()) {
       if (sp.name().empty() || !names.insert(sp.name()).second) {

@@ -25,6 +25,7 @@ struct Hop {
   std::string from;
   std::string to;
   std::vector<Step> steps;
+  std::vector<Check> pre_checks;
 };
 
 // A migration catalog loaded from a folder (see deploy/catalogs/README.md). Immutable once loaded,
@@ -42,6 +43,7 @@ class Catalog {
   const std::string& set_version_sql() const { return set_version_sql_; }
   const std::string& neutralize_sql() const { return neutralize_sql_; }
   const std::vector<Check>& post_checks() const { return post_checks_; }
+  const std::vector<Check>& neutralization_assertions() const { return neutralization_assertions_; }
 
   bool Knows(const std::string& version) const;
 
@@ -61,6 +63,7 @@ class Catalog {
   std::string set_version_sql_;
   std::string neutralize_sql_;
   std::vector<Check> post_checks_;
+  std::vector<Check> neutralization_assertions_;
   std::vector<Hop> hops_;  // hops_[i] goes from versions_[i] to versions_[i + 1]
 };
 

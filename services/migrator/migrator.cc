@@ -26,6 +26,17 @@ absl::Status Migrator::Handle(const ConsumedRecord& record) {
   return absl::OkStatus();
 }
 
+absl::Status Migrator::RunChecks(const std::string& database, const std::vector<Check>& checks,
+                                 const std::string& what) {
+  for (const Check& check : checks) {
+    absl::StatusOr<bool> passed = target_.RunCheck(database, check.sql);
+    if (IsRetryable(passed.status())) return passed.status();
+    if (!passed.ok()) return absl::InternalError(absl::StrCat(what, " ", check.name, " failed: ", passed.status().message()));
+    if (!*passed) return absl::FailedPreconditionError(absl::StrCat(what, " ", check.name, " returned false"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Migrator::RunPlan(const std::string& database, const upgrade::v1::Order& order, bool neutralize,
                                const std::string& fence) {
   UPSHIFT_ASSIGN_OR_RETURN(std::vector<Hop> plan, catalog_.Plan(order.from_version(), order.target_version()));
@@ -40,6 +51,7 @@ absl::Status Migrator::RunPlan(const std::string& database, const upgrade::v1::O
       continue;
     }
     std::string label = absl::StrCat(hop.from, "->", hop.to);
+    UPSHIFT_RETURN_IF_ERROR(RunChecks(database, hop.pre_checks, absl::StrCat("pre-check of hop ", label)));
     for (const Step& step : hop.steps) {
       UPSHIFT_ASSIGN_OR_RETURN(bool ran,
                                target_.ApplyStep({database, label, step.name, step.checksum, step.sql, fence}));
@@ -61,12 +73,12 @@ absl::Status Migrator::RunPlan(const std::string& database, const upgrade::v1::O
     UPSHIFT_RETURN_IF_ERROR(
         target_.ApplyStep({database, "neutralize", "neutralize", Fingerprint(sql), sql, fence}).status());
   }
-  for (const Check& check : catalog_.post_checks()) {
-    absl::StatusOr<bool> passed = target_.RunCheck(database, check.sql);
-    if (IsRetryable(passed.status())) return passed.status();
-    if (!passed.ok()) return absl::InternalError(absl::StrCat("post-check ", check.name, " failed: ", passed.status().message()));
-    if (!*passed) return absl::FailedPreconditionError(absl::StrCat("post-check ", check.name, " returned false"));
+  if (neutralize) {
+    // A copy that could still email customers or run their jobs is never handed over.
+    UPSHIFT_RETURN_IF_ERROR(RunChecks(database, catalog_.neutralization_assertions(),
+                                      "the copy is not handed over: neutralization assertion"));
   }
+  UPSHIFT_RETURN_IF_ERROR(RunChecks(database, catalog_.post_checks(), "post-check"));
   UPSHIFT_ASSIGN_OR_RETURN(std::string final_version, target_.ReadVersion(database, catalog_.version_query()));
   if (final_version != order.target_version()) {
     return absl::InternalError(absl::StrCat("after the plan the database reports version ", final_version,

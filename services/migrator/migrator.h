@@ -38,6 +38,10 @@ class Migrator {
 
  private:
   // Applies the plan to `database`; a non-retryable error is the upgrade's failure.
+  // Runs `checks` in `database`: OK when all return true; otherwise a permanent error naming the
+  // first check that did not pass, prefixed by `what`.
+  absl::Status RunChecks(const std::string& database, const std::vector<Check>& checks, const std::string& what);
+
   // `fence`: Production, the upgrade id whose lease the database must hold for anything to run.
   absl::Status RunPlan(const std::string& database, const upgrade::v1::Order& order, bool neutralize,
                        const std::string& fence);
