@@ -97,6 +97,14 @@ absl::StatusOr<Catalog> Catalog::Load(const std::string& dir) {
       !s.ok()) {
     return s;
   }
+  for (const std::string& table : proto.unchanged_tables()) {
+    size_t dot = table.find('.');
+    if (dot == std::string::npos || dot == 0 || dot + 1 == table.size()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(manifest, ": unchanged_tables entry \"", table, "\" must be schema.table"));
+    }
+    c.unchanged_tables_.push_back(table);
+  }
   if (proto.hops_size() != proto.versions_size() - 1) {
     return absl::InvalidArgumentError(absl::StrCat(manifest, ": ", proto.versions_size(), " versions need ",
                                                    proto.versions_size() - 1, " hops, found ", proto.hops_size()));

@@ -44,6 +44,7 @@ class Catalog {
   const std::string& neutralize_sql() const { return neutralize_sql_; }
   const std::vector<Check>& post_checks() const { return post_checks_; }
   const std::vector<Check>& neutralization_assertions() const { return neutralization_assertions_; }
+  const std::vector<std::string>& unchanged_tables() const { return unchanged_tables_; }
 
   bool Knows(const std::string& version) const;
 
@@ -64,6 +65,7 @@ class Catalog {
   std::string neutralize_sql_;
   std::vector<Check> post_checks_;
   std::vector<Check> neutralization_assertions_;
+  std::vector<std::string> unchanged_tables_;
   std::vector<Hop> hops_;  // hops_[i] goes from versions_[i] to versions_[i + 1]
 };
 

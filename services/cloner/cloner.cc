@@ -41,7 +41,7 @@ absl::Status Cloner::Handle(const ConsumedRecord& record) {
       case upgrade::v1::Event::kAccepted:
         return OnProductionAccepted(event.order());
       case upgrade::v1::Event::kMigrated:
-        return OnMigrated(event.order());
+        return OnMigrated(event.order(), event.migrated().report());
       case upgrade::v1::Event::kMigrationFailed:
         return OnMigrationFailed(event.order(), event.migration_failed().error(), event.migration_failed().cancelled());
       default:
@@ -224,7 +224,7 @@ absl::Status Cloner::OnProductionAccepted(const upgrade::v1::Order& order) {
   return Emit(order, "snapshot_succeeded", [&](upgrade::v1::Event& e) { *e.mutable_snapshot_succeeded() = *snapshot; });
 }
 
-absl::Status Cloner::OnMigrated(const upgrade::v1::Order& order) {
+absl::Status Cloner::OnMigrated(const upgrade::v1::Order& order, const upgrade::v1::IntegrityReport& report) {
   UPSHIFT_ASSIGN_OR_RETURN(std::optional<ProductionRecord> record, store_.FindProduction(order.upgrade_id()));
   if (!record.has_value()) return absl::FailedPreconditionError("no record of this Production upgrade going offline");
   UPSHIFT_RETURN_IF_ERROR(Emit(order, "coming_online", [](upgrade::v1::Event& e) { e.mutable_coming_online(); }));
@@ -237,6 +237,7 @@ absl::Status Cloner::OnMigrated(const upgrade::v1::Order& order) {
   return Emit(order, "succeeded", [&](upgrade::v1::Event& e) {
     e.mutable_succeeded()->set_version(order.target_version());
     ToProto(offline, e.mutable_succeeded()->mutable_offline_duration());
+    *e.mutable_succeeded()->mutable_report() = report;
   });
 }
 

@@ -52,7 +52,7 @@ class Cloner {
   // Production: takes the database offline and makes and verifies its restore point.
   absl::Status OnProductionAccepted(const upgrade::v1::Order& order);
   // Production: brings the upgraded database back online.
-  absl::Status OnMigrated(const upgrade::v1::Order& order);
+  absl::Status OnMigrated(const upgrade::v1::Order& order, const upgrade::v1::IntegrityReport& report = {});
   // Production: replaces the database by its restore point and brings it back online. `cancelled`:
   // the cause is a cancellation, not a failure.
   absl::Status OnMigrationFailed(const upgrade::v1::Order& order, const std::string& error, bool cancelled = false);

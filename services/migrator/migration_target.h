@@ -1,7 +1,11 @@
 #ifndef UPSHIFT_SERVICES_MIGRATOR_MIGRATION_TARGET_H_
 #define UPSHIFT_SERVICES_MIGRATOR_MIGRATION_TARGET_H_
 
+#include <map>
 #include <string>
+#include <vector>
+
+#include "upgrade/v1/upgrade.pb.h"
 
 #include "absl/status/statusor.h"
 
@@ -41,6 +45,20 @@ class MigrationTarget {
 
   // Runs a check: SQL returning one boolean. INTERNAL when it fails or returns something else.
   virtual absl::StatusOr<bool> RunCheck(const std::string& database, const std::string& sql) = 0;
+
+  // Exact row counts of every table outside the system schemas ("schema.table" -> rows).
+  virtual absl::StatusOr<std::map<std::string, int64_t>> CountRows(const std::string& database) = 0;
+
+  // A content checksum of each of `tables` ("schema.table"); NOT_FOUND when one does not exist.
+  virtual absl::StatusOr<std::map<std::string, std::string>> ChecksumTables(const std::string& database,
+                                                                            const std::vector<std::string>& tables) = 0;
+
+  // Validates every constraint marked NOT VALID and returns their names ("table.constraint").
+  // FAILED_PRECONDITION naming the constraint when some row violates it.
+  virtual absl::StatusOr<std::vector<std::string>> ValidateConstraints(const std::string& database) = 0;
+
+  // The migration history's steps: hop, step, duration and rows affected, in the order they ran.
+  virtual absl::StatusOr<std::vector<upgrade::v1::StepReport>> History(const std::string& database) = 0;
 
   // Whether applications can connect (false while a Production upgrade holds it offline).
   virtual absl::StatusOr<bool> AcceptsConnections(const std::string& database) = 0;

@@ -1,6 +1,7 @@
 #include "services/migrator/migrator.h"
 
 #include <atomic>
+#include <set>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -27,19 +28,28 @@ absl::Status Migrator::Handle(const ConsumedRecord& record) {
 }
 
 absl::Status Migrator::RunChecks(const std::string& database, const std::vector<Check>& checks,
-                                 const std::string& what) {
+                                 const std::string& what, upgrade::v1::IntegrityReport* report) {
   for (const Check& check : checks) {
     absl::StatusOr<bool> passed = target_.RunCheck(database, check.sql);
     if (IsRetryable(passed.status())) return passed.status();
     if (!passed.ok()) return absl::InternalError(absl::StrCat(what, " ", check.name, " failed: ", passed.status().message()));
     if (!*passed) return absl::FailedPreconditionError(absl::StrCat(what, " ", check.name, " returned false"));
+    upgrade::v1::CheckReport* r = report->add_checks();
+    r->set_kind(what);
+    r->set_name(check.name);
+    r->set_passed(true);
   }
   return absl::OkStatus();
 }
 
-absl::Status Migrator::RunPlan(const std::string& database, const upgrade::v1::Order& order, bool neutralize,
-                               const std::string& fence) {
+absl::StatusOr<upgrade::v1::IntegrityReport> Migrator::RunPlan(const std::string& database,
+                                                                const upgrade::v1::Order& order, bool neutralize,
+                                                                const std::string& fence) {
+  upgrade::v1::IntegrityReport report;
   UPSHIFT_ASSIGN_OR_RETURN(std::vector<Hop> plan, catalog_.Plan(order.from_version(), order.target_version()));
+  // "Before" is the database as this run finds it (after the steps of an interrupted run, if any).
+  UPSHIFT_ASSIGN_OR_RETURN(auto rows_before, target_.CountRows(database));
+  UPSHIFT_ASSIGN_OR_RETURN(auto sums_before, target_.ChecksumTables(database, catalog_.unchanged_tables()));
   UPSHIFT_ASSIGN_OR_RETURN(std::string current, target_.ReadVersion(database, catalog_.version_query()));
   int total = 0, done = 0;
   for (const Hop& hop : plan) total += static_cast<int>(hop.steps.size());
@@ -51,7 +61,7 @@ absl::Status Migrator::RunPlan(const std::string& database, const upgrade::v1::O
       continue;
     }
     std::string label = absl::StrCat(hop.from, "->", hop.to);
-    UPSHIFT_RETURN_IF_ERROR(RunChecks(database, hop.pre_checks, absl::StrCat("pre-check of hop ", label)));
+    UPSHIFT_RETURN_IF_ERROR(RunChecks(database, hop.pre_checks, absl::StrCat("pre-check of hop ", label), &report));
     for (const Step& step : hop.steps) {
       UPSHIFT_ASSIGN_OR_RETURN(bool ran,
                                target_.ApplyStep({database, label, step.name, step.checksum, step.sql, fence}));
@@ -68,6 +78,29 @@ absl::Status Migrator::RunPlan(const std::string& database, const upgrade::v1::O
     UPSHIFT_RETURN_IF_ERROR(target_.SetVersion(database, catalog_.set_version_sql(), hop.to, fence));
     current = hop.to;
   }
+  UPSHIFT_ASSIGN_OR_RETURN(auto rows_after, target_.CountRows(database));
+  UPSHIFT_ASSIGN_OR_RETURN(auto sums_after, target_.ChecksumTables(database, catalog_.unchanged_tables()));
+  for (const std::string& table : catalog_.unchanged_tables()) {
+    if (sums_before[table] != sums_after[table]) {
+      return absl::FailedPreconditionError(absl::StrCat("integrity check: table ", table,
+                                                        " is declared unchanged by the catalog but the plan changed it"));
+    }
+  }
+  std::set<std::string> tables;
+  for (const auto& [table, rows] : rows_before) tables.insert(table);
+  for (const auto& [table, rows] : rows_after) tables.insert(table);
+  for (const std::string& table : tables) {
+    upgrade::v1::TableReport* t = report.add_tables();
+    t->set_table(table);
+    t->set_rows_before(rows_before.count(table) ? rows_before[table] : 0);
+    t->set_rows_after(rows_after.count(table) ? rows_after[table] : 0);
+    if (sums_before.count(table)) {
+      t->set_declared_unchanged(true);
+      t->set_content_unchanged(true);
+    }
+  }
+  UPSHIFT_ASSIGN_OR_RETURN(std::vector<std::string> validated, target_.ValidateConstraints(database));
+  for (const std::string& name : validated) report.add_constraints_validated(name);
   if (neutralize && !catalog_.neutralize_sql().empty()) {
     std::string sql = catalog_.neutralize_sql();
     UPSHIFT_RETURN_IF_ERROR(
@@ -76,15 +109,17 @@ absl::Status Migrator::RunPlan(const std::string& database, const upgrade::v1::O
   if (neutralize) {
     // A copy that could still email customers or run their jobs is never handed over.
     UPSHIFT_RETURN_IF_ERROR(RunChecks(database, catalog_.neutralization_assertions(),
-                                      "the copy is not handed over: neutralization assertion"));
+                                      "the copy is not handed over: neutralization assertion", &report));
   }
-  UPSHIFT_RETURN_IF_ERROR(RunChecks(database, catalog_.post_checks(), "post-check"));
+  UPSHIFT_RETURN_IF_ERROR(RunChecks(database, catalog_.post_checks(), "post-check", &report));
+  UPSHIFT_ASSIGN_OR_RETURN(std::vector<upgrade::v1::StepReport> steps, target_.History(database));
+  for (upgrade::v1::StepReport& step : steps) *report.add_steps() = std::move(step);
   UPSHIFT_ASSIGN_OR_RETURN(std::string final_version, target_.ReadVersion(database, catalog_.version_query()));
   if (final_version != order.target_version()) {
     return absl::InternalError(absl::StrCat("after the plan the database reports version ", final_version,
                                             " instead of ", order.target_version()));
   }
-  return absl::OkStatus();
+  return report;
 }
 
 absl::Status Migrator::MigrateTestCopy(const upgrade::v1::Order& order) {
@@ -101,12 +136,13 @@ absl::Status Migrator::MigrateTestCopy(const upgrade::v1::Order& order) {
   started.mutable_migration_started();
   UPSHIFT_RETURN_IF_ERROR(PublishEvent(publisher_, started));
   absl::Time start = clock_.Now();
-  absl::Status ran = RunPlan(order.test_database(), order, /*neutralize=*/true, /*fence=*/"");
-  if (IsRetryable(ran)) return ran;
+  absl::StatusOr<upgrade::v1::IntegrityReport> ran =
+      RunPlan(order.test_database(), order, /*neutralize=*/true, /*fence=*/"");
+  if (IsRetryable(ran.status())) return ran.status();
   if (!ran.ok()) {
-    LogWarning(absl::StrCat("upgrade ", order.upgrade_id(), " failed: ", ran.message()));
+    LogWarning(absl::StrCat("upgrade ", order.upgrade_id(), " failed: ", ran.status().message()));
     upgrade::v1::Event failed = MakeEvent(order, "failed", "migrator", clock_.Now());
-    failed.mutable_failed()->set_error(std::string(ran.message()));
+    failed.mutable_failed()->set_error(std::string(ran.status().message()));
     failed.mutable_failed()->set_phase("migrate");
     return PublishEvent(publisher_, failed);
   }
@@ -117,6 +153,7 @@ absl::Status Migrator::MigrateTestCopy(const upgrade::v1::Order& order) {
   upgrade::v1::Event succeeded = MakeEvent(order, "succeeded", "migrator", clock_.Now());
   succeeded.mutable_succeeded()->set_version(order.target_version());
   ToProto(took, succeeded.mutable_succeeded()->mutable_migrate_duration());
+  *succeeded.mutable_succeeded()->mutable_report() = *std::move(ran);
   return PublishEvent(publisher_, succeeded);
 }
 
@@ -158,18 +195,20 @@ absl::Status Migrator::MigrateInPlace(const upgrade::v1::Order& order) {
       beat();
     }
   });
-  absl::Status ran = RunPlan(db, order, /*neutralize=*/false, /*fence=*/order.upgrade_id());
+  absl::StatusOr<upgrade::v1::IntegrityReport> ran =
+      RunPlan(db, order, /*neutralize=*/false, /*fence=*/order.upgrade_id());
   done = true;
   heartbeat.join();
-  if (IsRetryable(ran)) return ran;
+  if (IsRetryable(ran.status())) return ran.status();
   if (!ran.ok()) {
-    LogWarning(absl::StrCat("in-place upgrade ", order.upgrade_id(), " of ", db, " failed: ", ran.message()));
+    LogWarning(absl::StrCat("in-place upgrade ", order.upgrade_id(), " of ", db, " failed: ", ran.status().message()));
     upgrade::v1::Event failed = MakeEvent(order, "migration_failed", "migrator", clock_.Now());
-    failed.mutable_migration_failed()->set_error(std::string(ran.message()));
+    failed.mutable_migration_failed()->set_error(std::string(ran.status().message()));
     return PublishEvent(publisher_, failed);
   }
   upgrade::v1::Event migrated = MakeEvent(order, "migrated", "migrator", clock_.Now());
   ToProto(clock_.Now() - start, migrated.mutable_migrated()->mutable_duration());
+  *migrated.mutable_migrated()->mutable_report() = *std::move(ran);
   return PublishEvent(publisher_, migrated);
 }
 

@@ -40,11 +40,14 @@ class Migrator {
   // Applies the plan to `database`; a non-retryable error is the upgrade's failure.
   // Runs `checks` in `database`: OK when all return true; otherwise a permanent error naming the
   // first check that did not pass, prefixed by `what`.
-  absl::Status RunChecks(const std::string& database, const std::vector<Check>& checks, const std::string& what);
+  absl::Status RunChecks(const std::string& database, const std::vector<Check>& checks, const std::string& what,
+                         upgrade::v1::IntegrityReport* report);
 
   // `fence`: Production, the upgrade id whose lease the database must hold for anything to run.
-  absl::Status RunPlan(const std::string& database, const upgrade::v1::Order& order, bool neutralize,
-                       const std::string& fence);
+  // Returns the integrity report: row counts before and after, tables declared unchanged compared
+  // by checksum (a difference fails the plan), NOT VALID constraints validated, step durations, checks.
+  absl::StatusOr<upgrade::v1::IntegrityReport> RunPlan(const std::string& database, const upgrade::v1::Order& order,
+                                                       bool neutralize, const std::string& fence);
 
   const Catalog& catalog_;
   MigrationTarget& target_;

@@ -164,4 +164,90 @@ absl::StatusOr<bool> PgMigrationTarget::AcceptsConnections(const std::string& da
   return accepts;
 }
 
+absl::StatusOr<std::map<std::string, int64_t>> PgMigrationTarget::CountRows(const std::string& database) {
+  std::map<std::string, int64_t> counts;
+  absl::Status status = pg::WithConnection(conninfo_, database, [&](pqxx::connection& conn) {
+    pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx(conn);
+    for (const auto& t : tx.exec(
+             "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+             "WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND n.nspname NOT IN "
+             "('pg_catalog', 'information_schema', 'upshift') AND n.nspname NOT LIKE 'pg\\_%' ORDER BY 1, 2")) {
+      std::string schema = t[0].as<std::string>(), table = t[1].as<std::string>();
+      counts[absl::StrCat(schema, ".", table)] =
+          tx.exec1(absl::StrCat("SELECT count(*) FROM ", tx.quote_name(schema), ".", tx.quote_name(table)))[0]
+              .as<int64_t>();
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return counts;
+}
+
+absl::StatusOr<std::map<std::string, std::string>> PgMigrationTarget::ChecksumTables(
+    const std::string& database, const std::vector<std::string>& tables) {
+  std::map<std::string, std::string> sums;
+  absl::Status status = pg::WithConnection(conninfo_, database, [&](pqxx::connection& conn) {
+    pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx(conn);
+    for (const std::string& qualified : tables) {
+      size_t dot = qualified.find('.');
+      std::string schema = qualified.substr(0, dot), table = qualified.substr(dot + 1);
+      if (tx.exec_params("SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = $2", schema, table).empty()) {
+        return absl::NotFoundError(absl::StrCat("table ", qualified, " does not exist"));
+      }
+      sums[qualified] = tx.exec1(absl::StrCat(
+          "SELECT coalesce(md5(string_agg(h, '' ORDER BY h)), '') FROM (SELECT md5(t::text) AS h FROM ",
+          tx.quote_name(schema), ".", tx.quote_name(table), " AS t) AS rows"))[0].as<std::string>();
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return sums;
+}
+
+absl::StatusOr<std::vector<std::string>> PgMigrationTarget::ValidateConstraints(const std::string& database) {
+  std::vector<std::string> validated;
+  absl::Status status = pg::WithConnection(conninfo_, database, [&](pqxx::connection& conn) {
+    pqxx::work tx(conn);
+    pqxx::result rows = tx.exec(
+        "SELECT n.nspname, c.relname, k.conname FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE NOT k.convalidated ORDER BY 1, 2, 3");
+    for (const auto& row : rows) {
+      std::string schema = row[0].as<std::string>(), table = row[1].as<std::string>(), name = row[2].as<std::string>();
+      try {
+        pqxx::subtransaction sub(tx);
+        sub.exec(absl::StrCat("ALTER TABLE ", tx.quote_name(schema), ".", tx.quote_name(table),
+                              " VALIDATE CONSTRAINT ", tx.quote_name(name)));
+        sub.commit();
+      } catch (const pqxx::sql_error& e) {
+        return absl::FailedPreconditionError(absl::StrCat("constraint ", table, ".", name, " does not hold: ",
+                                                          absl::StripTrailingAsciiWhitespace(e.what())));
+      }
+      validated.push_back(absl::StrCat(table, ".", name));
+    }
+    tx.commit();
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return validated;
+}
+
+absl::StatusOr<std::vector<upgrade::v1::StepReport>> PgMigrationTarget::History(const std::string& database) {
+  std::vector<upgrade::v1::StepReport> steps;
+  absl::Status status = pg::WithConnection(conninfo_, database, [&](pqxx::connection& conn) {
+    pqxx::read_transaction tx(conn);
+    if (!tx.exec1("SELECT to_regclass('upshift.migration_history') IS NOT NULL")[0].as<bool>()) return absl::OkStatus();
+    for (const auto& row : tx.exec("SELECT hop, step, duration_ms, rows_affected FROM upshift.migration_history "
+                                   "ORDER BY applied_at, hop, step")) {
+      upgrade::v1::StepReport& s = steps.emplace_back();
+      s.set_hop(row[0].as<std::string>());
+      s.set_step(row[1].as<std::string>());
+      s.set_duration_ms(row[2].as<int64_t>());
+      s.set_rows_affected(row[3].as<int64_t>());
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return steps;
+}
+
 }  // namespace upshift::migrator

@@ -20,6 +20,11 @@ class PgMigrationTarget final : public MigrationTarget {
   absl::StatusOr<std::string> ReadVersion(const std::string& database, const std::string& version_query) override;
   absl::StatusOr<bool> RunCheck(const std::string& database, const std::string& sql) override;
   absl::StatusOr<bool> AcceptsConnections(const std::string& database) override;
+  absl::StatusOr<std::map<std::string, int64_t>> CountRows(const std::string& database) override;
+  absl::StatusOr<std::map<std::string, std::string>> ChecksumTables(const std::string& database,
+                                                                    const std::vector<std::string>& tables) override;
+  absl::StatusOr<std::vector<std::string>> ValidateConstraints(const std::string& database) override;
+  absl::StatusOr<std::vector<upgrade::v1::StepReport>> History(const std::string& database) override;
 
  private:
   const std::string conninfo_;

@@ -21,6 +21,24 @@ std::string Readable(absl::Duration d) {
   return absl::StrCat(seconds / 3600, " h ", (seconds % 3600) / 60, " min");
 }
 
+// A few lines a customer can read: what the checks found.
+std::string ReportSummary(const upgrade::v1::IntegrityReport& report) {
+  if (report.tables_size() == 0) return "";
+  int kept = 0, unchanged = 0;
+  for (const upgrade::v1::TableReport& t : report.tables()) {
+    if (t.rows_before() == t.rows_after()) ++kept;
+    if (t.declared_unchanged() && t.content_unchanged()) ++unchanged;
+  }
+  int64_t step_ms = 0;
+  for (const upgrade::v1::StepReport& s : report.steps()) step_ms += s.duration_ms();
+  return absl::StrCat("\nIntegrity report:\n  ", report.tables_size(), " tables, ", kept,
+                      " with the same row count before and after\n  ", unchanged,
+                      " tables declared unchanged, verified identical by checksum\n  ",
+                      report.constraints_validated_size(), " constraints validated on every row\n  ",
+                      report.checks_size(), " checks passed\n  ", report.steps_size(), " steps in ", step_ms,
+                      " ms\n");
+}
+
 std::string MessageId(const upgrade::v1::Event& event) {
   return absl::StrCat(absl::StrReplaceAll(event.event_id(), {{"/", "."}}), "@upshift");
 }
@@ -57,7 +75,8 @@ std::optional<Email> ComposeEmail(const upgrade::v1::Event& event, const EmailOp
             o.target_version(), "\n  connect:  psql \"", options.connect_hint,
             options.connect_hint.empty() ? "" : " ", "dbname=", o.test_database(),
             "\"\n\nThe copy is neutralized: it sends no email and runs no scheduled jobs. Your database \"",
-            o.database(), "\"\nis unchanged. When you are satisfied with the copy, order the production upgrade.\n\n",
+            o.database(), "\"\nis unchanged. When you are satisfied with the copy, order the production upgrade.\n",
+            ReportSummary(event.succeeded().report()), "\n",
             "Upgrade id: ", o.upgrade_id(), "\n\n-- Upshift\n");
       } else {
         email.subject = absl::StrCat("Your database ", o.database(), " is upgraded to ", o.target_version());
@@ -65,7 +84,8 @@ std::optional<Email> ComposeEmail(const upgrade::v1::Event& event, const EmailOp
                                   o.target_version(), " and back online. It was offline for ",
                                   Readable(FromProto(event.succeeded().offline_duration())), " (estimated: ",
                                   Readable(FromProto(o.estimated_downtime())), ").\n\nIts restore point \"",
-                                  o.restore_point(), "\" is kept for a while in case you need it.\n\nUpgrade id: ",
+                                  o.restore_point(), "\" is kept for a while in case you need it.\n",
+                                  ReportSummary(event.succeeded().report()), "\nUpgrade id: ",
                                   o.upgrade_id(), "\n\n-- Upshift\n");
       }
       return email;

@@ -130,6 +130,7 @@ Upgrade NextUpgrade(const std::optional<Upgrade>& current, const Event& event) {
     next.set_state(state);
     *next.mutable_updated_at() = event.occurred_at();
     if (state == upgrade::v1::STATE_SUCCEEDED) {
+      *next.mutable_report() = event.succeeded().report();
       if (next.purpose() == upgrade::v1::PURPOSE_TEST) next.set_test_database(order.test_database());
       *next.mutable_finished_at() = event.occurred_at();
     } else if (state == upgrade::v1::STATE_FAILED) {

@@ -189,6 +189,24 @@ TEST(TestUpgrade, UpgradesANeutralizedCopyAndLeavesTheSourceUntouched) {
             Value(db, "SELECT count(*) FROM account_move WHERE state = 'cancel'"));
   EXPECT_EQ(Value(copy, "SELECT count(*) FROM upshift.migration_history"), "7");  // 6 steps + neutralize
 
+  // The integrity report: every table the plan keeps has the same rows; the tables declared
+  // unchanged are identical; the NOT VALID constraint of 18.0 was validated; every step is listed.
+  const IntegrityReport& report = done.report();
+  ASSERT_EQ(report.tables_size(), 10);  // nine tables at 16.0, product_template new in 18.0
+  for (const TableReport& t : report.tables()) {
+    if (t.table() == "public.product_template") {
+      EXPECT_EQ(t.rows_before(), 0);
+      EXPECT_EQ(t.rows_after(), std::stoll(Value(db, "SELECT count(*) FROM product_product")));
+    } else {
+      EXPECT_EQ(t.rows_before(), t.rows_after()) << t.table();
+    }
+    if (t.table() == "public.sale_order") EXPECT_TRUE(t.declared_unchanged() && t.content_unchanged());
+  }
+  EXPECT_EQ(std::vector<std::string>(report.constraints_validated().begin(), report.constraints_validated().end()),
+            std::vector<std::string>{"sale_order_line.sale_order_line_quantity_positive"});
+  EXPECT_EQ(report.steps_size(), 7);
+  EXPECT_EQ(report.checks_size(), 6);  // 1 pre-check, 3 neutralization assertions, 2 post-checks
+
   // The copy is neutralized.
   EXPECT_EQ(Value(copy, "SELECT count(*) FROM ir_mail_server WHERE active"), "0");
   EXPECT_EQ(Value(copy, "SELECT count(*) FROM ir_cron WHERE active"), "0");
@@ -208,7 +226,8 @@ TEST(TestUpgrade, UpgradesANeutralizedCopyAndLeavesTheSourceUntouched) {
   for (const std::string& m : mails) {
     if (absl::StrContains(m, "Subject: Upgrade in progress: shop to 18.0 (test)")) ++in_progress;
     if (absl::StrContains(m, absl::StrCat("Subject: Your test database is ready: ", copy)) &&
-        absl::StrContains(m, absl::StrCat("dbname=", copy))) {
+        absl::StrContains(m, absl::StrCat("dbname=", copy)) &&
+        absl::StrContains(m, "1 constraints validated on every row")) {
       ++ready;
     }
   }

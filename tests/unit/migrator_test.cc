@@ -44,7 +44,30 @@ class FakeTarget final : public MigrationTarget {
     ++heartbeats;
     return absl::OkStatus();
   }
-  absl::StatusOr<bool> RunCheck(const std::string&, const std::string&) override { return check_result; }
+  absl::StatusOr<bool> RunCheck(const std::string&, const std::string& sql) override {
+    return check_result && (failing_check.empty() || !absl::StrContains(sql, failing_check));
+  }
+  absl::StatusOr<std::map<std::string, int64_t>> CountRows(const std::string&) override { return rows; }
+  absl::StatusOr<std::map<std::string, std::string>> ChecksumTables(const std::string&,
+                                                                    const std::vector<std::string>& tables) override {
+    // A step that corrupts a table declared unchanged shows as another checksum once steps ran.
+    bool corrupted = corrupt_unchanged && !ran.empty();
+    std::map<std::string, std::string> out;
+    for (const std::string& t : tables) out[t] = corrupted ? "changed" : "original";
+    return out;
+  }
+  absl::StatusOr<std::vector<std::string>> ValidateConstraints(const std::string&) override {
+    return std::vector<std::string>{"sale_order_line.quantity_positive"};
+  }
+  absl::StatusOr<std::vector<StepReport>> History(const std::string&) override {
+    std::vector<StepReport> out;
+    for (const std::string& key : ran) {
+      StepReport& s = out.emplace_back();
+      s.set_hop(key.substr(0, key.find('/')));
+      s.set_step(key.substr(key.find('/') + 1));
+    }
+    return out;
+  }
   absl::StatusOr<bool> AcceptsConnections(const std::string&) override { return accepts_connections; }
   absl::StatusOr<std::string> ReadVersion(const std::string&, const std::string&) override {
     if (!down.ok()) return down;
@@ -54,6 +77,9 @@ class FakeTarget final : public MigrationTarget {
   std::set<std::string> leases = {"0f8fad5b-d9cb-469f-a165-70867728950e"};
   std::atomic<int> heartbeats{0};
   bool check_result = true;
+  std::map<std::string, int64_t> rows = {{"public.res_partner", 40}, {"public.sale_order", 80}};
+  bool corrupt_unchanged = false;
+  std::string failing_check;  // RunCheck returns false for SQL containing it
   bool accepts_connections = false;
   std::string version = "16.0";
   std::map<std::string, std::string> history;
@@ -155,7 +181,7 @@ TEST_F(MigratorTest, AFailingProductionStepAsksForARollback) {
 }
 
 TEST_F(MigratorTest, AFailedPostCheckFailsTheUpgrade) {
-  target_.check_result = false;
+  target_.failing_check = "amount_total";  // the sample's order_totals_match_lines
   ASSERT_TRUE(migrator_.MigrateInPlace(ProductionOrder()).ok());
   Event last = publisher_.Events().back();
   ASSERT_TRUE(last.has_migration_failed());
@@ -196,6 +222,35 @@ TEST_F(MigratorTest, AProductionCancelledBeforeItsPointOfNoReturnIsRestoredNotMi
   ASSERT_TRUE(last.has_migration_failed());
   EXPECT_TRUE(last.migration_failed().cancelled());
   EXPECT_EQ(gate_.passed, (std::vector<Checkpoint>{CHECKPOINT_BEGIN_MIGRATION}));
+}
+
+TEST_F(MigratorTest, ASuccessfulPlanCarriesItsIntegrityReport) {
+  ASSERT_TRUE(migrator_.MigrateTestCopy(SampleOrder()).ok());
+  const IntegrityReport report = publisher_.Events().back().succeeded().report();
+  ASSERT_EQ(report.tables_size(), 2);
+  EXPECT_EQ(report.tables(0).table(), "public.res_partner");
+  EXPECT_EQ(report.tables(0).rows_before(), 40);
+  EXPECT_EQ(report.tables(0).rows_after(), 40);
+  EXPECT_EQ(report.steps_size(), 7);
+  EXPECT_EQ(report.constraints_validated(0), "sale_order_line.quantity_positive");
+  int assertions = 0, post = 0, pre = 0;
+  for (const CheckReport& c : report.checks()) {
+    EXPECT_TRUE(c.passed());
+    if (absl::StrContains(c.kind(), "neutralization")) ++assertions;
+    if (c.kind() == "post-check") ++post;
+    if (absl::StrContains(c.kind(), "pre-check")) ++pre;
+  }
+  EXPECT_EQ(assertions, 3);
+  EXPECT_EQ(post, 2);
+  EXPECT_EQ(pre, 1);
+}
+
+TEST_F(MigratorTest, AStepThatChangesATableDeclaredUnchangedFailsTheUpgrade) {
+  target_.corrupt_unchanged = true;
+  ASSERT_TRUE(migrator_.MigrateTestCopy(SampleOrder()).ok());
+  Event last = publisher_.Events().back();
+  ASSERT_TRUE(last.has_failed());
+  EXPECT_TRUE(absl::StrContains(last.failed().error(), "declared unchanged")) << last.failed().error();
 }
 
 TEST_F(MigratorTest, NothingRunsInADatabaseWithoutTheUpgradesLease) {

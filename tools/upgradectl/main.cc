@@ -97,6 +97,24 @@ void PrintUpgrade(const Upgrade& u) {
     std::printf("\n");
   }
   if (!u.error().empty()) std::printf("error     %s\n", u.error().c_str());
+  if (u.report().tables_size() > 0) {
+    const IntegrityReport& r = u.report();
+    std::printf("report    table: rows before -> after%s\n", "");
+    for (const TableReport& t : r.tables()) {
+      std::printf("          %s: %lld -> %lld%s\n", t.table().c_str(), static_cast<long long>(t.rows_before()),
+                  static_cast<long long>(t.rows_after()),
+                  t.declared_unchanged() ? (t.content_unchanged() ? "  (declared unchanged: identical)" : "  (CHANGED)")
+                                         : "");
+    }
+    for (const std::string& c : r.constraints_validated()) std::printf("          constraint %s validated\n", c.c_str());
+    for (const CheckReport& c : r.checks()) {
+      std::printf("          %s %s: %s\n", c.kind().c_str(), c.name().c_str(), c.passed() ? "passed" : "FAILED");
+    }
+    for (const StepReport& s : r.steps()) {
+      std::printf("          step %s/%s: %lld ms, %lld rows\n", s.hop().c_str(), s.step().c_str(),
+                  static_cast<long long>(s.duration_ms()), static_cast<long long>(s.rows_affected()));
+    }
+  }
   if (u.source_rows_size() > 0) {
     std::printf("rows      table: source / copy\n");
     for (int i = 0; i < u.source_rows_size(); ++i) {
