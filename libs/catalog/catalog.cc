@@ -3,6 +3,8 @@
 #include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
 
+#include <unistd.h>
+
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -128,9 +130,29 @@ absl::StatusOr<Catalog> Catalog::Load(const std::string& dir) {
         return absl::InvalidArgumentError(absl::StrCat(manifest, ": hop ", hop.from, " -> ", hop.to,
                                                        " has a step with an empty or repeated name \"", sp.name(), "\""));
       }
-      absl::StatusOr<std::string> sql = ReadCatalogFile(dir, manifest, sp.sql(), absl::StrCat("step ", sp.name()));
-      if (!sql.ok()) return sql.status();
-      hop.steps.push_back({sp.name(), sp.sql(), *sql, Fingerprint(*sql)});
+      std::string what = absl::StrCat("step ", sp.name(), " of hop ", hop.from, " -> ", hop.to);
+      if (sp.sql().empty() == sp.command().empty()) {
+        return absl::InvalidArgumentError(absl::StrCat(manifest, ": ", what, " needs exactly one of sql and command"));
+      }
+      if (!sp.sql().empty()) {
+        absl::StatusOr<std::string> sql = ReadCatalogFile(dir, manifest, sp.sql(), what);
+        if (!sql.ok()) return sql.status();
+        hop.steps.push_back({sp.name(), sp.sql(), *sql, Fingerprint(*sql), "", {}, absl::Hours(1)});
+        continue;
+      }
+      absl::StatusOr<std::string> program = ReadCatalogFile(dir, manifest, sp.command(), what);
+      if (!program.ok()) return program.status();
+      std::string path = absl::StrCat(dir, "/", sp.command());
+      if (access(path.c_str(), X_OK) != 0) {
+        return absl::InvalidArgumentError(absl::StrCat(manifest, ": ", what, ": ", sp.command(), " is not executable"));
+      }
+      if (sp.timeout_seconds() < 0) {
+        return absl::InvalidArgumentError(absl::StrCat(manifest, ": ", what, ": timeout_seconds must be positive"));
+      }
+      std::vector<std::string> args(sp.args().begin(), sp.args().end());
+      hop.steps.push_back({sp.name(), sp.command(), "", Fingerprint(absl::StrCat(*program, "\n", absl::StrJoin(args, "\n"))),
+                           path, args,
+                           sp.timeout_seconds() > 0 ? absl::Seconds(sp.timeout_seconds()) : absl::Hours(1)});
     }
     c.hops_.push_back(std::move(hop));
   }

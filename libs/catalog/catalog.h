@@ -6,14 +6,19 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 
 namespace upshift {
 
 struct Step {
   std::string name;
   std::string file;  // relative to the catalog folder
-  std::string sql;
-  std::string checksum;  // Fingerprint(sql)
+  std::string sql;   // empty for a command step
+  std::string checksum;  // Fingerprint of the script (SQL, or the command's file and arguments)
+  // A command step: the executable's absolute path, its arguments, and its time limit.
+  std::string command;
+  std::vector<std::string> args;
+  absl::Duration timeout = absl::Hours(1);
 };
 
 struct Check {

@@ -2,6 +2,8 @@
 #define UPSHIFT_SERVICES_MIGRATOR_MIGRATION_TARGET_H_
 
 #include <map>
+
+#include "absl/time/time.h"
 #include <string>
 #include <vector>
 
@@ -16,9 +18,13 @@ struct StepRun {
   std::string hop;  // e.g. "16.0->17.0", or "neutralize"
   std::string name;
   std::string checksum;
-  std::string sql;
+  std::string sql;  // empty for a command step
   // Production: the upgrade whose lease the database must hold for the step to run (empty: none).
   std::string fence;
+  // A command step: the executable, its arguments and its time limit.
+  std::string command;
+  std::vector<std::string> args;
+  absl::Duration timeout = absl::Hours(1);
 };
 
 // What the migrator does inside a database. Every database keeps its own migration history
@@ -29,7 +35,8 @@ class MigrationTarget {
   virtual ~MigrationTarget() = default;
 
   // Runs the step and records it in the history, in one transaction, unless the history holds it
-  // already. Returns true when it ran, false when it was recorded before. FAILED_PRECONDITION:
+  // already. A command step runs as a process with the database's connection in PG* variables
+  // (outside any transaction), and is recorded when it exits 0; INTERNAL with its output otherwise. Returns true when it ran, false when it was recorded before. FAILED_PRECONDITION:
   // recorded with another checksum (the script changed since), or the database does not hold the
   // step's fence lease (it was restored meanwhile). INTERNAL: the step's SQL failed (with the
   // server's message); nothing of it remains.

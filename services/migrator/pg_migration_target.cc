@@ -3,6 +3,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "libs/common/subprocess.h"
 #include "libs/pg/pg.h"
 
 namespace upshift::migrator {
@@ -69,8 +70,21 @@ absl::StatusOr<bool> PgMigrationTarget::ApplyStep(const StepRun& step) {
         return absl::OkStatus();
       }
       absl::Time start = absl::Now();
-      pqxx::result result = tx.exec(step.sql);
-      int64_t affected = result.affected_rows();
+      int64_t affected = 0;
+      if (step.command.empty()) {
+        affected = tx.exec(step.sql).affected_rows();
+      } else {
+        // The lock on the history is held while the command runs: no second worker runs it meanwhile.
+        absl::StatusOr<std::map<std::string, std::string>> env =
+            pg::EnvironmentFor(pg::ConnInfoFor(conninfo_, step.database));
+        if (!env.ok()) return env.status();
+        std::vector<std::string> argv = {step.command};
+        argv.insert(argv.end(), step.args.begin(), step.args.end());
+        absl::Status ran = RunPipeline({{argv, *env}}, step.timeout);
+        if (!ran.ok()) {
+          return absl::InternalError(absl::StrCat("step ", step.hop, "/", step.name, " failed: ", ran.message()));
+        }
+      }
       tx.exec_params(
           "INSERT INTO upshift.migration_history (hop, step, checksum, duration_ms, rows_affected) "
           "VALUES ($1, $2, $3, $4, $5)",

@@ -200,7 +200,9 @@ TEST(TestUpgrade, UpgradesANeutralizedCopyAndLeavesTheSourceUntouched) {
     } else {
       EXPECT_EQ(t.rows_before(), t.rows_after()) << t.table();
     }
-    if (t.table() == "public.sale_order") EXPECT_TRUE(t.declared_unchanged() && t.content_unchanged());
+    if (t.table() == "public.sale_order") {
+      EXPECT_TRUE(t.declared_unchanged() && t.content_unchanged());
+    }
   }
   EXPECT_EQ(std::vector<std::string>(report.constraints_validated().begin(), report.constraints_validated().end()),
             std::vector<std::string>{"sale_order_line.sale_order_line_quantity_positive"});

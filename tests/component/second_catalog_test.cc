@@ -1,0 +1,115 @@
+// A second catalog, unlike the sample (another schema, its version in a one-row table, a hop done
+// by a command): the format is not shaped around one application.
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "libs/catalog/catalog.h"
+#include "libs/common/ids.h"
+#include "services/migrator/migrator.h"
+#include "services/migrator/pg_migration_target.h"
+#include "tests/component/environment.h"
+#include "tests/support/process.h"
+#include "tests/support/wait.h"
+#include "tests/unit/fakes.h"
+
+namespace upshift::migrator {
+namespace {
+
+using upshift::testing::Postgres;
+
+class InventoryCatalogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_ = absl::StrCat("inv_", NewUpgradeId().substr(0, 8));
+    ASSERT_TRUE(Postgres().Exec("postgres", "CREATE DATABASE " + db_).ok());
+    std::ifstream in(Dir() + "/schema.sql");
+    std::stringstream schema;
+    schema << in.rdbuf();
+    ASSERT_TRUE(Postgres().Exec(db_, schema.str()).ok());
+  }
+
+  static std::string Dir() { return upshift::testing::SourceDir() + "/tests/catalogs/inventory"; }
+
+  upgrade::v1::Event Run(const Catalog& catalog) {
+    PgMigrationTarget target(Postgres().conninfo());
+    upshift::testing::FakePublisher publisher;
+    upshift::testing::FakeGate gate;
+    upshift::testing::FakeClock clock;
+    Migrator migrator(catalog, target, publisher, gate, clock);
+    upgrade::v1::Order order = upshift::testing::SampleOrder();
+    order.set_from_version("1.0");
+    order.set_target_version("3.0");
+    order.set_test_database(db_);
+    EXPECT_TRUE(migrator.MigrateTestCopy(order).ok());
+    return publisher.Events().back();
+  }
+
+  std::string db_;
+};
+
+TEST_F(InventoryCatalogTest, UpgradesThroughAnSqlHopAndACommandHop) {
+  // The command is a script calling psql: the tools it needs must be on PATH.
+  setenv("PATH", (upshift::testing::PgBinDir() + ":" + getenv("PATH")).c_str(), 1);
+  absl::StatusOr<Catalog> catalog = Catalog::Load(Dir());
+  ASSERT_TRUE(catalog.ok()) << catalog.status();
+  upgrade::v1::Event last = Run(*catalog);
+  ASSERT_TRUE(last.has_succeeded()) << last.failed().error();
+  EXPECT_EQ(*Postgres().QueryValue(db_, "SELECT version FROM inv.app_meta"), "3.0");
+  EXPECT_EQ(*Postgres().QueryValue(db_, "SELECT count(*) FROM inv.stock_summary"), "3");
+  EXPECT_EQ(*Postgres().QueryValue(db_, "SELECT sum(quantity) FROM inv.stock_summary"),
+            *Postgres().QueryValue(db_, "SELECT sum(quantity) FROM inv.items"));
+  EXPECT_EQ(*Postgres().QueryValue(db_, "SELECT count(*) FROM inv.tool_runs"), "1");
+  EXPECT_EQ(*Postgres().QueryValue(db_, "SELECT count(*) FROM upshift.migration_history WHERE step = "
+                                        "'rebuild_stock_summary'"),
+            "1");
+  const upgrade::v1::IntegrityReport& report = last.succeeded().report();
+  bool suppliers_checked = false;
+  for (const upgrade::v1::TableReport& t : report.tables()) {
+    if (t.table() == "inv.suppliers") suppliers_checked = t.declared_unchanged() && t.content_unchanged();
+  }
+  EXPECT_TRUE(suppliers_checked);
+
+  // Delivered again: the command is not run a second time.
+  last = Run(*catalog);
+  EXPECT_TRUE(last.has_succeeded());
+  EXPECT_EQ(*Postgres().QueryValue(db_, "SELECT count(*) FROM inv.tool_runs"), "1");
+}
+
+TEST_F(InventoryCatalogTest, AFailingCommandFailsTheUpgradeWithItsOutput) {
+  std::string dir = upshift::testing::MakeTempDir("upshift-inventory");
+  std::filesystem::remove(dir);
+  std::filesystem::copy(Dir(), dir, std::filesystem::copy_options::recursive);
+  std::ofstream(dir + "/bin/rebuild_stock_summary") << "#!/bin/sh\necho 'license server unreachable' >&2\nexit 3\n";
+  absl::StatusOr<Catalog> catalog = Catalog::Load(dir);
+  ASSERT_TRUE(catalog.ok()) << catalog.status();
+  upgrade::v1::Event last = Run(*catalog);
+  std::filesystem::remove_all(dir);
+  ASSERT_TRUE(last.has_failed());
+  EXPECT_TRUE(absl::StrContains(last.failed().error(), "rebuild_stock_summary")) << last.failed().error();
+  EXPECT_TRUE(absl::StrContains(last.failed().error(), "license server unreachable")) << last.failed().error();
+  EXPECT_EQ(*Postgres().QueryValue(db_, "SELECT version FROM inv.app_meta"), "2.0");
+}
+
+TEST(CatalogFormat, AStepNeedsExactlyOneOfSqlAndCommandAndACommandMustBeExecutable) {
+  std::string dir = upshift::testing::MakeTempDir("upshift-inventory");
+  std::filesystem::remove(dir);
+  std::filesystem::copy(upshift::testing::SourceDir() + "/tests/catalogs/inventory", dir,
+                        std::filesystem::copy_options::recursive);
+  std::filesystem::permissions(dir + "/bin/rebuild_stock_summary", std::filesystem::perms::owner_read,
+                               std::filesystem::perm_options::replace);
+  absl::Status s = Catalog::Load(dir).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(s.message(), "is not executable")) << s.message();
+  std::ofstream(dir + "/catalog.textproto", std::ios::app)
+      << "hops { from: \"3.0\" to: \"4.0\" steps { name: \"x\" sql: \"hops/add_sku.sql\" command: \"bin/y\" } }\n";
+  EXPECT_EQ(Catalog::Load(dir).status().code(), absl::StatusCode::kInvalidArgument);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace upshift::migrator
