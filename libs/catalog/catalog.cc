@@ -40,14 +40,17 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   return out.str();
 }
 
-absl::StatusOr<std::string> ReadCatalogFile(const std::string& dir, const std::string& manifest,
+// Reads a file the manifest names at `where` ("file:line").
+absl::StatusOr<std::string> ReadCatalogFile(const std::string& dir, const std::string& where,
                                             const std::string& relative, const std::string& what) {
-  if (relative.empty()) return absl::InvalidArgumentError(absl::StrCat(manifest, ": ", what, " names no file"));
+  if (relative.empty()) return absl::InvalidArgumentError(absl::StrCat(where, ": ", what, " names no file"));
   if (relative.front() == '/' || relative.find("..") != std::string::npos) {
     return absl::InvalidArgumentError(
-        absl::StrCat(manifest, ": ", what, " \"", relative, "\" must be a path inside the catalog folder"));
+        absl::StrCat(where, ": ", what, " \"", relative, "\" must be a path inside the catalog folder"));
   }
-  return ReadFile(absl::StrCat(dir, "/", relative));
+  absl::StatusOr<std::string> text = ReadFile(absl::StrCat(dir, "/", relative));
+  if (!text.ok()) return absl::InvalidArgumentError(absl::StrCat(where, ": ", what, ": ", text.status().message()));
+  return text;
 }
 
 }  // namespace
@@ -60,7 +63,20 @@ absl::StatusOr<Catalog> Catalog::Load(const std::string& dir) {
   google::protobuf::TextFormat::Parser parser;
   ManifestErrors errors(manifest);
   parser.RecordErrorsTo(&errors);
+  google::protobuf::TextFormat::ParseInfoTree locations;
+  parser.WriteLocationsTo(&locations);
   if (!parser.ParseFromString(*text, &proto)) return absl::InvalidArgumentError(errors.Text());
+  // "file:line" of element `index` of `field` in `tree` (the manifest, or a hop in it): every error
+  // about something written in the manifest says where it is written. `index` must be -1 for a
+  // singular field and in range for a repeated one (the parser aborts otherwise).
+  using Tree = google::protobuf::TextFormat::ParseInfoTree;
+  auto at = [&](const Tree* tree, const google::protobuf::Descriptor* type, const char* field, int index) {
+    const google::protobuf::FieldDescriptor* f = type->FindFieldByName(field);
+    int line = tree != nullptr && f != nullptr ? tree->GetLocation(f, index).line : -1;
+    return line < 0 ? manifest : absl::StrCat(manifest, ":", line + 1);
+  };
+  const google::protobuf::Descriptor* catalog_type = upgrade::v1::Catalog::descriptor();
+  const google::protobuf::Descriptor* hop_type = upgrade::v1::CatalogHop::descriptor();
 
   Catalog c;
   c.application_ = proto.application();
@@ -68,11 +84,14 @@ absl::StatusOr<Catalog> Catalog::Load(const std::string& dir) {
     return absl::InvalidArgumentError(absl::StrCat(manifest, ": list at least two versions, oldest first"));
   }
   std::set<std::string> seen;
-  for (const std::string& v : proto.versions()) {
+  for (int i = 0; i < proto.versions_size(); ++i) {
+    const std::string& v = proto.versions(i);
+    // The parser records list elements unreliably (versions: [...]); the list's own line is accurate.
+    std::string where = at(&locations, catalog_type, "versions", 0);
     if (absl::Status s = ValidateVersion(v); !s.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(manifest, ": ", s.message()));
+      return absl::InvalidArgumentError(absl::StrCat(where, ": ", s.message()));
     }
-    if (!seen.insert(v).second) return absl::InvalidArgumentError(absl::StrCat(manifest, ": version ", v, " listed twice"));
+    if (!seen.insert(v).second) return absl::InvalidArgumentError(absl::StrCat(where, ": version ", v, " listed twice"));
     c.versions_.push_back(v);
   }
   if (proto.version_query().empty()) return absl::InvalidArgumentError(absl::StrCat(manifest, ": version_query is empty"));
@@ -80,30 +99,39 @@ absl::StatusOr<Catalog> Catalog::Load(const std::string& dir) {
   c.version_query_ = proto.version_query();
   c.set_version_sql_ = proto.set_version();
   if (!proto.neutralize().empty()) {
-    absl::StatusOr<std::string> sql = ReadCatalogFile(dir, manifest, proto.neutralize(), "neutralize");
+    absl::StatusOr<std::string> sql =
+        ReadCatalogFile(dir, at(&locations, catalog_type, "neutralize", -1), proto.neutralize(), "neutralize");
     if (!sql.ok()) return sql.status();
     c.neutralize_sql_ = *sql;
   }
-  auto read_checks = [&](const auto& checks, const std::string& what, std::vector<Check>* out) -> absl::Status {
-    for (const auto& check : checks) {
+  auto read_checks = [&](const auto& checks, const Tree* tree, const google::protobuf::Descriptor* type,
+                         const char* field, const std::string& what, std::vector<Check>* out) -> absl::Status {
+    for (int i = 0; i < checks.size(); ++i) {
+      const auto& check = checks.Get(i);
       if (check.name().empty() || check.sql().empty()) {
-        return absl::InvalidArgumentError(absl::StrCat(manifest, ": every ", what, " needs a name and sql"));
+        return absl::InvalidArgumentError(absl::StrCat(at(tree, type, field, i), ": every ", what, " needs a name and sql"));
       }
       out->push_back({check.name(), check.sql()});
     }
     return absl::OkStatus();
   };
-  if (absl::Status s = read_checks(proto.post_checks(), "post_check", &c.post_checks_); !s.ok()) return s;
-  if (absl::Status s = read_checks(proto.neutralization_assertions(), "neutralization assertion",
+  if (absl::Status s =
+          read_checks(proto.post_checks(), &locations, catalog_type, "post_checks", "post_check", &c.post_checks_);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = read_checks(proto.neutralization_assertions(), &locations, catalog_type,
+                                   "neutralization_assertions", "neutralization assertion",
                                    &c.neutralization_assertions_);
       !s.ok()) {
     return s;
   }
-  for (const std::string& table : proto.unchanged_tables()) {
+  for (int i = 0; i < proto.unchanged_tables_size(); ++i) {
+    const std::string& table = proto.unchanged_tables(i);
     size_t dot = table.find('.');
     if (dot == std::string::npos || dot == 0 || dot + 1 == table.size()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(manifest, ": unchanged_tables entry \"", table, "\" must be schema.table"));
+      return absl::InvalidArgumentError(absl::StrCat(at(&locations, catalog_type, "unchanged_tables", i),
+                                                     ": unchanged_tables entry \"", table, "\" must be schema.table"));
     }
     c.unchanged_tables_.push_back(table);
   }
@@ -113,41 +141,45 @@ absl::StatusOr<Catalog> Catalog::Load(const std::string& dir) {
   }
   for (int i = 0; i < proto.hops_size(); ++i) {
     const auto& hp = proto.hops(i);
+    const std::string hop_at = at(&locations, catalog_type, "hops", i);
+    const Tree* hop_tree = locations.GetTreeForNested(catalog_type->FindFieldByName("hops"), i);
     if (hp.from() != c.versions_[i] || hp.to() != c.versions_[i + 1]) {
-      return absl::InvalidArgumentError(absl::StrCat(manifest, ": hop ", i + 1, " goes ", hp.from(), " -> ", hp.to(),
+      return absl::InvalidArgumentError(absl::StrCat(hop_at, ": hop ", i + 1, " goes ", hp.from(), " -> ", hp.to(),
                                                      " but the versions chain ", c.versions_[i], " -> ",
                                                      c.versions_[i + 1]));
     }
     Hop hop{hp.from(), hp.to(), {}, {}};
-    if (absl::Status s = read_checks(hp.pre_checks(), absl::StrCat("pre_check of hop ", hp.from(), " -> ", hp.to()),
-                                     &hop.pre_checks);
+    if (absl::Status s = read_checks(hp.pre_checks(), hop_tree, hop_type, "pre_checks",
+                                     absl::StrCat("pre_check of hop ", hp.from(), " -> ", hp.to()), &hop.pre_checks);
         !s.ok()) {
       return s;
     }
     std::set<std::string> names;
-    for (const auto& sp : hp.steps()) {
+    for (int j = 0; j < hp.steps_size(); ++j) {
+      const auto& sp = hp.steps(j);
+      const std::string step_at = at(hop_tree, hop_type, "steps", j);
       if (sp.name().empty() || !names.insert(sp.name()).second) {
-        return absl::InvalidArgumentError(absl::StrCat(manifest, ": hop ", hop.from, " -> ", hop.to,
+        return absl::InvalidArgumentError(absl::StrCat(step_at, ": hop ", hop.from, " -> ", hop.to,
                                                        " has a step with an empty or repeated name \"", sp.name(), "\""));
       }
       std::string what = absl::StrCat("step ", sp.name(), " of hop ", hop.from, " -> ", hop.to);
       if (sp.sql().empty() == sp.command().empty()) {
-        return absl::InvalidArgumentError(absl::StrCat(manifest, ": ", what, " needs exactly one of sql and command"));
+        return absl::InvalidArgumentError(absl::StrCat(step_at, ": ", what, " needs exactly one of sql and command"));
       }
       if (!sp.sql().empty()) {
-        absl::StatusOr<std::string> sql = ReadCatalogFile(dir, manifest, sp.sql(), what);
+        absl::StatusOr<std::string> sql = ReadCatalogFile(dir, step_at, sp.sql(), what);
         if (!sql.ok()) return sql.status();
         hop.steps.push_back({sp.name(), sp.sql(), *sql, Fingerprint(*sql), "", {}, absl::Hours(1)});
         continue;
       }
-      absl::StatusOr<std::string> program = ReadCatalogFile(dir, manifest, sp.command(), what);
+      absl::StatusOr<std::string> program = ReadCatalogFile(dir, step_at, sp.command(), what);
       if (!program.ok()) return program.status();
       std::string path = absl::StrCat(dir, "/", sp.command());
       if (access(path.c_str(), X_OK) != 0) {
-        return absl::InvalidArgumentError(absl::StrCat(manifest, ": ", what, ": ", sp.command(), " is not executable"));
+        return absl::InvalidArgumentError(absl::StrCat(step_at, ": ", what, ": ", sp.command(), " is not executable"));
       }
       if (sp.timeout_seconds() < 0) {
-        return absl::InvalidArgumentError(absl::StrCat(manifest, ": ", what, ": timeout_seconds must be positive"));
+        return absl::InvalidArgumentError(absl::StrCat(step_at, ": ", what, ": timeout_seconds must be positive"));
       }
       std::vector<std::string> args(sp.args().begin(), sp.args().end());
       hop.steps.push_back({sp.name(), sp.command(), "", Fingerprint(absl::StrCat(*program, "\n", absl::StrJoin(args, "\n"))),

@@ -76,21 +76,33 @@ TEST_F(CatalogFiles, AnUnknownFieldNamesTheFileAndLine) {
   EXPECT_TRUE(absl::StrContains(s.message(), "catalog.textproto:3:")) << s.message();
 }
 
-TEST_F(CatalogFiles, HopsThatDoNotChainAreRefused) {
+TEST_F(CatalogFiles, HopsThatDoNotChainAreRefusedAtTheirLine) {
   std::string text = kGood;
   text.replace(text.find("from: \"2.0\""), 11, "from: \"1.0\"");
   Write("catalog.textproto", text);
   absl::Status s = Load().status();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_TRUE(absl::StrContains(s.message(), "hop 2")) << s.message();
+  EXPECT_TRUE(absl::StrContains(s.message(), "catalog.textproto:7: hop 2")) << s.message();
 }
 
-TEST_F(CatalogFiles, AMissingScriptIsNamed) {
+TEST_F(CatalogFiles, AMissingScriptIsNamedWithTheLineThatNamesIt) {
   std::string text = kGood;
   text.replace(text.find("sql/b.sql"), 9, "sql/c.sql");
   Write("catalog.textproto", text);
   absl::Status s = Load().status();
+  EXPECT_TRUE(absl::StrContains(s.message(), "catalog.textproto:7:")) << s.message();
   EXPECT_TRUE(absl::StrContains(s.message(), "sql/c.sql")) << s.message();
+}
+
+TEST_F(CatalogFiles, ABadVersionAndAnUnnamedCheckAreRefusedAtTheirLine) {
+  std::string text = kGood;
+  text.replace(text.find("\"3.0\"]"), 6, "\"3.x\"]");
+  Write("catalog.textproto", text);
+  absl::Status s = Load().status();
+  EXPECT_TRUE(absl::StrContains(s.message(), "catalog.textproto:3:")) << s.message();
+  Write("catalog.textproto", std::string(kGood) + "post_checks { sql: \"SELECT true\" }\n");
+  s = Load().status();
+  EXPECT_TRUE(absl::StrContains(s.message(), "catalog.textproto:9: every post_check needs a name")) << s.message();
 }
 
 TEST_F(CatalogFiles, ScriptsOutsideTheFolderAreRefused) {
