@@ -13,6 +13,14 @@
 
 namespace upshift::cloner {
 
+// A test copy that exists (made, not dropped).
+struct CopyRecord {
+  upgrade::v1::Order order;
+  absl::Time cloned_at;
+  absl::Time expires_at;
+  int warned_days = 0;  // the last expiry warning sent: 0 none, 7, then 1
+};
+
 // What the cloner remembers of a Production upgrade between its phases.
 struct ProductionRecord {
   int32_t previous_connection_limit = -1;
@@ -28,8 +36,14 @@ class CloneStore {
   virtual ~CloneStore() = default;
   virtual absl::StatusOr<std::optional<upgrade::v1::CloneSucceeded>> Find(const std::string& upgrade_id) = 0;
   // Idempotent: the first result recorded for an upgrade stays.
-  virtual absl::Status Save(const std::string& upgrade_id, const std::string& test_database,
-                            const upgrade::v1::CloneSucceeded& result) = 0;
+  virtual absl::Status Save(const upgrade::v1::Order& order, const upgrade::v1::CloneSucceeded& result,
+                            absl::Time cloned_at, absl::Time expires_at) = 0;
+  // Test copies not dropped, oldest first; of one database, or of all when `database` is empty.
+  virtual absl::StatusOr<std::vector<CopyRecord>> LiveCopies(const std::string& database) = 0;
+  virtual absl::Status MarkCopyDropped(const std::string& upgrade_id) = 0;
+  virtual absl::Status SetCopyWarned(const std::string& upgrade_id, int days) = 0;
+  // A new expiry; the warnings start over.
+  virtual absl::Status SetCopyExpiry(const std::string& upgrade_id, absl::Time expires_at) = 0;
   virtual absl::StatusOr<std::optional<ProductionRecord>> FindProduction(const std::string& upgrade_id) = 0;
   // Records the order and the connection limit to restore, before the database is taken offline.
   // The first call wins.

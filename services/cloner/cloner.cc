@@ -56,6 +56,8 @@ absl::Status Cloner::Handle(const ConsumedRecord& record) {
       return OnFailed(event.order());
     case upgrade::v1::Event::kCancelled:
       return OnCancelled(event.order());
+    case upgrade::v1::Event::kTestCopyExtended:
+      return OnTestCopyExtended(event.order(), FromProto(event.test_copy_extended().expires_at()));
     default:
       return absl::OkStatus();
   }
@@ -92,6 +94,13 @@ absl::Status Cloner::MakeCopy(const upgrade::v1::Order& order) {
 absl::Status Cloner::OnAccepted(const upgrade::v1::Order& order) {
   UPSHIFT_ASSIGN_OR_RETURN(std::optional<upgrade::v1::CloneSucceeded> done, store_.Find(order.upgrade_id()));
   if (!done.has_value()) {
+    // Make room: at most max_test_copies copies per database, the oldest goes first.
+    UPSHIFT_ASSIGN_OR_RETURN(std::vector<CopyRecord> live, store_.LiveCopies(order.database()));
+    for (size_t i = 0; i + options_.max_test_copies <= live.size(); ++i) {
+      UPSHIFT_RETURN_IF_ERROR(DropTestCopy(
+          live[i].order, absl::StrCat("database ", order.database(), " may keep ", options_.max_test_copies,
+                                      " test copies and a newer one is being made: the oldest goes first")));
+    }
     UPSHIFT_RETURN_IF_ERROR(PublishEvent(publisher_, [&] {
       upgrade::v1::Event started = MakeEvent(order, "clone_started", "cloner", clock_.Now());
       started.mutable_clone_started();
@@ -113,7 +122,9 @@ absl::Status Cloner::OnAccepted(const upgrade::v1::Order& order) {
     done->set_source_size_bytes(source_bytes);
     FillCounts(source_rows, done->mutable_source_rows());
     FillCounts(copy_rows, done->mutable_copy_rows());
-    UPSHIFT_RETURN_IF_ERROR(store_.Save(order.upgrade_id(), order.test_database(), *done));
+    absl::Time now = clock_.Now();
+    ToProto(now + options_.test_copy_ttl, done->mutable_expires_at());
+    UPSHIFT_RETURN_IF_ERROR(store_.Save(order, *done, now, now + options_.test_copy_ttl));
     LogInfo(absl::StrCat("copied ", order.database(), " to ", order.test_database(), " (", source_rows.size(),
                          " tables, row counts equal)"));
   }
@@ -302,12 +313,50 @@ absl::StatusOr<int> Cloner::RollBackStalledUpgrades() {
 absl::Status Cloner::OnCancelled(const upgrade::v1::Order& order) {
   if (order.test_database().empty()) return absl::OkStatus();
   UPSHIFT_RETURN_IF_ERROR(hosting_.DropDatabase(order.test_database()));
+  UPSHIFT_RETURN_IF_ERROR(store_.MarkCopyDropped(order.upgrade_id()));
   return store_.RecordDrop(order.upgrade_id(), order.test_database(), "test upgrade cancelled");
+}
+
+absl::Status Cloner::DropTestCopy(const upgrade::v1::Order& order, const std::string& reason) {
+  UPSHIFT_RETURN_IF_ERROR(hosting_.DropDatabase(order.test_database()));
+  UPSHIFT_RETURN_IF_ERROR(store_.RecordDrop(order.upgrade_id(), order.test_database(), reason));
+  UPSHIFT_RETURN_IF_ERROR(store_.MarkCopyDropped(order.upgrade_id()));
+  LogInfo(absl::StrCat("dropped test copy ", order.test_database(), ": ", reason));
+  return Emit(order, "test_copy_dropped", [&](upgrade::v1::Event& e) { e.mutable_test_copy_dropped()->set_reason(reason); });
+}
+
+absl::Status Cloner::OnTestCopyExtended(const upgrade::v1::Order& order, absl::Time expires_at) {
+  return store_.SetCopyExpiry(order.upgrade_id(), expires_at);
+}
+
+absl::StatusOr<int> Cloner::ExpireTestCopies() {
+  UPSHIFT_ASSIGN_OR_RETURN(std::vector<CopyRecord> live, store_.LiveCopies(""));
+  int dropped = 0;
+  absl::Time now = clock_.Now();
+  for (const CopyRecord& copy : live) {
+    if (now >= copy.expires_at) {
+      UPSHIFT_RETURN_IF_ERROR(DropTestCopy(copy.order, "the test copy expired"));
+      ++dropped;
+      continue;
+    }
+    int days = copy.expires_at - now <= absl::Hours(24) ? 1 : copy.expires_at - now <= absl::Hours(24 * 7) ? 7 : 0;
+    if (days == 0 || (copy.warned_days != 0 && copy.warned_days <= days)) continue;
+    // One warning per threshold and per expiry date: an extension starts the warnings over.
+    UPSHIFT_RETURN_IF_ERROR(Emit(copy.order,
+                                 absl::StrCat("test_copy_expiring/", days, "d/", absl::ToUnixSeconds(copy.expires_at)),
+                                 [&](upgrade::v1::Event& e) {
+                                   ToProto(copy.expires_at, e.mutable_test_copy_expiring()->mutable_expires_at());
+                                   e.mutable_test_copy_expiring()->set_days_left(days);
+                                 }));
+    UPSHIFT_RETURN_IF_ERROR(store_.SetCopyWarned(copy.order.upgrade_id(), days));
+  }
+  return dropped;
 }
 
 absl::Status Cloner::OnFailed(const upgrade::v1::Order& order) {
   if (order.test_database().empty()) return absl::OkStatus();
   UPSHIFT_RETURN_IF_ERROR(hosting_.DropDatabase(order.test_database()));
+  UPSHIFT_RETURN_IF_ERROR(store_.MarkCopyDropped(order.upgrade_id()));
   return store_.RecordDrop(order.upgrade_id(), order.test_database(), "test upgrade failed");
 }
 

@@ -33,6 +33,10 @@ struct ClonerOptions {
   absl::Duration restore_point_retention = absl::Hours(24 * 7);
   // A Production upgrade whose migrator has not renewed its lease for this long is rolled back.
   absl::Duration migration_lease = absl::Minutes(10);
+  // At most this many test copies per database: the oldest goes first.
+  int max_test_copies = 5;
+  // A test copy is dropped this long after it was made, unless extended.
+  absl::Duration test_copy_ttl = absl::Hours(24 * 30);
 };
 
 // Makes the test copy of every accepted Test upgrade, checks that it equals its source table by
@@ -60,6 +64,13 @@ class Cloner {
   // Test: drops the copy of a cancelled upgrade.
   absl::Status OnCancelled(const upgrade::v1::Order& order);
 
+  // Test: the customer extended the copy's life.
+  absl::Status OnTestCopyExtended(const upgrade::v1::Order& order, absl::Time expires_at);
+
+  // Warns 7 days and 1 day before a test copy expires, and drops expired copies (recording each
+  // drop). Returns how many copies were dropped.
+  absl::StatusOr<int> ExpireTestCopies();
+
   // Drops the restore points kept longer than their retention, recording each drop. Returns how many.
   absl::StatusOr<int> DropExpiredRestorePoints();
 
@@ -73,6 +84,9 @@ class Cloner {
                     const std::function<void(upgrade::v1::Event&)>& fill);
   // Makes the restore point of an offline database; a permanent error means it could not be verified.
   absl::StatusOr<upgrade::v1::SnapshotSucceeded> MakeRestorePoint(const upgrade::v1::Order& order);
+  // Drops a test copy, records why, and announces it.
+  absl::Status DropTestCopy(const upgrade::v1::Order& order, const std::string& reason);
+
   // Makes `order`'s copy (replacing an unfinished one); returns a permanent error to report as failure.
   absl::Status MakeCopy(const upgrade::v1::Order& order);
   absl::Status Fail(const upgrade::v1::Order& order, const std::string& error);

@@ -32,6 +32,8 @@ ABSL_FLAG(absl::Duration, restore_point_retention, absl::Hours(24 * 7),
           "How long the restore point of a successful Production upgrade is kept");
 ABSL_FLAG(absl::Duration, sweep_interval, absl::Seconds(30),
           "How often expired restore points and stalled Production upgrades are looked for");
+ABSL_FLAG(int, max_test_copies, 5, "Test copies kept per database; making one more drops the oldest");
+ABSL_FLAG(absl::Duration, test_copy_ttl, absl::Hours(24 * 30), "A test copy is dropped this long after it was made");
 ABSL_FLAG(absl::Duration, migration_lease, absl::Minutes(10),
           "A Production upgrade whose migrator sent no heartbeat for this long is rolled back");
 
@@ -60,6 +62,9 @@ absl::StatusOr<Config> ReadConfig() {
            absl::GetFlag(FLAGS_request_addr)};
   c.options.restore_point_retention = absl::GetFlag(FLAGS_restore_point_retention);
   c.options.migration_lease = absl::GetFlag(FLAGS_migration_lease);
+  c.options.max_test_copies = absl::GetFlag(FLAGS_max_test_copies);
+  c.options.test_copy_ttl = absl::GetFlag(FLAGS_test_copy_ttl);
+  if (c.options.max_test_copies < 1) return absl::InvalidArgumentError("--max_test_copies must be at least 1");
   std::string method = absl::GetFlag(FLAGS_clone_method);
   if (method == "auto") {
     c.options.method = CloneMethod::kAuto;
@@ -101,6 +106,8 @@ int Run(const Config& config, const std::atomic<bool>& stop) {
       if (!dropped.ok()) LogWarning(absl::StrCat("restore point sweep: ", dropped.status().ToString()));
       absl::StatusOr<int> stalled = cloner.RollBackStalledUpgrades();
       if (!stalled.ok()) LogWarning(absl::StrCat("stalled upgrade sweep: ", stalled.status().ToString()));
+      absl::StatusOr<int> expired = cloner.ExpireTestCopies();
+      if (!expired.ok()) LogWarning(absl::StrCat("test copy sweep: ", expired.status().ToString()));
       absl::Time next = absl::Now() + config.sweep_interval;
       while (!stop && absl::Now() < next) absl::SleepFor(absl::Milliseconds(100));
     }

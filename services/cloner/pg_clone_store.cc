@@ -10,10 +10,16 @@ constexpr char kSchema[] = R"sql(
 CREATE SCHEMA IF NOT EXISTS cloner;
 CREATE TABLE IF NOT EXISTS cloner.clones (
   upgrade_id    text PRIMARY KEY,
+  database      text NOT NULL,
   test_database text NOT NULL,
   result        bytea NOT NULL,  -- upgrade.v1.CloneSucceeded
-  cloned_at     timestamptz NOT NULL DEFAULT now()
+  orders        bytea NOT NULL,  -- upgrade.v1.Order
+  cloned_at     timestamptz NOT NULL,
+  expires_at    timestamptz NOT NULL,
+  warned_days   integer NOT NULL DEFAULT 0,
+  dropped_at    timestamptz
 );
+CREATE INDEX IF NOT EXISTS clones_live ON cloner.clones (database, cloned_at) WHERE dropped_at IS NULL;
 CREATE TABLE IF NOT EXISTS cloner.productions (
   upgrade_id                text PRIMARY KEY,
   database                  text NOT NULL,
@@ -62,12 +68,58 @@ absl::StatusOr<std::optional<upgrade::v1::CloneSucceeded>> PgCloneStore::Find(co
   return found;
 }
 
-absl::Status PgCloneStore::Save(const std::string& upgrade_id, const std::string& test_database,
-                                const upgrade::v1::CloneSucceeded& result) {
+absl::Status PgCloneStore::Save(const upgrade::v1::Order& order, const upgrade::v1::CloneSucceeded& result,
+                                absl::Time cloned_at, absl::Time expires_at) {
   return pool_->Transact([&](pqxx::work& tx) {
     tx.exec_params(
-        "INSERT INTO cloner.clones (upgrade_id, test_database, result) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-        upgrade_id, test_database, pqxx::binarystring(result.SerializeAsString()));
+        "INSERT INTO cloner.clones (upgrade_id, database, test_database, result, orders, cloned_at, expires_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+        order.upgrade_id(), order.database(), order.test_database(), pqxx::binarystring(result.SerializeAsString()),
+        pqxx::binarystring(order.SerializeAsString()), pg::FormatTime(cloned_at), pg::FormatTime(expires_at));
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<CopyRecord>> PgCloneStore::LiveCopies(const std::string& database) {
+  std::vector<CopyRecord> out;
+  absl::Status status = pool_->Transact([&](pqxx::work& tx) {
+    out.clear();
+    for (const auto& row : tx.exec_params(
+             absl::StrCat("SELECT orders, ", pg::MicrosOf("cloned_at"), ", ", pg::MicrosOf("expires_at"),
+                          ", warned_days FROM cloner.clones WHERE dropped_at IS NULL AND ($1 = '' OR database = $1) "
+                          "ORDER BY cloned_at, upgrade_id"),
+             database)) {
+      CopyRecord& r = out.emplace_back();
+      r.order.ParseFromString(pqxx::binarystring(row[0]).str());
+      r.cloned_at = pg::TimeFromField(row[1]);
+      r.expires_at = pg::TimeFromField(row[2]);
+      r.warned_days = row[3].as<int>();
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return out;
+}
+
+absl::Status PgCloneStore::MarkCopyDropped(const std::string& upgrade_id) {
+  return pool_->Transact([&](pqxx::work& tx) {
+    tx.exec_params("UPDATE cloner.clones SET dropped_at = coalesce(dropped_at, now()) WHERE upgrade_id = $1",
+                   upgrade_id);
+    return absl::OkStatus();
+  });
+}
+
+absl::Status PgCloneStore::SetCopyWarned(const std::string& upgrade_id, int days) {
+  return pool_->Transact([&](pqxx::work& tx) {
+    tx.exec_params("UPDATE cloner.clones SET warned_days = $2 WHERE upgrade_id = $1", upgrade_id, days);
+    return absl::OkStatus();
+  });
+}
+
+absl::Status PgCloneStore::SetCopyExpiry(const std::string& upgrade_id, absl::Time expires_at) {
+  return pool_->Transact([&](pqxx::work& tx) {
+    tx.exec_params("UPDATE cloner.clones SET expires_at = $2, warned_days = 0 WHERE upgrade_id = $1", upgrade_id,
+                   pg::FormatTime(expires_at));
     return absl::OkStatus();
   });
 }

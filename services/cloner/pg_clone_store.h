@@ -18,8 +18,12 @@ class PgCloneStore final : public CloneStore {
   ~PgCloneStore() override;
 
   absl::StatusOr<std::optional<upgrade::v1::CloneSucceeded>> Find(const std::string& upgrade_id) override;
-  absl::Status Save(const std::string& upgrade_id, const std::string& test_database,
-                    const upgrade::v1::CloneSucceeded& result) override;
+  absl::Status Save(const upgrade::v1::Order& order, const upgrade::v1::CloneSucceeded& result, absl::Time cloned_at,
+                    absl::Time expires_at) override;
+  absl::StatusOr<std::vector<CopyRecord>> LiveCopies(const std::string& database) override;
+  absl::Status MarkCopyDropped(const std::string& upgrade_id) override;
+  absl::Status SetCopyWarned(const std::string& upgrade_id, int days) override;
+  absl::Status SetCopyExpiry(const std::string& upgrade_id, absl::Time expires_at) override;
   absl::Status RecordDrop(const std::string& upgrade_id, const std::string& database,
                           const std::string& reason) override;
   absl::StatusOr<std::optional<ProductionRecord>> FindProduction(const std::string& upgrade_id) override;

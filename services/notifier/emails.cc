@@ -100,6 +100,17 @@ std::optional<Email> ComposeEmail(const upgrade::v1::Event& event, const EmailOp
                                 o.upgrade_id(),
                                 "\n\n-- Upshift\n");
       return email;
+    case upgrade::v1::Event::kTestCopyExpiring: {
+      const auto& expiring = event.test_copy_expiring();
+      std::string when = absl::FormatTime("%Y-%m-%d %H:%M UTC", FromProto(expiring.expires_at()), absl::UTCTimeZone());
+      email.subject = absl::StrCat("Your test database ", o.test_database(), " expires ",
+                                   expiring.days_left() <= 1 ? "tomorrow" : absl::StrCat("in ", expiring.days_left(), " days"));
+      email.body = absl::StrCat("Hello,\n\nThe test copy \"", o.test_database(), "\" of your database \"", o.database(),
+                                "\" will be removed on ", when,
+                                ".\nTo keep it longer, extend it (ExtendTestCopy, or: upgradectl extend ", o.test_database(),
+                                ").\n\nUpgrade id: ", o.upgrade_id(), "\n\n-- Upshift\n");
+      return email;
+    }
     case upgrade::v1::Event::kCancelled:
       email.subject = absl::StrCat("Upgrade cancelled: ", o.database(), " to ", o.target_version(), " (",
                                    PurposeName(o.purpose()), ")");

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "libs/common/status_macros.h"
+#include "libs/common/time.h"
 #include "libs/common/validation.h"
 
 namespace upshift::status {
@@ -45,6 +46,7 @@ absl::StatusOr<std::vector<upgrade::v1::Database>> DatabaseView::ListDatabases()
     db.set_version(VersionOf(h.name, record));
     if (record != nullptr) {
       db.set_parent(record->parent);
+      if (record->expires_at != absl::InfinitePast()) ToProto(record->expires_at, db.mutable_expires_at());
       for (upgrade::v1::Tag tag : record->tags) db.add_tags(tag);
     }
     if (db.parent().empty()) {

@@ -21,9 +21,10 @@ CREATE TABLE IF NOT EXISTS status.upgrades (
 );
 CREATE INDEX IF NOT EXISTS upgrades_by_database ON status.upgrades (database, created_at DESC);
 CREATE TABLE IF NOT EXISTS status.databases (
-  name    text PRIMARY KEY,
-  parent  text,
-  version text
+  name       text PRIMARY KEY,
+  parent     text,
+  version    text,
+  expires_at timestamptz  -- test copies
 );
 CREATE TABLE IF NOT EXISTS status.tags (
   database text NOT NULL,
@@ -63,6 +64,18 @@ absl::StatusOr<std::optional<upgrade::v1::Upgrade>> PgStatusStore::Apply(const u
         event.event_id());
     if (fresh.empty()) return absl::OkStatus();  // applied before
     const std::string& id = event.order().upgrade_id();
+    const std::string& copy = event.order().test_database();
+    // Events about a test copy's life come after its upgrade ended: they change the copy, not the upgrade.
+    if (event.kind_case() == upgrade::v1::Event::kTestCopyExtended) {
+      tx.exec_params("UPDATE status.databases SET expires_at = $2 WHERE name = $1", copy,
+                     pg::FormatTime(FromProto(event.test_copy_extended().expires_at())));
+      return absl::OkStatus();
+    }
+    if (event.kind_case() == upgrade::v1::Event::kTestCopyDropped) {
+      tx.exec_params("DELETE FROM status.databases WHERE name = $1", copy);
+      tx.exec_params("DELETE FROM status.tags WHERE database = $1", copy);
+      return absl::OkStatus();
+    }
     std::optional<upgrade::v1::Upgrade> before;
     pqxx::result rows = tx.exec_params("SELECT body FROM status.upgrades WHERE upgrade_id = $1 FOR UPDATE", id);
     if (!rows.empty()) before = ParseUpgrade(rows[0][0]);
@@ -106,6 +119,11 @@ absl::StatusOr<std::optional<upgrade::v1::Upgrade>> PgStatusStore::Apply(const u
     track(before.has_value() ? before->test_database() : "", after.test_database(),
           after.state() == upgrade::v1::STATE_SUCCEEDED ? after.target_version() : after.from_version());
     track(before.has_value() ? before->restore_point() : "", after.restore_point(), after.from_version());
+    if (event.kind_case() == upgrade::v1::Event::kCloneSucceeded && event.clone_succeeded().has_expires_at() &&
+        !after.test_database().empty()) {
+      tx.exec_params("UPDATE status.databases SET expires_at = $2 WHERE name = $1", after.test_database(),
+                     pg::FormatTime(FromProto(event.clone_succeeded().expires_at())));
+    }
     result = after;
     return absl::OkStatus();
   });
@@ -143,10 +161,12 @@ absl::StatusOr<std::map<std::string, DatabaseRecord>> PgStatusStore::DatabaseRec
   std::map<std::string, DatabaseRecord> out;
   absl::Status status = pool_->Transact([&](pqxx::work& tx) {
     out.clear();
-    for (const auto& row : tx.exec("SELECT name, coalesce(parent, ''), coalesce(version, '') FROM status.databases")) {
+    for (const auto& row : tx.exec(absl::StrCat("SELECT name, coalesce(parent, ''), coalesce(version, ''), ",
+                                                 pg::MicrosOf("expires_at"), " FROM status.databases"))) {
       DatabaseRecord& r = out[row[0].as<std::string>()];
       r.parent = row[1].as<std::string>();
       r.version = row[2].as<std::string>();
+      r.expires_at = pg::TimeFromField(row[3]);
     }
     for (const auto& row : tx.exec("SELECT database, tag FROM status.tags ORDER BY database, tag")) {
       out[row[0].as<std::string>()].tags.push_back(static_cast<upgrade::v1::Tag>(row[1].as<int>()));

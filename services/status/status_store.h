@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "upgrade/v1/events.pb.h"
 #include "upgrade/v1/upgrade.pb.h"
 
@@ -17,6 +18,7 @@ struct DatabaseRecord {
   std::string parent;   // main database of a test copy; empty otherwise
   std::string version;  // last known application version; empty if unknown
   std::vector<upgrade::v1::Tag> tags;
+  absl::Time expires_at = absl::InfinitePast();  // test copies: InfinitePast when unknown
 };
 
 // The record of upgrades, tags and test copies. Implementations are thread-safe; every method may

@@ -7,6 +7,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "libs/common/time.h"
 #include "libs/kafka/topics.h"
 #include "tests/support/platform.h"
 #include "tests/support/wait.h"
@@ -162,6 +163,10 @@ TEST(TestUpgrade, UpgradesANeutralizedCopyAndLeavesTheSourceUntouched) {
   EXPECT_EQ(listed->test_copies(0).parent(), db);
   EXPECT_EQ(listed->test_copies(0).version(), "18.0");
   EXPECT_TRUE(HasTag(listed->test_copies(0), TAG_TEST_COPY));
+  // The copy lives 30 days unless extended.
+  absl::Duration lifetime = FromProto(listed->test_copies(0).expires_at()) - FromProto(done.finished_at());
+  EXPECT_GT(lifetime, absl::Hours(24 * 30) - absl::Minutes(5));
+  EXPECT_LE(lifetime, absl::Hours(24 * 30));
 
   // Row counts right after cloning equal the source's, table by table.
   ASSERT_GT(done.source_rows_size(), 5);

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "absl/strings/match.h"
 #include "tests/unit/fakes.h"
 
@@ -21,10 +23,39 @@ class FakeCloneStore final : public CloneStore {
     if (it == clones.end()) return std::nullopt;
     return it->second;
   }
-  absl::Status Save(const std::string& id, const std::string&, const CloneSucceeded& r) override {
-    clones.emplace(id, r);
+  absl::Status Save(const Order& order, const CloneSucceeded& r, absl::Time cloned_at, absl::Time expires_at) override {
+    clones.emplace(order.upgrade_id(), r);
+    copies.push_back({order, cloned_at, expires_at, 0});
     return absl::OkStatus();
   }
+  absl::StatusOr<std::vector<CopyRecord>> LiveCopies(const std::string& database) override {
+    std::vector<CopyRecord> out;
+    for (const CopyRecord& c : copies) {
+      if (!dropped.count(c.order.upgrade_id()) && (database.empty() || c.order.database() == database)) out.push_back(c);
+    }
+    return out;
+  }
+  absl::Status MarkCopyDropped(const std::string& id) override {
+    dropped.insert(id);
+    return absl::OkStatus();
+  }
+  absl::Status SetCopyWarned(const std::string& id, int days) override {
+    for (CopyRecord& c : copies) {
+      if (c.order.upgrade_id() == id) c.warned_days = days;
+    }
+    return absl::OkStatus();
+  }
+  absl::Status SetCopyExpiry(const std::string& id, absl::Time at) override {
+    for (CopyRecord& c : copies) {
+      if (c.order.upgrade_id() == id) {
+        c.expires_at = at;
+        c.warned_days = 0;
+      }
+    }
+    return absl::OkStatus();
+  }
+  std::vector<CopyRecord> copies;
+  std::set<std::string> dropped;
   absl::Status RecordDrop(const std::string& id, const std::string& db, const std::string&) override {
     drops.push_back(db);
     return absl::OkStatus();
@@ -83,8 +114,8 @@ class ClonerTest : public ::testing::Test {
  protected:
   ClonerTest() { hosting_.Add("acme", "16.0", {{"public.a", 3}, {"public.b", 7}}); }
   Cloner Make(CloneMethod method = CloneMethod::kAuto) {
-    return Cloner({method, "file_copy", absl::Hours(24 * 7), absl::Minutes(10)}, hosting_, store_, publisher_, gate_,
-                  clock_);
+    return Cloner({method, "file_copy", absl::Hours(24 * 7), absl::Minutes(10), 2, absl::Hours(24 * 30)}, hosting_,
+                  store_, publisher_, gate_, clock_);
   }
   FakeHosting hosting_;
   FakeCloneStore store_;
@@ -292,6 +323,72 @@ TEST_F(ClonerTest, AnUpgradeWhoseLeaseExpiredIsRolledBack) {
   EXPECT_TRUE(absl::StrContains(publisher_.Events().back().rolled_back().error(), "made no progress"));
   EXPECT_TRUE(hosting_.dbs["acme"].online);
   EXPECT_EQ(*cloner.RollBackStalledUpgrades(), 0);  // done once
+}
+
+Order TestOrderNumber(int n) {
+  Order o = SampleOrder();
+  std::string id = absl::StrCat("0000000", n, "-d9cb-469f-a165-70867728950e");
+  o.set_upgrade_id(id);
+  o.set_test_database(absl::StrCat("acme_test_0000000", n));
+  return o;
+}
+
+TEST_F(ClonerTest, AtMostMaxCopiesPerDatabaseTheOldestGoesFirst) {
+  for (int n = 1; n <= 3; ++n) {
+    ASSERT_TRUE(Make().OnAccepted(TestOrderNumber(n)).ok());
+    clock_.now += absl::Minutes(1);
+  }
+  EXPECT_EQ(hosting_.dbs.count("acme_test_00000001"), 0u);  // the oldest, dropped to keep two
+  EXPECT_EQ(hosting_.dbs.count("acme_test_00000002"), 1u);
+  EXPECT_EQ(hosting_.dbs.count("acme_test_00000003"), 1u);
+  EXPECT_EQ(store_.drops, (std::vector<std::string>{"acme_test_00000001"}));
+  bool announced = false;
+  for (const Event& e : publisher_.Events()) {
+    if (e.has_test_copy_dropped() && e.order().test_database() == "acme_test_00000001") announced = true;
+  }
+  EXPECT_TRUE(announced);
+}
+
+TEST_F(ClonerTest, ACopyIsWarnedSevenDaysAndOneDayBeforeItExpiresThenDropped) {
+  ASSERT_TRUE(Make().OnAccepted(SampleOrder()).ok());
+  EXPECT_EQ(FromProto(publisher_.Events().back().clone_succeeded().expires_at()), clock_.now + absl::Hours(24 * 30));
+  Cloner cloner = Make();
+  auto warnings = [&] {
+    std::vector<int> days;
+    for (const Event& e : publisher_.Events()) {
+      if (e.has_test_copy_expiring()) days.push_back(e.test_copy_expiring().days_left());
+    }
+    return days;
+  };
+  clock_.now += absl::Hours(24 * 22);  // 8 days left
+  EXPECT_EQ(*cloner.ExpireTestCopies(), 0);
+  EXPECT_TRUE(warnings().empty());
+  clock_.now += absl::Hours(24 * 2);  // 6 days left
+  EXPECT_EQ(*cloner.ExpireTestCopies(), 0);
+  EXPECT_EQ(*cloner.ExpireTestCopies(), 0);  // once only
+  EXPECT_EQ(warnings(), std::vector<int>{7});
+  clock_.now += absl::Hours(24 * 5) + absl::Hours(12);  // half a day left
+  EXPECT_EQ(*cloner.ExpireTestCopies(), 0);
+  EXPECT_EQ(warnings(), (std::vector<int>{7, 1}));
+  clock_.now += absl::Hours(13);
+  EXPECT_EQ(*cloner.ExpireTestCopies(), 1);
+  EXPECT_EQ(hosting_.dbs.count("acme_test_0f8fad5b"), 0u);
+  EXPECT_EQ(store_.drops, (std::vector<std::string>{"acme_test_0f8fad5b"}));
+  EXPECT_EQ(*cloner.ExpireTestCopies(), 0);
+}
+
+TEST_F(ClonerTest, AnExtensionPostponesTheDropAndStartsTheWarningsOver) {
+  ASSERT_TRUE(Make().OnAccepted(SampleOrder()).ok());
+  Cloner cloner = Make();
+  clock_.now += absl::Hours(24 * 29) + absl::Hours(12);
+  EXPECT_EQ(*cloner.ExpireTestCopies(), 0);  // warned: 1 day
+  ASSERT_TRUE(cloner.OnTestCopyExtended(SampleOrder(), clock_.now + absl::Hours(24 * 30)).ok());
+  clock_.now += absl::Hours(24);
+  EXPECT_EQ(*cloner.ExpireTestCopies(), 0);
+  EXPECT_EQ(hosting_.dbs.count("acme_test_0f8fad5b"), 1u);
+  clock_.now += absl::Hours(24 * 23);  // 6 days before the new expiry
+  EXPECT_EQ(*cloner.ExpireTestCopies(), 0);
+  EXPECT_EQ(publisher_.Events().back().test_copy_expiring().days_left(), 7);
 }
 
 TEST_F(ClonerTest, ARedeliveredProductionOrderAfterItsSnapshotOnlyRepublishesIt) {

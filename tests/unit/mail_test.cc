@@ -91,6 +91,21 @@ TEST(ComposeEmail, ARollbackSaysTheDataIsIntactAndWhatFailed) {
   EXPECT_TRUE(absl::StrContains(m->body, "step 17.0->18.0/02 failed: boom"));
 }
 
+TEST(ComposeEmail, AnExpiringCopyIsAnnouncedWithItsDateAndHowToExtendIt) {
+  upgrade::v1::Event e;
+  e.set_event_id("x/test_copy_expiring/7d/1800000000");
+  *e.mutable_order() = testing::SampleOrder();
+  e.mutable_test_copy_expiring()->set_days_left(7);
+  e.mutable_test_copy_expiring()->mutable_expires_at()->set_seconds(1'800'000'000);
+  std::optional<Email> m = notifier::ComposeEmail(e, {});
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->subject, "Your test database acme_test_0f8fad5b expires in 7 days");
+  EXPECT_TRUE(absl::StrContains(m->body, "2027-01-15 08:00 UTC")) << m->body;
+  EXPECT_TRUE(absl::StrContains(m->body, "upgradectl extend acme_test_0f8fad5b"));
+  e.mutable_test_copy_expiring()->set_days_left(1);
+  EXPECT_EQ(notifier::ComposeEmail(e, {})->subject, "Your test database acme_test_0f8fad5b expires tomorrow");
+}
+
 TEST(ComposeEmail, ProgressEventsSendNothing) {
   upgrade::v1::Event e;
   e.set_event_id("x/clone_started");
