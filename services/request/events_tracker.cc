@@ -12,8 +12,13 @@ absl::Status EventsTracker::Handle(const ConsumedRecord& record) {
   const std::string& id = event.order().upgrade_id();
   switch (event.kind_case()) {
     case upgrade::v1::Event::kCloneSucceeded:
+      if (event.clone_succeeded().has_expires_at()) {
+        UPSHIFT_RETURN_IF_ERROR(store_.RecordCopy(id, FromProto(event.clone_succeeded().expires_at()), false));
+      }
       return store_.RecordTimings(id, {FromProto(event.clone_succeeded().duration()), absl::ZeroDuration(),
                                        event.clone_succeeded().source_size_bytes()});
+    case upgrade::v1::Event::kTestCopyDropped:
+      return store_.RecordCopy(id, absl::InfinitePast(), true);
     case upgrade::v1::Event::kSucceeded:
       if (event.order().purpose() == upgrade::v1::PURPOSE_TEST) {
         UPSHIFT_RETURN_IF_ERROR(

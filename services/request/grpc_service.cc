@@ -29,6 +29,14 @@ grpc::Status UpgradeServiceImpl::CancelUpgrade(grpc::ServerContext*, const upgra
   return grpc::Status::OK;
 }
 
+grpc::Status UpgradeServiceImpl::ExtendTestCopy(grpc::ServerContext*, const upgrade::v1::ExtendTestCopyRequest* request,
+                                                upgrade::v1::ExtendTestCopyResponse* response) {
+  absl::StatusOr<upgrade::v1::ExtendTestCopyResponse> extended = copies_.Extend(*request);
+  if (!extended.ok()) return ToGrpcStatus(extended.status());
+  *response = *std::move(extended);
+  return grpc::Status::OK;
+}
+
 grpc::Status UpgradeGateImpl::PassCheckpoint(grpc::ServerContext*, const upgrade::v1::PassCheckpointRequest* request,
                                              upgrade::v1::PassCheckpointResponse* response) {
   absl::StatusOr<upgrade::v1::PassCheckpointResponse> result = cancellation_.PassCheckpoint(*request);

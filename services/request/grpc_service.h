@@ -3,6 +3,7 @@
 
 #include "services/request/admission.h"
 #include "services/request/cancellation.h"
+#include "services/request/test_copies.h"
 #include "upgrade/v1/upgrade.grpc.pb.h"
 
 namespace upshift::request {
@@ -10,8 +11,8 @@ namespace upshift::request {
 // upgrade.v1.UpgradeService: translates between gRPC and Admission, nothing more.
 class UpgradeServiceImpl final : public upgrade::v1::UpgradeService::Service {
  public:
-  UpgradeServiceImpl(Admission& admission, Cancellation& cancellation)
-      : admission_(admission), cancellation_(cancellation) {}
+  UpgradeServiceImpl(Admission& admission, Cancellation& cancellation, TestCopies& copies)
+      : admission_(admission), cancellation_(cancellation), copies_(copies) {}
 
   grpc::Status RequestUpgrade(grpc::ServerContext* context, const upgrade::v1::RequestUpgradeRequest* request,
                               upgrade::v1::RequestUpgradeResponse* response) override;
@@ -19,10 +20,13 @@ class UpgradeServiceImpl final : public upgrade::v1::UpgradeService::Service {
                                  upgrade::v1::GetUpgradeOptionsResponse* response) override;
   grpc::Status CancelUpgrade(grpc::ServerContext* context, const upgrade::v1::CancelUpgradeRequest* request,
                              upgrade::v1::CancelUpgradeResponse* response) override;
+  grpc::Status ExtendTestCopy(grpc::ServerContext* context, const upgrade::v1::ExtendTestCopyRequest* request,
+                              upgrade::v1::ExtendTestCopyResponse* response) override;
 
  private:
   Admission& admission_;
   Cancellation& cancellation_;
+  TestCopies& copies_;
 };
 
 // upgrade.v1.UpgradeGate (internal, for the workers): translates to Cancellation.

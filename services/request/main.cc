@@ -37,6 +37,8 @@ ABSL_FLAG(std::string, catalog, "", "Path of the migration catalog folder");
 ABSL_FLAG(int, pool_size, 8, "PostgreSQL connections to the platform database");
 ABSL_FLAG(absl::Duration, max_test_age, absl::Hours(24 * 30),
           "A Production upgrade needs a successful Test to the same version at most this old");
+ABSL_FLAG(absl::Duration, test_copy_extension, absl::Hours(24 * 30),
+          "How far one ExtendTestCopy pushes a test copy's expiry (past the later of now and its current expiry)");
 ABSL_FLAG(absl::Duration, outbox_poll_interval, absl::Seconds(1),
           "How often the outbox is checked besides after each admission (orders of other replicas)");
 
@@ -49,13 +51,15 @@ struct Config {
   int pool_size;
   absl::Duration outbox_poll_interval;
   absl::Duration max_test_age;
+  absl::Duration test_copy_extension;
 };
 
 Config ReadConfig() {
   return {absl::GetFlag(FLAGS_listen),      absl::GetFlag(FLAGS_port_file),  absl::GetFlag(FLAGS_kafka_brokers),
           absl::GetFlag(FLAGS_platform_db), absl::GetFlag(FLAGS_hosting_db), absl::GetFlag(FLAGS_catalog),
           absl::GetFlag(FLAGS_reserved_databases), absl::GetFlag(FLAGS_pool_size),
-          absl::GetFlag(FLAGS_outbox_poll_interval), absl::GetFlag(FLAGS_max_test_age)};
+          absl::GetFlag(FLAGS_outbox_poll_interval), absl::GetFlag(FLAGS_max_test_age),
+          absl::GetFlag(FLAGS_test_copy_extension)};
 }
 
 int Run(const Config& config, const std::atomic<bool>& stop) {
@@ -88,7 +92,8 @@ int Run(const Config& config, const std::atomic<bool>& stop) {
   OutboxRelay relay(*store, **producer, config.outbox_poll_interval);
   Admission admission({config.reserved, config.max_test_age}, *catalog, hosting, *store, SystemClock(), [&relay] { relay.Wake(); });
   Cancellation cancellation(*store, SystemClock(), [&relay] { relay.Wake(); });
-  UpgradeServiceImpl service(admission, cancellation);
+  TestCopies copies(*store, SystemClock(), config.test_copy_extension, [&relay] { relay.Wake(); });
+  UpgradeServiceImpl service(admission, cancellation, copies);
   UpgradeGateImpl gate(cancellation);
   EventsTracker tracker(*store);
   absl::StatusOr<std::unique_ptr<KafkaConsumer>> consumer = KafkaConsumer::Create(

@@ -29,6 +29,8 @@ struct StoredOrder {
   TestTimings timings;
   absl::Time cancel_requested_at = absl::InfinitePast();  // InfinitePast: not requested
   absl::Time no_return_at = absl::InfinitePast();         // when it passed its point of no return
+  absl::Time copy_expires_at = absl::InfinitePast();      // Test: its copy's expiry, once made
+  bool copy_removed = false;                              // Test: its copy was dropped
 };
 
 // The durable record of admitted orders and the outbox that carries them to Kafka.
@@ -68,6 +70,18 @@ class OrderStore {
   // One transaction, serialized with Cancel. NOT_FOUND: unknown upgrade.
   virtual absl::StatusOr<std::optional<absl::Time>> PassCheckpoint(const std::string& upgrade_id,
                                                                    bool point_of_no_return, absl::Time at) = 0;
+
+  // The order whose test copy is `test_database`, if any.
+  virtual absl::StatusOr<std::optional<StoredOrder>> FindByTestDatabase(const std::string& test_database) = 0;
+
+  // Records a Test copy's expiry (`removed`: the copy is gone). Unknown upgrade id: OK.
+  virtual absl::Status RecordCopy(const std::string& upgrade_id, absl::Time expires_at, bool removed) = 0;
+
+  // In one transaction on the order of `upgrade_id`: `decide` returns the copy's new expiry (or an
+  // error, which changes nothing), and it is recorded with the outbox record `record_for` makes.
+  virtual absl::StatusOr<absl::Time> ExtendCopy(
+      const std::string& upgrade_id, const std::function<absl::StatusOr<absl::Time>(const StoredOrder&)>& decide,
+      const std::function<OutgoingRecord(const StoredOrder&, absl::Time)>& record_for) = 0;
 
   // Records what a Test measured (fields left zero are not changed). Unknown upgrade id: OK.
   virtual absl::Status RecordTimings(const std::string& upgrade_id, const TestTimings& timings) = 0;

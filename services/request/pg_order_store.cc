@@ -24,6 +24,8 @@ CREATE TABLE IF NOT EXISTS request.orders (
   finished_at    timestamptz,
   outcome        text NOT NULL DEFAULT 'active' CHECK (outcome IN ('active', 'succeeded', 'failed', 'cancelled')),
   cancel_requested_at timestamptz,
+  copy_expires_at timestamptz,
+  copy_removed   boolean NOT NULL DEFAULT false,
   -- When a worker passed the point after which the order can no longer be cancelled.
   no_return_at   timestamptz,
   -- What a Test measured, for its Production upgrade's downtime estimate.
@@ -48,7 +50,8 @@ const std::string kColumns = absl::StrCat(
     "coalesce(test_database, ''), ",
     pg::MicrosOf("created_at"), ", ", pg::MicrosOf("finished_at"),
     ", outcome, coalesce(restore_point, ''), estimated_downtime_ms, clone_ms, migrate_ms, source_size_bytes, ",
-    pg::MicrosOf("cancel_requested_at"), ", ", pg::MicrosOf("no_return_at"));
+    pg::MicrosOf("cancel_requested_at"), ", ", pg::MicrosOf("no_return_at"), ", ", pg::MicrosOf("copy_expires_at"),
+    ", copy_removed");
 
 StoredOrder FromRow(const pqxx::row& row) {
   StoredOrder s;
@@ -75,6 +78,8 @@ StoredOrder FromRow(const pqxx::row& row) {
   s.timings.source_size_bytes = row[15].as<int64_t>();
   s.cancel_requested_at = pg::TimeFromField(row[16]);
   s.no_return_at = pg::TimeFromField(row[17]);
+  s.copy_expires_at = pg::TimeFromField(row[18]);
+  s.copy_removed = row[19].as<bool>();
   return s;
 }
 
@@ -233,6 +238,49 @@ absl::StatusOr<std::optional<absl::Time>> PgOrderStore::PassCheckpoint(const std
   });
   if (!status.ok()) return status;
   return cancelled;
+}
+
+absl::StatusOr<std::optional<StoredOrder>> PgOrderStore::FindByTestDatabase(const std::string& test_database) {
+  absl::StatusOr<std::vector<StoredOrder>> rows = Query("test_database = $1", test_database);
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) return std::nullopt;
+  return rows->front();
+}
+
+absl::Status PgOrderStore::RecordCopy(const std::string& upgrade_id, absl::Time expires_at, bool removed) {
+  return pool_->Transact([&](pqxx::work& tx) {
+    if (removed) {
+      tx.exec_params("UPDATE request.orders SET copy_removed = true WHERE upgrade_id = $1", upgrade_id);
+    } else {
+      // The first expiry recorded stays: a later one comes only from ExtendCopy.
+      tx.exec_params("UPDATE request.orders SET copy_expires_at = coalesce(copy_expires_at, $2) WHERE upgrade_id = $1",
+                     upgrade_id, pg::FormatTime(expires_at));
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<absl::Time> PgOrderStore::ExtendCopy(
+    const std::string& upgrade_id, const std::function<absl::StatusOr<absl::Time>(const StoredOrder&)>& decide,
+    const std::function<OutgoingRecord(const StoredOrder&, absl::Time)>& record_for) {
+  absl::Time extended;
+  absl::Status status = pool_->Transact([&](pqxx::work& tx) {
+    pqxx::result rows = tx.exec_params(
+        absl::StrCat("SELECT ", kColumns, " FROM request.orders WHERE upgrade_id = $1 FOR UPDATE"), upgrade_id);
+    if (rows.empty()) return absl::NotFoundError(absl::StrCat("no upgrade ", upgrade_id));
+    StoredOrder stored = FromRow(rows[0]);
+    absl::StatusOr<absl::Time> decided = decide(stored);
+    if (!decided.ok()) return decided.status();
+    extended = *decided;
+    tx.exec_params("UPDATE request.orders SET copy_expires_at = $2 WHERE upgrade_id = $1", upgrade_id,
+                   pg::FormatTime(extended));
+    OutgoingRecord record = record_for(stored, extended);
+    tx.exec_params("INSERT INTO request.outbox (topic, key, payload) VALUES ($1, $2, $3)", record.topic, record.key,
+                   pqxx::binarystring(record.payload));
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return extended;
 }
 
 absl::Status PgOrderStore::DrainOutbox(int limit,

@@ -27,6 +27,11 @@ class PgOrderStore final : public OrderStore {
   absl::Status Admit(const upgrade::v1::Order& order, const OutgoingRecord& record) override;
   absl::Status MarkFinished(const std::string& upgrade_id, Outcome outcome, absl::Time at) override;
   absl::Status RecordTimings(const std::string& upgrade_id, const TestTimings& timings) override;
+  absl::StatusOr<std::optional<StoredOrder>> FindByTestDatabase(const std::string& test_database) override;
+  absl::Status RecordCopy(const std::string& upgrade_id, absl::Time expires_at, bool removed) override;
+  absl::StatusOr<absl::Time> ExtendCopy(
+      const std::string& upgrade_id, const std::function<absl::StatusOr<absl::Time>(const StoredOrder&)>& decide,
+      const std::function<OutgoingRecord(const StoredOrder&, absl::Time)>& record_for) override;
   absl::StatusOr<StoredOrder> Cancel(const std::string& upgrade_id, absl::Time at,
                                      const std::function<OutgoingRecord(const StoredOrder&)>& record_for) override;
   absl::StatusOr<std::optional<absl::Time>> PassCheckpoint(const std::string& upgrade_id, bool point_of_no_return,

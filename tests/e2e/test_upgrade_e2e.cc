@@ -395,6 +395,38 @@ TEST(RequestUpgrade, ARepeatedRequestIdReturnsTheFirstOrder) {
   EXPECT_EQ(again.upgrade().upgrade_id(), first.upgrade().upgrade_id());
 }
 
+TEST(TestCopy, CanBeExtendedOnceHandedOverAndTheViewShowsTheNewExpiry) {
+  const std::string db = "extendme";
+  ASSERT_TRUE(platform->postgres().GenerateSampleDatabase(db, 20).ok());
+  RequestUpgradeResponse accepted;
+  ASSERT_TRUE(Request(TestOrder(db), &accepted).ok());
+  std::vector<Upgrade> seen = WatchToEnd(accepted.upgrade().upgrade_id());
+  ASSERT_FALSE(seen.empty());
+  ASSERT_EQ(seen.back().state(), STATE_SUCCEEDED);
+  const std::string copy = seen.back().test_database();
+  absl::StatusOr<Database> before = GetDatabase(copy);
+  ASSERT_TRUE(before.ok() && before->has_expires_at());
+
+  ExtendTestCopyRequest req;
+  req.set_database(copy);
+  ExtendTestCopyResponse resp;
+  // request learns the copy's expiry from upgrade.events: wait until it can extend.
+  ASSERT_TRUE(WaitFor([&] {
+    resp.Clear();
+    return platform->requests().ExtendTestCopy(Context().get(), req, &resp).ok();
+  }));
+  EXPECT_EQ(FromProto(resp.expires_at()), FromProto(before->expires_at()) + absl::Hours(24 * 30));
+  EXPECT_TRUE(WaitFor([&] {
+    absl::StatusOr<Database> after = GetDatabase(copy);
+    return after.ok() && FromProto(after->expires_at()) == FromProto(resp.expires_at());
+  }));
+  req.set_database(db);
+  EXPECT_EQ(platform->requests().ExtendTestCopy(Context().get(), req, &resp).error_code(), grpc::StatusCode::NOT_FOUND);
+  req.set_database("Not Valid");
+  EXPECT_EQ(platform->requests().ExtendTestCopy(Context().get(), req, &resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
 TEST(StatusService, AnswersBadAndUnknownIdsWithTheirCodes) {
   GetUpgradeRequest req;
   Upgrade u;

@@ -1,4 +1,5 @@
 #include "services/request/admission.h"
+#include "services/request/test_copies.h"
 
 #include <gtest/gtest.h>
 
@@ -33,6 +34,33 @@ class FakeOrderStore final : public OrderStore {
   }
   absl::StatusOr<std::optional<absl::Time>> PassCheckpoint(const std::string&, bool, absl::Time) override {
     return absl::UnimplementedError("not used here");
+  }
+  absl::StatusOr<std::optional<StoredOrder>> FindByTestDatabase(const std::string& db) override {
+    for (const StoredOrder& s : orders) {
+      if (s.order.test_database() == db) return s;
+    }
+    return std::nullopt;
+  }
+  absl::Status RecordCopy(const std::string& id, absl::Time at, bool removed) override {
+    for (StoredOrder& s : orders) {
+      if (s.order.upgrade_id() != id) continue;
+      if (removed) s.copy_removed = true;
+      if (!removed && s.copy_expires_at == absl::InfinitePast()) s.copy_expires_at = at;
+    }
+    return absl::OkStatus();
+  }
+  absl::StatusOr<absl::Time> ExtendCopy(
+      const std::string& id, const std::function<absl::StatusOr<absl::Time>(const StoredOrder&)>& decide,
+      const std::function<OutgoingRecord(const StoredOrder&, absl::Time)>& record_for) override {
+    for (StoredOrder& s : orders) {
+      if (s.order.upgrade_id() != id) continue;
+      absl::StatusOr<absl::Time> at = decide(s);
+      if (!at.ok()) return at.status();
+      s.copy_expires_at = *at;
+      outbox.push_back(record_for(s, *at));
+      return *at;
+    }
+    return absl::NotFoundError(id);
   }
   absl::StatusOr<std::optional<StoredOrder>> FindActive(const std::string& db) override {
     for (const StoredOrder& s : orders) {
@@ -239,6 +267,36 @@ TEST_F(AdmissionTest, NothingIsOfferedWhileAnUpgradeIsActive) {
   ASSERT_TRUE(o.ok());
   EXPECT_EQ(o->active_upgrade_id(), u->upgrade_id());
   EXPECT_EQ(o->purposes_size(), 0);
+}
+
+TEST_F(AdmissionTest, ATestCopyIsExtendedOneStepPastItsExpiryOnceHandedOver) {
+  TestCopies copies(store_, clock_, absl::Hours(24 * 30), nullptr);
+  ExtendTestCopyRequest req;
+  req.set_database("acme");
+  EXPECT_EQ(copies.Extend(req).status().code(), absl::StatusCode::kNotFound);  // a main database
+  req.set_database("Bad Name");
+  EXPECT_EQ(copies.Extend(req).status().code(), absl::StatusCode::kInvalidArgument);
+
+  Admission a = Make();
+  absl::StatusOr<Upgrade> u = a.RequestUpgrade(Order());
+  ASSERT_TRUE(u.ok());
+  req.set_database(store_.orders[0].order.test_database());
+  EXPECT_EQ(copies.Extend(req).status().code(), absl::StatusCode::kFailedPrecondition);  // not handed over yet
+  ASSERT_TRUE(store_.RecordCopy(u->upgrade_id(), clock_.now + absl::Hours(24 * 30), false).ok());
+  ASSERT_TRUE(store_.MarkFinished(u->upgrade_id(), Outcome::kSucceeded, clock_.now).ok());
+  size_t outbox_before = store_.outbox.size();
+  absl::StatusOr<ExtendTestCopyResponse> extended = copies.Extend(req);
+  ASSERT_TRUE(extended.ok()) << extended.status();
+  EXPECT_EQ(FromProto(extended->expires_at()), clock_.now + absl::Hours(24 * 60));
+  ASSERT_EQ(store_.outbox.size(), outbox_before + 1);
+  Event e;
+  ASSERT_TRUE(e.ParseFromString(store_.outbox.back().payload));
+  EXPECT_EQ(FromProto(e.test_copy_extended().expires_at()), clock_.now + absl::Hours(24 * 60));
+  // Long after it would have expired, an extension counts from now.
+  clock_.now += absl::Hours(24 * 90);
+  EXPECT_EQ(FromProto(copies.Extend(req)->expires_at()), clock_.now + absl::Hours(24 * 30));
+  ASSERT_TRUE(store_.RecordCopy(u->upgrade_id(), absl::InfinitePast(), true).ok());
+  EXPECT_EQ(copies.Extend(req).status().code(), absl::StatusCode::kFailedPrecondition);  // removed
 }
 
 TEST_F(AdmissionTest, AnUnreachableServerIsUnavailableAndRecordsNothing) {

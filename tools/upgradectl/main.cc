@@ -6,6 +6,7 @@
 //   upgradectl show UPGRADE_ID
 //   upgradectl watch UPGRADE_ID
 //   upgradectl cancel UPGRADE_ID
+//   upgradectl extend TEST_COPY
 //   upgradectl upgrades DATABASE
 //   upgradectl health
 //
@@ -129,6 +130,7 @@ void PrintUpgrade(const Upgrade& u) {
 void PrintDatabaseRow(const Database& db, bool nested) {
   std::vector<std::string> tags;
   for (int t : db.tags()) tags.push_back(TagName(t));
+  if (db.has_expires_at()) tags.push_back(absl::StrCat("expires ", When(db.expires_at()).substr(0, 10)));
   std::printf("%s%-*s %-8s %-7s %s\n", nested ? "  └─ " : "", nested ? 39 : 44, db.name().c_str(), db.version().empty() ? "-" : db.version().c_str(),
               db.online() ? "yes" : "no", tags.empty() ? "" : absl::StrCat("[", absl::StrJoin(tags, "] ["), "]").c_str());
 }
@@ -279,6 +281,18 @@ int Main(const std::vector<std::string>& args) {
                 resp.upgrade().database().c_str(), resp.upgrade().upgrade_id().c_str());
     return 0;
   }
+  if (command == "extend") {
+    if (!need(1)) return usage("extend TEST_COPY");
+    ExtendTestCopyRequest req;
+    req.set_database(args[2]);
+    ExtendTestCopyResponse resp;
+    grpc::ClientContext ctx;
+    SetDeadline(ctx, timeout);
+    grpc::Status s = request_stub()->ExtendTestCopy(&ctx, req, &resp);
+    if (!s.ok()) return Report(s);
+    std::printf("test copy %s now expires %s\n", resp.database().c_str(), When(resp.expires_at()).c_str());
+    return 0;
+  }
   if (command == "health") {
     if (!need(0)) return usage("health");
     int result = 0;
@@ -315,6 +329,7 @@ int main(int argc, char** argv) {
       "  show UPGRADE_ID       one upgrade\n"
       "  watch UPGRADE_ID      follow an upgrade until it ends (exit 0: succeeded, 4: failed)\n"
       "  cancel UPGRADE_ID     stop an upgrade (Production: until its in-place migration starts)\n"
+      "  extend TEST_COPY      keep a test copy longer\n"
       "  upgrades DATABASE     a database's upgrades, newest first\n"
       "  health                health of the request and status services (exit 0: both serving)");
   return upshift::ctl::Main(upshift::ParseFlagsWithEnv(argc, argv));
