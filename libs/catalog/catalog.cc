@@ -148,7 +148,7 @@ absl::StatusOr<Catalog> Catalog::Load(const std::string& dir) {
                                                      " but the versions chain ", c.versions_[i], " -> ",
                                                      c.versions_[i + 1]));
     }
-    Hop hop{hp.from(), hp.to(), {}, {}};
+    Hop hop{hp.from(), hp.to(), {}, {}, hp.single_transaction()};
     if (absl::Status s = read_checks(hp.pre_checks(), hop_tree, hop_type, "pre_checks",
                                      absl::StrCat("pre_check of hop ", hp.from(), " -> ", hp.to()), &hop.pre_checks);
         !s.ok()) {
@@ -171,6 +171,10 @@ absl::StatusOr<Catalog> Catalog::Load(const std::string& dir) {
         if (!sql.ok()) return sql.status();
         hop.steps.push_back({sp.name(), sp.sql(), *sql, Fingerprint(*sql), "", {}, absl::Hours(1)});
         continue;
+      }
+      if (hop.single_transaction) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            step_at, ": ", what, ": a command cannot run inside the hop's single transaction; use sql"));
       }
       absl::StatusOr<std::string> program = ReadCatalogFile(dir, step_at, sp.command(), what);
       if (!program.ok()) return program.status();

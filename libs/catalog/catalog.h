@@ -31,6 +31,7 @@ struct Hop {
   std::string to;
   std::vector<Step> steps;
   std::vector<Check> pre_checks;
+  bool single_transaction = false;
 };
 
 // A migration catalog loaded from a folder (see deploy/catalogs/README.md). Immutable once loaded,

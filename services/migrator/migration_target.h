@@ -42,6 +42,11 @@ class MigrationTarget {
   // server's message); nothing of it remains.
   virtual absl::StatusOr<bool> ApplyStep(const StepRun& step) = 0;
 
+  // Runs SQL `steps` (of one hop, one database, one fence) in a single transaction with their history
+  // rows: all or nothing. Steps recorded before are skipped (a changed one: FAILED_PRECONDITION).
+  // Returns how many ran. INTERNAL names the failing step; nothing of the hop remains then.
+  virtual absl::StatusOr<int> ApplyStepsTogether(const std::vector<StepRun>& steps) = 0;
+
   // Runs the catalog's set_version SQL with $1 = version. With a `fence`, only in a database that
   // holds that upgrade's lease (FAILED_PRECONDITION otherwise), like ApplyStep.
   virtual absl::Status SetVersion(const std::string& database, const std::string& set_version_sql,

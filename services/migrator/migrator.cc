@@ -62,10 +62,20 @@ absl::StatusOr<upgrade::v1::IntegrityReport> Migrator::RunPlan(const std::string
     }
     std::string label = absl::StrCat(hop.from, "->", hop.to);
     UPSHIFT_RETURN_IF_ERROR(RunChecks(database, hop.pre_checks, absl::StrCat("pre-check of hop ", label), &report));
+    if (hop.single_transaction) {
+      std::vector<StepRun> runs;
+      for (const Step& step : hop.steps) {
+        runs.push_back({database, label, step.name, step.checksum, step.sql, fence, "", {}, step.timeout});
+      }
+      UPSHIFT_ASSIGN_OR_RETURN(int ran, target_.ApplyStepsTogether(runs));
+      LogInfo(absl::StrCat(database, ": ", label, ": ", ran, " steps applied in one transaction"));
+    }
     for (const Step& step : hop.steps) {
-      UPSHIFT_ASSIGN_OR_RETURN(bool ran, target_.ApplyStep({database, label, step.name, step.checksum, step.sql,
-                                                            fence, step.command, step.args, step.timeout}));
-      LogInfo(absl::StrCat(database, ": ", label, "/", step.name, ran ? " applied" : " already applied"));
+      if (!hop.single_transaction) {
+        UPSHIFT_ASSIGN_OR_RETURN(bool ran, target_.ApplyStep({database, label, step.name, step.checksum, step.sql,
+                                                              fence, step.command, step.args, step.timeout}));
+        LogInfo(absl::StrCat(database, ": ", label, "/", step.name, ran ? " applied" : " already applied"));
+      }
       upgrade::v1::Event progress =
           MakeEvent(order, absl::StrCat("step/", label, "/", step.name), "migrator", clock_.Now());
       upgrade::v1::StepApplied* applied = progress.mutable_step_applied();

@@ -100,6 +100,52 @@ absl::StatusOr<bool> PgMigrationTarget::ApplyStep(const StepRun& step) {
   return ran;
 }
 
+absl::StatusOr<int> PgMigrationTarget::ApplyStepsTogether(const std::vector<StepRun>& steps) {
+  if (steps.empty()) return 0;
+  const StepRun& first = steps.front();
+  int ran = 0;
+  absl::Status status = pg::WithConnection(conninfo_, first.database, [&](pqxx::connection& conn) {
+    {
+      pqxx::work setup(conn);
+      setup.exec("SELECT pg_advisory_xact_lock(hashtext('upshift.migration_history'))");
+      setup.exec(kHistory);
+      setup.commit();
+    }
+    const StepRun* current = &first;
+    try {
+      pqxx::work tx(conn);
+      tx.exec("LOCK TABLE upshift.migration_history IN SHARE ROW EXCLUSIVE MODE");
+      if (absl::Status fenced = CheckFence(tx, first.database, first.fence); !fenced.ok()) return fenced;
+      for (const StepRun& step : steps) {
+        current = &step;
+        pqxx::result recorded = tx.exec_params(
+            "SELECT checksum FROM upshift.migration_history WHERE hop = $1 AND step = $2", step.hop, step.name);
+        if (!recorded.empty()) {
+          if (recorded[0][0].as<std::string>() != step.checksum) {
+            return absl::FailedPreconditionError(absl::StrCat("step ", step.hop, "/", step.name,
+                                                              " was applied with another script: the script changed"));
+          }
+          continue;
+        }
+        absl::Time start = absl::Now();
+        int64_t affected = tx.exec(step.sql).affected_rows();
+        tx.exec_params(
+            "INSERT INTO upshift.migration_history (hop, step, checksum, duration_ms, rows_affected) "
+            "VALUES ($1, $2, $3, $4, $5)",
+            step.hop, step.name, step.checksum, absl::ToInt64Milliseconds(absl::Now() - start), affected);
+        ++ran;
+      }
+      tx.commit();
+      return absl::OkStatus();
+    } catch (const std::exception& e) {
+      ran = 0;
+      return StepError(e, *current);
+    }
+  });
+  if (!status.ok()) return status;
+  return ran;
+}
+
 absl::Status PgMigrationTarget::SetVersion(const std::string& database, const std::string& set_version_sql,
                                            const std::string& version, const std::string& fence) {
   return pg::WithConnection(conninfo_, database, [&](pqxx::connection& conn) {

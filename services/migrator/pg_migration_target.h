@@ -14,6 +14,7 @@ class PgMigrationTarget final : public MigrationTarget {
   explicit PgMigrationTarget(std::string conninfo) : conninfo_(std::move(conninfo)) {}
 
   absl::StatusOr<bool> ApplyStep(const StepRun& step) override;
+  absl::StatusOr<int> ApplyStepsTogether(const std::vector<StepRun>& steps) override;
   absl::Status SetVersion(const std::string& database, const std::string& set_version_sql,
                           const std::string& version, const std::string& fence) override;
   absl::Status Heartbeat(const std::string& database, const std::string& upgrade_id) override;

@@ -95,6 +95,54 @@ TEST_F(InventoryCatalogTest, AFailingCommandFailsTheUpgradeWithItsOutput) {
   EXPECT_EQ(*Postgres().QueryValue(db_, "SELECT version FROM inv.app_meta"), "2.0");
 }
 
+TEST(CatalogFormat, ASingleTransactionHopIsAllOrNothing) {
+  std::string dir = upshift::testing::MakeTempDir("upshift-onetx");
+  std::ofstream(dir + "/catalog.textproto")
+      << "application: \"onetx\"\nversions: [\"1.0\", \"2.0\"]\n"
+         "version_query: \"SELECT v FROM meta\"\nset_version: \"UPDATE meta SET v = $1\"\n"
+         "hops { from: \"1.0\" to: \"2.0\" single_transaction: true\n"
+         "  steps { name: \"a\" sql: \"a.sql\" }\n  steps { name: \"b\" sql: \"b.sql\" } }\n";
+  std::ofstream(dir + "/a.sql") << "CREATE TABLE made_by_a (n int); INSERT INTO made_by_a VALUES (1);\n";
+  std::ofstream(dir + "/b.sql") << "SELECT 1 / (SELECT count(*) FROM made_by_a WHERE n = 2);\n";  // divides by zero
+  absl::StatusOr<Catalog> catalog = Catalog::Load(dir);
+  ASSERT_TRUE(catalog.ok()) << catalog.status();
+  std::string db = absl::StrCat("onetx_", NewUpgradeId().substr(0, 8));
+  ASSERT_TRUE(Postgres().Exec("postgres", "CREATE DATABASE " + db).ok());
+  ASSERT_TRUE(Postgres().Exec(db, "CREATE TABLE meta (v text); INSERT INTO meta VALUES ('1.0')").ok());
+  PgMigrationTarget target(Postgres().conninfo());
+  upshift::testing::FakePublisher publisher;
+  upshift::testing::FakeGate gate;
+  upshift::testing::FakeClock clock;
+  Migrator migrator(*catalog, target, publisher, gate, clock);
+  upgrade::v1::Order order = upshift::testing::SampleOrder();
+  order.set_from_version("1.0");
+  order.set_target_version("2.0");
+  order.set_test_database(db);
+  ASSERT_TRUE(migrator.MigrateTestCopy(order).ok());
+  upgrade::v1::Event last = publisher.Events().back();
+  ASSERT_TRUE(last.has_failed());
+  EXPECT_TRUE(absl::StrContains(last.failed().error(), "1.0->2.0/b")) << last.failed().error();
+  // Step a ran, but with the hop in one transaction nothing of it remains.
+  EXPECT_EQ(*Postgres().QueryValue(db, "SELECT to_regclass('made_by_a') IS NULL"), "t");
+  EXPECT_EQ(*Postgres().QueryValue(db, "SELECT count(*) FROM upshift.migration_history"), "0");
+  EXPECT_EQ(*Postgres().QueryValue(db, "SELECT v FROM meta"), "1.0");
+
+  // A command cannot be part of it.
+  std::filesystem::create_directories(dir + "/bin");
+  std::ofstream(dir + "/bin/tool") << "#!/bin/sh\nexit 0\n";
+  std::filesystem::permissions(dir + "/bin/tool", std::filesystem::perms::owner_all);
+  std::ofstream(dir + "/catalog.textproto", std::ios::trunc)
+      << "application: \"onetx\"\nversions: [\"1.0\", \"2.0\"]\n"
+         "version_query: \"SELECT v FROM meta\"\nset_version: \"UPDATE meta SET v = $1\"\n"
+         "hops { from: \"1.0\" to: \"2.0\" single_transaction: true\n"
+         "  steps { name: \"t\" command: \"bin/tool\" } }\n";
+  absl::Status refused = Catalog::Load(dir).status();
+  EXPECT_TRUE(absl::StrContains(refused.message(), "catalog.textproto:6:")) << refused.message();
+  EXPECT_TRUE(absl::StrContains(refused.message(), "cannot run inside the hop's single transaction"))
+      << refused.message();
+  std::filesystem::remove_all(dir);
+}
+
 TEST(CatalogFormat, AStepNeedsExactlyOneOfSqlAndCommandAndACommandMustBeExecutable) {
   std::string dir = upshift::testing::MakeTempDir("upshift-inventory");
   std::filesystem::remove(dir);

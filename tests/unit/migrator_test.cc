@@ -34,6 +34,15 @@ class FakeTarget final : public MigrationTarget {
     ran.push_back(key);
     return true;
   }
+  absl::StatusOr<int> ApplyStepsTogether(const std::vector<StepRun>& steps) override {
+    int ran_now = 0;
+    for (const StepRun& s : steps) {
+      absl::StatusOr<bool> r = ApplyStep(s);
+      if (!r.ok()) return r.status();
+      ran_now += *r;
+    }
+    return ran_now;
+  }
   absl::Status SetVersion(const std::string&, const std::string&, const std::string& v,
                           const std::string& fence) override {
     if (!fence.empty() && !leases.count(fence)) return absl::FailedPreconditionError("no lease");
