@@ -9,12 +9,6 @@
 namespace upshift {
 namespace {
 
-constexpr char kUserTables[] =
-    "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-    "WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition "
-    "AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' "
-    "AND n.nspname NOT LIKE 'pg\\_temp%' ORDER BY 1, 2";
-
 // Maps the SQLSTATEs of CREATE/DROP DATABASE that callers act on.
 absl::Status DatabaseDdlStatus(const std::exception& e, const std::string& source, const std::string& target) {
   if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e)) {
@@ -116,10 +110,8 @@ absl::StatusOr<TableRowCounts> PgHostingServer::CountRows(const std::string& dat
   TableRowCounts counts;
   absl::Status status = pg::WithConnection(options_.conninfo, database, [&](pqxx::connection& conn) {
     pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx(conn);
-    for (const auto& t : tx.exec(kUserTables)) {
-      std::string schema = t[0].as<std::string>(), table = t[1].as<std::string>();
-      pqxx::row n = tx.exec1(absl::StrCat("SELECT count(*) FROM ", tx.quote_name(schema), ".", tx.quote_name(table)));
-      counts[absl::StrCat(schema, ".", table)] = n[0].as<int64_t>();
+    for (const auto& [schema, table] : pg::UserTables(tx)) {
+      counts[absl::StrCat(schema, ".", table)] = pg::CountTableRows(tx, schema, table);
     }
     return absl::OkStatus();
   });
@@ -131,11 +123,8 @@ absl::StatusOr<TableChecksums> PgHostingServer::ChecksumTables(const std::string
   TableChecksums sums;
   absl::Status status = pg::WithConnection(options_.conninfo, database, [&](pqxx::connection& conn) {
     pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx(conn);
-    for (const auto& t : tx.exec(kUserTables)) {
-      std::string schema = t[0].as<std::string>(), table = t[1].as<std::string>();
-      pqxx::row n = tx.exec1(absl::StrCat("SELECT coalesce(md5(string_agg(h, '' ORDER BY h)), '') FROM (SELECT md5(t::text) AS h FROM ",
-                                          tx.quote_name(schema), ".", tx.quote_name(table), " AS t) AS rows"));
-      sums[absl::StrCat(schema, ".", table)] = n[0].as<std::string>();
+    for (const auto& [schema, table] : pg::UserTables(tx)) {
+      sums[absl::StrCat(schema, ".", table)] = pg::ChecksumTable(tx, schema, table);
     }
     return absl::OkStatus();
   });

@@ -189,6 +189,31 @@ absl::Status EnsureSchema(Pool& pool, absl::string_view lock_name, const std::st
   });
 }
 
+std::vector<std::pair<std::string, std::string>> UserTables(pqxx::transaction_base& tx,
+                                                             const std::string& also_exclude) {
+  std::vector<std::pair<std::string, std::string>> tables;
+  for (const auto& row : tx.exec_params(
+           "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+           "WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition "
+           "AND n.nspname NOT IN ('pg_catalog', 'information_schema', $1) AND n.nspname NOT LIKE 'pg\\_toast%' "
+           "AND n.nspname NOT LIKE 'pg\\_temp%' ORDER BY 1, 2",
+           also_exclude)) {
+    tables.emplace_back(row[0].as<std::string>(), row[1].as<std::string>());
+  }
+  return tables;
+}
+
+int64_t CountTableRows(pqxx::transaction_base& tx, const std::string& schema, const std::string& table) {
+  return tx.exec1(absl::StrCat("SELECT count(*) FROM ", tx.quote_name(schema), ".", tx.quote_name(table)))[0]
+      .as<int64_t>();
+}
+
+std::string ChecksumTable(pqxx::transaction_base& tx, const std::string& schema, const std::string& table) {
+  return tx.exec1(absl::StrCat("SELECT coalesce(md5(string_agg(h, '' ORDER BY h)), '') FROM (SELECT md5(t::text) AS h FROM ",
+                               tx.quote_name(schema), ".", tx.quote_name(table), " AS t) AS rows"))[0]
+      .as<std::string>();
+}
+
 absl::Status WithConnection(absl::string_view base, absl::string_view dbname,
                             const std::function<absl::Status(pqxx::connection&)>& fn) {
   try {

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <pqxx/pqxx>
 #include <string>
+#include <utility>
 #include "absl/strings/string_view.h"
 #include <vector>
 
@@ -52,7 +53,6 @@ class Pool {
   const std::string& conninfo() const { return conninfo_; }
 
  private:
-  struct Lease;
   std::unique_ptr<pqxx::connection> Acquire(absl::Status* error);
   void Release(std::unique_ptr<pqxx::connection> conn);
 
@@ -78,6 +78,15 @@ absl::Time TimeFromField(const pqxx::field& f);
 
 // Runs `statements` (a script of DDL) once per database, serialized across replicas by an advisory lock.
 absl::Status EnsureSchema(Pool& pool, absl::string_view lock_name, const std::string& statements);
+
+// The tables of the database outside the system schemas (and outside `also_exclude`, a schema
+// name, when given), as (schema, table), ordered.
+std::vector<std::pair<std::string, std::string>> UserTables(pqxx::transaction_base& tx,
+                                                             const std::string& also_exclude = "");
+// Exact row count of one table.
+int64_t CountTableRows(pqxx::transaction_base& tx, const std::string& schema, const std::string& table);
+// A content checksum of one table, independent of row order.
+std::string ChecksumTable(pqxx::transaction_base& tx, const std::string& schema, const std::string& table);
 
 // Opens a one-off connection to `dbname` on the server described by `base`, runs `fn`, closes it.
 absl::Status WithConnection(absl::string_view base, absl::string_view dbname,

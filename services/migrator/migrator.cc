@@ -14,15 +14,28 @@
 
 namespace upshift::migrator {
 
+namespace {
+
+// The application's tables from counts the cloner took (which include the platform's own schema).
+Migrator::RowCounts ApplicationRows(const google::protobuf::RepeatedPtrField<upgrade::v1::TableCount>& counts) {
+  Migrator::RowCounts rows;
+  for (const upgrade::v1::TableCount& c : counts) {
+    if (c.table().rfind("upshift.", 0) != 0) rows[c.table()] = c.rows();
+  }
+  return rows;
+}
+
+}  // namespace
+
 absl::Status Migrator::Handle(const ConsumedRecord& record) {
   UPSHIFT_ASSIGN_OR_RETURN(upgrade::v1::Event event, ParseEvent(record));
   if (event.kind_case() == upgrade::v1::Event::kCloneSucceeded &&
       event.order().purpose() == upgrade::v1::PURPOSE_TEST) {
-    return MigrateTestCopy(event.order());
+    return MigrateTestCopy(event.order(), ApplicationRows(event.clone_succeeded().copy_rows()));
   }
   if (event.kind_case() == upgrade::v1::Event::kSnapshotSucceeded &&
       event.order().purpose() == upgrade::v1::PURPOSE_PRODUCTION) {
-    return MigrateInPlace(event.order());
+    return MigrateInPlace(event.order(), ApplicationRows(event.snapshot_succeeded().rows()));
   }
   return absl::OkStatus();
 }
@@ -44,11 +57,18 @@ absl::Status Migrator::RunChecks(const std::string& database, const std::vector<
 
 absl::StatusOr<upgrade::v1::IntegrityReport> Migrator::RunPlan(const std::string& database,
                                                                 const upgrade::v1::Order& order, bool neutralize,
-                                                                const std::string& fence) {
+                                                                const std::string& fence,
+                                                                const std::optional<RowCounts>& before) {
   upgrade::v1::IntegrityReport report;
   UPSHIFT_ASSIGN_OR_RETURN(std::vector<Hop> plan, catalog_.Plan(order.from_version(), order.target_version()));
-  // "Before" is the database as this run finds it (after the steps of an interrupted run, if any).
-  UPSHIFT_ASSIGN_OR_RETURN(auto rows_before, target_.CountRows(database));
+  // "Before" comes from the counts taken when the copy or restore point was made: no second full
+  // count (inside the offline window, for Production), and a resumed run reports the same "before".
+  RowCounts rows_before;
+  if (before.has_value() && !before->empty()) {
+    rows_before = *before;
+  } else {
+    UPSHIFT_ASSIGN_OR_RETURN(rows_before, target_.CountRows(database));
+  }
   UPSHIFT_ASSIGN_OR_RETURN(auto sums_before, target_.ChecksumTables(database, catalog_.unchanged_tables()));
   UPSHIFT_ASSIGN_OR_RETURN(std::string current, target_.ReadVersion(database, catalog_.version_query()));
   int total = 0, done = 0;
@@ -132,7 +152,7 @@ absl::StatusOr<upgrade::v1::IntegrityReport> Migrator::RunPlan(const std::string
   return report;
 }
 
-absl::Status Migrator::MigrateTestCopy(const upgrade::v1::Order& order) {
+absl::Status Migrator::MigrateTestCopy(const upgrade::v1::Order& order, const std::optional<RowCounts>& before) {
   auto cancel = [&](const std::string& reason) {
     LogInfo(absl::StrCat("upgrade ", order.upgrade_id(), ": ", reason));
     upgrade::v1::Event cancelled = MakeEvent(order, "cancelled", "migrator", clock_.Now());
@@ -147,7 +167,7 @@ absl::Status Migrator::MigrateTestCopy(const upgrade::v1::Order& order) {
   UPSHIFT_RETURN_IF_ERROR(PublishEvent(publisher_, started));
   absl::Time start = clock_.Now();
   absl::StatusOr<upgrade::v1::IntegrityReport> ran =
-      RunPlan(order.test_database(), order, /*neutralize=*/true, /*fence=*/"");
+      RunPlan(order.test_database(), order, /*neutralize=*/true, /*fence=*/"", before);
   if (IsRetryable(ran.status())) return ran.status();
   if (!ran.ok()) {
     LogWarning(absl::StrCat("upgrade ", order.upgrade_id(), " failed: ", ran.status().message()));
@@ -167,7 +187,7 @@ absl::Status Migrator::MigrateTestCopy(const upgrade::v1::Order& order) {
   return PublishEvent(publisher_, succeeded);
 }
 
-absl::Status Migrator::MigrateInPlace(const upgrade::v1::Order& order) {
+absl::Status Migrator::MigrateInPlace(const upgrade::v1::Order& order, const std::optional<RowCounts>& before) {
   const std::string& db = order.database();
   UPSHIFT_ASSIGN_OR_RETURN(bool online, target_.AcceptsConnections(db));
   if (online) {
@@ -206,7 +226,7 @@ absl::Status Migrator::MigrateInPlace(const upgrade::v1::Order& order) {
     }
   });
   absl::StatusOr<upgrade::v1::IntegrityReport> ran =
-      RunPlan(db, order, /*neutralize=*/false, /*fence=*/order.upgrade_id());
+      RunPlan(db, order, /*neutralize=*/false, /*fence=*/order.upgrade_id(), before);
   done = true;
   heartbeat.join();
   if (IsRetryable(ran.status())) return ran.status();

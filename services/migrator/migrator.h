@@ -1,6 +1,10 @@
 #ifndef UPSHIFT_SERVICES_MIGRATOR_MIGRATOR_H_
 #define UPSHIFT_SERVICES_MIGRATOR_MIGRATOR_H_
 
+#include <map>
+#include <optional>
+#include <string>
+
 #include "absl/status/status.h"
 #include "libs/catalog/catalog.h"
 #include "libs/common/time.h"
@@ -29,12 +33,18 @@ class Migrator {
   // Consumer entry point for upgrade.events.
   absl::Status Handle(const ConsumedRecord& record);
 
+  // Row counts per table ("schema.table"), as the cloner measured them.
+  using RowCounts = std::map<std::string, int64_t>;
+
   // Upgrades `order`'s test copy. Retryable errors are returned; every other outcome is published.
-  absl::Status MigrateTestCopy(const upgrade::v1::Order& order);
+  // `before`: the copy's row counts measured when it was made (the report's "before"); counted
+  // again when absent.
+  absl::Status MigrateTestCopy(const upgrade::v1::Order& order, const std::optional<RowCounts>& before = std::nullopt);
 
   // Production: upgrades the offline database itself (no neutralization). Refuses to touch a
   // database that accepts connections (its upgrade ended or it never went offline).
-  absl::Status MigrateInPlace(const upgrade::v1::Order& order);
+  // `before`: the row counts the verified snapshot measured.
+  absl::Status MigrateInPlace(const upgrade::v1::Order& order, const std::optional<RowCounts>& before = std::nullopt);
 
  private:
   // Applies the plan to `database`; a non-retryable error is the upgrade's failure.
@@ -47,7 +57,8 @@ class Migrator {
   // Returns the integrity report: row counts before and after, tables declared unchanged compared
   // by checksum (a difference fails the plan), NOT VALID constraints validated, step durations, checks.
   absl::StatusOr<upgrade::v1::IntegrityReport> RunPlan(const std::string& database, const upgrade::v1::Order& order,
-                                                       bool neutralize, const std::string& fence);
+                                                       bool neutralize, const std::string& fence,
+                                                       const std::optional<RowCounts>& before);
 
   const Catalog& catalog_;
   MigrationTarget& target_;

@@ -228,14 +228,9 @@ absl::StatusOr<std::map<std::string, int64_t>> PgMigrationTarget::CountRows(cons
   std::map<std::string, int64_t> counts;
   absl::Status status = pg::WithConnection(conninfo_, database, [&](pqxx::connection& conn) {
     pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx(conn);
-    for (const auto& t : tx.exec(
-             "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-             "WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND n.nspname NOT IN "
-             "('pg_catalog', 'information_schema', 'upshift') AND n.nspname NOT LIKE 'pg\\_%' ORDER BY 1, 2")) {
-      std::string schema = t[0].as<std::string>(), table = t[1].as<std::string>();
-      counts[absl::StrCat(schema, ".", table)] =
-          tx.exec1(absl::StrCat("SELECT count(*) FROM ", tx.quote_name(schema), ".", tx.quote_name(table)))[0]
-              .as<int64_t>();
+    // The platform's own tables (history, lease) are not the application's data.
+    for (const auto& [schema, table] : pg::UserTables(tx, "upshift")) {
+      counts[absl::StrCat(schema, ".", table)] = pg::CountTableRows(tx, schema, table);
     }
     return absl::OkStatus();
   });
@@ -254,9 +249,7 @@ absl::StatusOr<std::map<std::string, std::string>> PgMigrationTarget::ChecksumTa
       if (tx.exec_params("SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = $2", schema, table).empty()) {
         return absl::NotFoundError(absl::StrCat("table ", qualified, " does not exist"));
       }
-      sums[qualified] = tx.exec1(absl::StrCat(
-          "SELECT coalesce(md5(string_agg(h, '' ORDER BY h)), '') FROM (SELECT md5(t::text) AS h FROM ",
-          tx.quote_name(schema), ".", tx.quote_name(table), " AS t) AS rows"))[0].as<std::string>();
+      sums[qualified] = pg::ChecksumTable(tx, schema, table);
     }
     return absl::OkStatus();
   });

@@ -47,7 +47,7 @@ absl::StatusOr<std::unique_ptr<Platform>> Platform::Start(Options options) {
   std::string platform = p->postgres_->conninfo("upshift");
   std::string kafka = "--kafka_brokers=" + p->broker_->bootstrap();
   // The mock coordinator waits session.timeout.ms for departed members before a rebalance completes.
-  std::string kafka_properties = "--kafka_properties=" + std::string(kLocalKafkaProperties);
+  std::string kafka_properties = "--kafka_properties=" + LocalKafkaPropertiesFlag();
   std::vector<std::pair<std::string, std::vector<std::string>>> services = {
       {"status",
        {kafka, "--platform_db=" + platform, "--hosting_db=" + hosting, "--catalog=" + options.catalog,

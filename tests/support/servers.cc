@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "libs/common/ids.h"
 #include "libs/pg/pg.h"
@@ -43,6 +44,8 @@ void ChownToPostgres(const std::string& path) {
 std::map<std::string, std::string> LocalKafkaProperties() {
   return {{"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}};
 }
+
+std::string LocalKafkaPropertiesFlag() { return absl::StrJoin(LocalKafkaProperties(), ",", absl::PairFormatter("=")); }
 
 std::string BuildDir() { return UPSHIFT_BUILD_DIR; }
 std::string SourceDir() { return UPSHIFT_SOURCE_DIR; }

@@ -21,8 +21,9 @@ namespace upshift::testing {
 
 // librdkafka properties for clients of the devbroker: the mock coordinator waits up to
 // session.timeout.ms for departed members before it completes a rebalance.
-inline constexpr char kLocalKafkaProperties[] = "session.timeout.ms=6000,heartbeat.interval.ms=500";
 std::map<std::string, std::string> LocalKafkaProperties();
+// The same, as the services' --kafka_properties value (key=value,...).
+std::string LocalKafkaPropertiesFlag();
 
 std::string BuildDir();
 std::string SourceDir();

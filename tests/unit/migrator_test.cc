@@ -254,6 +254,25 @@ TEST_F(MigratorTest, ASuccessfulPlanCarriesItsIntegrityReport) {
   EXPECT_EQ(pre, 1);
 }
 
+TEST_F(MigratorTest, TheReportsBeforeCountsAreTheClonersWhenTheEventCarriesThem) {
+  Event cloned;
+  cloned.set_event_id("0f8fad5b-d9cb-469f-a165-70867728950e/clone_succeeded");
+  *cloned.mutable_order() = SampleOrder();
+  TableCount* c = cloned.mutable_clone_succeeded()->add_copy_rows();
+  c->set_table("public.res_partner");
+  c->set_rows(39);  // as the cloner counted it; the fake database now says 40
+  TableCount* own = cloned.mutable_clone_succeeded()->add_copy_rows();
+  own->set_table("upshift.migration_history");
+  own->set_rows(3);
+  ASSERT_TRUE(migrator_.Handle(upshift::testing::RecordOf(cloned)).ok());
+  const IntegrityReport report = publisher_.Events().back().succeeded().report();
+  ASSERT_EQ(report.tables_size(), 2);
+  EXPECT_EQ(report.tables(0).table(), "public.res_partner");
+  EXPECT_EQ(report.tables(0).rows_before(), 39);
+  EXPECT_EQ(report.tables(0).rows_after(), 40);
+  EXPECT_EQ(report.tables(1).rows_before(), 0);  // public.sale_order: not in the cloner's counts
+}
+
 TEST_F(MigratorTest, AStepThatChangesATableDeclaredUnchangedFailsTheUpgrade) {
   target_.corrupt_unchanged = true;
   ASSERT_TRUE(migrator_.MigrateTestCopy(SampleOrder()).ok());
