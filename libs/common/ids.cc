@@ -36,6 +36,10 @@ std::string TestDatabaseName(absl::string_view database, absl::string_view upgra
   return absl::StrCat(database.substr(0, 48), "_test_", ShortId(upgrade_id));
 }
 
+std::string CheckDatabaseName(absl::string_view database, absl::string_view upgrade_id) {
+  return absl::StrCat(database.substr(0, 48), "_chk_", ShortId(upgrade_id));
+}
+
 std::string RestorePointName(absl::string_view database, absl::string_view upgrade_id) {
   return absl::StrCat(database.substr(0, 48), "_rp_", ShortId(upgrade_id));
 }

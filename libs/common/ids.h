@@ -13,6 +13,9 @@ std::string NewUpgradeId();
 // retry of the clone targets the same database. Always a valid database name of 63 characters at most.
 std::string TestDatabaseName(absl::string_view database, absl::string_view upgrade_id);
 
+// The name of the throwaway copy a check (dry run) migrates, derived from the upgrade id alone.
+std::string CheckDatabaseName(absl::string_view database, absl::string_view upgrade_id);
+
 // The name of the restore point a Production upgrade makes, derived from the upgrade id alone.
 std::string RestorePointName(absl::string_view database, absl::string_view upgrade_id);
 

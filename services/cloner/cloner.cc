@@ -48,6 +48,18 @@ absl::Status Cloner::Handle(const ConsumedRecord& record) {
         return absl::OkStatus();
     }
   }
+  if (event.order().purpose() == upgrade::v1::PURPOSE_CHECK) {
+    switch (event.kind_case()) {
+      case upgrade::v1::Event::kAccepted:
+        return OnAccepted(event.order());
+      case upgrade::v1::Event::kSucceeded:
+      case upgrade::v1::Event::kFailed:
+      case upgrade::v1::Event::kCancelled:
+        return OnCheckEnded(event.order());
+      default:
+        return absl::OkStatus();
+    }
+  }
   if (event.order().purpose() != upgrade::v1::PURPOSE_TEST) return absl::OkStatus();
   switch (event.kind_case()) {
     case upgrade::v1::Event::kAccepted:
@@ -92,15 +104,22 @@ absl::Status Cloner::MakeCopy(const upgrade::v1::Order& order) {
 }
 
 absl::Status Cloner::OnAccepted(const upgrade::v1::Order& order) {
+  const bool check = order.purpose() == upgrade::v1::PURPOSE_CHECK;
   UPSHIFT_ASSIGN_OR_RETURN(std::optional<upgrade::v1::CloneSucceeded> done, store_.Find(order.upgrade_id()));
-  if (!done.has_value()) {
+  if (!done.has_value() && !check) {
     // Make room: at most max_test_copies copies per database, the oldest goes first.
     UPSHIFT_ASSIGN_OR_RETURN(std::vector<CopyRecord> live, store_.LiveCopies(order.database()));
-    for (size_t i = 0; i + options_.max_test_copies <= live.size(); ++i) {
-      UPSHIFT_RETURN_IF_ERROR(DropTestCopy(
-          live[i].order, absl::StrCat("database ", order.database(), " may keep ", options_.max_test_copies,
-                                      " test copies and a newer one is being made: the oldest goes first")));
+    std::vector<const CopyRecord*> tests;
+    for (const CopyRecord& copy : live) {
+      if (copy.order.purpose() == upgrade::v1::PURPOSE_TEST) tests.push_back(&copy);
     }
+    for (size_t i = 0; i + options_.max_test_copies <= tests.size(); ++i) {
+      UPSHIFT_RETURN_IF_ERROR(DropTestCopy(
+          tests[i]->order, absl::StrCat("database ", order.database(), " may keep ", options_.max_test_copies,
+                                        " test copies and a newer one is being made: the oldest goes first")));
+    }
+  }
+  if (!done.has_value()) {
     UPSHIFT_RETURN_IF_ERROR(PublishEvent(publisher_, [&] {
       upgrade::v1::Event started = MakeEvent(order, "clone_started", "cloner", clock_.Now());
       started.mutable_clone_started();
@@ -123,8 +142,10 @@ absl::Status Cloner::OnAccepted(const upgrade::v1::Order& order) {
     FillCounts(source_rows, done->mutable_source_rows());
     FillCounts(copy_rows, done->mutable_copy_rows());
     absl::Time now = clock_.Now();
-    ToProto(now + options_.test_copy_ttl, done->mutable_expires_at());
-    UPSHIFT_RETURN_IF_ERROR(store_.Save(order, *done, now, now + options_.test_copy_ttl));
+    // A check's copy is dropped when the check ends; its expiry only catches a check that never does.
+    absl::Time expires_at = now + (check ? kAbandonedCheckCopyTtl : options_.test_copy_ttl);
+    if (!check) ToProto(expires_at, done->mutable_expires_at());
+    UPSHIFT_RETURN_IF_ERROR(store_.Save(order, *done, now, expires_at));
     LogInfo(absl::StrCat("copied ", order.database(), " to ", order.test_database(), " (", source_rows.size(),
                          " tables, row counts equal)"));
   }
@@ -334,11 +355,17 @@ absl::StatusOr<int> Cloner::ExpireTestCopies() {
   int dropped = 0;
   absl::Time now = clock_.Now();
   for (const CopyRecord& copy : live) {
+    bool check = copy.order.purpose() == upgrade::v1::PURPOSE_CHECK;
     if (now >= copy.expires_at) {
-      UPSHIFT_RETURN_IF_ERROR(DropTestCopy(copy.order, "the test copy expired"));
+      if (check) {
+        UPSHIFT_RETURN_IF_ERROR(DropCheckCopy(copy.order, "its check never ended"));
+      } else {
+        UPSHIFT_RETURN_IF_ERROR(DropTestCopy(copy.order, "the test copy expired"));
+      }
       ++dropped;
       continue;
     }
+    if (check) continue;  // nobody uses a check's copy: nothing to warn about
     int days = copy.expires_at - now <= absl::Hours(24) ? 1 : copy.expires_at - now <= absl::Hours(24 * 7) ? 7 : 0;
     if (days == 0 || (copy.warned_days != 0 && copy.warned_days <= days)) continue;
     // One warning per threshold and per expiry date: an extension starts the warnings over.
@@ -351,6 +378,18 @@ absl::StatusOr<int> Cloner::ExpireTestCopies() {
     UPSHIFT_RETURN_IF_ERROR(store_.SetCopyWarned(copy.order.upgrade_id(), days));
   }
   return dropped;
+}
+
+absl::Status Cloner::DropCheckCopy(const upgrade::v1::Order& order, const std::string& reason) {
+  UPSHIFT_RETURN_IF_ERROR(hosting_.DropDatabase(order.test_database()));
+  UPSHIFT_RETURN_IF_ERROR(store_.MarkCopyDropped(order.upgrade_id()));
+  LogInfo(absl::StrCat("dropped check copy ", order.test_database(), ": ", reason));
+  return store_.RecordDrop(order.upgrade_id(), order.test_database(), reason);
+}
+
+absl::Status Cloner::OnCheckEnded(const upgrade::v1::Order& order) {
+  if (order.test_database().empty()) return absl::OkStatus();
+  return DropCheckCopy(order, "the check ended");
 }
 
 absl::Status Cloner::OnFailed(const upgrade::v1::Order& order) {

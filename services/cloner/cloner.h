@@ -25,6 +25,10 @@ enum class CloneMethod {
   kDump,
 };
 
+// A check's copy is dropped when its check ends; one still there this long after it was made
+// belongs to a check that never ended, and is dropped by the sweeper.
+inline constexpr absl::Duration kAbandonedCheckCopyTtl = absl::Hours(24);
+
 struct ClonerOptions {
   CloneMethod method = CloneMethod::kAuto;
   // CREATE DATABASE strategy: "file_copy" (fast for large databases) or "wal_log".
@@ -39,8 +43,9 @@ struct ClonerOptions {
   absl::Duration test_copy_ttl = absl::Hours(24 * 30);
 };
 
-// Makes the test copy of every accepted Test upgrade, checks that it equals its source table by
-// table, and drops the copy of a Test upgrade that failed. Idempotent under redelivery.
+// Makes the test copy of every accepted Test upgrade (and the throwaway copy of every check), checks
+// that it equals its source table by table, and drops the copy of a Test upgrade that failed (and of
+// every check that ended). Idempotent under redelivery.
 class Cloner {
  public:
   Cloner(ClonerOptions options, HostingServer& hosting, CloneStore& store, Publisher& publisher, Gate& gate,
@@ -60,6 +65,9 @@ class Cloner {
   // Production: replaces the database by its restore point and brings it back online. `cancelled`:
   // the cause is a cancellation, not a failure.
   absl::Status OnMigrationFailed(const upgrade::v1::Order& order, const std::string& error, bool cancelled = false);
+
+  // Check: drops the throwaway copy once the check ended (however it ended).
+  absl::Status OnCheckEnded(const upgrade::v1::Order& order);
 
   // Test: drops the copy of a cancelled upgrade.
   absl::Status OnCancelled(const upgrade::v1::Order& order);
@@ -84,6 +92,8 @@ class Cloner {
                     const std::function<void(upgrade::v1::Event&)>& fill);
   // Makes the restore point of an offline database; a permanent error means it could not be verified.
   absl::StatusOr<upgrade::v1::SnapshotSucceeded> MakeRestorePoint(const upgrade::v1::Order& order);
+  // Drops a check's copy and records why.
+  absl::Status DropCheckCopy(const upgrade::v1::Order& order, const std::string& reason);
   // Drops a test copy, records why, and announces it.
   absl::Status DropTestCopy(const upgrade::v1::Order& order, const std::string& reason);
 

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "libs/common/checksum.h"
 #include "libs/common/logging.h"
@@ -30,8 +31,8 @@ Migrator::RowCounts ApplicationRows(const google::protobuf::RepeatedPtrField<upg
 absl::Status Migrator::Handle(const ConsumedRecord& record) {
   UPSHIFT_ASSIGN_OR_RETURN(upgrade::v1::Event event, ParseEvent(record));
   if (event.kind_case() == upgrade::v1::Event::kCloneSucceeded &&
-      event.order().purpose() == upgrade::v1::PURPOSE_TEST) {
-    return MigrateTestCopy(event.order(), ApplicationRows(event.clone_succeeded().copy_rows()));
+      (event.order().purpose() == upgrade::v1::PURPOSE_TEST || event.order().purpose() == upgrade::v1::PURPOSE_CHECK)) {
+    return MigrateCopy(event.order(), ApplicationRows(event.clone_succeeded().copy_rows()));
   }
   if (event.kind_case() == upgrade::v1::Event::kSnapshotSucceeded &&
       event.order().purpose() == upgrade::v1::PURPOSE_PRODUCTION) {
@@ -40,26 +41,27 @@ absl::Status Migrator::Handle(const ConsumedRecord& record) {
   return absl::OkStatus();
 }
 
-absl::Status Migrator::RunChecks(const std::string& database, const std::vector<Check>& checks,
-                                 const std::string& what, upgrade::v1::IntegrityReport* report) {
+absl::StatusOr<std::vector<std::string>> Migrator::RunChecks(const std::string& database,
+                                                          const std::vector<Check>& checks, const std::string& kind,
+                                                          upgrade::v1::IntegrityReport* report) {
+  std::vector<std::string> findings;
   for (const Check& check : checks) {
     absl::StatusOr<bool> passed = target_.RunCheck(database, check.sql);
     if (IsRetryable(passed.status())) return passed.status();
-    if (!passed.ok()) return absl::InternalError(absl::StrCat(what, " ", check.name, " failed: ", passed.status().message()));
-    if (!*passed) return absl::FailedPreconditionError(absl::StrCat(what, " ", check.name, " returned false"));
     upgrade::v1::CheckReport* r = report->add_checks();
-    r->set_kind(what);
+    r->set_kind(kind);
     r->set_name(check.name);
-    r->set_passed(true);
+    r->set_passed(passed.ok() && *passed);
+    if (r->passed()) continue;
+    r->set_detail(passed.ok() ? "returned false" : absl::StrCat("failed: ", passed.status().message()));
+    findings.push_back(absl::StrCat(kind, " ", check.name, " ", r->detail()));
   }
-  return absl::OkStatus();
+  return findings;
 }
 
-absl::StatusOr<upgrade::v1::IntegrityReport> Migrator::RunPlan(const std::string& database,
-                                                                const upgrade::v1::Order& order, bool neutralize,
-                                                                const std::string& fence,
-                                                                const std::optional<RowCounts>& before) {
-  upgrade::v1::IntegrityReport report;
+absl::Status Migrator::RunPlan(const std::string& database, const upgrade::v1::Order& order, bool neutralize,
+                              const std::string& fence, const std::optional<RowCounts>& before,
+                              upgrade::v1::IntegrityReport* report) {
   UPSHIFT_ASSIGN_OR_RETURN(std::vector<Hop> plan, catalog_.Plan(order.from_version(), order.target_version()));
   // "Before" comes from the counts taken when the copy or restore point was made: no second full
   // count (inside the offline window, for Production), and a resumed run reports the same "before".
@@ -73,7 +75,8 @@ absl::StatusOr<upgrade::v1::IntegrityReport> Migrator::RunPlan(const std::string
   UPSHIFT_ASSIGN_OR_RETURN(std::string current, target_.ReadVersion(database, catalog_.version_query()));
   int total = 0, done = 0;
   for (const Hop& hop : plan) total += static_cast<int>(hop.steps.size());
-  for (const Hop& hop : plan) {
+  for (size_t h = 0; h < plan.size(); ++h) {
+    const Hop& hop = plan[h];
     // A hop whose target version is already set ran completely before (redelivery).
     std::vector<std::string> ahead = catalog_.TargetsFrom(hop.from);
     if (std::find(ahead.begin(), ahead.end(), current) != ahead.end()) {
@@ -81,7 +84,14 @@ absl::StatusOr<upgrade::v1::IntegrityReport> Migrator::RunPlan(const std::string
       continue;
     }
     std::string label = absl::StrCat(hop.from, "->", hop.to);
-    UPSHIFT_RETURN_IF_ERROR(RunChecks(database, hop.pre_checks, absl::StrCat("pre-check of hop ", label), &report));
+    // Every pre-check of the hop runs, so that one run reports every problem to fix.
+    UPSHIFT_ASSIGN_OR_RETURN(std::vector<std::string> findings,
+                             RunChecks(database, hop.pre_checks, absl::StrCat("pre-check of hop ", label), report));
+    if (!findings.empty()) {
+      std::string error = absl::StrJoin(findings, "; ");
+      if (h + 1 < plan.size()) absl::StrAppend(&error, " (later hops were not checked)");
+      return absl::FailedPreconditionError(error);
+    }
     if (hop.single_transaction) {
       std::vector<StepRun> runs;
       for (const Step& step : hop.steps) {
@@ -120,7 +130,7 @@ absl::StatusOr<upgrade::v1::IntegrityReport> Migrator::RunPlan(const std::string
   for (const auto& [table, rows] : rows_before) tables.insert(table);
   for (const auto& [table, rows] : rows_after) tables.insert(table);
   for (const std::string& table : tables) {
-    upgrade::v1::TableReport* t = report.add_tables();
+    upgrade::v1::TableReport* t = report->add_tables();
     t->set_table(table);
     t->set_rows_before(rows_before.count(table) ? rows_before[table] : 0);
     t->set_rows_after(rows_after.count(table) ? rows_after[table] : 0);
@@ -130,29 +140,43 @@ absl::StatusOr<upgrade::v1::IntegrityReport> Migrator::RunPlan(const std::string
     }
   }
   UPSHIFT_ASSIGN_OR_RETURN(std::vector<std::string> validated, target_.ValidateConstraints(database));
-  for (const std::string& name : validated) report.add_constraints_validated(name);
+  for (const std::string& name : validated) report->add_constraints_validated(name);
   if (neutralize && !catalog_.neutralize_sql().empty()) {
     std::string sql = catalog_.neutralize_sql();
     UPSHIFT_RETURN_IF_ERROR(
         target_.ApplyStep({database, "neutralize", "neutralize", Fingerprint(sql), sql, fence}).status());
   }
+  std::vector<std::string> findings;
   if (neutralize) {
+    UPSHIFT_ASSIGN_OR_RETURN(findings, RunChecks(database, catalog_.neutralization_assertions(),
+                                                 "neutralization assertion", report));
     // A copy that could still email customers or run their jobs is never handed over.
-    UPSHIFT_RETURN_IF_ERROR(RunChecks(database, catalog_.neutralization_assertions(),
-                                      "the copy is not handed over: neutralization assertion", &report));
+    if (!findings.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat("the copy is not handed over: ", absl::StrJoin(findings, "; ")));
+    }
   }
-  UPSHIFT_RETURN_IF_ERROR(RunChecks(database, catalog_.post_checks(), "post-check", &report));
-  UPSHIFT_ASSIGN_OR_RETURN(std::vector<upgrade::v1::StepReport> steps, target_.History(database));
-  for (upgrade::v1::StepReport& step : steps) *report.add_steps() = std::move(step);
+  UPSHIFT_ASSIGN_OR_RETURN(findings, RunChecks(database, catalog_.post_checks(), "post-check", report));
+  if (!findings.empty()) return absl::FailedPreconditionError(absl::StrJoin(findings, "; "));
   UPSHIFT_ASSIGN_OR_RETURN(std::string final_version, target_.ReadVersion(database, catalog_.version_query()));
   if (final_version != order.target_version()) {
     return absl::InternalError(absl::StrCat("after the plan the database reports version ", final_version,
                                             " instead of ", order.target_version()));
   }
-  return report;
+  return absl::OkStatus();
 }
 
-absl::Status Migrator::MigrateTestCopy(const upgrade::v1::Order& order, const std::optional<RowCounts>& before) {
+void Migrator::AddHistory(const std::string& database, upgrade::v1::IntegrityReport* report) {
+  absl::StatusOr<std::vector<upgrade::v1::StepReport>> steps = target_.History(database);
+  if (!steps.ok()) {
+    LogWarning(absl::StrCat("could not read the migration history of ", database, ": ", steps.status().ToString()));
+    return;
+  }
+  report->clear_steps();
+  for (upgrade::v1::StepReport& step : *steps) *report->add_steps() = std::move(step);
+}
+
+absl::Status Migrator::MigrateCopy(const upgrade::v1::Order& order, const std::optional<RowCounts>& before) {
+  const bool check = order.purpose() == upgrade::v1::PURPOSE_CHECK;
   auto cancel = [&](const std::string& reason) {
     LogInfo(absl::StrCat("upgrade ", order.upgrade_id(), ": ", reason));
     upgrade::v1::Event cancelled = MakeEvent(order, "cancelled", "migrator", clock_.Now());
@@ -166,24 +190,30 @@ absl::Status Migrator::MigrateTestCopy(const upgrade::v1::Order& order, const st
   started.mutable_migration_started();
   UPSHIFT_RETURN_IF_ERROR(PublishEvent(publisher_, started));
   absl::Time start = clock_.Now();
-  absl::StatusOr<upgrade::v1::IntegrityReport> ran =
-      RunPlan(order.test_database(), order, /*neutralize=*/true, /*fence=*/"", before);
-  if (IsRetryable(ran.status())) return ran.status();
+  upgrade::v1::IntegrityReport report;
+  // A check migrates its copy like a Test (later hops' pre-checks need the earlier hops applied) but
+  // does not neutralize it: the copy is dropped, never handed over.
+  absl::Status ran = RunPlan(order.test_database(), order, /*neutralize=*/!check, /*fence=*/"", before, &report);
+  if (IsRetryable(ran)) return ran;
+  AddHistory(order.test_database(), &report);
   if (!ran.ok()) {
-    LogWarning(absl::StrCat("upgrade ", order.upgrade_id(), " failed: ", ran.status().message()));
+    LogWarning(absl::StrCat(check ? "check " : "upgrade ", order.upgrade_id(), " failed: ", ran.message()));
     upgrade::v1::Event failed = MakeEvent(order, "failed", "migrator", clock_.Now());
-    failed.mutable_failed()->set_error(std::string(ran.status().message()));
-    failed.mutable_failed()->set_phase("migrate");
+    failed.mutable_failed()->set_error(std::string(ran.message()));
+    failed.mutable_failed()->set_phase(check ? "check" : "migrate");
+    *failed.mutable_failed()->mutable_report() = std::move(report);
     return PublishEvent(publisher_, failed);
   }
   absl::Duration took = clock_.Now() - start;
-  // Past this point the copy is handed over and the Test can no longer be cancelled.
-  UPSHIFT_ASSIGN_OR_RETURN(cancelled, gate_.Pass(order.upgrade_id(), upgrade::v1::CHECKPOINT_FINISH));
-  if (cancelled.has_value()) return cancel(*cancelled);
+  if (!check) {
+    // Past this point the copy is handed over and the Test can no longer be cancelled.
+    UPSHIFT_ASSIGN_OR_RETURN(cancelled, gate_.Pass(order.upgrade_id(), upgrade::v1::CHECKPOINT_FINISH));
+    if (cancelled.has_value()) return cancel(*cancelled);
+  }
   upgrade::v1::Event succeeded = MakeEvent(order, "succeeded", "migrator", clock_.Now());
   succeeded.mutable_succeeded()->set_version(order.target_version());
   ToProto(took, succeeded.mutable_succeeded()->mutable_migrate_duration());
-  *succeeded.mutable_succeeded()->mutable_report() = *std::move(ran);
+  *succeeded.mutable_succeeded()->mutable_report() = std::move(report);
   return PublishEvent(publisher_, succeeded);
 }
 
@@ -225,20 +255,22 @@ absl::Status Migrator::MigrateInPlace(const upgrade::v1::Order& order, const std
       beat();
     }
   });
-  absl::StatusOr<upgrade::v1::IntegrityReport> ran =
-      RunPlan(db, order, /*neutralize=*/false, /*fence=*/order.upgrade_id(), before);
+  upgrade::v1::IntegrityReport report;
+  absl::Status ran = RunPlan(db, order, /*neutralize=*/false, /*fence=*/order.upgrade_id(), before, &report);
   done = true;
   heartbeat.join();
-  if (IsRetryable(ran.status())) return ran.status();
+  if (IsRetryable(ran)) return ran;
+  AddHistory(db, &report);
   if (!ran.ok()) {
-    LogWarning(absl::StrCat("in-place upgrade ", order.upgrade_id(), " of ", db, " failed: ", ran.status().message()));
+    LogWarning(absl::StrCat("in-place upgrade ", order.upgrade_id(), " of ", db, " failed: ", ran.message()));
     upgrade::v1::Event failed = MakeEvent(order, "migration_failed", "migrator", clock_.Now());
-    failed.mutable_migration_failed()->set_error(std::string(ran.status().message()));
+    failed.mutable_migration_failed()->set_error(std::string(ran.message()));
+    *failed.mutable_migration_failed()->mutable_report() = std::move(report);
     return PublishEvent(publisher_, failed);
   }
   upgrade::v1::Event migrated = MakeEvent(order, "migrated", "migrator", clock_.Now());
   ToProto(clock_.Now() - start, migrated.mutable_migrated()->mutable_duration());
-  *migrated.mutable_migrated()->mutable_report() = *std::move(ran);
+  *migrated.mutable_migrated()->mutable_report() = std::move(report);
   return PublishEvent(publisher_, migrated);
 }
 

@@ -36,10 +36,11 @@ class Migrator {
   // Row counts per table ("schema.table"), as the cloner measured them.
   using RowCounts = std::map<std::string, int64_t>;
 
-  // Upgrades `order`'s test copy. Retryable errors are returned; every other outcome is published.
-  // `before`: the copy's row counts measured when it was made (the report's "before"); counted
-  // again when absent.
-  absl::Status MigrateTestCopy(const upgrade::v1::Order& order, const std::optional<RowCounts>& before = std::nullopt);
+  // Upgrades `order`'s copy: a Test's test copy (then neutralized and handed over), or a check's
+  // throwaway copy (every pre-check and post-check reported; the cloner drops it afterwards).
+  // Retryable errors are returned; every other outcome is published. `before`: the copy's row
+  // counts measured when it was made (the report's "before"); counted again when absent.
+  absl::Status MigrateCopy(const upgrade::v1::Order& order, const std::optional<RowCounts>& before = std::nullopt);
 
   // Production: upgrades the offline database itself (no neutralization). Refuses to touch a
   // database that accepts connections (its upgrade ended or it never went offline).
@@ -47,18 +48,22 @@ class Migrator {
   absl::Status MigrateInPlace(const upgrade::v1::Order& order, const std::optional<RowCounts>& before = std::nullopt);
 
  private:
-  // Applies the plan to `database`; a non-retryable error is the upgrade's failure.
-  // Runs `checks` in `database`: OK when all return true; otherwise a permanent error naming the
-  // first check that did not pass, prefixed by `what`.
-  absl::Status RunChecks(const std::string& database, const std::vector<Check>& checks, const std::string& what,
-                         upgrade::v1::IntegrityReport* report);
+  // Runs every one of `checks` in `database`, recording each in `report` under `kind`. Returns the
+  // findings (one per check that returned false or failed, for a person to read), or a retryable error.
+  absl::StatusOr<std::vector<std::string>> RunChecks(const std::string& database, const std::vector<Check>& checks,
+                                                     const std::string& kind, upgrade::v1::IntegrityReport* report);
 
-  // `fence`: Production, the upgrade id whose lease the database must hold for anything to run.
-  // Returns the integrity report: row counts before and after, tables declared unchanged compared
-  // by checksum (a difference fails the plan), NOT VALID constraints validated, step durations, checks.
-  absl::StatusOr<upgrade::v1::IntegrityReport> RunPlan(const std::string& database, const upgrade::v1::Order& order,
-                                                       bool neutralize, const std::string& fence,
-                                                       const std::optional<RowCounts>& before);
+  // Applies the plan to `database`; a non-retryable error is the upgrade's failure, and `report`
+  // then holds what was checked up to it. `fence`: Production, the upgrade id whose lease the
+  // database must hold for anything to run. Fills `report`: row counts before and after, tables
+  // declared unchanged compared by checksum (a difference fails the plan), NOT VALID constraints
+  // validated, checks. A hop's pre-checks all run before it fails.
+  absl::Status RunPlan(const std::string& database, const upgrade::v1::Order& order, bool neutralize,
+                       const std::string& fence, const std::optional<RowCounts>& before,
+                       upgrade::v1::IntegrityReport* report);
+
+  // Sets `report`'s steps from `database`'s migration history (a failure to read it is logged).
+  void AddHistory(const std::string& database, upgrade::v1::IntegrityReport* report);
 
   const Catalog& catalog_;
   MigrationTarget& target_;

@@ -105,17 +105,35 @@ absl::StatusOr<const StoredOrder*> Admission::TestAllowingProduction(const std::
                                                     ": order a Test upgrade and check its copy first"));
 }
 
+absl::StatusOr<std::optional<upgrade::v1::Upgrade>> Admission::FirstWithRequestId(const std::string& request_id) {
+  UPSHIFT_RETURN_IF_ERROR(ValidateRequestId(request_id));
+  if (request_id.empty()) return std::nullopt;
+  UPSHIFT_ASSIGN_OR_RETURN(std::optional<StoredOrder> first, store_.FindByRequestId(request_id));
+  if (!first.has_value()) return std::nullopt;
+  return UpgradeOf(*first);
+}
+
+upgrade::v1::Order Admission::NewOrder(const std::string& database, const std::string& from, const std::string& target,
+                                       upgrade::v1::Purpose purpose, const std::string& request_id) const {
+  upgrade::v1::Order order;
+  order.set_upgrade_id(NewUpgradeId());
+  order.set_database(database);
+  order.set_from_version(from);
+  order.set_target_version(target);
+  order.set_purpose(purpose);
+  order.set_request_id(request_id);
+  return order;
+}
+
 absl::StatusOr<upgrade::v1::Upgrade> Admission::RequestUpgrade(const upgrade::v1::RequestUpgradeRequest& request) {
-  UPSHIFT_RETURN_IF_ERROR(ValidateRequestId(request.request_id()));
-  if (!request.request_id().empty()) {
-    UPSHIFT_ASSIGN_OR_RETURN(std::optional<StoredOrder> first, store_.FindByRequestId(request.request_id()));
-    if (first.has_value()) return UpgradeOf(*first);
-  }
+  UPSHIFT_ASSIGN_OR_RETURN(std::optional<upgrade::v1::Upgrade> first, FirstWithRequestId(request.request_id()));
+  if (first.has_value()) return *std::move(first);
   UPSHIFT_RETURN_IF_ERROR(ValidateDatabaseName(request.database(), options_.reserved_databases));
   UPSHIFT_RETURN_IF_ERROR(ValidateVersion(request.target_version()));
   UPSHIFT_RETURN_IF_ERROR(ValidateEmail(request.notify_email()));
   if (request.purpose() != upgrade::v1::PURPOSE_TEST && request.purpose() != upgrade::v1::PURPOSE_PRODUCTION) {
-    return absl::InvalidArgumentError("purpose is required: PURPOSE_TEST or PURPOSE_PRODUCTION");
+    return absl::InvalidArgumentError(
+        "purpose is required: PURPOSE_TEST or PURPOSE_PRODUCTION (a dry run is CheckUpgrade)");
   }
   const std::string& database = request.database();
   UPSHIFT_ASSIGN_OR_RETURN(std::string current, CurrentVersion(database));
@@ -126,39 +144,59 @@ absl::StatusOr<upgrade::v1::Upgrade> Admission::RequestUpgrade(const upgrade::v1
                                                       database, "\" is still active; wait until it ends"));
   }
   absl::Duration estimate = absl::ZeroDuration();
+  std::string test_upgrade_id;
   if (request.purpose() == upgrade::v1::PURPOSE_PRODUCTION) {
     UPSHIFT_ASSIGN_OR_RETURN(std::vector<StoredOrder> orders, store_.ListByDatabase(database));
     UPSHIFT_ASSIGN_OR_RETURN(const StoredOrder* test,
                              TestAllowingProduction(orders, database, current, request.target_version()));
     UPSHIFT_ASSIGN_OR_RETURN(int64_t data_bytes, hosting_.DataSizeBytes(database));
     estimate = EstimateDowntime(test->timings, data_bytes);
+    test_upgrade_id = test->order.upgrade_id();
   }
 
-  StoredOrder stored;
-  upgrade::v1::Order& order = stored.order;
-  order.set_upgrade_id(NewUpgradeId());
-  order.set_database(database);
-  order.set_from_version(current);
-  order.set_target_version(request.target_version());
-  order.set_purpose(request.purpose());
+  upgrade::v1::Order order =
+      NewOrder(database, current, request.target_version(), request.purpose(), request.request_id());
   order.set_notify_email(request.notify_email());
-  order.set_request_id(request.request_id());
-  absl::Time now = clock_.Now();
-  ToProto(now, order.mutable_created_at());
   if (order.purpose() == upgrade::v1::PURPOSE_TEST) {
     order.set_test_database(TestDatabaseName(database, order.upgrade_id()));
   } else {
     order.set_restore_point(RestorePointName(database, order.upgrade_id()));
     ToProto(estimate, order.mutable_estimated_downtime());
+    order.set_test_upgrade_id(test_upgrade_id);
   }
+  return Record(std::move(order));
+}
 
+absl::StatusOr<upgrade::v1::Upgrade> Admission::CheckUpgrade(const upgrade::v1::CheckUpgradeRequest& request) {
+  UPSHIFT_ASSIGN_OR_RETURN(std::optional<upgrade::v1::Upgrade> first, FirstWithRequestId(request.request_id()));
+  if (first.has_value()) return *std::move(first);
+  UPSHIFT_RETURN_IF_ERROR(ValidateDatabaseName(request.database(), options_.reserved_databases));
+  UPSHIFT_RETURN_IF_ERROR(ValidateVersion(request.target_version()));
+  const std::string& database = request.database();
+  UPSHIFT_ASSIGN_OR_RETURN(std::string current, CurrentVersion(database));
+  UPSHIFT_RETURN_IF_ERROR(catalog_.Plan(current, request.target_version()).status());
+  UPSHIFT_ASSIGN_OR_RETURN(std::optional<StoredOrder> active, store_.FindActive(database));
+  if (active.has_value() && !MayRunBeside(upgrade::v1::PURPOSE_CHECK, active->order.purpose())) {
+    return absl::FailedPreconditionError(absl::StrCat("Production upgrade ", active->order.upgrade_id(),
+                                                      " of database \"", database,
+                                                      "\" is still active; check again once it ends"));
+  }
+  upgrade::v1::Order order =
+      NewOrder(database, current, request.target_version(), upgrade::v1::PURPOSE_CHECK, request.request_id());
+  order.set_test_database(CheckDatabaseName(database, order.upgrade_id()));
+  return Record(std::move(order));
+}
+
+absl::StatusOr<upgrade::v1::Upgrade> Admission::Record(upgrade::v1::Order order) {
+  absl::Time now = clock_.Now();
+  ToProto(now, order.mutable_created_at());
   upgrade::v1::Event accepted;
   accepted.set_event_id(EventId(order.upgrade_id(), "accepted"));
   *accepted.mutable_order() = order;
   ToProto(now, accepted.mutable_occurred_at());
   accepted.set_source("request");
   accepted.mutable_accepted();
-  absl::Status admitted = store_.Admit(order, {topics::kOrders, database, accepted.SerializeAsString()});
+  absl::Status admitted = store_.Admit(order, {topics::kOrders, order.database(), accepted.SerializeAsString()});
   if (admitted.code() == absl::StatusCode::kAlreadyExists && !order.request_id().empty()) {
     // A concurrent call with the same request_id won the race: answer with its order.
     UPSHIFT_ASSIGN_OR_RETURN(std::optional<StoredOrder> first, store_.FindByRequestId(order.request_id()));
@@ -166,6 +204,8 @@ absl::StatusOr<upgrade::v1::Upgrade> Admission::RequestUpgrade(const upgrade::v1
   }
   UPSHIFT_RETURN_IF_ERROR(admitted);
   if (admitted_) admitted_();
+  StoredOrder stored;
+  stored.order = std::move(order);
   return UpgradeOf(stored);
 }
 
@@ -179,21 +219,28 @@ absl::StatusOr<upgrade::v1::GetUpgradeOptionsResponse> Admission::GetUpgradeOpti
   response.set_database(database);
   response.set_version(current);
   if (active.has_value()) response.set_active_upgrade_id(active->order.upgrade_id());
+  bool check_running = std::any_of(orders.begin(), orders.end(), [](const StoredOrder& s) {
+    return s.outcome == Outcome::kActive && s.order.purpose() == upgrade::v1::PURPOSE_CHECK;
+  });
+  bool may_check = !check_running && (!active.has_value() || MayRunBeside(upgrade::v1::PURPOSE_CHECK, active->order.purpose()));
   bool any_test = false, any_production = false;
   for (const std::string& target : catalog_.TargetsFrom(current)) {
     response.add_target_versions(target);
     upgrade::v1::TargetOption* option = response.add_options();
     option->set_version(target);
-    if (active.has_value()) continue;
-    option->add_purposes(upgrade::v1::PURPOSE_TEST);
-    any_test = true;
-    if (TestAllowingProduction(orders, database, current, target).ok()) {
-      option->add_purposes(upgrade::v1::PURPOSE_PRODUCTION);
-      any_production = true;
+    if (!active.has_value()) {
+      option->add_purposes(upgrade::v1::PURPOSE_TEST);
+      any_test = true;
+      if (!check_running && TestAllowingProduction(orders, database, current, target).ok()) {
+        option->add_purposes(upgrade::v1::PURPOSE_PRODUCTION);
+        any_production = true;
+      }
     }
+    if (may_check) option->add_purposes(upgrade::v1::PURPOSE_CHECK);
   }
   if (any_test) response.add_purposes(upgrade::v1::PURPOSE_TEST);
   if (any_production) response.add_purposes(upgrade::v1::PURPOSE_PRODUCTION);
+  if (may_check && response.options_size() > 0) response.add_purposes(upgrade::v1::PURPOSE_CHECK);
   return response;
 }
 

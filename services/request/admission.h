@@ -39,10 +39,23 @@ class Admission {
   // first order's Upgrade.
   absl::StatusOr<upgrade::v1::Upgrade> RequestUpgrade(const upgrade::v1::RequestUpgradeRequest& request);
 
+  // Admits a check (dry run) of upgrading `database` to `target_version`. Codes as RequestUpgrade;
+  // FAILED_PRECONDITION also while a Production upgrade or another check of the database is active.
+  absl::StatusOr<upgrade::v1::Upgrade> CheckUpgrade(const upgrade::v1::CheckUpgradeRequest& request);
+
+  // What may be ordered now, per target version: Test; Production after a matching successful Test;
+  // a check unless a Production upgrade or a check is active.
   absl::StatusOr<upgrade::v1::GetUpgradeOptionsResponse> GetUpgradeOptions(
       const upgrade::v1::GetUpgradeOptionsRequest& request);
 
  private:
+  // The Upgrade of the order first made with `request_id` (validated), if any.
+  absl::StatusOr<std::optional<upgrade::v1::Upgrade>> FirstWithRequestId(const std::string& request_id);
+  // A new order with a fresh upgrade id.
+  upgrade::v1::Order NewOrder(const std::string& database, const std::string& from, const std::string& target,
+                              upgrade::v1::Purpose purpose, const std::string& request_id) const;
+  // Records a new order (created now) with its acceptance in the outbox, and wakes the relay.
+  absl::StatusOr<upgrade::v1::Upgrade> Record(upgrade::v1::Order order);
   // Validates `database` and reads its current version.
   absl::StatusOr<std::string> CurrentVersion(const std::string& database);
   // The successful Test that allows a Production upgrade of `database` from `from` to `target`, or

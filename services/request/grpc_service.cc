@@ -37,6 +37,14 @@ grpc::Status UpgradeServiceImpl::ExtendTestCopy(grpc::ServerContext*, const upgr
   return grpc::Status::OK;
 }
 
+grpc::Status UpgradeServiceImpl::CheckUpgrade(grpc::ServerContext*, const upgrade::v1::CheckUpgradeRequest* request,
+                                              upgrade::v1::CheckUpgradeResponse* response) {
+  absl::StatusOr<upgrade::v1::Upgrade> check = admission_.CheckUpgrade(*request);
+  if (!check.ok()) return ToGrpcStatus(check.status());
+  *response->mutable_upgrade() = *std::move(check);
+  return grpc::Status::OK;
+}
+
 grpc::Status UpgradeGateImpl::PassCheckpoint(grpc::ServerContext*, const upgrade::v1::PassCheckpointRequest* request,
                                              upgrade::v1::PassCheckpointResponse* response) {
   absl::StatusOr<upgrade::v1::PassCheckpointResponse> result = cancellation_.PassCheckpoint(*request);

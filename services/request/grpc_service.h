@@ -22,6 +22,8 @@ class UpgradeServiceImpl final : public upgrade::v1::UpgradeService::Service {
                              upgrade::v1::CancelUpgradeResponse* response) override;
   grpc::Status ExtendTestCopy(grpc::ServerContext* context, const upgrade::v1::ExtendTestCopyRequest* request,
                               upgrade::v1::ExtendTestCopyResponse* response) override;
+  grpc::Status CheckUpgrade(grpc::ServerContext* context, const upgrade::v1::CheckUpgradeRequest* request,
+                            upgrade::v1::CheckUpgradeResponse* response) override;
 
  private:
   Admission& admission_;

@@ -33,6 +33,13 @@ struct StoredOrder {
   bool copy_removed = false;                              // Test: its copy was dropped
 };
 
+// Whether an order of `a` may be active while one of `b` is, on the same database: a check runs
+// beside a Test upgrade (both work on copies), nothing else runs beside anything.
+inline bool MayRunBeside(upgrade::v1::Purpose a, upgrade::v1::Purpose b) {
+  auto pair = [&](upgrade::v1::Purpose x, upgrade::v1::Purpose y) { return (a == x && b == y) || (a == y && b == x); };
+  return pair(upgrade::v1::PURPOSE_CHECK, upgrade::v1::PURPOSE_TEST);
+}
+
 // The durable record of admitted orders and the outbox that carries them to Kafka.
 // Implementations are thread-safe; every method may return UNAVAILABLE (database unreachable).
 class OrderStore {
@@ -43,7 +50,7 @@ class OrderStore {
 
   virtual absl::StatusOr<std::optional<StoredOrder>> FindByUpgradeId(const std::string& upgrade_id) = 0;
 
-  // The order of `database` that has not ended, if any.
+  // The upgrade (Test or Production, not a check) of `database` that has not ended, if any.
   virtual absl::StatusOr<std::optional<StoredOrder>> FindActive(const std::string& database) = 0;
 
   // Every order of `database`, newest first.
@@ -52,8 +59,9 @@ class OrderStore {
   // Whether `database` is the test copy of some order.
   virtual absl::StatusOr<bool> IsTestCopy(const std::string& database) = 0;
 
-  // Records `order` and `record` (its outbox entry) in one transaction. FAILED_PRECONDITION: another
-  // order of the database is still active. ALREADY_EXISTS: the order's request_id is taken.
+  // Records `order` and `record` (its outbox entry) in one transaction. FAILED_PRECONDITION: an
+  // order of the database that `order` may not run beside (MayRunBeside) is still active.
+  // ALREADY_EXISTS: the order's request_id is taken.
   virtual absl::Status Admit(const upgrade::v1::Order& order, const OutgoingRecord& record) = 0;
 
   // Records that an order ended. Idempotent; an unknown upgrade id is OK (nothing to do).

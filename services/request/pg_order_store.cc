@@ -33,8 +33,12 @@ CREATE TABLE IF NOT EXISTS request.orders (
   migrate_ms        bigint NOT NULL DEFAULT 0,
   source_size_bytes bigint NOT NULL DEFAULT 0
 );
--- One active upgrade per database, enforced by the database itself.
-CREATE UNIQUE INDEX IF NOT EXISTS orders_one_active ON request.orders (database) WHERE outcome = 'active';
+-- One active upgrade and one active check (purpose 3) per database, enforced by the database itself.
+DROP INDEX IF EXISTS request.orders_one_active;
+CREATE UNIQUE INDEX IF NOT EXISTS orders_one_active_upgrade ON request.orders (database)
+  WHERE outcome = 'active' AND purpose <> 3;
+CREATE UNIQUE INDEX IF NOT EXISTS orders_one_active_check ON request.orders (database)
+  WHERE outcome = 'active' AND purpose = 3;
 CREATE INDEX IF NOT EXISTS orders_by_database ON request.orders (database, created_at DESC);
 CREATE INDEX IF NOT EXISTS orders_by_test_database ON request.orders (test_database);
 CREATE TABLE IF NOT EXISTS request.outbox (
@@ -123,7 +127,8 @@ absl::StatusOr<std::optional<StoredOrder>> PgOrderStore::FindByUpgradeId(const s
 }
 
 absl::StatusOr<std::optional<StoredOrder>> PgOrderStore::FindActive(const std::string& database) {
-  absl::StatusOr<std::vector<StoredOrder>> rows = Query("database = $1 AND outcome = 'active'", database);
+  absl::StatusOr<std::vector<StoredOrder>> rows =
+      Query("database = $1 AND outcome = 'active' AND purpose <> " + std::to_string(upgrade::v1::PURPOSE_CHECK), database);
   if (!rows.ok()) return rows.status();
   if (rows->empty()) return std::nullopt;
   return rows->front();
@@ -141,6 +146,17 @@ absl::StatusOr<bool> PgOrderStore::IsTestCopy(const std::string& database) {
 
 absl::Status PgOrderStore::Admit(const upgrade::v1::Order& order, const OutgoingRecord& record) {
   absl::Status status = pool_->Transact([&](pqxx::work& tx) {
+    // Admissions of one database take turns, so that the rule below sees every committed order.
+    tx.exec_params("SELECT pg_advisory_xact_lock(hashtext('upshift.request.admit'), hashtext($1))", order.database());
+    for (const auto& row : tx.exec_params(
+             "SELECT upgrade_id, purpose FROM request.orders WHERE database = $1 AND outcome = 'active'",
+             order.database())) {
+      if (!MayRunBeside(order.purpose(), static_cast<upgrade::v1::Purpose>(row[1].as<int>()))) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            row[1].as<int>() == upgrade::v1::PURPOSE_CHECK ? "check " : "upgrade ", row[0].as<std::string>(),
+            " of database \"", order.database(), "\" is still active"));
+      }
+    }
     tx.exec_params(
         "INSERT INTO request.orders (upgrade_id, database, from_version, target_version, purpose, notify_email, "
         "request_id, test_database, created_at, restore_point, estimated_downtime_ms) "
@@ -153,14 +169,6 @@ absl::Status PgOrderStore::Admit(const upgrade::v1::Order& order, const Outgoing
                    pqxx::binarystring(record.payload));
     return absl::OkStatus();
   });
-  if (status.code() == absl::StatusCode::kAlreadyExists) {
-    // Two unique constraints can refuse the order; tell them apart by what the store now holds.
-    absl::StatusOr<std::optional<StoredOrder>> active = FindActive(order.database());
-    if (active.ok() && active->has_value()) {
-      return absl::FailedPreconditionError(absl::StrCat("upgrade ", (*active)->order.upgrade_id(), " of database \"",
-                                                        order.database(), "\" is still active"));
-    }
-  }
   return status;
 }
 

@@ -79,7 +79,14 @@ absl::StatusOr<std::optional<upgrade::v1::Upgrade>> PgStatusStore::Apply(const u
     std::optional<upgrade::v1::Upgrade> before;
     pqxx::result rows = tx.exec_params("SELECT body FROM status.upgrades WHERE upgrade_id = $1 FOR UPDATE", id);
     if (!rows.empty()) before = ParseUpgrade(rows[0][0]);
-    upgrade::v1::Upgrade after = NextUpgrade(before, event);
+    // A Production upgrade's progress is weighed by its Test's step timings.
+    std::optional<upgrade::v1::Upgrade> test;
+    if (event.kind_case() == upgrade::v1::Event::kStepApplied && !event.order().test_upgrade_id().empty()) {
+      pqxx::result tests = tx.exec_params("SELECT body FROM status.upgrades WHERE upgrade_id = $1",
+                                          event.order().test_upgrade_id());
+      if (!tests.empty()) test = ParseUpgrade(tests[0][0]);
+    }
+    upgrade::v1::Upgrade after = NextUpgrade(before, event, test.has_value() ? &test->report() : nullptr);
     if (before.has_value() && before->SerializeAsString() == after.SerializeAsString()) return absl::OkStatus();
     tx.exec_params(
         "INSERT INTO status.upgrades (upgrade_id, database, state, created_at, updated_at, body) "

@@ -87,7 +87,21 @@ bool IsFinal(State state) {
          state == upgrade::v1::STATE_ROLLED_BACK || state == upgrade::v1::STATE_CANCELLED;
 }
 
-Upgrade NextUpgrade(const std::optional<Upgrade>& current, const Event& event) {
+std::optional<int> WeightedPercent(const upgrade::v1::StepApplied& step, const upgrade::v1::IntegrityReport& timings) {
+  int64_t total_ms = 0, done_ms = -1;
+  int steps = 0;
+  for (const upgrade::v1::StepReport& s : timings.steps()) {
+    if (s.hop() == "neutralize") continue;  // a Test's own last step, not part of the plan
+    ++steps;
+    total_ms += s.duration_ms();
+    if (s.hop() == step.hop() && s.step() == step.step()) done_ms = total_ms;
+  }
+  if (done_ms < 0 || total_ms <= 0 || steps != step.steps_total()) return std::nullopt;
+  return static_cast<int>(100 * done_ms / total_ms);
+}
+
+Upgrade NextUpgrade(const std::optional<Upgrade>& current, const Event& event,
+                    const upgrade::v1::IntegrityReport* timings) {
   Upgrade next;
   const upgrade::v1::Order& order = event.order();
   if (current.has_value()) {
@@ -110,7 +124,10 @@ Upgrade NextUpgrade(const std::optional<Upgrade>& current, const Event& event) {
   if (event.kind_case() == Event::kCancelRequested) next.set_cancellable(false);
   if (event.kind_case() == Event::kStepApplied) {
     const upgrade::v1::StepApplied& step = event.step_applied();
-    int percent = step.steps_total() > 0 ? 100 * step.steps_done() / step.steps_total() : 0;
+    std::optional<int> weighted = timings != nullptr ? WeightedPercent(step, *timings) : std::nullopt;
+    int percent = weighted.has_value()       ? *weighted
+                  : step.steps_total() > 0 ? 100 * step.steps_done() / step.steps_total()
+                                           : 0;
     if (percent >= next.progress_percent()) {  // progress only moves forward, whatever arrives late
       next.set_current_step(absl::StrCat(step.hop(), "/", step.step()));
       next.set_progress_percent(percent);
@@ -125,6 +142,9 @@ Upgrade NextUpgrade(const std::optional<Upgrade>& current, const Event& event) {
     *next.mutable_source_rows() = event.clone_succeeded().source_rows();
     *next.mutable_copy_rows() = event.clone_succeeded().copy_rows();
   }
+  if (event.kind_case() == Event::kMigrationFailed && event.migration_failed().has_report()) {
+    *next.mutable_report() = event.migration_failed().report();  // what ran before the failure
+  }
   State state = StateOf(event);
   if (Rank(state) > Rank(next.state())) {
     next.set_state(state);
@@ -132,10 +152,12 @@ Upgrade NextUpgrade(const std::optional<Upgrade>& current, const Event& event) {
     if (state == upgrade::v1::STATE_SUCCEEDED) {
       *next.mutable_report() = event.succeeded().report();
       if (next.purpose() == upgrade::v1::PURPOSE_TEST) next.set_test_database(order.test_database());
+      if (next.purpose() == upgrade::v1::PURPOSE_CHECK) next.set_test_database("");  // its copy is dropped
       *next.mutable_finished_at() = event.occurred_at();
     } else if (state == upgrade::v1::STATE_FAILED) {
       next.set_error(event.failed().error());
-      next.set_test_database("");  // a failed Test leaves no copy behind
+      *next.mutable_report() = event.failed().report();
+      next.set_test_database("");  // a failed Test or check leaves no copy behind
       next.set_restore_point("");  // nor a failed snapshot a restore point
       *next.mutable_finished_at() = event.occurred_at();
     } else if (state == upgrade::v1::STATE_ROLLING_BACK) {
@@ -172,7 +194,10 @@ std::vector<TagChange> TagChanges(const std::optional<Upgrade>& before, const Up
   const std::string& db = after.database();
   bool was_final = before.has_value() && IsFinal(before->state());
   if (was_final) return changes;
-  if (!IsFinal(after.state())) {
+  bool check = after.purpose() == upgrade::v1::PURPOSE_CHECK;
+  if (check) {
+    // A check changes nothing of its database: only its throwaway copy is marked, while it exists.
+  } else if (!IsFinal(after.state())) {
     if (!before.has_value()) changes.push_back({db, upgrade::v1::TAG_UPGRADE_IN_PROGRESS, true});
     bool was_offline = before.has_value() && IsOfflinePhase(before->state());
     if (IsOfflinePhase(after.state()) && !was_offline) changes.push_back({db, upgrade::v1::TAG_OFFLINE, true});
@@ -189,7 +214,7 @@ std::vector<TagChange> TagChanges(const std::optional<Upgrade>& before, const Up
   }
   bool had_copy = before.has_value() && !before->test_database().empty();
   if (!after.test_database().empty() && !had_copy) {
-    changes.push_back({after.test_database(), upgrade::v1::TAG_TEST_COPY, true});
+    changes.push_back({after.test_database(), check ? upgrade::v1::TAG_CHECK_COPY : upgrade::v1::TAG_TEST_COPY, true});
   }
   return changes;
 }

@@ -17,7 +17,14 @@ bool IsFinal(upgrade::v1::State state);
 // The upgrade after `event`, given what was recorded before (nullopt: nothing yet). Events may
 // arrive late, twice or out of order (orders and events are different topics): the state only
 // moves forward, a final state never changes, and late events still fill in what they carry.
-upgrade::v1::Upgrade NextUpgrade(const std::optional<upgrade::v1::Upgrade>& current, const upgrade::v1::Event& event);
+// `timings`: for a Production upgrade, the report of the Test that allowed it; its step durations
+// weigh the progress (by step count when absent or when they do not cover the plan).
+upgrade::v1::Upgrade NextUpgrade(const std::optional<upgrade::v1::Upgrade>& current, const upgrade::v1::Event& event,
+                                 const upgrade::v1::IntegrityReport* timings = nullptr);
+
+// The share of a plan (0 to 100) done once `step` is applied, each step weighted by how long it
+// took in `timings` (an earlier run of the same plan); nullopt when they do not cover the plan.
+std::optional<int> WeightedPercent(const upgrade::v1::StepApplied& step, const upgrade::v1::IntegrityReport& timings);
 
 struct TagChange {
   std::string database;
@@ -27,7 +34,8 @@ struct TagChange {
 
 // The tag changes that follow an upgrade's move from `before` to `after` (before may be empty):
 // TAG_UPGRADE_IN_PROGRESS on the main database while not final; TAG_UPGRADE_FAILED set by a
-// failure and cleared by a success; TAG_TEST_COPY on a test copy once it exists.
+// failure and cleared by a success; TAG_TEST_COPY on a test copy once it exists. A check tags only
+// its throwaway copy (TAG_CHECK_COPY).
 std::vector<TagChange> TagChanges(const std::optional<upgrade::v1::Upgrade>& before, const upgrade::v1::Upgrade& after);
 
 }  // namespace upshift::status

@@ -48,7 +48,7 @@ class MigratorCatalogTest : public ::testing::Test {
     Migrator migrator(catalog, target, publisher, gate, clock);
     upgrade::v1::Order order = upshift::testing::SampleOrder();
     order.set_test_database(db_);  // the database plays the test copy
-    EXPECT_TRUE(migrator.MigrateTestCopy(order).ok());
+    EXPECT_TRUE(migrator.MigrateCopy(order).ok());
     return publisher.Events().back();
   }
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "absl/strings/str_cat.h"
 #include "libs/common/ids.h"
 #include "libs/common/time.h"
@@ -65,6 +67,48 @@ TEST_F(OrderStoreTest, TheDatabaseAllowsOneActiveOrderPerDatabase) {
   absl::Status second = store_->Admit(NewOrder("acme"), {"t", "acme", "p"});
   EXPECT_EQ(second.code(), absl::StatusCode::kFailedPrecondition) << second;
   EXPECT_EQ(*Postgres().QueryValue(db_, "SELECT count(*) FROM request.outbox"), "1");  // nothing half-written
+}
+
+TEST_F(OrderStoreTest, ACheckRunsBesideATestButNotBesideAProductionUpgradeOrAnotherCheck) {
+  auto with = [&](upgrade::v1::Purpose purpose) {
+    upgrade::v1::Order o = NewOrder("acme");
+    o.set_purpose(purpose);
+    return o;
+  };
+  upgrade::v1::Order test = with(upgrade::v1::PURPOSE_TEST);
+  ASSERT_TRUE(store_->Admit(test, {"t", "acme", "p"}).ok());
+  upgrade::v1::Order check = with(upgrade::v1::PURPOSE_CHECK);
+  ASSERT_TRUE(store_->Admit(check, {"t", "acme", "p"}).ok());
+  EXPECT_EQ(store_->Admit(with(upgrade::v1::PURPOSE_CHECK), {"t", "acme", "p"}).code(),
+            absl::StatusCode::kFailedPrecondition);
+  // FindActive names the upgrade, never the check beside it.
+  auto active = store_->FindActive("acme");
+  ASSERT_TRUE(active.ok() && active->has_value());
+  EXPECT_EQ((*active)->order.upgrade_id(), test.upgrade_id());
+  ASSERT_TRUE(store_->MarkFinished(test.upgrade_id(), Outcome::kSucceeded, absl::Now()).ok());
+  absl::Status production = store_->Admit(with(upgrade::v1::PURPOSE_PRODUCTION), {"t", "acme", "p"});
+  EXPECT_EQ(production.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(production.message().find(check.upgrade_id()), std::string::npos) << production;
+  ASSERT_TRUE(store_->MarkFinished(check.upgrade_id(), Outcome::kSucceeded, absl::Now()).ok());
+  ASSERT_TRUE(store_->Admit(with(upgrade::v1::PURPOSE_PRODUCTION), {"t", "acme", "p"}).ok());
+  EXPECT_EQ(store_->Admit(with(upgrade::v1::PURPOSE_CHECK), {"t", "acme", "p"}).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(*Postgres().QueryValue(db_, "SELECT count(*) FROM request.outbox"), "3");
+}
+
+TEST_F(OrderStoreTest, ConcurrentAdmissionsOfACheckAndAProductionUpgradeLetOneIn) {
+  for (int round = 0; round < 10; ++round) {
+    std::string database = absl::StrCat("race", round);
+    upgrade::v1::Order check = NewOrder(database), production = NewOrder(database);
+    check.set_purpose(upgrade::v1::PURPOSE_CHECK);
+    production.set_purpose(upgrade::v1::PURPOSE_PRODUCTION);
+    absl::Status a, b;
+    std::thread first([&] { a = store_->Admit(check, {"t", database, "p"}); });
+    std::thread second([&] { b = store_->Admit(production, {"t", database, "p"}); });
+    first.join();
+    second.join();
+    EXPECT_NE(a.ok(), b.ok()) << a << " / " << b;
+  }
 }
 
 TEST_F(OrderStoreTest, AnEndedOrderFreesTheDatabase) {

@@ -45,7 +45,7 @@ class InventoryCatalogTest : public ::testing::Test {
     order.set_from_version("1.0");
     order.set_target_version("3.0");
     order.set_test_database(db_);
-    EXPECT_TRUE(migrator.MigrateTestCopy(order).ok());
+    EXPECT_TRUE(migrator.MigrateCopy(order).ok());
     return publisher.Events().back();
   }
 
@@ -118,7 +118,7 @@ TEST(CatalogFormat, ASingleTransactionHopIsAllOrNothing) {
   order.set_from_version("1.0");
   order.set_target_version("2.0");
   order.set_test_database(db);
-  ASSERT_TRUE(migrator.MigrateTestCopy(order).ok());
+  ASSERT_TRUE(migrator.MigrateCopy(order).ok());
   upgrade::v1::Event last = publisher.Events().back();
   ASSERT_TRUE(last.has_failed());
   EXPECT_TRUE(absl::StrContains(last.failed().error(), "1.0->2.0/b")) << last.failed().error();

@@ -178,6 +178,11 @@ bool AnyMessageContains(const std::string& address, const std::string& text) {
 TEST(Production, UpgradesTheDatabaseInPlaceOfflineAndKeepsAVerifiedRestorePoint) {
   const std::string db = "prodok";
   ASSERT_TRUE(platform->postgres().GenerateSampleDatabase(db, 200).ok());
+  // Hold the offline window open long enough to observe it from outside. The Test takes the same
+  // slow step, so its timings weigh the Production upgrade's progress.
+  ASSERT_TRUE(platform->postgres()
+                  .Exec(db, "INSERT INTO ir_config_parameter (key, value) VALUES ('upshift.test.slow_upgrade', '1')")
+                  .ok());
   PassTest(db);
   GetUpgradeOptionsRequest oreq;
   oreq.set_database(db);
@@ -185,13 +190,9 @@ TEST(Production, UpgradesTheDatabaseInPlaceOfflineAndKeepsAVerifiedRestorePoint)
   ASSERT_TRUE(platform->requests().GetUpgradeOptions(Context().get(), oreq, &options).ok());
   ASSERT_EQ(options.options_size(), 2);
   EXPECT_EQ(options.options(1).version(), "18.0");
-  EXPECT_EQ(options.options(1).purposes_size(), 2);  // test and production
-  EXPECT_EQ(options.options(0).purposes_size(), 1);  // 17.0: no Test went there
+  EXPECT_EQ(options.options(1).purposes_size(), 3);  // test, production and check
+  EXPECT_EQ(options.options(0).purposes_size(), 2);  // 17.0: no Test went there; test and check
 
-  // Hold the offline window open long enough to observe it from outside.
-  ASSERT_TRUE(platform->postgres()
-                  .Exec(db, "INSERT INTO ir_config_parameter (key, value) VALUES ('upshift.test.slow_upgrade', '1')")
-                  .ok());
   std::map<std::string, std::string> before = Checksums(db);
   ASSERT_TRUE(AppConnects(db).ok());
 
@@ -205,8 +206,10 @@ TEST(Production, UpgradesTheDatabaseInPlaceOfflineAndKeepsAVerifiedRestorePoint)
   absl::Status while_offline = absl::OkStatus();
   std::set<int> tags_while_offline;
   bool probed = false;
+  std::map<std::string, int> progress;  // step -> percentage shown once it was applied
   Upgrade done = WatchToEnd(accepted.upgrade_id(), [&](const Upgrade& u) {
     states.insert(u.state());
+    if (!u.current_step().empty()) progress[u.current_step()] = u.progress_percent();
     if (u.state() == STATE_MIGRATING && !probed) {
       probed = true;
       while_offline = AppConnects(db);
@@ -237,6 +240,11 @@ TEST(Production, UpgradesTheDatabaseInPlaceOfflineAndKeepsAVerifiedRestorePoint)
   EXPECT_EQ(FromProto(done.estimated_remaining()), absl::ZeroDuration());
   EXPECT_EQ(done.progress_percent(), 100);
   EXPECT_EQ(done.current_step(), "17.0->18.0/03_order_line_constraints");
+  // Weighed by the Test's timings: five of eight steps done is 62% by count, but the slow step to
+  // come took nearly all of the Test's plan time.
+  ASSERT_TRUE(progress.count("17.0->18.0/02_rename_partner_phone")) << platform->Logs();
+  EXPECT_LT(progress["17.0->18.0/02_rename_partner_phone"], 40);
+  EXPECT_GE(progress["17.0->18.0/02a_test_slow"], 80);
 
   // The restore point: listed under the database, at the old version and content.
   const std::string rp = done.restore_point();
@@ -326,6 +334,115 @@ TEST(Production, TheDowntimeEstimateHoldsForADatabaseFourTimesLargerThanAtItsTes
   std::cout << "estimated downtime " << estimate << ", measured " << offline << ", ratio " << ratio << "\n";
   EXPECT_GE(ratio, 0.5) << "estimated " << estimate << " but offline " << offline;
   EXPECT_LE(ratio, 2.0) << "estimated " << estimate << " but offline " << offline;
+}
+
+grpc::Status Check(const std::string& db, Upgrade* out, const std::string& target = "18.0") {
+  CheckUpgradeRequest req;
+  req.set_database(db);
+  req.set_target_version(target);
+  CheckUpgradeResponse resp;
+  grpc::Status s = platform->requests().CheckUpgrade(Context().get(), req, &resp);
+  *out = resp.upgrade();
+  return s;
+}
+
+std::string DatabasesLike(const std::string& prefix) {
+  return Value("postgres", absl::StrCat("SELECT count(*) FROM pg_database WHERE datname LIKE '", prefix, "%'"));
+}
+
+TEST(Check, RunsThePlanOnAThrowawayCopyAndChangesNothing) {
+  const std::string db = "checkok";
+  ASSERT_TRUE(platform->postgres().GenerateSampleDatabase(db, 100).ok());
+  // A slow step keeps the check running long enough to look at it from outside.
+  ASSERT_TRUE(platform->postgres()
+                  .Exec(db, "INSERT INTO ir_config_parameter (key, value) VALUES ('upshift.test.slow_upgrade', '1')")
+                  .ok());
+  std::map<std::string, std::string> before = Checksums(db);
+  size_t messages_before = platform->smtp().Messages().size();
+
+  Upgrade accepted;
+  grpc::Status s = Check(db, &accepted);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(accepted.purpose(), PURPOSE_CHECK);
+  EXPECT_EQ(accepted.state(), STATE_ACCEPTED);
+  const std::string copy = CheckDatabaseName(db, accepted.upgrade_id());
+
+  // One check at a time, and a Test may run beside it.
+  Upgrade second;
+  EXPECT_EQ(Check(db, &second).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  bool looked = false;
+  std::set<int> main_tags;
+  std::vector<Database> copies;
+  Upgrade done = WatchToEnd(accepted.upgrade_id(), [&](const Upgrade& u) {
+    if (u.current_step() == "17.0->18.0/02_rename_partner_phone" && !looked) {  // the slow step runs now
+      looked = true;
+      Database main = GetDatabase(db);
+      main_tags = Tags(main);
+      copies.assign(main.test_copies().begin(), main.test_copies().end());
+    }
+  });
+  ASSERT_EQ(done.state(), STATE_SUCCEEDED) << done.error() << platform->Logs();
+  ASSERT_TRUE(looked);
+  EXPECT_EQ(main_tags, std::set<int>{}) << "a check must not mark its database as being upgraded";
+  ASSERT_EQ(copies.size(), 1u);
+  EXPECT_EQ(copies[0].name(), copy);
+  EXPECT_EQ(Tags(copies[0]), std::set<int>{TAG_CHECK_COPY});
+
+  std::vector<std::string> checks;
+  for (const CheckReport& c : done.report().checks()) {
+    EXPECT_TRUE(c.passed()) << c.name() << ": " << c.detail();
+    checks.push_back(c.kind() + " " + c.name());
+  }
+  EXPECT_EQ(checks, (std::vector<std::string>{"pre-check of hop 17.0->18.0 order_line_quantities_positive",
+                                              "post-check order_lines_reference_products",
+                                              "post-check order_totals_match_lines"}));
+  EXPECT_EQ(done.report().steps_size(), 8);  // the plan's steps, no neutralization
+  EXPECT_TRUE(done.test_database().empty());
+
+  // The copy is gone; the database is as it was, still at 16.0, untagged; nobody was emailed.
+  ASSERT_TRUE(WaitFor([&] { return DatabasesLike(copy) == "0"; })) << platform->Logs();
+  EXPECT_EQ(Checksums(db), before);
+  Database after = GetDatabase(db);
+  EXPECT_EQ(after.version(), "16.0");
+  EXPECT_EQ(Tags(after), std::set<int>{});
+  EXPECT_EQ(after.test_copies_size(), 0);
+  EXPECT_EQ(platform->smtp().Messages().size(), messages_before);
+}
+
+TEST(Check, ReportsAFailingPreCheckAsAFindingWithoutMarkingTheDatabase) {
+  const std::string db = "checkbad";
+  ASSERT_TRUE(platform->postgres().GenerateSampleDatabase(db, 100).ok());
+  ASSERT_TRUE(platform->postgres()
+                  .Exec(db, "INSERT INTO sale_order_line (order_id, product_id, product_uom_qty, price_unit, "
+                            "price_subtotal) VALUES (1, 1, 0, 10, 0)")
+                  .ok());
+  std::map<std::string, std::string> before = Checksums(db);
+  Upgrade accepted;
+  ASSERT_TRUE(Check(db, &accepted).ok());
+  Upgrade done = WatchToEnd(accepted.upgrade_id());
+  ASSERT_EQ(done.state(), STATE_FAILED) << platform->Logs();
+  EXPECT_EQ(done.error(), "pre-check of hop 17.0->18.0 order_line_quantities_positive returned false");
+  ASSERT_EQ(done.report().checks_size(), 1);
+  EXPECT_FALSE(done.report().checks(0).passed());
+  EXPECT_EQ(done.report().checks(0).detail(), "returned false");
+  EXPECT_EQ(done.report().steps_size(), 3);  // the first hop ran on the copy
+
+  ASSERT_TRUE(WaitFor([&] { return DatabasesLike(CheckDatabaseName(db, accepted.upgrade_id())) == "0"; }))
+      << platform->Logs();
+  EXPECT_EQ(Checksums(db), before);
+  EXPECT_EQ(Tags(GetDatabase(db)), std::set<int>{});  // a finding is not a failed upgrade
+}
+
+TEST(Check, BadInputGetsItsCode) {
+  Upgrade out;
+  EXPECT_EQ(Check("Bad Name", &out).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Check("acme'; DROP DATABASE x; --", &out).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Check("nosuchdb", &out).error_code(), grpc::StatusCode::NOT_FOUND);
+  ASSERT_TRUE(platform->postgres().GenerateSampleDatabase("checkcodes", 10).ok());
+  EXPECT_EQ(Check("checkcodes", &out, "16.0").error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(Check("checkcodes", &out, "not a version").error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Value("upshift", "SELECT count(*) FROM request.orders WHERE database = 'checkcodes'"),
+            "0");
 }
 
 grpc::Status Cancel(const std::string& upgrade_id, Upgrade* out = nullptr) {

@@ -372,8 +372,9 @@ TEST(RequestUpgrade, RefusesASecondOrderWhileOneIsActiveAndATestCopyAsDatabase) 
   EXPECT_EQ(std::vector<std::string>(oresp.target_versions().begin(), oresp.target_versions().end()),
             (std::vector<std::string>{"17.0", "18.0"}));
   ASSERT_EQ(oresp.options_size(), 2);
-  EXPECT_EQ(oresp.options(0).purposes_size(), 1);
+  ASSERT_EQ(oresp.options(0).purposes_size(), 2);
   EXPECT_EQ(oresp.options(0).purposes(0), PURPOSE_TEST);
+  EXPECT_EQ(oresp.options(0).purposes(1), PURPOSE_CHECK);
 }
 
 TEST(RequestUpgrade, ARepeatedRequestIdReturnsTheFirstOrder) {

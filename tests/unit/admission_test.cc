@@ -1,6 +1,7 @@
 #include "services/request/admission.h"
 #include "services/request/test_copies.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "absl/strings/match.h"
@@ -11,6 +12,7 @@ namespace upshift::request {
 namespace {
 
 using namespace upgrade::v1;
+using ::testing::ElementsAre;
 using upshift::testing::FakeClock;
 using upshift::testing::FakeHosting;
 
@@ -64,7 +66,7 @@ class FakeOrderStore final : public OrderStore {
   }
   absl::StatusOr<std::optional<StoredOrder>> FindActive(const std::string& db) override {
     for (const StoredOrder& s : orders) {
-      if (s.order.database() == db && s.outcome == Outcome::kActive) return s;
+      if (s.order.database() == db && s.outcome == Outcome::kActive && s.order.purpose() != PURPOSE_CHECK) return s;
     }
     return std::nullopt;
   }
@@ -83,6 +85,12 @@ class FakeOrderStore final : public OrderStore {
   }
   absl::Status Admit(const Order& order, const OutgoingRecord& record) override {
     if (!down.ok()) return down;
+    for (const StoredOrder& s : orders) {
+      if (s.order.database() == order.database() && s.outcome == Outcome::kActive &&
+          !MayRunBeside(order.purpose(), s.order.purpose())) {
+        return absl::FailedPreconditionError("still active");
+      }
+    }
     StoredOrder stored;
     stored.order = order;
     orders.push_back(stored);
@@ -253,12 +261,12 @@ TEST_F(AdmissionTest, OptionsOfferProductionOnlyWhereATestSucceeded) {
   ASSERT_TRUE(o.ok()) << o.status();
   EXPECT_EQ(o->version(), "16.0");
   ASSERT_EQ(o->options_size(), 2);
-  EXPECT_EQ(o->options(0).purposes_size(), 2);  // 17.0: test and production
-  EXPECT_EQ(o->options(1).purposes_size(), 1);  // 18.0: test only
-  EXPECT_EQ(o->purposes_size(), 2);
+  EXPECT_THAT(o->options(0).purposes(), ElementsAre(PURPOSE_TEST, PURPOSE_PRODUCTION, PURPOSE_CHECK));  // 17.0
+  EXPECT_THAT(o->options(1).purposes(), ElementsAre(PURPOSE_TEST, PURPOSE_CHECK));  // 18.0: no Test went there
+  EXPECT_THAT(o->purposes(), ElementsAre(PURPOSE_TEST, PURPOSE_PRODUCTION, PURPOSE_CHECK));
 }
 
-TEST_F(AdmissionTest, NothingIsOfferedWhileAnUpgradeIsActive) {
+TEST_F(AdmissionTest, OnlyACheckIsOfferedWhileATestIsActive) {
   Admission a = Make();
   absl::StatusOr<Upgrade> u = a.RequestUpgrade(Order());
   GetUpgradeOptionsRequest r;
@@ -266,7 +274,61 @@ TEST_F(AdmissionTest, NothingIsOfferedWhileAnUpgradeIsActive) {
   absl::StatusOr<GetUpgradeOptionsResponse> o = a.GetUpgradeOptions(r);
   ASSERT_TRUE(o.ok());
   EXPECT_EQ(o->active_upgrade_id(), u->upgrade_id());
-  EXPECT_EQ(o->purposes_size(), 0);
+  EXPECT_THAT(o->purposes(), ElementsAre(PURPOSE_CHECK));
+
+  CheckUpgradeRequest check;
+  check.set_database("acme");
+  check.set_target_version("18.0");
+  ASSERT_TRUE(a.CheckUpgrade(check).ok());
+  o = a.GetUpgradeOptions(r);
+  ASSERT_TRUE(o.ok());
+  EXPECT_EQ(o->purposes_size(), 0);  // one check at a time
+}
+
+TEST_F(AdmissionTest, ACheckIsRecordedWithItsThrowawayCopyAndRunsBesideATestOnly) {
+  CheckUpgradeRequest check;
+  check.set_database("acme");
+  check.set_target_version("18.0");
+  Admission a = Make();
+  absl::StatusOr<Upgrade> c = a.CheckUpgrade(check);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->purpose(), PURPOSE_CHECK);
+  EXPECT_EQ(c->state(), STATE_ACCEPTED);
+  EXPECT_EQ(c->from_version(), "16.0");
+  const upgrade::v1::Order& order = store_.orders.back().order;
+  EXPECT_EQ(order.test_database(), "acme_chk_" + c->upgrade_id().substr(0, 8));
+  EXPECT_TRUE(order.notify_email().empty());
+  ASSERT_EQ(store_.outbox.size(), 1u);
+  EXPECT_EQ(store_.outbox[0].topic, topics::kOrders);
+
+  EXPECT_EQ(a.CheckUpgrade(check).status().code(), absl::StatusCode::kFailedPrecondition);  // one at a time
+  EXPECT_TRUE(a.RequestUpgrade(Order()).ok());  // a Test runs beside it
+  ASSERT_TRUE(store_.MarkFinished(c->upgrade_id(), Outcome::kSucceeded, clock_.now).ok());
+  ASSERT_TRUE(store_.MarkFinished(store_.orders.back().order.upgrade_id(), Outcome::kSucceeded, clock_.now).ok());
+
+  // Beside a Production upgrade, neither way round.
+  ASSERT_TRUE(a.CheckUpgrade(check).ok());
+  EXPECT_EQ(a.RequestUpgrade(Order(PURPOSE_PRODUCTION)).status().code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(store_.MarkFinished(store_.orders.back().order.upgrade_id(), Outcome::kSucceeded, clock_.now).ok());
+  ASSERT_TRUE(a.RequestUpgrade(Order(PURPOSE_PRODUCTION)).ok());
+  absl::StatusOr<Upgrade> refused = a.CheckUpgrade(check);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(absl::StrContains(refused.status().message(), "Production upgrade")) << refused.status();
+
+  for (const std::string& bad : {"", "Bad Name", "acme; DROP TABLE x"}) {
+    check.set_database(bad);
+    EXPECT_EQ(a.CheckUpgrade(check).status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+  check.set_database("acme");
+  check.set_target_version("99.0");
+  EXPECT_EQ(a.CheckUpgrade(check).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(AdmissionTest, AProductionOrderNamesTheTestThatAllowedIt) {
+  PastTest("18.0", Outcome::kSucceeded);
+  std::string test_id = store_.orders[0].order.upgrade_id();
+  ASSERT_TRUE(Make().RequestUpgrade(Order(PURPOSE_PRODUCTION)).ok());
+  EXPECT_EQ(store_.orders.back().order.test_upgrade_id(), test_id);
 }
 
 TEST_F(AdmissionTest, ATestCopyIsExtendedOneStepPastItsExpiryOnceHandedOver) {

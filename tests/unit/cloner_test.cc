@@ -400,5 +400,52 @@ TEST_F(ClonerTest, ARedeliveredProductionOrderAfterItsSnapshotOnlyRepublishesIt)
   EXPECT_EQ(Kinds(publisher_.Events()), (std::vector<std::string>{"snapshot_succeeded"}));
 }
 
+Order CheckOrder() {
+  Order o = SampleOrder(PURPOSE_CHECK);
+  o.set_test_database("acme_chk_0f8fad5b");
+  return o;
+}
+
+Event EventOf(const Order& order, const std::function<void(Event&)>& fill) {
+  Event e;
+  e.set_event_id(order.upgrade_id() + "/x");
+  *e.mutable_order() = order;
+  fill(e);
+  return e;
+}
+
+TEST_F(ClonerTest, ACheckCopyTakesNoTestCopysPlaceAndIsDroppedWhenTheCheckEnds) {
+  for (int n = 1; n <= 2; ++n) ASSERT_TRUE(Make().OnAccepted(TestOrderNumber(n)).ok());
+  Cloner cloner = Make();
+  ASSERT_TRUE(cloner.OnAccepted(CheckOrder()).ok());
+  EXPECT_EQ(hosting_.dbs.count("acme_test_00000001"), 1u);  // two test copies are allowed: none dropped
+  EXPECT_EQ(hosting_.dbs.count("acme_chk_0f8fad5b"), 1u);
+  ASSERT_TRUE(publisher_.Events().back().has_clone_succeeded());
+  EXPECT_FALSE(publisher_.Events().back().clone_succeeded().has_expires_at());  // never handed over
+
+  ASSERT_TRUE(cloner.Handle(upshift::testing::RecordOf(EventOf(CheckOrder(), [](Event& e) { e.mutable_failed(); }))).ok());
+  EXPECT_EQ(hosting_.dbs.count("acme_chk_0f8fad5b"), 0u);
+  EXPECT_EQ(store_.drops, (std::vector<std::string>{"acme_chk_0f8fad5b"}));
+  // A redelivered acceptance after the end republishes the result; it does not copy again.
+  size_t calls = hosting_.calls.size();
+  ASSERT_TRUE(cloner.OnAccepted(CheckOrder()).ok());
+  EXPECT_EQ(hosting_.calls.size(), calls);
+  EXPECT_EQ(hosting_.dbs.count("acme_chk_0f8fad5b"), 0u);
+}
+
+TEST_F(ClonerTest, ACheckCopyLeftByACheckThatNeverEndedIsDroppedWithoutWarnings) {
+  Cloner cloner = Make();
+  ASSERT_TRUE(cloner.OnAccepted(CheckOrder()).ok());
+  clock_.now += kAbandonedCheckCopyTtl - absl::Minutes(1);
+  EXPECT_EQ(*cloner.ExpireTestCopies(), 0);
+  clock_.now += absl::Minutes(2);
+  EXPECT_EQ(*cloner.ExpireTestCopies(), 1);
+  EXPECT_EQ(hosting_.dbs.count("acme_chk_0f8fad5b"), 0u);
+  for (const Event& e : publisher_.Events()) {
+    EXPECT_FALSE(e.has_test_copy_expiring());
+    EXPECT_FALSE(e.has_test_copy_dropped());  // nobody is told: nobody used it
+  }
+}
+
 }  // namespace
 }  // namespace upshift::cloner

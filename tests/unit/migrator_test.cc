@@ -112,7 +112,7 @@ class MigratorTest : public ::testing::Test {
 };
 
 TEST_F(MigratorTest, RunsEveryStepInOrderThenNeutralizesAndAnnouncesSuccess) {
-  ASSERT_TRUE(migrator_.MigrateTestCopy(SampleOrder()).ok());
+  ASSERT_TRUE(migrator_.MigrateCopy(SampleOrder()).ok());
   EXPECT_EQ(target_.ran, (std::vector<std::string>{
                              "16.0->17.0/01_split_partner_address", "16.0->17.0/02_rename_order_line_quantity",
                              "16.0->17.0/03_invoice_states", "17.0->18.0/01_product_templates",
@@ -132,12 +132,12 @@ TEST_F(MigratorTest, RunsEveryStepInOrderThenNeutralizesAndAnnouncesSuccess) {
 TEST_F(MigratorTest, ARedeliveredOrderRunsNoStepTwice) {
   // The first delivery stops in the middle of the second hop, after one hop and one step ran.
   target_.fail_step = "17.0->18.0/02_rename_partner_phone";
-  ASSERT_TRUE(migrator_.MigrateTestCopy(SampleOrder()).ok());
+  ASSERT_TRUE(migrator_.MigrateCopy(SampleOrder()).ok());
   size_t ran_before = target_.ran.size();
   EXPECT_EQ(ran_before, 4u);
   target_.fail_step.clear();
   publisher_.records.clear();
-  ASSERT_TRUE(migrator_.MigrateTestCopy(SampleOrder()).ok());
+  ASSERT_TRUE(migrator_.MigrateCopy(SampleOrder()).ok());
   std::multiset<std::string> all(target_.ran.begin(), target_.ran.end());
   for (const std::string& step : target_.ran) EXPECT_EQ(all.count(step), 1u) << step << " ran twice";
   EXPECT_EQ(target_.version, "18.0");
@@ -145,7 +145,7 @@ TEST_F(MigratorTest, ARedeliveredOrderRunsNoStepTwice) {
 
 TEST_F(MigratorTest, AFailingStepFailsTheUpgradeWithTheStepsError) {
   target_.fail_step = "16.0->17.0/03_invoice_states";
-  ASSERT_TRUE(migrator_.MigrateTestCopy(SampleOrder()).ok());
+  ASSERT_TRUE(migrator_.MigrateCopy(SampleOrder()).ok());
   Event last = publisher_.Events().back();
   ASSERT_TRUE(last.has_failed());
   EXPECT_EQ(last.failed().phase(), "migrate");
@@ -155,7 +155,7 @@ TEST_F(MigratorTest, AFailingStepFailsTheUpgradeWithTheStepsError) {
 
 TEST_F(MigratorTest, AChangedScriptStopsThePlan) {
   target_.history["16.0->17.0/01_split_partner_address"] = "0000000000000000";
-  ASSERT_TRUE(migrator_.MigrateTestCopy(SampleOrder()).ok());
+  ASSERT_TRUE(migrator_.MigrateCopy(SampleOrder()).ok());
   auto events = publisher_.Events();
   ASSERT_TRUE(events.back().has_failed());
   EXPECT_TRUE(target_.ran.empty());
@@ -163,8 +163,64 @@ TEST_F(MigratorTest, AChangedScriptStopsThePlan) {
 
 TEST_F(MigratorTest, AnUnreachableDatabaseIsRetriedNotFailed) {
   target_.down = absl::UnavailableError("connection refused");
-  EXPECT_EQ(migrator_.MigrateTestCopy(SampleOrder()).code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(migrator_.MigrateCopy(SampleOrder()).code(), absl::StatusCode::kUnavailable);
   for (const Event& e : publisher_.Events()) EXPECT_FALSE(e.has_failed());
+}
+
+Order CheckOrder() {
+  Order o = SampleOrder(PURPOSE_CHECK);
+  o.clear_notify_email();
+  o.set_test_database("acme_chk_0f8fad5b");
+  return o;
+}
+
+TEST_F(MigratorTest, ACheckMigratesItsCopyWithoutNeutralizingAndReportsEveryCheck) {
+  ASSERT_TRUE(migrator_.MigrateCopy(CheckOrder()).ok());
+  EXPECT_EQ(target_.ran.size(), 6u);  // the plan's six steps; no neutralize step
+  for (const std::string& step : target_.ran) EXPECT_FALSE(absl::StartsWith(step, "neutralize")) << step;
+  Event last = publisher_.Events().back();
+  ASSERT_TRUE(last.has_succeeded());
+  std::vector<std::string> checks;
+  for (const CheckReport& c : last.succeeded().report().checks()) {
+    EXPECT_TRUE(c.passed()) << c.name();
+    checks.push_back(c.kind() + " " + c.name());
+  }
+  EXPECT_EQ(checks, (std::vector<std::string>{"pre-check of hop 17.0->18.0 order_line_quantities_positive",
+                                              "post-check order_lines_reference_products",
+                                              "post-check order_totals_match_lines"}));
+  EXPECT_EQ(last.succeeded().report().steps_size(), 6);
+  // Nothing is handed over: the only checkpoint is the one before the plan.
+  EXPECT_EQ(gate_.passed, (std::vector<Checkpoint>{CHECKPOINT_BEGIN_MIGRATION}));
+}
+
+TEST_F(MigratorTest, ACheckStopsAtAHopWhosePreCheckFailsAndReportsTheFinding) {
+  target_.failing_check = "quantity <= 0";
+  ASSERT_TRUE(migrator_.MigrateCopy(CheckOrder()).ok());
+  EXPECT_EQ(target_.ran.size(), 3u);  // the first hop, which the failing pre-check does not guard
+  Event last = publisher_.Events().back();
+  ASSERT_TRUE(last.has_failed());
+  EXPECT_EQ(last.failed().phase(), "check");
+  EXPECT_EQ(last.failed().error(), "pre-check of hop 17.0->18.0 order_line_quantities_positive returned false");
+  ASSERT_EQ(last.failed().report().checks_size(), 1);
+  const CheckReport& finding = last.failed().report().checks(0);
+  EXPECT_FALSE(finding.passed());
+  EXPECT_EQ(finding.detail(), "returned false");
+  EXPECT_EQ(last.failed().report().steps_size(), 3);  // what ran on the copy before the finding
+}
+
+TEST_F(MigratorTest, EveryPostCheckRunsSoThatOneRunReportsEveryFinding) {
+  target_.failing_check = "LEFT JOIN product_product";  // the first of the two post-checks
+  ASSERT_TRUE(migrator_.MigrateCopy(CheckOrder()).ok());
+  Event last = publisher_.Events().back();
+  ASSERT_TRUE(last.has_failed());
+  EXPECT_EQ(last.failed().error(), "post-check order_lines_reference_products returned false");
+  int post_checks = 0;
+  for (const CheckReport& c : last.failed().report().checks()) {
+    if (c.kind() != "post-check") continue;
+    ++post_checks;
+    EXPECT_EQ(c.passed(), c.name() == "order_totals_match_lines") << c.name();
+  }
+  EXPECT_EQ(post_checks, 2);
 }
 
 Order ProductionOrder() {
@@ -206,7 +262,7 @@ TEST_F(MigratorTest, NeverMigratesAProductionDatabaseThatIsOnline) {
 
 TEST_F(MigratorTest, ATestCancelledBeforeItsPlanRunsNoStep) {
   gate_.cancelled.insert(SampleOrder().upgrade_id());
-  ASSERT_TRUE(migrator_.MigrateTestCopy(SampleOrder()).ok());
+  ASSERT_TRUE(migrator_.MigrateCopy(SampleOrder()).ok());
   EXPECT_TRUE(target_.ran.empty());
   auto events = publisher_.Events();
   ASSERT_EQ(events.size(), 1u);
@@ -216,7 +272,7 @@ TEST_F(MigratorTest, ATestCancelledBeforeItsPlanRunsNoStep) {
 TEST_F(MigratorTest, ATestCancelledDuringItsPlanIsNotHandedOver) {
   gate_.cancelled.insert(SampleOrder().upgrade_id());
   gate_.cancel_at = {CHECKPOINT_FINISH};
-  ASSERT_TRUE(migrator_.MigrateTestCopy(SampleOrder()).ok());
+  ASSERT_TRUE(migrator_.MigrateCopy(SampleOrder()).ok());
   EXPECT_EQ(target_.ran.size(), 7u);
   auto events = publisher_.Events();
   EXPECT_TRUE(events.back().has_cancelled());
@@ -234,7 +290,7 @@ TEST_F(MigratorTest, AProductionCancelledBeforeItsPointOfNoReturnIsRestoredNotMi
 }
 
 TEST_F(MigratorTest, ASuccessfulPlanCarriesItsIntegrityReport) {
-  ASSERT_TRUE(migrator_.MigrateTestCopy(SampleOrder()).ok());
+  ASSERT_TRUE(migrator_.MigrateCopy(SampleOrder()).ok());
   const IntegrityReport report = publisher_.Events().back().succeeded().report();
   ASSERT_EQ(report.tables_size(), 2);
   EXPECT_EQ(report.tables(0).table(), "public.res_partner");
@@ -275,7 +331,7 @@ TEST_F(MigratorTest, TheReportsBeforeCountsAreTheClonersWhenTheEventCarriesThem)
 
 TEST_F(MigratorTest, AStepThatChangesATableDeclaredUnchangedFailsTheUpgrade) {
   target_.corrupt_unchanged = true;
-  ASSERT_TRUE(migrator_.MigrateTestCopy(SampleOrder()).ok());
+  ASSERT_TRUE(migrator_.MigrateCopy(SampleOrder()).ok());
   Event last = publisher_.Events().back();
   ASSERT_TRUE(last.has_failed());
   EXPECT_TRUE(absl::StrContains(last.failed().error(), "declared unchanged")) << last.failed().error();

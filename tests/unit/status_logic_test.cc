@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <tuple>
+
 #include "tests/unit/fakes.h"
 
 namespace upshift::status {
@@ -162,6 +164,72 @@ TEST(NextUpgrade, StepsReportProgressAndRefreshTheRemainingEstimate) {
   EXPECT_EQ(u->progress_percent(), 33);
 }
 
+Event Step(const std::string& hop, const std::string& name, int done, int total) {
+  Event step = P("step/" + hop + "/" + name, 40);
+  step.mutable_step_applied()->set_hop(hop);
+  step.mutable_step_applied()->set_step(name);
+  step.mutable_step_applied()->set_steps_done(done);
+  step.mutable_step_applied()->set_steps_total(total);
+  return step;
+}
+
+// A Test's report: three steps of the plan taking 10, 80 and 10 ms, then its neutralization.
+IntegrityReport TestTimings() {
+  IntegrityReport r;
+  for (auto [hop, name, ms] : std::vector<std::tuple<std::string, std::string, int>>{
+           {"16.0->17.0", "01_a", 10}, {"16.0->17.0", "02_slow", 80}, {"17.0->18.0", "01_b", 10}, {"neutralize", "neutralize", 500}}) {
+    StepReport* s = r.add_steps();
+    s->set_hop(hop);
+    s->set_step(name);
+    s->set_duration_ms(ms);
+  }
+  return r;
+}
+
+TEST(NextUpgrade, ProgressIsWeighedByTheTestsStepTimings) {
+  IntegrityReport timings = TestTimings();
+  std::optional<Upgrade> u = NextUpgrade(std::nullopt, P("migration_started", 10));
+  u = NextUpgrade(u, Step("16.0->17.0", "01_a", 1, 3), &timings);
+  EXPECT_EQ(u->progress_percent(), 10);  // one step of three, but a tenth of the Test's time
+  u = NextUpgrade(u, Step("16.0->17.0", "02_slow", 2, 3), &timings);
+  EXPECT_EQ(u->progress_percent(), 90);
+  u = NextUpgrade(u, Step("17.0->18.0", "01_b", 3, 3), &timings);
+  EXPECT_EQ(u->progress_percent(), 100);
+}
+
+TEST(WeightedPercent, FallsBackWhenTheTimingsDoNotCoverThePlan) {
+  IntegrityReport timings = TestTimings();
+  EXPECT_EQ(WeightedPercent(Step("16.0->17.0", "02_slow", 2, 3).step_applied(), timings), 90);
+  EXPECT_EQ(WeightedPercent(Step("16.0->17.0", "99_unknown", 2, 3).step_applied(), timings), std::nullopt);
+  EXPECT_EQ(WeightedPercent(Step("16.0->17.0", "02_slow", 2, 4).step_applied(), timings), std::nullopt);  // another plan
+  IntegrityReport instant;
+  for (StepReport s : timings.steps()) {
+    s.set_duration_ms(0);
+    *instant.add_steps() = s;
+  }
+  EXPECT_EQ(WeightedPercent(Step("16.0->17.0", "02_slow", 2, 3).step_applied(), instant), std::nullopt);
+  // Without usable timings, by step count.
+  std::optional<Upgrade> u = NextUpgrade(std::nullopt, P("migration_started", 10));
+  u = NextUpgrade(u, Step("16.0->17.0", "02_slow", 2, 3), &instant);
+  EXPECT_EQ(u->progress_percent(), 66);
+}
+
+TEST(NextUpgrade, AFailureKeepsTheReportOfWhatRanAndWhatWasFound) {
+  Event failed = E("failed", 4);
+  CheckReport* c = failed.mutable_failed()->mutable_report()->add_checks();
+  c->set_name("order_line_quantities_positive");
+  c->set_passed(false);
+  Upgrade u = NextUpgrade(NextUpgrade(std::nullopt, E("accepted", 0)), failed);
+  ASSERT_EQ(u.report().checks_size(), 1);
+  EXPECT_FALSE(u.report().checks(0).passed());
+
+  Event rollback = P("migration_failed", 5);
+  *rollback.mutable_migration_failed()->mutable_report() = failed.failed().report();
+  Upgrade rolling = NextUpgrade(NextUpgrade(std::nullopt, P("went_offline", 1)), rollback);
+  EXPECT_EQ(rolling.report().checks_size(), 1);
+  EXPECT_EQ(NextUpgrade(rolling, P("rolled_back", 6)).report().checks_size(), 1);
+}
+
 bool Has(const std::vector<TagChange>& changes, const std::string& db, Tag tag, bool add) {
   for (const TagChange& c : changes) {
     if (c.database == db && c.tag == tag && c.add == add) return true;
@@ -209,6 +277,22 @@ TEST(TagChanges, TheCopyIsTaggedOnceItExists) {
   Upgrade cloning = NextUpgrade(std::nullopt, E("clone_started", 1));
   Upgrade cloned = NextUpgrade(cloning, E("clone_succeeded", 2));
   EXPECT_TRUE(Has(TagChanges(cloning, cloned), "acme_test_0f8fad5b", TAG_TEST_COPY, true));
+}
+
+TEST(TagChanges, ACheckTagsOnlyItsThrowawayCopy) {
+  Upgrade accepted = NextUpgrade(std::nullopt, E("accepted", 0, PURPOSE_CHECK));
+  EXPECT_TRUE(TagChanges(std::nullopt, accepted).empty());
+  Event cloned_event = E("clone_succeeded", 2, PURPOSE_CHECK);
+  cloned_event.mutable_order()->set_test_database("acme_chk_0f8fad5b");
+  Upgrade cloned = NextUpgrade(accepted, cloned_event);
+  auto changes = TagChanges(accepted, cloned);
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_TRUE(Has(changes, "acme_chk_0f8fad5b", TAG_CHECK_COPY, true));
+  Upgrade failed = NextUpgrade(cloned, E("failed", 4, PURPOSE_CHECK));
+  EXPECT_TRUE(TagChanges(cloned, failed).empty());  // no failure tag: a check changes nothing
+  EXPECT_TRUE(failed.test_database().empty());
+  Upgrade passed = NextUpgrade(cloned, E("succeeded", 4, PURPOSE_CHECK));
+  EXPECT_TRUE(passed.test_database().empty());  // its copy is dropped
 }
 
 }  // namespace

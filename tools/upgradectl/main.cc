@@ -1,6 +1,7 @@
 // upgradectl: the command-line client of Upshift's gRPC API.
 //
 //   upgradectl request DATABASE TARGET_VERSION --email=ADDRESS [--purpose=test|production] [--request_id=KEY]
+//   upgradectl check DATABASE TARGET_VERSION
 //   upgradectl options DATABASE
 //   upgradectl list
 //   upgradectl show UPGRADE_ID
@@ -11,7 +12,8 @@
 //   upgradectl health
 //
 // Exit codes: 0 done (watch: the upgrade succeeded), 1 the server refused the call, 2 usage,
-// 3 the server could not be reached or did not answer in time, 4 (watch) the upgrade failed.
+// 3 the server could not be reached or did not answer in time, 4 (watch) the upgrade failed
+// (check: the check found problems).
 
 #include <grpcpp/grpcpp.h>
 
@@ -34,7 +36,7 @@ ABSL_FLAG(std::string, status_addr, "127.0.0.1:50052", "Address of the status se
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(10), "Deadline of each call (watch: of the whole watch x 100)");
 ABSL_FLAG(std::string, email, "", "request: where to send notifications");
 ABSL_FLAG(std::string, purpose, "test", "request: test or production");
-ABSL_FLAG(std::string, request_id, "", "request: idempotency key (a repeated key returns the first order)");
+ABSL_FLAG(std::string, request_id, "", "request, check: idempotency key (a repeated key returns the first order)");
 
 namespace upshift::ctl {
 namespace {
@@ -66,6 +68,8 @@ std::string TagName(int tag) {
       return "Offline";
     case TAG_RESTORE_POINT:
       return "Restore point";
+    case TAG_CHECK_COPY:
+      return "Check copy";
     default:
       return Tag_Name(static_cast<Tag>(tag));
   }
@@ -98,9 +102,9 @@ void PrintUpgrade(const Upgrade& u) {
     std::printf("\n");
   }
   if (!u.error().empty()) std::printf("error     %s\n", u.error().c_str());
-  if (u.report().tables_size() > 0) {
+  if (u.report().ByteSizeLong() > 0) {
     const IntegrityReport& r = u.report();
-    std::printf("report    table: rows before -> after%s\n", "");
+    std::printf("report    %s\n", r.tables_size() > 0 ? "table: rows before -> after" : "what ran and was checked");
     for (const TableReport& t : r.tables()) {
       std::printf("          %s: %lld -> %lld%s\n", t.table().c_str(), static_cast<long long>(t.rows_before()),
                   static_cast<long long>(t.rows_after()),
@@ -109,7 +113,8 @@ void PrintUpgrade(const Upgrade& u) {
     }
     for (const std::string& c : r.constraints_validated()) std::printf("          constraint %s validated\n", c.c_str());
     for (const CheckReport& c : r.checks()) {
-      std::printf("          %s %s: %s\n", c.kind().c_str(), c.name().c_str(), c.passed() ? "passed" : "FAILED");
+      std::printf("          %s %s: %s%s\n", c.kind().c_str(), c.name().c_str(), c.passed() ? "passed" : "FAILED, ",
+                  c.detail().c_str());
     }
     for (const StepReport& s : r.steps()) {
       std::printf("          step %s/%s: %lld ms, %lld rows\n", s.hop().c_str(), s.step().c_str(),
@@ -133,6 +138,34 @@ void PrintDatabaseRow(const Database& db, bool nested) {
   if (db.has_expires_at()) tags.push_back(absl::StrCat("expires ", When(db.expires_at()).substr(0, 10)));
   std::printf("%s%-*s %-8s %-7s %s\n", nested ? "  └─ " : "", nested ? 39 : 44, db.name().c_str(), db.version().empty() ? "-" : db.version().c_str(),
               db.online() ? "yes" : "no", tags.empty() ? "" : absl::StrCat("[", absl::StrJoin(tags, "] ["), "]").c_str());
+}
+
+const char* PurposeWord(int purpose) {
+  return purpose == PURPOSE_TEST ? "test" : purpose == PURPOSE_PRODUCTION ? "production" : "check";
+}
+
+// Prints each change of an upgrade until it ends; `last` is the final Upgrade seen.
+grpc::Status Watch(StatusService::Stub& stub, const std::string& upgrade_id, absl::Duration timeout, Upgrade* last) {
+  WatchUpgradeRequest req;
+  req.set_upgrade_id(upgrade_id);
+  grpc::ClientContext ctx;
+  SetDeadline(ctx, timeout);
+  std::unique_ptr<grpc::ClientReader<Upgrade>> reader = stub.WatchUpgrade(&ctx, req);
+  Upgrade u;
+  while (reader->Read(&u)) {
+    std::string detail = u.state() == STATE_MIGRATING && !u.current_step().empty()
+                             ? absl::StrCat(u.progress_percent(), "% ", u.current_step(), " ")
+                             : "";
+    if (u.has_estimated_remaining() && u.estimated_remaining().seconds() > 0 && u.state() != STATE_SUCCEEDED) {
+      absl::StrAppend(&detail, "about ", u.estimated_remaining().seconds(), " s left ");
+    }
+    std::printf("%s  %-16s %s%s%s\n", When(u.updated_at()).c_str(), State_Name(u.state()).c_str(), detail.c_str(),
+                u.test_database().empty() ? "" : absl::StrCat("copy ", u.test_database(), " ").c_str(),
+                u.error().c_str());
+    std::fflush(stdout);
+    *last = u;
+  }
+  return reader->Finish();
 }
 
 int Main(const std::vector<std::string>& args) {
@@ -192,7 +225,7 @@ int Main(const std::vector<std::string>& args) {
     if (!resp.active_upgrade_id().empty()) std::printf("upgrade %s is in progress\n", resp.active_upgrade_id().c_str());
     for (const TargetOption& o : resp.options()) {
       std::vector<std::string> purposes;
-      for (int p : o.purposes()) purposes.push_back(p == PURPOSE_TEST ? "test" : "production");
+      for (int p : o.purposes()) purposes.push_back(PurposeWord(p));
       std::printf("  -> %-8s %s\n", o.version().c_str(),
                   purposes.empty() ? "(nothing can be ordered now)" : absl::StrJoin(purposes, ", ").c_str());
     }
@@ -227,30 +260,30 @@ int Main(const std::vector<std::string>& args) {
   }
   if (command == "watch") {
     if (!need(1)) return usage("watch UPGRADE_ID");
-    WatchUpgradeRequest req;
-    req.set_upgrade_id(args[2]);
-    grpc::ClientContext ctx;
-    SetDeadline(ctx, timeout * 100);
-    auto stub = status_stub();
-    std::unique_ptr<grpc::ClientReader<Upgrade>> reader = stub->WatchUpgrade(&ctx, req);
-    Upgrade u;
-    State last = STATE_UNSPECIFIED;
-    while (reader->Read(&u)) {
-      std::string detail = u.state() == STATE_MIGRATING && !u.current_step().empty()
-                               ? absl::StrCat(u.progress_percent(), "% ", u.current_step(), " ")
-                               : "";
-      if (u.has_estimated_remaining() && u.estimated_remaining().seconds() > 0 && u.state() != STATE_SUCCEEDED) {
-        absl::StrAppend(&detail, "about ", u.estimated_remaining().seconds(), " s left ");
-      }
-      std::printf("%s  %-16s %s%s%s\n", When(u.updated_at()).c_str(), State_Name(u.state()).c_str(), detail.c_str(),
-                  u.test_database().empty() ? "" : absl::StrCat("copy ", u.test_database(), " ").c_str(),
-                  u.error().c_str());
-      std::fflush(stdout);
-      last = u.state();
-    }
-    grpc::Status s = reader->Finish();
+    Upgrade last;
+    grpc::Status s = Watch(*status_stub(), args[2], timeout * 100, &last);
     if (!s.ok()) return Report(s);
-    return last == STATE_SUCCEEDED ? 0 : kUpgradeFailed;
+    return last.state() == STATE_SUCCEEDED ? 0 : kUpgradeFailed;
+  }
+  if (command == "check") {
+    if (!need(2)) return usage("check DATABASE TARGET_VERSION");
+    CheckUpgradeRequest req;
+    req.set_database(args[2]);
+    req.set_target_version(args[3]);
+    req.set_request_id(absl::GetFlag(FLAGS_request_id));
+    CheckUpgradeResponse resp;
+    grpc::ClientContext ctx;
+    SetDeadline(ctx, timeout);
+    grpc::Status s = request_stub()->CheckUpgrade(&ctx, req, &resp);
+    if (!s.ok()) return Report(s);
+    std::printf("checking %s -> %s on a throwaway copy (check %s)\n", resp.upgrade().database().c_str(),
+                resp.upgrade().target_version().c_str(), resp.upgrade().upgrade_id().c_str());
+    Upgrade last;
+    s = Watch(*status_stub(), resp.upgrade().upgrade_id(), timeout * 100, &last);
+    if (!s.ok()) return Report(s);
+    std::printf("\n");
+    PrintUpgrade(last);
+    return last.state() == STATE_SUCCEEDED ? 0 : kUpgradeFailed;
   }
   if (command == "upgrades") {
     if (!need(1)) return usage("upgrades DATABASE");
@@ -324,6 +357,7 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "upgradectl COMMAND [ARGS] [--request_addr=H:P] [--status_addr=H:P]\n"
       "  request DATABASE TARGET_VERSION --email=ADDRESS [--purpose=test|production] [--request_id=KEY]\n"
+      "  check DATABASE TARGET_VERSION  dry run on a throwaway copy; prints every check (exit 4: findings)\n"
       "  options DATABASE      what the database can be upgraded to now\n"
       "  list                  databases, with test copies nested under their main database\n"
       "  show UPGRADE_ID       one upgrade\n"
