@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -46,6 +47,8 @@ absl::Status RunPipeline(const std::vector<Command>& commands, absl::Duration ti
     pid_t pid = fork();
     if (pid < 0) return absl::InternalError("fork failed");
     if (pid == 0) {
+      // A worker killed with kill -9 must not leave its pg_dump or restore running on its own.
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
       if (prev_read >= 0) dup2(prev_read, STDIN_FILENO);
       if (!last) dup2(pipefd[1], STDOUT_FILENO);
       dup2(err_fd, STDERR_FILENO);

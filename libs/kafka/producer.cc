@@ -136,6 +136,17 @@ absl::Status KafkaProducer::Publish(const std::vector<OutgoingRecord>& records) 
   return waiter.status;
 }
 
+absl::Status KafkaProducer::CheckBroker(absl::Duration timeout) {
+  RdKafka::Metadata* metadata = nullptr;
+  RdKafka::ErrorCode code =
+      impl_->producer->metadata(/*all_topics=*/false, nullptr, &metadata, static_cast<int>(absl::ToInt64Milliseconds(timeout)));
+  delete metadata;
+  if (code != RdKafka::ERR_NO_ERROR) {
+    return absl::UnavailableError(absl::StrCat("kafka broker: ", RdKafka::err2str(code)));
+  }
+  return absl::OkStatus();
+}
+
 void KafkaProducer::Flush(absl::Duration timeout) {
   impl_->producer->flush(static_cast<int>(absl::ToInt64Milliseconds(timeout)));
 }

@@ -34,6 +34,9 @@ class KafkaProducer final : public Publisher {
   using Publisher::Publish;
   absl::Status Publish(const std::vector<OutgoingRecord>& records) override;
 
+  // Whether a broker answers a metadata request within `timeout` (UNAVAILABLE otherwise).
+  absl::Status CheckBroker(absl::Duration timeout);
+
   // Waits up to `timeout` for every record in flight to be delivered.
   void Flush(absl::Duration timeout);
 

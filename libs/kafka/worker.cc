@@ -2,6 +2,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include <thread>
+
+#include "libs/common/grpc_util.h"
 #include "libs/common/logging.h"
 
 namespace upshift {
@@ -14,15 +17,25 @@ absl::StatusOr<KafkaOptions> MakeKafkaOptions(std::string brokers, const std::ve
 }
 
 int RunConsumer(const KafkaOptions& options, const std::string& group, const std::vector<std::string>& topics,
-                KafkaProducer& producer, RecordHandler handler, const std::atomic<bool>& stop) {
+                KafkaProducer& producer, RecordHandler handler, WorkerHealth health, const std::atomic<bool>& stop) {
   absl::StatusOr<std::unique_ptr<KafkaConsumer>> consumer =
       KafkaConsumer::Create(options, group, topics, &producer, std::move(handler));
   if (!consumer.ok()) {
     LogError(consumer.status().ToString());
     return 2;
   }
-  LogInfo(absl::StrCat("consuming ", absl::StrJoin(topics, ", "), " in group ", group));
+  int port = 0;
+  absl::StatusOr<std::unique_ptr<grpc::Server>> server = StartGrpcServer(health.listen, {}, &port);
+  if (!server.ok()) {
+    LogError(absl::StrCat("health server: ", server.status().ToString()));
+    return 1;
+  }
+  health.probes.push_back({"kafka broker", [&producer] { return producer.CheckBroker(absl::Seconds(2)); }});
+  std::thread monitor([&] { MonitorHealth(**server, health.probes, {}, health.interval, stop); });
+  LogInfo(absl::StrCat("consuming ", absl::StrJoin(topics, ", "), " in group ", group, "; health on port ", port));
   (*consumer)->Run(stop);
+  monitor.join();
+  (*server)->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   consumer->reset();
   producer.Flush(absl::Seconds(5));
   LogInfo("stopped");

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "libs/common/health.h"
 #include "libs/kafka/consumer.h"
 #include "libs/kafka/producer.h"
 
@@ -17,11 +18,20 @@ namespace upshift {
 absl::StatusOr<KafkaOptions> MakeKafkaOptions(std::string brokers, const std::vector<std::string>& properties,
                                               std::string client_id);
 
-// Consumes `topics` in consumer group `group` with `handler` until `stop` is set (records that can
-// never be processed go to upgrade.dlq through `producer`), then leaves the group and flushes
-// `producer`. Returns the process exit code: 0, or 2 when the consumer cannot be configured.
+// A worker's health server: grpc.health.v1 on `listen`, SERVING while the broker and every probe
+// answer (for Kubernetes' gRPC probes).
+struct WorkerHealth {
+  std::string listen;
+  std::vector<HealthProbe> probes;
+  absl::Duration interval = absl::Seconds(2);
+};
+
+// Serves `health`, and consumes `topics` in consumer group `group` with `handler` until `stop` is
+// set (records that can never be processed go to upgrade.dlq through `producer`); then reports
+// NOT_SERVING, leaves the group and flushes `producer`. Returns the process exit code: 0, 1 when
+// the health port cannot be bound, 2 when the consumer cannot be configured.
 int RunConsumer(const KafkaOptions& options, const std::string& group, const std::vector<std::string>& topics,
-                KafkaProducer& producer, RecordHandler handler, const std::atomic<bool>& stop);
+                KafkaProducer& producer, RecordHandler handler, WorkerHealth health, const std::atomic<bool>& stop);
 
 }  // namespace upshift
 

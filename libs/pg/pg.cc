@@ -1,5 +1,7 @@
 #include "libs/pg/pg.h"
 
+#include <typeinfo>
+
 #include <libpq-fe.h>
 
 #include <thread>
@@ -14,9 +16,11 @@ namespace upshift::pg {
 
 namespace {
 
-// libpq's messages end with a newline; statuses read better without it.
+// libpq's messages end with a newline; statuses read better without it. An exception without a
+// message is named by its type, so that the error still says something.
 std::string What(const std::exception& e) {
-  return std::string(absl::StripTrailingAsciiWhitespace(e.what()));
+  std::string what(absl::StripTrailingAsciiWhitespace(e.what()));
+  return what.empty() ? absl::StrCat("(", typeid(e).name(), " without a message)") : what;
 }
 
 }  // namespace
@@ -38,7 +42,8 @@ absl::Status StatusFromException(const std::exception& e) {
   if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e)) {
     const std::string& state = sql->sqlstate();
     // Class 08: connection exception; 57P01-03: admin shutdown, crash shutdown, cannot connect now.
-    if (state.rfind("08", 0) == 0 || state == "57P01" || state == "57P02" || state == "57P03") {
+    // No SQLSTATE: the server sent no error at all, which libpq reports when the connection failed.
+    if (state.empty() || state.rfind("08", 0) == 0 || state == "57P01" || state == "57P02" || state == "57P03") {
       return absl::UnavailableError(absl::StrCat("database unavailable: ", What(e)));
     }
     if (state == "40001" || state == "40P01") return absl::AbortedError(What(e));
@@ -219,6 +224,17 @@ absl::Status WithConnection(absl::string_view base, absl::string_view dbname,
   try {
     pqxx::connection conn(ConnInfoFor(base, dbname));
     return fn(conn);
+  } catch (const std::exception& e) {
+    return StatusFromException(e);
+  }
+}
+
+absl::Status PingServer(absl::string_view conninfo) {
+  try {
+    pqxx::connection conn(absl::StrCat(conninfo, " connect_timeout=2"));
+    pqxx::nontransaction tx(conn);
+    tx.exec("SELECT 1");
+    return absl::OkStatus();
   } catch (const std::exception& e) {
     return StatusFromException(e);
   }

@@ -89,6 +89,10 @@ int64_t CountTableRows(pqxx::transaction_base& tx, const std::string& schema, co
 std::string ChecksumTable(pqxx::transaction_base& tx, const std::string& schema, const std::string& table);
 
 // Opens a one-off connection to `dbname` on the server described by `base`, runs `fn`, closes it.
+// Opens a connection with `conninfo` (keyword form) and runs SELECT 1: a health probe. UNAVAILABLE
+// when the server does not answer within 2 seconds.
+absl::Status PingServer(absl::string_view conninfo);
+
 absl::Status WithConnection(absl::string_view base, absl::string_view dbname,
                             const std::function<absl::Status(pqxx::connection&)>& fn);
 

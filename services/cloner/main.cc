@@ -14,9 +14,12 @@
 #include "libs/hosting/pg_hosting_server.h"
 #include "libs/kafka/topics.h"
 #include "libs/kafka/worker.h"
+#include "libs/pg/pg.h"
 #include "services/cloner/cloner.h"
 #include "services/cloner/pg_clone_store.h"
 
+ABSL_FLAG(std::string, health_listen, "0.0.0.0:50061", "Address of the grpc.health.v1 server (port 0: any free port)");
+ABSL_FLAG(absl::Duration, health_interval, absl::Seconds(2), "How often health probes the database and the broker");
 ABSL_FLAG(std::string, kafka_brokers, "127.0.0.1:9092", "Kafka bootstrap servers");
 ABSL_FLAG(std::vector<std::string>, kafka_properties, {},
           "Extra librdkafka properties as key=value,... (security, timeouts, debug)");
@@ -112,8 +115,12 @@ int Run(const Config& config, const std::atomic<bool>& stop) {
       while (!stop && absl::Now() < next) absl::SleepFor(absl::Milliseconds(100));
     }
   });
+  WorkerHealth health{absl::GetFlag(FLAGS_health_listen),
+                      {{"platform database", [&] { return pg::PingServer(config.platform_db); }},
+                       {"hosting server", [&] { return pg::PingServer(pg::ConnInfoFor(config.hosting.conninfo, "postgres")); }}},
+                      absl::GetFlag(FLAGS_health_interval)};
   int exit_code = RunConsumer(config.kafka, "upshift-cloner", {topics::kOrders, topics::kEvents}, **producer,
-                     [&cloner](const ConsumedRecord& r) { return cloner.Handle(r); }, stop);
+                              [&cloner](const ConsumedRecord& r) { return cloner.Handle(r); }, std::move(health), stop);
   sweeper.join();
   return exit_code;
 }

@@ -9,9 +9,12 @@
 #include "libs/gate/grpc_gate.h"
 #include "libs/kafka/topics.h"
 #include "libs/kafka/worker.h"
+#include "libs/pg/pg.h"
 #include "services/migrator/migrator.h"
 #include "services/migrator/pg_migration_target.h"
 
+ABSL_FLAG(std::string, health_listen, "0.0.0.0:50062", "Address of the grpc.health.v1 server (port 0: any free port)");
+ABSL_FLAG(absl::Duration, health_interval, absl::Seconds(2), "How often health probes the database and the broker");
 ABSL_FLAG(std::string, kafka_brokers, "127.0.0.1:9092", "Kafka bootstrap servers");
 ABSL_FLAG(std::vector<std::string>, kafka_properties, {},
           "Extra librdkafka properties as key=value,... (security, timeouts, debug)");
@@ -44,8 +47,12 @@ int Run(const std::atomic<bool>& stop) {
   LogInfo(absl::StrCat("catalog ", catalog->application(), " loaded"));
   GrpcGate gate(absl::GetFlag(FLAGS_request_addr), absl::Seconds(10));
   Migrator migrator(*catalog, target, **producer, gate, SystemClock(), absl::GetFlag(FLAGS_heartbeat_interval));
+  std::string hosting_db = absl::GetFlag(FLAGS_hosting_db);
+  WorkerHealth health{absl::GetFlag(FLAGS_health_listen),
+                      {{"hosting server", [&] { return pg::PingServer(pg::ConnInfoFor(hosting_db, "postgres")); }}},
+                      absl::GetFlag(FLAGS_health_interval)};
   return RunConsumer(*kafka, "upshift-migrator", {topics::kEvents}, **producer,
-                     [&migrator](const ConsumedRecord& r) { return migrator.Handle(r); }, stop);
+                     [&migrator](const ConsumedRecord& r) { return migrator.Handle(r); }, std::move(health), stop);
 }
 
 }  // namespace

@@ -8,11 +8,14 @@
 #include "libs/common/signals.h"
 #include "libs/kafka/topics.h"
 #include "libs/kafka/worker.h"
+#include "libs/pg/pg.h"
 #include "libs/mail/outbox_mailer.h"
 #include "libs/mail/smtp_mailer.h"
 #include "services/notifier/notifier.h"
 #include "services/notifier/pg_sent_log.h"
 
+ABSL_FLAG(std::string, health_listen, "0.0.0.0:50063", "Address of the grpc.health.v1 server (port 0: any free port)");
+ABSL_FLAG(absl::Duration, health_interval, absl::Seconds(2), "How often health probes the database and the broker");
 ABSL_FLAG(std::string, kafka_brokers, "127.0.0.1:9092", "Kafka bootstrap servers");
 ABSL_FLAG(std::vector<std::string>, kafka_properties, {},
           "Extra librdkafka properties as key=value,... (security, timeouts, debug)");
@@ -59,8 +62,12 @@ int Run(const std::atomic<bool>& stop) {
     return 2;
   }
   Notifier notifier({absl::GetFlag(FLAGS_connect_hint)}, *mailer, *log);
+  std::string platform_db = absl::GetFlag(FLAGS_platform_db);
+  WorkerHealth health{absl::GetFlag(FLAGS_health_listen),
+                      {{"platform database", [&] { return pg::PingServer(platform_db); }}},
+                      absl::GetFlag(FLAGS_health_interval)};
   return RunConsumer(*kafka, "upshift-notifier", {topics::kOrders, topics::kEvents}, **producer,
-                     [&notifier](const ConsumedRecord& r) { return notifier.Handle(r); }, stop);
+                     [&notifier](const ConsumedRecord& r) { return notifier.Handle(r); }, std::move(health), stop);
 }
 
 }  // namespace

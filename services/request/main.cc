@@ -13,7 +13,9 @@
 #include "libs/common/grpc_util.h"
 #include "libs/common/logging.h"
 #include "libs/common/retry.h"
+#include "libs/common/health.h"
 #include "libs/common/signals.h"
+#include "libs/pg/pg.h"
 #include "libs/hosting/pg_hosting_server.h"
 #include "libs/kafka/consumer.h"
 #include "libs/kafka/topics.h"
@@ -25,6 +27,7 @@
 #include "services/request/pg_order_store.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:50051", "gRPC listen address (port 0: any free port)");
+ABSL_FLAG(absl::Duration, health_interval, absl::Seconds(2), "How often health probes the databases and the broker");
 ABSL_FLAG(std::string, port_file, "", "If set, the bound gRPC port is written there");
 ABSL_FLAG(std::string, kafka_brokers, "127.0.0.1:9092", "Kafka bootstrap servers");
 ABSL_FLAG(std::vector<std::string>, kafka_properties, {},
@@ -115,10 +118,20 @@ int Run(const Config& config, const std::atomic<bool>& stop) {
   std::atomic<bool> workers_stop{false};
   std::thread relay_thread([&] { relay.Run(workers_stop); });
   std::thread consumer_thread([&] { (*consumer)->Run(workers_stop); });
+  // Orders need the platform database and the hosting server; the broker may be down (the outbox
+  // keeps orders until it is back), but then request is degraded and says so.
+  std::thread health([&] {
+    MonitorHealth(**server,
+                  {{"platform database", [&] { return pg::PingServer(config.platform_db); }},
+                   {"hosting server", [&] { return pg::PingServer(pg::ConnInfoFor(config.hosting_db, "postgres")); }},
+                   {"kafka broker", [&] { return (*producer)->CheckBroker(absl::Seconds(2)); }, true}},
+                  {upgrade::v1::UpgradeService::service_full_name(), upgrade::v1::UpgradeGate::service_full_name()},
+                  absl::GetFlag(FLAGS_health_interval), stop);
+  });
   WaitForStopSignal();
 
   LogInfo("stopping");
-  SetServing(**server, false);
+  health.join();  // NOT_SERVING first
   (*server)->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   workers_stop = true;
   relay.Wake();

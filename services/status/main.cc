@@ -12,7 +12,9 @@
 #include "libs/common/grpc_util.h"
 #include "libs/common/logging.h"
 #include "libs/common/retry.h"
+#include "libs/common/health.h"
 #include "libs/common/signals.h"
+#include "libs/pg/pg.h"
 #include "libs/hosting/pg_hosting_server.h"
 #include "libs/kafka/consumer.h"
 #include "libs/kafka/topics.h"
@@ -24,6 +26,7 @@
 #include "services/status/recorder.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:50052", "gRPC listen address (port 0: any free port)");
+ABSL_FLAG(absl::Duration, health_interval, absl::Seconds(2), "How often health probes the databases and the broker");
 ABSL_FLAG(std::string, port_file, "", "If set, the bound gRPC port is written there");
 ABSL_FLAG(std::string, kafka_brokers, "127.0.0.1:9092", "Kafka bootstrap servers");
 ABSL_FLAG(std::vector<std::string>, kafka_properties, {},
@@ -99,10 +102,17 @@ int Run(const Config& config, const std::atomic<bool>& stop) {
   LogInfo(absl::StrCat("serving StatusService on port ", port));
 
   std::thread consumer_thread([&] { (*consumer)->Run(stopping); });
+  std::thread health([&] {
+    MonitorHealth(**server,
+                  {{"platform database", [&] { return pg::PingServer(config.platform_db); }},
+                   {"hosting server", [&] { return pg::PingServer(pg::ConnInfoFor(config.hosting_db, "postgres")); }},
+                   {"kafka broker", [&] { return (*producer)->CheckBroker(absl::Seconds(2)); }, true}},
+                  {upgrade::v1::StatusService::service_full_name()}, absl::GetFlag(FLAGS_health_interval), stop);
+  });
   WaitForStopSignal();
 
   LogInfo("stopping");
-  SetServing(**server, false);
+  health.join();  // NOT_SERVING first
   stopping = true;
   hub.Notify();
   (*server)->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));

@@ -24,30 +24,6 @@ using namespace upgrade::v1;
 
 Platform* platform = nullptr;
 
-// The sample catalog plus two test-only steps in the 17.0 -> 18.0 hop, between its second and third
-// step: one sleeps and one fails, each only in a database holding its marker parameter.
-std::string MakeTestCatalog(const std::string& dir) {
-  std::filesystem::copy(SourceDir() + "/deploy/catalogs/sample_erp", dir, std::filesystem::copy_options::recursive);
-  std::ofstream(dir + "/hops/17.0-18.0/02a_test_slow.sql")
-      << "SELECT pg_sleep(3) FROM ir_config_parameter WHERE key = 'upshift.test.slow_upgrade';\n";
-  std::ofstream(dir + "/hops/17.0-18.0/02b_test_fail.sql")
-      << "DO $$ BEGIN\n"
-         "  IF EXISTS (SELECT 1 FROM ir_config_parameter WHERE key = 'upshift.test.fail_upgrade') THEN\n"
-         "    RAISE EXCEPTION 'forced failure for the rollback test';\n"
-         "  END IF;\n"
-         "END $$;\n";
-  std::ifstream in(dir + "/catalog.textproto");
-  std::stringstream text;
-  text << in.rdbuf();
-  std::string manifest = absl::StrReplaceAll(
-      text.str(), {{"  steps { name: \"03_order_line_constraints\"",
-                    "  steps { name: \"02a_test_slow\" sql: \"hops/17.0-18.0/02a_test_slow.sql\" }\n"
-                    "  steps { name: \"02b_test_fail\" sql: \"hops/17.0-18.0/02b_test_fail.sql\" }\n"
-                    "  steps { name: \"03_order_line_constraints\""}});
-  std::ofstream(dir + "/catalog.textproto") << manifest;
-  return dir;
-}
-
 class PlatformEnvironment : public ::testing::Environment {
  public:
   void SetUp() override {

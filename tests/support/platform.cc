@@ -4,11 +4,36 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "tests/support/wait.h"
 
 namespace upshift::testing {
+
+std::string MakeTestCatalog(const std::string& dir) {
+  std::filesystem::copy(SourceDir() + "/deploy/catalogs/sample_erp", dir, std::filesystem::copy_options::recursive);
+  std::ofstream(dir + "/hops/17.0-18.0/02a_test_slow.sql")
+      << "SELECT pg_sleep(3) FROM ir_config_parameter WHERE key = 'upshift.test.slow_upgrade';\n";
+  std::ofstream(dir + "/hops/17.0-18.0/02b_test_fail.sql")
+      << "DO $$ BEGIN\n"
+         "  IF EXISTS (SELECT 1 FROM ir_config_parameter WHERE key = 'upshift.test.fail_upgrade') THEN\n"
+         "    RAISE EXCEPTION 'forced failure for the rollback test';\n"
+         "  END IF;\n"
+         "END $$;\n";
+  std::ifstream in(dir + "/catalog.textproto");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string manifest = absl::StrReplaceAll(
+      text.str(), {{"  steps { name: \"03_order_line_constraints\"",
+                    "  steps { name: \"02a_test_slow\" sql: \"hops/17.0-18.0/02a_test_slow.sql\" }\n"
+                    "  steps { name: \"02b_test_fail\" sql: \"hops/17.0-18.0/02b_test_fail.sql\" }\n"
+                    "  steps { name: \"03_order_line_constraints\""}});
+  std::ofstream(dir + "/catalog.textproto") << manifest;
+  return dir;
+}
 
 std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout) {
   auto ctx = std::make_unique<grpc::ClientContext>();
@@ -66,6 +91,11 @@ absl::StatusOr<std::unique_ptr<Platform>> Platform::Start(Options options) {
   };
   for (auto& [name, flags] : services) {
     flags.push_back(kafka_properties);
+    flags.push_back("--health_interval=250ms");
+    if (name != "request" && name != "status") {
+      p->health_ports_[name] = FreePort();
+      flags.push_back(absl::StrCat("--health_listen=127.0.0.1:", p->health_ports_[name]));
+    }
     for (const std::string& f : options.extra_flags[name]) flags.push_back(f);
     if (absl::Status s = p->StartService(name, flags); !s.ok()) return s;
   }
@@ -74,8 +104,8 @@ absl::StatusOr<std::unique_ptr<Platform>> Platform::Start(Options options) {
   p->status_stub_ = upgrade::v1::StatusService::NewStub(
       grpc::CreateChannel(p->status_address(), grpc::InsecureChannelCredentials()));
   bool serving = WaitFor([&] {
-    for (const std::string& addr : {p->request_address(), p->status_address()}) {
-      auto h = Health(addr);
+    for (const std::string& name : p->start_order_) {
+      auto h = Health(p->health_address(name));
       if (!h.ok() || *h != grpc::health::v1::HealthCheckResponse::SERVING) return false;
     }
     return true;
@@ -114,6 +144,12 @@ Platform::~Platform() {
     std::error_code ec;
     std::filesystem::remove_all(log_dir_, ec);
   }
+}
+
+std::string Platform::health_address(const std::string& name) const {
+  if (name == "request") return request_address();
+  if (name == "status") return status_address();
+  return absl::StrCat("127.0.0.1:", health_ports_.at(name));
 }
 
 std::string Platform::request_address() const { return absl::StrCat("127.0.0.1:", request_port_); }

@@ -31,6 +31,8 @@ class Platform {
   upgrade::v1::StatusService::Stub& status() { return *status_stub_; }
   std::string request_address() const;
   std::string status_address() const;
+  // Where a service's grpc.health.v1 answers (request and status: their API port).
+  std::string health_address(const std::string& name) const;
   ChildProcess& service(const std::string& name) { return *services_.at(name); }
   // Starts a service again with the flags it had (after it was killed or stopped).
   absl::Status RestartService(const std::string& name);
@@ -48,6 +50,7 @@ class Platform {
   Options options_;
   std::string log_dir_;
   int request_port_ = 0, status_port_ = 0;
+  std::map<std::string, int> health_ports_;  // the workers' health servers
   std::unique_ptr<PostgresServer> postgres_;
   std::unique_ptr<DevBroker> broker_;
   std::unique_ptr<SmtpServer> smtp_;
@@ -57,6 +60,12 @@ class Platform {
   std::unique_ptr<upgrade::v1::UpgradeService::Stub> request_stub_;
   std::unique_ptr<upgrade::v1::StatusService::Stub> status_stub_;
 };
+
+// Copies the sample catalog into `dir` (which must not exist) with two test-only steps in the
+// 17.0 -> 18.0 hop, between its second and third step: 02a_test_slow sleeps 3 s in a database whose
+// ir_config_parameter holds the key 'upshift.test.slow_upgrade', 02b_test_fail raises in one holding
+// 'upshift.test.fail_upgrade'. Returns `dir`.
+std::string MakeTestCatalog(const std::string& dir);
 
 // A client context with a deadline, as every call should have.
 std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout = absl::Seconds(20));

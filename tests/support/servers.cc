@@ -65,21 +65,35 @@ absl::StatusOr<std::unique_ptr<PostgresServer>> PostgresServer::Start() {
                                   "postgres"});
   if (!init.ok()) return init;
   pg->port_ = FreePort();
+  if (absl::Status s = pg->Launch(); !s.ok()) return s;
+  return pg;
+}
+
+absl::Status PostgresServer::Launch() {
+  const std::string data = dir_ + "/data";
   absl::StatusOr<std::unique_ptr<ChildProcess>> server = ChildProcess::Start(
-      {{PgBinDir() + "/postgres", "-D", data, "-p", std::to_string(pg->port_), "-k", data, "-c",
+      {{PgBinDir() + "/postgres", "-D", data, "-p", std::to_string(port_), "-k", data, "-c",
         "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
         "-c", "max_connections=200"},
        {},
-       pg->dir_ + "/postgres.log",
+       dir_ + "/postgres.log",
        "postgres"});
   if (!server.ok()) return server.status();
-  pg->process_ = *std::move(server);
-  bool up = WaitFor([&] { return pg->Exec("postgres", "SELECT 1").ok() || !pg->process_->Running(); });
-  if (!up || !pg->process_->Running()) {
-    return absl::UnavailableError(absl::StrCat("PostgreSQL did not start: ", Tail(pg->dir_ + "/postgres.log")));
+  process_ = *std::move(server);
+  bool up = WaitFor([&] { return Exec("postgres", "SELECT 1").ok() || !process_->Running(); });
+  if (!up || !process_->Running()) {
+    return absl::UnavailableError(absl::StrCat("PostgreSQL did not start: ", Tail(dir_ + "/postgres.log")));
   }
-  return pg;
+  return absl::OkStatus();
 }
+
+void PostgresServer::StopImmediately() {
+  // SIGQUIT is `pg_ctl stop -m immediate`: no checkpoint, every session cut; crash recovery at the next start.
+  if (process_) process_->Stop(absl::Seconds(20), SIGQUIT);
+  process_.reset();
+}
+
+absl::Status PostgresServer::StartAgain() { return Launch(); }
 
 PostgresServer::~PostgresServer() { Stop(); }
 
@@ -147,8 +161,13 @@ absl::Status PostgresServer::AppendSampleData(const std::string& name, int partn
 absl::StatusOr<std::unique_ptr<DevBroker>> DevBroker::Start(const std::string& log_dir) {
   auto broker = std::make_unique<DevBroker>();
   std::string file = log_dir + "/bootstrap";
+  broker->control_port_ = FreePort();
   absl::StatusOr<std::unique_ptr<ChildProcess>> p = ChildProcess::Start(
-      {{BuildDir() + "/tools/devbroker/devbroker", "--bootstrap_file=" + file}, {}, log_dir + "/devbroker.log", ""});
+      {{BuildDir() + "/tools/devbroker/devbroker", "--bootstrap_file=" + file,
+        absl::StrCat("--control_port=", broker->control_port_)},
+       {},
+       log_dir + "/devbroker.log",
+       ""});
   if (!p.ok()) return p.status();
   broker->process_ = *std::move(p);
   if (!WaitFor([&] { return std::filesystem::exists(file); }, absl::Seconds(20))) {
@@ -157,6 +176,27 @@ absl::StatusOr<std::unique_ptr<DevBroker>> DevBroker::Start(const std::string& l
   std::ifstream in(file);
   std::getline(in, broker->bootstrap_);
   return broker;
+}
+
+absl::Status DevBroker::Control(const std::string& command) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(control_port_);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return absl::UnavailableError("cannot reach the devbroker's control port");
+  }
+  std::string line = command + "\n";
+  std::string reply;
+  char c;
+  if (write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size())) {
+    while (read(fd, &c, 1) == 1 && c != '\n') reply += c;
+  }
+  close(fd);
+  if (reply == "ok") return absl::OkStatus();
+  return absl::InternalError(absl::StrCat("devbroker refused \"", command, "\": ", reply));
 }
 
 absl::StatusOr<std::unique_ptr<SmtpServer>> SmtpServer::Start(const std::string& log_dir) {

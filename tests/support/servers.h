@@ -54,8 +54,14 @@ class PostgresServer {
   // Stops the server (fast shutdown) and removes its files.
   void Stop();
 
+  // Crashes the server as `pg_ctl stop -m immediate` does, keeping its files; StartAgain brings it
+  // back on the same port (after crash recovery).
+  void StopImmediately();
+  absl::Status StartAgain();
+
  private:
   PostgresServer() = default;
+  absl::Status Launch();
   std::string dir_;
   int port_ = 0;
   std::unique_ptr<ChildProcess> process_;
@@ -66,9 +72,12 @@ class DevBroker {
   static absl::StatusOr<std::unique_ptr<DevBroker>> Start(const std::string& log_dir);
   const std::string& bootstrap() const { return bootstrap_; }
   ChildProcess& process() { return *process_; }
+  // Sends a fault command (tools/devbroker/main.cc lists them), e.g. "down 1".
+  absl::Status Control(const std::string& command);
 
  private:
   std::string bootstrap_;
+  int control_port_ = 0;
   std::unique_ptr<ChildProcess> process_;
 };
 

@@ -1,0 +1,590 @@
+// The fault suite: the real platform (five service binaries, PostgreSQL, the devbroker, aiosmtpd)
+// under injected faults. Each scenario streams Test upgrades of small databases, injects its fault
+// in the middle, waits for the platform to settle, and checks invariants over the recorded history:
+// no acknowledged order lost, every order in exactly one final state, no side effect twice (copies,
+// steps, emails, status records), no database left offline, every poison record in upgrade.dlq.
+// The suite ends by printing a table of its scenarios (tests/faults/README.md keeps the latest).
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <iostream>
+#include <fstream>
+#include <algorithm>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include <pqxx/pqxx>
+
+#include "libs/common/ids.h"
+#include "libs/kafka/producer.h"
+#include "libs/kafka/topics.h"
+#include "tests/support/platform.h"
+#include "tests/support/wait.h"
+#include "upgrade/v1/events.pb.h"
+
+namespace upshift::testing {
+namespace {
+
+using namespace upgrade::v1;
+
+Platform* platform = nullptr;
+TopicTap* tap = nullptr;  // every topic, from its start
+
+// One row of the table the suite ends with.
+struct Row {
+  std::string scenario;
+  int orders = 0;
+  std::string faults;
+  int lost = 0;
+  int duplicated = 0;
+  std::string final_states;
+  absl::Duration recovery;
+};
+std::vector<Row>* rows = nullptr;
+KafkaProducer* producer = nullptr;  // the test's own, for poison and replayed records
+
+constexpr char kTemplate[] = "faultsrc";
+const std::vector<std::string> kServices = {"request", "status", "cloner", "migrator", "notifier"};
+
+class SuiteEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    catalog_dir_ = MakeTempDir("upshift-fault-catalog");
+    std::filesystem::remove(catalog_dir_);
+    absl::StatusOr<std::unique_ptr<Platform>> p =
+        Platform::Start({MakeTestCatalog(catalog_dir_),
+                         {{"cloner", {"--sweep_interval=250ms"}}, {"migrator", {"--heartbeat_interval=250ms"}}}});
+    ASSERT_TRUE(p.ok()) << p.status();
+    platform_ = *std::move(p);
+    platform = platform_.get();
+    absl::StatusOr<std::unique_ptr<TopicTap>> t =
+        TopicTap::Start(platform->broker().bootstrap(),
+                        {topics::kOrders, topics::kEvents, topics::kStatus, topics::kDeadLetters});
+    ASSERT_TRUE(t.ok()) << t.status();
+    tap_ = *std::move(t);
+    tap = tap_.get();
+    ASSERT_TRUE(platform->postgres().GenerateSampleDatabase(kTemplate, 20).ok());
+    absl::StatusOr<std::unique_ptr<KafkaProducer>> made =
+        KafkaProducer::Create({platform->broker().bootstrap(), "fault-suite", LocalKafkaProperties()});
+    ASSERT_TRUE(made.ok()) << made.status();
+    producer_ = *std::move(made);
+    producer = producer_.get();
+    rows = &rows_;
+  }
+
+  void TearDown() override {
+    std::string table = "| scenario | orders | faults injected | lost | duplicated | final states | time to recover |\n"
+                        "|---|---|---|---|---|---|---|\n";
+    for (const Row& r : rows_) {
+      absl::StrAppend(&table, "| ", r.scenario, " | ", r.orders, " | ", r.faults, " | ", r.lost, " | ", r.duplicated,
+                      " | ", r.final_states, " | ", absl::FormatDuration(absl::Trunc(r.recovery, absl::Milliseconds(100))),
+                      " |\n");
+    }
+    std::cout << "\n" << table << std::flush;
+    std::ofstream(BuildDir() + "/tests/faults/latest-table.md") << table;
+    rows = nullptr;
+    producer = nullptr;
+    producer_.reset();
+    tap = nullptr;
+    tap_.reset();
+    platform = nullptr;
+    platform_.reset();
+    std::filesystem::remove_all(catalog_dir_);
+  }
+
+ private:
+  std::string catalog_dir_;
+  std::unique_ptr<Platform> platform_;
+  std::unique_ptr<TopicTap> tap_;
+  std::unique_ptr<KafkaProducer> producer_;
+  std::vector<Row> rows_;
+};
+
+const auto* const kEnvironment = ::testing::AddGlobalTestEnvironment(new SuiteEnvironment());
+
+bool IsFinal(State s) {
+  return s == STATE_SUCCEEDED || s == STATE_FAILED || s == STATE_ROLLED_BACK || s == STATE_CANCELLED;
+}
+
+// What a frontend retries with the same request_id: the call may or may not have reached request
+// (a server stopping cancels the calls it has not started).
+bool Retryable(const grpc::Status& s) {
+  return s.error_code() == grpc::StatusCode::UNAVAILABLE || s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ||
+         s.error_code() == grpc::StatusCode::CANCELLED;
+}
+
+// A stream of Test upgrades of fresh copies of the template database, ordered by a client that
+// retries with the same request_id while request is unreachable (as a frontend should).
+class Stream {
+ public:
+  Stream(const std::string& name, int orders) : name_(name) {
+    for (int i = 0; i < orders; ++i) {
+      std::string db = absl::StrCat("f_", name, "_", i);
+      EXPECT_TRUE(platform->postgres().Exec("postgres", absl::StrCat("CREATE DATABASE ", db, " TEMPLATE ", kTemplate)).ok());
+      databases_.push_back(db);
+    }
+  }
+
+  // Makes the plan of database `i` take 3 s longer (a slow step), so that a fault can hit it mid-plan.
+  void MakeSlow(int i) {
+    EXPECT_TRUE(platform->postgres()
+                    .Exec(databases_[i], "INSERT INTO ir_config_parameter (key, value) VALUES ('upshift.test.slow_upgrade', '1')")
+                    .ok());
+  }
+
+  // Holds a session on database `i` with its partner table locked, so that copying it waits (the
+  // cloner falls back to pg_dump, which waits for the lock) until Release.
+  void Lock(int i) {
+    lock_conn_ = std::make_unique<pqxx::connection>(platform->postgres().conninfo(databases_[i]));
+    lock_tx_ = std::make_unique<pqxx::work>(*lock_conn_);
+    lock_tx_->exec("LOCK TABLE res_partner IN ACCESS EXCLUSIVE MODE");
+  }
+  void Release() {
+    if (lock_tx_) lock_tx_->abort();
+    lock_tx_.reset();
+    lock_conn_.reset();
+  }
+
+  // Orders every database, one every `gap`, in a thread of its own.
+  void Start(absl::Duration gap) {
+    thread_ = std::thread([this, gap] {
+      for (const std::string& db : databases_) {
+        RequestUpgradeRequest req;
+        req.set_database(db);
+        req.set_target_version("18.0");
+        req.set_notify_email(absl::StrCat("owner+", db, "@example.com"));
+        req.set_purpose(PURPOSE_TEST);
+        req.set_request_id(absl::StrCat("order-", db));
+        absl::Time deadline = absl::Now() + absl::Minutes(2);
+        for (;;) {
+          RequestUpgradeResponse resp;
+          grpc::Status s = platform->requests().RequestUpgrade(Context(absl::Seconds(5)).get(), req, &resp);
+          if (s.ok()) {
+            std::lock_guard<std::mutex> lock(mu_);
+            accepted_[db] = resp.upgrade().upgrade_id();
+            break;
+          }
+          if (!Retryable(s) || absl::Now() > deadline) {
+            ADD_FAILURE() << "order of " << db << " refused: " << s.error_message();
+            break;
+          }
+          absl::SleepFor(absl::Milliseconds(200));
+        }
+        absl::SleepFor(gap);
+      }
+    });
+  }
+
+  void Join() {
+    if (thread_.joinable()) thread_.join();
+  }
+
+  size_t AcceptedCount() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return accepted_.size();
+  }
+
+  // Database -> upgrade id of every order that got an OK.
+  std::map<std::string, std::string> Accepted() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return accepted_;
+  }
+
+  const std::vector<std::string>& databases() const { return databases_; }
+  const std::string& name() const { return name_; }
+
+ private:
+  std::string name_;
+  std::vector<std::string> databases_;
+  std::mutex mu_;
+  std::map<std::string, std::string> accepted_;
+  std::thread thread_;
+  std::unique_ptr<pqxx::connection> lock_conn_;
+  std::unique_ptr<pqxx::work> lock_tx_;
+};
+
+absl::StatusOr<Upgrade> GetUpgrade(const std::string& id) {
+  GetUpgradeRequest req;
+  req.set_upgrade_id(id);
+  Upgrade u;
+  grpc::Status s = platform->status().GetUpgrade(Context(absl::Seconds(5)).get(), req, &u);
+  if (!s.ok()) return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+  return u;
+}
+
+// The upgrade of `database` once it is accepted and in `state`.
+bool InState(Stream& stream, const std::string& database, State state, const std::string& step = "") {
+  auto accepted = stream.Accepted();
+  if (!accepted.count(database)) return false;
+  absl::StatusOr<Upgrade> u = GetUpgrade(accepted[database]);
+  return u.ok() && u->state() == state && (step.empty() || u->current_step() == step);
+}
+
+// Whether some accepted upgrade of the stream is in `state` now.
+bool AnyIn(Stream& stream, State state) {
+  for (const auto& [db, id] : stream.Accepted()) {
+    absl::StatusOr<Upgrade> u = GetUpgrade(id);
+    if (u.ok() && u->state() == state) return true;
+  }
+  return false;
+}
+
+// Waits until every accepted upgrade of the stream is final in status (at most `timeout`).
+bool AllFinal(Stream& stream, absl::Duration timeout = absl::Minutes(3)) {
+  return WaitFor([&] {
+    for (const auto& [db, id] : stream.Accepted()) {
+      absl::StatusOr<Upgrade> u = GetUpgrade(id);
+      if (!u.ok() || !IsFinal(u->state())) return false;
+    }
+    return true;
+  }, timeout);
+}
+
+std::string Header(const std::string& message, const std::string& name) {
+  size_t at = message.find("\n" + name + ": ");
+  if (at == std::string::npos) return "";
+  size_t start = at + name.size() + 3;
+  return message.substr(start, message.find_first_of("\r\n", start) - start);
+}
+
+// Checks the invariants over the stream's history and records the scenario's row.
+void Settle(Stream& stream, const std::string& faults, absl::Time fault_ended) {
+  stream.Join();
+  std::map<std::string, std::string> accepted = stream.Accepted();
+  Row row;
+  row.scenario = stream.name();
+  row.orders = static_cast<int>(accepted.size());
+  row.faults = faults;
+  EXPECT_EQ(accepted.size(), stream.databases().size()) << "orders that never got an OK";
+
+  // Every acknowledged order reaches exactly one final state.
+  bool settled = AllFinal(stream);
+  row.recovery = absl::Now() - fault_ended;
+  std::map<std::string, int> states;
+  for (const auto& [db, id] : accepted) {
+    absl::StatusOr<Upgrade> u = GetUpgrade(id);
+    if (!u.ok() || !IsFinal(u->state())) {
+      ++row.lost;
+      ADD_FAILURE() << "upgrade " << id << " of " << db << " never ended: "
+                    << (u.ok() ? State_Name(u->state()) : u.status().ToString());
+      continue;
+    }
+    ++states[State_Name(u->state()).substr(6)];
+    EXPECT_EQ(u->state(), STATE_SUCCEEDED) << db << ": " << u->error();
+  }
+  EXPECT_TRUE(settled) << platform->Logs();
+
+  // Side effects once. Copies: one per succeeded Test, none left by a retried attempt.
+  int duplicated = 0;
+  for (const auto& [db, id] : accepted) {
+    absl::StatusOr<Upgrade> u = GetUpgrade(id);
+    if (!u.ok() || u->state() != STATE_SUCCEEDED) continue;
+    absl::StatusOr<std::string> copies = platform->postgres().QueryValue(
+        "postgres", absl::StrCat("SELECT count(*) FROM pg_database WHERE datname LIKE '", db, "\\_test\\_%'"));
+    ASSERT_TRUE(copies.ok()) << copies.status();
+    if (*copies != "1") {
+      if (*copies != "0") ++duplicated;
+      ADD_FAILURE() << db << " has " << *copies << " test copies";
+      continue;
+    }
+    // Steps: each step of the plan recorded once in the copy's history.
+    absl::StatusOr<std::string> steps = platform->postgres().QueryValue(
+        TestDatabaseName(db, id), "SELECT count(*) - count(DISTINCT (hop, step)) FROM upshift.migration_history");
+    if (!steps.ok() || *steps != "0") {
+      ++duplicated;
+      ADD_FAILURE() << db << ": a step recorded twice (" << (steps.ok() ? *steps : steps.status().ToString()) << ")";
+    }
+  }
+  // Emails: the acceptance and the result, each once (a resend would carry the same Message-ID).
+  std::map<std::string, std::map<std::string, int>> mails;  // database -> Message-ID -> count
+  bool all_mail = WaitFor([&] {
+    mails.clear();
+    for (const std::string& m : platform->smtp().Messages()) {
+      for (const auto& [db, id] : accepted) {
+        if (absl::StrContains(m, absl::StrCat("To: <owner+", db, "@example.com>"))) ++mails[db][Header(m, "Message-ID")];
+      }
+    }
+    for (const auto& [db, id] : accepted) {
+      if (mails[db].size() < 2) return false;
+    }
+    return true;
+  });
+  EXPECT_TRUE(all_mail) << "emails missing";
+  for (const auto& [db, ids] : mails) {
+    EXPECT_EQ(ids.size(), 2u) << db << ": distinct notifications";
+    for (const auto& [message_id, count] : ids) {
+      if (count > 1) {
+        duplicated += count - 1;
+        ADD_FAILURE() << db << ": " << message_id << " sent " << count << " times";
+      }
+    }
+  }
+  // Status records: each event's change published once, and a final one for every upgrade.
+  std::map<std::string, int> per_event;
+  std::set<std::string> finished;
+  bool all_status = WaitFor([&] {
+    per_event.clear();
+    finished.clear();
+    for (const ConsumedRecord& r : tap->Records()) {
+      if (r.topic != topics::kStatus) continue;
+      StatusChanged change;
+      if (!change.ParseFromString(r.payload)) continue;
+      for (const auto& [db, id] : accepted) {
+        if (change.upgrade().upgrade_id() != id) continue;
+        ++per_event[change.event_id()];
+        if (IsFinal(change.upgrade().state())) finished.insert(id);
+      }
+    }
+    return finished.size() == accepted.size();
+  });
+  EXPECT_TRUE(all_status) << finished.size() << " of " << accepted.size() << " upgrades have a final record on upgrade.status";
+  row.lost += static_cast<int>(accepted.size() - finished.size());
+  for (const auto& [event_id, count] : per_event) {
+    if (count > 1) {
+      duplicated += count - 1;
+      ADD_FAILURE() << "status record for " << event_id << " published " << count << " times";
+    }
+  }
+  // No record of these upgrades was given up on: a dead letter of a valid order is lost work.
+  for (const ConsumedRecord& r : tap->Records()) {
+    DeadLetter letter;
+    Event event;
+    if (r.topic != topics::kDeadLetters || !letter.ParseFromString(r.payload) ||
+        !event.ParseFromString(letter.payload())) {
+      continue;
+    }
+    for (const auto& [db, id] : accepted) {
+      if (event.order().upgrade_id() == id) {
+        ++row.lost;
+        ADD_FAILURE() << letter.consumer_group() << " gave up on " << event.event_id() << ": " << letter.reason();
+      }
+    }
+  }
+  // No database left offline.
+  EXPECT_EQ(*platform->postgres().QueryValue("postgres",
+                                            "SELECT count(*) FROM pg_database WHERE datconnlimit = 0 AND datname NOT LIKE '%\\_rp\\_%'"),
+            "0");
+  row.duplicated = duplicated;
+  std::vector<std::string> parts;
+  for (const auto& [state, n] : states) parts.push_back(absl::StrCat(n, " ", state));
+  row.final_states = absl::StrJoin(parts, ", ");
+  rows->push_back(row);
+}
+
+// Waits until `service`'s overall health is `expected`.
+bool Reports(const std::string& service, grpc::health::v1::HealthCheckResponse::ServingStatus expected,
+             absl::Duration timeout) {
+  return WaitFor([&] {
+    auto h = Platform::Health(platform->health_address(service));
+    return h.ok() && *h == expected;
+  }, timeout);
+}
+
+// Every service reports NOT_SERVING within a few probes while `what` is down.
+void ExpectNoServiceServing(const std::string& what) {
+  for (const std::string& service : kServices) {
+    EXPECT_TRUE(Reports(service, grpc::health::v1::HealthCheckResponse::NOT_SERVING, absl::Seconds(8)))
+        << service << " still reports SERVING with " << what << " down";
+  }
+}
+
+// ... and SERVING again by itself once it is back.
+void ExpectEveryServiceServing() {
+  for (const std::string& service : kServices) {
+    EXPECT_TRUE(Reports(service, grpc::health::v1::HealthCheckResponse::SERVING, absl::Seconds(60))) << service;
+  }
+}
+
+TEST(Faults, Baseline) {
+  Stream stream("baseline", 4);
+  stream.Start(absl::Milliseconds(100));
+  Settle(stream, "none", absl::Now());
+}
+
+// kill -9 of each service while upgrades flow through it, then a restart. The cloner is killed
+// while a copy is being made (the source is locked, so the copy waits), the migrator a second into a
+// 3 s step: longer than the consumers' auto-commit interval, so an offset stored before the work
+// would be committed and the work lost.
+TEST(Faults, KillEachServiceMidWork) {
+  for (const std::string& service : kServices) {
+    SCOPED_TRACE(service);
+    Stream stream(absl::StrCat("kill_", service), 5);
+    const std::string& first = stream.databases()[0];
+    if (service == "cloner") stream.Lock(0);
+    if (service == "migrator") stream.MakeSlow(0);
+    stream.Start(absl::Milliseconds(300));
+    std::function<bool()> busy = [&] { return stream.AcceptedCount() >= 2; };  // request: orders coming in
+    if (service == "status" || service == "notifier") busy = [&] { return InState(stream, first, STATE_MIGRATING); };
+    if (service == "cloner") busy = [&] { return InState(stream, first, STATE_CLONING); };
+    if (service == "migrator") {
+      busy = [&] { return InState(stream, first, STATE_MIGRATING, "17.0->18.0/02_rename_partner_phone"); };
+    }
+    ASSERT_TRUE(WaitFor(busy, absl::Seconds(30))) << platform->Logs();
+    if (service == "cloner" || service == "migrator") absl::SleepFor(absl::Seconds(1));  // well into the work
+    platform->service(service).Kill();
+    absl::SleepFor(absl::Seconds(1));  // down for a moment, as when Kubernetes restarts a pod
+    ASSERT_TRUE(platform->RestartService(service).ok());
+    stream.Release();
+    absl::Time restarted = absl::Now();
+    Settle(stream, absl::StrCat("kill -9 ", service, " mid-work, restart after 1 s"), restarted);
+  }
+}
+
+// Takes `what` away for `length` (`down`, then `up`) while `stream` flows, running `during` in the
+// outage: every service reports NOT_SERVING while it is away and SERVING again once it is back,
+// with no restart; then the stream settles.
+void Outage(Stream& stream, const std::string& what, absl::Duration length, const std::function<void()>& down,
+            const std::function<void()>& up, const std::function<void()>& during) {
+  down();
+  absl::Time until = absl::Now() + length;
+  during();
+  ExpectNoServiceServing(what);
+  while (absl::Now() < until) absl::SleepFor(absl::Milliseconds(100));
+  up();
+  absl::Time back = absl::Now();
+  ExpectEveryServiceServing();
+  Settle(stream, absl::StrCat(what, " down for ", absl::FormatDuration(length)), back);
+}
+
+TEST(Faults, BrokerDownForTenSeconds) {
+  Stream stream("broker_down_10s", 6);
+  stream.Start(absl::Seconds(1));
+  WaitFor([&] { return stream.AcceptedCount() >= 2; }, absl::Seconds(20));
+  size_t before = 0;
+  Outage(
+      stream, "the broker", absl::Seconds(10),
+      [&] {
+        ASSERT_TRUE(platform->broker().Control("down 1").ok());
+        before = stream.AcceptedCount();
+      },
+      [] { ASSERT_TRUE(platform->broker().Control("up 1").ok()); },
+      [&] {
+        // Orders are still admitted, into the outbox.
+        EXPECT_TRUE(WaitFor([&] { return stream.AcceptedCount() > before; }, absl::Seconds(9)))
+            << "request admitted nothing while the broker was down";
+      });
+}
+
+TEST(Faults, PostgresCrashesAndRestarts) {
+  Stream stream("postgres_crash", 5);
+  stream.Start(absl::Milliseconds(300));
+  WaitFor([&] { return stream.AcceptedCount() >= 2 && AnyIn(stream, STATE_MIGRATING); }, absl::Seconds(20));
+  // `pg_ctl stop -m immediate`: sessions cut mid-transaction, crash recovery at the restart.
+  Outage(
+      stream, "PostgreSQL", absl::Seconds(5), [] { platform->postgres().StopImmediately(); },
+      [] { ASSERT_TRUE(platform->postgres().StartAgain().ok()); }, [] {});
+}
+
+TEST(Faults, InjectedProduceAndCommitErrors) {
+  Stream stream("produce_commit_errors", 5);
+  stream.Start(absl::Milliseconds(200));
+  WaitFor([&] { return stream.AcceptedCount() >= 1; }, absl::Seconds(20));
+  // Kafka API 0 is Produce, 8 OffsetCommit; 6 is NOT_LEADER_FOR_PARTITION, 14 COORDINATOR_LOAD_IN_PROGRESS.
+  ASSERT_TRUE(platform->broker().Control("error 0 6 8").ok());
+  ASSERT_TRUE(platform->broker().Control("error 8 14 8").ok());
+  absl::Time injected = absl::Now();
+  Settle(stream, "8 Produce errors, 8 OffsetCommit errors", injected);
+  ASSERT_TRUE(platform->broker().Control("clear").ok());
+}
+
+// The consumer groups of each topic the services consume.
+const std::map<std::string, std::vector<std::string>> kGroups = {
+    {topics::kOrders, {"upshift-status", "upshift-cloner", "upshift-notifier"}},
+    {topics::kEvents, {"upshift-request", "upshift-status", "upshift-cloner", "upshift-migrator", "upshift-notifier"}}};
+
+// Dead letters on upgrade.dlq whose payload is `payload`, as (origin topic, consumer group).
+std::set<std::pair<std::string, std::string>> DeadLettersOf(const std::string& payload) {
+  std::set<std::pair<std::string, std::string>> out;
+  for (const ConsumedRecord& r : tap->Records()) {
+    if (r.topic != topics::kDeadLetters) continue;
+    DeadLetter letter;
+    if (letter.ParseFromString(r.payload) && letter.payload() == payload) {
+      EXPECT_FALSE(letter.reason().empty());
+      EXPECT_GE(letter.offset(), 0);
+      out.insert({letter.origin_topic(), letter.consumer_group()});
+    }
+  }
+  return out;
+}
+
+// Publishes `payload` (keyed `key`) on both consumed topics and waits until every consumer group of
+// each has sent it to upgrade.dlq: the records published before it with that key were handled then.
+void PoisonAndAwait(const std::string& key, const std::string& payload) {
+  for (const auto& [topic, groups] : kGroups) ASSERT_TRUE(producer->Publish(topic, key, payload).ok());
+  std::set<std::pair<std::string, std::string>> expected;
+  for (const auto& [topic, groups] : kGroups) {
+    for (const std::string& group : groups) expected.insert({topic, group});
+  }
+  EXPECT_TRUE(WaitFor([&] { return DeadLettersOf(payload) == expected; }, absl::Seconds(60)))
+      << DeadLettersOf(payload).size() << " of " << expected.size() << " dead letters for " << key;
+}
+
+TEST(Faults, PoisonRecordsGoToTheDeadLetterQueueAndTheConsumersMoveOn) {
+  Stream stream("poison", 4);
+  stream.Start(absl::Milliseconds(300));
+  absl::Time poisoned = absl::Now();
+  // Not a protobuf at all, and a well-formed Event naming an invalid database.
+  PoisonAndAwait("poison-garbage", std::string("\x0a\xff\xff\xff\xff\x0f garbage", 16));
+  Event bad;
+  bad.set_event_id("00000000-0000-4000-8000-000000000000/accepted");
+  bad.mutable_order()->set_upgrade_id("00000000-0000-4000-8000-000000000000");
+  bad.mutable_order()->set_database("acme'; DROP DATABASE upshift; --");
+  bad.mutable_accepted();
+  PoisonAndAwait("poison-event", bad.SerializeAsString());
+  Settle(stream, "2 poison records on each of upgrade.orders and upgrade.events: 16 dead letters", poisoned);
+}
+
+TEST(Faults, EveryRecordDeliveredAgainAndOutOfOrderChangesNothing) {
+  Stream stream("replayed", 4);
+  stream.Start(absl::Milliseconds(100));
+  stream.Join();
+  ASSERT_TRUE(AllFinal(stream));
+  std::set<std::string> ids;
+  for (const auto& [db, id] : stream.Accepted()) ids.insert(id);
+  // Every order and event of these upgrades once more, newest first.
+  std::vector<ConsumedRecord> replay;
+  for (const ConsumedRecord& r : tap->Records()) {
+    if (r.topic != topics::kOrders && r.topic != topics::kEvents) continue;
+    Event e;
+    if (e.ParseFromString(r.payload) && ids.count(e.order().upgrade_id())) replay.push_back(r);
+  }
+  std::reverse(replay.begin(), replay.end());
+  ASSERT_FALSE(replay.empty());
+  for (const ConsumedRecord& r : replay) ASSERT_TRUE(producer->Publish(r.topic, r.key, r.payload).ok());
+  absl::Time replayed = absl::Now();
+  // A sentinel after them on each database's partition shows when every group has handled them.
+  for (const auto& [db, id] : stream.Accepted()) PoisonAndAwait(db, absl::StrCat("sentinel after the replay of ", db));
+  Settle(stream, absl::StrCat(replay.size(), " records delivered again, newest first"), replayed);
+}
+
+// SIGTERM to each service while upgrades flow: it stops within 20 s, cleanly, and loses nothing.
+TEST(Faults, SigtermToEachServiceUnderLoad) {
+  for (const std::string& service : kServices) {
+    SCOPED_TRACE(service);
+    Stream stream(absl::StrCat("sigterm_", service), 4);
+    stream.Start(absl::Milliseconds(300));
+    WaitFor([&] { return stream.AcceptedCount() >= 2; }, absl::Seconds(20));
+    absl::Time asked = absl::Now();
+    int status = platform->service(service).Stop(absl::Seconds(25), SIGTERM);
+    absl::Duration took = absl::Now() - asked;
+    EXPECT_LT(took, absl::Seconds(20)) << service << " took " << took << " to stop";
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << service << " ended with wait status " << status;
+    ASSERT_TRUE(platform->RestartService(service).ok());
+    Settle(stream,
+           absl::StrCat("SIGTERM to ", service, " (stopped in ",
+                        absl::FormatDuration(absl::Trunc(took, absl::Milliseconds(10))), "), restart"),
+           absl::Now());
+  }
+}
+
+}  // namespace
+}  // namespace upshift::testing
