@@ -19,8 +19,7 @@ GrpcGate::GrpcGate(const std::string& address, absl::Duration timeout) : impl_(s
 
 GrpcGate::~GrpcGate() = default;
 
-absl::StatusOr<std::optional<std::string>> GrpcGate::Pass(const std::string& upgrade_id,
-                                                          upgrade::v1::Checkpoint checkpoint) {
+absl::StatusOr<Passage> GrpcGate::Pass(const std::string& upgrade_id, upgrade::v1::Checkpoint checkpoint) {
   upgrade::v1::PassCheckpointRequest request;
   request.set_upgrade_id(upgrade_id);
   request.set_checkpoint(checkpoint);
@@ -29,8 +28,8 @@ absl::StatusOr<std::optional<std::string>> GrpcGate::Pass(const std::string& upg
   context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(impl_->timeout));
   grpc::Status status = impl_->stub->PassCheckpoint(&context, request, &response);
   if (!status.ok()) return FromGrpcStatus(status);
-  if (response.proceed()) return std::nullopt;
-  return response.reason();
+  if (response.proceed()) return Passage{};
+  return Passage{response.ended() ? Passage::kEnded : Passage::kCancelled, response.reason()};
 }
 
 }  // namespace upshift

@@ -14,8 +14,7 @@ class GrpcGate final : public Gate {
  public:
   GrpcGate(const std::string& address, absl::Duration timeout);
   ~GrpcGate() override;
-  absl::StatusOr<std::optional<std::string>> Pass(const std::string& upgrade_id,
-                                                  upgrade::v1::Checkpoint checkpoint) override;
+  absl::StatusOr<Passage> Pass(const std::string& upgrade_id, upgrade::v1::Checkpoint checkpoint) override;
 
   struct Impl;
 

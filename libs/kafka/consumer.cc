@@ -2,6 +2,10 @@
 
 #include <librdkafka/rdkafkacpp.h>
 
+#include <deque>
+#include <optional>
+#include <thread>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "libs/common/logging.h"
@@ -113,27 +117,86 @@ KafkaConsumer::KafkaConsumer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)
 
 KafkaConsumer::~KafkaConsumer() = default;
 
+namespace {
+
+ConsumedRecord RecordOf(const RdKafka::Message& msg) {
+  ConsumedRecord r;
+  r.topic = msg.topic_name();
+  r.partition = msg.partition();
+  r.offset = msg.offset();
+  if (msg.key() != nullptr) r.key = *msg.key();
+  if (msg.payload() != nullptr) r.payload.assign(static_cast<const char*>(msg.payload()), msg.len());
+  return r;
+}
+
+// Pauses (or resumes) every partition currently assigned to `consumer`.
+void SetPaused(RdKafka::KafkaConsumer& consumer, bool paused) {
+  std::vector<RdKafka::TopicPartition*> partitions;
+  if (consumer.assignment(partitions) != RdKafka::ERR_NO_ERROR) return;
+  if (!partitions.empty()) {
+    RdKafka::ErrorCode code = paused ? consumer.pause(partitions) : consumer.resume(partitions);
+    if (code != RdKafka::ERR_NO_ERROR) {
+      LogWarning(absl::StrCat("kafka consumer: cannot ", paused ? "pause" : "resume", " partitions: ",
+                              RdKafka::err2str(code)));
+    }
+  }
+  RdKafka::TopicPartition::destroy(partitions);
+}
+
+}  // namespace
+
 void KafkaConsumer::Run(const std::atomic<bool>& stop) {
-  while (!stop) {
-    std::unique_ptr<RdKafka::Message> msg(impl_->consumer->consume(100));
+  // Records fetched while another was being handled (partitions assigned by a rebalance meanwhile are
+  // not paused): handled next, in the order they came.
+  std::deque<ConsumedRecord> pending;
+  auto next = [&](int timeout_ms) -> std::optional<ConsumedRecord> {
+    std::unique_ptr<RdKafka::Message> msg(impl_->consumer->consume(timeout_ms));
     switch (msg->err()) {
-      case RdKafka::ERR_NO_ERROR: {
-        ConsumedRecord r;
-        r.topic = msg->topic_name();
-        r.partition = msg->partition();
-        r.offset = msg->offset();
-        if (msg->key() != nullptr) r.key = *msg->key();
-        if (msg->payload() != nullptr) r.payload.assign(static_cast<const char*>(msg->payload()), msg->len());
-        impl_->Process(r, stop);
-        break;
-      }
+      case RdKafka::ERR_NO_ERROR:
+        return RecordOf(*msg);
       case RdKafka::ERR__TIMED_OUT:
       case RdKafka::ERR__PARTITION_EOF:
-        break;
+        return std::nullopt;
       default:
         LogWarning(absl::StrCat("kafka consumer: ", msg->errstr()));
-        break;
+        return std::nullopt;
     }
+  };
+  while (!stop) {
+    std::optional<ConsumedRecord> record;
+    if (!pending.empty()) {
+      record = std::move(pending.front());
+      pending.pop_front();
+    } else {
+      record = next(100);
+    }
+    if (!record.has_value()) continue;
+    // The handler may run for hours (a long upgrade step). It runs on its own thread while this one
+    // keeps polling, with the partitions paused, so the consumer stays in its group whatever
+    // max.poll.interval.ms is.
+    std::atomic<bool> done{false};
+    std::thread worker([&] {
+      impl_->Process(*record, stop);
+      done = true;
+    });
+    bool paused = false;
+    absl::Time started = absl::Now();
+    while (!done) {
+      if (!paused && absl::Now() - started > absl::Milliseconds(200)) {
+        SetPaused(*impl_->consumer, true);
+        paused = true;
+      }
+      if (!paused) {
+        absl::SleepFor(absl::Milliseconds(5));
+        continue;
+      }
+      if (std::optional<ConsumedRecord> more = next(100); more.has_value()) {
+        pending.push_back(*std::move(more));
+        SetPaused(*impl_->consumer, true);  // newly assigned partitions
+      }
+    }
+    worker.join();
+    if (paused) SetPaused(*impl_->consumer, false);
   }
   impl_->consumer->close();
 }

@@ -217,11 +217,11 @@ absl::Status Cloner::OnProductionAccepted(const upgrade::v1::Order& order) {
   }
   if (record.has_value() && record->rolled_back) return absl::OkStatus();
   if (!record.has_value()) {
-    UPSHIFT_ASSIGN_OR_RETURN(std::optional<std::string> cancelled,
-                             gate_.Pass(order.upgrade_id(), upgrade::v1::CHECKPOINT_TAKE_OFFLINE));
-    if (cancelled.has_value()) {
+    UPSHIFT_ASSIGN_OR_RETURN(Passage pass, gate_.Pass(order.upgrade_id(), upgrade::v1::CHECKPOINT_TAKE_OFFLINE));
+    if (pass.kind == Passage::kEnded) return absl::OkStatus();
+    if (pass.kind == Passage::kCancelled) {
       LogInfo(absl::StrCat("upgrade ", order.upgrade_id(), " was cancelled before ", db, " went offline"));
-      return Emit(order, "cancelled", [&](upgrade::v1::Event& e) { e.mutable_cancelled()->set_reason(*cancelled); });
+      return Emit(order, "cancelled", [&](upgrade::v1::Event& e) { e.mutable_cancelled()->set_reason(pass.reason); });
     }
     UPSHIFT_ASSIGN_OR_RETURN(HostedDatabase hosted, hosting_.GetDatabase(db));
     // A limit of 0 here means an interrupted attempt took it offline already; restore "no limit" then.

@@ -183,9 +183,13 @@ absl::Status Migrator::MigrateCopy(const upgrade::v1::Order& order, const std::o
     cancelled.mutable_cancelled()->set_reason(reason);
     return PublishEvent(publisher_, cancelled);
   };
-  UPSHIFT_ASSIGN_OR_RETURN(std::optional<std::string> cancelled,
-                           gate_.Pass(order.upgrade_id(), upgrade::v1::CHECKPOINT_BEGIN_MIGRATION));
-  if (cancelled.has_value()) return cancel(*cancelled);
+  auto stopped = [&](const Passage& pass) {
+    if (pass.kind == Passage::kCancelled) return cancel(pass.reason);
+    LogInfo(absl::StrCat("nothing to do for upgrade ", order.upgrade_id(), ": ", pass.reason));
+    return absl::OkStatus();
+  };
+  UPSHIFT_ASSIGN_OR_RETURN(Passage pass, gate_.Pass(order.upgrade_id(), upgrade::v1::CHECKPOINT_BEGIN_MIGRATION));
+  if (pass.kind != Passage::kProceed) return stopped(pass);
   upgrade::v1::Event started = MakeEvent(order, "migration_started", "migrator", clock_.Now());
   started.mutable_migration_started();
   UPSHIFT_RETURN_IF_ERROR(PublishEvent(publisher_, started));
@@ -207,8 +211,8 @@ absl::Status Migrator::MigrateCopy(const upgrade::v1::Order& order, const std::o
   absl::Duration took = clock_.Now() - start;
   if (!check) {
     // Past this point the copy is handed over and the Test can no longer be cancelled.
-    UPSHIFT_ASSIGN_OR_RETURN(cancelled, gate_.Pass(order.upgrade_id(), upgrade::v1::CHECKPOINT_FINISH));
-    if (cancelled.has_value()) return cancel(*cancelled);
+    UPSHIFT_ASSIGN_OR_RETURN(pass, gate_.Pass(order.upgrade_id(), upgrade::v1::CHECKPOINT_FINISH));
+    if (pass.kind != Passage::kProceed) return stopped(pass);
   }
   upgrade::v1::Event succeeded = MakeEvent(order, "succeeded", "migrator", clock_.Now());
   succeeded.mutable_succeeded()->set_version(order.target_version());
@@ -226,12 +230,12 @@ absl::Status Migrator::MigrateInPlace(const upgrade::v1::Order& order, const std
     return absl::OkStatus();
   }
   // The point of no return: after this, a cancellation is refused.
-  UPSHIFT_ASSIGN_OR_RETURN(std::optional<std::string> cancelled,
-                           gate_.Pass(order.upgrade_id(), upgrade::v1::CHECKPOINT_BEGIN_MIGRATION));
-  if (cancelled.has_value()) {
-    LogInfo(absl::StrCat("upgrade ", order.upgrade_id(), " ", *cancelled, ": restoring ", db));
+  UPSHIFT_ASSIGN_OR_RETURN(Passage pass, gate_.Pass(order.upgrade_id(), upgrade::v1::CHECKPOINT_BEGIN_MIGRATION));
+  if (pass.kind == Passage::kEnded) return absl::OkStatus();
+  if (pass.kind == Passage::kCancelled) {
+    LogInfo(absl::StrCat("upgrade ", order.upgrade_id(), " ", pass.reason, ": restoring ", db));
     upgrade::v1::Event failed = MakeEvent(order, "migration_failed", "migrator", clock_.Now());
-    failed.mutable_migration_failed()->set_error(*cancelled);
+    failed.mutable_migration_failed()->set_error(pass.reason);
     failed.mutable_migration_failed()->set_cancelled(true);
     return PublishEvent(publisher_, failed);
   }

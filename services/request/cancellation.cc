@@ -33,6 +33,13 @@ absl::StatusOr<upgrade::v1::PassCheckpointResponse> Cancellation::PassCheckpoint
   // Which checkpoint ends cancellability depends on the purpose: look the order up first.
   UPSHIFT_ASSIGN_OR_RETURN(std::optional<StoredOrder> found, store_.FindByUpgradeId(request.upgrade_id()));
   if (!found.has_value()) return absl::NotFoundError(absl::StrCat("no upgrade ", request.upgrade_id()));
+  if (found->outcome != Outcome::kActive) {  // a worker saw a record again after the upgrade's end
+    upgrade::v1::PassCheckpointResponse response;
+    response.set_proceed(false);
+    response.set_ended(true);
+    response.set_reason(absl::StrCat("upgrade ", request.upgrade_id(), " has already ended"));
+    return response;
+  }
   bool production = found->order.purpose() == upgrade::v1::PURPOSE_PRODUCTION;
   bool point_of_no_return = production ? request.checkpoint() == upgrade::v1::CHECKPOINT_BEGIN_MIGRATION
                                        : request.checkpoint() == upgrade::v1::CHECKPOINT_FINISH;

@@ -22,7 +22,8 @@ class Cancellation {
   // upgrade whose in-place migration started.
   absl::StatusOr<upgrade::v1::Upgrade> Cancel(const upgrade::v1::CancelUpgradeRequest& request);
 
-  // proceed = false once the upgrade was cancelled. Passing CHECKPOINT_BEGIN_MIGRATION of a
+  // proceed = false once the upgrade was cancelled, and with ended = true once it ended (a worker saw
+  // a record again after the end: nothing is left to do). Passing CHECKPOINT_BEGIN_MIGRATION of a
   // Production upgrade, or CHECKPOINT_FINISH of a Test, makes it no longer cancellable.
   absl::StatusOr<upgrade::v1::PassCheckpointResponse> PassCheckpoint(
       const upgrade::v1::PassCheckpointRequest& request);

@@ -23,7 +23,7 @@
 #include "services/request/admission.h"
 #include "services/request/events_tracker.h"
 #include "services/request/grpc_service.h"
-#include "services/request/outbox_relay.h"
+#include "libs/kafka/outbox_relay.h"
 #include "services/request/pg_order_store.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:50051", "gRPC listen address (port 0: any free port)");
@@ -92,7 +92,8 @@ int Run(const Config& config, const std::atomic<bool>& stop) {
     LogError(producer.status().ToString());
     return 2;
   }
-  OutboxRelay relay(*store, **producer, config.outbox_poll_interval);
+  OutboxRelay relay([&store](int limit, const auto& publish, int* count) { return store->DrainOutbox(limit, publish, count); },
+                    **producer, config.outbox_poll_interval);
   Admission admission({config.reserved, config.max_test_age}, *catalog, hosting, *store, SystemClock(), [&relay] { relay.Wake(); });
   Cancellation cancellation(*store, SystemClock(), [&relay] { relay.Wake(); });
   TestCopies copies(*store, SystemClock(), config.test_copy_extension, [&relay] { relay.Wake(); });

@@ -24,6 +24,7 @@
 #include "services/status/grpc_service.h"
 #include "services/status/pg_status_store.h"
 #include "services/status/recorder.h"
+#include "libs/kafka/outbox_relay.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:50052", "gRPC listen address (port 0: any free port)");
 ABSL_FLAG(absl::Duration, health_interval, absl::Seconds(2), "How often health probes the databases and the broker");
@@ -82,7 +83,15 @@ int Run(const Config& config, const std::atomic<bool>& stop) {
   }
   ChangeHub hub;
   DatabaseView view(hosting, *store, *catalog, config.reserved);
-  Recorder recorder(*store, view, **producer, hub, SystemClock());
+  // Changes reach upgrade.status through an outbox: recorded in the same transaction as the state.
+  OutboxRelay relay(
+      [&](int limit, const auto& publish, int* count) {
+        return store->DrainChanges(
+            limit, [&](const std::vector<PendingChange>& changes) { return publish(StatusRecords(changes, view)); },
+            count);
+      },
+      **producer, absl::Seconds(1));
+  Recorder recorder(*store, hub, [&relay] { relay.Wake(); });
   absl::StatusOr<std::unique_ptr<KafkaConsumer>> consumer = KafkaConsumer::Create(
       kafka, "upshift-status", {topics::kOrders, topics::kEvents}, producer->get(),
       [&recorder](const ConsumedRecord& r) { return recorder.Handle(r); });
@@ -102,6 +111,7 @@ int Run(const Config& config, const std::atomic<bool>& stop) {
   LogInfo(absl::StrCat("serving StatusService on port ", port));
 
   std::thread consumer_thread([&] { (*consumer)->Run(stopping); });
+  std::thread relay_thread([&] { relay.Run(stopping); });
   std::thread health([&] {
     MonitorHealth(**server,
                   {{"platform database", [&] { return pg::PingServer(config.platform_db); }},
@@ -117,6 +127,8 @@ int Run(const Config& config, const std::atomic<bool>& stop) {
   hub.Notify();
   (*server)->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   consumer_thread.join();
+  relay.Wake();
+  relay_thread.join();
   (*producer)->Flush(absl::Seconds(5));
   LogInfo("stopped");
   return 0;

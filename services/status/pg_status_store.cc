@@ -31,6 +31,13 @@ CREATE TABLE IF NOT EXISTS status.tags (
   tag      integer NOT NULL,
   PRIMARY KEY (database, tag)
 );
+-- Changes recorded and not yet on upgrade.status (a transactional outbox); body is the Upgrade.
+CREATE TABLE IF NOT EXISTS status.outbox (
+  id          bigserial PRIMARY KEY,
+  event_id    text NOT NULL,
+  body        bytea NOT NULL,
+  recorded_at timestamptz NOT NULL DEFAULT now()
+);
 -- Every applied event, so that a redelivered one changes nothing.
 CREATE TABLE IF NOT EXISTS status.applied_events (
   event_id   text PRIMARY KEY,
@@ -131,6 +138,8 @@ absl::StatusOr<std::optional<upgrade::v1::Upgrade>> PgStatusStore::Apply(const u
       tx.exec_params("UPDATE status.databases SET expires_at = $2 WHERE name = $1", after.test_database(),
                      pg::FormatTime(FromProto(event.clone_succeeded().expires_at())));
     }
+    tx.exec_params("INSERT INTO status.outbox (event_id, body) VALUES ($1, $2)", event.event_id(),
+                   pqxx::binarystring(after.SerializeAsString()));
     result = after;
     return absl::OkStatus();
   });
@@ -182,6 +191,33 @@ absl::StatusOr<std::map<std::string, DatabaseRecord>> PgStatusStore::DatabaseRec
   });
   if (!status.ok()) return status;
   return out;
+}
+
+absl::Status PgStatusStore::DrainChanges(
+    int limit, const std::function<absl::Status(const std::vector<PendingChange>&)>& publish, int* count) {
+  *count = 0;
+  return pool_->Transact([&](pqxx::work& tx) {
+    *count = 0;
+    // One relay at a time keeps each upgrade's changes in order; other replicas skip this round.
+    if (!tx.exec1("SELECT pg_try_advisory_xact_lock(hashtext('upshift.status.outbox'))")[0].as<bool>()) {
+      return absl::OkStatus();
+    }
+    pqxx::result rows = tx.exec_params(
+        absl::StrCat("SELECT id, event_id, body, ", pg::MicrosOf("recorded_at"), " FROM status.outbox ORDER BY id LIMIT $1"),
+        limit);
+    if (rows.empty()) return absl::OkStatus();
+    std::vector<PendingChange> changes;
+    std::string ids;
+    for (const auto& row : rows) {
+      changes.push_back({row[1].as<std::string>(), ParseUpgrade(row[2]), pg::TimeFromField(row[3])});
+      absl::StrAppend(&ids, ids.empty() ? "{" : ",", row[0].as<int64_t>());
+    }
+    ids += "}";
+    if (absl::Status s = publish(changes); !s.ok()) return s;
+    tx.exec_params("DELETE FROM status.outbox WHERE id = ANY($1::bigint[])", ids);
+    *count = static_cast<int>(changes.size());
+    return absl::OkStatus();
+  });
 }
 
 absl::Status PgStatusStore::RememberVersion(const std::string& database, const std::string& version) {

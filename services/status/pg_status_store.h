@@ -21,6 +21,9 @@ class PgStatusStore final : public StatusStore {
   absl::StatusOr<upgrade::v1::Upgrade> GetUpgrade(const std::string& upgrade_id) override;
   absl::StatusOr<std::vector<upgrade::v1::Upgrade>> ListUpgrades(const std::string& database) override;
   absl::StatusOr<std::map<std::string, DatabaseRecord>> DatabaseRecords() override;
+  absl::Status DrainChanges(int limit,
+                            const std::function<absl::Status(const std::vector<PendingChange>&)>& publish,
+                            int* count) override;
   absl::Status RememberVersion(const std::string& database, const std::string& version) override;
 
  private:

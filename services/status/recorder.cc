@@ -1,7 +1,7 @@
 #include "services/status/recorder.h"
 
-#include "absl/strings/str_cat.h"
 #include "libs/common/status_macros.h"
+#include "libs/common/time.h"
 #include "libs/kafka/events.h"
 #include "libs/kafka/topics.h"
 
@@ -9,33 +9,30 @@ namespace upshift::status {
 
 absl::Status Recorder::Handle(const ConsumedRecord& record) {
   UPSHIFT_ASSIGN_OR_RETURN(upgrade::v1::Event event, ParseEvent(record));
-
-  std::lock_guard<std::mutex> lock(mu_);
   UPSHIFT_ASSIGN_OR_RETURN(std::optional<upgrade::v1::Upgrade> after, store_.Apply(event));
-  std::optional<upgrade::v1::StatusChanged> change;
   if (after.has_value()) {
     hub_.Notify();
-    change.emplace();
-    change->set_event_id(event.event_id());
-    *change->mutable_upgrade() = *after;
-    absl::StatusOr<upgrade::v1::Database> db = view_.GetDatabase(after->database());
-    if (db.ok()) {
-      *change->mutable_database() = *std::move(db);
-    } else {
-      change->mutable_database()->set_name(after->database());
-    }
-    ToProto(clock_.Now(), change->mutable_occurred_at());
-  } else if (unpublished_.has_value() && unpublished_->event_id() == event.event_id()) {
-    change = unpublished_;
+    if (recorded_) recorded_();
   }
-  if (!change.has_value()) return absl::OkStatus();
-  absl::Status published = publisher_.Publish(topics::kStatus, change->upgrade().database(), change->SerializeAsString());
-  if (!published.ok()) {
-    unpublished_ = change;
-    return published;
-  }
-  unpublished_.reset();
   return absl::OkStatus();
+}
+
+std::vector<OutgoingRecord> StatusRecords(const std::vector<PendingChange>& changes, DatabaseView& view) {
+  std::vector<OutgoingRecord> records;
+  for (const PendingChange& c : changes) {
+    upgrade::v1::StatusChanged change;
+    change.set_event_id(c.event_id);
+    *change.mutable_upgrade() = c.upgrade;
+    absl::StatusOr<upgrade::v1::Database> db = view.GetDatabase(c.upgrade.database());
+    if (db.ok()) {
+      *change.mutable_database() = *std::move(db);
+    } else {
+      change.mutable_database()->set_name(c.upgrade.database());
+    }
+    ToProto(c.recorded_at, change.mutable_occurred_at());
+    records.push_back({topics::kStatus, c.upgrade.database(), change.SerializeAsString()});
+  }
+  return records;
 }
 
 }  // namespace upshift::status

@@ -1,10 +1,9 @@
 #ifndef UPSHIFT_SERVICES_STATUS_RECORDER_H_
 #define UPSHIFT_SERVICES_STATUS_RECORDER_H_
 
-#include <mutex>
-#include <optional>
+#include <functional>
+#include <vector>
 
-#include "libs/common/time.h"
 #include "libs/kafka/consumer.h"
 #include "libs/kafka/publisher.h"
 #include "services/status/change_hub.h"
@@ -13,26 +12,25 @@
 
 namespace upshift::status {
 
-// Records every event of upgrade.orders and upgrade.events, then publishes the change on
-// upgrade.status and wakes watchers.
+// Records every event of upgrade.orders and upgrade.events, each change together with its entry in
+// the outbox of upgrade.status, and wakes watchers and the outbox relay.
 class Recorder {
  public:
-  Recorder(StatusStore& store, DatabaseView& view, Publisher& publisher, ChangeHub& hub, Clock& clock)
-      : store_(store), view_(view), publisher_(publisher), hub_(hub), clock_(clock) {}
+  Recorder(StatusStore& store, ChangeHub& hub, std::function<void()> recorded)
+      : store_(store), hub_(hub), recorded_(std::move(recorded)) {}
 
   // INVALID_ARGUMENT: not a valid Event (to the DLQ). UNAVAILABLE: retry later.
   absl::Status Handle(const ConsumedRecord& record);
 
  private:
   StatusStore& store_;
-  DatabaseView& view_;
-  Publisher& publisher_;
   ChangeHub& hub_;
-  Clock& clock_;
-  std::mutex mu_;
-  // A change recorded but not yet published (publishing failed): published on the retry.
-  std::optional<upgrade::v1::StatusChanged> unpublished_;
+  std::function<void()> recorded_;
 };
+
+// The upgrade.status records of recorded changes: each upgrade with its database as `view` shows
+// it now.
+std::vector<OutgoingRecord> StatusRecords(const std::vector<PendingChange>& changes, DatabaseView& view);
 
 }  // namespace upshift::status
 

@@ -1,6 +1,7 @@
 #ifndef UPSHIFT_SERVICES_STATUS_STATUS_STORE_H_
 #define UPSHIFT_SERVICES_STATUS_STATUS_STORE_H_
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -21,15 +22,22 @@ struct DatabaseRecord {
   absl::Time expires_at = absl::InfinitePast();  // test copies: InfinitePast when unknown
 };
 
+// A change recorded by Apply and not yet published on upgrade.status.
+struct PendingChange {
+  std::string event_id;
+  upgrade::v1::Upgrade upgrade;  // as the event left it
+  absl::Time recorded_at;
+};
+
 // The record of upgrades, tags and test copies. Implementations are thread-safe; every method may
 // return UNAVAILABLE when the database is unreachable.
 class StatusStore {
  public:
   virtual ~StatusStore() = default;
 
-  // Applies `event` atomically (NextUpgrade, TagChanges, the copy's record) unless its event_id
-  // was applied before. Returns the upgrade after the event, or nullopt for a duplicate or an
-  // event that changed nothing.
+  // Applies `event` atomically (NextUpgrade, TagChanges, the copy's record, and the change in the
+  // outbox of upgrade.status) unless its event_id was applied before. Returns the upgrade after the
+  // event, or nullopt for a duplicate or an event that changed nothing.
   virtual absl::StatusOr<std::optional<upgrade::v1::Upgrade>> Apply(const upgrade::v1::Event& event) = 0;
 
   // NOT_FOUND when unknown.
@@ -40,6 +48,12 @@ class StatusStore {
 
   // Every database status has a record of, by name.
   virtual absl::StatusOr<std::map<std::string, DatabaseRecord>> DatabaseRecords() = 0;
+
+  // Hands up to `limit` pending changes, oldest first, to `publish` and forgets them when it returns
+  // OK, in one transaction only one replica holds at a time. *count is how many were handed.
+  virtual absl::Status DrainChanges(int limit,
+                                    const std::function<absl::Status(const std::vector<PendingChange>&)>& publish,
+                                    int* count) = 0;
 
   // Remembers a main database's version (read from the database itself).
   virtual absl::Status RememberVersion(const std::string& database, const std::string& version) = 0;

@@ -46,6 +46,7 @@ struct Row {
   std::string faults;
   int lost = 0;
   int duplicated = 0;
+  int resent = 0;  // status records published again as they were (same event id, same content)
   std::string final_states;
   absl::Duration recovery;
 };
@@ -53,6 +54,7 @@ std::vector<Row>* rows = nullptr;
 KafkaProducer* producer = nullptr;  // the test's own, for poison and replayed records
 
 constexpr char kTemplate[] = "faultsrc";
+constexpr absl::Duration kMaxPollInterval = absl::Seconds(7);  // the migrator's
 const std::vector<std::string> kServices = {"request", "status", "cloner", "migrator", "notifier"};
 
 class SuiteEnvironment : public ::testing::Environment {
@@ -62,7 +64,12 @@ class SuiteEnvironment : public ::testing::Environment {
     std::filesystem::remove(catalog_dir_);
     absl::StatusOr<std::unique_ptr<Platform>> p =
         Platform::Start({MakeTestCatalog(catalog_dir_),
-                         {{"cloner", {"--sweep_interval=250ms"}}, {"migrator", {"--heartbeat_interval=250ms"}}}});
+                         {{"cloner", {"--sweep_interval=250ms"}},
+                          // A short max.poll.interval.ms, so that a step of seconds outlasts it.
+                          {"migrator",
+                           {"--heartbeat_interval=250ms",
+                            absl::StrCat("--kafka_properties=", LocalKafkaPropertiesFlag(), ",max.poll.interval.ms=",
+                                         absl::ToInt64Milliseconds(kMaxPollInterval))}}}});
     ASSERT_TRUE(p.ok()) << p.status();
     platform_ = *std::move(p);
     platform = platform_.get();
@@ -82,12 +89,13 @@ class SuiteEnvironment : public ::testing::Environment {
   }
 
   void TearDown() override {
-    std::string table = "| scenario | orders | faults injected | lost | duplicated | final states | time to recover |\n"
-                        "|---|---|---|---|---|---|---|\n";
+    std::string table =
+        "| scenario | orders | faults injected | lost | duplicated | final states | time to recover | status records resent |\n"
+        "|---|---|---|---|---|---|---|---|\n";
     for (const Row& r : rows_) {
       absl::StrAppend(&table, "| ", r.scenario, " | ", r.orders, " | ", r.faults, " | ", r.lost, " | ", r.duplicated,
                       " | ", r.final_states, " | ", absl::FormatDuration(absl::Trunc(r.recovery, absl::Milliseconds(100))),
-                      " |\n");
+                      " | ", r.resent, " |\n");
     }
     std::cout << "\n" << table << std::flush;
     std::ofstream(BuildDir() + "/tests/faults/latest-table.md") << table;
@@ -134,10 +142,11 @@ class Stream {
     }
   }
 
-  // Makes the plan of database `i` take 3 s longer (a slow step), so that a fault can hit it mid-plan.
-  void MakeSlow(int i) {
+  // Makes the plan of database `i` take `seconds` longer (a slow step), so that a fault can hit it mid-plan.
+  void MakeSlow(int i, int seconds = 3) {
     EXPECT_TRUE(platform->postgres()
-                    .Exec(databases_[i], "INSERT INTO ir_config_parameter (key, value) VALUES ('upshift.test.slow_upgrade', '1')")
+                    .Exec(databases_[i], absl::StrCat("INSERT INTO ir_config_parameter (key, value) VALUES "
+                                                      "('upshift.test.slow_upgrade', '", seconds, "')"))
                     .ok());
   }
 
@@ -328,11 +337,16 @@ void Settle(Stream& stream, const std::string& faults, absl::Time fault_ended) {
       }
     }
   }
-  // Status records: each event's change published once, and a final one for every upgrade.
-  std::map<std::string, int> per_event;
+  // Status records: one per event, and a final one for every upgrade. The outbox publishes at least
+  // once: a crash between the broker's acknowledgement and the outbox's commit sends the same record
+  // (same event_id, same upgrade) again, which dashboards dedup: counted as resent. Two different
+  // records for one event would be a duplicate.
+  std::map<std::string, std::set<std::string>> per_event;  // event id -> distinct upgrades published
+  std::map<std::string, int> sends;
   std::set<std::string> finished;
   bool all_status = WaitFor([&] {
     per_event.clear();
+    sends.clear();
     finished.clear();
     for (const ConsumedRecord& r : tap->Records()) {
       if (r.topic != topics::kStatus) continue;
@@ -340,7 +354,8 @@ void Settle(Stream& stream, const std::string& faults, absl::Time fault_ended) {
       if (!change.ParseFromString(r.payload)) continue;
       for (const auto& [db, id] : accepted) {
         if (change.upgrade().upgrade_id() != id) continue;
-        ++per_event[change.event_id()];
+        per_event[change.event_id()].insert(change.upgrade().SerializeAsString());
+        ++sends[change.event_id()];
         if (IsFinal(change.upgrade().state())) finished.insert(id);
       }
     }
@@ -348,10 +363,11 @@ void Settle(Stream& stream, const std::string& faults, absl::Time fault_ended) {
   });
   EXPECT_TRUE(all_status) << finished.size() << " of " << accepted.size() << " upgrades have a final record on upgrade.status";
   row.lost += static_cast<int>(accepted.size() - finished.size());
-  for (const auto& [event_id, count] : per_event) {
-    if (count > 1) {
-      duplicated += count - 1;
-      ADD_FAILURE() << "status record for " << event_id << " published " << count << " times";
+  for (const auto& [event_id, bodies] : per_event) {
+    row.resent += sends[event_id] - static_cast<int>(bodies.size());
+    if (bodies.size() > 1) {
+      duplicated += static_cast<int>(bodies.size()) - 1;
+      ADD_FAILURE() << "different status records for " << event_id << ": " << bodies.size();
     }
   }
   // No record of these upgrades was given up on: a dead letter of a valid order is lost work.
@@ -455,24 +471,28 @@ void Outage(Stream& stream, const std::string& what, absl::Duration length, cons
   Settle(stream, absl::StrCat(what, " down for ", absl::FormatDuration(length)), back);
 }
 
-TEST(Faults, BrokerDownForTenSeconds) {
-  Stream stream("broker_down_10s", 6);
-  stream.Start(absl::Seconds(1));
+// The broker away for `length` while orders keep coming: request still admits them (into its outbox).
+void BrokerOutage(const std::string& name, absl::Duration length) {
+  Stream stream(name, 6);
+  stream.Start(length / 6);
   WaitFor([&] { return stream.AcceptedCount() >= 2; }, absl::Seconds(20));
   size_t before = 0;
   Outage(
-      stream, "the broker", absl::Seconds(10),
+      stream, "the broker", length,
       [&] {
         ASSERT_TRUE(platform->broker().Control("down 1").ok());
         before = stream.AcceptedCount();
       },
       [] { ASSERT_TRUE(platform->broker().Control("up 1").ok()); },
       [&] {
-        // Orders are still admitted, into the outbox.
-        EXPECT_TRUE(WaitFor([&] { return stream.AcceptedCount() > before; }, absl::Seconds(9)))
+        EXPECT_TRUE(WaitFor([&] { return stream.AcceptedCount() > before; }, length - absl::Seconds(1)))
             << "request admitted nothing while the broker was down";
       });
 }
+
+TEST(Faults, BrokerDownForTenSeconds) { BrokerOutage("broker_down_10s", absl::Seconds(10)); }
+
+TEST(Faults, BrokerDownForAMinute) { BrokerOutage("broker_down_60s", absl::Seconds(60)); }
 
 TEST(Faults, PostgresCrashesAndRestarts) {
   Stream stream("postgres_crash", 5);
@@ -584,6 +604,31 @@ TEST(Faults, SigtermToEachServiceUnderLoad) {
                         absl::FormatDuration(absl::Trunc(took, absl::Milliseconds(10))), "), restart"),
            absl::Now());
   }
+}
+
+// A step that runs longer than the migrator's max.poll.interval.ms: the migrator stays in its group
+// (no rebalance, no redelivery: the plan is started once), and the other databases' upgrades wait
+// only for that step.
+TEST(Faults, AStepLongerThanTheMaxPollIntervalKeepsTheWorkerInItsGroup) {
+  Stream stream("long_step", 4);
+  const int seconds = static_cast<int>(absl::ToInt64Seconds(kMaxPollInterval)) * 2;
+  stream.MakeSlow(0, seconds);
+  stream.Start(absl::Milliseconds(200));
+  absl::Time started = absl::Now();
+  Settle(stream, absl::StrCat("one step of ", seconds, " s, max.poll.interval.ms ",
+                              absl::ToInt64Milliseconds(kMaxPollInterval)),
+         started);
+  const std::string id = stream.Accepted()[stream.databases()[0]];
+  int started_plans = 0;
+  for (const ConsumedRecord& r : tap->Records()) {
+    Event e;
+    if (r.topic == topics::kEvents && e.ParseFromString(r.payload) && e.event_id() == id + "/migration_started") {
+      ++started_plans;
+    }
+  }
+  EXPECT_EQ(started_plans, 1) << "the long plan was delivered again: the migrator left its group";
+  EXPECT_FALSE(absl::StrContains(Tail(platform->service("migrator").log_path(), 1 << 20), "maximum poll interval"))
+      << Tail(platform->service("migrator").log_path());
 }
 
 }  // namespace

@@ -16,7 +16,7 @@ namespace upshift::testing {
 std::string MakeTestCatalog(const std::string& dir) {
   std::filesystem::copy(SourceDir() + "/deploy/catalogs/sample_erp", dir, std::filesystem::copy_options::recursive);
   std::ofstream(dir + "/hops/17.0-18.0/02a_test_slow.sql")
-      << "SELECT pg_sleep(3) FROM ir_config_parameter WHERE key = 'upshift.test.slow_upgrade';\n";
+      << "SELECT pg_sleep(value::float) FROM ir_config_parameter WHERE key = 'upshift.test.slow_upgrade';\n";
   std::ofstream(dir + "/hops/17.0-18.0/02b_test_fail.sql")
       << "DO $$ BEGIN\n"
          "  IF EXISTS (SELECT 1 FROM ir_config_parameter WHERE key = 'upshift.test.fail_upgrade') THEN\n"

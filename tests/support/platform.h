@@ -62,9 +62,9 @@ class Platform {
 };
 
 // Copies the sample catalog into `dir` (which must not exist) with two test-only steps in the
-// 17.0 -> 18.0 hop, between its second and third step: 02a_test_slow sleeps 3 s in a database whose
-// ir_config_parameter holds the key 'upshift.test.slow_upgrade', 02b_test_fail raises in one holding
-// 'upshift.test.fail_upgrade'. Returns `dir`.
+// 17.0 -> 18.0 hop, between its second and third step: 02a_test_slow sleeps as many seconds as the
+// value of the key 'upshift.test.slow_upgrade' in the database's ir_config_parameter (none without
+// it), 02b_test_fail raises in one holding 'upshift.test.fail_upgrade'. Returns `dir`.
 std::string MakeTestCatalog(const std::string& dir);
 
 // A client context with a deadline, as every call should have.

@@ -1,4 +1,5 @@
 #include "services/request/admission.h"
+#include "services/request/cancellation.h"
 #include "services/request/test_copies.h"
 
 #include <gmock/gmock.h>
@@ -365,6 +366,18 @@ TEST_F(AdmissionTest, AnUnreachableServerIsUnavailableAndRecordsNothing) {
   hosting_.down = absl::UnavailableError("hosting server down");
   EXPECT_EQ(Make().RequestUpgrade(Order()).status().code(), absl::StatusCode::kUnavailable);
   EXPECT_TRUE(store_.orders.empty());
+}
+
+TEST_F(AdmissionTest, AWorkerAskingAboutAnEndedUpgradeIsToldItEnded) {
+  PastTest("18.0", Outcome::kFailed);
+  Cancellation cancellation(store_, clock_, nullptr);
+  PassCheckpointRequest req;
+  req.set_upgrade_id(store_.orders[0].order.upgrade_id());
+  req.set_checkpoint(CHECKPOINT_BEGIN_MIGRATION);
+  absl::StatusOr<PassCheckpointResponse> answer = cancellation.PassCheckpoint(req);
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  EXPECT_FALSE(answer->proceed());
+  EXPECT_TRUE(answer->ended());
 }
 
 }  // namespace

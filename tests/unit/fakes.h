@@ -52,14 +52,15 @@ class FakePublisher final : public Publisher {
 // Cancels the upgrades in `cancelled`, at the checkpoints in `cancel_at` (all when empty).
 class FakeGate final : public Gate {
  public:
-  absl::StatusOr<std::optional<std::string>> Pass(const std::string& upgrade_id,
-                                                  upgrade::v1::Checkpoint checkpoint) override {
+  absl::StatusOr<Passage> Pass(const std::string& upgrade_id, upgrade::v1::Checkpoint checkpoint) override {
     passed.push_back(checkpoint);
+    if (ended.count(upgrade_id)) return Passage{Passage::kEnded, "ended"};
     if (cancelled.count(upgrade_id) && (cancel_at.empty() || cancel_at.count(checkpoint))) {
-      return std::optional<std::string>("cancelled on request");
+      return Passage{Passage::kCancelled, "cancelled on request"};
     }
-    return std::optional<std::string>();
+    return Passage{};
   }
+  std::set<std::string> ended;
   std::set<std::string> cancelled;
   std::set<upgrade::v1::Checkpoint> cancel_at;
   std::vector<upgrade::v1::Checkpoint> passed;

@@ -167,6 +167,14 @@ TEST_F(MigratorTest, AnUnreachableDatabaseIsRetriedNotFailed) {
   for (const Event& e : publisher_.Events()) EXPECT_FALSE(e.has_failed());
 }
 
+TEST_F(MigratorTest, ARecordDeliveredAgainAfterTheUpgradeEndedDoesNothing) {
+  gate_.ended.insert(SampleOrder().upgrade_id());
+  target_.down = absl::UnavailableError("the copy was dropped");  // touching it would be retried forever
+  EXPECT_TRUE(migrator_.MigrateCopy(SampleOrder()).ok());
+  EXPECT_TRUE(publisher_.Events().empty());
+  EXPECT_TRUE(target_.ran.empty());
+}
+
 Order CheckOrder() {
   Order o = SampleOrder(PURPOSE_CHECK);
   o.clear_notify_email();

@@ -1,13 +1,13 @@
-#include "services/request/outbox_relay.h"
+#include "libs/kafka/outbox_relay.h"
 
 #include "absl/strings/str_cat.h"
 #include "libs/common/logging.h"
 #include "libs/common/retry.h"
 
-namespace upshift::request {
+namespace upshift {
 
-OutboxRelay::OutboxRelay(OrderStore& store, Publisher& publisher, absl::Duration poll_interval)
-    : store_(store), publisher_(publisher), poll_interval_(poll_interval) {}
+OutboxRelay::OutboxRelay(OutboxDrain drain, Publisher& publisher, absl::Duration poll_interval)
+    : drain_(std::move(drain)), publisher_(publisher), poll_interval_(poll_interval) {}
 
 void OutboxRelay::Wake() {
   std::lock_guard<std::mutex> lock(mu_);
@@ -19,7 +19,7 @@ absl::StatusOr<int> OutboxRelay::RelayOnce() {
   int total = 0;
   for (;;) {
     int count = 0;
-    absl::Status status = store_.DrainOutbox(
+    absl::Status status = drain_(
         100, [&](const std::vector<OutgoingRecord>& records) { return publisher_.Publish(records); }, &count);
     if (!status.ok()) return status;
     total += count;
@@ -45,4 +45,4 @@ void OutboxRelay::Run(const std::atomic<bool>& stop) {
   }
 }
 
-}  // namespace upshift::request
+}  // namespace upshift

@@ -1,0 +1,49 @@
+#ifndef UPSHIFT_LIBS_KAFKA_OUTBOX_RELAY_H_
+#define UPSHIFT_LIBS_KAFKA_OUTBOX_RELAY_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "libs/kafka/publisher.h"
+
+namespace upshift {
+
+// Hands up to `limit` outbox records, oldest first, to `publish`, and removes them when it returns
+// OK, all in one transaction that only one replica holds at a time. *count is how many were handed.
+using OutboxDrain = std::function<absl::Status(
+    int limit, const std::function<absl::Status(const std::vector<OutgoingRecord>&)>& publish, int* count)>;
+
+// Moves committed outbox records to Kafka (the transactional outbox): what a service recorded in
+// PostgreSQL reaches its topic even when the broker was down then, or the process died right after.
+// Records leave the outbox only once the broker acknowledged them (at least once; consumers dedup
+// by event id).
+class OutboxRelay {
+ public:
+  OutboxRelay(OutboxDrain drain, Publisher& publisher, absl::Duration poll_interval);
+
+  // Wakes the relay now (after something was recorded). Thread-safe.
+  void Wake();
+
+  // Relays until `stop` is set; call Wake() after setting it to return at once.
+  void Run(const std::atomic<bool>& stop);
+
+  // Relays what is in the outbox now. Returns how many records were relayed.
+  absl::StatusOr<int> RelayOnce();
+
+ private:
+  OutboxDrain drain_;
+  Publisher& publisher_;
+  const absl::Duration poll_interval_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool woken_ = false;
+};
+
+}  // namespace upshift
+
+#endif  // UPSHIFT_LIBS_KAFKA_OUTBOX_RELAY_H_
