@@ -51,6 +51,9 @@ stack_start_services() {  # needs CATALOG; OUTBOX_DIR or SMTP_URL
   # The devbroker's coordinator waits session.timeout.ms for departed members before a rebalance
   # completes; a short one keeps restarts quick locally. Real clusters keep librdkafka's default.
   export UPSHIFT_KAFKA_PROPERTIES=session.timeout.ms=6000,heartbeat.interval.ms=500
+  # The workers' health servers on any free loopback port: nothing probes them locally, and two
+  # stacks on one machine must not collide.
+  export UPSHIFT_HEALTH_LISTEN=127.0.0.1:0
   REQUEST_PORT=$(free_port)
   STATUS_PORT=$(free_port)
   "$BUILD_DIR/services/request/request" --listen="127.0.0.1:$REQUEST_PORT" >"$STACK_DIR/request.log" 2>&1 &
