@@ -134,6 +134,11 @@ bool Retryable(const grpc::Status& s) {
 // retries with the same request_id while request is unreachable (as a frontend should).
 class Stream {
  public:
+  ~Stream() {
+    Join();
+    Release();
+  }
+
   Stream(const std::string& name, int orders) : name_(name) {
     for (int i = 0; i < orders; ++i) {
       std::string db = absl::StrCat("f_", name, "_", i);
@@ -230,12 +235,12 @@ absl::StatusOr<Upgrade> GetUpgrade(const std::string& id) {
   return u;
 }
 
-// The upgrade of `database` once it is accepted and in `state`.
-bool InState(Stream& stream, const std::string& database, State state, const std::string& step = "") {
+// Whether the upgrade of `database` is accepted and, as status records it, in `state`.
+bool InState(Stream& stream, const std::string& database, State state) {
   auto accepted = stream.Accepted();
   if (!accepted.count(database)) return false;
   absl::StatusOr<Upgrade> u = GetUpgrade(accepted[database]);
-  return u.ok() && u->state() == state && (step.empty() || u->current_step() == step);
+  return u.ok() && u->state() == state;
 }
 
 // Whether some accepted upgrade of the stream is in `state` now.
@@ -438,11 +443,21 @@ TEST(Faults, KillEachServiceMidWork) {
     if (service == "cloner") stream.Lock(0);
     if (service == "migrator") stream.MakeSlow(0);
     stream.Start(absl::Milliseconds(300));
+    // The worker's own log says when it is inside the held-open work (status may lag behind it).
+    auto log_shows = [&](const std::string& text) {
+      return absl::StrContains(Tail(platform->service(service).log_path(), 1 << 20), text);
+    };
     std::function<bool()> busy = [&] { return stream.AcceptedCount() >= 2; };  // request: orders coming in
     if (service == "status" || service == "notifier") busy = [&] { return InState(stream, first, STATE_MIGRATING); };
-    if (service == "cloner") busy = [&] { return InState(stream, first, STATE_CLONING); };
+    if (service == "cloner") {
+      busy = [&] { return log_shows(absl::StrCat("database ", first, " is in use; copying it with pg_dump")); };
+    }
     if (service == "migrator") {
-      busy = [&] { return InState(stream, first, STATE_MIGRATING, "17.0->18.0/02_rename_partner_phone"); };
+      busy = [&] {
+        auto accepted = stream.Accepted();
+        return accepted.count(first) &&
+               log_shows(absl::StrCat(TestDatabaseName(first, accepted[first]), ": 17.0->18.0/02_rename_partner_phone applied"));
+      };
     }
     ASSERT_TRUE(WaitFor(busy, absl::Seconds(30))) << platform->Logs();
     if (service == "cloner" || service == "migrator") absl::SleepFor(absl::Seconds(1));  // well into the work
@@ -629,6 +644,32 @@ TEST(Faults, AStepLongerThanTheMaxPollIntervalKeepsTheWorkerInItsGroup) {
   EXPECT_EQ(started_plans, 1) << "the long plan was delivered again: the migrator left its group";
   EXPECT_FALSE(absl::StrContains(Tail(platform->service("migrator").log_path(), 1 << 20), "maximum poll interval"))
       << Tail(platform->service("migrator").log_path());
+}
+
+// Two replicas of each worker: a second one joins while upgrades flow, and the first is killed with
+// kill -9 while the group rebalances to let the second in. The second takes over its partitions.
+TEST(Faults, ASecondReplicaJoinsAndTheFirstIsKilledMidRebalance) {
+  for (const std::string worker : {"cloner", "migrator", "notifier"}) {
+    SCOPED_TRACE(worker);
+    Stream stream(absl::StrCat("replicas_", worker), 6);
+    stream.Start(absl::Milliseconds(300));
+    WaitFor([&] { return stream.AcceptedCount() >= 1; }, absl::Seconds(20));
+    absl::StatusOr<std::string> second = platform->AddReplica(worker);
+    ASSERT_TRUE(second.ok()) << second.status();
+    // Up and subscribed: its join is under way, and the group rebalances.
+    ASSERT_TRUE(Reports(*second, grpc::health::v1::HealthCheckResponse::SERVING, absl::Seconds(20)));
+    platform->service(worker).Kill();
+    absl::Time killed = absl::Now();
+    Settle(stream, absl::StrCat("a second ", worker, " joins; kill -9 of the first during the rebalance"), killed);
+    // The work after the kill was the second replica's.
+    const std::map<std::string, std::string> work = {{"cloner", "copied"}, {"migrator", "applied"}, {"notifier", "emailed"}};
+    EXPECT_TRUE(absl::StrContains(Tail(platform->service(*second).log_path(), 1 << 20), work.at(worker)))
+        << *second << " did none of the work";
+    // Back to one replica: the first restarts, the second stops cleanly.
+    ASSERT_TRUE(platform->RestartService(worker).ok());
+    int status = platform->service(*second).Stop(absl::Seconds(25), SIGTERM);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << *second << " ended with wait status " << status;
+  }
 }
 
 }  // namespace

@@ -114,8 +114,10 @@ absl::StatusOr<std::unique_ptr<Platform>> Platform::Start(Options options) {
   return p;
 }
 
-absl::Status Platform::StartService(const std::string& name, std::vector<std::string> flags) {
-  std::vector<std::string> argv = {absl::StrCat(BuildDir(), "/services/", name, "/", name)};
+absl::Status Platform::StartService(const std::string& name, std::vector<std::string> flags,
+                                    const std::string& binary) {
+  const std::string& program = binary.empty() ? name : binary;
+  std::vector<std::string> argv = {absl::StrCat(BuildDir(), "/services/", program, "/", program)};
   argv.insert(argv.end(), flags.begin(), flags.end());
   absl::StatusOr<std::unique_ptr<ChildProcess>> child =
       ChildProcess::Start({argv, {}, absl::StrCat(log_dir_, "/", name, ".log"), ""});
@@ -133,6 +135,19 @@ absl::Status Platform::RestartService(const std::string& name) {
   if (!child.ok()) return child.status();
   services_[name] = *std::move(child);
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> Platform::AddReplica(const std::string& worker) {
+  if (!health_ports_.count(worker)) return absl::InvalidArgumentError(absl::StrCat(worker, " is not a worker"));
+  int n = 2;
+  while (services_.count(absl::StrCat(worker, "#", n))) ++n;
+  const std::string name = absl::StrCat(worker, "#", n);
+  health_ports_[name] = FreePort();
+  std::vector<std::string> flags(commands_.at(worker).begin() + 1, commands_.at(worker).end());
+  // The later --health_listen wins.
+  flags.push_back(absl::StrCat("--health_listen=127.0.0.1:", health_ports_[name]));
+  if (absl::Status s = StartService(name, flags, worker); !s.ok()) return s;
+  return name;
 }
 
 Platform::~Platform() {

@@ -36,6 +36,9 @@ class Platform {
   ChildProcess& service(const std::string& name) { return *services_.at(name); }
   // Starts a service again with the flags it had (after it was killed or stopped).
   absl::Status RestartService(const std::string& name);
+  // Starts one more replica of a worker (cloner, migrator, notifier) with the same flags and a health
+  // port of its own; returns its name ("migrator#2"), usable with service() and health_address().
+  absl::StatusOr<std::string> AddReplica(const std::string& worker);
   const std::string& log_dir() const { return log_dir_; }
 
   // Logs of every service (for failure messages).
@@ -45,7 +48,7 @@ class Platform {
   static absl::StatusOr<grpc::health::v1::HealthCheckResponse::ServingStatus> Health(const std::string& address);
 
  private:
-  absl::Status StartService(const std::string& name, std::vector<std::string> flags);
+  absl::Status StartService(const std::string& name, std::vector<std::string> flags, const std::string& binary = "");
 
   Options options_;
   std::string log_dir_;
