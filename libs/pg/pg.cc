@@ -229,6 +229,30 @@ absl::Status WithConnection(absl::string_view base, absl::string_view dbname,
   }
 }
 
+absl::Status DrainQueue(Pool& pool, const std::string& lock_name, const std::string& table,
+                        const std::string& columns, int limit,
+                        const std::function<absl::Status(const pqxx::result&)>& handle, int* count) {
+  *count = 0;
+  return pool.Transact([&](pqxx::work& tx) {
+    *count = 0;
+    // One relay at a time keeps the records in order; other replicas skip this round.
+    if (!tx.exec_params1("SELECT pg_try_advisory_xact_lock(hashtext($1))", lock_name)[0].as<bool>()) {
+      return absl::OkStatus();
+    }
+    pqxx::result rows =
+        tx.exec_params(absl::StrCat("SELECT ", columns, " FROM ", table, " ORDER BY id LIMIT $1"), limit);
+    if (rows.empty()) return absl::OkStatus();
+    std::string ids;
+    for (const auto& row : rows) absl::StrAppend(&ids, ids.empty() ? "{" : ",", row[0].as<int64_t>());
+    ids += "}";
+    if (absl::Status s = handle(rows); !s.ok()) return s;
+    // Exactly the ids read: a smaller id may still commit later and must stay for the next round.
+    tx.exec_params(absl::StrCat("DELETE FROM ", table, " WHERE id = ANY($1::bigint[])"), ids);
+    *count = static_cast<int>(rows.size());
+    return absl::OkStatus();
+  });
+}
+
 absl::Status PingServer(absl::string_view conninfo) {
   try {
     pqxx::connection conn(absl::StrCat(conninfo, " connect_timeout=2"));

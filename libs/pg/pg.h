@@ -88,11 +88,19 @@ int64_t CountTableRows(pqxx::transaction_base& tx, const std::string& schema, co
 // A content checksum of one table, independent of row order.
 std::string ChecksumTable(pqxx::transaction_base& tx, const std::string& schema, const std::string& table);
 
-// Opens a one-off connection to `dbname` on the server described by `base`, runs `fn`, closes it.
+// One round of a transactional outbox `table` whose first selected column is its bigserial `id`: in
+// one transaction that only one caller holds at a time (advisory lock `lock_name`; the others hand
+// nothing), reads up to `limit` rows of `columns`, oldest first, hands them to `handle`, and deletes
+// exactly those rows when it returns OK. *count is how many rows were handed.
+absl::Status DrainQueue(Pool& pool, const std::string& lock_name, const std::string& table,
+                        const std::string& columns, int limit,
+                        const std::function<absl::Status(const pqxx::result&)>& handle, int* count);
+
 // Opens a connection with `conninfo` (keyword form) and runs SELECT 1: a health probe. UNAVAILABLE
 // when the server does not answer within 2 seconds.
 absl::Status PingServer(absl::string_view conninfo);
 
+// Opens a one-off connection to `dbname` on the server described by `base`, runs `fn`, closes it.
 absl::Status WithConnection(absl::string_view base, absl::string_view dbname,
                             const std::function<absl::Status(pqxx::connection&)>& fn);
 

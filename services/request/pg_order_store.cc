@@ -294,28 +294,16 @@ absl::StatusOr<absl::Time> PgOrderStore::ExtendCopy(
 absl::Status PgOrderStore::DrainOutbox(int limit,
                                        const std::function<absl::Status(const std::vector<OutgoingRecord>&)>& publish,
                                        int* count) {
-  *count = 0;
-  return pool_->Transact([&](pqxx::work& tx) {
-    *count = 0;
-    // One relay at a time keeps each database's records in order; other replicas skip this round.
-    if (!tx.exec1("SELECT pg_try_advisory_xact_lock(hashtext('upshift.request.outbox'))")[0].as<bool>()) {
-      return absl::OkStatus();
-    }
-    pqxx::result rows = tx.exec_params("SELECT id, topic, key, payload FROM request.outbox ORDER BY id LIMIT $1", limit);
-    if (rows.empty()) return absl::OkStatus();
-    std::vector<OutgoingRecord> records;
-    std::string ids;
-    for (const auto& row : rows) {
-      records.push_back({row[1].as<std::string>(), row[2].as<std::string>(), pqxx::binarystring(row[3]).str()});
-      absl::StrAppend(&ids, ids.empty() ? "{" : ",", row[0].as<int64_t>());
-    }
-    ids += "}";
-    if (absl::Status s = publish(records); !s.ok()) return s;
-    // Exactly the ids read: a smaller id may still commit later and must stay for the next round.
-    tx.exec_params("DELETE FROM request.outbox WHERE id = ANY($1::bigint[])", ids);
-    *count = static_cast<int>(records.size());
-    return absl::OkStatus();
-  });
+  return pg::DrainQueue(
+      *pool_, "upshift.request.outbox", "request.outbox", "id, topic, key, payload", limit,
+      [&](const pqxx::result& rows) {
+        std::vector<OutgoingRecord> records;
+        for (const auto& row : rows) {
+          records.push_back({row[1].as<std::string>(), row[2].as<std::string>(), pqxx::binarystring(row[3]).str()});
+        }
+        return publish(records);
+      },
+      count);
 }
 
 absl::Status PgOrderStore::Ping() { return pool_->Ping(); }

@@ -195,29 +195,17 @@ absl::StatusOr<std::map<std::string, DatabaseRecord>> PgStatusStore::DatabaseRec
 
 absl::Status PgStatusStore::DrainChanges(
     int limit, const std::function<absl::Status(const std::vector<PendingChange>&)>& publish, int* count) {
-  *count = 0;
-  return pool_->Transact([&](pqxx::work& tx) {
-    *count = 0;
-    // One relay at a time keeps each upgrade's changes in order; other replicas skip this round.
-    if (!tx.exec1("SELECT pg_try_advisory_xact_lock(hashtext('upshift.status.outbox'))")[0].as<bool>()) {
-      return absl::OkStatus();
-    }
-    pqxx::result rows = tx.exec_params(
-        absl::StrCat("SELECT id, event_id, body, ", pg::MicrosOf("recorded_at"), " FROM status.outbox ORDER BY id LIMIT $1"),
-        limit);
-    if (rows.empty()) return absl::OkStatus();
-    std::vector<PendingChange> changes;
-    std::string ids;
-    for (const auto& row : rows) {
-      changes.push_back({row[1].as<std::string>(), ParseUpgrade(row[2]), pg::TimeFromField(row[3])});
-      absl::StrAppend(&ids, ids.empty() ? "{" : ",", row[0].as<int64_t>());
-    }
-    ids += "}";
-    if (absl::Status s = publish(changes); !s.ok()) return s;
-    tx.exec_params("DELETE FROM status.outbox WHERE id = ANY($1::bigint[])", ids);
-    *count = static_cast<int>(changes.size());
-    return absl::OkStatus();
-  });
+  return pg::DrainQueue(
+      *pool_, "upshift.status.outbox", "status.outbox",
+      absl::StrCat("id, event_id, body, ", pg::MicrosOf("recorded_at")), limit,
+      [&](const pqxx::result& rows) {
+        std::vector<PendingChange> changes;
+        for (const auto& row : rows) {
+          changes.push_back({row[1].as<std::string>(), ParseUpgrade(row[2]), pg::TimeFromField(row[3])});
+        }
+        return publish(changes);
+      },
+      count);
 }
 
 absl::Status PgStatusStore::RememberVersion(const std::string& database, const std::string& version) {

@@ -4,7 +4,10 @@
 
 #include <filesystem>
 
+#include "services/migrator/migrator.h"
+#include "services/migrator/pg_migration_target.h"
 #include "tests/support/wait.h"
+#include "tests/unit/fakes.h"
 
 namespace upshift::testing {
 namespace {
@@ -48,5 +51,15 @@ const auto* const kEnvironment = ::testing::AddGlobalTestEnvironment(new Compone
 PostgresServer& Postgres() { return *servers->postgres; }
 DevBroker& Broker() { return *servers->broker; }
 SmtpServer& Smtp() { return *servers->smtp; }
+
+upgrade::v1::Event MigrateCopy(const Catalog& catalog, const upgrade::v1::Order& order) {
+  migrator::PgMigrationTarget target(Postgres().conninfo());
+  FakePublisher publisher;
+  FakeGate gate;
+  FakeClock clock;
+  migrator::Migrator migrator(catalog, target, publisher, gate, clock);
+  EXPECT_TRUE(migrator.MigrateCopy(order).ok());
+  return publisher.Events().back();
+}
 
 }  // namespace upshift::testing

@@ -41,15 +41,9 @@ class MigratorCatalogTest : public ::testing::Test {
   }
 
   upgrade::v1::Event Run(const Catalog& catalog) {
-    PgMigrationTarget target(Postgres().conninfo());
-    upshift::testing::FakePublisher publisher;
-    upshift::testing::FakeGate gate;
-    upshift::testing::FakeClock clock;
-    Migrator migrator(catalog, target, publisher, gate, clock);
     upgrade::v1::Order order = upshift::testing::SampleOrder();
     order.set_test_database(db_);  // the database plays the test copy
-    EXPECT_TRUE(migrator.MigrateCopy(order).ok());
-    return publisher.Events().back();
+    return upshift::testing::MigrateCopy(catalog, order);
   }
 
   std::string db_;

@@ -36,17 +36,11 @@ class InventoryCatalogTest : public ::testing::Test {
   static std::string Dir() { return upshift::testing::SourceDir() + "/tests/catalogs/inventory"; }
 
   upgrade::v1::Event Run(const Catalog& catalog) {
-    PgMigrationTarget target(Postgres().conninfo());
-    upshift::testing::FakePublisher publisher;
-    upshift::testing::FakeGate gate;
-    upshift::testing::FakeClock clock;
-    Migrator migrator(catalog, target, publisher, gate, clock);
     upgrade::v1::Order order = upshift::testing::SampleOrder();
     order.set_from_version("1.0");
     order.set_target_version("3.0");
     order.set_test_database(db_);
-    EXPECT_TRUE(migrator.MigrateCopy(order).ok());
-    return publisher.Events().back();
+    return upshift::testing::MigrateCopy(catalog, order);
   }
 
   std::string db_;

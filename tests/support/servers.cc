@@ -21,15 +21,22 @@
 namespace upshift::testing {
 namespace {
 
-bool CanConnect(int port) {
+// A socket connected to 127.0.0.1:`port`, or -1.
+int ConnectLoopback(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   addr.sin_port = htons(port);
-  bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return fd;
   close(fd);
-  return ok;
+  return -1;
+}
+
+bool CanConnect(int port) {
+  int fd = ConnectLoopback(port);
+  if (fd >= 0) close(fd);
+  return fd >= 0;
 }
 
 void ChownToPostgres(const std::string& path) {
@@ -182,15 +189,8 @@ absl::StatusOr<std::unique_ptr<DevBroker>> DevBroker::Start(const std::string& l
 }
 
 absl::Status DevBroker::Control(const std::string& command) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(control_port_);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    close(fd);
-    return absl::UnavailableError("cannot reach the devbroker's control port");
-  }
+  int fd = ConnectLoopback(control_port_);
+  if (fd < 0) return absl::UnavailableError("cannot reach the devbroker's control port");
   std::string line = command + "\n";
   std::string reply;
   char c;
