@@ -21,6 +21,8 @@ struct KafkaConsumer::Impl {
   std::vector<std::string> topics;
   Publisher* dead_letters = nullptr;
   RecordHandler handler;
+  ProgressReport progress;
+  std::atomic<bool> handling{false};  // the handler is at work (not waiting to retry)
   std::unique_ptr<RdKafka::KafkaConsumer> consumer;
 
   bool StoreOffset(const ConsumedRecord& r) {
@@ -52,7 +54,9 @@ struct KafkaConsumer::Impl {
 
   void Process(const ConsumedRecord& r, const std::atomic<bool>& stop) {
     for (int attempt = 0; !stop; ++attempt) {
+      handling = true;
       absl::Status status = handler(r);
+      handling = false;
       if (status.ok()) {
         StoreOffset(r);
         return;
@@ -80,12 +84,14 @@ absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(const Kafka
                                                                      const std::string& group_id,
                                                                      const std::vector<std::string>& topics,
                                                                      Publisher* dead_letters,
-                                                                     RecordHandler handler) {
+                                                                     RecordHandler handler,
+                                                                     ProgressReport progress) {
   auto impl = std::make_unique<Impl>();
   impl->group_id = group_id;
   impl->topics = topics;
   impl->dead_letters = dead_letters;
   impl->handler = std::move(handler);
+  impl->progress = std::move(progress);
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   std::map<std::string, std::string> props = {
       {"bootstrap.servers", options.brokers},
@@ -181,7 +187,12 @@ void KafkaConsumer::Run(const std::atomic<bool>& stop) {
     });
     bool paused = false;
     absl::Time started = absl::Now();
+    absl::Time reported = started;
     while (!done) {
+      if (impl_->progress.report && absl::Now() - reported >= impl_->progress.every) {
+        reported = absl::Now();
+        if (impl_->handling) impl_->progress.report(*record);
+      }
       if (!paused && absl::Now() - started > absl::Milliseconds(200)) {
         SetPaused(*impl_->consumer, true);
         paused = true;

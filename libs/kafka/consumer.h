@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "libs/kafka/producer.h"
 
 namespace upshift {
@@ -27,6 +28,13 @@ struct ConsumedRecord {
 // record can never be processed; it goes to upgrade.dlq with the status as the reason.
 using RecordHandler = std::function<absl::Status(const ConsumedRecord&)>;
 
+// Called on the consumer's thread every `every` while a handler is at work on `record` (not while
+// its handling waits to be retried): how a worker tells that a long piece of work is alive.
+struct ProgressReport {
+  absl::Duration every = absl::InfiniteDuration();
+  std::function<void(const ConsumedRecord& record)> report;
+};
+
 // An at-least-once consumer loop in a consumer group: offsets are stored only after the handler
 // succeeded (or the record reached the DLQ), and committed in the background and on close.
 class KafkaConsumer {
@@ -34,7 +42,8 @@ class KafkaConsumer {
   static absl::StatusOr<std::unique_ptr<KafkaConsumer>> Create(const KafkaOptions& options,
                                                                const std::string& group_id,
                                                                const std::vector<std::string>& topics,
-                                                               Publisher* dead_letters, RecordHandler handler);
+                                                               Publisher* dead_letters, RecordHandler handler,
+                                                               ProgressReport progress = {});
   ~KafkaConsumer();
 
   // Consumes until `stop` is set, then leaves the group. Call once. The record in hand when `stop`

@@ -1,5 +1,6 @@
 #include "libs/kafka/events.h"
 
+#include "absl/strings/str_cat.h"
 #include "libs/common/ids.h"
 #include "libs/common/status_macros.h"
 #include "libs/common/time.h"
@@ -20,6 +21,16 @@ upgrade::v1::Event MakeEvent(const upgrade::v1::Order& order, absl::string_view 
 
 absl::Status PublishEvent(Publisher& publisher, const upgrade::v1::Event& event) {
   return publisher.Publish(topics::kEvents, event.order().database(), event.SerializeAsString());
+}
+
+absl::Status PublishHeartbeat(Publisher& publisher, const ConsumedRecord& working_on, absl::string_view source,
+                              absl::Time now) {
+  absl::StatusOr<upgrade::v1::Event> handled = ParseEvent(working_on);
+  if (!handled.ok()) return absl::OkStatus();
+  upgrade::v1::Event beat = MakeEvent(handled->order(), absl::StrCat("heartbeat-", absl::ToUnixMicros(now)), source, now);
+  beat.mutable_heartbeat()->set_working_on(
+      upgrade::v1::Event::descriptor()->FindFieldByNumber(handled->kind_case())->name());
+  return PublishEvent(publisher, beat);
 }
 
 absl::StatusOr<upgrade::v1::Event> ParseEvent(const ConsumedRecord& record) {

@@ -18,6 +18,12 @@ upgrade::v1::Event MakeEvent(const upgrade::v1::Order& order, absl::string_view 
 // Publishes `event` on upgrade.events, keyed by its database.
 absl::Status PublishEvent(Publisher& publisher, const upgrade::v1::Event& event);
 
+// Publishes a Heartbeat on behalf of `source` (e.g. "migrator") for the upgrade whose order or
+// event `working_on` is: its worker is alive and at work on it. Does nothing for a record that is
+// not a valid event. Each heartbeat has an id of its own.
+absl::Status PublishHeartbeat(Publisher& publisher, const ConsumedRecord& working_on, absl::string_view source,
+                              absl::Time now);
+
 // Parses a record of upgrade.orders or upgrade.events. INVALID_ARGUMENT (the record goes to the DLQ)
 // when it is not an Event with an id, a kind, a valid upgrade id and a valid database name.
 absl::StatusOr<upgrade::v1::Event> ParseEvent(const ConsumedRecord& record);

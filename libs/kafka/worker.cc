@@ -2,10 +2,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include <thread>
 
 #include "libs/common/grpc_util.h"
 #include "libs/common/logging.h"
+#include "libs/kafka/events.h"
 
 namespace upshift {
 
@@ -16,10 +18,19 @@ absl::StatusOr<KafkaOptions> MakeKafkaOptions(std::string brokers, const std::ve
   return KafkaOptions{std::move(brokers), std::move(client_id), *std::move(parsed)};
 }
 
+ProgressReport Heartbeats(KafkaProducer& producer, std::string source, absl::Duration every) {
+  return {every, [&producer, source = std::move(source)](const ConsumedRecord& record) {
+            if (absl::Status s = PublishHeartbeat(producer, record, source, absl::Now()); !s.ok()) {
+              LogWarning(absl::StrCat("heartbeat: ", s.ToString()));
+            }
+          }};
+}
+
 int RunConsumer(const KafkaOptions& options, const std::string& group, const std::vector<std::string>& topics,
-                KafkaProducer& producer, RecordHandler handler, WorkerHealth health, const std::atomic<bool>& stop) {
+                KafkaProducer& producer, RecordHandler handler, ProgressReport progress, WorkerHealth health,
+                const std::atomic<bool>& stop) {
   absl::StatusOr<std::unique_ptr<KafkaConsumer>> consumer =
-      KafkaConsumer::Create(options, group, topics, &producer, std::move(handler));
+      KafkaConsumer::Create(options, group, topics, &producer, std::move(handler), std::move(progress));
   if (!consumer.ok()) {
     LogError(consumer.status().ToString());
     return 2;

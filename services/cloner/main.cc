@@ -37,6 +37,8 @@ ABSL_FLAG(absl::Duration, sweep_interval, absl::Seconds(30),
           "How often expired restore points and stalled Production upgrades are looked for");
 ABSL_FLAG(int, max_test_copies, 5, "Test copies kept per database; making one more drops the oldest");
 ABSL_FLAG(absl::Duration, test_copy_ttl, absl::Hours(24 * 30), "A test copy is dropped this long after it was made");
+ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(10),
+          "How often a heartbeat is sent while an upgrade is worked on (keep well below status's --stall_timeout)");
 ABSL_FLAG(absl::Duration, migration_lease, absl::Minutes(10),
           "A Production upgrade whose migrator sent no heartbeat for this long is rolled back");
 
@@ -120,7 +122,9 @@ int Run(const Config& config, const std::atomic<bool>& stop) {
                        {"hosting server", [&] { return pg::PingServer(pg::ConnInfoFor(config.hosting.conninfo, "postgres")); }}},
                       absl::GetFlag(FLAGS_health_interval)};
   int exit_code = RunConsumer(config.kafka, "upshift-cloner", {topics::kOrders, topics::kEvents}, **producer,
-                              [&cloner](const ConsumedRecord& r) { return cloner.Handle(r); }, std::move(health), stop);
+                              [&cloner](const ConsumedRecord& r) { return cloner.Handle(r); },
+                              Heartbeats(**producer, "cloner", absl::GetFlag(FLAGS_heartbeat_interval)),
+                              std::move(health), stop);
   sweeper.join();
   return exit_code;
 }

@@ -21,8 +21,9 @@ ABSL_FLAG(std::vector<std::string>, kafka_properties, {},
 ABSL_FLAG(std::string, hosting_db, "", "libpq connection string of the hosting server (no dbname)");
 ABSL_FLAG(std::string, catalog, "", "Path of the migration catalog folder");
 ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(10),
-          "How often a Production upgrade's lease is renewed while its plan runs (keep well below the "
-          "cloner's --migration_lease)");
+          "How often a heartbeat is sent while an upgrade is worked on, and a Production upgrade's lease "
+          "renewed while its plan runs (keep well below status's --stall_timeout and the cloner's "
+          "--migration_lease)");
 ABSL_FLAG(std::string, request_addr, "127.0.0.1:50051", "Address of the request service (its UpgradeGate)");
 
 namespace upshift::migrator {
@@ -52,7 +53,8 @@ int Run(const std::atomic<bool>& stop) {
                       {{"hosting server", [&] { return pg::PingServer(pg::ConnInfoFor(hosting_db, "postgres")); }}},
                       absl::GetFlag(FLAGS_health_interval)};
   return RunConsumer(*kafka, "upshift-migrator", {topics::kEvents}, **producer,
-                     [&migrator](const ConsumedRecord& r) { return migrator.Handle(r); }, std::move(health), stop);
+                     [&migrator](const ConsumedRecord& r) { return migrator.Handle(r); },
+                     Heartbeats(**producer, "migrator", absl::GetFlag(FLAGS_heartbeat_interval)), std::move(health), stop);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // status: records upgrade states and database tags from upgrade.orders and upgrade.events,
 // serves them over gRPC (StatusService), and publishes every change on upgrade.status.
 
+#include <algorithm>
 #include <fstream>
 #include <thread>
 
@@ -37,6 +38,9 @@ ABSL_FLAG(std::string, hosting_db, "", "libpq connection string of the hosting s
 ABSL_FLAG(std::vector<std::string>, reserved_databases, {"upshift"},
           "Databases of the platform on the hosting server, never listed");
 ABSL_FLAG(std::string, catalog, "", "Path of the migration catalog folder (for the version query)");
+ABSL_FLAG(absl::Duration, stall_timeout, absl::Minutes(2),
+          "An unfinished upgrade no worker reported on for this long is marked stalled (keep well above the "
+          "workers' --heartbeat_interval)");
 ABSL_FLAG(int, pool_size, 8, "PostgreSQL connections to the platform database");
 
 namespace upshift::status {
@@ -52,6 +56,35 @@ Config ReadConfig() {
   return {absl::GetFlag(FLAGS_listen),      absl::GetFlag(FLAGS_port_file),  absl::GetFlag(FLAGS_kafka_brokers),
           absl::GetFlag(FLAGS_platform_db), absl::GetFlag(FLAGS_hosting_db), absl::GetFlag(FLAGS_catalog),
           absl::GetFlag(FLAGS_reserved_databases), absl::GetFlag(FLAGS_pool_size)};
+}
+
+// Marks stalled the upgrades no worker reported on for `timeout`, looking every quarter of it. Only
+// once the broker has been reachable for a whole `timeout`: while it is away, silence proves nothing.
+void SweepStalls(StatusStore& store, KafkaProducer& producer, absl::Duration timeout, ChangeHub& hub,
+                 OutboxRelay& relay, const std::atomic<bool>& stop) {
+  const absl::Duration every = std::clamp(timeout / 4, absl::Milliseconds(100), absl::Seconds(15));
+  absl::Time reachable_since = absl::InfiniteFuture();
+  while (!stop) {
+    absl::Time now = absl::Now();
+    if (!producer.CheckBroker(std::min(every, absl::Seconds(2))).ok()) {
+      reachable_since = absl::InfiniteFuture();
+    } else if (reachable_since == absl::InfiniteFuture()) {
+      reachable_since = now;
+    }
+    if (now - reachable_since >= timeout) {
+      absl::StatusOr<int> marked = store.MarkStalled(now - timeout);
+      if (!marked.ok()) {
+        LogWarning(absl::StrCat("stall sweep: ", marked.status().ToString()));
+      } else if (*marked > 0) {
+        LogWarning(absl::StrCat(*marked, " upgrade(s) stalled: no worker reported on them for ",
+                                absl::FormatDuration(timeout)));
+        hub.Notify();
+        relay.Wake();
+      }
+    }
+    absl::Time next = now + every;
+    while (!stop && absl::Now() < next) absl::SleepFor(absl::Milliseconds(50));
+  }
 }
 
 int Run(const Config& config, const std::atomic<bool>& stop) {
@@ -112,6 +145,7 @@ int Run(const Config& config, const std::atomic<bool>& stop) {
 
   std::thread consumer_thread([&] { (*consumer)->Run(stopping); });
   std::thread relay_thread([&] { relay.Run(stopping); });
+  std::thread stall_sweeper([&] { SweepStalls(*store, **producer, absl::GetFlag(FLAGS_stall_timeout), hub, relay, stopping); });
   std::thread health([&] {
     MonitorHealth(**server,
                   {{"platform database", [&] { return pg::PingServer(config.platform_db); }},
@@ -127,6 +161,7 @@ int Run(const Config& config, const std::atomic<bool>& stop) {
   hub.Notify();
   (*server)->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   consumer_thread.join();
+  stall_sweeper.join();
   relay.Wake();
   relay_thread.join();
   (*producer)->Flush(absl::Seconds(5));

@@ -20,6 +20,8 @@ CREATE TABLE IF NOT EXISTS status.upgrades (
   body       bytea NOT NULL
 );
 CREATE INDEX IF NOT EXISTS upgrades_by_database ON status.upgrades (database, created_at DESC);
+-- The unfinished upgrades (SUCCEEDED, FAILED, ROLLED_BACK and CANCELLED are final), for the stall sweep.
+CREATE INDEX IF NOT EXISTS upgrades_unfinished ON status.upgrades (upgrade_id) WHERE state NOT IN (4, 5, 10, 11);
 CREATE TABLE IF NOT EXISTS status.databases (
   name       text PRIMARY KEY,
   parent     text,
@@ -66,10 +68,15 @@ absl::StatusOr<std::optional<upgrade::v1::Upgrade>> PgStatusStore::Apply(const u
   std::optional<upgrade::v1::Upgrade> result;
   absl::Status status = pool_->Transact([&](pqxx::work& tx) {
     result.reset();
-    pqxx::result fresh = tx.exec_params(
-        "INSERT INTO status.applied_events (event_id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING 1",
-        event.event_id());
-    if (fresh.empty()) return absl::OkStatus();  // applied before
+    // A heartbeat only moves last_activity_at forward: applying one twice changes nothing, so its id
+    // (one per heartbeat) need not be kept.
+    bool heartbeat = event.kind_case() == upgrade::v1::Event::kHeartbeat;
+    if (!heartbeat) {
+      pqxx::result fresh = tx.exec_params(
+          "INSERT INTO status.applied_events (event_id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING 1",
+          event.event_id());
+      if (fresh.empty()) return absl::OkStatus();  // applied before
+    }
     const std::string& id = event.order().upgrade_id();
     const std::string& copy = event.order().test_database();
     // Events about a test copy's life come after its upgrade ended: they change the copy, not the upgrade.
@@ -86,6 +93,7 @@ absl::StatusOr<std::optional<upgrade::v1::Upgrade>> PgStatusStore::Apply(const u
     std::optional<upgrade::v1::Upgrade> before;
     pqxx::result rows = tx.exec_params("SELECT body FROM status.upgrades WHERE upgrade_id = $1 FOR UPDATE", id);
     if (!rows.empty()) before = ParseUpgrade(rows[0][0]);
+    if (heartbeat && !before.has_value()) return absl::OkStatus();  // its order is not recorded yet
     // A Production upgrade's progress is weighed by its Test's step timings.
     std::optional<upgrade::v1::Upgrade> test;
     if (event.kind_case() == upgrade::v1::Event::kStepApplied && !event.order().test_upgrade_id().empty()) {
@@ -94,7 +102,13 @@ absl::StatusOr<std::optional<upgrade::v1::Upgrade>> PgStatusStore::Apply(const u
       if (!tests.empty()) test = ParseUpgrade(tests[0][0]);
     }
     upgrade::v1::Upgrade after = NextUpgrade(before, event, test.has_value() ? &test->report() : nullptr);
-    if (before.has_value() && before->SerializeAsString() == after.SerializeAsString()) return absl::OkStatus();
+    if (before.has_value() && OnlyActivityChanged(*before, after)) {
+      if (before->last_activity_at().SerializeAsString() != after.last_activity_at().SerializeAsString()) {
+        tx.exec_params("UPDATE status.upgrades SET body = $2 WHERE upgrade_id = $1", id,
+                       pqxx::binarystring(after.SerializeAsString()));
+      }
+      return absl::OkStatus();
+    }
     tx.exec_params(
         "INSERT INTO status.upgrades (upgrade_id, database, state, created_at, updated_at, body) "
         "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (upgrade_id) DO UPDATE "
@@ -206,6 +220,31 @@ absl::Status PgStatusStore::DrainChanges(
         return publish(changes);
       },
       count);
+}
+
+absl::StatusOr<int> PgStatusStore::MarkStalled(absl::Time cutoff) {
+  int marked = 0;
+  absl::Status status = pool_->Transact([&](pqxx::work& tx) {
+    marked = 0;
+    // SKIP LOCKED: an upgrade an event is being applied to is not stalled; another replica's sweep
+    // takes the others' turn.
+    for (const auto& row : tx.exec("SELECT upgrade_id, body FROM status.upgrades "
+                                   "WHERE state NOT IN (4, 5, 10, 11) FOR UPDATE SKIP LOCKED")) {
+      upgrade::v1::Upgrade u = ParseUpgrade(row[1]);
+      if (!Stalls(u, cutoff)) continue;
+      u.set_stalled(true);
+      std::string body = u.SerializeAsString();
+      tx.exec_params("UPDATE status.upgrades SET body = $2 WHERE upgrade_id = $1", row[0].as<std::string>(),
+                     pqxx::binarystring(body));
+      absl::Time active = FromProto(u.has_last_activity_at() ? u.last_activity_at() : u.updated_at());
+      tx.exec_params("INSERT INTO status.outbox (event_id, body) VALUES ($1, $2)",
+                     absl::StrCat(u.upgrade_id(), "/stalled-", absl::ToUnixMicros(active)), pqxx::binarystring(body));
+      ++marked;
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return marked;
 }
 
 absl::Status PgStatusStore::RememberVersion(const std::string& database, const std::string& version) {

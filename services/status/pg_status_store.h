@@ -24,6 +24,7 @@ class PgStatusStore final : public StatusStore {
   absl::Status DrainChanges(int limit,
                             const std::function<absl::Status(const std::vector<PendingChange>&)>& publish,
                             int* count) override;
+  absl::StatusOr<int> MarkStalled(absl::Time cutoff) override;
   absl::Status RememberVersion(const std::string& database, const std::string& version) override;
 
  private:

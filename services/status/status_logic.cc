@@ -87,6 +87,18 @@ bool IsFinal(State state) {
          state == upgrade::v1::STATE_ROLLED_BACK || state == upgrade::v1::STATE_CANCELLED;
 }
 
+bool OnlyActivityChanged(const Upgrade& before, const Upgrade& after) {
+  Upgrade same = before;
+  *same.mutable_last_activity_at() = after.last_activity_at();
+  return same.SerializeAsString() == after.SerializeAsString();
+}
+
+bool Stalls(const Upgrade& upgrade, absl::Time cutoff) {
+  if (IsFinal(upgrade.state()) || upgrade.stalled()) return false;
+  absl::Time active = FromProto(upgrade.has_last_activity_at() ? upgrade.last_activity_at() : upgrade.updated_at());
+  return active < cutoff;
+}
+
 std::optional<int> WeightedPercent(const upgrade::v1::StepApplied& step, const upgrade::v1::IntegrityReport& timings) {
   int64_t total_ms = 0, done_ms = -1;
   int steps = 0;
@@ -121,6 +133,11 @@ Upgrade NextUpgrade(const std::optional<Upgrade>& current, const Event& event,
     if (order.has_estimated_downtime()) *next.mutable_estimated_downtime() = order.estimated_downtime();
   }
   if (IsFinal(next.state())) return next;
+  if (event.kind_case() != Event::kCancelRequested &&
+      FromProto(event.occurred_at()) > FromProto(next.last_activity_at())) {
+    *next.mutable_last_activity_at() = event.occurred_at();
+    next.set_stalled(false);
+  }
   if (event.kind_case() == Event::kCancelRequested) next.set_cancellable(false);
   if (event.kind_case() == Event::kStepApplied) {
     const upgrade::v1::StepApplied& step = event.step_applied();

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "upgrade/v1/events.pb.h"
 #include "upgrade/v1/upgrade.pb.h"
 
@@ -16,11 +17,21 @@ bool IsFinal(upgrade::v1::State state);
 
 // The upgrade after `event`, given what was recorded before (nullopt: nothing yet). Events may
 // arrive late, twice or out of order (orders and events are different topics): the state only
-// moves forward, a final state never changes, and late events still fill in what they carry.
+// moves forward, a final state never changes, and late events still fill in what they carry. Every
+// event but a cancellation request, heartbeats included, is a worker's report: it moves
+// last_activity_at forward and clears `stalled`.
 // `timings`: for a Production upgrade, the report of the Test that allowed it; its step durations
 // weigh the progress (by step count when absent or when they do not cover the plan).
 upgrade::v1::Upgrade NextUpgrade(const std::optional<upgrade::v1::Upgrade>& current, const upgrade::v1::Event& event,
                                  const upgrade::v1::IntegrityReport* timings = nullptr);
+
+// Whether `before` and `after` differ in nothing but when a worker last reported (a heartbeat, or
+// an event that changed nothing else): not a change to publish.
+bool OnlyActivityChanged(const upgrade::v1::Upgrade& before, const upgrade::v1::Upgrade& after);
+
+// Whether the upgrade is to be marked stalled now: unfinished, not marked yet, and no worker reported
+// on it since `cutoff`.
+bool Stalls(const upgrade::v1::Upgrade& upgrade, absl::Time cutoff);
 
 // The share of a plan (0 to 100) done once `step` is applied, each step weighted by how long it
 // took in `timings` (an earlier run of the same plan); nullopt when they do not cover the plan.

@@ -55,6 +55,10 @@ class StatusStore {
                                     const std::function<absl::Status(const std::vector<PendingChange>&)>& publish,
                                     int* count) = 0;
 
+  // Marks stalled every upgrade that Stalls at `cutoff`, each with its change in the outbox of
+  // upgrade.status. Returns how many it marked.
+  virtual absl::StatusOr<int> MarkStalled(absl::Time cutoff) = 0;
+
   // Remembers a main database's version (read from the database itself).
   virtual absl::Status RememberVersion(const std::string& database, const std::string& version) = 0;
 };

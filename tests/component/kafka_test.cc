@@ -21,8 +21,9 @@ namespace {
 class RunningConsumer {
  public:
   RunningConsumer(const std::string& group, const std::vector<std::string>& topics, Publisher* dlq,
-                  RecordHandler handler) {
-    auto c = KafkaConsumer::Create({Broker().bootstrap(), "test", LocalKafkaProperties()}, group, topics, dlq, std::move(handler));
+                  RecordHandler handler, ProgressReport progress = {}) {
+    auto c = KafkaConsumer::Create({Broker().bootstrap(), "test", LocalKafkaProperties()}, group, topics, dlq,
+                                   std::move(handler), std::move(progress));
     EXPECT_TRUE(c.ok()) << c.status();
     consumer_ = *std::move(c);
     thread_ = std::thread([this] { consumer_->Run(stop_); });
@@ -81,6 +82,31 @@ TEST(Kafka, ATransientFailureIsRetriedUntilItSucceeds) {
                            });
   ASSERT_TRUE(WaitFor([&] { return done.load(); }));
   EXPECT_EQ(attempts.load(), 3);
+}
+
+// Progress is reported while the handler works, not while a failed attempt waits to be retried.
+TEST(Kafka, ProgressIsReportedWhileTheHandlerWorks) {
+  auto producer = Producer();
+  std::string key = absl::StrCat("progress_", NewUpgradeId().substr(0, 8));
+  ASSERT_TRUE(producer->Publish(topics::kEvents, key, "long work").ok());
+  std::atomic<int> attempts{0}, reports_while_failing{0}, reports_while_working{0};
+  std::atomic<bool> done{false};
+  RunningConsumer consumer(
+      absl::StrCat("g-", NewUpgradeId()), {topics::kEvents}, producer.get(),
+      [&](const ConsumedRecord& r) {
+        if (r.key != key) return absl::OkStatus();
+        if (++attempts <= 4) return absl::UnavailableError("failing at once, then backing off");
+        absl::SleepFor(absl::Milliseconds(800));
+        done = true;
+        return absl::OkStatus();
+      },
+      {absl::Milliseconds(50), [&](const ConsumedRecord& r) {
+         if (r.key != key || r.payload != "long work") return;
+         ++(attempts <= 4 ? reports_while_failing : reports_while_working);
+       }});
+  ASSERT_TRUE(WaitFor([&] { return done.load(); }));
+  EXPECT_EQ(reports_while_failing, 0);
+  EXPECT_GE(reports_while_working, 4);
 }
 
 TEST(Kafka, APoisonRecordGoesToTheDeadLetterTopicWithItsOrigin) {

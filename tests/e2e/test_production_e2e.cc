@@ -29,10 +29,12 @@ class PlatformEnvironment : public ::testing::Environment {
   void SetUp() override {
     catalog_dir_ = MakeTempDir("upshift-test-catalog");
     std::filesystem::remove(catalog_dir_);
-    // Short leases, so that a dead migrator is noticed within seconds.
+    // Short leases and stall timeouts, so that a dead migrator is noticed within seconds.
     absl::StatusOr<std::unique_ptr<Platform>> p = Platform::Start(
         {MakeTestCatalog(catalog_dir_),
-         {{"cloner", {"--migration_lease=4s", "--sweep_interval=250ms"}}, {"migrator", {"--heartbeat_interval=250ms"}}}});
+         {{"cloner", {"--migration_lease=4s", "--sweep_interval=250ms", "--heartbeat_interval=250ms"}},
+          {"migrator", {"--heartbeat_interval=250ms"}},
+          {"status", {"--stall_timeout=2s"}}}});
     ASSERT_TRUE(p.ok()) << p.status();
     owned_ = *std::move(p);
     platform = owned_.get();
@@ -537,13 +539,17 @@ TEST(Production, AnUpgradeWhoseMigratorDiesIsRolledBackWhenItsLeaseExpires) {
   Upgrade accepted;
   ASSERT_TRUE(Request(Order(db, PURPOSE_PRODUCTION), &accepted).ok());
   bool killed = false;
+  bool stalled = false;  // shown stalled before the lease expired
   Upgrade done = WatchToEnd(accepted.upgrade_id(), [&](const Upgrade& u) {
     if (u.state() == STATE_MIGRATING && !killed) {
       killed = true;
       platform->service("migrator").Kill();  // in the middle of its plan, no goodbye
     }
+    if (u.stalled() && u.state() == STATE_MIGRATING) stalled = true;
   });
   ASSERT_TRUE(killed);
+  EXPECT_TRUE(stalled) << "never shown stalled while its migrator was dead";
+  EXPECT_FALSE(done.stalled());
   ASSERT_EQ(done.state(), STATE_ROLLED_BACK) << done.error() << platform->Logs();
   EXPECT_TRUE(absl::StrContains(done.error(), "made no progress")) << done.error();
   EXPECT_EQ(Value(db, "SELECT latest_version FROM ir_module_module WHERE name = 'base'"), "16.0");

@@ -46,7 +46,8 @@ struct Row {
   std::string faults;
   int lost = 0;
   int duplicated = 0;
-  int resent = 0;  // status records published again as they were (same event id, same content)
+  int resent = 0;         // status records published again as they were (same event id, same content)
+  int emails_resent = 0;  // emails sent again with the same Message-ID
   std::string final_states;
   absl::Duration recovery;
 };
@@ -55,6 +56,7 @@ KafkaProducer* producer = nullptr;  // the test's own, for poison and replayed r
 
 constexpr char kTemplate[] = "faultsrc";
 constexpr absl::Duration kMaxPollInterval = absl::Seconds(7);  // the migrator's
+constexpr absl::Duration kStallTimeout = absl::Seconds(3);     // status's; workers beat every 250 ms
 const std::vector<std::string> kServices = {"request", "status", "cloner", "migrator", "notifier"};
 
 class SuiteEnvironment : public ::testing::Environment {
@@ -64,7 +66,8 @@ class SuiteEnvironment : public ::testing::Environment {
     std::filesystem::remove(catalog_dir_);
     absl::StatusOr<std::unique_ptr<Platform>> p =
         Platform::Start({MakeTestCatalog(catalog_dir_),
-                         {{"cloner", {"--sweep_interval=250ms"}},
+                         {{"cloner", {"--sweep_interval=250ms", "--heartbeat_interval=250ms"}},
+                          {"status", {absl::StrCat("--stall_timeout=", absl::FormatDuration(kStallTimeout))}},
                           // A short max.poll.interval.ms, so that a step of seconds outlasts it.
                           {"migrator",
                            {"--heartbeat_interval=250ms",
@@ -90,12 +93,12 @@ class SuiteEnvironment : public ::testing::Environment {
 
   void TearDown() override {
     std::string table =
-        "| scenario | orders | faults injected | lost | duplicated | final states | time to recover | status records resent |\n"
+        "| scenario | orders | faults injected | lost | duplicated | final states | time to recover | resent as they were: status records / emails |\n"
         "|---|---|---|---|---|---|---|---|\n";
     for (const Row& r : rows_) {
       absl::StrAppend(&table, "| ", r.scenario, " | ", r.orders, " | ", r.faults, " | ", r.lost, " | ", r.duplicated,
                       " | ", r.final_states, " | ", absl::FormatDuration(absl::Trunc(r.recovery, absl::Milliseconds(100))),
-                      " | ", r.resent, " |\n");
+                      " | ", r.resent, " / ", r.emails_resent, " |\n");
     }
     std::cout << "\n" << table << std::flush;
     std::ofstream(BuildDir() + "/tests/faults/latest-table.md") << table;
@@ -270,8 +273,10 @@ std::string Header(const std::string& message, const std::string& name) {
   return message.substr(start, message.find_first_of("\r\n", start) - start);
 }
 
-// Checks the invariants over the stream's history and records the scenario's row.
-void Settle(Stream& stream, const std::string& faults, absl::Time fault_ended) {
+// Checks the invariants over the stream's history and records the scenario's row. Exactly
+// `email_resends` emails are expected to be sent again with their Message-ID (none, unless the
+// scenario opens the window between an SMTP server's acceptance and the notifier's record).
+void Settle(Stream& stream, const std::string& faults, absl::Time fault_ended, int email_resends = 0) {
   stream.Join();
   std::map<std::string, std::string> accepted = stream.Accepted();
   Row row;
@@ -335,12 +340,11 @@ void Settle(Stream& stream, const std::string& faults, absl::Time fault_ended) {
   EXPECT_TRUE(all_mail) << "emails missing";
   for (const auto& [db, ids] : mails) {
     EXPECT_EQ(ids.size(), 2u) << db << ": distinct notifications";
-    for (const auto& [message_id, count] : ids) {
-      if (count > 1) {
-        duplicated += count - 1;
-        ADD_FAILURE() << db << ": " << message_id << " sent " << count << " times";
-      }
-    }
+    for (const auto& [message_id, count] : ids) row.emails_resent += count - 1;
+  }
+  if (row.emails_resent != email_resends) {
+    if (row.emails_resent > email_resends) duplicated += row.emails_resent - email_resends;
+    ADD_FAILURE() << row.emails_resent << " emails sent again with their Message-ID, " << email_resends << " expected";
   }
   // Status records: one per event, and a final one for every upgrade. The outbox publishes at least
   // once: a crash between the broker's acknowledgement and the outbox's commit sends the same record
@@ -401,6 +405,28 @@ void Settle(Stream& stream, const std::string& faults, absl::Time fault_ended) {
   rows->push_back(row);
 }
 
+// Whether upgrade.status ever showed the upgrade stalled.
+bool EverShownStalled(const std::string& upgrade_id) {
+  for (const ConsumedRecord& r : tap->Records()) {
+    StatusChanged change;
+    if (r.topic == topics::kStatus && change.ParseFromString(r.payload) &&
+        change.upgrade().upgrade_id() == upgrade_id && change.upgrade().stalled()) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Whether the migrator's log shows that it applied the step before the slow one on the copy of
+// `database` (so it is inside the slow step now).
+bool InSlowStep(Stream& stream, const std::string& database) {
+  auto accepted = stream.Accepted();
+  return accepted.count(database) &&
+         absl::StrContains(Tail(platform->service("migrator").log_path(), 1 << 20),
+                           absl::StrCat(TestDatabaseName(database, accepted[database]),
+                                        ": 17.0->18.0/02_rename_partner_phone applied"));
+}
+
 // Waits until `service`'s overall health is `expected`.
 bool Reports(const std::string& service, grpc::health::v1::HealthCheckResponse::ServingStatus expected,
              absl::Duration timeout) {
@@ -452,13 +478,7 @@ TEST(Faults, KillEachServiceMidWork) {
     if (service == "cloner") {
       busy = [&] { return log_shows(absl::StrCat("database ", first, " is in use; copying it with pg_dump")); };
     }
-    if (service == "migrator") {
-      busy = [&] {
-        auto accepted = stream.Accepted();
-        return accepted.count(first) &&
-               log_shows(absl::StrCat(TestDatabaseName(first, accepted[first]), ": 17.0->18.0/02_rename_partner_phone applied"));
-      };
-    }
+    if (service == "migrator") busy = [&] { return InSlowStep(stream, first); };
     ASSERT_TRUE(WaitFor(busy, absl::Seconds(30))) << platform->Logs();
     if (service == "cloner" || service == "migrator") absl::SleepFor(absl::Seconds(1));  // well into the work
     platform->service(service).Kill();
@@ -642,14 +662,63 @@ TEST(Faults, AStepLongerThanTheMaxPollIntervalKeepsTheWorkerInItsGroup) {
     }
   }
   EXPECT_EQ(started_plans, 1) << "the long plan was delivered again: the migrator left its group";
+  EXPECT_FALSE(EverShownStalled(id)) << "shown stalled while its migrator was at work: no heartbeats";
   EXPECT_FALSE(absl::StrContains(Tail(platform->service("migrator").log_path(), 1 << 20), "maximum poll interval"))
       << Tail(platform->service("migrator").log_path());
 }
 
-// Two replicas of each worker: a second one joins while upgrades flow, and the first is killed with
-// kill -9 while the group rebalances to let the second in. The second takes over its partitions.
+// The notifier killed after the SMTP server stored an email and before the notifier learned it (the
+// server holds its reply): restarted, the notifier sends that email once more, with the same
+// Message-ID, by which mail clients recognise it. No email is lost, none is sent as two different ones.
+TEST(Faults, ANotifierKilledBetweenSendingAndRecordingSendsTheSameMessageAgain) {
+  Stream stream("notifier_send_window", 3);
+  const size_t before = platform->smtp().Messages().size();
+  platform->smtp().HoldReplies();
+  stream.Start(absl::Milliseconds(200));
+  bool stored = WaitFor([&] { return platform->smtp().Messages().size() > before; }, absl::Seconds(30));
+  platform->service("notifier").Kill();
+  platform->smtp().ReplyAgain();
+  ASSERT_TRUE(stored) << platform->Logs();
+  ASSERT_TRUE(platform->RestartService("notifier").ok());
+  Settle(stream, "kill -9 of the notifier after the SMTP server stored an email, before its reply; restart",
+         absl::Now(), /*email_resends=*/1);
+}
+
+// A migrator frozen (SIGSTOP) in the middle of a step: neither dead nor working, and its consumer
+// group may not notice for a while. status shows its upgrade stalled within the stall timeout; once
+// thawed, the plan goes on and the mark is cleared.
+TEST(Faults, AFrozenWorkerShowsItsUpgradeStalledUntilItThaws) {
+  Stream stream("frozen_migrator", 3);
+  const std::string& first = stream.databases()[0];
+  stream.MakeSlow(0);
+  stream.Start(absl::Milliseconds(200));
+  ASSERT_TRUE(WaitFor([&] { return InSlowStep(stream, first); }, absl::Seconds(30))) << platform->Logs();
+  const std::string id = stream.Accepted()[first];
+  platform->service("migrator").Signal(SIGSTOP);
+  absl::Time frozen = absl::Now();
+  bool shown = WaitFor([&] {
+    absl::StatusOr<Upgrade> u = GetUpgrade(id);
+    return u.ok() && u->stalled() && u->state() == STATE_MIGRATING;
+  }, absl::Seconds(30));
+  absl::Duration noticed = absl::Now() - frozen;
+  platform->service("migrator").Signal(SIGCONT);
+  EXPECT_TRUE(shown) << "never shown stalled while its migrator was frozen";
+  Settle(stream,
+         absl::StrCat("SIGSTOP of the migrator mid-step; shown stalled after ",
+                      absl::FormatDuration(absl::Trunc(noticed, absl::Milliseconds(100))), " (timeout ",
+                      absl::FormatDuration(kStallTimeout), "); SIGCONT"),
+         absl::Now());
+  absl::StatusOr<Upgrade> done = GetUpgrade(id);
+  ASSERT_TRUE(done.ok());
+  EXPECT_FALSE(done->stalled());
+  EXPECT_TRUE(EverShownStalled(id)) << "upgrade.status never showed it stalled";  // Settle awaited its records
+}
+
+// Two replicas of each consumer (the workers and status): a second one joins while upgrades flow,
+// and the first is killed with kill -9 while the group rebalances to let the second in. The second
+// takes over its partitions (and, for status, answers the calls).
 TEST(Faults, ASecondReplicaJoinsAndTheFirstIsKilledMidRebalance) {
-  for (const std::string worker : {"cloner", "migrator", "notifier"}) {
+  for (const std::string worker : {"cloner", "migrator", "notifier", "status"}) {
     SCOPED_TRACE(worker);
     Stream stream(absl::StrCat("replicas_", worker), 6);
     stream.Start(absl::Milliseconds(300));
@@ -660,13 +729,20 @@ TEST(Faults, ASecondReplicaJoinsAndTheFirstIsKilledMidRebalance) {
     ASSERT_TRUE(Reports(*second, grpc::health::v1::HealthCheckResponse::SERVING, absl::Seconds(20)));
     platform->service(worker).Kill();
     absl::Time killed = absl::Now();
+    if (worker == "status") platform->UseStatusReplica(*second);
+    // The first stays dead until the stream settled: what was done after the kill was the second's.
     Settle(stream, absl::StrCat("a second ", worker, " joins; kill -9 of the first during the rebalance"), killed);
-    // The work after the kill was the second replica's.
     const std::map<std::string, std::string> work = {{"cloner", "copied"}, {"migrator", "applied"}, {"notifier", "emailed"}};
-    EXPECT_TRUE(absl::StrContains(Tail(platform->service(*second).log_path(), 1 << 20), work.at(worker)))
-        << *second << " did none of the work";
+    if (work.count(worker)) {
+      EXPECT_TRUE(absl::StrContains(Tail(platform->service(*second).log_path(), 1 << 20), work.at(worker)))
+          << *second << " did none of the work";
+    }
     // Back to one replica: the first restarts, the second stops cleanly.
     ASSERT_TRUE(platform->RestartService(worker).ok());
+    if (worker == "status") {
+      ASSERT_TRUE(Reports(worker, grpc::health::v1::HealthCheckResponse::SERVING, absl::Seconds(20)));
+      platform->UseStatusReplica(worker);
+    }
     int status = platform->service(*second).Stop(absl::Seconds(25), SIGTERM);
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << *second << " ended with wait status " << status;
   }

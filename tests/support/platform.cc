@@ -138,16 +138,24 @@ absl::Status Platform::RestartService(const std::string& name) {
 }
 
 absl::StatusOr<std::string> Platform::AddReplica(const std::string& worker) {
-  if (!health_ports_.count(worker)) return absl::InvalidArgumentError(absl::StrCat(worker, " is not a worker"));
+  const bool status = worker == "status";
+  if (!health_ports_.count(worker) && !status) {
+    return absl::InvalidArgumentError(absl::StrCat(worker, " cannot have replicas here"));
+  }
   int n = 2;
   while (services_.count(absl::StrCat(worker, "#", n))) ++n;
   const std::string name = absl::StrCat(worker, "#", n);
   health_ports_[name] = FreePort();
   std::vector<std::string> flags(commands_.at(worker).begin() + 1, commands_.at(worker).end());
-  // The later --health_listen wins.
-  flags.push_back(absl::StrCat("--health_listen=127.0.0.1:", health_ports_[name]));
+  // The later flag wins: a worker's health port, or status's API port (where its health answers too).
+  flags.push_back(absl::StrCat(status ? "--listen" : "--health_listen", "=127.0.0.1:", health_ports_[name]));
   if (absl::Status s = StartService(name, flags, worker); !s.ok()) return s;
   return name;
+}
+
+void Platform::UseStatusReplica(const std::string& name) {
+  status_stub_ = upgrade::v1::StatusService::NewStub(
+      grpc::CreateChannel(health_address(name), grpc::InsecureChannelCredentials()));
 }
 
 Platform::~Platform() {

@@ -91,6 +91,10 @@ int ChildProcess::Stop(absl::Duration grace, int signal) {
   return status_;
 }
 
+void ChildProcess::Signal(int signal) {
+  if (Running()) kill(pid_, signal);
+}
+
 void ChildProcess::Kill() {
   if (!Running()) return;
   kill(pid_, SIGKILL);

@@ -31,6 +31,8 @@ class ChildProcess {
   int Stop(absl::Duration grace = absl::Seconds(20), int signal = 15);
   // SIGKILL at once, and reap.
   void Kill();
+  // Sends `signal` (e.g. SIGSTOP to freeze the process, SIGCONT to thaw it) and returns.
+  void Signal(int signal);
   // Waits for the process to exit by itself. Returns the wait status, or -1 after `timeout`.
   int Wait(absl::Duration timeout);
   bool Running();

@@ -206,11 +206,11 @@ absl::StatusOr<std::unique_ptr<SmtpServer>> SmtpServer::Start(const std::string&
   auto smtp = std::make_unique<SmtpServer>();
   smtp->port_ = FreePort();
   smtp->maildir_ = log_dir + "/maildir";
-  // Debian's aiosmtpd loads only in Debian's own interpreter.
+  // Debian's aiosmtpd loads only in Debian's own interpreter; the handler is tests/support/smtp_sink.py.
   absl::StatusOr<std::unique_ptr<ChildProcess>> p = ChildProcess::Start(
       {{"/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l", absl::StrCat("127.0.0.1:", smtp->port_), "-c",
-        "aiosmtpd.handlers.Mailbox", smtp->maildir_},
-       {},
+        "smtp_sink.HoldingMailbox", smtp->maildir_},
+       {{"PYTHONPATH", SourceDir() + "/tests/support"}},
        log_dir + "/smtp.log",
        ""});
   if (!p.ok()) return p.status();
@@ -222,7 +222,14 @@ absl::StatusOr<std::unique_ptr<SmtpServer>> SmtpServer::Start(const std::string&
   return smtp;
 }
 
-SmtpServer::~SmtpServer() = default;
+SmtpServer::~SmtpServer() { ReplyAgain(); }
+
+void SmtpServer::HoldReplies() { std::ofstream(maildir_ + ".hold") << "held\n"; }
+
+void SmtpServer::ReplyAgain() {
+  std::error_code ec;
+  std::filesystem::remove(maildir_ + ".hold", ec);
+}
 
 std::string SmtpServer::url() const { return absl::StrCat("smtp://127.0.0.1:", port_); }
 

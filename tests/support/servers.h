@@ -88,6 +88,10 @@ class SmtpServer {
   std::string url() const;
   // The raw messages received so far.
   std::vector<std::string> Messages() const;
+  // From now on, each message is stored at once but the reply to it waits until ReplyAgain: its
+  // sender does not learn that it was received.
+  void HoldReplies();
+  void ReplyAgain();
 
  private:
   int port_ = 0;

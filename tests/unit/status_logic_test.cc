@@ -39,6 +39,7 @@ Event E(const std::string& kind, int second, Purpose purpose = PURPOSE_TEST) {
   if (kind == "rolled_back") e.mutable_rolled_back()->set_error("step broke");
   if (kind == "cancel_requested") e.mutable_cancel_requested();
   if (kind == "cancelled") e.mutable_cancelled()->set_reason("cancelled on request");
+  if (kind == "heartbeat") e.mutable_heartbeat()->set_working_on("clone_succeeded");
   return e;
 }
 
@@ -235,6 +236,49 @@ bool Has(const std::vector<TagChange>& changes, const std::string& db, Tag tag, 
     if (c.database == db && c.tag == tag && c.add == add) return true;
   }
   return false;
+}
+
+absl::Time At(int second) { return absl::FromUnixSeconds(1'800'000'000 + second); }
+
+TEST(Stalls, WhenNoWorkerReportedSinceTheCutoffAndNotYetMarked) {
+  std::optional<Upgrade> u = NextUpgrade(std::nullopt, E("accepted", 0));
+  u = NextUpgrade(u, E("clone_succeeded", 10));
+  EXPECT_EQ(u->last_activity_at().seconds(), 1'800'000'010);
+  EXPECT_FALSE(Stalls(*u, At(10)));
+  EXPECT_TRUE(Stalls(*u, At(11)));
+  u->set_stalled(true);
+  EXPECT_FALSE(Stalls(*u, At(11))) << "marked once";
+  // A heartbeat is a report: it clears the mark and moves the activity forward, nothing else.
+  Upgrade beat = NextUpgrade(u, E("heartbeat", 20));
+  EXPECT_FALSE(beat.stalled());
+  EXPECT_EQ(beat.last_activity_at().seconds(), 1'800'000'020);
+  EXPECT_EQ(beat.state(), STATE_CLONING);
+  EXPECT_EQ(beat.updated_at().seconds(), 1'800'000'010);
+  EXPECT_FALSE(Stalls(beat, At(20)));
+}
+
+TEST(Stalls, NeverWhenFinal) {
+  std::optional<Upgrade> u = NextUpgrade(std::nullopt, E("accepted", 0));
+  u = NextUpgrade(u, E("succeeded", 5));
+  EXPECT_FALSE(Stalls(*u, At(1000)));
+  Upgrade late = NextUpgrade(u, E("heartbeat", 6));
+  EXPECT_EQ(late.SerializeAsString(), u->SerializeAsString()) << "a final upgrade takes no heartbeat";
+}
+
+TEST(Stalls, ALateHeartbeatOrACancellationRequestDoesNotClearTheMark) {
+  std::optional<Upgrade> u = NextUpgrade(std::nullopt, E("migration_started", 10));
+  u->set_stalled(true);
+  EXPECT_TRUE(NextUpgrade(u, E("heartbeat", 9)).stalled()) << "older than the last report";
+  EXPECT_TRUE(NextUpgrade(u, E("cancel_requested", 30)).stalled()) << "the customer is not a worker";
+}
+
+TEST(OnlyActivityChanged, AHeartbeatIsNotAChangeToPublishButClearingTheMarkIs) {
+  std::optional<Upgrade> u = NextUpgrade(std::nullopt, E("clone_started", 1));
+  Upgrade beat = NextUpgrade(u, E("heartbeat", 2));
+  EXPECT_TRUE(OnlyActivityChanged(*u, beat));
+  u->set_stalled(true);
+  EXPECT_FALSE(OnlyActivityChanged(*u, NextUpgrade(u, E("heartbeat", 3))));
+  EXPECT_FALSE(OnlyActivityChanged(*u, NextUpgrade(u, E("clone_succeeded", 3))));
 }
 
 TEST(TagChanges, InProgressFromTheFirstEventUntilTheEnd) {

@@ -23,6 +23,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "libs/common/env_flags.h"
@@ -91,6 +92,7 @@ void PrintUpgrade(const Upgrade& u) {
   std::printf("created   %s\n", When(u.created_at()).c_str());
   std::printf("finished  %s\n", When(u.finished_at()).c_str());
   if (!u.current_step().empty()) std::printf("progress  %d%% (%s)\n", u.progress_percent(), u.current_step().c_str());
+  if (u.stalled()) std::printf("STALLED   no worker reported since %s\n", When(u.last_activity_at()).c_str());
   if (u.cancellable()) std::printf("cancel    possible (upgradectl cancel %s)\n", u.upgrade_id().c_str());
   if (u.has_estimated_downtime()) {
     std::printf("downtime  estimated %s", absl::FormatDuration(absl::Trunc(FromProto(u.estimated_downtime()), absl::Milliseconds(100))).c_str());
@@ -152,6 +154,7 @@ grpc::Status Watch(StatusService::Stub& stub, const std::string& upgrade_id, abs
   SetDeadline(ctx, timeout);
   std::unique_ptr<grpc::ClientReader<Upgrade>> reader = stub.WatchUpgrade(&ctx, req);
   Upgrade u;
+  std::string last_line;
   while (reader->Read(&u)) {
     std::string detail = u.state() == STATE_MIGRATING && !u.current_step().empty()
                              ? absl::StrCat(u.progress_percent(), "% ", u.current_step(), " ")
@@ -159,10 +162,16 @@ grpc::Status Watch(StatusService::Stub& stub, const std::string& upgrade_id, abs
     if (u.has_estimated_remaining() && u.estimated_remaining().seconds() > 0 && u.state() != STATE_SUCCEEDED) {
       absl::StrAppend(&detail, "about ", u.estimated_remaining().seconds(), " s left ");
     }
-    std::printf("%s  %-16s %s%s%s\n", When(u.updated_at()).c_str(), State_Name(u.state()).c_str(), detail.c_str(),
-                u.test_database().empty() ? "" : absl::StrCat("copy ", u.test_database(), " ").c_str(),
-                u.error().c_str());
+    if (u.stalled()) {
+      absl::StrAppend(&detail, "STALLED: no worker reported since ", When(u.last_activity_at()), " ");
+    }
+    std::string line = absl::StrCat(When(u.updated_at()), "  ", absl::StrFormat("%-16s", State_Name(u.state())), " ",
+                                    detail, u.test_database().empty() ? "" : absl::StrCat("copy ", u.test_database(), " "),
+                                    u.error());
+    if (line == last_line) continue;  // a heartbeat: nothing to show
+    std::printf("%s\n", line.c_str());
     std::fflush(stdout);
+    last_line = std::move(line);
     *last = u;
   }
   return reader->Finish();
