@@ -171,6 +171,39 @@ class Stream {
     lock_conn_.reset();
   }
 
+  // Makes the stream's orders Production upgrades: first runs a successful Test of each database
+  // (not part of the scenario's history) and waits until request allows its Production upgrade.
+  void PassTests() {
+    for (const std::string& db : databases_) {
+      RequestUpgradeRequest req;
+      req.set_database(db);
+      req.set_target_version("18.0");
+      req.set_notify_email(absl::StrCat("tester+", db, "@example.com"));
+      req.set_purpose(PURPOSE_TEST);
+      RequestUpgradeResponse resp;
+      grpc::Status s = platform->requests().RequestUpgrade(Context().get(), req, &resp);
+      ASSERT_TRUE(s.ok()) << s.error_message();
+      tests_.push_back(resp.upgrade().upgrade_id());
+    }
+    for (const std::string& db : databases_) {
+      EXPECT_TRUE(WaitFor([&] {
+        GetUpgradeOptionsRequest req;
+        req.set_database(db);
+        GetUpgradeOptionsResponse resp;
+        return platform->requests().GetUpgradeOptions(Context().get(), req, &resp).ok() &&
+               resp.active_upgrade_id().empty() &&
+               std::count(resp.purposes().begin(), resp.purposes().end(), PURPOSE_PRODUCTION) > 0;
+      }, absl::Minutes(1))) << db << ": its Test did not allow a Production upgrade" << platform->Logs();
+    }
+    purpose_ = PURPOSE_PRODUCTION;
+  }
+
+  Purpose purpose() const { return purpose_; }
+  // Where the stream's upgrades of `database` send their emails.
+  std::string Address(const std::string& database) const {
+    return absl::StrCat(purpose_ == PURPOSE_PRODUCTION ? "prod+" : "owner+", database, "@example.com");
+  }
+
   // Orders every database, one every `gap`, in a thread of its own.
   void Start(absl::Duration gap) {
     thread_ = std::thread([this, gap] {
@@ -178,9 +211,9 @@ class Stream {
         RequestUpgradeRequest req;
         req.set_database(db);
         req.set_target_version("18.0");
-        req.set_notify_email(absl::StrCat("owner+", db, "@example.com"));
-        req.set_purpose(PURPOSE_TEST);
-        req.set_request_id(absl::StrCat("order-", db));
+        req.set_notify_email(Address(db));
+        req.set_purpose(purpose_);
+        req.set_request_id(absl::StrCat("order-", Purpose_Name(purpose_), "-", db));
         absl::Time deadline = absl::Now() + absl::Minutes(2);
         for (;;) {
           RequestUpgradeResponse resp;
@@ -222,6 +255,8 @@ class Stream {
  private:
   std::string name_;
   std::vector<std::string> databases_;
+  Purpose purpose_ = PURPOSE_TEST;
+  std::vector<std::string> tests_;  // the Tests that allowed Production upgrades
   std::mutex mu_;
   std::map<std::string, std::string> accepted_;
   std::thread thread_;
@@ -302,22 +337,31 @@ void Settle(Stream& stream, const std::string& faults, absl::Time fault_ended, i
   }
   EXPECT_TRUE(settled) << platform->Logs();
 
-  // Side effects once. Copies: one per succeeded Test, none left by a retried attempt.
+  // Side effects once. Copies: one per succeeded Test, none left by a retried attempt; restore
+  // points: one per succeeded Production upgrade (kept for the retention period).
   int duplicated = 0;
+  const bool production = stream.purpose() == PURPOSE_PRODUCTION;
   for (const auto& [db, id] : accepted) {
     absl::StatusOr<Upgrade> u = GetUpgrade(id);
     if (!u.ok() || u->state() != STATE_SUCCEEDED) continue;
     absl::StatusOr<std::string> copies = platform->postgres().QueryValue(
-        "postgres", absl::StrCat("SELECT count(*) FROM pg_database WHERE datname LIKE '", db, "\\_test\\_%'"));
+        "postgres", absl::StrCat("SELECT count(*) FROM pg_database WHERE datname LIKE '", db,
+                                 production ? "\\_rp\\_%'" : "\\_test\\_%'"));
     ASSERT_TRUE(copies.ok()) << copies.status();
     if (*copies != "1") {
       if (*copies != "0") ++duplicated;
-      ADD_FAILURE() << db << " has " << *copies << " test copies";
+      ADD_FAILURE() << db << " has " << *copies << (production ? " restore points" : " test copies");
       continue;
     }
-    // Steps: each step of the plan recorded once in the copy's history.
+    if (production) {
+      EXPECT_EQ(*platform->postgres().QueryValue(db, "SELECT latest_version FROM ir_module_module WHERE name = 'base'"),
+                "18.0")
+          << db;
+    }
+    // Steps: each step of the plan recorded once in the upgraded database's history.
     absl::StatusOr<std::string> steps = platform->postgres().QueryValue(
-        TestDatabaseName(db, id), "SELECT count(*) - count(DISTINCT (hop, step)) FROM upshift.migration_history");
+        production ? db : TestDatabaseName(db, id),
+        "SELECT count(*) - count(DISTINCT (hop, step)) FROM upshift.migration_history");
     if (!steps.ok() || *steps != "0") {
       ++duplicated;
       ADD_FAILURE() << db << ": a step recorded twice (" << (steps.ok() ? *steps : steps.status().ToString()) << ")";
@@ -329,7 +373,7 @@ void Settle(Stream& stream, const std::string& faults, absl::Time fault_ended, i
     mails.clear();
     for (const std::string& m : platform->smtp().Messages()) {
       for (const auto& [db, id] : accepted) {
-        if (absl::StrContains(m, absl::StrCat("To: <owner+", db, "@example.com>"))) ++mails[db][Header(m, "Message-ID")];
+        if (absl::StrContains(m, absl::StrCat("To: <", stream.Address(db), ">"))) ++mails[db][Header(m, "Message-ID")];
       }
     }
     for (const auto& [db, id] : accepted) {
@@ -504,6 +548,39 @@ void Outage(Stream& stream, const std::string& what, absl::Duration length, cons
   absl::Time back = absl::Now();
   ExpectEveryServiceServing();
   Settle(stream, absl::StrCat(what, " down for ", absl::FormatDuration(length)), back);
+}
+
+// kill -9 of the cloner, then of the migrator, in the middle of Production upgrades: the cloner
+// once a database is going offline (ending its sessions, making and checking its restore point),
+// the migrator a second into a 3 s step of an in-place plan. Restarted, each resumes: every upgrade
+// succeeds, with one restore point, each step once, and no database left offline.
+TEST(Faults, KillTheClonerAndTheMigratorMidProduction) {
+  for (const std::string service : {"cloner", "migrator"}) {
+    SCOPED_TRACE(service);
+    Stream stream(absl::StrCat("kill_", service, "_production"), 3);
+    stream.PassTests();
+    const std::string& first = stream.databases()[0];
+    if (service == "migrator") stream.MakeSlow(0);
+    stream.Start(absl::Milliseconds(300));
+    std::function<bool()> busy = [&] {
+      auto accepted = stream.Accepted();
+      return accepted.count(first) &&
+             absl::StrContains(Tail(platform->service("cloner").log_path(), 1 << 20),
+                               absl::StrCat(first, " is offline"));
+    };
+    if (service == "migrator") {
+      busy = [&] {
+        return absl::StrContains(Tail(platform->service("migrator").log_path(), 1 << 20),
+                                 absl::StrCat(first, ": 17.0->18.0/02_rename_partner_phone applied"));
+      };
+    }
+    ASSERT_TRUE(WaitFor(busy, absl::Seconds(60))) << platform->Logs();
+    if (service == "migrator") absl::SleepFor(absl::Seconds(1));  // well into the step
+    platform->service(service).Kill();
+    absl::SleepFor(absl::Seconds(1));
+    ASSERT_TRUE(platform->RestartService(service).ok());
+    Settle(stream, absl::StrCat("kill -9 ", service, " mid-Production, restart after 1 s"), absl::Now());
+  }
 }
 
 // The broker away for `length` while orders keep coming: request still admits them (into its outbox).
