@@ -55,7 +55,7 @@ absl::StatusOr<std::unique_ptr<Platform>> Platform::Start(Options options) {
   if (options.catalog.empty()) options.catalog = SourceDir() + "/deploy/catalogs/sample_erp";
   p->options_ = options;
   p->log_dir_ = MakeTempDir("upshift-test-platform");
-  absl::StatusOr<std::unique_ptr<PostgresServer>> pg = PostgresServer::Start();
+  absl::StatusOr<std::unique_ptr<PostgresServer>> pg = PostgresServer::Start(options.durable_postgres);
   if (!pg.ok()) return pg.status();
   p->postgres_ = *std::move(pg);
   if (absl::Status s = p->postgres_->Exec("postgres", "CREATE DATABASE upshift"); !s.ok()) return s;

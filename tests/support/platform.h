@@ -19,6 +19,7 @@ class Platform {
   struct Options {
     std::string catalog;  // default: the sample ERP catalog
     std::map<std::string, std::vector<std::string>> extra_flags;  // by service name
+    bool durable_postgres = false;  // see PostgresServer::Start
   };
 
   static absl::StatusOr<std::unique_ptr<Platform>> Start(Options options);

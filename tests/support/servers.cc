@@ -58,8 +58,9 @@ std::string BuildDir() { return UPSHIFT_BUILD_DIR; }
 std::string SourceDir() { return UPSHIFT_SOURCE_DIR; }
 std::string PgBinDir() { return UPSHIFT_PG_BIN_DIR; }
 
-absl::StatusOr<std::unique_ptr<PostgresServer>> PostgresServer::Start() {
+absl::StatusOr<std::unique_ptr<PostgresServer>> PostgresServer::Start(bool durable) {
   std::unique_ptr<PostgresServer> pg(new PostgresServer());
+  pg->durable_ = durable;
   pg->dir_ = MakeTempDir("upshift-test-pg");
   std::string data = pg->dir_ + "/data";
   std::filesystem::create_directory(data);
@@ -83,7 +84,8 @@ absl::Status PostgresServer::Launch() {
         // fsync off is safe against the process crashes tests cause (the OS keeps what was written);
         // synchronous_commit stays on: a commit must be in the WAL before it is acknowledged, or a
         // crash (the fault suite's -m immediate) loses orders already acknowledged to clients.
-        "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "full_page_writes=off",
+        "listen_addresses=127.0.0.1", "-c", durable_ ? "fsync=on" : "fsync=off", "-c",
+        durable_ ? "full_page_writes=on" : "full_page_writes=off",
         "-c", "max_connections=200"},
        {},
        dir_ + "/postgres.log",

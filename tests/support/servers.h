@@ -31,7 +31,8 @@ std::string PgBinDir();
 
 class PostgresServer {
  public:
-  static absl::StatusOr<std::unique_ptr<PostgresServer>> Start();
+  // `durable`: fsync and full-page writes on, as in production (benchmarks); tests run without them.
+  static absl::StatusOr<std::unique_ptr<PostgresServer>> Start(bool durable = false);
   ~PostgresServer();
 
   int port() const { return port_; }
@@ -63,6 +64,7 @@ class PostgresServer {
   PostgresServer() = default;
   absl::Status Launch();
   std::string dir_;
+  bool durable_ = false;
   int port_ = 0;
   std::unique_ptr<ChildProcess> process_;
 };

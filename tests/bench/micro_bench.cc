@@ -1,0 +1,78 @@
+// The hot in-process paths, with Google Benchmark: an event's round trip through Kafka's bytes, the
+// status state machine over a Test's life, and building a plan from the catalog.
+
+#include <benchmark/benchmark.h>
+
+#include "absl/time/clock.h"
+#include "libs/catalog/catalog.h"
+#include "libs/kafka/events.h"
+#include "libs/kafka/topics.h"
+#include "services/status/status_logic.h"
+
+namespace upshift {
+namespace {
+
+upgrade::v1::Order SampleOrder() {
+  upgrade::v1::Order order;
+  order.set_upgrade_id("0f8fad5b-d9cb-469f-a165-70867728950e");
+  order.set_database("acme");
+  order.set_from_version("16.0");
+  order.set_target_version("18.0");
+  order.set_purpose(upgrade::v1::PURPOSE_TEST);
+  order.set_notify_email("owner@example.com");
+  order.set_test_database("acme_test_0f8fad5b");
+  return order;
+}
+
+// What every hop costs a worker: make an event, serialize it, parse and validate it on the other side.
+void BM_EventRoundTrip(benchmark::State& state) {
+  const upgrade::v1::Order order = SampleOrder();
+  for (auto _ : state) {
+    upgrade::v1::Event event = MakeEvent(order, "clone_started", "cloner", absl::Now());
+    event.mutable_clone_started();
+    ConsumedRecord record{topics::kEvents, 0, 0, order.database(), event.SerializeAsString()};
+    absl::StatusOr<upgrade::v1::Event> parsed = ParseEvent(record);
+    benchmark::DoNotOptimize(parsed);
+  }
+}
+BENCHMARK(BM_EventRoundTrip);
+
+// status's work per event: the next state of an upgrade and its tag changes, over a Test's six events.
+void BM_StatusUpdatesOverATest(benchmark::State& state) {
+  std::vector<upgrade::v1::Event> events;
+  for (const char* kind : {"accepted", "clone_started", "clone_succeeded", "migration_started", "step_applied", "succeeded"}) {
+    upgrade::v1::Event e = MakeEvent(SampleOrder(), kind, "bench", absl::Now());
+    if (std::string(kind) == "accepted") e.mutable_accepted();
+    if (std::string(kind) == "clone_started") e.mutable_clone_started();
+    if (std::string(kind) == "clone_succeeded") e.mutable_clone_succeeded()->add_source_rows()->set_rows(5);
+    if (std::string(kind) == "migration_started") e.mutable_migration_started();
+    if (std::string(kind) == "step_applied") e.mutable_step_applied()->set_steps_total(8);
+    if (std::string(kind) == "succeeded") e.mutable_succeeded()->set_version("18.0");
+    events.push_back(e);
+  }
+  for (auto _ : state) {
+    std::optional<upgrade::v1::Upgrade> u;
+    for (const upgrade::v1::Event& e : events) {
+      upgrade::v1::Upgrade next = status::NextUpgrade(u, e);
+      benchmark::DoNotOptimize(status::TagChanges(u, next));
+      u = std::move(next);
+    }
+  }
+}
+BENCHMARK(BM_StatusUpdatesOverATest);
+
+// request's and the migrator's plan: the hops from 16.0 to 18.0 in the sample catalog.
+void BM_PlanBuilding(benchmark::State& state) {
+  absl::StatusOr<Catalog> catalog = Catalog::Load(std::string(UPSHIFT_SOURCE_DIR) + "/deploy/catalogs/sample_erp");
+  if (!catalog.ok()) {
+    state.SkipWithError("cannot load the sample catalog");
+    return;
+  }
+  for (auto _ : state) benchmark::DoNotOptimize(catalog->Plan("16.0", "18.0"));
+}
+BENCHMARK(BM_PlanBuilding);
+
+}  // namespace
+}  // namespace upshift
+
+BENCHMARK_MAIN();

@@ -1,0 +1,330 @@
+// The platform's figures, each measured side by side with its baseline in the same run on the same
+// servers, printed as a Markdown table (tests/bench/run; tests/bench/README.md keeps the latest).
+// It asserts nothing: a figure that misses its target says so in the table.
+
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "libs/common/time.h"
+#include "libs/kafka/topics.h"
+#include "tests/support/platform.h"
+#include "tests/support/wait.h"
+#include "upgrade/v1/events.pb.h"
+
+ABSL_FLAG(int, sequential_upgrades, 100, "Tiny Test upgrades run one after the other (orchestration overhead)");
+ABSL_FLAG(int, clients, 32, "Concurrent RequestUpgrade clients");
+ABSL_FLAG(int, orders_per_client, 8, "Orders each client sends, each of a database of its own");
+ABSL_FLAG(absl::Duration, pgbench_time, absl::Seconds(10), "How long pgbench runs");
+
+namespace upshift::bench {
+namespace {
+
+using namespace upgrade::v1;
+using testing::Context;
+using testing::Platform;
+
+struct Row {
+  std::string figure, measured, baseline, ratio, target, verdict;
+};
+
+std::string Ms(absl::Duration d) { return absl::StrFormat("%.1f ms", absl::ToDoubleMilliseconds(d)); }
+
+absl::Duration Percentile(std::vector<absl::Duration> v, double p) {
+  if (v.empty()) return absl::ZeroDuration();
+  std::sort(v.begin(), v.end());
+  size_t i = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5));
+  return v[i];
+}
+
+std::string Verdict(bool met) { return met ? "met" : "missed"; }
+
+// Resident and peak resident memory of a process, in MB, from /proc.
+std::pair<double, double> MemoryOf(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  double rss = 0, hwm = 0;
+  while (std::getline(in, line)) {
+    if (absl::StartsWith(line, "VmRSS:")) rss = std::stod(line.substr(6)) / 1024.0;
+    if (absl::StartsWith(line, "VmHWM:")) hwm = std::stod(line.substr(6)) / 1024.0;
+  }
+  return {rss, hwm};
+}
+
+const std::vector<std::string> kServices = {"request", "status", "cloner", "migrator", "notifier"};
+
+grpc::Status Order(Platform& platform, const std::string& db, Upgrade* accepted,
+                   UpgradeService::Stub* stub = nullptr) {
+  RequestUpgradeRequest req;
+  req.set_database(db);
+  req.set_target_version("18.0");
+  req.set_notify_email(absl::StrCat("owner+", db, "@example.com"));
+  req.set_purpose(PURPOSE_TEST);
+  RequestUpgradeResponse resp;
+  grpc::Status s = (stub ? *stub : platform.requests()).RequestUpgrade(Context().get(), req, &resp);
+  *accepted = resp.upgrade();
+  return s;
+}
+
+bool HasTag(const Database& d, Tag tag) { return std::count(d.tags().begin(), d.tags().end(), tag) > 0; }
+
+// Orchestration overhead: order -> STATE_SUCCEEDED as a client sees it, less the work itself (the
+// copy with its check, as the cloner timed it, and the plan, as the migrator timed it).
+void Orchestration(Platform& platform, testing::TopicTap& tap, std::vector<Row>& rows) {
+  const int n = absl::GetFlag(FLAGS_sequential_upgrades);
+  std::vector<absl::Duration> overhead, tagged, total;
+  std::vector<std::string> ids;  // parallel to total
+  std::map<std::string, std::string> by_db;
+  for (int i = 0; i < n; ++i) {
+    std::string db = absl::StrCat("orch_", i);
+    if (!platform.postgres().Exec("postgres", absl::StrCat("CREATE DATABASE ", db, " TEMPLATE benchtiny")).ok()) return;
+    absl::Time start = absl::Now();
+    Upgrade accepted;
+    if (grpc::Status s = Order(platform, db, &accepted); !s.ok()) {
+      std::cerr << "order refused: " << s.error_message() << "\n";
+      return;
+    }
+    // The red tag, as the database manager would poll it.
+    for (;;) {
+      GetDatabaseRequest req;
+      req.set_name(db);
+      Database d;
+      if (platform.status().GetDatabase(Context().get(), req, &d).ok() && HasTag(d, TAG_UPGRADE_IN_PROGRESS)) break;
+      if (absl::Now() - start > absl::Seconds(30)) break;
+    }
+    tagged.push_back(absl::Now() - start);
+    WatchUpgradeRequest wreq;
+    wreq.set_upgrade_id(accepted.upgrade_id());
+    auto ctx = Context(absl::Minutes(2));
+    auto reader = platform.status().WatchUpgrade(ctx.get(), wreq);
+    Upgrade u;
+    State state = STATE_UNSPECIFIED;
+    while (reader->Read(&u)) state = u.state();
+    reader->Finish();
+    absl::Duration took = absl::Now() - start;
+    if (state != STATE_SUCCEEDED) {
+      std::cerr << db << " ended " << State_Name(state) << "\n";
+      return;
+    }
+    total.push_back(took);
+    ids.push_back(accepted.upgrade_id());
+    by_db[accepted.upgrade_id()] = db;
+  }
+  // The work, as the workers timed it, from their events.
+  std::map<std::string, absl::Duration> work;
+  testing::WaitFor([&] {
+    work.clear();
+    for (const ConsumedRecord& r : tap.Records()) {
+      Event e;
+      if (r.topic != topics::kEvents || !e.ParseFromString(r.payload) || !by_db.count(e.order().upgrade_id())) continue;
+      if (e.has_clone_succeeded()) work[e.order().upgrade_id()] += FromProto(e.clone_succeeded().duration());
+      if (e.has_succeeded()) work[e.order().upgrade_id()] += FromProto(e.succeeded().migrate_duration());
+    }
+    return work.size() == by_db.size();
+  });
+  std::vector<absl::Duration> works;
+  for (size_t k = 0; k < ids.size(); ++k) {
+    works.push_back(work[ids[k]]);
+    overhead.push_back(total[k] - work[ids[k]]);
+  }
+  absl::Duration p50 = Percentile(overhead, 0.5), p99 = Percentile(overhead, 0.99);
+  rows.push_back({absl::StrCat("orchestration overhead over ", total.size(), " sequential tiny Tests (order to SUCCEEDED less the copy and the plan)"),
+                  absl::StrCat("p50 ", Ms(p50), ", p99 ", Ms(p99)),
+                  absl::StrCat("whole upgrade p50 ", Ms(Percentile(total, 0.5)), "; work p50 ", Ms(Percentile(works, 0.5))),
+                  "—", "p50 ≤ 50 ms, p99 ≤ 200 ms", Verdict(p50 <= absl::Milliseconds(50) && p99 <= absl::Milliseconds(200))});
+  absl::Duration t50 = Percentile(tagged, 0.5);
+  rows.push_back({"order to TAG_UPGRADE_IN_PROGRESS visible in GetDatabase", absl::StrCat("p50 ", Ms(t50), ", p99 ", Ms(Percentile(tagged, 0.99))),
+                  "—", "—", "p50 ≤ 20 ms", Verdict(t50 <= absl::Milliseconds(20))});
+}
+
+// Runs `call` from `clients` threads, each with a channel (and connection) of its own, `per_client`
+// times each; returns each call's latency and the wall time.
+template <typename Stub>
+std::pair<std::vector<absl::Duration>, absl::Duration> Hammer(
+    const std::string& address, int clients, int per_client,
+    const std::function<grpc::Status(Stub&, int client, int i)>& call, int* failures) {
+  std::vector<std::unique_ptr<Stub>> stubs;
+  for (int c = 0; c < clients; ++c) {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    stubs.push_back(std::make_unique<Stub>(grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args)));
+  }
+  std::mutex mu;
+  std::vector<absl::Duration> latencies;
+  std::atomic<int> failed{0};
+  std::vector<std::thread> threads;
+  absl::Time start = absl::Now();
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      std::vector<absl::Duration> mine;
+      for (int i = 0; i < per_client; ++i) {
+        absl::Time t = absl::Now();
+        if (!call(*stubs[c], c, i).ok()) ++failed;
+        mine.push_back(absl::Now() - t);
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      latencies.insert(latencies.end(), mine.begin(), mine.end());
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  *failures = failed;
+  return {latencies, absl::Now() - start};
+}
+
+// pgbench running the durable transaction of one admission (advisory lock, the active-orders
+// query, the order and its outbox record) with `clients` clients; returns transactions per second.
+double PgbenchCeiling(Platform& platform, int clients) {
+  const std::string dir = testing::MakeTempDir("upshift-bench-pgbench");
+  for (const char* sql : {"CREATE SCHEMA IF NOT EXISTS bench",
+                          "CREATE TABLE IF NOT EXISTS bench.orders (LIKE request.orders INCLUDING ALL)",
+                          "CREATE TABLE IF NOT EXISTS bench.outbox (LIKE request.outbox INCLUDING ALL)"}) {
+    if (absl::Status s = platform.postgres().Exec("upshift", sql); !s.ok()) {
+      std::cerr << s << "\n";
+      return 0;
+    }
+  }
+  std::ofstream(dir + "/admit.sql")
+      << "\\set n random(1, 2000000000)\n"
+         "BEGIN;\n"
+         "SELECT pg_advisory_xact_lock(hashtext('upshift.request.admit'), hashtext('db' || :n));\n"
+         "SELECT upgrade_id, purpose FROM bench.orders WHERE database = 'db' || :n AND outcome = 'active';\n"
+         "INSERT INTO bench.orders (upgrade_id, database, from_version, target_version, purpose, notify_email, "
+         "request_id, test_database, created_at, restore_point, estimated_downtime_ms) VALUES "
+         "(gen_random_uuid()::text, 'db' || :n, '16.0', '18.0', 1, 'owner+db' || :n || '@example.com', "
+         "gen_random_uuid()::text, 'db' || :n || '_test_0f8fad5b', now(), NULL, 0);\n"
+         "INSERT INTO bench.outbox (topic, key, payload) VALUES ('upgrade.orders', 'db' || :n, "
+         "decode(repeat('ab', 300), 'hex'));\n"
+         "COMMIT;\n";
+  testing::ChildProcess::Options run{{testing::PgBinDir() + "/pgbench", "-n", "-M", "extended", "-c",
+                                      std::to_string(clients), "-j", "2", "-T",
+                                      std::to_string(absl::ToInt64Seconds(absl::GetFlag(FLAGS_pgbench_time))), "-f",
+                                      dir + "/admit.sql", "-h", "127.0.0.1", "-p",
+                                      std::to_string(platform.postgres().port()), "-U", "postgres", "upshift"},
+                                     {},
+                                     dir + "/pgbench.log",
+                                     ""};
+  absl::Status ran = testing::RunCommand(run, absl::Minutes(2));
+  std::string out = testing::Tail(dir + "/pgbench.log", 1 << 16);
+  if (!ran.ok()) {
+    std::cerr << "pgbench: " << ran << "\n" << out << "\n";
+    return 0;
+  }
+  size_t at = out.find("tps = ");
+  return at == std::string::npos ? 0 : std::stod(out.substr(at + 6));
+}
+
+void Admission(Platform& platform, std::vector<Row>& rows) {
+  const int clients = absl::GetFlag(FLAGS_clients), per = absl::GetFlag(FLAGS_orders_per_client);
+  // Only request and status run: the admission path, not the work the orders start.
+  for (const char* worker : {"cloner", "migrator", "notifier"}) platform.service(worker).Stop();
+  for (int c = 0; c < clients; ++c) {
+    for (int i = 0; i < per; ++i) {
+      if (!platform.postgres()
+               .Exec("postgres", absl::StrCat("CREATE DATABASE adm_", c, "_", i, " TEMPLATE benchtiny STRATEGY WAL_LOG"))
+               .ok()) {
+        return;
+      }
+    }
+  }
+  int failed = 0;
+  auto [latencies, wall] = Hammer<UpgradeService::Stub>(
+      platform.request_address(), clients, per,
+      [](UpgradeService::Stub& stub, int c, int i) {
+        RequestUpgradeRequest req;
+        req.set_database(absl::StrCat("adm_", c, "_", i));
+        req.set_target_version("18.0");
+        req.set_notify_email("owner@example.com");
+        req.set_purpose(PURPOSE_TEST);
+        RequestUpgradeResponse resp;
+        return stub.RequestUpgrade(Context().get(), req, &resp);
+      },
+      &failed);
+  double rate = latencies.size() / absl::ToDoubleSeconds(wall);
+  int health_failed = 0;
+  auto [health_latencies, health_wall] = Hammer<grpc::health::v1::Health::Stub>(
+      platform.request_address(), clients, 200,
+      [](grpc::health::v1::Health::Stub& stub, int, int) {
+        grpc::health::v1::HealthCheckRequest req;
+        grpc::health::v1::HealthCheckResponse resp;
+        return stub.Check(Context().get(), req, &resp);
+      },
+      &health_failed);
+  double health_rate = health_latencies.size() / absl::ToDoubleSeconds(health_wall);
+  double ceiling = PgbenchCeiling(platform, clients);
+  absl::Duration p99 = Percentile(latencies, 0.99);
+  double ratio = ceiling > 0 ? rate / ceiling : 0;
+  rows.push_back({absl::StrCat("RequestUpgrade, ", clients, " clients over distinct databases (", latencies.size(), " orders, ",
+                               failed, " failed)"),
+                  absl::StrFormat("%.0f orders/s; p50 %s, p99 %s", rate, Ms(Percentile(latencies, 0.5)), Ms(p99)),
+                  absl::StrFormat("pgbench, the admission's transaction: %.0f tx/s; health Check: %.0f calls/s (p99 %s)", ceiling,
+                                  health_rate, Ms(Percentile(health_latencies, 0.99))),
+                  absl::StrFormat("%.2f × pgbench; %.3f × Check", ratio, health_rate > 0 ? rate / health_rate : 0),
+                  "≥ 0.5 × pgbench; p99 ≤ 25 ms", Verdict(ratio >= 0.5 && p99 <= absl::Milliseconds(25))});
+}
+
+// Keeps in `peak` the highest resident memory (VmHWM) each of `names` reached so far.
+void SamplePeaks(Platform& platform, const std::vector<std::string>& names, std::map<std::string, double>& peak) {
+  for (const std::string& name : names) peak[name] = std::max(peak[name], MemoryOf(platform.service(name).pid()).second);
+}
+
+int Main() {
+  absl::StatusOr<std::unique_ptr<Platform>> started = Platform::Start({"", {}, /*durable_postgres=*/true});
+  if (!started.ok()) {
+    std::cerr << started.status() << "\n";
+    return 1;
+  }
+  Platform& platform = **started;
+  absl::StatusOr<std::unique_ptr<testing::TopicTap>> tap =
+      testing::TopicTap::Start(platform.broker().bootstrap(), {topics::kOrders, topics::kEvents});
+  if (!tap.ok() || !platform.postgres().GenerateSampleDatabase("benchtiny", 5).ok()) {
+    std::cerr << "cannot prepare the bench\n";
+    return 1;
+  }
+  std::map<std::string, double> idle;
+  for (const std::string& name : kServices) idle[name] = MemoryOf(platform.service(name).pid()).first;
+
+  std::vector<Row> rows;
+  std::map<std::string, double> peak;
+  std::cerr << "orchestration overhead...\n";
+  Orchestration(platform, **tap, rows);
+  SamplePeaks(platform, kServices, peak);  // the workers' peaks, before admission stops them
+  std::cerr << "admission throughput...\n";
+  Admission(platform, rows);
+  SamplePeaks(platform, {"request", "status"}, peak);
+  for (const std::string& name : kServices) {
+    rows.push_back({absl::StrCat("memory of ", name, " (resident)"),
+                    absl::StrFormat("idle %.1f MB; peak %.1f MB", idle[name], peak[name]), "—", "—", "≤ 64 MB",
+                    Verdict(std::max(idle[name], peak[name]) <= 64.0)});
+  }
+
+  std::string table = "| figure | measured | baseline in the same run | ratio | target | verdict |\n|---|---|---|---|---|---|\n";
+  for (const Row& r : rows) {
+    absl::StrAppend(&table, "| ", r.figure, " | ", r.measured, " | ", r.baseline, " | ", r.ratio, " | ", r.target, " | ",
+                    r.verdict, " |\n");
+  }
+  std::cout << table << std::flush;
+  return 0;
+}
+
+}  // namespace
+}  // namespace upshift::bench
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  return upshift::bench::Main();
+}
