@@ -29,6 +29,11 @@ absl::Status StatusFromException(const std::exception& e) {
   if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr) {
     return absl::UnavailableError(absl::StrCat("database connection lost: ", What(e)));
   }
+  // libpqxx throws the bare base class when libpq hands back no result at all: the connection died
+  // under the query (seen while PostgreSQL crash-restarts). Retry, do not give the record up.
+  if (typeid(e) == typeid(pqxx::failure)) {
+    return absl::UnavailableError(absl::StrCat("database connection lost: ", What(e)));
+  }
   if (dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr) {
     return absl::UnavailableError(absl::StrCat("commit outcome unknown: ", What(e)));
   }
@@ -116,6 +121,9 @@ absl::Status Pool::Transact(const std::function<absl::Status(pqxx::work&)>& fn, 
       return status;
     } catch (const std::exception& e) {
       last = StatusFromException(e);
+      if (!conn->is_open() && last.code() == absl::StatusCode::kInternal) {
+        last = absl::UnavailableError(absl::StrCat("database connection lost: ", last.message()));
+      }
       bool broken = !conn->is_open() || last.code() == absl::StatusCode::kUnavailable;
       if (broken) conn.reset();
       Release(std::move(conn));

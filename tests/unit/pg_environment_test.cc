@@ -1,9 +1,21 @@
 #include <gtest/gtest.h>
 
+#include <pqxx/pqxx>
+
 #include "libs/pg/pg.h"
 
 namespace upshift::pg {
 namespace {
+
+TEST(StatusFromException, ALostConnectionIsRetryableAndABadStatementIsNot) {
+  // What libpqxx throws when libpq hands back no result (the server died under the query).
+  EXPECT_EQ(StatusFromException(pqxx::failure("")).code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(StatusFromException(pqxx::broken_connection("gone")).code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(StatusFromException(pqxx::sql_error("no such table", "SELECT 1", "42P01")).code(),
+            absl::StatusCode::kInternal);
+  EXPECT_EQ(StatusFromException(pqxx::sql_error("crash shutdown", "SELECT 1", "57P02")).code(),
+            absl::StatusCode::kUnavailable);
+}
 
 TEST(EnvironmentFor, CarriesEveryConnectionSettingIncludingThePassword) {
   absl::StatusOr<std::map<std::string, std::string>> env =
