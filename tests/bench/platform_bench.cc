@@ -68,15 +68,14 @@ std::pair<double, double> MemoryOf(pid_t pid) {
 
 const std::vector<std::string> kServices = {"request", "status", "cloner", "migrator", "notifier"};
 
-grpc::Status Order(Platform& platform, const std::string& db, Upgrade* accepted,
-                   UpgradeService::Stub* stub = nullptr) {
+grpc::Status Order(Platform& platform, const std::string& db, Upgrade* accepted) {
   RequestUpgradeRequest req;
   req.set_database(db);
   req.set_target_version("18.0");
   req.set_notify_email(absl::StrCat("owner+", db, "@example.com"));
   req.set_purpose(PURPOSE_TEST);
   RequestUpgradeResponse resp;
-  grpc::Status s = (stub ? *stub : platform.requests()).RequestUpgrade(Context().get(), req, &resp);
+  grpc::Status s = platform.requests().RequestUpgrade(Context().get(), req, &resp);
   *accepted = resp.upgrade();
   return s;
 }
@@ -89,7 +88,6 @@ void Orchestration(Platform& platform, testing::TopicTap& tap, std::vector<Row>&
   const int n = absl::GetFlag(FLAGS_sequential_upgrades);
   std::vector<absl::Duration> overhead, tagged, total;
   std::vector<std::string> ids;  // parallel to total
-  std::map<std::string, std::string> by_db;
   for (int i = 0; i < n; ++i) {
     std::string db = absl::StrCat("orch_", i);
     if (!platform.postgres().Exec("postgres", absl::StrCat("CREATE DATABASE ", db, " TEMPLATE benchtiny")).ok()) return;
@@ -123,24 +121,23 @@ void Orchestration(Platform& platform, testing::TopicTap& tap, std::vector<Row>&
     }
     total.push_back(took);
     ids.push_back(accepted.upgrade_id());
-    by_db[accepted.upgrade_id()] = db;
   }
-  // The work, as the workers timed it, from their events.
-  std::map<std::string, absl::Duration> work;
-  testing::WaitFor([&] {
-    work.clear();
+  // The work, as the workers timed it, from their events: the copy and the plan of each upgrade.
+  std::map<std::string, absl::Duration> copy, plan;
+  bool timed = testing::WaitFor([&] {
     for (const ConsumedRecord& r : tap.Records()) {
       Event e;
-      if (r.topic != topics::kEvents || !e.ParseFromString(r.payload) || !by_db.count(e.order().upgrade_id())) continue;
-      if (e.has_clone_succeeded()) work[e.order().upgrade_id()] += FromProto(e.clone_succeeded().duration());
-      if (e.has_succeeded()) work[e.order().upgrade_id()] += FromProto(e.succeeded().migrate_duration());
+      if (r.topic != topics::kEvents || !e.ParseFromString(r.payload)) continue;
+      if (e.has_clone_succeeded()) copy[e.order().upgrade_id()] = FromProto(e.clone_succeeded().duration());
+      if (e.has_succeeded()) plan[e.order().upgrade_id()] = FromProto(e.succeeded().migrate_duration());
     }
-    return work.size() == by_db.size();
+    return std::all_of(ids.begin(), ids.end(), [&](const std::string& id) { return copy.count(id) && plan.count(id); });
   });
+  if (!timed) std::cerr << "some upgrades' work was never seen on upgrade.events; counted as none\n";
   std::vector<absl::Duration> works;
   for (size_t k = 0; k < ids.size(); ++k) {
-    works.push_back(work[ids[k]]);
-    overhead.push_back(total[k] - work[ids[k]]);
+    works.push_back(copy[ids[k]] + plan[ids[k]]);
+    overhead.push_back(total[k] - works.back());
   }
   absl::Duration p50 = Percentile(overhead, 0.5), p99 = Percentile(overhead, 0.99);
   rows.push_back({absl::StrCat("orchestration overhead over ", total.size(), " sequential tiny Tests (order to SUCCEEDED less the copy and the plan)"),
