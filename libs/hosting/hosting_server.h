@@ -17,7 +17,6 @@ struct HostedDatabase {
   std::string name;
   // Accepts connections from applications: datallowconn and a connection limit other than 0.
   bool online = true;
-  int64_t size_bytes = 0;
   // pg_database.datconnlimit (-1: no limit).
   int32_t connection_limit = -1;
 };
@@ -35,6 +34,10 @@ class HostingServer {
 
   // Every database except templates, `postgres` and the platform's reserved ones, by name.
   virtual absl::StatusOr<std::vector<HostedDatabase>> ListDatabases() = 0;
+
+  // Those of `names` that ListDatabases would list, by name: what one database and its copies need
+  // without listing the whole server.
+  virtual absl::StatusOr<std::vector<HostedDatabase>> FindDatabases(const std::vector<std::string>& names) = 0;
 
   // NOT_FOUND when there is no such database.
   virtual absl::StatusOr<HostedDatabase> GetDatabase(const std::string& name) = 0;

@@ -30,17 +30,26 @@ PgHostingServer::PgHostingServer(PgHostingOptions options)
 
 PgHostingServer::~PgHostingServer() = default;
 
-absl::StatusOr<std::vector<HostedDatabase>> PgHostingServer::ListDatabases() {
+absl::StatusOr<std::vector<HostedDatabase>> PgHostingServer::ListDatabases() { return Listed(nullptr); }
+
+absl::StatusOr<std::vector<HostedDatabase>> PgHostingServer::FindDatabases(const std::vector<std::string>& names) {
+  return Listed(&names);
+}
+
+absl::StatusOr<std::vector<HostedDatabase>> PgHostingServer::Listed(const std::vector<std::string>* only) {
   std::vector<HostedDatabase> out;
   absl::Status status = admin_->Transact([&](pqxx::work& tx) {
     out.clear();
-    pqxx::result rows = tx.exec(
-        "SELECT datname, datallowconn AND datconnlimit <> 0, pg_database_size(oid), datconnlimit FROM pg_database "
-        "WHERE NOT datistemplate AND datname <> 'postgres' ORDER BY datname");
+    const std::string query =
+        "SELECT datname, datallowconn AND datconnlimit <> 0, datconnlimit FROM pg_database "
+        "WHERE NOT datistemplate AND datname <> 'postgres'";
+    pqxx::result rows = only == nullptr ? tx.exec(query + " ORDER BY datname")
+                                        : tx.exec_params(query + " AND datname = ANY($1::text[]) ORDER BY datname",
+                                                         pg::TextArrayLiteral(*only));
     for (const auto& row : rows) {
       std::string name = row[0].as<std::string>();
       if (std::find(options_.reserved.begin(), options_.reserved.end(), name) != options_.reserved.end()) continue;
-      out.push_back({name, row[1].as<bool>(), row[2].as<int64_t>(), row[3].as<int32_t>()});
+      out.push_back({name, row[1].as<bool>(), row[2].as<int32_t>()});
     }
     return absl::OkStatus();
   });
@@ -52,11 +61,11 @@ absl::StatusOr<HostedDatabase> PgHostingServer::GetDatabase(const std::string& n
   HostedDatabase db;
   absl::Status status = admin_->Transact([&](pqxx::work& tx) {
     pqxx::result rows = tx.exec_params(
-        "SELECT datname, datallowconn AND datconnlimit <> 0, pg_database_size(oid), datconnlimit FROM pg_database "
+        "SELECT datname, datallowconn AND datconnlimit <> 0, datconnlimit FROM pg_database "
         "WHERE datname = $1 AND NOT datistemplate",
         name);
     if (rows.empty()) return absl::NotFoundError(absl::StrCat("database \"", name, "\" does not exist on the hosting server"));
-    db = {rows[0][0].as<std::string>(), rows[0][1].as<bool>(), rows[0][2].as<int64_t>(), rows[0][3].as<int32_t>()};
+    db = {rows[0][0].as<std::string>(), rows[0][1].as<bool>(), rows[0][2].as<int32_t>()};
     return absl::OkStatus();
   });
   if (!status.ok()) return status;

@@ -30,6 +30,7 @@ class PgHostingServer final : public HostingServer {
   ~PgHostingServer() override;
 
   absl::StatusOr<std::vector<HostedDatabase>> ListDatabases() override;
+  absl::StatusOr<std::vector<HostedDatabase>> FindDatabases(const std::vector<std::string>& names) override;
   absl::StatusOr<HostedDatabase> GetDatabase(const std::string& name) override;
   absl::StatusOr<std::string> ReadVersion(const std::string& database, const std::string& version_query) override;
   absl::StatusOr<int64_t> DataSizeBytes(const std::string& database) override;
@@ -48,6 +49,9 @@ class PgHostingServer final : public HostingServer {
   absl::Status DeleteLease(const std::string& database, const std::string& upgrade_id) override;
 
  private:
+  // Every listed database, or only those of `*only`.
+  absl::StatusOr<std::vector<HostedDatabase>> Listed(const std::vector<std::string>* only);
+
   const PgHostingOptions options_;
   // Connections to the maintenance database `postgres`.
   std::unique_ptr<pg::Pool> admin_;

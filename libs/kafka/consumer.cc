@@ -132,6 +132,9 @@ ConsumedRecord RecordOf(const RdKafka::Message& msg) {
   r.offset = msg.offset();
   if (msg.key() != nullptr) r.key = *msg.key();
   if (msg.payload() != nullptr) r.payload.assign(static_cast<const char*>(msg.payload()), msg.len());
+  if (RdKafka::MessageTimestamp ts = msg.timestamp(); ts.type != RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE) {
+    r.timestamp = absl::FromUnixMillis(ts.timestamp);
+  }
   return r;
 }
 

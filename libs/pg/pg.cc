@@ -237,6 +237,20 @@ absl::Status WithConnection(absl::string_view base, absl::string_view dbname,
   }
 }
 
+std::string TextArrayLiteral(const std::vector<std::string>& values) {
+  std::string out = "{";
+  for (const std::string& v : values) {
+    if (out.size() > 1) out += ',';
+    out += '"';
+    for (char c : v) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
 absl::Status DrainQueue(Pool& pool, const std::string& lock_name, const std::string& table,
                         const std::string& columns, int limit,
                         const std::function<absl::Status(const pqxx::result&)>& handle, int* count) {

@@ -71,6 +71,10 @@ absl::StatusOr<std::map<std::string, std::string>> EnvironmentFor(const std::str
 
 // A timestamptz literal for a bound parameter (UTC, microseconds).
 std::string FormatTime(absl::Time t);
+
+// A text[] literal of `values` (each double-quoted, its quotes and backslashes escaped), to pass as
+// one parameter: `... = ANY($1::text[])`.
+std::string TextArrayLiteral(const std::vector<std::string>& values);
 // SQL expression reading a timestamptz column as microseconds since the epoch (NULL stays NULL).
 std::string MicrosOf(absl::string_view column);
 // Microseconds since the epoch (as from MicrosOf) to absl::Time; NULL -> InfinitePast().

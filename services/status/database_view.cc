@@ -32,23 +32,40 @@ std::string DatabaseView::VersionOf(const std::string& name, const DatabaseRecor
   return "";
 }
 
+upgrade::v1::Database DatabaseView::Describe(const HostedDatabase& hosted,
+                                             const std::map<std::string, DatabaseRecord>& records) {
+  auto it = records.find(hosted.name);
+  const DatabaseRecord* record = it == records.end() ? nullptr : &it->second;
+  upgrade::v1::Database db;
+  db.set_name(hosted.name);
+  db.set_online(hosted.online);
+  db.set_version(VersionOf(hosted.name, record));
+  if (record != nullptr) {
+    db.set_parent(record->parent);
+    if (record->expires_at != absl::InfinitePast()) ToProto(record->expires_at, db.mutable_expires_at());
+    for (upgrade::v1::Tag tag : record->tags) db.add_tags(tag);
+  }
+  return db;
+}
+
+namespace {
+
+// Nests `copy` under its main database: with the restore points or the test copies.
+void Nest(upgrade::v1::Database copy, upgrade::v1::Database& main) {
+  bool restore_point =
+      std::find(copy.tags().begin(), copy.tags().end(), upgrade::v1::TAG_RESTORE_POINT) != copy.tags().end();
+  *(restore_point ? main.add_restore_points() : main.add_test_copies()) = std::move(copy);
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<upgrade::v1::Database>> DatabaseView::ListDatabases() {
   UPSHIFT_ASSIGN_OR_RETURN(std::vector<HostedDatabase> hosted, hosting_.ListDatabases());
   UPSHIFT_ASSIGN_OR_RETURN(auto records, store_.DatabaseRecords());
   std::map<std::string, upgrade::v1::Database> mains;
   std::vector<upgrade::v1::Database> copies;
   for (const HostedDatabase& h : hosted) {
-    auto it = records.find(h.name);
-    const DatabaseRecord* record = it == records.end() ? nullptr : &it->second;
-    upgrade::v1::Database db;
-    db.set_name(h.name);
-    db.set_online(h.online);
-    db.set_version(VersionOf(h.name, record));
-    if (record != nullptr) {
-      db.set_parent(record->parent);
-      if (record->expires_at != absl::InfinitePast()) ToProto(record->expires_at, db.mutable_expires_at());
-      for (upgrade::v1::Tag tag : record->tags) db.add_tags(tag);
-    }
+    upgrade::v1::Database db = Describe(h, records);
     if (db.parent().empty()) {
       mains[h.name] = std::move(db);
     } else {
@@ -57,10 +74,8 @@ absl::StatusOr<std::vector<upgrade::v1::Database>> DatabaseView::ListDatabases()
   }
   for (upgrade::v1::Database& copy : copies) {
     auto parent = mains.find(copy.parent());
-    bool restore_point = std::find(copy.tags().begin(), copy.tags().end(), upgrade::v1::TAG_RESTORE_POINT) !=
-                         copy.tags().end();
     if (parent != mains.end()) {
-      *(restore_point ? parent->second.add_restore_points() : parent->second.add_test_copies()) = std::move(copy);
+      Nest(std::move(copy), parent->second);
     } else {
       mains[copy.name()] = std::move(copy);  // its main database is gone: list the copy on its own
     }
@@ -70,18 +85,26 @@ absl::StatusOr<std::vector<upgrade::v1::Database>> DatabaseView::ListDatabases()
   return out;
 }
 
+// Reads only `name` and its copies: the relay describes the database of every status change, so
+// this must not grow with the number of databases on the server.
 absl::StatusOr<upgrade::v1::Database> DatabaseView::GetDatabase(const std::string& name) {
   UPSHIFT_RETURN_IF_ERROR(ValidateDatabaseName(name, reserved_));
-  UPSHIFT_ASSIGN_OR_RETURN(std::vector<upgrade::v1::Database> all, ListDatabases());
-  for (upgrade::v1::Database& db : all) {
-    if (db.name() == name) return std::move(db);
-    for (auto* nested : {db.mutable_test_copies(), db.mutable_restore_points()}) {
-      for (upgrade::v1::Database& copy : *nested) {
-        if (copy.name() == name) return std::move(copy);
-      }
-    }
+  UPSHIFT_ASSIGN_OR_RETURN(auto records, store_.DatabaseRecordsOf(name));
+  std::vector<std::string> names = {name};
+  for (const auto& [other, record] : records) {
+    if (other != name) names.push_back(other);
   }
-  return absl::NotFoundError(absl::StrCat("database \"", name, "\" does not exist on the hosting server"));
+  UPSHIFT_ASSIGN_OR_RETURN(std::vector<HostedDatabase> hosted, hosting_.FindDatabases(names));
+  auto it = std::find_if(hosted.begin(), hosted.end(), [&](const HostedDatabase& h) { return h.name == name; });
+  if (it == hosted.end()) {
+    return absl::NotFoundError(absl::StrCat("database \"", name, "\" does not exist on the hosting server"));
+  }
+  upgrade::v1::Database db = Describe(*it, records);
+  if (!db.parent().empty()) return db;  // a copy: it has no copies of its own
+  for (const HostedDatabase& h : hosted) {
+    if (h.name != name) Nest(Describe(h, records), db);
+  }
+  return db;
 }
 
 }  // namespace upshift::status

@@ -1,6 +1,7 @@
 #ifndef UPSHIFT_SERVICES_STATUS_DATABASE_VIEW_H_
 #define UPSHIFT_SERVICES_STATUS_DATABASE_VIEW_H_
 
+#include <map>
 #include <mutex>
 #include <set>
 #include <string>
@@ -30,6 +31,8 @@ class DatabaseView {
  private:
   // The version status remembers, else the one the database reports (then remembered).
   std::string VersionOf(const std::string& name, const DatabaseRecord* record);
+  // One database as the manager shows it, without its copies.
+  upgrade::v1::Database Describe(const HostedDatabase& hosted, const std::map<std::string, DatabaseRecord>& records);
 
   HostingServer& hosting_;
   StatusStore& store_;

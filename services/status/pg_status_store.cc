@@ -28,6 +28,7 @@ CREATE TABLE IF NOT EXISTS status.databases (
   version    text,
   expires_at timestamptz  -- test copies
 );
+CREATE INDEX IF NOT EXISTS databases_by_parent ON status.databases (parent);
 CREATE TABLE IF NOT EXISTS status.tags (
   database text NOT NULL,
   tag      integer NOT NULL,
@@ -53,6 +54,65 @@ upgrade::v1::Upgrade ParseUpgrade(const pqxx::field& f) {
   return u;
 }
 
+// Keeps `event_id` among the applied events; false if it was there already.
+bool FirstApplied(pqxx::work& tx, const std::string& event_id) {
+  return !tx.exec_params("INSERT INTO status.applied_events (event_id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING 1",
+                         event_id)
+              .empty();
+}
+
+// Records `after`, the upgrade once `event` is applied to `before`: its row, its databases' tags
+// and records, and the change in the outbox.
+void Record(pqxx::work& tx, const upgrade::v1::Event& event, const std::optional<upgrade::v1::Upgrade>& before,
+            const upgrade::v1::Upgrade& after) {
+  const std::string& id = after.upgrade_id();
+  tx.exec_params(
+      "INSERT INTO status.upgrades (upgrade_id, database, state, created_at, updated_at, body) "
+      "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (upgrade_id) DO UPDATE "
+      "SET state = EXCLUDED.state, updated_at = EXCLUDED.updated_at, body = EXCLUDED.body",
+      id, after.database(), static_cast<int>(after.state()), pg::FormatTime(FromProto(after.created_at())),
+      pg::FormatTime(FromProto(after.updated_at())), pqxx::binarystring(after.SerializeAsString()));
+  for (const TagChange& change : TagChanges(before, after)) {
+    if (change.add) {
+      tx.exec_params("INSERT INTO status.tags (database, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                     change.database, static_cast<int>(change.tag));
+    } else {
+      tx.exec_params("DELETE FROM status.tags WHERE database = $1 AND tag = $2", change.database,
+                     static_cast<int>(change.tag));
+    }
+  }
+  tx.exec_params(
+      "INSERT INTO status.databases (name, version) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE "
+      "SET version = EXCLUDED.version WHERE status.databases.version IS NULL",
+      after.database(), after.from_version());
+  if (after.purpose() == upgrade::v1::PURPOSE_PRODUCTION && after.state() == upgrade::v1::STATE_SUCCEEDED) {
+    tx.exec_params("UPDATE status.databases SET version = $2 WHERE name = $1", after.database(),
+                   after.target_version());
+  }
+  // The test copy and the restore point are recorded under their main database while they exist.
+  auto track = [&](const std::string& before_name, const std::string& after_name, const std::string& version) {
+    if (!after_name.empty()) {
+      tx.exec_params(
+          "INSERT INTO status.databases (name, parent, version) VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE "
+          "SET parent = EXCLUDED.parent, version = EXCLUDED.version",
+          after_name, after.database(), version);
+    } else if (!before_name.empty()) {
+      tx.exec_params("DELETE FROM status.databases WHERE name = $1", before_name);
+      tx.exec_params("DELETE FROM status.tags WHERE database = $1", before_name);
+    }
+  };
+  track(before.has_value() ? before->test_database() : "", after.test_database(),
+        after.state() == upgrade::v1::STATE_SUCCEEDED ? after.target_version() : after.from_version());
+  track(before.has_value() ? before->restore_point() : "", after.restore_point(), after.from_version());
+  if (event.kind_case() == upgrade::v1::Event::kCloneSucceeded && event.clone_succeeded().has_expires_at() &&
+      !after.test_database().empty()) {
+    tx.exec_params("UPDATE status.databases SET expires_at = $2 WHERE name = $1", after.test_database(),
+                   pg::FormatTime(FromProto(event.clone_succeeded().expires_at())));
+  }
+  tx.exec_params("INSERT INTO status.outbox (event_id, body) VALUES ($1, $2)", event.event_id(),
+                 pqxx::binarystring(after.SerializeAsString()));
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<PgStatusStore>> PgStatusStore::Open(const std::string& conninfo, int pool_size) {
@@ -71,12 +131,7 @@ absl::StatusOr<std::optional<upgrade::v1::Upgrade>> PgStatusStore::Apply(const u
     // A heartbeat only moves last_activity_at forward: applying one twice changes nothing, so its id
     // (one per heartbeat) need not be kept.
     bool heartbeat = event.kind_case() == upgrade::v1::Event::kHeartbeat;
-    if (!heartbeat) {
-      pqxx::result fresh = tx.exec_params(
-          "INSERT INTO status.applied_events (event_id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING 1",
-          event.event_id());
-      if (fresh.empty()) return absl::OkStatus();  // applied before
-    }
+    if (!heartbeat && !FirstApplied(tx, event.event_id())) return absl::OkStatus();
     const std::string& id = event.order().upgrade_id();
     const std::string& copy = event.order().test_database();
     // Events about a test copy's life come after its upgrade ended: they change the copy, not the upgrade.
@@ -94,6 +149,12 @@ absl::StatusOr<std::optional<upgrade::v1::Upgrade>> PgStatusStore::Apply(const u
     pqxx::result rows = tx.exec_params("SELECT body FROM status.upgrades WHERE upgrade_id = $1 FOR UPDATE", id);
     if (!rows.empty()) before = ParseUpgrade(rows[0][0]);
     if (heartbeat && !before.has_value()) return absl::OkStatus();  // its order is not recorded yet
+    if (std::optional<upgrade::v1::Event> accepted = ImpliedAcceptance(before, event);
+        accepted.has_value() && FirstApplied(tx, accepted->event_id())) {
+      upgrade::v1::Upgrade recorded = NextUpgrade(std::nullopt, *accepted);
+      Record(tx, *accepted, std::nullopt, recorded);
+      before = recorded;
+    }
     // A Production upgrade's progress is weighed by its Test's step timings.
     std::optional<upgrade::v1::Upgrade> test;
     if (event.kind_case() == upgrade::v1::Event::kStepApplied && !event.order().test_upgrade_id().empty()) {
@@ -109,51 +170,7 @@ absl::StatusOr<std::optional<upgrade::v1::Upgrade>> PgStatusStore::Apply(const u
       }
       return absl::OkStatus();
     }
-    tx.exec_params(
-        "INSERT INTO status.upgrades (upgrade_id, database, state, created_at, updated_at, body) "
-        "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (upgrade_id) DO UPDATE "
-        "SET state = EXCLUDED.state, updated_at = EXCLUDED.updated_at, body = EXCLUDED.body",
-        id, after.database(), static_cast<int>(after.state()), pg::FormatTime(FromProto(after.created_at())),
-        pg::FormatTime(FromProto(after.updated_at())), pqxx::binarystring(after.SerializeAsString()));
-    for (const TagChange& change : TagChanges(before, after)) {
-      if (change.add) {
-        tx.exec_params("INSERT INTO status.tags (database, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                       change.database, static_cast<int>(change.tag));
-      } else {
-        tx.exec_params("DELETE FROM status.tags WHERE database = $1 AND tag = $2", change.database,
-                       static_cast<int>(change.tag));
-      }
-    }
-    tx.exec_params(
-        "INSERT INTO status.databases (name, version) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE "
-        "SET version = EXCLUDED.version WHERE status.databases.version IS NULL",
-        after.database(), after.from_version());
-    if (after.purpose() == upgrade::v1::PURPOSE_PRODUCTION && after.state() == upgrade::v1::STATE_SUCCEEDED) {
-      tx.exec_params("UPDATE status.databases SET version = $2 WHERE name = $1", after.database(),
-                     after.target_version());
-    }
-    // The test copy and the restore point are recorded under their main database while they exist.
-    auto track = [&](const std::string& before_name, const std::string& after_name, const std::string& version) {
-      if (!after_name.empty()) {
-        tx.exec_params(
-            "INSERT INTO status.databases (name, parent, version) VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE "
-            "SET parent = EXCLUDED.parent, version = EXCLUDED.version",
-            after_name, after.database(), version);
-      } else if (!before_name.empty()) {
-        tx.exec_params("DELETE FROM status.databases WHERE name = $1", before_name);
-        tx.exec_params("DELETE FROM status.tags WHERE database = $1", before_name);
-      }
-    };
-    track(before.has_value() ? before->test_database() : "", after.test_database(),
-          after.state() == upgrade::v1::STATE_SUCCEEDED ? after.target_version() : after.from_version());
-    track(before.has_value() ? before->restore_point() : "", after.restore_point(), after.from_version());
-    if (event.kind_case() == upgrade::v1::Event::kCloneSucceeded && event.clone_succeeded().has_expires_at() &&
-        !after.test_database().empty()) {
-      tx.exec_params("UPDATE status.databases SET expires_at = $2 WHERE name = $1", after.test_database(),
-                     pg::FormatTime(FromProto(event.clone_succeeded().expires_at())));
-    }
-    tx.exec_params("INSERT INTO status.outbox (event_id, body) VALUES ($1, $2)", event.event_id(),
-                   pqxx::binarystring(after.SerializeAsString()));
+    Record(tx, event, before, after);
     result = after;
     return absl::OkStatus();
   });
@@ -187,18 +204,32 @@ absl::StatusOr<std::vector<upgrade::v1::Upgrade>> PgStatusStore::ListUpgrades(co
   return out;
 }
 
-absl::StatusOr<std::map<std::string, DatabaseRecord>> PgStatusStore::DatabaseRecords() {
+absl::StatusOr<std::map<std::string, DatabaseRecord>> PgStatusStore::DatabaseRecords() { return Records(nullptr); }
+
+absl::StatusOr<std::map<std::string, DatabaseRecord>> PgStatusStore::DatabaseRecordsOf(const std::string& name) {
+  return Records(&name);
+}
+
+absl::StatusOr<std::map<std::string, DatabaseRecord>> PgStatusStore::Records(const std::string* of) {
   std::map<std::string, DatabaseRecord> out;
   absl::Status status = pool_->Transact([&](pqxx::work& tx) {
     out.clear();
-    for (const auto& row : tx.exec(absl::StrCat("SELECT name, coalesce(parent, ''), coalesce(version, ''), ",
-                                                 pg::MicrosOf("expires_at"), " FROM status.databases"))) {
+    const std::string columns = absl::StrCat("SELECT name, coalesce(parent, ''), coalesce(version, ''), ",
+                                             pg::MicrosOf("expires_at"), " FROM status.databases");
+    pqxx::result databases =
+        of == nullptr ? tx.exec(columns) : tx.exec_params(columns + " WHERE name = $1 OR parent = $1", *of);
+    for (const auto& row : databases) {
       DatabaseRecord& r = out[row[0].as<std::string>()];
       r.parent = row[1].as<std::string>();
       r.version = row[2].as<std::string>();
       r.expires_at = pg::TimeFromField(row[3]);
     }
-    for (const auto& row : tx.exec("SELECT database, tag FROM status.tags ORDER BY database, tag")) {
+    pqxx::result tags =
+        of == nullptr ? tx.exec("SELECT database, tag FROM status.tags ORDER BY database, tag")
+                      : tx.exec_params("SELECT database, tag FROM status.tags WHERE database = $1 OR database IN "
+                                       "(SELECT name FROM status.databases WHERE parent = $1) ORDER BY database, tag",
+                                       *of);
+    for (const auto& row : tags) {
       out[row[0].as<std::string>()].tags.push_back(static_cast<upgrade::v1::Tag>(row[1].as<int>()));
     }
     return absl::OkStatus();

@@ -21,6 +21,7 @@ class PgStatusStore final : public StatusStore {
   absl::StatusOr<upgrade::v1::Upgrade> GetUpgrade(const std::string& upgrade_id) override;
   absl::StatusOr<std::vector<upgrade::v1::Upgrade>> ListUpgrades(const std::string& database) override;
   absl::StatusOr<std::map<std::string, DatabaseRecord>> DatabaseRecords() override;
+  absl::StatusOr<std::map<std::string, DatabaseRecord>> DatabaseRecordsOf(const std::string& name) override;
   absl::Status DrainChanges(int limit,
                             const std::function<absl::Status(const std::vector<PendingChange>&)>& publish,
                             int* count) override;
@@ -29,6 +30,8 @@ class PgStatusStore final : public StatusStore {
 
  private:
   explicit PgStatusStore(std::unique_ptr<pg::Pool> pool);
+  // Every record, or those of `*of` and its copies.
+  absl::StatusOr<std::map<std::string, DatabaseRecord>> Records(const std::string* of);
   std::unique_ptr<pg::Pool> pool_;
 };
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "libs/common/ids.h"
 #include "libs/common/time.h"
 
 namespace upshift::status {
@@ -91,6 +92,28 @@ bool OnlyActivityChanged(const Upgrade& before, const Upgrade& after) {
   Upgrade same = before;
   *same.mutable_last_activity_at() = after.last_activity_at();
   return same.SerializeAsString() == after.SerializeAsString();
+}
+
+std::optional<Event> ImpliedAcceptance(const std::optional<Upgrade>& current, const Event& event) {
+  switch (event.kind_case()) {
+    case Event::kAccepted:
+    case Event::kHeartbeat:
+    case Event::kTestCopyExpiring:
+    case Event::kTestCopyDropped:
+    case Event::kTestCopyExtended:
+    case Event::KIND_NOT_SET:
+      return std::nullopt;
+    default:
+      break;
+  }
+  if (current.has_value() || event.order().upgrade_id().empty()) return std::nullopt;
+  Event accepted;
+  accepted.set_event_id(EventId(event.order().upgrade_id(), "accepted"));
+  *accepted.mutable_order() = event.order();
+  *accepted.mutable_occurred_at() = event.order().created_at();
+  accepted.set_source("request");
+  accepted.mutable_accepted();
+  return accepted;
 }
 
 bool Stalls(const Upgrade& upgrade, absl::Time cutoff) {

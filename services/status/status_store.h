@@ -49,6 +49,9 @@ class StatusStore {
   // Every database status has a record of, by name.
   virtual absl::StatusOr<std::map<std::string, DatabaseRecord>> DatabaseRecords() = 0;
 
+  // The records of `name` and of its copies (those whose parent it is), by name.
+  virtual absl::StatusOr<std::map<std::string, DatabaseRecord>> DatabaseRecordsOf(const std::string& name) = 0;
+
   // Hands up to `limit` pending changes, oldest first, to `publish` and forgets them when it returns
   // OK, in one transaction only one replica holds at a time. *count is how many were handed.
   virtual absl::Status DrainChanges(int limit,

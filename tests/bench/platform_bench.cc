@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/algorithm/container.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/match.h"
@@ -31,6 +32,7 @@ ABSL_FLAG(int, sequential_upgrades, 100, "Tiny Test upgrades run one after the o
 ABSL_FLAG(int, clients, 32, "Concurrent RequestUpgrade clients");
 ABSL_FLAG(int, orders_per_client, 8, "Orders each client sends, each of a database of its own");
 ABSL_FLAG(absl::Duration, pgbench_time, absl::Seconds(10), "How long pgbench runs");
+ABSL_FLAG(std::vector<std::string>, rows, {}, "Only these groups of rows (orchestration, admission); all when empty");
 
 namespace upshift::bench {
 namespace {
@@ -82,30 +84,79 @@ grpc::Status Order(Platform& platform, const std::string& db, Upgrade* accepted)
 
 bool HasTag(const Database& d, Tag tag) { return std::count(d.tags().begin(), d.tags().end(), tag) > 0; }
 
+// When each stage of one upgrade ended, by the bench's clock (sent, answered, seen) and by the
+// workers' events (occurred_at): all processes run on this machine and share its clock.
+struct Timeline {
+  std::string id;
+  absl::Time sent, answered, tagged, seen;
+  absl::Time clone_started, clone_succeeded, migration_started, succeeded;
+  absl::Duration copy, plan;  // the work, as the workers timed it
+  bool Complete() const {
+    return clone_started != absl::InfinitePast() && clone_succeeded != absl::InfinitePast() &&
+           migration_started != absl::InfinitePast() && succeeded != absl::InfinitePast();
+  }
+};
+
+// Reads the workers' side of each timeline from upgrade.events; false if some never showed up.
+bool FillFromEvents(testing::TopicTap& tap, std::vector<Timeline>& lines) {
+  std::map<std::string, Timeline*> by_id;
+  for (Timeline& t : lines) by_id[t.id] = &t;
+  return testing::WaitFor([&] {
+    for (const ConsumedRecord& r : tap.Records()) {
+      Event e;
+      if (r.topic != topics::kEvents || !e.ParseFromString(r.payload)) continue;
+      auto it = by_id.find(e.order().upgrade_id());
+      if (it == by_id.end()) continue;
+      Timeline& t = *it->second;
+      absl::Time at = FromProto(e.occurred_at());
+      if (e.has_clone_started()) t.clone_started = at;
+      if (e.has_clone_succeeded()) {
+        t.clone_succeeded = at;
+        t.copy = FromProto(e.clone_succeeded().duration());
+      }
+      if (e.has_migration_started()) t.migration_started = at;
+      if (e.has_succeeded()) {
+        t.succeeded = at;
+        t.plan = FromProto(e.succeeded().migrate_duration());
+      }
+    }
+    return std::all_of(lines.begin(), lines.end(), [](const Timeline& t) { return t.Complete(); });
+  });
+}
+
+Timeline Unstarted() {
+  Timeline t;
+  t.clone_started = t.clone_succeeded = t.migration_started = t.succeeded = absl::InfinitePast();
+  return t;
+}
+
 // Orchestration overhead: order -> STATE_SUCCEEDED as a client sees it, less the work itself (the
-// copy with its check, as the cloner timed it, and the plan, as the migrator timed it).
-void Orchestration(Platform& platform, testing::TopicTap& tap, std::vector<Row>& rows) {
+// copy with its check, as the cloner timed it, and the plan, as the migrator timed it). One upgrade
+// runs first, untimed: it lets every consumer join its group and every connection open.
+void Orchestration(Platform& platform, testing::TopicTap& tap, std::vector<Row>& rows, std::vector<Row>& stages) {
   const int n = absl::GetFlag(FLAGS_sequential_upgrades);
-  std::vector<absl::Duration> overhead, tagged, total;
-  std::vector<std::string> ids;  // parallel to total
-  for (int i = 0; i < n; ++i) {
-    std::string db = absl::StrCat("orch_", i);
+  std::vector<Timeline> lines;
+  for (int i = -1; i < n; ++i) {
+    std::string db = i < 0 ? "orch_warmup" : absl::StrCat("orch_", i);
     if (!platform.postgres().Exec("postgres", absl::StrCat("CREATE DATABASE ", db, " TEMPLATE benchtiny")).ok()) return;
-    absl::Time start = absl::Now();
+    Timeline t = Unstarted();
+    t.sent = absl::Now();
     Upgrade accepted;
     if (grpc::Status s = Order(platform, db, &accepted); !s.ok()) {
       std::cerr << "order refused: " << s.error_message() << "\n";
       return;
     }
+    t.answered = absl::Now();
+    t.id = accepted.upgrade_id();
     // The red tag, as the database manager would poll it.
     for (;;) {
       GetDatabaseRequest req;
       req.set_name(db);
       Database d;
       if (platform.status().GetDatabase(Context().get(), req, &d).ok() && HasTag(d, TAG_UPGRADE_IN_PROGRESS)) break;
-      if (absl::Now() - start > absl::Seconds(30)) break;
+      if (absl::Now() - t.sent > absl::Seconds(30)) break;
     }
-    tagged.push_back(absl::Now() - start);
+    t.tagged = absl::Now();
     WatchUpgradeRequest wreq;
     wreq.set_upgrade_id(accepted.upgrade_id());
     auto ctx = Context(absl::Minutes(2));
@@ -114,30 +165,30 @@ void Orchestration(Platform& platform, testing::TopicTap& tap, std::vector<Row>&
     State state = STATE_UNSPECIFIED;
     while (reader->Read(&u)) state = u.state();
     reader->Finish();
-    absl::Duration took = absl::Now() - start;
+    t.seen = absl::Now();
     if (state != STATE_SUCCEEDED) {
       std::cerr << db << " ended " << State_Name(state) << "\n";
       return;
     }
-    total.push_back(took);
-    ids.push_back(accepted.upgrade_id());
+    if (i >= 0) lines.push_back(t);
   }
-  // The work, as the workers timed it, from their events: the copy and the plan of each upgrade.
-  std::map<std::string, absl::Duration> copy, plan;
-  bool timed = testing::WaitFor([&] {
-    for (const ConsumedRecord& r : tap.Records()) {
-      Event e;
-      if (r.topic != topics::kEvents || !e.ParseFromString(r.payload)) continue;
-      if (e.has_clone_succeeded()) copy[e.order().upgrade_id()] = FromProto(e.clone_succeeded().duration());
-      if (e.has_succeeded()) plan[e.order().upgrade_id()] = FromProto(e.succeeded().migrate_duration());
-    }
-    return std::all_of(ids.begin(), ids.end(), [&](const std::string& id) { return copy.count(id) && plan.count(id); });
-  });
-  if (!timed) std::cerr << "some upgrades' work was never seen on upgrade.events; counted as none\n";
-  std::vector<absl::Duration> works;
-  for (size_t k = 0; k < ids.size(); ++k) {
-    works.push_back(copy[ids[k]] + plan[ids[k]]);
-    overhead.push_back(total[k] - works.back());
+  if (!FillFromEvents(tap, lines)) {
+    std::cerr << "some upgrades' work was never seen on upgrade.events\n";
+    return;
+  }
+  std::vector<absl::Duration> overhead, tagged, total, works;
+  std::map<std::string, std::vector<absl::Duration>> stage;
+  for (const Timeline& t : lines) {
+    total.push_back(t.seen - t.sent);
+    works.push_back(t.copy + t.plan);
+    overhead.push_back(total.back() - works.back());
+    tagged.push_back(t.tagged - t.sent);
+    stage["1. RequestUpgrade answered (admission)"].push_back(t.answered - t.sent);
+    stage["2. answered → the cloner starts the copy (outbox relay, Kafka hop, cloner's checks)"].push_back(t.clone_started - t.answered);
+    stage["3. copy started → CloneSucceeded, less the copy (cloner's bookkeeping)"].push_back(t.clone_succeeded - t.clone_started - t.copy);
+    stage["4. CloneSucceeded → the migrator starts (Kafka hop, BEGIN_MIGRATION checkpoint)"].push_back(t.migration_started - t.clone_succeeded);
+    stage["5. plan started → UpgradeSucceeded, less the plan (FINISH checkpoint)"].push_back(t.succeeded - t.migration_started - t.plan);
+    stage["6. UpgradeSucceeded → the client sees SUCCEEDED (Kafka hop, status, WatchUpgrade)"].push_back(t.seen - t.succeeded);
   }
   absl::Duration p50 = Percentile(overhead, 0.5), p99 = Percentile(overhead, 0.99);
   rows.push_back({absl::StrCat("orchestration overhead over ", total.size(), " sequential tiny Tests (order to SUCCEEDED less the copy and the plan)"),
@@ -147,6 +198,9 @@ void Orchestration(Platform& platform, testing::TopicTap& tap, std::vector<Row>&
   absl::Duration t50 = Percentile(tagged, 0.5);
   rows.push_back({"order to TAG_UPGRADE_IN_PROGRESS visible in GetDatabase", absl::StrCat("p50 ", Ms(t50), ", p99 ", Ms(Percentile(tagged, 0.99))),
                   "—", "—", "p50 ≤ 20 ms", Verdict(t50 <= absl::Milliseconds(20))});
+  for (const auto& [name, v] : stage) {
+    stages.push_back({name, absl::StrCat("p50 ", Ms(Percentile(v, 0.5)), ", p99 ", Ms(Percentile(v, 0.99)))});
+  }
 }
 
 // Runs `call` from `clients` threads, each with a channel (and connection) of its own, `per_client`
@@ -238,6 +292,7 @@ void Admission(Platform& platform, std::vector<Row>& rows) {
       }
     }
   }
+  std::cerr << "sending " << clients * per << " orders...\n";
   int failed = 0;
   auto [latencies, wall] = Hammer<UpgradeService::Stub>(
       platform.request_address(), clients, per,
@@ -295,13 +350,19 @@ int Main() {
   std::map<std::string, double> idle;
   for (const std::string& name : kServices) idle[name] = MemoryOf(platform.service(name).pid()).first;
 
-  std::vector<Row> rows;
+  std::vector<Row> rows, stages;
   std::map<std::string, double> peak;
-  std::cerr << "orchestration overhead...\n";
-  Orchestration(platform, **tap, rows);
+  const std::vector<std::string> only = absl::GetFlag(FLAGS_rows);
+  auto wanted = [&](const std::string& group) { return only.empty() || absl::c_linear_search(only, group); };
+  if (wanted("orchestration")) {
+    std::cerr << "orchestration overhead...\n";
+    Orchestration(platform, **tap, rows, stages);
+  }
   SamplePeaks(platform, kServices, peak);  // the workers' peaks, before admission stops them
-  std::cerr << "admission throughput...\n";
-  Admission(platform, rows);
+  if (wanted("admission")) {
+    std::cerr << "admission throughput...\n";
+    Admission(platform, rows);
+  }
   SamplePeaks(platform, {"request", "status"}, peak);
   for (const std::string& name : kServices) {
     rows.push_back({absl::StrCat("memory of ", name, " (resident)"),
@@ -313,6 +374,10 @@ int Main() {
   for (const Row& r : rows) {
     absl::StrAppend(&table, "| ", r.figure, " | ", r.measured, " | ", r.baseline, " | ", r.ratio, " | ", r.target, " | ",
                     r.verdict, " |\n");
+  }
+  if (!stages.empty()) {
+    absl::StrAppend(&table, "\n### Where the orchestration time goes (the sequential Tests above)\n\n| stage | time |\n|---|---|\n");
+    for (const Row& r : stages) absl::StrAppend(&table, "| ", r.figure, " | ", r.measured, " |\n");
   }
   std::cout << table << std::flush;
   return 0;

@@ -78,10 +78,23 @@ TEST_F(HostingTest, ListsCustomerDatabasesButNotTheServersOrThePlatforms) {
     if (d.name == source_) {
       found = true;
       EXPECT_TRUE(d.online);
-      EXPECT_GT(d.size_bytes, 0);
+      EXPECT_EQ(d.connection_limit, -1);
     }
   }
   EXPECT_TRUE(found);
+}
+
+TEST_F(HostingTest, FindsOnlyTheNamedDatabasesThatAreListed) {
+  Postgres().Exec("postgres", "CREATE DATABASE upshift").IgnoreError();  // the test above may have made it
+  // A name with a quote and a backslash is passed as data, never as SQL or array syntax.
+  auto found = hosting_->FindDatabases({"upshift", "postgres", "template1", "no_such_db", source_, "a\"b\\c,d}"});
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_EQ(found->size(), 1u);
+  EXPECT_EQ((*found)[0].name, source_);
+  EXPECT_TRUE((*found)[0].online);
+  auto none = hosting_->FindDatabases({});
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_TRUE(none->empty());
 }
 
 }  // namespace

@@ -163,6 +163,11 @@ TEST(TestUpgrade, UpgradesANeutralizedCopyAndLeavesTheSourceUntouched) {
   EXPECT_EQ(listed->test_copies(0).parent(), db);
   EXPECT_EQ(listed->test_copies(0).version(), "18.0");
   EXPECT_TRUE(HasTag(listed->test_copies(0), TAG_TEST_COPY));
+  // GetDatabase reads only the database and its copies, and shows what the list shows.
+  EXPECT_EQ(main_db->SerializeAsString(), listed->SerializeAsString());
+  absl::StatusOr<Database> copy_db = GetDatabase(copy);
+  ASSERT_TRUE(copy_db.ok()) << copy_db.status();
+  EXPECT_EQ(copy_db->SerializeAsString(), listed->test_copies(0).SerializeAsString());
   // The copy lives 30 days unless extended.
   absl::Duration lifetime = FromProto(listed->test_copies(0).expires_at()) - FromProto(done.finished_at());
   EXPECT_GT(lifetime, absl::Hours(24 * 30) - absl::Minutes(5));
@@ -255,7 +260,7 @@ TEST(TestUpgrade, UpgradesANeutralizedCopyAndLeavesTheSourceUntouched) {
     }
     return published.count(STATE_SUCCEEDED) > 0;
   }));
-  EXPECT_EQ(published, (std::set<State>{STATE_ACCEPTED, STATE_CLONING, STATE_MIGRATING, STATE_SUCCEEDED}));
+  EXPECT_EQ(published, (std::set<State>{STATE_ACCEPTED, STATE_CLONING, STATE_MIGRATING, STATE_SUCCEEDED})) << platform->Logs();
 
   // The upgrade is listed for its database.
   ListUpgradesRequest lreq;

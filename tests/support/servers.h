@@ -19,8 +19,9 @@
 
 namespace upshift::testing {
 
-// librdkafka properties for clients of the devbroker: the mock coordinator waits up to
-// session.timeout.ms for departed members before it completes a rebalance.
+// librdkafka properties for clients of the devbroker, as deploy/local/stack.sh sets them: the mock
+// coordinator waits up to session.timeout.ms for departed members before it completes a rebalance,
+// and it holds an empty fetch for all of fetch.wait.max.ms even when a record arrives meanwhile.
 std::map<std::string, std::string> LocalKafkaProperties();
 // The same, as the services' --kafka_properties value (key=value,...).
 std::string LocalKafkaPropertiesFlag();

@@ -82,14 +82,22 @@ class FakeHosting final : public HostingServer {
   absl::StatusOr<std::vector<HostedDatabase>> ListDatabases() override {
     if (!down.ok()) return down;
     std::vector<HostedDatabase> out;
-    for (const auto& [name, db] : dbs) out.push_back({name, db.online, db.size_bytes, db.connection_limit});
+    for (const auto& [name, db] : dbs) out.push_back({name, db.online, db.connection_limit});
+    return out;
+  }
+  absl::StatusOr<std::vector<HostedDatabase>> FindDatabases(const std::vector<std::string>& names) override {
+    if (!down.ok()) return down;
+    std::vector<HostedDatabase> out;
+    for (const auto& [name, db] : dbs) {
+      if (std::find(names.begin(), names.end(), name) != names.end()) out.push_back({name, db.online, db.connection_limit});
+    }
     return out;
   }
   absl::StatusOr<HostedDatabase> GetDatabase(const std::string& name) override {
     if (!down.ok()) return down;
     auto it = dbs.find(name);
     if (it == dbs.end()) return absl::NotFoundError(absl::StrCat("no database ", name));
-    return HostedDatabase{name, it->second.online, it->second.size_bytes, it->second.connection_limit};
+    return HostedDatabase{name, it->second.online, it->second.connection_limit};
   }
   absl::StatusOr<std::string> ReadVersion(const std::string& name, const std::string&) override {
     if (!down.ok()) return down;
