@@ -21,7 +21,6 @@ struct ConsumedRecord {
   int64_t offset = 0;
   std::string key;
   std::string payload;
-  absl::Time timestamp = absl::InfinitePast();  // the record's Kafka timestamp, when it has one
 };
 
 // Handles one record. OK: done, the offset is stored. A retryable status (see IsRetryable): the

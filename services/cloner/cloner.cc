@@ -83,22 +83,28 @@ absl::Status Cloner::Fail(const upgrade::v1::Order& order, const std::string& er
   return PublishEvent(publisher_, failed);
 }
 
-absl::Status Cloner::MakeCopy(const upgrade::v1::Order& order) {
+std::string Cloner::StrategyFor(int64_t bytes) const {
+  if (options_.template_strategy != "auto") return options_.template_strategy;
+  return bytes < options_.file_copy_from_bytes ? "wal_log" : "file_copy";
+}
+
+absl::Status Cloner::MakeCopy(const upgrade::v1::Order& order, int64_t source_bytes) {
   const std::string& source = order.database();
   const std::string& target = order.test_database();
-  auto by_dump = [&] { return hosting_.CloneByDump(source, target); };
-  absl::Status made = options_.method == CloneMethod::kDump
-                          ? by_dump()
-                          : hosting_.CloneFromTemplate(source, target, options_.template_strategy);
+  const std::string strategy = StrategyFor(source_bytes);
+  auto copy = [&] {
+    return options_.method == CloneMethod::kDump ? hosting_.CloneByDump(source, target)
+                                                 : hosting_.CloneFromTemplate(source, target, strategy);
+  };
+  absl::Status made = copy();
   if (made.code() == absl::StatusCode::kAlreadyExists) {
     // Left by an attempt that stopped before recording its result: it may be incomplete.
     UPSHIFT_RETURN_IF_ERROR(hosting_.DropDatabase(target));
-    made = options_.method == CloneMethod::kDump ? by_dump()
-                                                 : hosting_.CloneFromTemplate(source, target, options_.template_strategy);
+    made = copy();
   }
   if (made.code() == absl::StatusCode::kFailedPrecondition && options_.method == CloneMethod::kAuto) {
     LogInfo(absl::StrCat("database ", source, " is in use; copying it with pg_dump | pg_restore"));
-    made = by_dump();
+    made = hosting_.CloneByDump(source, target);
   }
   return made;
 }
@@ -125,8 +131,10 @@ absl::Status Cloner::OnAccepted(const upgrade::v1::Order& order) {
       started.mutable_clone_started();
       return started;
     }()));
+    UPSHIFT_ASSIGN_OR_RETURN(int64_t source_bytes, hosting_.DataSizeBytes(order.database()));
     absl::Time start = clock_.Now();
-    absl::Status made = MakeCopy(order);
+    absl::Status made = MakeCopy(order, source_bytes);
+    absl::Duration copy_took = clock_.Now() - start;
     if (IsRetryable(made)) return made;
     if (!made.ok()) return Fail(order, absl::StrCat("could not copy the database: ", made.message()));
     UPSHIFT_ASSIGN_OR_RETURN(TableRowCounts source_rows, hosting_.CountRows(order.database()));
@@ -137,7 +145,7 @@ absl::Status Cloner::OnAccepted(const upgrade::v1::Order& order) {
     }
     done.emplace();
     ToProto(clock_.Now() - start, done->mutable_duration());
-    UPSHIFT_ASSIGN_OR_RETURN(int64_t source_bytes, hosting_.DataSizeBytes(order.database()));
+    ToProto(copy_took, done->mutable_copy_duration());
     done->set_source_size_bytes(source_bytes);
     FillCounts(source_rows, done->mutable_source_rows());
     FillCounts(copy_rows, done->mutable_copy_rows());
@@ -166,11 +174,13 @@ absl::StatusOr<upgrade::v1::SnapshotSucceeded> Cloner::MakeRestorePoint(const up
   const std::string& rp = order.restore_point();
   absl::Time start = clock_.Now();
   UPSHIFT_RETURN_IF_ERROR(hosting_.DropDatabase(rp));  // an unfinished one from an interrupted attempt
+  UPSHIFT_ASSIGN_OR_RETURN(int64_t bytes, hosting_.DataSizeBytes(db));
+  const std::string strategy = StrategyFor(bytes);
   absl::Status made;
   for (int attempt = 0; attempt < 5; ++attempt) {
     // The platform's own superuser sessions are not bound by the connection limit: end them again.
     UPSHIFT_RETURN_IF_ERROR(hosting_.TerminateSessions(db));
-    made = hosting_.CloneFromTemplate(db, rp, options_.template_strategy);
+    made = hosting_.CloneFromTemplate(db, rp, strategy);
     if (made.code() != absl::StatusCode::kFailedPrecondition) break;
   }
   if (made.code() == absl::StatusCode::kFailedPrecondition) return absl::UnavailableError(made.message());

@@ -31,8 +31,11 @@ inline constexpr absl::Duration kAbandonedCheckCopyTtl = absl::Hours(24);
 
 struct ClonerOptions {
   CloneMethod method = CloneMethod::kAuto;
-  // CREATE DATABASE strategy: "file_copy" (fast for large databases) or "wal_log".
-  std::string template_strategy = "file_copy";
+  // CREATE DATABASE strategy: "file_copy", "wal_log", or "auto": wal_log for a database whose tables
+  // take less than file_copy_from_bytes, file_copy from there. file_copy copies the files at disk
+  // speed but forces two checkpoints of the whole server, which cost more than writing a small
+  // database through the WAL (and slow every other database on the server).
+  std::string template_strategy = "auto";
   // How long the restore point of a successful Production upgrade is kept.
   absl::Duration restore_point_retention = absl::Hours(24 * 7);
   // A Production upgrade whose migrator has not renewed its lease for this long is rolled back.
@@ -41,6 +44,8 @@ struct ClonerOptions {
   int max_test_copies = 5;
   // A test copy is dropped this long after it was made, unless extended.
   absl::Duration test_copy_ttl = absl::Hours(24 * 30);
+  // With template_strategy "auto": the size of tables from which file_copy is used.
+  int64_t file_copy_from_bytes = int64_t{128} << 20;
 };
 
 // Makes the test copy of every accepted Test upgrade (and the throwaway copy of every check), checks
@@ -97,8 +102,13 @@ class Cloner {
   // Drops a test copy, records why, and announces it.
   absl::Status DropTestCopy(const upgrade::v1::Order& order, const std::string& reason);
 
-  // Makes `order`'s copy (replacing an unfinished one); returns a permanent error to report as failure.
-  absl::Status MakeCopy(const upgrade::v1::Order& order);
+  // The CREATE DATABASE strategy for a database whose tables take `bytes` (see
+  // ClonerOptions::template_strategy).
+  std::string StrategyFor(int64_t bytes) const;
+
+  // Makes `order`'s copy (replacing an unfinished one) of a source whose tables take `source_bytes`;
+  // returns a permanent error to report as failure.
+  absl::Status MakeCopy(const upgrade::v1::Order& order, int64_t source_bytes);
   absl::Status Fail(const upgrade::v1::Order& order, const std::string& error);
 
   const ClonerOptions options_;

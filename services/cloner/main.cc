@@ -29,7 +29,9 @@ ABSL_FLAG(std::string, hosting_db, "", "libpq connection string of the hosting s
 ABSL_FLAG(std::vector<std::string>, reserved_databases, {"upshift"}, "Databases of the platform, never touched");
 ABSL_FLAG(std::string, clone_method, "auto",
           "auto (template, or dump/restore while the source is in use), template, or dump");
-ABSL_FLAG(std::string, template_strategy, "file_copy", "CREATE DATABASE strategy: file_copy or wal_log");
+ABSL_FLAG(std::string, template_strategy, "auto",
+          "CREATE DATABASE strategy: file_copy, wal_log, or auto (wal_log below --file_copy_from_mb of tables)");
+ABSL_FLAG(int64_t, file_copy_from_mb, 128, "With --template_strategy=auto: databases this large are copied with file_copy");
 ABSL_FLAG(std::string, pg_bin_dir, "", "Directory of pg_dump and pg_restore (default: PATH)");
 ABSL_FLAG(absl::Duration, restore_point_retention, absl::Hours(24 * 7),
           "How long the restore point of a successful Production upgrade is kept");
@@ -81,9 +83,12 @@ absl::StatusOr<Config> ReadConfig() {
     return absl::InvalidArgumentError(absl::StrCat("--clone_method must be auto, template or dump, not ", method));
   }
   c.options.template_strategy = absl::GetFlag(FLAGS_template_strategy);
-  if (c.options.template_strategy != "file_copy" && c.options.template_strategy != "wal_log") {
-    return absl::InvalidArgumentError("--template_strategy must be file_copy or wal_log");
+  if (c.options.template_strategy != "file_copy" && c.options.template_strategy != "wal_log" &&
+      c.options.template_strategy != "auto") {
+    return absl::InvalidArgumentError("--template_strategy must be auto, file_copy or wal_log");
   }
+  if (absl::GetFlag(FLAGS_file_copy_from_mb) < 0) return absl::InvalidArgumentError("--file_copy_from_mb must be >= 0");
+  c.options.file_copy_from_bytes = absl::GetFlag(FLAGS_file_copy_from_mb) << 20;
   return c;
 }
 

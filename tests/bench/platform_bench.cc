@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -20,8 +21,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "libs/catalog/catalog.h"
 #include "libs/common/time.h"
 #include "libs/kafka/topics.h"
 #include "tests/support/platform.h"
@@ -32,7 +35,10 @@ ABSL_FLAG(int, sequential_upgrades, 100, "Tiny Test upgrades run one after the o
 ABSL_FLAG(int, clients, 32, "Concurrent RequestUpgrade clients");
 ABSL_FLAG(int, orders_per_client, 8, "Orders each client sends, each of a database of its own");
 ABSL_FLAG(absl::Duration, pgbench_time, absl::Seconds(10), "How long pgbench runs");
-ABSL_FLAG(std::vector<std::string>, rows, {}, "Only these groups of rows (orchestration, admission); all when empty");
+ABSL_FLAG(int, concurrent_upgrades, 200, "Tiny Test upgrades ordered at once, with 1 and then 2 migrator replicas");
+ABSL_FLAG(int, big_partners, 720000, "Partners of the generated large database (720000: about 1 GB)");
+ABSL_FLAG(std::vector<std::string>, rows, {},
+          "Only these groups of rows (orchestration, admission, big, scaling); all when empty");
 
 namespace upshift::bench {
 namespace {
@@ -329,6 +335,232 @@ void Admission(Platform& platform, std::vector<Row>& rows) {
                   "≥ 0.5 × pgbench; p99 ≤ 25 ms", Verdict(ratio >= 0.5 && p99 <= absl::Milliseconds(25))});
 }
 
+std::string SourceDirCatalog() { return testing::SourceDir() + "/deploy/catalogs/sample_erp"; }
+
+// Runs a command (psql, cp, sync) and returns how long it took; nullopt (said on stderr) if it failed.
+std::optional<absl::Duration> Timed(const std::vector<std::string>& argv, const std::string& log) {
+  absl::Time start = absl::Now();
+  absl::Status ran = testing::RunCommand({argv, {}, log, ""}, absl::Minutes(20));
+  absl::Duration took = absl::Now() - start;
+  if (!ran.ok()) {
+    std::cerr << argv[0] << ": " << ran << "\n" << testing::Tail(log) << "\n";
+    return std::nullopt;
+  }
+  return took;
+}
+
+std::string MBps(int64_t bytes, absl::Duration d) {
+  return absl::StrFormat("%.0f MB/s", static_cast<double>(bytes) / 1e6 / std::max(1e-9, absl::ToDoubleSeconds(d)));
+}
+
+// The clone and the plan of a generated ~1 GB database: one Test upgrade through the platform, and
+// beside it what an operator would run by hand on the same server: CREATE DATABASE ... TEMPLATE with
+// each strategy, cp of the database's files, and psql running the catalog's SQL files on a copy.
+void BigDatabase(Platform& platform, testing::TopicTap& tap, std::vector<Row>& rows) {
+  testing::PostgresServer& pg = platform.postgres();
+  const std::string dir = testing::MakeTempDir("upshift-bench-big");
+  const std::string psql = testing::PgBinDir() + "/psql";
+  auto psql_c = [&](const std::string& db, const std::string& sql) {
+    return std::vector<std::string>{psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql, pg.conninfo(db)};
+  };
+  std::cerr << "generating the large database...\n";
+  if (absl::Status s = pg.GenerateSampleDatabase("benchbig", absl::GetFlag(FLAGS_big_partners)); !s.ok()) {
+    std::cerr << s << "\n";
+    return;
+  }
+  absl::StatusOr<std::string> size = pg.QueryValue("postgres", "SELECT pg_database_size('benchbig')");
+  absl::StatusOr<std::string> data_dir = pg.QueryValue("postgres", "SHOW data_directory");
+  absl::StatusOr<std::string> oid = pg.QueryValue("postgres", "SELECT oid FROM pg_database WHERE datname = 'benchbig'");
+  if (!size.ok() || !data_dir.ok() || !oid.ok() || !pg.Exec("postgres", "CHECKPOINT").ok()) return;
+  const int64_t bytes = std::stoll(*size);
+
+  // The disk's limit: the database's files copied and flushed.
+  std::optional<absl::Duration> cp = Timed({"cp", "-r", *data_dir + "/base/" + *oid, dir + "/files"}, dir + "/cp.log");
+  std::optional<absl::Duration> flushed = Timed({"sync"}, dir + "/sync.log");
+  if (!cp || !flushed) return;
+  *cp += *flushed;
+  std::filesystem::remove_all(dir + "/files");
+  // psql, each strategy; the faster one is the baseline.
+  std::map<std::string, absl::Duration> by_strategy;
+  for (const char* strategy : {"FILE_COPY", "WAL_LOG"}) {
+    std::optional<absl::Duration> took =
+        Timed(psql_c("postgres", absl::StrCat("CREATE DATABASE bench_by_hand TEMPLATE benchbig STRATEGY ", strategy)),
+              dir + "/psql.log");
+    if (!took || !pg.Exec("postgres", "DROP DATABASE bench_by_hand").ok()) return;
+    by_strategy[strategy] = *took;
+  }
+  auto best = std::min_element(by_strategy.begin(), by_strategy.end(),
+                               [](const auto& a, const auto& b) { return a.second < b.second; });
+
+  // The platform: a Test upgrade of the same database.
+  std::cerr << "a Test upgrade of the large database...\n";
+  Upgrade accepted;
+  if (grpc::Status s = Order(platform, "benchbig", &accepted); !s.ok()) {
+    std::cerr << "order refused: " << s.error_message() << "\n";
+    return;
+  }
+  WatchUpgradeRequest wreq;
+  wreq.set_upgrade_id(accepted.upgrade_id());
+  auto ctx = Context(absl::Minutes(30));
+  auto reader = platform.status().WatchUpgrade(ctx.get(), wreq);
+  Upgrade u;
+  while (reader->Read(&u)) {
+  }
+  reader->Finish();
+  if (u.state() != STATE_SUCCEEDED) {
+    std::cerr << "the large Test ended " << State_Name(u.state()) << ": " << u.error() << "\n";
+    return;
+  }
+  CloneSucceeded cloned;
+  UpgradeSucceeded migrated;
+  testing::WaitFor([&] {
+    for (const ConsumedRecord& r : tap.Records()) {
+      Event e;
+      if (r.topic != topics::kEvents || !e.ParseFromString(r.payload) || e.order().upgrade_id() != accepted.upgrade_id()) continue;
+      if (e.has_clone_succeeded()) cloned = e.clone_succeeded();
+      if (e.has_succeeded()) migrated = e.succeeded();
+    }
+    return cloned.has_duration() && migrated.has_migrate_duration();
+  });
+  const absl::Duration copy = FromProto(cloned.copy_duration()), check = FromProto(cloned.duration()) - copy;
+  double clone_ratio = absl::FDivDuration(copy, best->second);
+  rows.push_back({absl::StrFormat("clone of a generated %.2f GB database (the copy, as the cloner timed it)", bytes / 1e9),
+                  absl::StrCat(Ms(copy), " (", MBps(bytes, copy), "); then its check (row counts of both) ", Ms(check)),
+                  absl::StrCat("psql CREATE DATABASE … TEMPLATE: FILE_COPY ", Ms(by_strategy["FILE_COPY"]), ", WAL_LOG ",
+                               Ms(by_strategy["WAL_LOG"]), "; cp of its files and sync ", Ms(*cp), " (", MBps(bytes, *cp), ")"),
+                  absl::StrFormat("%.2f × psql %s; %.2f × cp", clone_ratio, best->first, absl::FDivDuration(copy, *cp)),
+                  "≤ 1.05 × the psql clone", Verdict(clone_ratio <= 1.05)});
+
+  // By hand: psql running the catalog's SQL files in order on a copy, each in one transaction, each
+  // hop ending with the version set, and the neutralization of a Test.
+  absl::StatusOr<Catalog> catalog = Catalog::Load(SourceDirCatalog());
+  if (!catalog.ok() || !pg.Exec("postgres", "CREATE DATABASE bench_plan TEMPLATE benchbig").ok()) return;
+  absl::StatusOr<std::vector<Hop>> plan = catalog->Plan(accepted.from_version(), accepted.target_version());
+  if (!plan.ok()) return;
+  std::vector<std::vector<std::string>> commands;
+  auto file = [&](const std::string& name, const std::string& sql) {
+    std::string path = absl::StrCat(dir, "/", name);
+    std::ofstream(path) << sql;
+    return path;
+  };
+  int64_t steps_ms = 0;
+  for (const StepReport& step : migrated.report().steps()) {
+    if (step.hop() != "neutralize") steps_ms += step.duration_ms();
+  }
+  for (const Hop& hop : *plan) {
+    for (const Step& step : hop.steps) {
+      commands.push_back({psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-1", "-f", SourceDirCatalog() + "/" + step.file,
+                          pg.conninfo("bench_plan")});
+    }
+    std::string set_version = catalog->set_version_sql();
+    absl::StrReplaceAll({{"$1", absl::StrCat("'", hop.to, "'")}}, &set_version);
+    commands.push_back(psql_c("bench_plan", set_version));
+  }
+  commands.push_back({psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-1", "-f", file("neutralize.sql", catalog->neutralize_sql()),
+                      pg.conninfo("bench_plan")});
+  absl::Duration by_hand;
+  for (const std::vector<std::string>& command : commands) {
+    std::optional<absl::Duration> took = Timed(command, dir + "/plan.log");
+    if (!took) return;
+    by_hand += *took;
+  }
+  pg.Exec("postgres", "DROP DATABASE bench_plan").IgnoreError();
+  const absl::Duration whole = FromProto(migrated.migrate_duration());
+  double plan_ratio = absl::FDivDuration(whole, by_hand);
+  rows.push_back({"full Test-upgrade plan on that database (as the migrator timed it)",
+                  absl::StrCat(Ms(whole), "; its steps alone ", Ms(absl::Milliseconds(steps_ms)),
+                               ", the rest its checks (row counts, checksums, pre-checks) and records"),
+                  absl::StrCat("psql running the same ", commands.size(), " SQL files and statements in order on a copy: ", Ms(by_hand)),
+                  absl::StrFormat("%.2f × psql (steps alone %.2f ×)", plan_ratio,
+                                  absl::FDivDuration(absl::Milliseconds(steps_ms), by_hand)),
+                  "≤ 1.05 ×", Verdict(plan_ratio <= 1.05)});
+  std::filesystem::remove_all(dir);
+}
+
+void SamplePeaks(Platform& platform, const std::vector<std::string>& names, std::map<std::string, double>& peak);
+
+bool IsFinalState(State s) {
+  return s == STATE_SUCCEEDED || s == STATE_FAILED || s == STATE_ROLLED_BACK || s == STATE_CANCELLED;
+}
+
+// Orders `n` Tests of fresh tiny databases named `prefix`_i at once (16 clients) and returns the
+// makespan: from the first order until status shows the last one SUCCEEDED. nullopt if one failed.
+std::optional<absl::Duration> Burst(Platform& platform, const std::string& prefix, int n) {
+  for (int i = 0; i < n; ++i) {
+    if (!platform.postgres().Exec("postgres", absl::StrCat("CREATE DATABASE ", prefix, "_", i, " TEMPLATE benchtiny")).ok()) {
+      return std::nullopt;
+    }
+  }
+  std::vector<std::string> ids(n);
+  std::atomic<int> next{0}, refused{0};
+  absl::Time start = absl::Now();
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 16; ++c) {
+    clients.emplace_back([&] {
+      for (int i = next++; i < n; i = next++) {
+        Upgrade accepted;
+        if (Order(platform, absl::StrCat(prefix, "_", i), &accepted).ok()) {
+          ids[i] = accepted.upgrade_id();
+        } else {
+          ++refused;
+        }
+      }
+    });
+  }
+  for (std::thread& t : clients) t.join();
+  if (refused > 0) {
+    std::cerr << refused << " orders refused\n";
+    return std::nullopt;
+  }
+  size_t done = 0;
+  bool failed = false;
+  testing::WaitFor(
+      [&] {
+        for (; done < ids.size(); ++done) {
+          GetUpgradeRequest req;
+          req.set_upgrade_id(ids[done]);
+          Upgrade u;
+          if (!platform.status().GetUpgrade(Context().get(), req, &u).ok() || !IsFinalState(u.state())) return false;
+          if (u.state() != STATE_SUCCEEDED) {
+            std::cerr << ids[done] << " ended " << State_Name(u.state()) << ": " << u.error() << "\n";
+            failed = true;
+          }
+        }
+        return true;
+      },
+      absl::Minutes(15));
+  if (failed || done < ids.size()) return std::nullopt;
+  return absl::Now() - start;
+}
+
+// 200 tiny Tests at once with one migrator, then with two. Two cloners run in both, so that the
+// copies are not what bounds the run.
+void Scaling(Platform& platform, std::vector<Row>& rows, std::map<std::string, double>& peak) {
+  const int n = absl::GetFlag(FLAGS_concurrent_upgrades);
+  absl::StatusOr<std::string> cloner2 = platform.AddReplica("cloner");
+  if (!cloner2.ok()) return;
+  std::cerr << n << " Tests at once, one migrator...\n";
+  std::optional<absl::Duration> one = Burst(platform, "burst_a", n);
+  SamplePeaks(platform, kServices, peak);
+  absl::StatusOr<std::string> migrator2 = platform.AddReplica("migrator");
+  if (!one || !migrator2.ok()) return;
+  // Both migrators in the group, each with its share of the partitions, before the clock starts.
+  if (!testing::WaitFor([&] { return absl::StrContains(testing::Tail(platform.log_dir() + "/" + *migrator2 + ".log"), "assigned"); },
+                        absl::Minutes(1))) {
+    std::cerr << "the second migrator never got partitions\n";
+  }
+  std::cerr << n << " Tests at once, two migrators...\n";
+  std::optional<absl::Duration> two = Burst(platform, "burst_b", n);
+  SamplePeaks(platform, kServices, peak);
+  SamplePeaks(platform, {*cloner2, *migrator2}, peak);
+  if (!two) return;
+  double ratio = absl::FDivDuration(*two, *one);
+  rows.push_back({absl::StrCat(n, " tiny Tests ordered at once (2 cloners), makespan with 2 migrator replicas"),
+                  absl::StrFormat("%.1f s (%.1f upgrades/s)", absl::ToDoubleSeconds(*two), n / absl::ToDoubleSeconds(*two)),
+                  absl::StrFormat("1 migrator: %.1f s (%.1f upgrades/s)", absl::ToDoubleSeconds(*one), n / absl::ToDoubleSeconds(*one)),
+                  absl::StrFormat("%.2f ×", ratio), "≤ 0.6 × with 1 on 2 cores", Verdict(ratio <= 0.6)});
+}
+
 // Keeps in `peak` the highest resident memory (VmHWM) each of `names` reached so far.
 void SamplePeaks(Platform& platform, const std::vector<std::string>& names, std::map<std::string, double>& peak) {
   for (const std::string& name : names) peak[name] = std::max(peak[name], MemoryOf(platform.service(name).pid()).second);
@@ -364,6 +596,19 @@ int Main() {
     Admission(platform, rows);
   }
   SamplePeaks(platform, {"request", "status"}, peak);
+  if (wanted("big")) {
+    for (const char* worker : {"cloner", "migrator", "notifier"}) {
+      if (!platform.service(worker).Running()) platform.RestartService(worker).IgnoreError();
+    }
+    BigDatabase(platform, **tap, rows);
+    SamplePeaks(platform, kServices, peak);
+  }
+  if (wanted("scaling")) {
+    for (const char* worker : {"cloner", "migrator", "notifier"}) {
+      if (!platform.service(worker).Running()) platform.RestartService(worker).IgnoreError();
+    }
+    Scaling(platform, rows, peak);
+  }
   for (const std::string& name : kServices) {
     rows.push_back({absl::StrCat("memory of ", name, " (resident)"),
                     absl::StrFormat("idle %.1f MB; peak %.1f MB", idle[name], peak[name]), "—", "—", "≤ 64 MB",

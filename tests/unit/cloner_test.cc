@@ -136,6 +136,28 @@ TEST_F(ClonerTest, CopiesWithATemplateAndAnnouncesEqualRowCounts) {
   EXPECT_EQ(store_.clones.size(), 1u);
 }
 
+TEST_F(ClonerTest, AutoCopiesASmallDatabaseThroughTheWalAndALargeOneFileByFile) {
+  ClonerOptions options;  // template_strategy "auto", file_copy from 128 MB
+  Cloner cloner(options, hosting_, store_, publisher_, gate_, clock_);
+  hosting_.dbs["acme"].size_bytes = (int64_t{128} << 20) - 1;
+  ASSERT_TRUE(cloner.OnAccepted(SampleOrder()).ok());
+  hosting_.Add("big", "16.0", {{"public.a", 3}});
+  hosting_.dbs["big"].size_bytes = int64_t{128} << 20;
+  Order big = SampleOrder();
+  big.set_upgrade_id("11111111-2222-4333-8444-555555555555");
+  big.set_database("big");
+  big.set_test_database("big_test_11111111");
+  ASSERT_TRUE(cloner.OnAccepted(big).ok());
+  EXPECT_EQ(hosting_.strategies, (std::vector<std::string>{"wal_log", "file_copy"}));
+  // A strategy set by the operator is used whatever the size.
+  options.template_strategy = "wal_log";
+  Cloner fixed(options, hosting_, store_, publisher_, gate_, clock_);
+  big.set_upgrade_id("21111111-2222-4333-8444-555555555555");
+  big.set_test_database("big_test_21111111");
+  ASSERT_TRUE(fixed.OnAccepted(big).ok());
+  EXPECT_EQ(hosting_.strategies.back(), "wal_log");
+}
+
 TEST_F(ClonerTest, ARedeliveredOrderRepublishesTheResultWithoutCopyingAgain) {
   ASSERT_TRUE(Make().OnAccepted(SampleOrder()).ok());
   hosting_.calls.clear();

@@ -119,8 +119,10 @@ class FakeHosting final : public HostingServer {
     return it->second.rows;
   }
   absl::StatusOr<TableChecksums> ChecksumTables(const std::string&) override { return TableChecksums(); }
-  absl::Status CloneFromTemplate(const std::string& source, const std::string& target, const std::string&) override {
+  absl::Status CloneFromTemplate(const std::string& source, const std::string& target,
+                                 const std::string& strategy) override {
     calls.push_back("template " + target);
+    strategies.push_back(strategy);
     if (!down.ok()) return down;
     if (dbs.count(target)) return absl::AlreadyExistsError(target);
     if (!dbs.count(source)) return absl::NotFoundError(source);
@@ -194,6 +196,7 @@ class FakeHosting final : public HostingServer {
 
   std::map<std::string, Db> dbs;
   std::vector<std::string> calls;
+  std::vector<std::string> strategies;  // of every CloneFromTemplate, in order
   absl::Status down;  // when set, every call fails with it
   bool corrupt_copies = false;
 };
