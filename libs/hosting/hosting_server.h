@@ -46,6 +46,10 @@ class HostingServer {
   // FAILED_PRECONDITION: the query fails or returns no single value (not an application database).
   virtual absl::StatusOr<std::string> ReadVersion(const std::string& database, const std::string& version_query) = 0;
 
+  // On-disk bytes of the whole database, system catalogs included (pg_database_size). Reads only
+  // the file system: never waits for a lock a session holds on a table. NOT_FOUND: no such database.
+  virtual absl::StatusOr<int64_t> DatabaseSizeBytes(const std::string& database) = 0;
+
   // On-disk bytes of every table outside the system schemas, with their indexes and TOAST: the
   // size of the application's data, without the system catalogs every database carries.
   virtual absl::StatusOr<int64_t> DataSizeBytes(const std::string& database) = 0;

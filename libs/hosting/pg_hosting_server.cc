@@ -100,6 +100,21 @@ absl::StatusOr<std::string> PgHostingServer::ReadVersion(const std::string& data
   return version;
 }
 
+absl::StatusOr<int64_t> PgHostingServer::DatabaseSizeBytes(const std::string& database) {
+  int64_t bytes = 0;
+  absl::Status status = admin_->Transact([&](pqxx::work& tx) {
+    pqxx::result rows = tx.exec_params(
+        "SELECT pg_database_size(oid) FROM pg_database WHERE datname = $1 AND NOT datistemplate", database);
+    if (rows.empty()) {
+      return absl::NotFoundError(absl::StrCat("database \"", database, "\" does not exist on the hosting server"));
+    }
+    bytes = rows[0][0].as<int64_t>();
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return bytes;
+}
+
 absl::StatusOr<int64_t> PgHostingServer::DataSizeBytes(const std::string& database) {
   int64_t bytes = 0;
   absl::Status status = pg::WithConnection(options_.conninfo, database, [&](pqxx::connection& conn) {

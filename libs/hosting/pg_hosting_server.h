@@ -32,6 +32,7 @@ class PgHostingServer final : public HostingServer {
   absl::StatusOr<std::vector<HostedDatabase>> ListDatabases() override;
   absl::StatusOr<std::vector<HostedDatabase>> FindDatabases(const std::vector<std::string>& names) override;
   absl::StatusOr<HostedDatabase> GetDatabase(const std::string& name) override;
+  absl::StatusOr<int64_t> DatabaseSizeBytes(const std::string& database) override;
   absl::StatusOr<std::string> ReadVersion(const std::string& database, const std::string& version_query) override;
   absl::StatusOr<int64_t> DataSizeBytes(const std::string& database) override;
   absl::StatusOr<TableRowCounts> CountRows(const std::string& database) override;

@@ -83,15 +83,21 @@ absl::Status Cloner::Fail(const upgrade::v1::Order& order, const std::string& er
   return PublishEvent(publisher_, failed);
 }
 
-std::string Cloner::StrategyFor(int64_t bytes) const {
+absl::StatusOr<std::string> Cloner::StrategyFor(const std::string& database) {
   if (options_.template_strategy != "auto") return options_.template_strategy;
+  UPSHIFT_ASSIGN_OR_RETURN(int64_t bytes, hosting_.DatabaseSizeBytes(database));
   return bytes < options_.file_copy_from_bytes ? "wal_log" : "file_copy";
 }
 
-absl::Status Cloner::MakeCopy(const upgrade::v1::Order& order, int64_t source_bytes) {
+absl::Status Cloner::MakeCopy(const upgrade::v1::Order& order) {
   const std::string& source = order.database();
   const std::string& target = order.test_database();
-  const std::string strategy = StrategyFor(source_bytes);
+  std::string strategy;
+  if (options_.method != CloneMethod::kDump) {
+    absl::StatusOr<std::string> chosen = StrategyFor(source);
+    if (!chosen.ok()) return chosen.status();
+    strategy = *std::move(chosen);
+  }
   auto copy = [&] {
     return options_.method == CloneMethod::kDump ? hosting_.CloneByDump(source, target)
                                                  : hosting_.CloneFromTemplate(source, target, strategy);
@@ -131,9 +137,8 @@ absl::Status Cloner::OnAccepted(const upgrade::v1::Order& order) {
       started.mutable_clone_started();
       return started;
     }()));
-    UPSHIFT_ASSIGN_OR_RETURN(int64_t source_bytes, hosting_.DataSizeBytes(order.database()));
     absl::Time start = clock_.Now();
-    absl::Status made = MakeCopy(order, source_bytes);
+    absl::Status made = MakeCopy(order);
     absl::Duration copy_took = clock_.Now() - start;
     if (IsRetryable(made)) return made;
     if (!made.ok()) return Fail(order, absl::StrCat("could not copy the database: ", made.message()));
@@ -146,6 +151,7 @@ absl::Status Cloner::OnAccepted(const upgrade::v1::Order& order) {
     done.emplace();
     ToProto(clock_.Now() - start, done->mutable_duration());
     ToProto(copy_took, done->mutable_copy_duration());
+    UPSHIFT_ASSIGN_OR_RETURN(int64_t source_bytes, hosting_.DataSizeBytes(order.database()));
     done->set_source_size_bytes(source_bytes);
     FillCounts(source_rows, done->mutable_source_rows());
     FillCounts(copy_rows, done->mutable_copy_rows());
@@ -174,8 +180,7 @@ absl::StatusOr<upgrade::v1::SnapshotSucceeded> Cloner::MakeRestorePoint(const up
   const std::string& rp = order.restore_point();
   absl::Time start = clock_.Now();
   UPSHIFT_RETURN_IF_ERROR(hosting_.DropDatabase(rp));  // an unfinished one from an interrupted attempt
-  UPSHIFT_ASSIGN_OR_RETURN(int64_t bytes, hosting_.DataSizeBytes(db));
-  const std::string strategy = StrategyFor(bytes);
+  UPSHIFT_ASSIGN_OR_RETURN(std::string strategy, StrategyFor(db));
   absl::Status made;
   for (int attempt = 0; attempt < 5; ++attempt) {
     // The platform's own superuser sessions are not bound by the connection limit: end them again.

@@ -31,8 +31,8 @@ inline constexpr absl::Duration kAbandonedCheckCopyTtl = absl::Hours(24);
 
 struct ClonerOptions {
   CloneMethod method = CloneMethod::kAuto;
-  // CREATE DATABASE strategy: "file_copy", "wal_log", or "auto": wal_log for a database whose tables
-  // take less than file_copy_from_bytes, file_copy from there. file_copy copies the files at disk
+  // CREATE DATABASE strategy: "file_copy", "wal_log", or "auto": wal_log for a database smaller than
+  // file_copy_from_bytes on disk, file_copy from there. file_copy copies the files at disk
   // speed but forces two checkpoints of the whole server, which cost more than writing a small
   // database through the WAL (and slow every other database on the server).
   std::string template_strategy = "auto";
@@ -44,7 +44,7 @@ struct ClonerOptions {
   int max_test_copies = 5;
   // A test copy is dropped this long after it was made, unless extended.
   absl::Duration test_copy_ttl = absl::Hours(24 * 30);
-  // With template_strategy "auto": the size of tables from which file_copy is used.
+  // With template_strategy "auto": the size on disk (pg_database_size) from which file_copy is used.
   int64_t file_copy_from_bytes = int64_t{128} << 20;
 };
 
@@ -102,13 +102,11 @@ class Cloner {
   // Drops a test copy, records why, and announces it.
   absl::Status DropTestCopy(const upgrade::v1::Order& order, const std::string& reason);
 
-  // The CREATE DATABASE strategy for a database whose tables take `bytes` (see
-  // ClonerOptions::template_strategy).
-  std::string StrategyFor(int64_t bytes) const;
+  // The CREATE DATABASE strategy for copying `database` (see ClonerOptions::template_strategy).
+  absl::StatusOr<std::string> StrategyFor(const std::string& database);
 
-  // Makes `order`'s copy (replacing an unfinished one) of a source whose tables take `source_bytes`;
-  // returns a permanent error to report as failure.
-  absl::Status MakeCopy(const upgrade::v1::Order& order, int64_t source_bytes);
+  // Makes `order`'s copy (replacing an unfinished one); returns a permanent error to report as failure.
+  absl::Status MakeCopy(const upgrade::v1::Order& order);
   absl::Status Fail(const upgrade::v1::Order& order, const std::string& error);
 
   const ClonerOptions options_;

@@ -30,7 +30,7 @@ ABSL_FLAG(std::vector<std::string>, reserved_databases, {"upshift"}, "Databases 
 ABSL_FLAG(std::string, clone_method, "auto",
           "auto (template, or dump/restore while the source is in use), template, or dump");
 ABSL_FLAG(std::string, template_strategy, "auto",
-          "CREATE DATABASE strategy: file_copy, wal_log, or auto (wal_log below --file_copy_from_mb of tables)");
+          "CREATE DATABASE strategy: file_copy, wal_log, or auto (wal_log below --file_copy_from_mb on disk)");
 ABSL_FLAG(int64_t, file_copy_from_mb, 128, "With --template_strategy=auto: databases this large are copied with file_copy");
 ABSL_FLAG(std::string, pg_bin_dir, "", "Directory of pg_dump and pg_restore (default: PATH)");
 ABSL_FLAG(absl::Duration, restore_point_retention, absl::Hours(24 * 7),

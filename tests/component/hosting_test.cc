@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <future>
+
 #include "absl/strings/str_cat.h"
 #include "libs/common/ids.h"
 #include "libs/hosting/pg_hosting_server.h"
@@ -31,6 +33,20 @@ TEST_F(HostingTest, ReadsVersionsAndTellsMissingFromForeignDatabases) {
   ASSERT_TRUE(Postgres().Exec("postgres", "CREATE DATABASE foreign_app").ok());
   EXPECT_EQ(hosting_->ReadVersion("foreign_app", "SELECT latest_version FROM ir_module_module").status().code(),
             absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(HostingTest, TheDatabaseSizeNeverWaitsForATableLockedByACustomerSession) {
+  pqxx::connection customer(Postgres().conninfo(source_));
+  pqxx::work locked(customer);
+  locked.exec("LOCK TABLE res_partner IN ACCESS EXCLUSIVE MODE");
+  auto size = std::async(std::launch::async, [&] { return hosting_->DatabaseSizeBytes(source_); });
+  bool answered = size.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+  locked.abort();  // lets a blocked call finish either way
+  ASSERT_TRUE(answered) << "DatabaseSizeBytes waited for the customer's lock";
+  absl::StatusOr<int64_t> bytes = size.get();
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  EXPECT_GE(*bytes, *hosting_->DataSizeBytes(source_));  // the tables and the system catalogs
+  EXPECT_EQ(hosting_->DatabaseSizeBytes("nope_nope").status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(HostingTest, ATemplateCloneHasTheSameRowsAndChecksums) {

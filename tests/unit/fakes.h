@@ -106,6 +106,7 @@ class FakeHosting final : public HostingServer {
     if (it->second.version.empty()) return absl::FailedPreconditionError("not an application database");
     return it->second.version;
   }
+  absl::StatusOr<int64_t> DatabaseSizeBytes(const std::string& name) override { return DataSizeBytes(name); }
   absl::StatusOr<int64_t> DataSizeBytes(const std::string& name) override {
     if (!down.ok()) return down;
     auto it = dbs.find(name);
