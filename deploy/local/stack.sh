@@ -49,10 +49,8 @@ stack_start_services() {  # needs CATALOG; OUTBOX_DIR or SMTP_URL
   export UPSHIFT_KAFKA_BROKERS=$KAFKA_BROKERS UPSHIFT_PLATFORM_DB=$PLATFORM_DB UPSHIFT_HOSTING_DB=$HOSTING_DB
   export UPSHIFT_CATALOG=$CATALOG
   # The devbroker's coordinator waits session.timeout.ms for departed members before a rebalance
-  # completes; a short one keeps restarts quick locally. And it holds an empty fetch for the whole
-  # fetch.wait.max.ms even when a record arrives meanwhile (a real broker answers at once), so a
-  # short wait keeps each hop quick. Real clusters keep librdkafka's defaults.
-  export UPSHIFT_KAFKA_PROPERTIES=session.timeout.ms=6000,heartbeat.interval.ms=500,fetch.wait.max.ms=10
+  # completes; a short one keeps restarts quick locally. Real clusters keep librdkafka's default.
+  export UPSHIFT_KAFKA_PROPERTIES=session.timeout.ms=6000,heartbeat.interval.ms=500
   # The workers' health servers on any free loopback port: nothing probes them locally, and two
   # stacks on one machine must not collide.
   export UPSHIFT_HEALTH_LISTEN=127.0.0.1:0

@@ -16,43 +16,6 @@
 
 namespace upshift {
 
-namespace {
-
-// Applies each rebalance as librdkafka would without a callback, and logs it: which partitions a
-// replica took or gave up is what an operator scaling the workers wants to see.
-class LoggingRebalance final : public RdKafka::RebalanceCb {
- public:
-  explicit LoggingRebalance(std::string group) : group_(std::move(group)) {}
-
-  void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
-                    std::vector<RdKafka::TopicPartition*>& partitions) override {
-    const bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
-    std::string names;
-    for (const RdKafka::TopicPartition* p : partitions) {
-      absl::StrAppend(&names, names.empty() ? "" : ", ", p->topic(), "/", p->partition());
-    }
-    if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
-      LogInfo(absl::StrCat("group ", group_, ": assigned ", partitions.size(), " partition(s): ", names));
-      std::unique_ptr<RdKafka::Error> error(cooperative ? consumer->incremental_assign(partitions) : nullptr);
-      if (!cooperative && consumer->assign(partitions) != RdKafka::ERR_NO_ERROR) {
-        LogWarning(absl::StrCat("group ", group_, ": cannot take the assigned partitions"));
-      }
-      if (error) LogWarning(absl::StrCat("group ", group_, ": cannot take the assigned partitions: ", error->str()));
-      return;
-    }
-    LogInfo(absl::StrCat("group ", group_, ": ", err == RdKafka::ERR__REVOKE_PARTITIONS ? "revoked " : "lost ",
-                         partitions.size(), " partition(s)"));
-    std::unique_ptr<RdKafka::Error> error(cooperative ? consumer->incremental_unassign(partitions) : nullptr);
-    if (!cooperative) consumer->unassign();
-    if (error) LogWarning(absl::StrCat("group ", group_, ": cannot give up partitions: ", error->str()));
-  }
-
- private:
-  const std::string group_;
-};
-
-}  // namespace
-
 struct KafkaConsumer::Impl {
   std::string group_id;
   std::vector<std::string> topics;
@@ -60,7 +23,6 @@ struct KafkaConsumer::Impl {
   RecordHandler handler;
   ProgressReport progress;
   std::atomic<bool> handling{false};  // the handler is at work (not waiting to retry)
-  std::unique_ptr<LoggingRebalance> rebalance;  // outlives `consumer`
   std::unique_ptr<RdKafka::KafkaConsumer> consumer;
 
   bool StoreOffset(const ConsumedRecord& r) {
@@ -148,10 +110,6 @@ absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(const Kafka
       return absl::InvalidArgumentError(absl::StrCat("kafka consumer property ", k, ": ", err));
     }
   }
-  impl->rebalance = std::make_unique<LoggingRebalance>(group_id);
-  if (conf->set("rebalance_cb", impl->rebalance.get(), err) != RdKafka::Conf::CONF_OK) {
-    return absl::InternalError(absl::StrCat("kafka consumer rebalance callback: ", err));
-  }
   impl->consumer.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
   if (!impl->consumer) return absl::InvalidArgumentError(absl::StrCat("kafka consumer: ", err));
   RdKafka::ErrorCode code = impl->consumer->subscribe(topics);
@@ -218,7 +176,13 @@ void KafkaConsumer::Run(const std::atomic<bool>& stop) {
     } else {
       record = next(100);
     }
-    if (!record.has_value()) continue;
+    if (!record.has_value()) {
+      // Idle: every assigned partition should be fetching. A partition paused during a handler and
+      // revoked before the handler ended can come back paused when it is assigned again (after a
+      // broker outage, say), and the resume at the handler's end found it unassigned.
+      SetPaused(*impl_->consumer, false);
+      continue;
+    }
     // The handler may run for hours (a long upgrade step). It runs on its own thread while this one
     // keeps polling, with the partitions paused, so the consumer stays in its group whatever
     // max.poll.interval.ms is.

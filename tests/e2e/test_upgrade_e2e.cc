@@ -116,7 +116,7 @@ TEST(TestUpgrade, UpgradesANeutralizedCopyAndLeavesTheSourceUntouched) {
   ASSERT_TRUE(platform->postgres().GenerateSampleDatabase(db, 300).ok());
   std::map<std::string, std::string> before = Checksums(db);
   ASSERT_FALSE(before.empty());
-  absl::StatusOr<std::unique_ptr<TopicTap>> tap = TopicTap::Start(platform->broker().bootstrap(), {topics::kStatus});
+  absl::StatusOr<std::unique_ptr<TopicTap>> tap = TopicTap::Start(platform->broker().bootstrap(), {topics::kStatus, topics::kEvents});
   ASSERT_TRUE(tap.ok()) << tap.status();
 
   RequestUpgradeResponse resp;
@@ -252,7 +252,8 @@ TEST(TestUpgrade, UpgradesANeutralizedCopyAndLeavesTheSourceUntouched) {
     published.clear();
     for (const ConsumedRecord& r : (*tap)->Records()) {
       StatusChanged change;
-      if (change.ParseFromString(r.payload) && change.upgrade().upgrade_id() == accepted.upgrade_id()) {
+      if (r.topic == topics::kStatus && change.ParseFromString(r.payload) &&
+          change.upgrade().upgrade_id() == accepted.upgrade_id()) {
         EXPECT_EQ(r.key, db);
         EXPECT_EQ(change.database().name(), db);
         published.insert(change.upgrade().state());
@@ -261,6 +262,21 @@ TEST(TestUpgrade, UpgradesANeutralizedCopyAndLeavesTheSourceUntouched) {
     return published.count(STATE_SUCCEEDED) > 0;
   }));
   EXPECT_EQ(published, (std::set<State>{STATE_ACCEPTED, STATE_CLONING, STATE_MIGRATING, STATE_SUCCEEDED})) << platform->Logs();
+
+  // The cloner timed the copy alone, within the copy and its check.
+  bool timed = false;
+  for (const ConsumedRecord& r : (*tap)->Records()) {
+    Event e;
+    if (r.topic != topics::kEvents || !e.ParseFromString(r.payload) || !e.has_clone_succeeded() ||
+        e.order().upgrade_id() != accepted.upgrade_id()) {
+      continue;
+    }
+    timed = true;
+    absl::Duration copy = FromProto(e.clone_succeeded().copy_duration());
+    EXPECT_GT(copy, absl::ZeroDuration());
+    EXPECT_LE(copy, FromProto(e.clone_succeeded().duration()));
+  }
+  EXPECT_TRUE(timed) << "no CloneSucceeded on upgrade.events";
 
   // The upgrade is listed for its database.
   ListUpgradesRequest lreq;

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "tests/support/wait.h"
 
@@ -72,7 +73,10 @@ absl::StatusOr<std::unique_ptr<Platform>> Platform::Start(Options options) {
   std::string platform = p->postgres_->conninfo("upshift");
   std::string kafka = "--kafka_brokers=" + p->broker_->bootstrap();
   // The mock coordinator waits session.timeout.ms for departed members before a rebalance completes.
-  std::string kafka_properties = "--kafka_properties=" + LocalKafkaPropertiesFlag();
+  std::map<std::string, std::string> properties = LocalKafkaProperties();
+  for (const auto& [k, v] : options.kafka_properties) properties[k] = v;
+  std::string kafka_properties =
+      "--kafka_properties=" + absl::StrJoin(properties, ",", absl::PairFormatter("="));
   std::vector<std::pair<std::string, std::vector<std::string>>> services = {
       {"status",
        {kafka, "--platform_db=" + platform, "--hosting_db=" + hosting, "--catalog=" + options.catalog,

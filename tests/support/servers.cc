@@ -49,7 +49,7 @@ void ChownToPostgres(const std::string& path) {
 }  // namespace
 
 std::map<std::string, std::string> LocalKafkaProperties() {
-  return {{"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}, {"fetch.wait.max.ms", "10"}};
+  return {{"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}};
 }
 
 std::string LocalKafkaPropertiesFlag() { return absl::StrJoin(LocalKafkaProperties(), ",", absl::PairFormatter("=")); }
@@ -250,11 +250,14 @@ std::vector<std::string> SmtpServer::Messages() const {
 }
 
 absl::StatusOr<std::unique_ptr<TopicTap>> TopicTap::Start(const std::string& brokers,
-                                                          const std::vector<std::string>& topics) {
+                                                          const std::vector<std::string>& topics,
+                                                          const std::map<std::string, std::string>& properties) {
   auto tap = std::make_unique<TopicTap>();
   TopicTap* raw = tap.get();
+  std::map<std::string, std::string> all = LocalKafkaProperties();
+  for (const auto& [k, v] : properties) all[k] = v;
   absl::StatusOr<std::unique_ptr<KafkaConsumer>> consumer =
-      KafkaConsumer::Create({brokers, "test-tap", LocalKafkaProperties()}, absl::StrCat("test-tap-", NewUpgradeId()), topics, nullptr,
+      KafkaConsumer::Create({brokers, "test-tap", all}, absl::StrCat("test-tap-", NewUpgradeId()), topics, nullptr,
                             [raw](const ConsumedRecord& r) {
                               std::lock_guard<std::mutex> lock(raw->mu_);
                               raw->records_.push_back(r);

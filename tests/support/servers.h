@@ -19,9 +19,8 @@
 
 namespace upshift::testing {
 
-// librdkafka properties for clients of the devbroker, as deploy/local/stack.sh sets them: the mock
-// coordinator waits up to session.timeout.ms for departed members before it completes a rebalance,
-// and it holds an empty fetch for all of fetch.wait.max.ms even when a record arrives meanwhile.
+// librdkafka properties for clients of the devbroker: the mock coordinator waits up to
+// session.timeout.ms for departed members before it completes a rebalance.
 std::map<std::string, std::string> LocalKafkaProperties();
 // The same, as the services' --kafka_properties value (key=value,...).
 std::string LocalKafkaPropertiesFlag();
@@ -105,8 +104,10 @@ class SmtpServer {
 // Records every record of some topics, from their start, in a consumer group of its own.
 class TopicTap {
  public:
+  // `properties`: librdkafka properties besides LocalKafkaProperties().
   static absl::StatusOr<std::unique_ptr<TopicTap>> Start(const std::string& brokers,
-                                                         const std::vector<std::string>& topics);
+                                                         const std::vector<std::string>& topics,
+                                                         const std::map<std::string, std::string>& properties = {});
   ~TopicTap();
   std::vector<ConsumedRecord> Records();
 

@@ -1,6 +1,7 @@
 -- Plausible, deterministic data for the sample ERP at 16.0. psql variables: partners (how many to
 -- add) and first (the first partner id: 1 for a new database, the next id when appending).
 -- Per partner: 2 sale orders of 3 lines each, and an invoice for every confirmed order.
+-- i is a bigint: i * 7919 leaves the integer range from 271 000 partners on.
 INSERT INTO res_partner (id, name, email, phone, address, is_company, active, create_date)
 SELECT i,
        CASE WHEN i % 10 = 0 THEN 'Company ' || i || ' SA' ELSE 'Partner ' || i END,
@@ -10,7 +11,7 @@ SELECT i,
          || ', ' || (1000 + (i * 37) % 9000) || ' ' || (ARRAY['Brussels', 'Liege', 'Namur', 'Ghent', 'Antwerp', 'Leuven'])[i % 6 + 1],
        i % 10 = 0, i % 50 <> 0,
        timestamp '2020-01-01' + ((i * 13) % 1500) * interval '1 day'
-FROM generate_series(:first, :first + :partners - 1) AS i;
+FROM generate_series(:first::bigint, :first + :partners - 1) AS i;
 
 INSERT INTO product_product (id, default_code, name, list_price, active)
 SELECT i, 'P' || lpad(i::text, 5, '0'),
