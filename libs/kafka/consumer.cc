@@ -16,6 +16,81 @@
 
 namespace upshift {
 
+namespace {
+
+ConsumedRecord RecordOf(const RdKafka::Message& msg) {
+  ConsumedRecord r;
+  r.topic = msg.topic_name();
+  r.partition = msg.partition();
+  r.offset = msg.offset();
+  if (msg.key() != nullptr) r.key = *msg.key();
+  if (msg.payload() != nullptr) r.payload.assign(static_cast<const char*>(msg.payload()), msg.len());
+  return r;
+}
+
+// Pauses (or resumes) `partitions`, logging a failure.
+void SetPaused(RdKafka::KafkaConsumer& consumer, std::vector<RdKafka::TopicPartition*>& partitions,
+               bool paused) {
+  if (partitions.empty()) return;
+  RdKafka::ErrorCode code = paused ? consumer.pause(partitions) : consumer.resume(partitions);
+  if (code != RdKafka::ERR_NO_ERROR) {
+    LogWarning(absl::StrCat("kafka consumer: cannot ", paused ? "pause" : "resume", " partitions: ",
+                            RdKafka::err2str(code)));
+  }
+}
+
+// Pauses (or resumes) every partition currently assigned to `consumer`.
+void SetPaused(RdKafka::KafkaConsumer& consumer, bool paused) {
+  std::vector<RdKafka::TopicPartition*> partitions;
+  if (consumer.assignment(partitions) != RdKafka::ERR_NO_ERROR) return;
+  SetPaused(consumer, partitions, paused);
+  RdKafka::TopicPartition::destroy(partitions);
+}
+
+// librdkafka keeps a partition's pause flag while the partition is not assigned: one paused during a
+// handler and revoked before the handler ended (by a rebalance, or a session lost in a broker outage)
+// would come back paused, and nothing would be fetched from it again. So every assignment sets the
+// pause state of the partitions it adds: paused while a handler runs, fetching otherwise.
+class Rebalance : public RdKafka::RebalanceCb {
+ public:
+  explicit Rebalance(const bool* handler_running) : handler_running_(handler_running) {}
+
+  void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+                    std::vector<RdKafka::TopicPartition*>& partitions) override {
+    bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
+    if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+      if (cooperative) {
+        Check("assign", consumer->incremental_assign(partitions));
+      } else {
+        Check("assign", consumer->assign(partitions));
+      }
+      SetPaused(*consumer, partitions, *handler_running_);
+      return;
+    }
+    if (cooperative) {
+      Check("unassign", consumer->incremental_unassign(partitions));
+    } else {
+      Check("unassign", consumer->unassign());
+    }
+  }
+
+ private:
+  static void Check(const char* what, RdKafka::ErrorCode code) {
+    if (code != RdKafka::ERR_NO_ERROR) {
+      LogWarning(absl::StrCat("kafka consumer: cannot ", what, ": ", RdKafka::err2str(code)));
+    }
+  }
+  static void Check(const char* what, RdKafka::Error* error) {
+    if (error == nullptr) return;
+    LogWarning(absl::StrCat("kafka consumer: cannot ", what, ": ", error->str()));
+    delete error;
+  }
+
+  const bool* handler_running_;
+};
+
+}  // namespace
+
 struct KafkaConsumer::Impl {
   std::string group_id;
   std::vector<std::string> topics;
@@ -23,7 +98,11 @@ struct KafkaConsumer::Impl {
   RecordHandler handler;
   ProgressReport progress;
   std::atomic<bool> handling{false};  // the handler is at work (not waiting to retry)
-  std::unique_ptr<RdKafka::KafkaConsumer> consumer;
+  // Whether the partitions are paused for a record in hand. Read and written on the polling thread
+  // only (the rebalance callback runs inside consume()).
+  bool paused = false;
+  Rebalance rebalance{&paused};
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer;  // declared last: it calls `rebalance` until destroyed
 
   bool StoreOffset(const ConsumedRecord& r) {
     std::vector<RdKafka::TopicPartition*> offsets = {
@@ -93,6 +172,10 @@ absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(const Kafka
   impl->handler = std::move(handler);
   impl->progress = std::move(progress);
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::string err;
+  if (conf->set("rebalance_cb", &impl->rebalance, err) != RdKafka::Conf::CONF_OK) {
+    return absl::InternalError(absl::StrCat("kafka consumer rebalance callback: ", err));
+  }
   std::map<std::string, std::string> props = {
       {"bootstrap.servers", options.brokers},
       {"client.id", options.client_id},
@@ -104,7 +187,6 @@ absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(const Kafka
       {"enable.partition.eof", "false"},
   };
   for (const auto& [k, v] : options.properties) props[k] = v;
-  std::string err;
   for (const auto& [k, v] : props) {
     if (conf->set(k, v, err) != RdKafka::Conf::CONF_OK) {
       return absl::InvalidArgumentError(absl::StrCat("kafka consumer property ", k, ": ", err));
@@ -123,37 +205,9 @@ KafkaConsumer::KafkaConsumer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)
 
 KafkaConsumer::~KafkaConsumer() = default;
 
-namespace {
-
-ConsumedRecord RecordOf(const RdKafka::Message& msg) {
-  ConsumedRecord r;
-  r.topic = msg.topic_name();
-  r.partition = msg.partition();
-  r.offset = msg.offset();
-  if (msg.key() != nullptr) r.key = *msg.key();
-  if (msg.payload() != nullptr) r.payload.assign(static_cast<const char*>(msg.payload()), msg.len());
-  return r;
-}
-
-// Pauses (or resumes) every partition currently assigned to `consumer`.
-void SetPaused(RdKafka::KafkaConsumer& consumer, bool paused) {
-  std::vector<RdKafka::TopicPartition*> partitions;
-  if (consumer.assignment(partitions) != RdKafka::ERR_NO_ERROR) return;
-  if (!partitions.empty()) {
-    RdKafka::ErrorCode code = paused ? consumer.pause(partitions) : consumer.resume(partitions);
-    if (code != RdKafka::ERR_NO_ERROR) {
-      LogWarning(absl::StrCat("kafka consumer: cannot ", paused ? "pause" : "resume", " partitions: ",
-                              RdKafka::err2str(code)));
-    }
-  }
-  RdKafka::TopicPartition::destroy(partitions);
-}
-
-}  // namespace
-
 void KafkaConsumer::Run(const std::atomic<bool>& stop) {
-  // Records fetched while another was being handled (partitions assigned by a rebalance meanwhile are
-  // not paused): handled next, in the order they came.
+  // Records fetched while another was being handled (before the pause took effect): handled next, in
+  // the order they came.
   std::deque<ConsumedRecord> pending;
   auto next = [&](int timeout_ms) -> std::optional<ConsumedRecord> {
     std::unique_ptr<RdKafka::Message> msg(impl_->consumer->consume(timeout_ms));
@@ -176,13 +230,7 @@ void KafkaConsumer::Run(const std::atomic<bool>& stop) {
     } else {
       record = next(100);
     }
-    if (!record.has_value()) {
-      // Idle: every assigned partition should be fetching. A partition paused during a handler and
-      // revoked before the handler ended can come back paused when it is assigned again (after a
-      // broker outage, say), and the resume at the handler's end found it unassigned.
-      SetPaused(*impl_->consumer, false);
-      continue;
-    }
+    if (!record.has_value()) continue;
     // The handler may run for hours (a long upgrade step). It runs on its own thread while this one
     // keeps polling, with the partitions paused, so the consumer stays in its group whatever
     // max.poll.interval.ms is.
@@ -191,7 +239,7 @@ void KafkaConsumer::Run(const std::atomic<bool>& stop) {
       impl_->Process(*record, stop);
       done = true;
     });
-    bool paused = false;
+    bool& paused = impl_->paused;
     absl::Time started = absl::Now();
     absl::Time reported = started;
     while (!done) {
@@ -208,12 +256,14 @@ void KafkaConsumer::Run(const std::atomic<bool>& stop) {
         continue;
       }
       if (std::optional<ConsumedRecord> more = next(100); more.has_value()) {
-        pending.push_back(*std::move(more));
-        SetPaused(*impl_->consumer, true);  // newly assigned partitions
+        pending.push_back(*std::move(more));  // fetched before the pause took effect
       }
     }
     worker.join();
-    if (paused) SetPaused(*impl_->consumer, false);
+    if (paused) {
+      paused = false;
+      SetPaused(*impl_->consumer, false);
+    }
   }
   impl_->consumer->close();
 }

@@ -42,17 +42,23 @@ absl::Status CheckFence(pqxx::work& tx, const std::string& database, const std::
                                                     ": it was restored or replaced, so nothing is run in it"));
 }
 
+// Creates the migration history if it is missing, unless `fence` keeps the worker out: a database
+// restored from its restore point must not be touched, not even by the history's creation.
+absl::Status PrepareHistory(pqxx::connection& conn, const std::string& database, const std::string& fence) {
+  pqxx::work setup(conn);
+  setup.exec("SELECT pg_advisory_xact_lock(hashtext('upshift.migration_history'))");
+  if (absl::Status fenced = CheckFence(setup, database, fence); !fenced.ok()) return fenced;
+  setup.exec(kHistory);
+  setup.commit();
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<bool> PgMigrationTarget::ApplyStep(const StepRun& step) {
   bool ran = false;
   absl::Status status = pg::WithConnection(conninfo_, step.database, [&](pqxx::connection& conn) {
-    {
-      pqxx::work setup(conn);
-      setup.exec("SELECT pg_advisory_xact_lock(hashtext('upshift.migration_history'))");
-      setup.exec(kHistory);
-      setup.commit();
-    }
+    if (absl::Status prepared = PrepareHistory(conn, step.database, step.fence); !prepared.ok()) return prepared;
     try {
       pqxx::work tx(conn);
       // The lock keeps two workers (a redelivery racing the original) from running one step twice.
@@ -105,12 +111,7 @@ absl::StatusOr<int> PgMigrationTarget::ApplyStepsTogether(const std::vector<Step
   const StepRun& first = steps.front();
   int ran = 0;
   absl::Status status = pg::WithConnection(conninfo_, first.database, [&](pqxx::connection& conn) {
-    {
-      pqxx::work setup(conn);
-      setup.exec("SELECT pg_advisory_xact_lock(hashtext('upshift.migration_history'))");
-      setup.exec(kHistory);
-      setup.commit();
-    }
+    if (absl::Status prepared = PrepareHistory(conn, first.database, first.fence); !prepared.ok()) return prepared;
     const StepRun* current = &first;
     try {
       pqxx::work tx(conn);

@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -163,6 +166,67 @@ TEST(Kafka, ARecordWhoseWorkDidNotFinishIsDeliveredAgainToTheGroup) {
     return absl::OkStatus();
   });
   EXPECT_TRUE(WaitFor([&] { return done.load(); }));
+}
+
+// A partition revoked while a long handler has the partitions paused, and assigned back after the
+// handler ended, must be fetched again. (librdkafka keeps the pause flag of unassigned partitions.)
+// A second member joining takes half the partitions away during the handler; leaving, it gives them
+// back once the handler is done.
+TEST(Kafka, PartitionsTakenAwayDuringALongHandlerAreFetchedWhenTheyComeBack) {
+  auto producer = Producer();
+  std::string run = NewUpgradeId().substr(0, 8);
+  std::string group = absl::StrCat("g-", run);
+  std::string long_key = absl::StrCat("long_", run);
+  std::mutex mu;
+  std::set<std::string> handled_by_first, handled_by_second;
+  auto handled = [&](const std::set<std::string>& by) {
+    std::lock_guard<std::mutex> lock(mu);
+    return by.size();
+  };
+  // Keys spread over every partition (their partitioner is librdkafka's; 16 keys miss one of four
+  // partitions with a probability below 1 %).
+  auto publish_batch = [&](const std::string& batch) {
+    for (int i = 0; i < 16; ++i) {
+      ASSERT_TRUE(producer->Publish(topics::kEvents, absl::StrCat(batch, "_", run, "_", i), batch).ok());
+    }
+  };
+  std::atomic<bool> in_long_handler{false}, release{false};
+  RunningConsumer first(group, {topics::kEvents}, producer.get(), [&](const ConsumedRecord& r) {
+    if (r.key == long_key) {
+      in_long_handler = true;
+      while (!release) absl::SleepFor(absl::Milliseconds(10));
+    } else if (r.key.find(run) != std::string::npos) {
+      std::lock_guard<std::mutex> lock(mu);
+      handled_by_first.insert(r.key);
+    }
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(producer->Publish(topics::kEvents, long_key, "long").ok());
+  ASSERT_TRUE(WaitFor([&] { return in_long_handler.load(); }));
+  {
+    RunningConsumer second(group, {topics::kEvents}, producer.get(), [&](const ConsumedRecord& r) {
+      if (r.key.find(run) != std::string::npos && r.key != long_key) {
+        std::lock_guard<std::mutex> lock(mu);
+        handled_by_second.insert(r.key);
+      }
+      return absl::OkStatus();
+    });
+    publish_batch("during");
+    // The second member has some partitions once it handles records; the first has the others, paused.
+    ASSERT_TRUE(WaitFor([&] { return handled(handled_by_second) > 0; }));
+    release = true;
+    ASSERT_TRUE(WaitFor([&] { return handled(handled_by_first) + handled(handled_by_second) >= 16; }));
+  }  // the second member leaves: the first gets every partition back
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    handled_by_first.clear();
+  }
+  publish_batch("after");
+  EXPECT_TRUE(WaitFor([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return std::count_if(handled_by_first.begin(), handled_by_first.end(),
+                         [](const std::string& k) { return k.rfind("after_", 0) == 0; }) == 16;
+  })) << handled(handled_by_first) << " of 16 records handled after the rebalance";
 }
 
 TEST(Kafka, PublishFailsWhenNoBrokerAnswers) {

@@ -58,8 +58,11 @@ TEST_F(MigrationTargetTest, AFencedStepRunsOnlyWhereTheUpgradesLeaseIs) {
   PgHostingServer hosting({Postgres().conninfo(), {}, "", absl::Minutes(1)});
   StepRun step{db_, "1->2", "double", "c1", "UPDATE t SET n = n * 2", "upgrade-1"};
   EXPECT_EQ(target_.ApplyStep(step).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(target_.ApplyStepsTogether({step}).status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(target_.SetVersion(db_, "SELECT $1", "2", "upgrade-1").code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(*Postgres().QueryValue(db_, "SELECT sum(n) FROM t"), "3");
+  // Refused before anything is written: not even the platform's history (a restored database stays as restored).
+  EXPECT_EQ(*Postgres().QueryValue(db_, "SELECT count(*) FROM pg_namespace WHERE nspname = 'upshift'"), "0");
   ASSERT_TRUE(hosting.PutLease(db_, "upgrade-1").ok());
   EXPECT_TRUE(*target_.ApplyStep(step));
   EXPECT_EQ(*Postgres().QueryValue(db_, "SELECT sum(n) FROM t"), "6");
