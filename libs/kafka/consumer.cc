@@ -4,6 +4,7 @@
 
 #include <deque>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -28,32 +29,38 @@ ConsumedRecord RecordOf(const RdKafka::Message& msg) {
   return r;
 }
 
-// Pauses (or resumes) `partitions`, logging a failure.
-void SetPaused(RdKafka::KafkaConsumer& consumer, std::vector<RdKafka::TopicPartition*>& partitions,
-               bool paused) {
-  if (partitions.empty()) return;
-  RdKafka::ErrorCode code = paused ? consumer.pause(partitions) : consumer.resume(partitions);
+void Check(const char* what, RdKafka::ErrorCode code) {
   if (code != RdKafka::ERR_NO_ERROR) {
-    LogWarning(absl::StrCat("kafka consumer: cannot ", paused ? "pause" : "resume", " partitions: ",
-                            RdKafka::err2str(code)));
+    LogWarning(absl::StrCat("kafka consumer: cannot ", what, ": ", RdKafka::err2str(code)));
   }
 }
 
-// Pauses (or resumes) every partition currently assigned to `consumer`.
-void SetPaused(RdKafka::KafkaConsumer& consumer, bool paused) {
-  std::vector<RdKafka::TopicPartition*> partitions;
-  if (consumer.assignment(partitions) != RdKafka::ERR_NO_ERROR) return;
-  SetPaused(consumer, partitions, paused);
-  RdKafka::TopicPartition::destroy(partitions);
+void Check(const char* what, RdKafka::Error* error) {
+  if (error == nullptr) return;
+  LogWarning(absl::StrCat("kafka consumer: cannot ", what, ": ", error->str()));
+  delete error;
 }
 
-// librdkafka keeps a partition's pause flag while the partition is not assigned: one paused during a
-// handler and revoked before the handler ended (by a rebalance, or a session lost in a broker outage)
-// would come back paused, and nothing would be fetched from it again. So every assignment sets the
-// pause state of the partitions it adds: paused while a handler runs, fetching otherwise.
-class Rebalance : public RdKafka::RebalanceCb {
+// The consumer's partitions are paused while a handler runs (it keeps polling meanwhile). librdkafka
+// keeps a partition's pause flag while the partition is not assigned: one paused during a handler and
+// revoked before the handler ended (by a rebalance, or a session lost in a broker outage) would come
+// back paused, and nothing would be fetched from it again. So this remembers what it paused, and each
+// assignment sets the state of the partitions it adds: paused while a handler runs, and otherwise
+// resumed if they were left paused. Partitions never paused are never resumed: a resume restarts
+// the partition's fetch, dropping what was in flight. Used on the polling thread only (the
+// rebalance callback runs inside consume()).
+class Pauses : public RdKafka::RebalanceCb {
  public:
-  explicit Rebalance(const bool* handler_running) : handler_running_(handler_running) {}
+  void set_consumer(RdKafka::KafkaConsumer* consumer) { consumer_ = consumer; }
+
+  // A handler starts (or ends) holding the partitions: pauses (resumes) every assigned partition.
+  void HoldAssigned(bool hold) {
+    holding_ = hold;
+    std::vector<RdKafka::TopicPartition*> partitions;
+    if (consumer_->assignment(partitions) != RdKafka::ERR_NO_ERROR) return;
+    Set(partitions, hold);
+    RdKafka::TopicPartition::destroy(partitions);
+  }
 
   void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
                     std::vector<RdKafka::TopicPartition*>& partitions) override {
@@ -64,7 +71,7 @@ class Rebalance : public RdKafka::RebalanceCb {
       } else {
         Check("assign", consumer->assign(partitions));
       }
-      SetPaused(*consumer, partitions, *handler_running_);
+      Set(partitions, holding_);
       return;
     }
     if (cooperative) {
@@ -75,18 +82,20 @@ class Rebalance : public RdKafka::RebalanceCb {
   }
 
  private:
-  static void Check(const char* what, RdKafka::ErrorCode code) {
-    if (code != RdKafka::ERR_NO_ERROR) {
-      LogWarning(absl::StrCat("kafka consumer: cannot ", what, ": ", RdKafka::err2str(code)));
+  void Set(const std::vector<RdKafka::TopicPartition*>& partitions, bool paused) {
+    std::vector<RdKafka::TopicPartition*> changed;
+    for (RdKafka::TopicPartition* p : partitions) {
+      std::pair<std::string, int32_t> key(p->topic(), p->partition());
+      if (paused ? paused_.insert(key).second : paused_.erase(key) > 0) changed.push_back(p);
     }
-  }
-  static void Check(const char* what, RdKafka::Error* error) {
-    if (error == nullptr) return;
-    LogWarning(absl::StrCat("kafka consumer: cannot ", what, ": ", error->str()));
-    delete error;
+    if (changed.empty()) return;
+    Check(paused ? "pause partitions" : "resume partitions",
+          paused ? consumer_->pause(changed) : consumer_->resume(changed));
   }
 
-  const bool* handler_running_;
+  RdKafka::KafkaConsumer* consumer_ = nullptr;
+  bool holding_ = false;
+  std::set<std::pair<std::string, int32_t>> paused_;
 };
 
 }  // namespace
@@ -98,11 +107,8 @@ struct KafkaConsumer::Impl {
   RecordHandler handler;
   ProgressReport progress;
   std::atomic<bool> handling{false};  // the handler is at work (not waiting to retry)
-  // Whether the partitions are paused for a record in hand. Read and written on the polling thread
-  // only (the rebalance callback runs inside consume()).
-  bool paused = false;
-  Rebalance rebalance{&paused};
-  std::unique_ptr<RdKafka::KafkaConsumer> consumer;  // declared last: it calls `rebalance` until destroyed
+  Pauses pauses;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer;  // declared last: it calls `pauses` until destroyed
 
   bool StoreOffset(const ConsumedRecord& r) {
     std::vector<RdKafka::TopicPartition*> offsets = {
@@ -173,7 +179,7 @@ absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(const Kafka
   impl->progress = std::move(progress);
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   std::string err;
-  if (conf->set("rebalance_cb", &impl->rebalance, err) != RdKafka::Conf::CONF_OK) {
+  if (conf->set("rebalance_cb", &impl->pauses, err) != RdKafka::Conf::CONF_OK) {
     return absl::InternalError(absl::StrCat("kafka consumer rebalance callback: ", err));
   }
   std::map<std::string, std::string> props = {
@@ -194,6 +200,7 @@ absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(const Kafka
   }
   impl->consumer.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
   if (!impl->consumer) return absl::InvalidArgumentError(absl::StrCat("kafka consumer: ", err));
+  impl->pauses.set_consumer(impl->consumer.get());
   RdKafka::ErrorCode code = impl->consumer->subscribe(topics);
   if (code != RdKafka::ERR_NO_ERROR) {
     return absl::InvalidArgumentError(absl::StrCat("kafka subscribe: ", RdKafka::err2str(code)));
@@ -239,7 +246,7 @@ void KafkaConsumer::Run(const std::atomic<bool>& stop) {
       impl_->Process(*record, stop);
       done = true;
     });
-    bool& paused = impl_->paused;
+    bool paused = false;
     absl::Time started = absl::Now();
     absl::Time reported = started;
     while (!done) {
@@ -248,7 +255,7 @@ void KafkaConsumer::Run(const std::atomic<bool>& stop) {
         if (impl_->handling) impl_->progress.report(*record);
       }
       if (!paused && absl::Now() - started > absl::Milliseconds(200)) {
-        SetPaused(*impl_->consumer, true);
+        impl_->pauses.HoldAssigned(true);
         paused = true;
       }
       if (!paused) {
@@ -260,10 +267,7 @@ void KafkaConsumer::Run(const std::atomic<bool>& stop) {
       }
     }
     worker.join();
-    if (paused) {
-      paused = false;
-      SetPaused(*impl_->consumer, false);
-    }
+    if (paused) impl_->pauses.HoldAssigned(false);
   }
   impl_->consumer->close();
 }

@@ -1,6 +1,7 @@
 #ifndef UPSHIFT_SERVICES_MIGRATOR_MIGRATION_TARGET_H_
 #define UPSHIFT_SERVICES_MIGRATOR_MIGRATION_TARGET_H_
 
+#include <functional>
 #include <map>
 
 #include "absl/time/time.h"
@@ -61,9 +62,13 @@ class MigrationTarget {
   // Exact row counts of every table outside the system schemas ("schema.table" -> rows).
   virtual absl::StatusOr<std::map<std::string, int64_t>> CountRows(const std::string& database) = 0;
 
-  // A content checksum of each of `tables` ("schema.table"); NOT_FOUND when one does not exist.
+  // A content checksum of each of `tables` ("schema.table"), all as of one moment; NOT_FOUND when one
+  // does not exist. `pinned`, when set, is called once that moment is fixed and the tables are
+  // locked against schema changes (or once the call fails before that): what changes afterwards,
+  // even while the checksums are computed, is not in them.
   virtual absl::StatusOr<std::map<std::string, std::string>> ChecksumTables(const std::string& database,
-                                                                            const std::vector<std::string>& tables) = 0;
+                                                                            const std::vector<std::string>& tables,
+                                                                            const std::function<void()>& pinned) = 0;
 
   // Validates every constraint marked NOT VALID and returns their names ("table.constraint").
   // FAILED_PRECONDITION naming the constraint when some row violates it.
@@ -77,6 +82,10 @@ class MigrationTarget {
 
   // Runs the catalog's version query. FAILED_PRECONDITION when it returns no single value.
   virtual absl::StatusOr<std::string> ReadVersion(const std::string& database, const std::string& version_query) = 0;
+
+  // The work in `database` is over for now: whatever the target kept open there (a session) is
+  // closed, so that the database can be handed over, renamed or dropped.
+  virtual void EndSession(const std::string& database) = 0;
 };
 
 }  // namespace upshift::migrator

@@ -1,6 +1,8 @@
 #include "services/migrator/migrator.h"
 
 #include <atomic>
+#include <future>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -71,7 +73,20 @@ absl::Status Migrator::RunPlan(const std::string& database, const upgrade::v1::O
   } else {
     UPSHIFT_ASSIGN_OR_RETURN(rows_before, target_.CountRows(database));
   }
-  UPSHIFT_ASSIGN_OR_RETURN(auto sums_before, target_.ChecksumTables(database, catalog_.unchanged_tables()));
+  // The checksums of the tables declared unchanged are read from a snapshot taken before the first
+  // step, on a session of their own, while the steps run: on a large database they take as long as
+  // the steps.
+  std::promise<void> pinned;
+  std::once_flag pinned_once;
+  auto pin = [&] { std::call_once(pinned_once, [&] { pinned.set_value(); }); };
+  std::future<void> snapshot_fixed = pinned.get_future();
+  std::future<absl::StatusOr<std::map<std::string, std::string>>> sums_before_read =
+      std::async(std::launch::async, [&] {
+        auto sums = target_.ChecksumTables(database, catalog_.unchanged_tables(), pin);
+        pin();
+        return sums;
+      });
+  snapshot_fixed.wait();
   UPSHIFT_ASSIGN_OR_RETURN(std::string current, target_.ReadVersion(database, catalog_.version_query()));
   int total = 0, done = 0;
   for (const Hop& hop : plan) total += static_cast<int>(hop.steps.size());
@@ -118,8 +133,13 @@ absl::Status Migrator::RunPlan(const std::string& database, const upgrade::v1::O
     UPSHIFT_RETURN_IF_ERROR(target_.SetVersion(database, catalog_.set_version_sql(), hop.to, fence));
     current = hop.to;
   }
-  UPSHIFT_ASSIGN_OR_RETURN(auto rows_after, target_.CountRows(database));
-  UPSHIFT_ASSIGN_OR_RETURN(auto sums_after, target_.ChecksumTables(database, catalog_.unchanged_tables()));
+  UPSHIFT_ASSIGN_OR_RETURN(auto sums_before, sums_before_read.get());
+  // The counts and the checksums after the plan, side by side on two sessions.
+  std::future<absl::StatusOr<std::map<std::string, std::string>>> sums_after_read = std::async(
+      std::launch::async, [&] { return target_.ChecksumTables(database, catalog_.unchanged_tables(), nullptr); });
+  absl::StatusOr<RowCounts> counted_after = target_.CountRows(database);
+  UPSHIFT_ASSIGN_OR_RETURN(auto sums_after, sums_after_read.get());
+  UPSHIFT_ASSIGN_OR_RETURN(RowCounts rows_after, std::move(counted_after));
   for (const std::string& table : catalog_.unchanged_tables()) {
     if (sums_before[table] != sums_after[table]) {
       return absl::FailedPreconditionError(absl::StrCat("integrity check: table ", table,
@@ -198,8 +218,10 @@ absl::Status Migrator::MigrateCopy(const upgrade::v1::Order& order, const std::o
   // A check migrates its copy like a Test (later hops' pre-checks need the earlier hops applied) but
   // does not neutralize it: the copy is dropped, never handed over.
   absl::Status ran = RunPlan(order.test_database(), order, /*neutralize=*/!check, /*fence=*/"", before, &report);
+  if (!IsRetryable(ran)) AddHistory(order.test_database(), &report);
+  // Before any event hands the copy on (to its owner, or to the cloner that drops it).
+  target_.EndSession(order.test_database());
   if (IsRetryable(ran)) return ran;
-  AddHistory(order.test_database(), &report);
   if (!ran.ok()) {
     LogWarning(absl::StrCat(check ? "check " : "upgrade ", order.upgrade_id(), " failed: ", ran.message()));
     upgrade::v1::Event failed = MakeEvent(order, "failed", "migrator", clock_.Now());
@@ -263,8 +285,10 @@ absl::Status Migrator::MigrateInPlace(const upgrade::v1::Order& order, const std
   absl::Status ran = RunPlan(db, order, /*neutralize=*/false, /*fence=*/order.upgrade_id(), before, &report);
   done = true;
   heartbeat.join();
+  if (!IsRetryable(ran)) AddHistory(db, &report);
+  // Before any event lets the cloner bring the database online or restore it.
+  target_.EndSession(db);
   if (IsRetryable(ran)) return ran;
-  AddHistory(db, &report);
   if (!ran.ok()) {
     LogWarning(absl::StrCat("in-place upgrade ", order.upgrade_id(), " of ", db, " failed: ", ran.message()));
     upgrade::v1::Event failed = MakeEvent(order, "migration_failed", "migrator", clock_.Now());

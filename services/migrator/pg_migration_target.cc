@@ -1,7 +1,13 @@
 #include "services/migrator/pg_migration_target.h"
 
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "libs/common/subprocess.h"
 #include "libs/pg/pg.h"
@@ -55,9 +61,60 @@ absl::Status PrepareHistory(pqxx::connection& conn, const std::string& database,
 
 }  // namespace
 
+class PgMigrationTarget::Sessions {
+ public:
+  explicit Sessions(std::string conninfo) : conninfo_(std::move(conninfo)) {}
+
+  // Runs `fn` on the kept session of `database` (opened if there is none, or if another call holds
+  // it), and keeps the session afterwards unless it broke.
+  absl::Status Run(const std::string& database, const std::function<absl::Status(pqxx::connection&)>& fn) {
+    std::unique_ptr<pqxx::connection> conn = Take(database);
+    absl::Status status;
+    try {
+      if (conn == nullptr) conn = std::make_unique<pqxx::connection>(pg::ConnInfoFor(conninfo_, database));
+      status = fn(*conn);
+      // What a step set for its session (SET, temporary tables) must not reach the next one.
+      if (conn->is_open()) pqxx::nontransaction(*conn).exec("DISCARD ALL");
+    } catch (const std::exception& e) {
+      // A kept session the server closed meanwhile fails here once; the caller's retry opens another.
+      if (status.ok()) status = pg::StatusFromException(e);
+      conn.reset();
+    }
+    if (conn != nullptr && conn->is_open()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      idle_.try_emplace(database, std::move(conn));  // one kept per database; a second is closed
+    }
+    return status;
+  }
+
+  // Closes the kept session of `database`.
+  void End(const std::string& database) { Take(database).reset(); }
+
+ private:
+  std::unique_ptr<pqxx::connection> Take(const std::string& database) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = idle_.find(database);
+    if (it == idle_.end()) return nullptr;
+    std::unique_ptr<pqxx::connection> conn = std::move(it->second);
+    idle_.erase(it);
+    return conn;
+  }
+
+  const std::string conninfo_;
+  std::mutex mu_;
+  std::map<std::string, std::unique_ptr<pqxx::connection>> idle_;
+};
+
+PgMigrationTarget::PgMigrationTarget(std::string conninfo)
+    : conninfo_(std::move(conninfo)), sessions_(std::make_unique<Sessions>(conninfo_)) {}
+
+PgMigrationTarget::~PgMigrationTarget() = default;
+
+void PgMigrationTarget::EndSession(const std::string& database) { sessions_->End(database); }
+
 absl::StatusOr<bool> PgMigrationTarget::ApplyStep(const StepRun& step) {
   bool ran = false;
-  absl::Status status = pg::WithConnection(conninfo_, step.database, [&](pqxx::connection& conn) {
+  absl::Status status = sessions_->Run(step.database, [&](pqxx::connection& conn) {
     if (absl::Status prepared = PrepareHistory(conn, step.database, step.fence); !prepared.ok()) return prepared;
     try {
       pqxx::work tx(conn);
@@ -110,7 +167,7 @@ absl::StatusOr<int> PgMigrationTarget::ApplyStepsTogether(const std::vector<Step
   if (steps.empty()) return 0;
   const StepRun& first = steps.front();
   int ran = 0;
-  absl::Status status = pg::WithConnection(conninfo_, first.database, [&](pqxx::connection& conn) {
+  absl::Status status = sessions_->Run(first.database, [&](pqxx::connection& conn) {
     if (absl::Status prepared = PrepareHistory(conn, first.database, first.fence); !prepared.ok()) return prepared;
     const StepRun* current = &first;
     try {
@@ -149,7 +206,7 @@ absl::StatusOr<int> PgMigrationTarget::ApplyStepsTogether(const std::vector<Step
 
 absl::Status PgMigrationTarget::SetVersion(const std::string& database, const std::string& set_version_sql,
                                            const std::string& version, const std::string& fence) {
-  return pg::WithConnection(conninfo_, database, [&](pqxx::connection& conn) {
+  return sessions_->Run(database, [&](pqxx::connection& conn) {
     try {
       pqxx::work tx(conn);
       if (absl::Status fenced = CheckFence(tx, database, fence); !fenced.ok()) return fenced;
@@ -167,7 +224,7 @@ absl::Status PgMigrationTarget::SetVersion(const std::string& database, const st
 absl::StatusOr<std::string> PgMigrationTarget::ReadVersion(const std::string& database,
                                                            const std::string& version_query) {
   std::string version;
-  absl::Status status = pg::WithConnection(conninfo_, database, [&](pqxx::connection& conn) {
+  absl::Status status = sessions_->Run(database, [&](pqxx::connection& conn) {
     pqxx::read_transaction tx(conn);
     pqxx::result rows = tx.exec(version_query);
     if (rows.size() != 1 || rows.columns() != 1 || rows[0][0].is_null()) {
@@ -181,7 +238,7 @@ absl::StatusOr<std::string> PgMigrationTarget::ReadVersion(const std::string& da
 }
 
 absl::Status PgMigrationTarget::Heartbeat(const std::string& database, const std::string& upgrade_id) {
-  return pg::WithConnection(conninfo_, database, [&](pqxx::connection& conn) {
+  return sessions_->Run(database, [&](pqxx::connection& conn) {
     pqxx::work tx(conn);
     tx.exec_params("UPDATE upshift.production_lease SET heartbeat_at = now() WHERE upgrade_id = $1", upgrade_id);
     tx.commit();
@@ -191,7 +248,7 @@ absl::Status PgMigrationTarget::Heartbeat(const std::string& database, const std
 
 absl::StatusOr<bool> PgMigrationTarget::RunCheck(const std::string& database, const std::string& sql) {
   bool passed = false;
-  absl::Status status = pg::WithConnection(conninfo_, database, [&](pqxx::connection& conn) {
+  absl::Status status = sessions_->Run(database, [&](pqxx::connection& conn) {
     try {
       pqxx::read_transaction tx(conn);
       pqxx::result rows = tx.exec(sql);
@@ -227,7 +284,7 @@ absl::StatusOr<bool> PgMigrationTarget::AcceptsConnections(const std::string& da
 
 absl::StatusOr<std::map<std::string, int64_t>> PgMigrationTarget::CountRows(const std::string& database) {
   std::map<std::string, int64_t> counts;
-  absl::Status status = pg::WithConnection(conninfo_, database, [&](pqxx::connection& conn) {
+  absl::Status status = sessions_->Run(database, [&](pqxx::connection& conn) {
     pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx(conn);
     // The platform's own tables (history, lease) are not the application's data.
     for (const auto& [schema, table] : pg::UserTables(tx, "upshift")) {
@@ -240,27 +297,43 @@ absl::StatusOr<std::map<std::string, int64_t>> PgMigrationTarget::CountRows(cons
 }
 
 absl::StatusOr<std::map<std::string, std::string>> PgMigrationTarget::ChecksumTables(
-    const std::string& database, const std::vector<std::string>& tables) {
+    const std::string& database, const std::vector<std::string>& tables, const std::function<void()>& pinned) {
+  bool pinned_called = false;
+  auto pin = [&] {
+    if (pinned && !pinned_called) pinned();
+    pinned_called = true;
+  };
   std::map<std::string, std::string> sums;
-  absl::Status status = pg::WithConnection(conninfo_, database, [&](pqxx::connection& conn) {
+  absl::Status status = sessions_->Run(database, [&](pqxx::connection& conn) {
+    // The snapshot is fixed by the first query; the locks, all taken before `pinned`, make sure a
+    // concurrent step that alters these tables waits for this reader and never the reverse (no
+    // deadlock whatever order the step takes its locks in).
     pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx(conn);
+    std::vector<std::string> quoted;
     for (const std::string& qualified : tables) {
       size_t dot = qualified.find('.');
       std::string schema = qualified.substr(0, dot), table = qualified.substr(dot + 1);
       if (tx.exec_params("SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = $2", schema, table).empty()) {
         return absl::NotFoundError(absl::StrCat("table ", qualified, " does not exist"));
       }
-      sums[qualified] = pg::ChecksumTable(tx, schema, table);
+      quoted.push_back(absl::StrCat(tx.quote_name(schema), ".", tx.quote_name(table)));
+    }
+    if (!quoted.empty()) tx.exec(absl::StrCat("LOCK TABLE ", absl::StrJoin(quoted, ", "), " IN ACCESS SHARE MODE"));
+    pin();
+    for (const std::string& qualified : tables) {
+      size_t dot = qualified.find('.');
+      sums[qualified] = pg::ChecksumTable(tx, qualified.substr(0, dot), qualified.substr(dot + 1));
     }
     return absl::OkStatus();
   });
+  pin();
   if (!status.ok()) return status;
   return sums;
 }
 
 absl::StatusOr<std::vector<std::string>> PgMigrationTarget::ValidateConstraints(const std::string& database) {
   std::vector<std::string> validated;
-  absl::Status status = pg::WithConnection(conninfo_, database, [&](pqxx::connection& conn) {
+  absl::Status status = sessions_->Run(database, [&](pqxx::connection& conn) {
     pqxx::work tx(conn);
     pqxx::result rows = tx.exec(
         "SELECT n.nspname, c.relname, k.conname FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid "
@@ -287,7 +360,7 @@ absl::StatusOr<std::vector<std::string>> PgMigrationTarget::ValidateConstraints(
 
 absl::StatusOr<std::vector<upgrade::v1::StepReport>> PgMigrationTarget::History(const std::string& database) {
   std::vector<upgrade::v1::StepReport> steps;
-  absl::Status status = pg::WithConnection(conninfo_, database, [&](pqxx::connection& conn) {
+  absl::Status status = sessions_->Run(database, [&](pqxx::connection& conn) {
     pqxx::read_transaction tx(conn);
     if (!tx.exec1("SELECT to_regclass('upshift.migration_history') IS NOT NULL")[0].as<bool>()) return absl::OkStatus();
     for (const auto& row : tx.exec("SELECT hop, step, duration_ms, rows_affected FROM upshift.migration_history "

@@ -1,17 +1,21 @@
 #ifndef UPSHIFT_SERVICES_MIGRATOR_PG_MIGRATION_TARGET_H_
 #define UPSHIFT_SERVICES_MIGRATOR_PG_MIGRATION_TARGET_H_
 
+#include <memory>
 #include <string>
 
 #include "services/migrator/migration_target.h"
 
 namespace upshift::migrator {
 
-// MigrationTarget over one-off connections to databases of the hosting server.
+// MigrationTarget over connections to databases of the hosting server. One session per database is
+// kept between calls (a plan makes a few dozen; opening a connection costs more than most of them)
+// until EndSession.
 class PgMigrationTarget final : public MigrationTarget {
  public:
   // `conninfo`: libpq connection string of the hosting server, without dbname.
-  explicit PgMigrationTarget(std::string conninfo) : conninfo_(std::move(conninfo)) {}
+  explicit PgMigrationTarget(std::string conninfo);
+  ~PgMigrationTarget() override;
 
   absl::StatusOr<bool> ApplyStep(const StepRun& step) override;
   absl::StatusOr<int> ApplyStepsTogether(const std::vector<StepRun>& steps) override;
@@ -23,12 +27,17 @@ class PgMigrationTarget final : public MigrationTarget {
   absl::StatusOr<bool> AcceptsConnections(const std::string& database) override;
   absl::StatusOr<std::map<std::string, int64_t>> CountRows(const std::string& database) override;
   absl::StatusOr<std::map<std::string, std::string>> ChecksumTables(const std::string& database,
-                                                                    const std::vector<std::string>& tables) override;
+                                                                    const std::vector<std::string>& tables,
+                                                                    const std::function<void()>& pinned) override;
   absl::StatusOr<std::vector<std::string>> ValidateConstraints(const std::string& database) override;
   absl::StatusOr<std::vector<upgrade::v1::StepReport>> History(const std::string& database) override;
+  void EndSession(const std::string& database) override;
 
  private:
+  class Sessions;  // the kept sessions, one per database
+
   const std::string conninfo_;
+  const std::unique_ptr<Sessions> sessions_;
 };
 
 }  // namespace upshift::migrator

@@ -7,6 +7,7 @@
 #include "libs/hosting/pg_hosting_server.h"
 #include "services/migrator/pg_migration_target.h"
 #include "tests/component/environment.h"
+#include "tests/support/wait.h"
 
 namespace upshift::migrator {
 namespace {
@@ -81,6 +82,65 @@ TEST_F(MigrationTargetTest, HeartbeatsRenewTheLease) {
   EXPECT_LT(**hosting.LeaseAge(db_, "upgrade-1"), absl::Minutes(1));
   ASSERT_TRUE(hosting.DeleteLease(db_, "upgrade-1").ok());
   EXPECT_FALSE(hosting.LeaseAge(db_, "upgrade-1")->has_value());
+}
+
+TEST_F(MigrationTargetTest, ChecksumsAreOfTheMomentTheyWerePinnedAt) {
+  absl::StatusOr<std::map<std::string, std::string>> before = target_.ChecksumTables(db_, {"public.t"}, nullptr);
+  ASSERT_TRUE(before.ok()) << before.status();
+  // Changed by another session once the snapshot is fixed, before a single row was read.
+  absl::StatusOr<std::map<std::string, std::string>> pinned = target_.ChecksumTables(db_, {"public.t"}, [&] {
+    ASSERT_TRUE(Postgres().Exec(db_, "UPDATE t SET n = n + 100").ok());
+  });
+  ASSERT_TRUE(pinned.ok()) << pinned.status();
+  EXPECT_EQ(*pinned, *before);
+  absl::StatusOr<std::map<std::string, std::string>> after = target_.ChecksumTables(db_, {"public.t"}, nullptr);
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_NE(*after, *before);
+  bool called = false;
+  EXPECT_EQ(target_.ChecksumTables(db_, {"public.missing"}, [&] { called = true; }).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_TRUE(called);  // a caller waiting for the pin is released even when the call fails
+}
+
+std::string SessionsIn(const std::string& db) {
+  return *Postgres().QueryValue("postgres", absl::StrCat("SELECT count(*) FROM pg_stat_activity WHERE datname = '",
+                                                         db, "' AND backend_type = 'client backend'"));
+}
+
+TEST_F(MigrationTargetTest, OneSessionServesAPlanUntilItEnds) {
+  ASSERT_TRUE(*target_.ApplyStep({db_, "1->2", "a", "c1", "UPDATE t SET n = n + 1", ""}));
+  ASSERT_TRUE(target_.CountRows(db_).ok());
+  ASSERT_TRUE(*target_.ApplyStep({db_, "1->2", "b", "c2", "UPDATE t SET n = n + 1", ""}));
+  EXPECT_EQ(SessionsIn(db_), "1");
+  target_.EndSession(db_);
+  EXPECT_TRUE(upshift::testing::WaitFor([&] { return SessionsIn(db_) == "0"; }));
+  EXPECT_EQ(*Postgres().QueryValue(db_, "SELECT sum(n) FROM t"), "7");
+}
+
+TEST_F(MigrationTargetTest, WhatAStepSetsForItsSessionDoesNotReachTheNext) {
+  ASSERT_TRUE(Postgres().Exec(db_, "CREATE SCHEMA other; CREATE TABLE other.t (n int)").ok());
+  ASSERT_TRUE(
+      *target_.ApplyStep({db_, "1->2", "a", "c1", "SET search_path TO other; CREATE TEMP TABLE scratch (n int)", ""}));
+  // Unqualified names resolve as in a new session: public.t, and no scratch table.
+  ASSERT_TRUE(*target_.ApplyStep({db_, "1->2", "b", "c2", "INSERT INTO t VALUES (10)", ""}));
+  EXPECT_EQ(*Postgres().QueryValue(db_, "SELECT sum(n) FROM public.t"), "13");
+  EXPECT_EQ(target_.ApplyStep({db_, "1->2", "c", "c3", "SELECT * FROM scratch", ""}).status().code(),
+            absl::StatusCode::kInternal);
+}
+
+TEST_F(MigrationTargetTest, ASessionTheServerClosedIsReplacedOnTheNextAttempt) {
+  ASSERT_TRUE(target_.CountRows(db_).ok());
+  ASSERT_TRUE(Postgres()
+                  .Exec("postgres", absl::StrCat("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                                 "WHERE datname = '", db_, "' AND backend_type = 'client backend'"))
+                  .ok());
+  ASSERT_TRUE(upshift::testing::WaitFor([&] { return SessionsIn(db_) == "0"; }));
+  // The first call finds the kept session dead: retryable, like any lost connection.
+  absl::StatusOr<std::map<std::string, int64_t>> first = target_.CountRows(db_);
+  EXPECT_EQ(first.status().code(), absl::StatusCode::kUnavailable) << first.status();
+  absl::StatusOr<std::map<std::string, int64_t>> again = target_.CountRows(db_);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->at("public.t"), 2);
 }
 
 }  // namespace

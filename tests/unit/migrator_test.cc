@@ -58,11 +58,13 @@ class FakeTarget final : public MigrationTarget {
   }
   absl::StatusOr<std::map<std::string, int64_t>> CountRows(const std::string&) override { return rows; }
   absl::StatusOr<std::map<std::string, std::string>> ChecksumTables(const std::string&,
-                                                                    const std::vector<std::string>& tables) override {
+                                                                    const std::vector<std::string>& tables,
+                                                                    const std::function<void()>& pinned) override {
     // A step that corrupts a table declared unchanged shows as another checksum once steps ran.
     bool corrupted = corrupt_unchanged && !ran.empty();
     std::map<std::string, std::string> out;
     for (const std::string& t : tables) out[t] = corrupted ? "changed" : "original";
+    if (pinned) pinned();  // what the steps do from here on is not in `out`
     return out;
   }
   absl::StatusOr<std::vector<std::string>> ValidateConstraints(const std::string&) override {
@@ -82,6 +84,9 @@ class FakeTarget final : public MigrationTarget {
     if (!down.ok()) return down;
     return version;
   }
+  void EndSession(const std::string& database) override {
+    ended.push_back({database, published != nullptr ? published->records.size() : 0});
+  }
 
   std::set<std::string> leases = {"0f8fad5b-d9cb-469f-a165-70867728950e"};
   std::atomic<int> heartbeats{0};
@@ -95,13 +100,18 @@ class FakeTarget final : public MigrationTarget {
   std::vector<std::string> ran;
   std::string fail_step;
   absl::Status down;
+  const FakePublisher* published = nullptr;
+  // Each EndSession: the database, and how many records had been published by then.
+  std::vector<std::pair<std::string, size_t>> ended;
 };
 
 class MigratorTest : public ::testing::Test {
  protected:
   MigratorTest()
       : catalog_(*Catalog::Load(std::string(UPSHIFT_SOURCE_DIR) + "/deploy/catalogs/sample_erp")),
-        migrator_(catalog_, target_, publisher_, gate_, clock_) {}
+        migrator_(catalog_, target_, publisher_, gate_, clock_) {
+    target_.published = &publisher_;
+  }
 
   Catalog catalog_;
   FakeTarget target_;
@@ -251,6 +261,25 @@ TEST_F(MigratorTest, AFailingProductionStepAsksForARollback) {
   Event last = publisher_.Events().back();
   ASSERT_TRUE(last.has_migration_failed());
   EXPECT_TRUE(absl::StrContains(last.migration_failed().error(), "02_rename_partner_phone"));
+}
+
+// The migrator's session in a database is closed before the event that hands the database on: the
+// copy to its owner, or the database to the cloner, which may rename or drop it.
+TEST_F(MigratorTest, TheSessionInTheCopyEndsBeforeItIsHandedOver) {
+  ASSERT_TRUE(migrator_.MigrateCopy(SampleOrder()).ok());
+  ASSERT_EQ(target_.ended.size(), 1u);
+  EXPECT_EQ(target_.ended[0].first, SampleOrder().test_database());
+  EXPECT_EQ(target_.ended[0].second, publisher_.records.size() - 1);
+  EXPECT_TRUE(publisher_.Events().back().has_succeeded());
+}
+
+TEST_F(MigratorTest, TheSessionInAProductionDatabaseEndsBeforeItsRollbackIsAskedFor) {
+  target_.fail_step = "17.0->18.0/02_rename_partner_phone";
+  ASSERT_TRUE(migrator_.MigrateInPlace(ProductionOrder()).ok());
+  ASSERT_EQ(target_.ended.size(), 1u);
+  EXPECT_EQ(target_.ended[0].first, ProductionOrder().database());
+  EXPECT_EQ(target_.ended[0].second, publisher_.records.size() - 1);
+  EXPECT_TRUE(publisher_.Events().back().has_migration_failed());
 }
 
 TEST_F(MigratorTest, AFailedPostCheckFailsTheUpgrade) {
