@@ -72,7 +72,7 @@ absl::Duration EstimateDowntime(const TestTimings& test, int64_t size_now_bytes)
   if (test.source_size_bytes > 0 && size_now_bytes > 0) {
     growth = static_cast<double>(size_now_bytes) / static_cast<double>(test.source_size_bytes);
   }
-  return (test.clone * 2 + test.migrate) * growth + absl::Seconds(1);
+  return (test.clone * 1.5 + test.migrate) * growth + absl::Seconds(1);
 }
 
 absl::StatusOr<const StoredOrder*> Admission::TestAllowingProduction(const std::vector<StoredOrder>& orders,
