@@ -22,6 +22,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -38,6 +39,7 @@ ABSL_FLAG(int, orders_per_client, 8, "Orders each client sends, each of a databa
 ABSL_FLAG(absl::Duration, pgbench_time, absl::Seconds(10), "How long pgbench runs");
 ABSL_FLAG(int, concurrent_upgrades, 200, "Tiny Test upgrades ordered at once, with 1 and then 2 migrator replicas");
 ABSL_FLAG(int, big_partners, 720000, "Partners of the generated large database (720000: about 1 GB)");
+ABSL_FLAG(int, clone_rounds, 3, "How many times each party copies the large database (the row gives the medians)");
 ABSL_FLAG(std::string, keep_logs, "", "If set, the services' logs are copied into this directory at the end");
 ABSL_FLAG(std::vector<std::string>, rows, {},
           "Only these groups of rows (orchestration, admission, big, scaling); all when empty");
@@ -94,6 +96,41 @@ grpc::Status Order(Platform& platform, const std::string& db, Upgrade* accepted)
   grpc::Status s = platform.requests().RequestUpgrade(Context().get(), req, &resp);
   *accepted = resp.upgrade();
   return s;
+}
+
+// Orders an upgrade of `purpose` and follows it to its end: the final record, or nothing (and why on
+// stderr) when it was refused or did not succeed.
+std::optional<Upgrade> UpgradeToTheEnd(Platform& platform, const std::string& db, Purpose purpose) {
+  Upgrade accepted;
+  grpc::Status s;
+  if (purpose == PURPOSE_CHECK) {
+    CheckUpgradeRequest req;
+    req.set_database(db);
+    req.set_target_version("18.0");
+    CheckUpgradeResponse resp;
+    s = platform.requests().CheckUpgrade(Context().get(), req, &resp);
+    accepted = resp.upgrade();
+  } else {
+    s = Order(platform, db, &accepted);
+  }
+  if (!s.ok()) {
+    std::cerr << "order refused: " << s.error_message() << "\n";
+    return std::nullopt;
+  }
+  WatchUpgradeRequest wreq;
+  wreq.set_upgrade_id(accepted.upgrade_id());
+  auto ctx = Context(absl::Minutes(30));
+  auto reader = platform.status().WatchUpgrade(ctx.get(), wreq);
+  Upgrade u;
+  while (reader->Read(&u)) {
+  }
+  reader->Finish();
+  if (u.state() != STATE_SUCCEEDED) {
+    std::cerr << "the upgrade of " << db << " (" << Purpose_Name(purpose) << ") ended " << State_Name(u.state()) << ": "
+              << u.error() << "\n";
+    return std::nullopt;
+  }
+  return u;
 }
 
 bool HasTag(const Database& d, Tag tag) { return std::count(d.tags().begin(), d.tags().end(), tag) > 0; }
@@ -432,66 +469,99 @@ void BigDatabase(Platform& platform, testing::TopicTap& tap, std::vector<Row>& r
   if (!size.ok() || !data_dir.ok() || !oid.ok() || !pg.Exec("postgres", "CHECKPOINT").ok()) return;
   const int64_t bytes = std::stoll(*size);
 
-  // The disk's limit: the database's files copied and flushed.
-  std::optional<absl::Duration> cp = Timed({"cp", "-r", *data_dir + "/base/" + *oid, dir + "/files"}, dir + "/cp.log");
-  std::optional<absl::Duration> flushed = Timed({"sync"}, dir + "/sync.log");
-  if (!cp || !flushed) return;
-  *cp += *flushed;
-  std::filesystem::remove_all(dir + "/files");
-  // psql, each strategy; the faster one is the baseline. Every copy, the platform's too, starts
-  // from a checkpoint: FILE_COPY's own checkpoint would otherwise also write what the one before
-  // left dirty (a WAL_LOG copy fills the shared buffers).
-  std::map<std::string, absl::Duration> by_strategy;
-  for (const char* strategy : {"FILE_COPY", "WAL_LOG"}) {
+  // The same copy made by each party several times, interleaved: this disk's speed drifts from one
+  // second to the next (a psql FILE_COPY of this database took 0.6 s and, a minute later, 3 s), so
+  // one sample of each would compare the disk's moods, not the parties. Each copy starts from a
+  // checkpoint (FILE_COPY's own would otherwise also write what came before) and, but for the last
+  // Test's, is dropped before the next, so every copy finds the same free space.
+  const int rounds = std::max(1, absl::GetFlag(FLAGS_clone_rounds));
+  std::vector<absl::Duration> cps, psql_copies, platform_copies, platform_checks;
+  std::optional<absl::Duration> wal_log;
+  std::optional<Upgrade> test;
+  for (int round = 0; round < rounds; ++round) {
+    std::cerr << "copies of the large database, round " << round + 1 << " of " << rounds << "...\n";
+    // The disk's limit: the database's files copied and flushed.
     if (!pg.Exec("postgres", "CHECKPOINT").ok()) return;
-    std::optional<absl::Duration> took =
-        Timed(psql_c("postgres", absl::StrCat("CREATE DATABASE bench_by_hand TEMPLATE benchbig STRATEGY ", strategy)),
-              dir + "/psql.log");
-    if (!took || !pg.Exec("postgres", "DROP DATABASE bench_by_hand").ok()) return;
-    by_strategy[strategy] = *took;
+    std::optional<absl::Duration> cp = Timed({"cp", "-r", *data_dir + "/base/" + *oid, dir + "/files"}, dir + "/cp.log");
+    std::optional<absl::Duration> flushed = Timed({"sync"}, dir + "/sync.log");
+    std::filesystem::remove_all(dir + "/files");
+    if (!cp || !flushed) return;
+    cps.push_back(*cp + *flushed);
+    // psql: FILE_COPY each round, WAL_LOG once (it writes every byte twice, and was never the faster).
+    for (const char* strategy : {"FILE_COPY", "WAL_LOG"}) {
+      if (round > 0 && std::string(strategy) == "WAL_LOG") continue;
+      if (!pg.Exec("postgres", "CHECKPOINT").ok()) return;
+      std::optional<absl::Duration> took =
+          Timed(psql_c("postgres", absl::StrCat("CREATE DATABASE bench_by_hand TEMPLATE benchbig STRATEGY ", strategy)),
+                dir + "/psql.log");
+      if (!took || !pg.Exec("postgres", "DROP DATABASE bench_by_hand").ok()) return;
+      if (std::string(strategy) == "FILE_COPY") {
+        psql_copies.push_back(*took);
+      } else {
+        wal_log = *took;
+      }
+    }
+    // The platform: a check (its copy is dropped when it ends), and in the last round the Test upgrade
+    // whose plan the next row measures.
+    if (!pg.Exec("postgres", "CHECKPOINT").ok()) return;
+    const bool last = round + 1 == rounds;
+    std::optional<Upgrade> done = last ? UpgradeToTheEnd(platform, "benchbig", PURPOSE_TEST)
+                                       : UpgradeToTheEnd(platform, "benchbig", PURPOSE_CHECK);
+    if (!done) return;
+    CloneSucceeded cloned;
+    testing::WaitFor([&] {
+      for (const ConsumedRecord& r : tap.Records()) {
+        Event e;
+        if (r.topic == topics::kEvents && e.ParseFromString(r.payload) && e.order().upgrade_id() == done->upgrade_id() &&
+            e.has_clone_succeeded()) {
+          cloned = e.clone_succeeded();
+        }
+      }
+      return cloned.has_duration();
+    });
+    if (!cloned.has_duration()) return;
+    platform_copies.push_back(FromProto(cloned.copy_duration()));
+    platform_checks.push_back(FromProto(cloned.duration()) - FromProto(cloned.copy_duration()));
+    if (last) test = *done;
+    if (!last && !testing::WaitFor([&] {
+          absl::StatusOr<std::string> left =
+              pg.QueryValue("postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE 'benchbig\\_%'");
+          return left.ok() && *left == "0";
+        })) {
+      std::cerr << "the check's copy was not dropped\n";
+      return;
+    }
   }
-  auto best = std::min_element(by_strategy.begin(), by_strategy.end(),
-                               [](const auto& a, const auto& b) { return a.second < b.second; });
-
-  // The platform: a Test upgrade of the same database.
-  std::cerr << "a Test upgrade of the large database...\n";
-  if (!pg.Exec("postgres", "CHECKPOINT").ok()) return;
-  Upgrade accepted;
-  if (grpc::Status s = Order(platform, "benchbig", &accepted); !s.ok()) {
-    std::cerr << "order refused: " << s.error_message() << "\n";
-    return;
-  }
-  WatchUpgradeRequest wreq;
-  wreq.set_upgrade_id(accepted.upgrade_id());
-  auto ctx = Context(absl::Minutes(30));
-  auto reader = platform.status().WatchUpgrade(ctx.get(), wreq);
-  Upgrade u;
-  while (reader->Read(&u)) {
-  }
-  reader->Finish();
-  if (u.state() != STATE_SUCCEEDED) {
-    std::cerr << "the large Test ended " << State_Name(u.state()) << ": " << u.error() << "\n";
-    return;
-  }
-  CloneSucceeded cloned;
+  auto all = [](const std::vector<absl::Duration>& v) {
+    std::vector<std::string> ms;
+    for (absl::Duration d : v) ms.push_back(absl::StrFormat("%.0f", absl::ToDoubleMilliseconds(d)));
+    return absl::StrCat(absl::StrJoin(ms, ", "), " ms");
+  };
+  const absl::Duration copy = Percentile(platform_copies, 0.5), psql_copy = Percentile(psql_copies, 0.5),
+                       cp = Percentile(cps, 0.5);
+  double clone_ratio = absl::FDivDuration(copy, psql_copy);
+  rows.push_back({absl::StrFormat("clone of a generated %.2f GB database (the copy as the cloner timed it; median of %d, "
+                                  "interleaved with the baselines)",
+                                  bytes / 1e9, rounds),
+                  absl::StrCat(Ms(copy), " (", MBps(bytes, copy), "; each: ", all(platform_copies),
+                               "); then its check (row counts of both) ", Ms(Percentile(platform_checks, 0.5))),
+                  absl::StrCat("psql CREATE DATABASE … TEMPLATE … FILE_COPY: ", Ms(psql_copy), " (each: ", all(psql_copies),
+                               "), WAL_LOG once: ", Ms(*wal_log), "; cp of its files and sync: ", Ms(cp), " (",
+                               MBps(bytes, cp), "; each: ", all(cps), ")"),
+                  absl::StrFormat("%.2f × psql FILE_COPY; %.2f × cp", clone_ratio, absl::FDivDuration(copy, cp)),
+                  "≤ 1.05 × the psql clone", Verdict(clone_ratio <= 1.05)});
+  const Upgrade& accepted = *test;
   UpgradeSucceeded migrated;
   testing::WaitFor([&] {
     for (const ConsumedRecord& r : tap.Records()) {
       Event e;
-      if (r.topic != topics::kEvents || !e.ParseFromString(r.payload) || e.order().upgrade_id() != accepted.upgrade_id()) continue;
-      if (e.has_clone_succeeded()) cloned = e.clone_succeeded();
-      if (e.has_succeeded()) migrated = e.succeeded();
+      if (r.topic == topics::kEvents && e.ParseFromString(r.payload) && e.order().upgrade_id() == accepted.upgrade_id() &&
+          e.has_succeeded()) {
+        migrated = e.succeeded();
+      }
     }
-    return cloned.has_duration() && migrated.has_migrate_duration();
+    return migrated.has_migrate_duration();
   });
-  const absl::Duration copy = FromProto(cloned.copy_duration()), check = FromProto(cloned.duration()) - copy;
-  double clone_ratio = absl::FDivDuration(copy, best->second);
-  rows.push_back({absl::StrFormat("clone of a generated %.2f GB database (the copy, as the cloner timed it)", bytes / 1e9),
-                  absl::StrCat(Ms(copy), " (", MBps(bytes, copy), "); then its check (row counts of both) ", Ms(check)),
-                  absl::StrCat("psql CREATE DATABASE … TEMPLATE: FILE_COPY ", Ms(by_strategy["FILE_COPY"]), ", WAL_LOG ",
-                               Ms(by_strategy["WAL_LOG"]), "; cp of its files and sync ", Ms(*cp), " (", MBps(bytes, *cp), ")"),
-                  absl::StrFormat("%.2f × psql %s; %.2f × cp", clone_ratio, best->first, absl::FDivDuration(copy, *cp)),
-                  "≤ 1.05 × the psql clone", Verdict(clone_ratio <= 1.05)});
 
   // By hand: psql running the catalog's SQL files in order on a copy, each in one transaction, each
   // hop ending with the version set, and the neutralization of a Test.
@@ -655,6 +725,11 @@ int Main() {
     return 1;
   }
   Platform& platform = **started;
+  // The server's log says what each checkpoint wrote and which statements were slow (kept with --keep_logs).
+  for (const char* setting : {"log_checkpoints = on", "log_min_duration_statement = 100", "log_lock_waits = on"}) {
+    platform.postgres().Exec("postgres", absl::StrCat("ALTER SYSTEM SET ", setting)).IgnoreError();
+  }
+  platform.postgres().Exec("postgres", "SELECT pg_reload_conf()").IgnoreError();
   absl::StatusOr<std::unique_ptr<testing::TopicTap>> tap =
       testing::TopicTap::Start(platform.broker().bootstrap(), {topics::kOrders, topics::kEvents});
   if (!tap.ok() || !platform.postgres().GenerateSampleDatabase("benchtiny", 5).ok()) {
@@ -704,6 +779,8 @@ int Main() {
   if (const std::string keep = absl::GetFlag(FLAGS_keep_logs); !keep.empty()) {
     std::filesystem::copy(platform.log_dir(), keep,
                           std::filesystem::copy_options::recursive | std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::copy(platform.postgres().log_path(), keep + "/postgres.log",
+                          std::filesystem::copy_options::overwrite_existing);
   }
   return 0;
 }

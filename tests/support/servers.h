@@ -40,6 +40,8 @@ class PostgresServer {
   std::string conninfo() const;
   // ... with dbname.
   std::string conninfo(const std::string& dbname) const;
+  // The server's own log.
+  std::string log_path() const { return dir_ + "/postgres.log"; }
 
   // Runs `sql` in `dbname` and returns the rows, every value as text ("" for NULL).
   absl::StatusOr<std::vector<std::vector<std::string>>> Query(const std::string& dbname, const std::string& sql);
