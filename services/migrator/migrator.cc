@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "libs/common/checksum.h"
+#include "libs/common/concurrent.h"
 #include "libs/common/logging.h"
 #include "libs/common/retry.h"
 #include "libs/common/status_macros.h"
@@ -18,6 +19,9 @@
 namespace upshift::migrator {
 
 namespace {
+
+// At most this many of a plan's checks run at once, each on a session of its own.
+constexpr size_t kCheckSessions = 3;
 
 // The application's tables from counts the cloner took (which include the platform's own schema).
 Migrator::RowCounts ApplicationRows(const google::protobuf::RepeatedPtrField<upgrade::v1::TableCount>& counts) {
@@ -46,17 +50,23 @@ absl::Status Migrator::Handle(const ConsumedRecord& record) {
 absl::StatusOr<std::vector<std::string>> Migrator::RunChecks(const std::string& database,
                                                           const std::vector<Check>& checks, const std::string& kind,
                                                           upgrade::v1::IntegrityReport* report) {
-  std::vector<std::string> findings;
-  for (const Check& check : checks) {
-    absl::StatusOr<bool> passed = target_.RunCheck(database, check.sql);
+  // Checks only read: they run side by side, each on a session of its own.
+  std::vector<absl::StatusOr<bool>> results(checks.size(), absl::UnknownError("not run"));
+  ForEachConcurrently(checks.size(), kCheckSessions,
+                      [&](size_t i) { results[i] = target_.RunCheck(database, checks[i].sql); });
+  for (const absl::StatusOr<bool>& passed : results) {
     if (IsRetryable(passed.status())) return passed.status();
+  }
+  std::vector<std::string> findings;
+  for (size_t i = 0; i < checks.size(); ++i) {
+    const absl::StatusOr<bool>& passed = results[i];
     upgrade::v1::CheckReport* r = report->add_checks();
     r->set_kind(kind);
-    r->set_name(check.name);
+    r->set_name(checks[i].name);
     r->set_passed(passed.ok() && *passed);
     if (r->passed()) continue;
     r->set_detail(passed.ok() ? "returned false" : absl::StrCat("failed: ", passed.status().message()));
-    findings.push_back(absl::StrCat(kind, " ", check.name, " ", r->detail()));
+    findings.push_back(absl::StrCat(kind, " ", checks[i].name, " ", r->detail()));
   }
   return findings;
 }
@@ -134,33 +144,44 @@ absl::Status Migrator::RunPlan(const std::string& database, const upgrade::v1::O
     current = hop.to;
   }
   UPSHIFT_ASSIGN_OR_RETURN(auto sums_before, sums_before_read.get());
-  // The counts and the checksums after the plan, side by side on two sessions.
+  // What the plan left is read side by side, each on a session of its own: the checksums and the row
+  // counts after it, the validation of the constraints it added NOT VALID (a scan under a lock that
+  // lets readers in), and the catalog's post-checks. The neutralization waits for all of them: it
+  // changes tables declared unchanged.
   std::future<absl::StatusOr<std::map<std::string, std::string>>> sums_after_read = std::async(
       std::launch::async, [&] { return target_.ChecksumTables(database, catalog_.unchanged_tables(), nullptr); });
-  absl::StatusOr<RowCounts> counted_after = target_.CountRows(database);
-  UPSHIFT_ASSIGN_OR_RETURN(auto sums_after, sums_after_read.get());
-  UPSHIFT_ASSIGN_OR_RETURN(RowCounts rows_after, std::move(counted_after));
+  std::future<absl::StatusOr<RowCounts>> counted_after = std::async(std::launch::async, [&] { return target_.CountRows(database); });
+  std::future<absl::StatusOr<std::vector<std::string>>> validated_read =
+      std::async(std::launch::async, [&] { return target_.ValidateConstraints(database); });
+  upgrade::v1::IntegrityReport post_report;
+  absl::StatusOr<std::vector<std::string>> post_findings =
+      RunChecks(database, catalog_.post_checks(), "post-check", &post_report);
+  absl::StatusOr<std::map<std::string, std::string>> sums_after = sums_after_read.get();
+  absl::StatusOr<RowCounts> rows_after = counted_after.get();
+  absl::StatusOr<std::vector<std::string>> validated = validated_read.get();
+  UPSHIFT_RETURN_IF_ERROR(sums_after.status());
+  UPSHIFT_RETURN_IF_ERROR(rows_after.status());
   for (const std::string& table : catalog_.unchanged_tables()) {
-    if (sums_before[table] != sums_after[table]) {
+    if (sums_before[table] != (*sums_after)[table]) {
       return absl::FailedPreconditionError(absl::StrCat("integrity check: table ", table,
                                                         " is declared unchanged by the catalog but the plan changed it"));
     }
   }
   std::set<std::string> tables;
   for (const auto& [table, rows] : rows_before) tables.insert(table);
-  for (const auto& [table, rows] : rows_after) tables.insert(table);
+  for (const auto& [table, rows] : *rows_after) tables.insert(table);
   for (const std::string& table : tables) {
     upgrade::v1::TableReport* t = report->add_tables();
     t->set_table(table);
     t->set_rows_before(rows_before.count(table) ? rows_before[table] : 0);
-    t->set_rows_after(rows_after.count(table) ? rows_after[table] : 0);
+    t->set_rows_after(rows_after->count(table) ? rows_after->at(table) : 0);
     if (sums_before.count(table)) {
       t->set_declared_unchanged(true);
       t->set_content_unchanged(true);
     }
   }
-  UPSHIFT_ASSIGN_OR_RETURN(std::vector<std::string> validated, target_.ValidateConstraints(database));
-  for (const std::string& name : validated) report->add_constraints_validated(name);
+  UPSHIFT_RETURN_IF_ERROR(validated.status());
+  for (const std::string& name : *validated) report->add_constraints_validated(name);
   if (neutralize && !catalog_.neutralize_sql().empty()) {
     std::string sql = catalog_.neutralize_sql();
     UPSHIFT_RETURN_IF_ERROR(
@@ -175,8 +196,9 @@ absl::Status Migrator::RunPlan(const std::string& database, const upgrade::v1::O
       return absl::FailedPreconditionError(absl::StrCat("the copy is not handed over: ", absl::StrJoin(findings, "; ")));
     }
   }
-  UPSHIFT_ASSIGN_OR_RETURN(findings, RunChecks(database, catalog_.post_checks(), "post-check", report));
-  if (!findings.empty()) return absl::FailedPreconditionError(absl::StrJoin(findings, "; "));
+  UPSHIFT_RETURN_IF_ERROR(post_findings.status());
+  report->mutable_checks()->MergeFrom(post_report.checks());
+  if (!post_findings->empty()) return absl::FailedPreconditionError(absl::StrJoin(*post_findings, "; "));
   UPSHIFT_ASSIGN_OR_RETURN(std::string final_version, target_.ReadVersion(database, catalog_.version_query()));
   if (final_version != order.target_version()) {
     return absl::InternalError(absl::StrCat("after the plan the database reports version ", final_version,

@@ -4,6 +4,9 @@
 
 #include <map>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <set>
 
 #include "absl/strings/match.h"
@@ -54,9 +57,20 @@ class FakeTarget final : public MigrationTarget {
     return absl::OkStatus();
   }
   absl::StatusOr<bool> RunCheck(const std::string&, const std::string& sql) override {
+    if (!awaited_check.empty() && absl::StrContains(sql, awaited_check)) {
+      std::lock_guard<std::mutex> lock(mu);
+      awaited_check_started = true;
+      cv.notify_all();
+    }
     return check_result && (failing_check.empty() || !absl::StrContains(sql, failing_check));
   }
-  absl::StatusOr<std::map<std::string, int64_t>> CountRows(const std::string&) override { return rows; }
+  absl::StatusOr<std::map<std::string, int64_t>> CountRows(const std::string&) override {
+    if (!awaited_check.empty() && !ran.empty()) {
+      std::unique_lock<std::mutex> lock(mu);
+      count_saw_check = cv.wait_for(lock, std::chrono::seconds(10), [&] { return awaited_check_started; });
+    }
+    return rows;
+  }
   absl::StatusOr<std::map<std::string, std::string>> ChecksumTables(const std::string&,
                                                                     const std::vector<std::string>& tables,
                                                                     const std::function<void()>& pinned) override {
@@ -101,6 +115,13 @@ class FakeTarget final : public MigrationTarget {
   std::string fail_step;
   absl::Status down;
   const FakePublisher* published = nullptr;
+  // When set: the count after the steps waits (10 s at most) for a check whose SQL contains it to
+  // start, and says in count_saw_check whether one did.
+  std::string awaited_check;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool awaited_check_started = false;
+  bool count_saw_check = false;
   // Each EndSession: the database, and how many records had been published by then.
   std::vector<std::pair<std::string, size_t>> ended;
 };
@@ -137,6 +158,20 @@ TEST_F(MigratorTest, RunsEveryStepInOrderThenNeutralizesAndAnnouncesSuccess) {
   EXPECT_EQ(events[3].event_id(), "0f8fad5b-d9cb-469f-a165-70867728950e/step/16.0->17.0/03_invoice_states");
   EXPECT_TRUE(events[7].has_succeeded());
   EXPECT_EQ(events[7].event_id(), "0f8fad5b-d9cb-469f-a165-70867728950e/succeeded");
+}
+
+TEST_F(MigratorTest, ThePostChecksRunBesideTheCountsAfterThePlan) {
+  target_.awaited_check = "sum(price_subtotal)";  // the catalog's post-check order_totals_match_lines
+  ASSERT_TRUE(migrator_.MigrateCopy(SampleOrder()).ok());
+  EXPECT_TRUE(target_.count_saw_check) << "the row count after the plan ended before any post-check started";
+  Event last = publisher_.Events().back();
+  ASSERT_TRUE(last.has_succeeded());
+  std::vector<std::string> kinds;
+  for (const CheckReport& c : last.succeeded().report().checks()) kinds.push_back(c.kind());
+  // The report keeps the catalog's order: pre-checks, neutralization assertions, post-checks.
+  EXPECT_EQ(kinds, (std::vector<std::string>{"pre-check of hop 17.0->18.0", "neutralization assertion",
+                                             "neutralization assertion", "neutralization assertion", "post-check",
+                                             "post-check"}));
 }
 
 TEST_F(MigratorTest, ARedeliveredOrderRunsNoStepTwice) {
