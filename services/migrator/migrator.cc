@@ -23,6 +23,10 @@ namespace {
 // At most this many of a plan's checks run at once, each on a session of its own.
 constexpr size_t kCheckSessions = 3;
 
+// From this many rows in all, a plan's reads run side by side on sessions of their own. Below it a
+// read takes less than opening a session (a few milliseconds), and all of them share the plan's.
+constexpr int64_t kSideBySideFromRows = 100000;
+
 // The application's tables from counts the cloner took (which include the platform's own schema).
 Migrator::RowCounts ApplicationRows(const google::protobuf::RepeatedPtrField<upgrade::v1::TableCount>& counts) {
   Migrator::RowCounts rows;
@@ -49,10 +53,10 @@ absl::Status Migrator::Handle(const ConsumedRecord& record) {
 
 absl::StatusOr<std::vector<std::string>> Migrator::RunChecks(const std::string& database,
                                                           const std::vector<Check>& checks, const std::string& kind,
-                                                          upgrade::v1::IntegrityReport* report) {
-  // Checks only read: they run side by side, each on a session of its own.
+                                                          size_t sessions, upgrade::v1::IntegrityReport* report) {
+  // Checks only read: they may run side by side, each on a session of its own.
   std::vector<absl::StatusOr<bool>> results(checks.size(), absl::UnknownError("not run"));
-  ForEachConcurrently(checks.size(), kCheckSessions,
+  ForEachConcurrently(checks.size(), sessions,
                       [&](size_t i) { results[i] = target_.RunCheck(database, checks[i].sql); });
   for (const absl::StatusOr<bool>& passed : results) {
     if (IsRetryable(passed.status())) return passed.status();
@@ -83,6 +87,11 @@ absl::Status Migrator::RunPlan(const std::string& database, const upgrade::v1::O
   } else {
     UPSHIFT_ASSIGN_OR_RETURN(rows_before, target_.CountRows(database));
   }
+  int64_t total_rows = 0;
+  for (const auto& [table, rows] : rows_before) total_rows += rows;
+  // Deferred, a read runs on this thread when its result is asked for: one session does everything.
+  const std::launch beside = total_rows >= kSideBySideFromRows ? std::launch::async : std::launch::deferred;
+  const size_t check_sessions = beside == std::launch::async ? kCheckSessions : 1;
   // The checksums of the tables declared unchanged are read from a snapshot taken before the first
   // step, on a session of their own, while the steps run: on a large database they take as long as
   // the steps.
@@ -90,12 +99,12 @@ absl::Status Migrator::RunPlan(const std::string& database, const upgrade::v1::O
   std::once_flag pinned_once;
   auto pin = [&] { std::call_once(pinned_once, [&] { pinned.set_value(); }); };
   std::future<void> snapshot_fixed = pinned.get_future();
-  std::future<absl::StatusOr<std::map<std::string, std::string>>> sums_before_read =
-      std::async(std::launch::async, [&] {
-        auto sums = target_.ChecksumTables(database, catalog_.unchanged_tables(), pin);
-        pin();
-        return sums;
-      });
+  std::future<absl::StatusOr<std::map<std::string, std::string>>> sums_before_read = std::async(beside, [&] {
+    auto sums = target_.ChecksumTables(database, catalog_.unchanged_tables(), pin);
+    pin();
+    return sums;
+  });
+  if (beside == std::launch::deferred) sums_before_read.wait();  // runs it now, before the steps
   snapshot_fixed.wait();
   UPSHIFT_ASSIGN_OR_RETURN(std::string current, target_.ReadVersion(database, catalog_.version_query()));
   int total = 0, done = 0;
@@ -111,7 +120,8 @@ absl::Status Migrator::RunPlan(const std::string& database, const upgrade::v1::O
     std::string label = absl::StrCat(hop.from, "->", hop.to);
     // Every pre-check of the hop runs, so that one run reports every problem to fix.
     UPSHIFT_ASSIGN_OR_RETURN(std::vector<std::string> findings,
-                             RunChecks(database, hop.pre_checks, absl::StrCat("pre-check of hop ", label), report));
+                             RunChecks(database, hop.pre_checks, absl::StrCat("pre-check of hop ", label),
+                                       check_sessions, report));
     if (!findings.empty()) {
       std::string error = absl::StrJoin(findings, "; ");
       if (h + 1 < plan.size()) absl::StrAppend(&error, " (later hops were not checked)");
@@ -144,18 +154,18 @@ absl::Status Migrator::RunPlan(const std::string& database, const upgrade::v1::O
     current = hop.to;
   }
   UPSHIFT_ASSIGN_OR_RETURN(auto sums_before, sums_before_read.get());
-  // What the plan left is read side by side, each on a session of its own: the checksums and the row
-  // counts after it, the validation of the constraints it added NOT VALID (a scan under a lock that
+  // What the plan left is read side by side (on a large database), each on a session of its own: the
+  // checksums and the row counts after it, the validation of the constraints it added NOT VALID (a scan under a lock that
   // lets readers in), and the catalog's post-checks. The neutralization waits for all of them: it
   // changes tables declared unchanged.
-  std::future<absl::StatusOr<std::map<std::string, std::string>>> sums_after_read = std::async(
-      std::launch::async, [&] { return target_.ChecksumTables(database, catalog_.unchanged_tables(), nullptr); });
-  std::future<absl::StatusOr<RowCounts>> counted_after = std::async(std::launch::async, [&] { return target_.CountRows(database); });
+  std::future<absl::StatusOr<std::map<std::string, std::string>>> sums_after_read =
+      std::async(beside, [&] { return target_.ChecksumTables(database, catalog_.unchanged_tables(), nullptr); });
+  std::future<absl::StatusOr<RowCounts>> counted_after = std::async(beside, [&] { return target_.CountRows(database); });
   std::future<absl::StatusOr<std::vector<std::string>>> validated_read =
-      std::async(std::launch::async, [&] { return target_.ValidateConstraints(database); });
+      std::async(beside, [&] { return target_.ValidateConstraints(database); });
   upgrade::v1::IntegrityReport post_report;
   absl::StatusOr<std::vector<std::string>> post_findings =
-      RunChecks(database, catalog_.post_checks(), "post-check", &post_report);
+      RunChecks(database, catalog_.post_checks(), "post-check", check_sessions, &post_report);
   absl::StatusOr<std::map<std::string, std::string>> sums_after = sums_after_read.get();
   absl::StatusOr<RowCounts> rows_after = counted_after.get();
   absl::StatusOr<std::vector<std::string>> validated = validated_read.get();
@@ -190,7 +200,7 @@ absl::Status Migrator::RunPlan(const std::string& database, const upgrade::v1::O
   std::vector<std::string> findings;
   if (neutralize) {
     UPSHIFT_ASSIGN_OR_RETURN(findings, RunChecks(database, catalog_.neutralization_assertions(),
-                                                 "neutralization assertion", report));
+                                                 "neutralization assertion", check_sessions, report));
     // A copy that could still email customers or run their jobs is never handed over.
     if (!findings.empty()) {
       return absl::FailedPreconditionError(absl::StrCat("the copy is not handed over: ", absl::StrJoin(findings, "; ")));

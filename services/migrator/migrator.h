@@ -48,10 +48,12 @@ class Migrator {
   absl::Status MigrateInPlace(const upgrade::v1::Order& order, const std::optional<RowCounts>& before = std::nullopt);
 
  private:
-  // Runs every one of `checks` in `database`, recording each in `report` under `kind`. Returns the
-  // findings (one per check that returned false or failed, for a person to read), or a retryable error.
+  // Runs every one of `checks` in `database`, up to `sessions` at a time, recording each in `report`
+  // under `kind` in their order. Returns the findings (one per check that returned false or failed,
+  // for a person to read), or a retryable error.
   absl::StatusOr<std::vector<std::string>> RunChecks(const std::string& database, const std::vector<Check>& checks,
-                                                     const std::string& kind, upgrade::v1::IntegrityReport* report);
+                                                     const std::string& kind, size_t sessions,
+                                                     upgrade::v1::IntegrityReport* report);
 
   // Applies the plan to `database`; a non-retryable error is the upgrade's failure, and `report`
   // then holds what was checked up to it. `fence`: Production, the upgrade id whose lease the

@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "tests/unit/fakes.h"
@@ -57,6 +58,7 @@ class FakeTarget final : public MigrationTarget {
     return absl::OkStatus();
   }
   absl::StatusOr<bool> RunCheck(const std::string&, const std::string& sql) override {
+    Called();
     if (!awaited_check.empty() && absl::StrContains(sql, awaited_check)) {
       std::lock_guard<std::mutex> lock(mu);
       awaited_check_started = true;
@@ -65,6 +67,7 @@ class FakeTarget final : public MigrationTarget {
     return check_result && (failing_check.empty() || !absl::StrContains(sql, failing_check));
   }
   absl::StatusOr<std::map<std::string, int64_t>> CountRows(const std::string&) override {
+    Called();
     if (!awaited_check.empty() && !ran.empty()) {
       std::unique_lock<std::mutex> lock(mu);
       count_saw_check = cv.wait_for(lock, std::chrono::seconds(10), [&] { return awaited_check_started; });
@@ -74,6 +77,7 @@ class FakeTarget final : public MigrationTarget {
   absl::StatusOr<std::map<std::string, std::string>> ChecksumTables(const std::string&,
                                                                     const std::vector<std::string>& tables,
                                                                     const std::function<void()>& pinned) override {
+    Called();
     // A step that corrupts a table declared unchanged shows as another checksum once steps ran.
     bool corrupted = corrupt_unchanged && !ran.empty();
     std::map<std::string, std::string> out;
@@ -82,6 +86,7 @@ class FakeTarget final : public MigrationTarget {
     return out;
   }
   absl::StatusOr<std::vector<std::string>> ValidateConstraints(const std::string&) override {
+    Called();
     return std::vector<std::string>{"sale_order_line.quantity_positive"};
   }
   absl::StatusOr<std::vector<StepReport>> History(const std::string&) override {
@@ -115,6 +120,12 @@ class FakeTarget final : public MigrationTarget {
   std::string fail_step;
   absl::Status down;
   const FakePublisher* published = nullptr;
+  // The threads the reads (checks, counts, checksums, validations) ran on.
+  void Called() {
+    std::lock_guard<std::mutex> lock(mu);
+    threads.insert(std::this_thread::get_id());
+  }
+  std::set<std::thread::id> threads;
   // When set: the count after the steps waits (10 s at most) for a check whose SQL contains it to
   // start, and says in count_saw_check whether one did.
   std::string awaited_check;
@@ -160,7 +171,14 @@ TEST_F(MigratorTest, RunsEveryStepInOrderThenNeutralizesAndAnnouncesSuccess) {
   EXPECT_EQ(events[7].event_id(), "0f8fad5b-d9cb-469f-a165-70867728950e/succeeded");
 }
 
-TEST_F(MigratorTest, ThePostChecksRunBesideTheCountsAfterThePlan) {
+TEST_F(MigratorTest, ASmallDatabaseIsReadOnTheCallersThreadAlone) {
+  ASSERT_TRUE(migrator_.MigrateCopy(SampleOrder()).ok());  // 120 rows
+  ASSERT_TRUE(publisher_.Events().back().has_succeeded());
+  EXPECT_EQ(target_.threads, std::set<std::thread::id>{std::this_thread::get_id()});
+}
+
+TEST_F(MigratorTest, OnALargeDatabaseThePostChecksRunBesideTheCountsAfterThePlan) {
+  target_.rows = {{"public.res_partner", 400000}, {"public.sale_order", 800000}};
   target_.awaited_check = "sum(price_subtotal)";  // the catalog's post-check order_totals_match_lines
   ASSERT_TRUE(migrator_.MigrateCopy(SampleOrder()).ok());
   EXPECT_TRUE(target_.count_saw_check) << "the row count after the plan ended before any post-check started";
