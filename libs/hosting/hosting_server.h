@@ -66,9 +66,11 @@ class HostingServer {
   virtual absl::Status CloneFromTemplate(const std::string& source, const std::string& target,
                                          const std::string& strategy) = 0;
 
-  // Copies `source` into a new `target` with pg_dump | pg_restore while `source` stays in use.
+  // Copies `source` into a new `target` with pg_dump | pg_restore while `source` stays in use, and
+  // returns the source's row counts (as CountRows) read in the very snapshot the dump copied: what
+  // the copy must hold, whatever the source's sessions write meanwhile.
   // ALREADY_EXISTS: target exists (complete or not: drop it to start over).
-  virtual absl::Status CloneByDump(const std::string& source, const std::string& target) = 0;
+  virtual absl::StatusOr<TableRowCounts> CloneByDump(const std::string& source, const std::string& target) = 0;
 
   // DROP DATABASE IF EXISTS, ending its sessions first.
   virtual absl::Status DropDatabase(const std::string& name) = 0;

@@ -1,6 +1,7 @@
 #include "libs/hosting/pg_hosting_server.h"
 
 #include <algorithm>
+#include <future>
 
 #include "absl/strings/str_cat.h"
 #include "libs/common/subprocess.h"
@@ -21,6 +22,15 @@ absl::Status DatabaseDdlStatus(const std::exception& e, const std::string& sourc
     if (state == "3D000") return absl::NotFoundError(absl::StrCat("database \"", source, "\" does not exist"));
   }
   return pg::StatusFromException(e);
+}
+
+// Exact row counts of every table outside the system schemas, in `tx`'s snapshot.
+TableRowCounts CountAllRows(pqxx::transaction_base& tx) {
+  TableRowCounts counts;
+  for (const auto& [schema, table] : pg::UserTables(tx)) {
+    counts[absl::StrCat(schema, ".", table)] = pg::CountTableRows(tx, schema, table);
+  }
+  return counts;
 }
 
 }  // namespace
@@ -134,9 +144,7 @@ absl::StatusOr<TableRowCounts> PgHostingServer::CountRows(const std::string& dat
   TableRowCounts counts;
   absl::Status status = pg::WithConnection(options_.conninfo, database, [&](pqxx::connection& conn) {
     pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx(conn);
-    for (const auto& [schema, table] : pg::UserTables(tx)) {
-      counts[absl::StrCat(schema, ".", table)] = pg::CountTableRows(tx, schema, table);
-    }
+    counts = CountAllRows(tx);
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
@@ -172,7 +180,7 @@ absl::Status PgHostingServer::CloneFromTemplate(const std::string& source, const
   });
 }
 
-absl::Status PgHostingServer::CloneByDump(const std::string& source, const std::string& target) {
+absl::StatusOr<TableRowCounts> PgHostingServer::CloneByDump(const std::string& source, const std::string& target) {
   absl::Status created = admin_->NoTransaction([&](pqxx::nontransaction& tx) {
     try {
       tx.exec(absl::StrCat("CREATE DATABASE ", tx.quote_name(target), " TEMPLATE template0"));
@@ -188,16 +196,35 @@ absl::Status PgHostingServer::CloneByDump(const std::string& source, const std::
   // Connection settings (a password among them) go through the environment, never the command line.
   absl::StatusOr<std::map<std::string, std::string>> env = pg::EnvironmentFor(options_.conninfo);
   if (!env.ok()) return env.status();
-  absl::Status copied = RunPipeline({{{bin("pg_dump"), "--format=custom", "--dbname", source}, *env},
-                                     {{bin("pg_restore"), "--exit-on-error", "--no-owner", "--single-transaction",
-                                       "--dbname", target},
-                                      *env}},
-                                    options_.dump_timeout);
+  TableRowCounts counts;
+  absl::Status copied = pg::WithConnection(options_.conninfo, source, [&](pqxx::connection& conn) {
+    // The dump copies the snapshot this transaction exports (it must stay open until pg_dump has
+    // taken it), and the source is counted in that snapshot meanwhile: the copy is compared with
+    // the source as it was copied, not as its sessions have changed it since.
+    pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx(conn);
+    const std::string snapshot = tx.exec1("SELECT pg_export_snapshot()")[0].as<std::string>();
+    std::future<absl::Status> dumped = std::async(std::launch::async, [&] {
+      return RunPipeline({{{bin("pg_dump"), "--format=custom", "--snapshot", snapshot, "--dbname", source}, *env},
+                          {{bin("pg_restore"), "--exit-on-error", "--no-owner", "--single-transaction", "--dbname",
+                            target},
+                           *env}},
+                         options_.dump_timeout);
+    });
+    absl::Status counted = absl::OkStatus();
+    try {
+      counts = CountAllRows(tx);
+    } catch (const std::exception& e) {
+      counted = pg::StatusFromException(e);
+    }
+    absl::Status status = dumped.get();
+    return status.ok() ? counted : status;
+  });
   if (!copied.ok()) {
     // Leave no half-copied database behind: a retry starts over.
     DropDatabase(target).IgnoreError();
+    return copied;
   }
-  return copied;
+  return counts;
 }
 
 absl::Status PgHostingServer::DropDatabase(const std::string& name) {

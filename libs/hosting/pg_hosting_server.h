@@ -39,7 +39,7 @@ class PgHostingServer final : public HostingServer {
   absl::StatusOr<TableChecksums> ChecksumTables(const std::string& database) override;
   absl::Status CloneFromTemplate(const std::string& source, const std::string& target,
                                  const std::string& strategy) override;
-  absl::Status CloneByDump(const std::string& source, const std::string& target) override;
+  absl::StatusOr<TableRowCounts> CloneByDump(const std::string& source, const std::string& target) override;
   absl::Status DropDatabase(const std::string& name) override;
   absl::Status SetConnectionLimit(const std::string& name, int32_t limit) override;
   absl::Status TerminateSessions(const std::string& name) override;

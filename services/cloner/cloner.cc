@@ -102,7 +102,7 @@ absl::StatusOr<std::string> Cloner::StrategyFor(const std::string& database) {
   return bytes < options_.file_copy_from_bytes ? "wal_log" : "file_copy";
 }
 
-absl::Status Cloner::MakeCopy(const upgrade::v1::Order& order) {
+absl::StatusOr<std::optional<TableRowCounts>> Cloner::MakeCopy(const upgrade::v1::Order& order) {
   const std::string& source = order.database();
   const std::string& target = order.test_database();
   std::string strategy;
@@ -112,19 +112,24 @@ absl::Status Cloner::MakeCopy(const upgrade::v1::Order& order) {
     strategy = *std::move(chosen);
     LogInfo(absl::StrCat("copying ", source, " to ", target, " (CREATE DATABASE strategy ", strategy, ")"));
   }
-  auto copy = [&] {
-    return options_.method == CloneMethod::kDump ? hosting_.CloneByDump(source, target)
-                                                 : hosting_.CloneFromTemplate(source, target, strategy);
+  auto dump = [&]() -> absl::StatusOr<std::optional<TableRowCounts>> {
+    UPSHIFT_ASSIGN_OR_RETURN(TableRowCounts counted, hosting_.CloneByDump(source, target));
+    return std::optional<TableRowCounts>(std::move(counted));
   };
-  absl::Status made = copy();
-  if (made.code() == absl::StatusCode::kAlreadyExists) {
+  auto copy = [&]() -> absl::StatusOr<std::optional<TableRowCounts>> {
+    if (options_.method == CloneMethod::kDump) return dump();
+    UPSHIFT_RETURN_IF_ERROR(hosting_.CloneFromTemplate(source, target, strategy));
+    return std::optional<TableRowCounts>();
+  };
+  absl::StatusOr<std::optional<TableRowCounts>> made = copy();
+  if (made.status().code() == absl::StatusCode::kAlreadyExists) {
     // Left by an attempt that stopped before recording its result: it may be incomplete.
     UPSHIFT_RETURN_IF_ERROR(hosting_.DropDatabase(target));
     made = copy();
   }
-  if (made.code() == absl::StatusCode::kFailedPrecondition && options_.method == CloneMethod::kAuto) {
+  if (made.status().code() == absl::StatusCode::kFailedPrecondition && options_.method == CloneMethod::kAuto) {
     LogInfo(absl::StrCat("database ", source, " is in use; copying it with pg_dump | pg_restore"));
-    made = hosting_.CloneByDump(source, target);
+    made = dump();
   }
   return made;
 }
@@ -152,14 +157,22 @@ absl::Status Cloner::OnAccepted(const upgrade::v1::Order& order) {
       return started;
     }()));
     absl::Time start = clock_.Now();
-    absl::Status made = MakeCopy(order);
+    absl::StatusOr<std::optional<TableRowCounts>> made = MakeCopy(order);
     absl::Duration copy_took = clock_.Now() - start;
-    if (IsRetryable(made)) return made;
-    if (!made.ok()) return Fail(order, absl::StrCat("could not copy the database: ", made.message()));
-    auto [source_counted, copy_counted] = ReadBoth<TableRowCounts>(
-        [&](const std::string& name) { return hosting_.CountRows(name); }, order.database(), order.test_database());
-    UPSHIFT_ASSIGN_OR_RETURN(TableRowCounts source_rows, std::move(source_counted));
-    UPSHIFT_ASSIGN_OR_RETURN(TableRowCounts copy_rows, std::move(copy_counted));
+    if (IsRetryable(made.status())) return made.status();
+    if (!made.ok()) return Fail(order, absl::StrCat("could not copy the database: ", made.status().message()));
+    TableRowCounts source_rows, copy_rows;
+    if (made->has_value()) {
+      // A dump copied a snapshot of a source in use, and counted the source in it.
+      source_rows = **std::move(made);
+      UPSHIFT_ASSIGN_OR_RETURN(copy_rows, hosting_.CountRows(order.test_database()));
+    } else {
+      // A template copy is the source at an instant when it had no session; both are counted at once.
+      auto [source_counted, copy_counted] = ReadBoth<TableRowCounts>(
+          [&](const std::string& name) { return hosting_.CountRows(name); }, order.database(), order.test_database());
+      UPSHIFT_ASSIGN_OR_RETURN(source_rows, std::move(source_counted));
+      UPSHIFT_ASSIGN_OR_RETURN(copy_rows, std::move(copy_counted));
+    }
     if (std::string diff = FirstDifference(source_rows, copy_rows); !diff.empty()) {
       UPSHIFT_RETURN_IF_ERROR(hosting_.DropDatabase(order.test_database()));
       return Fail(order, absl::StrCat("the copy does not match its source: ", diff));

@@ -2,9 +2,11 @@
 #define UPSHIFT_SERVICES_CLONER_CLONER_H_
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "libs/common/time.h"
 #include "libs/gate/gate.h"
@@ -105,8 +107,10 @@ class Cloner {
   // The CREATE DATABASE strategy for copying `database` (see ClonerOptions::template_strategy).
   absl::StatusOr<std::string> StrategyFor(const std::string& database);
 
-  // Makes `order`'s copy (replacing an unfinished one); returns a permanent error to report as failure.
-  absl::Status MakeCopy(const upgrade::v1::Order& order);
+  // Makes `order`'s copy (replacing an unfinished one); a non-retryable error is the order's failure.
+  // A copy made by dump comes with the source's row counts in the snapshot it copied; one made from
+  // the template with none (the source is counted beside the copy).
+  absl::StatusOr<std::optional<TableRowCounts>> MakeCopy(const upgrade::v1::Order& order);
   absl::Status Fail(const upgrade::v1::Order& order, const std::string& error);
 
   const ClonerOptions options_;

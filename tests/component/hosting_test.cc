@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <future>
 
 #include "absl/strings/str_cat.h"
@@ -9,6 +10,7 @@
 #include "libs/hosting/pg_hosting_server.h"
 #include "libs/pg/pg.h"
 #include "tests/component/environment.h"
+#include "tests/support/wait.h"
 
 namespace upshift {
 namespace {
@@ -75,11 +77,39 @@ TEST_F(HostingTest, ASourceInUseCannotBeATemplateButCanBeDumped) {
   absl::Status cloned = pg::WithConnection(Postgres().conninfo(), source_, [&](pqxx::connection&) {
     absl::Status s = hosting_->CloneFromTemplate(source_, copy, "file_copy");
     EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
-    return hosting_->CloneByDump(source_, copy);
+    return hosting_->CloneByDump(source_, copy).status();
   });
   ASSERT_TRUE(cloned.ok()) << cloned;
   EXPECT_EQ(*hosting_->CountRows(source_), *hosting_->CountRows(copy));
   EXPECT_EQ(*hosting_->ChecksumTables(source_), *hosting_->ChecksumTables(copy));
+}
+
+TEST_F(HostingTest, ADumpCountsTheSourceInTheSnapshotItCopiesWhileTheSourceIsWritten) {
+  ASSERT_TRUE(Postgres().Exec(source_, "CREATE TABLE live_writes (id serial PRIMARY KEY)").ok());
+  std::string copy = source_ + "_copy";
+  std::atomic<bool> dumped{false};
+  std::atomic<int> written{0};
+  // A session of the application writes all along the dump, and once more after it.
+  std::future<absl::Status> writer = std::async(std::launch::async, [&] {
+    return pg::WithConnection(Postgres().conninfo(), source_, [&](pqxx::connection& conn) {
+      bool last = false;
+      do {
+        last = dumped;
+        pqxx::nontransaction(conn).exec("INSERT INTO live_writes DEFAULT VALUES");
+        ++written;
+      } while (!last);
+      return absl::OkStatus();
+    });
+  });
+  ASSERT_TRUE(upshift::testing::WaitFor([&] { return written > 0; }));
+  absl::StatusOr<TableRowCounts> counted = hosting_->CloneByDump(source_, copy);
+  dumped = true;
+  ASSERT_TRUE(writer.get().ok());
+  ASSERT_TRUE(counted.ok()) << counted.status();
+  EXPECT_GT(counted->at("public.live_writes"), 0);
+  // The copy holds exactly the snapshot that was counted; the source went on after it.
+  EXPECT_EQ(*counted, *hosting_->CountRows(copy));
+  EXPECT_GT(hosting_->CountRows(source_)->at("public.live_writes"), counted->at("public.live_writes"));
 }
 
 TEST_F(HostingTest, ListsCustomerDatabasesButNotTheServersOrThePlatforms) {

@@ -3,12 +3,15 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <future>
 #include <set>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "libs/common/time.h"
 #include "libs/kafka/topics.h"
+#include "libs/pg/pg.h"
 #include "tests/support/platform.h"
 #include "tests/support/wait.h"
 #include "upgrade/v1/events.pb.h"
@@ -292,6 +295,42 @@ struct BadOrder {
   RequestUpgradeRequest request;
   grpc::StatusCode code;
 };
+
+TEST(TestUpgrade, ADatabaseItsApplicationKeepsWritingIsCopiedAsOfOneMoment) {
+  const std::string db = "busyshop";
+  ASSERT_TRUE(platform->postgres().GenerateSampleDatabase(db, 100).ok());
+  ASSERT_TRUE(platform->postgres().Exec(db, "CREATE TABLE live_writes (id serial PRIMARY KEY)").ok());
+  // The application stays connected (so the database cannot be a template) and keeps writing,
+  // paced, until the Test has ended.
+  std::atomic<bool> ended{false};
+  std::atomic<int> written{0};
+  std::future<absl::Status> application = std::async(std::launch::async, [&] {
+    return pg::WithConnection(platform->postgres().conninfo(), db, [&](pqxx::connection& conn) {
+      while (!ended) {
+        pqxx::nontransaction(conn).exec("INSERT INTO live_writes DEFAULT VALUES");
+        ++written;
+        absl::SleepFor(absl::Milliseconds(2));
+      }
+      return absl::OkStatus();
+    });
+  });
+  ASSERT_TRUE(WaitFor([&] { return written > 0; }));
+  RequestUpgradeResponse resp;
+  grpc::Status s = Request(TestOrder(db), &resp);
+  std::vector<Upgrade> seen = s.ok() ? WatchToEnd(resp.upgrade().upgrade_id()) : std::vector<Upgrade>{};
+  ended = true;
+  absl::Status wrote = application.get();
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_TRUE(wrote.ok()) << wrote;
+  ASSERT_FALSE(seen.empty());
+  ASSERT_EQ(seen.back().state(), STATE_SUCCEEDED) << seen.back().error() << platform->Logs();
+  // The copy is the database as it was at one moment; the application went on writing after it.
+  ASSERT_FALSE(seen.back().test_database().empty());
+  int64_t copied = std::stoll(Value(seen.back().test_database(), "SELECT count(*) FROM live_writes"));
+  int64_t now = std::stoll(Value(db, "SELECT count(*) FROM live_writes"));
+  EXPECT_GT(copied, 0);
+  EXPECT_LT(copied, now);
+}
 
 TEST(RequestUpgrade, RejectsBadInputWithTheRightCodeAndRecordsNothing) {
   const std::string db = "badinput";

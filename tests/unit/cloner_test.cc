@@ -185,6 +185,22 @@ TEST_F(ClonerTest, ASourceInUseIsCopiedByDumpInAutoMode) {
   EXPECT_TRUE(publisher_.Events().back().has_clone_succeeded());
 }
 
+TEST_F(ClonerTest, ADumpedCopyIsComparedWithTheSourceAsItWasCopiedNotAsItWasWrittenSince) {
+  hosting_.dbs["acme"].busy = true;
+  hosting_.written_during_dumps = 3;
+  ASSERT_TRUE(Make().OnAccepted(SampleOrder()).ok());
+  Event last = publisher_.Events().back();
+  ASSERT_TRUE(last.has_clone_succeeded()) << last.DebugString();
+  EXPECT_EQ(hosting_.dbs["acme"].rows.at("public.b"), 10);  // the source went on
+  for (const auto* counts : {&last.clone_succeeded().source_rows(), &last.clone_succeeded().copy_rows()}) {
+    for (const TableCount& c : *counts) {
+      if (c.table() == "public.b") {
+        EXPECT_EQ(c.rows(), 7) << c.DebugString();
+      }
+    }
+  }
+}
+
 TEST_F(ClonerTest, ASourceInUseFailsTheUpgradeInTemplateMode) {
   hosting_.dbs["acme"].busy = true;
   ASSERT_TRUE(Make(CloneMethod::kTemplate).OnAccepted(SampleOrder()).ok());

@@ -120,6 +120,8 @@ class FakeHosting final : public HostingServer {
     return it->second.rows;
   }
   absl::StatusOr<TableChecksums> ChecksumTables(const std::string&) override { return TableChecksums(); }
+  // Rows the source's sessions add to each of its tables while a dump copies it.
+  int64_t written_during_dumps = 0;
   absl::Status CloneFromTemplate(const std::string& source, const std::string& target,
                                  const std::string& strategy) override {
     calls.push_back("template " + target);
@@ -133,13 +135,16 @@ class FakeHosting final : public HostingServer {
     if (corrupt_copies) dbs[target].rows.begin()->second += 1;
     return absl::OkStatus();
   }
-  absl::Status CloneByDump(const std::string& source, const std::string& target) override {
+  absl::StatusOr<TableRowCounts> CloneByDump(const std::string& source, const std::string& target) override {
     calls.push_back("dump " + target);
     if (!down.ok()) return down;
     if (dbs.count(target)) return absl::AlreadyExistsError(target);
     dbs[target] = dbs[source];
     dbs[target].busy = false;
-    return absl::OkStatus();
+    TableRowCounts copied = dbs[source].rows;
+    // The source's sessions keep writing after the snapshot the dump copied.
+    for (auto& [table, rows] : dbs[source].rows) rows += written_during_dumps;
+    return copied;
   }
   absl::Status DropDatabase(const std::string& name) override {
     calls.push_back("drop " + name);
