@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -167,9 +168,13 @@ Platform::~Platform() {
   smtp_.reset();
   broker_.reset();
   postgres_.reset();
-  if (!::testing::Test::HasFailure()) {
+  // The logs stay when anything failed, in this test or in any before it (a platform shared by a
+  // whole suite is torn down after its last test, which may have passed).
+  if (!::testing::Test::HasFailure() && ::testing::UnitTest::GetInstance()->Passed()) {
     std::error_code ec;
     std::filesystem::remove_all(log_dir_, ec);
+  } else {
+    std::cerr << "the platform's logs are kept in " << log_dir_ << "\n";
   }
 }
 
