@@ -114,9 +114,19 @@ absl::Status Pool::Transact(const std::function<absl::Status(pqxx::work&)>& fn, 
       continue;
     }
     try {
-      pqxx::work tx(*conn);
-      absl::Status status = fn(tx);
-      if (status.ok()) tx.commit();
+      absl::Status status;
+      {
+        // The transaction ends here, before its connection goes back to the pool: ended later (by
+        // the destructor, when `fn` failed), its ROLLBACK would reach a connection another thread
+        // had taken meanwhile, and both would wait forever for answers the other one read.
+        pqxx::work tx(*conn);
+        status = fn(tx);
+        if (status.ok()) {
+          tx.commit();
+        } else {
+          tx.abort();
+        }
+      }
       Release(std::move(conn));
       return status;
     } catch (const std::exception& e) {

@@ -154,13 +154,14 @@ absl::Status Migrator::RunPlan(const std::string& database, const upgrade::v1::O
     current = hop.to;
   }
   UPSHIFT_ASSIGN_OR_RETURN(auto sums_before, sums_before_read.get());
-  // What the plan left is read side by side (on a large database), each on a session of its own: the
-  // checksums and the row counts after it, the validation of the constraints it added NOT VALID (a scan under a lock that
-  // lets readers in), and the catalog's post-checks. The neutralization waits for all of them: it
-  // changes tables declared unchanged.
+  // What the plan left is read side by side (on a large database), each on a session of its own:
+  // the checksums and the row counts after it, the validation of the constraints it added NOT VALID
+  // (a scan under a lock that lets readers in), and the catalog's post-checks. The neutralization
+  // waits for all of them: it changes tables declared unchanged.
   std::future<absl::StatusOr<std::map<std::string, std::string>>> sums_after_read =
       std::async(beside, [&] { return target_.ChecksumTables(database, catalog_.unchanged_tables(), nullptr); });
-  std::future<absl::StatusOr<RowCounts>> counted_after = std::async(beside, [&] { return target_.CountRows(database); });
+  std::future<absl::StatusOr<RowCounts>> counted_after =
+      std::async(beside, [&] { return target_.CountRows(database); });
   std::future<absl::StatusOr<std::vector<std::string>>> validated_read =
       std::async(beside, [&] { return target_.ValidateConstraints(database); });
   upgrade::v1::IntegrityReport post_report;

@@ -487,7 +487,8 @@ void BigDatabase(Platform& platform, testing::TopicTap& tap, std::vector<Row>& r
     std::cerr << "copies of the large database, round " << round + 1 << " of " << rounds << "...\n";
     // The disk's limit: the database's files copied and flushed.
     if (!pg.Exec("postgres", "CHECKPOINT").ok()) return;
-    std::optional<absl::Duration> cp = Timed({"cp", "-r", *data_dir + "/base/" + *oid, dir + "/files"}, dir + "/cp.log");
+    std::optional<absl::Duration> cp =
+        Timed({"cp", "-r", *data_dir + "/base/" + *oid, dir + "/files"}, dir + "/cp.log");
     std::optional<absl::Duration> flushed = Timed({"sync"}, dir + "/sync.log");
     std::filesystem::remove_all(dir + "/files");
     if (!cp || !flushed) return;
@@ -508,8 +509,8 @@ void BigDatabase(Platform& platform, testing::TopicTap& tap, std::vector<Row>& r
     testing::WaitFor([&] {
       for (const ConsumedRecord& r : tap.Records()) {
         Event e;
-        if (r.topic == topics::kEvents && e.ParseFromString(r.payload) && e.order().upgrade_id() == done->upgrade_id() &&
-            e.has_clone_succeeded()) {
+        if (r.topic == topics::kEvents && e.ParseFromString(r.payload) &&
+            e.order().upgrade_id() == done->upgrade_id() && e.has_clone_succeeded()) {
           cloned = e.clone_succeeded();
         }
       }
@@ -551,8 +552,8 @@ void BigDatabase(Platform& platform, testing::TopicTap& tap, std::vector<Row>& r
   testing::WaitFor([&] {
     for (const ConsumedRecord& r : tap.Records()) {
       Event e;
-      if (r.topic == topics::kEvents && e.ParseFromString(r.payload) && e.order().upgrade_id() == accepted.upgrade_id() &&
-          e.has_succeeded()) {
+      if (r.topic == topics::kEvents && e.ParseFromString(r.payload) &&
+          e.order().upgrade_id() == accepted.upgrade_id() && e.has_succeeded()) {
         migrated = e.succeeded();
       }
     }
@@ -578,7 +579,8 @@ void BigDatabase(Platform& platform, testing::TopicTap& tap, std::vector<Row>& r
     return path;
   };
   auto run_file = [&](const std::string& path) {
-    return std::vector<std::string>{psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-1", "-f", path, pg.conninfo("bench_plan")};
+    return std::vector<std::string>{psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-1", "-f", path,
+                                    pg.conninfo("bench_plan")};
   };
   auto checks = [&](const std::vector<Check>& list) {
     for (const Check& c : list) commands.push_back({psql_c("bench_plan", c.sql), true});
