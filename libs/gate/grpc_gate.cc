@@ -2,6 +2,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "absl/strings/str_cat.h"
 #include "libs/common/grpc_util.h"
 #include "upgrade/v1/upgrade.grpc.pb.h"
 
@@ -27,6 +28,11 @@ absl::StatusOr<Passage> GrpcGate::Pass(const std::string& upgrade_id, upgrade::v
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(impl_->timeout));
   grpc::Status status = impl_->stub->PassCheckpoint(&context, request, &response);
+  if (status.error_code() == grpc::StatusCode::CANCELLED) {
+    // This side never cancels: request did, as a stopping gRPC server does with a call it received
+    // but had not started to serve. The question was not answered; ask again once request is back.
+    return absl::UnavailableError(absl::StrCat("request cancelled the call: ", status.error_message()));
+  }
   if (!status.ok()) return FromGrpcStatus(status);
   if (response.proceed()) return Passage{};
   return Passage{response.ended() ? Passage::kEnded : Passage::kCancelled, response.reason()};

@@ -1,0 +1,85 @@
+#include "libs/gate/grpc_gate.h"
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <future>
+#include <memory>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "libs/common/grpc_util.h"
+#include "libs/common/retry.h"
+#include "upgrade/v1/upgrade.grpc.pb.h"
+
+namespace upshift {
+namespace {
+
+// A gate server. It answers "unknown" with NOT_FOUND. It holds "held" until its call is cancelled,
+// as request holds a call it is still serving when it stops. It drops "dropped" with CANCELLED, as a
+// stopping gRPC server drops a call it received but had not yet started to serve.
+class HoldingGate final : public upgrade::v1::UpgradeGate::Service {
+ public:
+  grpc::Status PassCheckpoint(grpc::ServerContext* context, const upgrade::v1::PassCheckpointRequest* request,
+                              upgrade::v1::PassCheckpointResponse* response) override {
+    if (request->upgrade_id() == "unknown") return grpc::Status(grpc::StatusCode::NOT_FOUND, "no upgrade unknown");
+    if (request->upgrade_id() == "dropped") return grpc::Status(grpc::StatusCode::CANCELLED, "CANCELLED");
+    held_.Notify();
+    while (!context->IsCancelled()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    response->set_proceed(true);
+    return grpc::Status::OK;
+  }
+  absl::Notification held_;
+};
+
+class GrpcGateTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<grpc::Server>> started = StartGrpcServer("127.0.0.1:0", {&service_}, &port_);
+    ASSERT_TRUE(started.ok()) << started.status();
+    server_ = *std::move(started);
+  }
+  void TearDown() override {
+    if (server_) server_->Shutdown(std::chrono::system_clock::now());
+  }
+
+  HoldingGate service_;
+  int port_ = 0;
+  std::unique_ptr<grpc::Server> server_;
+};
+
+TEST_F(GrpcGateTest, ACallCutShortByRequestStoppingIsAskedAgainLater) {
+  GrpcGate gate(absl::StrCat("127.0.0.1:", port_), absl::Seconds(30));
+  std::future<absl::StatusOr<Passage>> passed =
+      std::async(std::launch::async, [&] { return gate.Pass("held", upgrade::v1::CHECKPOINT_FINISH); });
+  ASSERT_TRUE(service_.held_.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  server_->Shutdown(std::chrono::system_clock::now());  // cancels the call in flight
+  server_.reset();
+
+  absl::StatusOr<Passage> got = passed.get();
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kUnavailable) << got.status();
+  EXPECT_TRUE(IsRetryable(got.status()));
+}
+
+TEST_F(GrpcGateTest, ACallDroppedByRequestStoppingIsAskedAgainLater) {
+  GrpcGate gate(absl::StrCat("127.0.0.1:", port_), absl::Seconds(30));
+  absl::StatusOr<Passage> got = gate.Pass("dropped", upgrade::v1::CHECKPOINT_BEGIN_MIGRATION);
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kUnavailable) << got.status();
+  EXPECT_TRUE(IsRetryable(got.status()));
+}
+
+TEST_F(GrpcGateTest, AnAnswerOfRequestKeepsItsCode) {
+  GrpcGate gate(absl::StrCat("127.0.0.1:", port_), absl::Seconds(30));
+  absl::StatusOr<Passage> got = gate.Pass("unknown", upgrade::v1::CHECKPOINT_FINISH);
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kNotFound) << got.status();
+  EXPECT_EQ(got.status().message(), "no upgrade unknown");
+  EXPECT_FALSE(IsRetryable(got.status()));
+}
+
+}  // namespace
+}  // namespace upshift
