@@ -24,8 +24,8 @@ struct AdmissionOptions {
 // The expected offline time of a Production upgrade: its Test's copy-and-check time one and a half
 // times (the restore point is copied, then verified by row counts and checksums, each read of the
 // database and the restore point at once; a checksum costs about half the copy and count), plus its
-// plan time, scaled by how much the database grew since the Test, plus a second for the phases'
-// bookkeeping.
+// plan time, scaled by how much the database grew since the Test, plus the hand-offs between
+// services.
 absl::Duration EstimateDowntime(const TestTimings& test, int64_t size_now_bytes);
 
 // Decides whether an order may be admitted and records it. Thread-safe (its collaborators are).

@@ -80,10 +80,6 @@ std::pair<double, double> MemoryOf(pid_t pid) {
   return {rss, hwm};
 }
 
-// The devbroker holds an empty fetch for the whole fetch.wait.max.ms even when a record arrives (a
-// real broker answers at once): with librdkafka's 500 ms, every hop would cost up to that.
-const std::map<std::string, std::string> kBenchKafka = {{"fetch.wait.max.ms", "10"}};
-
 const std::vector<std::string> kServices = {"request", "status", "cloner", "migrator", "notifier"};
 
 grpc::Status Order(Platform& platform, const std::string& db, Upgrade* accepted) {
@@ -260,7 +256,7 @@ void Orchestration(Platform& platform, testing::TopicTap& tap, std::vector<Row>&
 // service consumes, under a key no record of the platform has.
 void KafkaHop(Platform& platform, std::vector<Row>& stages) {
   absl::StatusOr<std::unique_ptr<testing::TopicTap>> tap =
-      testing::TopicTap::Start(platform.broker().bootstrap(), {topics::kDeadLetters}, kBenchKafka);
+      testing::TopicTap::Start(platform.broker().bootstrap(), {topics::kDeadLetters});
   absl::StatusOr<std::unique_ptr<KafkaProducer>> producer =
       KafkaProducer::Create({platform.broker().bootstrap(), "bench-hop", testing::LocalKafkaProperties()});
   if (!tap.ok() || !producer.ok()) return;
@@ -734,7 +730,7 @@ void SamplePeaks(Platform& platform, const std::vector<std::string>& names, std:
 
 int Main() {
   absl::StatusOr<std::unique_ptr<Platform>> started =
-      Platform::Start({"", {}, /*durable_postgres=*/true, kBenchKafka});
+      Platform::Start({"", {}, /*durable_postgres=*/true});
   if (!started.ok()) {
     std::cerr << started.status() << "\n";
     return 1;

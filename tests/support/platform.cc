@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -169,8 +170,9 @@ Platform::~Platform() {
   broker_.reset();
   postgres_.reset();
   // The logs stay when anything failed, in this test or in any before it (a platform shared by a
-  // whole suite is torn down after its last test, which may have passed).
-  if (!::testing::Test::HasFailure() && ::testing::UnitTest::GetInstance()->Passed()) {
+  // whole suite is torn down after its last test, which may have passed), or when asked to.
+  bool keep = std::getenv("UPSHIFT_KEEP_TEST_LOGS") != nullptr;
+  if (!keep && !::testing::Test::HasFailure() && ::testing::UnitTest::GetInstance()->Passed()) {
     std::error_code ec;
     std::filesystem::remove_all(log_dir_, ec);
   } else {

@@ -20,8 +20,7 @@ class Platform {
     std::string catalog;  // default: the sample ERP catalog
     std::map<std::string, std::vector<std::string>> extra_flags;  // by service name
     bool durable_postgres = false;  // see PostgresServer::Start
-    // librdkafka properties every service gets besides LocalKafkaProperties() (e.g. the bench's
-    // short fetch.wait.max.ms).
+    // librdkafka properties every service gets besides LocalKafkaProperties().
     std::map<std::string, std::string> kafka_properties;
   };
 

@@ -20,7 +20,9 @@
 namespace upshift::testing {
 
 // librdkafka properties for clients of the devbroker: the mock coordinator waits up to
-// session.timeout.ms for departed members before it completes a rebalance.
+// session.timeout.ms for departed members before it completes a rebalance, and the mock broker
+// answers a fetch that found nothing only after fetch.wait.max.ms, records produced meanwhile
+// included (librdkafka's default of 500 ms made every hop between services take up to 500 ms).
 std::map<std::string, std::string> LocalKafkaProperties();
 // The same, as the services' --kafka_properties value (key=value,...).
 std::string LocalKafkaPropertiesFlag();

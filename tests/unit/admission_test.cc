@@ -246,11 +246,11 @@ TEST_F(AdmissionTest, AProductionOrderCarriesItsRestorePointAndADowntimeEstimate
   hosting_.dbs["acme"].size_bytes = 4000;  // four times larger than when it was tested
   absl::StatusOr<Upgrade> u = Make().RequestUpgrade(Order(PURPOSE_PRODUCTION));
   ASSERT_TRUE(u.ok()) << u.status();
-  // (1.5 x 10 s + 30 s) x 4 + 1 s
-  EXPECT_EQ(FromProto(u->estimated_downtime()), absl::Seconds(181));
+  // (1.5 x 10 s + 30 s) x 4 + 250 ms of hand-offs
+  EXPECT_EQ(FromProto(u->estimated_downtime()), absl::Milliseconds(180250));
   const upgrade::v1::Order& order = store_.orders.back().order;
   EXPECT_EQ(order.restore_point(), "acme_rp_" + u->upgrade_id().substr(0, 8));
-  EXPECT_EQ(FromProto(order.estimated_downtime()), absl::Seconds(181));
+  EXPECT_EQ(FromProto(order.estimated_downtime()), absl::Milliseconds(180250));
   EXPECT_TRUE(order.test_database().empty());
 }
 
