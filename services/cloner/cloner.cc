@@ -102,6 +102,22 @@ absl::StatusOr<std::string> Cloner::StrategyFor(const std::string& database) {
   return bytes < options_.file_copy_from_bytes ? "wal_log" : "file_copy";
 }
 
+absl::Status Cloner::CountCopy(const upgrade::v1::Order& order, const std::optional<TableRowCounts>& dumped,
+                              TableRowCounts* source_rows, TableRowCounts* copy_rows) {
+  if (dumped.has_value()) {
+    // A dump copied a snapshot of a source in use, and counted the source in it.
+    *source_rows = *dumped;
+    UPSHIFT_ASSIGN_OR_RETURN(*copy_rows, hosting_.CountRows(order.test_database()));
+    return absl::OkStatus();
+  }
+  // A template copy is the source at an instant when it had no session; both are counted at once.
+  auto [source_counted, copy_counted] = ReadBoth<TableRowCounts>(
+      [&](const std::string& name) { return hosting_.CountRows(name); }, order.database(), order.test_database());
+  UPSHIFT_ASSIGN_OR_RETURN(*source_rows, std::move(source_counted));
+  UPSHIFT_ASSIGN_OR_RETURN(*copy_rows, std::move(copy_counted));
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::optional<TableRowCounts>> Cloner::MakeCopy(const upgrade::v1::Order& order) {
   const std::string& source = order.database();
   const std::string& target = order.test_database();
@@ -162,18 +178,23 @@ absl::Status Cloner::OnAccepted(const upgrade::v1::Order& order) {
     if (IsRetryable(made.status())) return made.status();
     if (!made.ok()) return Fail(order, absl::StrCat("could not copy the database: ", made.status().message()));
     TableRowCounts source_rows, copy_rows;
-    if (made->has_value()) {
-      // A dump copied a snapshot of a source in use, and counted the source in it.
-      source_rows = **std::move(made);
-      UPSHIFT_ASSIGN_OR_RETURN(copy_rows, hosting_.CountRows(order.test_database()));
-    } else {
-      // A template copy is the source at an instant when it had no session; both are counted at once.
-      auto [source_counted, copy_counted] = ReadBoth<TableRowCounts>(
-          [&](const std::string& name) { return hosting_.CountRows(name); }, order.database(), order.test_database());
-      UPSHIFT_ASSIGN_OR_RETURN(source_rows, std::move(source_counted));
-      UPSHIFT_ASSIGN_OR_RETURN(copy_rows, std::move(copy_counted));
+    UPSHIFT_RETURN_IF_ERROR(CountCopy(order, *made, &source_rows, &copy_rows));
+    std::string diff = FirstDifference(source_rows, copy_rows);
+    if (!diff.empty() && !made->has_value() && options_.method == CloneMethod::kAuto) {
+      // A template copy is the source at an instant when it had no session, but a session may have
+      // connected and written between the copy and the counts. A dump copies and counts one snapshot.
+      LogInfo(absl::StrCat("the copy of ", order.database(), " differs from it (", diff,
+                           "), which may have been written since; copying it with pg_dump | pg_restore"));
+      UPSHIFT_RETURN_IF_ERROR(hosting_.DropDatabase(order.test_database()));
+      start = clock_.Now();
+      absl::StatusOr<TableRowCounts> dumped = hosting_.CloneByDump(order.database(), order.test_database());
+      copy_took = clock_.Now() - start;
+      if (IsRetryable(dumped.status())) return dumped.status();
+      if (!dumped.ok()) return Fail(order, absl::StrCat("could not copy the database: ", dumped.status().message()));
+      UPSHIFT_RETURN_IF_ERROR(CountCopy(order, *std::move(dumped), &source_rows, &copy_rows));
+      diff = FirstDifference(source_rows, copy_rows);
     }
-    if (std::string diff = FirstDifference(source_rows, copy_rows); !diff.empty()) {
+    if (!diff.empty()) {
       UPSHIFT_RETURN_IF_ERROR(hosting_.DropDatabase(order.test_database()));
       return Fail(order, absl::StrCat("the copy does not match its source: ", diff));
     }

@@ -111,6 +111,10 @@ class Cloner {
   // A copy made by dump comes with the source's row counts in the snapshot it copied; one made from
   // the template with none (the source is counted beside the copy).
   absl::StatusOr<std::optional<TableRowCounts>> MakeCopy(const upgrade::v1::Order& order);
+  // Counts the source and its copy: `dumped`, the source's counts in the snapshot a dump copied, or
+  // none after a template copy (both are counted now, side by side).
+  absl::Status CountCopy(const upgrade::v1::Order& order, const std::optional<TableRowCounts>& dumped,
+                         TableRowCounts* source_rows, TableRowCounts* copy_rows);
   absl::Status Fail(const upgrade::v1::Order& order, const std::string& error);
 
   const ClonerOptions options_;

@@ -316,7 +316,7 @@ TEST_F(AdmissionTest, ACheckIsRecordedWithItsThrowawayCopyAndRunsBesideATestOnly
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(absl::StrContains(refused.status().message(), "Production upgrade")) << refused.status();
 
-  for (const std::string& bad : {"", "Bad Name", "acme; DROP TABLE x"}) {
+  for (const char* bad : {"", "Bad Name", "acme; DROP TABLE x"}) {
     check.set_database(bad);
     EXPECT_EQ(a.CheckUpgrade(check).status().code(), absl::StatusCode::kInvalidArgument) << bad;
   }

@@ -1,7 +1,9 @@
 #include "services/cloner/cloner.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 
 #include "absl/strings/match.h"
@@ -201,6 +203,30 @@ TEST_F(ClonerTest, ADumpedCopyIsComparedWithTheSourceAsItWasCopiedNotAsItWasWrit
   }
 }
 
+TEST_F(ClonerTest, ATemplateCopyOfASourceWrittenRightAfterIsMadeAgainByDumpInAutoMode) {
+  hosting_.written_after_template_copies = 2;
+  ASSERT_TRUE(Make().OnAccepted(SampleOrder()).ok());
+  EXPECT_THAT(hosting_.calls, ::testing::ElementsAre("template acme_test_0f8fad5b", "drop acme_test_0f8fad5b",
+                                                     "dump acme_test_0f8fad5b"));
+  Event last = publisher_.Events().back();
+  ASSERT_TRUE(last.has_clone_succeeded()) << last.DebugString();
+  for (const TableCount& c : last.clone_succeeded().copy_rows()) {
+    if (c.table() == "public.b") {
+      EXPECT_EQ(c.rows(), 9) << c.DebugString();  // 7, and 2 written after the template copy
+    }
+  }
+  EXPECT_EQ(store_.clones.size(), 1u);
+}
+
+TEST_F(ClonerTest, ATemplateCopyOfASourceWrittenRightAfterFailsTheUpgradeInTemplateMode) {
+  hosting_.written_after_template_copies = 2;
+  ASSERT_TRUE(Make(CloneMethod::kTemplate).OnAccepted(SampleOrder()).ok());
+  Event last = publisher_.Events().back();
+  ASSERT_TRUE(last.has_failed());
+  EXPECT_TRUE(absl::StrContains(last.failed().error(), "does not match its source")) << last.failed().error();
+  EXPECT_EQ(hosting_.dbs.count("acme_test_0f8fad5b"), 0u);
+}
+
 TEST_F(ClonerTest, ASourceInUseFailsTheUpgradeInTemplateMode) {
   hosting_.dbs["acme"].busy = true;
   ASSERT_TRUE(Make(CloneMethod::kTemplate).OnAccepted(SampleOrder()).ok());
@@ -212,6 +238,9 @@ TEST_F(ClonerTest, ASourceInUseFailsTheUpgradeInTemplateMode) {
 TEST_F(ClonerTest, ACopyThatDiffersFromItsSourceIsDroppedAndTheUpgradeFails) {
   hosting_.corrupt_copies = true;
   ASSERT_TRUE(Make().OnAccepted(SampleOrder()).ok());
+  // The template copy differs; so does the dump made in its place.
+  EXPECT_EQ(hosting_.calls.back(), "drop acme_test_0f8fad5b");
+  EXPECT_EQ(std::count(hosting_.calls.begin(), hosting_.calls.end(), "dump acme_test_0f8fad5b"), 1);
   Event last = publisher_.Events().back();
   ASSERT_TRUE(last.has_failed());
   EXPECT_TRUE(absl::StrContains(last.failed().error(), "public.a")) << last.failed().error();

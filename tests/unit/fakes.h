@@ -120,8 +120,10 @@ class FakeHosting final : public HostingServer {
     return it->second.rows;
   }
   absl::StatusOr<TableChecksums> ChecksumTables(const std::string&) override { return TableChecksums(); }
-  // Rows the source's sessions add to each of its tables while a dump copies it.
+  // Rows the source's sessions add to each of its tables while a dump copies it, and right after a
+  // template copy of it.
   int64_t written_during_dumps = 0;
+  int64_t written_after_template_copies = 0;
   absl::Status CloneFromTemplate(const std::string& source, const std::string& target,
                                  const std::string& strategy) override {
     calls.push_back("template " + target);
@@ -133,6 +135,8 @@ class FakeHosting final : public HostingServer {
     dbs[target] = dbs[source];
     dbs[target].busy = false;
     if (corrupt_copies) dbs[target].rows.begin()->second += 1;
+    // A session connects to the source once the copy is made, and writes before it is counted.
+    for (auto& [table, rows] : dbs[source].rows) rows += written_after_template_copies;
     return absl::OkStatus();
   }
   absl::StatusOr<TableRowCounts> CloneByDump(const std::string& source, const std::string& target) override {
@@ -141,6 +145,7 @@ class FakeHosting final : public HostingServer {
     if (dbs.count(target)) return absl::AlreadyExistsError(target);
     dbs[target] = dbs[source];
     dbs[target].busy = false;
+    if (corrupt_copies) dbs[target].rows.begin()->second += 1;
     TableRowCounts copied = dbs[source].rows;
     // The source's sessions keep writing after the snapshot the dump copied.
     for (auto& [table, rows] : dbs[source].rows) rows += written_during_dumps;
