@@ -5,7 +5,8 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "upgrade/v1/upgrade.pb.h"
+#include "upgrade/v1/events.pb.h"
+#include "upgrade/v1/gate.pb.h"
 
 namespace upshift {
 
@@ -21,13 +22,22 @@ struct Passage {
 };
 
 // Asks request, which owns orders, whether an upgrade may pass a checkpoint that a cancellation
-// must not race with. Thread-safe.
+// must not race with, and what an upgrade's order is. Thread-safe.
 class Gate {
  public:
   virtual ~Gate() = default;
   // UNAVAILABLE: ask again later.
   virtual absl::StatusOr<Passage> Pass(const std::string& upgrade_id, upgrade::v1::Checkpoint checkpoint) = 0;
+  // The order as request stored it. NOT_FOUND: request admitted no such upgrade. UNAVAILABLE: ask
+  // again later.
+  virtual absl::StatusOr<upgrade::v1::Order> GetOrder(const std::string& upgrade_id) = 0;
 };
+
+// The stored order of the upgrade that `claimed` (the order a record carries) names, for a worker to
+// act on instead of the record. PERMISSION_DENIED when the record disagrees with it in any field,
+// or names an upgrade request never admitted (the record goes to the DLQ and changes nothing);
+// UNAVAILABLE when request cannot be asked now.
+absl::StatusOr<upgrade::v1::Order> AuthoritativeOrder(Gate& gate, const upgrade::v1::Order& claimed);
 
 }  // namespace upshift
 

@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "libs/common/grpc_util.h"
-#include "upgrade/v1/upgrade.grpc.pb.h"
+#include "upgrade/v1/gate.grpc.pb.h"
 
 namespace upshift {
 
@@ -20,6 +20,20 @@ GrpcGate::GrpcGate(const std::string& address, absl::Duration timeout) : impl_(s
 
 GrpcGate::~GrpcGate() = default;
 
+namespace {
+
+// What a call's status means to a worker.
+absl::Status FromGateStatus(const grpc::Status& status) {
+  if (status.error_code() == grpc::StatusCode::CANCELLED) {
+    // This side never cancels: request did, as a stopping gRPC server does with a call it received
+    // but had not started to serve. The question was not answered; ask again once request is back.
+    return absl::UnavailableError(absl::StrCat("request cancelled the call: ", status.error_message()));
+  }
+  return FromGrpcStatus(status);
+}
+
+}  // namespace
+
 absl::StatusOr<Passage> GrpcGate::Pass(const std::string& upgrade_id, upgrade::v1::Checkpoint checkpoint) {
   upgrade::v1::PassCheckpointRequest request;
   request.set_upgrade_id(upgrade_id);
@@ -28,14 +42,20 @@ absl::StatusOr<Passage> GrpcGate::Pass(const std::string& upgrade_id, upgrade::v
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(impl_->timeout));
   grpc::Status status = impl_->stub->PassCheckpoint(&context, request, &response);
-  if (status.error_code() == grpc::StatusCode::CANCELLED) {
-    // This side never cancels: request did, as a stopping gRPC server does with a call it received
-    // but had not started to serve. The question was not answered; ask again once request is back.
-    return absl::UnavailableError(absl::StrCat("request cancelled the call: ", status.error_message()));
-  }
-  if (!status.ok()) return FromGrpcStatus(status);
+  if (!status.ok()) return FromGateStatus(status);
   if (response.proceed()) return Passage{};
   return Passage{response.ended() ? Passage::kEnded : Passage::kCancelled, response.reason()};
+}
+
+absl::StatusOr<upgrade::v1::Order> GrpcGate::GetOrder(const std::string& upgrade_id) {
+  upgrade::v1::GetOrderRequest request;
+  request.set_upgrade_id(upgrade_id);
+  upgrade::v1::GetOrderResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(impl_->timeout));
+  grpc::Status status = impl_->stub->GetOrder(&context, request, &response);
+  if (!status.ok()) return FromGateStatus(status);
+  return std::move(*response.mutable_order());
 }
 
 }  // namespace upshift

@@ -15,6 +15,7 @@ class GrpcGate final : public Gate {
   GrpcGate(const std::string& address, absl::Duration timeout);
   ~GrpcGate() override;
   absl::StatusOr<Passage> Pass(const std::string& upgrade_id, upgrade::v1::Checkpoint checkpoint) override;
+  absl::StatusOr<upgrade::v1::Order> GetOrder(const std::string& upgrade_id) override;
 
   struct Impl;
 

@@ -19,13 +19,21 @@ namespace upshift {
 
 namespace {
 
-ConsumedRecord RecordOf(const RdKafka::Message& msg) {
+ConsumedRecord RecordOf(RdKafka::Message& msg) {
   ConsumedRecord r;
   r.topic = msg.topic_name();
   r.partition = msg.partition();
   r.offset = msg.offset();
   if (msg.key() != nullptr) r.key = *msg.key();
   if (msg.payload() != nullptr) r.payload.assign(static_cast<const char*>(msg.payload()), msg.len());
+  if (RdKafka::Headers* headers = msg.headers(); headers != nullptr) {
+    for (auto [name, field] : {std::pair{kSignerHeader, &r.signer}, std::pair{kSignatureHeader, &r.signature}}) {
+      RdKafka::Headers::Header header = headers->get_last(name);
+      if (header.err() == RdKafka::ERR_NO_ERROR && header.value() != nullptr) {
+        field->assign(static_cast<const char*>(header.value()), header.value_size());
+      }
+    }
+  }
   return r;
 }
 
@@ -104,6 +112,7 @@ struct KafkaConsumer::Impl {
   std::string group_id;
   std::vector<std::string> topics;
   Publisher* dead_letters = nullptr;
+  std::shared_ptr<const RecordVerifier> verifier;
   RecordHandler handler;
   ProgressReport progress;
   std::atomic<bool> handling{false};  // the handler is at work (not waiting to retry)
@@ -137,10 +146,19 @@ struct KafkaConsumer::Impl {
     return dead_letters->Publish(topics::kDeadLetters, r.key, letter.SerializeAsString());
   }
 
+  // A record no trusted service signed for its topic is never handed to the handler.
+  absl::Status Handle(const ConsumedRecord& r) {
+    if (verifier != nullptr) {
+      absl::Status verified = verifier->Verify(r.topic, r.key, r.payload, r.signer, r.signature, topics::SignersOf(r.topic));
+      if (!verified.ok()) return verified;
+    }
+    return handler(r);
+  }
+
   void Process(const ConsumedRecord& r, const std::atomic<bool>& stop) {
     for (int attempt = 0; !stop; ++attempt) {
       handling = true;
-      absl::Status status = handler(r);
+      absl::Status status = Handle(r);
       handling = false;
       if (status.ok()) {
         StoreOffset(r);
@@ -175,6 +193,7 @@ absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(const Kafka
   impl->group_id = group_id;
   impl->topics = topics;
   impl->dead_letters = dead_letters;
+  impl->verifier = options.verifier;
   impl->handler = std::move(handler);
   impl->progress = std::move(progress);
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));

@@ -21,6 +21,9 @@ struct ConsumedRecord {
   int64_t offset = 0;
   std::string key;
   std::string payload;
+  // Its signature's headers (see KafkaOptions::verifier): the signing service, and the signature.
+  std::string signer;
+  std::string signature;
 };
 
 // Handles one record. OK: done, the offset is stored. A retryable status (see IsRetryable): the

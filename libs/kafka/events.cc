@@ -1,5 +1,9 @@
 #include "libs/kafka/events.h"
 
+#include <google/protobuf/util/message_differencer.h>
+
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "libs/common/ids.h"
 #include "libs/common/status_macros.h"
@@ -31,6 +35,17 @@ absl::Status PublishHeartbeat(Publisher& publisher, const ConsumedRecord& workin
   beat.mutable_heartbeat()->set_working_on(
       upgrade::v1::Event::descriptor()->FindFieldByNumber(handled->kind_case())->name());
   return PublishEvent(publisher, beat);
+}
+
+absl::Status AgreesWithStoredOrder(const upgrade::v1::Order& stored, const upgrade::v1::Order& claimed) {
+  std::string differences;
+  google::protobuf::util::MessageDifferencer differencer;
+  differencer.ReportDifferencesToString(&differences);
+  if (differencer.Compare(stored, claimed)) return absl::OkStatus();
+  // The first difference is enough for the DLQ's reader.
+  std::string first = differences.substr(0, std::min<size_t>(differences.find('\n'), 300));
+  return absl::PermissionDeniedError(absl::StrCat("the record disagrees with the stored order of upgrade ",
+                                                  stored.upgrade_id(), " (stored first, record second): ", first));
 }
 
 absl::StatusOr<upgrade::v1::Event> ParseEvent(const ConsumedRecord& record) {

@@ -24,6 +24,10 @@ absl::Status PublishEvent(Publisher& publisher, const upgrade::v1::Event& event)
 absl::Status PublishHeartbeat(Publisher& publisher, const ConsumedRecord& working_on, absl::string_view source,
                               absl::Time now);
 
+// OK when `claimed` (the order a record carries) is `stored` (the order request stored) in every
+// field; else PERMISSION_DENIED naming the first difference: the record goes to the DLQ.
+absl::Status AgreesWithStoredOrder(const upgrade::v1::Order& stored, const upgrade::v1::Order& claimed);
+
 // Parses a record of upgrade.orders or upgrade.events. INVALID_ARGUMENT (the record goes to the DLQ)
 // when it is not an Event with an id, a kind, a valid upgrade id and a valid database name.
 absl::StatusOr<upgrade::v1::Event> ParseEvent(const ConsumedRecord& record);

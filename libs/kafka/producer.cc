@@ -59,6 +59,7 @@ struct KafkaProducer::Impl {
   std::atomic<bool> stop{false};
   std::thread poller;
   absl::Duration delivery_timeout;
+  std::shared_ptr<const RecordSigner> signer;
 
   ~Impl() {
     stop = true;
@@ -71,6 +72,7 @@ absl::StatusOr<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(const Kafka
                                                                      absl::Duration delivery_timeout) {
   auto impl = std::make_unique<Impl>();
   impl->delivery_timeout = delivery_timeout;
+  impl->signer = options.signer;
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   std::string err;
   std::map<std::string, std::string> props = {
@@ -110,9 +112,18 @@ absl::Status KafkaProducer::Publish(const std::vector<OutgoingRecord>& records) 
   for (const OutgoingRecord& r : records) {
     RdKafka::ErrorCode code;
     for (;;) {
+      // librdkafka owns the headers once the record is queued; until then they are ours to free.
+      std::unique_ptr<RdKafka::Headers> headers;
+      if (impl_->signer != nullptr) {
+        headers.reset(RdKafka::Headers::create());
+        std::string signature = impl_->signer->Sign(r.topic, r.key, r.payload);
+        headers->add(kSignerHeader, impl_->signer->signer());
+        headers->add(kSignatureHeader, signature.data(), signature.size());
+      }
       code = impl_->producer->produce(r.topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
                                       const_cast<char*>(r.payload.data()), r.payload.size(), r.key.data(),
-                                      r.key.size(), 0, &waiter);
+                                      r.key.size(), 0, headers.get(), &waiter);
+      if (code == RdKafka::ERR_NO_ERROR) headers.release();
       if (code != RdKafka::ERR__QUEUE_FULL) break;
       impl_->producer->poll(50);
     }

@@ -9,8 +9,13 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "libs/kafka/publisher.h"
+#include "libs/security/record_signature.h"
 
 namespace upshift {
+
+// The record headers that carry a record's signature.
+inline constexpr char kSignerHeader[] = "upshift-signer";
+inline constexpr char kSignatureHeader[] = "upshift-signature";
 
 struct KafkaOptions {
   // host:port,... of any Kafka-protocol broker.
@@ -18,6 +23,12 @@ struct KafkaOptions {
   std::string client_id = "upshift";
   // Extra librdkafka properties, e.g. security settings for a real cluster.
   std::map<std::string, std::string> properties;
+  // Signs every record a producer publishes. Null: records go out unsigned (an explicit choice of
+  // the service's flags, logged at start).
+  std::shared_ptr<const RecordSigner> signer;
+  // A consumer checks every record against it before its handler sees it; one that fails goes to
+  // the DLQ with the reason. Null: records are not checked (an explicit choice, logged at start).
+  std::shared_ptr<const RecordVerifier> verifier;
 };
 
 // Parses "key=value" librdkafka properties (from a flag). INVALID_ARGUMENT naming a malformed one.

@@ -60,6 +60,14 @@ class CloneStore {
   virtual absl::StatusOr<std::map<std::string, std::string>> RestorePointsKeptSince(absl::Time cutoff) = 0;
   virtual absl::Status SaveRestorePointDropped(const std::string& upgrade_id) = 0;
 
+  // Records, before it is created, that the cloner makes `database` (a copy or a restore point) for
+  // `upgrade_id`: the cloner drops only databases recorded so. Idempotent.
+  virtual absl::Status RecordMaking(const std::string& upgrade_id, const std::string& database) = 0;
+  // Takes back RecordMaking, when the name turned out to be taken by a database the cloner did not make.
+  virtual absl::Status ForgetMaking(const std::string& upgrade_id, const std::string& database) = 0;
+  // Whether RecordMaking(upgrade_id, database) was recorded.
+  virtual absl::StatusOr<bool> Made(const std::string& upgrade_id, const std::string& database) = 0;
+
   // Records that a copy was dropped, and why.
   virtual absl::Status RecordDrop(const std::string& upgrade_id, const std::string& database,
                                   const std::string& reason) = 0;

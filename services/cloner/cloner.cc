@@ -47,45 +47,96 @@ std::pair<absl::StatusOr<T>, absl::StatusOr<T>> ReadBoth(
 
 }  // namespace
 
+Cloner::Action Cloner::ActionFor(const upgrade::v1::Event& event) {
+  using upgrade::v1::Event;
+  const upgrade::v1::Purpose purpose = event.order().purpose();
+  if (purpose == upgrade::v1::PURPOSE_PRODUCTION) {
+    switch (event.kind_case()) {
+      case Event::kAccepted:
+        return [this](const upgrade::v1::Order& order) { return OnProductionAccepted(order); };
+      case Event::kMigrated:
+        return [this, report = event.migrated().report()](const upgrade::v1::Order& order) {
+          return OnMigrated(order, report);
+        };
+      case Event::kMigrationFailed:
+        return [this, failed = event.migration_failed()](const upgrade::v1::Order& order) {
+          return OnMigrationFailed(order, failed.error(), failed.cancelled());
+        };
+      default:
+        return nullptr;
+    }
+  }
+  if (purpose == upgrade::v1::PURPOSE_CHECK) {
+    switch (event.kind_case()) {
+      case Event::kAccepted:
+        return [this](const upgrade::v1::Order& order) { return OnAccepted(order); };
+      case Event::kSucceeded:
+      case Event::kFailed:
+      case Event::kCancelled:
+        return [this](const upgrade::v1::Order& order) { return OnCheckEnded(order); };
+      default:
+        return nullptr;
+    }
+  }
+  if (purpose != upgrade::v1::PURPOSE_TEST) return nullptr;
+  switch (event.kind_case()) {
+    case Event::kAccepted:
+      return [this](const upgrade::v1::Order& order) { return OnAccepted(order); };
+    case Event::kFailed:
+      return [this](const upgrade::v1::Order& order) { return OnFailed(order); };
+    case Event::kCancelled:
+      return [this](const upgrade::v1::Order& order) { return OnCancelled(order); };
+    case Event::kTestCopyExtended:
+      return [this, at = FromProto(event.test_copy_extended().expires_at())](const upgrade::v1::Order& order) {
+        return OnTestCopyExtended(order, at);
+      };
+    default:
+      return nullptr;
+  }
+}
+
 absl::Status Cloner::Handle(const ConsumedRecord& record) {
   UPSHIFT_ASSIGN_OR_RETURN(upgrade::v1::Event event, ParseEvent(record));
-  if (event.order().purpose() == upgrade::v1::PURPOSE_PRODUCTION) {
-    switch (event.kind_case()) {
-      case upgrade::v1::Event::kAccepted:
-        return OnProductionAccepted(event.order());
-      case upgrade::v1::Event::kMigrated:
-        return OnMigrated(event.order(), event.migrated().report());
-      case upgrade::v1::Event::kMigrationFailed:
-        return OnMigrationFailed(event.order(), event.migration_failed().error(), event.migration_failed().cancelled());
-      default:
-        return absl::OkStatus();
-    }
+  Action action = ActionFor(event);
+  if (action == nullptr) return absl::OkStatus();
+  // Every name acted on comes from the order request stored, never from the record.
+  UPSHIFT_ASSIGN_OR_RETURN(upgrade::v1::Order order, AuthoritativeOrder(gate_, event.order()));
+  return action(order);
+}
+
+absl::StatusOr<bool> Cloner::DropIfMade(const std::string& upgrade_id, const std::string& database) {
+  if (database.empty()) return false;
+  if (std::find(options_.reserved.begin(), options_.reserved.end(), database) != options_.reserved.end()) {
+    return absl::PermissionDeniedError(absl::StrCat("database ", database, " is reserved for the platform"));
   }
-  if (event.order().purpose() == upgrade::v1::PURPOSE_CHECK) {
-    switch (event.kind_case()) {
-      case upgrade::v1::Event::kAccepted:
-        return OnAccepted(event.order());
-      case upgrade::v1::Event::kSucceeded:
-      case upgrade::v1::Event::kFailed:
-      case upgrade::v1::Event::kCancelled:
-        return OnCheckEnded(event.order());
-      default:
-        return absl::OkStatus();
-    }
+  UPSHIFT_ASSIGN_OR_RETURN(bool made, store_.Made(upgrade_id, database));
+  if (!made) {
+    LogWarning(absl::StrCat("not dropping ", database, ": the cloner did not make it for upgrade ", upgrade_id));
+    return false;
   }
-  if (event.order().purpose() != upgrade::v1::PURPOSE_TEST) return absl::OkStatus();
-  switch (event.kind_case()) {
-    case upgrade::v1::Event::kAccepted:
-      return OnAccepted(event.order());
-    case upgrade::v1::Event::kFailed:
-      return OnFailed(event.order());
-    case upgrade::v1::Event::kCancelled:
-      return OnCancelled(event.order());
-    case upgrade::v1::Event::kTestCopyExtended:
-      return OnTestCopyExtended(event.order(), FromProto(event.test_copy_extended().expires_at()));
-    default:
-      return absl::OkStatus();
+  UPSHIFT_RETURN_IF_ERROR(hosting_.DropDatabase(database));
+  return true;
+}
+
+absl::Status Cloner::Create(const std::string& upgrade_id, const std::string& database,
+                            const std::function<absl::Status()>& create) {
+  if (std::find(options_.reserved.begin(), options_.reserved.end(), database) != options_.reserved.end()) {
+    return absl::PermissionDeniedError(absl::StrCat("database ", database, " is reserved for the platform"));
   }
+  // Recorded before the database exists: it is the cloner's to drop only once this row says so.
+  UPSHIFT_ASSIGN_OR_RETURN(bool made_before, store_.Made(upgrade_id, database));
+  if (!made_before) UPSHIFT_RETURN_IF_ERROR(store_.RecordMaking(upgrade_id, database));
+  absl::Status created = create();
+  if (created.code() != absl::StatusCode::kAlreadyExists) return created;
+  if (!made_before) {
+    // Someone else's database has the name: it stays, and is not recorded as ours.
+    UPSHIFT_RETURN_IF_ERROR(store_.ForgetMaking(upgrade_id, database));
+    return absl::AlreadyExistsError(
+        absl::StrCat("a database named ", database, " exists that the cloner did not make; it is left alone"));
+  }
+  // Left by an attempt of this upgrade that stopped before recording its result: it may be incomplete.
+  UPSHIFT_RETURN_IF_ERROR(hosting_.DropDatabase(database));
+  return create();
 }
 
 absl::Status Cloner::Fail(const upgrade::v1::Order& order, const std::string& error) {
@@ -137,15 +188,22 @@ absl::StatusOr<std::optional<TableRowCounts>> Cloner::MakeCopy(const upgrade::v1
     UPSHIFT_RETURN_IF_ERROR(hosting_.CloneFromTemplate(source, target, strategy));
     return std::optional<TableRowCounts>();
   };
-  absl::StatusOr<std::optional<TableRowCounts>> made = copy();
-  if (made.status().code() == absl::StatusCode::kAlreadyExists) {
-    // Left by an attempt that stopped before recording its result: it may be incomplete.
-    UPSHIFT_RETURN_IF_ERROR(hosting_.DropDatabase(target));
-    made = copy();
-  }
+  // The rows a dump counted come out of the creation alongside its status.
+  std::optional<TableRowCounts> counted;
+  auto made_by = [&](const std::function<absl::StatusOr<std::optional<TableRowCounts>>()>& how) {
+    absl::Status created = Create(order.upgrade_id(), target, [&]() -> absl::Status {
+      absl::StatusOr<std::optional<TableRowCounts>> result = how();
+      if (!result.ok()) return result.status();
+      counted = *std::move(result);
+      return absl::OkStatus();
+    });
+    return created.ok() ? absl::StatusOr<std::optional<TableRowCounts>>(counted)
+                        : absl::StatusOr<std::optional<TableRowCounts>>(created);
+  };
+  absl::StatusOr<std::optional<TableRowCounts>> made = made_by(copy);
   if (made.status().code() == absl::StatusCode::kFailedPrecondition && options_.method == CloneMethod::kAuto) {
     LogInfo(absl::StrCat("database ", source, " is in use; copying it with pg_dump | pg_restore"));
-    made = dump();
+    made = made_by(dump);
   }
   return made;
 }
@@ -185,7 +243,7 @@ absl::Status Cloner::OnAccepted(const upgrade::v1::Order& order) {
       // connected and written between the copy and the counts. A dump copies and counts one snapshot.
       LogInfo(absl::StrCat("the copy of ", order.database(), " differs from it (", diff,
                            "), which may have been written since; copying it with pg_dump | pg_restore"));
-      UPSHIFT_RETURN_IF_ERROR(hosting_.DropDatabase(order.test_database()));
+      UPSHIFT_RETURN_IF_ERROR(DropIfMade(order.upgrade_id(), order.test_database()).status());
       start = clock_.Now();
       absl::StatusOr<TableRowCounts> dumped = hosting_.CloneByDump(order.database(), order.test_database());
       copy_took = clock_.Now() - start;
@@ -195,7 +253,7 @@ absl::Status Cloner::OnAccepted(const upgrade::v1::Order& order) {
       diff = FirstDifference(source_rows, copy_rows);
     }
     if (!diff.empty()) {
-      UPSHIFT_RETURN_IF_ERROR(hosting_.DropDatabase(order.test_database()));
+      UPSHIFT_RETURN_IF_ERROR(DropIfMade(order.upgrade_id(), order.test_database()).status());
       return Fail(order, absl::StrCat("the copy does not match its source: ", diff));
     }
     done.emplace();
@@ -229,13 +287,14 @@ absl::StatusOr<upgrade::v1::SnapshotSucceeded> Cloner::MakeRestorePoint(const up
   const std::string& db = order.database();
   const std::string& rp = order.restore_point();
   absl::Time start = clock_.Now();
-  UPSHIFT_RETURN_IF_ERROR(hosting_.DropDatabase(rp));  // an unfinished one from an interrupted attempt
+  // An unfinished one from an interrupted attempt.
+  UPSHIFT_RETURN_IF_ERROR(DropIfMade(order.upgrade_id(), rp).status());
   UPSHIFT_ASSIGN_OR_RETURN(std::string strategy, StrategyFor(db));
   absl::Status made;
   for (int attempt = 0; attempt < 5; ++attempt) {
     // The platform's own superuser sessions are not bound by the connection limit: end them again.
     UPSHIFT_RETURN_IF_ERROR(hosting_.TerminateSessions(db));
-    made = hosting_.CloneFromTemplate(db, rp, strategy);
+    made = Create(order.upgrade_id(), rp, [&] { return hosting_.CloneFromTemplate(db, rp, strategy); });
     if (made.code() != absl::StatusCode::kFailedPrecondition) break;
   }
   if (made.code() == absl::StatusCode::kFailedPrecondition) return absl::UnavailableError(made.message());
@@ -260,7 +319,7 @@ absl::StatusOr<upgrade::v1::SnapshotSucceeded> Cloner::MakeRestorePoint(const up
     }
   }
   if (!diff.empty()) {
-    UPSHIFT_RETURN_IF_ERROR(hosting_.DropDatabase(rp));
+    UPSHIFT_RETURN_IF_ERROR(DropIfMade(order.upgrade_id(), rp).status());
     return absl::DataLossError(absl::StrCat("the restore point does not match the database: ", diff));
   }
   // A restore point is a safety copy, not a database to work in: applications stay out of it.
@@ -353,6 +412,11 @@ absl::Status Cloner::OnMigrationFailed(const upgrade::v1::Order& order, const st
     e.mutable_rolling_back()->set_error(error);
   }));
   if (!record->rolled_back) {
+    UPSHIFT_ASSIGN_OR_RETURN(bool made, store_.Made(order.upgrade_id(), order.restore_point()));
+    if (!made) {
+      return absl::FailedPreconditionError(absl::StrCat("the cloner did not make ", order.restore_point(),
+                                                        " for this upgrade: it does not replace ", db, " with it"));
+    }
     absl::Status replaced = hosting_.ReplaceDatabase(db, order.restore_point());
     // NOT_FOUND: the restore point was already renamed into place by an attempt that stopped after it.
     if (!replaced.ok() && replaced.code() != absl::StatusCode::kNotFound) return replaced;
@@ -374,8 +438,8 @@ absl::Status Cloner::OnMigrationFailed(const upgrade::v1::Order& order, const st
 absl::StatusOr<int> Cloner::DropExpiredRestorePoints() {
   UPSHIFT_ASSIGN_OR_RETURN(auto expired, store_.RestorePointsKeptSince(clock_.Now() - options_.restore_point_retention));
   for (const auto& [upgrade_id, restore_point] : expired) {
-    UPSHIFT_RETURN_IF_ERROR(hosting_.DropDatabase(restore_point));
-    UPSHIFT_RETURN_IF_ERROR(store_.RecordDrop(upgrade_id, restore_point, "restore point retention expired"));
+    UPSHIFT_ASSIGN_OR_RETURN(bool dropped, DropIfMade(upgrade_id, restore_point));
+    if (dropped) UPSHIFT_RETURN_IF_ERROR(store_.RecordDrop(upgrade_id, restore_point, "restore point retention expired"));
     UPSHIFT_RETURN_IF_ERROR(store_.SaveRestorePointDropped(upgrade_id));
     LogInfo(absl::StrCat("dropped restore point ", restore_point, ": kept for ",
                          absl::FormatDuration(options_.restore_point_retention)));
@@ -401,18 +465,18 @@ absl::StatusOr<int> Cloner::RollBackStalledUpgrades() {
   return rolled_back;
 }
 
-absl::Status Cloner::OnCancelled(const upgrade::v1::Order& order) {
-  if (order.test_database().empty()) return absl::OkStatus();
-  UPSHIFT_RETURN_IF_ERROR(hosting_.DropDatabase(order.test_database()));
+absl::Status Cloner::OnCancelled(const upgrade::v1::Order& order) { return DropCopy(order, "test upgrade cancelled"); }
+
+absl::Status Cloner::DropCopy(const upgrade::v1::Order& order, const std::string& reason) {
+  UPSHIFT_ASSIGN_OR_RETURN(bool dropped, DropIfMade(order.upgrade_id(), order.test_database()));
   UPSHIFT_RETURN_IF_ERROR(store_.MarkCopyDropped(order.upgrade_id()));
-  return store_.RecordDrop(order.upgrade_id(), order.test_database(), "test upgrade cancelled");
+  if (!dropped) return absl::OkStatus();
+  LogInfo(absl::StrCat("dropped copy ", order.test_database(), ": ", reason));
+  return store_.RecordDrop(order.upgrade_id(), order.test_database(), reason);
 }
 
 absl::Status Cloner::DropTestCopy(const upgrade::v1::Order& order, const std::string& reason) {
-  UPSHIFT_RETURN_IF_ERROR(hosting_.DropDatabase(order.test_database()));
-  UPSHIFT_RETURN_IF_ERROR(store_.RecordDrop(order.upgrade_id(), order.test_database(), reason));
-  UPSHIFT_RETURN_IF_ERROR(store_.MarkCopyDropped(order.upgrade_id()));
-  LogInfo(absl::StrCat("dropped test copy ", order.test_database(), ": ", reason));
+  UPSHIFT_RETURN_IF_ERROR(DropCopy(order, reason));
   return Emit(order, "test_copy_dropped", [&](upgrade::v1::Event& e) { e.mutable_test_copy_dropped()->set_reason(reason); });
 }
 
@@ -428,7 +492,7 @@ absl::StatusOr<int> Cloner::ExpireTestCopies() {
     bool check = copy.order.purpose() == upgrade::v1::PURPOSE_CHECK;
     if (now >= copy.expires_at) {
       if (check) {
-        UPSHIFT_RETURN_IF_ERROR(DropCheckCopy(copy.order, "its check never ended"));
+        UPSHIFT_RETURN_IF_ERROR(DropCopy(copy.order, "its check never ended"));
       } else {
         UPSHIFT_RETURN_IF_ERROR(DropTestCopy(copy.order, "the test copy expired"));
       }
@@ -450,23 +514,8 @@ absl::StatusOr<int> Cloner::ExpireTestCopies() {
   return dropped;
 }
 
-absl::Status Cloner::DropCheckCopy(const upgrade::v1::Order& order, const std::string& reason) {
-  UPSHIFT_RETURN_IF_ERROR(hosting_.DropDatabase(order.test_database()));
-  UPSHIFT_RETURN_IF_ERROR(store_.MarkCopyDropped(order.upgrade_id()));
-  LogInfo(absl::StrCat("dropped check copy ", order.test_database(), ": ", reason));
-  return store_.RecordDrop(order.upgrade_id(), order.test_database(), reason);
-}
+absl::Status Cloner::OnCheckEnded(const upgrade::v1::Order& order) { return DropCopy(order, "the check ended"); }
 
-absl::Status Cloner::OnCheckEnded(const upgrade::v1::Order& order) {
-  if (order.test_database().empty()) return absl::OkStatus();
-  return DropCheckCopy(order, "the check ended");
-}
-
-absl::Status Cloner::OnFailed(const upgrade::v1::Order& order) {
-  if (order.test_database().empty()) return absl::OkStatus();
-  UPSHIFT_RETURN_IF_ERROR(hosting_.DropDatabase(order.test_database()));
-  UPSHIFT_RETURN_IF_ERROR(store_.MarkCopyDropped(order.upgrade_id()));
-  return store_.RecordDrop(order.upgrade_id(), order.test_database(), "test upgrade failed");
-}
+absl::Status Cloner::OnFailed(const upgrade::v1::Order& order) { return DropCopy(order, "test upgrade failed"); }
 
 }  // namespace upshift::cloner

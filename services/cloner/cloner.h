@@ -4,6 +4,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -48,6 +49,8 @@ struct ClonerOptions {
   absl::Duration test_copy_ttl = absl::Hours(24 * 30);
   // With template_strategy "auto": the size on disk (pg_database_size) from which file_copy is used.
   int64_t file_copy_from_bytes = int64_t{128} << 20;
+  // The platform's own databases on the hosting server: never created, dropped or replaced.
+  std::vector<std::string> reserved = {"upshift"};
 };
 
 // Makes the test copy of every accepted Test upgrade (and the throwaway copy of every check), checks
@@ -59,7 +62,9 @@ class Cloner {
          Clock& clock)
       : options_(options), hosting_(hosting), store_(store), publisher_(publisher), gate_(gate), clock_(clock) {}
 
-  // Consumer entry point for upgrade.orders and upgrade.events.
+  // Consumer entry point for upgrade.orders and upgrade.events. Acts on the order request stored
+  // for the record's upgrade (the gate's), never on the names the record carries: a record that
+  // disagrees with the stored order is refused with PERMISSION_DENIED and changes nothing.
   absl::Status Handle(const ConsumedRecord& record);
 
   absl::Status OnAccepted(const upgrade::v1::Order& order);
@@ -99,8 +104,21 @@ class Cloner {
                     const std::function<void(upgrade::v1::Event&)>& fill);
   // Makes the restore point of an offline database; a permanent error means it could not be verified.
   absl::StatusOr<upgrade::v1::SnapshotSucceeded> MakeRestorePoint(const upgrade::v1::Order& order);
-  // Drops a check's copy and records why.
-  absl::Status DropCheckCopy(const upgrade::v1::Order& order, const std::string& reason);
+  // What to do with the stored order of `event`'s upgrade, or nullptr when the event asks nothing
+  // of the cloner.
+  using Action = std::function<absl::Status(const upgrade::v1::Order&)>;
+  Action ActionFor(const upgrade::v1::Event& event);
+
+  // Drops `database` if the cloner recorded making it for `upgrade_id` (false, and nothing is done,
+  // otherwise). PERMISSION_DENIED for a reserved database.
+  absl::StatusOr<bool> DropIfMade(const std::string& upgrade_id, const std::string& database);
+  // Makes `database` for `upgrade_id` with `create`, recorded first as made by the cloner. A
+  // leftover of an earlier attempt of the same upgrade is dropped and made again; a database of that
+  // name the cloner did not make stays (ALREADY_EXISTS).
+  absl::Status Create(const std::string& upgrade_id, const std::string& database,
+                      const std::function<absl::Status()>& create);
+  // Drops a test's or a check's copy if the cloner made it, and records why.
+  absl::Status DropCopy(const upgrade::v1::Order& order, const std::string& reason);
   // Drops a test copy, records why, and announces it.
   absl::Status DropTestCopy(const upgrade::v1::Order& order, const std::string& reason);
 

@@ -71,6 +71,7 @@ absl::StatusOr<Config> ReadConfig() {
   c.options.migration_lease = absl::GetFlag(FLAGS_migration_lease);
   c.options.max_test_copies = absl::GetFlag(FLAGS_max_test_copies);
   c.options.test_copy_ttl = absl::GetFlag(FLAGS_test_copy_ttl);
+  c.options.reserved = absl::GetFlag(FLAGS_reserved_databases);
   if (c.options.max_test_copies < 1) return absl::InvalidArgumentError("--max_test_copies must be at least 1");
   std::string method = absl::GetFlag(FLAGS_clone_method);
   if (method == "auto") {

@@ -40,6 +40,18 @@ CREATE TABLE IF NOT EXISTS cloner.drops (
   dropped_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (upgrade_id, database)
 );
+-- Every database the cloner made (or is about to make), written before it exists: the cloner drops
+-- only these. Filled once from the clones and restore points recorded before this table existed.
+CREATE TABLE IF NOT EXISTS cloner.made (
+  upgrade_id text NOT NULL,
+  database   text NOT NULL,
+  made_at    timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (upgrade_id, database)
+);
+INSERT INTO cloner.made (upgrade_id, database)
+  SELECT upgrade_id, test_database FROM cloner.clones ON CONFLICT DO NOTHING;
+INSERT INTO cloner.made (upgrade_id, database)
+  SELECT upgrade_id, restore_point FROM cloner.productions WHERE restore_point IS NOT NULL ON CONFLICT DO NOTHING;
 )sql";
 
 }  // namespace
@@ -132,6 +144,32 @@ absl::Status PgCloneStore::RecordDrop(const std::string& upgrade_id, const std::
         upgrade_id, database, reason);
     return absl::OkStatus();
   });
+}
+
+absl::Status PgCloneStore::RecordMaking(const std::string& upgrade_id, const std::string& database) {
+  return pool_->Transact([&](pqxx::work& tx) {
+    tx.exec_params("INSERT INTO cloner.made (upgrade_id, database) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                   upgrade_id, database);
+    return absl::OkStatus();
+  });
+}
+
+absl::Status PgCloneStore::ForgetMaking(const std::string& upgrade_id, const std::string& database) {
+  return pool_->Transact([&](pqxx::work& tx) {
+    tx.exec_params("DELETE FROM cloner.made WHERE upgrade_id = $1 AND database = $2", upgrade_id, database);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<bool> PgCloneStore::Made(const std::string& upgrade_id, const std::string& database) {
+  bool made = false;
+  absl::Status status = pool_->Transact([&](pqxx::work& tx) {
+    made = !tx.exec_params("SELECT 1 FROM cloner.made WHERE upgrade_id = $1 AND database = $2", upgrade_id, database)
+                .empty();
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return made;
 }
 
 absl::StatusOr<std::optional<ProductionRecord>> PgCloneStore::FindProduction(const std::string& upgrade_id) {

@@ -26,6 +26,9 @@ class PgCloneStore final : public CloneStore {
   absl::Status SetCopyExpiry(const std::string& upgrade_id, absl::Time expires_at) override;
   absl::Status RecordDrop(const std::string& upgrade_id, const std::string& database,
                           const std::string& reason) override;
+  absl::Status RecordMaking(const std::string& upgrade_id, const std::string& database) override;
+  absl::Status ForgetMaking(const std::string& upgrade_id, const std::string& database) override;
+  absl::StatusOr<bool> Made(const std::string& upgrade_id, const std::string& database) override;
   absl::StatusOr<std::optional<ProductionRecord>> FindProduction(const std::string& upgrade_id) override;
   absl::Status SaveOffline(const upgrade::v1::Order& order, int32_t previous_connection_limit,
                            absl::Time at) override;

@@ -40,15 +40,16 @@ Migrator::RowCounts ApplicationRows(const google::protobuf::RepeatedPtrField<upg
 
 absl::Status Migrator::Handle(const ConsumedRecord& record) {
   UPSHIFT_ASSIGN_OR_RETURN(upgrade::v1::Event event, ParseEvent(record));
-  if (event.kind_case() == upgrade::v1::Event::kCloneSucceeded &&
-      (event.order().purpose() == upgrade::v1::PURPOSE_TEST || event.order().purpose() == upgrade::v1::PURPOSE_CHECK)) {
-    return MigrateCopy(event.order(), ApplicationRows(event.clone_succeeded().copy_rows()));
-  }
-  if (event.kind_case() == upgrade::v1::Event::kSnapshotSucceeded &&
-      event.order().purpose() == upgrade::v1::PURPOSE_PRODUCTION) {
-    return MigrateInPlace(event.order(), ApplicationRows(event.snapshot_succeeded().rows()));
-  }
-  return absl::OkStatus();
+  const upgrade::v1::Purpose purpose = event.order().purpose();
+  const bool copy = event.kind_case() == upgrade::v1::Event::kCloneSucceeded &&
+                    (purpose == upgrade::v1::PURPOSE_TEST || purpose == upgrade::v1::PURPOSE_CHECK);
+  const bool in_place =
+      event.kind_case() == upgrade::v1::Event::kSnapshotSucceeded && purpose == upgrade::v1::PURPOSE_PRODUCTION;
+  if (!copy && !in_place) return absl::OkStatus();
+  // The database to upgrade is the stored order's, never the record's.
+  UPSHIFT_ASSIGN_OR_RETURN(upgrade::v1::Order order, AuthoritativeOrder(gate_, event.order()));
+  if (copy) return MigrateCopy(order, ApplicationRows(event.clone_succeeded().copy_rows()));
+  return MigrateInPlace(order, ApplicationRows(event.snapshot_succeeded().rows()));
 }
 
 absl::StatusOr<std::vector<std::string>> Migrator::RunChecks(const std::string& database,

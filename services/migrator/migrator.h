@@ -30,7 +30,8 @@ class Migrator {
         clock_(clock),
         heartbeat_interval_(heartbeat_interval) {}
 
-  // Consumer entry point for upgrade.events.
+  // Consumer entry point for upgrade.events. Acts on the order request stored for the record's
+  // upgrade; a record that disagrees with it is refused (PERMISSION_DENIED) and changes nothing.
   absl::Status Handle(const ConsumedRecord& record);
 
   // Row counts per table ("schema.table"), as the cloner measured them.

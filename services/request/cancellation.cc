@@ -54,4 +54,13 @@ absl::StatusOr<upgrade::v1::PassCheckpointResponse> Cancellation::PassCheckpoint
   return response;
 }
 
+absl::StatusOr<upgrade::v1::GetOrderResponse> Cancellation::GetOrder(const upgrade::v1::GetOrderRequest& request) {
+  UPSHIFT_RETURN_IF_ERROR(ValidateUpgradeId(request.upgrade_id()));
+  UPSHIFT_ASSIGN_OR_RETURN(std::optional<StoredOrder> found, store_.FindByUpgradeId(request.upgrade_id()));
+  if (!found.has_value()) return absl::NotFoundError(absl::StrCat("request admitted no upgrade ", request.upgrade_id()));
+  upgrade::v1::GetOrderResponse response;
+  *response.mutable_order() = std::move(found->order);
+  return response;
+}
+
 }  // namespace upshift::request

@@ -6,6 +6,7 @@
 #include "absl/status/statusor.h"
 #include "libs/common/time.h"
 #include "services/request/order_store.h"
+#include "upgrade/v1/gate.pb.h"
 #include "upgrade/v1/upgrade.pb.h"
 
 namespace upshift::request {
@@ -27,6 +28,10 @@ class Cancellation {
   // Production upgrade, or CHECKPOINT_FINISH of a Test, makes it no longer cancellable.
   absl::StatusOr<upgrade::v1::PassCheckpointResponse> PassCheckpoint(
       const upgrade::v1::PassCheckpointRequest& request);
+
+  // The stored order of an upgrade, for a worker to act on instead of the record that woke it.
+  // INVALID_ARGUMENT: malformed id. NOT_FOUND: no such upgrade.
+  absl::StatusOr<upgrade::v1::GetOrderResponse> GetOrder(const upgrade::v1::GetOrderRequest& request);
 
  private:
   OrderStore& store_;

@@ -1,5 +1,6 @@
 #include "services/request/events_tracker.h"
 
+#include "absl/strings/str_cat.h"
 #include "libs/common/status_macros.h"
 #include "libs/common/time.h"
 #include "libs/kafka/events.h"
@@ -10,6 +11,24 @@ namespace upshift::request {
 absl::Status EventsTracker::Handle(const ConsumedRecord& record) {
   UPSHIFT_ASSIGN_OR_RETURN(upgrade::v1::Event event, ParseEvent(record));
   const std::string& id = event.order().upgrade_id();
+  switch (event.kind_case()) {
+    case upgrade::v1::Event::kCloneSucceeded:
+    case upgrade::v1::Event::kTestCopyDropped:
+    case upgrade::v1::Event::kSucceeded:
+    case upgrade::v1::Event::kFailed:
+    case upgrade::v1::Event::kRolledBack:
+    case upgrade::v1::Event::kCancelled: {
+      // Only an event about an order as request stored it may end or change that order.
+      UPSHIFT_ASSIGN_OR_RETURN(std::optional<StoredOrder> stored, store_.FindByUpgradeId(id));
+      if (!stored.has_value()) {
+        return absl::PermissionDeniedError(absl::StrCat("the record names upgrade ", id, ", which request never admitted"));
+      }
+      UPSHIFT_RETURN_IF_ERROR(AgreesWithStoredOrder(stored->order, event.order()));
+      break;
+    }
+    default:
+      return absl::OkStatus();
+  }
   switch (event.kind_case()) {
     case upgrade::v1::Event::kCloneSucceeded:
       if (event.clone_succeeded().has_expires_at()) {

@@ -53,4 +53,12 @@ grpc::Status UpgradeGateImpl::PassCheckpoint(grpc::ServerContext*, const upgrade
   return grpc::Status::OK;
 }
 
+grpc::Status UpgradeGateImpl::GetOrder(grpc::ServerContext*, const upgrade::v1::GetOrderRequest* request,
+                                       upgrade::v1::GetOrderResponse* response) {
+  absl::StatusOr<upgrade::v1::GetOrderResponse> result = cancellation_.GetOrder(*request);
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  *response = *std::move(result);
+  return grpc::Status::OK;
+}
+
 }  // namespace upshift::request

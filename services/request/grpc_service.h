@@ -4,6 +4,7 @@
 #include "services/request/admission.h"
 #include "services/request/cancellation.h"
 #include "services/request/test_copies.h"
+#include "upgrade/v1/gate.grpc.pb.h"
 #include "upgrade/v1/upgrade.grpc.pb.h"
 
 namespace upshift::request {
@@ -37,6 +38,8 @@ class UpgradeGateImpl final : public upgrade::v1::UpgradeGate::Service {
   explicit UpgradeGateImpl(Cancellation& cancellation) : cancellation_(cancellation) {}
   grpc::Status PassCheckpoint(grpc::ServerContext* context, const upgrade::v1::PassCheckpointRequest* request,
                               upgrade::v1::PassCheckpointResponse* response) override;
+  grpc::Status GetOrder(grpc::ServerContext* context, const upgrade::v1::GetOrderRequest* request,
+                        upgrade::v1::GetOrderResponse* response) override;
 
  private:
   Cancellation& cancellation_;

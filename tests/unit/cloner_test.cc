@@ -62,6 +62,16 @@ class FakeCloneStore final : public CloneStore {
     drops.push_back(db);
     return absl::OkStatus();
   }
+  absl::Status RecordMaking(const std::string& id, const std::string& db) override {
+    made.insert({id, db});
+    return absl::OkStatus();
+  }
+  absl::Status ForgetMaking(const std::string& id, const std::string& db) override {
+    made.erase({id, db});
+    return absl::OkStatus();
+  }
+  absl::StatusOr<bool> Made(const std::string& id, const std::string& db) override { return made.count({id, db}) > 0; }
+  std::set<std::pair<std::string, std::string>> made;
   absl::StatusOr<std::optional<ProductionRecord>> FindProduction(const std::string& id) override {
     auto it = productions.find(id);
     if (it == productions.end()) return std::nullopt;
@@ -173,6 +183,7 @@ TEST_F(ClonerTest, ARedeliveredOrderRepublishesTheResultWithoutCopyingAgain) {
 
 TEST_F(ClonerTest, ALeftoverCopyFromACrashedAttemptIsReplaced) {
   hosting_.Add("acme_test_0f8fad5b", "16.0", {{"public.a", 1}});
+  store_.made.insert({SampleOrder().upgrade_id(), "acme_test_0f8fad5b"});  // the attempt recorded making it
   ASSERT_TRUE(Make().OnAccepted(SampleOrder()).ok());
   EXPECT_EQ(hosting_.calls, (std::vector<std::string>{"template acme_test_0f8fad5b", "drop acme_test_0f8fad5b",
                                                       "template acme_test_0f8fad5b"}));
@@ -490,6 +501,7 @@ TEST_F(ClonerTest, ACheckCopyTakesNoTestCopysPlaceAndIsDroppedWhenTheCheckEnds) 
   ASSERT_TRUE(publisher_.Events().back().has_clone_succeeded());
   EXPECT_FALSE(publisher_.Events().back().clone_succeeded().has_expires_at());  // never handed over
 
+  gate_.Admit(CheckOrder());
   ASSERT_TRUE(cloner.Handle(upshift::testing::RecordOf(EventOf(CheckOrder(), [](Event& e) { e.mutable_failed(); }))).ok());
   EXPECT_EQ(hosting_.dbs.count("acme_chk_0f8fad5b"), 0u);
   EXPECT_EQ(store_.drops, (std::vector<std::string>{"acme_chk_0f8fad5b"}));
@@ -512,6 +524,92 @@ TEST_F(ClonerTest, ACheckCopyLeftByACheckThatNeverEndedIsDroppedWithoutWarnings)
     EXPECT_FALSE(e.has_test_copy_expiring());
     EXPECT_FALSE(e.has_test_copy_dropped());  // nobody is told: nobody used it
   }
+}
+
+// --- The trust boundary: a record only says "look at upgrade X"; the names come from the stored order.
+
+TEST_F(ClonerTest, ARecordNamingAnotherDatabaseThanTheStoredOrderIsRefusedAndChangesNothing) {
+  hosting_.Add("globex", "16.0", {{"public.a", 5}});
+  gate_.Admit(SampleOrder());
+  Order forged = SampleOrder();
+  forged.set_test_database("globex");  // a live database
+  absl::Status handled = Make().Handle(upshift::testing::RecordOf(EventOf(forged, [](Event& e) { e.mutable_failed(); })));
+  EXPECT_EQ(handled.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(handled.message()), ::testing::HasSubstr("test_database"));
+  EXPECT_EQ(hosting_.dbs.count("globex"), 1u);
+  EXPECT_TRUE(hosting_.calls.empty());
+  EXPECT_TRUE(publisher_.records.empty());
+}
+
+TEST_F(ClonerTest, ARecordOfAnUpgradeRequestNeverAdmittedIsRefused) {
+  absl::Status handled =
+      Make().Handle(upshift::testing::RecordOf(EventOf(SampleOrder(), [](Event& e) { e.mutable_accepted(); }), "upgrade.orders"));
+  EXPECT_EQ(handled.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(hosting_.calls.empty());
+}
+
+TEST_F(ClonerTest, AProductionAcceptanceReusingATestsIdIsRefused) {
+  gate_.Admit(SampleOrder());  // a Test
+  Order production = ProductionOrder();  // same upgrade id
+  absl::Status handled =
+      Make().Handle(upshift::testing::RecordOf(EventOf(production, [](Event& e) { e.mutable_accepted(); }), "upgrade.orders"));
+  EXPECT_EQ(handled.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(hosting_.dbs["acme"].connection_limit, -1);
+  EXPECT_TRUE(hosting_.calls.empty());
+}
+
+TEST_F(ClonerTest, AFailedTestWhoseCopyTheClonerNeverMadeDropsNothing) {
+  // A database named like the copy exists, but the cloner did not make it.
+  hosting_.Add("acme_test_0f8fad5b", "16.0", {{"public.a", 1}});
+  gate_.Admit(SampleOrder());
+  ASSERT_TRUE(Make().Handle(upshift::testing::RecordOf(EventOf(SampleOrder(), [](Event& e) { e.mutable_failed(); }))).ok());
+  EXPECT_EQ(hosting_.dbs.count("acme_test_0f8fad5b"), 1u);
+  EXPECT_TRUE(store_.drops.empty());
+}
+
+TEST_F(ClonerTest, ACopyWhoseNameIsTakenByADatabaseTheClonerDidNotMakeFailsTheTestAndLeavesThatDatabase) {
+  hosting_.Add("acme_test_0f8fad5b", "16.0", {{"public.a", 1}});
+  ASSERT_TRUE(Make().OnAccepted(SampleOrder()).ok());
+  EXPECT_EQ(hosting_.dbs["acme_test_0f8fad5b"].rows.at("public.a"), 1);  // untouched
+  for (const std::string& call : hosting_.calls) EXPECT_NE(call.rfind("drop", 0), 0u) << call;
+  Event last = publisher_.Events().back();
+  ASSERT_TRUE(last.has_failed()) << last.DebugString();
+  EXPECT_THAT(last.failed().error(), ::testing::HasSubstr("did not make"));
+  EXPECT_FALSE(store_.made.count({SampleOrder().upgrade_id(), "acme_test_0f8fad5b"}));
+  // And the Test's failure that follows drops nothing either.
+  ASSERT_TRUE(Make().OnFailed(SampleOrder()).ok());
+  EXPECT_EQ(hosting_.dbs.count("acme_test_0f8fad5b"), 1u);
+}
+
+TEST_F(ClonerTest, ARestorePointNameTakenByAnotherDatabaseFailsTheUpgradeWithTheDatabaseBackOnline) {
+  hosting_.Add("acme_rp_0f8fad5b", "16.0", {{"public.a", 42}});
+  ASSERT_TRUE(Make().OnProductionAccepted(ProductionOrder()).ok());
+  EXPECT_EQ(hosting_.dbs["acme_rp_0f8fad5b"].rows.at("public.a"), 42);
+  ASSERT_TRUE(publisher_.Events().back().has_failed());
+  EXPECT_TRUE(hosting_.dbs["acme"].online);
+  // A rollback never renames a database the cloner did not make into the customer's place.
+  EXPECT_EQ(Make().OnMigrationFailed(ProductionOrder(), "forged").code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(hosting_.dbs["acme"].rows.at("public.a"), 3);
+}
+
+TEST_F(ClonerTest, AReservedDatabaseIsNeverCopiedOver) {
+  Order order = SampleOrder();
+  order.set_test_database("upshift");
+  ASSERT_TRUE(Make().OnAccepted(order).ok());
+  ASSERT_TRUE(publisher_.Events().back().has_failed());
+  EXPECT_THAT(publisher_.Events().back().failed().error(), ::testing::HasSubstr("reserved"));
+  EXPECT_TRUE(std::none_of(hosting_.calls.begin(), hosting_.calls.end(),
+                           [](const std::string& c) { return c.find("upshift") != std::string::npos; }));
+}
+
+TEST_F(ClonerTest, TheStoredOrderIsWhatTheClonerActsOn) {
+  gate_.Admit(SampleOrder());
+  ASSERT_TRUE(Make().Handle(upshift::testing::RecordOf(EventOf(SampleOrder(), [](Event& e) { e.mutable_accepted(); }),
+                                                        "upgrade.orders")).ok());
+  EXPECT_EQ(hosting_.dbs.count("acme_test_0f8fad5b"), 1u);
+  EXPECT_TRUE(store_.made.count({SampleOrder().upgrade_id(), "acme_test_0f8fad5b"}));
+  ASSERT_TRUE(Make().Handle(upshift::testing::RecordOf(EventOf(SampleOrder(), [](Event& e) { e.mutable_failed(); }))).ok());
+  EXPECT_EQ(hosting_.dbs.count("acme_test_0f8fad5b"), 0u);
 }
 
 }  // namespace

@@ -60,6 +60,15 @@ class FakeGate final : public Gate {
     }
     return Passage{};
   }
+  // The orders of `orders`; NOT_FOUND for any other.
+  absl::StatusOr<upgrade::v1::Order> GetOrder(const std::string& upgrade_id) override {
+    auto it = orders.find(upgrade_id);
+    if (it == orders.end()) return absl::NotFoundError(upgrade_id);
+    return it->second;
+  }
+  // Stores `order` as request would have admitted it.
+  void Admit(const upgrade::v1::Order& order) { orders[order.upgrade_id()] = order; }
+  std::map<std::string, upgrade::v1::Order> orders;
   std::set<std::string> ended;
   std::set<std::string> cancelled;
   std::set<upgrade::v1::Checkpoint> cancel_at;

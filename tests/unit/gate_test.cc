@@ -12,7 +12,7 @@
 #include "absl/synchronization/notification.h"
 #include "libs/common/grpc_util.h"
 #include "libs/common/retry.h"
-#include "upgrade/v1/upgrade.grpc.pb.h"
+#include "upgrade/v1/gate.grpc.pb.h"
 
 namespace upshift {
 namespace {

@@ -410,6 +410,7 @@ TEST_F(MigratorTest, TheReportsBeforeCountsAreTheClonersWhenTheEventCarriesThem)
   TableCount* own = cloned.mutable_clone_succeeded()->add_copy_rows();
   own->set_table("upshift.migration_history");
   own->set_rows(3);
+  gate_.Admit(SampleOrder());
   ASSERT_TRUE(migrator_.Handle(upshift::testing::RecordOf(cloned)).ok());
   const IntegrityReport report = publisher_.Events().back().succeeded().report();
   ASSERT_EQ(report.tables_size(), 2);
@@ -452,6 +453,28 @@ TEST_F(MigratorTest, AnUndecodableRecordIsPermanent) {
   ConsumedRecord r;
   r.payload = "\xff\xff not protobuf";
   EXPECT_EQ(migrator_.Handle(r).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(MigratorTest, ACloneSucceededNamingALiveDatabaseAsTheCopyIsRefusedAndRunsNothing) {
+  gate_.Admit(SampleOrder());
+  Event cloned;
+  cloned.set_event_id("0f8fad5b-d9cb-469f-a165-70867728950e/clone_succeeded");
+  *cloned.mutable_order() = SampleOrder();
+  cloned.mutable_order()->set_test_database("acme");  // the customer's own database
+  cloned.mutable_clone_succeeded();
+  absl::Status handled = migrator_.Handle(upshift::testing::RecordOf(cloned));
+  EXPECT_EQ(handled.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(publisher_.records.empty());
+  EXPECT_TRUE(gate_.passed.empty());  // not even a checkpoint was passed
+}
+
+TEST_F(MigratorTest, ASnapshotOfAnUpgradeRequestNeverAdmittedIsRefused) {
+  Event snapshot;
+  snapshot.set_event_id("0f8fad5b-d9cb-469f-a165-70867728950e/snapshot_succeeded");
+  *snapshot.mutable_order() = SampleOrder(PURPOSE_PRODUCTION);
+  snapshot.mutable_snapshot_succeeded();
+  EXPECT_EQ(migrator_.Handle(upshift::testing::RecordOf(snapshot)).code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(publisher_.records.empty());
 }
 
 }  // namespace
