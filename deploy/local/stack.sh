@@ -45,7 +45,23 @@ stack_start_broker() {
   KAFKA_BROKERS=$(cat "$STACK_DIR/bootstrap")
 }
 
+# One Ed25519 key pair per service, made for this stack: each service signs the records it writes
+# with its private key ($KEY_DIR/<service>.key) and checks every record it reads against the public
+# keys in $KEY_DIR/trusted. In production each service gets only its own private key (a Secret).
+stack_make_record_keys() {
+  KEY_DIR="$STACK_DIR/keys"
+  mkdir -p "$KEY_DIR/trusted"
+  for service in request status cloner migrator notifier; do
+    (umask 077; openssl genpkey -algorithm ed25519 -out "$KEY_DIR/$service.key")
+    openssl pkey -in "$KEY_DIR/$service.key" -pubout -out "$KEY_DIR/trusted/$service.pem"
+  done
+}
+
+# The flags that give `service` its record keys.
+record_keys() { echo "--record_signing_key=$KEY_DIR/$1.key" "--record_trusted_keys=$KEY_DIR/trusted"; }
+
 stack_start_services() {  # needs CATALOG; OUTBOX_DIR or SMTP_URL
+  stack_make_record_keys
   export UPSHIFT_KAFKA_BROKERS=$KAFKA_BROKERS UPSHIFT_PLATFORM_DB=$PLATFORM_DB UPSHIFT_HOSTING_DB=$HOSTING_DB
   export UPSHIFT_CATALOG=$CATALOG
   # The devbroker's coordinator waits session.timeout.ms for departed members before a rebalance
@@ -59,16 +75,16 @@ stack_start_services() {  # needs CATALOG; OUTBOX_DIR or SMTP_URL
   export UPSHIFT_HEALTH_LISTEN=127.0.0.1:0
   REQUEST_PORT=$(free_port)
   STATUS_PORT=$(free_port)
-  "$BUILD_DIR/services/request/request" --listen="127.0.0.1:$REQUEST_PORT" >"$STACK_DIR/request.log" 2>&1 &
+  "$BUILD_DIR/services/request/request" $(record_keys request) --listen="127.0.0.1:$REQUEST_PORT" >"$STACK_DIR/request.log" 2>&1 &
   echo "$! request" >>"$STACK_DIR/pids"
-  "$BUILD_DIR/services/status/status" --listen="127.0.0.1:$STATUS_PORT" >"$STACK_DIR/status.log" 2>&1 &
+  "$BUILD_DIR/services/status/status" $(record_keys status) --listen="127.0.0.1:$STATUS_PORT" >"$STACK_DIR/status.log" 2>&1 &
   echo "$! status" >>"$STACK_DIR/pids"
-  "$BUILD_DIR/services/cloner/cloner" --pg_bin_dir="$PG_BIN" --request_addr="127.0.0.1:$REQUEST_PORT" \
+  "$BUILD_DIR/services/cloner/cloner" $(record_keys cloner) --pg_bin_dir="$PG_BIN" --request_addr="127.0.0.1:$REQUEST_PORT" \
     >"$STACK_DIR/cloner.log" 2>&1 &
   echo "$! cloner" >>"$STACK_DIR/pids"
-  "$BUILD_DIR/services/migrator/migrator" --request_addr="127.0.0.1:$REQUEST_PORT" >"$STACK_DIR/migrator.log" 2>&1 &
+  "$BUILD_DIR/services/migrator/migrator" $(record_keys migrator) --request_addr="127.0.0.1:$REQUEST_PORT" >"$STACK_DIR/migrator.log" 2>&1 &
   echo "$! migrator" >>"$STACK_DIR/pids"
-  "$BUILD_DIR/services/notifier/notifier" --outbox_dir="$OUTBOX_DIR" --smtp_url="${SMTP_URL:-}" \
+  "$BUILD_DIR/services/notifier/notifier" $(record_keys notifier) --outbox_dir="$OUTBOX_DIR" --smtp_url="${SMTP_URL:-}" \
     --connect_hint="host=127.0.0.1 port=$PG_PORT" >"$STACK_DIR/notifier.log" 2>&1 &
   echo "$! notifier" >>"$STACK_DIR/pids"
   unset UPSHIFT_KAFKA_BROKERS UPSHIFT_PLATFORM_DB UPSHIFT_HOSTING_DB UPSHIFT_CATALOG UPSHIFT_KAFKA_PROPERTIES

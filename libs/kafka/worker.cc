@@ -12,10 +12,27 @@
 namespace upshift {
 
 absl::StatusOr<KafkaOptions> MakeKafkaOptions(std::string brokers, const std::vector<std::string>& properties,
-                                              std::string client_id) {
+                                              std::string client_id, const RecordKeyFiles& keys) {
   absl::StatusOr<std::map<std::string, std::string>> parsed = ParseKafkaProperties(properties);
   if (!parsed.ok()) return parsed.status();
-  return KafkaOptions{std::move(brokers), std::move(client_id), *std::move(parsed)};
+  KafkaOptions options{std::move(brokers), client_id, *std::move(parsed)};
+  if (keys.insecure) {
+    LogWarning("--insecure_unsigned_records: records are written unsigned and consumed unchecked; anyone who "
+               "can write to the broker can forge them. Never run so in production.");
+    return options;
+  }
+  if (keys.signing_key.empty() || keys.trusted_keys.empty()) {
+    return absl::InvalidArgumentError(
+        "--record_signing_key and --record_trusted_keys are required (records are signed and checked); "
+        "--insecure_unsigned_records turns that off");
+  }
+  absl::StatusOr<std::shared_ptr<const RecordSigner>> signer = RecordSigner::FromPemFile(client_id, keys.signing_key);
+  if (!signer.ok()) return signer.status();
+  absl::StatusOr<std::shared_ptr<const RecordVerifier>> verifier = RecordVerifier::FromDirectory(keys.trusted_keys);
+  if (!verifier.ok()) return verifier.status();
+  options.signer = *std::move(signer);
+  options.verifier = *std::move(verifier);
+  return options;
 }
 
 ProgressReport Heartbeats(KafkaProducer& producer, std::string source, absl::Duration every) {

@@ -14,9 +14,19 @@
 
 namespace upshift {
 
-// INVALID_ARGUMENT when a property is not key=value.
+// Where a service's record keys are (its flags --record_signing_key, --record_trusted_keys,
+// --insecure_unsigned_records).
+struct RecordKeyFiles {
+  std::string signing_key;   // PEM file of the service's own Ed25519 private key
+  std::string trusted_keys;  // directory of every service's public keys, <service>.pem
+  bool insecure = false;     // neither sign nor check: an explicit choice, logged at start
+};
+
+// The options of a service's producer and consumers. `client_id` is also the name the service signs
+// its records as. INVALID_ARGUMENT when a property is not key=value, or when the keys are not given
+// (and `keys.insecure` is not set); NOT_FOUND / INVALID_ARGUMENT when a key file cannot be read.
 absl::StatusOr<KafkaOptions> MakeKafkaOptions(std::string brokers, const std::vector<std::string>& properties,
-                                              std::string client_id);
+                                              std::string client_id, const RecordKeyFiles& keys);
 
 // A worker's health server: grpc.health.v1 on `listen`, SERVING while the broker and every probe
 // answer (for Kubernetes' gRPC probes).

@@ -61,40 +61,43 @@ std::string PemOf(EVP_PKEY* key, bool private_key) {
   return std::string(data, size);
 }
 
-}  // namespace
+// A service's Ed25519 private key.
+class Ed25519Signer final : public RecordSigner {
+ public:
+  Ed25519Signer(std::string signer, Pkey key) : signer_(std::move(signer)), key_(std::move(key)) {}
+  const std::string& signer() const override { return signer_; }
+  std::string Sign(absl::string_view topic, absl::string_view key, absl::string_view payload) const override;
 
-struct RecordSigner::Key {
-  Pkey pkey;
+ private:
+  std::string signer_;
+  Pkey key_;
 };
+
+}  // namespace
 
 struct RecordVerifier::Keys {
   std::map<std::string, std::vector<Pkey>, std::less<>> by_signer;
 };
-
-RecordSigner::RecordSigner(std::string signer, std::unique_ptr<Key> key)
-    : signer_(std::move(signer)), key_(std::move(key)) {}
-RecordSigner::~RecordSigner() = default;
 
 absl::StatusOr<std::shared_ptr<const RecordSigner>> RecordSigner::FromPemFile(std::string signer,
                                                                              const std::string& path) {
   absl::StatusOr<std::string> pem = ReadFile(path);
   if (!pem.ok()) return pem.status();
   Bio bio(BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size())));
-  auto key = std::make_unique<Key>();
-  key->pkey.reset(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
-  if (key->pkey == nullptr || EVP_PKEY_get_id(key->pkey.get()) != EVP_PKEY_ED25519) {
+  Pkey key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+  if (key == nullptr || EVP_PKEY_get_id(key.get()) != EVP_PKEY_ED25519) {
     return absl::InvalidArgumentError(absl::StrCat(path, " holds no Ed25519 private key in PEM"));
   }
-  return std::shared_ptr<const RecordSigner>(new RecordSigner(std::move(signer), std::move(key)));
+  return std::make_shared<const Ed25519Signer>(std::move(signer), std::move(key));
 }
 
-std::string RecordSigner::Sign(absl::string_view topic, absl::string_view key, absl::string_view payload) const {
+std::string Ed25519Signer::Sign(absl::string_view topic, absl::string_view key, absl::string_view payload) const {
   std::string message = SignedBytes(topic, key, payload);
   std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
   std::string signature(kSignatureSize, '\0');
   size_t size = signature.size();
   // Ed25519 hashes the message itself: no digest is given.
-  if (EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, key_->pkey.get()) != 1 ||
+  if (EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, key_.get()) != 1 ||
       EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(signature.data()), &size,
                      reinterpret_cast<const unsigned char*>(message.data()), message.size()) != 1) {
     return "";  // cannot happen with a valid key; an empty signature is refused by every consumer

@@ -16,26 +16,20 @@
 
 namespace upshift {
 
-// Signs records with one service's private key. Immutable and thread-safe.
+// Signs records as one service. Implementations are immutable and thread-safe.
 class RecordSigner {
  public:
-  // `signer`: the service's name, which consumers look its public keys up by. NOT_FOUND: no such
-  // file; INVALID_ARGUMENT: not an Ed25519 private key in PEM.
+  // Signs with the service's Ed25519 private key. `signer`: the service's name, which consumers look
+  // its public keys up by. NOT_FOUND: no such file; INVALID_ARGUMENT: not an Ed25519 private key in PEM.
   static absl::StatusOr<std::shared_ptr<const RecordSigner>> FromPemFile(std::string signer, const std::string& path);
-  ~RecordSigner();
+  virtual ~RecordSigner() = default;
 
-  const std::string& signer() const { return signer_; }
+  // The name the records are signed as.
+  virtual const std::string& signer() const = 0;
 
-  // The signature (64 bytes) of a record: over its topic, key and payload together, so that it
-  // cannot be moved to another topic or given another key.
-  std::string Sign(absl::string_view topic, absl::string_view key, absl::string_view payload) const;
-
-  struct Key;
-
- private:
-  RecordSigner(std::string signer, std::unique_ptr<Key> key);
-  std::string signer_;
-  std::unique_ptr<Key> key_;
+  // The signature of a record: over its topic, key and payload together, so that it cannot be moved
+  // to another topic or given another key.
+  virtual std::string Sign(absl::string_view topic, absl::string_view key, absl::string_view payload) const = 0;
 };
 
 // Checks records against the public keys of the services that may sign them. Immutable and thread-safe.

@@ -23,6 +23,13 @@ ABSL_FLAG(absl::Duration, health_interval, absl::Seconds(2), "How often health p
 ABSL_FLAG(std::string, kafka_brokers, "127.0.0.1:9092", "Kafka bootstrap servers");
 ABSL_FLAG(std::vector<std::string>, kafka_properties, {},
           "Extra librdkafka properties as key=value,... (security, timeouts, debug)");
+ABSL_FLAG(std::string, record_signing_key, "",
+          "PEM file of this service's Ed25519 private key: every record it writes is signed with it");
+ABSL_FLAG(std::string, record_trusted_keys, "",
+          "Directory of the services' Ed25519 public keys (<service>.pem): a record not signed by a service "
+          "allowed on its topic goes to the DLQ unread");
+ABSL_FLAG(bool, insecure_unsigned_records, false,
+          "Write records unsigned and consume them unchecked (development only; logged as a warning)");
 ABSL_FLAG(std::string, platform_db, "", "libpq connection string of the platform database");
 ABSL_FLAG(std::string, request_addr, "127.0.0.1:50051", "Address of the request service (its UpgradeGate)");
 ABSL_FLAG(std::string, hosting_db, "", "libpq connection string of the hosting server (no dbname)");
@@ -58,7 +65,9 @@ struct Config {
 
 absl::StatusOr<Config> ReadConfig() {
   absl::StatusOr<KafkaOptions> kafka =
-      MakeKafkaOptions(absl::GetFlag(FLAGS_kafka_brokers), absl::GetFlag(FLAGS_kafka_properties), "cloner");
+      MakeKafkaOptions(absl::GetFlag(FLAGS_kafka_brokers), absl::GetFlag(FLAGS_kafka_properties), "cloner",
+                       {absl::GetFlag(FLAGS_record_signing_key), absl::GetFlag(FLAGS_record_trusted_keys),
+                        absl::GetFlag(FLAGS_insecure_unsigned_records)});
   if (!kafka.ok()) return kafka.status();
   Config c{*kafka,
            absl::GetFlag(FLAGS_platform_db),

@@ -18,6 +18,13 @@ ABSL_FLAG(absl::Duration, health_interval, absl::Seconds(2), "How often health p
 ABSL_FLAG(std::string, kafka_brokers, "127.0.0.1:9092", "Kafka bootstrap servers");
 ABSL_FLAG(std::vector<std::string>, kafka_properties, {},
           "Extra librdkafka properties as key=value,... (security, timeouts, debug)");
+ABSL_FLAG(std::string, record_signing_key, "",
+          "PEM file of this service's Ed25519 private key: every record it writes is signed with it");
+ABSL_FLAG(std::string, record_trusted_keys, "",
+          "Directory of the services' Ed25519 public keys (<service>.pem): a record not signed by a service "
+          "allowed on its topic goes to the DLQ unread");
+ABSL_FLAG(bool, insecure_unsigned_records, false,
+          "Write records unsigned and consume them unchecked (development only; logged as a warning)");
 ABSL_FLAG(std::string, hosting_db, "", "libpq connection string of the hosting server (no dbname)");
 ABSL_FLAG(std::string, catalog, "", "Path of the migration catalog folder");
 ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(10),
@@ -31,7 +38,9 @@ namespace {
 
 int Run(const std::atomic<bool>& stop) {
   absl::StatusOr<KafkaOptions> kafka =
-      MakeKafkaOptions(absl::GetFlag(FLAGS_kafka_brokers), absl::GetFlag(FLAGS_kafka_properties), "migrator");
+      MakeKafkaOptions(absl::GetFlag(FLAGS_kafka_brokers), absl::GetFlag(FLAGS_kafka_properties), "migrator",
+                       {absl::GetFlag(FLAGS_record_signing_key), absl::GetFlag(FLAGS_record_trusted_keys),
+                        absl::GetFlag(FLAGS_insecure_unsigned_records)});
   absl::StatusOr<Catalog> catalog = Catalog::Load(absl::GetFlag(FLAGS_catalog));
   for (const absl::Status& s : {kafka.status(), catalog.status()}) {
     if (!s.ok()) {

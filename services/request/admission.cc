@@ -111,11 +111,36 @@ absl::StatusOr<const StoredOrder*> Admission::TestAllowingProduction(const std::
                                                     ": order a Test upgrade and check its copy first"));
 }
 
-absl::StatusOr<std::optional<upgrade::v1::Upgrade>> Admission::FirstWithRequestId(const std::string& request_id) {
-  UPSHIFT_RETURN_IF_ERROR(ValidateRequestId(request_id));
-  if (request_id.empty()) return std::nullopt;
-  UPSHIFT_ASSIGN_OR_RETURN(std::optional<StoredOrder> first, store_.FindByRequestId(request_id));
+namespace {
+
+// OK when `first`, the order admitted with a request_id, is what `asked` (a new call's order with
+// the same request_id) asks for: the same database, target, purpose and email.
+absl::Status SameOrder(const upgrade::v1::Order& first, const upgrade::v1::Order& asked) {
+  std::string differs;
+  if (first.database() != asked.database()) {
+    differs = absl::StrCat("database \"", first.database(), "\"");
+  } else if (first.target_version() != asked.target_version()) {
+    differs = absl::StrCat("target version ", first.target_version());
+  } else if (first.purpose() != asked.purpose()) {
+    differs = absl::StrCat("purpose ", upgrade::v1::Purpose_Name(first.purpose()));
+  } else if (first.notify_email() != asked.notify_email()) {
+    differs = "another email address";
+  } else {
+    return absl::OkStatus();
+  }
+  return absl::AlreadyExistsError(absl::StrCat("request_id \"", asked.request_id(), "\" was used for upgrade ",
+                                               first.upgrade_id(), " with ", differs,
+                                               "; a new order needs a new request_id"));
+}
+
+}  // namespace
+
+absl::StatusOr<std::optional<upgrade::v1::Upgrade>> Admission::FirstWithRequestId(const upgrade::v1::Order& asked) {
+  UPSHIFT_RETURN_IF_ERROR(ValidateRequestId(asked.request_id()));
+  if (asked.request_id().empty()) return std::nullopt;
+  UPSHIFT_ASSIGN_OR_RETURN(std::optional<StoredOrder> first, store_.FindByRequestId(asked.request_id()));
   if (!first.has_value()) return std::nullopt;
+  UPSHIFT_RETURN_IF_ERROR(SameOrder(first->order, asked));
   return UpgradeOf(*first);
 }
 
@@ -132,7 +157,13 @@ upgrade::v1::Order Admission::NewOrder(const std::string& database, const std::s
 }
 
 absl::StatusOr<upgrade::v1::Upgrade> Admission::RequestUpgrade(const upgrade::v1::RequestUpgradeRequest& request) {
-  UPSHIFT_ASSIGN_OR_RETURN(std::optional<upgrade::v1::Upgrade> first, FirstWithRequestId(request.request_id()));
+  upgrade::v1::Order asked;
+  asked.set_database(request.database());
+  asked.set_target_version(request.target_version());
+  asked.set_purpose(request.purpose());
+  asked.set_notify_email(request.notify_email());
+  asked.set_request_id(request.request_id());
+  UPSHIFT_ASSIGN_OR_RETURN(std::optional<upgrade::v1::Upgrade> first, FirstWithRequestId(asked));
   if (first.has_value()) return *std::move(first);
   UPSHIFT_RETURN_IF_ERROR(ValidateDatabaseName(request.database(), options_.reserved_databases));
   UPSHIFT_RETURN_IF_ERROR(ValidateVersion(request.target_version()));
@@ -178,7 +209,12 @@ absl::StatusOr<upgrade::v1::Upgrade> Admission::RequestUpgrade(const upgrade::v1
 }
 
 absl::StatusOr<upgrade::v1::Upgrade> Admission::CheckUpgrade(const upgrade::v1::CheckUpgradeRequest& request) {
-  UPSHIFT_ASSIGN_OR_RETURN(std::optional<upgrade::v1::Upgrade> first, FirstWithRequestId(request.request_id()));
+  upgrade::v1::Order asked;
+  asked.set_database(request.database());
+  asked.set_target_version(request.target_version());
+  asked.set_purpose(upgrade::v1::PURPOSE_CHECK);
+  asked.set_request_id(request.request_id());
+  UPSHIFT_ASSIGN_OR_RETURN(std::optional<upgrade::v1::Upgrade> first, FirstWithRequestId(asked));
   if (first.has_value()) return *std::move(first);
   UPSHIFT_RETURN_IF_ERROR(ValidateDatabaseName(request.database(), options_.reserved_databases));
   UPSHIFT_RETURN_IF_ERROR(ValidateVersion(request.target_version()));
@@ -210,7 +246,10 @@ absl::StatusOr<upgrade::v1::Upgrade> Admission::Record(upgrade::v1::Order order)
   if (admitted.code() == absl::StatusCode::kAlreadyExists && !order.request_id().empty()) {
     // A concurrent call with the same request_id won the race: answer with its order.
     UPSHIFT_ASSIGN_OR_RETURN(std::optional<StoredOrder> first, store_.FindByRequestId(order.request_id()));
-    if (first.has_value()) return UpgradeOf(*first);
+    if (first.has_value()) {
+      UPSHIFT_RETURN_IF_ERROR(SameOrder(first->order, order));
+      return UpgradeOf(*first);
+    }
   }
   UPSHIFT_RETURN_IF_ERROR(admitted);
   if (admitted_) admitted_();

@@ -38,7 +38,7 @@ class Admission {
   // INVALID_ARGUMENT: malformed input. NOT_FOUND: no such database. FAILED_PRECONDITION: the order
   // breaks a rule (version, active upgrade, Production without a successful Test, test copy).
   // UNAVAILABLE: a dependency is down; nothing was recorded. A repeated request_id returns the
-  // first order's Upgrade.
+  // first order's Upgrade when the call asks for the same order, else ALREADY_EXISTS.
   absl::StatusOr<upgrade::v1::Upgrade> RequestUpgrade(const upgrade::v1::RequestUpgradeRequest& request);
 
   // Admits a check (dry run) of upgrading `database` to `target_version`. Codes as RequestUpgrade;
@@ -51,8 +51,9 @@ class Admission {
       const upgrade::v1::GetUpgradeOptionsRequest& request);
 
  private:
-  // The Upgrade of the order first made with `request_id` (validated), if any.
-  absl::StatusOr<std::optional<upgrade::v1::Upgrade>> FirstWithRequestId(const std::string& request_id);
+  // The order first admitted with `asked`'s request_id, if any. ALREADY_EXISTS when that order is not
+  // what `asked` asks for (another database, target, purpose or email): a reused key is refused.
+  absl::StatusOr<std::optional<upgrade::v1::Upgrade>> FirstWithRequestId(const upgrade::v1::Order& asked);
   // A new order with a fresh upgrade id.
   upgrade::v1::Order NewOrder(const std::string& database, const std::string& from, const std::string& target,
                               upgrade::v1::Purpose purpose, const std::string& request_id) const;

@@ -33,6 +33,9 @@ CREATE TABLE IF NOT EXISTS request.orders (
   migrate_ms        bigint NOT NULL DEFAULT 0,
   source_size_bytes bigint NOT NULL DEFAULT 0
 );
+-- The order exactly as admitted and published (upgrade.v1.Order): what the workers act on, compared
+-- field by field with the records that name it. The columns above are for queries.
+ALTER TABLE request.orders ADD COLUMN IF NOT EXISTS order_bytes bytea;
 -- One active upgrade and one active check (purpose 3) per database, enforced by the database itself.
 DROP INDEX IF EXISTS request.orders_one_active;
 CREATE UNIQUE INDEX IF NOT EXISTS orders_one_active_upgrade ON request.orders (database)
@@ -55,7 +58,7 @@ const std::string kColumns = absl::StrCat(
     pg::MicrosOf("created_at"), ", ", pg::MicrosOf("finished_at"),
     ", outcome, coalesce(restore_point, ''), estimated_downtime_ms, clone_ms, migrate_ms, source_size_bytes, ",
     pg::MicrosOf("cancel_requested_at"), ", ", pg::MicrosOf("no_return_at"), ", ", pg::MicrosOf("copy_expires_at"),
-    ", copy_removed");
+    ", copy_removed, order_bytes");
 
 StoredOrder FromRow(const pqxx::row& row) {
   StoredOrder s;
@@ -84,6 +87,8 @@ StoredOrder FromRow(const pqxx::row& row) {
   s.no_return_at = pg::TimeFromField(row[17]);
   s.copy_expires_at = pg::TimeFromField(row[18]);
   s.copy_removed = row[19].as<bool>();
+  // Orders admitted before order_bytes existed keep the columns' (coarser) values.
+  if (!row[20].is_null()) o.ParseFromString(pqxx::binarystring(row[20]).str());
   return s;
 }
 
@@ -159,12 +164,12 @@ absl::Status PgOrderStore::Admit(const upgrade::v1::Order& order, const Outgoing
     }
     tx.exec_params(
         "INSERT INTO request.orders (upgrade_id, database, from_version, target_version, purpose, notify_email, "
-        "request_id, test_database, created_at, restore_point, estimated_downtime_ms) "
-        "VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, ''), NULLIF($8, ''), $9, NULLIF($10, ''), $11)",
+        "request_id, test_database, created_at, restore_point, estimated_downtime_ms, order_bytes) "
+        "VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, ''), NULLIF($8, ''), $9, NULLIF($10, ''), $11, $12)",
         order.upgrade_id(), order.database(), order.from_version(), order.target_version(),
         static_cast<int>(order.purpose()), order.notify_email(), order.request_id(), order.test_database(),
         pg::FormatTime(FromProto(order.created_at())), order.restore_point(),
-        absl::ToInt64Milliseconds(FromProto(order.estimated_downtime())));
+        absl::ToInt64Milliseconds(FromProto(order.estimated_downtime())), pqxx::binarystring(order.SerializeAsString()));
     tx.exec_params("INSERT INTO request.outbox (topic, key, payload) VALUES ($1, $2, $3)", record.topic, record.key,
                    pqxx::binarystring(record.payload));
     return absl::OkStatus();

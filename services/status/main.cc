@@ -33,6 +33,13 @@ ABSL_FLAG(std::string, port_file, "", "If set, the bound gRPC port is written th
 ABSL_FLAG(std::string, kafka_brokers, "127.0.0.1:9092", "Kafka bootstrap servers");
 ABSL_FLAG(std::vector<std::string>, kafka_properties, {},
           "Extra librdkafka properties as key=value,... (security, timeouts, debug)");
+ABSL_FLAG(std::string, record_signing_key, "",
+          "PEM file of this service's Ed25519 private key: every record it writes is signed with it");
+ABSL_FLAG(std::string, record_trusted_keys, "",
+          "Directory of the services' Ed25519 public keys (<service>.pem): a record not signed by a service "
+          "allowed on its topic goes to the DLQ unread");
+ABSL_FLAG(bool, insecure_unsigned_records, false,
+          "Write records unsigned and consume them unchecked (development only; logged as a warning)");
 ABSL_FLAG(std::string, platform_db, "", "libpq connection string of the platform database");
 ABSL_FLAG(std::string, hosting_db, "", "libpq connection string of the hosting server (no dbname)");
 ABSL_FLAG(std::vector<std::string>, reserved_databases, {"upshift"},
@@ -103,7 +110,9 @@ int Run(const Config& config, const std::atomic<bool>& stop) {
   }
   PgHostingServer hosting({config.hosting_db, config.reserved, "", absl::Hours(6)});
   absl::StatusOr<KafkaOptions> kafka_options =
-      MakeKafkaOptions(config.kafka_brokers, absl::GetFlag(FLAGS_kafka_properties), "status");
+      MakeKafkaOptions(config.kafka_brokers, absl::GetFlag(FLAGS_kafka_properties), "status",
+                       {absl::GetFlag(FLAGS_record_signing_key), absl::GetFlag(FLAGS_record_trusted_keys),
+                        absl::GetFlag(FLAGS_insecure_unsigned_records)});
   if (!kafka_options.ok()) {
     LogError(kafka_options.status().ToString());
     return 2;

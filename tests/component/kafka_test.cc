@@ -13,6 +13,8 @@
 #include "libs/kafka/consumer.h"
 #include "libs/kafka/producer.h"
 #include "libs/kafka/topics.h"
+#include "libs/security/record_signature.h"
+#include "tests/support/servers.h"
 #include "tests/component/environment.h"
 #include "tests/support/wait.h"
 #include "upgrade/v1/events.pb.h"
@@ -24,9 +26,11 @@ namespace {
 class RunningConsumer {
  public:
   RunningConsumer(const std::string& group, const std::vector<std::string>& topics, Publisher* dlq,
-                  RecordHandler handler, ProgressReport progress = {}) {
-    auto c = KafkaConsumer::Create({Broker().bootstrap(), "test", LocalKafkaProperties()}, group, topics, dlq,
-                                   std::move(handler), std::move(progress));
+                  RecordHandler handler, ProgressReport progress = {},
+                  std::shared_ptr<const RecordVerifier> verifier = nullptr) {
+    KafkaOptions options{Broker().bootstrap(), "test", LocalKafkaProperties()};
+    options.verifier = std::move(verifier);
+    auto c = KafkaConsumer::Create(options, group, topics, dlq, std::move(handler), std::move(progress));
     EXPECT_TRUE(c.ok()) << c.status();
     consumer_ = *std::move(c);
     thread_ = std::thread([this] { consumer_->Run(stop_); });
@@ -43,10 +47,72 @@ class RunningConsumer {
   std::thread thread_;
 };
 
-std::unique_ptr<KafkaProducer> Producer() {
-  auto p = KafkaProducer::Create({Broker().bootstrap(), "test", {}}, absl::Seconds(10));
+std::unique_ptr<KafkaProducer> Producer(std::shared_ptr<const RecordSigner> signer = nullptr) {
+  KafkaOptions options{Broker().bootstrap(), "test", {}};
+  options.signer = std::move(signer);
+  auto p = KafkaProducer::Create(options, absl::Seconds(10));
   EXPECT_TRUE(p.ok()) << p.status();
   return *std::move(p);
+}
+
+std::shared_ptr<const RecordSigner> SignerOf(const std::string& dir, const std::string& service) {
+  auto signer = RecordSigner::FromPemFile(service, absl::StrCat(dir, "/", service, ".key"));
+  EXPECT_TRUE(signer.ok()) << signer.status();
+  return signer.ok() ? *signer : nullptr;
+}
+
+// Only records that a service allowed on their topic signed reach the handler; the others go to
+// the DLQ unread, each with the reason.
+TEST(Kafka, OnlyRecordsSignedByAServiceAllowedOnTheTopicReachTheHandler) {
+  const std::string keys = MakeTempDir("upshift-record-keys");
+  const std::string rogue = MakeTempDir("upshift-rogue-keys");
+  ASSERT_TRUE(WriteRecordKeys(keys, {"request", "cloner"}).ok());
+  ASSERT_TRUE(WriteRecordKeys(rogue, {"request"}).ok());  // a key nobody trusts, claiming to be request
+  auto verifier = RecordVerifier::FromDirectory(keys + "/trusted");
+  ASSERT_TRUE(verifier.ok()) << verifier.status();
+  auto as_request = Producer(SignerOf(keys, "request"));
+  auto as_cloner = Producer(SignerOf(keys, "cloner"));
+  auto as_rogue = Producer(SignerOf(rogue, "request"));
+  auto unsigned_producer = Producer();
+  std::string key = absl::StrCat("signed_", NewUpgradeId().substr(0, 8));
+  ASSERT_TRUE(as_request->Publish(topics::kOrders, key, "from request").ok());
+  ASSERT_TRUE(as_cloner->Publish(topics::kOrders, key, "from the cloner, which may not write orders").ok());
+  ASSERT_TRUE(as_rogue->Publish(topics::kOrders, key, "forged").ok());
+  ASSERT_TRUE(unsigned_producer->Publish(topics::kOrders, key, "unsigned").ok());
+  ASSERT_TRUE(as_request->Publish(topics::kOrders, key, "last").ok());
+
+  std::mutex mu;
+  std::vector<std::string> handled, signers;
+  std::map<std::string, std::string> dead;  // payload -> reason
+  RunningConsumer dlq_reader(absl::StrCat("dlq-", NewUpgradeId()), {topics::kDeadLetters}, nullptr,
+                             [&](const ConsumedRecord& r) {
+                               upgrade::v1::DeadLetter d;
+                               std::lock_guard<std::mutex> lock(mu);
+                               if (d.ParseFromString(r.payload) && d.key() == key) dead[d.payload()] = d.reason();
+                               return absl::OkStatus();
+                             });
+  RunningConsumer consumer(
+      absl::StrCat("g-", NewUpgradeId()), {topics::kOrders}, as_request.get(),
+      [&](const ConsumedRecord& r) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (r.key == key) {
+          handled.push_back(r.payload);
+          signers.push_back(r.signer);
+        }
+        return absl::OkStatus();
+      },
+      {}, *verifier);
+  ASSERT_TRUE(WaitFor([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return handled.size() == 2 && dead.size() == 3;
+  }));
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_EQ(handled, (std::vector<std::string>{"from request", "last"}));
+  EXPECT_EQ(signers, (std::vector<std::string>{"request", "request"}));
+  EXPECT_NE(dead["unsigned"].find("not signed"), std::string::npos) << dead["unsigned"];
+  EXPECT_NE(dead["forged"].find("valid signature"), std::string::npos) << dead["forged"];
+  const std::string& moved = dead["from the cloner, which may not write orders"];
+  EXPECT_NE(moved.find("signed by request, not by \"cloner\""), std::string::npos) << moved;
 }
 
 TEST(Kafka, RecordsOfOneKeyArriveInOrder) {

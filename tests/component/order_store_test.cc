@@ -43,6 +43,22 @@ class OrderStoreTest : public ::testing::Test {
   std::unique_ptr<PgOrderStore> store_;
 };
 
+// Workers compare every record with the stored order field by field: it comes back exactly as admitted.
+TEST_F(OrderStoreTest, TheStoredOrderIsTheAdmittedOneToTheNanosecond) {
+  upgrade::v1::Order o = NewOrder("acme");
+  o.set_purpose(upgrade::v1::PURPOSE_PRODUCTION);
+  o.set_test_database("");
+  o.set_restore_point(RestorePointName("acme", o.upgrade_id()));
+  o.mutable_created_at()->set_nanos(123456789);
+  o.mutable_estimated_downtime()->set_seconds(3);
+  o.mutable_estimated_downtime()->set_nanos(987654321);
+  o.set_test_upgrade_id(NewUpgradeId());
+  ASSERT_TRUE(store_->Admit(o, {"upgrade.orders", "acme", "x"}).ok());
+  auto found = store_->FindByUpgradeId(o.upgrade_id());
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_EQ((*found)->order.SerializeAsString(), o.SerializeAsString()) << (*found)->order.DebugString();
+}
+
 TEST_F(OrderStoreTest, AdmitRecordsTheOrderAndItsOutboxRecordTogether) {
   upgrade::v1::Order o = NewOrder("acme", "key-1");
   ASSERT_TRUE(store_->Admit(o, {"upgrade.orders", "acme", std::string("\0\x01payload", 9)}).ok());

@@ -10,7 +10,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "libs/common/time.h"
+#include "libs/kafka/producer.h"
 #include "libs/kafka/topics.h"
+#include "libs/security/record_signature.h"
 #include "libs/pg/pg.h"
 #include "tests/support/platform.h"
 #include "tests/support/wait.h"
@@ -507,6 +509,231 @@ TEST(StatusService, AnswersBadAndUnknownIdsWithTheirCodes) {
 TEST(Health, BothServersReportServing) {
   EXPECT_EQ(*Platform::Health(platform->request_address()), grpc::health::v1::HealthCheckResponse::SERVING);
   EXPECT_EQ(*Platform::Health(platform->status_address()), grpc::health::v1::HealthCheckResponse::SERVING);
+}
+
+// --- The trust boundary: forged and tampered records change nothing ---------------------------
+
+// Signs as `signer` with a signature given beforehand: a record replayed with the signature it had.
+class ReplayedSignature final : public RecordSigner {
+ public:
+  ReplayedSignature(std::string signer, std::string signature)
+      : signer_(std::move(signer)), signature_(std::move(signature)) {}
+  const std::string& signer() const override { return signer_; }
+  std::string Sign(absl::string_view, absl::string_view, absl::string_view) const override { return signature_; }
+
+ private:
+  std::string signer_, signature_;
+};
+
+absl::StatusOr<std::unique_ptr<KafkaProducer>> ProducerSigningWith(std::shared_ptr<const RecordSigner> signer) {
+  KafkaOptions options{platform->broker().bootstrap(), "forger", LocalKafkaProperties()};
+  options.signer = std::move(signer);
+  return KafkaProducer::Create(options);
+}
+
+Upgrade UpgradeNamed(const std::string& id) {
+  GetUpgradeRequest req;
+  req.set_upgrade_id(id);
+  Upgrade u;
+  grpc::Status s = platform->status().GetUpgrade(Context().get(), req, &u);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return u;
+}
+
+// A forged record: how it is published, and which consumer groups must refuse it for what reason.
+struct Forgery {
+  std::string what;
+  KafkaProducer* producer;
+  std::string topic;
+  Event event;
+  std::string payload;  // as published (the event, serialized, unless set)
+  std::map<std::string, std::string> refused_by;  // consumer group -> part of the reason
+};
+
+TEST(ForgedRecords, ChangeNothingAndGoToTheDeadLetterQueueWithTheirReason) {
+  // Three customer databases; one has a finished Test, whose order the forgeries name.
+  const std::string a = "forge_a", b = "forge_b", c = "forge_c";
+  for (const std::string& db : {a, b, c}) ASSERT_TRUE(platform->postgres().GenerateSampleDatabase(db, 50).ok());
+  absl::StatusOr<std::unique_ptr<TopicTap>> tap =
+      TopicTap::Start(platform->broker().bootstrap(), {topics::kOrders, topics::kDeadLetters});
+  ASSERT_TRUE(tap.ok()) << tap.status();
+  RequestUpgradeResponse resp;
+  ASSERT_TRUE(Request(TestOrder(a), &resp).ok());
+  const Upgrade test = WatchToEnd(resp.upgrade().upgrade_id()).back();
+  ASSERT_EQ(test.state(), STATE_SUCCEEDED) << test.error() << platform->Logs();
+  const std::string copy = test.test_database();
+  std::map<std::string, std::map<std::string, std::string>> before;
+  for (const std::string& db : {a, b, c, copy}) before[db] = Checksums(db);
+
+  // The order as request stored it, from its signed acceptance on upgrade.orders.
+  ConsumedRecord accepted;
+  ASSERT_TRUE(WaitFor([&] {
+    for (const ConsumedRecord& r : (*tap)->Records()) {
+      Event e;
+      if (r.topic == topics::kOrders && e.ParseFromString(r.payload) && e.order().upgrade_id() == test.upgrade_id()) {
+        accepted = r;
+        return true;
+      }
+    }
+    return false;
+  }));
+  Event stored_event;
+  ASSERT_TRUE(stored_event.ParseFromString(accepted.payload));
+  const Order stored = stored_event.order();
+  EXPECT_EQ(accepted.signer, "request");
+
+  auto as = [](const std::string& service) {
+    absl::StatusOr<std::unique_ptr<KafkaProducer>> p = SignedProducer(*platform, service);
+    EXPECT_TRUE(p.ok()) << p.status();
+    return p.ok() ? *std::move(p) : nullptr;
+  };
+  std::unique_ptr<KafkaProducer> as_request = as("request"), as_cloner = as("cloner"), as_migrator = as("migrator");
+  const std::string rogue_dir = platform->log_dir() + "/rogue-keys";
+  ASSERT_TRUE(WriteRecordKeys(rogue_dir, {"cloner"}).ok());
+  absl::StatusOr<std::shared_ptr<const RecordSigner>> rogue_key =
+      RecordSigner::FromPemFile("cloner", rogue_dir + "/cloner.key");
+  ASSERT_TRUE(rogue_key.ok());
+  absl::StatusOr<std::unique_ptr<KafkaProducer>> rogue = ProducerSigningWith(*rogue_key);
+  absl::StatusOr<std::unique_ptr<KafkaProducer>> unsigned_producer = ProducerSigningWith(nullptr);
+  absl::StatusOr<std::unique_ptr<KafkaProducer>> replayer =
+      ProducerSigningWith(std::make_shared<ReplayedSignature>(accepted.signer, accepted.signature));
+  ASSERT_TRUE(rogue.ok() && unsigned_producer.ok() && replayer.ok());
+
+  // Every group that consumes a topic, and what a record without a good signature gets from each.
+  const std::map<std::string, std::vector<std::string>> groups = {
+      {topics::kOrders, {"upshift-status", "upshift-cloner", "upshift-notifier"}},
+      {topics::kEvents, {"upshift-request", "upshift-status", "upshift-cloner", "upshift-migrator", "upshift-notifier"}}};
+  auto all_groups = [&](const std::string& topic, const std::string& reason) {
+    std::map<std::string, std::string> out;
+    for (const std::string& g : groups.at(topic)) out[g] = reason;
+    return out;
+  };
+  auto event = [&](const std::string& kind, const std::function<void(Event&)>& fill, const Order& order) {
+    Event e;
+    e.set_event_id(absl::StrCat(order.upgrade_id(), "/", kind));
+    *e.mutable_order() = order;
+    e.set_source("forger");
+    fill(e);
+    return e;
+  };
+  auto naming = [&](const std::function<void(Order&)>& change) {
+    Order o = stored;
+    change(o);
+    return o;
+  };
+  const std::string disagrees = "disagrees with the stored order";
+  std::vector<Forgery> forgeries = {
+      {"an unsigned failed Test naming a live database as its copy", unsigned_producer->get(), topics::kEvents,
+       event("failed", [](Event& e) { e.mutable_failed()->set_error("forged"); },
+             naming([&](Order& o) { o.set_test_database(b); })),
+       "", all_groups(topics::kEvents, "not signed")},
+      {"a cancelled Test signed with a key nobody trusts", rogue->get(), topics::kEvents,
+       event("cancelled", [](Event& e) { e.mutable_cancelled(); }, naming([&](Order& o) { o.set_test_database(b); })),
+       "", all_groups(topics::kEvents, "valid signature")},
+      {"request's acceptance replayed with another copy name", replayer->get(), topics::kOrders,
+       event("accepted", [](Event& e) { e.mutable_accepted(); }, naming([&](Order& o) { o.set_test_database(c); })),
+       "", all_groups(topics::kOrders, "valid signature")},
+      {"an acceptance signed by the cloner, which may not write orders", as_cloner.get(), topics::kOrders,
+       event("accepted", [](Event& e) { e.mutable_accepted(); }, stored), "",
+       all_groups(topics::kOrders, "signed by request, not by \"cloner\"")},
+      {"a failed Test naming a live database (signed by the migrator)", as_migrator.get(), topics::kEvents,
+       event("failed", [](Event& e) { e.mutable_failed()->set_error("forged"); },
+             naming([&](Order& o) { o.set_test_database(b); })),
+       "", {{"upshift-cloner", disagrees}, {"upshift-request", disagrees}}},
+      {"a cancelled Test naming a live database (signed by request)", as_request.get(), topics::kEvents,
+       event("cancelled", [](Event& e) { e.mutable_cancelled(); }, naming([&](Order& o) { o.set_test_database(c); })),
+       "", {{"upshift-cloner", disagrees}, {"upshift-request", disagrees}}},
+      {"a check's end naming a live database", as_migrator.get(), topics::kEvents,
+       event("succeeded", [](Event& e) { e.mutable_succeeded(); }, naming([&](Order& o) {
+               o.set_purpose(PURPOSE_CHECK);
+               o.set_test_database(b);
+             })),
+       "", {{"upshift-cloner", disagrees}, {"upshift-request", disagrees}}},
+      {"an acceptance whose copy name is an existing database", as_request.get(), topics::kOrders,
+       event("accepted", [](Event& e) { e.mutable_accepted(); }, naming([&](Order& o) { o.set_test_database(c); })),
+       "", {{"upshift-cloner", disagrees}}},
+      {"a Production acceptance reusing the Test's id", as_request.get(), topics::kOrders,
+       event("accepted", [](Event& e) { e.mutable_accepted(); }, naming([&](Order& o) {
+               o.set_purpose(PURPOSE_PRODUCTION);
+               o.set_test_database("");
+               o.set_restore_point(copy);
+             })),
+       "", {{"upshift-cloner", disagrees}}},
+      {"a failed migration naming another database as the restore point", as_migrator.get(), topics::kEvents,
+       event("migration_failed", [](Event& e) { e.mutable_migration_failed()->set_error("forged"); },
+             naming([&](Order& o) {
+               o.set_purpose(PURPOSE_PRODUCTION);
+               o.set_restore_point(copy);
+             })),
+       "", {{"upshift-cloner", disagrees}}},
+      {"a migrated Production naming another restore point", as_migrator.get(), topics::kEvents,
+       event("migrated", [](Event& e) { e.mutable_migrated(); }, naming([&](Order& o) {
+               o.set_purpose(PURPOSE_PRODUCTION);
+               o.set_restore_point(b);
+             })),
+       "", {{"upshift-cloner", disagrees}}},
+      {"a clone_succeeded naming a live database as the copy", as_cloner.get(), topics::kEvents,
+       event("clone_succeeded", [](Event& e) { e.mutable_clone_succeeded(); },
+             naming([&](Order& o) { o.set_test_database(b); })),
+       "", {{"upshift-migrator", disagrees}, {"upshift-request", disagrees}}},
+  };
+
+  // And a terminal event ahead of the real one, for an upgrade still running.
+  ASSERT_TRUE(Request(TestOrder(c), &resp).ok());
+  const std::string running = resp.upgrade().upgrade_id();
+  Order running_order = stored;
+  running_order.set_upgrade_id(running);
+  running_order.set_database(c);
+  running_order.set_test_database(resp.upgrade().test_database());
+  forgeries.push_back({"a terminal event ahead of the real one", rogue->get(), topics::kEvents,
+                       event("succeeded", [](Event& e) { e.mutable_succeeded()->set_version("99.0"); }, running_order),
+                       "", all_groups(topics::kEvents, "valid signature")});
+
+  for (Forgery& f : forgeries) {
+    f.event.set_source(f.what);  // tells the dead letters of forgeries that are otherwise alike apart
+    f.payload = f.event.SerializeAsString();
+    ASSERT_TRUE(f.producer->Publish(f.topic, f.event.order().database(), f.payload).ok()) << f.what;
+  }
+  // Each one reaches the DLQ from every group that must refuse it, with its reason.
+  auto letters_of = [&](const Forgery& f) {
+    std::map<std::string, std::string> out;
+    for (const ConsumedRecord& r : (*tap)->Records()) {
+      DeadLetter d;
+      if (r.topic == topics::kDeadLetters && d.ParseFromString(r.payload) && d.payload() == f.payload &&
+          d.origin_topic() == f.topic) {
+        out[d.consumer_group()] = d.reason();
+      }
+    }
+    return out;
+  };
+  for (const Forgery& f : forgeries) {
+    SCOPED_TRACE(f.what);
+    EXPECT_TRUE(WaitFor([&] { return letters_of(f).size() >= f.refused_by.size(); }, absl::Seconds(30)));
+    std::map<std::string, std::string> letters = letters_of(f);
+    for (const auto& [group, reason] : f.refused_by) {
+      ASSERT_TRUE(letters.count(group)) << group << " did not refuse it";
+      EXPECT_TRUE(absl::StrContains(letters[group], reason)) << group << ": " << letters[group];
+    }
+  }
+
+  // The upgrade still running ends by itself, as it would have.
+  Upgrade ended = WatchToEnd(running).back();
+  EXPECT_EQ(ended.state(), STATE_SUCCEEDED) << ended.error();
+  absl::StatusOr<Database> c_db = GetDatabase(c);
+  ASSERT_TRUE(c_db.ok());
+  ASSERT_EQ(c_db->test_copies_size(), 1);
+  EXPECT_EQ(c_db->test_copies(0).version(), "18.0");
+  // Nothing changed: every database by checksum, the finished Test's state, and its copy is still there.
+  for (const std::string& db : {a, b, c, copy}) EXPECT_EQ(Checksums(db), before[db]) << db;
+  EXPECT_EQ(forgeries.size(), 13u);
+  Upgrade after = UpgradeNamed(test.upgrade_id());
+  EXPECT_EQ(after.state(), STATE_SUCCEEDED);
+  EXPECT_EQ(after.test_database(), copy);
+  absl::StatusOr<Database> main_db = GetDatabase(a);
+  ASSERT_TRUE(main_db.ok());
+  ASSERT_EQ(main_db->test_copies_size(), 1);
+  EXPECT_EQ(main_db->test_copies(0).name(), copy);
+  EXPECT_FALSE(HasTag(*main_db, TAG_UPGRADE_FAILED));
 }
 
 }  // namespace

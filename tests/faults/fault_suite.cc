@@ -52,7 +52,11 @@ struct Row {
   absl::Duration recovery;
 };
 std::vector<Row>* rows = nullptr;
-KafkaProducer* producer = nullptr;  // the test's own, for poison and replayed records
+// The test's own, signing as request (allowed on both consumed topics), for poison records that
+// must reach the handlers' parsing; and one per service, for records replayed as they were
+// (Ed25519 signatures are deterministic: re-signing a record gives the signature it had).
+KafkaProducer* producer = nullptr;
+std::map<std::string, std::unique_ptr<KafkaProducer>>* replayers = nullptr;
 
 constexpr char kTemplate[] = "faultsrc";
 constexpr absl::Duration kMaxPollInterval = absl::Seconds(7);  // the migrator's
@@ -83,11 +87,13 @@ class SuiteEnvironment : public ::testing::Environment {
     tap_ = *std::move(t);
     tap = tap_.get();
     ASSERT_TRUE(platform->postgres().GenerateSampleDatabase(kTemplate, 20).ok());
-    absl::StatusOr<std::unique_ptr<KafkaProducer>> made =
-        KafkaProducer::Create({platform->broker().bootstrap(), "fault-suite", LocalKafkaProperties()});
-    ASSERT_TRUE(made.ok()) << made.status();
-    producer_ = *std::move(made);
-    producer = producer_.get();
+    for (const std::string& service : kServices) {
+      absl::StatusOr<std::unique_ptr<KafkaProducer>> made = SignedProducer(*platform, service);
+      ASSERT_TRUE(made.ok()) << made.status();
+      replayers_[service] = *std::move(made);
+    }
+    replayers = &replayers_;
+    producer = replayers_.at("request").get();
     rows = &rows_;
   }
 
@@ -104,7 +110,8 @@ class SuiteEnvironment : public ::testing::Environment {
     std::ofstream(BuildDir() + "/tests/faults/latest-table.md") << table;
     rows = nullptr;
     producer = nullptr;
-    producer_.reset();
+    replayers = nullptr;
+    replayers_.clear();
     tap = nullptr;
     tap_.reset();
     platform = nullptr;
@@ -116,7 +123,7 @@ class SuiteEnvironment : public ::testing::Environment {
   std::string catalog_dir_;
   std::unique_ptr<Platform> platform_;
   std::unique_ptr<TopicTap> tap_;
-  std::unique_ptr<KafkaProducer> producer_;
+  std::map<std::string, std::unique_ptr<KafkaProducer>> replayers_;
   std::vector<Row> rows_;
 };
 
@@ -693,7 +700,10 @@ TEST(Faults, EveryRecordDeliveredAgainAndOutOfOrderChangesNothing) {
   }
   std::reverse(replay.begin(), replay.end());
   ASSERT_FALSE(replay.empty());
-  for (const ConsumedRecord& r : replay) ASSERT_TRUE(producer->Publish(r.topic, r.key, r.payload).ok());
+  for (const ConsumedRecord& r : replay) {
+    ASSERT_TRUE(replayers->count(r.signer)) << "a record signed by \"" << r.signer << "\"";
+    ASSERT_TRUE(replayers->at(r.signer)->Publish(r.topic, r.key, r.payload).ok());
+  }
   absl::Time replayed = absl::Now();
   // A sentinel after them on each database's partition shows when every group has handled them.
   for (const auto& [db, id] : stream.Accepted()) PoisonAndAwait(db, absl::StrCat("sentinel after the replay of ", db));

@@ -38,6 +38,15 @@ std::string MakeTestCatalog(const std::string& dir) {
   return dir;
 }
 
+absl::StatusOr<std::unique_ptr<KafkaProducer>> SignedProducer(Platform& platform, const std::string& service) {
+  absl::StatusOr<std::shared_ptr<const RecordSigner>> signer =
+      RecordSigner::FromPemFile(service, absl::StrCat(platform.record_keys_dir(), "/", service, ".key"));
+  if (!signer.ok()) return signer.status();
+  KafkaOptions options{platform.broker().bootstrap(), absl::StrCat("test-as-", service), LocalKafkaProperties()};
+  options.signer = *std::move(signer);
+  return KafkaProducer::Create(options);
+}
+
 std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout) {
   auto ctx = std::make_unique<grpc::ClientContext>();
   ctx->set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout));
@@ -95,7 +104,12 @@ absl::StatusOr<std::unique_ptr<Platform>> Platform::Start(Options options) {
        {kafka, "--platform_db=" + platform, "--smtp_url=" + p->smtp_->url(), "--mail_from=upgrades@upshift.test",
         absl::StrCat("--connect_hint=host=127.0.0.1 port=", p->postgres_->port())}},
   };
+  if (absl::Status s = WriteRecordKeys(p->record_keys_dir(), {"request", "status", "cloner", "migrator", "notifier"});
+      !s.ok()) {
+    return s;
+  }
   for (auto& [name, flags] : services) {
+    for (std::string& f : RecordKeyFlags(p->record_keys_dir(), name)) flags.push_back(std::move(f));
     flags.push_back(kafka_properties);
     flags.push_back("--health_interval=250ms");
     if (name != "request" && name != "status") {

@@ -46,6 +46,8 @@ class Platform {
   // Makes status() call replica `name` of status ("status" for the first).
   void UseStatusReplica(const std::string& name);
   const std::string& log_dir() const { return log_dir_; }
+  // The services' record keys (see WriteRecordKeys): `<service>.key`, `trusted/<service>.pem`.
+  std::string record_keys_dir() const { return log_dir_ + "/keys"; }
 
   // Logs of every service (for failure messages).
   std::string Logs();
@@ -75,6 +77,9 @@ class Platform {
 // value of the key 'upshift.test.slow_upgrade' in the database's ir_config_parameter (none without
 // it), 02b_test_fail raises in one holding 'upshift.test.fail_upgrade'. Returns `dir`.
 std::string MakeTestCatalog(const std::string& dir);
+
+// A producer on the platform's broker that signs as `service` does, with its key.
+absl::StatusOr<std::unique_ptr<KafkaProducer>> SignedProducer(Platform& platform, const std::string& service);
 
 // A client context with a deadline, as every call should have.
 std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout = absl::Seconds(20));

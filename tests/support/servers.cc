@@ -15,6 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "libs/common/ids.h"
+#include "libs/security/record_signature.h"
 #include "libs/pg/pg.h"
 #include "tests/support/wait.h"
 
@@ -53,6 +54,24 @@ std::map<std::string, std::string> LocalKafkaProperties() {
 }
 
 std::string LocalKafkaPropertiesFlag() { return absl::StrJoin(LocalKafkaProperties(), ",", absl::PairFormatter("=")); }
+
+absl::Status WriteRecordKeys(const std::string& dir, const std::vector<std::string>& services) {
+  std::filesystem::create_directories(dir + "/trusted");
+  for (const std::string& service : services) {
+    absl::StatusOr<std::pair<std::string, std::string>> pair = GenerateSigningKey();
+    if (!pair.ok()) return pair.status();
+    const std::string key = absl::StrCat(dir, "/", service, ".key");
+    std::ofstream(key) << pair->first;
+    std::filesystem::permissions(key, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    std::ofstream(absl::StrCat(dir, "/trusted/", service, ".pem")) << pair->second;
+  }
+  return absl::OkStatus();
+}
+
+std::vector<std::string> RecordKeyFlags(const std::string& dir, const std::string& service) {
+  return {absl::StrCat("--record_signing_key=", dir, "/", service, ".key"),
+          absl::StrCat("--record_trusted_keys=", dir, "/trusted")};
+}
 
 std::string BuildDir() { return UPSHIFT_BUILD_DIR; }
 std::string SourceDir() { return UPSHIFT_SOURCE_DIR; }

@@ -27,6 +27,12 @@ std::map<std::string, std::string> LocalKafkaProperties();
 // The same, as the services' --kafka_properties value (key=value,...).
 std::string LocalKafkaPropertiesFlag();
 
+// Makes a new Ed25519 key pair per service in `dir`: `dir/<service>.key` (private) and
+// `dir/trusted/<service>.pem` (public), as an operator provisions them. The services' flags for
+// them: RecordKeyFlags.
+absl::Status WriteRecordKeys(const std::string& dir, const std::vector<std::string>& services);
+std::vector<std::string> RecordKeyFlags(const std::string& dir, const std::string& service);
+
 std::string BuildDir();
 std::string SourceDir();
 std::string PgBinDir();

@@ -181,12 +181,40 @@ TEST_F(AdmissionTest, ARepeatedRequestIdReturnsTheFirstOrderWithoutASecond) {
   RequestUpgradeRequest r = Order();
   r.set_request_id("k1");
   absl::StatusOr<Upgrade> first = a.RequestUpgrade(r);
-  r.set_target_version("17.0");  // a retry answers with the first order whatever else changed
   absl::StatusOr<Upgrade> again = a.RequestUpgrade(r);
   ASSERT_TRUE(first.ok() && again.ok());
   EXPECT_EQ(again->upgrade_id(), first->upgrade_id());
-  EXPECT_EQ(again->target_version(), "18.0");
   EXPECT_EQ(store_.orders.size(), 1u);
+}
+
+TEST_F(AdmissionTest, ARequestIdReusedForAnotherOrderIsRefusedAndRecordsNothing) {
+  Admission a = Make();
+  RequestUpgradeRequest r = Order();
+  r.set_request_id("k1");
+  absl::StatusOr<Upgrade> first = a.RequestUpgrade(r);
+  ASSERT_TRUE(first.ok()) << first.status();
+  hosting_.Add("globex", "16.0");
+  std::vector<std::pair<std::string, std::function<void(RequestUpgradeRequest&)>>> changes = {
+      {"target version 18.0", [](RequestUpgradeRequest& x) { x.set_target_version("17.0"); }},
+      {"database \"acme\"", [](RequestUpgradeRequest& x) { x.set_database("globex"); }},
+      {"purpose PURPOSE_TEST", [](RequestUpgradeRequest& x) { x.set_purpose(PURPOSE_PRODUCTION); }},
+      {"another email address", [](RequestUpgradeRequest& x) { x.set_notify_email("other@acme.example.com"); }},
+  };
+  for (const auto& [says, change] : changes) {
+    RequestUpgradeRequest other = r;
+    change(other);
+    absl::Status s = a.RequestUpgrade(other).status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists) << says;
+    EXPECT_TRUE(absl::StrContains(s.message(), says)) << s;
+    EXPECT_TRUE(absl::StrContains(s.message(), first->upgrade_id())) << s;
+  }
+  CheckUpgradeRequest check;
+  check.set_database("acme");
+  check.set_target_version("18.0");
+  check.set_request_id("k1");  // a check is another order too
+  EXPECT_EQ(a.CheckUpgrade(check).status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(store_.orders.size(), 1u);
+  EXPECT_EQ(store_.outbox.size(), 1u);
 }
 
 TEST_F(AdmissionTest, OneActiveUpgradePerDatabase) {
