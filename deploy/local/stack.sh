@@ -57,11 +57,15 @@ stack_make_record_keys() {
   done
 }
 
-# The flags that give `service` its record keys.
+# The flags that give `service` its record keys, and its TLS certificate (made for this stack by
+# make-certs; every gRPC server and client uses TLS, the gate mTLS).
 record_keys() { echo "--record_signing_key=$KEY_DIR/$1.key" "--record_trusted_keys=$KEY_DIR/trusted"; }
+tls() { echo "--tls_cert=$TLS_DIR/$1.pem" "--tls_key=$TLS_DIR/$1.key" "--tls_ca=$TLS_DIR/ca.pem"; }
 
 stack_start_services() {  # needs CATALOG; OUTBOX_DIR or SMTP_URL
   stack_make_record_keys
+  TLS_DIR="$STACK_DIR/tls"
+  "$(dirname "${BASH_SOURCE[0]}")/make-certs" "$TLS_DIR" request status cloner migrator notifier
   export UPSHIFT_KAFKA_BROKERS=$KAFKA_BROKERS UPSHIFT_PLATFORM_DB=$PLATFORM_DB UPSHIFT_HOSTING_DB=$HOSTING_DB
   export UPSHIFT_CATALOG=$CATALOG
   # The devbroker's coordinator waits session.timeout.ms for departed members before a rebalance
@@ -75,21 +79,24 @@ stack_start_services() {  # needs CATALOG; OUTBOX_DIR or SMTP_URL
   export UPSHIFT_HEALTH_LISTEN=127.0.0.1:0
   REQUEST_PORT=$(free_port)
   STATUS_PORT=$(free_port)
-  "$BUILD_DIR/services/request/request" $(record_keys request) --listen="127.0.0.1:$REQUEST_PORT" >"$STACK_DIR/request.log" 2>&1 &
+  GATE_PORT=$(free_port)
+  "$BUILD_DIR/services/request/request" $(record_keys request) $(tls request) --listen="127.0.0.1:$REQUEST_PORT" \
+    --gate_listen="127.0.0.1:$GATE_PORT" >"$STACK_DIR/request.log" 2>&1 &
   echo "$! request" >>"$STACK_DIR/pids"
-  "$BUILD_DIR/services/status/status" $(record_keys status) --listen="127.0.0.1:$STATUS_PORT" >"$STACK_DIR/status.log" 2>&1 &
+  "$BUILD_DIR/services/status/status" $(record_keys status) $(tls status) --listen="127.0.0.1:$STATUS_PORT" >"$STACK_DIR/status.log" 2>&1 &
   echo "$! status" >>"$STACK_DIR/pids"
-  "$BUILD_DIR/services/cloner/cloner" $(record_keys cloner) --pg_bin_dir="$PG_BIN" --request_addr="127.0.0.1:$REQUEST_PORT" \
+  "$BUILD_DIR/services/cloner/cloner" $(record_keys cloner) $(tls cloner) --pg_bin_dir="$PG_BIN" \
+    --gate_addr="127.0.0.1:$GATE_PORT" \
     >"$STACK_DIR/cloner.log" 2>&1 &
   echo "$! cloner" >>"$STACK_DIR/pids"
-  "$BUILD_DIR/services/migrator/migrator" $(record_keys migrator) --request_addr="127.0.0.1:$REQUEST_PORT" >"$STACK_DIR/migrator.log" 2>&1 &
+  "$BUILD_DIR/services/migrator/migrator" $(record_keys migrator) $(tls migrator) --gate_addr="127.0.0.1:$GATE_PORT" >"$STACK_DIR/migrator.log" 2>&1 &
   echo "$! migrator" >>"$STACK_DIR/pids"
-  "$BUILD_DIR/services/notifier/notifier" $(record_keys notifier) --outbox_dir="$OUTBOX_DIR" --smtp_url="${SMTP_URL:-}" \
+  "$BUILD_DIR/services/notifier/notifier" $(record_keys notifier) $(tls notifier) --outbox_dir="$OUTBOX_DIR" --smtp_url="${SMTP_URL:-}" \
     --connect_hint="host=127.0.0.1 port=$PG_PORT" >"$STACK_DIR/notifier.log" 2>&1 &
   echo "$! notifier" >>"$STACK_DIR/pids"
   unset UPSHIFT_KAFKA_BROKERS UPSHIFT_PLATFORM_DB UPSHIFT_HOSTING_DB UPSHIFT_CATALOG UPSHIFT_KAFKA_PROPERTIES
   CTL=("$BUILD_DIR/tools/upgradectl/upgradectl" --request_addr="127.0.0.1:$REQUEST_PORT"
-       --status_addr="127.0.0.1:$STATUS_PORT")
+       --status_addr="127.0.0.1:$STATUS_PORT" --tls_ca="$TLS_DIR/ca.pem")
   wait_for 30 "the request and status services" "${CTL[@]}" health --timeout=1s
 }
 

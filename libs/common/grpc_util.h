@@ -17,10 +17,11 @@ grpc::Status ToGrpcStatus(const absl::Status& status);
 absl::Status FromGrpcStatus(const grpc::Status& status);
 
 // A started gRPC server with the health service and server reflection on, listening on `address`
-// (port 0 picks a free port). The bound port is in *bound_port. Services must outlive the server.
-absl::StatusOr<std::unique_ptr<grpc::Server>> StartGrpcServer(const std::string& address,
-                                                              const std::vector<grpc::Service*>& services,
-                                                              int* bound_port);
+// (port 0 picks a free port) with `credentials` (see libs/common/tls.h). The bound port is in
+// *bound_port. Services must outlive the server.
+absl::StatusOr<std::unique_ptr<grpc::Server>> StartGrpcServer(
+    const std::string& address, const std::vector<grpc::Service*>& services,
+    const std::shared_ptr<grpc::ServerCredentials>& credentials, int* bound_port);
 
 // Sets the overall and every named service's health (grpc.health.v1) to SERVING or NOT_SERVING.
 void SetServing(grpc::Server& server, bool serving);

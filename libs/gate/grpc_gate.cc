@@ -13,8 +13,10 @@ struct GrpcGate::Impl {
   absl::Duration timeout;
 };
 
-GrpcGate::GrpcGate(const std::string& address, absl::Duration timeout) : impl_(std::make_unique<Impl>()) {
-  impl_->stub = upgrade::v1::UpgradeGate::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+GrpcGate::GrpcGate(const std::string& address, absl::Duration timeout,
+                   const std::shared_ptr<grpc::ChannelCredentials>& credentials)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->stub = upgrade::v1::UpgradeGate::NewStub(grpc::CreateChannel(address, credentials));
   impl_->timeout = timeout;
 }
 

@@ -4,6 +4,8 @@
 #include <memory>
 #include <string>
 
+#include <grpcpp/security/credentials.h>
+
 #include "absl/time/time.h"
 #include "libs/gate/gate.h"
 
@@ -12,7 +14,9 @@ namespace upshift {
 // Gate over request's upgrade.v1.UpgradeGate service.
 class GrpcGate final : public Gate {
  public:
-  GrpcGate(const std::string& address, absl::Duration timeout);
+  // `credentials`: the worker's client certificate for the gate's mTLS listener (see libs/common/tls.h).
+  GrpcGate(const std::string& address, absl::Duration timeout,
+           const std::shared_ptr<grpc::ChannelCredentials>& credentials);
   ~GrpcGate() override;
   absl::StatusOr<Passage> Pass(const std::string& upgrade_id, upgrade::v1::Checkpoint checkpoint) override;
   absl::StatusOr<upgrade::v1::Order> GetOrder(const std::string& upgrade_id) override;

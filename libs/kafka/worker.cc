@@ -53,7 +53,7 @@ int RunConsumer(const KafkaOptions& options, const std::string& group, const std
     return 2;
   }
   int port = 0;
-  absl::StatusOr<std::unique_ptr<grpc::Server>> server = StartGrpcServer(health.listen, {}, &port);
+  absl::StatusOr<std::unique_ptr<grpc::Server>> server = StartGrpcServer(health.listen, {}, health.credentials, &port);
   if (!server.ok()) {
     LogError(absl::StrCat("health server: ", server.status().ToString()));
     return 1;

@@ -32,6 +32,7 @@ absl::StatusOr<KafkaOptions> MakeKafkaOptions(std::string brokers, const std::ve
 // answer (for Kubernetes' gRPC probes).
 struct WorkerHealth {
   std::string listen;
+  std::shared_ptr<grpc::ServerCredentials> credentials;
   std::vector<HealthProbe> probes;
   absl::Duration interval = absl::Seconds(2);
 };

@@ -10,8 +10,10 @@
 #include "libs/common/logging.h"
 #include "libs/common/retry.h"
 #include "libs/common/signals.h"
+#include "libs/common/tls_flags.h"
 #include "libs/gate/grpc_gate.h"
 #include "libs/hosting/pg_hosting_server.h"
+#include "libs/kafka/kafka_flags.h"
 #include "libs/kafka/topics.h"
 #include "libs/kafka/worker.h"
 #include "libs/pg/pg.h"
@@ -20,18 +22,8 @@
 
 ABSL_FLAG(std::string, health_listen, "0.0.0.0:50061", "Address of the grpc.health.v1 server (port 0: any free port)");
 ABSL_FLAG(absl::Duration, health_interval, absl::Seconds(2), "How often health probes the database and the broker");
-ABSL_FLAG(std::string, kafka_brokers, "127.0.0.1:9092", "Kafka bootstrap servers");
-ABSL_FLAG(std::vector<std::string>, kafka_properties, {},
-          "Extra librdkafka properties as key=value,... (security, timeouts, debug)");
-ABSL_FLAG(std::string, record_signing_key, "",
-          "PEM file of this service's Ed25519 private key: every record it writes is signed with it");
-ABSL_FLAG(std::string, record_trusted_keys, "",
-          "Directory of the services' Ed25519 public keys (<service>.pem): a record not signed by a service "
-          "allowed on its topic goes to the DLQ unread");
-ABSL_FLAG(bool, insecure_unsigned_records, false,
-          "Write records unsigned and consume them unchecked (development only; logged as a warning)");
 ABSL_FLAG(std::string, platform_db, "", "libpq connection string of the platform database");
-ABSL_FLAG(std::string, request_addr, "127.0.0.1:50051", "Address of the request service (its UpgradeGate)");
+ABSL_FLAG(std::string, gate_addr, "127.0.0.1:50053", "Address of request's UpgradeGate listener (mTLS)");
 ABSL_FLAG(std::string, hosting_db, "", "libpq connection string of the hosting server (no dbname)");
 ABSL_FLAG(std::vector<std::string>, reserved_databases, {"upshift"}, "Databases of the platform, never touched");
 ABSL_FLAG(std::string, clone_method, "auto",
@@ -60,14 +52,13 @@ struct Config {
   PgHostingOptions hosting;
   ClonerOptions options;
   absl::Duration sweep_interval;
-  std::string request_addr;
+  std::string gate_addr;
+  std::shared_ptr<grpc::ServerCredentials> serving;  // the health server's
+  std::shared_ptr<grpc::ChannelCredentials> calling;  // the gate client's (mTLS)
 };
 
 absl::StatusOr<Config> ReadConfig() {
-  absl::StatusOr<KafkaOptions> kafka =
-      MakeKafkaOptions(absl::GetFlag(FLAGS_kafka_brokers), absl::GetFlag(FLAGS_kafka_properties), "cloner",
-                       {absl::GetFlag(FLAGS_record_signing_key), absl::GetFlag(FLAGS_record_trusted_keys),
-                        absl::GetFlag(FLAGS_insecure_unsigned_records)});
+  absl::StatusOr<KafkaOptions> kafka = KafkaOptionsFromFlags("cloner");
   if (!kafka.ok()) return kafka.status();
   Config c{*kafka,
            absl::GetFlag(FLAGS_platform_db),
@@ -75,7 +66,13 @@ absl::StatusOr<Config> ReadConfig() {
             absl::Hours(6)},
            {},
            absl::GetFlag(FLAGS_sweep_interval),
-           absl::GetFlag(FLAGS_request_addr)};
+           absl::GetFlag(FLAGS_gate_addr)};
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> serving = ServerCredentialsFromFlags();
+  if (!serving.ok()) return serving.status();
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> calling = ChannelCredentialsFromFlags();
+  if (!calling.ok()) return calling.status();
+  c.serving = *std::move(serving);
+  c.calling = *std::move(calling);
   c.options.restore_point_retention = absl::GetFlag(FLAGS_restore_point_retention);
   c.options.migration_lease = absl::GetFlag(FLAGS_migration_lease);
   c.options.max_test_copies = absl::GetFlag(FLAGS_max_test_copies);
@@ -117,7 +114,7 @@ int Run(const Config& config, const std::atomic<bool>& stop) {
     LogError(producer.status().ToString());
     return 2;
   }
-  GrpcGate gate(config.request_addr, absl::Seconds(10));
+  GrpcGate gate(config.gate_addr, absl::Seconds(10), config.calling);
   Cloner cloner(config.options, hosting, *store, **producer, gate, SystemClock());
   // Every replica sweeps (drops and rollbacks are idempotent): expired restore points, stalled upgrades.
   std::thread sweeper([&] {
@@ -133,6 +130,7 @@ int Run(const Config& config, const std::atomic<bool>& stop) {
     }
   });
   WorkerHealth health{absl::GetFlag(FLAGS_health_listen),
+                      config.serving,
                       {{"platform database", [&] { return pg::PingServer(config.platform_db); }},
                        {"hosting server", [&] { return pg::PingServer(pg::ConnInfoFor(config.hosting.conninfo, "postgres")); }}},
                       absl::GetFlag(FLAGS_health_interval)};

@@ -6,6 +6,8 @@
 #include "libs/common/logging.h"
 #include "libs/common/retry.h"
 #include "libs/common/signals.h"
+#include "libs/common/tls_flags.h"
+#include "libs/kafka/kafka_flags.h"
 #include "libs/kafka/topics.h"
 #include "libs/kafka/worker.h"
 #include "libs/pg/pg.h"
@@ -16,16 +18,6 @@
 
 ABSL_FLAG(std::string, health_listen, "0.0.0.0:50063", "Address of the grpc.health.v1 server (port 0: any free port)");
 ABSL_FLAG(absl::Duration, health_interval, absl::Seconds(2), "How often health probes the database and the broker");
-ABSL_FLAG(std::string, kafka_brokers, "127.0.0.1:9092", "Kafka bootstrap servers");
-ABSL_FLAG(std::vector<std::string>, kafka_properties, {},
-          "Extra librdkafka properties as key=value,... (security, timeouts, debug)");
-ABSL_FLAG(std::string, record_signing_key, "",
-          "PEM file of this service's Ed25519 private key: every record it writes is signed with it");
-ABSL_FLAG(std::string, record_trusted_keys, "",
-          "Directory of the services' Ed25519 public keys (<service>.pem): a record not signed by a service "
-          "allowed on its topic goes to the DLQ unread");
-ABSL_FLAG(bool, insecure_unsigned_records, false,
-          "Write records unsigned and consume them unchecked (development only; logged as a warning)");
 ABSL_FLAG(std::string, platform_db, "", "libpq connection string of the platform database");
 ABSL_FLAG(std::string, smtp_url, "", "smtp://host:port of the mail server; empty: write .eml files to --outbox_dir");
 ABSL_FLAG(std::string, smtp_username, "", "SMTP user (empty: no authentication)");
@@ -48,13 +40,13 @@ std::unique_ptr<Mailer> MakeMailer() {
 }
 
 int Run(const std::atomic<bool>& stop) {
-  absl::StatusOr<KafkaOptions> kafka =
-      MakeKafkaOptions(absl::GetFlag(FLAGS_kafka_brokers), absl::GetFlag(FLAGS_kafka_properties), "notifier",
-                       {absl::GetFlag(FLAGS_record_signing_key), absl::GetFlag(FLAGS_record_trusted_keys),
-                        absl::GetFlag(FLAGS_insecure_unsigned_records)});
-  if (!kafka.ok()) {
-    LogError(kafka.status().ToString());
-    return 2;
+  absl::StatusOr<KafkaOptions> kafka = KafkaOptionsFromFlags("notifier");
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> serving = ServerCredentialsFromFlags();
+  for (const absl::Status& s : {kafka.status(), serving.status()}) {
+    if (!s.ok()) {
+      LogError(s.ToString());
+      return 2;
+    }
   }
   std::unique_ptr<Mailer> mailer = MakeMailer();
   std::unique_ptr<PgSentLog> log;
@@ -73,6 +65,7 @@ int Run(const std::atomic<bool>& stop) {
   Notifier notifier({absl::GetFlag(FLAGS_connect_hint)}, *mailer, *log);
   std::string platform_db = absl::GetFlag(FLAGS_platform_db);
   WorkerHealth health{absl::GetFlag(FLAGS_health_listen),
+                      *serving,
                       {{"platform database", [&] { return pg::PingServer(platform_db); }}},
                       absl::GetFlag(FLAGS_health_interval)};
   return RunConsumer(*kafka, "upshift-notifier", {topics::kOrders, topics::kEvents}, **producer,

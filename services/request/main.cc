@@ -18,6 +18,8 @@
 #include "libs/pg/pg.h"
 #include "libs/hosting/pg_hosting_server.h"
 #include "libs/kafka/consumer.h"
+#include "libs/common/tls_flags.h"
+#include "libs/kafka/kafka_flags.h"
 #include "libs/kafka/topics.h"
 #include "libs/kafka/worker.h"
 #include "services/request/admission.h"
@@ -27,18 +29,10 @@
 #include "services/request/pg_order_store.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:50051", "gRPC listen address (port 0: any free port)");
+ABSL_FLAG(std::string, gate_listen, "0.0.0.0:50053",
+          "Listen address of UpgradeGate, for the workers only: mTLS, clients need a certificate of --tls_ca");
 ABSL_FLAG(absl::Duration, health_interval, absl::Seconds(2), "How often health probes the databases and the broker");
 ABSL_FLAG(std::string, port_file, "", "If set, the bound gRPC port is written there");
-ABSL_FLAG(std::string, kafka_brokers, "127.0.0.1:9092", "Kafka bootstrap servers");
-ABSL_FLAG(std::vector<std::string>, kafka_properties, {},
-          "Extra librdkafka properties as key=value,... (security, timeouts, debug)");
-ABSL_FLAG(std::string, record_signing_key, "",
-          "PEM file of this service's Ed25519 private key: every record it writes is signed with it");
-ABSL_FLAG(std::string, record_trusted_keys, "",
-          "Directory of the services' Ed25519 public keys (<service>.pem): a record not signed by a service "
-          "allowed on its topic goes to the DLQ unread");
-ABSL_FLAG(bool, insecure_unsigned_records, false,
-          "Write records unsigned and consume them unchecked (development only; logged as a warning)");
 ABSL_FLAG(std::string, platform_db, "", "libpq connection string of the platform database");
 ABSL_FLAG(std::string, hosting_db, "", "libpq connection string of the hosting server (no dbname)");
 ABSL_FLAG(std::vector<std::string>, reserved_databases, {"upshift"},
@@ -56,7 +50,7 @@ namespace upshift::request {
 namespace {
 
 struct Config {
-  std::string listen, port_file, kafka_brokers, platform_db, hosting_db, catalog;
+  std::string listen, port_file, platform_db, hosting_db, catalog;
   std::vector<std::string> reserved;
   int pool_size;
   absl::Duration outbox_poll_interval;
@@ -65,7 +59,7 @@ struct Config {
 };
 
 Config ReadConfig() {
-  return {absl::GetFlag(FLAGS_listen),      absl::GetFlag(FLAGS_port_file),  absl::GetFlag(FLAGS_kafka_brokers),
+  return {absl::GetFlag(FLAGS_listen),      absl::GetFlag(FLAGS_port_file),
           absl::GetFlag(FLAGS_platform_db), absl::GetFlag(FLAGS_hosting_db), absl::GetFlag(FLAGS_catalog),
           absl::GetFlag(FLAGS_reserved_databases), absl::GetFlag(FLAGS_pool_size),
           absl::GetFlag(FLAGS_outbox_poll_interval), absl::GetFlag(FLAGS_max_test_age),
@@ -87,10 +81,7 @@ int Run(const Config& config, const std::atomic<bool>& stop) {
     return 0;
   }
   PgHostingServer hosting({config.hosting_db, config.reserved, "", absl::Hours(6)});
-  absl::StatusOr<KafkaOptions> kafka_options =
-      MakeKafkaOptions(config.kafka_brokers, absl::GetFlag(FLAGS_kafka_properties), "request",
-                       {absl::GetFlag(FLAGS_record_signing_key), absl::GetFlag(FLAGS_record_trusted_keys),
-                        absl::GetFlag(FLAGS_insecure_unsigned_records)});
+  absl::StatusOr<KafkaOptions> kafka_options = KafkaOptionsFromFlags("request");
   if (!kafka_options.ok()) {
     LogError(kafka_options.status().ToString());
     return 2;
@@ -116,14 +107,30 @@ int Run(const Config& config, const std::atomic<bool>& stop) {
     LogError(consumer.status().ToString());
     return 2;
   }
-  int port = 0;
-  absl::StatusOr<std::unique_ptr<grpc::Server>> server = StartGrpcServer(config.listen, {&service, &gate}, &port);
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> api_credentials = ServerCredentialsFromFlags();
+  // Only the workers, with client certificates of the platform's CA, reach the gate.
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> gate_credentials =
+      ServerCredentialsFromFlags(/*require_client_certs=*/true);
+  for (const absl::Status& s : {api_credentials.status(), gate_credentials.status()}) {
+    if (!s.ok()) {
+      LogError(s.ToString());
+      return 2;
+    }
+  }
+  int port = 0, gate_port = 0;
+  absl::StatusOr<std::unique_ptr<grpc::Server>> server = StartGrpcServer(config.listen, {&service}, *api_credentials, &port);
   if (!server.ok()) {
     LogError(server.status().ToString());
     return 1;
   }
+  absl::StatusOr<std::unique_ptr<grpc::Server>> gate_server =
+      StartGrpcServer(absl::GetFlag(FLAGS_gate_listen), {&gate}, *gate_credentials, &gate_port);
+  if (!gate_server.ok()) {
+    LogError(gate_server.status().ToString());
+    return 1;
+  }
   if (!config.port_file.empty()) std::ofstream(config.port_file) << port << "\n";
-  LogInfo(absl::StrCat("serving UpgradeService on port ", port));
+  LogInfo(absl::StrCat("serving UpgradeService on port ", port, ", UpgradeGate on port ", gate_port));
 
   std::atomic<bool> workers_stop{false};
   std::thread relay_thread([&] { relay.Run(workers_stop); });
@@ -135,14 +142,20 @@ int Run(const Config& config, const std::atomic<bool>& stop) {
                   {{"platform database", [&] { return pg::PingServer(config.platform_db); }},
                    {"hosting server", [&] { return pg::PingServer(pg::ConnInfoFor(config.hosting_db, "postgres")); }},
                    {"kafka broker", [&] { return (*producer)->CheckBroker(absl::Seconds(2)); }, true}},
-                  {upgrade::v1::UpgradeService::service_full_name(), upgrade::v1::UpgradeGate::service_full_name()},
-                  absl::GetFlag(FLAGS_health_interval), stop);
+                  {upgrade::v1::UpgradeService::service_full_name()}, absl::GetFlag(FLAGS_health_interval), stop);
+  });
+  std::thread gate_health([&] {
+    MonitorHealth(**gate_server, {{"platform database", [&] { return pg::PingServer(config.platform_db); }}},
+                  {upgrade::v1::UpgradeGate::service_full_name()}, absl::GetFlag(FLAGS_health_interval), stop);
   });
   WaitForStopSignal();
 
   LogInfo("stopping");
   health.join();  // NOT_SERVING first
-  (*server)->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  gate_health.join();
+  auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(5);
+  (*server)->Shutdown(deadline);
+  (*gate_server)->Shutdown(deadline);
   workers_stop = true;
   relay.Wake();
   relay_thread.join();

@@ -18,6 +18,8 @@
 #include "libs/pg/pg.h"
 #include "libs/hosting/pg_hosting_server.h"
 #include "libs/kafka/consumer.h"
+#include "libs/common/tls_flags.h"
+#include "libs/kafka/kafka_flags.h"
 #include "libs/kafka/topics.h"
 #include "libs/kafka/worker.h"
 #include "services/status/change_hub.h"
@@ -30,16 +32,6 @@
 ABSL_FLAG(std::string, listen, "0.0.0.0:50052", "gRPC listen address (port 0: any free port)");
 ABSL_FLAG(absl::Duration, health_interval, absl::Seconds(2), "How often health probes the databases and the broker");
 ABSL_FLAG(std::string, port_file, "", "If set, the bound gRPC port is written there");
-ABSL_FLAG(std::string, kafka_brokers, "127.0.0.1:9092", "Kafka bootstrap servers");
-ABSL_FLAG(std::vector<std::string>, kafka_properties, {},
-          "Extra librdkafka properties as key=value,... (security, timeouts, debug)");
-ABSL_FLAG(std::string, record_signing_key, "",
-          "PEM file of this service's Ed25519 private key: every record it writes is signed with it");
-ABSL_FLAG(std::string, record_trusted_keys, "",
-          "Directory of the services' Ed25519 public keys (<service>.pem): a record not signed by a service "
-          "allowed on its topic goes to the DLQ unread");
-ABSL_FLAG(bool, insecure_unsigned_records, false,
-          "Write records unsigned and consume them unchecked (development only; logged as a warning)");
 ABSL_FLAG(std::string, platform_db, "", "libpq connection string of the platform database");
 ABSL_FLAG(std::string, hosting_db, "", "libpq connection string of the hosting server (no dbname)");
 ABSL_FLAG(std::vector<std::string>, reserved_databases, {"upshift"},
@@ -54,13 +46,13 @@ namespace upshift::status {
 namespace {
 
 struct Config {
-  std::string listen, port_file, kafka_brokers, platform_db, hosting_db, catalog;
+  std::string listen, port_file, platform_db, hosting_db, catalog;
   std::vector<std::string> reserved;
   int pool_size;
 };
 
 Config ReadConfig() {
-  return {absl::GetFlag(FLAGS_listen),      absl::GetFlag(FLAGS_port_file),  absl::GetFlag(FLAGS_kafka_brokers),
+  return {absl::GetFlag(FLAGS_listen),      absl::GetFlag(FLAGS_port_file),
           absl::GetFlag(FLAGS_platform_db), absl::GetFlag(FLAGS_hosting_db), absl::GetFlag(FLAGS_catalog),
           absl::GetFlag(FLAGS_reserved_databases), absl::GetFlag(FLAGS_pool_size)};
 }
@@ -109,10 +101,7 @@ int Run(const Config& config, const std::atomic<bool>& stop) {
     return 0;
   }
   PgHostingServer hosting({config.hosting_db, config.reserved, "", absl::Hours(6)});
-  absl::StatusOr<KafkaOptions> kafka_options =
-      MakeKafkaOptions(config.kafka_brokers, absl::GetFlag(FLAGS_kafka_properties), "status",
-                       {absl::GetFlag(FLAGS_record_signing_key), absl::GetFlag(FLAGS_record_trusted_keys),
-                        absl::GetFlag(FLAGS_insecure_unsigned_records)});
+  absl::StatusOr<KafkaOptions> kafka_options = KafkaOptionsFromFlags("status");
   if (!kafka_options.ok()) {
     LogError(kafka_options.status().ToString());
     return 2;
@@ -143,8 +132,13 @@ int Run(const Config& config, const std::atomic<bool>& stop) {
   }
   std::atomic<bool> stopping{false};
   StatusServiceImpl service(*store, view, hub, stopping);
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = ServerCredentialsFromFlags();
+  if (!credentials.ok()) {
+    LogError(credentials.status().ToString());
+    return 2;
+  }
   int port = 0;
-  absl::StatusOr<std::unique_ptr<grpc::Server>> server = StartGrpcServer(config.listen, {&service}, &port);
+  absl::StatusOr<std::unique_ptr<grpc::Server>> server = StartGrpcServer(config.listen, {&service}, *credentials, &port);
   if (!server.ok()) {
     LogError(server.status().ToString());
     return 1;

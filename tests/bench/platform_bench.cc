@@ -279,13 +279,14 @@ void KafkaHop(Platform& platform, std::vector<Row>& stages) {
 // times each; returns each call's latency and the wall time.
 template <typename Stub>
 std::pair<std::vector<absl::Duration>, absl::Duration> Hammer(
-    const std::string& address, int clients, int per_client,
+    const std::string& address, const std::shared_ptr<grpc::ChannelCredentials>& credentials, int clients,
+    int per_client,
     const std::function<grpc::Status(Stub&, int client, int i)>& call, int* failures) {
   std::vector<std::unique_ptr<Stub>> stubs;
   for (int c = 0; c < clients; ++c) {
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-    stubs.push_back(std::make_unique<Stub>(grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args)));
+    stubs.push_back(std::make_unique<Stub>(grpc::CreateCustomChannel(address, credentials, args)));
   }
   std::mutex mu;
   std::vector<absl::Duration> latencies;
@@ -379,7 +380,7 @@ void Admission(Platform& platform, std::vector<Row>& rows) {
   std::cerr << "sending " << clients * per << " orders...\n";
   int failed = 0;
   auto [latencies, wall] = Hammer<UpgradeService::Stub>(
-      platform.request_address(), clients, per,
+      platform.request_address(), platform.client_credentials(), clients, per,
       [](UpgradeService::Stub& stub, int c, int i) {
         RequestUpgradeRequest req;
         req.set_database(absl::StrCat("adm_", c, "_", i));
@@ -393,7 +394,7 @@ void Admission(Platform& platform, std::vector<Row>& rows) {
   double rate = latencies.size() / absl::ToDoubleSeconds(wall);
   int health_failed = 0;
   auto [health_latencies, health_wall] = Hammer<grpc::health::v1::Health::Stub>(
-      platform.request_address(), clients, 200,
+      platform.request_address(), platform.client_credentials(), clients, 200,
       [](grpc::health::v1::Health::Stub& stub, int, int) {
         grpc::health::v1::HealthCheckRequest req;
         grpc::health::v1::HealthCheckResponse resp;

@@ -10,12 +10,14 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "libs/common/time.h"
+#include "libs/common/tls.h"
 #include "libs/kafka/producer.h"
 #include "libs/kafka/topics.h"
 #include "libs/security/record_signature.h"
 #include "libs/pg/pg.h"
 #include "tests/support/platform.h"
 #include "tests/support/wait.h"
+#include "upgrade/v1/gate.grpc.pb.h"
 #include "upgrade/v1/events.pb.h"
 
 namespace upshift::testing {
@@ -456,6 +458,52 @@ TEST(RequestUpgrade, ARepeatedRequestIdReturnsTheFirstOrder) {
   // Asking again after it ended still returns the same order, now finished.
   ASSERT_TRUE(Request(req, &again).ok());
   EXPECT_EQ(again.upgrade().upgrade_id(), first.upgrade().upgrade_id());
+  // The same key for another order is refused, whatever differs, and records nothing.
+  ASSERT_TRUE(platform->postgres().GenerateSampleDatabase("idem_other", 20).ok());
+  for (auto change : std::vector<std::function<void(RequestUpgradeRequest&)>>{
+           [](RequestUpgradeRequest& r) { r.set_database("idem_other"); },
+           [](RequestUpgradeRequest& r) { r.set_target_version("17.0"); },
+           [](RequestUpgradeRequest& r) { r.set_notify_email("someone.else@example.com"); },
+           [](RequestUpgradeRequest& r) { r.set_purpose(PURPOSE_PRODUCTION); }}) {
+    RequestUpgradeRequest other = req;
+    change(other);
+    RequestUpgradeResponse refused;
+    s = Request(other, &refused);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS) << s.error_message();
+    EXPECT_TRUE(absl::StrContains(s.error_message(), first.upgrade().upgrade_id())) << s.error_message();
+  }
+  EXPECT_EQ(Value("upshift", "SELECT count(*) FROM request.orders WHERE database LIKE 'idem%'"), "1");
+}
+
+// TLS is on by default: a client without it, or without the platform's CA, gets nothing, and the
+// gate answers only workers presenting a client certificate of the platform's CA.
+TEST(Tls, EveryServerRefusesPlaintextAndTheGateRefusesClientsWithoutACertificate) {
+  auto health = [](const std::string& address, const std::shared_ptr<grpc::ChannelCredentials>& credentials) {
+    auto stub = grpc::health::v1::Health::NewStub(grpc::CreateChannel(address, credentials));
+    grpc::health::v1::HealthCheckResponse resp;
+    return stub->Check(Context(absl::Seconds(3)).get(), grpc::health::v1::HealthCheckRequest(), &resp);
+  };
+  for (const std::string& name : {"request", "status", "cloner", "migrator", "notifier"}) {
+    EXPECT_TRUE(health(platform->health_address(name), platform->client_credentials()).ok()) << name;
+    EXPECT_EQ(health(platform->health_address(name), grpc::InsecureChannelCredentials()).error_code(),
+              grpc::StatusCode::UNAVAILABLE)
+        << name;
+  }
+  const std::string tls = platform->tls_dir();
+  EXPECT_EQ(health(platform->gate_address(), grpc::InsecureChannelCredentials()).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(health(platform->gate_address(), platform->client_credentials()).error_code(),
+            grpc::StatusCode::UNAVAILABLE);  // TLS, but no client certificate
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> worker =
+      ChannelCredentials({tls + "/cloner.pem", tls + "/cloner.key", tls + "/ca.pem"});
+  ASSERT_TRUE(worker.ok()) << worker.status();
+  EXPECT_TRUE(health(platform->gate_address(), *worker).ok());
+  // The gate is not on the public port any more.
+  auto gate = upgrade::v1::UpgradeGate::NewStub(grpc::CreateChannel(platform->request_address(), platform->client_credentials()));
+  upgrade::v1::GetOrderRequest req;
+  req.set_upgrade_id("00000000-0000-4000-8000-000000000000");
+  upgrade::v1::GetOrderResponse resp;
+  EXPECT_EQ(gate->GetOrder(Context().get(), req, &resp).error_code(), grpc::StatusCode::UNIMPLEMENTED);
 }
 
 TEST(TestCopy, CanBeExtendedOnceHandedOverAndTheViewShowsTheNewExpiry) {
@@ -507,8 +555,8 @@ TEST(StatusService, AnswersBadAndUnknownIdsWithTheirCodes) {
 }
 
 TEST(Health, BothServersReportServing) {
-  EXPECT_EQ(*Platform::Health(platform->request_address()), grpc::health::v1::HealthCheckResponse::SERVING);
-  EXPECT_EQ(*Platform::Health(platform->status_address()), grpc::health::v1::HealthCheckResponse::SERVING);
+  EXPECT_EQ(*platform->Health(platform->request_address()), grpc::health::v1::HealthCheckResponse::SERVING);
+  EXPECT_EQ(*platform->Health(platform->status_address()), grpc::health::v1::HealthCheckResponse::SERVING);
 }
 
 // --- The trust boundary: forged and tampered records change nothing ---------------------------

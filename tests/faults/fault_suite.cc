@@ -482,7 +482,7 @@ bool InSlowStep(Stream& stream, const std::string& database) {
 bool Reports(const std::string& service, grpc::health::v1::HealthCheckResponse::ServingStatus expected,
              absl::Duration timeout) {
   return WaitFor([&] {
-    auto h = Platform::Health(platform->health_address(service));
+    auto h = platform->Health(platform->health_address(service));
     return h.ok() && *h == expected;
   }, timeout);
 }

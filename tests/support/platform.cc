@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "libs/common/tls.h"
 #include "tests/support/wait.h"
 
 namespace upshift::testing {
@@ -54,7 +55,7 @@ std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout) {
 }
 
 absl::StatusOr<grpc::health::v1::HealthCheckResponse::ServingStatus> Platform::Health(const std::string& address) {
-  auto stub = grpc::health::v1::Health::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  auto stub = grpc::health::v1::Health::NewStub(grpc::CreateChannel(address, client_credentials_));
   grpc::health::v1::HealthCheckResponse response;
   auto ctx = Context(absl::Seconds(2));
   grpc::Status s = stub->Check(ctx.get(), grpc::health::v1::HealthCheckRequest(), &response);
@@ -80,6 +81,13 @@ absl::StatusOr<std::unique_ptr<Platform>> Platform::Start(Options options) {
 
   p->request_port_ = FreePort();
   p->status_port_ = FreePort();
+  p->gate_port_ = FreePort();
+  const std::vector<std::string> names = {"request", "status", "cloner", "migrator", "notifier"};
+  if (absl::Status s = MakeCertificates(p->tls_dir(), names); !s.ok()) return s;
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> client =
+      ChannelCredentials({"", "", p->tls_dir() + "/ca.pem"});
+  if (!client.ok()) return client.status();
+  p->client_credentials_ = *std::move(client);
   std::string hosting = p->postgres_->conninfo();
   std::string platform = p->postgres_->conninfo("upshift");
   std::string kafka = "--kafka_brokers=" + p->broker_->bootstrap();
@@ -94,22 +102,20 @@ absl::StatusOr<std::unique_ptr<Platform>> Platform::Start(Options options) {
         absl::StrCat("--listen=127.0.0.1:", p->status_port_)}},
       {"request",
        {kafka, "--platform_db=" + platform, "--hosting_db=" + hosting, "--catalog=" + options.catalog,
-        absl::StrCat("--listen=127.0.0.1:", p->request_port_)}},
+        absl::StrCat("--listen=127.0.0.1:", p->request_port_), "--gate_listen=" + p->gate_address()}},
       {"cloner",
        {kafka, "--platform_db=" + platform, "--hosting_db=" + hosting, "--pg_bin_dir=" + PgBinDir(),
-        "--request_addr=" + p->request_address()}},
+        "--gate_addr=" + p->gate_address()}},
       {"migrator",
-       {kafka, "--hosting_db=" + hosting, "--catalog=" + options.catalog, "--request_addr=" + p->request_address()}},
+       {kafka, "--hosting_db=" + hosting, "--catalog=" + options.catalog, "--gate_addr=" + p->gate_address()}},
       {"notifier",
        {kafka, "--platform_db=" + platform, "--smtp_url=" + p->smtp_->url(), "--mail_from=upgrades@upshift.test",
         absl::StrCat("--connect_hint=host=127.0.0.1 port=", p->postgres_->port())}},
   };
-  if (absl::Status s = WriteRecordKeys(p->record_keys_dir(), {"request", "status", "cloner", "migrator", "notifier"});
-      !s.ok()) {
-    return s;
-  }
+  if (absl::Status s = WriteRecordKeys(p->record_keys_dir(), names); !s.ok()) return s;
   for (auto& [name, flags] : services) {
     for (std::string& f : RecordKeyFlags(p->record_keys_dir(), name)) flags.push_back(std::move(f));
+    for (std::string& f : TlsFlags(p->tls_dir(), name)) flags.push_back(std::move(f));
     flags.push_back(kafka_properties);
     flags.push_back("--health_interval=250ms");
     if (name != "request" && name != "status") {
@@ -119,13 +125,13 @@ absl::StatusOr<std::unique_ptr<Platform>> Platform::Start(Options options) {
     for (const std::string& f : options.extra_flags[name]) flags.push_back(f);
     if (absl::Status s = p->StartService(name, flags); !s.ok()) return s;
   }
-  p->request_stub_ = upgrade::v1::UpgradeService::NewStub(
-      grpc::CreateChannel(p->request_address(), grpc::InsecureChannelCredentials()));
-  p->status_stub_ = upgrade::v1::StatusService::NewStub(
-      grpc::CreateChannel(p->status_address(), grpc::InsecureChannelCredentials()));
+  p->request_stub_ =
+      upgrade::v1::UpgradeService::NewStub(grpc::CreateChannel(p->request_address(), p->client_credentials_));
+  p->status_stub_ =
+      upgrade::v1::StatusService::NewStub(grpc::CreateChannel(p->status_address(), p->client_credentials_));
   bool serving = WaitFor([&] {
     for (const std::string& name : p->start_order_) {
-      auto h = Health(p->health_address(name));
+      auto h = p->Health(p->health_address(name));
       if (!h.ok() || *h != grpc::health::v1::HealthCheckResponse::SERVING) return false;
     }
     return true;
@@ -174,8 +180,7 @@ absl::StatusOr<std::string> Platform::AddReplica(const std::string& worker) {
 }
 
 void Platform::UseStatusReplica(const std::string& name) {
-  status_stub_ = upgrade::v1::StatusService::NewStub(
-      grpc::CreateChannel(health_address(name), grpc::InsecureChannelCredentials()));
+  status_stub_ = upgrade::v1::StatusService::NewStub(grpc::CreateChannel(health_address(name), client_credentials_));
 }
 
 Platform::~Platform() {
@@ -201,6 +206,7 @@ std::string Platform::health_address(const std::string& name) const {
 }
 
 std::string Platform::request_address() const { return absl::StrCat("127.0.0.1:", request_port_); }
+std::string Platform::gate_address() const { return absl::StrCat("127.0.0.1:", gate_port_); }
 std::string Platform::status_address() const { return absl::StrCat("127.0.0.1:", status_port_); }
 
 std::string Platform::Logs() {

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <grpcpp/security/credentials.h>
+
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/support/servers.h"
 #include "upgrade/v1/upgrade.grpc.pb.h"
@@ -53,14 +55,23 @@ class Platform {
   std::string Logs();
 
   // SERVING / NOT_SERVING of a gRPC server's health service, or the call's error.
-  static absl::StatusOr<grpc::health::v1::HealthCheckResponse::ServingStatus> Health(const std::string& address);
+  absl::StatusOr<grpc::health::v1::HealthCheckResponse::ServingStatus> Health(const std::string& address);
+
+  // Every service's TLS certificate and key (`<service>.pem`, `<service>.key`) and the CA that
+  // signed them (`ca.pem`), made by deploy/local/make-certs at start.
+  std::string tls_dir() const { return log_dir_ + "/tls"; }
+  // A client's credentials: TLS, the servers checked against the platform's CA.
+  std::shared_ptr<grpc::ChannelCredentials> client_credentials() const { return client_credentials_; }
+  // Where request's UpgradeGate listens (mTLS).
+  std::string gate_address() const;
 
  private:
   absl::Status StartService(const std::string& name, std::vector<std::string> flags, const std::string& binary = "");
 
   Options options_;
   std::string log_dir_;
-  int request_port_ = 0, status_port_ = 0;
+  int request_port_ = 0, status_port_ = 0, gate_port_ = 0;
+  std::shared_ptr<grpc::ChannelCredentials> client_credentials_;
   std::map<std::string, int> health_ports_;  // the workers' health servers
   std::unique_ptr<PostgresServer> postgres_;
   std::unique_ptr<DevBroker> broker_;

@@ -73,6 +73,18 @@ std::vector<std::string> RecordKeyFlags(const std::string& dir, const std::strin
           absl::StrCat("--record_trusted_keys=", dir, "/trusted")};
 }
 
+absl::Status MakeCertificates(const std::string& dir, const std::vector<std::string>& names) {
+  std::vector<std::string> argv = {SourceDir() + "/deploy/local/make-certs", dir};
+  argv.insert(argv.end(), names.begin(), names.end());
+  return RunCommand({argv, {}, "", ""});
+}
+
+std::vector<std::string> TlsFlags(const std::string& dir, const std::string& service) {
+  // Read again every second, so that a test sees a rotation at once.
+  return {absl::StrCat("--tls_cert=", dir, "/", service, ".pem"), absl::StrCat("--tls_key=", dir, "/", service, ".key"),
+          absl::StrCat("--tls_ca=", dir, "/ca.pem"), "--tls_refresh_interval=1s"};
+}
+
 std::string BuildDir() { return UPSHIFT_BUILD_DIR; }
 std::string SourceDir() { return UPSHIFT_SOURCE_DIR; }
 std::string PgBinDir() { return UPSHIFT_PG_BIN_DIR; }

@@ -33,6 +33,11 @@ std::string LocalKafkaPropertiesFlag();
 absl::Status WriteRecordKeys(const std::string& dir, const std::vector<std::string>& services);
 std::vector<std::string> RecordKeyFlags(const std::string& dir, const std::string& service);
 
+// Makes a CA and a certificate per name in `dir` with deploy/local/make-certs (again: new
+// certificates of the same CA, a rotation). The services' flags for them: TlsFlags.
+absl::Status MakeCertificates(const std::string& dir, const std::vector<std::string>& names);
+std::vector<std::string> TlsFlags(const std::string& dir, const std::string& service);
+
 std::string BuildDir();
 std::string SourceDir();
 std::string PgBinDir();

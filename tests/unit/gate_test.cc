@@ -31,13 +31,22 @@ class HoldingGate final : public upgrade::v1::UpgradeGate::Service {
     response->set_proceed(true);
     return grpc::Status::OK;
   }
+  // Knows one order, "known", to request's database "acme".
+  grpc::Status GetOrder(grpc::ServerContext*, const upgrade::v1::GetOrderRequest* request,
+                        upgrade::v1::GetOrderResponse* response) override {
+    if (request->upgrade_id() != "known") return grpc::Status(grpc::StatusCode::NOT_FOUND, "no upgrade");
+    response->mutable_order()->set_upgrade_id("known");
+    response->mutable_order()->set_database("acme");
+    response->mutable_order()->set_test_database("acme_test_0000");
+    return grpc::Status::OK;
+  }
   absl::Notification held_;
 };
 
 class GrpcGateTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<std::unique_ptr<grpc::Server>> started = StartGrpcServer("127.0.0.1:0", {&service_}, &port_);
+    absl::StatusOr<std::unique_ptr<grpc::Server>> started = StartGrpcServer("127.0.0.1:0", {&service_}, grpc::InsecureServerCredentials(), &port_);
     ASSERT_TRUE(started.ok()) << started.status();
     server_ = *std::move(started);
   }
@@ -51,7 +60,7 @@ class GrpcGateTest : public ::testing::Test {
 };
 
 TEST_F(GrpcGateTest, ACallCutShortByRequestStoppingIsAskedAgainLater) {
-  GrpcGate gate(absl::StrCat("127.0.0.1:", port_), absl::Seconds(30));
+  GrpcGate gate(absl::StrCat("127.0.0.1:", port_), absl::Seconds(30), grpc::InsecureChannelCredentials());
   std::future<absl::StatusOr<Passage>> passed =
       std::async(std::launch::async, [&] { return gate.Pass("held", upgrade::v1::CHECKPOINT_FINISH); });
   ASSERT_TRUE(service_.held_.WaitForNotificationWithTimeout(absl::Seconds(10)));
@@ -65,7 +74,7 @@ TEST_F(GrpcGateTest, ACallCutShortByRequestStoppingIsAskedAgainLater) {
 }
 
 TEST_F(GrpcGateTest, ACallDroppedByRequestStoppingIsAskedAgainLater) {
-  GrpcGate gate(absl::StrCat("127.0.0.1:", port_), absl::Seconds(30));
+  GrpcGate gate(absl::StrCat("127.0.0.1:", port_), absl::Seconds(30), grpc::InsecureChannelCredentials());
   absl::StatusOr<Passage> got = gate.Pass("dropped", upgrade::v1::CHECKPOINT_BEGIN_MIGRATION);
   ASSERT_FALSE(got.ok());
   EXPECT_EQ(got.status().code(), absl::StatusCode::kUnavailable) << got.status();
@@ -73,11 +82,33 @@ TEST_F(GrpcGateTest, ACallDroppedByRequestStoppingIsAskedAgainLater) {
 }
 
 TEST_F(GrpcGateTest, AnAnswerOfRequestKeepsItsCode) {
-  GrpcGate gate(absl::StrCat("127.0.0.1:", port_), absl::Seconds(30));
+  GrpcGate gate(absl::StrCat("127.0.0.1:", port_), absl::Seconds(30), grpc::InsecureChannelCredentials());
   absl::StatusOr<Passage> got = gate.Pass("unknown", upgrade::v1::CHECKPOINT_FINISH);
   ASSERT_FALSE(got.ok());
   EXPECT_EQ(got.status().code(), absl::StatusCode::kNotFound) << got.status();
   EXPECT_EQ(got.status().message(), "no upgrade unknown");
+  EXPECT_FALSE(IsRetryable(got.status()));
+}
+
+TEST_F(GrpcGateTest, TheAuthoritativeOrderIsRequestsAndARecordThatDisagreesIsRefused) {
+  GrpcGate gate(absl::StrCat("127.0.0.1:", port_), absl::Seconds(30), grpc::InsecureChannelCredentials());
+  upgrade::v1::Order claimed;
+  claimed.set_upgrade_id("known");
+  claimed.set_database("acme");
+  claimed.set_test_database("acme_test_0000");
+  absl::StatusOr<upgrade::v1::Order> got = AuthoritativeOrder(gate, claimed);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->test_database(), "acme_test_0000");
+
+  claimed.set_test_database("globex");
+  got = AuthoritativeOrder(gate, claimed);
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_NE(got.status().message().find("test_database: \"acme_test_0000\" -> \"globex\""), std::string::npos)
+      << got.status();
+
+  claimed.set_upgrade_id("unknown");
+  got = AuthoritativeOrder(gate, claimed);
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kPermissionDenied);
   EXPECT_FALSE(IsRetryable(got.status()));
 }
 

@@ -29,6 +29,7 @@
 #include "libs/common/env_flags.h"
 #include "libs/common/grpc_util.h"
 #include "libs/common/time.h"
+#include "libs/common/tls_flags.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "upgrade/v1/upgrade.grpc.pb.h"
 
@@ -189,13 +190,17 @@ int Main(const std::vector<std::string>& args) {
     std::cerr << "usage: upgradectl " << text << "\n";
     return kUsage;
   };
+  // The servers' certificates are checked against --tls_ca (--insecure_plaintext: no TLS).
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials = ChannelCredentialsFromFlags();
+  if (!credentials.ok()) {
+    std::cerr << "upgradectl: " << credentials.status().message() << "\n";
+    return kUsage;
+  }
   auto request_stub = [&] {
-    return UpgradeService::NewStub(
-        grpc::CreateChannel(absl::GetFlag(FLAGS_request_addr), grpc::InsecureChannelCredentials()));
+    return UpgradeService::NewStub(grpc::CreateChannel(absl::GetFlag(FLAGS_request_addr), *credentials));
   };
   auto status_stub = [&] {
-    return StatusService::NewStub(
-        grpc::CreateChannel(absl::GetFlag(FLAGS_status_addr), grpc::InsecureChannelCredentials()));
+    return StatusService::NewStub(grpc::CreateChannel(absl::GetFlag(FLAGS_status_addr), *credentials));
   };
 
   if (command == "request") {
@@ -339,7 +344,7 @@ int Main(const std::vector<std::string>& args) {
     if (!need(0)) return usage("health");
     int result = 0;
     for (const std::string& addr : {absl::GetFlag(FLAGS_request_addr), absl::GetFlag(FLAGS_status_addr)}) {
-      auto stub = grpc::health::v1::Health::NewStub(grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
+      auto stub = grpc::health::v1::Health::NewStub(grpc::CreateChannel(addr, *credentials));
       grpc::health::v1::HealthCheckResponse resp;
       grpc::ClientContext ctx;
       SetDeadline(ctx, timeout);
