@@ -66,6 +66,10 @@ stack_start_services() {  # needs CATALOG; OUTBOX_DIR or SMTP_URL
   stack_make_record_keys
   TLS_DIR="$STACK_DIR/tls"
   "$(dirname "${BASH_SOURCE[0]}")/make-certs" "$TLS_DIR" request status cloner migrator notifier
+  # An identity provider for the stack: request and status take only its tokens.
+  AUTH_DIR="$STACK_DIR/auth"
+  "$BUILD_DIR/tools/devtoken/devtoken" keys "$AUTH_DIR"
+  local auth=(--jwks_file="$AUTH_DIR/jwks.json" --jwt_issuer=https://idp.upshift.local --jwt_audience=upshift)
   export UPSHIFT_KAFKA_BROKERS=$KAFKA_BROKERS UPSHIFT_PLATFORM_DB=$PLATFORM_DB UPSHIFT_HOSTING_DB=$HOSTING_DB
   export UPSHIFT_CATALOG=$CATALOG
   # The devbroker's coordinator waits session.timeout.ms for departed members before a rebalance
@@ -80,10 +84,10 @@ stack_start_services() {  # needs CATALOG; OUTBOX_DIR or SMTP_URL
   REQUEST_PORT=$(free_port)
   STATUS_PORT=$(free_port)
   GATE_PORT=$(free_port)
-  "$BUILD_DIR/services/request/request" $(record_keys request) $(tls request) --listen="127.0.0.1:$REQUEST_PORT" \
+  "$BUILD_DIR/services/request/request" $(record_keys request) $(tls request) "${auth[@]}" --listen="127.0.0.1:$REQUEST_PORT" \
     --gate_listen="127.0.0.1:$GATE_PORT" >"$STACK_DIR/request.log" 2>&1 &
   echo "$! request" >>"$STACK_DIR/pids"
-  "$BUILD_DIR/services/status/status" $(record_keys status) $(tls status) --listen="127.0.0.1:$STATUS_PORT" >"$STACK_DIR/status.log" 2>&1 &
+  "$BUILD_DIR/services/status/status" $(record_keys status) $(tls status) "${auth[@]}" --listen="127.0.0.1:$STATUS_PORT" >"$STACK_DIR/status.log" 2>&1 &
   echo "$! status" >>"$STACK_DIR/pids"
   "$BUILD_DIR/services/cloner/cloner" $(record_keys cloner) $(tls cloner) --pg_bin_dir="$PG_BIN" \
     --gate_addr="127.0.0.1:$GATE_PORT" \
@@ -95,6 +99,10 @@ stack_start_services() {  # needs CATALOG; OUTBOX_DIR or SMTP_URL
     --connect_hint="host=127.0.0.1 port=$PG_PORT" >"$STACK_DIR/notifier.log" 2>&1 &
   echo "$! notifier" >>"$STACK_DIR/pids"
   unset UPSHIFT_KAFKA_BROKERS UPSHIFT_PLATFORM_DB UPSHIFT_HOSTING_DB UPSHIFT_CATALOG UPSHIFT_KAFKA_PROPERTIES
+  # upgradectl acts as a customer would: reading, Test and Production orders (UPSHIFT_TOKEN).
+  UPSHIFT_TOKEN=$("$BUILD_DIR/tools/devtoken/devtoken" mint "$AUTH_DIR" --subject=demo-owner \
+    --scopes=upgrades.read,upgrades.test,upgrades.production)
+  export UPSHIFT_TOKEN
   CTL=("$BUILD_DIR/tools/upgradectl/upgradectl" --request_addr="127.0.0.1:$REQUEST_PORT"
        --status_addr="127.0.0.1:$STATUS_PORT" --tls_ca="$TLS_DIR/ca.pem")
   wait_for 30 "the request and status services" "${CTL[@]}" health --timeout=1s

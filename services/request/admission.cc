@@ -156,7 +156,11 @@ upgrade::v1::Order Admission::NewOrder(const std::string& database, const std::s
   return order;
 }
 
-absl::StatusOr<upgrade::v1::Upgrade> Admission::RequestUpgrade(const upgrade::v1::RequestUpgradeRequest& request) {
+absl::StatusOr<upgrade::v1::Upgrade> Admission::RequestUpgrade(const upgrade::v1::RequestUpgradeRequest& request,
+                                                               const Principal& caller) {
+  const bool production = request.purpose() == upgrade::v1::PURPOSE_PRODUCTION;
+  UPSHIFT_RETURN_IF_ERROR(RequireScope(caller, production ? scopes::kProduction : scopes::kTest,
+                                       production ? "a Production upgrade" : "a Test upgrade"));
   upgrade::v1::Order asked;
   asked.set_database(request.database());
   asked.set_target_version(request.target_version());
@@ -208,7 +212,9 @@ absl::StatusOr<upgrade::v1::Upgrade> Admission::RequestUpgrade(const upgrade::v1
   return Record(std::move(order));
 }
 
-absl::StatusOr<upgrade::v1::Upgrade> Admission::CheckUpgrade(const upgrade::v1::CheckUpgradeRequest& request) {
+absl::StatusOr<upgrade::v1::Upgrade> Admission::CheckUpgrade(const upgrade::v1::CheckUpgradeRequest& request,
+                                                             const Principal& caller) {
+  UPSHIFT_RETURN_IF_ERROR(RequireScope(caller, scopes::kTest, "a check"));
   upgrade::v1::Order asked;
   asked.set_database(request.database());
   asked.set_target_version(request.target_version());
@@ -259,7 +265,8 @@ absl::StatusOr<upgrade::v1::Upgrade> Admission::Record(upgrade::v1::Order order)
 }
 
 absl::StatusOr<upgrade::v1::GetUpgradeOptionsResponse> Admission::GetUpgradeOptions(
-    const upgrade::v1::GetUpgradeOptionsRequest& request) {
+    const upgrade::v1::GetUpgradeOptionsRequest& request, const Principal& caller) {
+  UPSHIFT_RETURN_IF_ERROR(RequireScope(caller, scopes::kRead, "reading upgrade options"));
   const std::string& database = request.database();
   UPSHIFT_ASSIGN_OR_RETURN(std::string current, CurrentVersion(database));
   UPSHIFT_ASSIGN_OR_RETURN(std::optional<StoredOrder> active, store_.FindActive(database));

@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "libs/catalog/catalog.h"
+#include "libs/auth/principal.h"
 #include "libs/common/time.h"
 #include "libs/hosting/hosting_server.h"
 #include "services/request/order_store.h"
@@ -39,16 +40,22 @@ class Admission {
   // breaks a rule (version, active upgrade, Production without a successful Test, test copy).
   // UNAVAILABLE: a dependency is down; nothing was recorded. A repeated request_id returns the
   // first order's Upgrade when the call asks for the same order, else ALREADY_EXISTS.
-  absl::StatusOr<upgrade::v1::Upgrade> RequestUpgrade(const upgrade::v1::RequestUpgradeRequest& request);
+  // PERMISSION_DENIED first, before anything is looked up, unless `caller` holds upgrades.test (a
+  // Test) or upgrades.production (a Production upgrade).
+  absl::StatusOr<upgrade::v1::Upgrade> RequestUpgrade(const upgrade::v1::RequestUpgradeRequest& request,
+                                                      const Principal& caller);
 
   // Admits a check (dry run) of upgrading `database` to `target_version`. Codes as RequestUpgrade;
   // FAILED_PRECONDITION also while a Production upgrade or another check of the database is active.
-  absl::StatusOr<upgrade::v1::Upgrade> CheckUpgrade(const upgrade::v1::CheckUpgradeRequest& request);
+  // PERMISSION_DENIED without upgrades.test.
+  absl::StatusOr<upgrade::v1::Upgrade> CheckUpgrade(const upgrade::v1::CheckUpgradeRequest& request,
+                                                    const Principal& caller);
 
   // What may be ordered now, per target version: Test; Production after a matching successful Test;
   // a check unless a Production upgrade or a check is active.
+  // PERMISSION_DENIED without upgrades.read.
   absl::StatusOr<upgrade::v1::GetUpgradeOptionsResponse> GetUpgradeOptions(
-      const upgrade::v1::GetUpgradeOptionsRequest& request);
+      const upgrade::v1::GetUpgradeOptionsRequest& request, const Principal& caller);
 
  private:
   // The order first admitted with `asked`'s request_id, if any. ALREADY_EXISTS when that order is not

@@ -9,8 +9,14 @@
 
 namespace upshift::request {
 
-absl::StatusOr<upgrade::v1::Upgrade> Cancellation::Cancel(const upgrade::v1::CancelUpgradeRequest& request) {
+absl::StatusOr<upgrade::v1::Upgrade> Cancellation::Cancel(const upgrade::v1::CancelUpgradeRequest& request,
+                                                          const Principal& caller) {
   UPSHIFT_RETURN_IF_ERROR(ValidateUpgradeId(request.upgrade_id()));
+  UPSHIFT_ASSIGN_OR_RETURN(std::optional<StoredOrder> found, store_.FindByUpgradeId(request.upgrade_id()));
+  if (!found.has_value()) return absl::NotFoundError(absl::StrCat("no upgrade ", request.upgrade_id()));
+  const bool production = found->order.purpose() == upgrade::v1::PURPOSE_PRODUCTION;
+  UPSHIFT_RETURN_IF_ERROR(RequireScope(caller, production ? scopes::kProduction : scopes::kTest,
+                                       production ? "cancelling a Production upgrade" : "cancelling a Test or a check"));
   absl::Time now = clock_.Now();
   UPSHIFT_ASSIGN_OR_RETURN(StoredOrder stored,
                            store_.Cancel(request.upgrade_id(), now, [&](const StoredOrder& s) {

@@ -4,6 +4,7 @@
 #include <functional>
 
 #include "absl/status/statusor.h"
+#include "libs/auth/principal.h"
 #include "libs/common/time.h"
 #include "services/request/order_store.h"
 #include "upgrade/v1/gate.pb.h"
@@ -21,7 +22,8 @@ class Cancellation {
 
   // INVALID_ARGUMENT: malformed id. NOT_FOUND: unknown. FAILED_PRECONDITION: ended, or a Production
   // upgrade whose in-place migration started.
-  absl::StatusOr<upgrade::v1::Upgrade> Cancel(const upgrade::v1::CancelUpgradeRequest& request);
+  // PERMISSION_DENIED unless `caller` holds the scope that orders the upgrade's purpose.
+  absl::StatusOr<upgrade::v1::Upgrade> Cancel(const upgrade::v1::CancelUpgradeRequest& request, const Principal& caller);
 
   // proceed = false once the upgrade was cancelled, and with ended = true once it ended (a worker saw
   // a record again after the end: nothing is left to do). Passing CHECKPOINT_BEGIN_MIGRATION of a

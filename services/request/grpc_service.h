@@ -1,6 +1,7 @@
 #ifndef UPSHIFT_SERVICES_REQUEST_GRPC_SERVICE_H_
 #define UPSHIFT_SERVICES_REQUEST_GRPC_SERVICE_H_
 
+#include "libs/auth/grpc_auth.h"
 #include "services/request/admission.h"
 #include "services/request/cancellation.h"
 #include "services/request/test_copies.h"
@@ -12,8 +13,9 @@ namespace upshift::request {
 // upgrade.v1.UpgradeService: translates between gRPC and Admission, nothing more.
 class UpgradeServiceImpl final : public upgrade::v1::UpgradeService::Service {
  public:
-  UpgradeServiceImpl(Admission& admission, Cancellation& cancellation, TestCopies& copies)
-      : admission_(admission), cancellation_(cancellation), copies_(copies) {}
+  // Every call is authenticated by `auth` first; the logic decides what its principal may do.
+  UpgradeServiceImpl(const Authenticator& auth, Admission& admission, Cancellation& cancellation, TestCopies& copies)
+      : auth_(auth), admission_(admission), cancellation_(cancellation), copies_(copies) {}
 
   grpc::Status RequestUpgrade(grpc::ServerContext* context, const upgrade::v1::RequestUpgradeRequest* request,
                               upgrade::v1::RequestUpgradeResponse* response) override;
@@ -27,6 +29,7 @@ class UpgradeServiceImpl final : public upgrade::v1::UpgradeService::Service {
                             upgrade::v1::CheckUpgradeResponse* response) override;
 
  private:
+  const Authenticator& auth_;
   Admission& admission_;
   Cancellation& cancellation_;
   TestCopies& copies_;

@@ -18,6 +18,7 @@
 #include "libs/pg/pg.h"
 #include "libs/hosting/pg_hosting_server.h"
 #include "libs/kafka/consumer.h"
+#include "libs/auth/auth_flags.h"
 #include "libs/common/tls_flags.h"
 #include "libs/kafka/kafka_flags.h"
 #include "libs/kafka/topics.h"
@@ -97,7 +98,12 @@ int Run(const Config& config, const std::atomic<bool>& stop) {
   Admission admission({config.reserved, config.max_test_age}, *catalog, hosting, *store, SystemClock(), [&relay] { relay.Wake(); });
   Cancellation cancellation(*store, SystemClock(), [&relay] { relay.Wake(); });
   TestCopies copies(*store, SystemClock(), config.test_copy_extension, [&relay] { relay.Wake(); });
-  UpgradeServiceImpl service(admission, cancellation, copies);
+  absl::StatusOr<std::unique_ptr<Authenticator>> auth = AuthenticatorFromFlags();
+  if (!auth.ok()) {
+    LogError(auth.status().ToString());
+    return 2;
+  }
+  UpgradeServiceImpl service(**auth, admission, cancellation, copies);
   UpgradeGateImpl gate(cancellation);
   EventsTracker tracker(*store);
   absl::StatusOr<std::unique_ptr<KafkaConsumer>> consumer = KafkaConsumer::Create(

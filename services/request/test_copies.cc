@@ -11,7 +11,8 @@
 namespace upshift::request {
 
 absl::StatusOr<upgrade::v1::ExtendTestCopyResponse> TestCopies::Extend(
-    const upgrade::v1::ExtendTestCopyRequest& request) {
+    const upgrade::v1::ExtendTestCopyRequest& request, const Principal& caller) {
+  UPSHIFT_RETURN_IF_ERROR(RequireScope(caller, scopes::kTest, "extending a test copy"));
   const std::string& copy = request.database();
   UPSHIFT_RETURN_IF_ERROR(ValidateDatabaseName(copy));
   UPSHIFT_ASSIGN_OR_RETURN(std::optional<StoredOrder> found, store_.FindByTestDatabase(copy));

@@ -4,6 +4,7 @@
 #include <functional>
 
 #include "absl/status/statusor.h"
+#include "libs/auth/principal.h"
 #include "libs/common/time.h"
 #include "services/request/order_store.h"
 #include "upgrade/v1/upgrade.pb.h"
@@ -18,7 +19,9 @@ class TestCopies {
 
   // INVALID_ARGUMENT: malformed name. NOT_FOUND: not a test copy. FAILED_PRECONDITION: not handed
   // over yet, or removed. The new expiry is one step past the later of now and the current one.
-  absl::StatusOr<upgrade::v1::ExtendTestCopyResponse> Extend(const upgrade::v1::ExtendTestCopyRequest& request);
+  // PERMISSION_DENIED without upgrades.test.
+  absl::StatusOr<upgrade::v1::ExtendTestCopyResponse> Extend(const upgrade::v1::ExtendTestCopyRequest& request,
+                                                             const Principal& caller);
 
  private:
   OrderStore& store_;

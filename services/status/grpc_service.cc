@@ -6,30 +6,39 @@
 #include "services/status/status_logic.h"
 
 namespace upshift::status {
+
+absl::Status StatusServiceImpl::MayRead(const grpc::ServerContext& context) const {
+  absl::StatusOr<Principal> caller = auth_.Authenticate(context);
+  if (!caller.ok()) return caller.status();
+  return RequireScope(*caller, scopes::kRead, "reading databases and upgrades");
+}
 namespace {
 
 constexpr absl::Duration kAppearGrace = absl::Seconds(10);
 
 }  // namespace
 
-grpc::Status StatusServiceImpl::ListDatabases(grpc::ServerContext*, const upgrade::v1::ListDatabasesRequest*,
+grpc::Status StatusServiceImpl::ListDatabases(grpc::ServerContext* context, const upgrade::v1::ListDatabasesRequest*,
                                               upgrade::v1::ListDatabasesResponse* response) {
+  if (absl::Status s = MayRead(*context); !s.ok()) return ToGrpcStatus(s);
   absl::StatusOr<std::vector<upgrade::v1::Database>> all = view_.ListDatabases();
   if (!all.ok()) return ToGrpcStatus(all.status());
   for (upgrade::v1::Database& db : *all) *response->add_databases() = std::move(db);
   return grpc::Status::OK;
 }
 
-grpc::Status StatusServiceImpl::GetDatabase(grpc::ServerContext*, const upgrade::v1::GetDatabaseRequest* request,
+grpc::Status StatusServiceImpl::GetDatabase(grpc::ServerContext* context, const upgrade::v1::GetDatabaseRequest* request,
                                             upgrade::v1::Database* response) {
+  if (absl::Status s = MayRead(*context); !s.ok()) return ToGrpcStatus(s);
   absl::StatusOr<upgrade::v1::Database> db = view_.GetDatabase(request->name());
   if (!db.ok()) return ToGrpcStatus(db.status());
   *response = *std::move(db);
   return grpc::Status::OK;
 }
 
-grpc::Status StatusServiceImpl::GetUpgrade(grpc::ServerContext*, const upgrade::v1::GetUpgradeRequest* request,
+grpc::Status StatusServiceImpl::GetUpgrade(grpc::ServerContext* context, const upgrade::v1::GetUpgradeRequest* request,
                                            upgrade::v1::Upgrade* response) {
+  if (absl::Status s = MayRead(*context); !s.ok()) return ToGrpcStatus(s);
   if (absl::Status s = ValidateUpgradeId(request->upgrade_id()); !s.ok()) return ToGrpcStatus(s);
   absl::StatusOr<upgrade::v1::Upgrade> upgrade = store_.GetUpgrade(request->upgrade_id());
   if (!upgrade.ok()) return ToGrpcStatus(upgrade.status());
@@ -40,6 +49,7 @@ grpc::Status StatusServiceImpl::GetUpgrade(grpc::ServerContext*, const upgrade::
 grpc::Status StatusServiceImpl::WatchUpgrade(grpc::ServerContext* context,
                                              const upgrade::v1::WatchUpgradeRequest* request,
                                              grpc::ServerWriter<upgrade::v1::Upgrade>* writer) {
+  if (absl::Status s = MayRead(*context); !s.ok()) return ToGrpcStatus(s);
   if (absl::Status s = ValidateUpgradeId(request->upgrade_id()); !s.ok()) return ToGrpcStatus(s);
   std::string last_sent;
   uint64_t generation = hub_.generation();
@@ -66,8 +76,9 @@ grpc::Status StatusServiceImpl::WatchUpgrade(grpc::ServerContext* context,
   }
 }
 
-grpc::Status StatusServiceImpl::ListUpgrades(grpc::ServerContext*, const upgrade::v1::ListUpgradesRequest* request,
+grpc::Status StatusServiceImpl::ListUpgrades(grpc::ServerContext* context, const upgrade::v1::ListUpgradesRequest* request,
                                              upgrade::v1::ListUpgradesResponse* response) {
+  if (absl::Status s = MayRead(*context); !s.ok()) return ToGrpcStatus(s);
   if (absl::Status s = ValidateDatabaseName(request->database()); !s.ok()) return ToGrpcStatus(s);
   absl::StatusOr<std::vector<upgrade::v1::Upgrade>> upgrades = store_.ListUpgrades(request->database());
   if (!upgrades.ok()) return ToGrpcStatus(upgrades.status());

@@ -3,6 +3,7 @@
 
 #include <atomic>
 
+#include "libs/auth/grpc_auth.h"
 #include "services/status/change_hub.h"
 #include "services/status/database_view.h"
 #include "services/status/status_store.h"
@@ -14,8 +15,10 @@ namespace upshift::status {
 class StatusServiceImpl final : public upgrade::v1::StatusService::Service {
  public:
   // `stopping` ends live watches early when the server shuts down.
-  StatusServiceImpl(StatusStore& store, DatabaseView& view, ChangeHub& hub, const std::atomic<bool>& stopping)
-      : store_(store), view_(view), hub_(hub), stopping_(stopping) {}
+  // Every call is authenticated by `auth` and needs upgrades.read.
+  StatusServiceImpl(const Authenticator& auth, StatusStore& store, DatabaseView& view, ChangeHub& hub,
+                    const std::atomic<bool>& stopping)
+      : auth_(auth), store_(store), view_(view), hub_(hub), stopping_(stopping) {}
 
   grpc::Status ListDatabases(grpc::ServerContext* context, const upgrade::v1::ListDatabasesRequest* request,
                              upgrade::v1::ListDatabasesResponse* response) override;
@@ -29,6 +32,10 @@ class StatusServiceImpl final : public upgrade::v1::StatusService::Service {
                             upgrade::v1::ListUpgradesResponse* response) override;
 
  private:
+  // OK when the call's token is valid and holds upgrades.read: UNAUTHENTICATED, PERMISSION_DENIED.
+  absl::Status MayRead(const grpc::ServerContext& context) const;
+
+  const Authenticator& auth_;
   StatusStore& store_;
   DatabaseView& view_;
   ChangeHub& hub_;

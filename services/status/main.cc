@@ -18,6 +18,7 @@
 #include "libs/pg/pg.h"
 #include "libs/hosting/pg_hosting_server.h"
 #include "libs/kafka/consumer.h"
+#include "libs/auth/auth_flags.h"
 #include "libs/common/tls_flags.h"
 #include "libs/kafka/kafka_flags.h"
 #include "libs/kafka/topics.h"
@@ -131,7 +132,12 @@ int Run(const Config& config, const std::atomic<bool>& stop) {
     return 2;
   }
   std::atomic<bool> stopping{false};
-  StatusServiceImpl service(*store, view, hub, stopping);
+  absl::StatusOr<std::unique_ptr<Authenticator>> auth = AuthenticatorFromFlags();
+  if (!auth.ok()) {
+    LogError(auth.status().ToString());
+    return 2;
+  }
+  StatusServiceImpl service(**auth, *store, view, hub, stopping);
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = ServerCredentialsFromFlags();
   if (!credentials.ok()) {
     LogError(credentials.status().ToString());

@@ -9,6 +9,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "libs/auth/principal.h"
+#include "libs/auth/token_minter.h"
 #include "libs/common/time.h"
 #include "libs/common/tls.h"
 #include "libs/kafka/producer.h"
@@ -782,6 +784,82 @@ TEST(ForgedRecords, ChangeNothingAndGoToTheDeadLetterQueueWithTheirReason) {
   ASSERT_EQ(main_db->test_copies_size(), 1);
   EXPECT_EQ(main_db->test_copies(0).name(), copy);
   EXPECT_FALSE(HasTag(*main_db, TAG_UPGRADE_FAILED));
+}
+
+// --- Callers authenticate with bearer tokens; scopes say what they may do ------------------------
+
+grpc::StatusCode OrderWith(const std::string& token, const RequestUpgradeRequest& req) {
+  auto stub = UpgradeService::NewStub(grpc::CreateChannel(platform->request_address(), platform->CredentialsWithToken(token)));
+  RequestUpgradeResponse resp;
+  return stub->RequestUpgrade(Context().get(), req, &resp).error_code();
+}
+
+grpc::StatusCode ListWith(const std::string& token) {
+  auto stub = StatusService::NewStub(grpc::CreateChannel(platform->status_address(), platform->CredentialsWithToken(token)));
+  ListDatabasesResponse resp;
+  return stub->ListDatabases(Context().get(), ListDatabasesRequest(), &resp).error_code();
+}
+
+TEST(Auth, ACallWithoutAValidTokenIsUnauthenticatedAndChangesNothing) {
+  const std::string db = "authless";
+  ASSERT_TRUE(platform->postgres().GenerateSampleDatabase(db, 20).ok());
+  const std::vector<std::string> all = {scopes::kRead, scopes::kTest, scopes::kProduction};
+  absl::StatusOr<TokenKey> other_key = GenerateTokenKey(kTestKeyId);  // same key id, another key
+  ASSERT_TRUE(other_key.ok());
+  TokenClaims good{"", "", "someone", "", all};
+  auto with = [&](const std::function<void(TokenClaims&)>& change) {
+    TokenClaims c = good;
+    change(c);
+    return platform->Token(c);
+  };
+  TokenClaims forged = good;
+  forged.issuer = kTestIssuer;
+  forged.audience = kTestAudience;
+  forged.expires_at = absl::Now() + absl::Hours(1);
+  absl::StatusOr<std::string> wrong_signature = MintToken(other_key->private_pem, kTestKeyId, forged);
+  ASSERT_TRUE(wrong_signature.ok());
+  // {"alg":"none"} with the good token's claims and no signature.
+  std::string good_token = platform->Token(good);
+  std::string unsigned_token = absl::StrCat("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.",
+                                            good_token.substr(good_token.find('.') + 1,
+                                                              good_token.rfind('.') - good_token.find('.') - 1),
+                                            ".");
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"no token", ""},
+      {"not a JWT", "not-a-jwt"},
+      {"expired", with([](TokenClaims& c) { c.expires_at = absl::Now() - absl::Minutes(5); })},
+      {"not valid yet", with([](TokenClaims& c) { c.not_before = absl::Now() + absl::Minutes(5); })},
+      {"wrong audience", with([](TokenClaims& c) { c.audience = "someone-else"; })},
+      {"wrong issuer", with([](TokenClaims& c) { c.issuer = "https://evil.example"; })},
+      {"wrong signature", *wrong_signature},
+      {"alg none", unsigned_token},
+      {"no subject", with([](TokenClaims& c) { c.subject = ""; })},
+  };
+  for (const auto& [what, token] : cases) {
+    EXPECT_EQ(OrderWith(token, TestOrder(db)), grpc::StatusCode::UNAUTHENTICATED) << what;
+    EXPECT_EQ(ListWith(token), grpc::StatusCode::UNAUTHENTICATED) << what;
+  }
+  EXPECT_EQ(Value("upshift", "SELECT count(*) FROM request.orders WHERE database = 'authless'"), "0");
+  // The same order with a good token goes through.
+  EXPECT_EQ(OrderWith(good_token, TestOrder(db)), grpc::StatusCode::OK);
+  EXPECT_EQ(Value("upshift", "SELECT count(*) FROM request.orders WHERE database = 'authless'"), "1");
+}
+
+TEST(Auth, ScopesSeparateReadingTestsProductionAndOperators) {
+  const std::string db = "scoped";
+  ASSERT_TRUE(platform->postgres().GenerateSampleDatabase(db, 20).ok());
+  const std::string reader = platform->Token({"", "", "viewer", "", {scopes::kRead}});
+  const std::string tester = platform->Token({"", "", "owner", "", {scopes::kRead, scopes::kTest}});
+  const std::string nothing = platform->Token({"", "", "nobody", "", {}});
+  EXPECT_EQ(ListWith(reader), grpc::StatusCode::OK);
+  EXPECT_EQ(ListWith(nothing), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(OrderWith(reader, TestOrder(db)), grpc::StatusCode::PERMISSION_DENIED);
+  RequestUpgradeRequest production = TestOrder(db);
+  production.set_purpose(PURPOSE_PRODUCTION);
+  EXPECT_EQ(OrderWith(tester, production), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(Value("upshift", "SELECT count(*) FROM request.orders WHERE database = 'scoped'"), "0");
+  EXPECT_EQ(OrderWith(tester, TestOrder(db)), grpc::StatusCode::OK);
+  EXPECT_EQ(Value("upshift", "SELECT count(*) FROM request.orders WHERE database = 'scoped'"), "1");
 }
 
 }  // namespace

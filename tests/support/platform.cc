@@ -87,7 +87,17 @@ absl::StatusOr<std::unique_ptr<Platform>> Platform::Start(Options options) {
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> client =
       ChannelCredentials({"", "", p->tls_dir() + "/ca.pem"});
   if (!client.ok()) return client.status();
-  p->client_credentials_ = *std::move(client);
+  p->tls_credentials_ = *std::move(client);
+  absl::StatusOr<TokenKey> token_key = GenerateTokenKey(kTestKeyId);
+  if (!token_key.ok()) return token_key.status();
+  std::filesystem::create_directories(p->auth_dir());
+  std::ofstream(p->auth_dir() + "/jwks.json") << token_key->jwks_json;
+  p->token_key_ = token_key->private_pem;
+  p->client_credentials_ = p->CredentialsWithToken(
+      p->Token({"", "", "test-operator", "", {"upgrades.operator"}, absl::InfinitePast(), absl::Now() + absl::Hours(24)}));
+  const std::vector<std::string> auth_flags = {"--jwks_file=" + p->auth_dir() + "/jwks.json",
+                                               std::string("--jwt_issuer=") + kTestIssuer,
+                                               std::string("--jwt_audience=") + kTestAudience};
   std::string hosting = p->postgres_->conninfo();
   std::string platform = p->postgres_->conninfo("upshift");
   std::string kafka = "--kafka_brokers=" + p->broker_->bootstrap();
@@ -99,10 +109,11 @@ absl::StatusOr<std::unique_ptr<Platform>> Platform::Start(Options options) {
   std::vector<std::pair<std::string, std::vector<std::string>>> services = {
       {"status",
        {kafka, "--platform_db=" + platform, "--hosting_db=" + hosting, "--catalog=" + options.catalog,
-        absl::StrCat("--listen=127.0.0.1:", p->status_port_)}},
+        absl::StrCat("--listen=127.0.0.1:", p->status_port_), auth_flags[0], auth_flags[1], auth_flags[2]}},
       {"request",
        {kafka, "--platform_db=" + platform, "--hosting_db=" + hosting, "--catalog=" + options.catalog,
-        absl::StrCat("--listen=127.0.0.1:", p->request_port_), "--gate_listen=" + p->gate_address()}},
+        absl::StrCat("--listen=127.0.0.1:", p->request_port_), "--gate_listen=" + p->gate_address(), auth_flags[0],
+        auth_flags[1], auth_flags[2]}},
       {"cloner",
        {kafka, "--platform_db=" + platform, "--hosting_db=" + hosting, "--pg_bin_dir=" + PgBinDir(),
         "--gate_addr=" + p->gate_address()}},
@@ -203,6 +214,20 @@ std::string Platform::health_address(const std::string& name) const {
   if (name == "request") return request_address();
   if (name == "status") return status_address();
   return absl::StrCat("127.0.0.1:", health_ports_.at(name));
+}
+
+std::shared_ptr<grpc::ChannelCredentials> Platform::CredentialsWithToken(const std::string& token) const {
+  if (token.empty()) return tls_credentials_;
+  return grpc::CompositeChannelCredentials(tls_credentials_, grpc::AccessTokenCredentials(token));
+}
+
+std::string Platform::Token(TokenClaims claims) const {
+  if (claims.issuer.empty()) claims.issuer = kTestIssuer;
+  if (claims.audience.empty()) claims.audience = kTestAudience;
+  if (claims.expires_at == absl::Time()) claims.expires_at = absl::Now() + absl::Hours(1);
+  absl::StatusOr<std::string> token = MintToken(token_key_, kTestKeyId, claims);
+  EXPECT_TRUE(token.ok()) << token.status();
+  return token.ok() ? *token : "";
 }
 
 std::string Platform::request_address() const { return absl::StrCat("127.0.0.1:", request_port_); }

@@ -9,6 +9,7 @@
 #include <grpcpp/security/credentials.h>
 
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "libs/auth/token_minter.h"
 #include "tests/support/servers.h"
 #include "upgrade/v1/upgrade.grpc.pb.h"
 
@@ -60,8 +61,16 @@ class Platform {
   // Every service's TLS certificate and key (`<service>.pem`, `<service>.key`) and the CA that
   // signed them (`ca.pem`), made by deploy/local/make-certs at start.
   std::string tls_dir() const { return log_dir_ + "/tls"; }
-  // A client's credentials: TLS, the servers checked against the platform's CA.
+  // A client's credentials: TLS, the servers checked against the platform's CA, and an operator's
+  // token (every scope) on every call.
   std::shared_ptr<grpc::ChannelCredentials> client_credentials() const { return client_credentials_; }
+  // The same TLS with `token` on every call instead (empty: no token).
+  std::shared_ptr<grpc::ChannelCredentials> CredentialsWithToken(const std::string& token) const;
+  // A token of the platform's identity provider (see tools/devtoken), valid for an hour unless
+  // `claims` says otherwise; `claims.issuer`/`audience` default to the platform's.
+  std::string Token(TokenClaims claims) const;
+  // The identity provider's signing key and its JWKS (`jwks.json`), as the services read it.
+  std::string auth_dir() const { return log_dir_ + "/auth"; }
   // Where request's UpgradeGate listens (mTLS).
   std::string gate_address() const;
 
@@ -72,6 +81,8 @@ class Platform {
   std::string log_dir_;
   int request_port_ = 0, status_port_ = 0, gate_port_ = 0;
   std::shared_ptr<grpc::ChannelCredentials> client_credentials_;
+  std::shared_ptr<grpc::ChannelCredentials> tls_credentials_;
+  std::string token_key_;  // the identity provider's private key (PEM)
   std::map<std::string, int> health_ports_;  // the workers' health servers
   std::unique_ptr<PostgresServer> postgres_;
   std::unique_ptr<DevBroker> broker_;
@@ -88,6 +99,11 @@ class Platform {
 // value of the key 'upshift.test.slow_upgrade' in the database's ir_config_parameter (none without
 // it), 02b_test_fail raises in one holding 'upshift.test.fail_upgrade'. Returns `dir`.
 std::string MakeTestCatalog(const std::string& dir);
+
+// The identity provider the platform's request and status trust.
+inline constexpr char kTestIssuer[] = "https://idp.upshift.test";
+inline constexpr char kTestAudience[] = "upshift";
+inline constexpr char kTestKeyId[] = "test-key-1";
 
 // A producer on the platform's broker that signs as `service` does, with its key.
 absl::StatusOr<std::unique_ptr<KafkaProducer>> SignedProducer(Platform& platform, const std::string& service);

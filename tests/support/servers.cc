@@ -89,9 +89,10 @@ std::string BuildDir() { return UPSHIFT_BUILD_DIR; }
 std::string SourceDir() { return UPSHIFT_SOURCE_DIR; }
 std::string PgBinDir() { return UPSHIFT_PG_BIN_DIR; }
 
-absl::StatusOr<std::unique_ptr<PostgresServer>> PostgresServer::Start(bool durable) {
+absl::StatusOr<std::unique_ptr<PostgresServer>> PostgresServer::Start(bool durable, bool tls) {
   std::unique_ptr<PostgresServer> pg(new PostgresServer());
   pg->durable_ = durable;
+  pg->tls_ = tls;
   pg->dir_ = MakeTempDir("upshift-test-pg");
   std::string data = pg->dir_ + "/data";
   std::filesystem::create_directory(data);
@@ -103,6 +104,11 @@ absl::StatusOr<std::unique_ptr<PostgresServer>> PostgresServer::Start(bool durab
                                   "",
                                   "postgres"});
   if (!init.ok()) return init;
+  if (tls) {
+    if (absl::Status s = MakeCertificates(pg->dir_ + "/tls", {"postgres"}); !s.ok()) return s;
+    ChownToPostgres(pg->dir_ + "/tls");
+    ChownToPostgres(pg->dir_ + "/tls/postgres.key");  // the server reads its key only if it owns it
+  }
   pg->port_ = FreePort();
   if (absl::Status s = pg->Launch(); !s.ok()) return s;
   return pg;
@@ -110,14 +116,22 @@ absl::StatusOr<std::unique_ptr<PostgresServer>> PostgresServer::Start(bool durab
 
 absl::Status PostgresServer::Launch() {
   const std::string data = dir_ + "/data";
+  std::vector<std::string> argv = {
+      PgBinDir() + "/postgres", "-D", data, "-p", std::to_string(port_), "-k", data, "-c",
+      // fsync off is safe against the process crashes tests cause (the OS keeps what was written);
+      // synchronous_commit stays on: a commit must be in the WAL before it is acknowledged, or a
+      // crash (the fault suite's -m immediate) loses orders already acknowledged to clients.
+      "listen_addresses=127.0.0.1", "-c", durable_ ? "fsync=on" : "fsync=off", "-c",
+      durable_ ? "full_page_writes=on" : "full_page_writes=off", "-c", "max_connections=200"};
+  if (tls_) {
+    for (std::string setting : {std::string("ssl=on"), "ssl_cert_file=" + dir_ + "/tls/postgres.pem",
+                                "ssl_key_file=" + dir_ + "/tls/postgres.key"}) {
+      argv.push_back("-c");
+      argv.push_back(std::move(setting));
+    }
+  }
   absl::StatusOr<std::unique_ptr<ChildProcess>> server = ChildProcess::Start(
-      {{PgBinDir() + "/postgres", "-D", data, "-p", std::to_string(port_), "-k", data, "-c",
-        // fsync off is safe against the process crashes tests cause (the OS keeps what was written);
-        // synchronous_commit stays on: a commit must be in the WAL before it is acknowledged, or a
-        // crash (the fault suite's -m immediate) loses orders already acknowledged to clients.
-        "listen_addresses=127.0.0.1", "-c", durable_ ? "fsync=on" : "fsync=off", "-c",
-        durable_ ? "full_page_writes=on" : "full_page_writes=off",
-        "-c", "max_connections=200"},
+      {argv,
        {},
        dir_ + "/postgres.log",
        "postgres"});

@@ -45,7 +45,8 @@ std::string PgBinDir();
 class PostgresServer {
  public:
   // `durable`: fsync and full-page writes on, as in production (benchmarks); tests run without them.
-  static absl::StatusOr<std::unique_ptr<PostgresServer>> Start(bool durable = false);
+  // `tls`: the server also serves TLS, with a certificate of a CA made for it (tls_ca()).
+  static absl::StatusOr<std::unique_ptr<PostgresServer>> Start(bool durable = false, bool tls = false);
   ~PostgresServer();
 
   int port() const { return port_; }
@@ -55,6 +56,8 @@ class PostgresServer {
   std::string conninfo(const std::string& dbname) const;
   // The server's own log.
   std::string log_path() const { return dir_ + "/postgres.log"; }
+  // With tls: the CA that signed the server's certificate (for sslrootcert).
+  std::string tls_ca() const { return dir_ + "/tls/ca.pem"; }
 
   // Runs `sql` in `dbname` and returns the rows, every value as text ("" for NULL).
   absl::StatusOr<std::vector<std::vector<std::string>>> Query(const std::string& dbname, const std::string& sql);
@@ -80,6 +83,7 @@ class PostgresServer {
   absl::Status Launch();
   std::string dir_;
   bool durable_ = false;
+  bool tls_ = false;
   int port_ = 0;
   std::unique_ptr<ChildProcess> process_;
 };

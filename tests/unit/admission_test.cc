@@ -12,6 +12,9 @@
 namespace upshift::request {
 namespace {
 
+// A caller that may do everything the tests ask of the logic.
+const Principal kCaller{"owner", "acme", {scopes::kRead, scopes::kTest, scopes::kProduction}};
+
 using namespace upgrade::v1;
 using ::testing::ElementsAre;
 using upshift::testing::FakeClock;
@@ -31,9 +34,15 @@ class FakeOrderStore final : public OrderStore {
     }
     return std::nullopt;
   }
-  absl::StatusOr<StoredOrder> Cancel(const std::string&, absl::Time,
-                                     const std::function<OutgoingRecord(const StoredOrder&)>&) override {
-    return absl::UnimplementedError("not used here");
+  absl::StatusOr<StoredOrder> Cancel(const std::string& id, absl::Time at,
+                                     const std::function<OutgoingRecord(const StoredOrder&)>& record_for) override {
+    for (StoredOrder& s : orders) {
+      if (s.order.upgrade_id() != id) continue;
+      s.cancel_requested_at = at;
+      outbox.push_back(record_for(s));
+      return s;
+    }
+    return absl::NotFoundError(id);
   }
   absl::StatusOr<std::optional<absl::Time>> PassCheckpoint(const std::string&, bool, absl::Time) override {
     return absl::UnimplementedError("not used here");
@@ -146,7 +155,7 @@ class AdmissionTest : public ::testing::Test {
   // Admits a Test to `target` and marks it `outcome`.
   void PastTest(const std::string& target, Outcome outcome) {
     Admission a = Make();
-    absl::StatusOr<Upgrade> u = a.RequestUpgrade(Order(PURPOSE_TEST, target));
+    absl::StatusOr<Upgrade> u = a.RequestUpgrade(Order(PURPOSE_TEST, target), kCaller);
     ASSERT_TRUE(u.ok()) << u.status();
     ASSERT_TRUE(store_.MarkFinished(u->upgrade_id(), outcome, clock_.now).ok());
   }
@@ -160,7 +169,7 @@ class AdmissionTest : public ::testing::Test {
 
 TEST_F(AdmissionTest, AdmitsATestAndRecordsItsAcceptedEventInTheOutbox) {
   Admission a = Make();
-  absl::StatusOr<Upgrade> u = a.RequestUpgrade(Order());
+  absl::StatusOr<Upgrade> u = a.RequestUpgrade(Order(), kCaller);
   ASSERT_TRUE(u.ok()) << u.status();
   EXPECT_EQ(u->state(), STATE_ACCEPTED);
   EXPECT_EQ(u->from_version(), "16.0");
@@ -180,8 +189,8 @@ TEST_F(AdmissionTest, ARepeatedRequestIdReturnsTheFirstOrderWithoutASecond) {
   Admission a = Make();
   RequestUpgradeRequest r = Order();
   r.set_request_id("k1");
-  absl::StatusOr<Upgrade> first = a.RequestUpgrade(r);
-  absl::StatusOr<Upgrade> again = a.RequestUpgrade(r);
+  absl::StatusOr<Upgrade> first = a.RequestUpgrade(r, kCaller);
+  absl::StatusOr<Upgrade> again = a.RequestUpgrade(r, kCaller);
   ASSERT_TRUE(first.ok() && again.ok());
   EXPECT_EQ(again->upgrade_id(), first->upgrade_id());
   EXPECT_EQ(store_.orders.size(), 1u);
@@ -191,7 +200,7 @@ TEST_F(AdmissionTest, ARequestIdReusedForAnotherOrderIsRefusedAndRecordsNothing)
   Admission a = Make();
   RequestUpgradeRequest r = Order();
   r.set_request_id("k1");
-  absl::StatusOr<Upgrade> first = a.RequestUpgrade(r);
+  absl::StatusOr<Upgrade> first = a.RequestUpgrade(r, kCaller);
   ASSERT_TRUE(first.ok()) << first.status();
   hosting_.Add("globex", "16.0");
   std::vector<std::pair<std::string, std::function<void(RequestUpgradeRequest&)>>> changes = {
@@ -203,7 +212,7 @@ TEST_F(AdmissionTest, ARequestIdReusedForAnotherOrderIsRefusedAndRecordsNothing)
   for (const auto& [says, change] : changes) {
     RequestUpgradeRequest other = r;
     change(other);
-    absl::Status s = a.RequestUpgrade(other).status();
+    absl::Status s = a.RequestUpgrade(other, kCaller).status();
     EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists) << says;
     EXPECT_TRUE(absl::StrContains(s.message(), says)) << s;
     EXPECT_TRUE(absl::StrContains(s.message(), first->upgrade_id())) << s;
@@ -212,16 +221,16 @@ TEST_F(AdmissionTest, ARequestIdReusedForAnotherOrderIsRefusedAndRecordsNothing)
   check.set_database("acme");
   check.set_target_version("18.0");
   check.set_request_id("k1");  // a check is another order too
-  EXPECT_EQ(a.CheckUpgrade(check).status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(a.CheckUpgrade(check, kCaller).status().code(), absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(store_.orders.size(), 1u);
   EXPECT_EQ(store_.outbox.size(), 1u);
 }
 
 TEST_F(AdmissionTest, OneActiveUpgradePerDatabase) {
   Admission a = Make();
-  absl::StatusOr<Upgrade> first = a.RequestUpgrade(Order());
+  absl::StatusOr<Upgrade> first = a.RequestUpgrade(Order(), kCaller);
   ASSERT_TRUE(first.ok());
-  absl::Status s = a.RequestUpgrade(Order(PURPOSE_TEST, "17.0")).status();
+  absl::Status s = a.RequestUpgrade(Order(PURPOSE_TEST, "17.0"), kCaller).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(absl::StrContains(s.message(), first->upgrade_id()));
 }
@@ -229,7 +238,7 @@ TEST_F(AdmissionTest, OneActiveUpgradePerDatabase) {
 TEST_F(AdmissionTest, UnknownDatabaseIsNotFound) {
   RequestUpgradeRequest r = Order();
   r.set_database("ghost");
-  EXPECT_EQ(Make().RequestUpgrade(r).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Make().RequestUpgrade(r, kCaller).status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(AdmissionTest, ATestCopyCannotBeUpgraded) {
@@ -238,32 +247,32 @@ TEST_F(AdmissionTest, ATestCopyCannotBeUpgraded) {
   hosting_.Add(copy, "18.0");
   RequestUpgradeRequest r = Order();
   r.set_database(copy);
-  EXPECT_EQ(Make().RequestUpgrade(r).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Make().RequestUpgrade(r, kCaller).status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 TEST_F(AdmissionTest, ProductionNeedsASuccessfulTestToTheSameVersion) {
   Admission a = Make();
-  EXPECT_EQ(a.RequestUpgrade(Order(PURPOSE_PRODUCTION)).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(a.RequestUpgrade(Order(PURPOSE_PRODUCTION), kCaller).status().code(), absl::StatusCode::kFailedPrecondition);
   PastTest("18.0", Outcome::kFailed);
-  EXPECT_EQ(a.RequestUpgrade(Order(PURPOSE_PRODUCTION)).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(a.RequestUpgrade(Order(PURPOSE_PRODUCTION), kCaller).status().code(), absl::StatusCode::kFailedPrecondition);
   PastTest("17.0", Outcome::kSucceeded);
-  absl::Status other = a.RequestUpgrade(Order(PURPOSE_PRODUCTION, "18.0")).status();
+  absl::Status other = a.RequestUpgrade(Order(PURPOSE_PRODUCTION, "18.0"), kCaller).status();
   EXPECT_EQ(other.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(absl::StrContains(other.message(), "17.0")) << other.message();
   PastTest("18.0", Outcome::kSucceeded);
-  EXPECT_TRUE(a.RequestUpgrade(Order(PURPOSE_PRODUCTION, "18.0")).ok());
+  EXPECT_TRUE(a.RequestUpgrade(Order(PURPOSE_PRODUCTION, "18.0"), kCaller).ok());
 }
 
 TEST_F(AdmissionTest, ProductionNeedsTheDatabaseStillAtTheTestsStartingVersion) {
   PastTest("18.0", Outcome::kSucceeded);
   hosting_.dbs["acme"].version = "17.0";
-  EXPECT_EQ(Make().RequestUpgrade(Order(PURPOSE_PRODUCTION)).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Make().RequestUpgrade(Order(PURPOSE_PRODUCTION), kCaller).status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 TEST_F(AdmissionTest, ProductionNeedsAFreshTest) {
   PastTest("18.0", Outcome::kSucceeded);
   clock_.now += absl::Hours(24 * 31);
-  absl::Status s = Make().RequestUpgrade(Order(PURPOSE_PRODUCTION)).status();
+  absl::Status s = Make().RequestUpgrade(Order(PURPOSE_PRODUCTION), kCaller).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(absl::StrContains(s.message(), "31 days ago")) << s.message();
 }
@@ -272,7 +281,7 @@ TEST_F(AdmissionTest, AProductionOrderCarriesItsRestorePointAndADowntimeEstimate
   PastTest("18.0", Outcome::kSucceeded);
   store_.orders[0].timings = {absl::Seconds(10), absl::Seconds(30), 1000};
   hosting_.dbs["acme"].size_bytes = 4000;  // four times larger than when it was tested
-  absl::StatusOr<Upgrade> u = Make().RequestUpgrade(Order(PURPOSE_PRODUCTION));
+  absl::StatusOr<Upgrade> u = Make().RequestUpgrade(Order(PURPOSE_PRODUCTION), kCaller);
   ASSERT_TRUE(u.ok()) << u.status();
   // (1.5 x 10 s + 30 s) x 4 + 250 ms of hand-offs
   EXPECT_EQ(FromProto(u->estimated_downtime()), absl::Milliseconds(180250));
@@ -286,7 +295,7 @@ TEST_F(AdmissionTest, OptionsOfferProductionOnlyWhereATestSucceeded) {
   PastTest("17.0", Outcome::kSucceeded);
   GetUpgradeOptionsRequest r;
   r.set_database("acme");
-  absl::StatusOr<GetUpgradeOptionsResponse> o = Make().GetUpgradeOptions(r);
+  absl::StatusOr<GetUpgradeOptionsResponse> o = Make().GetUpgradeOptions(r, kCaller);
   ASSERT_TRUE(o.ok()) << o.status();
   EXPECT_EQ(o->version(), "16.0");
   ASSERT_EQ(o->options_size(), 2);
@@ -297,10 +306,10 @@ TEST_F(AdmissionTest, OptionsOfferProductionOnlyWhereATestSucceeded) {
 
 TEST_F(AdmissionTest, OnlyACheckIsOfferedWhileATestIsActive) {
   Admission a = Make();
-  absl::StatusOr<Upgrade> u = a.RequestUpgrade(Order());
+  absl::StatusOr<Upgrade> u = a.RequestUpgrade(Order(), kCaller);
   GetUpgradeOptionsRequest r;
   r.set_database("acme");
-  absl::StatusOr<GetUpgradeOptionsResponse> o = a.GetUpgradeOptions(r);
+  absl::StatusOr<GetUpgradeOptionsResponse> o = a.GetUpgradeOptions(r, kCaller);
   ASSERT_TRUE(o.ok());
   EXPECT_EQ(o->active_upgrade_id(), u->upgrade_id());
   EXPECT_THAT(o->purposes(), ElementsAre(PURPOSE_CHECK));
@@ -308,8 +317,8 @@ TEST_F(AdmissionTest, OnlyACheckIsOfferedWhileATestIsActive) {
   CheckUpgradeRequest check;
   check.set_database("acme");
   check.set_target_version("18.0");
-  ASSERT_TRUE(a.CheckUpgrade(check).ok());
-  o = a.GetUpgradeOptions(r);
+  ASSERT_TRUE(a.CheckUpgrade(check, kCaller).ok());
+  o = a.GetUpgradeOptions(r, kCaller);
   ASSERT_TRUE(o.ok());
   EXPECT_EQ(o->purposes_size(), 0);  // one check at a time
 }
@@ -319,7 +328,7 @@ TEST_F(AdmissionTest, ACheckIsRecordedWithItsThrowawayCopyAndRunsBesideATestOnly
   check.set_database("acme");
   check.set_target_version("18.0");
   Admission a = Make();
-  absl::StatusOr<Upgrade> c = a.CheckUpgrade(check);
+  absl::StatusOr<Upgrade> c = a.CheckUpgrade(check, kCaller);
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->purpose(), PURPOSE_CHECK);
   EXPECT_EQ(c->state(), STATE_ACCEPTED);
@@ -330,33 +339,33 @@ TEST_F(AdmissionTest, ACheckIsRecordedWithItsThrowawayCopyAndRunsBesideATestOnly
   ASSERT_EQ(store_.outbox.size(), 1u);
   EXPECT_EQ(store_.outbox[0].topic, topics::kOrders);
 
-  EXPECT_EQ(a.CheckUpgrade(check).status().code(), absl::StatusCode::kFailedPrecondition);  // one at a time
-  EXPECT_TRUE(a.RequestUpgrade(Order()).ok());  // a Test runs beside it
+  EXPECT_EQ(a.CheckUpgrade(check, kCaller).status().code(), absl::StatusCode::kFailedPrecondition);  // one at a time
+  EXPECT_TRUE(a.RequestUpgrade(Order(), kCaller).ok());  // a Test runs beside it
   ASSERT_TRUE(store_.MarkFinished(c->upgrade_id(), Outcome::kSucceeded, clock_.now).ok());
   ASSERT_TRUE(store_.MarkFinished(store_.orders.back().order.upgrade_id(), Outcome::kSucceeded, clock_.now).ok());
 
   // Beside a Production upgrade, neither way round.
-  ASSERT_TRUE(a.CheckUpgrade(check).ok());
-  EXPECT_EQ(a.RequestUpgrade(Order(PURPOSE_PRODUCTION)).status().code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(a.CheckUpgrade(check, kCaller).ok());
+  EXPECT_EQ(a.RequestUpgrade(Order(PURPOSE_PRODUCTION), kCaller).status().code(), absl::StatusCode::kFailedPrecondition);
   ASSERT_TRUE(store_.MarkFinished(store_.orders.back().order.upgrade_id(), Outcome::kSucceeded, clock_.now).ok());
-  ASSERT_TRUE(a.RequestUpgrade(Order(PURPOSE_PRODUCTION)).ok());
-  absl::StatusOr<Upgrade> refused = a.CheckUpgrade(check);
+  ASSERT_TRUE(a.RequestUpgrade(Order(PURPOSE_PRODUCTION), kCaller).ok());
+  absl::StatusOr<Upgrade> refused = a.CheckUpgrade(check, kCaller);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(absl::StrContains(refused.status().message(), "Production upgrade")) << refused.status();
 
   for (const char* bad : {"", "Bad Name", "acme; DROP TABLE x"}) {
     check.set_database(bad);
-    EXPECT_EQ(a.CheckUpgrade(check).status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_EQ(a.CheckUpgrade(check, kCaller).status().code(), absl::StatusCode::kInvalidArgument) << bad;
   }
   check.set_database("acme");
   check.set_target_version("99.0");
-  EXPECT_EQ(a.CheckUpgrade(check).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(a.CheckUpgrade(check, kCaller).status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 TEST_F(AdmissionTest, AProductionOrderNamesTheTestThatAllowedIt) {
   PastTest("18.0", Outcome::kSucceeded);
   std::string test_id = store_.orders[0].order.upgrade_id();
-  ASSERT_TRUE(Make().RequestUpgrade(Order(PURPOSE_PRODUCTION)).ok());
+  ASSERT_TRUE(Make().RequestUpgrade(Order(PURPOSE_PRODUCTION), kCaller).ok());
   EXPECT_EQ(store_.orders.back().order.test_upgrade_id(), test_id);
 }
 
@@ -364,19 +373,19 @@ TEST_F(AdmissionTest, ATestCopyIsExtendedOneStepPastItsExpiryOnceHandedOver) {
   TestCopies copies(store_, clock_, absl::Hours(24 * 30), nullptr);
   ExtendTestCopyRequest req;
   req.set_database("acme");
-  EXPECT_EQ(copies.Extend(req).status().code(), absl::StatusCode::kNotFound);  // a main database
+  EXPECT_EQ(copies.Extend(req, kCaller).status().code(), absl::StatusCode::kNotFound);  // a main database
   req.set_database("Bad Name");
-  EXPECT_EQ(copies.Extend(req).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(copies.Extend(req, kCaller).status().code(), absl::StatusCode::kInvalidArgument);
 
   Admission a = Make();
-  absl::StatusOr<Upgrade> u = a.RequestUpgrade(Order());
+  absl::StatusOr<Upgrade> u = a.RequestUpgrade(Order(), kCaller);
   ASSERT_TRUE(u.ok());
   req.set_database(store_.orders[0].order.test_database());
-  EXPECT_EQ(copies.Extend(req).status().code(), absl::StatusCode::kFailedPrecondition);  // not handed over yet
+  EXPECT_EQ(copies.Extend(req, kCaller).status().code(), absl::StatusCode::kFailedPrecondition);  // not handed over yet
   ASSERT_TRUE(store_.RecordCopy(u->upgrade_id(), clock_.now + absl::Hours(24 * 30), false).ok());
   ASSERT_TRUE(store_.MarkFinished(u->upgrade_id(), Outcome::kSucceeded, clock_.now).ok());
   size_t outbox_before = store_.outbox.size();
-  absl::StatusOr<ExtendTestCopyResponse> extended = copies.Extend(req);
+  absl::StatusOr<ExtendTestCopyResponse> extended = copies.Extend(req, kCaller);
   ASSERT_TRUE(extended.ok()) << extended.status();
   EXPECT_EQ(FromProto(extended->expires_at()), clock_.now + absl::Hours(24 * 60));
   ASSERT_EQ(store_.outbox.size(), outbox_before + 1);
@@ -385,14 +394,14 @@ TEST_F(AdmissionTest, ATestCopyIsExtendedOneStepPastItsExpiryOnceHandedOver) {
   EXPECT_EQ(FromProto(e.test_copy_extended().expires_at()), clock_.now + absl::Hours(24 * 60));
   // Long after it would have expired, an extension counts from now.
   clock_.now += absl::Hours(24 * 90);
-  EXPECT_EQ(FromProto(copies.Extend(req)->expires_at()), clock_.now + absl::Hours(24 * 30));
+  EXPECT_EQ(FromProto(copies.Extend(req, kCaller)->expires_at()), clock_.now + absl::Hours(24 * 30));
   ASSERT_TRUE(store_.RecordCopy(u->upgrade_id(), absl::InfinitePast(), true).ok());
-  EXPECT_EQ(copies.Extend(req).status().code(), absl::StatusCode::kFailedPrecondition);  // removed
+  EXPECT_EQ(copies.Extend(req, kCaller).status().code(), absl::StatusCode::kFailedPrecondition);  // removed
 }
 
 TEST_F(AdmissionTest, AnUnreachableServerIsUnavailableAndRecordsNothing) {
   hosting_.down = absl::UnavailableError("hosting server down");
-  EXPECT_EQ(Make().RequestUpgrade(Order()).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(Make().RequestUpgrade(Order(), kCaller).status().code(), absl::StatusCode::kUnavailable);
   EXPECT_TRUE(store_.orders.empty());
 }
 
@@ -406,6 +415,42 @@ TEST_F(AdmissionTest, AWorkerAskingAboutAnEndedUpgradeIsToldItEnded) {
   ASSERT_TRUE(answer.ok()) << answer.status();
   EXPECT_FALSE(answer->proceed());
   EXPECT_TRUE(answer->ended());
+}
+
+TEST_F(AdmissionTest, EachOrderNeedsTheScopeOfItsPurposeAndAWrongOneRecordsNothing) {
+  Admission a = Make();
+  const Principal reader{"viewer", "acme", {scopes::kRead}};
+  const Principal tester{"owner", "acme", {scopes::kRead, scopes::kTest}};
+  const Principal operator_{"ops", "", {scopes::kOperator}};
+  EXPECT_EQ(a.RequestUpgrade(Order(), reader).status().code(), absl::StatusCode::kPermissionDenied);
+  CheckUpgradeRequest check;
+  check.set_database("acme");
+  check.set_target_version("18.0");
+  EXPECT_EQ(a.CheckUpgrade(check, reader).status().code(), absl::StatusCode::kPermissionDenied);
+  absl::Status production = a.RequestUpgrade(Order(PURPOSE_PRODUCTION), tester).status();
+  EXPECT_EQ(production.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(absl::StrContains(production.message(), scopes::kProduction)) << production;
+  EXPECT_EQ(a.GetUpgradeOptions(GetUpgradeOptionsRequest(), Principal{"nobody", "", {}}).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(store_.orders.empty());
+  EXPECT_TRUE(store_.outbox.empty());
+  // The scope the purpose needs is enough; an operator may do everything.
+  EXPECT_TRUE(a.RequestUpgrade(Order(), tester).ok());
+  EXPECT_TRUE(a.CheckUpgrade(check, operator_).ok());
+}
+
+TEST_F(AdmissionTest, CancellingNeedsTheScopeOfTheUpgradesPurpose) {
+  PastTest("18.0", Outcome::kSucceeded);
+  Admission a = Make();
+  absl::StatusOr<Upgrade> production = a.RequestUpgrade(Order(PURPOSE_PRODUCTION), kCaller);
+  ASSERT_TRUE(production.ok()) << production.status();
+  Cancellation cancellation(store_, clock_, nullptr);
+  CancelUpgradeRequest req;
+  req.set_upgrade_id(production->upgrade_id());
+  const Principal tester{"owner", "acme", {scopes::kTest}};
+  EXPECT_EQ(cancellation.Cancel(req, tester).status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(store_.orders.back().cancel_requested_at, absl::InfinitePast());
+  EXPECT_TRUE(cancellation.Cancel(req, Principal{"owner", "acme", {scopes::kProduction}}).ok());
 }
 
 }  // namespace

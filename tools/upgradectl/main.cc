@@ -35,6 +35,7 @@
 
 ABSL_FLAG(std::string, request_addr, "127.0.0.1:50051", "Address of the request service (UpgradeService)");
 ABSL_FLAG(std::string, status_addr, "127.0.0.1:50052", "Address of the status service (StatusService)");
+ABSL_FLAG(std::string, token, "", "Bearer token of every call (better: the UPSHIFT_TOKEN environment variable)");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(10), "Deadline of each call (watch: of the whole watch x 100)");
 ABSL_FLAG(std::string, email, "", "request: where to send notifications");
 ABSL_FLAG(std::string, purpose, "test", "request: test or production");
@@ -195,6 +196,10 @@ int Main(const std::vector<std::string>& args) {
   if (!credentials.ok()) {
     std::cerr << "upgradectl: " << credentials.status().message() << "\n";
     return kUsage;
+  }
+  // Every call carries --token (UPSHIFT_TOKEN) as its bearer token.
+  if (!absl::GetFlag(FLAGS_token).empty()) {
+    *credentials = grpc::CompositeChannelCredentials(*credentials, grpc::AccessTokenCredentials(absl::GetFlag(FLAGS_token)));
   }
   auto request_stub = [&] {
     return UpgradeService::NewStub(grpc::CreateChannel(absl::GetFlag(FLAGS_request_addr), *credentials));
