@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -47,6 +48,15 @@ absl::StatusOr<std::string> ReadCatalogFile(const std::string& dir, const std::s
   if (relative.front() == '/' || relative.find("..") != std::string::npos) {
     return absl::InvalidArgumentError(
         absl::StrCat(where, ": ", what, " \"", relative, "\" must be a path inside the catalog folder"));
+  }
+  // The same once symbolic links are resolved: a link may not lead out of the catalog either.
+  std::error_code error;
+  const std::filesystem::path root = std::filesystem::canonical(dir, error);
+  const std::filesystem::path resolved = std::filesystem::weakly_canonical(std::filesystem::path(dir) / relative, error);
+  const std::string prefix = root.string() + "/";
+  if (error || resolved.string().compare(0, prefix.size(), prefix) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(where, ": ", what, " \"", relative,
+                                                   "\" leads out of the catalog folder (through a symbolic link)"));
   }
   absl::StatusOr<std::string> text = ReadFile(absl::StrCat(dir, "/", relative));
   if (!text.ok()) return absl::InvalidArgumentError(absl::StrCat(where, ": ", what, ": ", text.status().message()));

@@ -17,6 +17,9 @@
 namespace upshift {
 namespace {
 
+// What a child inherits of the service's environment; everything else it is given explicitly.
+constexpr const char* kInheritedEnvironment[] = {"PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR"};
+
 std::string ReadTail(int fd) {
   std::string out;
   char buf[4096];
@@ -52,11 +55,22 @@ absl::Status RunPipeline(const std::vector<Command>& commands, absl::Duration ti
       if (prev_read >= 0) dup2(prev_read, STDIN_FILENO);
       if (!last) dup2(pipefd[1], STDOUT_FILENO);
       dup2(err_fd, STDERR_FILENO);
-      for (const auto& [k, v] : commands[i].env) setenv(k.c_str(), v.c_str(), 1);
+      // A minimal environment: the platform's secrets (UPSHIFT_*, and anything else the service
+      // was given) never reach pg_dump or a vendor's tool; only what a program needs to run.
+      std::vector<std::string> env_strings;
+      for (const char* name : kInheritedEnvironment) {
+        if (const char* value = std::getenv(name); value != nullptr && commands[i].env.count(name) == 0) {
+          env_strings.push_back(absl::StrCat(name, "=", value));
+        }
+      }
+      for (const auto& [k, v] : commands[i].env) env_strings.push_back(absl::StrCat(k, "=", v));
+      std::vector<char*> envp;
+      for (std::string& e : env_strings) envp.push_back(e.data());
+      envp.push_back(nullptr);
       std::vector<char*> argv;
       for (const std::string& a : commands[i].argv) argv.push_back(const_cast<char*>(a.c_str()));
       argv.push_back(nullptr);
-      execvp(argv[0], argv.data());
+      execvpe(argv[0], argv.data(), envp.data());
       std::fprintf(stderr, "cannot run %s: %s\n", argv[0], std::strerror(errno));
       _exit(127);
     }

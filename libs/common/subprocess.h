@@ -14,7 +14,8 @@ namespace upshift {
 
 struct Command {
   std::vector<std::string> argv;  // argv[0] is looked up in PATH
-  // Added to (or replacing entries of) the inherited environment.
+  // The command's environment, besides PATH, HOME, LANG, LC_ALL, LC_CTYPE, TZ and TMPDIR, the only
+  // variables inherited from the service (no UPSHIFT_* secret reaches a child).
   std::map<std::string, std::string> env;
 };
 

@@ -140,7 +140,8 @@ struct KafkaConsumer::Impl {
     letter.set_offset(r.offset);
     letter.set_key(r.key);
     letter.set_payload(r.payload);
-    letter.set_reason(reason.ToString());
+    // No secret leaves in a reason (a libpq error may quote a connection string), and a reason is bounded.
+    letter.set_reason(RedactSecrets(reason.ToString()).substr(0, 2000));
     letter.set_consumer_group(group_id);
     ToProto(absl::Now(), letter.mutable_occurred_at());
     return dead_letters->Publish(topics::kDeadLetters, r.key, letter.SerializeAsString());

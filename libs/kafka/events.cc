@@ -49,16 +49,30 @@ absl::Status AgreesWithStoredOrder(const upgrade::v1::Order& stored, const upgra
 }
 
 absl::StatusOr<upgrade::v1::Event> ParseEvent(const ConsumedRecord& record) {
+  // Far above any real event (its integrity report included); a bound on what a record makes us parse.
+  constexpr size_t kMaxEventBytes = 4 << 20;
+  constexpr size_t kMaxIdBytes = 200;
+  if (record.payload.size() > kMaxEventBytes) return absl::InvalidArgumentError("event larger than 4 MiB");
   upgrade::v1::Event event;
   if (!event.ParseFromString(record.payload)) return absl::InvalidArgumentError("not an upgrade.v1.Event");
   if (event.event_id().empty() || event.kind_case() == upgrade::v1::Event::KIND_NOT_SET) {
     return absl::InvalidArgumentError("event without an id or a kind");
   }
-  UPSHIFT_RETURN_IF_ERROR(ValidateUpgradeId(event.order().upgrade_id()));
-  UPSHIFT_RETURN_IF_ERROR(ValidateDatabaseName(event.order().database()));
-  if (!event.order().test_database().empty()) {
-    UPSHIFT_RETURN_IF_ERROR(ValidateDatabaseName(event.order().test_database()));
+  if (event.event_id().size() > kMaxIdBytes || event.source().size() > kMaxIdBytes) {
+    return absl::InvalidArgumentError("event id or source longer than 200 bytes");
   }
+  const upgrade::v1::Order& order = event.order();
+  UPSHIFT_RETURN_IF_ERROR(ValidateUpgradeId(order.upgrade_id()));
+  UPSHIFT_RETURN_IF_ERROR(ValidateDatabaseName(order.database()));
+  for (const std::string* name : {&order.test_database(), &order.restore_point()}) {
+    if (!name->empty()) UPSHIFT_RETURN_IF_ERROR(ValidateDatabaseName(*name));
+  }
+  for (const std::string* version : {&order.from_version(), &order.target_version()}) {
+    if (!version->empty()) UPSHIFT_RETURN_IF_ERROR(ValidateVersion(*version));
+  }
+  if (!order.notify_email().empty()) UPSHIFT_RETURN_IF_ERROR(ValidateEmail(order.notify_email()));
+  UPSHIFT_RETURN_IF_ERROR(ValidateRequestId(order.request_id()));
+  if (!order.test_upgrade_id().empty()) UPSHIFT_RETURN_IF_ERROR(ValidateUpgradeId(order.test_upgrade_id()));
   return event;
 }
 

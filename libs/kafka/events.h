@@ -29,7 +29,8 @@ absl::Status PublishHeartbeat(Publisher& publisher, const ConsumedRecord& workin
 absl::Status AgreesWithStoredOrder(const upgrade::v1::Order& stored, const upgrade::v1::Order& claimed);
 
 // Parses a record of upgrade.orders or upgrade.events. INVALID_ARGUMENT (the record goes to the DLQ)
-// when it is not an Event with an id, a kind, a valid upgrade id and a valid database name.
+// when it is larger than 4 MiB, or not an Event with an id and source of at most 200 bytes, a kind,
+// and an order whose every id, database name, version and email is valid.
 absl::StatusOr<upgrade::v1::Event> ParseEvent(const ConsumedRecord& record);
 
 }  // namespace upshift

@@ -48,6 +48,9 @@ absl::Status SmtpMailer::Send(const Email& email) {
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(absl::ToInt64Milliseconds(options_.timeout)));
   if (!options_.username.empty()) {
+    // Credentials never travel in clear: TLS is required (STARTTLS, or smtps://), and libcurl checks
+    // the server's certificate and name before it sends them.
+    curl_easy_setopt(curl, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_ALL));
     curl_easy_setopt(curl, CURLOPT_USERNAME, options_.username.c_str());
     curl_easy_setopt(curl, CURLOPT_PASSWORD, options_.password.c_str());
   }

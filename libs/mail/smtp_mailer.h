@@ -12,7 +12,7 @@ struct SmtpOptions {
   // smtp://host:port or smtps://host:port
   std::string url;
   std::string from;
-  std::string username;  // empty: no authentication
+  std::string username;  // empty: no authentication; set: TLS is required (STARTTLS or smtps://)
   std::string password;
   absl::Duration timeout = absl::Seconds(30);
 };

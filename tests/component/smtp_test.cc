@@ -44,5 +44,16 @@ TEST(SmtpMailer, AnInjectedHeaderIsRefusedBeforeAnythingIsSent) {
   EXPECT_EQ(Smtp().Messages().size(), before);
 }
 
+// The test server offers no STARTTLS: with credentials set, nothing is sent, least of all them.
+TEST(SmtpMailer, CredentialsAreNeverSentWithoutTls) {
+  SmtpMailer mailer({Smtp().url(), "upgrades@upshift.test", "mailer", "s3cret", absl::Seconds(10)});
+  size_t before = Smtp().Messages().size();
+  absl::Status s = mailer.Send({"owner@acme.example.com", "Secret mail", "b", NewUpgradeId() + "@upshift"});
+  EXPECT_FALSE(s.ok());
+  // Refused for want of TLS, before any AUTH: libcurl's "Requested SSL level failed".
+  EXPECT_TRUE(absl::StrContains(s.message(), "SSL level")) << s;
+  EXPECT_EQ(Smtp().Messages().size(), before);
+}
+
 }  // namespace
 }  // namespace upshift

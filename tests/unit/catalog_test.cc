@@ -112,6 +112,22 @@ TEST_F(CatalogFiles, ScriptsOutsideTheFolderAreRefused) {
   EXPECT_EQ(Load().status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST_F(CatalogFiles, AScriptThatIsALinkOutOfTheFolderIsRefused) {
+  const std::filesystem::path outside = dir_.string() + "-outside.sql";
+  std::ofstream(outside) << "DROP DATABASE everything;";
+  std::filesystem::remove(dir_ / "sql/b.sql");
+  std::filesystem::create_symlink(outside, dir_ / "sql/b.sql");
+  Write("catalog.textproto", kGood);
+  absl::Status s = Load().status();
+  std::filesystem::remove(outside);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(s.message(), "leads out of the catalog folder")) << s;
+  // A link inside the folder is fine.
+  std::filesystem::remove(dir_ / "sql/b.sql");
+  std::filesystem::create_symlink(dir_ / "sql/a.sql", dir_ / "sql/b.sql");
+  EXPECT_TRUE(Load().ok()) << Load().status();
+}
+
 TEST(SampleCatalog, LoadsWithTwoHopsOfThreeSteps) {
   absl::StatusOr<Catalog> c = Catalog::Load(std::string(UPSHIFT_SOURCE_DIR) + "/deploy/catalogs/sample_erp");
   ASSERT_TRUE(c.ok()) << c.status();
