@@ -24,6 +24,13 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> StartGrpcServer(
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(address, credentials, bound_port);
+  // No request of Upshift's comes near 4 MiB: a larger one is refused before it is read.
+  builder.SetMaxReceiveMessageSize(4 << 20);
+  // Pings every idle connection (a WatchUpgrade stream may be silent for minutes) and drops it when
+  // the peer does not answer: a vanished client does not hold a stream forever.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60 * 1000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20 * 1000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   for (grpc::Service* service : services) builder.RegisterService(service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || *bound_port == 0) {

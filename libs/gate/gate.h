@@ -1,9 +1,12 @@
 #ifndef UPSHIFT_LIBS_GATE_GATE_H_
 #define UPSHIFT_LIBS_GATE_GATE_H_
 
+#include <deque>
+#include <map>
 #include <optional>
 #include <string>
 
+#include "absl/synchronization/mutex.h"
 #include "absl/status/statusor.h"
 #include "upgrade/v1/events.pb.h"
 #include "upgrade/v1/gate.pb.h"
@@ -31,6 +34,26 @@ class Gate {
   // The order as request stored it. NOT_FOUND: request admitted no such upgrade. UNAVAILABLE: ask
   // again later.
   virtual absl::StatusOr<upgrade::v1::Order> GetOrder(const std::string& upgrade_id) = 0;
+};
+
+// Remembers the orders `gate` returned: an admitted order never changes, so each worker asks request
+// once per upgrade instead of once per record, and keeps working on upgrades it knows while request
+// restarts. Checkpoints always go to `gate`. Keeps at most `capacity` orders, dropping the oldest.
+// Thread-safe.
+class CachingGate final : public Gate {
+ public:
+  explicit CachingGate(Gate& gate, size_t capacity = 10000) : gate_(gate), capacity_(capacity) {}
+  absl::StatusOr<Passage> Pass(const std::string& upgrade_id, upgrade::v1::Checkpoint checkpoint) override {
+    return gate_.Pass(upgrade_id, checkpoint);
+  }
+  absl::StatusOr<upgrade::v1::Order> GetOrder(const std::string& upgrade_id) override;
+
+ private:
+  Gate& gate_;
+  const size_t capacity_;
+  absl::Mutex mu_;
+  std::map<std::string, upgrade::v1::Order> orders_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::string> oldest_first_ ABSL_GUARDED_BY(mu_);
 };
 
 // The stored order of the upgrade that `claimed` (the order a record carries) names, for a worker to

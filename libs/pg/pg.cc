@@ -67,13 +67,19 @@ std::string ConnInfoFor(absl::string_view base, absl::string_view dbname) {
   return absl::StrCat(base, " dbname='", quoted, "'");
 }
 
-Pool::Pool(std::string conninfo, int size) : conninfo_(std::move(conninfo)), size_(size < 1 ? 1 : size) {}
+Pool::Pool(std::string conninfo, int size, absl::Duration acquire_timeout)
+    : conninfo_(std::move(conninfo)), size_(size < 1 ? 1 : size), acquire_timeout_(acquire_timeout) {}
 Pool::~Pool() = default;
 
 std::unique_ptr<pqxx::connection> Pool::Acquire(absl::Status* error) {
   {
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return !idle_.empty() || open_ < size_; });
+    if (!cv_.wait_for(lock, absl::ToChronoMilliseconds(acquire_timeout_),
+                      [&] { return !idle_.empty() || open_ < size_; })) {
+      *error = absl::ResourceExhaustedError(absl::StrCat("all ", size_, " connections to the database were in use for ",
+                                                         absl::FormatDuration(acquire_timeout_)));
+      return nullptr;
+    }
     if (!idle_.empty()) {
       auto conn = std::move(idle_.back());
       idle_.pop_back();
@@ -110,6 +116,8 @@ absl::Status Pool::Transact(const std::function<absl::Status(pqxx::work&)>& fn, 
     absl::Status error;
     std::unique_ptr<pqxx::connection> conn = Acquire(&error);
     if (conn == nullptr) {
+      // A pool that stayed busy for the whole timeout is not waited for again: the caller decides.
+      if (error.code() == absl::StatusCode::kResourceExhausted) return error;
       last = error;
       continue;
     }

@@ -30,10 +30,11 @@ absl::Status StatusFromException(const std::exception& e);
 std::string ConnInfoFor(absl::string_view base, absl::string_view dbname);
 
 // A small pool of connections to one database. Thread-safe. Connections are opened lazily and
-// re-opened after they break.
+// re-opened after they break. A caller waits at most `acquire_timeout` for a connection: then
+// RESOURCE_EXHAUSTED (retryable), so that a burst of calls cannot queue without bound.
 class Pool {
  public:
-  Pool(std::string conninfo, int size);
+  Pool(std::string conninfo, int size, absl::Duration acquire_timeout = absl::Seconds(10));
   ~Pool();
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;
@@ -58,6 +59,7 @@ class Pool {
 
   const std::string conninfo_;
   const int size_;
+  const absl::Duration acquire_timeout_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::unique_ptr<pqxx::connection>> idle_;

@@ -114,7 +114,8 @@ int Run(const Config& config, const std::atomic<bool>& stop) {
     LogError(producer.status().ToString());
     return 2;
   }
-  GrpcGate gate(config.gate_addr, absl::Seconds(10), config.calling);
+  GrpcGate request_gate(config.gate_addr, absl::Seconds(10), config.calling);
+  CachingGate gate(request_gate);
   Cloner cloner(config.options, hosting, *store, **producer, gate, SystemClock());
   // Every replica sweeps (drops and rollbacks are idempotent): expired restore points, stalled upgrades.
   std::thread sweeper([&] {

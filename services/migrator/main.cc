@@ -46,7 +46,8 @@ int Run(const std::atomic<bool>& stop) {
     return 2;
   }
   LogInfo(absl::StrCat("catalog ", catalog->application(), " loaded"));
-  GrpcGate gate(absl::GetFlag(FLAGS_gate_addr), absl::Seconds(10), *calling);
+  GrpcGate request_gate(absl::GetFlag(FLAGS_gate_addr), absl::Seconds(10), *calling);
+  CachingGate gate(request_gate);
   Migrator migrator(*catalog, target, **producer, gate, SystemClock(), absl::GetFlag(FLAGS_heartbeat_interval));
   std::string hosting_db = absl::GetFlag(FLAGS_hosting_db);
   WorkerHealth health{absl::GetFlag(FLAGS_health_listen),

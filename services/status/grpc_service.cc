@@ -7,10 +7,11 @@
 
 namespace upshift::status {
 
-absl::Status StatusServiceImpl::MayRead(const grpc::ServerContext& context) const {
+absl::StatusOr<Principal> StatusServiceImpl::MayRead(const grpc::ServerContext& context) const {
   absl::StatusOr<Principal> caller = auth_.Authenticate(context);
   if (!caller.ok()) return caller.status();
-  return RequireScope(*caller, scopes::kRead, "reading databases and upgrades");
+  if (absl::Status s = RequireScope(*caller, scopes::kRead, "reading databases and upgrades"); !s.ok()) return s;
+  return caller;
 }
 namespace {
 
@@ -20,7 +21,7 @@ constexpr absl::Duration kAppearGrace = absl::Seconds(10);
 
 grpc::Status StatusServiceImpl::ListDatabases(grpc::ServerContext* context, const upgrade::v1::ListDatabasesRequest*,
                                               upgrade::v1::ListDatabasesResponse* response) {
-  if (absl::Status s = MayRead(*context); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = MayRead(*context).status(); !s.ok()) return ToGrpcStatus(s);
   absl::StatusOr<std::vector<upgrade::v1::Database>> all = view_.ListDatabases();
   if (!all.ok()) return ToGrpcStatus(all.status());
   for (upgrade::v1::Database& db : *all) *response->add_databases() = std::move(db);
@@ -29,7 +30,7 @@ grpc::Status StatusServiceImpl::ListDatabases(grpc::ServerContext* context, cons
 
 grpc::Status StatusServiceImpl::GetDatabase(grpc::ServerContext* context, const upgrade::v1::GetDatabaseRequest* request,
                                             upgrade::v1::Database* response) {
-  if (absl::Status s = MayRead(*context); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = MayRead(*context).status(); !s.ok()) return ToGrpcStatus(s);
   absl::StatusOr<upgrade::v1::Database> db = view_.GetDatabase(request->name());
   if (!db.ok()) return ToGrpcStatus(db.status());
   *response = *std::move(db);
@@ -38,7 +39,7 @@ grpc::Status StatusServiceImpl::GetDatabase(grpc::ServerContext* context, const 
 
 grpc::Status StatusServiceImpl::GetUpgrade(grpc::ServerContext* context, const upgrade::v1::GetUpgradeRequest* request,
                                            upgrade::v1::Upgrade* response) {
-  if (absl::Status s = MayRead(*context); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = MayRead(*context).status(); !s.ok()) return ToGrpcStatus(s);
   if (absl::Status s = ValidateUpgradeId(request->upgrade_id()); !s.ok()) return ToGrpcStatus(s);
   absl::StatusOr<upgrade::v1::Upgrade> upgrade = store_.GetUpgrade(request->upgrade_id());
   if (!upgrade.ok()) return ToGrpcStatus(upgrade.status());
@@ -49,7 +50,10 @@ grpc::Status StatusServiceImpl::GetUpgrade(grpc::ServerContext* context, const u
 grpc::Status StatusServiceImpl::WatchUpgrade(grpc::ServerContext* context,
                                              const upgrade::v1::WatchUpgradeRequest* request,
                                              grpc::ServerWriter<upgrade::v1::Upgrade>* writer) {
-  if (absl::Status s = MayRead(*context); !s.ok()) return ToGrpcStatus(s);
+  absl::StatusOr<Principal> caller = MayRead(*context);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  absl::StatusOr<std::unique_ptr<StreamSlots::Slot>> slot = watches_.Take(caller->subject);
+  if (!slot.ok()) return ToGrpcStatus(slot.status());
   if (absl::Status s = ValidateUpgradeId(request->upgrade_id()); !s.ok()) return ToGrpcStatus(s);
   std::string last_sent;
   uint64_t generation = hub_.generation();
@@ -78,7 +82,7 @@ grpc::Status StatusServiceImpl::WatchUpgrade(grpc::ServerContext* context,
 
 grpc::Status StatusServiceImpl::ListUpgrades(grpc::ServerContext* context, const upgrade::v1::ListUpgradesRequest* request,
                                              upgrade::v1::ListUpgradesResponse* response) {
-  if (absl::Status s = MayRead(*context); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = MayRead(*context).status(); !s.ok()) return ToGrpcStatus(s);
   if (absl::Status s = ValidateDatabaseName(request->database()); !s.ok()) return ToGrpcStatus(s);
   absl::StatusOr<std::vector<upgrade::v1::Upgrade>> upgrades = store_.ListUpgrades(request->database());
   if (!upgrades.ok()) return ToGrpcStatus(upgrades.status());

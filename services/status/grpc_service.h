@@ -4,6 +4,7 @@
 #include <atomic>
 
 #include "libs/auth/grpc_auth.h"
+#include "libs/common/stream_slots.h"
 #include "services/status/change_hub.h"
 #include "services/status/database_view.h"
 #include "services/status/status_store.h"
@@ -15,10 +16,11 @@ namespace upshift::status {
 class StatusServiceImpl final : public upgrade::v1::StatusService::Service {
  public:
   // `stopping` ends live watches early when the server shuts down.
-  // Every call is authenticated by `auth` and needs upgrades.read.
-  StatusServiceImpl(const Authenticator& auth, StatusStore& store, DatabaseView& view, ChangeHub& hub,
-                    const std::atomic<bool>& stopping)
-      : auth_(auth), store_(store), view_(view), hub_(hub), stopping_(stopping) {}
+  // Every call is authenticated by `auth` and needs upgrades.read; WatchUpgrade streams take a slot
+  // of `watches` for as long as they run.
+  StatusServiceImpl(const Authenticator& auth, StreamSlots& watches, StatusStore& store, DatabaseView& view,
+                    ChangeHub& hub, const std::atomic<bool>& stopping)
+      : auth_(auth), watches_(watches), store_(store), view_(view), hub_(hub), stopping_(stopping) {}
 
   grpc::Status ListDatabases(grpc::ServerContext* context, const upgrade::v1::ListDatabasesRequest* request,
                              upgrade::v1::ListDatabasesResponse* response) override;
@@ -32,10 +34,12 @@ class StatusServiceImpl final : public upgrade::v1::StatusService::Service {
                             upgrade::v1::ListUpgradesResponse* response) override;
 
  private:
-  // OK when the call's token is valid and holds upgrades.read: UNAUTHENTICATED, PERMISSION_DENIED.
-  absl::Status MayRead(const grpc::ServerContext& context) const;
+  // The caller, when the call's token is valid and holds upgrades.read: UNAUTHENTICATED,
+  // PERMISSION_DENIED.
+  absl::StatusOr<Principal> MayRead(const grpc::ServerContext& context) const;
 
   const Authenticator& auth_;
+  StreamSlots& watches_;
   StatusStore& store_;
   DatabaseView& view_;
   ChangeHub& hub_;

@@ -43,6 +43,9 @@ ABSL_FLAG(absl::Duration, stall_timeout, absl::Minutes(2),
           "workers' --heartbeat_interval)");
 ABSL_FLAG(int, pool_size, 8, "PostgreSQL connections to the platform database");
 
+ABSL_FLAG(int, max_watch_streams, 1000, "WatchUpgrade streams served at once; more get RESOURCE_EXHAUSTED");
+ABSL_FLAG(int, max_watch_streams_per_caller, 16, "WatchUpgrade streams one caller (token subject) may hold at once");
+
 namespace upshift::status {
 namespace {
 
@@ -137,7 +140,8 @@ int Run(const Config& config, const std::atomic<bool>& stop) {
     LogError(auth.status().ToString());
     return 2;
   }
-  StatusServiceImpl service(**auth, *store, view, hub, stopping);
+  StreamSlots watches(absl::GetFlag(FLAGS_max_watch_streams), absl::GetFlag(FLAGS_max_watch_streams_per_caller));
+  StatusServiceImpl service(**auth, watches, *store, view, hub, stopping);
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = ServerCredentialsFromFlags();
   if (!credentials.ok()) {
     LogError(credentials.status().ToString());

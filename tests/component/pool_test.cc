@@ -53,5 +53,25 @@ TEST(Pool, AFailedTransactionEndsBeforeItsConnectionServesAnother) {
   EXPECT_EQ(*Postgres().QueryValue(db, "SELECT count(*) FROM kept"), std::to_string(kEach));
 }
 
+TEST(Pool, AWaitForABusyPoolEndsAfterItsTimeout) {
+  const std::string db = absl::StrCat("pool_", NewUpgradeId().substr(0, 8));
+  ASSERT_TRUE(Postgres().Exec("postgres", absl::StrCat("CREATE DATABASE ", db)).ok());
+  pg::Pool pool(Postgres().conninfo(db), 1, absl::Milliseconds(300));
+  std::promise<void> holding, release;
+  std::future<absl::Status> holder = std::async(std::launch::async, [&] {
+    return pool.Transact([&](pqxx::work&) {
+      holding.set_value();
+      release.get_future().wait();
+      return absl::OkStatus();
+    });
+  });
+  holding.get_future().wait();
+  absl::Status waited = pool.Transact([](pqxx::work&) { return absl::OkStatus(); });
+  EXPECT_EQ(waited.code(), absl::StatusCode::kResourceExhausted) << waited;
+  release.set_value();
+  EXPECT_TRUE(holder.get().ok());
+  EXPECT_TRUE(pool.Transact([](pqxx::work&) { return absl::OkStatus(); }).ok());  // free again
+}
+
 }  // namespace
 }  // namespace upshift

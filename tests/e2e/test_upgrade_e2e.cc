@@ -377,6 +377,8 @@ TEST(RequestUpgrade, RejectsBadInputWithTheRightCodeAndRecordsNothing) {
        grpc::StatusCode::INVALID_ARGUMENT},
       {"bad request id", with([](auto& r) { r.set_request_id("id with spaces"); }),
        grpc::StatusCode::INVALID_ARGUMENT},
+      {"5 MiB request", with([](auto& r) { r.set_notify_email(std::string(5 << 20, 'a')); }),
+       grpc::StatusCode::RESOURCE_EXHAUSTED},
       {"unknown database", with([](auto& r) { r.set_database("nosuchdb"); }), grpc::StatusCode::NOT_FOUND},
       {"version not in catalog", with([](auto& r) { r.set_target_version("19.0"); }),
        grpc::StatusCode::FAILED_PRECONDITION},

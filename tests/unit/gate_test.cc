@@ -112,5 +112,47 @@ TEST_F(GrpcGateTest, TheAuthoritativeOrderIsRequestsAndARecordThatDisagreesIsRef
   EXPECT_FALSE(IsRetryable(got.status()));
 }
 
+// Counts the orders it is asked for; knows "known" only, and is down when `down` is set.
+class CountingGate final : public Gate {
+ public:
+  absl::StatusOr<Passage> Pass(const std::string&, upgrade::v1::Checkpoint) override {
+    ++passes;
+    return Passage{};
+  }
+  absl::StatusOr<upgrade::v1::Order> GetOrder(const std::string& upgrade_id) override {
+    ++asked;
+    if (down) return absl::UnavailableError("request is restarting");
+    if (upgrade_id != "known" && upgrade_id != "other") return absl::NotFoundError("no such upgrade");
+    upgrade::v1::Order order;
+    order.set_upgrade_id(upgrade_id);
+    return order;
+  }
+  int asked = 0, passes = 0;
+  bool down = false;
+};
+
+TEST(CachingGate, AsksForAnOrderOnceAndKeepsAnsweringWhileRequestIsAway) {
+  CountingGate request;
+  CachingGate gate(request, /*capacity=*/1);
+  ASSERT_TRUE(gate.GetOrder("known").ok());
+  request.down = true;
+  absl::StatusOr<upgrade::v1::Order> again = gate.GetOrder("known");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->upgrade_id(), "known");
+  EXPECT_EQ(request.asked, 1);
+  // Checkpoints are never cached; unknown upgrades are asked about again.
+  ASSERT_TRUE(gate.Pass("known", upgrade::v1::CHECKPOINT_FINISH).ok());
+  ASSERT_TRUE(gate.Pass("known", upgrade::v1::CHECKPOINT_FINISH).ok());
+  EXPECT_EQ(request.passes, 2);
+  request.down = false;
+  EXPECT_EQ(gate.GetOrder("unknown").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(gate.GetOrder("unknown").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(request.asked, 3);
+  // Past its capacity the oldest order is asked for again.
+  ASSERT_TRUE(gate.GetOrder("other").ok());
+  ASSERT_TRUE(gate.GetOrder("known").ok());
+  EXPECT_EQ(request.asked, 5);
+}
+
 }  // namespace
 }  // namespace upshift
