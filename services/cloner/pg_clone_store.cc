@@ -50,8 +50,12 @@ CREATE TABLE IF NOT EXISTS cloner.made (
 );
 INSERT INTO cloner.made (upgrade_id, database)
   SELECT upgrade_id, test_database FROM cloner.clones ON CONFLICT DO NOTHING;
+-- Restore points: named <database, first 48 characters>_rp_<first 8 hex digits of the upgrade id>
+-- (libs/common/ids.cc), made once the snapshot is recorded; an upgrade still in flight needs its
+-- restore point to roll back.
 INSERT INTO cloner.made (upgrade_id, database)
-  SELECT upgrade_id, restore_point FROM cloner.productions WHERE restore_point IS NOT NULL ON CONFLICT DO NOTHING;
+  SELECT upgrade_id, left(database, 48) || '_rp_' || left(replace(upgrade_id, '-', ''), 8)
+  FROM cloner.productions WHERE snapshot IS NOT NULL ON CONFLICT DO NOTHING;
 )sql";
 
 }  // namespace

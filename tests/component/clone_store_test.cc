@@ -16,14 +16,36 @@ using upshift::testing::Postgres;
 class CloneStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string db = absl::StrCat("clones_", NewUpgradeId().substr(0, 8));
-    ASSERT_TRUE(Postgres().Exec("postgres", "CREATE DATABASE " + db).ok());
-    auto store = PgCloneStore::Open(Postgres().conninfo(db));
+    db_ = absl::StrCat("clones_", NewUpgradeId().substr(0, 8));
+    ASSERT_TRUE(Postgres().Exec("postgres", "CREATE DATABASE " + db_).ok());
+    auto store = PgCloneStore::Open(Postgres().conninfo(db_));
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
   }
+  std::string db_;
   std::unique_ptr<PgCloneStore> store_;
 };
+
+// A platform database written by a release without cloner.made: the copies and restore points it
+// recorded are the cloner's to drop (and a restore point of an upgrade in flight, to roll back to).
+TEST_F(CloneStoreTest, DatabasesRecordedBeforeTheLedgerExistedCountAsMade) {
+  const std::string id = "0f8fad5b-d9cb-469f-a165-70867728950e";
+  upgrade::v1::Order order;
+  order.set_upgrade_id(id);
+  order.set_database("acme");
+  order.set_test_database(TestDatabaseName("acme", id));
+  ASSERT_TRUE(store_->Save(order, upgrade::v1::CloneSucceeded(), absl::Now(), absl::Now() + absl::Hours(1)).ok());
+  const std::string production = "1f8fad5b-d9cb-469f-a165-70867728950e";
+  order.set_upgrade_id(production);
+  ASSERT_TRUE(store_->SaveOffline(order, -1, absl::Now()).ok());
+  ASSERT_TRUE(store_->SaveSnapshot(production, upgrade::v1::SnapshotSucceeded()).ok());
+  ASSERT_TRUE(Postgres().Exec(db_, "TRUNCATE cloner.made").ok());  // as before the ledger
+  auto reopened = PgCloneStore::Open(Postgres().conninfo(db_));
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_TRUE(*(*reopened)->Made(id, TestDatabaseName("acme", id)));
+  EXPECT_TRUE(*(*reopened)->Made(production, RestorePointName("acme", production)));
+  EXPECT_FALSE(*(*reopened)->Made(production, "acme"));
+}
 
 TEST_F(CloneStoreTest, RemembersTheProductionPhasesAndTheFirstConnectionLimit) {
   absl::Time t0 = absl::FromUnixSeconds(1'800'000'000);
