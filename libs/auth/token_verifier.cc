@@ -28,6 +28,8 @@ namespace {
 
 // Longer than any token an identity provider issues; a bound on what a caller makes us parse.
 constexpr size_t kMaxTokenBytes = 8192;
+// Verified tokens remembered at most (a busy frontend's callers); past it, the expired go first.
+constexpr size_t kMaxRemembered = 4096;
 // How often the JWKS file's modification time is looked at.
 constexpr absl::Duration kJwksCheckInterval = absl::Seconds(5);
 
@@ -194,6 +196,31 @@ absl::StatusOr<Principal> TokenVerifier::Verify(absl::string_view token, absl::T
   if (token.empty()) return Unauthenticated("none given");
   if (token.size() > kMaxTokenBytes) return Unauthenticated("longer than 8 KiB");
   const std::string text(token);
+  std::shared_ptr<const Keys> keys = CurrentKeys(now);
+  {
+    absl::MutexLock lock(&cache_mu_);
+    auto hit = verified_.find(text);
+    if (hit != verified_.end() && hit->second.keys == keys) {
+      if (hit->second.expires_at + options_.leeway <= now) return Unauthenticated("expired");
+      return hit->second.principal;
+    }
+  }
+  absl::StatusOr<Verified> verified = VerifyAnew(text, keys, now);
+  if (!verified.ok()) return verified.status();
+  absl::MutexLock lock(&cache_mu_);
+  if (verified_.size() >= kMaxRemembered) {
+    for (auto it = verified_.begin(); it != verified_.end();) {
+      it = it->second.expires_at + options_.leeway <= now || it->second.keys != keys ? verified_.erase(it) : std::next(it);
+    }
+    if (verified_.size() >= kMaxRemembered) verified_.clear();
+  }
+  verified_[text] = *verified;
+  return verified->principal;
+}
+
+absl::StatusOr<TokenVerifier::Verified> TokenVerifier::VerifyAnew(const std::string& text,
+                                                                  const std::shared_ptr<const Keys>& keys,
+                                                                  absl::Time now) const {
   // The header alone, read without checking anything, chooses the key; then the token is checked with it.
   std::string header_json;
   const size_t dot = text.find('.');
@@ -213,7 +240,6 @@ absl::StatusOr<Principal> TokenVerifier::Verify(absl::string_view token, absl::T
     return Unauthenticated("signed with an algorithm other than RS256 or ES256");
   }
   const std::optional<std::string> kid = field("kid");
-  std::shared_ptr<const Keys> keys = CurrentKeys(now);
   auto it = kid.has_value() ? keys->by_kid.find(*kid)
                             : (keys->by_kid.size() == 1 ? keys->by_kid.begin() : keys->by_kid.end());
   if (it == keys->by_kid.end()) return Unauthenticated("signed with a key the JWKS does not hold");
@@ -246,7 +272,7 @@ absl::StatusOr<Principal> TokenVerifier::Verify(absl::string_view token, absl::T
   if (const char* scope = jwt_get_grant(jwt.get(), "scope")) {
     for (absl::string_view s : absl::StrSplit(scope, ' ', absl::SkipEmpty())) principal.granted.emplace(s);
   }
-  return principal;
+  return Verified{std::move(principal), absl::FromUnixSeconds(exp), keys};
 }
 
 absl::StatusOr<std::string> BearerToken(absl::string_view authorization) {

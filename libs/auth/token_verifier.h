@@ -6,8 +6,8 @@
 // period. Decoding and the signature check are libjwt's (Debian's libjwt); the key set is read
 // with protobuf's JSON parser and turned into keys with OpenSSL.
 
+#include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -46,8 +46,22 @@ class TokenVerifier {
   // The key set, read again from the file when its modification time changed (looked at most every
   // few seconds).
   std::shared_ptr<const Keys> CurrentKeys(absl::Time now) const;
+  struct Verified;
+  // Checks `token` with `keys` (the header, the signature, the claims).
+  absl::StatusOr<Verified> VerifyAnew(const std::string& token, const std::shared_ptr<const Keys>& keys,
+                                      absl::Time now) const;
+
+  // A token verified with the current keys, remembered until it expires: a caller's next calls cost
+  // a lookup instead of a signature check. Keys read anew invalidate it.
+  struct Verified {
+    Principal principal;
+    absl::Time expires_at;
+    std::shared_ptr<const Keys> keys;
+  };
 
   const TokenOptions options_;
+  mutable absl::Mutex cache_mu_;
+  mutable std::map<std::string, Verified> verified_ ABSL_GUARDED_BY(cache_mu_);
   mutable absl::Mutex mu_;
   mutable std::shared_ptr<const Keys> keys_ ABSL_GUARDED_BY(mu_);
   mutable absl::Time checked_at_ ABSL_GUARDED_BY(mu_);

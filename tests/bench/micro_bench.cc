@@ -77,25 +77,35 @@ void BM_EventRoundTripSigned(benchmark::State& state) {
 }
 BENCHMARK(BM_EventRoundTripSigned);
 
-// What request and status add to every call to check its bearer token (ES256 against a JWKS).
-void BM_TokenVerify(benchmark::State& state) {
+// What request and status add to a call to check its bearer token (ES256 against a JWKS): a
+// caller's first call (`first`: every iteration a token not seen yet), then its next ones (the same
+// token, remembered until it expires).
+void TokenVerify(benchmark::State& state, bool first) {
   const std::string dir = std::filesystem::temp_directory_path() / ("upshift-bench-jwks-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
   absl::StatusOr<TokenKey> key = GenerateTokenKey("bench");
   std::ofstream(dir + "/jwks.json") << key->jwks_json;
   auto verifier = TokenVerifier::Create({dir + "/jwks.json", "https://idp.example", "upshift"});
-  absl::StatusOr<std::string> token =
-      MintToken(key->private_pem, "bench",
-                {"https://idp.example", "upshift", "owner", "acme", {"upgrades.read"}, absl::InfinitePast(),
-                 absl::Now() + absl::Hours(1)});
+  std::vector<std::string> tokens;
+  for (int i = 0; i < (first ? 1000 : 1); ++i) {
+    absl::StatusOr<std::string> token =
+        MintToken(key->private_pem, "bench",
+                  {"https://idp.example", "upshift", "owner" + std::to_string(i), "acme", {"upgrades.read"},
+                   absl::InfinitePast(), absl::Now() + absl::Hours(1)});
+    if (token.ok()) tokens.push_back(*token);
+  }
   std::filesystem::remove_all(dir);
-  if (!verifier.ok() || !token.ok()) {
-    state.SkipWithError("cannot make the key or the token");
+  if (!verifier.ok() || tokens.empty()) {
+    state.SkipWithError("cannot make the key or the tokens");
     return;
   }
-  for (auto _ : state) benchmark::DoNotOptimize((*verifier)->Verify(*token, absl::Now()));
+  size_t i = 0;
+  for (auto _ : state) benchmark::DoNotOptimize((*verifier)->Verify(tokens[i++ % tokens.size()], absl::Now()));
 }
-BENCHMARK(BM_TokenVerify);
+void BM_TokenVerifyFirstCall(benchmark::State& state) { TokenVerify(state, true); }
+void BM_TokenVerifyNextCalls(benchmark::State& state) { TokenVerify(state, false); }
+BENCHMARK(BM_TokenVerifyFirstCall)->Iterations(1000);
+BENCHMARK(BM_TokenVerifyNextCalls);
 
 // status's work per event: the next state of an upgrade and its tag changes, over a Test's six events.
 void BM_StatusUpdatesOverATest(benchmark::State& state) {

@@ -171,6 +171,26 @@ TEST_F(TokenVerifierTest, ARotatedJwksIsReadAgain) {
   EXPECT_TRUE(verifier->Verify(*token, absl::Now() + absl::Minutes(1)).ok());
 }
 
+TEST_F(TokenVerifierTest, ARememberedTokenStillExpiresAndAKeyTakenOutOfTheJwksEndsIt) {
+  auto verifier = Verifier();
+  const absl::Time now = absl::Now();
+  TokenClaims c = Claims();
+  c.expires_at = now + absl::Minutes(10);
+  const std::string token = Mint(c);
+  ASSERT_TRUE(verifier->Verify(token, now).ok());
+  absl::StatusOr<Principal> again = verifier->Verify(token, now + absl::Seconds(1));  // remembered
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->subject, "alice");
+  EXPECT_EQ(verifier->Verify(token, now + absl::Minutes(11)).status().code(), absl::StatusCode::kUnauthenticated);
+  // The identity provider rotates its key away: the token's key is gone, and so is the token.
+  auto rotated = Verifier();
+  ASSERT_TRUE(rotated->Verify(token, now).ok());
+  absl::StatusOr<TokenKey> next = GenerateTokenKey("k2");
+  ASSERT_TRUE(next.ok());
+  WriteJwks(next->jwks_json);
+  EXPECT_EQ(rotated->Verify(token, now + absl::Minutes(1)).status().code(), absl::StatusCode::kUnauthenticated);
+}
+
 TEST_F(TokenVerifierTest, ABadJwksOrMissingSettingsAreRefusedAtStart) {
   EXPECT_EQ(TokenVerifier::Create({"", kIssuer, kAudience}).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(TokenVerifier::Create({(dir_ / "jwks.json").string(), "", kAudience}).status().code(),
