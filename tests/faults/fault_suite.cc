@@ -318,7 +318,8 @@ std::string Header(const std::string& message, const std::string& name) {
 // Checks the invariants over the stream's history and records the scenario's row. Exactly
 // `email_resends` emails are expected to be sent again with their Message-ID (none, unless the
 // scenario opens the window between an SMTP server's acceptance and the notifier's record).
-void Settle(Stream& stream, const std::string& faults, absl::Time fault_ended, int email_resends = 0) {
+void Settle(Stream& stream, const std::string& faults, absl::Time fault_ended, int email_resends = 0,
+            bool resends_at_most = false) {
   stream.Join();
   std::map<std::string, std::string> accepted = stream.Accepted();
   Row row;
@@ -393,7 +394,7 @@ void Settle(Stream& stream, const std::string& faults, absl::Time fault_ended, i
     EXPECT_EQ(ids.size(), 2u) << db << ": distinct notifications";
     for (const auto& [message_id, count] : ids) row.emails_resent += count - 1;
   }
-  if (row.emails_resent != email_resends) {
+  if (resends_at_most ? row.emails_resent > email_resends : row.emails_resent != email_resends) {
     if (row.emails_resent > email_resends) duplicated += row.emails_resent - email_resends;
     ADD_FAILURE() << row.emails_resent << " emails sent again with their Message-ID, " << email_resends << " expected";
   }
@@ -820,7 +821,10 @@ TEST(Faults, ASecondReplicaJoinsAndTheFirstIsKilledMidRebalance) {
     absl::Time killed = absl::Now();
     if (worker == "status") platform->UseStatusReplica(*second);
     // The first stays dead until the stream settled: what was done after the kill was the second's.
-    Settle(stream, absl::StrCat("a second ", worker, " joins; kill -9 of the first during the rebalance"), killed);
+    // A notifier killed at a random moment may be between the SMTP server's acceptance and its own
+    // record: then that one email is sent again, with its Message-ID (the at-least-once window).
+    Settle(stream, absl::StrCat("a second ", worker, " joins; kill -9 of the first during the rebalance"), killed,
+           worker == "notifier" ? 1 : 0, /*resends_at_most=*/true);
     const std::map<std::string, std::string> work = {{"cloner", "copied"}, {"migrator", "applied"}, {"notifier", "emailed"}};
     if (work.count(worker)) {
       EXPECT_TRUE(absl::StrContains(Tail(platform->service(*second).log_path(), 1 << 20), work.at(worker)))
