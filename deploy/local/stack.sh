@@ -99,13 +99,17 @@ stack_start_services() {  # needs CATALOG; OUTBOX_DIR or SMTP_URL
     --connect_hint="host=127.0.0.1 port=$PG_PORT" >"$STACK_DIR/notifier.log" 2>&1 &
   echo "$! notifier" >>"$STACK_DIR/pids"
   unset UPSHIFT_KAFKA_BROKERS UPSHIFT_PLATFORM_DB UPSHIFT_HOSTING_DB UPSHIFT_CATALOG UPSHIFT_KAFKA_PROPERTIES
-  # upgradectl acts as a customer would: reading, Test and Production orders (UPSHIFT_TOKEN).
-  UPSHIFT_TOKEN=$("$BUILD_DIR/tools/devtoken/devtoken" mint "$AUTH_DIR" --subject=demo-owner \
-    --scopes=upgrades.read,upgrades.test,upgrades.production)
-  export UPSHIFT_TOKEN
+  # upgradectl acts as a customer would, with a customer's token in UPSHIFT_TOKEN (stack_customer_token).
   CTL=("$BUILD_DIR/tools/upgradectl/upgradectl" --request_addr="127.0.0.1:$REQUEST_PORT"
        --status_addr="127.0.0.1:$STATUS_PORT" --tls_ca="$TLS_DIR/ca.pem")
   wait_for 30 "the request and status services" "${CTL[@]}" health --timeout=1s
+}
+
+# A customer's token for upgradectl (reading, Test and Production orders): TENANT is the role that
+# owns the customer's databases on the hosting server (generate --owner).
+stack_customer_token() {  # TENANT
+  "$BUILD_DIR/tools/devtoken/devtoken" mint "$AUTH_DIR" --subject="$1-admin" --tenant="$1" \
+    --scopes=upgrades.read,upgrades.test,upgrades.production
 }
 
 # Stops everything in reverse order of start: SIGTERM, then SIGKILL after 20 s.

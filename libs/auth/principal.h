@@ -26,9 +26,16 @@ struct Principal {
   bool Has(const std::string& scope) const {
     return granted.count(scope) > 0 || granted.count(scopes::kOperator) > 0;
   }
+
+  // Whether the principal may see and act on what belongs to `owner` (a tenant): an operator on
+  // every tenant's databases and upgrades, anyone else on its own tenant's only.
+  bool ActsFor(const std::string& owner) const {
+    return granted.count(scopes::kOperator) > 0 || (!tenant.empty() && tenant == owner);
+  }
 };
 
-// OK when `principal` holds `scope`; else PERMISSION_DENIED saying which scope `what` needs.
+// OK when `principal` holds `scope` and names a tenant (an operator needs none); else
+// PERMISSION_DENIED saying which scope `what` needs, or that the token names no tenant.
 absl::Status RequireScope(const Principal& principal, const std::string& scope, const std::string& what);
 
 }  // namespace upshift

@@ -19,7 +19,13 @@ struct HostedDatabase {
   bool online = true;
   // pg_database.datconnlimit (-1: no limit).
   int32_t connection_limit = -1;
+  // The database's owner role (pg_database.datdba): the tenant it belongs to.
+  std::string owner;
 };
+
+// NOT_FOUND for a database that is not on the hosting server, in the words every service uses: a
+// caller told that another tenant's database does not exist hears exactly this.
+absl::Status DatabaseNotFound(const std::string& name);
 
 // table ("schema.table") -> value, ordered by table.
 using TableRowCounts = std::map<std::string, int64_t>;
@@ -60,13 +66,15 @@ class HostingServer {
   // A content checksum of every table outside the system schemas (order-independent), one snapshot.
   virtual absl::StatusOr<TableChecksums> ChecksumTables(const std::string& database) = 0;
 
-  // CREATE DATABASE target TEMPLATE source with `strategy` ("wal_log" or "file_copy").
+  // CREATE DATABASE target TEMPLATE source with `strategy` ("wal_log" or "file_copy"), owned by the
+  // source's owner (so the copy stays its tenant's).
   // ALREADY_EXISTS: target exists. FAILED_PRECONDITION: source has other sessions (cannot be used as
   // a template now). NOT_FOUND: no source.
   virtual absl::Status CloneFromTemplate(const std::string& source, const std::string& target,
                                          const std::string& strategy) = 0;
 
-  // Copies `source` into a new `target` with pg_dump | pg_restore while `source` stays in use, and
+  // Copies `source` into a new `target` (owned by the source's owner, and every object in it by the
+  // role that owns it in the source) with pg_dump | pg_restore while `source` stays in use, and
   // returns the source's row counts (as CountRows) read in the very snapshot the dump copied: what
   // the copy must hold, whatever the source's sessions write meanwhile.
   // ALREADY_EXISTS: target exists (complete or not: drop it to start over).

@@ -8,6 +8,11 @@
 #include "libs/pg/pg.h"
 
 namespace upshift {
+
+absl::Status DatabaseNotFound(const std::string& name) {
+  return absl::NotFoundError(absl::StrCat("database \"", name, "\" does not exist on the hosting server"));
+}
+
 namespace {
 
 // Maps the SQLSTATEs of CREATE/DROP DATABASE that callers act on.
@@ -51,15 +56,15 @@ absl::StatusOr<std::vector<HostedDatabase>> PgHostingServer::Listed(const std::v
   absl::Status status = admin_->Transact([&](pqxx::work& tx) {
     out.clear();
     const std::string query =
-        "SELECT datname, datallowconn AND datconnlimit <> 0, datconnlimit FROM pg_database "
-        "WHERE NOT datistemplate AND datname <> 'postgres'";
+        "SELECT datname, datallowconn AND datconnlimit <> 0, datconnlimit, pg_get_userbyid(datdba) "
+        "FROM pg_database WHERE NOT datistemplate AND datname <> 'postgres'";
     pqxx::result rows = only == nullptr ? tx.exec(query + " ORDER BY datname")
                                         : tx.exec_params(query + " AND datname = ANY($1::text[]) ORDER BY datname",
                                                          pg::TextArrayLiteral(*only));
     for (const auto& row : rows) {
       std::string name = row[0].as<std::string>();
       if (std::find(options_.reserved.begin(), options_.reserved.end(), name) != options_.reserved.end()) continue;
-      out.push_back({name, row[1].as<bool>(), row[2].as<int32_t>()});
+      out.push_back({name, row[1].as<bool>(), row[2].as<int32_t>(), row[3].as<std::string>()});
     }
     return absl::OkStatus();
   });
@@ -71,11 +76,11 @@ absl::StatusOr<HostedDatabase> PgHostingServer::GetDatabase(const std::string& n
   HostedDatabase db;
   absl::Status status = admin_->Transact([&](pqxx::work& tx) {
     pqxx::result rows = tx.exec_params(
-        "SELECT datname, datallowconn AND datconnlimit <> 0, datconnlimit FROM pg_database "
-        "WHERE datname = $1 AND NOT datistemplate",
+        "SELECT datname, datallowconn AND datconnlimit <> 0, datconnlimit, pg_get_userbyid(datdba) "
+        "FROM pg_database WHERE datname = $1 AND NOT datistemplate",
         name);
-    if (rows.empty()) return absl::NotFoundError(absl::StrCat("database \"", name, "\" does not exist on the hosting server"));
-    db = {rows[0][0].as<std::string>(), rows[0][1].as<bool>(), rows[0][2].as<int32_t>()};
+    if (rows.empty()) return DatabaseNotFound(name);
+    db = {rows[0][0].as<std::string>(), rows[0][1].as<bool>(), rows[0][2].as<int32_t>(), rows[0][3].as<std::string>()};
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
@@ -116,7 +121,7 @@ absl::StatusOr<int64_t> PgHostingServer::DatabaseSizeBytes(const std::string& da
     pqxx::result rows = tx.exec_params(
         "SELECT pg_database_size(oid) FROM pg_database WHERE datname = $1 AND NOT datistemplate", database);
     if (rows.empty()) {
-      return absl::NotFoundError(absl::StrCat("database \"", database, "\" does not exist on the hosting server"));
+      return DatabaseNotFound(database);
     }
     bytes = rows[0][0].as<int64_t>();
     return absl::OkStatus();
@@ -169,10 +174,12 @@ absl::Status PgHostingServer::CloneFromTemplate(const std::string& source, const
   if (strategy != "wal_log" && strategy != "file_copy") {
     return absl::InvalidArgumentError(absl::StrCat("unknown clone strategy \"", strategy, "\""));
   }
+  absl::StatusOr<HostedDatabase> from = GetDatabase(source);
+  if (!from.ok()) return from.status();
   return admin_->NoTransaction([&](pqxx::nontransaction& tx) {
     try {
-      tx.exec(absl::StrCat("CREATE DATABASE ", tx.quote_name(target), " TEMPLATE ", tx.quote_name(source),
-                           " STRATEGY ", strategy));
+      tx.exec(absl::StrCat("CREATE DATABASE ", tx.quote_name(target), " OWNER ", tx.quote_name(from->owner),
+                           " TEMPLATE ", tx.quote_name(source), " STRATEGY ", strategy));
       return absl::OkStatus();
     } catch (const std::exception& e) {
       return DatabaseDdlStatus(e, source, target);
@@ -181,9 +188,12 @@ absl::Status PgHostingServer::CloneFromTemplate(const std::string& source, const
 }
 
 absl::StatusOr<TableRowCounts> PgHostingServer::CloneByDump(const std::string& source, const std::string& target) {
+  absl::StatusOr<HostedDatabase> from = GetDatabase(source);
+  if (!from.ok()) return from.status();
   absl::Status created = admin_->NoTransaction([&](pqxx::nontransaction& tx) {
     try {
-      tx.exec(absl::StrCat("CREATE DATABASE ", tx.quote_name(target), " TEMPLATE template0"));
+      tx.exec(absl::StrCat("CREATE DATABASE ", tx.quote_name(target), " OWNER ", tx.quote_name(from->owner),
+                           " TEMPLATE template0"));
       return absl::OkStatus();
     } catch (const std::exception& e) {
       return DatabaseDdlStatus(e, source, target);
@@ -205,7 +215,7 @@ absl::StatusOr<TableRowCounts> PgHostingServer::CloneByDump(const std::string& s
     const std::string snapshot = tx.exec1("SELECT pg_export_snapshot()")[0].as<std::string>();
     std::future<absl::Status> dumped = std::async(std::launch::async, [&] {
       return RunPipeline({{{bin("pg_dump"), "--format=custom", "--snapshot", snapshot, "--dbname", source}, *env},
-                          {{bin("pg_restore"), "--exit-on-error", "--no-owner", "--single-transaction", "--dbname",
+                          {{bin("pg_restore"), "--exit-on-error", "--single-transaction", "--dbname",
                             target},
                            *env}},
                          options_.dump_timeout);

@@ -23,6 +23,7 @@ upgrade::v1::Upgrade UpgradeOf(const StoredOrder& stored) {
   u.set_purpose(o.purpose());
   u.set_notify_email(o.notify_email());
   u.set_request_id(o.request_id());
+  u.set_tenant(o.tenant());
   *u.mutable_created_at() = o.created_at();
   *u.mutable_updated_at() = o.created_at();
   if (o.has_estimated_downtime()) *u.mutable_estimated_downtime() = o.estimated_downtime();
@@ -58,8 +59,14 @@ Admission::Admission(AdmissionOptions options, const Catalog& catalog, HostingSe
       clock_(clock),
       admitted_(std::move(admitted)) {}
 
-absl::StatusOr<std::string> Admission::CurrentVersion(const std::string& database) {
+absl::StatusOr<std::string> Admission::TenantOf(const std::string& database, const Principal& caller) {
   UPSHIFT_RETURN_IF_ERROR(ValidateDatabaseName(database, options_.reserved_databases));
+  UPSHIFT_ASSIGN_OR_RETURN(HostedDatabase hosted, hosting_.GetDatabase(database));
+  if (!caller.ActsFor(hosted.owner)) return DatabaseNotFound(database);
+  return hosted.owner;
+}
+
+absl::StatusOr<std::string> Admission::CurrentVersion(const std::string& database) {
   UPSHIFT_ASSIGN_OR_RETURN(bool is_copy, store_.IsTestCopy(database));
   if (is_copy) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -138,16 +145,19 @@ absl::Status SameOrder(const upgrade::v1::Order& first, const upgrade::v1::Order
 absl::StatusOr<std::optional<upgrade::v1::Upgrade>> Admission::FirstWithRequestId(const upgrade::v1::Order& asked) {
   UPSHIFT_RETURN_IF_ERROR(ValidateRequestId(asked.request_id()));
   if (asked.request_id().empty()) return std::nullopt;
-  UPSHIFT_ASSIGN_OR_RETURN(std::optional<StoredOrder> first, store_.FindByRequestId(asked.request_id()));
+  UPSHIFT_ASSIGN_OR_RETURN(std::optional<StoredOrder> first,
+                           store_.FindByRequestId(asked.tenant(), asked.request_id()));
   if (!first.has_value()) return std::nullopt;
   UPSHIFT_RETURN_IF_ERROR(SameOrder(first->order, asked));
   return UpgradeOf(*first);
 }
 
-upgrade::v1::Order Admission::NewOrder(const std::string& database, const std::string& from, const std::string& target,
+upgrade::v1::Order Admission::NewOrder(const std::string& tenant, const std::string& database,
+                                       const std::string& from, const std::string& target,
                                        upgrade::v1::Purpose purpose, const std::string& request_id) const {
   upgrade::v1::Order order;
   order.set_upgrade_id(NewUpgradeId());
+  order.set_tenant(tenant);
   order.set_database(database);
   order.set_from_version(from);
   order.set_target_version(target);
@@ -161,7 +171,9 @@ absl::StatusOr<upgrade::v1::Upgrade> Admission::RequestUpgrade(const upgrade::v1
   const bool production = request.purpose() == upgrade::v1::PURPOSE_PRODUCTION;
   UPSHIFT_RETURN_IF_ERROR(RequireScope(caller, production ? scopes::kProduction : scopes::kTest,
                                        production ? "a Production upgrade" : "a Test upgrade"));
+  UPSHIFT_ASSIGN_OR_RETURN(std::string tenant, TenantOf(request.database(), caller));
   upgrade::v1::Order asked;
+  asked.set_tenant(tenant);
   asked.set_database(request.database());
   asked.set_target_version(request.target_version());
   asked.set_purpose(request.purpose());
@@ -169,7 +181,6 @@ absl::StatusOr<upgrade::v1::Upgrade> Admission::RequestUpgrade(const upgrade::v1
   asked.set_request_id(request.request_id());
   UPSHIFT_ASSIGN_OR_RETURN(std::optional<upgrade::v1::Upgrade> first, FirstWithRequestId(asked));
   if (first.has_value()) return *std::move(first);
-  UPSHIFT_RETURN_IF_ERROR(ValidateDatabaseName(request.database(), options_.reserved_databases));
   UPSHIFT_RETURN_IF_ERROR(ValidateVersion(request.target_version()));
   UPSHIFT_RETURN_IF_ERROR(ValidateEmail(request.notify_email()));
   if (request.purpose() != upgrade::v1::PURPOSE_TEST && request.purpose() != upgrade::v1::PURPOSE_PRODUCTION) {
@@ -200,7 +211,7 @@ absl::StatusOr<upgrade::v1::Upgrade> Admission::RequestUpgrade(const upgrade::v1
   }
 
   upgrade::v1::Order order =
-      NewOrder(database, current, request.target_version(), request.purpose(), request.request_id());
+      NewOrder(tenant, database, current, request.target_version(), request.purpose(), request.request_id());
   order.set_notify_email(request.notify_email());
   if (order.purpose() == upgrade::v1::PURPOSE_TEST) {
     order.set_test_database(TestDatabaseName(database, order.upgrade_id()));
@@ -215,14 +226,15 @@ absl::StatusOr<upgrade::v1::Upgrade> Admission::RequestUpgrade(const upgrade::v1
 absl::StatusOr<upgrade::v1::Upgrade> Admission::CheckUpgrade(const upgrade::v1::CheckUpgradeRequest& request,
                                                              const Principal& caller) {
   UPSHIFT_RETURN_IF_ERROR(RequireScope(caller, scopes::kTest, "a check"));
+  UPSHIFT_ASSIGN_OR_RETURN(std::string tenant, TenantOf(request.database(), caller));
   upgrade::v1::Order asked;
+  asked.set_tenant(tenant);
   asked.set_database(request.database());
   asked.set_target_version(request.target_version());
   asked.set_purpose(upgrade::v1::PURPOSE_CHECK);
   asked.set_request_id(request.request_id());
   UPSHIFT_ASSIGN_OR_RETURN(std::optional<upgrade::v1::Upgrade> first, FirstWithRequestId(asked));
   if (first.has_value()) return *std::move(first);
-  UPSHIFT_RETURN_IF_ERROR(ValidateDatabaseName(request.database(), options_.reserved_databases));
   UPSHIFT_RETURN_IF_ERROR(ValidateVersion(request.target_version()));
   const std::string& database = request.database();
   UPSHIFT_ASSIGN_OR_RETURN(std::string current, CurrentVersion(database));
@@ -234,7 +246,7 @@ absl::StatusOr<upgrade::v1::Upgrade> Admission::CheckUpgrade(const upgrade::v1::
                                                       "\" is still active; check again once it ends"));
   }
   upgrade::v1::Order order =
-      NewOrder(database, current, request.target_version(), upgrade::v1::PURPOSE_CHECK, request.request_id());
+      NewOrder(tenant, database, current, request.target_version(), upgrade::v1::PURPOSE_CHECK, request.request_id());
   order.set_test_database(CheckDatabaseName(database, order.upgrade_id()));
   return Record(std::move(order));
 }
@@ -251,7 +263,7 @@ absl::StatusOr<upgrade::v1::Upgrade> Admission::Record(upgrade::v1::Order order)
   absl::Status admitted = store_.Admit(order, {topics::kOrders, order.database(), accepted.SerializeAsString()});
   if (admitted.code() == absl::StatusCode::kAlreadyExists && !order.request_id().empty()) {
     // A concurrent call with the same request_id won the race: answer with its order.
-    UPSHIFT_ASSIGN_OR_RETURN(std::optional<StoredOrder> first, store_.FindByRequestId(order.request_id()));
+    UPSHIFT_ASSIGN_OR_RETURN(std::optional<StoredOrder> first, store_.FindByRequestId(order.tenant(), order.request_id()));
     if (first.has_value()) {
       UPSHIFT_RETURN_IF_ERROR(SameOrder(first->order, order));
       return UpgradeOf(*first);
@@ -268,6 +280,7 @@ absl::StatusOr<upgrade::v1::GetUpgradeOptionsResponse> Admission::GetUpgradeOpti
     const upgrade::v1::GetUpgradeOptionsRequest& request, const Principal& caller) {
   UPSHIFT_RETURN_IF_ERROR(RequireScope(caller, scopes::kRead, "reading upgrade options"));
   const std::string& database = request.database();
+  UPSHIFT_RETURN_IF_ERROR(TenantOf(database, caller).status());
   UPSHIFT_ASSIGN_OR_RETURN(std::string current, CurrentVersion(database));
   UPSHIFT_ASSIGN_OR_RETURN(std::optional<StoredOrder> active, store_.FindActive(database));
   UPSHIFT_ASSIGN_OR_RETURN(std::vector<StoredOrder> orders, store_.ListByDatabase(database));

@@ -36,10 +36,12 @@ class Admission {
   Admission(AdmissionOptions options, const Catalog& catalog, HostingServer& hosting, OrderStore& store, Clock& clock,
             std::function<void()> admitted);
 
-  // INVALID_ARGUMENT: malformed input. NOT_FOUND: no such database. FAILED_PRECONDITION: the order
+  // INVALID_ARGUMENT: malformed input. NOT_FOUND: no such database, or another tenant's (the same
+  // answer: a caller learns nothing of other tenants' databases). FAILED_PRECONDITION: the order
   // breaks a rule (version, active upgrade, Production without a successful Test, test copy).
-  // UNAVAILABLE: a dependency is down; nothing was recorded. A repeated request_id returns the
-  // first order's Upgrade when the call asks for the same order, else ALREADY_EXISTS.
+  // UNAVAILABLE: a dependency is down; nothing was recorded. A repeated request_id (per tenant)
+  // returns the first order's Upgrade when the call asks for the same order, else ALREADY_EXISTS.
+  // The order belongs to the database's tenant, its owner role on the hosting server.
   // PERMISSION_DENIED first, before anything is looked up, unless `caller` holds upgrades.test (a
   // Test) or upgrades.production (a Production upgrade).
   absl::StatusOr<upgrade::v1::Upgrade> RequestUpgrade(const upgrade::v1::RequestUpgradeRequest& request,
@@ -58,15 +60,19 @@ class Admission {
       const upgrade::v1::GetUpgradeOptionsRequest& request, const Principal& caller);
 
  private:
-  // The order first admitted with `asked`'s request_id, if any. ALREADY_EXISTS when that order is not
+  // The order first admitted in `asked`'s tenant with its request_id, if any. ALREADY_EXISTS when that order is not
   // what `asked` asks for (another database, target, purpose or email): a reused key is refused.
   absl::StatusOr<std::optional<upgrade::v1::Upgrade>> FirstWithRequestId(const upgrade::v1::Order& asked);
-  // A new order with a fresh upgrade id.
-  upgrade::v1::Order NewOrder(const std::string& database, const std::string& from, const std::string& target,
-                              upgrade::v1::Purpose purpose, const std::string& request_id) const;
+  // A new order of `tenant` with a fresh upgrade id.
+  upgrade::v1::Order NewOrder(const std::string& tenant, const std::string& database, const std::string& from,
+                              const std::string& target, upgrade::v1::Purpose purpose,
+                              const std::string& request_id) const;
   // Records a new order (created now) with its acceptance in the outbox, and wakes the relay.
   absl::StatusOr<upgrade::v1::Upgrade> Record(upgrade::v1::Order order);
-  // Validates `database` and reads its current version.
+  // Validates `database` and returns its tenant (owner role) when `caller` may act on it; NOT_FOUND,
+  // in the words used for a database that does not exist, when it is another tenant's.
+  absl::StatusOr<std::string> TenantOf(const std::string& database, const Principal& caller);
+  // Reads the current version of `database` (validated), refusing a test copy.
   absl::StatusOr<std::string> CurrentVersion(const std::string& database);
   // The successful Test that allows a Production upgrade of `database` from `from` to `target`, or
   // FAILED_PRECONDITION saying which rule fails and what to do.

@@ -11,9 +11,15 @@ namespace upshift::request {
 
 absl::StatusOr<upgrade::v1::Upgrade> Cancellation::Cancel(const upgrade::v1::CancelUpgradeRequest& request,
                                                           const Principal& caller) {
+  // Some ordering scope first, before anything is looked up; the upgrade's own purpose decides below.
+  UPSHIFT_RETURN_IF_ERROR(RequireScope(caller, caller.Has(scopes::kProduction) ? scopes::kProduction : scopes::kTest,
+                                       "cancelling an upgrade"));
   UPSHIFT_RETURN_IF_ERROR(ValidateUpgradeId(request.upgrade_id()));
   UPSHIFT_ASSIGN_OR_RETURN(std::optional<StoredOrder> found, store_.FindByUpgradeId(request.upgrade_id()));
-  if (!found.has_value()) return absl::NotFoundError(absl::StrCat("no upgrade ", request.upgrade_id()));
+  // Another tenant's upgrade is answered as an unknown one.
+  if (!found.has_value() || !caller.ActsFor(found->order.tenant())) {
+    return absl::NotFoundError(absl::StrCat("no upgrade ", request.upgrade_id()));
+  }
   const bool production = found->order.purpose() == upgrade::v1::PURPOSE_PRODUCTION;
   UPSHIFT_RETURN_IF_ERROR(RequireScope(caller, production ? scopes::kProduction : scopes::kTest,
                                        production ? "cancelling a Production upgrade" : "cancelling a Test or a check"));

@@ -20,7 +20,7 @@ class Cancellation {
   Cancellation(OrderStore& store, Clock& clock, std::function<void()> recorded)
       : store_(store), clock_(clock), recorded_(std::move(recorded)) {}
 
-  // INVALID_ARGUMENT: malformed id. NOT_FOUND: unknown. FAILED_PRECONDITION: ended, or a Production
+  // INVALID_ARGUMENT: malformed id. NOT_FOUND: unknown, or another tenant's. FAILED_PRECONDITION: ended, or a Production
   // upgrade whose in-place migration started.
   // PERMISSION_DENIED unless `caller` holds the scope that orders the upgrade's purpose.
   absl::StatusOr<upgrade::v1::Upgrade> Cancel(const upgrade::v1::CancelUpgradeRequest& request, const Principal& caller);

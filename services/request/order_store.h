@@ -46,7 +46,9 @@ class OrderStore {
  public:
   virtual ~OrderStore() = default;
 
-  virtual absl::StatusOr<std::optional<StoredOrder>> FindByRequestId(const std::string& request_id) = 0;
+  // The order `tenant` admitted with `request_id` (idempotency keys are per tenant).
+  virtual absl::StatusOr<std::optional<StoredOrder>> FindByRequestId(const std::string& tenant,
+                                                                     const std::string& request_id) = 0;
 
   virtual absl::StatusOr<std::optional<StoredOrder>> FindByUpgradeId(const std::string& upgrade_id) = 0;
 
@@ -61,7 +63,7 @@ class OrderStore {
 
   // Records `order` and `record` (its outbox entry) in one transaction. FAILED_PRECONDITION: an
   // order of the database that `order` may not run beside (MayRunBeside) is still active.
-  // ALREADY_EXISTS: the order's request_id is taken.
+  // ALREADY_EXISTS: the order's request_id is taken in its tenant.
   virtual absl::Status Admit(const upgrade::v1::Order& order, const OutgoingRecord& record) = 0;
 
   // Records that an order ended. Idempotent; an unknown upgrade id is OK (nothing to do).

@@ -16,7 +16,7 @@ CREATE TABLE IF NOT EXISTS request.orders (
   target_version text NOT NULL,
   purpose        integer NOT NULL,
   notify_email   text NOT NULL,
-  request_id     text UNIQUE,
+  request_id     text,
   test_database  text,
   restore_point  text,
   estimated_downtime_ms bigint NOT NULL DEFAULT 0,
@@ -36,6 +36,11 @@ CREATE TABLE IF NOT EXISTS request.orders (
 -- The order exactly as admitted and published (upgrade.v1.Order): what the workers act on, compared
 -- field by field with the records that name it. The columns above are for queries.
 ALTER TABLE request.orders ADD COLUMN IF NOT EXISTS order_bytes bytea;
+-- The tenant of the order's database; request_ids are unique per tenant. Orders admitted before
+-- tenancy keep '' (only operators see them).
+ALTER TABLE request.orders ADD COLUMN IF NOT EXISTS tenant text NOT NULL DEFAULT '';
+ALTER TABLE request.orders DROP CONSTRAINT IF EXISTS orders_request_id_key;
+CREATE UNIQUE INDEX IF NOT EXISTS orders_request_id_per_tenant ON request.orders (tenant, request_id);
 -- One active upgrade and one active check (purpose 3) per database, enforced by the database itself.
 DROP INDEX IF EXISTS request.orders_one_active;
 CREATE UNIQUE INDEX IF NOT EXISTS orders_one_active_upgrade ON request.orders (database)
@@ -103,12 +108,14 @@ absl::StatusOr<std::unique_ptr<PgOrderStore>> PgOrderStore::Open(const std::stri
 PgOrderStore::PgOrderStore(std::unique_ptr<pg::Pool> pool) : pool_(std::move(pool)) {}
 PgOrderStore::~PgOrderStore() = default;
 
-absl::StatusOr<std::vector<StoredOrder>> PgOrderStore::Query(const std::string& where, const std::string& arg) {
+absl::StatusOr<std::vector<StoredOrder>> PgOrderStore::Query(const std::string& where, const std::string& arg,
+                                                              const std::optional<std::string>& second) {
   std::vector<StoredOrder> out;
   absl::Status status = pool_->Transact([&](pqxx::work& tx) {
     out.clear();
-    for (const auto& row : tx.exec_params(
-             absl::StrCat("SELECT ", kColumns, " FROM request.orders WHERE ", where, " ORDER BY created_at DESC"), arg)) {
+    const std::string sql =
+        absl::StrCat("SELECT ", kColumns, " FROM request.orders WHERE ", where, " ORDER BY created_at DESC");
+    for (const auto& row : second.has_value() ? tx.exec_params(sql, arg, *second) : tx.exec_params(sql, arg)) {
       out.push_back(FromRow(row));
     }
     return absl::OkStatus();
@@ -117,8 +124,9 @@ absl::StatusOr<std::vector<StoredOrder>> PgOrderStore::Query(const std::string& 
   return out;
 }
 
-absl::StatusOr<std::optional<StoredOrder>> PgOrderStore::FindByRequestId(const std::string& request_id) {
-  absl::StatusOr<std::vector<StoredOrder>> rows = Query("request_id = $1", request_id);
+absl::StatusOr<std::optional<StoredOrder>> PgOrderStore::FindByRequestId(const std::string& tenant,
+                                                                         const std::string& request_id) {
+  absl::StatusOr<std::vector<StoredOrder>> rows = Query("tenant = $1 AND request_id = $2", tenant, request_id);
   if (!rows.ok()) return rows.status();
   if (rows->empty()) return std::nullopt;
   return rows->front();
@@ -164,12 +172,13 @@ absl::Status PgOrderStore::Admit(const upgrade::v1::Order& order, const Outgoing
     }
     tx.exec_params(
         "INSERT INTO request.orders (upgrade_id, database, from_version, target_version, purpose, notify_email, "
-        "request_id, test_database, created_at, restore_point, estimated_downtime_ms, order_bytes) "
-        "VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, ''), NULLIF($8, ''), $9, NULLIF($10, ''), $11, $12)",
+        "request_id, test_database, created_at, restore_point, estimated_downtime_ms, order_bytes, tenant) "
+        "VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, ''), NULLIF($8, ''), $9, NULLIF($10, ''), $11, $12, $13)",
         order.upgrade_id(), order.database(), order.from_version(), order.target_version(),
         static_cast<int>(order.purpose()), order.notify_email(), order.request_id(), order.test_database(),
         pg::FormatTime(FromProto(order.created_at())), order.restore_point(),
-        absl::ToInt64Milliseconds(FromProto(order.estimated_downtime())), pqxx::binarystring(order.SerializeAsString()));
+        absl::ToInt64Milliseconds(FromProto(order.estimated_downtime())), pqxx::binarystring(order.SerializeAsString()),
+        order.tenant());
     tx.exec_params("INSERT INTO request.outbox (topic, key, payload) VALUES ($1, $2, $3)", record.topic, record.key,
                    pqxx::binarystring(record.payload));
     return absl::OkStatus();

@@ -19,7 +19,8 @@ class PgOrderStore final : public OrderStore {
   static absl::StatusOr<std::unique_ptr<PgOrderStore>> Open(const std::string& conninfo, int pool_size);
   ~PgOrderStore() override;
 
-  absl::StatusOr<std::optional<StoredOrder>> FindByRequestId(const std::string& request_id) override;
+  absl::StatusOr<std::optional<StoredOrder>> FindByRequestId(const std::string& tenant,
+                                                             const std::string& request_id) override;
   absl::StatusOr<std::optional<StoredOrder>> FindByUpgradeId(const std::string& upgrade_id) override;
   absl::StatusOr<std::optional<StoredOrder>> FindActive(const std::string& database) override;
   absl::StatusOr<std::vector<StoredOrder>> ListByDatabase(const std::string& database) override;
@@ -44,7 +45,9 @@ class PgOrderStore final : public OrderStore {
 
  private:
   explicit PgOrderStore(std::unique_ptr<pg::Pool> pool);
-  absl::StatusOr<std::vector<StoredOrder>> Query(const std::string& where, const std::string& arg);
+  // The orders `where` selects ($1 is `arg`, $2 `second` if given), newest first.
+  absl::StatusOr<std::vector<StoredOrder>> Query(const std::string& where, const std::string& arg,
+                                                 const std::optional<std::string>& second = std::nullopt);
 
   std::unique_ptr<pg::Pool> pool_;
 };

@@ -16,7 +16,10 @@ absl::StatusOr<upgrade::v1::ExtendTestCopyResponse> TestCopies::Extend(
   const std::string& copy = request.database();
   UPSHIFT_RETURN_IF_ERROR(ValidateDatabaseName(copy));
   UPSHIFT_ASSIGN_OR_RETURN(std::optional<StoredOrder> found, store_.FindByTestDatabase(copy));
-  if (!found.has_value()) return absl::NotFoundError(absl::StrCat("\"", copy, "\" is not a test copy"));
+  // Another tenant's copy is answered as a database that is no test copy.
+  if (!found.has_value() || !caller.ActsFor(found->order.tenant())) {
+    return absl::NotFoundError(absl::StrCat("\"", copy, "\" is not a test copy"));
+  }
   if (found->order.purpose() == upgrade::v1::PURPOSE_CHECK) {
     return absl::FailedPreconditionError(
         absl::StrCat("\"", copy, "\" is the throwaway copy of a check: it is dropped when the check ends"));

@@ -17,7 +17,7 @@ class TestCopies {
   TestCopies(OrderStore& store, Clock& clock, absl::Duration step, std::function<void()> recorded)
       : store_(store), clock_(clock), step_(step), recorded_(std::move(recorded)) {}
 
-  // INVALID_ARGUMENT: malformed name. NOT_FOUND: not a test copy. FAILED_PRECONDITION: not handed
+  // INVALID_ARGUMENT: malformed name. NOT_FOUND: not a test copy, or another tenant's. FAILED_PRECONDITION: not handed
   // over yet, or removed. The new expiry is one step past the later of now and the current one.
   // PERMISSION_DENIED without upgrades.test.
   absl::StatusOr<upgrade::v1::ExtendTestCopyResponse> Extend(const upgrade::v1::ExtendTestCopyRequest& request,

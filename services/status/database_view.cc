@@ -38,6 +38,7 @@ upgrade::v1::Database DatabaseView::Describe(const HostedDatabase& hosted,
   const DatabaseRecord* record = it == records.end() ? nullptr : &it->second;
   upgrade::v1::Database db;
   db.set_name(hosted.name);
+  db.set_tenant(hosted.owner);
   db.set_online(hosted.online);
   db.set_version(VersionOf(hosted.name, record));
   if (record != nullptr) {
@@ -50,8 +51,10 @@ upgrade::v1::Database DatabaseView::Describe(const HostedDatabase& hosted,
 
 namespace {
 
-// Nests `copy` under its main database: with the restore points or the test copies.
+// Nests `copy` under its main database, whose tenant it belongs to: with the restore points or the
+// test copies.
 void Nest(upgrade::v1::Database copy, upgrade::v1::Database& main) {
+  copy.set_tenant(main.tenant());
   bool restore_point =
       std::find(copy.tags().begin(), copy.tags().end(), upgrade::v1::TAG_RESTORE_POINT) != copy.tags().end();
   *(restore_point ? main.add_restore_points() : main.add_test_copies()) = std::move(copy);
@@ -59,26 +62,32 @@ void Nest(upgrade::v1::Database copy, upgrade::v1::Database& main) {
 
 }  // namespace
 
-absl::StatusOr<std::vector<upgrade::v1::Database>> DatabaseView::ListDatabases() {
+absl::StatusOr<std::vector<upgrade::v1::Database>> DatabaseView::ListDatabases(
+    const std::function<bool(const std::string& tenant)>& visible) {
   UPSHIFT_ASSIGN_OR_RETURN(std::vector<HostedDatabase> hosted, hosting_.ListDatabases());
   UPSHIFT_ASSIGN_OR_RETURN(auto records, store_.DatabaseRecords());
+  // Which databases are listed at the top, and whose they are, before any is described (a
+  // description may read the database's version from the database itself).
+  std::map<std::string, const HostedDatabase*> by_name;
+  for (const HostedDatabase& h : hosted) by_name[h.name] = &h;
+  auto parent_of = [&](const std::string& name) -> std::string {
+    auto it = records.find(name);
+    if (it == records.end() || it->second.parent.empty() || by_name.count(it->second.parent) == 0) return "";
+    return it->second.parent;  // its main database is gone: the copy is listed on its own
+  };
   std::map<std::string, upgrade::v1::Database> mains;
-  std::vector<upgrade::v1::Database> copies;
+  std::vector<const HostedDatabase*> copies;
   for (const HostedDatabase& h : hosted) {
-    upgrade::v1::Database db = Describe(h, records);
-    if (db.parent().empty()) {
-      mains[h.name] = std::move(db);
-    } else {
-      copies.push_back(std::move(db));
+    std::string parent = parent_of(h.name);
+    if (!parent.empty()) {
+      copies.push_back(&h);
+    } else if (visible(h.owner)) {
+      mains[h.name] = Describe(h, records);
     }
   }
-  for (upgrade::v1::Database& copy : copies) {
-    auto parent = mains.find(copy.parent());
-    if (parent != mains.end()) {
-      Nest(std::move(copy), parent->second);
-    } else {
-      mains[copy.name()] = std::move(copy);  // its main database is gone: list the copy on its own
-    }
+  for (const HostedDatabase* copy : copies) {
+    auto main = mains.find(parent_of(copy->name));
+    if (main != mains.end()) Nest(Describe(*copy, records), main->second);
   }
   std::vector<upgrade::v1::Database> out;
   for (auto& [name, db] : mains) out.push_back(std::move(db));
@@ -97,10 +106,14 @@ absl::StatusOr<upgrade::v1::Database> DatabaseView::GetDatabase(const std::strin
   UPSHIFT_ASSIGN_OR_RETURN(std::vector<HostedDatabase> hosted, hosting_.FindDatabases(names));
   auto it = std::find_if(hosted.begin(), hosted.end(), [&](const HostedDatabase& h) { return h.name == name; });
   if (it == hosted.end()) {
-    return absl::NotFoundError(absl::StrCat("database \"", name, "\" does not exist on the hosting server"));
+    return DatabaseNotFound(name);
   }
   upgrade::v1::Database db = Describe(*it, records);
-  if (!db.parent().empty()) return db;  // a copy: it has no copies of its own
+  if (!db.parent().empty()) {  // a copy: it has no copies of its own, and belongs to its main database's tenant
+    UPSHIFT_ASSIGN_OR_RETURN(std::vector<HostedDatabase> main, hosting_.FindDatabases({db.parent()}));
+    if (!main.empty()) db.set_tenant(main.front().owner);
+    return db;
+  }
   for (const HostedDatabase& h : hosted) {
     if (h.name != name) Nest(Describe(h, records), db);
   }

@@ -1,6 +1,7 @@
 #ifndef UPSHIFT_SERVICES_STATUS_DATABASE_VIEW_H_
 #define UPSHIFT_SERVICES_STATUS_DATABASE_VIEW_H_
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -22,10 +23,13 @@ class DatabaseView {
   DatabaseView(HostingServer& hosting, StatusStore& store, const Catalog& catalog,
                std::vector<std::string> reserved_databases);
 
-  // Main databases by name, each with its test copies (by name) nested.
-  absl::StatusOr<std::vector<upgrade::v1::Database>> ListDatabases();
+  // Main databases by name whose tenant is `visible`, each with its test copies and restore points
+  // (by name) nested. A copy whose main database is gone is listed on its own, as its own tenant's.
+  absl::StatusOr<std::vector<upgrade::v1::Database>> ListDatabases(
+      const std::function<bool(const std::string& tenant)>& visible);
 
-  // INVALID_ARGUMENT: malformed name. NOT_FOUND: not on the hosting server.
+  // INVALID_ARGUMENT: malformed name. NOT_FOUND: not on the hosting server. A copy belongs to the
+  // tenant of its main database (when that still exists).
   absl::StatusOr<upgrade::v1::Database> GetDatabase(const std::string& name);
 
  private:

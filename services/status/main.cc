@@ -141,7 +141,8 @@ int Run(const Config& config, const std::atomic<bool>& stop) {
     return 2;
   }
   StreamSlots watches(absl::GetFlag(FLAGS_max_watch_streams), absl::GetFlag(FLAGS_max_watch_streams_per_caller));
-  StatusServiceImpl service(**auth, watches, *store, view, hub, stopping);
+  Queries queries(*store, view, watches, hub);
+  StatusServiceImpl service(**auth, queries, stopping);
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = ServerCredentialsFromFlags();
   if (!credentials.ok()) {
     LogError(credentials.status().ToString());

@@ -63,6 +63,31 @@ TEST_F(HostingTest, ATemplateCloneHasTheSameRowsAndChecksums) {
   EXPECT_TRUE(hosting_->DropDatabase(copy).ok());  // idempotent
 }
 
+// A copy stays its tenant's: the database and every table in it keep the source's owners, by
+// template and by dump alike.
+TEST_F(HostingTest, CopiesKeepTheSourcesOwnerAndTheOwnersOfItsTables) {
+  const std::string owned = source_ + "_owned";
+  ASSERT_TRUE(Postgres().GenerateSampleDatabase(owned, 10, "hosting_tenant").ok());
+  absl::StatusOr<HostedDatabase> source = hosting_->GetDatabase(owned);
+  ASSERT_TRUE(source.ok()) << source.status();
+  EXPECT_EQ(source->owner, "hosting_tenant");
+  const std::string by_template = owned + "_t", by_dump = owned + "_d";
+  ASSERT_TRUE(hosting_->CloneFromTemplate(owned, by_template, "wal_log").ok());
+  ASSERT_TRUE(hosting_->CloneByDump(owned, by_dump).ok());
+  for (const std::string& copy : {by_template, by_dump}) {
+    EXPECT_EQ(hosting_->GetDatabase(copy)->owner, "hosting_tenant") << copy;
+    EXPECT_EQ(*Postgres().QueryValue(copy, "SELECT string_agg(DISTINCT tableowner, ',') FROM pg_tables "
+                                           "WHERE schemaname = 'public'"),
+              "hosting_tenant")
+        << copy;
+  }
+  absl::StatusOr<std::vector<HostedDatabase>> listed = hosting_->FindDatabases({owned, source_});
+  ASSERT_TRUE(listed.ok() && listed->size() == 2);
+  EXPECT_EQ((*listed)[0].name, source_);  // by name
+  EXPECT_EQ((*listed)[0].owner, "postgres");
+  EXPECT_EQ((*listed)[1].owner, "hosting_tenant");
+}
+
 TEST_F(HostingTest, AChecksumSeesAChangedValue) {
   std::string copy = source_ + "_copy";
   ASSERT_TRUE(hosting_->CloneFromTemplate(source_, copy, "wal_log").ok());

@@ -25,9 +25,11 @@ class OrderStoreTest : public ::testing::Test {
     store_ = *std::move(store);
   }
 
-  upgrade::v1::Order NewOrder(const std::string& database, const std::string& request_id = "") {
+  upgrade::v1::Order NewOrder(const std::string& database, const std::string& request_id = "",
+                              const std::string& tenant = "acme_owner") {
     upgrade::v1::Order o;
     o.set_upgrade_id(NewUpgradeId());
+    o.set_tenant(tenant);
     o.set_database(database);
     o.set_from_version("16.0");
     o.set_target_version("18.0");
@@ -59,10 +61,29 @@ TEST_F(OrderStoreTest, TheStoredOrderIsTheAdmittedOneToTheNanosecond) {
   EXPECT_EQ((*found)->order.SerializeAsString(), o.SerializeAsString()) << (*found)->order.DebugString();
 }
 
+// Idempotency keys are per tenant: two tenants may both use "key-1"; one tenant may not twice.
+TEST_F(OrderStoreTest, ARequestIdIsUniquePerTenant) {
+  upgrade::v1::Order a = NewOrder("acme", "key-1", "acme_owner");
+  upgrade::v1::Order b = NewOrder("globex", "key-1", "globex_owner");
+  ASSERT_TRUE(store_->Admit(a, {"upgrade.orders", "acme", "x"}).ok());
+  ASSERT_TRUE(store_->Admit(b, {"upgrade.orders", "globex", "x"}).ok());
+  absl::Status again = store_->Admit(NewOrder("acme2", "key-1", "acme_owner"), {"upgrade.orders", "acme2", "x"});
+  EXPECT_EQ(again.code(), absl::StatusCode::kAlreadyExists) << again;
+  auto of_a = store_->FindByRequestId("acme_owner", "key-1");
+  auto of_b = store_->FindByRequestId("globex_owner", "key-1");
+  auto of_c = store_->FindByRequestId("initech_owner", "key-1");
+  ASSERT_TRUE(of_a.ok() && of_a->has_value() && of_b.ok() && of_b->has_value() && of_c.ok());
+  EXPECT_EQ((*of_a)->order.upgrade_id(), a.upgrade_id());
+  EXPECT_EQ((*of_b)->order.upgrade_id(), b.upgrade_id());
+  EXPECT_EQ((*of_b)->order.tenant(), "globex_owner");
+  EXPECT_FALSE(of_c->has_value());
+  EXPECT_EQ(*Postgres().QueryValue(db_, "SELECT count(*) FROM request.orders"), "2");
+}
+
 TEST_F(OrderStoreTest, AdmitRecordsTheOrderAndItsOutboxRecordTogether) {
   upgrade::v1::Order o = NewOrder("acme", "key-1");
   ASSERT_TRUE(store_->Admit(o, {"upgrade.orders", "acme", std::string("\0\x01payload", 9)}).ok());
-  auto found = store_->FindByRequestId("key-1");
+  auto found = store_->FindByRequestId("acme_owner", "key-1");
   ASSERT_TRUE(found.ok() && found->has_value());
   EXPECT_EQ((*found)->order.upgrade_id(), o.upgrade_id());
   EXPECT_EQ((*found)->order.created_at().seconds(), o.created_at().seconds());

@@ -788,6 +788,216 @@ TEST(ForgedRecords, ChangeNothingAndGoToTheDeadLetterQueueWithTheirReason) {
   EXPECT_FALSE(HasTag(*main_db, TAG_UPGRADE_FAILED));
 }
 
+// --- Tenancy: a token's tenant scopes every RPC -------------------------------------------------
+
+// One tenant's view of the platform: both services, with its token on every call.
+struct Tenant {
+  explicit Tenant(const std::string& token)
+      : requests(UpgradeService::NewStub(
+            grpc::CreateChannel(platform->request_address(), platform->CredentialsWithToken(token)))),
+        status(StatusService::NewStub(
+            grpc::CreateChannel(platform->status_address(), platform->CredentialsWithToken(token)))) {}
+
+  std::vector<std::string> Databases() {
+    ListDatabasesResponse resp;
+    grpc::Status s = status->ListDatabases(Context().get(), ListDatabasesRequest(), &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    std::vector<std::string> names;
+    for (const Database& db : resp.databases()) names.push_back(db.name());
+    return names;
+  }
+
+  std::unique_ptr<UpgradeService::Stub> requests;
+  std::unique_ptr<StatusService::Stub> status;
+};
+
+// Each tenant sees and acts only on its own databases; an operator on all. Another tenant's database,
+// copy or upgrade answers NOT_FOUND with the very message of one that does not exist, for every RPC.
+TEST(Tenancy, EachTenantSeesAndActsOnlyOnItsOwnDatabasesAndAnOperatorOnAll) {
+  const std::string a_db = "tenancy_acme", b_db = "tenancy_globex";
+  ASSERT_TRUE(platform->postgres().GenerateSampleDatabase(a_db, 20, "acme_owner").ok());
+  ASSERT_TRUE(platform->postgres().GenerateSampleDatabase(b_db, 20, "globex_owner").ok());
+  const std::vector<std::string> all = {scopes::kRead, scopes::kTest, scopes::kProduction};
+  Tenant acme(platform->Token({"", "", "alice@acme", "acme_owner", all}));
+  Tenant globex(platform->Token({"", "", "bob@globex", "globex_owner", all}));
+
+  // acme orders a Test of its database with a key globex uses too: two orders, one per tenant.
+  RequestUpgradeRequest a_order = TestOrder(a_db);
+  a_order.set_request_id("tenancy-key-1");
+  RequestUpgradeResponse a_accepted;
+  ASSERT_TRUE(acme.requests->RequestUpgrade(Context().get(), a_order, &a_accepted).ok());
+  const Upgrade& a_upgrade = a_accepted.upgrade();
+  EXPECT_EQ(a_upgrade.tenant(), "acme_owner");
+  RequestUpgradeRequest b_order = TestOrder(b_db);
+  b_order.set_request_id("tenancy-key-1");
+  b_order.set_purpose(PURPOSE_TEST);
+  RequestUpgradeResponse b_accepted;
+  ASSERT_TRUE(globex.requests->RequestUpgrade(Context().get(), b_order, &b_accepted).ok());
+  EXPECT_NE(b_accepted.upgrade().upgrade_id(), a_upgrade.upgrade_id());
+  std::vector<Upgrade> seen = WatchToEnd(a_upgrade.upgrade_id());
+  ASSERT_FALSE(seen.empty());
+  ASSERT_EQ(seen.back().state(), STATE_SUCCEEDED);
+  const std::string copy = seen.back().test_database();
+  ASSERT_EQ(WatchToEnd(b_accepted.upgrade().upgrade_id()).back().state(), STATE_SUCCEEDED);
+  // The copy is acme's, made with the source's owner.
+  EXPECT_EQ(Value("postgres", "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = '" + copy + "'"),
+            "acme_owner");
+  // Once request knows the copy is handed over, acme itself may extend it.
+  ExtendTestCopyRequest extend;
+  extend.set_database(copy);
+  ExtendTestCopyResponse extended;
+  ASSERT_TRUE(WaitFor([&] { return acme.requests->ExtendTestCopy(Context().get(), extend, &extended).ok(); }));
+  const std::string expiry = Value("upshift", "SELECT copy_expires_at::text FROM request.orders WHERE upgrade_id = '" +
+                                                  a_upgrade.upgrade_id() + "'");
+
+  // globex, for each RPC, on acme's database, copy and upgrade, and on names that do not exist.
+  const std::string ghost_db = "tenancy_ghost", ghost_id = "00000000-0000-4000-8000-00000000beef";
+  auto same_not_found = [](const grpc::Status& foreign, const grpc::Status& absent, const std::string& name,
+                           const std::string& ghost, const std::string& rpc) {
+    EXPECT_EQ(foreign.error_code(), grpc::StatusCode::NOT_FOUND) << rpc << ": " << foreign.error_message();
+    EXPECT_EQ(absent.error_code(), grpc::StatusCode::NOT_FOUND) << rpc << ": " << absent.error_message();
+    std::string expected = absent.error_message();
+    for (size_t at = expected.find(ghost); at != std::string::npos; at = expected.find(ghost, at + name.size())) {
+      expected.replace(at, ghost.size(), name);
+    }
+    EXPECT_EQ(foreign.error_message(), expected) << rpc;
+  };
+  // A watch of an unknown upgrade waits a few seconds for it to appear: run it meanwhile.
+  auto watch = [&](const std::string& id) {
+    return std::async(std::launch::async, [&globex, id] {
+      WatchUpgradeRequest req;
+      req.set_upgrade_id(id);
+      auto ctx = Context(absl::Minutes(1));
+      auto reader = globex.status->WatchUpgrade(ctx.get(), req);
+      Upgrade u;
+      int received = 0;
+      while (reader->Read(&u)) ++received;
+      grpc::Status s = reader->Finish();
+      return std::make_pair(s, received);
+    });
+  };
+  auto foreign_watch = watch(a_upgrade.upgrade_id());
+  auto absent_watch = watch(ghost_id);
+  {
+    RequestUpgradeRequest r = TestOrder(a_db, "17.0");
+    RequestUpgradeRequest g = TestOrder(ghost_db, "17.0");
+    RequestUpgradeResponse resp;
+    same_not_found(globex.requests->RequestUpgrade(Context().get(), r, &resp),
+                   globex.requests->RequestUpgrade(Context().get(), g, &resp), a_db, ghost_db, "RequestUpgrade");
+    r.set_purpose(PURPOSE_PRODUCTION);
+    g.set_purpose(PURPOSE_PRODUCTION);
+    same_not_found(globex.requests->RequestUpgrade(Context().get(), r, &resp),
+                   globex.requests->RequestUpgrade(Context().get(), g, &resp), a_db, ghost_db, "RequestUpgrade production");
+  }
+  {
+    CheckUpgradeRequest r, g;
+    r.set_database(a_db);
+    r.set_target_version("18.0");
+    g = r;
+    g.set_database(ghost_db);
+    CheckUpgradeResponse resp;
+    same_not_found(globex.requests->CheckUpgrade(Context().get(), r, &resp),
+                   globex.requests->CheckUpgrade(Context().get(), g, &resp), a_db, ghost_db, "CheckUpgrade");
+  }
+  {
+    GetUpgradeOptionsRequest r, g;
+    r.set_database(a_db);
+    g.set_database(ghost_db);
+    GetUpgradeOptionsResponse resp;
+    same_not_found(globex.requests->GetUpgradeOptions(Context().get(), r, &resp),
+                   globex.requests->GetUpgradeOptions(Context().get(), g, &resp), a_db, ghost_db, "GetUpgradeOptions");
+  }
+  {
+    CancelUpgradeRequest r, g;
+    r.set_upgrade_id(a_upgrade.upgrade_id());
+    g.set_upgrade_id(ghost_id);
+    CancelUpgradeResponse resp;
+    same_not_found(globex.requests->CancelUpgrade(Context().get(), r, &resp),
+                   globex.requests->CancelUpgrade(Context().get(), g, &resp), a_upgrade.upgrade_id(), ghost_id,
+                   "CancelUpgrade");
+  }
+  {
+    ExtendTestCopyRequest r, g;
+    r.set_database(copy);
+    g.set_database(ghost_db);
+    ExtendTestCopyResponse resp;
+    same_not_found(globex.requests->ExtendTestCopy(Context().get(), r, &resp),
+                   globex.requests->ExtendTestCopy(Context().get(), g, &resp), copy, ghost_db, "ExtendTestCopy");
+  }
+  for (const std::string& name : {a_db, copy}) {
+    GetDatabaseRequest r, g;
+    r.set_name(name);
+    g.set_name(ghost_db);
+    Database resp;
+    same_not_found(globex.status->GetDatabase(Context().get(), r, &resp),
+                   globex.status->GetDatabase(Context().get(), g, &resp), name, ghost_db, "GetDatabase");
+  }
+  {
+    GetUpgradeRequest r, g;
+    r.set_upgrade_id(a_upgrade.upgrade_id());
+    g.set_upgrade_id(ghost_id);
+    Upgrade resp;
+    same_not_found(globex.status->GetUpgrade(Context().get(), r, &resp),
+                   globex.status->GetUpgrade(Context().get(), g, &resp), a_upgrade.upgrade_id(), ghost_id,
+                   "GetUpgrade");
+  }
+  {
+    ListUpgradesRequest r;
+    r.set_database(a_db);
+    ListUpgradesResponse resp;
+    ASSERT_TRUE(globex.status->ListUpgrades(Context().get(), r, &resp).ok());
+    EXPECT_EQ(resp.upgrades_size(), 0);
+  }
+  std::vector<std::string> globex_sees = globex.Databases();
+  EXPECT_EQ(std::count(globex_sees.begin(), globex_sees.end(), a_db), 0);
+  EXPECT_EQ(std::count(globex_sees.begin(), globex_sees.end(), b_db), 1);
+  for (const std::string& name : globex_sees) EXPECT_NE(name, copy);
+  auto [foreign_status, foreign_received] = foreign_watch.get();
+  auto [absent_status, absent_received] = absent_watch.get();
+  same_not_found(foreign_status, absent_status, a_upgrade.upgrade_id(), ghost_id, "WatchUpgrade");
+  EXPECT_EQ(foreign_received, 0);
+
+  // Nothing of acme's changed: one order of its database, still succeeded, the copy's expiry as
+  // acme left it, and globex ordered nothing on it.
+  EXPECT_EQ(Value("upshift", "SELECT count(*) FROM request.orders WHERE database = '" + a_db + "'"), "1");
+  EXPECT_EQ(Value("upshift", "SELECT outcome || ' ' || (cancel_requested_at IS NULL) FROM request.orders WHERE "
+                             "upgrade_id = '" + a_upgrade.upgrade_id() + "'"),
+            "succeeded true");
+  EXPECT_EQ(Value("upshift", "SELECT copy_expires_at::text FROM request.orders WHERE upgrade_id = '" +
+                                 a_upgrade.upgrade_id() + "'"),
+            expiry);
+
+  // acme sees its own, with their tenant; its ListUpgrades has its Test.
+  std::vector<std::string> acme_sees = acme.Databases();
+  EXPECT_EQ(std::count(acme_sees.begin(), acme_sees.end(), a_db), 1);
+  EXPECT_EQ(std::count(acme_sees.begin(), acme_sees.end(), b_db), 0);
+  GetDatabaseRequest own;
+  own.set_name(copy);
+  Database own_copy;
+  ASSERT_TRUE(acme.status->GetDatabase(Context().get(), own, &own_copy).ok());
+  EXPECT_EQ(own_copy.tenant(), "acme_owner");
+  EXPECT_EQ(own_copy.parent(), a_db);
+  ListUpgradesRequest list;
+  list.set_database(a_db);
+  ListUpgradesResponse listed;
+  ASSERT_TRUE(acme.status->ListUpgrades(Context().get(), list, &listed).ok());
+  ASSERT_EQ(listed.upgrades_size(), 1);
+  EXPECT_EQ(listed.upgrades(0).upgrade_id(), a_upgrade.upgrade_id());
+  EXPECT_EQ(listed.upgrades(0).tenant(), "acme_owner");
+
+  // The operator (the platform's own client) sees both tenants' databases and upgrades.
+  ListDatabasesResponse everything;
+  ASSERT_TRUE(platform->status().ListDatabases(Context().get(), ListDatabasesRequest(), &everything).ok());
+  std::set<std::string> names;
+  for (const Database& db : everything.databases()) names.insert(db.name());
+  EXPECT_TRUE(names.count(a_db) && names.count(b_db));
+  GetUpgradeRequest theirs;
+  theirs.set_upgrade_id(b_accepted.upgrade().upgrade_id());
+  Upgrade b_upgrade;
+  ASSERT_TRUE(platform->status().GetUpgrade(Context().get(), theirs, &b_upgrade).ok());
+  EXPECT_EQ(b_upgrade.tenant(), "globex_owner");
+}
+
 // --- Callers authenticate with bearer tokens; scopes say what they may do ------------------------
 
 grpc::StatusCode OrderWith(const std::string& token, const RequestUpgradeRequest& req) {
@@ -804,11 +1014,11 @@ grpc::StatusCode ListWith(const std::string& token) {
 
 TEST(Auth, ACallWithoutAValidTokenIsUnauthenticatedAndChangesNothing) {
   const std::string db = "authless";
-  ASSERT_TRUE(platform->postgres().GenerateSampleDatabase(db, 20).ok());
+  ASSERT_TRUE(platform->postgres().GenerateSampleDatabase(db, 20, "authless_owner").ok());
   const std::vector<std::string> all = {scopes::kRead, scopes::kTest, scopes::kProduction};
   absl::StatusOr<TokenKey> other_key = GenerateTokenKey(kTestKeyId);  // same key id, another key
   ASSERT_TRUE(other_key.ok());
-  TokenClaims good{"", "", "someone", "", all};
+  TokenClaims good{"", "", "someone", "authless_owner", all};
   auto with = [&](const std::function<void(TokenClaims&)>& change) {
     TokenClaims c = good;
     change(c);
@@ -849,12 +1059,15 @@ TEST(Auth, ACallWithoutAValidTokenIsUnauthenticatedAndChangesNothing) {
 
 TEST(Auth, ScopesSeparateReadingTestsProductionAndOperators) {
   const std::string db = "scoped";
-  ASSERT_TRUE(platform->postgres().GenerateSampleDatabase(db, 20).ok());
-  const std::string reader = platform->Token({"", "", "viewer", "", {scopes::kRead}});
-  const std::string tester = platform->Token({"", "", "owner", "", {scopes::kRead, scopes::kTest}});
-  const std::string nothing = platform->Token({"", "", "nobody", "", {}});
+  ASSERT_TRUE(platform->postgres().GenerateSampleDatabase(db, 20, "scoped_owner").ok());
+  const std::string reader = platform->Token({"", "", "viewer", "scoped_owner", {scopes::kRead}});
+  const std::string tester = platform->Token({"", "", "owner", "scoped_owner", {scopes::kRead, scopes::kTest}});
+  const std::string nothing = platform->Token({"", "", "nobody", "scoped_owner", {}});
+  const std::string no_tenant = platform->Token({"", "", "stranger", "", {scopes::kRead, scopes::kTest}});
   EXPECT_EQ(ListWith(reader), grpc::StatusCode::OK);
   EXPECT_EQ(ListWith(nothing), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(ListWith(no_tenant), grpc::StatusCode::PERMISSION_DENIED);  // only operators act without a tenant
+  EXPECT_EQ(OrderWith(no_tenant, TestOrder(db)), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(OrderWith(reader, TestOrder(db)), grpc::StatusCode::PERMISSION_DENIED);
   RequestUpgradeRequest production = TestOrder(db);
   production.set_purpose(PURPOSE_PRODUCTION);

@@ -199,9 +199,14 @@ absl::StatusOr<std::string> PostgresServer::QueryValue(const std::string& dbname
 
 absl::Status PostgresServer::Exec(const std::string& dbname, const std::string& sql) { return Query(dbname, sql).status(); }
 
-absl::Status PostgresServer::GenerateSampleDatabase(const std::string& name, int partners) {
-  return RunCommand({{SourceDir() + "/deploy/catalogs/sample_erp/generate", "--database", name, "--partners",
-                      std::to_string(partners), "--dsn", conninfo()},
+absl::Status PostgresServer::GenerateSampleDatabase(const std::string& name, int partners, const std::string& owner) {
+  std::vector<std::string> argv = {SourceDir() + "/deploy/catalogs/sample_erp/generate", "--database", name,
+                                   "--partners", std::to_string(partners), "--dsn", conninfo()};
+  if (!owner.empty()) {
+    argv.push_back("--owner");
+    argv.push_back(owner);
+  }
+  return RunCommand({argv,
                      {{"PATH", PgBinDir() + ":" + std::string(getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin")}},
                      "",
                      ""});

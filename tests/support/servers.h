@@ -65,8 +65,9 @@ class PostgresServer {
   absl::StatusOr<std::string> QueryValue(const std::string& dbname, const std::string& sql);
   absl::Status Exec(const std::string& dbname, const std::string& sql);
 
-  // Creates a sample ERP database at 16.0 with deploy/catalogs/sample_erp/generate.
-  absl::Status GenerateSampleDatabase(const std::string& name, int partners);
+  // Creates a sample ERP database at 16.0 with deploy/catalogs/sample_erp/generate; with `owner`,
+  // the database and its tables belong to that role (the tenant), made if missing.
+  absl::Status GenerateSampleDatabase(const std::string& name, int partners, const std::string& owner = "");
   // Adds `partners` more partners, with their orders and invoices, to a sample ERP database.
   absl::Status AppendSampleData(const std::string& name, int partners);
 

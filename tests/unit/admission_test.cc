@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_replace.h"
 #include "libs/kafka/topics.h"
 #include "tests/unit/fakes.h"
 
@@ -22,9 +23,9 @@ using upshift::testing::FakeHosting;
 
 class FakeOrderStore final : public OrderStore {
  public:
-  absl::StatusOr<std::optional<StoredOrder>> FindByRequestId(const std::string& id) override {
+  absl::StatusOr<std::optional<StoredOrder>> FindByRequestId(const std::string& tenant, const std::string& id) override {
     for (const StoredOrder& s : orders) {
-      if (!id.empty() && s.order.request_id() == id) return s;
+      if (!id.empty() && s.order.tenant() == tenant && s.order.request_id() == id) return s;
     }
     return std::nullopt;
   }
@@ -451,6 +452,90 @@ TEST_F(AdmissionTest, CancellingNeedsTheScopeOfTheUpgradesPurpose) {
   EXPECT_EQ(cancellation.Cancel(req, tester).status().code(), absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(store_.orders.back().cancel_requested_at, absl::InfinitePast());
   EXPECT_TRUE(cancellation.Cancel(req, Principal{"owner", "acme", {scopes::kProduction}}).ok());
+}
+
+// Tenancy: a database belongs to its owner role's tenant. Another tenant's database, upgrade or copy
+// is answered exactly as one that does not exist, and nothing is recorded.
+TEST_F(AdmissionTest, AnotherTenantsDatabaseIsNotFoundInTheWordsOfAMissingOneAndNothingIsRecorded) {
+  hosting_.Add("globex", "16.0").owner = "globex";
+  Admission a = Make();
+  RequestUpgradeRequest theirs = Order();
+  theirs.set_database("globex");
+  RequestUpgradeRequest missing = Order();
+  missing.set_database("ghost");
+  absl::Status foreign = a.RequestUpgrade(theirs, kCaller).status();
+  absl::Status absent = a.RequestUpgrade(missing, kCaller).status();
+  EXPECT_EQ(foreign.code(), absl::StatusCode::kNotFound) << foreign;
+  EXPECT_EQ(foreign.message(), absl::StrReplaceAll(absent.message(), {{"ghost", "globex"}}));
+  CheckUpgradeRequest check;
+  check.set_database("globex");
+  check.set_target_version("18.0");
+  EXPECT_EQ(a.CheckUpgrade(check, kCaller).status().code(), absl::StatusCode::kNotFound);
+  GetUpgradeOptionsRequest options;
+  options.set_database("globex");
+  EXPECT_EQ(a.GetUpgradeOptions(options, kCaller).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(store_.orders.empty());
+  EXPECT_TRUE(store_.outbox.empty());
+  // Its own tenant and an operator may; the order belongs to the database's tenant either way.
+  const Principal globex{"ceo", "globex", {scopes::kRead, scopes::kTest}};
+  const Principal operator_{"ops", "", {scopes::kOperator}};
+  absl::StatusOr<Upgrade> own = a.RequestUpgrade(theirs, globex);
+  ASSERT_TRUE(own.ok()) << own.status();
+  EXPECT_EQ(own->tenant(), "globex");
+  EXPECT_EQ(store_.orders.back().order.tenant(), "globex");
+  absl::StatusOr<Upgrade> by_operator = a.CheckUpgrade(check, operator_);
+  ASSERT_TRUE(by_operator.ok()) << by_operator.status();
+  EXPECT_EQ(store_.orders.back().order.tenant(), "globex");
+}
+
+TEST_F(AdmissionTest, AnotherTenantsUpgradeCannotBeCancelledOrItsCopyExtended) {
+  PastTest("18.0", Outcome::kSucceeded);
+  Admission a = Make();
+  absl::StatusOr<Upgrade> test = a.RequestUpgrade(Order(PURPOSE_TEST, "17.0"), kCaller);
+  ASSERT_TRUE(test.ok()) << test.status();
+  const Principal globex{"ceo", "globex", {scopes::kRead, scopes::kTest, scopes::kProduction}};
+  Cancellation cancellation(store_, clock_, nullptr);
+  CancelUpgradeRequest cancel;
+  cancel.set_upgrade_id(test->upgrade_id());
+  absl::Status foreign = cancellation.Cancel(cancel, globex).status();
+  CancelUpgradeRequest unknown;
+  unknown.set_upgrade_id("00000000-0000-4000-8000-000000000000");
+  absl::Status absent = cancellation.Cancel(unknown, globex).status();
+  EXPECT_EQ(foreign.code(), absl::StatusCode::kNotFound) << foreign;
+  EXPECT_EQ(foreign.message(), absl::StrReplaceAll(absent.message(), {{unknown.upgrade_id(), test->upgrade_id()}}));
+  EXPECT_EQ(store_.orders.back().cancel_requested_at, absl::InfinitePast());
+
+  TestCopies copies(store_, clock_, absl::Hours(24 * 30), nullptr);
+  ExtendTestCopyRequest extend;
+  extend.set_database(store_.orders[0].order.test_database());  // acme's handed-over copy
+  ASSERT_TRUE(store_.RecordCopy(store_.orders[0].order.upgrade_id(), clock_.now + absl::Hours(1), false).ok());
+  size_t outbox_before = store_.outbox.size();
+  EXPECT_EQ(copies.Extend(extend, globex).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_.outbox.size(), outbox_before);
+  EXPECT_TRUE(copies.Extend(extend, kCaller).ok());
+  EXPECT_TRUE(cancellation.Cancel(cancel, kCaller).ok());
+}
+
+TEST_F(AdmissionTest, RequestIdsArePerTenant) {
+  hosting_.Add("globex", "16.0").owner = "globex";
+  Admission a = Make();
+  RequestUpgradeRequest ours = Order();
+  ours.set_request_id("key-1");
+  RequestUpgradeRequest theirs = ours;
+  theirs.set_database("globex");
+  absl::StatusOr<Upgrade> first = a.RequestUpgrade(ours, kCaller);
+  absl::StatusOr<Upgrade> second = a.RequestUpgrade(theirs, Principal{"ceo", "globex", {scopes::kTest}});
+  ASSERT_TRUE(first.ok() && second.ok()) << first.status() << second.status();
+  EXPECT_NE(first->upgrade_id(), second->upgrade_id());  // globex's key-1 is not acme's
+  EXPECT_EQ(store_.orders.size(), 2u);
+}
+
+TEST_F(AdmissionTest, ATokenWithoutATenantActsOnlyAsAnOperator) {
+  Admission a = Make();
+  absl::Status s = a.RequestUpgrade(Order(), Principal{"someone", "", {scopes::kRead, scopes::kTest}}).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied) << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), "no tenant")) << s;
+  EXPECT_TRUE(store_.orders.empty());
 }
 
 }  // namespace

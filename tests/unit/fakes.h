@@ -85,28 +85,31 @@ class FakeHosting final : public HostingServer {
     bool online = true;
     int32_t connection_limit = -1;
     int64_t size_bytes = 1000;
+    std::string owner = "acme";  // its tenant
     std::map<std::string, absl::Duration> leases;  // upgrade id -> age of its last heartbeat
   };
 
   absl::StatusOr<std::vector<HostedDatabase>> ListDatabases() override {
     if (!down.ok()) return down;
     std::vector<HostedDatabase> out;
-    for (const auto& [name, db] : dbs) out.push_back({name, db.online, db.connection_limit});
+    for (const auto& [name, db] : dbs) out.push_back({name, db.online, db.connection_limit, db.owner});
     return out;
   }
   absl::StatusOr<std::vector<HostedDatabase>> FindDatabases(const std::vector<std::string>& names) override {
     if (!down.ok()) return down;
     std::vector<HostedDatabase> out;
     for (const auto& [name, db] : dbs) {
-      if (std::find(names.begin(), names.end(), name) != names.end()) out.push_back({name, db.online, db.connection_limit});
+      if (std::find(names.begin(), names.end(), name) != names.end()) {
+        out.push_back({name, db.online, db.connection_limit, db.owner});
+      }
     }
     return out;
   }
   absl::StatusOr<HostedDatabase> GetDatabase(const std::string& name) override {
     if (!down.ok()) return down;
     auto it = dbs.find(name);
-    if (it == dbs.end()) return absl::NotFoundError(absl::StrCat("no database ", name));
-    return HostedDatabase{name, it->second.online, it->second.connection_limit};
+    if (it == dbs.end()) return DatabaseNotFound(name);
+    return HostedDatabase{name, it->second.online, it->second.connection_limit, it->second.owner};
   }
   absl::StatusOr<std::string> ReadVersion(const std::string& name, const std::string&) override {
     if (!down.ok()) return down;

@@ -86,6 +86,7 @@ std::string When(const google::protobuf::Timestamp& ts) {
 void PrintUpgrade(const Upgrade& u) {
   std::printf("upgrade   %s\n", u.upgrade_id().c_str());
   std::printf("database  %s\n", u.database().c_str());
+  if (!u.tenant().empty()) std::printf("tenant    %s\n", u.tenant().c_str());
   std::printf("purpose   %s\n", Purpose_Name(u.purpose()).c_str());
   std::printf("versions  %s -> %s\n", u.from_version().c_str(), u.target_version().c_str());
   std::printf("state     %s\n", State_Name(u.state()).c_str());
