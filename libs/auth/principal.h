@@ -29,9 +29,10 @@ struct Principal {
 
   // Whether the principal may see and act on what belongs to `owner` (a tenant): an operator on
   // every tenant's databases and upgrades, anyone else on its own tenant's only.
-  bool ActsFor(const std::string& owner) const {
-    return granted.count(scopes::kOperator) > 0 || (!tenant.empty() && tenant == owner);
-  }
+  bool ActsFor(const std::string& owner) const { return ForEveryTenant() || (!tenant.empty() && tenant == owner); }
+
+  // Whether the principal acts for every tenant (an operator).
+  bool ForEveryTenant() const { return granted.count(scopes::kOperator) > 0; }
 };
 
 // OK when `principal` holds `scope` and names a tenant (an operator needs none); else

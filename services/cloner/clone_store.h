@@ -22,6 +22,8 @@ struct CopyRecord {
 };
 
 // What the cloner remembers of a Production upgrade between its phases.
+enum class ProductionOutcome { kSucceeded, kRolledBack };
+
 struct ProductionRecord {
   int32_t previous_connection_limit = -1;
   absl::Time offline_at;
@@ -49,11 +51,15 @@ class CloneStore {
   // The first call wins.
   virtual absl::Status SaveOffline(const upgrade::v1::Order& order, int32_t previous_connection_limit,
                                    absl::Time at) = 0;
-  // Production upgrades with a verified restore point that neither succeeded nor were rolled back,
-  // each with when its restore point was verified.
+  // Production upgrades with a verified restore point that neither succeeded (nor claimed success)
+  // nor were rolled back, each with when its restore point was verified.
   virtual absl::StatusOr<std::vector<std::pair<upgrade::v1::Order, absl::Time>>> InFlightProductions() = 0;
   virtual absl::Status SaveSnapshot(const std::string& upgrade_id, const upgrade::v1::SnapshotSucceeded& snapshot) = 0;
   virtual absl::Status SaveRolledBack(const std::string& upgrade_id) = 0;
+  // Decides how a Production upgrade ends, once: true when `outcome` is now (or already was) the
+  // upgrade's, false when the other outcome was claimed first. A success and a rollback (a
+  // migration that failed, or the sweep finding the lease silent) may race; only the first acts.
+  virtual absl::StatusOr<bool> ClaimOutcome(const std::string& upgrade_id, ProductionOutcome outcome) = 0;
   // Records that the upgrade succeeded: its restore point's retention starts at `at`.
   virtual absl::Status SaveSucceeded(const std::string& upgrade_id, const std::string& restore_point, absl::Time at) = 0;
   // Restore points of upgrades that succeeded before `cutoff` and are not dropped yet: upgrade id -> name.

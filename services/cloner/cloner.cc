@@ -388,6 +388,13 @@ absl::Status Cloner::OnProductionAccepted(const upgrade::v1::Order& order) {
 absl::Status Cloner::OnMigrated(const upgrade::v1::Order& order, const upgrade::v1::IntegrityReport& report) {
   UPSHIFT_ASSIGN_OR_RETURN(std::optional<ProductionRecord> record, store_.FindProduction(order.upgrade_id()));
   if (!record.has_value()) return absl::FailedPreconditionError("no record of this Production upgrade going offline");
+  // Before the lease goes: from here the sweep never rolls it back.
+  UPSHIFT_ASSIGN_OR_RETURN(bool ours, store_.ClaimOutcome(order.upgrade_id(), ProductionOutcome::kSucceeded));
+  if (!ours) {
+    LogWarning(absl::StrCat("upgrade ", order.upgrade_id(), " of ", order.database(),
+                            " migrated, but its rollback had already begun: the rollback ends it"));
+    return absl::OkStatus();
+  }
   UPSHIFT_RETURN_IF_ERROR(Emit(order, "coming_online", [](upgrade::v1::Event& e) { e.mutable_coming_online(); }));
   UPSHIFT_RETURN_IF_ERROR(hosting_.DeleteLease(order.database(), order.upgrade_id()));
   UPSHIFT_RETURN_IF_ERROR(hosting_.SetConnectionLimit(order.database(), record->previous_connection_limit));
@@ -407,6 +414,12 @@ absl::Status Cloner::OnMigrationFailed(const upgrade::v1::Order& order, const st
   UPSHIFT_ASSIGN_OR_RETURN(std::optional<ProductionRecord> record, store_.FindProduction(order.upgrade_id()));
   if (!record.has_value() || !record->snapshot.has_value()) {
     return absl::FailedPreconditionError("no verified restore point recorded for this Production upgrade");
+  }
+  UPSHIFT_ASSIGN_OR_RETURN(bool ours, store_.ClaimOutcome(order.upgrade_id(), ProductionOutcome::kRolledBack));
+  if (!ours) {  // it came online at the target version first: a success is never undone
+    LogWarning(absl::StrCat("not rolling back upgrade ", order.upgrade_id(), " of ", db, " (", error,
+                            "): it already succeeded"));
+    return absl::OkStatus();
   }
   UPSHIFT_RETURN_IF_ERROR(Emit(order, "rolling_back", [&](upgrade::v1::Event& e) {
     e.mutable_rolling_back()->set_error(error);

@@ -33,6 +33,8 @@ CREATE TABLE IF NOT EXISTS cloner.productions (
   succeeded_at              timestamptz,  -- the restore point's retention starts here
   restore_point_dropped_at  timestamptz
 );
+-- How the upgrade ends, claimed once ('succeeded' or 'rolled_back'): a success and a rollback race.
+ALTER TABLE cloner.productions ADD COLUMN IF NOT EXISTS outcome text;
 CREATE TABLE IF NOT EXISTS cloner.drops (
   upgrade_id text NOT NULL,
   database   text NOT NULL,
@@ -216,7 +218,8 @@ absl::StatusOr<std::vector<std::pair<upgrade::v1::Order, absl::Time>>> PgCloneSt
     out.clear();
     for (const auto& row : tx.exec(absl::StrCat(
              "SELECT orders, ", pg::MicrosOf("snapshot_at"),
-             " FROM cloner.productions WHERE snapshot IS NOT NULL AND NOT rolled_back AND succeeded_at IS NULL"))) {
+             " FROM cloner.productions WHERE snapshot IS NOT NULL AND NOT rolled_back AND succeeded_at IS NULL "
+             "AND outcome IS DISTINCT FROM 'succeeded'"))) {
       upgrade::v1::Order order;
       order.ParseFromString(pqxx::binarystring(row[0]).str());
       out.emplace_back(std::move(order), pg::TimeFromField(row[1]));
@@ -241,6 +244,22 @@ absl::Status PgCloneStore::SaveRolledBack(const std::string& upgrade_id) {
     tx.exec_params("UPDATE cloner.productions SET rolled_back = true WHERE upgrade_id = $1", upgrade_id);
     return absl::OkStatus();
   });
+}
+
+absl::StatusOr<bool> PgCloneStore::ClaimOutcome(const std::string& upgrade_id, ProductionOutcome outcome) {
+  bool claimed = false;
+  absl::Status status = pool_->Transact([&](pqxx::work& tx) {
+    const char* name = outcome == ProductionOutcome::kSucceeded ? "succeeded" : "rolled_back";
+    // The row lock serializes racing claims; the second sees the first's outcome.
+    pqxx::result rows = tx.exec_params(
+        "UPDATE cloner.productions SET outcome = coalesce(outcome, $2) WHERE upgrade_id = $1 RETURNING outcome",
+        upgrade_id, name);
+    if (rows.empty()) return absl::FailedPreconditionError("no record of this Production upgrade going offline");
+    claimed = rows[0][0].as<std::string>() == name;
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return claimed;
 }
 
 absl::Status PgCloneStore::SaveSucceeded(const std::string& upgrade_id, const std::string& restore_point,

@@ -35,6 +35,7 @@ class PgCloneStore final : public CloneStore {
   absl::StatusOr<std::vector<std::pair<upgrade::v1::Order, absl::Time>>> InFlightProductions() override;
   absl::Status SaveSnapshot(const std::string& upgrade_id, const upgrade::v1::SnapshotSucceeded& snapshot) override;
   absl::Status SaveRolledBack(const std::string& upgrade_id) override;
+  absl::StatusOr<bool> ClaimOutcome(const std::string& upgrade_id, ProductionOutcome outcome) override;
   absl::Status SaveSucceeded(const std::string& upgrade_id, const std::string& restore_point, absl::Time at) override;
   absl::StatusOr<std::map<std::string, std::string>> RestorePointsKeptSince(absl::Time cutoff) override;
   absl::Status SaveRestorePointDropped(const std::string& upgrade_id) override;

@@ -57,7 +57,13 @@ Admission::Admission(AdmissionOptions options, const Catalog& catalog, HostingSe
       hosting_(hosting),
       store_(store),
       clock_(clock),
+      per_tenant_(clock, options_.orders_per_hour, absl::Hours(1), options_.order_burst),
       admitted_(std::move(admitted)) {}
+
+absl::Status Admission::Limit(const std::string& tenant, const Principal& caller) {
+  if (caller.ForEveryTenant()) return absl::OkStatus();
+  return per_tenant_.Take(tenant, absl::StrCat("tenant \"", tenant, "\"'s rate of orders and checks"));
+}
 
 absl::StatusOr<std::string> Admission::TenantOf(const std::string& database, const Principal& caller) {
   UPSHIFT_RETURN_IF_ERROR(ValidateDatabaseName(database, options_.reserved_databases));
@@ -187,6 +193,7 @@ absl::StatusOr<upgrade::v1::Upgrade> Admission::RequestUpgrade(const upgrade::v1
     return absl::InvalidArgumentError(
         "purpose is required: PURPOSE_TEST or PURPOSE_PRODUCTION (a dry run is CheckUpgrade)");
   }
+  UPSHIFT_RETURN_IF_ERROR(Limit(tenant, caller));
   const std::string& database = request.database();
   UPSHIFT_ASSIGN_OR_RETURN(std::string current, CurrentVersion(database));
   UPSHIFT_RETURN_IF_ERROR(catalog_.Plan(current, request.target_version()).status());
@@ -236,6 +243,7 @@ absl::StatusOr<upgrade::v1::Upgrade> Admission::CheckUpgrade(const upgrade::v1::
   UPSHIFT_ASSIGN_OR_RETURN(std::optional<upgrade::v1::Upgrade> first, FirstWithRequestId(asked));
   if (first.has_value()) return *std::move(first);
   UPSHIFT_RETURN_IF_ERROR(ValidateVersion(request.target_version()));
+  UPSHIFT_RETURN_IF_ERROR(Limit(tenant, caller));
   const std::string& database = request.database();
   UPSHIFT_ASSIGN_OR_RETURN(std::string current, CurrentVersion(database));
   UPSHIFT_RETURN_IF_ERROR(catalog_.Plan(current, request.target_version()).status());

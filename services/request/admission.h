@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "libs/catalog/catalog.h"
 #include "libs/auth/principal.h"
+#include "libs/common/rate_limiter.h"
 #include "libs/common/time.h"
 #include "libs/hosting/hosting_server.h"
 #include "services/request/order_store.h"
@@ -20,6 +21,10 @@ struct AdmissionOptions {
   std::vector<std::string> reserved_databases;
   // A Production upgrade needs a successful Test at most this old.
   absl::Duration max_test_age = absl::Hours(24 * 30);
+  // Orders and checks a tenant may make (operators are not limited): `orders_per_hour` (0: no
+  // limit), and up to `order_burst` at once.
+  int orders_per_hour = 60;
+  int order_burst = 10;
 };
 
 // The expected offline time of a Production upgrade: its Test's copy-and-check time one and a half
@@ -43,7 +48,8 @@ class Admission {
   // returns the first order's Upgrade when the call asks for the same order, else ALREADY_EXISTS.
   // The order belongs to the database's tenant, its owner role on the hosting server.
   // PERMISSION_DENIED first, before anything is looked up, unless `caller` holds upgrades.test (a
-  // Test) or upgrades.production (a Production upgrade).
+  // Test) or upgrades.production (a Production upgrade). RESOURCE_EXHAUSTED when the tenant made
+  // more orders and checks than its rate allows (a repeated request_id does not count).
   absl::StatusOr<upgrade::v1::Upgrade> RequestUpgrade(const upgrade::v1::RequestUpgradeRequest& request,
                                                       const Principal& caller);
 
@@ -67,6 +73,8 @@ class Admission {
   upgrade::v1::Order NewOrder(const std::string& tenant, const std::string& database, const std::string& from,
                               const std::string& target, upgrade::v1::Purpose purpose,
                               const std::string& request_id) const;
+  // Takes one of the tenant's orders, unless an operator orders.
+  absl::Status Limit(const std::string& tenant, const Principal& caller);
   // Records a new order (created now) with its acceptance in the outbox, and wakes the relay.
   absl::StatusOr<upgrade::v1::Upgrade> Record(upgrade::v1::Order order);
   // Validates `database` and returns its tenant (owner role) when `caller` may act on it; NOT_FOUND,
@@ -85,6 +93,7 @@ class Admission {
   HostingServer& hosting_;
   OrderStore& store_;
   Clock& clock_;
+  RateLimiter per_tenant_;
   std::function<void()> admitted_;
 };
 

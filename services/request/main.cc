@@ -42,6 +42,9 @@ ABSL_FLAG(std::string, catalog, "", "Path of the migration catalog folder");
 ABSL_FLAG(int, pool_size, 8, "PostgreSQL connections to the platform database");
 ABSL_FLAG(absl::Duration, max_test_age, absl::Hours(24 * 30),
           "A Production upgrade needs a successful Test to the same version at most this old");
+ABSL_FLAG(int, orders_per_tenant_per_hour, 60,
+          "Orders and checks one tenant may make per hour on this replica (operators are not limited; 0: no limit)");
+ABSL_FLAG(int, order_burst_per_tenant, 10, "Orders and checks one tenant may make at once before the hourly rate applies");
 ABSL_FLAG(absl::Duration, test_copy_extension, absl::Hours(24 * 30),
           "How far one ExtendTestCopy pushes a test copy's expiry (past the later of now and its current expiry)");
 ABSL_FLAG(absl::Duration, outbox_poll_interval, absl::Seconds(1),
@@ -57,6 +60,8 @@ struct Config {
   absl::Duration outbox_poll_interval;
   absl::Duration max_test_age;
   absl::Duration test_copy_extension;
+  int orders_per_tenant_per_hour;
+  int order_burst_per_tenant;
 };
 
 Config ReadConfig() {
@@ -64,7 +69,8 @@ Config ReadConfig() {
           absl::GetFlag(FLAGS_platform_db), absl::GetFlag(FLAGS_hosting_db), absl::GetFlag(FLAGS_catalog),
           absl::GetFlag(FLAGS_reserved_databases), absl::GetFlag(FLAGS_pool_size),
           absl::GetFlag(FLAGS_outbox_poll_interval), absl::GetFlag(FLAGS_max_test_age),
-          absl::GetFlag(FLAGS_test_copy_extension)};
+          absl::GetFlag(FLAGS_test_copy_extension), absl::GetFlag(FLAGS_orders_per_tenant_per_hour),
+          absl::GetFlag(FLAGS_order_burst_per_tenant)};
 }
 
 int Run(const Config& config, const std::atomic<bool>& stop) {
@@ -95,7 +101,9 @@ int Run(const Config& config, const std::atomic<bool>& stop) {
   }
   OutboxRelay relay([&store](int limit, const auto& publish, int* count) { return store->DrainOutbox(limit, publish, count); },
                     **producer, config.outbox_poll_interval);
-  Admission admission({config.reserved, config.max_test_age}, *catalog, hosting, *store, SystemClock(), [&relay] { relay.Wake(); });
+  Admission admission({config.reserved, config.max_test_age, config.orders_per_tenant_per_hour,
+                       config.order_burst_per_tenant},
+                      *catalog, hosting, *store, SystemClock(), [&relay] { relay.Wake(); });
   Cancellation cancellation(*store, SystemClock(), [&relay] { relay.Wake(); });
   TestCopies copies(*store, SystemClock(), config.test_copy_extension, [&relay] { relay.Wake(); });
   absl::StatusOr<std::unique_ptr<Authenticator>> auth = AuthenticatorFromFlags();

@@ -62,8 +62,8 @@ void Nest(upgrade::v1::Database copy, upgrade::v1::Database& main) {
 
 }  // namespace
 
-absl::StatusOr<std::vector<upgrade::v1::Database>> DatabaseView::ListDatabases(
-    const std::function<bool(const std::string& tenant)>& visible) {
+absl::StatusOr<DatabasePage> DatabaseView::ListDatabases(const std::function<bool(const std::string& tenant)>& visible,
+                                                         const std::string& after, int limit) {
   UPSHIFT_ASSIGN_OR_RETURN(std::vector<HostedDatabase> hosted, hosting_.ListDatabases());
   UPSHIFT_ASSIGN_OR_RETURN(auto records, store_.DatabaseRecords());
   // Which databases are listed at the top, and whose they are, before any is described (a
@@ -75,23 +75,24 @@ absl::StatusOr<std::vector<upgrade::v1::Database>> DatabaseView::ListDatabases(
     if (it == records.end() || it->second.parent.empty() || by_name.count(it->second.parent) == 0) return "";
     return it->second.parent;  // its main database is gone: the copy is listed on its own
   };
+  // The page: the first `limit` visible main databases after `after`, by name.
+  DatabasePage page;
   std::map<std::string, upgrade::v1::Database> mains;
-  std::vector<const HostedDatabase*> copies;
-  for (const HostedDatabase& h : hosted) {
-    std::string parent = parent_of(h.name);
-    if (!parent.empty()) {
-      copies.push_back(&h);
-    } else if (visible(h.owner)) {
-      mains[h.name] = Describe(h, records);
+  for (const auto& [name, h] : by_name) {
+    if (name <= after || !parent_of(name).empty() || !visible(h->owner)) continue;
+    if (static_cast<int>(mains.size()) == limit) {
+      page.more = true;
+      break;
     }
+    mains[name] = Describe(*h, records);
   }
-  for (const HostedDatabase* copy : copies) {
-    auto main = mains.find(parent_of(copy->name));
-    if (main != mains.end()) Nest(Describe(*copy, records), main->second);
+  for (const HostedDatabase& h : hosted) {
+    if (parent_of(h.name).empty()) continue;
+    auto main = mains.find(parent_of(h.name));
+    if (main != mains.end()) Nest(Describe(h, records), main->second);
   }
-  std::vector<upgrade::v1::Database> out;
-  for (auto& [name, db] : mains) out.push_back(std::move(db));
-  return out;
+  for (auto& [name, db] : mains) page.databases.push_back(std::move(db));
+  return page;
 }
 
 // Reads only `name` and its copies: the relay describes the database of every status change, so

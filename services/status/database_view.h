@@ -16,6 +16,11 @@
 
 namespace upshift::status {
 
+struct DatabasePage {
+  std::vector<upgrade::v1::Database> databases;
+  bool more = false;  // more visible main databases follow the last one
+};
+
 // The database manager view: the customer databases on the hosting server, with what status knows
 // of them (version, tags) and their test copies nested under them. Thread-safe.
 class DatabaseView {
@@ -23,10 +28,12 @@ class DatabaseView {
   DatabaseView(HostingServer& hosting, StatusStore& store, const Catalog& catalog,
                std::vector<std::string> reserved_databases);
 
-  // Main databases by name whose tenant is `visible`, each with its test copies and restore points
-  // (by name) nested. A copy whose main database is gone is listed on its own, as its own tenant's.
-  absl::StatusOr<std::vector<upgrade::v1::Database>> ListDatabases(
-      const std::function<bool(const std::string& tenant)>& visible);
+  // The first `limit` main databases by name after `after` ("": from the first) whose tenant is
+  // `visible`, each with its test copies and restore points (by name) nested. A copy whose main
+  // database is gone is listed on its own, as its own tenant's. Only the page's databases are
+  // described (a description may read the version from the database itself).
+  absl::StatusOr<DatabasePage> ListDatabases(const std::function<bool(const std::string& tenant)>& visible,
+                                             const std::string& after, int limit);
 
   // INVALID_ARGUMENT: malformed name. NOT_FOUND: not on the hosting server. A copy belongs to the
   // tenant of its main database (when that still exists).

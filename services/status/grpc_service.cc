@@ -4,13 +4,13 @@
 
 namespace upshift::status {
 
-grpc::Status StatusServiceImpl::ListDatabases(grpc::ServerContext* context, const upgrade::v1::ListDatabasesRequest*,
+grpc::Status StatusServiceImpl::ListDatabases(grpc::ServerContext* context, const upgrade::v1::ListDatabasesRequest* request,
                                               upgrade::v1::ListDatabasesResponse* response) {
   absl::StatusOr<Principal> caller = auth_.Authenticate(*context);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
-  absl::StatusOr<std::vector<upgrade::v1::Database>> all = queries_.ListDatabases(*caller);
-  if (!all.ok()) return ToGrpcStatus(all.status());
-  for (upgrade::v1::Database& db : *all) *response->add_databases() = std::move(db);
+  absl::StatusOr<upgrade::v1::ListDatabasesResponse> page = queries_.ListDatabases(*caller, *request);
+  if (!page.ok()) return ToGrpcStatus(page.status());
+  *response = *std::move(page);
   return grpc::Status::OK;
 }
 
@@ -52,9 +52,9 @@ grpc::Status StatusServiceImpl::ListUpgrades(grpc::ServerContext* context, const
                                              upgrade::v1::ListUpgradesResponse* response) {
   absl::StatusOr<Principal> caller = auth_.Authenticate(*context);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
-  absl::StatusOr<std::vector<upgrade::v1::Upgrade>> upgrades = queries_.ListUpgrades(*caller, request->database());
-  if (!upgrades.ok()) return ToGrpcStatus(upgrades.status());
-  for (upgrade::v1::Upgrade& u : *upgrades) *response->add_upgrades() = std::move(u);
+  absl::StatusOr<upgrade::v1::ListUpgradesResponse> page = queries_.ListUpgrades(*caller, *request);
+  if (!page.ok()) return ToGrpcStatus(page.status());
+  *response = *std::move(page);
   return grpc::Status::OK;
 }
 

@@ -20,6 +20,9 @@ CREATE TABLE IF NOT EXISTS status.upgrades (
   body       bytea NOT NULL
 );
 CREATE INDEX IF NOT EXISTS upgrades_by_database ON status.upgrades (database, created_at DESC);
+-- The tenant of the upgrade (Upgrade.tenant), for listing one tenant's upgrades a page at a time.
+-- Upgrades recorded before tenancy keep '' (operators see them).
+ALTER TABLE status.upgrades ADD COLUMN IF NOT EXISTS tenant text NOT NULL DEFAULT '';
 -- The unfinished upgrades (SUCCEEDED, FAILED, ROLLED_BACK and CANCELLED are final), for the stall sweep.
 CREATE INDEX IF NOT EXISTS upgrades_unfinished ON status.upgrades (upgrade_id) WHERE state NOT IN (4, 5, 10, 11);
 CREATE TABLE IF NOT EXISTS status.databases (
@@ -67,11 +70,11 @@ void Record(pqxx::work& tx, const upgrade::v1::Event& event, const std::optional
             const upgrade::v1::Upgrade& after) {
   const std::string& id = after.upgrade_id();
   tx.exec_params(
-      "INSERT INTO status.upgrades (upgrade_id, database, state, created_at, updated_at, body) "
-      "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (upgrade_id) DO UPDATE "
+      "INSERT INTO status.upgrades (upgrade_id, database, state, created_at, updated_at, body, tenant) "
+      "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (upgrade_id) DO UPDATE "
       "SET state = EXCLUDED.state, updated_at = EXCLUDED.updated_at, body = EXCLUDED.body",
       id, after.database(), static_cast<int>(after.state()), pg::FormatTime(FromProto(after.created_at())),
-      pg::FormatTime(FromProto(after.updated_at())), pqxx::binarystring(after.SerializeAsString()));
+      pg::FormatTime(FromProto(after.updated_at())), pqxx::binarystring(after.SerializeAsString()), after.tenant());
   for (const TagChange& change : TagChanges(before, after)) {
     if (change.add) {
       tx.exec_params("INSERT INTO status.tags (database, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING",
@@ -190,12 +193,19 @@ absl::StatusOr<upgrade::v1::Upgrade> PgStatusStore::GetUpgrade(const std::string
   return u;
 }
 
-absl::StatusOr<std::vector<upgrade::v1::Upgrade>> PgStatusStore::ListUpgrades(const std::string& database) {
+absl::StatusOr<std::vector<upgrade::v1::Upgrade>> PgStatusStore::ListUpgrades(
+    const std::string& database, const std::optional<std::string>& tenant, const std::optional<UpgradeCursor>& after,
+    int limit) {
   std::vector<upgrade::v1::Upgrade> out;
   absl::Status status = pool_->Transact([&](pqxx::work& tx) {
     out.clear();
     for (const auto& row : tx.exec_params(
-             "SELECT body FROM status.upgrades WHERE database = $1 ORDER BY created_at DESC, upgrade_id", database)) {
+             "SELECT body FROM status.upgrades WHERE database = $1 AND ($2 OR tenant = $3) "
+             "AND (NOT $4 OR (created_at, upgrade_id) < ($5::timestamptz, $6)) "
+             "ORDER BY created_at DESC, upgrade_id DESC LIMIT $7",
+             database, !tenant.has_value(), tenant.value_or(""), after.has_value(),
+             pg::FormatTime(absl::FromUnixMicros(after.has_value() ? after->created_at_micros : 0)),
+             after.has_value() ? after->upgrade_id : "", limit)) {
       out.push_back(ParseUpgrade(row[0]));
     }
     return absl::OkStatus();

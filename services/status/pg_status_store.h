@@ -19,7 +19,10 @@ class PgStatusStore final : public StatusStore {
 
   absl::StatusOr<std::optional<upgrade::v1::Upgrade>> Apply(const upgrade::v1::Event& event) override;
   absl::StatusOr<upgrade::v1::Upgrade> GetUpgrade(const std::string& upgrade_id) override;
-  absl::StatusOr<std::vector<upgrade::v1::Upgrade>> ListUpgrades(const std::string& database) override;
+  absl::StatusOr<std::vector<upgrade::v1::Upgrade>> ListUpgrades(const std::string& database,
+                                                                 const std::optional<std::string>& tenant,
+                                                                 const std::optional<UpgradeCursor>& after,
+                                                                 int limit) override;
   absl::StatusOr<std::map<std::string, DatabaseRecord>> DatabaseRecords() override;
   absl::StatusOr<std::map<std::string, DatabaseRecord>> DatabaseRecordsOf(const std::string& name) override;
   absl::Status DrainChanges(int limit,

@@ -1,8 +1,15 @@
 #include "services/status/queries.h"
 
+#include <algorithm>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "libs/common/status_macros.h"
+#include "libs/common/time.h"
 #include "libs/common/validation.h"
 #include "services/status/status_logic.h"
 
@@ -19,11 +26,53 @@ absl::Status NoSuchUpgrade(const std::string& upgrade_id) {
   return absl::NotFoundError(absl::StrCat("no upgrade ", upgrade_id));
 }
 
+constexpr int kDefaultPageSize = 100;
+constexpr int kMaxPageSize = 1000;
+
+// A request's page size: its own, 0 meaning the default, capped at the maximum.
+absl::StatusOr<int> PageSize(int32_t asked) {
+  if (asked < 0) return absl::InvalidArgumentError("page_size must not be negative");
+  if (asked == 0) return kDefaultPageSize;
+  return std::min<int>(asked, kMaxPageSize);
+}
+
+// Page tokens are opaque to callers: "<kind>|<field>|..." in web-safe base64, checked field by field
+// when they come back, so that a token made up or edited is refused, not trusted.
+std::string PageToken(const std::vector<std::string>& fields) {
+  return absl::WebSafeBase64Escape(absl::StrJoin(fields, "|"));
+}
+
+absl::StatusOr<std::vector<std::string>> ParsePageToken(const std::string& token, const std::string& kind,
+                                                        size_t fields) {
+  std::string raw;
+  std::vector<std::string> parts;
+  if (token.size() <= 1000 && absl::WebSafeBase64Unescape(token, &raw)) parts = absl::StrSplit(raw, '|');
+  if (parts.size() != fields + 1 || parts[0] != kind) {
+    return absl::InvalidArgumentError("page_token is not one this service handed out");
+  }
+  parts.erase(parts.begin());
+  return parts;
+}
+
 }  // namespace
 
-absl::StatusOr<std::vector<upgrade::v1::Database>> Queries::ListDatabases(const Principal& caller) {
+absl::StatusOr<upgrade::v1::ListDatabasesResponse> Queries::ListDatabases(
+    const Principal& caller, const upgrade::v1::ListDatabasesRequest& request) {
   UPSHIFT_RETURN_IF_ERROR(RequireScope(caller, scopes::kRead, kReading));
-  return view_.ListDatabases([&](const std::string& tenant) { return caller.ActsFor(tenant); });
+  UPSHIFT_ASSIGN_OR_RETURN(int limit, PageSize(request.page_size()));
+  std::string after;
+  if (!request.page_token().empty()) {
+    UPSHIFT_ASSIGN_OR_RETURN(std::vector<std::string> fields, ParsePageToken(request.page_token(), "databases", 1));
+    if (!ValidateDatabaseName(fields[0]).ok()) return absl::InvalidArgumentError("page_token names no database");
+    after = fields[0];
+  }
+  UPSHIFT_ASSIGN_OR_RETURN(DatabasePage page, view_.ListDatabases(
+                                                  [&](const std::string& tenant) { return caller.ActsFor(tenant); },
+                                                  after, limit));
+  upgrade::v1::ListDatabasesResponse response;
+  for (upgrade::v1::Database& db : page.databases) *response.add_databases() = std::move(db);
+  if (page.more) response.set_next_page_token(PageToken({"databases", response.databases().rbegin()->name()}));
+  return response;
 }
 
 absl::StatusOr<upgrade::v1::Database> Queries::GetDatabase(const Principal& caller, const std::string& name) {
@@ -43,16 +92,39 @@ absl::StatusOr<upgrade::v1::Upgrade> Queries::GetUpgrade(const Principal& caller
   return upgrade;
 }
 
-absl::StatusOr<std::vector<upgrade::v1::Upgrade>> Queries::ListUpgrades(const Principal& caller,
-                                                                        const std::string& database) {
+absl::StatusOr<upgrade::v1::ListUpgradesResponse> Queries::ListUpgrades(const Principal& caller,
+                                                                       const upgrade::v1::ListUpgradesRequest& request) {
   UPSHIFT_RETURN_IF_ERROR(RequireScope(caller, scopes::kRead, kReading));
+  const std::string& database = request.database();
   UPSHIFT_RETURN_IF_ERROR(ValidateDatabaseName(database));
-  UPSHIFT_ASSIGN_OR_RETURN(std::vector<upgrade::v1::Upgrade> all, store_.ListUpgrades(database));
-  std::vector<upgrade::v1::Upgrade> out;
-  for (upgrade::v1::Upgrade& u : all) {
-    if (caller.ActsFor(u.tenant())) out.push_back(std::move(u));
+  UPSHIFT_ASSIGN_OR_RETURN(int limit, PageSize(request.page_size()));
+  std::optional<UpgradeCursor> after;
+  if (!request.page_token().empty()) {
+    UPSHIFT_ASSIGN_OR_RETURN(std::vector<std::string> fields, ParsePageToken(request.page_token(), "upgrades", 3));
+    UpgradeCursor cursor;
+    if (fields[0] != database || !absl::SimpleAtoi(fields[1], &cursor.created_at_micros) ||
+        !ValidateUpgradeId(fields[2]).ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("page_token is not one this service handed out for database \"", database, "\""));
+    }
+    cursor.upgrade_id = fields[2];
+    after = std::move(cursor);
   }
-  return out;
+  std::optional<std::string> tenant;
+  if (!caller.ForEveryTenant()) tenant = caller.tenant;
+  UPSHIFT_ASSIGN_OR_RETURN(std::vector<upgrade::v1::Upgrade> upgrades,
+                           store_.ListUpgrades(database, tenant, after, limit + 1));
+  upgrade::v1::ListUpgradesResponse response;
+  for (int i = 0; i < static_cast<int>(upgrades.size()) && i < limit; ++i) {
+    *response.add_upgrades() = std::move(upgrades[i]);
+  }
+  if (static_cast<int>(upgrades.size()) > limit) {
+    const upgrade::v1::Upgrade& last = *response.upgrades().rbegin();
+    response.set_next_page_token(PageToken({"upgrades", database,
+                                            absl::StrCat(absl::ToUnixMicros(FromProto(last.created_at()))),
+                                            last.upgrade_id()}));
+  }
+  return response;
 }
 
 absl::Status Queries::WatchUpgrade(const Principal& caller, const std::string& upgrade_id,

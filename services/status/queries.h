@@ -26,14 +26,18 @@ class Queries {
   Queries(StatusStore& store, DatabaseView& view, StreamSlots& watches, ChangeHub& hub)
       : store_(store), view_(view), watches_(watches), hub_(hub) {}
 
-  // Main databases by name, with their copies nested.
-  absl::StatusOr<std::vector<upgrade::v1::Database>> ListDatabases(const Principal& caller);
+  // A page of main databases by name, with their copies nested. INVALID_ARGUMENT: a negative
+  // page_size, or a page_token this service did not hand out.
+  absl::StatusOr<upgrade::v1::ListDatabasesResponse> ListDatabases(const Principal& caller,
+                                                                   const upgrade::v1::ListDatabasesRequest& request);
   // INVALID_ARGUMENT: malformed name. NOT_FOUND: no such database, or another tenant's.
   absl::StatusOr<upgrade::v1::Database> GetDatabase(const Principal& caller, const std::string& name);
   // INVALID_ARGUMENT: malformed id. NOT_FOUND: no such upgrade, or another tenant's.
   absl::StatusOr<upgrade::v1::Upgrade> GetUpgrade(const Principal& caller, const std::string& upgrade_id);
-  // The caller's tenant's upgrades of `database`, newest first.
-  absl::StatusOr<std::vector<upgrade::v1::Upgrade>> ListUpgrades(const Principal& caller, const std::string& database);
+  // A page of the caller's tenant's upgrades of the database, newest first. INVALID_ARGUMENT: a
+  // malformed name, a negative page_size, or a page_token not handed out for this database.
+  absl::StatusOr<upgrade::v1::ListUpgradesResponse> ListUpgrades(const Principal& caller,
+                                                                 const upgrade::v1::ListUpgradesRequest& request);
 
   // Hands `send` the upgrade now and again after each change, and returns OK once it sent a final
   // state. An upgrade admitted a moment ago may not be recorded yet: NOT_FOUND only if it stays

@@ -22,6 +22,13 @@ struct DatabaseRecord {
   absl::Time expires_at = absl::InfinitePast();  // test copies: InfinitePast when unknown
 };
 
+// A position in a database's list of upgrades: the last one a page showed. created_at counts in
+// microseconds, as the store keeps it.
+struct UpgradeCursor {
+  int64_t created_at_micros = 0;
+  std::string upgrade_id;
+};
+
 // A change recorded by Apply and not yet published on upgrade.status.
 struct PendingChange {
   std::string event_id;
@@ -43,8 +50,13 @@ class StatusStore {
   // NOT_FOUND when unknown.
   virtual absl::StatusOr<upgrade::v1::Upgrade> GetUpgrade(const std::string& upgrade_id) = 0;
 
-  // Newest first.
-  virtual absl::StatusOr<std::vector<upgrade::v1::Upgrade>> ListUpgrades(const std::string& database) = 0;
+  // Up to `limit` upgrades of `database`, newest first (by created_at, then upgrade id, both
+  // descending): only `tenant`'s unless it is nullopt (every tenant's), and only those after
+  // `after` in that order when given.
+  virtual absl::StatusOr<std::vector<upgrade::v1::Upgrade>> ListUpgrades(const std::string& database,
+                                                                         const std::optional<std::string>& tenant,
+                                                                         const std::optional<UpgradeCursor>& after,
+                                                                         int limit) = 0;
 
   // Every database status has a record of, by name.
   virtual absl::StatusOr<std::map<std::string, DatabaseRecord>> DatabaseRecords() = 0;

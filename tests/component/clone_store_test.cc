@@ -73,6 +73,23 @@ TEST_F(CloneStoreTest, RemembersTheProductionPhasesAndTheFirstConnectionLimit) {
   EXPECT_TRUE(store_->InFlightProductions()->empty());
 }
 
+// A success and a rollback racing to end one upgrade: the first claim wins, the second is told so,
+// and an upgrade whose success is claimed is no longer in flight for the sweep.
+TEST_F(CloneStoreTest, TheFirstOutcomeClaimedWinsAndASucceedingUpgradeIsNotInFlight) {
+  upgrade::v1::Order order;
+  order.set_upgrade_id("u3");
+  order.set_database("acme");
+  EXPECT_EQ(store_->ClaimOutcome("u3", ProductionOutcome::kSucceeded).status().code(),
+            absl::StatusCode::kFailedPrecondition);  // never went offline
+  ASSERT_TRUE(store_->SaveOffline(order, -1, absl::Now()).ok());
+  ASSERT_TRUE(store_->SaveSnapshot("u3", upgrade::v1::SnapshotSucceeded()).ok());
+  ASSERT_EQ(store_->InFlightProductions()->size(), 1u);
+  EXPECT_TRUE(*store_->ClaimOutcome("u3", ProductionOutcome::kSucceeded));
+  EXPECT_TRUE(*store_->ClaimOutcome("u3", ProductionOutcome::kSucceeded));  // a redelivery: still ours
+  EXPECT_FALSE(*store_->ClaimOutcome("u3", ProductionOutcome::kRolledBack));
+  EXPECT_TRUE(store_->InFlightProductions()->empty());
+}
+
 TEST_F(CloneStoreTest, ListsRestorePointsPastTheirRetentionUntilDropped) {
   absl::Time done = absl::FromUnixSeconds(1'800'000'000);
   upgrade::v1::Order order;

@@ -530,6 +530,41 @@ TEST_F(AdmissionTest, RequestIdsArePerTenant) {
   EXPECT_EQ(store_.orders.size(), 2u);
 }
 
+TEST_F(AdmissionTest, EachTenantsOrdersAndChecksAreRateLimitedAndARefusedOneRecordsNothing) {
+  for (const char* db : {"acme2", "acme3", "acme4"}) hosting_.Add(db, "16.0");
+  AdmissionOptions options{{"upshift"}, absl::Hours(24 * 30)};
+  options.orders_per_hour = 2;
+  options.order_burst = 2;
+  Admission a(options, catalog_, hosting_, store_, clock_, nullptr);
+  RequestUpgradeRequest first = Order();
+  first.set_request_id("first");
+  ASSERT_TRUE(a.RequestUpgrade(first, kCaller).ok());
+  CheckUpgradeRequest check;
+  check.set_database("acme2");
+  check.set_target_version("18.0");
+  ASSERT_TRUE(a.CheckUpgrade(check, kCaller).ok());
+  RequestUpgradeRequest third = Order();
+  third.set_database("acme3");
+  absl::Status limited = a.RequestUpgrade(third, kCaller).status();
+  EXPECT_EQ(limited.code(), absl::StatusCode::kResourceExhausted) << limited;
+  EXPECT_TRUE(absl::StrContains(limited.message(), "acme")) << limited;
+  check.set_database("acme4");
+  EXPECT_EQ(a.CheckUpgrade(check, kCaller).status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(store_.orders.size(), 2u);
+  // A retry of an admitted order is answered, not counted; another tenant and operators have their own.
+  EXPECT_TRUE(a.RequestUpgrade(first, kCaller).ok());
+  hosting_.Add("globex", "16.0").owner = "globex";
+  RequestUpgradeRequest theirs = Order();
+  theirs.set_database("globex");
+  EXPECT_TRUE(a.RequestUpgrade(theirs, Principal{"ceo", "globex", {scopes::kTest}}).ok());
+  EXPECT_TRUE(a.RequestUpgrade(third, Principal{"ops", "", {scopes::kOperator}}).ok());
+  // Half an hour later the tenant has one more.
+  clock_.now += absl::Minutes(30);
+  EXPECT_TRUE(a.CheckUpgrade(check, kCaller).ok());
+  check.set_database("acme");
+  EXPECT_EQ(a.CheckUpgrade(check, kCaller).status().code(), absl::StatusCode::kResourceExhausted);
+}
+
 TEST_F(AdmissionTest, ATokenWithoutATenantActsOnlyAsAnOperator) {
   Admission a = Make();
   absl::Status s = a.RequestUpgrade(Order(), Principal{"someone", "", {scopes::kRead, scopes::kTest}}).status();

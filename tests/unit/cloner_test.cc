@@ -88,7 +88,10 @@ class FakeCloneStore final : public CloneStore {
   absl::StatusOr<std::vector<std::pair<Order, absl::Time>>> InFlightProductions() override {
     std::vector<std::pair<Order, absl::Time>> out;
     for (const auto& [id, p] : productions) {
-      if (p.snapshot.has_value() && !p.rolled_back && !kept.count(id)) out.emplace_back(orders[id], p.offline_at);
+      bool succeeding = outcomes.count(id) && outcomes[id] == ProductionOutcome::kSucceeded;
+      if (p.snapshot.has_value() && !p.rolled_back && !kept.count(id) && !succeeding) {
+        out.emplace_back(orders[id], p.offline_at);
+      }
     }
     return out;
   }
@@ -101,6 +104,12 @@ class FakeCloneStore final : public CloneStore {
     productions[id].rolled_back = true;
     return absl::OkStatus();
   }
+  absl::StatusOr<bool> ClaimOutcome(const std::string& id, ProductionOutcome outcome) override {
+    if (!productions.count(id)) return absl::FailedPreconditionError("no record");
+    auto [it, fresh] = outcomes.try_emplace(id, outcome);
+    return it->second == outcome;
+  }
+  std::map<std::string, ProductionOutcome> outcomes;
   absl::Status SaveSucceeded(const std::string& id, const std::string& rp, absl::Time at) override {
     kept[id] = {rp, at};
     return absl::OkStatus();
@@ -401,6 +410,29 @@ TEST_F(ClonerTest, AnUpgradeWhoseLeaseExpiredIsRolledBack) {
   EXPECT_TRUE(absl::StrContains(publisher_.Events().back().rolled_back().error(), "made no progress"));
   EXPECT_TRUE(hosting_.dbs["acme"].online);
   EXPECT_EQ(*cloner.RollBackStalledUpgrades(), 0);  // done once
+}
+
+// The sweep may decide on what it read before the upgrade came online (the lease is deleted
+// first, so it looks silent since its restore point): a success is never undone by it.
+TEST_F(ClonerTest, ASucceededUpgradeIsNotRolledBackByASweepThatReadItBeforeItSucceeded) {
+  ASSERT_TRUE(Make().OnProductionAccepted(ProductionOrder()).ok());
+  ASSERT_TRUE(Make().OnMigrated(ProductionOrder()).ok());
+  publisher_.records.clear();
+  hosting_.calls.clear();
+  ASSERT_TRUE(Make().OnMigrationFailed(ProductionOrder(), "the upgrade made no progress for 5s").ok());
+  EXPECT_TRUE(publisher_.records.empty());
+  EXPECT_EQ(std::count_if(hosting_.calls.begin(), hosting_.calls.end(),
+                          [](const std::string& c) { return absl::StartsWith(c, "replace"); }),
+            0);
+  EXPECT_EQ(*Make().RollBackStalledUpgrades(), 0);
+}
+
+TEST_F(ClonerTest, AMigratedRecordAfterTheRollbackBeganDoesNotBringTheUpgradedDatabaseOnline) {
+  ASSERT_TRUE(Make().OnProductionAccepted(ProductionOrder()).ok());
+  ASSERT_TRUE(Make().OnMigrationFailed(ProductionOrder(), "the upgrade made no progress for 5s").ok());
+  publisher_.records.clear();
+  ASSERT_TRUE(Make().OnMigrated(ProductionOrder()).ok());
+  EXPECT_TRUE(publisher_.records.empty());  // no coming_online, no succeeded: it was rolled back
 }
 
 Order TestOrderNumber(int n) {

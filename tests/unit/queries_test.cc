@@ -3,7 +3,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <set>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
+#include "libs/common/time.h"
 #include "tests/unit/fakes.h"
 
 namespace upshift::status {
@@ -23,11 +28,20 @@ class FakeStatusStore final : public StatusStore {
     if (it == upgrades.end()) return absl::NotFoundError(absl::StrCat("no upgrade ", id));
     return it->second;
   }
-  absl::StatusOr<std::vector<Upgrade>> ListUpgrades(const std::string& database) override {
+  absl::StatusOr<std::vector<Upgrade>> ListUpgrades(const std::string& database,
+                                                     const std::optional<std::string>& tenant,
+                                                     const std::optional<UpgradeCursor>& after, int limit) override {
+    auto key = [](const Upgrade& u) {
+      return std::make_pair(absl::ToUnixMicros(FromProto(u.created_at())), u.upgrade_id());
+    };
     std::vector<Upgrade> out;
     for (const auto& [id, u] : upgrades) {
-      if (u.database() == database) out.push_back(u);
+      if (u.database() != database || (tenant.has_value() && u.tenant() != *tenant)) continue;
+      if (after.has_value() && !(key(u) < std::make_pair(after->created_at_micros, after->upgrade_id))) continue;
+      out.push_back(u);
     }
+    std::sort(out.begin(), out.end(), [&](const Upgrade& a, const Upgrade& b) { return key(b) < key(a); });
+    if (static_cast<int>(out.size()) > limit) out.resize(limit);
     return out;
   }
   absl::StatusOr<std::map<std::string, DatabaseRecord>> DatabaseRecords() override { return records; }
@@ -82,10 +96,30 @@ class QueriesTest : public ::testing::Test {
     store_.upgrades[g.upgrade_id()] = g;
   }
 
-  static std::vector<std::string> Names(const std::vector<Database>& dbs) {
+  static std::vector<std::string> Names(const absl::StatusOr<ListDatabasesResponse>& page) {
+    EXPECT_TRUE(page.ok()) << page.status();
     std::vector<std::string> out;
-    for (const Database& db : dbs) out.push_back(db.name());
+    if (page.ok()) {
+      for (const Database& db : page->databases()) out.push_back(db.name());
+    }
     return out;
+  }
+
+  absl::StatusOr<ListDatabasesResponse> Databases(const Principal& caller, int page_size = 0,
+                                                  const std::string& token = "") {
+    ListDatabasesRequest req;
+    req.set_page_size(page_size);
+    req.set_page_token(token);
+    return queries_.ListDatabases(caller, req);
+  }
+
+  absl::StatusOr<ListUpgradesResponse> Upgrades(const Principal& caller, const std::string& database,
+                                                int page_size = 0, const std::string& token = "") {
+    ListUpgradesRequest req;
+    req.set_database(database);
+    req.set_page_size(page_size);
+    req.set_page_token(token);
+    return queries_.ListUpgrades(caller, req);
   }
 
   Catalog catalog_;
@@ -98,15 +132,15 @@ class QueriesTest : public ::testing::Test {
 };
 
 TEST_F(QueriesTest, ATenantListsOnlyItsOwnDatabasesWithTheirCopiesAndAnOperatorListsAll) {
-  absl::StatusOr<std::vector<Database>> acme = queries_.ListDatabases(kAcme);
-  ASSERT_TRUE(acme.ok()) << acme.status();
-  EXPECT_THAT(Names(*acme), ElementsAre("acme"));
-  ASSERT_EQ((*acme)[0].test_copies_size(), 1);
-  EXPECT_EQ((*acme)[0].test_copies(0).name(), "acme_test_0f8fad5b");
-  EXPECT_EQ((*acme)[0].test_copies(0).tenant(), "acme");  // its main database's tenant, whoever owns it
-  EXPECT_THAT(Names(*queries_.ListDatabases(kGlobex)), ElementsAre("globex"));
-  EXPECT_THAT(Names(*queries_.ListDatabases(kOperator)), ElementsAre("acme", "globex"));
-  EXPECT_TRUE(queries_.ListDatabases(Principal{"x", "initech", {scopes::kRead}})->empty());
+  absl::StatusOr<ListDatabasesResponse> acme = Databases(kAcme);
+  EXPECT_THAT(Names(acme), ElementsAre("acme"));
+  ASSERT_EQ(acme->databases(0).test_copies_size(), 1);
+  EXPECT_EQ(acme->databases(0).test_copies(0).name(), "acme_test_0f8fad5b");
+  EXPECT_EQ(acme->databases(0).test_copies(0).tenant(), "acme");  // its main database's tenant, whoever owns it
+  EXPECT_TRUE(acme->next_page_token().empty());
+  EXPECT_THAT(Names(Databases(kGlobex)), ElementsAre("globex"));
+  EXPECT_THAT(Names(Databases(kOperator)), ElementsAre("acme", "globex"));
+  EXPECT_TRUE(Names(Databases(Principal{"x", "initech", {scopes::kRead}})).empty());
 }
 
 TEST_F(QueriesTest, AnotherTenantsDatabaseIsNotFoundInTheWordsOfAMissingOne) {
@@ -130,8 +164,9 @@ TEST_F(QueriesTest, AnotherTenantsUpgradeIsNotFoundInTheWordsOfAMissingOne) {
   EXPECT_EQ(foreign.message(), absl::StrReplaceAll(absent.message(), {{unknown, kGlobexUpgrade}}));
   EXPECT_TRUE(queries_.GetUpgrade(kAcme, kAcmeUpgrade).ok());
   EXPECT_TRUE(queries_.GetUpgrade(kOperator, kGlobexUpgrade).ok());
-  EXPECT_TRUE(queries_.ListUpgrades(kAcme, "globex")->empty());
-  EXPECT_EQ(queries_.ListUpgrades(kGlobex, "globex")->size(), 1u);
+  EXPECT_EQ(Upgrades(kAcme, "globex")->upgrades_size(), 0);
+  EXPECT_EQ(Upgrades(kGlobex, "globex")->upgrades_size(), 1);
+  EXPECT_EQ(Upgrades(kOperator, "globex")->upgrades_size(), 1);
   // A watch of another tenant's upgrade ends as a watch of an unknown one would, having sent nothing.
   int sent = 0;
   store_.upgrades[kGlobexUpgrade].set_state(STATE_SUCCEEDED);
@@ -150,11 +185,106 @@ TEST_F(QueriesTest, EveryReadNeedsTheReadScopeAndATenant) {
   const Principal no_scope{"x", "acme", {}};
   const Principal no_tenant{"x", "", {scopes::kRead}};
   for (const Principal& p : {no_scope, no_tenant}) {
-    EXPECT_EQ(queries_.ListDatabases(p).status().code(), absl::StatusCode::kPermissionDenied);
+    EXPECT_EQ(Databases(p).status().code(), absl::StatusCode::kPermissionDenied);
     EXPECT_EQ(queries_.GetDatabase(p, "acme").status().code(), absl::StatusCode::kPermissionDenied);
     EXPECT_EQ(queries_.GetUpgrade(p, kAcmeUpgrade).status().code(), absl::StatusCode::kPermissionDenied);
-    EXPECT_EQ(queries_.ListUpgrades(p, "acme").status().code(), absl::StatusCode::kPermissionDenied);
+    EXPECT_EQ(Upgrades(p, "acme").status().code(), absl::StatusCode::kPermissionDenied);
   }
+}
+
+// Thousands of databases of two tenants: each tenant's pages hold its databases once each, in
+// order, with their copies, and nothing of the other's; an operator's pages hold them all.
+TEST_F(QueriesTest, PagesThroughThousandsOfDatabasesOfEachTenantOnceEach) {
+  for (int i = 0; i < 3000; ++i) {
+    const std::string name = absl::StrCat("db_", 10000 + i);
+    hosting_.Add(name, "16.0").owner = i % 3 == 0 ? "globex" : "acme";
+    if (i % 100 == 0) {
+      hosting_.Add(name + "_test_0f8fad5b", "18.0").owner = hosting_.dbs[name].owner;
+      store_.records[name + "_test_0f8fad5b"].parent = name;
+    }
+  }
+  auto page_through = [&](const Principal& caller, int page_size, int* pages, int* copies) {
+    std::vector<std::string> names;
+    std::string token;
+    *pages = *copies = 0;
+    do {
+      absl::StatusOr<ListDatabasesResponse> page = Databases(caller, page_size, token);
+      if (!page.ok()) {
+        ADD_FAILURE() << page.status();
+        break;
+      }
+      EXPECT_LE(page->databases_size(), page_size == 0 ? 100 : page_size);
+      for (const Database& db : page->databases()) {
+        names.push_back(db.name());
+        *copies += db.test_copies_size();
+        EXPECT_TRUE(caller.ActsFor(db.tenant())) << db.name();
+      }
+      token = page->next_page_token();
+      ++*pages;
+    } while (!token.empty() && *pages < 1000);
+    return names;
+  };
+  int pages = 0, copies = 0;
+  std::vector<std::string> acme = page_through(kAcme, 0, &pages, &copies);
+  EXPECT_EQ(acme.size(), 2000u + 1);  // and the fixture's acme
+  EXPECT_EQ(pages, 21);
+  EXPECT_EQ(copies, 20 + 1);
+  EXPECT_TRUE(std::is_sorted(acme.begin(), acme.end()));
+  EXPECT_EQ(std::adjacent_find(acme.begin(), acme.end()), acme.end());
+  std::vector<std::string> globex = page_through(kGlobex, 333, &pages, &copies);
+  EXPECT_EQ(globex.size(), 1000u + 1);
+  EXPECT_EQ(pages, 4);
+  EXPECT_EQ(copies, 10);
+  std::vector<std::string> all = page_through(kOperator, 5000, &pages, &copies);  // capped at 1000 a page
+  EXPECT_EQ(all.size(), 3002u);
+  EXPECT_EQ(pages, 4);
+}
+
+TEST_F(QueriesTest, PagesThroughUpgradesNewestFirstOnceEachEvenWhenCreatedTogether) {
+  std::set<std::string> made;
+  for (int i = 0; i < 250; ++i) {
+    Upgrade u;
+    u.set_upgrade_id(absl::StrFormat("%08x-0000-4000-8000-000000000000", i));
+    u.set_database("acme");
+    u.set_tenant(i % 5 == 0 ? "globex" : "acme");  // acme's database, some upgrades from before a move
+    u.mutable_created_at()->set_seconds(1700000000 + i / 10);  // ten at a time share a moment
+    store_.upgrades[u.upgrade_id()] = u;
+    if (u.tenant() == "acme") made.insert(u.upgrade_id());
+  }
+  made.insert(kAcmeUpgrade);
+  std::vector<std::string> seen;
+  std::string token;
+  int pages = 0;
+  do {
+    absl::StatusOr<ListUpgradesResponse> page = Upgrades(kAcme, "acme", 30, token);
+    ASSERT_TRUE(page.ok()) << page.status();
+    for (const Upgrade& u : page->upgrades()) seen.push_back(u.upgrade_id());
+    token = page->next_page_token();
+    ++pages;
+  } while (!token.empty() && pages < 100);
+  EXPECT_EQ(seen.size(), made.size());
+  EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()), made);
+  EXPECT_EQ(pages, 7);  // 201 upgrades, 30 a page
+  for (size_t i = 1; i < seen.size(); ++i) {
+    const Upgrade& before = store_.upgrades[seen[i - 1]];
+    const Upgrade& after = store_.upgrades[seen[i]];
+    EXPECT_GE(before.created_at().seconds(), after.created_at().seconds());
+  }
+}
+
+TEST_F(QueriesTest, ABadPageSizeOrTokenIsInvalidArgument) {
+  EXPECT_EQ(Databases(kAcme, -1).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Upgrades(kAcme, "acme", -1).status().code(), absl::StatusCode::kInvalidArgument);
+  for (const std::string& token : {std::string("garbage!"), absl::WebSafeBase64Escape("databases|Bad Name"),
+                                   absl::WebSafeBase64Escape("upgrades|acme|1|x"), std::string(2000, 'A')}) {
+    EXPECT_EQ(Databases(kAcme, 0, token).status().code(), absl::StatusCode::kInvalidArgument) << token;
+    EXPECT_EQ(Upgrades(kAcme, "acme", 0, token).status().code(), absl::StatusCode::kInvalidArgument) << token;
+  }
+  // A token of one database's upgrades is not one of another's.
+  const std::string acme_token =
+      absl::WebSafeBase64Escape(absl::StrCat("upgrades|acme|1|", kAcmeUpgrade));
+  EXPECT_TRUE(Upgrades(kAcme, "acme", 0, acme_token).ok());
+  EXPECT_EQ(Upgrades(kAcme, "globex", 0, acme_token).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -253,17 +253,22 @@ int Main(const std::vector<std::string>& args) {
   }
   if (command == "list") {
     if (!need(0)) return usage("list");
-    ListDatabasesResponse resp;
-    grpc::ClientContext ctx;
-    SetDeadline(ctx, timeout);
-    grpc::Status s = status_stub()->ListDatabases(&ctx, ListDatabasesRequest(), &resp);
-    if (!s.ok()) return Report(s);
     std::printf("%-44s %-8s %-7s %s\n", "DATABASE", "VERSION", "ONLINE", "TAGS");
-    for (const Database& db : resp.databases()) {
-      PrintDatabaseRow(db, false);
-      for (const Database& copy : db.test_copies()) PrintDatabaseRow(copy, true);
-      for (const Database& rp : db.restore_points()) PrintDatabaseRow(rp, true);
-    }
+    ListDatabasesRequest req;
+    req.set_page_size(1000);
+    do {  // every page
+      ListDatabasesResponse resp;
+      grpc::ClientContext ctx;
+      SetDeadline(ctx, timeout);
+      grpc::Status s = status_stub()->ListDatabases(&ctx, req, &resp);
+      if (!s.ok()) return Report(s);
+      for (const Database& db : resp.databases()) {
+        PrintDatabaseRow(db, false);
+        for (const Database& copy : db.test_copies()) PrintDatabaseRow(copy, true);
+        for (const Database& rp : db.restore_points()) PrintDatabaseRow(rp, true);
+      }
+      req.set_page_token(resp.next_page_token());
+    } while (!req.page_token().empty());
     return 0;
   }
   if (command == "show") {
@@ -309,16 +314,20 @@ int Main(const std::vector<std::string>& args) {
     if (!need(1)) return usage("upgrades DATABASE");
     ListUpgradesRequest req;
     req.set_database(args[2]);
-    ListUpgradesResponse resp;
-    grpc::ClientContext ctx;
-    SetDeadline(ctx, timeout);
-    grpc::Status s = status_stub()->ListUpgrades(&ctx, req, &resp);
-    if (!s.ok()) return Report(s);
-    for (const Upgrade& u : resp.upgrades()) {
-      std::printf("%s  %-10s %s -> %-6s %-16s %s\n", u.upgrade_id().c_str(), Purpose_Name(u.purpose()).c_str() + 8,
-                  u.from_version().c_str(), u.target_version().c_str(), State_Name(u.state()).c_str(),
-                  When(u.created_at()).c_str());
-    }
+    req.set_page_size(1000);
+    do {  // every page
+      ListUpgradesResponse resp;
+      grpc::ClientContext ctx;
+      SetDeadline(ctx, timeout);
+      grpc::Status s = status_stub()->ListUpgrades(&ctx, req, &resp);
+      if (!s.ok()) return Report(s);
+      for (const Upgrade& u : resp.upgrades()) {
+        std::printf("%s  %-10s %s -> %-6s %-16s %s\n", u.upgrade_id().c_str(), Purpose_Name(u.purpose()).c_str() + 8,
+                    u.from_version().c_str(), u.target_version().c_str(), State_Name(u.state()).c_str(),
+                    When(u.created_at()).c_str());
+      }
+      req.set_page_token(resp.next_page_token());
+    } while (!req.page_token().empty());
     return 0;
   }
   if (command == "cancel") {
