@@ -1,18 +1,43 @@
 #include "services/request/grpc_service.h"
 
+#include "absl/strings/str_cat.h"
 #include "libs/common/grpc_util.h"
 
 namespace upshift::request {
+namespace {
+
+// The audit of a mutating call of UpgradeService's: what it named, so far.
+AuditedCall Call(const grpc::ServerContext& context, const std::string& rpc, const absl::StatusOr<Principal>& caller,
+                 const std::string& database, const std::string& upgrade_id, const std::string& request_id) {
+  AuditedCall call;
+  call.method = absl::StrCat("upgrade.v1.UpgradeService/", rpc);
+  call.peer = context.peer();
+  call.caller = caller.ok() ? &*caller : nullptr;
+  call.database = database;
+  call.upgrade_id = upgrade_id;
+  call.request_id = request_id;
+  call.result = caller.status();
+  return call;
+}
+
+}  // namespace
 
 grpc::Status UpgradeServiceImpl::RequestUpgrade(grpc::ServerContext* context,
                                                 const upgrade::v1::RequestUpgradeRequest* request,
                                                 upgrade::v1::RequestUpgradeResponse* response) {
   absl::StatusOr<Principal> caller = auth_.Authenticate(*context);
-  if (!caller.ok()) return ToGrpcStatus(caller.status());
-  absl::StatusOr<upgrade::v1::Upgrade> upgrade = admission_.RequestUpgrade(*request, *caller);
-  if (!upgrade.ok()) return ToGrpcStatus(upgrade.status());
-  *response->mutable_upgrade() = *std::move(upgrade);
-  return grpc::Status::OK;
+  AuditedCall call = Call(*context, "RequestUpgrade", caller, request->database(), "", request->request_id());
+  if (caller.ok()) {
+    absl::StatusOr<upgrade::v1::Upgrade> upgrade = admission_.RequestUpgrade(*request, *caller);
+    call.result = upgrade.status();
+    if (upgrade.ok()) {
+      call.tenant = upgrade->tenant();
+      call.upgrade_id = upgrade->upgrade_id();
+      *response->mutable_upgrade() = *std::move(upgrade);
+    }
+  }
+  auditor_.Record(call).IgnoreError();  // logged; the call's answer stands
+  return ToGrpcStatus(call.result);
 }
 
 grpc::Status UpgradeServiceImpl::GetUpgradeOptions(grpc::ServerContext* context,
@@ -30,33 +55,50 @@ grpc::Status UpgradeServiceImpl::CancelUpgrade(grpc::ServerContext* context,
                                                const upgrade::v1::CancelUpgradeRequest* request,
                                                upgrade::v1::CancelUpgradeResponse* response) {
   absl::StatusOr<Principal> caller = auth_.Authenticate(*context);
-  if (!caller.ok()) return ToGrpcStatus(caller.status());
-  absl::StatusOr<upgrade::v1::Upgrade> upgrade = cancellation_.Cancel(*request, *caller);
-  if (!upgrade.ok()) return ToGrpcStatus(upgrade.status());
-  *response->mutable_upgrade() = *std::move(upgrade);
-  return grpc::Status::OK;
+  AuditedCall call = Call(*context, "CancelUpgrade", caller, "", request->upgrade_id(), "");
+  if (caller.ok()) {
+    absl::StatusOr<upgrade::v1::Upgrade> upgrade = cancellation_.Cancel(*request, *caller);
+    call.result = upgrade.status();
+    if (upgrade.ok()) {
+      call.tenant = upgrade->tenant();
+      call.database = upgrade->database();
+      *response->mutable_upgrade() = *std::move(upgrade);
+    }
+  }
+  auditor_.Record(call).IgnoreError();
+  return ToGrpcStatus(call.result);
 }
 
 grpc::Status UpgradeServiceImpl::ExtendTestCopy(grpc::ServerContext* context,
                                                 const upgrade::v1::ExtendTestCopyRequest* request,
                                                 upgrade::v1::ExtendTestCopyResponse* response) {
   absl::StatusOr<Principal> caller = auth_.Authenticate(*context);
-  if (!caller.ok()) return ToGrpcStatus(caller.status());
-  absl::StatusOr<upgrade::v1::ExtendTestCopyResponse> extended = copies_.Extend(*request, *caller);
-  if (!extended.ok()) return ToGrpcStatus(extended.status());
-  *response = *std::move(extended);
-  return grpc::Status::OK;
+  AuditedCall call = Call(*context, "ExtendTestCopy", caller, request->database(), "", "");
+  if (caller.ok()) {
+    absl::StatusOr<upgrade::v1::ExtendTestCopyResponse> extended = copies_.Extend(*request, *caller);
+    call.result = extended.status();
+    if (extended.ok()) *response = *std::move(extended);
+  }
+  auditor_.Record(call).IgnoreError();
+  return ToGrpcStatus(call.result);
 }
 
 grpc::Status UpgradeServiceImpl::CheckUpgrade(grpc::ServerContext* context,
                                               const upgrade::v1::CheckUpgradeRequest* request,
                                               upgrade::v1::CheckUpgradeResponse* response) {
   absl::StatusOr<Principal> caller = auth_.Authenticate(*context);
-  if (!caller.ok()) return ToGrpcStatus(caller.status());
-  absl::StatusOr<upgrade::v1::Upgrade> check = admission_.CheckUpgrade(*request, *caller);
-  if (!check.ok()) return ToGrpcStatus(check.status());
-  *response->mutable_upgrade() = *std::move(check);
-  return grpc::Status::OK;
+  AuditedCall call = Call(*context, "CheckUpgrade", caller, request->database(), "", request->request_id());
+  if (caller.ok()) {
+    absl::StatusOr<upgrade::v1::Upgrade> check = admission_.CheckUpgrade(*request, *caller);
+    call.result = check.status();
+    if (check.ok()) {
+      call.tenant = check->tenant();
+      call.upgrade_id = check->upgrade_id();
+      *response->mutable_upgrade() = *std::move(check);
+    }
+  }
+  auditor_.Record(call).IgnoreError();
+  return ToGrpcStatus(call.result);
 }
 
 grpc::Status UpgradeGateImpl::PassCheckpoint(grpc::ServerContext*, const upgrade::v1::PassCheckpointRequest* request,
@@ -72,6 +114,17 @@ grpc::Status UpgradeGateImpl::GetOrder(grpc::ServerContext*, const upgrade::v1::
   absl::StatusOr<upgrade::v1::GetOrderResponse> result = cancellation_.GetOrder(*request);
   if (!result.ok()) return ToGrpcStatus(result.status());
   *response = *std::move(result);
+  return grpc::Status::OK;
+}
+
+grpc::Status AuditServiceImpl::ListAuditRecords(grpc::ServerContext* context,
+                                                const upgrade::v1::ListAuditRecordsRequest* request,
+                                                upgrade::v1::ListAuditRecordsResponse* response) {
+  absl::StatusOr<Principal> caller = auth_.Authenticate(*context);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  absl::StatusOr<upgrade::v1::ListAuditRecordsResponse> page = auditor_.List(*caller, *request);
+  if (!page.ok()) return ToGrpcStatus(page.status());
+  *response = *std::move(page);
   return grpc::Status::OK;
 }
 

@@ -3,19 +3,23 @@
 
 #include "libs/auth/grpc_auth.h"
 #include "services/request/admission.h"
+#include "services/request/auditor.h"
 #include "services/request/cancellation.h"
 #include "services/request/test_copies.h"
+#include "upgrade/v1/audit.grpc.pb.h"
 #include "upgrade/v1/gate.grpc.pb.h"
 #include "upgrade/v1/upgrade.grpc.pb.h"
 
 namespace upshift::request {
 
-// upgrade.v1.UpgradeService: translates between gRPC and Admission, nothing more.
+// upgrade.v1.UpgradeService: translates between gRPC and the logic, nothing more.
 class UpgradeServiceImpl final : public upgrade::v1::UpgradeService::Service {
  public:
   // Every call is authenticated by `auth` first; the logic decides what its principal may do.
-  UpgradeServiceImpl(const Authenticator& auth, Admission& admission, Cancellation& cancellation, TestCopies& copies)
-      : auth_(auth), admission_(admission), cancellation_(cancellation), copies_(copies) {}
+  // Every mutating call, answered, goes to `auditor`.
+  UpgradeServiceImpl(const Authenticator& auth, Admission& admission, Cancellation& cancellation, TestCopies& copies,
+                     Auditor& auditor)
+      : auth_(auth), admission_(admission), cancellation_(cancellation), copies_(copies), auditor_(auditor) {}
 
   grpc::Status RequestUpgrade(grpc::ServerContext* context, const upgrade::v1::RequestUpgradeRequest* request,
                               upgrade::v1::RequestUpgradeResponse* response) override;
@@ -33,6 +37,19 @@ class UpgradeServiceImpl final : public upgrade::v1::UpgradeService::Service {
   Admission& admission_;
   Cancellation& cancellation_;
   TestCopies& copies_;
+  Auditor& auditor_;
+};
+
+// upgrade.v1.AuditService: the audit trail, for operators.
+class AuditServiceImpl final : public upgrade::v1::AuditService::Service {
+ public:
+  AuditServiceImpl(const Authenticator& auth, Auditor& auditor) : auth_(auth), auditor_(auditor) {}
+  grpc::Status ListAuditRecords(grpc::ServerContext* context, const upgrade::v1::ListAuditRecordsRequest* request,
+                                upgrade::v1::ListAuditRecordsResponse* response) override;
+
+ private:
+  const Authenticator& auth_;
+  Auditor& auditor_;
 };
 
 // upgrade.v1.UpgradeGate (internal, for the workers): translates to Cancellation.

@@ -111,7 +111,9 @@ int Run(const Config& config, const std::atomic<bool>& stop) {
     LogError(auth.status().ToString());
     return 2;
   }
-  UpgradeServiceImpl service(**auth, admission, cancellation, copies);
+  Auditor auditor(*store, SystemClock(), [&relay] { relay.Wake(); });
+  UpgradeServiceImpl service(**auth, admission, cancellation, copies, auditor);
+  AuditServiceImpl audit(**auth, auditor);
   UpgradeGateImpl gate(cancellation);
   EventsTracker tracker(*store);
   absl::StatusOr<std::unique_ptr<KafkaConsumer>> consumer = KafkaConsumer::Create(
@@ -132,7 +134,7 @@ int Run(const Config& config, const std::atomic<bool>& stop) {
     }
   }
   int port = 0, gate_port = 0;
-  absl::StatusOr<std::unique_ptr<grpc::Server>> server = StartGrpcServer(config.listen, {&service}, *api_credentials, &port);
+  absl::StatusOr<std::unique_ptr<grpc::Server>> server = StartGrpcServer(config.listen, {&service, &audit}, *api_credentials, &port);
   if (!server.ok()) {
     LogError(server.status().ToString());
     return 1;
@@ -156,7 +158,8 @@ int Run(const Config& config, const std::atomic<bool>& stop) {
                   {{"platform database", [&] { return pg::PingServer(config.platform_db); }},
                    {"hosting server", [&] { return pg::PingServer(pg::ConnInfoFor(config.hosting_db, "postgres")); }},
                    {"kafka broker", [&] { return (*producer)->CheckBroker(absl::Seconds(2)); }, true}},
-                  {upgrade::v1::UpgradeService::service_full_name()}, absl::GetFlag(FLAGS_health_interval), stop);
+                  {upgrade::v1::UpgradeService::service_full_name(), upgrade::v1::AuditService::service_full_name()},
+                  absl::GetFlag(FLAGS_health_interval), stop);
   });
   std::thread gate_health([&] {
     MonitorHealth(**gate_server, {{"platform database", [&] { return pg::PingServer(config.platform_db); }}},

@@ -49,6 +49,16 @@ CREATE UNIQUE INDEX IF NOT EXISTS orders_one_active_check ON request.orders (dat
   WHERE outcome = 'active' AND purpose = 3;
 CREATE INDEX IF NOT EXISTS orders_by_database ON request.orders (database, created_at DESC);
 CREATE INDEX IF NOT EXISTS orders_by_test_database ON request.orders (test_database);
+-- The audit trail: every mutating call of an authenticated caller (upgrade.v1.AuditRecord).
+CREATE TABLE IF NOT EXISTS request.audit (
+  seq      bigserial PRIMARY KEY,
+  at       timestamptz NOT NULL,
+  tenant   text NOT NULL,
+  database text NOT NULL,
+  record   bytea NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_by_tenant ON request.audit (tenant, seq DESC);
+CREATE INDEX IF NOT EXISTS audit_by_database ON request.audit (database, seq DESC);
 CREATE TABLE IF NOT EXISTS request.outbox (
   id      bigserial PRIMARY KEY,
   topic   text NOT NULL,
@@ -184,6 +194,38 @@ absl::Status PgOrderStore::Admit(const upgrade::v1::Order& order, const Outgoing
     return absl::OkStatus();
   });
   return status;
+}
+
+absl::Status PgOrderStore::Append(const upgrade::v1::AuditRecord& record, const OutgoingRecord& published) {
+  return pool_->Transact([&](pqxx::work& tx) {
+    tx.exec_params("INSERT INTO request.audit (at, tenant, database, record) VALUES ($1, $2, $3, $4)",
+                   pg::FormatTime(FromProto(record.at())), record.tenant(), record.database(),
+                   pqxx::binarystring(record.SerializeAsString()));
+    tx.exec_params("INSERT INTO request.outbox (topic, key, payload) VALUES ($1, $2, $3)", published.topic,
+                   published.key, pqxx::binarystring(published.payload));
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<NumberedAuditRecord>> PgOrderStore::ListAudit(const std::string& tenant,
+                                                                         const std::string& database,
+                                                                         int64_t before_seq, int limit) {
+  std::vector<NumberedAuditRecord> out;
+  absl::Status status = pool_->Transact([&](pqxx::work& tx) {
+    out.clear();
+    for (const auto& row : tx.exec_params(
+             "SELECT seq, record FROM request.audit WHERE ($1 = '' OR tenant = $1) AND ($2 = '' OR database = $2) "
+             "AND ($3 = 0 OR seq < $3) ORDER BY seq DESC LIMIT $4",
+             tenant, database, before_seq, limit)) {
+      NumberedAuditRecord r;
+      r.seq = row[0].as<int64_t>();
+      r.record.ParseFromString(pqxx::binarystring(row[1]).str());
+      out.push_back(std::move(r));
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return out;
 }
 
 absl::Status PgOrderStore::MarkFinished(const std::string& upgrade_id, Outcome outcome, absl::Time at) {

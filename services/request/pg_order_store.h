@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "services/request/audit_log.h"
 #include "services/request/order_store.h"
 
 namespace upshift::pg {
@@ -12,8 +13,8 @@ class Pool;
 
 namespace upshift::request {
 
-// OrderStore in the platform database, schema `request`.
-class PgOrderStore final : public OrderStore {
+// OrderStore and AuditLog in the platform database, schema `request`.
+class PgOrderStore final : public OrderStore, public AuditLog {
  public:
   // Connects lazily; creates the schema if missing (UNAVAILABLE if the database cannot be reached).
   static absl::StatusOr<std::unique_ptr<PgOrderStore>> Open(const std::string& conninfo, int pool_size);
@@ -39,6 +40,10 @@ class PgOrderStore final : public OrderStore {
                                                            absl::Time at) override;
   absl::Status DrainOutbox(int limit, const std::function<absl::Status(const std::vector<OutgoingRecord>&)>& publish,
                            int* count) override;
+
+  absl::Status Append(const upgrade::v1::AuditRecord& record, const OutgoingRecord& published) override;
+  absl::StatusOr<std::vector<NumberedAuditRecord>> ListAudit(const std::string& tenant, const std::string& database,
+                                                             int64_t before_seq, int limit) override;
 
   // OK when the database answers.
   absl::Status Ping();

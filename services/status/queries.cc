@@ -2,12 +2,10 @@
 
 #include <algorithm>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "libs/common/paging.h"
 #include "libs/common/status_macros.h"
 #include "libs/common/time.h"
 #include "libs/common/validation.h"
@@ -26,33 +24,6 @@ absl::Status NoSuchUpgrade(const std::string& upgrade_id) {
   return absl::NotFoundError(absl::StrCat("no upgrade ", upgrade_id));
 }
 
-constexpr int kDefaultPageSize = 100;
-constexpr int kMaxPageSize = 1000;
-
-// A request's page size: its own, 0 meaning the default, capped at the maximum.
-absl::StatusOr<int> PageSize(int32_t asked) {
-  if (asked < 0) return absl::InvalidArgumentError("page_size must not be negative");
-  if (asked == 0) return kDefaultPageSize;
-  return std::min<int>(asked, kMaxPageSize);
-}
-
-// Page tokens are opaque to callers: "<kind>|<field>|..." in web-safe base64, checked field by field
-// when they come back, so that a token made up or edited is refused, not trusted.
-std::string PageToken(const std::vector<std::string>& fields) {
-  return absl::WebSafeBase64Escape(absl::StrJoin(fields, "|"));
-}
-
-absl::StatusOr<std::vector<std::string>> ParsePageToken(const std::string& token, const std::string& kind,
-                                                        size_t fields) {
-  std::string raw;
-  std::vector<std::string> parts;
-  if (token.size() <= 1000 && absl::WebSafeBase64Unescape(token, &raw)) parts = absl::StrSplit(raw, '|');
-  if (parts.size() != fields + 1 || parts[0] != kind) {
-    return absl::InvalidArgumentError("page_token is not one this service handed out");
-  }
-  parts.erase(parts.begin());
-  return parts;
-}
 
 }  // namespace
 
@@ -71,7 +42,7 @@ absl::StatusOr<upgrade::v1::ListDatabasesResponse> Queries::ListDatabases(
                                                   after, limit));
   upgrade::v1::ListDatabasesResponse response;
   for (upgrade::v1::Database& db : page.databases) *response.add_databases() = std::move(db);
-  if (page.more) response.set_next_page_token(PageToken({"databases", response.databases().rbegin()->name()}));
+  if (page.more) response.set_next_page_token(PageToken("databases", {response.databases().rbegin()->name()}));
   return response;
 }
 
@@ -120,7 +91,7 @@ absl::StatusOr<upgrade::v1::ListUpgradesResponse> Queries::ListUpgrades(const Pr
   }
   if (static_cast<int>(upgrades.size()) > limit) {
     const upgrade::v1::Upgrade& last = *response.upgrades().rbegin();
-    response.set_next_page_token(PageToken({"upgrades", database,
+    response.set_next_page_token(PageToken("upgrades", {database,
                                             absl::StrCat(absl::ToUnixMicros(FromProto(last.created_at()))),
                                             last.upgrade_id()}));
   }

@@ -19,6 +19,7 @@
 #include "libs/pg/pg.h"
 #include "tests/support/platform.h"
 #include "tests/support/wait.h"
+#include "upgrade/v1/audit.grpc.pb.h"
 #include "upgrade/v1/gate.grpc.pb.h"
 #include "upgrade/v1/events.pb.h"
 
@@ -487,7 +488,7 @@ TEST(Tls, EveryServerRefusesPlaintextAndTheGateRefusesClientsWithoutACertificate
     grpc::health::v1::HealthCheckResponse resp;
     return stub->Check(Context(absl::Seconds(3)).get(), grpc::health::v1::HealthCheckRequest(), &resp);
   };
-  for (const std::string& name : {"request", "status", "cloner", "migrator", "notifier"}) {
+  for (const char* name : {"request", "status", "cloner", "migrator", "notifier"}) {
     EXPECT_TRUE(health(platform->health_address(name), platform->client_credentials()).ok()) << name;
     EXPECT_EQ(health(platform->health_address(name), grpc::InsecureChannelCredentials()).error_code(),
               grpc::StatusCode::UNAVAILABLE)
@@ -1075,6 +1076,99 @@ TEST(Auth, ScopesSeparateReadingTestsProductionAndOperators) {
   EXPECT_EQ(Value("upshift", "SELECT count(*) FROM request.orders WHERE database = 'scoped'"), "0");
   EXPECT_EQ(OrderWith(tester, TestOrder(db)), grpc::StatusCode::OK);
   EXPECT_EQ(Value("upshift", "SELECT count(*) FROM request.orders WHERE database = 'scoped'"), "1");
+}
+
+// --- The audit trail: every mutating call, durably and on upgrade.audit ------------------------
+
+TEST(Audit, EveryMutatingCallIsRecordedWithWhoFromWhereWhatAndTheAnswer) {
+  const std::string db = "audited";
+  ASSERT_TRUE(platform->postgres().GenerateSampleDatabase(db, 20, "audited_owner").ok());
+  absl::StatusOr<std::unique_ptr<TopicTap>> tap = TopicTap::Start(platform->broker().bootstrap(), {topics::kAudit});
+  ASSERT_TRUE(tap.ok()) << tap.status();
+  Tenant owner(platform->Token({"", "", "carol@audited", "audited_owner", {scopes::kRead, scopes::kTest}}));
+  Tenant stranger(platform->Token({"", "", "mallory@elsewhere", "elsewhere_owner", {scopes::kRead, scopes::kTest}}));
+
+  RequestUpgradeRequest order = TestOrder(db);
+  order.set_request_id("audit-key-1");
+  RequestUpgradeResponse accepted;
+  ASSERT_TRUE(owner.requests->RequestUpgrade(Context().get(), order, &accepted).ok());
+  RequestUpgradeResponse ignored;
+  EXPECT_EQ(stranger.requests->RequestUpgrade(Context().get(), order, &ignored).error_code(), grpc::StatusCode::NOT_FOUND);
+  RequestUpgradeRequest production = order;
+  production.set_purpose(PURPOSE_PRODUCTION);
+  production.set_request_id("");
+  EXPECT_EQ(owner.requests->RequestUpgrade(Context().get(), production, &ignored).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  CancelUpgradeRequest cancel;
+  cancel.set_upgrade_id(accepted.upgrade().upgrade_id());
+  CancelUpgradeResponse cancelled;
+  ASSERT_TRUE(owner.requests->CancelUpgrade(Context().get(), cancel, &cancelled).ok());
+  // Reads are not audited; an unauthenticated call is logged, not recorded.
+  GetUpgradeOptionsRequest options;
+  options.set_database(db);
+  GetUpgradeOptionsResponse options_resp;
+  ASSERT_TRUE(owner.requests->GetUpgradeOptions(Context().get(), options, &options_resp).ok());
+  EXPECT_EQ(OrderWith("", order), grpc::StatusCode::UNAUTHENTICATED);
+
+  // Operators read it, newest first; a tenant's token may not.
+  auto audit = upgrade::v1::AuditService::NewStub(
+      grpc::CreateChannel(platform->request_address(), platform->client_credentials()));
+  ListAuditRecordsRequest req;
+  req.set_database(db);
+  ListAuditRecordsResponse resp;
+  ASSERT_TRUE(audit->ListAuditRecords(Context().get(), req, &resp).ok());
+  ASSERT_EQ(resp.records_size(), 4);
+  const AuditRecord& cancel_record = resp.records(0);
+  EXPECT_EQ(cancel_record.method(), "upgrade.v1.UpgradeService/CancelUpgrade");
+  EXPECT_EQ(cancel_record.upgrade_id(), accepted.upgrade().upgrade_id());
+  EXPECT_EQ(cancel_record.code(), 0);
+  EXPECT_EQ(resp.records(1).code(), static_cast<int>(grpc::StatusCode::PERMISSION_DENIED));
+  const AuditRecord& refused = resp.records(2);
+  EXPECT_EQ(refused.subject(), "mallory@elsewhere");
+  EXPECT_EQ(refused.caller_tenant(), "elsewhere_owner");
+  EXPECT_EQ(refused.code(), static_cast<int>(grpc::StatusCode::NOT_FOUND));
+  EXPECT_TRUE(refused.upgrade_id().empty());
+  const AuditRecord& first = resp.records(3);
+  EXPECT_EQ(first.method(), "upgrade.v1.UpgradeService/RequestUpgrade");
+  EXPECT_EQ(first.subject(), "carol@audited");
+  EXPECT_EQ(first.tenant(), "audited_owner");
+  EXPECT_FALSE(first.by_operator());
+  EXPECT_EQ(first.database(), db);
+  EXPECT_EQ(first.upgrade_id(), accepted.upgrade().upgrade_id());
+  EXPECT_EQ(first.request_id(), "audit-key-1");
+  EXPECT_EQ(first.code(), 0);
+  EXPECT_TRUE(absl::StartsWith(first.peer(), "ipv4:127.0.0.1:")) << first.peer();
+  // Filtered by tenant, a page at a time.
+  req.clear_database();
+  req.set_tenant("audited_owner");
+  req.set_page_size(2);
+  ASSERT_TRUE(audit->ListAuditRecords(Context().get(), req, &resp).ok());
+  EXPECT_EQ(resp.records_size(), 2);
+  ASSERT_FALSE(resp.next_page_token().empty());
+  req.set_page_token(resp.next_page_token());
+  ASSERT_TRUE(audit->ListAuditRecords(Context().get(), req, &resp).ok());
+  EXPECT_EQ(resp.records_size(), 1);  // the owner's three calls (the stranger's is its own tenant's)
+  EXPECT_EQ(resp.records(0).upgrade_id(), accepted.upgrade().upgrade_id());
+  auto as_owner = upgrade::v1::AuditService::NewStub(grpc::CreateChannel(
+      platform->request_address(),
+      platform->CredentialsWithToken(platform->Token({"", "", "carol@audited", "audited_owner", {scopes::kRead}}))));
+  EXPECT_EQ(as_owner->ListAuditRecords(Context().get(), ListAuditRecordsRequest(), &resp).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+
+  // The same records on upgrade.audit, signed by request.
+  std::set<std::string> published;
+  ASSERT_TRUE(WaitFor([&] {
+    published.clear();
+    for (const ConsumedRecord& r : (*tap)->Records()) {
+      AuditRecord a;
+      if (a.ParseFromString(r.payload) && a.database() == db) published.insert(a.method() + " " + std::to_string(a.code()));
+    }
+    return published.size() == 4;
+  })) << published.size();
+  EXPECT_EQ(published, (std::set<std::string>{"upgrade.v1.UpgradeService/RequestUpgrade 0",
+                                              "upgrade.v1.UpgradeService/RequestUpgrade 5",
+                                              "upgrade.v1.UpgradeService/RequestUpgrade 7",
+                                              "upgrade.v1.UpgradeService/CancelUpgrade 0"}));
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 //   upgradectl cancel UPGRADE_ID
 //   upgradectl extend TEST_COPY
 //   upgradectl upgrades DATABASE
+//   upgradectl audit [DATABASE] [--tenant=TENANT]   (operators)
 //   upgradectl health
 //
 // Exit codes: 0 done (watch: the upgrade succeeded), 1 the server refused the call, 2 usage,
@@ -31,6 +32,7 @@
 #include "libs/common/time.h"
 #include "libs/common/tls_flags.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "upgrade/v1/audit.grpc.pb.h"
 #include "upgrade/v1/upgrade.grpc.pb.h"
 
 ABSL_FLAG(std::string, request_addr, "127.0.0.1:50051", "Address of the request service (UpgradeService)");
@@ -39,6 +41,7 @@ ABSL_FLAG(std::string, token, "", "Bearer token of every call (better: the UPSHI
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(10), "Deadline of each call (watch: of the whole watch x 100)");
 ABSL_FLAG(std::string, email, "", "request: where to send notifications");
 ABSL_FLAG(std::string, purpose, "test", "request: test or production");
+ABSL_FLAG(std::string, tenant, "", "audit: only the records of this tenant");
 ABSL_FLAG(std::string, request_id, "", "request, check: idempotency key (a repeated key returns the first order)");
 
 namespace upshift::ctl {
@@ -355,6 +358,33 @@ int Main(const std::vector<std::string>& args) {
     std::printf("test copy %s now expires %s\n", resp.database().c_str(), When(resp.expires_at()).c_str());
     return 0;
   }
+  if (command == "audit") {
+    if (!need(0) && !need(1)) return usage("audit [DATABASE] [--tenant=TENANT]");
+    auto stub = AuditService::NewStub(grpc::CreateChannel(absl::GetFlag(FLAGS_request_addr), *credentials));
+    ListAuditRecordsRequest req;
+    if (need(1)) req.set_database(args[2]);
+    req.set_tenant(absl::GetFlag(FLAGS_tenant));
+    req.set_page_size(1000);
+    std::printf("%-23s %-24s %-18s %-15s %-24s %-36s %s\n", "TIME", "WHO", "TENANT", "CALL", "DATABASE", "UPGRADE",
+                "ANSWER");
+    do {  // every page, newest first
+      ListAuditRecordsResponse resp;
+      grpc::ClientContext ctx;
+      SetDeadline(ctx, timeout);
+      grpc::Status s = stub->ListAuditRecords(&ctx, req, &resp);
+      if (!s.ok()) return Report(s);
+      for (const AuditRecord& r : resp.records()) {
+        std::string call = r.method().substr(r.method().rfind('/') + 1);
+        std::string answer = absl::StatusCodeToString(static_cast<absl::StatusCode>(r.code()));
+        if (r.code() != 0) absl::StrAppend(&answer, ": ", r.message());
+        std::printf("%-23s %-24s %-18s %-15s %-24s %-36s %s  (from %s)\n", When(r.at()).c_str(),
+                    absl::StrCat(r.subject(), r.by_operator() ? " (operator)" : "").c_str(), r.tenant().c_str(),
+                    call.c_str(), r.database().c_str(), r.upgrade_id().c_str(), answer.c_str(), r.peer().c_str());
+      }
+      req.set_page_token(resp.next_page_token());
+    } while (!req.page_token().empty());
+    return 0;
+  }
   if (command == "health") {
     if (!need(0)) return usage("health");
     int result = 0;
@@ -394,6 +424,7 @@ int main(int argc, char** argv) {
       "  cancel UPGRADE_ID     stop an upgrade (Production: until its in-place migration starts)\n"
       "  extend TEST_COPY      keep a test copy longer\n"
       "  upgrades DATABASE     a database's upgrades, newest first\n"
+      "  audit [DATABASE] [--tenant=T]  the audit trail of mutating calls, newest first (operators)\n"
       "  health                health of the request and status services (exit 0: both serving)");
   return upshift::ctl::Main(upshift::ParseFlagsWithEnv(argc, argv));
 }

@@ -1,0 +1,38 @@
+#ifndef UPSHIFT_SERVICES_REQUEST_AUDIT_LOG_H_
+#define UPSHIFT_SERVICES_REQUEST_AUDIT_LOG_H_
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "libs/kafka/publisher.h"
+#include "upgrade/v1/audit.pb.h"
+
+namespace upshift::request {
+
+// An audit record with its place in the trail (larger: later).
+struct NumberedAuditRecord {
+  int64_t seq = 0;
+  upgrade::v1::AuditRecord record;
+};
+
+// The durable audit trail. Thread-safe; every method may return UNAVAILABLE.
+class AuditLog {
+ public:
+  virtual ~AuditLog() = default;
+
+  // Appends `record` and `published` (its outbox entry for upgrade.audit) in one transaction.
+  virtual absl::Status Append(const upgrade::v1::AuditRecord& record, const OutgoingRecord& published) = 0;
+
+  // Up to `limit` records, newest first, before `before_seq` (0: from the newest), of `tenant` and
+  // of `database` when they are not empty.
+  virtual absl::StatusOr<std::vector<NumberedAuditRecord>> ListAudit(const std::string& tenant,
+                                                                     const std::string& database, int64_t before_seq,
+                                                                     int limit) = 0;
+};
+
+}  // namespace upshift::request
+
+#endif  // UPSHIFT_SERVICES_REQUEST_AUDIT_LOG_H_

@@ -1,0 +1,53 @@
+#ifndef UPSHIFT_SERVICES_REQUEST_AUDITOR_H_
+#define UPSHIFT_SERVICES_REQUEST_AUDITOR_H_
+
+#include <functional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "libs/auth/principal.h"
+#include "libs/common/time.h"
+#include "services/request/audit_log.h"
+#include "upgrade/v1/audit.pb.h"
+
+namespace upshift::request {
+
+// One mutating call as the edge saw it and the logic answered it.
+struct AuditedCall {
+  std::string method;  // "upgrade.v1.UpgradeService/RequestUpgrade"
+  std::string peer;
+  const Principal* caller = nullptr;  // null: not authenticated
+  std::string tenant;                 // the order's, when the answer names one
+  std::string database;
+  std::string upgrade_id;
+  std::string request_id;
+  absl::Status result;
+};
+
+// Keeps the audit trail: records every mutating call of an authenticated caller, and shows the
+// trail to operators. Thread-safe.
+class Auditor {
+ public:
+  // `recorded` is called after each appended record (to wake the outbox relay).
+  Auditor(AuditLog& log, Clock& clock, std::function<void()> recorded)
+      : log_(log), clock_(clock), recorded_(std::move(recorded)) {}
+
+  // Appends `call` to the trail. A call that was not authenticated is only logged: anyone can make
+  // those, and they must not be able to fill the platform database. A failure to append is logged
+  // (the call was answered already) and returned.
+  absl::Status Record(const AuditedCall& call);
+
+  // A page of the trail, newest first. PERMISSION_DENIED without upgrades.operator;
+  // INVALID_ARGUMENT for a bad filter, page size or token.
+  absl::StatusOr<upgrade::v1::ListAuditRecordsResponse> List(const Principal& caller,
+                                                            const upgrade::v1::ListAuditRecordsRequest& request);
+
+ private:
+  AuditLog& log_;
+  Clock& clock_;
+  std::function<void()> recorded_;
+};
+
+}  // namespace upshift::request
+
+#endif  // UPSHIFT_SERVICES_REQUEST_AUDITOR_H_
