@@ -179,7 +179,7 @@ absl::StatusOr<Catalog> Catalog::Load(const std::string& dir) {
       if (!sp.sql().empty()) {
         absl::StatusOr<std::string> sql = ReadCatalogFile(dir, step_at, sp.sql(), what);
         if (!sql.ok()) return sql.status();
-        hop.steps.push_back({sp.name(), sp.sql(), *sql, Fingerprint(*sql), "", {}, absl::Hours(1)});
+        hop.steps.push_back({sp.name(), sp.sql(), *sql, Fingerprint(*sql), "", {}, absl::Hours(1), sp.superuser()});
         continue;
       }
       if (hop.single_transaction) {
@@ -198,7 +198,8 @@ absl::StatusOr<Catalog> Catalog::Load(const std::string& dir) {
       std::vector<std::string> args(sp.args().begin(), sp.args().end());
       hop.steps.push_back({sp.name(), sp.command(), "", Fingerprint(absl::StrCat(*program, "\n", absl::StrJoin(args, "\n"))),
                            path, args,
-                           sp.timeout_seconds() > 0 ? absl::Seconds(sp.timeout_seconds()) : absl::Hours(1)});
+                           sp.timeout_seconds() > 0 ? absl::Seconds(sp.timeout_seconds()) : absl::Hours(1),
+                           sp.superuser()});
     }
     c.hops_.push_back(std::move(hop));
   }

@@ -19,6 +19,8 @@ struct Step {
   std::string command;
   std::vector<std::string> args;
   absl::Duration timeout = absl::Hours(1);
+  // Runs as the platform's superuser instead of the database's owner (the catalog says it needs to).
+  bool superuser = false;
 };
 
 struct Check {

@@ -95,6 +95,8 @@ absl::StatusOr<std::string> PgHostingServer::ReadVersion(const std::string& data
   absl::Status status = pg::WithConnection(options_.conninfo, database, [&](pqxx::connection& conn) {
     try {
       pqxx::read_transaction tx(conn);
+      // The query is the catalog's, in a database the customer controls: as its owner.
+      pg::ActAsOwner(tx, pg::DatabaseOwner(tx));
       pqxx::result rows = tx.exec(version_query);
       if (rows.size() != 1 || rows.columns() != 1 || rows[0][0].is_null()) {
         return absl::FailedPreconditionError(absl::StrCat(

@@ -44,6 +44,9 @@ absl::Status StatusFromException(const std::exception& e) {
   if (dynamic_cast<const pqxx::unique_violation*>(&e) != nullptr) {
     return absl::AlreadyExistsError(What(e));
   }
+  // libpqxx 6.4 throws this one without its SQLSTATE (42501), which would read as a lost
+  // connection below: it is the server refusing a statement, a permanent error.
+  if (dynamic_cast<const pqxx::insufficient_privilege*>(&e) != nullptr) return absl::InternalError(What(e));
   if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e)) {
     const std::string& state = sql->sqlstate();
     // Class 08: connection exception; 57P01-03: admin shutdown, crash shutdown, cannot connect now.
@@ -197,6 +200,32 @@ absl::StatusOr<std::map<std::string, std::string>> EnvironmentFor(const std::str
   }
   PQconninfoFree(options);
   return env;
+}
+
+std::string DatabaseOwner(pqxx::transaction_base& tx) {
+  return tx.exec1("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()")[0]
+      .as<std::string>();
+}
+
+void ActAsOwner(pqxx::transaction_base& tx, const std::string& owner) {
+  tx.exec(absl::StrCat("SET LOCAL ROLE ", tx.quote_name(owner)));
+  tx.exec(absl::StrCat("SET LOCAL search_path = ", kPinnedSearchPath));
+}
+
+void ActAsPlatform(pqxx::transaction_base& tx) {
+  tx.exec("RESET ROLE");
+  tx.exec(absl::StrCat("SET LOCAL search_path = ", kPinnedSearchPath));
+}
+
+std::string OwnerOptions(const std::string& owner) {
+  // The server takes the role's name as it is (no identifier quoting); PGOPTIONS separates options
+  // by spaces, so spaces and backslashes in the name are escaped with a backslash.
+  std::string escaped;
+  for (char c : owner) {
+    if (c == ' ' || c == '\\') escaped += '\\';
+    escaped += c;
+  }
+  return absl::StrCat("-c role=", escaped, " -c search_path=public,pg_catalog");
 }
 
 std::string FormatTime(absl::Time t) {

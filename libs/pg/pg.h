@@ -106,6 +106,25 @@ absl::Status DrainQueue(Pool& pool, const std::string& lock_name, const std::str
 // when the server does not answer within 2 seconds.
 absl::Status PingServer(absl::string_view conninfo);
 
+// The search_path catalog SQL runs with: `public` (where unqualified names are created and found)
+// and the built-ins, nothing else, so that nothing a customer puts in another schema (its role's
+// "$user" schema among them) or in a database-level search_path changes what the SQL names.
+// (pg_catalog first would make it the schema CREATE TABLE creates in.)
+inline constexpr char kPinnedSearchPath[] = "public, pg_catalog";
+
+// The owner role of the database `tx` is connected to: the role catalog SQL runs as.
+std::string DatabaseOwner(pqxx::transaction_base& tx);
+
+// For the rest of `tx` (SET LOCAL): acts as `owner` (DatabaseOwner) with the pinned search_path.
+// The session stays the platform's: it can enter an offline database (connection limit 0 admits
+// superusers only), and ActAsPlatform ends the switch. What the SQL calls runs with the owner's
+// privileges, not the superuser's.
+void ActAsOwner(pqxx::transaction_base& tx, const std::string& owner);
+// Ends ActAsOwner inside `tx`: the platform's own statements that follow run as the session's role.
+void ActAsPlatform(pqxx::transaction_base& tx);
+// The PGOPTIONS that make a libpq client (a command step) act as `owner` with the pinned search_path.
+std::string OwnerOptions(const std::string& owner);
+
 // Opens a one-off connection to `dbname` on the server described by `base`, runs `fn`, closes it.
 absl::Status WithConnection(absl::string_view base, absl::string_view dbname,
                             const std::function<absl::Status(pqxx::connection&)>& fn);

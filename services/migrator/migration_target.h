@@ -26,6 +26,8 @@ struct StepRun {
   std::string command;
   std::vector<std::string> args;
   absl::Duration timeout = absl::Hours(1);
+  // Runs as the platform's superuser; otherwise as the database's owner with the pinned search_path.
+  bool superuser = false;
 };
 
 // What the migrator does inside a database. Every database keeps its own migration history

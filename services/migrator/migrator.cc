@@ -131,7 +131,7 @@ absl::Status Migrator::RunPlan(const std::string& database, const upgrade::v1::O
     if (hop.single_transaction) {
       std::vector<StepRun> runs;
       for (const Step& step : hop.steps) {
-        runs.push_back({database, label, step.name, step.checksum, step.sql, fence, "", {}, step.timeout});
+        runs.push_back({database, label, step.name, step.checksum, step.sql, fence, "", {}, step.timeout, step.superuser});
       }
       UPSHIFT_ASSIGN_OR_RETURN(int ran, target_.ApplyStepsTogether(runs));
       LogInfo(absl::StrCat(database, ": ", label, ": ", ran, " steps applied in one transaction"));
@@ -139,7 +139,8 @@ absl::Status Migrator::RunPlan(const std::string& database, const upgrade::v1::O
     for (const Step& step : hop.steps) {
       if (!hop.single_transaction) {
         UPSHIFT_ASSIGN_OR_RETURN(bool ran, target_.ApplyStep({database, label, step.name, step.checksum, step.sql,
-                                                              fence, step.command, step.args, step.timeout}));
+                                                              fence, step.command, step.args, step.timeout,
+                                                              step.superuser}));
         LogInfo(absl::StrCat(database, ": ", label, "/", step.name, ran ? " applied" : " already applied"));
       }
       upgrade::v1::Event progress =

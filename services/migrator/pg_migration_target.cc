@@ -134,13 +134,17 @@ absl::StatusOr<bool> PgMigrationTarget::ApplyStep(const StepRun& step) {
       }
       absl::Time start = absl::Now();
       int64_t affected = 0;
+      const std::string owner = pg::DatabaseOwner(tx);
       if (step.command.empty()) {
+        if (!step.superuser) pg::ActAsOwner(tx, owner);
         affected = tx.exec(step.sql).affected_rows();
+        pg::ActAsPlatform(tx);
       } else {
         // The lock on the history is held while the command runs: no second worker runs it meanwhile.
         absl::StatusOr<std::map<std::string, std::string>> env =
             pg::EnvironmentFor(pg::ConnInfoFor(conninfo_, step.database));
         if (!env.ok()) return env.status();
+        if (!step.superuser) (*env)["PGOPTIONS"] = pg::OwnerOptions(owner);
         std::vector<std::string> argv = {step.command};
         argv.insert(argv.end(), step.args.begin(), step.args.end());
         absl::Status ran = RunPipeline({{argv, *env}}, step.timeout);
@@ -174,6 +178,7 @@ absl::StatusOr<int> PgMigrationTarget::ApplyStepsTogether(const std::vector<Step
       pqxx::work tx(conn);
       tx.exec("LOCK TABLE upshift.migration_history IN SHARE ROW EXCLUSIVE MODE");
       if (absl::Status fenced = CheckFence(tx, first.database, first.fence); !fenced.ok()) return fenced;
+      const std::string owner = pg::DatabaseOwner(tx);
       for (const StepRun& step : steps) {
         current = &step;
         pqxx::result recorded = tx.exec_params(
@@ -186,7 +191,9 @@ absl::StatusOr<int> PgMigrationTarget::ApplyStepsTogether(const std::vector<Step
           continue;
         }
         absl::Time start = absl::Now();
+        if (!step.superuser) pg::ActAsOwner(tx, owner);
         int64_t affected = tx.exec(step.sql).affected_rows();
+        pg::ActAsPlatform(tx);
         tx.exec_params(
             "INSERT INTO upshift.migration_history (hop, step, checksum, duration_ms, rows_affected) "
             "VALUES ($1, $2, $3, $4, $5)",
@@ -210,6 +217,7 @@ absl::Status PgMigrationTarget::SetVersion(const std::string& database, const st
     try {
       pqxx::work tx(conn);
       if (absl::Status fenced = CheckFence(tx, database, fence); !fenced.ok()) return fenced;
+      pg::ActAsOwner(tx, pg::DatabaseOwner(tx));
       tx.exec_params(set_version_sql, version);
       tx.commit();
       return absl::OkStatus();
@@ -226,6 +234,7 @@ absl::StatusOr<std::string> PgMigrationTarget::ReadVersion(const std::string& da
   std::string version;
   absl::Status status = sessions_->Run(database, [&](pqxx::connection& conn) {
     pqxx::read_transaction tx(conn);
+    pg::ActAsOwner(tx, pg::DatabaseOwner(tx));
     pqxx::result rows = tx.exec(version_query);
     if (rows.size() != 1 || rows.columns() != 1 || rows[0][0].is_null()) {
       return absl::FailedPreconditionError(absl::StrCat("the version query returned ", rows.size(), " rows in ", database));
@@ -251,6 +260,7 @@ absl::StatusOr<bool> PgMigrationTarget::RunCheck(const std::string& database, co
   absl::Status status = sessions_->Run(database, [&](pqxx::connection& conn) {
     try {
       pqxx::read_transaction tx(conn);
+      pg::ActAsOwner(tx, pg::DatabaseOwner(tx));
       pqxx::result rows = tx.exec(sql);
       if (rows.size() != 1 || rows.columns() != 1 || rows[0][0].is_null()) {
         return absl::InternalError(absl::StrCat("check returned ", rows.size(), " rows instead of one boolean"));
@@ -335,15 +345,21 @@ absl::StatusOr<std::vector<std::string>> PgMigrationTarget::ValidateConstraints(
   std::vector<std::string> validated;
   absl::Status status = sessions_->Run(database, [&](pqxx::connection& conn) {
     pqxx::work tx(conn);
+    const std::string owner = pg::DatabaseOwner(tx);
     pqxx::result rows = tx.exec(
-        "SELECT n.nspname, c.relname, k.conname FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid "
-        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE NOT k.convalidated ORDER BY 1, 2, 3");
+        "SELECT n.nspname, c.relname, k.conname, pg_get_userbyid(c.relowner) FROM pg_constraint k "
+        "JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE NOT k.convalidated ORDER BY 1, 2, 3");
     for (const auto& row : rows) {
       std::string schema = row[0].as<std::string>(), table = row[1].as<std::string>(), name = row[2].as<std::string>();
       try {
         pqxx::subtransaction sub(tx);
+        // A check's expression may call the customer's functions: as the owner, where it owns the
+        // table (validating needs the table's owner).
+        if (row[3].as<std::string>() == owner) pg::ActAsOwner(sub, owner);
         sub.exec(absl::StrCat("ALTER TABLE ", tx.quote_name(schema), ".", tx.quote_name(table),
                               " VALIDATE CONSTRAINT ", tx.quote_name(name)));
+        pg::ActAsPlatform(sub);
         sub.commit();
       } catch (const pqxx::sql_error& e) {
         return absl::FailedPreconditionError(absl::StrCat("constraint ", table, ".", name, " does not hold: ",

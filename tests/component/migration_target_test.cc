@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <fstream>
+
 #include "absl/strings/str_cat.h"
 #include "libs/common/ids.h"
 #include "libs/hosting/pg_hosting_server.h"
@@ -141,6 +144,80 @@ TEST_F(MigrationTargetTest, ASessionTheServerClosedIsReplacedOnTheNextAttempt) {
   absl::StatusOr<std::map<std::string, int64_t>> again = target_.CountRows(db_);
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(again->at("public.t"), 2);
+}
+
+// Least privilege: catalog SQL runs as the database's owner with a pinned search_path, never as the
+// superuser, whatever the customer put in its database; a step the catalog marks superuser is the
+// exception.
+class OwnedDatabaseTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_ = absl::StrCat("own_", NewUpgradeId().substr(0, 8));
+    ASSERT_TRUE(Postgres()
+                    .Exec("postgres", "DO $$ BEGIN CREATE ROLE lp_tenant NOLOGIN; EXCEPTION WHEN duplicate_object "
+                                      "THEN NULL; END $$")
+                    .ok());
+    ASSERT_TRUE(Postgres().Exec("postgres", "CREATE DATABASE " + db_ + " OWNER lp_tenant").ok());
+    // The customer's own: a table, a trigger that notes who runs the statements touching it, a
+    // schema named after its role (first in the default search_path, "$user") with a shadowing
+    // table, and a database-level search_path of its own.
+    ASSERT_TRUE(Postgres()
+                    .Exec(db_,
+                          "SET ROLE lp_tenant;"
+                          "CREATE TABLE t (n int); INSERT INTO t VALUES (1), (2);"
+                          "CREATE TABLE seen (who text);"
+                          "CREATE FUNCTION note() RETURNS trigger LANGUAGE plpgsql AS "
+                          "$$ BEGIN INSERT INTO public.seen VALUES (current_user); RETURN NEW; END $$;"
+                          "CREATE TRIGGER noted BEFORE UPDATE ON t FOR EACH ROW EXECUTE FUNCTION note();"
+                          "CREATE SCHEMA lp_tenant; CREATE TABLE lp_tenant.t (n int); INSERT INTO lp_tenant.t VALUES (100);")
+                    .ok());
+    ASSERT_TRUE(Postgres().Exec("postgres", "ALTER DATABASE " + db_ + " SET search_path = lp_tenant, public").ok());
+  }
+  std::string db_;
+  PgMigrationTarget target_{Postgres().conninfo()};
+};
+
+TEST_F(OwnedDatabaseTest, StepsChecksAndTheVersionQueryRunAsTheOwnerWithThePinnedSearchPath) {
+  ASSERT_TRUE(*target_.ApplyStep({db_, "1->2", "double", "c1", "UPDATE t SET n = n * 2", ""}));
+  EXPECT_EQ(*Postgres().QueryValue(db_, "SELECT sum(n) FROM public.t"), "6");      // public.t, not the shadow
+  EXPECT_EQ(*Postgres().QueryValue(db_, "SELECT sum(n) FROM lp_tenant.t"), "100");  // untouched
+  EXPECT_EQ(*Postgres().QueryValue(db_, "SELECT string_agg(DISTINCT who, ',') FROM public.seen"), "lp_tenant");
+  EXPECT_EQ(*target_.RunCheck(db_, "SELECT current_user = 'lp_tenant' AND current_setting('search_path') = "
+                                   "'public, pg_catalog'"),
+            true);
+  EXPECT_EQ(*target_.ReadVersion(db_, "SELECT current_user::text"), "lp_tenant");
+  PgHostingServer hosting({Postgres().conninfo(), {}, "", absl::Minutes(1)});
+  EXPECT_EQ(*hosting.ReadVersion(db_, "SELECT current_user::text"), "lp_tenant");
+  // The history is the platform's: written as the session's role after the step.
+  EXPECT_EQ(*Postgres().QueryValue(db_, "SELECT count(*) FROM upshift.migration_history WHERE step = 'double'"), "1");
+}
+
+TEST_F(OwnedDatabaseTest, WhatNeedsTheSuperuserFailsAsTheOwnerUnlessTheCatalogSaysSuperuser) {
+  const std::string privileged = "ALTER ROLE lp_tenant CONNECTION LIMIT 50";  // needs CREATEROLE
+  absl::StatusOr<bool> as_owner = target_.ApplyStep({db_, "1->2", "privileged", "c1", privileged, ""});
+  EXPECT_EQ(as_owner.status().code(), absl::StatusCode::kInternal) << as_owner.status();
+  EXPECT_NE(as_owner.status().message().find("permission denied"), std::string::npos) << as_owner.status();
+  StepRun declared{db_, "1->2", "privileged", "c1", privileged, ""};
+  declared.superuser = true;
+  EXPECT_TRUE(*target_.ApplyStep(declared));
+  EXPECT_EQ(*Postgres().QueryValue("postgres", "SELECT rolconnlimit FROM pg_roles WHERE rolname = 'lp_tenant'"), "50");
+  ASSERT_TRUE(Postgres().Exec("postgres", "ALTER ROLE lp_tenant CONNECTION LIMIT -1").ok());
+}
+
+TEST_F(OwnedDatabaseTest, ACommandStepConnectsAsTheOwner) {
+  const std::string out = absl::StrCat("/tmp/upshift-lp-", NewUpgradeId().substr(0, 8));
+  StepRun step{db_, "1->2", "tool", "c1", "", ""};
+  step.command = "/bin/sh";
+  step.args = {"-c", absl::StrCat(upshift::testing::PgBinDir(),
+                                  "/psql -XAt -c 'SELECT current_user, current_setting($$search_path$$)' > ", out)};
+  step.timeout = absl::Seconds(30);
+  absl::StatusOr<bool> ran = target_.ApplyStep(step);
+  ASSERT_TRUE(ran.ok()) << ran.status();
+  std::ifstream in(out);
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line, "lp_tenant|public,pg_catalog");
+  std::remove(out.c_str());
 }
 
 }  // namespace

@@ -53,6 +53,18 @@ TEST_F(CatalogFiles, LoadsAWellFormedCatalogAndPlansHopByHop) {
   EXPECT_EQ(c->TargetsFrom("1.0"), (std::vector<std::string>{"2.0", "3.0"}));
 }
 
+TEST_F(CatalogFiles, AStepRunsAsTheOwnerUnlessItSaysItNeedsTheSuperuser) {
+  std::string manifest = kGood;
+  manifest.replace(manifest.find(R"(sql: "sql/b.sql" })"), 19, R"(sql: "sql/b.sql" superuser: true })");
+  Write("catalog.textproto", manifest);
+  absl::StatusOr<Catalog> c = Load();
+  ASSERT_TRUE(c.ok()) << c.status();
+  auto plan = c->Plan("1.0", "3.0");
+  ASSERT_TRUE(plan.ok());
+  EXPECT_FALSE((*plan)[0].steps[0].superuser);
+  EXPECT_TRUE((*plan)[1].steps[0].superuser);
+}
+
 TEST_F(CatalogFiles, PlanRefusesUnknownAndNotNewerVersions) {
   Write("catalog.textproto", kGood);
   absl::StatusOr<Catalog> c = Load();

@@ -134,7 +134,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   for (const char* topic : {upshift::topics::kOrders, upshift::topics::kEvents, upshift::topics::kStatus,
-                            upshift::topics::kDeadLetters}) {
+                            upshift::topics::kAudit, upshift::topics::kDeadLetters}) {
     rd_kafka_resp_err_t code =
         rd_kafka_mock_topic_create(cluster, topic, absl::GetFlag(FLAGS_partitions), absl::GetFlag(FLAGS_brokers));
     if (code != RD_KAFKA_RESP_ERR_NO_ERROR) {
