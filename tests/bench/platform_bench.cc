@@ -724,6 +724,102 @@ void Scaling(Platform& platform, testing::TopicTap& tap, std::vector<Row>& rows,
                   absl::StrFormat("%.2f ×", ratio), "≤ 0.6 × with 1 on 2 cores", Verdict(ratio <= 0.6)});
 }
 
+// What TLS and bearer tokens cost: RequestUpgrade and GetUpgrade through the platform's request
+// and status (TLS, a token checked on every call), and the same calls, in the same run, through a
+// replica of each started with --insecure_plaintext --insecure_no_auth. Each client keeps its
+// channel, as a frontend does: the handshake is paid once per connection, the token check on every
+// call (after the first, from the verified-token cache).
+void SecurityCost(Platform& platform, std::vector<Row>& rows) {
+  const int clients = 8, per = 25;
+  absl::StatusOr<std::string> request_plain = platform.AddReplica("request", {"--insecure_plaintext", "--insecure_no_auth"});
+  absl::StatusOr<std::string> status_plain = platform.AddReplica("status", {"--insecure_plaintext", "--insecure_no_auth"});
+  if (!request_plain.ok() || !status_plain.ok()) {
+    std::cerr << "cannot start the plaintext replicas\n";
+    return;
+  }
+  auto plain = grpc::InsecureChannelCredentials();
+  for (const std::string& name : {*request_plain, *status_plain}) {
+    bool up = testing::WaitFor([&] {
+      auto stub = grpc::health::v1::Health::NewStub(grpc::CreateChannel(platform.health_address(name), plain));
+      grpc::health::v1::HealthCheckResponse resp;
+      return stub->Check(Context().get(), grpc::health::v1::HealthCheckRequest(), &resp).ok() &&
+             resp.status() == grpc::health::v1::HealthCheckResponse::SERVING;
+    });
+    if (!up) {
+      std::cerr << name << " did not become healthy\n";
+      return;
+    }
+  }
+  for (const char* mode : {"sec", "pln"}) {
+    for (int c = 0; c < clients; ++c) {
+      for (int i = 0; i < per; ++i) {
+        const std::string db = absl::StrCat(mode, "_", c, "_", i);
+        if (!platform.postgres().Exec("postgres", absl::StrCat("CREATE DATABASE ", db, " TEMPLATE benchtiny")).ok() ||
+            !platform.postgres().Exec(db, "SELECT 1").ok()) {
+          return;
+        }
+      }
+    }
+  }
+  auto order = [](const std::string& mode) {
+    return [mode](UpgradeService::Stub& stub, int c, int i) {
+      RequestUpgradeRequest req;
+      req.set_database(absl::StrCat(mode, "_", c, "_", i));
+      req.set_target_version("18.0");
+      req.set_notify_email("owner@example.com");
+      req.set_purpose(PURPOSE_TEST);
+      RequestUpgradeResponse resp;
+      return stub.RequestUpgrade(Context().get(), req, &resp);
+    };
+  };
+  int failed_secure = 0, failed_plain = 0;
+  auto [secure_orders, secure_orders_wall] = Hammer<UpgradeService::Stub>(
+      platform.request_address(), platform.client_credentials(), clients, per, order("sec"), &failed_secure);
+  auto [plain_orders, plain_orders_wall] = Hammer<UpgradeService::Stub>(
+      platform.health_address(*request_plain), plain, clients, per, order("pln"), &failed_plain);
+  // One upgrade both statuses know (each records it from upgrade.orders): sec_0_0's.
+  GetUpgradeRequest get;
+  ListUpgradesRequest list;
+  list.set_database("sec_0_0");
+  ListUpgradesResponse listed;
+  if (!testing::WaitFor([&] {
+        return platform.status().ListUpgrades(Context().get(), list, &listed).ok() && listed.upgrades_size() > 0;
+      })) {
+    std::cerr << "status never recorded the bench's order\n";
+    return;
+  }
+  get.set_upgrade_id(listed.upgrades(0).upgrade_id());
+  auto read = [get](StatusService::Stub& stub, int, int) {
+    Upgrade u;
+    return stub.GetUpgrade(Context().get(), get, &u);
+  };
+  int read_failed_secure = 0, read_failed_plain = 0;
+  auto [secure_reads, secure_reads_wall] = Hammer<StatusService::Stub>(
+      platform.status_address(), platform.client_credentials(), clients, 200, read, &read_failed_secure);
+  auto [plain_reads, plain_reads_wall] = Hammer<StatusService::Stub>(
+      platform.health_address(*status_plain), plain, clients, 200, read, &read_failed_plain);
+  auto add = [&](const std::string& what, const std::vector<absl::Duration>& secure, absl::Duration secure_wall,
+                 int secure_failed, const std::vector<absl::Duration>& clear, absl::Duration clear_wall,
+                 int clear_failed, double target) {
+    const double secure_rate = secure.size() / absl::ToDoubleSeconds(secure_wall);
+    const double clear_rate = clear.size() / absl::ToDoubleSeconds(clear_wall);
+    const double ratio = absl::ToDoubleMicroseconds(Percentile(secure, 0.5)) /
+                         std::max(1.0, absl::ToDoubleMicroseconds(Percentile(clear, 0.5)));
+    rows.push_back({absl::StrCat(what, " with TLS and a token, ", clients, " clients (", secure.size(), " calls, ",
+                                 secure_failed + clear_failed, " failed)"),
+                    absl::StrFormat("%.0f calls/s; p50 %s, p99 %s", secure_rate, Ms(Percentile(secure, 0.5)),
+                                    Ms(Percentile(secure, 0.99))),
+                    absl::StrFormat("plaintext, no token: %.0f calls/s; p50 %s, p99 %s", clear_rate,
+                                    Ms(Percentile(clear, 0.5)), Ms(Percentile(clear, 0.99))),
+                    absl::StrFormat("%.2f × p50; %.2f × throughput", ratio, clear_rate > 0 ? secure_rate / clear_rate : 0),
+                    absl::StrFormat("p50 ≤ %.2f × plaintext", target), Verdict(ratio <= target)});
+  };
+  add("RequestUpgrade", secure_orders, secure_orders_wall, failed_secure, plain_orders, plain_orders_wall, failed_plain,
+      1.25);
+  add("GetUpgrade", secure_reads, secure_reads_wall, read_failed_secure, plain_reads, plain_reads_wall,
+      read_failed_plain, 1.5);
+}
+
 // Keeps in `peak` the highest resident memory (VmHWM) each of `names` reached so far.
 void SamplePeaks(Platform& platform, const std::vector<std::string>& names, std::map<std::string, double>& peak) {
   for (const std::string& name : names) peak[name] = std::max(peak[name], MemoryOf(platform.service(name).pid()).second);
@@ -771,6 +867,12 @@ int Main() {
     std::cerr << "admission throughput...\n";
     Admission(platform, rows);
     SamplePeaks(platform, {"request", "status"}, peak);
+  }
+  if (wanted("security")) {  // after the admission row: with the workers stopped, only request and status work
+    std::cerr << "what TLS and tokens cost...
+";
+    for (const char* worker : {"cloner", "migrator", "notifier"}) platform.service(worker).Stop();
+    SecurityCost(platform, rows);
   }
   for (const std::string& name : kServices) {
     rows.push_back({absl::StrCat("memory of ", name, " (resident)"),

@@ -174,9 +174,10 @@ absl::Status Platform::RestartService(const std::string& name) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> Platform::AddReplica(const std::string& worker) {
-  const bool status = worker == "status";
-  if (!health_ports_.count(worker) && !status) {
+absl::StatusOr<std::string> Platform::AddReplica(const std::string& worker,
+                                                const std::vector<std::string>& extra_flags) {
+  const bool api = worker == "status" || worker == "request";
+  if (!health_ports_.count(worker) && !api) {
     return absl::InvalidArgumentError(absl::StrCat(worker, " cannot have replicas here"));
   }
   int n = 2;
@@ -185,7 +186,9 @@ absl::StatusOr<std::string> Platform::AddReplica(const std::string& worker) {
   health_ports_[name] = FreePort();
   std::vector<std::string> flags(commands_.at(worker).begin() + 1, commands_.at(worker).end());
   // The later flag wins: a worker's health port, or status's API port (where its health answers too).
-  flags.push_back(absl::StrCat(status ? "--listen" : "--health_listen", "=127.0.0.1:", health_ports_[name]));
+  flags.push_back(absl::StrCat(api ? "--listen" : "--health_listen", "=127.0.0.1:", health_ports_[name]));
+  if (worker == "request") flags.push_back(absl::StrCat("--gate_listen=127.0.0.1:", FreePort()));
+  flags.insert(flags.end(), extra_flags.begin(), extra_flags.end());
   if (absl::Status s = StartService(name, flags, worker); !s.ok()) return s;
   return name;
 }

@@ -43,9 +43,10 @@ class Platform {
   // Starts a service again with the flags it had (after it was killed or stopped).
   absl::Status RestartService(const std::string& name);
   // Starts one more replica of a worker (cloner, migrator, notifier) with the same flags and a health
-  // port of its own, or of status with an API port of its own; returns its name ("migrator#2"),
-  // usable with service() and health_address().
-  absl::StatusOr<std::string> AddReplica(const std::string& worker);
+  // port of its own, or of status or request with an API port of its own (request: and a gate port);
+  // returns its name ("migrator#2"), usable with service() and health_address(). `extra_flags` come
+  // last (a later flag wins).
+  absl::StatusOr<std::string> AddReplica(const std::string& worker, const std::vector<std::string>& extra_flags = {});
   // Makes status() call replica `name` of status ("status" for the first).
   void UseStatusReplica(const std::string& name);
   const std::string& log_dir() const { return log_dir_; }
