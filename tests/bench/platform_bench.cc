@@ -869,8 +869,7 @@ int Main() {
     SamplePeaks(platform, {"request", "status"}, peak);
   }
   if (wanted("security")) {  // after the admission row: with the workers stopped, only request and status work
-    std::cerr << "what TLS and tokens cost...
-";
+    std::cerr << "what TLS and tokens cost...\n";
     for (const char* worker : {"cloner", "migrator", "notifier"}) platform.service(worker).Stop();
     SecurityCost(platform, rows);
   }
