@@ -96,7 +96,7 @@ absl::StatusOr<std::string> PgHostingServer::ReadVersion(const std::string& data
     try {
       pqxx::read_transaction tx(conn);
       // The query is the catalog's, in a database the customer controls: as its owner.
-      pg::ActAsOwner(tx, pg::DatabaseOwner(tx));
+      pg::ActAsOwner(tx, db->owner);
       pqxx::result rows = tx.exec(version_query);
       if (rows.size() != 1 || rows.columns() != 1 || rows[0][0].is_null()) {
         return absl::FailedPreconditionError(absl::StrCat(

@@ -87,8 +87,9 @@ absl::StatusOr<DatabasePage> DatabaseView::ListDatabases(const std::function<boo
     mains[name] = Describe(*h, records);
   }
   for (const HostedDatabase& h : hosted) {
-    if (parent_of(h.name).empty()) continue;
-    auto main = mains.find(parent_of(h.name));
+    const std::string parent = parent_of(h.name);
+    if (parent.empty()) continue;
+    auto main = mains.find(parent);
     if (main != mains.end()) Nest(Describe(h, records), main->second);
   }
   for (auto& [name, db] : mains) page.databases.push_back(std::move(db));
