@@ -18,4 +18,23 @@ void ForEachConcurrently(size_t n, size_t parallel, const std::function<void(siz
   for (std::thread& t : helpers) t.join();
 }
 
+Semaphore::Hold Semaphore::Acquire() {
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(+[](int* free) { return *free > 0; }, &free_));
+  --free_;
+  ++taken_;
+  return Hold(*this);
+}
+
+int Semaphore::taken() const {
+  absl::MutexLock lock(&mu_);
+  return taken_;
+}
+
+void Semaphore::Release() {
+  absl::MutexLock lock(&mu_);
+  ++free_;
+  --taken_;
+}
+
 }  // namespace upshift

@@ -8,6 +8,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "upgrade/v1/events.pb.h"
 #include "upgrade/v1/gate.pb.h"
 
@@ -24,6 +25,14 @@ struct Passage {
   std::string reason;  // why not, for a person
 };
 
+// The answer to a claim on a piece of an upgrade's work (see upgrade.v1.ClaimWorkRequest).
+struct ClaimAnswer {
+  bool granted = false;
+  std::string holder;  // who holds it now (or did the work)
+  absl::Time expires_at;
+  bool done = false;  // the work was done and its outcome announced
+};
+
 // Asks request, which owns orders, whether an upgrade may pass a checkpoint that a cancellation
 // must not race with, and what an upgrade's order is. Thread-safe.
 class Gate {
@@ -34,6 +43,13 @@ class Gate {
   // The order as request stored it. NOT_FOUND: request admitted no such upgrade. UNAVAILABLE: ask
   // again later.
   virtual absl::StatusOr<upgrade::v1::Order> GetOrder(const std::string& upgrade_id) = 0;
+  // Claims (or renews) `work` of an upgrade for `holder`, for `ttl`: granted unless another holder's
+  // claim is live. UNAVAILABLE: ask again later.
+  virtual absl::StatusOr<ClaimAnswer> Claim(const std::string& upgrade_id, const std::string& work,
+                                            const std::string& holder, absl::Duration ttl) = 0;
+  // Gives `holder`'s claim up; with `done`, keeps it as the record that the work is done.
+  virtual absl::Status Release(const std::string& upgrade_id, const std::string& work, const std::string& holder,
+                               bool done) = 0;
 };
 
 // Remembers the orders `gate` returned: an admitted order never changes, so each worker asks request
@@ -47,6 +63,14 @@ class CachingGate final : public Gate {
     return gate_.Pass(upgrade_id, checkpoint);
   }
   absl::StatusOr<upgrade::v1::Order> GetOrder(const std::string& upgrade_id) override;
+  absl::StatusOr<ClaimAnswer> Claim(const std::string& upgrade_id, const std::string& work, const std::string& holder,
+                                    absl::Duration ttl) override {
+    return gate_.Claim(upgrade_id, work, holder, ttl);
+  }
+  absl::Status Release(const std::string& upgrade_id, const std::string& work, const std::string& holder,
+                       bool done) override {
+    return gate_.Release(upgrade_id, work, holder, done);
+  }
 
  private:
   Gate& gate_;

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "libs/common/grpc_util.h"
+#include "libs/common/time.h"
 #include "upgrade/v1/gate.grpc.pb.h"
 
 namespace upshift {
@@ -58,6 +59,35 @@ absl::StatusOr<upgrade::v1::Order> GrpcGate::GetOrder(const std::string& upgrade
   grpc::Status status = impl_->stub->GetOrder(&context, request, &response);
   if (!status.ok()) return FromGateStatus(status);
   return std::move(*response.mutable_order());
+}
+
+absl::StatusOr<ClaimAnswer> GrpcGate::Claim(const std::string& upgrade_id, const std::string& work,
+                                            const std::string& holder, absl::Duration ttl) {
+  upgrade::v1::ClaimWorkRequest request;
+  request.set_upgrade_id(upgrade_id);
+  request.set_work(work);
+  request.set_holder(holder);
+  ToProto(ttl, request.mutable_ttl());
+  upgrade::v1::ClaimWorkResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(impl_->timeout));
+  grpc::Status status = impl_->stub->ClaimWork(&context, request, &response);
+  if (!status.ok()) return FromGateStatus(status);
+  return ClaimAnswer{response.granted(), response.holder(), FromProto(response.expires_at()), response.done()};
+}
+
+absl::Status GrpcGate::Release(const std::string& upgrade_id, const std::string& work, const std::string& holder,
+                               bool done) {
+  upgrade::v1::ReleaseWorkRequest request;
+  request.set_upgrade_id(upgrade_id);
+  request.set_work(work);
+  request.set_holder(holder);
+  request.set_done(done);
+  upgrade::v1::ReleaseWorkResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(impl_->timeout));
+  grpc::Status status = impl_->stub->ReleaseWork(&context, request, &response);
+  return status.ok() ? absl::OkStatus() : FromGateStatus(status);
 }
 
 }  // namespace upshift

@@ -22,6 +22,8 @@ struct PgHostingOptions {
   // Directory of pg_dump / pg_restore; empty: PATH.
   std::string pg_bin_dir;
   absl::Duration dump_timeout = absl::Hours(6);
+  // Sessions kept open to the maintenance database (a copy holds one for as long as it runs).
+  int admin_sessions = 4;
 };
 
 class PgHostingServer final : public HostingServer {

@@ -2,7 +2,8 @@
 
 #include <librdkafka/rdkafkacpp.h>
 
-#include <deque>
+#include <functional>
+#include <list>
 #include <optional>
 #include <set>
 #include <thread>
@@ -12,6 +13,8 @@
 #include "libs/common/logging.h"
 #include "libs/common/retry.h"
 #include "libs/common/time.h"
+#include "libs/kafka/keyed_queue.h"
+#include "libs/kafka/offset_tracker.h"
 #include "libs/kafka/topics.h"
 #include "upgrade/v1/events.pb.h"
 
@@ -49,19 +52,25 @@ void Check(const char* what, RdKafka::Error* error) {
   delete error;
 }
 
-// The consumer's partitions are paused while a handler runs (it keeps polling meanwhile). librdkafka
-// keeps a partition's pause flag while the partition is not assigned: one paused during a handler and
-// revoked before the handler ended (by a rebalance, or a session lost in a broker outage) would come
-// back paused, and nothing would be fetched from it again. So this remembers what it paused, and each
-// assignment sets the state of the partitions it adds: paused while a handler runs, and otherwise
-// resumed if they were left paused. Partitions never paused are never resumed: a resume restarts
-// the partition's fetch, dropping what was in flight. Used on the polling thread only (the
-// rebalance callback runs inside consume()).
+// Fetching is paused while the records waiting for a handler reach their bound (the consumer keeps
+// polling meanwhile, to stay in its group). librdkafka keeps a partition's pause flag while the
+// partition is not assigned: one paused and revoked before the wait ended (by a rebalance, or a
+// session lost in a broker outage) would come back paused, and nothing would be fetched from it
+// again. So this remembers what it paused, and each assignment sets the state of the partitions it
+// adds: paused while holding, and otherwise resumed if they were left paused. Partitions never
+// paused are never resumed: a resume restarts the partition's fetch, dropping what was in flight.
+// Used on the polling thread only (the rebalance callback runs inside consume()).
 class Pauses : public RdKafka::RebalanceCb {
  public:
   void set_consumer(RdKafka::KafkaConsumer* consumer) { consumer_ = consumer; }
+  // Called with the partitions a rebalance takes away, before they go.
+  void set_on_revoke(std::function<void(const std::vector<TopicPartition>&)> on_revoke) {
+    on_revoke_ = std::move(on_revoke);
+  }
 
-  // A handler starts (or ends) holding the partitions: pauses (resumes) every assigned partition.
+  bool holding() const { return holding_; }
+
+  // Starts (or ends) holding: pauses (resumes) every assigned partition.
   void HoldAssigned(bool hold) {
     holding_ = hold;
     std::vector<RdKafka::TopicPartition*> partitions;
@@ -82,6 +91,18 @@ class Pauses : public RdKafka::RebalanceCb {
       Set(partitions, holding_);
       return;
     }
+    std::vector<TopicPartition> revoked;
+    if (cooperative) {
+      for (RdKafka::TopicPartition* p : partitions) revoked.emplace_back(p->topic(), p->partition());
+    } else {
+      // Eager: everything assigned goes, whatever the list says.
+      std::vector<RdKafka::TopicPartition*> assigned;
+      if (consumer->assignment(assigned) == RdKafka::ERR_NO_ERROR) {
+        for (RdKafka::TopicPartition* p : assigned) revoked.emplace_back(p->topic(), p->partition());
+        RdKafka::TopicPartition::destroy(assigned);
+      }
+    }
+    if (on_revoke_) on_revoke_(revoked);
     if (cooperative) {
       Check("unassign", consumer->incremental_unassign(partitions));
     } else {
@@ -102,8 +123,20 @@ class Pauses : public RdKafka::RebalanceCb {
   }
 
   RdKafka::KafkaConsumer* consumer_ = nullptr;
+  std::function<void(const std::vector<TopicPartition>&)> on_revoke_;
   bool holding_ = false;
   std::set<std::pair<std::string, int32_t>> paused_;
+};
+
+// A record at its handler, on a thread of its own.
+struct Running {
+  QueuedRecord queued;
+  std::thread thread;
+  std::atomic<bool> done{false};       // the thread ended
+  std::atomic<bool> finished{false};   // handled or dead-lettered: its offset may be stored
+  std::atomic<bool> handling{false};   // the handler is at work (not waiting to retry)
+  std::atomic<bool> abandoned{false};  // its partition was revoked: no more retries
+  absl::Time reported;                 // its last progress report
 };
 
 }  // namespace
@@ -115,22 +148,25 @@ struct KafkaConsumer::Impl {
   std::shared_ptr<const RecordVerifier> verifier;
   RecordHandler handler;
   ProgressReport progress;
-  std::atomic<bool> handling{false};  // the handler is at work (not waiting to retry)
+  int max_in_flight = 1;
+  size_t max_waiting = 100;  // records fetched and waiting for a handler before fetching pauses
+  // The polling thread's own (the rebalance callback runs on it too).
+  OffsetTracker offsets;
+  KeyedQueue queue;
+  std::list<std::unique_ptr<Running>> running;
   Pauses pauses;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer;  // declared last: it calls `pauses` until destroyed
 
-  bool StoreOffset(const ConsumedRecord& r) {
+  void StoreOffset(const TopicPartition& partition, int64_t next) {
     std::vector<RdKafka::TopicPartition*> offsets = {
-        RdKafka::TopicPartition::create(r.topic, r.partition, r.offset + 1)};
+        RdKafka::TopicPartition::create(partition.first, partition.second, next)};
     RdKafka::ErrorCode code = consumer->offsets_store(offsets);
     RdKafka::TopicPartition::destroy(offsets);
     if (code != RdKafka::ERR_NO_ERROR) {
-      // Happens when the partition was revoked meanwhile: its new owner will see the record again.
-      LogWarning(absl::StrCat("cannot store offset ", r.topic, "/", r.partition, "@", r.offset, ": ",
+      // Happens when the partition was revoked meanwhile: its new owner will see the records again.
+      LogWarning(absl::StrCat("cannot store offset ", partition.first, "/", partition.second, "@", next, ": ",
                               RdKafka::err2str(code)));
-      return false;
     }
-    return true;
   }
 
   absl::Status SendToDeadLetters(const ConsumedRecord& r, const absl::Status& reason) {
@@ -156,13 +192,16 @@ struct KafkaConsumer::Impl {
     return handler(r);
   }
 
-  void Process(const ConsumedRecord& r, const std::atomic<bool>& stop) {
-    for (int attempt = 0; !stop; ++attempt) {
-      handling = true;
+  // On the record's own thread: handles it until it is handled or dead-lettered (then `finished`),
+  // retrying with backoff, or until the consumer stops or the partition is revoked.
+  void Process(Running& run, const std::atomic<bool>& stop) {
+    const ConsumedRecord& r = run.queued.record;
+    for (int attempt = 0; !stop && !run.abandoned; ++attempt) {
+      run.handling = true;
       absl::Status status = Handle(r);
-      handling = false;
+      run.handling = false;
       if (status.ok()) {
-        StoreOffset(r);
+        run.finished = true;
         return;
       }
       if (!IsRetryable(status)) {
@@ -170,7 +209,7 @@ struct KafkaConsumer::Impl {
                               " cannot be processed, sending it to the DLQ: ", status.ToString()));
         absl::Status sent = SendToDeadLetters(r, status);
         if (sent.ok()) {
-          StoreOffset(r);
+          run.finished = true;
           return;
         }
         status = sent;
@@ -179,7 +218,86 @@ struct KafkaConsumer::Impl {
       LogWarning(absl::StrCat("record ", r.topic, "/", r.partition, "@", r.offset, " will be retried in ",
                               absl::FormatDuration(wait), ": ", status.ToString()));
       absl::Time until = absl::Now() + wait;
-      while (!stop && absl::Now() < until) absl::SleepFor(absl::Milliseconds(50));
+      while (!stop && !run.abandoned && absl::Now() < until) absl::SleepFor(absl::Milliseconds(50));
+    }
+  }
+
+  // Partitions taken away: what waits for them is dropped, what runs on them stops retrying, and
+  // nothing of theirs is stored any more (their next owner starts from the last stored offset).
+  void Revoked(const std::vector<TopicPartition>& partitions) {
+    for (const TopicPartition& p : partitions) {
+      offsets.Forget(p);
+      queue.Drop(p);
+      for (const std::unique_ptr<Running>& run : running) {
+        if (run->queued.ticket.partition == p) run->abandoned = true;
+      }
+    }
+  }
+
+  // Joins the threads that ended, storing the offsets their records let advance.
+  void Reap() {
+    for (auto it = running.begin(); it != running.end();) {
+      Running& run = **it;
+      if (!run.done) {
+        ++it;
+        continue;
+      }
+      run.thread.join();
+      if (run.finished) {
+        if (std::optional<int64_t> next = offsets.Finished(run.queued.ticket); next.has_value()) {
+          StoreOffset(run.queued.ticket.partition, *next);
+        }
+      }
+      queue.Done(run.queued.record.key);
+      it = running.erase(it);
+    }
+  }
+
+  // Starts handlers for waiting records, up to `max_in_flight` at once, one per key.
+  void Dispatch(const std::atomic<bool>& stop) {
+    while (!stop && running.size() < static_cast<size_t>(max_in_flight)) {
+      std::optional<QueuedRecord> next = queue.Next();
+      if (!next.has_value()) return;
+      auto run = std::make_unique<Running>();
+      run->queued = *std::move(next);
+      run->reported = absl::Now();
+      Running* raw = run.get();
+      run->thread = std::thread([this, raw, &stop] {
+        Process(*raw, stop);
+        raw->done = true;
+      });
+      running.push_back(std::move(run));
+    }
+  }
+
+  void Report() {
+    if (!progress.report) return;
+    absl::Time now = absl::Now();
+    for (const std::unique_ptr<Running>& run : running) {
+      if (now - run->reported < progress.every) continue;
+      run->reported = now;
+      if (run->handling) progress.report(run->queued.record);
+    }
+  }
+
+  // Pauses fetching while enough records wait, and resumes it once half of them went.
+  void Hold(bool stopping) {
+    bool hold = stopping || queue.waiting() >= max_waiting ||
+                (pauses.holding() && queue.waiting() > max_waiting / 2);
+    if (hold != pauses.holding()) pauses.HoldAssigned(hold);
+  }
+
+  std::optional<ConsumedRecord> Next(int timeout_ms) {
+    std::unique_ptr<RdKafka::Message> msg(consumer->consume(timeout_ms));
+    switch (msg->err()) {
+      case RdKafka::ERR_NO_ERROR:
+        return RecordOf(*msg);
+      case RdKafka::ERR__TIMED_OUT:
+      case RdKafka::ERR__PARTITION_EOF:
+        return std::nullopt;
+      default:
+        LogWarning(absl::StrCat("kafka consumer: ", msg->errstr()));
+        return std::nullopt;
     }
   }
 };
@@ -189,8 +307,11 @@ absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(const Kafka
                                                                      const std::vector<std::string>& topics,
                                                                      Publisher* dead_letters,
                                                                      RecordHandler handler,
-                                                                     ProgressReport progress) {
+                                                                     ProgressReport progress, int max_in_flight) {
+  if (max_in_flight < 1) return absl::InvalidArgumentError("a consumer's max_in_flight must be at least 1");
   auto impl = std::make_unique<Impl>();
+  impl->max_in_flight = max_in_flight;
+  impl->max_waiting = std::max<size_t>(100, 4 * static_cast<size_t>(max_in_flight));
   impl->group_id = group_id;
   impl->topics = topics;
   impl->dead_letters = dead_letters;
@@ -211,6 +332,9 @@ absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(const Kafka
       {"auto.commit.interval.ms", "500"},
       {"auto.offset.reset", "earliest"},
       {"enable.partition.eof", "false"},
+      // A replica joining or leaving takes over only the partitions that must move, so the others'
+      // work goes on undisturbed.
+      {"partition.assignment.strategy", "cooperative-sticky"},
   };
   for (const auto& [k, v] : options.properties) props[k] = v;
   for (const auto& [k, v] : props) {
@@ -221,6 +345,8 @@ absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(const Kafka
   impl->consumer.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
   if (!impl->consumer) return absl::InvalidArgumentError(absl::StrCat("kafka consumer: ", err));
   impl->pauses.set_consumer(impl->consumer.get());
+  Impl* raw = impl.get();
+  impl->pauses.set_on_revoke([raw](const std::vector<TopicPartition>& revoked) { raw->Revoked(revoked); });
   RdKafka::ErrorCode code = impl->consumer->subscribe(topics);
   if (code != RdKafka::ERR_NO_ERROR) {
     return absl::InvalidArgumentError(absl::StrCat("kafka subscribe: ", RdKafka::err2str(code)));
@@ -233,63 +359,28 @@ KafkaConsumer::KafkaConsumer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)
 KafkaConsumer::~KafkaConsumer() = default;
 
 void KafkaConsumer::Run(const std::atomic<bool>& stop) {
-  // Records fetched while another was being handled (before the pause took effect): handled next, in
-  // the order they came.
-  std::deque<ConsumedRecord> pending;
-  auto next = [&](int timeout_ms) -> std::optional<ConsumedRecord> {
-    std::unique_ptr<RdKafka::Message> msg(impl_->consumer->consume(timeout_ms));
-    switch (msg->err()) {
-      case RdKafka::ERR_NO_ERROR:
-        return RecordOf(*msg);
-      case RdKafka::ERR__TIMED_OUT:
-      case RdKafka::ERR__PARTITION_EOF:
-        return std::nullopt;
-      default:
-        LogWarning(absl::StrCat("kafka consumer: ", msg->errstr()));
-        return std::nullopt;
-    }
-  };
+  Impl& c = *impl_;
+  // Handlers may run for hours (a long upgrade step). Each runs on a thread of its own while this one
+  // keeps polling, so the consumer stays in its group whatever max.poll.interval.ms is.
   while (!stop) {
-    std::optional<ConsumedRecord> record;
-    if (!pending.empty()) {
-      record = std::move(pending.front());
-      pending.pop_front();
-    } else {
-      record = next(100);
+    c.Reap();
+    c.Dispatch(stop);
+    c.Report();
+    c.Hold(false);
+    if (std::optional<ConsumedRecord> record = c.Next(c.running.empty() ? 100 : 10); record.has_value()) {
+      OffsetTracker::Ticket ticket = c.offsets.Received({record->topic, record->partition}, record->offset);
+      c.queue.Add({*std::move(record), std::move(ticket)});
     }
-    if (!record.has_value()) continue;
-    // The handler may run for hours (a long upgrade step). It runs on its own thread while this one
-    // keeps polling, with the partitions paused, so the consumer stays in its group whatever
-    // max.poll.interval.ms is.
-    std::atomic<bool> done{false};
-    std::thread worker([&] {
-      impl_->Process(*record, stop);
-      done = true;
-    });
-    bool paused = false;
-    absl::Time started = absl::Now();
-    absl::Time reported = started;
-    while (!done) {
-      if (impl_->progress.report && absl::Now() - reported >= impl_->progress.every) {
-        reported = absl::Now();
-        if (impl_->handling) impl_->progress.report(*record);
-      }
-      if (!paused && absl::Now() - started > absl::Milliseconds(200)) {
-        impl_->pauses.HoldAssigned(true);
-        paused = true;
-      }
-      if (!paused) {
-        absl::SleepFor(absl::Milliseconds(5));
-        continue;
-      }
-      if (std::optional<ConsumedRecord> more = next(100); more.has_value()) {
-        pending.push_back(*std::move(more));  // fetched before the pause took effect
-      }
-    }
-    worker.join();
-    if (paused) impl_->pauses.HoldAssigned(false);
   }
-  impl_->consumer->close();
+  // Stopping: nothing more starts; the handlers at work end (their retries stop), and their offsets
+  // are stored, while polling goes on to keep the group membership.
+  c.Hold(true);
+  while (!c.running.empty()) {
+    c.Reap();
+    c.Report();
+    c.Next(10);
+  }
+  c.consumer->close();
 }
 
 }  // namespace upshift

@@ -16,7 +16,12 @@ ABSL_FLAG(std::string, record_trusted_keys, "",
 ABSL_FLAG(bool, insecure_unsigned_records, false,
           "Write records unsigned and consume them unchecked (development only; logged as a warning)");
 
+ABSL_FLAG(int, max_in_flight, 8,
+          "Records a replica handles at once, of different databases (each database's stay in order)");
+
 namespace upshift {
+
+int MaxInFlightFromFlags() { return absl::GetFlag(FLAGS_max_in_flight); }
 
 absl::StatusOr<KafkaOptions> KafkaOptionsFromFlags(std::string client_id) {
   return MakeKafkaOptions(absl::GetFlag(FLAGS_kafka_brokers), absl::GetFlag(FLAGS_kafka_properties),

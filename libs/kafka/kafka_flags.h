@@ -16,6 +16,9 @@ namespace upshift {
 // records as. Errors as MakeKafkaOptions.
 absl::StatusOr<KafkaOptions> KafkaOptionsFromFlags(std::string client_id);
 
+// --max_in_flight: how many records a consumer handles at once (see KafkaConsumer).
+int MaxInFlightFromFlags();
+
 }  // namespace upshift
 
 #endif  // UPSHIFT_LIBS_KAFKA_KAFKA_FLAGS_H_

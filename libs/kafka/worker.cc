@@ -44,10 +44,10 @@ ProgressReport Heartbeats(KafkaProducer& producer, std::string source, absl::Dur
 }
 
 int RunConsumer(const KafkaOptions& options, const std::string& group, const std::vector<std::string>& topics,
-                KafkaProducer& producer, RecordHandler handler, ProgressReport progress, WorkerHealth health,
-                const std::atomic<bool>& stop) {
-  absl::StatusOr<std::unique_ptr<KafkaConsumer>> consumer =
-      KafkaConsumer::Create(options, group, topics, &producer, std::move(handler), std::move(progress));
+                KafkaProducer& producer, RecordHandler handler, ProgressReport progress, int max_in_flight,
+                WorkerHealth health, const std::atomic<bool>& stop) {
+  absl::StatusOr<std::unique_ptr<KafkaConsumer>> consumer = KafkaConsumer::Create(
+      options, group, topics, &producer, std::move(handler), std::move(progress), max_in_flight);
   if (!consumer.ok()) {
     LogError(consumer.status().ToString());
     return 2;
@@ -60,7 +60,8 @@ int RunConsumer(const KafkaOptions& options, const std::string& group, const std
   }
   health.probes.push_back({"kafka broker", [&producer] { return producer.CheckBroker(absl::Seconds(2)); }});
   std::thread monitor([&] { MonitorHealth(**server, health.probes, {}, health.interval, stop); });
-  LogInfo(absl::StrCat("consuming ", absl::StrJoin(topics, ", "), " in group ", group, "; health on port ", port));
+  LogInfo(absl::StrCat("consuming ", absl::StrJoin(topics, ", "), " in group ", group, ", up to ", max_in_flight,
+                      " at once; health on port ", port));
   (*consumer)->Run(stop);
   monitor.join();
   (*server)->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));

@@ -41,12 +41,12 @@ struct WorkerHealth {
 ProgressReport Heartbeats(KafkaProducer& producer, std::string source, absl::Duration every);
 
 // Serves `health`, and consumes `topics` in consumer group `group` with `handler` (reporting
-// `progress` while it works) until `stop` is set (records that can never be processed go to upgrade.dlq through `producer`); then reports
+// `progress` while it works, up to `max_in_flight` records at once) until `stop` is set (records that can never be processed go to upgrade.dlq through `producer`); then reports
 // NOT_SERVING, leaves the group and flushes `producer`. Returns the process exit code: 0, 1 when
 // the health port cannot be bound, 2 when the consumer cannot be configured.
 int RunConsumer(const KafkaOptions& options, const std::string& group, const std::vector<std::string>& topics,
-                KafkaProducer& producer, RecordHandler handler, ProgressReport progress, WorkerHealth health,
-                const std::atomic<bool>& stop);
+                KafkaProducer& producer, RecordHandler handler, ProgressReport progress, int max_in_flight,
+                WorkerHealth health, const std::atomic<bool>& stop);
 
 }  // namespace upshift
 

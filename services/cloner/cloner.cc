@@ -208,7 +208,22 @@ absl::StatusOr<std::optional<TableRowCounts>> Cloner::MakeCopy(const upgrade::v1
   return made;
 }
 
+absl::Status Cloner::Claimed(const upgrade::v1::Order& order, const std::string& work,
+                             const std::function<absl::Status()>& fn) {
+  // No other replica does this while this one does (a rebalance may hand the record to both).
+  UPSHIFT_ASSIGN_OR_RETURN(std::unique_ptr<WorkClaim> claim,
+                           WorkClaim::Take(gate_, order.upgrade_id(), work, options_.claims));
+  if (claim == nullptr) return absl::OkStatus();  // done, and announced
+  absl::Status s = fn();
+  if (s.ok()) claim->Done();
+  return s;
+}
+
 absl::Status Cloner::OnAccepted(const upgrade::v1::Order& order) {
+  return Claimed(order, "copy", [&] { return Copy(order); });
+}
+
+absl::Status Cloner::Copy(const upgrade::v1::Order& order) {
   const bool check = order.purpose() == upgrade::v1::PURPOSE_CHECK;
   UPSHIFT_ASSIGN_OR_RETURN(std::optional<upgrade::v1::CloneSucceeded> done, store_.Find(order.upgrade_id()));
   if (!done.has_value() && !check) {
@@ -225,6 +240,7 @@ absl::Status Cloner::OnAccepted(const upgrade::v1::Order& order) {
     }
   }
   if (!done.has_value()) {
+    Semaphore::Hold copying = copies_.Acquire();
     UPSHIFT_RETURN_IF_ERROR(PublishEvent(publisher_, [&] {
       upgrade::v1::Event started = MakeEvent(order, "clone_started", "cloner", clock_.Now());
       started.mutable_clone_started();
@@ -331,6 +347,10 @@ absl::StatusOr<upgrade::v1::SnapshotSucceeded> Cloner::MakeRestorePoint(const up
 }
 
 absl::Status Cloner::OnProductionAccepted(const upgrade::v1::Order& order) {
+  return Claimed(order, "snapshot", [&] { return TakeOffline(order); });
+}
+
+absl::Status Cloner::TakeOffline(const upgrade::v1::Order& order) {
   const std::string& db = order.database();
   UPSHIFT_ASSIGN_OR_RETURN(std::optional<ProductionRecord> record, store_.FindProduction(order.upgrade_id()));
   if (record.has_value() && record->snapshot.has_value()) {

@@ -9,8 +9,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "libs/common/concurrent.h"
 #include "libs/common/time.h"
 #include "libs/gate/gate.h"
+#include "libs/gate/work_claim.h"
 #include "libs/hosting/hosting_server.h"
 #include "libs/kafka/consumer.h"
 #include "libs/kafka/publisher.h"
@@ -51,6 +53,11 @@ struct ClonerOptions {
   int64_t file_copy_from_bytes = int64_t{128} << 20;
   // The platform's own databases on the hosting server: never created, dropped or replaced.
   std::vector<std::string> reserved = {"upshift"};
+  // Test and check copies made at once (each reads its whole source and writes its whole copy on the
+  // hosting server). A restore point does not wait for this bound: its database is offline meanwhile.
+  int max_concurrent_copies = 2;
+  // This replica's claims on the copies and restore points it makes.
+  ClaimOptions claims{"cloner"};
 };
 
 // Makes the test copy of every accepted Test upgrade (and the throwaway copy of every check), checks
@@ -60,7 +67,13 @@ class Cloner {
  public:
   Cloner(ClonerOptions options, HostingServer& hosting, CloneStore& store, Publisher& publisher, Gate& gate,
          Clock& clock)
-      : options_(options), hosting_(hosting), store_(store), publisher_(publisher), gate_(gate), clock_(clock) {}
+      : options_(options),
+        hosting_(hosting),
+        store_(store),
+        publisher_(publisher),
+        gate_(gate),
+        clock_(clock),
+        copies_(options.max_concurrent_copies) {}
 
   // Consumer entry point for upgrade.orders and upgrade.events. Acts on the order request stored
   // for the record's upgrade (the gate's), never on the names the record carries: a record that
@@ -99,6 +112,13 @@ class Cloner {
   absl::StatusOr<int> RollBackStalledUpgrades();
 
  private:
+  // Runs `fn` under this replica's claim on `work` of `order`'s upgrade: UNAVAILABLE (retried) while
+  // another replica holds it, OK at once when the work is done.
+  absl::Status Claimed(const upgrade::v1::Order& order, const std::string& work, const std::function<absl::Status()>& fn);
+  // OnAccepted and OnProductionAccepted, under the claim.
+  absl::Status Copy(const upgrade::v1::Order& order);
+  absl::Status TakeOffline(const upgrade::v1::Order& order);
+
   // Publishes the event `kind` about `order`, filled in by `fill`.
   absl::Status Emit(const upgrade::v1::Order& order, const std::string& kind,
                     const std::function<void(upgrade::v1::Event&)>& fill);
@@ -141,6 +161,7 @@ class Cloner {
   Publisher& publisher_;
   Gate& gate_;
   Clock& clock_;
+  Semaphore copies_;  // test and check copies at work
 };
 
 }  // namespace upshift::cloner

@@ -11,6 +11,7 @@
 #include "libs/common/retry.h"
 #include "libs/common/signals.h"
 #include "libs/common/tls_flags.h"
+#include "libs/gate/claim_flags.h"
 #include "libs/gate/grpc_gate.h"
 #include "libs/hosting/pg_hosting_server.h"
 #include "libs/kafka/kafka_flags.h"
@@ -40,6 +41,9 @@ ABSL_FLAG(int, max_test_copies, 5, "Test copies kept per database; making one mo
 ABSL_FLAG(absl::Duration, test_copy_ttl, absl::Hours(24 * 30), "A test copy is dropped this long after it was made");
 ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(10),
           "How often a heartbeat is sent while an upgrade is worked on (keep well below status's --stall_timeout)");
+ABSL_FLAG(int, max_concurrent_copies, 2,
+          "Test and check copies made at once by this replica (each reads and writes a whole database on the "
+          "hosting server); at most --max_in_flight");
 ABSL_FLAG(absl::Duration, migration_lease, absl::Minutes(10),
           "A Production upgrade whose migrator sent no heartbeat for this long is rolled back");
 
@@ -78,6 +82,13 @@ absl::StatusOr<Config> ReadConfig() {
   c.options.max_test_copies = absl::GetFlag(FLAGS_max_test_copies);
   c.options.test_copy_ttl = absl::GetFlag(FLAGS_test_copy_ttl);
   c.options.reserved = absl::GetFlag(FLAGS_reserved_databases);
+  absl::StatusOr<ClaimOptions> claims = ClaimOptionsFromFlags("cloner");
+  if (!claims.ok()) return claims.status();
+  c.options.claims = *std::move(claims);
+  c.options.max_concurrent_copies = absl::GetFlag(FLAGS_max_concurrent_copies);
+  if (c.options.max_concurrent_copies < 1) return absl::InvalidArgumentError("--max_concurrent_copies must be at least 1");
+  // Each record at work may hold a session to the maintenance database, and the sweeper one more.
+  c.hosting.admin_sessions = MaxInFlightFromFlags() + 1;
   if (c.options.max_test_copies < 1) return absl::InvalidArgumentError("--max_test_copies must be at least 1");
   std::string method = absl::GetFlag(FLAGS_clone_method);
   if (method == "auto") {
@@ -116,7 +127,10 @@ int Run(const Config& config, const std::atomic<bool>& stop) {
   }
   GrpcGate request_gate(config.gate_addr, absl::Seconds(10), config.calling);
   CachingGate gate(request_gate);
-  Cloner cloner(config.options, hosting, *store, **producer, gate, SystemClock());
+  ClonerOptions options = config.options;
+  options.claims.stopping = &stop;
+  Cloner cloner(options, hosting, *store, **producer, gate, SystemClock());
+  LogInfo(absl::StrCat("claims copies as ", config.options.claims.holder));
   // Every replica sweeps (drops and rollbacks are idempotent): expired restore points, stalled upgrades.
   std::thread sweeper([&] {
     while (!stop) {
@@ -138,7 +152,7 @@ int Run(const Config& config, const std::atomic<bool>& stop) {
   int exit_code = RunConsumer(config.kafka, "upshift-cloner", {topics::kOrders, topics::kEvents}, **producer,
                               [&cloner](const ConsumedRecord& r) { return cloner.Handle(r); },
                               Heartbeats(**producer, "cloner", absl::GetFlag(FLAGS_heartbeat_interval)),
-                              std::move(health), stop);
+                              MaxInFlightFromFlags(), std::move(health), stop);
   sweeper.join();
   return exit_code;
 }

@@ -7,6 +7,7 @@
 #include "libs/common/logging.h"
 #include "libs/common/signals.h"
 #include "libs/common/tls_flags.h"
+#include "libs/gate/claim_flags.h"
 #include "libs/gate/grpc_gate.h"
 #include "libs/kafka/kafka_flags.h"
 #include "libs/kafka/topics.h"
@@ -33,7 +34,9 @@ int Run(const std::atomic<bool>& stop) {
   absl::StatusOr<Catalog> catalog = Catalog::Load(absl::GetFlag(FLAGS_catalog));
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> serving = ServerCredentialsFromFlags();
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> calling = ChannelCredentialsFromFlags();
-  for (const absl::Status& s : {kafka.status(), catalog.status(), serving.status(), calling.status()}) {
+  absl::StatusOr<ClaimOptions> claims = ClaimOptionsFromFlags("migrator");
+  if (claims.ok()) claims->stopping = &stop;
+  for (const absl::Status& s : {kafka.status(), catalog.status(), serving.status(), calling.status(), claims.status()}) {
     if (!s.ok()) {
       LogError(s.ToString());
       return 2;
@@ -48,7 +51,9 @@ int Run(const std::atomic<bool>& stop) {
   LogInfo(absl::StrCat("catalog ", catalog->application(), " loaded"));
   GrpcGate request_gate(absl::GetFlag(FLAGS_gate_addr), absl::Seconds(10), *calling);
   CachingGate gate(request_gate);
-  Migrator migrator(*catalog, target, **producer, gate, SystemClock(), absl::GetFlag(FLAGS_heartbeat_interval));
+  Migrator migrator(*catalog, target, **producer, gate, SystemClock(), absl::GetFlag(FLAGS_heartbeat_interval),
+                    *claims);
+  LogInfo(absl::StrCat("claims plans as ", claims->holder));
   std::string hosting_db = absl::GetFlag(FLAGS_hosting_db);
   WorkerHealth health{absl::GetFlag(FLAGS_health_listen),
                       *serving,
@@ -56,7 +61,8 @@ int Run(const std::atomic<bool>& stop) {
                       absl::GetFlag(FLAGS_health_interval)};
   return RunConsumer(*kafka, "upshift-migrator", {topics::kEvents}, **producer,
                      [&migrator](const ConsumedRecord& r) { return migrator.Handle(r); },
-                     Heartbeats(**producer, "migrator", absl::GetFlag(FLAGS_heartbeat_interval)), std::move(health), stop);
+                     Heartbeats(**producer, "migrator", absl::GetFlag(FLAGS_heartbeat_interval)), MaxInFlightFromFlags(),
+                     std::move(health), stop);
 }
 
 }  // namespace

@@ -76,7 +76,8 @@ absl::StatusOr<std::vector<std::string>> Migrator::RunChecks(const std::string& 
   return findings;
 }
 
-absl::Status Migrator::RunPlan(const std::string& database, const upgrade::v1::Order& order, bool neutralize,
+absl::Status Migrator::RunPlan(const std::string& database, const upgrade::v1::Order& order,
+                               const WorkClaim& claim, bool neutralize,
                               const std::string& fence, const std::optional<RowCounts>& before,
                               upgrade::v1::IntegrityReport* report) {
   UPSHIFT_ASSIGN_OR_RETURN(std::vector<Hop> plan, catalog_.Plan(order.from_version(), order.target_version()));
@@ -128,6 +129,7 @@ absl::Status Migrator::RunPlan(const std::string& database, const upgrade::v1::O
       if (h + 1 < plan.size()) absl::StrAppend(&error, " (later hops were not checked)");
       return absl::FailedPreconditionError(error);
     }
+    UPSHIFT_RETURN_IF_ERROR(claim.Held());
     if (hop.single_transaction) {
       std::vector<StepRun> runs;
       for (const Step& step : hop.steps) {
@@ -138,6 +140,7 @@ absl::Status Migrator::RunPlan(const std::string& database, const upgrade::v1::O
     }
     for (const Step& step : hop.steps) {
       if (!hop.single_transaction) {
+        UPSHIFT_RETURN_IF_ERROR(claim.Held());
         UPSHIFT_ASSIGN_OR_RETURN(bool ran, target_.ApplyStep({database, label, step.name, step.checksum, step.sql,
                                                               fence, step.command, step.args, step.timeout,
                                                               step.superuser}));
@@ -231,6 +234,26 @@ void Migrator::AddHistory(const std::string& database, upgrade::v1::IntegrityRep
 }
 
 absl::Status Migrator::MigrateCopy(const upgrade::v1::Order& order, const std::optional<RowCounts>& before) {
+  // No other replica runs this plan while this one does (a rebalance may hand the record to both).
+  UPSHIFT_ASSIGN_OR_RETURN(std::unique_ptr<WorkClaim> claim,
+                           WorkClaim::Take(gate_, order.upgrade_id(), "plan", claims_));
+  if (claim == nullptr) return absl::OkStatus();  // done, and announced
+  absl::Status s = MigrateCopy(order, before, *claim);
+  if (s.ok()) claim->Done();
+  return s;
+}
+
+absl::Status Migrator::MigrateInPlace(const upgrade::v1::Order& order, const std::optional<RowCounts>& before) {
+  UPSHIFT_ASSIGN_OR_RETURN(std::unique_ptr<WorkClaim> claim,
+                           WorkClaim::Take(gate_, order.upgrade_id(), "plan", claims_));
+  if (claim == nullptr) return absl::OkStatus();
+  absl::Status s = MigrateInPlace(order, before, *claim);
+  if (s.ok()) claim->Done();
+  return s;
+}
+
+absl::Status Migrator::MigrateCopy(const upgrade::v1::Order& order, const std::optional<RowCounts>& before,
+                                   const WorkClaim& claim) {
   const bool check = order.purpose() == upgrade::v1::PURPOSE_CHECK;
   auto cancel = [&](const std::string& reason) {
     LogInfo(absl::StrCat("upgrade ", order.upgrade_id(), ": ", reason));
@@ -252,7 +275,8 @@ absl::Status Migrator::MigrateCopy(const upgrade::v1::Order& order, const std::o
   upgrade::v1::IntegrityReport report;
   // A check migrates its copy like a Test (later hops' pre-checks need the earlier hops applied) but
   // does not neutralize it: the copy is dropped, never handed over.
-  absl::Status ran = RunPlan(order.test_database(), order, /*neutralize=*/!check, /*fence=*/"", before, &report);
+  absl::Status ran =
+      RunPlan(order.test_database(), order, claim, /*neutralize=*/!check, /*fence=*/"", before, &report);
   if (!IsRetryable(ran)) AddHistory(order.test_database(), &report);
   // Before any event hands the copy on (to its owner, or to the cloner that drops it).
   target_.EndSession(order.test_database());
@@ -278,7 +302,8 @@ absl::Status Migrator::MigrateCopy(const upgrade::v1::Order& order, const std::o
   return PublishEvent(publisher_, succeeded);
 }
 
-absl::Status Migrator::MigrateInPlace(const upgrade::v1::Order& order, const std::optional<RowCounts>& before) {
+absl::Status Migrator::MigrateInPlace(const upgrade::v1::Order& order, const std::optional<RowCounts>& before,
+                                      const WorkClaim& claim) {
   const std::string& db = order.database();
   UPSHIFT_ASSIGN_OR_RETURN(bool online, target_.AcceptsConnections(db));
   if (online) {
@@ -317,7 +342,8 @@ absl::Status Migrator::MigrateInPlace(const upgrade::v1::Order& order, const std
     }
   });
   upgrade::v1::IntegrityReport report;
-  absl::Status ran = RunPlan(db, order, /*neutralize=*/false, /*fence=*/order.upgrade_id(), before, &report);
+  absl::Status ran =
+      RunPlan(db, order, claim, /*neutralize=*/false, /*fence=*/order.upgrade_id(), before, &report);
   done = true;
   heartbeat.join();
   if (!IsRetryable(ran)) AddHistory(db, &report);

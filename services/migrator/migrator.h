@@ -9,6 +9,7 @@
 #include "libs/catalog/catalog.h"
 #include "libs/common/time.h"
 #include "libs/gate/gate.h"
+#include "libs/gate/work_claim.h"
 #include "libs/kafka/consumer.h"
 #include "libs/kafka/publisher.h"
 #include "services/migrator/migration_target.h"
@@ -21,14 +22,16 @@ namespace upshift::migrator {
 // applied steps, and a finished plan just re-announces its result.
 class Migrator {
  public:
+  // `claims`: this replica's claims on the plans it runs.
   Migrator(const Catalog& catalog, MigrationTarget& target, Publisher& publisher, Gate& gate, Clock& clock,
-           absl::Duration heartbeat_interval = absl::Seconds(10))
+           absl::Duration heartbeat_interval = absl::Seconds(10), ClaimOptions claims = {"migrator"})
       : catalog_(catalog),
         target_(target),
         publisher_(publisher),
         gate_(gate),
         clock_(clock),
-        heartbeat_interval_(heartbeat_interval) {}
+        heartbeat_interval_(heartbeat_interval),
+        claims_(std::move(claims)) {}
 
   // Consumer entry point for upgrade.events. Acts on the order request stored for the record's
   // upgrade; a record that disagrees with it is refused (PERMISSION_DENIED) and changes nothing.
@@ -37,6 +40,9 @@ class Migrator {
   // Row counts per table ("schema.table"), as the cloner measured them.
   using RowCounts = std::map<std::string, int64_t>;
 
+  // Both take this replica's claim on the upgrade's plan first: while another replica holds it, they
+  // return UNAVAILABLE (retried), and once the plan is done, OK at once.
+  //
   // Upgrades `order`'s copy: a Test's test copy (then neutralized and handed over), or a check's
   // throwaway copy (every pre-check and post-check reported; the cloner drops it afterwards).
   // Retryable errors are returned; every other outcome is published. `before`: the copy's row
@@ -49,6 +55,12 @@ class Migrator {
   absl::Status MigrateInPlace(const upgrade::v1::Order& order, const std::optional<RowCounts>& before = std::nullopt);
 
  private:
+  // MigrateCopy and MigrateInPlace, under this replica's claim on the plan.
+  absl::Status MigrateCopy(const upgrade::v1::Order& order, const std::optional<RowCounts>& before,
+                           const WorkClaim& claim);
+  absl::Status MigrateInPlace(const upgrade::v1::Order& order, const std::optional<RowCounts>& before,
+                              const WorkClaim& claim);
+
   // Runs every one of `checks` in `database`, up to `sessions` at a time, recording each in `report`
   // under `kind` in their order. Returns the findings (one per check that returned false or failed,
   // for a person to read), or a retryable error.
@@ -56,13 +68,14 @@ class Migrator {
                                                      const std::string& kind, size_t sessions,
                                                      upgrade::v1::IntegrityReport* report);
 
-  // Applies the plan to `database`; a non-retryable error is the upgrade's failure, and `report`
+  // Applies the plan to `database`, each step only while `claim` holds (else UNAVAILABLE: another
+  // replica took the plan over); a non-retryable error is the upgrade's failure, and `report`
   // then holds what was checked up to it. `fence`: Production, the upgrade id whose lease the
   // database must hold for anything to run. Fills `report`: row counts before and after, tables
   // declared unchanged compared by checksum (a difference fails the plan), NOT VALID constraints
   // validated, checks. A hop's pre-checks all run before it fails.
-  absl::Status RunPlan(const std::string& database, const upgrade::v1::Order& order, bool neutralize,
-                       const std::string& fence, const std::optional<RowCounts>& before,
+  absl::Status RunPlan(const std::string& database, const upgrade::v1::Order& order, const WorkClaim& claim,
+                       bool neutralize, const std::string& fence, const std::optional<RowCounts>& before,
                        upgrade::v1::IntegrityReport* report);
 
   // Sets `report`'s steps from `database`'s migration history (a failure to read it is logged).
@@ -74,6 +87,7 @@ class Migrator {
   Gate& gate_;
   Clock& clock_;
   const absl::Duration heartbeat_interval_;
+  const ClaimOptions claims_;
 };
 
 }  // namespace upshift::migrator

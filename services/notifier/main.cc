@@ -69,7 +69,8 @@ int Run(const std::atomic<bool>& stop) {
                       {{"platform database", [&] { return pg::PingServer(platform_db); }}},
                       absl::GetFlag(FLAGS_health_interval)};
   return RunConsumer(*kafka, "upshift-notifier", {topics::kOrders, topics::kEvents}, **producer,
-                     [&notifier](const ConsumedRecord& r) { return notifier.Handle(r); }, {}, std::move(health), stop);
+                     [&notifier](const ConsumedRecord& r) { return notifier.Handle(r); }, {}, MaxInFlightFromFlags(),
+                     std::move(health), stop);
 }
 
 }  // namespace

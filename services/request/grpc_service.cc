@@ -117,6 +117,19 @@ grpc::Status UpgradeGateImpl::GetOrder(grpc::ServerContext*, const upgrade::v1::
   return grpc::Status::OK;
 }
 
+grpc::Status UpgradeGateImpl::ClaimWork(grpc::ServerContext*, const upgrade::v1::ClaimWorkRequest* request,
+                                        upgrade::v1::ClaimWorkResponse* response) {
+  absl::StatusOr<upgrade::v1::ClaimWorkResponse> result = claims_.Claim(*request);
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  *response = *std::move(result);
+  return grpc::Status::OK;
+}
+
+grpc::Status UpgradeGateImpl::ReleaseWork(grpc::ServerContext*, const upgrade::v1::ReleaseWorkRequest* request,
+                                          upgrade::v1::ReleaseWorkResponse*) {
+  return ToGrpcStatus(claims_.Release(*request));
+}
+
 grpc::Status AuditServiceImpl::ListAuditRecords(grpc::ServerContext* context,
                                                 const upgrade::v1::ListAuditRecordsRequest* request,
                                                 upgrade::v1::ListAuditRecordsResponse* response) {

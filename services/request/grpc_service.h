@@ -5,6 +5,7 @@
 #include "services/request/admission.h"
 #include "services/request/auditor.h"
 #include "services/request/cancellation.h"
+#include "services/request/work_claims.h"
 #include "services/request/test_copies.h"
 #include "upgrade/v1/audit.grpc.pb.h"
 #include "upgrade/v1/gate.grpc.pb.h"
@@ -55,14 +56,19 @@ class AuditServiceImpl final : public upgrade::v1::AuditService::Service {
 // upgrade.v1.UpgradeGate (internal, for the workers): translates to Cancellation.
 class UpgradeGateImpl final : public upgrade::v1::UpgradeGate::Service {
  public:
-  explicit UpgradeGateImpl(Cancellation& cancellation) : cancellation_(cancellation) {}
+  UpgradeGateImpl(Cancellation& cancellation, WorkClaims& claims) : cancellation_(cancellation), claims_(claims) {}
   grpc::Status PassCheckpoint(grpc::ServerContext* context, const upgrade::v1::PassCheckpointRequest* request,
                               upgrade::v1::PassCheckpointResponse* response) override;
   grpc::Status GetOrder(grpc::ServerContext* context, const upgrade::v1::GetOrderRequest* request,
                         upgrade::v1::GetOrderResponse* response) override;
+  grpc::Status ClaimWork(grpc::ServerContext* context, const upgrade::v1::ClaimWorkRequest* request,
+                         upgrade::v1::ClaimWorkResponse* response) override;
+  grpc::Status ReleaseWork(grpc::ServerContext* context, const upgrade::v1::ReleaseWorkRequest* request,
+                           upgrade::v1::ReleaseWorkResponse* response) override;
 
  private:
   Cancellation& cancellation_;
+  WorkClaims& claims_;
 };
 
 }  // namespace upshift::request

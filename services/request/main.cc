@@ -114,11 +114,12 @@ int Run(const Config& config, const std::atomic<bool>& stop) {
   Auditor auditor(*store, SystemClock(), [&relay] { relay.Wake(); });
   UpgradeServiceImpl service(**auth, admission, cancellation, copies, auditor);
   AuditServiceImpl audit(**auth, auditor);
-  UpgradeGateImpl gate(cancellation);
+  WorkClaims claims(*store, *store);
+  UpgradeGateImpl gate(cancellation, claims);
   EventsTracker tracker(*store);
   absl::StatusOr<std::unique_ptr<KafkaConsumer>> consumer = KafkaConsumer::Create(
       kafka, "upshift-request", {topics::kEvents}, producer->get(),
-      [&tracker](const ConsumedRecord& r) { return tracker.Handle(r); });
+      [&tracker](const ConsumedRecord& r) { return tracker.Handle(r); }, {}, MaxInFlightFromFlags());
   if (!consumer.ok()) {
     LogError(consumer.status().ToString());
     return 2;

@@ -59,6 +59,16 @@ CREATE TABLE IF NOT EXISTS request.audit (
 );
 CREATE INDEX IF NOT EXISTS audit_by_tenant ON request.audit (tenant, seq DESC);
 CREATE INDEX IF NOT EXISTS audit_by_database ON request.audit (database, seq DESC);
+-- The workers' claims on pieces of upgrades' work (upgrade.v1.ClaimWorkRequest).
+CREATE TABLE IF NOT EXISTS request.claims (
+  upgrade_id text NOT NULL,
+  work       text NOT NULL,
+  holder     text NOT NULL,
+  expires_at timestamptz NOT NULL,
+  -- The work was done and its outcome announced (by `holder`): claimed no more.
+  done       boolean NOT NULL DEFAULT false,
+  PRIMARY KEY (upgrade_id, work)
+);
 CREATE TABLE IF NOT EXISTS request.outbox (
   id      bigserial PRIMARY KEY,
   topic   text NOT NULL,
@@ -235,6 +245,45 @@ absl::Status PgOrderStore::MarkFinished(const std::string& upgrade_id, Outcome o
         upgrade_id,
         outcome == Outcome::kSucceeded ? "succeeded" : outcome == Outcome::kCancelled ? "cancelled" : "failed",
         pg::FormatTime(at));
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<StoredClaim> PgOrderStore::ClaimWork(const std::string& upgrade_id, const std::string& work,
+                                                     const std::string& holder, absl::Duration ttl) {
+  StoredClaim claim;
+  absl::Status status = pool_->Transact([&](pqxx::work& tx) {
+    // Taken when free or expired, renewed when the holder's own; the row lock of ON CONFLICT makes
+    // two replicas' claims take turns.
+    pqxx::result taken = tx.exec_params(
+        "INSERT INTO request.claims (upgrade_id, work, holder, expires_at) "
+        "VALUES ($1, $2, $3, now() + $4 * interval '1 millisecond') "
+        "ON CONFLICT (upgrade_id, work) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at "
+        "WHERE NOT request.claims.done AND "
+        "(request.claims.holder = EXCLUDED.holder OR request.claims.expires_at <= now()) "
+        "RETURNING holder, " + pg::MicrosOf("expires_at") + ", done",
+        upgrade_id, work, holder, absl::ToInt64Milliseconds(ttl));
+    claim.granted = !taken.empty();
+    pqxx::result held = claim.granted ? taken
+                                      : tx.exec_params("SELECT holder, " + pg::MicrosOf("expires_at") +
+                                                           ", done FROM request.claims WHERE upgrade_id = $1 AND work = $2",
+                                                       upgrade_id, work);
+    if (held.empty()) return absl::AbortedError("the claim was released meanwhile");  // retried
+    claim.holder = held[0][0].as<std::string>();
+    claim.expires_at = pg::TimeFromField(held[0][1]);
+    claim.done = held[0][2].as<bool>();
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return claim;
+}
+
+absl::Status PgOrderStore::ReleaseWork(const std::string& upgrade_id, const std::string& work,
+                                       const std::string& holder, bool done) {
+  return pool_->Transact([&](pqxx::work& tx) {
+    tx.exec_params(done ? "UPDATE request.claims SET done = true WHERE upgrade_id = $1 AND work = $2 AND holder = $3"
+                        : "DELETE FROM request.claims WHERE upgrade_id = $1 AND work = $2 AND holder = $3 AND NOT done",
+                   upgrade_id, work, holder);
     return absl::OkStatus();
   });
 }

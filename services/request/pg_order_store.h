@@ -5,6 +5,7 @@
 #include <string>
 
 #include "services/request/audit_log.h"
+#include "services/request/claim_store.h"
 #include "services/request/order_store.h"
 
 namespace upshift::pg {
@@ -13,8 +14,8 @@ class Pool;
 
 namespace upshift::request {
 
-// OrderStore and AuditLog in the platform database, schema `request`.
-class PgOrderStore final : public OrderStore, public AuditLog {
+// OrderStore, AuditLog and ClaimStore in the platform database, schema `request`.
+class PgOrderStore final : public OrderStore, public AuditLog, public ClaimStore {
  public:
   // Connects lazily; creates the schema if missing (UNAVAILABLE if the database cannot be reached).
   static absl::StatusOr<std::unique_ptr<PgOrderStore>> Open(const std::string& conninfo, int pool_size);
@@ -42,6 +43,10 @@ class PgOrderStore final : public OrderStore, public AuditLog {
                            int* count) override;
 
   absl::Status Append(const upgrade::v1::AuditRecord& record, const OutgoingRecord& published) override;
+  absl::StatusOr<StoredClaim> ClaimWork(const std::string& upgrade_id, const std::string& work,
+                                        const std::string& holder, absl::Duration ttl) override;
+  absl::Status ReleaseWork(const std::string& upgrade_id, const std::string& work, const std::string& holder,
+                           bool done) override;
   absl::StatusOr<std::vector<NumberedAuditRecord>> ListAudit(const std::string& tenant, const std::string& database,
                                                              int64_t before_seq, int limit) override;
 

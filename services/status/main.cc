@@ -129,7 +129,7 @@ int Run(const Config& config, const std::atomic<bool>& stop) {
   Recorder recorder(*store, hub, [&relay] { relay.Wake(); });
   absl::StatusOr<std::unique_ptr<KafkaConsumer>> consumer = KafkaConsumer::Create(
       kafka, "upshift-status", {topics::kOrders, topics::kEvents}, producer->get(),
-      [&recorder](const ConsumedRecord& r) { return recorder.Handle(r); });
+      [&recorder](const ConsumedRecord& r) { return recorder.Handle(r); }, {}, MaxInFlightFromFlags());
   if (!consumer.ok()) {
     LogError(consumer.status().ToString());
     return 2;

@@ -2,13 +2,16 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "libs/common/ids.h"
 #include "libs/common/time.h"
 #include "services/request/pg_order_store.h"
 #include "tests/component/environment.h"
+#include "tests/support/wait.h"
 
 namespace upshift::request {
 namespace {
@@ -175,6 +178,54 @@ TEST_F(OrderStoreTest, AFailedPublishKeepsTheRecordsForTheNextRound) {
   }, &count);
   EXPECT_FALSE(s.ok());
   EXPECT_EQ(*Postgres().QueryValue(db_, "SELECT count(*) FROM request.outbox"), "1");
+}
+
+// Two replicas race for a claim from many threads: exactly one wins, the other sees who holds it;
+// the holder renews it; once it expires the other takes it; once done, nobody gets it any more.
+TEST_F(OrderStoreTest, OneReplicaHoldsAClaimUntilItExpiresOrIsReleasedAndADoneClaimStaysDone) {
+  const std::string id = NewUpgradeId();
+  std::atomic<int> granted{0};
+  std::vector<std::thread> racers;
+  for (int i = 0; i < 8; ++i) {
+    racers.emplace_back([&, i] {
+      absl::StatusOr<StoredClaim> c = store_->ClaimWork(id, "plan", absl::StrCat("migrator/r", i), absl::Minutes(1));
+      ASSERT_TRUE(c.ok()) << c.status();
+      if (c->granted) ++granted;
+    });
+  }
+  for (std::thread& t : racers) t.join();
+  EXPECT_EQ(granted, 1);
+  absl::StatusOr<StoredClaim> held = store_->ClaimWork(id, "plan", "migrator/other", absl::Seconds(1));
+  ASSERT_TRUE(held.ok());
+  EXPECT_FALSE(held->granted);
+  const std::string holder = held->holder;
+  EXPECT_NE(holder, "migrator/other");
+  EXPECT_GT(held->expires_at, absl::Now() + absl::Seconds(30));
+  // The holder renews for a short while, then goes silent: the claim expires and the other takes it.
+  absl::StatusOr<StoredClaim> renewed = store_->ClaimWork(id, "plan", holder, absl::Seconds(1));
+  ASSERT_TRUE(renewed.ok() && renewed->granted);
+  ASSERT_TRUE(upshift::testing::WaitFor([&] {
+    absl::StatusOr<StoredClaim> c = store_->ClaimWork(id, "plan", "migrator/other", absl::Seconds(30));
+    return c.ok() && c->granted;
+  }, absl::Seconds(10)));
+  // Releasing someone else's claim changes nothing.
+  ASSERT_TRUE(store_->ReleaseWork(id, "plan", holder, /*done=*/true).ok());
+  EXPECT_FALSE(store_->ClaimWork(id, "plan", holder, absl::Seconds(30))->granted);
+  // Released without done: free at once.
+  ASSERT_TRUE(store_->ReleaseWork(id, "plan", "migrator/other", /*done=*/false).ok());
+  absl::StatusOr<StoredClaim> again = store_->ClaimWork(id, "plan", holder, absl::Seconds(30));
+  ASSERT_TRUE(again.ok() && again->granted);
+  // Done: kept, and every later claim, the holder's own included, is told so.
+  ASSERT_TRUE(store_->ReleaseWork(id, "plan", holder, /*done=*/true).ok());
+  for (const std::string who : {holder, std::string("migrator/other")}) {
+    absl::StatusOr<StoredClaim> after = store_->ClaimWork(id, "plan", who, absl::Seconds(30));
+    ASSERT_TRUE(after.ok());
+    EXPECT_FALSE(after->granted);
+    EXPECT_TRUE(after->done);
+    EXPECT_EQ(after->holder, holder);
+  }
+  // Another piece of the same upgrade's work is claimed apart.
+  EXPECT_TRUE(store_->ClaimWork(id, "copy", "cloner/a", absl::Seconds(30))->granted);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 
 #include <iostream>
 #include <fstream>
+#include <sstream>
 #include <algorithm>
 #include <filesystem>
 #include <functional>
@@ -21,10 +22,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include <pqxx/pqxx>
 
 #include "libs/common/ids.h"
+#include "libs/common/time.h"
 #include "libs/kafka/producer.h"
 #include "libs/kafka/topics.h"
 #include "tests/support/platform.h"
@@ -63,13 +66,51 @@ constexpr absl::Duration kMaxPollInterval = absl::Seconds(7);  // the migrator's
 constexpr absl::Duration kStallTimeout = absl::Seconds(3);     // status's; workers beat every 250 ms
 const std::vector<std::string> kServices = {"request", "status", "cloner", "migrator", "notifier"};
 
+const std::string* catalog_dir = nullptr;
+
+// Adds a command step (a vendor's tool, run outside any transaction) to the test catalog's
+// 17.0 -> 18.0 hop, after 02a_test_slow: it writes a line "<database> start" and one "<database>
+// end" to command_runs.log in the catalog folder, and between them sleeps as many seconds as the
+// key 'upshift.test.slow_command' of the database's ir_config_parameter says (none without it).
+void AddTestCommandStep(const std::string& dir) {
+  std::filesystem::create_directories(dir + "/bin");
+  const std::string script = dir + "/bin/test_command";
+  std::ofstream(script) << "#!/usr/bin/env bash\n"
+                           "set -euo pipefail\n"
+                           "log=\"$(dirname \"$0\")/../command_runs.log\"\n"
+                           "echo \"$PGDATABASE start\" >> \"$log\"\n"
+                           "psql -X -q -v ON_ERROR_STOP=1 -c \"SELECT pg_sleep(value::float) FROM ir_config_parameter "
+                           "WHERE key = 'upshift.test.slow_command'\" > /dev/null\n"
+                           "echo \"$PGDATABASE end\" >> \"$log\"\n";
+  std::filesystem::permissions(script, std::filesystem::perms::owner_all);
+  std::ifstream in(dir + "/catalog.textproto");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string manifest = absl::StrReplaceAll(
+      text.str(), {{"  steps { name: \"02b_test_fail\"",
+                    "  steps { name: \"02c_test_command\" command: \"bin/test_command\" timeout_seconds: 60 }\n"
+                    "  steps { name: \"02b_test_fail\""}});
+  std::ofstream(dir + "/catalog.textproto") << manifest;
+}
+
+// How many lines of the command step's log say `what` ("start", "end") about `database`.
+int CommandRuns(const std::string& database, const std::string& what) {
+  std::ifstream in(*catalog_dir + "/command_runs.log");
+  int n = 0;
+  for (std::string line; std::getline(in, line);) n += line == absl::StrCat(database, " ", what);
+  return n;
+}
+
 class SuiteEnvironment : public ::testing::Environment {
  public:
   void SetUp() override {
     catalog_dir_ = MakeTempDir("upshift-fault-catalog");
     std::filesystem::remove(catalog_dir_);
+    MakeTestCatalog(catalog_dir_);
+    AddTestCommandStep(catalog_dir_);
+    catalog_dir = &catalog_dir_;
     absl::StatusOr<std::unique_ptr<Platform>> p =
-        Platform::Start({MakeTestCatalog(catalog_dir_),
+        Platform::Start({catalog_dir_,
                          {{"cloner", {"--sweep_interval=250ms", "--heartbeat_interval=250ms"}},
                           {"status", {absl::StrCat("--stall_timeout=", absl::FormatDuration(kStallTimeout))}},
                           // A short max.poll.interval.ms, so that a step of seconds outlasts it.
@@ -116,6 +157,7 @@ class SuiteEnvironment : public ::testing::Environment {
     tap_.reset();
     platform = nullptr;
     platform_.reset();
+    catalog_dir = nullptr;
     std::filesystem::remove_all(catalog_dir_);
   }
 
@@ -162,6 +204,14 @@ class Stream {
     EXPECT_TRUE(platform->postgres()
                     .Exec(databases_[i], absl::StrCat("INSERT INTO ir_config_parameter (key, value) VALUES "
                                                       "('upshift.test.slow_upgrade', '", seconds, "')"))
+                    .ok());
+  }
+
+  // Makes the command step of database `i`'s plan last `seconds`.
+  void MakeSlowCommand(int i, int seconds) {
+    EXPECT_TRUE(platform->postgres()
+                    .Exec(databases_[i], absl::StrCat("INSERT INTO ir_config_parameter (key, value) VALUES "
+                                                      "('upshift.test.slow_command', '", seconds, "')"))
                     .ok());
   }
 
@@ -842,6 +892,205 @@ TEST(Faults, ASecondReplicaJoinsAndTheFirstIsKilledMidRebalance) {
     int status = platform->service(*second).Stop(absl::Seconds(25), SIGTERM);
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << *second << " ended with wait status " << status;
   }
+}
+
+// The logs of `names` (a service and its replicas), concatenated.
+std::string LogsOf(const std::vector<std::string>& names) {
+  std::string out;
+  for (const std::string& name : names) absl::StrAppend(&out, Tail(platform->service(name).log_path(), 1 << 24));
+  return out;
+}
+
+int Occurrences(const std::string& text, const std::string& what) {
+  int n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) ++n;
+  return n;
+}
+
+// How many events of upgrade `id` have the id `id`/`kind` (an event published again keeps its id).
+int EventsOf(const std::string& id, const std::string& kind) {
+  int n = 0;
+  for (const ConsumedRecord& r : tap->Records()) {
+    Event e;
+    if (r.topic == topics::kEvents && e.ParseFromString(r.payload) && e.event_id() == absl::StrCat(id, "/", kind)) ++n;
+  }
+  return n;
+}
+
+// The steps of the test catalog's plan, as the migrator logs them applied.
+const std::vector<std::string> kPlanSteps = {
+    "16.0->17.0/01_split_partner_address", "16.0->17.0/02_rename_order_line_quantity",
+    "16.0->17.0/03_invoice_states",        "17.0->18.0/01_product_templates",
+    "17.0->18.0/02_rename_partner_phone",  "17.0->18.0/02a_test_slow",
+    "17.0->18.0/02c_test_command",         "17.0->18.0/02b_test_fail",
+    "17.0->18.0/03_order_line_constraints"};
+
+// Every copy made once by all the cloners, every step of every plan applied once by all the
+// migrators (a step found applied is logged "already applied", and is not counted), and the
+// command step run once, start to end.
+void ExpectEachCopyAndStepOnce(Stream& stream, const std::vector<std::string>& cloners,
+                               const std::vector<std::string>& migrators) {
+  const std::string copied = LogsOf(cloners);
+  const std::string migrated = LogsOf(migrators);
+  for (const auto& [db, id] : stream.Accepted()) {
+    const std::string copy = TestDatabaseName(db, id);
+    EXPECT_EQ(Occurrences(copied, absl::StrCat("copying ", db, " to ", copy, " ")), 1) << copy << " copied again";
+    for (const std::string& step : kPlanSteps) {
+      EXPECT_EQ(Occurrences(migrated, absl::StrCat(copy, ": ", step, " applied")), 1) << copy << ": " << step;
+    }
+    EXPECT_EQ(CommandRuns(copy, "start"), 1) << copy << ": the command step started more than once";
+    EXPECT_EQ(CommandRuns(copy, "end"), 1) << copy;
+  }
+}
+
+// Starts `n` more replicas of `worker`, each up and serving; returns their names.
+std::vector<std::string> AddReplicas(const std::string& worker, int n) {
+  std::vector<std::string> names;
+  for (int i = 0; i < n; ++i) {
+    absl::StatusOr<std::string> added = platform->AddReplica(worker);
+    EXPECT_TRUE(added.ok()) << added.status();
+    if (!added.ok()) continue;
+    EXPECT_TRUE(Reports(*added, grpc::health::v1::HealthCheckResponse::SERVING, absl::Seconds(20))) << *added;
+    names.push_back(*added);
+  }
+  return names;
+}
+
+// Stops `replicas` with SIGTERM, each within its grace, with exit code 0.
+void StopReplicas(const std::vector<std::string>& replicas) {
+  for (const std::string& name : replicas) {
+    int status = platform->service(name).Stop(absl::Seconds(25), SIGTERM);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << name << " ended with wait status " << status;
+  }
+}
+
+// Scaling up while copies, long steps and a long command step run: 1 -> 3 replicas of the cloner and
+// of the migrator. The partitions that move to a newcomer carry records whose work the first replica
+// is still doing: the newcomer waits for its claim, then finds the work done. Each copy and each plan
+// starts once.
+TEST(Faults, ScaleUpMidWork) {
+  Stream stream("scale_up_mid_work", 8);
+  for (int i = 0; i < 8; ++i) {
+    stream.MakeSlow(i, 6);
+    stream.MakeSlowCommand(i, 3);
+  }
+  stream.Start(absl::Milliseconds(700));
+  const std::string& first = stream.databases()[0];
+  ASSERT_TRUE(WaitFor([&] { return InSlowStep(stream, first); }, absl::Seconds(60))) << platform->Logs();
+  std::vector<std::string> cloners = AddReplicas("cloner", 2);
+  std::vector<std::string> migrators = AddReplicas("migrator", 2);
+  absl::Time scaled = absl::Now();
+  stream.Join();
+  std::vector<std::string> newcomers = cloners;
+  newcomers.insert(newcomers.end(), migrators.begin(), migrators.end());
+  // Records whose work the first replicas had in hand when their partitions moved: the newcomers
+  // found them claimed (and waited) or done (and did nothing).
+  auto fenced = [&] {
+    const std::string logs = LogsOf(newcomers);
+    return Occurrences(logs, " is claimed by ") + Occurrences(logs, " was done by ");
+  };
+  Settle(stream, "1 -> 3 cloners and migrators while copies, 6 s steps and 3 s command steps run", scaled);
+  absl::StrAppend(&rows->back().faults, " (work in hand met by a newcomer: ", fenced(), " times)");
+  std::vector<std::string> all_cloners = cloners, all_migrators = migrators;
+  all_cloners.push_back("cloner");
+  all_migrators.push_back("migrator");
+  ExpectEachCopyAndStepOnce(stream, all_cloners, all_migrators);
+  for (const auto& [db, id] : stream.Accepted()) {
+    EXPECT_EQ(EventsOf(id, "clone_started"), 1) << db << ": its copy started twice";
+    EXPECT_EQ(EventsOf(id, "migration_started"), 1) << db << ": its plan started twice";
+  }
+  StopReplicas(cloners);
+  StopReplicas(migrators);
+}
+
+// Scaling down while work is in flight: 3 -> 1 replicas of the cloner and of the migrator by SIGTERM.
+// A stopping migrator ends the step at hand and goes no further; its claim released, the survivor
+// resumes the plan from its next step. Every step still runs once.
+TEST(Faults, ScaleDownMidWork) {
+  std::vector<std::string> cloners = AddReplicas("cloner", 2);
+  std::vector<std::string> migrators = AddReplicas("migrator", 2);
+  Stream stream("scale_down_mid_work", 8);
+  for (int i = 0; i < 8; ++i) {
+    stream.MakeSlow(i, 4);
+    stream.MakeSlowCommand(i, 2);
+  }
+  stream.Start(absl::Milliseconds(300));
+  // Until a replica about to stop is inside a plan.
+  ASSERT_TRUE(WaitFor([&] { return absl::StrContains(LogsOf(migrators), "02_rename_partner_phone applied"); },
+                      absl::Seconds(60)))
+      << platform->Logs();
+  absl::Time stopping = absl::Now();
+  StopReplicas(migrators);
+  StopReplicas(cloners);
+  Settle(stream, "3 -> 1 cloners and migrators by SIGTERM mid-plan", stopping);
+  std::vector<std::string> all_cloners = cloners, all_migrators = migrators;
+  all_cloners.push_back("cloner");
+  all_migrators.push_back("migrator");
+  ExpectEachCopyAndStepOnce(stream, all_cloners, all_migrators);
+  EXPECT_TRUE(absl::StrContains(LogsOf(migrators), "this replica is stopping"))
+      << "no plan was handed over mid-way";
+}
+
+// kill -9 of a migrator with many plans in flight at once, in their long step. Restarted, it finds
+// its old claims (another holder, as far as request knows), waits for them to expire, and resumes
+// each plan: each step is recorded once, and every upgrade succeeds.
+TEST(Faults, KillWithManyInFlight) {
+  Stream stream("kill_with_many_in_flight", 6);
+  for (int i = 0; i < 6; ++i) stream.MakeSlow(i, 8);
+  stream.Start(absl::Milliseconds(100));
+  auto in_slow_step = [&] {
+    int n = 0;
+    for (const std::string& db : stream.databases()) n += InSlowStep(stream, db);
+    return n;
+  };
+  ASSERT_TRUE(WaitFor([&] { return in_slow_step() >= 4; }, absl::Seconds(60))) << platform->Logs();
+  const int in_flight = in_slow_step();
+  platform->service("migrator").Kill();
+  absl::SleepFor(absl::Seconds(1));
+  ASSERT_TRUE(platform->RestartService("migrator").ok());
+  Settle(stream, absl::StrCat("kill -9 of the migrator with ", in_flight, " plans in their 8 s step; restart"),
+         absl::Now());
+}
+
+// A Test and a check of one database, ordered together: their copies and plans take turns (records
+// of one database are handled in order), never overlapping, while other databases' work runs beside.
+TEST(Faults, SameDatabaseInOrder) {
+  Stream stream("same_database_in_order", 3);
+  const std::string& db = stream.databases()[0];
+  stream.MakeSlow(0, 3);
+  stream.Start(absl::Milliseconds(100));
+  ASSERT_TRUE(WaitFor([&] { return stream.Accepted().count(db) > 0; }, absl::Seconds(20)));
+  CheckUpgradeRequest req;
+  req.set_database(db);
+  req.set_target_version("18.0");
+  CheckUpgradeResponse resp;
+  grpc::Status ordered = platform->requests().CheckUpgrade(Context().get(), req, &resp);
+  ASSERT_TRUE(ordered.ok()) << ordered.error_message();
+  const std::string check = resp.upgrade().upgrade_id();
+  Settle(stream, "a check ordered beside a Test of one database", absl::Now());
+  ASSERT_TRUE(WaitFor([&] {
+    absl::StatusOr<Upgrade> u = GetUpgrade(check);
+    return u.ok() && IsFinal(u->state());
+  }, absl::Minutes(2)));
+  // When each one's plan started and ended, from its events.
+  auto span = [&](const std::string& id) {
+    std::pair<absl::Time, absl::Time> out{absl::InfiniteFuture(), absl::InfinitePast()};
+    for (const ConsumedRecord& r : tap->Records()) {
+      Event e;
+      if (r.topic != topics::kEvents || !e.ParseFromString(r.payload) || e.order().upgrade_id() != id) continue;
+      absl::Time at = FromProto(e.occurred_at());
+      if (e.has_migration_started()) out.first = std::min(out.first, at);
+      if (e.has_succeeded() || e.has_failed()) out.second = std::max(out.second, at);
+    }
+    return out;
+  };
+  auto [test_start, test_end] = span(stream.Accepted()[db]);
+  auto [check_start, check_end] = span(check);
+  ASSERT_LT(test_start, test_end);
+  ASSERT_LT(check_start, check_end);
+  EXPECT_TRUE(test_end <= check_start || check_end <= test_start)
+      << "the Test's plan (" << test_start << " to " << test_end << ") and the check's (" << check_start << " to "
+      << check_end << ") overlapped";
 }
 
 }  // namespace

@@ -129,6 +129,8 @@ absl::StatusOr<std::unique_ptr<Platform>> Platform::Start(Options options) {
     for (std::string& f : TlsFlags(p->tls_dir(), name)) flags.push_back(std::move(f));
     flags.push_back(kafka_properties);
     flags.push_back("--health_interval=250ms");
+    // A killed replica's work is taken over within seconds.
+    if (name == "cloner" || name == "migrator") flags.push_back("--claim_ttl=3s");
     if (name != "request" && name != "status") {
       p->health_ports_[name] = FreePort();
       flags.push_back(absl::StrCat("--health_listen=127.0.0.1:", p->health_ports_[name]));

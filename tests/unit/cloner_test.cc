@@ -179,8 +179,19 @@ TEST_F(ClonerTest, AutoCopiesASmallDatabaseThroughTheWalAndALargeOneFileByFile) 
   EXPECT_EQ(hosting_.strategies.back(), "wal_log");
 }
 
+TEST_F(ClonerTest, ARedeliveredOrderWhoseCopyIsDoneDoesNothing) {
+  ASSERT_TRUE(Make().OnAccepted(SampleOrder()).ok());
+  EXPECT_EQ(gate_.done.count({SampleOrder().upgrade_id(), "copy"}), 1u);  // announced, then marked done
+  hosting_.calls.clear();
+  publisher_.records.clear();
+  ASSERT_TRUE(Make().OnAccepted(SampleOrder()).ok());
+  EXPECT_TRUE(hosting_.calls.empty());
+  EXPECT_TRUE(publisher_.Events().empty());
+}
+
 TEST_F(ClonerTest, ARedeliveredOrderRepublishesTheResultWithoutCopyingAgain) {
   ASSERT_TRUE(Make().OnAccepted(SampleOrder()).ok());
+  gate_.done.clear();  // the replica died between recording the copy and marking its claim done
   hosting_.calls.clear();
   publisher_.records.clear();
   ASSERT_TRUE(Make().OnAccepted(SampleOrder()).ok());
@@ -188,6 +199,14 @@ TEST_F(ClonerTest, ARedeliveredOrderRepublishesTheResultWithoutCopyingAgain) {
   auto events = publisher_.Events();
   ASSERT_EQ(events.size(), 1u);
   EXPECT_TRUE(events[0].has_clone_succeeded());
+}
+
+TEST_F(ClonerTest, ACopyClaimedByAnotherReplicaWaitsAndCopiesNothing) {
+  gate_.claims[{SampleOrder().upgrade_id(), "copy"}] = "cloner/other/7/abcdef";
+  absl::Status s = Make().OnAccepted(SampleOrder());
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;  // retried until the other is done or dead
+  EXPECT_TRUE(hosting_.calls.empty());
+  EXPECT_TRUE(publisher_.Events().empty());
 }
 
 TEST_F(ClonerTest, ALeftoverCopyFromACrashedAttemptIsReplaced) {
@@ -503,6 +522,7 @@ TEST_F(ClonerTest, AnExtensionPostponesTheDropAndStartsTheWarningsOver) {
 
 TEST_F(ClonerTest, ARedeliveredProductionOrderAfterItsSnapshotOnlyRepublishesIt) {
   ASSERT_TRUE(Make().OnProductionAccepted(ProductionOrder()).ok());
+  gate_.done.clear();  // as if the replica died before marking its claim done
   hosting_.calls.clear();
   publisher_.records.clear();
   ASSERT_TRUE(Make().OnProductionAccepted(ProductionOrder()).ok());

@@ -66,8 +66,30 @@ class FakeGate final : public Gate {
     if (it == orders.end()) return absl::NotFoundError(upgrade_id);
     return it->second;
   }
+  // Granted unless `claims` holds another holder's claim on it (they never expire here).
+  absl::StatusOr<ClaimAnswer> Claim(const std::string& upgrade_id, const std::string& work, const std::string& holder,
+                                    absl::Duration) override {
+    std::lock_guard<std::mutex> lock(claims_mu);
+    claimed.push_back(absl::StrCat(work, " ", upgrade_id));
+    if (auto d = done.find({upgrade_id, work}); d != done.end()) return ClaimAnswer{false, d->second, {}, true};
+    auto [it, added] = claims.try_emplace({upgrade_id, work}, holder);
+    return ClaimAnswer{it->second == holder, it->second, absl::InfiniteFuture()};
+  }
+  absl::Status Release(const std::string& upgrade_id, const std::string& work, const std::string& holder,
+                       bool finished) override {
+    std::lock_guard<std::mutex> lock(claims_mu);
+    auto it = claims.find({upgrade_id, work});
+    if (it == claims.end() || it->second != holder) return absl::OkStatus();
+    if (finished) done[{upgrade_id, work}] = holder;
+    claims.erase(it);
+    return absl::OkStatus();
+  }
   // Stores `order` as request would have admitted it.
   void Admit(const upgrade::v1::Order& order) { orders[order.upgrade_id()] = order; }
+  std::mutex claims_mu;  // a claim's renewals come from a thread of its own
+  std::map<std::pair<std::string, std::string>, std::string> claims;  // (upgrade id, work) -> holder
+  std::map<std::pair<std::string, std::string>, std::string> done;    // work done, by whom
+  std::vector<std::string> claimed;  // "work upgrade_id", in order
   std::map<std::string, upgrade::v1::Order> orders;
   std::set<std::string> ended;
   std::set<std::string> cancelled;

@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <future>
 #include <memory>
@@ -12,6 +13,8 @@
 #include "absl/synchronization/notification.h"
 #include "libs/common/grpc_util.h"
 #include "libs/common/retry.h"
+#include "libs/gate/work_claim.h"
+#include "tests/unit/fakes.h"
 #include "upgrade/v1/gate.grpc.pb.h"
 
 namespace upshift {
@@ -127,8 +130,21 @@ class CountingGate final : public Gate {
     order.set_upgrade_id(upgrade_id);
     return order;
   }
+  // Grants `holder`'s claims until `refuse_renewals`; then answers that "thief" holds them.
+  absl::StatusOr<ClaimAnswer> Claim(const std::string&, const std::string&, const std::string& holder,
+                                    absl::Duration ttl) override {
+    ++claims;
+    if (refuse_renewals && claims > 1) return ClaimAnswer{false, "thief", absl::Now() + ttl};
+    return ClaimAnswer{true, holder, absl::Now() + ttl};
+  }
+  absl::Status Release(const std::string&, const std::string&, const std::string&, bool) override {
+    ++releases;
+    return absl::OkStatus();
+  }
   int asked = 0, passes = 0;
+  std::atomic<int> claims{0}, releases{0};
   bool down = false;
+  bool refuse_renewals = false;
 };
 
 TEST(CachingGate, AsksForAnOrderOnceAndKeepsAnsweringWhileRequestIsAway) {
@@ -152,6 +168,59 @@ TEST(CachingGate, AsksForAnOrderOnceAndKeepsAnsweringWhileRequestIsAway) {
   ASSERT_TRUE(gate.GetOrder("other").ok());
   ASSERT_TRUE(gate.GetOrder("known").ok());
   EXPECT_EQ(request.asked, 5);
+}
+
+TEST(WorkClaim, ASecondReplicaIsRefusedWhileTheFirstHoldsTheClaimAndTakesItOnceReleased) {
+  testing::FakeGate gate;
+  ClaimOptions first{"migrator/a/1/000001", absl::Seconds(30)};
+  ClaimOptions second{"migrator/b/2/000002", absl::Seconds(30)};
+  absl::StatusOr<std::unique_ptr<WorkClaim>> held = WorkClaim::Take(gate, "u1", "plan", first);
+  ASSERT_TRUE(held.ok()) << held.status();
+  EXPECT_TRUE((*held)->Held().ok());
+  absl::StatusOr<std::unique_ptr<WorkClaim>> refused = WorkClaim::Take(gate, "u1", "plan", second);
+  ASSERT_EQ(refused.status().code(), absl::StatusCode::kUnavailable);  // retried by the consumer
+  EXPECT_TRUE(IsRetryable(refused.status()));
+  EXPECT_NE(refused.status().message().find("claimed by migrator/a/1/000001"), std::string::npos) << refused.status();
+  // Another piece of work, or another upgrade, is not held.
+  EXPECT_TRUE(WorkClaim::Take(gate, "u1", "copy", second).ok());
+  EXPECT_TRUE(WorkClaim::Take(gate, "u2", "plan", second).ok());
+  held->reset();  // the first replica stopped before the end (UNAVAILABLE, or SIGTERM): released
+  absl::StatusOr<std::unique_ptr<WorkClaim>> taken = WorkClaim::Take(gate, "u1", "plan", second);
+  ASSERT_TRUE(taken.ok() && *taken != nullptr);
+  (*taken)->Done();  // the plan ended, and its outcome was announced
+  taken->reset();
+  // Whoever is handed the record again from now on has nothing left to do.
+  for (const ClaimOptions& replica : {first, second}) {
+    absl::StatusOr<std::unique_ptr<WorkClaim>> again = WorkClaim::Take(gate, "u1", "plan", replica);
+    ASSERT_TRUE(again.ok()) << again.status();
+    EXPECT_EQ(*again, nullptr);
+  }
+}
+
+TEST(WorkClaim, IsRenewedWhileHeldAndSaysSoOnceARenewalFindsItTaken) {
+  CountingGate gate;
+  {
+    absl::StatusOr<std::unique_ptr<WorkClaim>> claim =
+        WorkClaim::Take(gate, "u1", "plan", {"migrator/a/1/000001", absl::Milliseconds(30)});
+    ASSERT_TRUE(claim.ok());
+    absl::Time deadline = absl::Now() + absl::Seconds(10);
+    while (gate.claims < 4 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+    EXPECT_GE(gate.claims, 4);  // renewed every 10 ms
+    EXPECT_TRUE((*claim)->Held().ok());
+  }
+  EXPECT_EQ(gate.releases, 1);
+  gate.claims = 0;
+  gate.refuse_renewals = true;
+  absl::StatusOr<std::unique_ptr<WorkClaim>> claim =
+      WorkClaim::Take(gate, "u1", "plan", {"migrator/a/1/000001", absl::Milliseconds(30)});
+  ASSERT_TRUE(claim.ok());
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while ((*claim)->Held().ok() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+  absl::Status held = (*claim)->Held();
+  EXPECT_EQ(held.code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(held.message().find("lost to another replica"), std::string::npos) << held;
+  claim->reset();
+  EXPECT_EQ(gate.releases, 1);  // a lost claim is not released: it is another's
 }
 
 }  // namespace

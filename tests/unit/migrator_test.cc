@@ -200,10 +200,27 @@ TEST_F(MigratorTest, ARedeliveredOrderRunsNoStepTwice) {
   EXPECT_EQ(ran_before, 4u);
   target_.fail_step.clear();
   publisher_.records.clear();
+  gate_.done.clear();  // as if its replica died there, its claim never marked done
   ASSERT_TRUE(migrator_.MigrateCopy(SampleOrder()).ok());
   std::multiset<std::string> all(target_.ran.begin(), target_.ran.end());
   for (const std::string& step : target_.ran) EXPECT_EQ(all.count(step), 1u) << step << " ran twice";
   EXPECT_EQ(target_.version, "18.0");
+}
+
+TEST_F(MigratorTest, APlanClaimedByAnotherReplicaRunsNoStepAndOneDoneRunsNothingAgain) {
+  gate_.claims[{SampleOrder().upgrade_id(), "plan"}] = "migrator/other/7/abcdef";
+  absl::Status s = migrator_.MigrateCopy(SampleOrder());
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+  EXPECT_TRUE(target_.ran.empty());
+  EXPECT_TRUE(publisher_.Events().empty());
+  gate_.claims.clear();  // the other replica died, and its claim expired
+  ASSERT_TRUE(migrator_.MigrateCopy(SampleOrder()).ok());
+  EXPECT_TRUE(publisher_.Events().back().has_succeeded());
+  const size_t ran = target_.ran.size();
+  publisher_.records.clear();
+  ASSERT_TRUE(migrator_.MigrateCopy(SampleOrder()).ok());  // delivered again after its end
+  EXPECT_EQ(target_.ran.size(), ran);
+  EXPECT_TRUE(publisher_.Events().empty());
 }
 
 TEST_F(MigratorTest, AFailingStepFailsTheUpgradeWithTheStepsError) {

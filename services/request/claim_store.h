@@ -1,0 +1,37 @@
+#ifndef UPSHIFT_SERVICES_REQUEST_CLAIM_STORE_H_
+#define UPSHIFT_SERVICES_REQUEST_CLAIM_STORE_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace upshift::request {
+
+// A claim as stored: who holds it, until when.
+struct StoredClaim {
+  bool granted = false;  // the caller holds it (now, or renewed)
+  std::string holder;
+  absl::Time expires_at;
+  bool done = false;  // the work is done
+};
+
+// The workers' claims on pieces of upgrades' work, timed by the store's own clock (one for every
+// replica of request). Thread-safe; every method may return UNAVAILABLE.
+class ClaimStore {
+ public:
+  virtual ~ClaimStore() = default;
+
+  // In one statement: gives `work` of `upgrade_id` to `holder` until now + `ttl`, unless another
+  // holder's claim has not expired yet or the work is done; renews the holder's own.
+  virtual absl::StatusOr<StoredClaim> ClaimWork(const std::string& upgrade_id, const std::string& work,
+                                                const std::string& holder, absl::Duration ttl) = 0;
+
+  // Ends `holder`'s claim, if it has it; with `done`, keeps it, marked done, for good.
+  virtual absl::Status ReleaseWork(const std::string& upgrade_id, const std::string& work, const std::string& holder,
+                                   bool done) = 0;
+};
+
+}  // namespace upshift::request
+
+#endif  // UPSHIFT_SERVICES_REQUEST_CLAIM_STORE_H_
