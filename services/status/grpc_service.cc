@@ -58,4 +58,14 @@ grpc::Status StatusServiceImpl::ListUpgrades(grpc::ServerContext* context, const
   return grpc::Status::OK;
 }
 
+grpc::Status StatusServiceImpl::GetBacklog(grpc::ServerContext* context, const upgrade::v1::GetBacklogRequest*,
+                                           upgrade::v1::GetBacklogResponse* response) {
+  absl::StatusOr<Principal> caller = auth_.Authenticate(*context);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  absl::StatusOr<upgrade::v1::GetBacklogResponse> backlog = queries_.GetBacklog(*caller);
+  if (!backlog.ok()) return ToGrpcStatus(backlog.status());
+  *response = *std::move(backlog);
+  return grpc::Status::OK;
+}
+
 }  // namespace upshift::status

@@ -26,6 +26,8 @@ class StatusServiceImpl final : public upgrade::v1::StatusService::Service {
                             grpc::ServerWriter<upgrade::v1::Upgrade>* writer) override;
   grpc::Status ListUpgrades(grpc::ServerContext* context, const upgrade::v1::ListUpgradesRequest* request,
                             upgrade::v1::ListUpgradesResponse* response) override;
+  grpc::Status GetBacklog(grpc::ServerContext* context, const upgrade::v1::GetBacklogRequest* request,
+                          upgrade::v1::GetBacklogResponse* response) override;
 
  private:
   const Authenticator& auth_;

@@ -288,6 +288,19 @@ absl::StatusOr<int> PgStatusStore::MarkStalled(absl::Time cutoff) {
   return marked;
 }
 
+absl::StatusOr<std::vector<upgrade::v1::Upgrade>> PgStatusStore::UnfinishedUpgrades() {
+  std::vector<upgrade::v1::Upgrade> out;
+  absl::Status status = pool_->Transact([&](pqxx::work& tx) {
+    out.clear();
+    for (const auto& row : tx.exec("SELECT body FROM status.upgrades WHERE state NOT IN (4, 5, 10, 11)")) {
+      out.push_back(ParseUpgrade(row[0]));
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return out;
+}
+
 absl::Status PgStatusStore::RememberVersion(const std::string& database, const std::string& version) {
   return pool_->Transact([&](pqxx::work& tx) {
     tx.exec_params(

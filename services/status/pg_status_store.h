@@ -29,6 +29,7 @@ class PgStatusStore final : public StatusStore {
                             const std::function<absl::Status(const std::vector<PendingChange>&)>& publish,
                             int* count) override;
   absl::StatusOr<int> MarkStalled(absl::Time cutoff) override;
+  absl::StatusOr<std::vector<upgrade::v1::Upgrade>> UnfinishedUpgrades() override;
   absl::Status RememberVersion(const std::string& database, const std::string& version) override;
 
  private:

@@ -98,6 +98,12 @@ absl::StatusOr<upgrade::v1::ListUpgradesResponse> Queries::ListUpgrades(const Pr
   return response;
 }
 
+absl::StatusOr<upgrade::v1::GetBacklogResponse> Queries::GetBacklog(const Principal& caller) {
+  UPSHIFT_RETURN_IF_ERROR(RequireScope(caller, scopes::kOperator, "reading the platform's backlog"));
+  UPSHIFT_ASSIGN_OR_RETURN(std::vector<upgrade::v1::Upgrade> unfinished, store_.UnfinishedUpgrades());
+  return Backlog(unfinished);
+}
+
 absl::Status Queries::WatchUpgrade(const Principal& caller, const std::string& upgrade_id,
                                    const std::function<bool(const upgrade::v1::Upgrade&)>& send,
                                    const std::function<absl::Status()>& interrupted) {

@@ -44,6 +44,9 @@ class Queries {
   // unknown for a few seconds. Ends early with CANCELLED when `send` returns false, and with what
   // `interrupted` returns when that is not OK (checked at least once a second).
   // RESOURCE_EXHAUSTED when the caller, or everyone, holds too many watches.
+  // Each worker group's backlog (see Backlog). PERMISSION_DENIED unless the caller is an operator.
+  absl::StatusOr<upgrade::v1::GetBacklogResponse> GetBacklog(const Principal& caller);
+
   absl::Status WatchUpgrade(const Principal& caller, const std::string& upgrade_id,
                             const std::function<bool(const upgrade::v1::Upgrade&)>& send,
                             const std::function<absl::Status()>& interrupted);

@@ -260,4 +260,49 @@ std::vector<TagChange> TagChanges(const std::optional<Upgrade>& before, const Up
   return changes;
 }
 
+upgrade::v1::GetBacklogResponse Backlog(const std::vector<upgrade::v1::Upgrade>& unfinished) {
+  upgrade::v1::GetBacklogResponse response;
+  upgrade::v1::WorkerBacklog* cloner = response.add_groups();
+  cloner->set_group("upshift-cloner");
+  upgrade::v1::WorkerBacklog* migrator = response.add_groups();
+  migrator->set_group("upshift-migrator");
+  for (const upgrade::v1::Upgrade& u : unfinished) {
+    const bool copied = u.copy_rows_size() > 0 || u.source_rows_size() > 0;  // set by CloneSucceeded
+    const bool snapshot = !u.restore_point().empty();                         // set by SnapshotSucceeded
+    upgrade::v1::WorkerBacklog* group = nullptr;
+    bool waiting = false;
+    switch (u.state()) {
+      case upgrade::v1::STATE_ACCEPTED:
+        group = cloner;
+        waiting = true;
+        break;
+      case upgrade::v1::STATE_CLONING:
+        group = copied ? migrator : cloner;
+        waiting = copied;
+        break;
+      case upgrade::v1::STATE_SNAPSHOTTING:
+        group = snapshot ? migrator : cloner;
+        waiting = snapshot;
+        break;
+      case upgrade::v1::STATE_GOING_OFFLINE:
+      case upgrade::v1::STATE_COMING_ONLINE:
+      case upgrade::v1::STATE_ROLLING_BACK:
+        group = cloner;
+        break;
+      case upgrade::v1::STATE_MIGRATING:
+        group = migrator;
+        break;
+      default:
+        continue;  // final
+    }
+    if (waiting) {
+      group->set_waiting(group->waiting() + 1);
+    } else {
+      group->set_in_flight(group->in_flight() + 1);
+      if (u.stalled()) group->set_stalled(group->stalled() + 1);
+    }
+  }
+  return response;
+}
+
 }  // namespace upshift::status

@@ -59,6 +59,13 @@ struct TagChange {
 // its throwaway copy (TAG_CHECK_COPY).
 std::vector<TagChange> TagChanges(const std::optional<upgrade::v1::Upgrade>& before, const upgrade::v1::Upgrade& after);
 
+// The backlog of each worker group (upshift-cloner, upshift-migrator, in that order) over
+// `unfinished`: an upgrade waits for the cloner once accepted, is the cloner's while it is copied,
+// taken offline or has its restore point made, waits for the migrator once its copy or restore
+// point is done, is the migrator's while its plan runs, and the cloner's again while its database
+// comes back online or is restored.
+upgrade::v1::GetBacklogResponse Backlog(const std::vector<upgrade::v1::Upgrade>& unfinished);
+
 }  // namespace upshift::status
 
 #endif  // UPSHIFT_SERVICES_STATUS_STATUS_LOGIC_H_

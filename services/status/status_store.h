@@ -74,6 +74,9 @@ class StatusStore {
   // upgrade.status. Returns how many it marked.
   virtual absl::StatusOr<int> MarkStalled(absl::Time cutoff) = 0;
 
+  // Every upgrade not in a final state.
+  virtual absl::StatusOr<std::vector<upgrade::v1::Upgrade>> UnfinishedUpgrades() = 0;
+
   // Remembers a main database's version (read from the database itself).
   virtual absl::Status RememberVersion(const std::string& database, const std::string& version) = 0;
 };

@@ -42,7 +42,7 @@ ABSL_FLAG(int, big_partners, 720000, "Partners of the generated large database (
 ABSL_FLAG(int, clone_rounds, 3, "How many times each party copies the large database (the row gives the medians)");
 ABSL_FLAG(std::string, keep_logs, "", "If set, the services' logs are copied into this directory at the end");
 ABSL_FLAG(std::vector<std::string>, rows, {},
-          "Only these groups of rows (orchestration, admission, big, scaling); all when empty");
+          "Only these groups of rows (orchestration, big, scaling, concurrency, admission, security); all when empty");
 
 namespace upshift::bench {
 namespace {
@@ -633,23 +633,20 @@ struct BurstTimes {
   absl::Duration last_plan;  // from the first order until the last UpgradeSucceeded was published
 };
 
-// Orders `n` Tests of fresh tiny databases named `prefix`_i at once (16 clients) and times them.
-// nullopt if one failed.
-std::optional<BurstTimes> Burst(Platform& platform, testing::TopicTap& tap, const std::string& prefix, int n) {
-  for (int i = 0; i < n; ++i) {
-    if (!platform.postgres().Exec("postgres", absl::StrCat("CREATE DATABASE ", prefix, "_", i, " TEMPLATE benchtiny")).ok()) {
-      return std::nullopt;
-    }
-  }
+// Orders a Test of each of `dbs` at once (16 clients) and waits until status shows every one ended.
+// Their upgrade ids, in the order of `dbs`, or nullopt (and why on stderr) if one was refused or did
+// not succeed.
+std::optional<std::vector<std::string>> OrderAtOnceAndAwait(Platform& platform, const std::vector<std::string>& dbs) {
+  const size_t n = dbs.size();
   std::vector<std::string> ids(n);
-  std::atomic<int> next{0}, refused{0};
-  absl::Time start = absl::Now();
+  std::atomic<size_t> next{0};
+  std::atomic<int> refused{0};
   std::vector<std::thread> clients;
   for (int c = 0; c < 16; ++c) {
     clients.emplace_back([&] {
-      for (int i = next++; i < n; i = next++) {
+      for (size_t i = next++; i < n; i = next++) {
         Upgrade accepted;
-        if (Order(platform, absl::StrCat(prefix, "_", i), &accepted).ok()) {
+        if (Order(platform, dbs[i], &accepted).ok()) {
           ids[i] = accepted.upgrade_id();
         } else {
           ++refused;
@@ -680,8 +677,43 @@ std::optional<BurstTimes> Burst(Platform& platform, testing::TopicTap& tap, cons
       },
       absl::Minutes(15));
   if (failed || done < ids.size()) return std::nullopt;
-  BurstTimes times{absl::Now() - start, absl::ZeroDuration(), absl::ZeroDuration()};
+  return ids;
+}
+
+// When the plan of each of `ids` ended (its UpgradeSucceeded, by the migrator's clock).
+std::map<std::string, absl::Time> PlanEnds(testing::TopicTap& tap, const std::vector<std::string>& ids) {
   std::set<std::string> mine(ids.begin(), ids.end());
+  std::map<std::string, absl::Time> ends;
+  for (const ConsumedRecord& r : tap.Records()) {
+    Event e;
+    if (r.topic != topics::kEvents || !e.ParseFromString(r.payload) || !mine.count(e.order().upgrade_id())) continue;
+    if (e.has_succeeded()) ends[e.order().upgrade_id()] = FromProto(e.occurred_at());
+  }
+  return ends;
+}
+
+// Makes `n` fresh tiny databases named `prefix`_i (from benchtiny); false if one cannot be made.
+bool MakeTinyDatabases(Platform& platform, const std::string& prefix, int n, std::vector<std::string>* dbs) {
+  for (int i = 0; i < n; ++i) {
+    std::string db = absl::StrCat(prefix, "_", i);
+    if (!platform.postgres().Exec("postgres", absl::StrCat("CREATE DATABASE ", db, " TEMPLATE benchtiny")).ok()) {
+      return false;
+    }
+    dbs->push_back(db);
+  }
+  return true;
+}
+
+// Orders `n` Tests of fresh tiny databases named `prefix`_i at once (16 clients) and times them.
+// nullopt if one failed.
+std::optional<BurstTimes> Burst(Platform& platform, testing::TopicTap& tap, const std::string& prefix, int n) {
+  std::vector<std::string> dbs;
+  if (!MakeTinyDatabases(platform, prefix, n, &dbs)) return std::nullopt;
+  absl::Time start = absl::Now();
+  std::optional<std::vector<std::string>> ids = OrderAtOnceAndAwait(platform, dbs);
+  if (!ids) return std::nullopt;
+  BurstTimes times{absl::Now() - start, absl::ZeroDuration(), absl::ZeroDuration()};
+  std::set<std::string> mine(ids->begin(), ids->end());
   for (const ConsumedRecord& r : tap.Records()) {
     Event e;
     if (r.topic != topics::kEvents || !e.ParseFromString(r.payload) || !mine.count(e.order().upgrade_id())) continue;
@@ -722,6 +754,130 @@ void Scaling(Platform& platform, testing::TopicTap& tap, std::vector<Row>& rows,
   rows.push_back({absl::StrCat(n, " tiny Tests ordered at once (2 cloners), makespan with 2 migrator replicas"),
                   describe(*two), absl::StrCat("1 migrator: ", describe(*one)),
                   absl::StrFormat("%.2f ×", ratio), "≤ 0.6 × with 1 on 2 cores", Verdict(ratio <= 0.6)});
+}
+
+// One replica of a worker in place of the platform's own: `flags` added to its own. Its name.
+std::optional<std::string> Swap(Platform& platform, const std::string& worker, const std::string& running,
+                                const std::vector<std::string>& flags) {
+  platform.service(running).Stop();
+  absl::StatusOr<std::string> replica = platform.AddReplica(worker, flags);
+  if (!replica.ok()) {
+    std::cerr << replica.status() << "\n";
+    return std::nullopt;
+  }
+  return *replica;
+}
+
+// Many upgrades at once on one replica (--max_in_flight): long plans side by side, short ones past a
+// long one, and tiny ones against the same replicas handling one record at a time.
+void Concurrency(Platform& platform, testing::TopicTap& tap, std::vector<Row>& rows,
+                 std::map<std::string, double>& peak) {
+  // The migrator's catalog gains a step that sleeps as long as the database says (none by default).
+  const std::string catalog = testing::MakeTempDir("upshift-bench-catalog");
+  std::filesystem::remove(catalog);
+  testing::MakeTestCatalog(catalog);
+  std::optional<std::string> migrator = Swap(platform, "migrator", "migrator", {"--catalog=" + catalog});
+  if (!migrator) return;
+  auto slow = [&](const std::string& db, int seconds) {
+    return platform.postgres()
+        .Exec(db, absl::StrCat("INSERT INTO ir_config_parameter (key, value) VALUES ('upshift.test.slow_upgrade', '",
+                               seconds, "')"))
+        .ok();
+  };
+  // Eight Tests, each with a 20 s step, at once.
+  {
+    std::vector<std::string> dbs;
+    if (!MakeTinyDatabases(platform, "conc_long", 8, &dbs)) return;
+    for (const std::string& db : dbs) {
+      if (!slow(db, 20)) return;
+    }
+    std::cerr << "8 Tests with a 20 s step each, one migrator...\n";
+    absl::Time start = absl::Now();
+    std::optional<std::vector<std::string>> ids = OrderAtOnceAndAwait(platform, dbs);
+    if (!ids) return;
+    const absl::Duration makespan = absl::Now() - start;
+    // The plans alone: from the first one's start to the last one's end (the copies before them are
+    // made --max_concurrent_copies at a time).
+    std::set<std::string> mine(ids->begin(), ids->end());
+    absl::Time first_plan = absl::InfiniteFuture(), last_plan = absl::InfinitePast();
+    for (const ConsumedRecord& r : tap.Records()) {
+      Event e;
+      if (r.topic != topics::kEvents || !e.ParseFromString(r.payload) || !mine.count(e.order().upgrade_id())) continue;
+      if (e.has_migration_started()) first_plan = std::min(first_plan, FromProto(e.occurred_at()));
+      if (e.has_succeeded()) last_plan = std::max(last_plan, FromProto(e.occurred_at()));
+    }
+    const double ratio = absl::FDivDuration(makespan, absl::Seconds(20));
+    rows.push_back({"8 Tests ordered at once, each with a 20 s step, 1 migrator replica (--max_in_flight 8)",
+                    absl::StrFormat("makespan %.1f s; the 8 plans from the first one's start to the last one's end "
+                                    "%.1f s",
+                                    absl::ToDoubleSeconds(makespan), absl::ToDoubleSeconds(last_plan - first_plan)),
+                    "the step alone: 20 s", absl::StrFormat("%.2f ×", ratio), "≤ 1.3 ×", Verdict(ratio <= 1.3)});
+  }
+  // Twenty short Tests alone, then beside one with a 60 s step ordered just before them.
+  {
+    std::vector<std::string> alone, beside, long_one;
+    if (!MakeTinyDatabases(platform, "conc_short_a", 20, &alone) ||
+        !MakeTinyDatabases(platform, "conc_short_b", 20, &beside) ||
+        !MakeTinyDatabases(platform, "conc_longest", 1, &long_one) || !slow(long_one[0], 60)) {
+      return;
+    }
+    std::cerr << "20 short Tests, alone and past one with a 60 s step...\n";
+    absl::Time start = absl::Now();
+    if (!OrderAtOnceAndAwait(platform, alone)) return;
+    const absl::Duration without = absl::Now() - start;
+    Upgrade accepted;
+    if (!Order(platform, long_one[0], &accepted).ok()) return;
+    const std::string long_id = accepted.upgrade_id();
+    // Until its plan is under way (in its long step), so that the short ones come after it.
+    testing::WaitFor([&] {
+      for (const ConsumedRecord& r : tap.Records()) {
+        Event e;
+        if (r.topic == topics::kEvents && e.ParseFromString(r.payload) && e.order().upgrade_id() == long_id &&
+            e.has_step_applied() && e.step_applied().step() == "02_rename_partner_phone") {
+          return true;
+        }
+      }
+      return false;
+    });
+    start = absl::Now();
+    if (!OrderAtOnceAndAwait(platform, beside)) return;
+    const absl::Duration with = absl::Now() - start;
+    const double ratio = absl::FDivDuration(with, without);
+    rows.push_back({"20 short Tests ordered at once while a Test with a 60 s step runs, 1 migrator replica",
+                    absl::StrFormat("makespan of the short ones %.1f s", absl::ToDoubleSeconds(with)),
+                    absl::StrFormat("the same 20 alone: %.1f s", absl::ToDoubleSeconds(without)),
+                    absl::StrFormat("%.2f ×", ratio), "≤ 1.2 ×", Verdict(ratio <= 1.2)});
+    testing::WaitFor([&] { return !PlanEnds(tap, {long_id}).empty(); }, absl::Minutes(3));
+  }
+  // The tiny Tests with one replica of each worker, handling one record at a time, then 8.
+  const int n = absl::GetFlag(FLAGS_concurrent_upgrades);
+  std::optional<std::string> cloner1 = Swap(platform, "cloner", "cloner", {"--max_in_flight=1"});
+  std::optional<std::string> notifier1 = Swap(platform, "notifier", "notifier", {"--max_in_flight=1"});
+  std::optional<std::string> migrator1 = Swap(platform, "migrator", *migrator, {"--max_in_flight=1"});
+  if (!cloner1 || !notifier1 || !migrator1) return;
+  std::cerr << n << " tiny Tests at once, one record at a time...\n";
+  std::optional<BurstTimes> one = Burst(platform, tap, "conc_one", n);
+  std::optional<std::string> cloner8 = Swap(platform, "cloner", *cloner1, {});
+  std::optional<std::string> notifier8 = Swap(platform, "notifier", *notifier1, {});
+  std::optional<std::string> migrator8 = Swap(platform, "migrator", *migrator1, {});
+  if (!one || !cloner8 || !notifier8 || !migrator8) return;
+  std::cerr << n << " tiny Tests at once, 8 records at a time...\n";
+  std::optional<BurstTimes> eight = Burst(platform, tap, "conc_eight", n);
+  SamplePeaks(platform, {*cloner8, *notifier8, *migrator8}, peak);
+  // The platform's own workers back, for the rows that follow.
+  for (const std::string* replica : {&*cloner8, &*notifier8, &*migrator8}) platform.service(*replica).Stop();
+  for (const char* worker : {"cloner", "notifier", "migrator"}) {
+    if (absl::Status s = platform.RestartService(worker); !s.ok()) std::cerr << s << "\n";
+  }
+  if (!eight) return;
+  const double ratio = absl::FDivDuration(one->makespan, eight->makespan);
+  rows.push_back({absl::StrCat(n, " tiny Tests ordered at once, 1 replica of each worker, --max_in_flight 8"),
+                  absl::StrFormat("%.1f s (%.1f upgrades/s)", absl::ToDoubleSeconds(eight->makespan),
+                                  n / absl::ToDoubleSeconds(eight->makespan)),
+                  absl::StrFormat("--max_in_flight 1 (cloner, migrator, notifier): %.1f s (%.1f upgrades/s)",
+                                  absl::ToDoubleSeconds(one->makespan), n / absl::ToDoubleSeconds(one->makespan)),
+                  absl::StrFormat("%.2f × throughput", ratio), "≥ 2 ×", Verdict(ratio >= 2.0)});
+  std::filesystem::remove_all(catalog);
 }
 
 // What TLS and bearer tokens cost: RequestUpgrade and GetUpgrade through the platform's request
@@ -859,6 +1015,10 @@ int Main() {
   SamplePeaks(platform, kServices, peak);
   if (wanted("big")) {
     BigDatabase(platform, **tap, rows);
+    SamplePeaks(platform, kServices, peak);
+  }
+  if (wanted("concurrency")) {
+    Concurrency(platform, **tap, rows, peak);
     SamplePeaks(platform, kServices, peak);
   }
   if (wanted("scaling")) Scaling(platform, **tap, rows, peak);

@@ -971,7 +971,7 @@ void StopReplicas(const std::vector<std::string>& replicas) {
 TEST(Faults, ScaleUpMidWork) {
   Stream stream("scale_up_mid_work", 8);
   for (int i = 0; i < 8; ++i) {
-    stream.MakeSlow(i, 6);
+    stream.MakeSlow(i, 10);
     stream.MakeSlowCommand(i, 3);
   }
   stream.Start(absl::Milliseconds(700));
@@ -989,7 +989,7 @@ TEST(Faults, ScaleUpMidWork) {
     const std::string logs = LogsOf(newcomers);
     return Occurrences(logs, " is claimed by ") + Occurrences(logs, " was done by ");
   };
-  Settle(stream, "1 -> 3 cloners and migrators while copies, 6 s steps and 3 s command steps run", scaled);
+  Settle(stream, "1 -> 3 cloners and migrators while copies, 10 s steps and 3 s command steps run", scaled);
   absl::StrAppend(&rows->back().faults, " (work in hand met by a newcomer: ", fenced(), " times)");
   std::vector<std::string> all_cloners = cloners, all_migrators = migrators;
   all_cloners.push_back("cloner");
@@ -1045,11 +1045,25 @@ TEST(Faults, KillWithManyInFlight) {
   };
   ASSERT_TRUE(WaitFor([&] { return in_slow_step() >= 4; }, absl::Seconds(60))) << platform->Logs();
   const int in_flight = in_slow_step();
+  // The backlog an autoscaler reads counts those plans as the migrators' work in flight.
+  auto backlog = [] {
+    GetBacklogResponse b;
+    EXPECT_TRUE(platform->status().GetBacklog(Context().get(), GetBacklogRequest(), &b).ok());
+    return b;
+  };
+  EXPECT_TRUE(WaitFor([&] {
+    GetBacklogResponse b = backlog();
+    return b.groups_size() == 2 && b.groups(1).group() == "upshift-migrator" && b.groups(1).in_flight() >= in_flight;
+  }, absl::Seconds(10))) << backlog().DebugString();
   platform->service("migrator").Kill();
   absl::SleepFor(absl::Seconds(1));
   ASSERT_TRUE(platform->RestartService("migrator").ok());
   Settle(stream, absl::StrCat("kill -9 of the migrator with ", in_flight, " plans in their 8 s step; restart"),
          absl::Now());
+  const GetBacklogResponse after = backlog();
+  for (const WorkerBacklog& g : after.groups()) {
+    EXPECT_EQ(g.waiting() + g.in_flight(), 0) << g.DebugString();  // every upgrade ended
+  }
 }
 
 // A Test and a check of one database, ordered together: their copies and plans take turns (records

@@ -58,6 +58,11 @@ class FakeStatusStore final : public StatusStore {
     return absl::OkStatus();
   }
   absl::StatusOr<int> MarkStalled(absl::Time) override { return 0; }
+  absl::StatusOr<std::vector<Upgrade>> UnfinishedUpgrades() override {
+    std::vector<Upgrade> out;
+    for (const auto& [id, u] : upgrades) out.push_back(u);
+    return out;
+  }
   absl::Status RememberVersion(const std::string&, const std::string&) override { return absl::OkStatus(); }
 
   std::map<std::string, Upgrade> upgrades;
@@ -285,6 +290,15 @@ TEST_F(QueriesTest, ABadPageSizeOrTokenIsInvalidArgument) {
       absl::WebSafeBase64Escape(absl::StrCat("upgrades|acme|1|", kAcmeUpgrade));
   EXPECT_TRUE(Upgrades(kAcme, "acme", 0, acme_token).ok());
   EXPECT_EQ(Upgrades(kAcme, "globex", 0, acme_token).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(QueriesTest, OnlyOperatorsReadTheBacklog) {
+  absl::StatusOr<upgrade::v1::GetBacklogResponse> refused = queries_.GetBacklog(kAcme);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied);
+  absl::StatusOr<upgrade::v1::GetBacklogResponse> backlog = queries_.GetBacklog(kOperator);
+  ASSERT_TRUE(backlog.ok()) << backlog.status();
+  ASSERT_EQ(backlog->groups_size(), 2);
+  EXPECT_EQ(backlog->groups(0).group(), "upshift-cloner");
 }
 
 }  // namespace

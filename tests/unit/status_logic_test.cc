@@ -361,5 +361,40 @@ TEST(TagChanges, ACheckTagsOnlyItsThrowawayCopy) {
   EXPECT_TRUE(passed.test_database().empty());  // its copy is dropped
 }
 
+Upgrade InState(upgrade::v1::State state, const std::function<void(Upgrade&)>& fill = nullptr) {
+  Upgrade u;
+  u.set_state(state);
+  if (fill) fill(u);
+  return u;
+}
+
+TEST(Backlog, CountsEachUnfinishedUpgradeForTheGroupWhoseTurnItIs) {
+  auto copied = [](Upgrade& u) { u.add_copy_rows()->set_table("public.res_partner"); };
+  auto snapshot = [](Upgrade& u) { u.set_restore_point("acme_rp_0f8fad5b"); };
+  upgrade::v1::GetBacklogResponse b = Backlog({
+      InState(upgrade::v1::STATE_ACCEPTED),                 // cloner, waiting
+      InState(upgrade::v1::STATE_ACCEPTED),                 // cloner, waiting
+      InState(upgrade::v1::STATE_CLONING),                  // cloner, copying
+      InState(upgrade::v1::STATE_CLONING, copied),          // migrator, waiting for its plan
+      InState(upgrade::v1::STATE_GOING_OFFLINE),            // cloner
+      InState(upgrade::v1::STATE_SNAPSHOTTING),             // cloner, making the restore point
+      InState(upgrade::v1::STATE_SNAPSHOTTING, snapshot),   // migrator, waiting
+      InState(upgrade::v1::STATE_MIGRATING),                // migrator
+      InState(upgrade::v1::STATE_MIGRATING, [](Upgrade& u) { u.set_stalled(true); }),
+      InState(upgrade::v1::STATE_COMING_ONLINE),            // cloner
+      InState(upgrade::v1::STATE_ROLLING_BACK),             // cloner
+      InState(upgrade::v1::STATE_SUCCEEDED),                // nobody's
+  });
+  ASSERT_EQ(b.groups_size(), 2);
+  EXPECT_EQ(b.groups(0).group(), "upshift-cloner");
+  EXPECT_EQ(b.groups(0).waiting(), 2);
+  EXPECT_EQ(b.groups(0).in_flight(), 5);
+  EXPECT_EQ(b.groups(0).stalled(), 0);
+  EXPECT_EQ(b.groups(1).group(), "upshift-migrator");
+  EXPECT_EQ(b.groups(1).waiting(), 2);
+  EXPECT_EQ(b.groups(1).in_flight(), 2);
+  EXPECT_EQ(b.groups(1).stalled(), 1);
+}
+
 }  // namespace
 }  // namespace upshift::status

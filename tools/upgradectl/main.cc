@@ -10,6 +10,7 @@
 //   upgradectl extend TEST_COPY
 //   upgradectl upgrades DATABASE
 //   upgradectl audit [DATABASE] [--tenant=TENANT]   (operators)
+//   upgradectl backlog                              (operators)
 //   upgradectl health
 //
 // Exit codes: 0 done (watch: the upgrade succeeded), 1 the server refused the call, 2 usage,
@@ -385,6 +386,19 @@ int Main(const std::vector<std::string>& args) {
     } while (!req.page_token().empty());
     return 0;
   }
+  if (command == "backlog") {
+    if (!need(0)) return usage("backlog");
+    GetBacklogResponse resp;
+    grpc::ClientContext ctx;
+    SetDeadline(ctx, timeout);
+    grpc::Status s = status_stub()->GetBacklog(&ctx, GetBacklogRequest(), &resp);
+    if (!s.ok()) return Report(s);
+    std::printf("%-20s %8s %10s %8s\n", "GROUP", "WAITING", "IN FLIGHT", "STALLED");
+    for (const WorkerBacklog& g : resp.groups()) {
+      std::printf("%-20s %8d %10d %8d\n", g.group().c_str(), g.waiting(), g.in_flight(), g.stalled());
+    }
+    return 0;
+  }
   if (command == "health") {
     if (!need(0)) return usage("health");
     int result = 0;
@@ -425,6 +439,7 @@ int main(int argc, char** argv) {
       "  extend TEST_COPY      keep a test copy longer\n"
       "  upgrades DATABASE     a database's upgrades, newest first\n"
       "  audit [DATABASE] [--tenant=T]  the audit trail of mutating calls, newest first (operators)\n"
+      "  backlog                      upgrades waiting for and in flight at each worker group (operators)\n"
       "  health                health of the request and status services (exit 0: both serving)");
   return upshift::ctl::Main(upshift::ParseFlagsWithEnv(argc, argv));
 }
