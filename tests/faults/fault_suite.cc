@@ -171,6 +171,35 @@ class SuiteEnvironment : public ::testing::Environment {
 
 const auto* const kEnvironment = ::testing::AddGlobalTestEnvironment(new SuiteEnvironment());
 
+// Repeats every failed assertion, shortened, after everything else the suite prints (the table,
+// the platform's logs): a CI log that keeps only the end of the output still says what failed.
+class FailureDigest : public ::testing::EmptyTestEventListener {
+ public:
+  void OnTestStart(const ::testing::TestInfo& test) override { test_ = test.name(); }
+  void OnTestPartResult(const ::testing::TestPartResult& result) override {
+    if (!result.failed()) return;
+    std::string message = result.message();
+    if (message.size() > 600) message = absl::StrCat(message.substr(0, 600), " [...]");
+    failures_.push_back(absl::StrCat(test_, " at ", result.file_name() ? result.file_name() : "?", ":",
+                                     result.line_number(), ": ", message));
+  }
+  void OnTestProgramEnd(const ::testing::UnitTest&) override {
+    if (failures_.empty()) return;
+    std::cout << "\n== the fault suite's failed assertions, in order ==\n";
+    for (const std::string& f : failures_) std::cout << "- " << f << "\n";
+    std::cout << std::flush;
+  }
+
+ private:
+  std::string test_;
+  std::vector<std::string> failures_;
+};
+
+const bool kDigestRegistered = [] {
+  ::testing::UnitTest::GetInstance()->listeners().Append(new FailureDigest());
+  return true;
+}();
+
 bool IsFinal(State s) {
   return s == STATE_SUCCEEDED || s == STATE_FAILED || s == STATE_ROLLED_BACK || s == STATE_CANCELLED;
 }
