@@ -702,7 +702,11 @@ TEST(Faults, PostgresCrashesAndRestarts) {
   // `pg_ctl stop -m immediate`: sessions cut mid-transaction, crash recovery at the restart.
   Outage(
       stream, "PostgreSQL", absl::Seconds(5), [] { platform->postgres().StopImmediately(); },
-      [] { ASSERT_TRUE(platform->postgres().StartAgain().ok()); }, [] {});
+      [] {
+        absl::Status started = platform->postgres().StartAgain();
+        ASSERT_TRUE(started.ok()) << started;
+      },
+      [] {});
 }
 
 TEST(Faults, InjectedProduceAndCommitErrors) {
