@@ -81,6 +81,8 @@ stack_start_services() {  # needs CATALOG; OUTBOX_DIR or SMTP_URL
   # The workers' health servers on any free loopback port: nothing probes them locally, and two
   # stacks on one machine must not collide.
   export UPSHIFT_HEALTH_LISTEN=127.0.0.1:0
+  # /metrics too (each service logs its port at start).
+  export UPSHIFT_METRICS_LISTEN=127.0.0.1:0
   REQUEST_PORT=$(free_port)
   STATUS_PORT=$(free_port)
   GATE_PORT=$(free_port)

@@ -3,9 +3,77 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <grpcpp/support/server_interceptor.h>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "libs/metrics/metrics.h"
 
 namespace upshift {
+namespace {
+
+const char* CodeName(grpc::StatusCode code) {
+  static const char* const kNames[] = {"OK",
+                                       "CANCELLED",
+                                       "UNKNOWN",
+                                       "INVALID_ARGUMENT",
+                                       "DEADLINE_EXCEEDED",
+                                       "NOT_FOUND",
+                                       "ALREADY_EXISTS",
+                                       "PERMISSION_DENIED",
+                                       "RESOURCE_EXHAUSTED",
+                                       "FAILED_PRECONDITION",
+                                       "ABORTED",
+                                       "OUT_OF_RANGE",
+                                       "UNIMPLEMENTED",
+                                       "INTERNAL",
+                                       "UNAVAILABLE",
+                                       "DATA_LOSS",
+                                       "UNAUTHENTICATED"};
+  int i = static_cast<int>(code);
+  return i >= 0 && i < 17 ? kNames[i] : "UNKNOWN";
+}
+
+// Counts every call a server ends, by service, method and code, with its latency (a stream's: its
+// whole life). grpc.health.v1 and reflection are counted too: probes are calls.
+class CallMetrics : public grpc::experimental::Interceptor {
+ public:
+  explicit CallMetrics(grpc::experimental::ServerRpcInfo* info) : started_(absl::Now()) {
+    absl::string_view full = info->method();  // "/package.Service/Method"
+    absl::ConsumePrefix(&full, "/");
+    size_t slash = full.find('/');
+    service_ = std::string(full.substr(0, slash));
+    method_ = slash == absl::string_view::npos ? "" : std::string(full.substr(slash + 1));
+  }
+
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(grpc::experimental::InterceptionHookPoints::PRE_SEND_STATUS)) {
+      static metrics::Family& handled = metrics::Default().Counter(
+          "upshift_grpc_server_handled_total", "gRPC calls ended by the server, by service, method and code",
+          {"service", "method", "code"});
+      static metrics::Family& latency = metrics::Default().Histogram(
+          "upshift_grpc_server_handling_seconds", "Time from a call's start to its status, by service and method",
+          {"service", "method"}, metrics::RequestBuckets());
+      handled.Increment({service_, method_, CodeName(methods->GetSendStatus().error_code())});
+      latency.ObserveDuration({service_, method_}, absl::Now() - started_);
+    }
+    methods->Proceed();
+  }
+
+ private:
+  absl::Time started_;
+  std::string service_, method_;
+};
+
+class CallMetricsFactory : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  grpc::experimental::Interceptor* CreateServerInterceptor(grpc::experimental::ServerRpcInfo* info) override {
+    return new CallMetrics(info);
+  }
+};
+
+}  // namespace
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
@@ -32,6 +100,9 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> StartGrpcServer(
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20 * 1000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   for (grpc::Service* service : services) builder.RegisterService(service);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(std::make_unique<CallMetricsFactory>());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || *bound_port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", address));

@@ -1,5 +1,6 @@
 #include "libs/common/logging.h"
 
+#include <atomic>
 #include <cctype>
 #include <cstdio>
 #include <mutex>
@@ -17,12 +18,47 @@ std::string& LogName() {
   static std::string* name = new std::string("upshift");
   return *name;
 }
+std::atomic<LogFormat> log_format{LogFormat::kText};
+thread_local const LogScope* current_scope = nullptr;
 
-void Write(char level, absl::string_view message) {
-  std::string when = absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
-  std::string line = EscapeControl(RedactSecrets(message));
+// The length of the valid UTF-8 sequence at `s`, or 0.
+size_t Utf8Length(absl::string_view s) {
+  unsigned char c = static_cast<unsigned char>(s[0]);
+  size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+  if (n == 0 || n > s.size() || (n == 2 && c < 0xc2)) return 0;
+  for (size_t i = 1; i < n; ++i) {
+    if ((static_cast<unsigned char>(s[i]) & 0xc0) != 0x80) return 0;
+  }
+  return n;
+}
+
+void Write(const char* level, absl::string_view message) {
+  absl::Time now = absl::Now();
+  std::string text = RedactSecrets(message);
+  std::string line;
+  if (log_format.load() == LogFormat::kJson) {
+    std::lock_guard<std::mutex> lock(log_mu);
+    line = absl::StrCat("{\"time\":\"", absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", now, absl::UTCTimeZone()),
+                        "\",\"level\":\"", level, "\",\"service\":", JsonString(LogName()),
+                        ",\"message\":", JsonString(text));
+    for (const LogScope* scope = current_scope; scope != nullptr; scope = scope->outer()) {
+      // The innermost scope's value wins: outer ones are written only for keys it did not set.
+      if (!scope->upgrade_id().empty() && line.find(",\"upgrade_id\":") == std::string::npos) {
+        absl::StrAppend(&line, ",\"upgrade_id\":", JsonString(scope->upgrade_id()));
+      }
+      if (!scope->database().empty() && line.find(",\"database\":") == std::string::npos) {
+        absl::StrAppend(&line, ",\"database\":", JsonString(scope->database()));
+      }
+    }
+    line += "}\n";
+  } else {
+    std::lock_guard<std::mutex> lock(log_mu);
+    line = absl::StrCat(std::string(1, std::toupper(static_cast<unsigned char>(level[0]))), " ",
+                        absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", now, absl::UTCTimeZone()), " ", LogName(), ": ",
+                        EscapeControl(text), "\n");
+  }
   std::lock_guard<std::mutex> lock(log_mu);
-  std::fprintf(stderr, "%c %s %s: %s\n", level, when.c_str(), LogName().c_str(), line.c_str());
+  std::fwrite(line.data(), 1, line.size(), stderr);
 }
 
 bool KeyChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.'; }
@@ -77,12 +113,41 @@ std::string EscapeControl(absl::string_view text) {
   return out;
 }
 
+std::string JsonString(absl::string_view text) {
+  std::string out = "\"";
+  while (!text.empty()) {
+    unsigned char c = static_cast<unsigned char>(text[0]);
+    size_t n = Utf8Length(text);
+    if (c == '"' || c == '\\') {
+      absl::StrAppend(&out, "\\", absl::string_view(text.data(), 1));
+    } else if (c < 0x20 || c == 0x7f) {
+      absl::StrAppend(&out, "\\u00", absl::Hex(c, absl::kZeroPad2));
+    } else if (n == 0) {
+      out += "\\ufffd";  // not UTF-8: replaced, so that the line stays valid JSON
+      n = 1;
+    } else {
+      out.append(text.data(), n);
+    }
+    text.remove_prefix(n == 0 ? 1 : n);
+  }
+  return out + "\"";
+}
+
+LogScope::LogScope(std::string upgrade_id, std::string database)
+    : upgrade_id_(std::move(upgrade_id)), database_(std::move(database)), outer_(current_scope) {
+  current_scope = this;
+}
+
+LogScope::~LogScope() { current_scope = outer_; }
+
+void SetLogFormat(LogFormat format) { log_format.store(format); }
+
 void SetLogName(absl::string_view name) {
   std::lock_guard<std::mutex> lock(log_mu);
   LogName() = std::string(name);
 }
-void LogInfo(absl::string_view message) { Write('I', message); }
-void LogWarning(absl::string_view message) { Write('W', message); }
-void LogError(absl::string_view message) { Write('E', message); }
+void LogInfo(absl::string_view message) { Write("info", message); }
+void LogWarning(absl::string_view message) { Write("warning", message); }
+void LogError(absl::string_view message) { Write("error", message); }
 
 }  // namespace upshift

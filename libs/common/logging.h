@@ -19,6 +19,32 @@ std::string RedactSecrets(absl::string_view text);
 // from outside cannot start a log line of its own.
 std::string EscapeControl(absl::string_view text);
 
+// How lines are written: text ("I 2026-12-02T04:05:06.789Z cloner: message"), or one JSON object
+// per line (--log_format=json): {"time", "level", "service", "message"} and, inside a LogScope,
+// "upgrade_id" and "database".
+enum class LogFormat { kText, kJson };
+void SetLogFormat(LogFormat format);
+
+// What the lines a thread writes while it lives are about (JSON logs only). Scopes nest; the
+// innermost one's values win, an empty value leaves the outer one's.
+class LogScope {
+ public:
+  explicit LogScope(std::string upgrade_id, std::string database = "");
+  ~LogScope();
+  LogScope(const LogScope&) = delete;
+  LogScope& operator=(const LogScope&) = delete;
+  const std::string& upgrade_id() const { return upgrade_id_; }
+  const std::string& database() const { return database_; }
+  const LogScope* outer() const { return outer_; }
+
+ private:
+  std::string upgrade_id_, database_;
+  const LogScope* outer_;
+};
+
+// `text` as a JSON string, quotes included; bytes that are not UTF-8 become U+FFFD.
+std::string JsonString(absl::string_view text);
+
 // Names the process in every line, e.g. "cloner". Call once from main.
 void SetLogName(absl::string_view name);
 void LogInfo(absl::string_view message);

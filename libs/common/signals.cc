@@ -33,6 +33,10 @@ const std::atomic<bool>& InstallStopSignals(absl::Duration grace) {
   return stop_requested;
 }
 
+const std::atomic<bool>& StopRequested() { return stop_requested; }
+
+void RequestStop() { stop_requested.store(true); }
+
 void WaitForStopSignal(absl::Duration tick) {
   while (!stop_requested.load()) absl::SleepFor(tick);
 }

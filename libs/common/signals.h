@@ -12,6 +12,12 @@ namespace upshift {
 // word when a library hangs on close). Call once, from main.
 const std::atomic<bool>& InstallStopSignals(absl::Duration grace = absl::Seconds(20));
 
+// The flag InstallStopSignals returns.
+const std::atomic<bool>& StopRequested();
+
+// Starts the stop as a signal would (a service whose task failed), watchdog included.
+void RequestStop();
+
 // Sleeps until a stop signal arrived (checking every `tick`).
 void WaitForStopSignal(absl::Duration tick = absl::Milliseconds(100));
 

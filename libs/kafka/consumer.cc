@@ -16,6 +16,7 @@
 #include "libs/kafka/keyed_queue.h"
 #include "libs/kafka/offset_tracker.h"
 #include "libs/kafka/topics.h"
+#include "libs/metrics/metrics.h"
 #include "upgrade/v1/events.pb.h"
 
 namespace upshift {
@@ -196,11 +197,17 @@ struct KafkaConsumer::Impl {
   // retrying with backoff, or until the consumer stops or the partition is revoked.
   void Process(Running& run, const std::atomic<bool>& stop) {
     const ConsumedRecord& r = run.queued.record;
+    static metrics::Family& consumed = metrics::Default().Counter(
+        "upshift_records_consumed_total",
+        "Records handled by a consumer group, by topic and outcome (done, retried: one failed attempt, "
+        "dead_lettered)",
+        {"group", "topic", "outcome"});
     for (int attempt = 0; !stop && !run.abandoned; ++attempt) {
       run.handling = true;
       absl::Status status = Handle(r);
       run.handling = false;
       if (status.ok()) {
+        consumed.Increment({group_id, r.topic, "done"});
         run.finished = true;
         return;
       }
@@ -209,11 +216,13 @@ struct KafkaConsumer::Impl {
                               " cannot be processed, sending it to the DLQ: ", status.ToString()));
         absl::Status sent = SendToDeadLetters(r, status);
         if (sent.ok()) {
+          consumed.Increment({group_id, r.topic, "dead_lettered"});
           run.finished = true;
           return;
         }
         status = sent;
       }
+      consumed.Increment({group_id, r.topic, "retried"});
       absl::Duration wait = Backoff(attempt);
       LogWarning(absl::StrCat("record ", r.topic, "/", r.partition, "@", r.offset, " will be retried in ",
                               absl::FormatDuration(wait), ": ", status.ToString()));
@@ -362,11 +371,18 @@ void KafkaConsumer::Run(const std::atomic<bool>& stop) {
   Impl& c = *impl_;
   // Handlers may run for hours (a long upgrade step). Each runs on a thread of its own while this one
   // keeps polling, so the consumer stays in its group whatever max.poll.interval.ms is.
+  metrics::Family& in_flight = metrics::Default().Gauge(
+      "upshift_consumer_records_in_flight", "Records at their handler in this replica, by consumer group", {"group"});
+  metrics::Family& waiting = metrics::Default().Gauge(
+      "upshift_consumer_records_waiting", "Records fetched and waiting for a handler in this replica, by consumer group",
+      {"group"});
   while (!stop) {
     c.Reap();
     c.Dispatch(stop);
     c.Report();
     c.Hold(false);
+    in_flight.Set({c.group_id}, static_cast<double>(c.running.size()));
+    waiting.Set({c.group_id}, static_cast<double>(c.queue.waiting()));
     if (std::optional<ConsumedRecord> record = c.Next(c.running.empty() ? 100 : 10); record.has_value()) {
       OffsetTracker::Ticket ticket = c.offsets.Received({record->topic, record->partition}, record->offset);
       c.queue.Add({*std::move(record), std::move(ticket)});

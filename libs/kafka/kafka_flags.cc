@@ -24,6 +24,9 @@ namespace upshift {
 int MaxInFlightFromFlags() { return absl::GetFlag(FLAGS_max_in_flight); }
 
 absl::StatusOr<KafkaOptions> KafkaOptionsFromFlags(std::string client_id) {
+  if (MaxInFlightFromFlags() < 1 || MaxInFlightFromFlags() > 1000) {
+    return absl::InvalidArgumentError("--max_in_flight must be between 1 and 1000");
+  }
   return MakeKafkaOptions(absl::GetFlag(FLAGS_kafka_brokers), absl::GetFlag(FLAGS_kafka_properties),
                           std::move(client_id),
                           {absl::GetFlag(FLAGS_record_signing_key), absl::GetFlag(FLAGS_record_trusted_keys),

@@ -1,18 +1,38 @@
 #include "libs/kafka/worker.h"
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/strings/ascii.h"
 #include "absl/time/clock.h"
-#include <thread>
 
-#include "libs/common/grpc_util.h"
 #include "libs/common/logging.h"
 #include "libs/kafka/events.h"
 
 namespace upshift {
 
+absl::Status CheckBrokerList(absl::string_view brokers) {
+  if (brokers.empty()) return absl::InvalidArgumentError("--kafka_brokers is empty");
+  for (absl::string_view broker : absl::StrSplit(brokers, ',')) {
+    broker = absl::StripAsciiWhitespace(broker);
+    absl::ConsumePrefix(&broker, "PLAINTEXT://") || absl::ConsumePrefix(&broker, "SSL://") ||
+        absl::ConsumePrefix(&broker, "SASL_SSL://") || absl::ConsumePrefix(&broker, "SASL_PLAINTEXT://");
+    size_t colon = broker.rfind(':');
+    int port = 0;
+    absl::string_view host = colon == absl::string_view::npos ? "" : broker.substr(0, colon);
+    if (host.empty() || !absl::SimpleAtoi(broker.substr(colon + 1), &port) || port < 1 || port > 65535 ||
+        host.find_first_of(" /@") != absl::string_view::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--kafka_brokers must be host:port[,host:port...], not \"", EscapeControl(brokers), "\""));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<KafkaOptions> MakeKafkaOptions(std::string brokers, const std::vector<std::string>& properties,
                                               std::string client_id, const RecordKeyFiles& keys) {
+  if (absl::Status s = CheckBrokerList(brokers); !s.ok()) return s;
   absl::StatusOr<std::map<std::string, std::string>> parsed = ParseKafkaProperties(properties);
   if (!parsed.ok()) return parsed.status();
   KafkaOptions options{std::move(brokers), client_id, *std::move(parsed)};
@@ -43,32 +63,8 @@ ProgressReport Heartbeats(KafkaProducer& producer, std::string source, absl::Dur
           }};
 }
 
-int RunConsumer(const KafkaOptions& options, const std::string& group, const std::vector<std::string>& topics,
-                KafkaProducer& producer, RecordHandler handler, ProgressReport progress, int max_in_flight,
-                WorkerHealth health, const std::atomic<bool>& stop) {
-  absl::StatusOr<std::unique_ptr<KafkaConsumer>> consumer = KafkaConsumer::Create(
-      options, group, topics, &producer, std::move(handler), std::move(progress), max_in_flight);
-  if (!consumer.ok()) {
-    LogError(consumer.status().ToString());
-    return 2;
-  }
-  int port = 0;
-  absl::StatusOr<std::unique_ptr<grpc::Server>> server = StartGrpcServer(health.listen, {}, health.credentials, &port);
-  if (!server.ok()) {
-    LogError(absl::StrCat("health server: ", server.status().ToString()));
-    return 1;
-  }
-  health.probes.push_back({"kafka broker", [&producer] { return producer.CheckBroker(absl::Seconds(2)); }});
-  std::thread monitor([&] { MonitorHealth(**server, health.probes, {}, health.interval, stop); });
-  LogInfo(absl::StrCat("consuming ", absl::StrJoin(topics, ", "), " in group ", group, ", up to ", max_in_flight,
-                      " at once; health on port ", port));
-  (*consumer)->Run(stop);
-  monitor.join();
-  (*server)->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
-  consumer->reset();
-  producer.Flush(absl::Seconds(5));
-  LogInfo("stopped");
-  return 0;
+HealthProbe BrokerProbe(KafkaProducer& producer, bool rpcs_survive) {
+  return {"kafka broker", [&producer] { return producer.CheckBroker(absl::Seconds(2)); }, rpcs_survive};
 }
 
 }  // namespace upshift

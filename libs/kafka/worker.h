@@ -1,7 +1,7 @@
 #ifndef UPSHIFT_LIBS_KAFKA_WORKER_H_
 #define UPSHIFT_LIBS_KAFKA_WORKER_H_
 
-// What every service's main does with Kafka: options from its flags, and a consumer loop.
+// What every service's main does with Kafka: options from its flags, heartbeats, the broker probe.
 
 #include <atomic>
 #include <string>
@@ -22,31 +22,22 @@ struct RecordKeyFiles {
   bool insecure = false;     // neither sign nor check: an explicit choice, logged at start
 };
 
+// OK when `brokers` is a list of host:port, each with an optional PLAINTEXT://, SSL://,
+// SASL_SSL:// or SASL_PLAINTEXT:// prefix; INVALID_ARGUMENT otherwise (librdkafka would accept it,
+// then fail to connect forever).
+absl::Status CheckBrokerList(absl::string_view brokers);
+
 // The options of a service's producer and consumers. `client_id` is also the name the service signs
 // its records as. INVALID_ARGUMENT when a property is not key=value, or when the keys are not given
-// (and `keys.insecure` is not set); NOT_FOUND / INVALID_ARGUMENT when a key file cannot be read.
+// (and `keys.insecure` is not set), or when `brokers` is not a broker list (CheckBrokerList); NOT_FOUND / INVALID_ARGUMENT when a key file cannot be read.
 absl::StatusOr<KafkaOptions> MakeKafkaOptions(std::string brokers, const std::vector<std::string>& properties,
                                               std::string client_id, const RecordKeyFiles& keys);
-
-// A worker's health server: grpc.health.v1 on `listen`, SERVING while the broker and every probe
-// answer (for Kubernetes' gRPC probes).
-struct WorkerHealth {
-  std::string listen;
-  std::shared_ptr<grpc::ServerCredentials> credentials;
-  std::vector<HealthProbe> probes;
-  absl::Duration interval = absl::Seconds(2);
-};
 
 // Heartbeat events (see PublishHeartbeat) from `source` every `every` while a record is handled.
 ProgressReport Heartbeats(KafkaProducer& producer, std::string source, absl::Duration every);
 
-// Serves `health`, and consumes `topics` in consumer group `group` with `handler` (reporting
-// `progress` while it works, up to `max_in_flight` records at once) until `stop` is set (records that can never be processed go to upgrade.dlq through `producer`); then reports
-// NOT_SERVING, leaves the group and flushes `producer`. Returns the process exit code: 0, 1 when
-// the health port cannot be bound, 2 when the consumer cannot be configured.
-int RunConsumer(const KafkaOptions& options, const std::string& group, const std::vector<std::string>& topics,
-                KafkaProducer& producer, RecordHandler handler, ProgressReport progress, int max_in_flight,
-                WorkerHealth health, const std::atomic<bool>& stop);
+// The health probe of the broker, through `producer`. `rpcs_survive`: see HealthProbe.
+HealthProbe BrokerProbe(KafkaProducer& producer, bool rpcs_survive = false);
 
 }  // namespace upshift
 

@@ -4,12 +4,16 @@
 
 #include <libpq-fe.h>
 
+#include <set>
 #include <thread>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "libs/common/logging.h"
 #include "libs/common/retry.h"
 
 namespace upshift::pg {
@@ -74,6 +78,43 @@ Pool::Pool(std::string conninfo, int size, absl::Duration acquire_timeout)
     : conninfo_(std::move(conninfo)), size_(size < 1 ? 1 : size), acquire_timeout_(acquire_timeout) {}
 Pool::~Pool() = default;
 
+absl::Status CheckConnInfo(const std::string& conninfo) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &error);
+  if (options == nullptr) {
+    std::string why = error != nullptr ? error : "cannot parse";
+    if (error != nullptr) PQfreemem(error);
+    return absl::InvalidArgumentError(
+        absl::StrCat("connection string: ", RedactSecrets(absl::StripTrailingAsciiWhitespace(why))));
+  }
+  absl::Status status;
+  for (PQconninfoOption* o = options; o->keyword != nullptr && status.ok(); ++o) {
+    if (o->val == nullptr) continue;
+    const std::string keyword = o->keyword;
+    const std::string value = o->val;
+    if (keyword == "port") {
+      for (absl::string_view port : absl::StrSplit(value, ',')) {
+        int n = 0;
+        if (!absl::SimpleAtoi(port, &n) || n < 1 || n > 65535) {
+          status = absl::InvalidArgumentError(absl::StrCat("connection string: port \"", port, "\" is not a port"));
+        }
+      }
+    } else if (keyword == "connect_timeout") {
+      int n = 0;
+      if (!absl::SimpleAtoi(value, &n)) {
+        status = absl::InvalidArgumentError(absl::StrCat("connection string: connect_timeout \"", value, "\" is not a number"));
+      }
+    } else if (keyword == "sslmode") {
+      static const std::set<std::string> kModes = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"};
+      if (!kModes.count(value)) {
+        status = absl::InvalidArgumentError(absl::StrCat("connection string: sslmode \"", value, "\" is not libpq's"));
+      }
+    }
+  }
+  PQconninfoFree(options);
+  return status;
+}
+
 std::unique_ptr<pqxx::connection> Pool::Acquire(absl::Status* error) {
   {
     std::unique_lock<std::mutex> lock(mu_);
@@ -95,6 +136,8 @@ std::unique_ptr<pqxx::connection> Pool::Acquire(absl::Status* error) {
   } catch (const std::exception& e) {
     *error = StatusFromException(e);
     if (error->code() == absl::StatusCode::kInternal) *error = absl::UnavailableError(e.what());
+    // A connection string libpq cannot use fails the same way forever: not worth a retry.
+    if (absl::Status usable = CheckConnInfo(conninfo_); !usable.ok()) *error = usable;
     std::lock_guard<std::mutex> lock(mu_);
     --open_;
     cv_.notify_one();

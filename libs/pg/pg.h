@@ -26,6 +26,11 @@ namespace upshift::pg {
 // (with the server's message), in-doubt commit -> UNAVAILABLE.
 absl::Status StatusFromException(const std::exception& e);
 
+// OK when libpq can use `conninfo` as it is: it parses, its keywords are libpq's, its port(s) and
+// connect_timeout are numbers, its sslmode is one of libpq's. INVALID_ARGUMENT otherwise, saying
+// why (never quoting a password): a connection with it could never succeed, so it is not retried.
+absl::Status CheckConnInfo(const std::string& conninfo);
+
 // `base` libpq connection string with the database replaced by `dbname` (quoted for libpq).
 std::string ConnInfoFor(absl::string_view base, absl::string_view dbname);
 

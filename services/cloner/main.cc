@@ -1,15 +1,10 @@
 // cloner: database-level operations on the hosting server. Makes and verifies test copies, and
 // drops the copies of failed Test upgrades.
 
-#include <thread>
-
 #include "absl/flags/flag.h"
 #include "absl/time/clock.h"
 #include "absl/strings/str_cat.h"
-#include "libs/common/env_flags.h"
 #include "libs/common/logging.h"
-#include "libs/common/retry.h"
-#include "libs/common/signals.h"
 #include "libs/common/tls_flags.h"
 #include "libs/gate/claim_flags.h"
 #include "libs/gate/grpc_gate.h"
@@ -18,11 +13,11 @@
 #include "libs/kafka/topics.h"
 #include "libs/kafka/worker.h"
 #include "libs/pg/pg.h"
+#include "libs/runtime/service.h"
 #include "services/cloner/cloner.h"
 #include "services/cloner/pg_clone_store.h"
 
 ABSL_FLAG(std::string, health_listen, "0.0.0.0:50061", "Address of the grpc.health.v1 server (port 0: any free port)");
-ABSL_FLAG(absl::Duration, health_interval, absl::Seconds(2), "How often health probes the database and the broker");
 ABSL_FLAG(std::string, platform_db, "", "libpq connection string of the platform database");
 ABSL_FLAG(std::string, gate_addr, "127.0.0.1:50053", "Address of request's UpgradeGate listener (mTLS)");
 ABSL_FLAG(std::string, hosting_db, "", "libpq connection string of the hosting server (no dbname)");
@@ -110,64 +105,55 @@ absl::StatusOr<Config> ReadConfig() {
   return c;
 }
 
-int Run(const Config& config, const std::atomic<bool>& stop) {
-  std::unique_ptr<PgCloneStore> store;
-  if (!RetryUntilReady([&] {
-        absl::StatusOr<std::unique_ptr<PgCloneStore>> opened = PgCloneStore::Open(config.platform_db);
-        if (opened.ok()) store = *std::move(opened);
-        return opened.status();
-      }, stop, "platform database")) {
-    return 0;
+// Every replica sweeps (drops and rollbacks are idempotent): expired restore points, stalled
+// upgrades, expired test copies.
+void Sweep(Cloner& cloner, absl::Duration every, const std::atomic<bool>& stop) {
+  while (!stop) {
+    absl::StatusOr<int> dropped = cloner.DropExpiredRestorePoints();
+    if (!dropped.ok()) LogWarning(absl::StrCat("restore point sweep: ", dropped.status().ToString()));
+    absl::StatusOr<int> stalled = cloner.RollBackStalledUpgrades();
+    if (!stalled.ok()) LogWarning(absl::StrCat("stalled upgrade sweep: ", stalled.status().ToString()));
+    absl::StatusOr<int> expired = cloner.ExpireTestCopies();
+    if (!expired.ok()) LogWarning(absl::StrCat("test copy sweep: ", expired.status().ToString()));
+    absl::Time next = absl::Now() + every;
+    while (!stop && absl::Now() < next) absl::SleepFor(absl::Milliseconds(100));
   }
-  PgHostingServer hosting(config.hosting);
-  absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(config.kafka);
-  if (!producer.ok()) {
-    LogError(producer.status().ToString());
-    return 2;
-  }
-  GrpcGate request_gate(config.gate_addr, absl::Seconds(10), config.calling);
-  CachingGate gate(request_gate);
-  ClonerOptions options = config.options;
-  options.claims.stopping = &stop;
-  Cloner cloner(options, hosting, *store, **producer, gate, SystemClock());
-  LogInfo(absl::StrCat("claims copies as ", config.options.claims.holder));
-  // Every replica sweeps (drops and rollbacks are idempotent): expired restore points, stalled upgrades.
-  std::thread sweeper([&] {
-    while (!stop) {
-      absl::StatusOr<int> dropped = cloner.DropExpiredRestorePoints();
-      if (!dropped.ok()) LogWarning(absl::StrCat("restore point sweep: ", dropped.status().ToString()));
-      absl::StatusOr<int> stalled = cloner.RollBackStalledUpgrades();
-      if (!stalled.ok()) LogWarning(absl::StrCat("stalled upgrade sweep: ", stalled.status().ToString()));
-      absl::StatusOr<int> expired = cloner.ExpireTestCopies();
-      if (!expired.ok()) LogWarning(absl::StrCat("test copy sweep: ", expired.status().ToString()));
-      absl::Time next = absl::Now() + config.sweep_interval;
-      while (!stop && absl::Now() < next) absl::SleepFor(absl::Milliseconds(100));
-    }
-  });
-  WorkerHealth health{absl::GetFlag(FLAGS_health_listen),
-                      config.serving,
-                      {{"platform database", [&] { return pg::PingServer(config.platform_db); }},
-                       {"hosting server", [&] { return pg::PingServer(pg::ConnInfoFor(config.hosting.conninfo, "postgres")); }}},
-                      absl::GetFlag(FLAGS_health_interval)};
-  int exit_code = RunConsumer(config.kafka, "upshift-cloner", {topics::kOrders, topics::kEvents}, **producer,
-                              [&cloner](const ConsumedRecord& r) { return cloner.Handle(r); },
-                              Heartbeats(**producer, "cloner", absl::GetFlag(FLAGS_heartbeat_interval)),
-                              MaxInFlightFromFlags(), std::move(health), stop);
-  sweeper.join();
-  return exit_code;
 }
 
 }  // namespace
+
+int Main(int argc, char** argv) {
+  runtime::Service service(argc, argv, {"cloner", 9463});
+  const Config config = service.Need(ReadConfig(), "read the flags");
+  std::unique_ptr<PgCloneStore> store =
+      service.AwaitOpen([&] { return PgCloneStore::Open(config.platform_db); }, "platform database");
+  PgHostingServer hosting(config.hosting);
+  std::unique_ptr<KafkaProducer> producer = service.Need(KafkaProducer::Create(config.kafka), "make the Kafka producer");
+  GrpcGate request_gate(config.gate_addr, absl::Seconds(10), config.calling);
+  CachingGate gate(request_gate);
+  ClonerOptions options = config.options;
+  options.claims.stopping = &service.stopping();
+  Cloner cloner(options, hosting, *store, *producer, gate, SystemClock());
+  std::unique_ptr<KafkaConsumer> consumer = service.Need(
+      KafkaConsumer::Create(config.kafka, "upshift-cloner", {topics::kOrders, topics::kEvents}, producer.get(),
+                            [&cloner](const ConsumedRecord& r) { return cloner.Handle(r); },
+                            Heartbeats(*producer, "cloner", absl::GetFlag(FLAGS_heartbeat_interval)),
+                            MaxInFlightFromFlags()),
+      "make the Kafka consumer");
+  service.Serve(
+      "health", absl::GetFlag(FLAGS_health_listen), {}, config.serving,
+      {{"platform database", [&] { return pg::PingServer(config.platform_db); }},
+       {"hosting server", [&] { return pg::PingServer(pg::ConnInfoFor(config.hosting.conninfo, "postgres")); }},
+       BrokerProbe(*producer)});
+  LogInfo(absl::StrCat("claims copies as ", config.options.claims.holder, "; up to ", MaxInFlightFromFlags(),
+                       " records and ", config.options.max_concurrent_copies, " copies at once"));
+  // Declared first, stopped last: the sweeper may still roll back what the consumer left.
+  service.Task("sweeper", [&](const std::atomic<bool>& stop) { Sweep(cloner, config.sweep_interval, stop); });
+  service.Task("consumer", [&](const std::atomic<bool>& stop) { consumer->Run(stop); });
+  service.OnStopped([&] { producer->Flush(absl::Seconds(5)); });
+  return service.Run();
+}
+
 }  // namespace upshift::cloner
 
-int main(int argc, char** argv) {
-  upshift::ParseFlagsWithEnv(argc, argv);
-  upshift::SetLogName("cloner");
-  const std::atomic<bool>& stop = upshift::InstallStopSignals();
-  absl::StatusOr<upshift::cloner::Config> config = upshift::cloner::ReadConfig();
-  if (!config.ok()) {
-    upshift::LogError(config.status().ToString());
-    return 2;
-  }
-  return upshift::cloner::Run(*config, stop);
-}
+int main(int argc, char** argv) { return upshift::cloner::Main(argc, argv); }

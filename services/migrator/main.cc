@@ -3,9 +3,7 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "libs/catalog/catalog.h"
-#include "libs/common/env_flags.h"
 #include "libs/common/logging.h"
-#include "libs/common/signals.h"
 #include "libs/common/tls_flags.h"
 #include "libs/gate/claim_flags.h"
 #include "libs/gate/grpc_gate.h"
@@ -13,11 +11,11 @@
 #include "libs/kafka/topics.h"
 #include "libs/kafka/worker.h"
 #include "libs/pg/pg.h"
+#include "libs/runtime/service.h"
 #include "services/migrator/migrator.h"
 #include "services/migrator/pg_migration_target.h"
 
 ABSL_FLAG(std::string, health_listen, "0.0.0.0:50062", "Address of the grpc.health.v1 server (port 0: any free port)");
-ABSL_FLAG(absl::Duration, health_interval, absl::Seconds(2), "How often health probes the database and the broker");
 ABSL_FLAG(std::string, hosting_db, "", "libpq connection string of the hosting server (no dbname)");
 ABSL_FLAG(std::string, catalog, "", "Path of the migration catalog folder");
 ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(10),
@@ -27,49 +25,37 @@ ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(10),
 ABSL_FLAG(std::string, gate_addr, "127.0.0.1:50053", "Address of request's UpgradeGate listener (mTLS)");
 
 namespace upshift::migrator {
-namespace {
 
-int Run(const std::atomic<bool>& stop) {
-  absl::StatusOr<KafkaOptions> kafka = KafkaOptionsFromFlags("migrator");
-  absl::StatusOr<Catalog> catalog = Catalog::Load(absl::GetFlag(FLAGS_catalog));
-  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> serving = ServerCredentialsFromFlags();
-  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> calling = ChannelCredentialsFromFlags();
-  absl::StatusOr<ClaimOptions> claims = ClaimOptionsFromFlags("migrator");
-  if (claims.ok()) claims->stopping = &stop;
-  for (const absl::Status& s : {kafka.status(), catalog.status(), serving.status(), calling.status(), claims.status()}) {
-    if (!s.ok()) {
-      LogError(s.ToString());
-      return 2;
-    }
-  }
-  PgMigrationTarget target(absl::GetFlag(FLAGS_hosting_db));
-  absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(*kafka);
-  if (!producer.ok()) {
-    LogError(producer.status().ToString());
-    return 2;
-  }
-  LogInfo(absl::StrCat("catalog ", catalog->application(), " loaded"));
-  GrpcGate request_gate(absl::GetFlag(FLAGS_gate_addr), absl::Seconds(10), *calling);
+int Main(int argc, char** argv) {
+  runtime::Service service(argc, argv, {"migrator", 9464});
+  KafkaOptions kafka = service.Need(KafkaOptionsFromFlags("migrator"), "read the Kafka flags");
+  Catalog catalog = service.Need(Catalog::Load(absl::GetFlag(FLAGS_catalog)), "load the catalog");
+  auto serving = service.Need(ServerCredentialsFromFlags(), "read the TLS flags");
+  auto calling = service.Need(ChannelCredentialsFromFlags(), "read the TLS flags");
+  ClaimOptions claims = service.Need(ClaimOptionsFromFlags("migrator"), "read the claim flags");
+  claims.stopping = &service.stopping();
+  const std::string hosting_db = absl::GetFlag(FLAGS_hosting_db);
+  const absl::Duration heartbeat = absl::GetFlag(FLAGS_heartbeat_interval);
+  PgMigrationTarget target(hosting_db);
+  std::unique_ptr<KafkaProducer> producer = service.Need(KafkaProducer::Create(kafka), "make the Kafka producer");
+  GrpcGate request_gate(absl::GetFlag(FLAGS_gate_addr), absl::Seconds(10), calling);
   CachingGate gate(request_gate);
-  Migrator migrator(*catalog, target, **producer, gate, SystemClock(), absl::GetFlag(FLAGS_heartbeat_interval),
-                    *claims);
-  LogInfo(absl::StrCat("claims plans as ", claims->holder));
-  std::string hosting_db = absl::GetFlag(FLAGS_hosting_db);
-  WorkerHealth health{absl::GetFlag(FLAGS_health_listen),
-                      *serving,
-                      {{"hosting server", [&] { return pg::PingServer(pg::ConnInfoFor(hosting_db, "postgres")); }}},
-                      absl::GetFlag(FLAGS_health_interval)};
-  return RunConsumer(*kafka, "upshift-migrator", {topics::kEvents}, **producer,
-                     [&migrator](const ConsumedRecord& r) { return migrator.Handle(r); },
-                     Heartbeats(**producer, "migrator", absl::GetFlag(FLAGS_heartbeat_interval)), MaxInFlightFromFlags(),
-                     std::move(health), stop);
+  Migrator migrator(catalog, target, *producer, gate, SystemClock(), heartbeat, claims);
+  std::unique_ptr<KafkaConsumer> consumer = service.Need(
+      KafkaConsumer::Create(kafka, "upshift-migrator", {topics::kEvents}, producer.get(),
+                            [&migrator](const ConsumedRecord& r) { return migrator.Handle(r); },
+                            Heartbeats(*producer, "migrator", heartbeat), MaxInFlightFromFlags()),
+      "make the Kafka consumer");
+  service.Serve("health", absl::GetFlag(FLAGS_health_listen), {}, serving,
+                {{"hosting server", [&] { return pg::PingServer(pg::ConnInfoFor(hosting_db, "postgres")); }},
+                 BrokerProbe(*producer)});
+  LogInfo(absl::StrCat("catalog ", catalog.application(), " loaded; claims plans as ", claims.holder,
+                       "; up to ", MaxInFlightFromFlags(), " records at once"));
+  service.Task("consumer", [&](const std::atomic<bool>& stop) { consumer->Run(stop); });
+  service.OnStopped([&] { producer->Flush(absl::Seconds(5)); });
+  return service.Run();
 }
 
-}  // namespace
 }  // namespace upshift::migrator
 
-int main(int argc, char** argv) {
-  upshift::ParseFlagsWithEnv(argc, argv);
-  upshift::SetLogName("migrator");
-  return upshift::migrator::Run(upshift::InstallStopSignals());
-}
+int main(int argc, char** argv) { return upshift::migrator::Main(argc, argv); }

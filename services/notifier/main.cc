@@ -2,22 +2,19 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
-#include "libs/common/env_flags.h"
 #include "libs/common/logging.h"
-#include "libs/common/retry.h"
-#include "libs/common/signals.h"
 #include "libs/common/tls_flags.h"
 #include "libs/kafka/kafka_flags.h"
 #include "libs/kafka/topics.h"
 #include "libs/kafka/worker.h"
 #include "libs/pg/pg.h"
+#include "libs/runtime/service.h"
 #include "libs/mail/outbox_mailer.h"
 #include "libs/mail/smtp_mailer.h"
 #include "services/notifier/notifier.h"
 #include "services/notifier/pg_sent_log.h"
 
 ABSL_FLAG(std::string, health_listen, "0.0.0.0:50063", "Address of the grpc.health.v1 server (port 0: any free port)");
-ABSL_FLAG(absl::Duration, health_interval, absl::Seconds(2), "How often health probes the database and the broker");
 ABSL_FLAG(std::string, platform_db, "", "libpq connection string of the platform database");
 ABSL_FLAG(std::string, smtp_url, "", "smtp://host:port of the mail server; empty: write .eml files to --outbox_dir");
 ABSL_FLAG(std::string, smtp_username, "", "SMTP user (empty: no authentication)");
@@ -39,45 +36,29 @@ std::unique_ptr<Mailer> MakeMailer() {
                                                   absl::GetFlag(FLAGS_smtp_password), absl::Seconds(30)});
 }
 
-int Run(const std::atomic<bool>& stop) {
-  absl::StatusOr<KafkaOptions> kafka = KafkaOptionsFromFlags("notifier");
-  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> serving = ServerCredentialsFromFlags();
-  for (const absl::Status& s : {kafka.status(), serving.status()}) {
-    if (!s.ok()) {
-      LogError(s.ToString());
-      return 2;
-    }
-  }
+}  // namespace
+
+int Main(int argc, char** argv) {
+  runtime::Service service(argc, argv, {"notifier", 9465});
+  KafkaOptions kafka = service.Need(KafkaOptionsFromFlags("notifier"), "read the Kafka flags");
+  auto serving = service.Need(ServerCredentialsFromFlags(), "read the TLS flags");
   std::unique_ptr<Mailer> mailer = MakeMailer();
-  std::unique_ptr<PgSentLog> log;
-  if (!RetryUntilReady([&] {
-        absl::StatusOr<std::unique_ptr<PgSentLog>> opened = PgSentLog::Open(absl::GetFlag(FLAGS_platform_db));
-        if (opened.ok()) log = *std::move(opened);
-        return opened.status();
-      }, stop, "platform database")) {
-    return 0;
-  }
-  absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(*kafka);
-  if (!producer.ok()) {
-    LogError(producer.status().ToString());
-    return 2;
-  }
+  const std::string platform_db = absl::GetFlag(FLAGS_platform_db);
+  std::unique_ptr<PgSentLog> log = service.AwaitOpen([&] { return PgSentLog::Open(platform_db); }, "platform database");
+  std::unique_ptr<KafkaProducer> producer = service.Need(KafkaProducer::Create(kafka), "make the Kafka producer");
   Notifier notifier({absl::GetFlag(FLAGS_connect_hint)}, *mailer, *log);
-  std::string platform_db = absl::GetFlag(FLAGS_platform_db);
-  WorkerHealth health{absl::GetFlag(FLAGS_health_listen),
-                      *serving,
-                      {{"platform database", [&] { return pg::PingServer(platform_db); }}},
-                      absl::GetFlag(FLAGS_health_interval)};
-  return RunConsumer(*kafka, "upshift-notifier", {topics::kOrders, topics::kEvents}, **producer,
-                     [&notifier](const ConsumedRecord& r) { return notifier.Handle(r); }, {}, MaxInFlightFromFlags(),
-                     std::move(health), stop);
+  std::unique_ptr<KafkaConsumer> consumer = service.Need(
+      KafkaConsumer::Create(kafka, "upshift-notifier", {topics::kOrders, topics::kEvents}, producer.get(),
+                            [&notifier](const ConsumedRecord& r) { return notifier.Handle(r); }, {},
+                            MaxInFlightFromFlags()),
+      "make the Kafka consumer");
+  service.Serve("health", absl::GetFlag(FLAGS_health_listen), {}, serving,
+                {{"platform database", [&] { return pg::PingServer(platform_db); }}, BrokerProbe(*producer)});
+  service.Task("consumer", [&](const std::atomic<bool>& stop) { consumer->Run(stop); });
+  service.OnStopped([&] { producer->Flush(absl::Seconds(5)); });
+  return service.Run();
 }
 
-}  // namespace
 }  // namespace upshift::notifier
 
-int main(int argc, char** argv) {
-  upshift::ParseFlagsWithEnv(argc, argv);
-  upshift::SetLogName("notifier");
-  return upshift::notifier::Run(upshift::InstallStopSignals());
-}
+int main(int argc, char** argv) { return upshift::notifier::Main(argc, argv); }

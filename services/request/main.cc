@@ -2,20 +2,13 @@
 // PostgreSQL, and relays the outbox to upgrade.orders.
 
 #include <fstream>
-#include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
-#include "absl/time/clock.h"
 #include "libs/catalog/catalog.h"
-#include "libs/common/env_flags.h"
-#include "libs/common/grpc_util.h"
 #include "libs/common/logging.h"
-#include "libs/common/retry.h"
-#include "libs/common/health.h"
-#include "libs/common/signals.h"
 #include "libs/pg/pg.h"
+#include "libs/runtime/service.h"
 #include "libs/hosting/pg_hosting_server.h"
 #include "libs/kafka/consumer.h"
 #include "libs/auth/auth_flags.h"
@@ -32,7 +25,6 @@
 ABSL_FLAG(std::string, listen, "0.0.0.0:50051", "gRPC listen address (port 0: any free port)");
 ABSL_FLAG(std::string, gate_listen, "0.0.0.0:50053",
           "Listen address of UpgradeGate, for the workers only: mTLS, clients need a certificate of --tls_ca");
-ABSL_FLAG(absl::Duration, health_interval, absl::Seconds(2), "How often health probes the databases and the broker");
 ABSL_FLAG(std::string, port_file, "", "If set, the bound gRPC port is written there");
 ABSL_FLAG(std::string, platform_db, "", "libpq connection string of the platform database");
 ABSL_FLAG(std::string, hosting_db, "", "libpq connection string of the hosting server (no dbname)");
@@ -73,122 +65,58 @@ Config ReadConfig() {
           absl::GetFlag(FLAGS_order_burst_per_tenant)};
 }
 
-int Run(const Config& config, const std::atomic<bool>& stop) {
-  absl::StatusOr<Catalog> catalog = Catalog::Load(config.catalog);
-  if (!catalog.ok()) {
-    LogError(absl::StrCat("cannot load the catalog: ", catalog.status().ToString()));
-    return 2;
-  }
-  std::unique_ptr<PgOrderStore> store;
-  if (!RetryUntilReady([&] {
-        absl::StatusOr<std::unique_ptr<PgOrderStore>> opened = PgOrderStore::Open(config.platform_db, config.pool_size);
-        if (opened.ok()) store = *std::move(opened);
-        return opened.status();
-      }, stop, "platform database")) {
-    return 0;
-  }
+}  // namespace
+
+int Main(int argc, char** argv) {
+  runtime::Service service(argc, argv, {"request", 9461});
+  const Config config = ReadConfig();
+  Catalog catalog = service.Need(Catalog::Load(config.catalog), "load the catalog");
+  KafkaOptions kafka = service.Need(KafkaOptionsFromFlags("request"), "read the Kafka flags");
+  std::unique_ptr<Authenticator> auth = service.Need(AuthenticatorFromFlags(), "read the authentication flags");
+  auto api_credentials = service.Need(ServerCredentialsFromFlags(), "read the TLS flags");
+  // Only the workers, with client certificates of the platform's CA, reach the gate.
+  auto gate_credentials = service.Need(ServerCredentialsFromFlags(/*require_client_certs=*/true), "read the TLS flags");
+  std::unique_ptr<PgOrderStore> store = service.AwaitOpen(
+      [&] { return PgOrderStore::Open(config.platform_db, config.pool_size); }, "platform database");
   PgHostingServer hosting({config.hosting_db, config.reserved, "", absl::Hours(6)});
-  absl::StatusOr<KafkaOptions> kafka_options = KafkaOptionsFromFlags("request");
-  if (!kafka_options.ok()) {
-    LogError(kafka_options.status().ToString());
-    return 2;
-  }
-  const KafkaOptions& kafka = *kafka_options;
-  absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(kafka);
-  if (!producer.ok()) {
-    LogError(producer.status().ToString());
-    return 2;
-  }
+  std::unique_ptr<KafkaProducer> producer = service.Need(KafkaProducer::Create(kafka), "make the Kafka producer");
   OutboxRelay relay([&store](int limit, const auto& publish, int* count) { return store->DrainOutbox(limit, publish, count); },
-                    **producer, config.outbox_poll_interval);
+                    *producer, config.outbox_poll_interval);
+  auto wake_relay = [&relay] { relay.Wake(); };
   Admission admission({config.reserved, config.max_test_age, config.orders_per_tenant_per_hour,
                        config.order_burst_per_tenant},
-                      *catalog, hosting, *store, SystemClock(), [&relay] { relay.Wake(); });
-  Cancellation cancellation(*store, SystemClock(), [&relay] { relay.Wake(); });
-  TestCopies copies(*store, SystemClock(), config.test_copy_extension, [&relay] { relay.Wake(); });
-  absl::StatusOr<std::unique_ptr<Authenticator>> auth = AuthenticatorFromFlags();
-  if (!auth.ok()) {
-    LogError(auth.status().ToString());
-    return 2;
-  }
-  Auditor auditor(*store, SystemClock(), [&relay] { relay.Wake(); });
-  UpgradeServiceImpl service(**auth, admission, cancellation, copies, auditor);
-  AuditServiceImpl audit(**auth, auditor);
+                      catalog, hosting, *store, SystemClock(), wake_relay);
+  Cancellation cancellation(*store, SystemClock(), wake_relay);
+  TestCopies copies(*store, SystemClock(), config.test_copy_extension, wake_relay);
+  Auditor auditor(*store, SystemClock(), wake_relay);
+  UpgradeServiceImpl upgrades(*auth, admission, cancellation, copies, auditor);
+  AuditServiceImpl audit(*auth, auditor);
   WorkClaims claims(*store, *store);
   UpgradeGateImpl gate(cancellation, claims);
   EventsTracker tracker(*store);
-  absl::StatusOr<std::unique_ptr<KafkaConsumer>> consumer = KafkaConsumer::Create(
-      kafka, "upshift-request", {topics::kEvents}, producer->get(),
-      [&tracker](const ConsumedRecord& r) { return tracker.Handle(r); }, {}, MaxInFlightFromFlags());
-  if (!consumer.ok()) {
-    LogError(consumer.status().ToString());
-    return 2;
-  }
-  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> api_credentials = ServerCredentialsFromFlags();
-  // Only the workers, with client certificates of the platform's CA, reach the gate.
-  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> gate_credentials =
-      ServerCredentialsFromFlags(/*require_client_certs=*/true);
-  for (const absl::Status& s : {api_credentials.status(), gate_credentials.status()}) {
-    if (!s.ok()) {
-      LogError(s.ToString());
-      return 2;
-    }
-  }
-  int port = 0, gate_port = 0;
-  absl::StatusOr<std::unique_ptr<grpc::Server>> server = StartGrpcServer(config.listen, {&service, &audit}, *api_credentials, &port);
-  if (!server.ok()) {
-    LogError(server.status().ToString());
-    return 1;
-  }
-  absl::StatusOr<std::unique_ptr<grpc::Server>> gate_server =
-      StartGrpcServer(absl::GetFlag(FLAGS_gate_listen), {&gate}, *gate_credentials, &gate_port);
-  if (!gate_server.ok()) {
-    LogError(gate_server.status().ToString());
-    return 1;
-  }
-  if (!config.port_file.empty()) std::ofstream(config.port_file) << port << "\n";
-  LogInfo(absl::StrCat("serving UpgradeService on port ", port, ", UpgradeGate on port ", gate_port));
-
-  std::atomic<bool> workers_stop{false};
-  std::thread relay_thread([&] { relay.Run(workers_stop); });
-  std::thread consumer_thread([&] { (*consumer)->Run(workers_stop); });
+  std::unique_ptr<KafkaConsumer> consumer = service.Need(
+      KafkaConsumer::Create(kafka, "upshift-request", {topics::kEvents}, producer.get(),
+                            [&tracker](const ConsumedRecord& r) { return tracker.Handle(r); }, {},
+                            MaxInFlightFromFlags()),
+      "make the Kafka consumer");
   // Orders need the platform database and the hosting server; the broker may be down (the outbox
   // keeps orders until it is back), but then request is degraded and says so.
-  std::thread health([&] {
-    MonitorHealth(**server,
-                  {{"platform database", [&] { return pg::PingServer(config.platform_db); }},
-                   {"hosting server", [&] { return pg::PingServer(pg::ConnInfoFor(config.hosting_db, "postgres")); }},
-                   {"kafka broker", [&] { return (*producer)->CheckBroker(absl::Seconds(2)); }, true}},
-                  {upgrade::v1::UpgradeService::service_full_name(), upgrade::v1::AuditService::service_full_name()},
-                  absl::GetFlag(FLAGS_health_interval), stop);
-  });
-  std::thread gate_health([&] {
-    MonitorHealth(**gate_server, {{"platform database", [&] { return pg::PingServer(config.platform_db); }}},
-                  {upgrade::v1::UpgradeGate::service_full_name()}, absl::GetFlag(FLAGS_health_interval), stop);
-  });
-  WaitForStopSignal();
-
-  LogInfo("stopping");
-  health.join();  // NOT_SERVING first
-  gate_health.join();
-  auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(5);
-  (*server)->Shutdown(deadline);
-  (*gate_server)->Shutdown(deadline);
-  workers_stop = true;
-  relay.Wake();
-  relay_thread.join();
-  consumer_thread.join();
-  (*producer)->Flush(absl::Seconds(5));
-  LogInfo("stopped");
-  return 0;
+  HealthProbe platform_probe{"platform database", [&] { return pg::PingServer(config.platform_db); }};
+  int port = service.Serve(
+      "UpgradeService", config.listen, {&upgrades, &audit}, api_credentials,
+      {platform_probe,
+       {"hosting server", [&] { return pg::PingServer(pg::ConnInfoFor(config.hosting_db, "postgres")); }},
+       BrokerProbe(*producer, /*rpcs_survive=*/true)},
+      {upgrade::v1::UpgradeService::service_full_name(), upgrade::v1::AuditService::service_full_name()});
+  service.Serve("UpgradeGate", absl::GetFlag(FLAGS_gate_listen), {&gate}, gate_credentials, {platform_probe},
+                {upgrade::v1::UpgradeGate::service_full_name()});
+  if (!config.port_file.empty()) std::ofstream(config.port_file) << port << "\n";
+  service.Task("outbox relay", [&](const std::atomic<bool>& stop) { relay.Run(stop); }, wake_relay);
+  service.Task("events consumer", [&](const std::atomic<bool>& stop) { consumer->Run(stop); });
+  service.OnStopped([&] { producer->Flush(absl::Seconds(5)); });
+  return service.Run();
 }
 
-}  // namespace
 }  // namespace upshift::request
 
-int main(int argc, char** argv) {
-  upshift::ParseFlagsWithEnv(argc, argv);
-  upshift::SetLogName("request");
-  const std::atomic<bool>& stop = upshift::InstallStopSignals();
-  return upshift::request::Run(upshift::request::ReadConfig(), stop);
-}
+int main(int argc, char** argv) { return upshift::request::Main(argc, argv); }

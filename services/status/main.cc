@@ -3,19 +3,14 @@
 
 #include <algorithm>
 #include <fstream>
-#include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "libs/catalog/catalog.h"
-#include "libs/common/env_flags.h"
-#include "libs/common/grpc_util.h"
 #include "libs/common/logging.h"
-#include "libs/common/retry.h"
-#include "libs/common/health.h"
-#include "libs/common/signals.h"
 #include "libs/pg/pg.h"
+#include "libs/runtime/service.h"
 #include "libs/hosting/pg_hosting_server.h"
 #include "libs/kafka/consumer.h"
 #include "libs/auth/auth_flags.h"
@@ -31,7 +26,6 @@
 #include "libs/kafka/outbox_relay.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:50052", "gRPC listen address (port 0: any free port)");
-ABSL_FLAG(absl::Duration, health_interval, absl::Seconds(2), "How often health probes the databases and the broker");
 ABSL_FLAG(std::string, port_file, "", "If set, the bound gRPC port is written there");
 ABSL_FLAG(std::string, platform_db, "", "libpq connection string of the platform database");
 ABSL_FLAG(std::string, hosting_db, "", "libpq connection string of the hosting server (no dbname)");
@@ -90,34 +84,21 @@ void SweepStalls(StatusStore& store, KafkaProducer& producer, absl::Duration tim
   }
 }
 
-int Run(const Config& config, const std::atomic<bool>& stop) {
-  absl::StatusOr<Catalog> catalog = Catalog::Load(config.catalog);
-  if (!catalog.ok()) {
-    LogError(absl::StrCat("cannot load the catalog: ", catalog.status().ToString()));
-    return 2;
-  }
-  std::unique_ptr<PgStatusStore> store;
-  if (!RetryUntilReady([&] {
-        absl::StatusOr<std::unique_ptr<PgStatusStore>> opened = PgStatusStore::Open(config.platform_db, config.pool_size);
-        if (opened.ok()) store = *std::move(opened);
-        return opened.status();
-      }, stop, "platform database")) {
-    return 0;
-  }
+}  // namespace
+
+int Main(int argc, char** argv) {
+  runtime::Service service(argc, argv, {"status", 9462});
+  const Config config = ReadConfig();
+  Catalog catalog = service.Need(Catalog::Load(config.catalog), "load the catalog");
+  KafkaOptions kafka = service.Need(KafkaOptionsFromFlags("status"), "read the Kafka flags");
+  std::unique_ptr<Authenticator> auth = service.Need(AuthenticatorFromFlags(), "read the authentication flags");
+  auto credentials = service.Need(ServerCredentialsFromFlags(), "read the TLS flags");
+  std::unique_ptr<PgStatusStore> store = service.AwaitOpen(
+      [&] { return PgStatusStore::Open(config.platform_db, config.pool_size); }, "platform database");
   PgHostingServer hosting({config.hosting_db, config.reserved, "", absl::Hours(6)});
-  absl::StatusOr<KafkaOptions> kafka_options = KafkaOptionsFromFlags("status");
-  if (!kafka_options.ok()) {
-    LogError(kafka_options.status().ToString());
-    return 2;
-  }
-  const KafkaOptions& kafka = *kafka_options;
-  absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(kafka);
-  if (!producer.ok()) {
-    LogError(producer.status().ToString());
-    return 2;
-  }
+  std::unique_ptr<KafkaProducer> producer = service.Need(KafkaProducer::Create(kafka), "make the Kafka producer");
   ChangeHub hub;
-  DatabaseView view(hosting, *store, *catalog, config.reserved);
+  DatabaseView view(hosting, *store, catalog, config.reserved);
   // Changes reach upgrade.status through an outbox: recorded in the same transaction as the state.
   OutboxRelay relay(
       [&](int limit, const auto& publish, int* count) {
@@ -125,70 +106,40 @@ int Run(const Config& config, const std::atomic<bool>& stop) {
             limit, [&](const std::vector<PendingChange>& changes) { return publish(StatusRecords(changes, view)); },
             count);
       },
-      **producer, absl::Seconds(1));
-  Recorder recorder(*store, hub, [&relay] { relay.Wake(); });
-  absl::StatusOr<std::unique_ptr<KafkaConsumer>> consumer = KafkaConsumer::Create(
-      kafka, "upshift-status", {topics::kOrders, topics::kEvents}, producer->get(),
-      [&recorder](const ConsumedRecord& r) { return recorder.Handle(r); }, {}, MaxInFlightFromFlags());
-  if (!consumer.ok()) {
-    LogError(consumer.status().ToString());
-    return 2;
-  }
-  std::atomic<bool> stopping{false};
-  absl::StatusOr<std::unique_ptr<Authenticator>> auth = AuthenticatorFromFlags();
-  if (!auth.ok()) {
-    LogError(auth.status().ToString());
-    return 2;
-  }
+      *producer, absl::Seconds(1));
+  auto wake_relay = [&relay] { relay.Wake(); };
+  Recorder recorder(*store, hub, wake_relay);
+  std::unique_ptr<KafkaConsumer> consumer = service.Need(
+      KafkaConsumer::Create(kafka, "upshift-status", {topics::kOrders, topics::kEvents}, producer.get(),
+                            [&recorder](const ConsumedRecord& r) { return recorder.Handle(r); }, {},
+                            MaxInFlightFromFlags()),
+      "make the Kafka consumer");
+  // Set once the server is out of rotation: WatchUpgrade streams end, so that the server can stop.
+  std::atomic<bool> draining{false};
   StreamSlots watches(absl::GetFlag(FLAGS_max_watch_streams), absl::GetFlag(FLAGS_max_watch_streams_per_caller));
   Queries queries(*store, view, watches, hub);
-  StatusServiceImpl service(**auth, queries, stopping);
-  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = ServerCredentialsFromFlags();
-  if (!credentials.ok()) {
-    LogError(credentials.status().ToString());
-    return 2;
-  }
-  int port = 0;
-  absl::StatusOr<std::unique_ptr<grpc::Server>> server = StartGrpcServer(config.listen, {&service}, *credentials, &port);
-  if (!server.ok()) {
-    LogError(server.status().ToString());
-    return 1;
-  }
+  StatusServiceImpl statuses(*auth, queries, draining);
+  int port = service.Serve(
+      "StatusService", config.listen, {&statuses}, credentials,
+      {{"platform database", [&] { return pg::PingServer(config.platform_db); }},
+       {"hosting server", [&] { return pg::PingServer(pg::ConnInfoFor(config.hosting_db, "postgres")); }},
+       BrokerProbe(*producer, /*rpcs_survive=*/true)},
+      {upgrade::v1::StatusService::service_full_name()});
   if (!config.port_file.empty()) std::ofstream(config.port_file) << port << "\n";
-  LogInfo(absl::StrCat("serving StatusService on port ", port));
-
-  std::thread consumer_thread([&] { (*consumer)->Run(stopping); });
-  std::thread relay_thread([&] { relay.Run(stopping); });
-  std::thread stall_sweeper([&] { SweepStalls(*store, **producer, absl::GetFlag(FLAGS_stall_timeout), hub, relay, stopping); });
-  std::thread health([&] {
-    MonitorHealth(**server,
-                  {{"platform database", [&] { return pg::PingServer(config.platform_db); }},
-                   {"hosting server", [&] { return pg::PingServer(pg::ConnInfoFor(config.hosting_db, "postgres")); }},
-                   {"kafka broker", [&] { return (*producer)->CheckBroker(absl::Seconds(2)); }, true}},
-                  {upgrade::v1::StatusService::service_full_name()}, absl::GetFlag(FLAGS_health_interval), stop);
+  service.OnDrain([&] {
+    draining = true;
+    hub.Notify();
   });
-  WaitForStopSignal();
-
-  LogInfo("stopping");
-  health.join();  // NOT_SERVING first
-  stopping = true;
-  hub.Notify();
-  (*server)->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  consumer_thread.join();
-  stall_sweeper.join();
-  relay.Wake();
-  relay_thread.join();
-  (*producer)->Flush(absl::Seconds(5));
-  LogInfo("stopped");
-  return 0;
+  // Declared first, stopped last: what the others recorded still reaches upgrade.status.
+  service.Task("outbox relay", [&](const std::atomic<bool>& stop) { relay.Run(stop); }, wake_relay);
+  service.Task("stall sweeper", [&](const std::atomic<bool>& stop) {
+    SweepStalls(*store, *producer, absl::GetFlag(FLAGS_stall_timeout), hub, relay, stop);
+  });
+  service.Task("consumer", [&](const std::atomic<bool>& stop) { consumer->Run(stop); });
+  service.OnStopped([&] { producer->Flush(absl::Seconds(5)); });
+  return service.Run();
 }
 
-}  // namespace
 }  // namespace upshift::status
 
-int main(int argc, char** argv) {
-  upshift::ParseFlagsWithEnv(argc, argv);
-  upshift::SetLogName("status");
-  const std::atomic<bool>& stop = upshift::InstallStopSignals();
-  return upshift::status::Run(upshift::status::ReadConfig(), stop);
-}
+int main(int argc, char** argv) { return upshift::status::Main(argc, argv); }

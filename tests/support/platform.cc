@@ -135,6 +135,8 @@ absl::StatusOr<std::unique_ptr<Platform>> Platform::Start(Options options) {
       p->health_ports_[name] = FreePort();
       flags.push_back(absl::StrCat("--health_listen=127.0.0.1:", p->health_ports_[name]));
     }
+    p->metrics_ports_[name] = FreePort();
+    flags.push_back(absl::StrCat("--metrics_listen=127.0.0.1:", p->metrics_ports_[name]));
     for (const std::string& f : options.extra_flags[name]) flags.push_back(f);
     if (absl::Status s = p->StartService(name, flags); !s.ok()) return s;
   }
@@ -190,6 +192,8 @@ absl::StatusOr<std::string> Platform::AddReplica(const std::string& worker,
   // The later flag wins: a worker's health port, or status's API port (where its health answers too).
   flags.push_back(absl::StrCat(api ? "--listen" : "--health_listen", "=127.0.0.1:", health_ports_[name]));
   if (worker == "request") flags.push_back(absl::StrCat("--gate_listen=127.0.0.1:", FreePort()));
+  metrics_ports_[name] = FreePort();
+  flags.push_back(absl::StrCat("--metrics_listen=127.0.0.1:", metrics_ports_[name]));
   flags.insert(flags.end(), extra_flags.begin(), extra_flags.end());
   if (absl::Status s = StartService(name, flags, worker); !s.ok()) return s;
   return name;
@@ -219,6 +223,10 @@ std::string Platform::health_address(const std::string& name) const {
   if (name == "request") return request_address();
   if (name == "status") return status_address();
   return absl::StrCat("127.0.0.1:", health_ports_.at(name));
+}
+
+std::string Platform::metrics_address(const std::string& name) const {
+  return absl::StrCat("127.0.0.1:", metrics_ports_.at(name));
 }
 
 std::shared_ptr<grpc::ChannelCredentials> Platform::CredentialsWithToken(const std::string& token) const {

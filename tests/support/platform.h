@@ -39,6 +39,8 @@ class Platform {
   std::string status_address() const;
   // Where a service's grpc.health.v1 answers (request and status: their API port).
   std::string health_address(const std::string& name) const;
+  // Where a service (or replica) serves /metrics, HTTPS with the platform's CA: "127.0.0.1:port".
+  std::string metrics_address(const std::string& name) const;
   ChildProcess& service(const std::string& name) { return *services_.at(name); }
   // Starts a service again with the flags it had (after it was killed or stopped).
   absl::Status RestartService(const std::string& name);
@@ -85,6 +87,7 @@ class Platform {
   std::shared_ptr<grpc::ChannelCredentials> tls_credentials_;
   std::string token_key_;  // the identity provider's private key (PEM)
   std::map<std::string, int> health_ports_;  // the workers' health servers
+  std::map<std::string, int> metrics_ports_;
   std::unique_ptr<PostgresServer> postgres_;
   std::unique_ptr<DevBroker> broker_;
   std::unique_ptr<SmtpServer> smtp_;

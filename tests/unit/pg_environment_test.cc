@@ -38,5 +38,21 @@ TEST(ConnInfoFor, QuotesTheDatabaseName) {
   EXPECT_EQ(ConnInfoFor("host=h", "a'b"), "host=h dbname='a\\'b'");
 }
 
+TEST(CheckConnInfo, UsableConnectionStringsPass) {
+  for (const char* ok : {"host=127.0.0.1 port=5432 user=upshift", "host=a,b port=5432,5433 sslmode=verify-full",
+                         "postgresql://upshift@db:5432/upshift", "host=db connect_timeout=5 password='x y'"}) {
+    EXPECT_TRUE(pg::CheckConnInfo(ok).ok()) << ok;
+  }
+}
+
+TEST(CheckConnInfo, WhatLibpqCouldNeverUseIsInvalidAndKeepsItsPassword) {
+  for (const char* bad : {"host=db port=not-a-port", "host=db port=0", "host=db port=5432,x", "hots=db",
+                          "host=db sslmode=sometimes", "host=db connect_timeout=soon", "host='unterminated"}) {
+    EXPECT_EQ(pg::CheckConnInfo(bad).code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+  absl::Status status = pg::CheckConnInfo("password=hunter2 port=x");
+  EXPECT_EQ(std::string(status.message()).find("hunter2"), std::string::npos) << status;
+}
+
 }  // namespace
 }  // namespace upshift::pg

@@ -1,0 +1,172 @@
+#include "libs/runtime/service.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "libs/common/env_flags.h"
+#include "libs/common/grpc_util.h"
+#include "libs/common/logging.h"
+#include "libs/common/retry.h"
+#include "libs/common/signals.h"
+#include "libs/common/tls_flags.h"
+#include "libs/metrics/metrics.h"
+#include "libs/metrics/metrics_server.h"
+
+ABSL_FLAG(std::string, log_format, "text", "Log lines as text, or json: one object per line");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "Address of the /metrics endpoint, HTTPS with --tls_cert (default 0.0.0.0:<the service's metrics port>; "
+          "off: none)");
+ABSL_FLAG(absl::Duration, health_interval, absl::Seconds(2), "How often health probes the service's dependencies");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(20),
+          "After a stop signal, how long the shutdown may take before a watchdog ends the process (keep below "
+          "Kubernetes' terminationGracePeriodSeconds)");
+
+#ifndef UPSHIFT_VERSION
+#define UPSHIFT_VERSION "dev"
+#endif
+
+namespace upshift::runtime {
+
+struct Service::Server {
+  std::string what;
+  std::unique_ptr<grpc::Server> server;
+  std::thread health;
+};
+
+struct Service::BackgroundTask {
+  std::string name;
+  std::function<void(const std::atomic<bool>&)> run;
+  std::function<void()> wake;
+  std::atomic<bool> stop{false};
+  std::thread thread;
+};
+
+Service::Service(int argc, char** argv, const ServiceSpec& spec) : name_(spec.name) {
+  ParseFlagsWithEnv(argc, argv);
+  SetLogName(name_);
+  const std::string format = absl::GetFlag(FLAGS_log_format);
+  if (format == "json") {
+    SetLogFormat(LogFormat::kJson);
+  } else if (format != "text") {
+    Check(absl::InvalidArgumentError(absl::StrCat("--log_format must be text or json, not \"", format, "\"")),
+          "read the flags");
+  }
+  InstallStopSignals(absl::GetFlag(FLAGS_shutdown_grace));
+  metrics::Registry& registry = metrics::Default();
+  metrics::AddProcessMetrics(registry);
+  registry.Gauge("upshift_build_info", "Always 1: the service and the version it was built from", {"service", "version"})
+      .Set({name_, UPSHIFT_VERSION}, 1);
+  std::string listen = absl::GetFlag(FLAGS_metrics_listen);
+  if (listen.empty()) listen = absl::StrCat("0.0.0.0:", spec.metrics_port);
+  if (listen != "off") {
+    absl::StatusOr<std::unique_ptr<metrics::MetricsServer>> server =
+        metrics::MetricsServer::Start(listen, TlsOptionsFromFlags(), registry);
+    Check(server.status(), "serve /metrics");
+    metrics_ = *std::move(server);
+    LogInfo(absl::StrCat(name_, " ", UPSHIFT_VERSION, ": metrics on port ", metrics_->port()));
+  } else {
+    LogWarning("--metrics_listen=off: no /metrics endpoint");
+  }
+}
+
+Service::~Service() = default;
+
+const std::atomic<bool>& Service::stopping() const { return StopRequested(); }
+
+void Service::Exit(int code) {
+  std::fflush(stderr);
+  // Nothing started needs stopping yet; the objects of main are not unwound (their threads may run).
+  std::_Exit(code);
+}
+
+void Service::Check(const absl::Status& status, absl::string_view what) {
+  if (status.ok()) return;
+  LogError(absl::StrCat("cannot start: ", what, ": ", status.ToString()));
+  Exit(kExitCannotStart);
+}
+
+void Service::AwaitReady(const std::function<absl::Status()>& attempt, absl::string_view what) {
+  absl::Status permanent;
+  bool ready = RetryUntilReady(
+      [&] {
+        absl::Status status = attempt();
+        if (status.code() == absl::StatusCode::kInvalidArgument ||
+            status.code() == absl::StatusCode::kFailedPrecondition) {
+          permanent = status;
+          return absl::OkStatus();
+        }
+        return status;
+      },
+      stopping(), what);
+  Check(permanent, absl::StrCat("open the ", what));
+  if (ready) return;
+  LogInfo(absl::StrCat("stopped while waiting for the ", what));
+  Exit(kExitOk);
+}
+
+int Service::Serve(absl::string_view what, const std::string& listen, const std::vector<grpc::Service*>& services,
+                   const std::shared_ptr<grpc::ServerCredentials>& credentials, std::vector<HealthProbe> probes,
+                   std::vector<std::string> service_names) {
+  int port = 0;
+  absl::StatusOr<std::unique_ptr<grpc::Server>> server = StartGrpcServer(listen, services, credentials, &port);
+  Check(server.status(), absl::StrCat("serve ", what, " on ", listen));
+  auto entry = std::make_unique<Server>();
+  entry->what = std::string(what);
+  entry->server = *std::move(server);
+  grpc::Server* raw = entry->server.get();
+  entry->health = std::thread([this, raw, probes = std::move(probes), names = std::move(service_names)] {
+    MonitorHealth(*raw, probes, names, absl::GetFlag(FLAGS_health_interval), stopping());
+  });
+  LogInfo(absl::StrCat("serving ", what, " on port ", port));
+  servers_.push_back(std::move(entry));
+  return port;
+}
+
+void Service::Task(std::string name, std::function<void(const std::atomic<bool>&)> run, std::function<void()> wake) {
+  auto task = std::make_unique<BackgroundTask>();
+  task->name = std::move(name);
+  task->run = std::move(run);
+  task->wake = std::move(wake);
+  tasks_.push_back(std::move(task));
+}
+
+void Service::OnDrain(std::function<void()> hook) { on_drain_.push_back(std::move(hook)); }
+void Service::OnStopped(std::function<void()> hook) { on_stopped_.push_back(std::move(hook)); }
+
+int Service::Run() {
+  if (ran_) return kExitFailed;
+  ran_ = true;
+  for (const std::unique_ptr<BackgroundTask>& task : tasks_) {
+    BackgroundTask* raw = task.get();
+    raw->thread = std::thread([this, raw] {
+      raw->run(raw->stop);
+      if (!raw->stop) {
+        LogError(absl::StrCat("the ", raw->name, " ended by itself; stopping"));
+        failed_ = true;
+        RequestStop();
+      }
+    });
+  }
+  WaitForStopSignal();
+  LogInfo("stopping");
+  // Out of rotation first: every health service reports NOT_SERVING once its monitor ends.
+  for (const std::unique_ptr<Server>& s : servers_) s->health.join();
+  for (const std::function<void()>& hook : on_drain_) hook();
+  const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(5);
+  for (const std::unique_ptr<Server>& s : servers_) s->server->Shutdown(deadline);
+  servers_.clear();  // before the services they call, which main declared after this
+  for (auto it = tasks_.rbegin(); it != tasks_.rend(); ++it) {
+    BackgroundTask& task = **it;
+    task.stop = true;
+    if (task.wake) task.wake();
+    task.thread.join();
+  }
+  for (const std::function<void()>& hook : on_stopped_) hook();
+  metrics_.reset();
+  LogInfo("stopped");
+  return failed_ ? kExitFailed : kExitOk;
+}
+
+}  // namespace upshift::runtime
