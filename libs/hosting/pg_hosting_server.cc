@@ -41,7 +41,8 @@ TableRowCounts CountAllRows(pqxx::transaction_base& tx) {
 }  // namespace
 
 PgHostingServer::PgHostingServer(PgHostingOptions options)
-    : options_(std::move(options)), admin_(std::make_unique<pg::Pool>(pg::ConnInfoFor(options_.conninfo, "postgres"), options_.admin_sessions)) {}
+    : options_(std::move(options)), admin_(std::make_unique<pg::Pool>(pg::ConnInfoFor(options_.conninfo, "postgres"), options_.admin_sessions,
+                                         absl::Seconds(10), "hosting")) {}
 
 PgHostingServer::~PgHostingServer() = default;
 

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "libs/common/logging.h"
 #include "libs/common/retry.h"
+#include "libs/metrics/metrics.h"
 
 namespace upshift {
 
@@ -43,6 +44,16 @@ void OutboxRelay::Run(const std::atomic<bool>& stop) {
     cv_.wait_for(lock, absl::ToChronoNanoseconds(wait), [&] { return woken_ || stop; });
     woken_ = false;
   }
+}
+
+void ExportOutboxDepth(const std::string& outbox, const OutboxDepth& d) {
+  static metrics::Family& depth = metrics::Default().Gauge(
+      "upshift_outbox_rows", "Records recorded in PostgreSQL and not yet on their topic, by outbox", {"outbox"});
+  static metrics::Family& age = metrics::Default().Gauge(
+      "upshift_outbox_oldest_age_seconds", "How long the oldest record of the outbox has waited (0: empty)",
+      {"outbox"});
+  depth.Set({outbox}, static_cast<double>(d.rows));
+  age.Set({outbox}, absl::ToDoubleSeconds(d.oldest_age));
 }
 
 }  // namespace upshift

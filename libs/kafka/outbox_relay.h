@@ -44,6 +44,16 @@ class OutboxRelay {
   bool woken_ = false;
 };
 
+// How many records wait in an outbox, and how long the oldest has waited.
+struct OutboxDepth {
+  int64_t rows = 0;
+  absl::Duration oldest_age;
+};
+
+// Sets upshift_outbox_rows{outbox} and upshift_outbox_oldest_age_seconds{outbox} for `outbox`
+// ("request", "status"). For a scrape hook.
+void ExportOutboxDepth(const std::string& outbox, const OutboxDepth& depth);
+
 }  // namespace upshift
 
 #endif  // UPSHIFT_LIBS_KAFKA_OUTBOX_RELAY_H_

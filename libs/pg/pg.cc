@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "libs/common/logging.h"
 #include "libs/common/retry.h"
+#include "libs/metrics/metrics.h"
 
 namespace upshift::pg {
 
@@ -74,9 +75,23 @@ std::string ConnInfoFor(absl::string_view base, absl::string_view dbname) {
   return absl::StrCat(base, " dbname='", quoted, "'");
 }
 
-Pool::Pool(std::string conninfo, int size, absl::Duration acquire_timeout)
-    : conninfo_(std::move(conninfo)), size_(size < 1 ? 1 : size), acquire_timeout_(acquire_timeout) {}
-Pool::~Pool() = default;
+Pool::Pool(std::string conninfo, int size, absl::Duration acquire_timeout, std::string name)
+    : conninfo_(std::move(conninfo)),
+      size_(size < 1 ? 1 : size),
+      acquire_timeout_(acquire_timeout),
+      name_(std::move(name)) {
+  static metrics::Family& connections = metrics::Default().Gauge(
+      "upshift_pg_pool_connections", "Connections of a PostgreSQL pool: open, idle, and the most it opens (max)",
+      {"pool", "state"});
+  scrape_hook_ = metrics::Default().OnScrape([this] {
+    std::lock_guard<std::mutex> lock(mu_);
+    connections.Set({name_, "open"}, open_);
+    connections.Set({name_, "idle"}, static_cast<double>(idle_.size()));
+    connections.Set({name_, "max"}, size_);
+  });
+}
+
+Pool::~Pool() { metrics::Default().RemoveOnScrape(scrape_hook_); }
 
 absl::Status CheckConnInfo(const std::string& conninfo) {
   char* error = nullptr;
@@ -116,10 +131,26 @@ absl::Status CheckConnInfo(const std::string& conninfo) {
 }
 
 std::unique_ptr<pqxx::connection> Pool::Acquire(absl::Status* error) {
+  static metrics::Family& waits = metrics::Default().Counter(
+      "upshift_pg_pool_waits_total", "Callers that found every connection of the pool in use and waited", {"pool"});
+  static metrics::Family& waited = metrics::Default().Histogram(
+      "upshift_pg_pool_wait_seconds", "How long callers waited for a connection of a full pool", {"pool"},
+      metrics::RequestBuckets());
+  static metrics::Family& exhausted = metrics::Default().Counter(
+      "upshift_pg_pool_exhausted_total", "Callers that gave up waiting for a connection (RESOURCE_EXHAUSTED)",
+      {"pool"});
   {
     std::unique_lock<std::mutex> lock(mu_);
-    if (!cv_.wait_for(lock, absl::ToChronoMilliseconds(acquire_timeout_),
-                      [&] { return !idle_.empty() || open_ < size_; })) {
+    const bool full = idle_.empty() && open_ >= size_;
+    const absl::Time wait_start = absl::Now();
+    bool available = cv_.wait_for(lock, absl::ToChronoMilliseconds(acquire_timeout_),
+                                  [&] { return !idle_.empty() || open_ < size_; });
+    if (full) {
+      waits.Increment({name_});
+      waited.ObserveDuration({name_}, absl::Now() - wait_start);
+    }
+    if (!available) {
+      exhausted.Increment({name_});
       *error = absl::ResourceExhaustedError(absl::StrCat("all ", size_, " connections to the database were in use for ",
                                                          absl::FormatDuration(acquire_timeout_)));
       return nullptr;
@@ -284,14 +315,6 @@ absl::Time TimeFromField(const pqxx::field& f) {
   return absl::FromUnixMicros(f.as<int64_t>());
 }
 
-absl::Status EnsureSchema(Pool& pool, absl::string_view lock_name, const std::string& statements) {
-  return pool.Transact([&](pqxx::work& tx) {
-    tx.exec_params("SELECT pg_advisory_xact_lock(hashtext($1))", std::string(lock_name));
-    tx.exec(statements);
-    return absl::OkStatus();
-  });
-}
-
 std::vector<std::pair<std::string, std::string>> UserTables(pqxx::transaction_base& tx,
                                                              const std::string& also_exclude) {
   std::vector<std::pair<std::string, std::string>> tables;
@@ -341,6 +364,19 @@ std::string TextArrayLiteral(const std::vector<std::string>& values) {
     out += '"';
   }
   return out + "}";
+}
+
+absl::StatusOr<QueueDepth> QueueDepthOf(Pool& pool, const std::string& table, const std::string& time_column) {
+  QueueDepth depth;
+  absl::Status status = pool.NoTransaction([&](pqxx::nontransaction& tx) {
+    pqxx::row row = tx.exec1(absl::StrCat("SELECT count(*), coalesce(", MicrosOf(absl::StrCat("now() - min(", time_column, ")")),
+                                          ", 0) FROM ", table));
+    depth.rows = row[0].as<int64_t>();
+    depth.oldest_age = absl::Microseconds(row[1].as<int64_t>());
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return depth;
 }
 
 absl::Status DrainQueue(Pool& pool, const std::string& lock_name, const std::string& table,

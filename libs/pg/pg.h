@@ -37,9 +37,14 @@ std::string ConnInfoFor(absl::string_view base, absl::string_view dbname);
 // A small pool of connections to one database. Thread-safe. Connections are opened lazily and
 // re-opened after they break. A caller waits at most `acquire_timeout` for a connection: then
 // RESOURCE_EXHAUSTED (retryable), so that a burst of calls cannot queue without bound.
+//
+// Its use is on /metrics, by `name` ("platform", "hosting"): upshift_pg_pool_connections{pool,state}
+// (open, idle, max), upshift_pg_pool_waits_total and upshift_pg_pool_wait_seconds (callers that
+// found every connection in use), upshift_pg_pool_exhausted_total (those that gave up).
 class Pool {
  public:
-  Pool(std::string conninfo, int size, absl::Duration acquire_timeout = absl::Seconds(10));
+  Pool(std::string conninfo, int size, absl::Duration acquire_timeout = absl::Seconds(10),
+       std::string name = "platform");
   ~Pool();
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;
@@ -65,10 +70,12 @@ class Pool {
   const std::string conninfo_;
   const int size_;
   const absl::Duration acquire_timeout_;
+  const std::string name_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::unique_ptr<pqxx::connection>> idle_;
   int open_ = 0;
+  int scrape_hook_ = -1;
 };
 
 // The PG* environment variables (PGHOST, PGPORT, PGUSER, PGPASSWORD, ...) that make libpq clients
@@ -87,8 +94,14 @@ std::string MicrosOf(absl::string_view column);
 // Microseconds since the epoch (as from MicrosOf) to absl::Time; NULL -> InfinitePast().
 absl::Time TimeFromField(const pqxx::field& f);
 
-// Runs `statements` (a script of DDL) once per database, serialized across replicas by an advisory lock.
-absl::Status EnsureSchema(Pool& pool, absl::string_view lock_name, const std::string& statements);
+
+// A queue table's depth: its rows, and how long ago the oldest was written (by `time_column`; zero
+// when empty). `table` and `time_column` are the caller's constants, never input.
+struct QueueDepth {
+  int64_t rows = 0;
+  absl::Duration oldest_age;
+};
+absl::StatusOr<QueueDepth> QueueDepthOf(Pool& pool, const std::string& table, const std::string& time_column);
 
 // The tables of the database outside the system schemas (and outside `also_exclude`, a schema
 // name, when given), as (schema, table), ordered.

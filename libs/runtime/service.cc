@@ -132,6 +132,10 @@ void Service::Task(std::string name, std::function<void(const std::atomic<bool>&
   tasks_.push_back(std::move(task));
 }
 
+void Service::OnScrape(std::function<void()> collect) {
+  scrape_hooks_.push_back(metrics::Default().OnScrape(std::move(collect)));
+}
+
 void Service::OnDrain(std::function<void()> hook) { on_drain_.push_back(std::move(hook)); }
 void Service::OnStopped(std::function<void()> hook) { on_stopped_.push_back(std::move(hook)); }
 
@@ -165,6 +169,7 @@ int Service::Run() {
   }
   for (const std::function<void()>& hook : on_stopped_) hook();
   metrics_.reset();
+  for (int id : scrape_hooks_) metrics::Default().RemoveOnScrape(id);
   LogInfo("stopped");
   return failed_ ? kExitFailed : kExitOk;
 }

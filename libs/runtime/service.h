@@ -100,6 +100,10 @@ class Service {
   void Task(std::string name, std::function<void(const std::atomic<bool>& stop)> run,
             std::function<void()> wake = {});
 
+  // Called at each scrape of /metrics, before the metrics are written: for values read then (a
+  // queue's depth). No scrape comes after Run() returned.
+  void OnScrape(std::function<void()> collect);
+
   // Shutdown hooks: `OnDrain` runs once every server reports NOT_SERVING, before the servers stop
   // (end long streams there); `OnStopped` once every task ended (flush producers there).
   void OnDrain(std::function<void()> hook);
@@ -121,6 +125,7 @@ class Service {
   std::vector<std::unique_ptr<Server>> servers_;
   std::vector<std::unique_ptr<BackgroundTask>> tasks_;
   std::vector<std::function<void()>> on_drain_, on_stopped_;
+  std::vector<int> scrape_hooks_;
   std::atomic<bool> failed_{false};
   bool ran_ = false;
 };

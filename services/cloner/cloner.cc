@@ -97,6 +97,8 @@ Cloner::Action Cloner::ActionFor(const upgrade::v1::Event& event) {
 
 absl::Status Cloner::Handle(const ConsumedRecord& record) {
   UPSHIFT_ASSIGN_OR_RETURN(upgrade::v1::Event event, ParseEvent(record));
+  // What this thread logs from here on is about this upgrade (JSON logs: upgrade_id, database).
+  LogScope scope(event.order().upgrade_id(), event.order().database());
   Action action = ActionFor(event);
   if (action == nullptr) return absl::OkStatus();
   // Every name acted on comes from the order request stored, never from the record.

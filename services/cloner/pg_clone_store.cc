@@ -2,11 +2,15 @@
 
 #include "absl/strings/str_cat.h"
 #include "libs/pg/pg.h"
+#include "libs/pg/schema_migrations.h"
 
 namespace upshift::cloner {
 namespace {
 
-constexpr char kSchema[] = R"sql(
+// Version 1: the schema as every release before schema versions made it (idempotent, so that it
+// adopts a platform database one of them made). Released versions are never changed: a change is
+// a new version.
+constexpr char kSchemaV1[] = R"sql(
 CREATE SCHEMA IF NOT EXISTS cloner;
 CREATE TABLE IF NOT EXISTS cloner.clones (
   upgrade_id    text PRIMARY KEY,
@@ -60,11 +64,15 @@ INSERT INTO cloner.made (upgrade_id, database)
   FROM cloner.productions WHERE snapshot IS NOT NULL ON CONFLICT DO NOTHING;
 )sql";
 
+const std::vector<pg::SchemaMigration> kMigrations = {
+  {1, "baseline: the schema before versions", kSchemaV1},
+};
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<PgCloneStore>> PgCloneStore::Open(const std::string& conninfo) {
   auto pool = std::make_unique<pg::Pool>(conninfo, 2);
-  if (absl::Status s = pg::EnsureSchema(*pool, "upshift.cloner.schema", kSchema); !s.ok()) return s;
+  if (absl::Status s = pg::MigrateSchema(*pool, "cloner", kMigrations); !s.ok()) return s;
   return std::unique_ptr<PgCloneStore>(new PgCloneStore(std::move(pool)));
 }
 

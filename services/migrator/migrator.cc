@@ -40,6 +40,8 @@ Migrator::RowCounts ApplicationRows(const google::protobuf::RepeatedPtrField<upg
 
 absl::Status Migrator::Handle(const ConsumedRecord& record) {
   UPSHIFT_ASSIGN_OR_RETURN(upgrade::v1::Event event, ParseEvent(record));
+  // What this thread logs from here on is about this upgrade (JSON logs: upgrade_id, database).
+  LogScope scope(event.order().upgrade_id(), event.order().database());
   const upgrade::v1::Purpose purpose = event.order().purpose();
   const bool copy = event.kind_case() == upgrade::v1::Event::kCloneSucceeded &&
                     (purpose == upgrade::v1::PURPOSE_TEST || purpose == upgrade::v1::PURPOSE_CHECK);

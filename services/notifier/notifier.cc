@@ -10,6 +10,8 @@ namespace upshift::notifier {
 
 absl::Status Notifier::Handle(const ConsumedRecord& record) {
   UPSHIFT_ASSIGN_OR_RETURN(upgrade::v1::Event event, ParseEvent(record));
+  // What this thread logs from here on is about this upgrade (JSON logs: upgrade_id, database).
+  LogScope scope(event.order().upgrade_id(), event.order().database());
   std::optional<Email> email = ComposeEmail(event, options_);
   if (!email.has_value()) return absl::OkStatus();
   UPSHIFT_RETURN_IF_ERROR(ValidateEmail(email->to));

@@ -1,11 +1,15 @@
 #include "services/notifier/pg_sent_log.h"
 
 #include "libs/pg/pg.h"
+#include "libs/pg/schema_migrations.h"
 
 namespace upshift::notifier {
 namespace {
 
-constexpr char kSchema[] = R"sql(
+// Version 1: the schema as every release before schema versions made it (idempotent, so that it
+// adopts a platform database one of them made). Released versions are never changed: a change is
+// a new version.
+constexpr char kSchemaV1[] = R"sql(
 CREATE SCHEMA IF NOT EXISTS notifier;
 CREATE TABLE IF NOT EXISTS notifier.sent (
   event_id   text PRIMARY KEY,
@@ -16,11 +20,15 @@ CREATE TABLE IF NOT EXISTS notifier.sent (
 );
 )sql";
 
+const std::vector<pg::SchemaMigration> kMigrations = {
+  {1, "baseline: the schema before versions", kSchemaV1},
+};
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<PgSentLog>> PgSentLog::Open(const std::string& conninfo) {
   auto pool = std::make_unique<pg::Pool>(conninfo, 2);
-  if (absl::Status s = pg::EnsureSchema(*pool, "upshift.notifier.schema", kSchema); !s.ok()) return s;
+  if (absl::Status s = pg::MigrateSchema(*pool, "notifier", kMigrations); !s.ok()) return s;
   return std::unique_ptr<PgSentLog>(new PgSentLog(std::move(pool)));
 }
 

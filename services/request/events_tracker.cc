@@ -1,6 +1,7 @@
 #include "services/request/events_tracker.h"
 
 #include "absl/strings/str_cat.h"
+#include "libs/common/logging.h"
 #include "libs/common/status_macros.h"
 #include "libs/common/time.h"
 #include "libs/kafka/events.h"
@@ -10,6 +11,8 @@ namespace upshift::request {
 
 absl::Status EventsTracker::Handle(const ConsumedRecord& record) {
   UPSHIFT_ASSIGN_OR_RETURN(upgrade::v1::Event event, ParseEvent(record));
+  // What this thread logs from here on is about this upgrade (JSON logs: upgrade_id, database).
+  LogScope scope(event.order().upgrade_id(), event.order().database());
   const std::string& id = event.order().upgrade_id();
   switch (event.kind_case()) {
     case upgrade::v1::Event::kCloneSucceeded:

@@ -111,6 +111,9 @@ int Main(int argc, char** argv) {
   service.Serve("UpgradeGate", absl::GetFlag(FLAGS_gate_listen), {&gate}, gate_credentials, {platform_probe},
                 {upgrade::v1::UpgradeGate::service_full_name()});
   if (!config.port_file.empty()) std::ofstream(config.port_file) << port << "\n";
+  service.OnScrape([&] {
+    if (absl::StatusOr<OutboxDepth> depth = store->Outbox(); depth.ok()) ExportOutboxDepth("request", *depth);
+  });
   service.Task("outbox relay", [&](const std::atomic<bool>& stop) { relay.Run(stop); }, wake_relay);
   service.Task("events consumer", [&](const std::atomic<bool>& stop) { consumer->Run(stop); });
   service.OnStopped([&] { producer->Flush(absl::Seconds(5)); });

@@ -3,11 +3,15 @@
 #include "absl/strings/str_cat.h"
 #include "libs/common/time.h"
 #include "libs/pg/pg.h"
+#include "libs/pg/schema_migrations.h"
 
 namespace upshift::request {
 namespace {
 
-constexpr char kSchema[] = R"sql(
+// Version 1: the schema as every release before schema versions made it (idempotent, so that it
+// adopts a platform database one of them made). Released versions are never changed: a change is
+// a new version.
+constexpr char kSchemaV1[] = R"sql(
 CREATE SCHEMA IF NOT EXISTS request;
 CREATE TABLE IF NOT EXISTS request.orders (
   upgrade_id     text PRIMARY KEY,
@@ -77,6 +81,12 @@ CREATE TABLE IF NOT EXISTS request.outbox (
 );
 )sql";
 
+const std::vector<pg::SchemaMigration> kMigrations = {
+  {1, "baseline: the schema before versions", kSchemaV1},
+  {2, "outbox rows record when they were enqueued (upshift_outbox_oldest_age_seconds)",
+   "ALTER TABLE request.outbox ADD COLUMN enqueued_at timestamptz NOT NULL DEFAULT now()"},
+};
+
 const std::string kColumns = absl::StrCat(
     "upgrade_id, database, from_version, target_version, purpose, notify_email, coalesce(request_id, ''), "
     "coalesce(test_database, ''), ",
@@ -121,7 +131,7 @@ StoredOrder FromRow(const pqxx::row& row) {
 
 absl::StatusOr<std::unique_ptr<PgOrderStore>> PgOrderStore::Open(const std::string& conninfo, int pool_size) {
   auto pool = std::make_unique<pg::Pool>(conninfo, pool_size);
-  if (absl::Status s = pg::EnsureSchema(*pool, "upshift.request.schema", kSchema); !s.ok()) return s;
+  if (absl::Status s = pg::MigrateSchema(*pool, "request", kMigrations); !s.ok()) return s;
   return std::unique_ptr<PgOrderStore>(new PgOrderStore(std::move(pool)));
 }
 
@@ -394,6 +404,12 @@ absl::StatusOr<absl::Time> PgOrderStore::ExtendCopy(
   });
   if (!status.ok()) return status;
   return extended;
+}
+
+absl::StatusOr<OutboxDepth> PgOrderStore::Outbox() {
+  absl::StatusOr<pg::QueueDepth> depth = pg::QueueDepthOf(*pool_, "request.outbox", "enqueued_at");
+  if (!depth.ok()) return depth.status();
+  return OutboxDepth{depth->rows, depth->oldest_age};
 }
 
 absl::Status PgOrderStore::DrainOutbox(int limit,

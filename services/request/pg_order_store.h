@@ -4,6 +4,8 @@
 #include <memory>
 #include <string>
 
+#include "libs/kafka/outbox_relay.h"
+
 #include "services/request/audit_log.h"
 #include "services/request/claim_store.h"
 #include "services/request/order_store.h"
@@ -41,6 +43,8 @@ class PgOrderStore final : public OrderStore, public AuditLog, public ClaimStore
                                                            absl::Time at) override;
   absl::Status DrainOutbox(int limit, const std::function<absl::Status(const std::vector<OutgoingRecord>&)>& publish,
                            int* count) override;
+  // The outbox's depth (for /metrics).
+  absl::StatusOr<OutboxDepth> Outbox();
 
   absl::Status Append(const upgrade::v1::AuditRecord& record, const OutgoingRecord& published) override;
   absl::StatusOr<StoredClaim> ClaimWork(const std::string& upgrade_id, const std::string& work,

@@ -23,6 +23,7 @@
 #include "services/status/grpc_service.h"
 #include "services/status/pg_status_store.h"
 #include "services/status/recorder.h"
+#include "services/status/upgrade_metrics.h"
 #include "libs/kafka/outbox_relay.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:50052", "gRPC listen address (port 0: any free port)");
@@ -129,6 +130,11 @@ int Main(int argc, char** argv) {
   service.OnDrain([&] {
     draining = true;
     hub.Notify();
+  });
+  service.OnScrape([&] {
+    if (absl::StatusOr<OutboxDepth> depth = store->Outbox(); depth.ok()) ExportOutboxDepth("status", *depth);
+    absl::StatusOr<std::vector<upgrade::v1::Upgrade>> unfinished = store->UnfinishedUpgrades();
+    if (unfinished.ok()) ExportUnfinished(*unfinished, absl::Now());
   });
   // Declared first, stopped last: what the others recorded still reaches upgrade.status.
   service.Task("outbox relay", [&](const std::atomic<bool>& stop) { relay.Run(stop); }, wake_relay);

@@ -3,12 +3,16 @@
 #include "absl/strings/str_cat.h"
 #include "libs/common/time.h"
 #include "libs/pg/pg.h"
+#include "libs/pg/schema_migrations.h"
 #include "services/status/status_logic.h"
 
 namespace upshift::status {
 namespace {
 
-constexpr char kSchema[] = R"sql(
+// Version 1: the schema as every release before schema versions made it (idempotent, so that it
+// adopts a platform database one of them made). Released versions are never changed: a change is
+// a new version.
+constexpr char kSchemaV1[] = R"sql(
 CREATE SCHEMA IF NOT EXISTS status;
 -- One row per upgrade; body is the serialized upgrade.v1.Upgrade.
 CREATE TABLE IF NOT EXISTS status.upgrades (
@@ -50,6 +54,10 @@ CREATE TABLE IF NOT EXISTS status.applied_events (
   applied_at timestamptz NOT NULL DEFAULT now()
 );
 )sql";
+
+const std::vector<pg::SchemaMigration> kMigrations = {
+  {1, "baseline: the schema before versions", kSchemaV1},
+};
 
 upgrade::v1::Upgrade ParseUpgrade(const pqxx::field& f) {
   upgrade::v1::Upgrade u;
@@ -120,7 +128,7 @@ void Record(pqxx::work& tx, const upgrade::v1::Event& event, const std::optional
 
 absl::StatusOr<std::unique_ptr<PgStatusStore>> PgStatusStore::Open(const std::string& conninfo, int pool_size) {
   auto pool = std::make_unique<pg::Pool>(conninfo, pool_size);
-  if (absl::Status s = pg::EnsureSchema(*pool, "upshift.status.schema", kSchema); !s.ok()) return s;
+  if (absl::Status s = pg::MigrateSchema(*pool, "status", kMigrations); !s.ok()) return s;
   return std::unique_ptr<PgStatusStore>(new PgStatusStore(std::move(pool)));
 }
 
@@ -246,6 +254,12 @@ absl::StatusOr<std::map<std::string, DatabaseRecord>> PgStatusStore::Records(con
   });
   if (!status.ok()) return status;
   return out;
+}
+
+absl::StatusOr<OutboxDepth> PgStatusStore::Outbox() {
+  absl::StatusOr<pg::QueueDepth> depth = pg::QueueDepthOf(*pool_, "status.outbox", "recorded_at");
+  if (!depth.ok()) return depth.status();
+  return OutboxDepth{depth->rows, depth->oldest_age};
 }
 
 absl::Status PgStatusStore::DrainChanges(

@@ -3,6 +3,8 @@
 
 #include <memory>
 
+#include "libs/kafka/outbox_relay.h"
+
 #include "services/status/status_store.h"
 
 namespace upshift::pg {
@@ -28,6 +30,8 @@ class PgStatusStore final : public StatusStore {
   absl::Status DrainChanges(int limit,
                             const std::function<absl::Status(const std::vector<PendingChange>&)>& publish,
                             int* count) override;
+  // The outbox's depth (for /metrics).
+  absl::StatusOr<OutboxDepth> Outbox();
   absl::StatusOr<int> MarkStalled(absl::Time cutoff) override;
   absl::StatusOr<std::vector<upgrade::v1::Upgrade>> UnfinishedUpgrades() override;
   absl::Status RememberVersion(const std::string& database, const std::string& version) override;

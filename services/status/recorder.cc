@@ -1,16 +1,21 @@
 #include "services/status/recorder.h"
 
+#include "libs/common/logging.h"
 #include "libs/common/status_macros.h"
 #include "libs/common/time.h"
 #include "libs/kafka/events.h"
 #include "libs/kafka/topics.h"
+#include "services/status/upgrade_metrics.h"
 
 namespace upshift::status {
 
 absl::Status Recorder::Handle(const ConsumedRecord& record) {
   UPSHIFT_ASSIGN_OR_RETURN(upgrade::v1::Event event, ParseEvent(record));
+  // What this thread logs from here on is about this upgrade (JSON logs: upgrade_id, database).
+  LogScope scope(event.order().upgrade_id(), event.order().database());
   UPSHIFT_ASSIGN_OR_RETURN(std::optional<upgrade::v1::Upgrade> after, store_.Apply(event));
   if (after.has_value()) {
+    CountRecorded(event, *after);
     hub_.Notify();
     if (recorded_) recorded_();
   }

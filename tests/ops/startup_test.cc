@@ -183,6 +183,22 @@ TEST_F(Startup, ABadConnectionStringIsNotRetried) {
   }
 }
 
+TEST_F(Startup, AReplicaOlderThanThePlatformDatabaseRefusesToStart) {
+  ASSERT_TRUE(postgres_->Exec("postgres", "CREATE DATABASE upshift_future").ok());
+  ASSERT_TRUE(postgres_
+                  ->Exec("upshift_future",
+                         "CREATE SCHEMA request; CREATE TABLE request.schema_versions (version integer PRIMARY KEY, "
+                         "description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now()); "
+                         "INSERT INTO request.schema_versions VALUES (1, 'baseline'), (2, 'outbox'), (99, 'future')")
+                  .ok());
+  Exit exit = Run("request", {"--platform_db=" + postgres_->conninfo("upshift_future")});
+  EXPECT_EQ(exit.code, 2) << exit.output;
+  EXPECT_TRUE(absl::StrContains(exit.output, "cannot start: open the platform database: FAILED_PRECONDITION: the "
+                                             "platform database's request schema is at version 99, newer than this "
+                                             "binary knows (2)"))
+      << exit.output;
+}
+
 TEST_F(Startup, JsonLogsSayWhyInOneObjectPerLine) {
   Exit exit = Run("migrator", {"--log_format=json", "--catalog=/nonexistent"});
   EXPECT_EQ(exit.code, 2) << exit.output;
