@@ -39,7 +39,9 @@ TEST_F(CloneStoreTest, DatabasesRecordedBeforeTheLedgerExistedCountAsMade) {
   order.set_upgrade_id(production);
   ASSERT_TRUE(store_->SaveOffline(order, -1, absl::Now()).ok());
   ASSERT_TRUE(store_->SaveSnapshot(production, upgrade::v1::SnapshotSucceeded()).ok());
-  ASSERT_TRUE(Postgres().Exec(db_, "TRUNCATE cloner.made").ok());  // as before the ledger
+  // As a release before the ledger (and before schema versions) left the platform database: no
+  // cloner.made, no cloner.schema_versions. Version 1 makes the ledger and fills it.
+  ASSERT_TRUE(Postgres().Exec(db_, "DROP TABLE cloner.made; DROP TABLE cloner.schema_versions").ok());
   auto reopened = PgCloneStore::Open(Postgres().conninfo(db_));
   ASSERT_TRUE(reopened.ok()) << reopened.status();
   EXPECT_TRUE(*(*reopened)->Made(id, TestDatabaseName("acme", id)));
