@@ -40,10 +40,6 @@ absl::Status CheckPair(const TlsOptions& tls) {
 
 }  // namespace
 
-struct MetricsServer::Certificates {
-  TlsOptions tls;
-};
-
 absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string& listen, const TlsOptions& tls,
                                                                      Registry& registry) {
   size_t colon = listen.rfind(':');
@@ -58,8 +54,8 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::s
     server->server_ = std::make_unique<httplib::Server>();
   } else {
     if (absl::Status s = CheckPair(tls); !s.ok()) return s;
-    server->certificates_ = std::make_unique<Certificates>(Certificates{tls});
-    const TlsOptions* files = &server->certificates_->tls;
+    server->tls_ = std::make_unique<TlsOptions>(tls);
+    const TlsOptions* files = server->tls_.get();
     server->server_ = std::make_unique<httplib::SSLServer>([files](SSL_CTX& ctx) {
       SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
       SSL_CTX_set_cert_cb(&ctx, UseCurrentCertificate, const_cast<TlsOptions*>(files));

@@ -32,8 +32,7 @@ class MetricsServer {
 
  private:
   MetricsServer() = default;
-  struct Certificates;
-  std::unique_ptr<Certificates> certificates_;
+  std::unique_ptr<TlsOptions> tls_;  // the files read at each handshake; its address outlives the server
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   int port_ = 0;

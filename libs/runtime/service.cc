@@ -30,7 +30,6 @@ ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(20),
 namespace upshift::runtime {
 
 struct Service::Server {
-  std::string what;
   std::unique_ptr<grpc::Server> server;
   std::thread health;
 };
@@ -113,7 +112,6 @@ int Service::Serve(absl::string_view what, const std::string& listen, const std:
   absl::StatusOr<std::unique_ptr<grpc::Server>> server = StartGrpcServer(listen, services, credentials, &port);
   Check(server.status(), absl::StrCat("serve ", what, " on ", listen));
   auto entry = std::make_unique<Server>();
-  entry->what = std::string(what);
   entry->server = *std::move(server);
   grpc::Server* raw = entry->server.get();
   entry->health = std::thread([this, raw, probes = std::move(probes), names = std::move(service_names)] {
