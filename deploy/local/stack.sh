@@ -62,6 +62,22 @@ stack_make_record_keys() {
 record_keys() { echo "--record_signing_key=$KEY_DIR/$1.key" "--record_trusted_keys=$KEY_DIR/trusted"; }
 tls() { echo "--tls_cert=$TLS_DIR/$1.pem" "--tls_key=$TLS_DIR/$1.key" "--tls_ca=$TLS_DIR/ca.pem"; }
 
+# Starts service NAME in the background with ARGS, its output in $STACK_DIR/NAME.log: the binary of
+# $BUILD_DIR, or with STACK_IMAGE set, that container image's (podman on the host network, the
+# UPSHIFT_* variables passed in, $STACK_DIR and $CATALOG mounted at the same paths). podman
+# forwards the stop signal to the service.
+stack_service() {  # NAME ARGS...
+  local name=$1; shift
+  if [ -n "${STACK_IMAGE:-}" ]; then
+    podman run --rm --runtime=runc --network=host --name="upshift-$name-$$" --env='UPSHIFT_*' \
+      --volume="$STACK_DIR:$STACK_DIR" --volume="$CATALOG:$CATALOG:ro" "$STACK_IMAGE" "$name" "$@" \
+      >"$STACK_DIR/$name.log" 2>&1 &
+  else
+    "$BUILD_DIR/services/$name/$name" "$@" >"$STACK_DIR/$name.log" 2>&1 &
+  fi
+  echo "$! $name" >>"$STACK_DIR/pids"
+}
+
 stack_start_services() {  # needs CATALOG; OUTBOX_DIR or SMTP_URL
   stack_make_record_keys
   TLS_DIR="$STACK_DIR/tls"
@@ -70,6 +86,12 @@ stack_start_services() {  # needs CATALOG; OUTBOX_DIR or SMTP_URL
   AUTH_DIR="$STACK_DIR/auth"
   "$BUILD_DIR/tools/devtoken/devtoken" keys "$AUTH_DIR"
   local auth=(--jwks_file="$AUTH_DIR/jwks.json" --jwt_issuer=https://idp.upshift.local --jwt_audience=upshift)
+  # The image runs as an unprivileged user (uid 10001): it must read the keys and write the outbox.
+  if [ -n "${STACK_IMAGE:-}" ]; then
+    chmod 755 "$STACK_DIR"
+    [ -z "${OUTBOX_DIR:-}" ] || mkdir -p "$OUTBOX_DIR"
+    chown -R 10001:10001 "$KEY_DIR" "$TLS_DIR" "$AUTH_DIR" ${OUTBOX_DIR:+"$OUTBOX_DIR"}
+  fi
   export UPSHIFT_KAFKA_BROKERS=$KAFKA_BROKERS UPSHIFT_PLATFORM_DB=$PLATFORM_DB UPSHIFT_HOSTING_DB=$HOSTING_DB
   export UPSHIFT_CATALOG=$CATALOG
   # The devbroker's coordinator waits session.timeout.ms for departed members before a rebalance
@@ -86,20 +108,13 @@ stack_start_services() {  # needs CATALOG; OUTBOX_DIR or SMTP_URL
   REQUEST_PORT=$(free_port)
   STATUS_PORT=$(free_port)
   GATE_PORT=$(free_port)
-  "$BUILD_DIR/services/request/request" $(record_keys request) $(tls request) "${auth[@]}" --listen="127.0.0.1:$REQUEST_PORT" \
-    --gate_listen="127.0.0.1:$GATE_PORT" >"$STACK_DIR/request.log" 2>&1 &
-  echo "$! request" >>"$STACK_DIR/pids"
-  "$BUILD_DIR/services/status/status" $(record_keys status) $(tls status) "${auth[@]}" --listen="127.0.0.1:$STATUS_PORT" >"$STACK_DIR/status.log" 2>&1 &
-  echo "$! status" >>"$STACK_DIR/pids"
-  "$BUILD_DIR/services/cloner/cloner" $(record_keys cloner) $(tls cloner) --pg_bin_dir="$PG_BIN" \
-    --gate_addr="127.0.0.1:$GATE_PORT" \
-    >"$STACK_DIR/cloner.log" 2>&1 &
-  echo "$! cloner" >>"$STACK_DIR/pids"
-  "$BUILD_DIR/services/migrator/migrator" $(record_keys migrator) $(tls migrator) --gate_addr="127.0.0.1:$GATE_PORT" >"$STACK_DIR/migrator.log" 2>&1 &
-  echo "$! migrator" >>"$STACK_DIR/pids"
-  "$BUILD_DIR/services/notifier/notifier" $(record_keys notifier) $(tls notifier) --outbox_dir="$OUTBOX_DIR" --smtp_url="${SMTP_URL:-}" \
-    --connect_hint="host=127.0.0.1 port=$PG_PORT" >"$STACK_DIR/notifier.log" 2>&1 &
-  echo "$! notifier" >>"$STACK_DIR/pids"
+  stack_service request $(record_keys request) $(tls request) "${auth[@]}" --listen="127.0.0.1:$REQUEST_PORT" \
+    --gate_listen="127.0.0.1:$GATE_PORT"
+  stack_service status $(record_keys status) $(tls status) "${auth[@]}" --listen="127.0.0.1:$STATUS_PORT"
+  stack_service cloner $(record_keys cloner) $(tls cloner) --pg_bin_dir="$PG_BIN" --gate_addr="127.0.0.1:$GATE_PORT"
+  stack_service migrator $(record_keys migrator) $(tls migrator) --gate_addr="127.0.0.1:$GATE_PORT"
+  stack_service notifier $(record_keys notifier) $(tls notifier) --outbox_dir="$OUTBOX_DIR" --smtp_url="${SMTP_URL:-}" \
+    --connect_hint="host=127.0.0.1 port=$PG_PORT"
   unset UPSHIFT_KAFKA_BROKERS UPSHIFT_PLATFORM_DB UPSHIFT_HOSTING_DB UPSHIFT_CATALOG UPSHIFT_KAFKA_PROPERTIES
   # upgradectl acts as a customer would, with a customer's token in UPSHIFT_TOKEN (stack_customer_token).
   CTL=("$BUILD_DIR/tools/upgradectl/upgradectl" --request_addr="127.0.0.1:$REQUEST_PORT"

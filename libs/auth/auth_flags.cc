@@ -3,9 +3,9 @@
 #include "absl/flags/flag.h"
 #include "libs/common/logging.h"
 
-ABSL_FLAG(std::string, jwks_file, "", "JWKS file of the identity provider whose tokens callers present (read again when it changes)");
-ABSL_FLAG(std::string, jwt_issuer, "", "The `iss` every token must have");
-ABSL_FLAG(std::string, jwt_audience, "", "The `aud` every token must have (or hold)");
+ABSL_FLAG(std::string, jwks_file, "", "Required unless --insecure_no_auth: JWKS file of the identity provider whose tokens callers present (read again when it changes)");
+ABSL_FLAG(std::string, jwt_issuer, "", "Required unless --insecure_no_auth: the `iss` every token must have");
+ABSL_FLAG(std::string, jwt_audience, "", "Required unless --insecure_no_auth: the `aud` every token must have (or hold)");
 ABSL_FLAG(bool, insecure_no_auth, false, "Take every call as an operator's, without a token (development only; logged)");
 
 namespace upshift {

@@ -6,7 +6,9 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 
 namespace upshift {
 
@@ -23,6 +25,23 @@ std::vector<std::string> ParseFlagsWithEnv(int argc, char** argv) {
   }
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   return std::vector<std::string>(positional.begin(), positional.end());
+}
+
+absl::Status CheckRequiredFlags() {
+  for (const auto& [name, flag] : absl::GetAllFlags()) {
+    const std::string full_help = flag->Help();
+    absl::string_view help = full_help;
+    if (!absl::ConsumePrefix(&help, "Required")) continue;
+    if (absl::ConsumePrefix(&help, " unless --")) {
+      const std::string unless(help.substr(0, help.find(':')));
+      const absl::CommandLineFlag* choice = absl::FindCommandLineFlag(unless);
+      if (choice != nullptr && choice->CurrentValue() == "true") continue;
+    }
+    if (flag->CurrentValue().empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("--", name, " is required (", full_help, ")"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace upshift

@@ -3,9 +3,9 @@
 #include "absl/flags/flag.h"
 #include "libs/common/logging.h"
 
-ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain this process serves (and presents as a client, for mTLS)");
-ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
-ABSL_FLAG(std::string, tls_ca, "", "PEM bundle of the CAs that sign the certificates this process accepts");
+ABSL_FLAG(std::string, tls_cert, "", "Required unless --insecure_plaintext: PEM certificate chain this process serves (and presents as a client, for mTLS)");
+ABSL_FLAG(std::string, tls_key, "", "Required unless --insecure_plaintext: PEM private key of --tls_cert");
+ABSL_FLAG(std::string, tls_ca, "", "Required unless --insecure_plaintext: PEM bundle of the CAs that sign the certificates this process accepts");
 ABSL_FLAG(absl::Duration, tls_refresh_interval, absl::Seconds(60),
           "How often the TLS files are read again (rotation: replace the files)");
 ABSL_FLAG(bool, insecure_plaintext, false, "No TLS on any gRPC server or client (development only; logged)");

@@ -9,9 +9,9 @@ ABSL_FLAG(std::string, kafka_brokers, "127.0.0.1:9092", "Kafka bootstrap servers
 ABSL_FLAG(std::vector<std::string>, kafka_properties, {},
           "Extra librdkafka properties as key=value,... (security, timeouts, debug)");
 ABSL_FLAG(std::string, record_signing_key, "",
-          "PEM file of this service's Ed25519 private key: every record it writes is signed with it");
+          "Required unless --insecure_unsigned_records: PEM file of this service's Ed25519 private key: every record it writes is signed with it");
 ABSL_FLAG(std::string, record_trusted_keys, "",
-          "Directory of the services' Ed25519 public keys (<service>.pem): a record not signed by a service "
+          "Required unless --insecure_unsigned_records: directory of the services' Ed25519 public keys (<service>.pem): a record not signed by a service "
           "allowed on its topic goes to the DLQ unread");
 ABSL_FLAG(bool, insecure_unsigned_records, false,
           "Write records unsigned and consume them unchecked (development only; logged as a warning)");

@@ -24,7 +24,10 @@ absl::Status CheckPair(const TlsOptions& tls) {
     return absl::InvalidArgumentError("the metrics server needs --tls_cert and --tls_key (or --insecure_plaintext)");
   }
   for (const std::string& file : {tls.cert_file, tls.key_file}) {
-    if (!std::filesystem::exists(file)) return absl::NotFoundError(absl::StrCat("no such file: ", file));
+    std::error_code error;  // e.g. a folder this user may not enter: said, not thrown
+    if (!std::filesystem::exists(file, error)) {
+      return absl::NotFoundError(absl::StrCat("cannot read ", file, ": ", error ? error.message() : "no such file"));
+    }
   }
   SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
   bool ok = SSL_CTX_use_certificate_chain_file(ctx, tls.cert_file.c_str()) == 1 &&

@@ -52,6 +52,7 @@ Service::Service(int argc, char** argv, const ServiceSpec& spec) : name_(spec.na
     Check(absl::InvalidArgumentError(absl::StrCat("--log_format must be text or json, not \"", format, "\"")),
           "read the flags");
   }
+  Check(CheckRequiredFlags(), "read the flags");
   InstallStopSignals(absl::GetFlag(FLAGS_shutdown_grace));
   metrics::Registry& registry = metrics::Default();
   metrics::AddProcessMetrics(registry);

@@ -18,9 +18,9 @@
 #include "services/cloner/pg_clone_store.h"
 
 ABSL_FLAG(std::string, health_listen, "0.0.0.0:50061", "Address of the grpc.health.v1 server (port 0: any free port)");
-ABSL_FLAG(std::string, platform_db, "", "libpq connection string of the platform database");
+ABSL_FLAG(std::string, platform_db, "", "Required: libpq connection string of the platform database");
 ABSL_FLAG(std::string, gate_addr, "127.0.0.1:50053", "Address of request's UpgradeGate listener (mTLS)");
-ABSL_FLAG(std::string, hosting_db, "", "libpq connection string of the hosting server (no dbname)");
+ABSL_FLAG(std::string, hosting_db, "", "Required: libpq connection string of the hosting server (no dbname)");
 ABSL_FLAG(std::vector<std::string>, reserved_databases, {"upshift"}, "Databases of the platform, never touched");
 ABSL_FLAG(std::string, clone_method, "auto",
           "auto (template, or dump/restore while the source is in use), template, or dump");

@@ -16,8 +16,8 @@
 #include "services/migrator/pg_migration_target.h"
 
 ABSL_FLAG(std::string, health_listen, "0.0.0.0:50062", "Address of the grpc.health.v1 server (port 0: any free port)");
-ABSL_FLAG(std::string, hosting_db, "", "libpq connection string of the hosting server (no dbname)");
-ABSL_FLAG(std::string, catalog, "", "Path of the migration catalog folder");
+ABSL_FLAG(std::string, hosting_db, "", "Required: libpq connection string of the hosting server (no dbname)");
+ABSL_FLAG(std::string, catalog, "", "Required: path of the migration catalog folder");
 ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(10),
           "How often a heartbeat is sent while an upgrade is worked on, and a Production upgrade's lease "
           "renewed while its plan runs (keep well below status's --stall_timeout and the cloner's "

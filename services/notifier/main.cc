@@ -15,7 +15,7 @@
 #include "services/notifier/pg_sent_log.h"
 
 ABSL_FLAG(std::string, health_listen, "0.0.0.0:50063", "Address of the grpc.health.v1 server (port 0: any free port)");
-ABSL_FLAG(std::string, platform_db, "", "libpq connection string of the platform database");
+ABSL_FLAG(std::string, platform_db, "", "Required: libpq connection string of the platform database");
 ABSL_FLAG(std::string, smtp_url, "", "smtp://host:port of the mail server; empty: write .eml files to --outbox_dir");
 ABSL_FLAG(std::string, smtp_username, "", "SMTP user (empty: no authentication)");
 ABSL_FLAG(std::string, smtp_password, "", "SMTP password (prefer UPSHIFT_SMTP_PASSWORD)");

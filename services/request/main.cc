@@ -26,11 +26,11 @@ ABSL_FLAG(std::string, listen, "0.0.0.0:50051", "gRPC listen address (port 0: an
 ABSL_FLAG(std::string, gate_listen, "0.0.0.0:50053",
           "Listen address of UpgradeGate, for the workers only: mTLS, clients need a certificate of --tls_ca");
 ABSL_FLAG(std::string, port_file, "", "If set, the bound gRPC port is written there");
-ABSL_FLAG(std::string, platform_db, "", "libpq connection string of the platform database");
-ABSL_FLAG(std::string, hosting_db, "", "libpq connection string of the hosting server (no dbname)");
+ABSL_FLAG(std::string, platform_db, "", "Required: libpq connection string of the platform database");
+ABSL_FLAG(std::string, hosting_db, "", "Required: libpq connection string of the hosting server (no dbname)");
 ABSL_FLAG(std::vector<std::string>, reserved_databases, {"upshift"},
           "Databases of the platform on the hosting server, never upgraded");
-ABSL_FLAG(std::string, catalog, "", "Path of the migration catalog folder");
+ABSL_FLAG(std::string, catalog, "", "Required: path of the migration catalog folder");
 ABSL_FLAG(int, pool_size, 8, "PostgreSQL connections to the platform database");
 ABSL_FLAG(absl::Duration, max_test_age, absl::Hours(24 * 30),
           "A Production upgrade needs a successful Test to the same version at most this old");

@@ -28,11 +28,11 @@
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:50052", "gRPC listen address (port 0: any free port)");
 ABSL_FLAG(std::string, port_file, "", "If set, the bound gRPC port is written there");
-ABSL_FLAG(std::string, platform_db, "", "libpq connection string of the platform database");
-ABSL_FLAG(std::string, hosting_db, "", "libpq connection string of the hosting server (no dbname)");
+ABSL_FLAG(std::string, platform_db, "", "Required: libpq connection string of the platform database");
+ABSL_FLAG(std::string, hosting_db, "", "Required: libpq connection string of the hosting server (no dbname)");
 ABSL_FLAG(std::vector<std::string>, reserved_databases, {"upshift"},
           "Databases of the platform on the hosting server, never listed");
-ABSL_FLAG(std::string, catalog, "", "Path of the migration catalog folder (for the version query)");
+ABSL_FLAG(std::string, catalog, "", "Required: path of the migration catalog folder (for the version query)");
 ABSL_FLAG(absl::Duration, stall_timeout, absl::Minutes(2),
           "An unfinished upgrade no worker reported on for this long is marked stalled (keep well above the "
           "workers' --heartbeat_interval)");

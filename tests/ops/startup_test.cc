@@ -183,6 +183,26 @@ TEST_F(Startup, ABadConnectionStringIsNotRetried) {
   }
 }
 
+// What a deployment must set is said in the flag's help ("Required: ..."), which the manifests'
+// consistency test reads too; a secure default's files are required unless it is turned off.
+TEST_F(Startup, AMissingRequiredFlagIsNamed) {
+  for (const std::string service : {"request", "status", "cloner", "notifier"}) {
+    Exit exit = Run(service, {"--platform_db="});
+    EXPECT_EQ(exit.code, 2) << service << ":\n" << exit.output;
+    EXPECT_TRUE(absl::StrContains(exit.output, "cannot start: read the flags: INVALID_ARGUMENT: --platform_db is required"))
+        << service << ":\n" << exit.output;
+  }
+  Exit exit = Run("migrator", {"--tls_key="});
+  EXPECT_EQ(exit.code, 2) << exit.output;
+  EXPECT_TRUE(absl::StrContains(exit.output, "--tls_key is required (Required unless --insecure_plaintext: "))
+      << exit.output;
+  // Turned off explicitly, the files are not needed: the migrator gets past its flags and then
+  // fails on its catalog, as told.
+  exit = Run("migrator", {"--tls_key=", "--tls_cert=", "--tls_ca=", "--insecure_plaintext", "--catalog=/nonexistent"});
+  EXPECT_EQ(exit.code, 2) << exit.output;
+  EXPECT_TRUE(absl::StrContains(exit.output, "cannot start: load the catalog")) << exit.output;
+}
+
 TEST_F(Startup, AReplicaOlderThanThePlatformDatabaseRefusesToStart) {
   ASSERT_TRUE(postgres_->Exec("postgres", "CREATE DATABASE upshift_future").ok());
   ASSERT_TRUE(postgres_

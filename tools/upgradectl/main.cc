@@ -12,6 +12,7 @@
 //   upgradectl audit [DATABASE] [--tenant=TENANT]   (operators)
 //   upgradectl backlog                              (operators)
 //   upgradectl health
+//   upgradectl probe ADDRESS [SERVICE]                (Kubernetes readiness)
 //
 // Exit codes: 0 done (watch: the upgrade succeeded), 1 the server refused the call, 2 usage,
 // 3 the server could not be reached or did not answer in time, 4 (watch) the upgrade failed
@@ -43,6 +44,8 @@ ABSL_FLAG(absl::Duration, timeout, absl::Seconds(10), "Deadline of each call (wa
 ABSL_FLAG(std::string, email, "", "request: where to send notifications");
 ABSL_FLAG(std::string, purpose, "test", "request: test or production");
 ABSL_FLAG(std::string, tenant, "", "audit: only the records of this tenant");
+ABSL_FLAG(std::string, tls_server_name, "",
+          "Name the servers' certificates must carry (default: the address's host); for a probe dialing 127.0.0.1");
 ABSL_FLAG(std::string, request_id, "", "request, check: idempotency key (a repeated key returns the first order)");
 
 namespace upshift::ctl {
@@ -51,6 +54,18 @@ namespace {
 using namespace upgrade::v1;
 
 constexpr int kRefused = 1, kUsage = 2, kUnreachable = 3, kUpgradeFailed = 4;
+
+// A channel to `address`, its server's certificate checked for --tls_server_name when set.
+std::shared_ptr<grpc::Channel> Dial(const std::string& address, const std::shared_ptr<grpc::ChannelCredentials>& creds) {
+  grpc::ChannelArguments args;
+  if (!absl::GetFlag(FLAGS_tls_server_name).empty()) args.SetSslTargetNameOverride(absl::GetFlag(FLAGS_tls_server_name));
+  return grpc::CreateCustomChannel(address, creds, args);
+}
+
+// grpc.health.v1 Check of `service` ("": the whole server) at `address`: prints the answer and
+// returns 0 when SERVING, kUnreachable otherwise.
+int CheckHealth(const std::string& address, const std::string& service,
+                const std::shared_ptr<grpc::ChannelCredentials>& creds, absl::Duration timeout);
 
 int Report(const grpc::Status& status) {
   std::cerr << "upgradectl: " << FromGrpcStatus(status).ToString() << "\n";
@@ -184,6 +199,24 @@ grpc::Status Watch(StatusService::Stub& stub, const std::string& upgrade_id, abs
   return reader->Finish();
 }
 
+int CheckHealth(const std::string& address, const std::string& service,
+                const std::shared_ptr<grpc::ChannelCredentials>& creds, absl::Duration timeout) {
+  auto stub = grpc::health::v1::Health::NewStub(Dial(address, creds));
+  grpc::health::v1::HealthCheckRequest req;
+  req.set_service(service);
+  grpc::health::v1::HealthCheckResponse resp;
+  grpc::ClientContext ctx;
+  SetDeadline(ctx, timeout);
+  grpc::Status s = stub->Check(&ctx, req, &resp);
+  const std::string what = service.empty() ? address : absl::StrCat(address, " ", service);
+  if (!s.ok()) {
+    std::printf("%-24s %s\n", what.c_str(), FromGrpcStatus(s).ToString().c_str());
+    return kUnreachable;
+  }
+  std::printf("%-24s %s\n", what.c_str(), grpc::health::v1::HealthCheckResponse::ServingStatus_Name(resp.status()).c_str());
+  return resp.status() == grpc::health::v1::HealthCheckResponse::SERVING ? 0 : kUnreachable;
+}
+
 int Main(const std::vector<std::string>& args) {
   if (args.size() < 2) {
     std::cerr << absl::ProgramUsageMessage() << "\n";
@@ -207,10 +240,10 @@ int Main(const std::vector<std::string>& args) {
     *credentials = grpc::CompositeChannelCredentials(*credentials, grpc::AccessTokenCredentials(absl::GetFlag(FLAGS_token)));
   }
   auto request_stub = [&] {
-    return UpgradeService::NewStub(grpc::CreateChannel(absl::GetFlag(FLAGS_request_addr), *credentials));
+    return UpgradeService::NewStub(Dial(absl::GetFlag(FLAGS_request_addr), *credentials));
   };
   auto status_stub = [&] {
-    return StatusService::NewStub(grpc::CreateChannel(absl::GetFlag(FLAGS_status_addr), *credentials));
+    return StatusService::NewStub(Dial(absl::GetFlag(FLAGS_status_addr), *credentials));
   };
 
   if (command == "request") {
@@ -361,7 +394,7 @@ int Main(const std::vector<std::string>& args) {
   }
   if (command == "audit") {
     if (!need(0) && !need(1)) return usage("audit [DATABASE] [--tenant=TENANT]");
-    auto stub = AuditService::NewStub(grpc::CreateChannel(absl::GetFlag(FLAGS_request_addr), *credentials));
+    auto stub = AuditService::NewStub(Dial(absl::GetFlag(FLAGS_request_addr), *credentials));
     ListAuditRecordsRequest req;
     if (need(1)) req.set_database(args[2]);
     req.set_tenant(absl::GetFlag(FLAGS_tenant));
@@ -403,21 +436,13 @@ int Main(const std::vector<std::string>& args) {
     if (!need(0)) return usage("health");
     int result = 0;
     for (const std::string& addr : {absl::GetFlag(FLAGS_request_addr), absl::GetFlag(FLAGS_status_addr)}) {
-      auto stub = grpc::health::v1::Health::NewStub(grpc::CreateChannel(addr, *credentials));
-      grpc::health::v1::HealthCheckResponse resp;
-      grpc::ClientContext ctx;
-      SetDeadline(ctx, timeout);
-      grpc::Status s = stub->Check(&ctx, grpc::health::v1::HealthCheckRequest(), &resp);
-      if (!s.ok()) {
-        std::printf("%-24s %s\n", addr.c_str(), FromGrpcStatus(s).ToString().c_str());
-        result = kUnreachable;
-        continue;
-      }
-      std::printf("%-24s %s\n", addr.c_str(),
-                  grpc::health::v1::HealthCheckResponse::ServingStatus_Name(resp.status()).c_str());
-      if (resp.status() != grpc::health::v1::HealthCheckResponse::SERVING) result = kUnreachable;
+      if (CheckHealth(addr, "", *credentials, timeout) != 0) result = kUnreachable;
     }
     return result;
+  }
+  if (command == "probe") {
+    if (args.size() != 3 && args.size() != 4) return usage("probe ADDRESS [SERVICE]");
+    return CheckHealth(args[2], args.size() == 4 ? args[3] : "", *credentials, timeout);
   }
   std::cerr << "upgradectl: unknown command \"" << command << "\"\n" << absl::ProgramUsageMessage() << "\n";
   return kUsage;
@@ -440,6 +465,7 @@ int main(int argc, char** argv) {
       "  upgrades DATABASE     a database's upgrades, newest first\n"
       "  audit [DATABASE] [--tenant=T]  the audit trail of mutating calls, newest first (operators)\n"
       "  backlog                      upgrades waiting for and in flight at each worker group (operators)\n"
-      "  health                health of the request and status services (exit 0: both serving)");
+      "  health                health of the request and status services (exit 0: both serving)\n"
+      "  probe ADDRESS [SERVICE]  health of one server, or of one of its services (exit 0: serving)");
   return upshift::ctl::Main(upshift::ParseFlagsWithEnv(argc, argv));
 }
