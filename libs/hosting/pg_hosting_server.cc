@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "libs/common/subprocess.h"
+#include "libs/hosting/tenant_logins.h"
 #include "libs/pg/pg.h"
 
 namespace upshift {
@@ -41,8 +42,10 @@ TableRowCounts CountAllRows(pqxx::transaction_base& tx) {
 }  // namespace
 
 PgHostingServer::PgHostingServer(PgHostingOptions options)
-    : options_(std::move(options)), admin_(std::make_unique<pg::Pool>(pg::ConnInfoFor(options_.conninfo, "postgres"), options_.admin_sessions,
-                                         absl::Seconds(10), "hosting")) {}
+    : options_(std::move(options)),
+      admin_(std::make_unique<pg::Pool>(pg::PlatformSession(options_.conninfo, "postgres"), options_.admin_sessions,
+                                        absl::Seconds(10), "hosting")),
+      logins_(std::make_unique<TenantLogins>(options_.conninfo)) {}
 
 PgHostingServer::~PgHostingServer() = default;
 
@@ -92,8 +95,14 @@ absl::StatusOr<std::string> PgHostingServer::ReadVersion(const std::string& data
                                                          const std::string& version_query) {
   absl::StatusOr<HostedDatabase> db = GetDatabase(database);
   if (!db.ok()) return db.status();
+  if (!db->online) {
+    // Only the platform's own role enters an offline database, and the query is the catalog's over
+    // the customer's objects: it is not run there as the platform.
+    return absl::UnavailableError(absl::StrCat("database \"", database,
+                                               "\" is offline for its upgrade: its version is read once it is back"));
+  }
   std::string version;
-  absl::Status status = pg::WithConnection(options_.conninfo, database, [&](pqxx::connection& conn) {
+  absl::Status status = AsTenant(*logins_, options_.conninfo, db->owner, database, [&](pqxx::connection& conn) {
     try {
       pqxx::read_transaction tx(conn);
       // The query is the catalog's, in a database the customer controls: as its owner.
@@ -135,11 +144,12 @@ absl::StatusOr<int64_t> PgHostingServer::DatabaseSizeBytes(const std::string& da
 
 absl::StatusOr<int64_t> PgHostingServer::DataSizeBytes(const std::string& database) {
   int64_t bytes = 0;
-  absl::Status status = pg::WithConnection(options_.conninfo, database, [&](pqxx::connection& conn) {
+  absl::Status status = pg::WithPlatformSession(options_.conninfo, database, [&](pqxx::connection& conn) {
     pqxx::read_transaction tx(conn);
     bytes = tx.exec1(
-        "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint FROM pg_class c "
-        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'm') "
+        "SELECT coalesce(pg_catalog.sum(pg_catalog.pg_total_relation_size(c.oid::pg_catalog.regclass)), 0)::pg_catalog.int8 "
+        "FROM pg_catalog.pg_class c "
+        "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'm') "
         "AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'")[0]
                 .as<int64_t>();
     return absl::OkStatus();
@@ -150,7 +160,7 @@ absl::StatusOr<int64_t> PgHostingServer::DataSizeBytes(const std::string& databa
 
 absl::StatusOr<TableRowCounts> PgHostingServer::CountRows(const std::string& database) {
   TableRowCounts counts;
-  absl::Status status = pg::WithConnection(options_.conninfo, database, [&](pqxx::connection& conn) {
+  absl::Status status = pg::WithPlatformSession(options_.conninfo, database, [&](pqxx::connection& conn) {
     pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx(conn);
     counts = CountAllRows(tx);
     return absl::OkStatus();
@@ -161,7 +171,7 @@ absl::StatusOr<TableRowCounts> PgHostingServer::CountRows(const std::string& dat
 
 absl::StatusOr<TableChecksums> PgHostingServer::ChecksumTables(const std::string& database) {
   TableChecksums sums;
-  absl::Status status = pg::WithConnection(options_.conninfo, database, [&](pqxx::connection& conn) {
+  absl::Status status = pg::WithPlatformSession(options_.conninfo, database, [&](pqxx::connection& conn) {
     pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx(conn);
     for (const auto& [schema, table] : pg::UserTables(tx)) {
       sums[absl::StrCat(schema, ".", table)] = pg::ChecksumTable(tx, schema, table);
@@ -206,21 +216,39 @@ absl::StatusOr<TableRowCounts> PgHostingServer::CloneByDump(const std::string& s
   auto bin = [&](const char* name) {
     return options_.pg_bin_dir.empty() ? std::string(name) : absl::StrCat(options_.pg_bin_dir, "/", name);
   };
+  // The restore runs the customer's code (a CHECK constraint, an index expression, a generated
+  // column calls its functions): as the owner's login, with every object made by the owner. The
+  // dump itself only reads (pg_dump pins its own search_path); the platform's schema stays out of
+  // the copy, which the migrator makes anew.
+  absl::StatusOr<TenantLogin> login = logins_->For(from->owner);
+  if (!login.ok()) {
+    DropDatabase(target).IgnoreError();
+    return login.status();
+  }
   // Connection settings (a password among them) go through the environment, never the command line.
   absl::StatusOr<std::map<std::string, std::string>> env = pg::EnvironmentFor(options_.conninfo);
   if (!env.ok()) return env.status();
+  absl::StatusOr<std::map<std::string, std::string>> restore_env =
+      pg::EnvironmentFor(login->ConnInfo(options_.conninfo, target));
+  if (!restore_env.ok()) return restore_env.status();
+  restore_env->erase("PGDATABASE");
+  std::vector<std::string> restore = {bin("pg_restore"), "--exit-on-error", "--single-transaction"};
+  if (!login->login.empty()) {
+    restore.insert(restore.end(), {"--no-owner", absl::StrCat("--role=", from->owner)});
+  }
+  restore.insert(restore.end(), {"--dbname", target});
   TableRowCounts counts;
-  absl::Status copied = pg::WithConnection(options_.conninfo, source, [&](pqxx::connection& conn) {
+  absl::Status copied = pg::WithPlatformSession(options_.conninfo, source, [&](pqxx::connection& conn) {
     // The dump copies the snapshot this transaction exports (it must stay open until pg_dump has
     // taken it), and the source is counted in that snapshot meanwhile: the copy is compared with
     // the source as it was copied, not as its sessions have changed it since.
     pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx(conn);
     const std::string snapshot = tx.exec1("SELECT pg_export_snapshot()")[0].as<std::string>();
     std::future<absl::Status> dumped = std::async(std::launch::async, [&] {
-      return RunPipeline({{{bin("pg_dump"), "--format=custom", "--snapshot", snapshot, "--dbname", source}, *env},
-                          {{bin("pg_restore"), "--exit-on-error", "--single-transaction", "--dbname",
-                            target},
-                           *env}},
+      return RunPipeline({{{bin("pg_dump"), "--format=custom", "--snapshot", snapshot,
+                            absl::StrCat("--exclude-schema=", pg::kPlatformSchema), "--dbname", source},
+                           *env},
+                          {restore, *restore_env}},
                          options_.dump_timeout);
     });
     absl::Status counted = absl::OkStatus();
@@ -271,10 +299,10 @@ absl::Status PgHostingServer::TerminateSessions(const std::string& name) {
 }
 
 absl::Status PgHostingServer::PutLease(const std::string& database, const std::string& upgrade_id) {
-  return pg::WithConnection(options_.conninfo, database, [&](pqxx::connection& conn) {
+  return pg::WithPlatformSession(options_.conninfo, database, [&](pqxx::connection& conn) {
     pqxx::work tx(conn);
+    if (absl::Status ours = pg::EnsurePlatformSchema(tx); !ours.ok()) return ours;
     tx.exec(
-        "CREATE SCHEMA IF NOT EXISTS upshift; "
         "CREATE TABLE IF NOT EXISTS upshift.production_lease ("
         "  upgrade_id text PRIMARY KEY, heartbeat_at timestamptz NOT NULL)");
     tx.exec_params(
@@ -289,9 +317,10 @@ absl::Status PgHostingServer::PutLease(const std::string& database, const std::s
 absl::StatusOr<std::optional<absl::Duration>> PgHostingServer::LeaseAge(const std::string& database,
                                                                           const std::string& upgrade_id) {
   std::optional<absl::Duration> age;
-  absl::Status status = pg::WithConnection(options_.conninfo, database, [&](pqxx::connection& conn) {
+  absl::Status status = pg::WithPlatformSession(options_.conninfo, database, [&](pqxx::connection& conn) {
     pqxx::read_transaction tx(conn);
-    if (tx.exec1("SELECT to_regclass('upshift.production_lease') IS NOT NULL")[0].as<bool>()) {
+    if (absl::Status ours = pg::CheckPlatformSchema(tx); !ours.ok()) return ours;
+    if (pg::PlatformTableExists(tx, "production_lease")) {
       pqxx::result rows = tx.exec_params(
           "SELECT (extract(epoch FROM clock_timestamp() - heartbeat_at) * 1000000)::bigint "
           "FROM upshift.production_lease WHERE upgrade_id = $1",
@@ -305,9 +334,10 @@ absl::StatusOr<std::optional<absl::Duration>> PgHostingServer::LeaseAge(const st
 }
 
 absl::Status PgHostingServer::DeleteLease(const std::string& database, const std::string& upgrade_id) {
-  return pg::WithConnection(options_.conninfo, database, [&](pqxx::connection& conn) {
+  return pg::WithPlatformSession(options_.conninfo, database, [&](pqxx::connection& conn) {
     pqxx::work tx(conn);
-    if (tx.exec1("SELECT to_regclass('upshift.production_lease') IS NOT NULL")[0].as<bool>()) {
+    if (absl::Status ours = pg::CheckPlatformSchema(tx); !ours.ok()) return ours;
+    if (pg::PlatformTableExists(tx, "production_lease")) {
       tx.exec_params("DELETE FROM upshift.production_lease WHERE upgrade_id = $1", upgrade_id);
     }
     tx.commit();

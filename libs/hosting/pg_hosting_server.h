@@ -13,6 +13,7 @@ namespace upshift {
 namespace pg {
 class Pool;
 }
+class TenantLogins;
 
 struct PgHostingOptions {
   // libpq connection string of the server (without dbname), e.g. "host=127.0.0.1 port=5432 user=postgres".
@@ -58,6 +59,8 @@ class PgHostingServer final : public HostingServer {
   const PgHostingOptions options_;
   // Connections to the maintenance database `postgres`.
   std::unique_ptr<pg::Pool> admin_;
+  // The logins that run the customers' SQL in their databases (the version query, a restore).
+  std::unique_ptr<TenantLogins> logins_;
 };
 
 }  // namespace upshift

@@ -277,7 +277,8 @@ absl::StatusOr<std::map<std::string, std::string>> EnvironmentFor(const std::str
 }
 
 std::string DatabaseOwner(pqxx::transaction_base& tx) {
-  return tx.exec1("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()")[0]
+  return tx.exec1("SELECT pg_catalog.pg_get_userbyid(datdba) FROM pg_catalog.pg_database "
+                  "WHERE datname = pg_catalog.current_database()")[0]
       .as<std::string>();
 }
 
@@ -288,18 +289,120 @@ void ActAsOwner(pqxx::transaction_base& tx, const std::string& owner) {
 
 void ActAsPlatform(pqxx::transaction_base& tx) {
   tx.exec("RESET ROLE");
+  tx.exec(absl::StrCat("SET LOCAL search_path = ", kPlatformSearchPath));
+}
+
+void ActAsSuperuser(pqxx::transaction_base& tx) {
   tx.exec(absl::StrCat("SET LOCAL search_path = ", kPinnedSearchPath));
 }
 
-std::string OwnerOptions(const std::string& owner) {
-  // The server takes the role's name as it is (no identifier quoting); PGOPTIONS separates options
-  // by spaces, so spaces and backslashes in the name are escaped with a backslash.
+namespace {
+
+// A value inside libpq's `options`: libpq splits them at white space, and a backslash keeps the
+// next character as it is.
+std::string EscapeOption(absl::string_view value) {
   std::string escaped;
-  for (char c : owner) {
-    if (c == ' ' || c == '\\') escaped += '\\';
+  for (char c : value) {
+    if (absl::ascii_isspace(static_cast<unsigned char>(c)) || c == '\\') escaped += '\\';
     escaped += c;
   }
-  return absl::StrCat("-c role=", escaped, " -c search_path=public,pg_catalog");
+  return escaped;
+}
+
+// A value of a libpq keyword=value connection string, single-quoted.
+std::string QuoteConnValue(absl::string_view value) {
+  std::string quoted = "'";
+  for (char c : value) {
+    if (c == '\'' || c == '\\') quoted += '\\';
+    quoted += c;
+  }
+  return quoted + "'";
+}
+
+}  // namespace
+
+std::string OwnerOptions(const std::string& owner) {
+  // The server takes the role's name as it is (no identifier quoting).
+  return absl::StrCat("-c role=", EscapeOption(owner), " -c search_path=public,pg_catalog");
+}
+
+std::string WithSessionSettings(const std::string& conninfo,
+                                const std::vector<std::pair<std::string, std::string>>& settings) {
+  std::string options;
+  char* error = nullptr;
+  if (PQconninfoOption* parsed = PQconninfoParse(conninfo.c_str(), &error)) {
+    for (PQconninfoOption* o = parsed; o->keyword != nullptr; ++o) {
+      if (o->val != nullptr && std::string(o->keyword) == "options") options = o->val;
+    }
+    PQconninfoFree(parsed);
+  }
+  if (error != nullptr) PQfreemem(error);
+  for (const auto& [name, value] : settings) {
+    absl::StrAppend(&options, options.empty() ? "" : " ", "-c ", name, "=", EscapeOption(value));
+  }
+  // libpq takes the last value of a repeated keyword.
+  return absl::StrCat(conninfo, " options=", QuoteConnValue(options));
+}
+
+std::string PlatformSession(absl::string_view base, absl::string_view dbname) {
+  return WithSessionSettings(ConnInfoFor(base, dbname), {{"search_path", kPlatformSearchPath}});
+}
+
+absl::Status WithPlatformSession(absl::string_view base, absl::string_view dbname,
+                                 const std::function<absl::Status(pqxx::connection&)>& fn) {
+  try {
+    pqxx::connection conn(PlatformSession(base, dbname));
+    return fn(conn);
+  } catch (const std::exception& e) {
+    return StatusFromException(e);
+  }
+}
+
+absl::Status CheckPlatformSchema(pqxx::transaction_base& tx) {
+  pqxx::result schema = tx.exec_params(
+      "SELECT r.rolname, r.rolsuper FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_roles r ON r.oid = n.nspowner "
+      "WHERE n.nspname = $1",
+      kPlatformSchema);
+  if (schema.empty()) return absl::OkStatus();
+  if (!schema[0][1].as<bool>()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "schema \"", kPlatformSchema, "\" of this database was not made by Upshift (it belongs to role \"",
+        schema[0][0].as<std::string>(), "\"): Upshift neither reads nor writes it; drop or rename it"));
+  }
+  // Anything in it that is not a plain table of a superuser's, or that would run code when written.
+  pqxx::result odd = tx.exec_params(
+      "SELECT c.relname, CASE WHEN c.relkind NOT IN ('r', 'i', 'S') THEN 'is not a table' "
+      "WHEN NOT r.rolsuper THEN 'belongs to role ' || r.rolname "
+      "WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = c.oid) THEN 'has a trigger' "
+      "WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite w WHERE w.ev_class = c.oid) THEN 'has a rule' "
+      "WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid) THEN 'has a policy' END "
+      "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+      "JOIN pg_catalog.pg_roles r ON r.oid = c.relowner WHERE n.nspname = $1 "
+      "AND (c.relkind NOT IN ('r', 'i', 'S') OR NOT r.rolsuper "
+      "OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = c.oid) "
+      "OR EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite w WHERE w.ev_class = c.oid) "
+      "OR EXISTS (SELECT 1 FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid)) ORDER BY 1 LIMIT 1",
+      kPlatformSchema);
+  if (!odd.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat("relation ", kPlatformSchema, ".", odd[0][0].as<std::string>(),
+                                                      " of this database ", odd[0][1].as<std::string>(),
+                                                      ": it was not made by Upshift, which neither reads nor writes "
+                                                      "its schema now"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status EnsurePlatformSchema(pqxx::transaction_base& tx) {
+  if (absl::Status ours = CheckPlatformSchema(tx); !ours.ok()) return ours;
+  tx.exec(absl::StrCat("CREATE SCHEMA IF NOT EXISTS ", kPlatformSchema));
+  return CheckPlatformSchema(tx);
+}
+
+bool PlatformTableExists(pqxx::transaction_base& tx, const std::string& name) {
+  return !tx.exec_params("SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+                         "WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind = 'r'",
+                         kPlatformSchema, name)
+              .empty();
 }
 
 std::string FormatTime(absl::Time t) {
@@ -319,7 +422,7 @@ std::vector<std::pair<std::string, std::string>> UserTables(pqxx::transaction_ba
                                                              const std::string& also_exclude) {
   std::vector<std::pair<std::string, std::string>> tables;
   for (const auto& row : tx.exec_params(
-           "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+           "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
            "WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition "
            "AND n.nspname NOT IN ('pg_catalog', 'information_schema', $1) AND n.nspname NOT LIKE 'pg\\_toast%' "
            "AND n.nspname NOT LIKE 'pg\\_temp%' ORDER BY 1, 2",
@@ -330,14 +433,17 @@ std::vector<std::pair<std::string, std::string>> UserTables(pqxx::transaction_ba
 }
 
 int64_t CountTableRows(pqxx::transaction_base& tx, const std::string& schema, const std::string& table) {
-  return tx.exec1(absl::StrCat("SELECT count(*) FROM ", tx.quote_name(schema), ".", tx.quote_name(table)))[0]
+  return tx.exec1(absl::StrCat("SELECT pg_catalog.count(*) FROM ", tx.quote_name(schema), ".", tx.quote_name(table)))[0]
       .as<int64_t>();
 }
 
 std::string ChecksumTable(pqxx::transaction_base& tx, const std::string& schema, const std::string& table) {
   // The row count and the sum of a 64-bit hash of each row's text: independent of the rows' order
   // without sorting every row's hash first, as an ordered aggregate would.
-  return tx.exec1(absl::StrCat("SELECT count(*) || ':' || coalesce(sum(hashtextextended(t::text, 0)), 0) FROM ",
+  // Every function and operator named in full: the table is the customer's, its schema may hold
+  // functions and operators of the same names that match these arguments better.
+  return tx.exec1(absl::StrCat("SELECT pg_catalog.concat(pg_catalog.count(*), ':', "
+                               "coalesce(pg_catalog.sum(pg_catalog.hashtextextended(t::pg_catalog.text, 0::pg_catalog.int8)), 0)) FROM ",
                                tx.quote_name(schema), ".", tx.quote_name(table), " AS t"))[0]
       .as<std::string>();
 }

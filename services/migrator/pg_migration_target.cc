@@ -9,14 +9,15 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "libs/common/status_macros.h"
 #include "libs/common/subprocess.h"
+#include "libs/hosting/tenant_logins.h"
 #include "libs/pg/pg.h"
 
 namespace upshift::migrator {
 namespace {
 
 constexpr char kHistory[] = R"sql(
-CREATE SCHEMA IF NOT EXISTS upshift;
 CREATE TABLE IF NOT EXISTS upshift.migration_history (
   hop           text NOT NULL,
   step          text NOT NULL,
@@ -39,22 +40,32 @@ absl::Status StepError(const std::exception& e, const StepRun& step) {
 }
 
 // OK when `fence` is empty or the database holds the lease of upgrade `fence`; in the caller's transaction.
-absl::Status CheckFence(pqxx::work& tx, const std::string& database, const std::string& fence) {
+absl::Status CheckFence(pqxx::transaction_base& tx, const std::string& database, const std::string& fence) {
   if (fence.empty()) return absl::OkStatus();
-  bool held = tx.exec1("SELECT to_regclass('upshift.production_lease') IS NOT NULL")[0].as<bool>() &&
+  if (absl::Status ours = pg::CheckPlatformSchema(tx); !ours.ok()) return ours;
+  bool held = pg::PlatformTableExists(tx, "production_lease") &&
               !tx.exec_params("SELECT 1 FROM upshift.production_lease WHERE upgrade_id = $1", fence).empty();
   if (held) return absl::OkStatus();
   return absl::FailedPreconditionError(absl::StrCat("database \"", database, "\" holds no lease for upgrade ", fence,
                                                     ": it was restored or replaced, so nothing is run in it"));
 }
 
-// Creates the migration history if it is missing, unless `fence` keeps the worker out: a database
-// restored from its restore point must not be touched, not even by the history's creation.
-absl::Status PrepareHistory(pqxx::connection& conn, const std::string& database, const std::string& fence) {
+// In a platform session: makes the migration history if it is missing, unless `fence` keeps the
+// worker out (a database restored from its restore point must not be touched, not even by the
+// history's creation), and lets `login` (empty: none) record and read steps in it, nothing more.
+absl::Status PrepareHistory(pqxx::connection& conn, const std::string& database, const std::string& fence,
+                            const std::string& login) {
   pqxx::work setup(conn);
   setup.exec("SELECT pg_advisory_xact_lock(hashtext('upshift.migration_history'))");
   if (absl::Status fenced = CheckFence(setup, database, fence); !fenced.ok()) return fenced;
+  if (absl::Status ours = pg::EnsurePlatformSchema(setup); !ours.ok()) return ours;
   setup.exec(kHistory);
+  if (!login.empty()) {
+    const std::string role = setup.quote_name(login);
+    setup.exec(absl::StrCat("GRANT USAGE ON SCHEMA upshift TO ", role));
+    // UPDATE only for LOCK ... SHARE ROW EXCLUSIVE, which PostgreSQL 15 allows with it.
+    setup.exec(absl::StrCat("GRANT SELECT, INSERT, UPDATE ON upshift.migration_history TO ", role));
+  }
   setup.commit();
   return absl::OkStatus();
 }
@@ -63,15 +74,21 @@ absl::Status PrepareHistory(pqxx::connection& conn, const std::string& database,
 
 class PgMigrationTarget::Sessions {
  public:
-  explicit Sessions(std::string conninfo) : conninfo_(std::move(conninfo)) {}
+  // `open` makes a new session in a database.
+  using Opener = std::function<absl::StatusOr<std::unique_ptr<pqxx::connection>>(const std::string& database)>;
+  explicit Sessions(Opener open) : open_(std::move(open)) {}
 
   // Runs `fn` on the kept session of `database` (opened if there is none, or if another call holds
   // it), and keeps the session afterwards unless it broke.
   absl::Status Run(const std::string& database, const std::function<absl::Status(pqxx::connection&)>& fn) {
     std::unique_ptr<pqxx::connection> conn = Take(database);
+    if (conn == nullptr) {
+      absl::StatusOr<std::unique_ptr<pqxx::connection>> opened = open_(database);
+      if (!opened.ok()) return opened.status();
+      conn = std::move(*opened);
+    }
     absl::Status status;
     try {
-      if (conn == nullptr) conn = std::make_unique<pqxx::connection>(pg::ConnInfoFor(conninfo_, database));
       status = fn(*conn);
       // What a step set for its session (SET, temporary tables) must not reach the next one.
       if (conn->is_open()) pqxx::nontransaction(*conn).exec("DISCARD ALL");
@@ -81,7 +98,7 @@ class PgMigrationTarget::Sessions {
       conn.reset();
     }
     if (conn != nullptr && conn->is_open()) {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       idle_.try_emplace(database, std::move(conn));  // one kept per database; a second is closed
     }
     return status;
@@ -92,7 +109,7 @@ class PgMigrationTarget::Sessions {
 
  private:
   std::unique_ptr<pqxx::connection> Take(const std::string& database) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     auto it = idle_.find(database);
     if (it == idle_.end()) return nullptr;
     std::unique_ptr<pqxx::connection> conn = std::move(it->second);
@@ -100,22 +117,82 @@ class PgMigrationTarget::Sessions {
     return conn;
   }
 
-  const std::string conninfo_;
-  std::mutex mu_;
-  std::map<std::string, std::unique_ptr<pqxx::connection>> idle_;
+  const Opener open_;
+  absl::Mutex mu_;
+  std::map<std::string, std::unique_ptr<pqxx::connection>> idle_ ABSL_GUARDED_BY(mu_);
 };
 
+namespace {
+
+absl::StatusOr<std::unique_ptr<pqxx::connection>> Open(const std::string& conninfo) {
+  try {
+    return std::make_unique<pqxx::connection>(conninfo);
+  } catch (const std::exception& e) {
+    return pg::StatusFromException(e);
+  }
+}
+
+}  // namespace
+
 PgMigrationTarget::PgMigrationTarget(std::string conninfo)
-    : conninfo_(std::move(conninfo)), sessions_(std::make_unique<Sessions>(conninfo_)) {}
+    : conninfo_(std::move(conninfo)),
+      logins_(std::make_unique<TenantLogins>(conninfo_)),
+      platform_(std::make_unique<Sessions>(
+          [this](const std::string& database) { return Open(pg::PlatformSession(conninfo_, database)); })),
+      tenant_(std::make_unique<Sessions>([this](const std::string& database) -> absl::StatusOr<std::unique_ptr<pqxx::connection>> {
+        UPSHIFT_ASSIGN_OR_RETURN(Tenancy tenancy, TenancyOf(database));
+        if (tenancy.login.empty()) return Open(pg::PlatformSession(conninfo_, database));
+        absl::StatusOr<std::unique_ptr<pqxx::connection>> opened;
+        for (int attempt = 0; attempt < 2; ++attempt) {
+          // The customer's code may have changed the login's password: repaired once, then tried again.
+          if (attempt > 0) logins_->Forget(tenancy.owner);
+          absl::StatusOr<TenantLogin> login = logins_->For(tenancy.owner);
+          if (!login.ok()) return login.status();
+          opened = Open(login->ConnInfo(conninfo_, database));
+          if (opened.ok()) return opened;
+        }
+        return opened;
+      })) {}
 
 PgMigrationTarget::~PgMigrationTarget() = default;
 
-void PgMigrationTarget::EndSession(const std::string& database) { sessions_->End(database); }
+void PgMigrationTarget::EndSession(const std::string& database) {
+  tenant_->End(database);
+  platform_->End(database);
+}
+
+absl::StatusOr<PgMigrationTarget::Tenancy> PgMigrationTarget::TenancyOf(const std::string& database) {
+  Tenancy tenancy;
+  absl::Status status = pg::WithPlatformSession(conninfo_, "postgres", [&](pqxx::connection& conn) {
+    pqxx::read_transaction tx(conn);
+    pqxx::result rows = tx.exec_params(
+        "SELECT pg_get_userbyid(datdba), datallowconn AND datconnlimit <> 0 FROM pg_database WHERE datname = $1",
+        database);
+    if (rows.empty()) return absl::NotFoundError(absl::StrCat("database \"", database, "\" does not exist"));
+    tenancy.owner = rows[0][0].as<std::string>();
+    tenancy.online = rows[0][1].as<bool>();
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  // An offline database (a Production upgrade's) admits the platform's own role only: there the
+  // owner's SQL still runs as SET LOCAL ROLE owner in the platform's session (README: Security).
+  if (!tenancy.online) return tenancy;
+  absl::StatusOr<TenantLogin> login = logins_->For(tenancy.owner);
+  if (!login.ok()) return login.status();
+  tenancy.login = login->login;
+  return tenancy;
+}
 
 absl::StatusOr<bool> PgMigrationTarget::ApplyStep(const StepRun& step) {
   bool ran = false;
-  absl::Status status = sessions_->Run(step.database, [&](pqxx::connection& conn) {
-    if (absl::Status prepared = PrepareHistory(conn, step.database, step.fence); !prepared.ok()) return prepared;
+  UPSHIFT_ASSIGN_OR_RETURN(Tenancy tenancy, TenancyOf(step.database));
+  UPSHIFT_RETURN_IF_ERROR(platform_->Run(step.database, [&](pqxx::connection& conn) {
+    return PrepareHistory(conn, step.database, step.fence, tenancy.login);
+  }));
+  // A step the catalog marks superuser runs in the platform's session; every other one in the
+  // owner's login's (the platform's own for an offline database: see TenancyOf).
+  Sessions& sessions = step.superuser ? *platform_ : *tenant_;
+  absl::Status status = sessions.Run(step.database, [&](pqxx::connection& conn) {
     try {
       pqxx::work tx(conn);
       // The lock keeps two workers (a redelivery racing the original) from running one step twice.
@@ -136,13 +213,23 @@ absl::StatusOr<bool> PgMigrationTarget::ApplyStep(const StepRun& step) {
       int64_t affected = 0;
       const std::string owner = pg::DatabaseOwner(tx);
       if (step.command.empty()) {
-        if (!step.superuser) pg::ActAsOwner(tx, owner);
+        if (step.superuser) {
+          pg::ActAsSuperuser(tx);
+        } else {
+          pg::ActAsOwner(tx, owner);
+        }
         affected = tx.exec(step.sql).affected_rows();
         pg::ActAsPlatform(tx);
       } else {
         // The lock on the history is held while the command runs: no second worker runs it meanwhile.
-        absl::StatusOr<std::map<std::string, std::string>> env =
-            pg::EnvironmentFor(pg::ConnInfoFor(conninfo_, step.database));
+        // The command connects as the session running it does: the owner's login, or the platform.
+        std::string connect = pg::ConnInfoFor(conninfo_, step.database);
+        if (!step.superuser && !tenancy.login.empty()) {
+          absl::StatusOr<TenantLogin> login = logins_->For(tenancy.owner);
+          if (!login.ok()) return login.status();
+          connect = login->ConnInfo(conninfo_, step.database);
+        }
+        absl::StatusOr<std::map<std::string, std::string>> env = pg::EnvironmentFor(connect);
         if (!env.ok()) return env.status();
         if (!step.superuser) (*env)["PGOPTIONS"] = pg::OwnerOptions(owner);
         std::vector<std::string> argv = {step.command};
@@ -171,8 +258,16 @@ absl::StatusOr<int> PgMigrationTarget::ApplyStepsTogether(const std::vector<Step
   if (steps.empty()) return 0;
   const StepRun& first = steps.front();
   int ran = 0;
-  absl::Status status = sessions_->Run(first.database, [&](pqxx::connection& conn) {
-    if (absl::Status prepared = PrepareHistory(conn, first.database, first.fence); !prepared.ok()) return prepared;
+  UPSHIFT_ASSIGN_OR_RETURN(Tenancy tenancy, TenancyOf(first.database));
+  UPSHIFT_RETURN_IF_ERROR(platform_->Run(first.database, [&](pqxx::connection& conn) {
+    return PrepareHistory(conn, first.database, first.fence, tenancy.login);
+  }));
+  // All in the owner's login's session unless one of them needs the superuser (then all in the
+  // platform's, each of the others as the owner).
+  bool superuser = false;
+  for (const StepRun& step : steps) superuser = superuser || step.superuser;
+  Sessions& sessions = superuser ? *platform_ : *tenant_;
+  absl::Status status = sessions.Run(first.database, [&](pqxx::connection& conn) {
     const StepRun* current = &first;
     try {
       pqxx::work tx(conn);
@@ -191,7 +286,11 @@ absl::StatusOr<int> PgMigrationTarget::ApplyStepsTogether(const std::vector<Step
           continue;
         }
         absl::Time start = absl::Now();
-        if (!step.superuser) pg::ActAsOwner(tx, owner);
+        if (step.superuser) {
+          pg::ActAsSuperuser(tx);
+        } else {
+          pg::ActAsOwner(tx, owner);
+        }
         int64_t affected = tx.exec(step.sql).affected_rows();
         pg::ActAsPlatform(tx);
         tx.exec_params(
@@ -213,7 +312,7 @@ absl::StatusOr<int> PgMigrationTarget::ApplyStepsTogether(const std::vector<Step
 
 absl::Status PgMigrationTarget::SetVersion(const std::string& database, const std::string& set_version_sql,
                                            const std::string& version, const std::string& fence) {
-  return sessions_->Run(database, [&](pqxx::connection& conn) {
+  return tenant_->Run(database, [&](pqxx::connection& conn) {
     try {
       pqxx::work tx(conn);
       if (absl::Status fenced = CheckFence(tx, database, fence); !fenced.ok()) return fenced;
@@ -232,7 +331,7 @@ absl::Status PgMigrationTarget::SetVersion(const std::string& database, const st
 absl::StatusOr<std::string> PgMigrationTarget::ReadVersion(const std::string& database,
                                                            const std::string& version_query) {
   std::string version;
-  absl::Status status = sessions_->Run(database, [&](pqxx::connection& conn) {
+  absl::Status status = tenant_->Run(database, [&](pqxx::connection& conn) {
     pqxx::read_transaction tx(conn);
     pg::ActAsOwner(tx, pg::DatabaseOwner(tx));
     pqxx::result rows = tx.exec(version_query);
@@ -247,8 +346,9 @@ absl::StatusOr<std::string> PgMigrationTarget::ReadVersion(const std::string& da
 }
 
 absl::Status PgMigrationTarget::Heartbeat(const std::string& database, const std::string& upgrade_id) {
-  return sessions_->Run(database, [&](pqxx::connection& conn) {
+  return platform_->Run(database, [&](pqxx::connection& conn) {
     pqxx::work tx(conn);
+    if (absl::Status ours = pg::CheckPlatformSchema(tx); !ours.ok()) return ours;
     tx.exec_params("UPDATE upshift.production_lease SET heartbeat_at = now() WHERE upgrade_id = $1", upgrade_id);
     tx.commit();
     return absl::OkStatus();
@@ -257,7 +357,7 @@ absl::Status PgMigrationTarget::Heartbeat(const std::string& database, const std
 
 absl::StatusOr<bool> PgMigrationTarget::RunCheck(const std::string& database, const std::string& sql) {
   bool passed = false;
-  absl::Status status = sessions_->Run(database, [&](pqxx::connection& conn) {
+  absl::Status status = tenant_->Run(database, [&](pqxx::connection& conn) {
     try {
       pqxx::read_transaction tx(conn);
       pg::ActAsOwner(tx, pg::DatabaseOwner(tx));
@@ -280,7 +380,7 @@ absl::StatusOr<bool> PgMigrationTarget::RunCheck(const std::string& database, co
 
 absl::StatusOr<bool> PgMigrationTarget::AcceptsConnections(const std::string& database) {
   bool accepts = false;
-  absl::Status status = pg::WithConnection(conninfo_, "postgres", [&](pqxx::connection& conn) {
+  absl::Status status = pg::WithPlatformSession(conninfo_, "postgres", [&](pqxx::connection& conn) {
     pqxx::read_transaction tx(conn);
     pqxx::result rows =
         tx.exec_params("SELECT datallowconn AND datconnlimit <> 0 FROM pg_database WHERE datname = $1", database);
@@ -294,7 +394,7 @@ absl::StatusOr<bool> PgMigrationTarget::AcceptsConnections(const std::string& da
 
 absl::StatusOr<std::map<std::string, int64_t>> PgMigrationTarget::CountRows(const std::string& database) {
   std::map<std::string, int64_t> counts;
-  absl::Status status = sessions_->Run(database, [&](pqxx::connection& conn) {
+  absl::Status status = platform_->Run(database, [&](pqxx::connection& conn) {
     pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx(conn);
     // The platform's own tables (history, lease) are not the application's data.
     for (const auto& [schema, table] : pg::UserTables(tx, "upshift")) {
@@ -314,7 +414,7 @@ absl::StatusOr<std::map<std::string, std::string>> PgMigrationTarget::ChecksumTa
     pinned_called = true;
   };
   std::map<std::string, std::string> sums;
-  absl::Status status = sessions_->Run(database, [&](pqxx::connection& conn) {
+  absl::Status status = platform_->Run(database, [&](pqxx::connection& conn) {
     // The snapshot is fixed by the first query; the locks, all taken before `pinned`, make sure a
     // concurrent step that alters these tables waits for this reader and never the reverse (no
     // deadlock whatever order the step takes its locks in).
@@ -323,7 +423,7 @@ absl::StatusOr<std::map<std::string, std::string>> PgMigrationTarget::ChecksumTa
     for (const std::string& qualified : tables) {
       size_t dot = qualified.find('.');
       std::string schema = qualified.substr(0, dot), table = qualified.substr(dot + 1);
-      if (tx.exec_params("SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = $2", schema, table).empty()) {
+      if (tx.exec_params("SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = $1 AND tablename = $2", schema, table).empty()) {
         return absl::NotFoundError(absl::StrCat("table ", qualified, " does not exist"));
       }
       quoted.push_back(absl::StrCat(tx.quote_name(schema), ".", tx.quote_name(table)));
@@ -343,12 +443,12 @@ absl::StatusOr<std::map<std::string, std::string>> PgMigrationTarget::ChecksumTa
 
 absl::StatusOr<std::vector<std::string>> PgMigrationTarget::ValidateConstraints(const std::string& database) {
   std::vector<std::string> validated;
-  absl::Status status = sessions_->Run(database, [&](pqxx::connection& conn) {
+  absl::Status status = tenant_->Run(database, [&](pqxx::connection& conn) {
     pqxx::work tx(conn);
     const std::string owner = pg::DatabaseOwner(tx);
     pqxx::result rows = tx.exec(
-        "SELECT n.nspname, c.relname, k.conname, pg_get_userbyid(c.relowner) FROM pg_constraint k "
-        "JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "SELECT n.nspname, c.relname, k.conname, pg_catalog.pg_get_userbyid(c.relowner) FROM pg_catalog.pg_constraint k "
+        "JOIN pg_catalog.pg_class c ON c.oid = k.conrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
         "WHERE NOT k.convalidated ORDER BY 1, 2, 3");
     for (const auto& row : rows) {
       std::string schema = row[0].as<std::string>(), table = row[1].as<std::string>(), name = row[2].as<std::string>();
@@ -376,9 +476,10 @@ absl::StatusOr<std::vector<std::string>> PgMigrationTarget::ValidateConstraints(
 
 absl::StatusOr<std::vector<upgrade::v1::StepReport>> PgMigrationTarget::History(const std::string& database) {
   std::vector<upgrade::v1::StepReport> steps;
-  absl::Status status = sessions_->Run(database, [&](pqxx::connection& conn) {
+  absl::Status status = platform_->Run(database, [&](pqxx::connection& conn) {
     pqxx::read_transaction tx(conn);
-    if (!tx.exec1("SELECT to_regclass('upshift.migration_history') IS NOT NULL")[0].as<bool>()) return absl::OkStatus();
+    if (absl::Status ours = pg::CheckPlatformSchema(tx); !ours.ok()) return ours;
+    if (!pg::PlatformTableExists(tx, "migration_history")) return absl::OkStatus();
     for (const auto& row : tx.exec("SELECT hop, step, duration_ms, rows_affected FROM upshift.migration_history "
                                    "ORDER BY applied_at, hop, step")) {
       upgrade::v1::StepReport& s = steps.emplace_back();

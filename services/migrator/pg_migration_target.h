@@ -6,11 +6,19 @@
 
 #include "services/migrator/migration_target.h"
 
+namespace upshift {
+class TenantLogins;
+}
+
 namespace upshift::migrator {
 
-// MigrationTarget over connections to databases of the hosting server. One session per database is
-// kept between calls (a plan makes a few dozen; opening a connection costs more than most of them)
-// until EndSession.
+// MigrationTarget over connections to databases of the hosting server. The customer's SQL (steps,
+// checks, the version query, set_version, constraint validation) runs in a session of the owner's
+// login (TenantLogins), never a superuser's, but for steps the catalog marks `superuser` and in an
+// offline database; the platform's own statements (its history's schema, the lease, row counts and
+// checksums) run in a platform session with a pinned search_path. One session of each kind per
+// database is kept between calls (a plan makes a few dozen; opening a connection costs more than
+// most of them) until EndSession.
 class PgMigrationTarget final : public MigrationTarget {
  public:
   // `conninfo`: libpq connection string of the hosting server, without dbname.
@@ -36,8 +44,18 @@ class PgMigrationTarget final : public MigrationTarget {
  private:
   class Sessions;  // the kept sessions, one per database
 
+  // Who acts for a database's owner: its login (empty: the platform's own session).
+  struct Tenancy {
+    std::string owner;
+    bool online = true;
+    std::string login;
+  };
+  absl::StatusOr<Tenancy> TenancyOf(const std::string& database);
+
   const std::string conninfo_;
-  const std::unique_ptr<Sessions> sessions_;
+  const std::unique_ptr<TenantLogins> logins_;
+  const std::unique_ptr<Sessions> platform_;  // the platform's own statements
+  const std::unique_ptr<Sessions> tenant_;    // the owner's SQL
 };
 
 }  // namespace upshift::migrator

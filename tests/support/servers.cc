@@ -104,6 +104,17 @@ absl::StatusOr<std::unique_ptr<PostgresServer>> PostgresServer::Start(bool durab
                                   "",
                                   "postgres"});
   if (!init.ok()) return init;
+  {
+    // The platform's tenant logins (libs/hosting/tenant_logins.h) must prove their password, as a
+    // hosting server's pg_hba.conf asks of them: the first matching line wins.
+    std::ifstream in(data + "/pg_hba.conf");
+    std::stringstream trusted;
+    trusted << in.rdbuf();
+    std::ofstream out(data + "/pg_hba.conf", std::ios::trunc);
+    out << "host all +upshift_tenant_logins 127.0.0.1/32 scram-sha-256\n"
+        << "local all +upshift_tenant_logins scram-sha-256\n"
+        << trusted.str();
+  }
   if (tls) {
     if (absl::Status s = MakeCertificates(pg->dir_ + "/tls", {"postgres"}); !s.ok()) return s;
     ChownToPostgres(pg->dir_ + "/tls");
