@@ -15,12 +15,14 @@ namespace upshift {
 
 struct HostedDatabase {
   std::string name;
-  // Accepts connections from applications: datallowconn and a connection limit other than 0.
+  // Accepts connections from applications (see SetConnectionLimit).
   bool online = true;
-  // pg_database.datconnlimit (-1: no limit).
+  // The applications' connection limit: pg_database.datconnlimit (-1: no limit), 0 while offline.
   int32_t connection_limit = -1;
   // The database's owner role (pg_database.datdba): the tenant it belongs to.
   std::string owner;
+  // The owner is a superuser: there is no tenant below it.
+  bool owner_is_superuser = false;
 };
 
 // NOT_FOUND for a database that is not on the hosting server, in the words every service uses: a
@@ -83,8 +85,10 @@ class HostingServer {
   // DROP DATABASE IF EXISTS, ending its sessions first.
   virtual absl::Status DropDatabase(const std::string& name) = 0;
 
-  // Sets the database's connection limit (0: offline for every role but superusers such as the
-  // platform's own; -1: no limit). NOT_FOUND: no such database.
+  // Sets the applications' connection limit of the database (-1: no limit). 0 takes it offline: no
+  // application's role may connect, while the platform and the owner's tenant login (which runs
+  // the owner's SQL: libs/hosting/tenant_logins.h) still can; another value brings it back as it
+  // was. NOT_FOUND: no such database.
   virtual absl::Status SetConnectionLimit(const std::string& name, int32_t limit) = 0;
 
   // Ends every session on the database except the caller's own.

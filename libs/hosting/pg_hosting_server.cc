@@ -30,6 +30,24 @@ absl::Status DatabaseDdlStatus(const std::exception& e, const std::string& sourc
   return pg::StatusFromException(e);
 }
 
+// A database as HostedDatabase describes it: name, online, connection limit (0 while offline),
+// owner, and whether the owner is a superuser.
+const std::string kDescribed = absl::StrCat(
+    "SELECT d.datname, ", pg::kDatabaseOnlineSql, ", CASE WHEN ", pg::kDatabaseOnlineSql,
+    " THEN d.datconnlimit ELSE 0 END, r.rolname, r.rolsuper "
+    "FROM pg_catalog.pg_database d JOIN pg_catalog.pg_roles r ON r.oid = d.datdba");
+
+// Where the server keeps what a database's ACL was before the platform took it offline (in the
+// maintenance database, readable by superusers only), by database name.
+constexpr char kOfflineTable[] = R"sql(
+CREATE TABLE IF NOT EXISTS upshift.offline_databases (
+  datname  text PRIMARY KEY,
+  acl      aclitem[],
+  taken_at timestamptz NOT NULL DEFAULT now()
+);
+REVOKE ALL ON upshift.offline_databases FROM PUBLIC;
+)sql";
+
 // Exact row counts of every table outside the system schemas, in `tx`'s snapshot.
 TableRowCounts CountAllRows(pqxx::transaction_base& tx) {
   TableRowCounts counts;
@@ -59,16 +77,14 @@ absl::StatusOr<std::vector<HostedDatabase>> PgHostingServer::Listed(const std::v
   std::vector<HostedDatabase> out;
   absl::Status status = admin_->Transact([&](pqxx::work& tx) {
     out.clear();
-    const std::string query =
-        "SELECT datname, datallowconn AND datconnlimit <> 0, datconnlimit, pg_get_userbyid(datdba) "
-        "FROM pg_database WHERE NOT datistemplate AND datname <> 'postgres'";
-    pqxx::result rows = only == nullptr ? tx.exec(query + " ORDER BY datname")
-                                        : tx.exec_params(query + " AND datname = ANY($1::text[]) ORDER BY datname",
+    const std::string query = absl::StrCat(kDescribed, " WHERE NOT d.datistemplate AND d.datname <> 'postgres'");
+    pqxx::result rows = only == nullptr ? tx.exec(query + " ORDER BY d.datname")
+                                        : tx.exec_params(query + " AND d.datname = ANY($1::text[]) ORDER BY d.datname",
                                                          pg::TextArrayLiteral(*only));
     for (const auto& row : rows) {
       std::string name = row[0].as<std::string>();
       if (std::find(options_.reserved.begin(), options_.reserved.end(), name) != options_.reserved.end()) continue;
-      out.push_back({name, row[1].as<bool>(), row[2].as<int32_t>(), row[3].as<std::string>()});
+      out.push_back({name, row[1].as<bool>(), row[2].as<int32_t>(), row[3].as<std::string>(), row[4].as<bool>()});
     }
     return absl::OkStatus();
   });
@@ -79,12 +95,11 @@ absl::StatusOr<std::vector<HostedDatabase>> PgHostingServer::Listed(const std::v
 absl::StatusOr<HostedDatabase> PgHostingServer::GetDatabase(const std::string& name) {
   HostedDatabase db;
   absl::Status status = admin_->Transact([&](pqxx::work& tx) {
-    pqxx::result rows = tx.exec_params(
-        "SELECT datname, datallowconn AND datconnlimit <> 0, datconnlimit, pg_get_userbyid(datdba) "
-        "FROM pg_database WHERE datname = $1 AND NOT datistemplate",
-        name);
+    pqxx::result rows =
+        tx.exec_params(absl::StrCat(kDescribed, " WHERE d.datname = $1 AND NOT d.datistemplate"), name);
     if (rows.empty()) return DatabaseNotFound(name);
-    db = {rows[0][0].as<std::string>(), rows[0][1].as<bool>(), rows[0][2].as<int32_t>(), rows[0][3].as<std::string>()};
+    db = {rows[0][0].as<std::string>(), rows[0][1].as<bool>(), rows[0][2].as<int32_t>(), rows[0][3].as<std::string>(),
+          rows[0][4].as<bool>()};
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
@@ -95,12 +110,6 @@ absl::StatusOr<std::string> PgHostingServer::ReadVersion(const std::string& data
                                                          const std::string& version_query) {
   absl::StatusOr<HostedDatabase> db = GetDatabase(database);
   if (!db.ok()) return db.status();
-  if (!db->online) {
-    // Only the platform's own role enters an offline database, and the query is the catalog's over
-    // the customer's objects: it is not run there as the platform.
-    return absl::UnavailableError(absl::StrCat("database \"", database,
-                                               "\" is offline for its upgrade: its version is read once it is back"));
-  }
   std::string version;
   absl::Status status = AsTenant(*logins_, options_.conninfo, db->owner, database, [&](pqxx::connection& conn) {
     try {
@@ -269,6 +278,11 @@ absl::StatusOr<TableRowCounts> PgHostingServer::CloneByDump(const std::string& s
 }
 
 absl::Status PgHostingServer::DropDatabase(const std::string& name) {
+  if (absl::Status dropped = Drop(name); !dropped.ok()) return dropped;
+  return ForgetOffline(name);
+}
+
+absl::Status PgHostingServer::Drop(const std::string& name) {
   return admin_->NoTransaction([&](pqxx::nontransaction& tx) {
     try {
       tx.exec(absl::StrCat("DROP DATABASE IF EXISTS ", tx.quote_name(name), " WITH (FORCE)"));
@@ -279,14 +293,78 @@ absl::Status PgHostingServer::DropDatabase(const std::string& name) {
   });
 }
 
-absl::Status PgHostingServer::SetConnectionLimit(const std::string& name, int32_t limit) {
-  return admin_->NoTransaction([&](pqxx::nontransaction& tx) {
-    try {
-      tx.exec(absl::StrCat("ALTER DATABASE ", tx.quote_name(name), " CONNECTION LIMIT ", limit));
-      return absl::OkStatus();
-    } catch (const std::exception& e) {
-      return DatabaseDdlStatus(e, name, name);
+absl::Status PgHostingServer::ForgetOffline(const std::string& name) {
+  return admin_->Transact([&](pqxx::work& tx) {
+    if (absl::Status ours = pg::CheckPlatformSchema(tx); !ours.ok()) return ours;
+    if (pg::PlatformTableExists(tx, "offline_databases")) {
+      tx.exec_params("DELETE FROM upshift.offline_databases WHERE datname = $1", name);
     }
+    return absl::OkStatus();
+  });
+}
+
+absl::Status PgHostingServer::SetConnectionLimit(const std::string& name, int32_t limit) {
+  absl::StatusOr<HostedDatabase> db = GetDatabase(name);
+  if (!db.ok()) return db.status();
+  if (db->owner_is_superuser) {
+    // No ACL keeps a superuser out, and no tenant login acts for one: the connection limit, which
+    // the platform's own sessions pass, is what takes such a database offline.
+    return admin_->NoTransaction([&](pqxx::nontransaction& tx) {
+      try {
+        tx.exec(absl::StrCat("ALTER DATABASE ", tx.quote_name(name), " CONNECTION LIMIT ", limit));
+        return absl::OkStatus();
+      } catch (const std::exception& e) {
+        return DatabaseDdlStatus(e, name, name);
+      }
+    });
+  }
+  absl::StatusOr<TenantLogin> login = logins_->For(db->owner);
+  if (!login.ok()) return login.status();
+  return admin_->Transact([&](pqxx::work& tx) {
+    const std::string database = tx.quote_name(name);
+    if (absl::Status ours = pg::EnsurePlatformSchema(tx); !ours.ok()) return ours;
+    tx.exec(kOfflineTable);
+    if (limit == 0) {
+      // Offline: CONNECT revoked from every role the ACL names (PUBLIC and the owner among them),
+      // granted to the owner's tenant login only. What the ACL was is kept the first time, so a
+      // second call (a redelivery) does not overwrite it with the offline one.
+      tx.exec_params(
+          "INSERT INTO upshift.offline_databases (datname, acl) SELECT datname, datacl FROM pg_catalog.pg_database "
+          "WHERE datname = $1 ON CONFLICT (datname) DO NOTHING",
+          name);
+      for (const auto& row : tx.exec_params(
+               "SELECT DISTINCT a.grantee = 0, CASE WHEN a.grantee = 0 THEN '' ELSE pg_catalog.pg_get_userbyid(a.grantee) END "
+               "FROM pg_catalog.pg_database d, pg_catalog.aclexplode(coalesce(d.datacl, pg_catalog.acldefault('d', d.datdba))) a "
+               "WHERE d.datname = $1",
+               name)) {
+        const std::string grantee = row[0].as<bool>() ? "PUBLIC" : tx.quote_name(row[1].as<std::string>());
+        tx.exec(absl::StrCat("REVOKE CONNECT ON DATABASE ", database, " FROM ", grantee, " CASCADE"));
+      }
+      tx.exec(absl::StrCat("GRANT CONNECT ON DATABASE ", database, " TO ", tx.quote_name(login->login)));
+      return absl::OkStatus();
+    }
+    // Online: the ACL it had before, privilege by privilege, then the limit asked for.
+    pqxx::result saved =
+        tx.exec_params("SELECT acl IS NULL FROM upshift.offline_databases WHERE datname = $1", name);
+    if (!saved.empty()) {
+      tx.exec(absl::StrCat("REVOKE ALL ON DATABASE ", database, " FROM ", tx.quote_name(login->login)));
+      for (const auto& row : tx.exec_params(
+               "SELECT a.grantee = 0, CASE WHEN a.grantee = 0 THEN '' ELSE pg_catalog.pg_get_userbyid(a.grantee) END, "
+               "a.privilege_type, a.is_grantable "
+               "FROM pg_catalog.pg_database d, upshift.offline_databases o, "
+               "pg_catalog.aclexplode(coalesce(o.acl, pg_catalog.acldefault('d', d.datdba))) a "
+               "WHERE d.datname = $1 AND o.datname = d.datname",
+               name)) {
+        const std::string grantee = row[0].as<bool>() ? "PUBLIC" : tx.quote_name(row[1].as<std::string>());
+        const std::string privilege = row[2].as<std::string>();
+        if (privilege != "CONNECT" && privilege != "CREATE" && privilege != "TEMPORARY") continue;
+        tx.exec(absl::StrCat("GRANT ", privilege, " ON DATABASE ", database, " TO ", grantee,
+                             row[3].as<bool>() ? " WITH GRANT OPTION" : ""));
+      }
+      tx.exec_params("DELETE FROM upshift.offline_databases WHERE datname = $1", name);
+    }
+    tx.exec(absl::StrCat("ALTER DATABASE ", database, " CONNECTION LIMIT ", limit));
+    return absl::OkStatus();
   });
 }
 
@@ -299,12 +377,24 @@ absl::Status PgHostingServer::TerminateSessions(const std::string& name) {
 }
 
 absl::Status PgHostingServer::PutLease(const std::string& database, const std::string& upgrade_id) {
+  absl::StatusOr<HostedDatabase> db = GetDatabase(database);
+  if (!db.ok()) return db.status();
+  std::string reader;  // the owner's login checks the fence before each step
+  if (!db->owner_is_superuser) {
+    absl::StatusOr<TenantLogin> login = logins_->For(db->owner);
+    if (!login.ok()) return login.status();
+    reader = login->login;
+  }
   return pg::WithPlatformSession(options_.conninfo, database, [&](pqxx::connection& conn) {
     pqxx::work tx(conn);
     if (absl::Status ours = pg::EnsurePlatformSchema(tx); !ours.ok()) return ours;
     tx.exec(
         "CREATE TABLE IF NOT EXISTS upshift.production_lease ("
         "  upgrade_id text PRIMARY KEY, heartbeat_at timestamptz NOT NULL)");
+    if (!reader.empty()) {
+      tx.exec(absl::StrCat("GRANT USAGE ON SCHEMA upshift TO ", tx.quote_name(reader)));
+      tx.exec(absl::StrCat("GRANT SELECT ON upshift.production_lease TO ", tx.quote_name(reader)));
+    }
     tx.exec_params(
         "INSERT INTO upshift.production_lease (upgrade_id, heartbeat_at) VALUES ($1, now()) "
         "ON CONFLICT (upgrade_id) DO UPDATE SET heartbeat_at = now()",
@@ -348,8 +438,10 @@ absl::Status PgHostingServer::DeleteLease(const std::string& database, const std
 absl::Status PgHostingServer::ReplaceDatabase(const std::string& name, const std::string& replacement) {
   absl::StatusOr<HostedDatabase> found = GetDatabase(replacement);
   if (!found.ok()) return found.status();
-  if (absl::Status dropped = DropDatabase(name); !dropped.ok()) return dropped;
-  return admin_->NoTransaction([&](pqxx::nontransaction& tx) {
+  // What `name`'s ACL was before it went offline stays kept: bringing `name` online again restores
+  // it; what the replacement's was is forgotten with its name.
+  if (absl::Status dropped = Drop(name); !dropped.ok()) return dropped;
+  absl::Status renamed = admin_->NoTransaction([&](pqxx::nontransaction& tx) {
     try {
       tx.exec(absl::StrCat("ALTER DATABASE ", tx.quote_name(replacement), " RENAME TO ", tx.quote_name(name)));
       return absl::OkStatus();
@@ -357,6 +449,8 @@ absl::Status PgHostingServer::ReplaceDatabase(const std::string& name, const std
       return DatabaseDdlStatus(e, replacement, name);
     }
   });
+  if (!renamed.ok()) return renamed;
+  return ForgetOffline(replacement);
 }
 
 }  // namespace upshift

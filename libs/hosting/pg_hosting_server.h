@@ -53,6 +53,10 @@ class PgHostingServer final : public HostingServer {
   absl::Status DeleteLease(const std::string& database, const std::string& upgrade_id) override;
 
  private:
+  // DROP DATABASE, keeping what its ACL was before it went offline (ReplaceDatabase).
+  absl::Status Drop(const std::string& name);
+  // Forgets what the ACL of database `name` was before it went offline.
+  absl::Status ForgetOffline(const std::string& name);
   // Every listed database, or only those of `*only`.
   absl::StatusOr<std::vector<HostedDatabase>> Listed(const std::vector<std::string>* only);
 

@@ -155,6 +155,14 @@ absl::Status EnsurePlatformSchema(pqxx::transaction_base& tx);
 // Whether table upshift.<name> exists (after CheckPlatformSchema said the schema is the platform's).
 bool PlatformTableExists(pqxx::transaction_base& tx, const std::string& name);
 
+// Over pg_database `d` joined with its owner's pg_roles `r`: whether applications can connect. A
+// database whose owner is an ordinary role (a tenant) is offline while that owner may not CONNECT
+// (the platform revoked it from everyone but the owner's tenant login); one owned by a superuser,
+// which no ACL can keep out, while its connection limit is 0.
+inline constexpr char kDatabaseOnlineSql[] =
+    "(d.datallowconn AND d.datconnlimit <> 0 AND "
+    "(r.rolsuper OR pg_catalog.has_database_privilege(d.datdba, d.oid, 'CONNECT')))";
+
 // The search_path catalog SQL runs with: `public` (where unqualified names are created and found)
 // and the built-ins, nothing else, so that nothing a customer puts in another schema (its role's
 // "$user" schema among them) or in a database-level search_path changes what the SQL names.

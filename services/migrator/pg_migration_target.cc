@@ -166,17 +166,17 @@ absl::StatusOr<PgMigrationTarget::Tenancy> PgMigrationTarget::TenancyOf(const st
   absl::Status status = pg::WithPlatformSession(conninfo_, "postgres", [&](pqxx::connection& conn) {
     pqxx::read_transaction tx(conn);
     pqxx::result rows = tx.exec_params(
-        "SELECT pg_get_userbyid(datdba), datallowconn AND datconnlimit <> 0 FROM pg_database WHERE datname = $1",
+        "SELECT r.rolname, r.rolsuper FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba WHERE d.datname = $1",
         database);
     if (rows.empty()) return absl::NotFoundError(absl::StrCat("database \"", database, "\" does not exist"));
     tenancy.owner = rows[0][0].as<std::string>();
-    tenancy.online = rows[0][1].as<bool>();
+    tenancy.owner_is_superuser = rows[0][1].as<bool>();
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
-  // An offline database (a Production upgrade's) admits the platform's own role only: there the
-  // owner's SQL still runs as SET LOCAL ROLE owner in the platform's session (README: Security).
-  if (!tenancy.online) return tenancy;
+  // A superuser owner has no login below it: the platform's session acts as it. An offline
+  // database still admits the owner's login (HostingServer::SetConnectionLimit).
+  if (tenancy.owner_is_superuser) return tenancy;
   absl::StatusOr<TenantLogin> login = logins_->For(tenancy.owner);
   if (!login.ok()) return login.status();
   tenancy.login = login->login;
@@ -382,8 +382,10 @@ absl::StatusOr<bool> PgMigrationTarget::AcceptsConnections(const std::string& da
   bool accepts = false;
   absl::Status status = pg::WithPlatformSession(conninfo_, "postgres", [&](pqxx::connection& conn) {
     pqxx::read_transaction tx(conn);
-    pqxx::result rows =
-        tx.exec_params("SELECT datallowconn AND datconnlimit <> 0 FROM pg_database WHERE datname = $1", database);
+    pqxx::result rows = tx.exec_params(
+        absl::StrCat("SELECT ", pg::kDatabaseOnlineSql,
+                     " FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba WHERE d.datname = $1"),
+        database);
     if (rows.empty()) return absl::NotFoundError(absl::StrCat("database \"", database, "\" does not exist"));
     accepts = rows[0][0].as<bool>();
     return absl::OkStatus();

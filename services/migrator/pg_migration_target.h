@@ -14,8 +14,8 @@ namespace upshift::migrator {
 
 // MigrationTarget over connections to databases of the hosting server. The customer's SQL (steps,
 // checks, the version query, set_version, constraint validation) runs in a session of the owner's
-// login (TenantLogins), never a superuser's, but for steps the catalog marks `superuser` and in an
-// offline database; the platform's own statements (its history's schema, the lease, row counts and
+// login (TenantLogins), never a superuser's, but for steps the catalog marks `superuser` and in a
+// database whose owner is itself a superuser; the platform's own statements (its history's schema, the lease, row counts and
 // checksums) run in a platform session with a pinned search_path. One session of each kind per
 // database is kept between calls (a plan makes a few dozen; opening a connection costs more than
 // most of them) until EndSession.
@@ -47,7 +47,7 @@ class PgMigrationTarget final : public MigrationTarget {
   // Who acts for a database's owner: its login (empty: the platform's own session).
   struct Tenancy {
     std::string owner;
-    bool online = true;
+    bool owner_is_superuser = false;
     std::string login;
   };
   absl::StatusOr<Tenancy> TenancyOf(const std::string& database);

@@ -251,3 +251,90 @@ TEST_F(TenantCodeTest, AnOwnerThatMayCreateRolesIsRefused) {
 
 }  // namespace
 }  // namespace upshift::testing
+
+namespace upshift::testing {
+namespace {
+
+// Offline for applications, open to the owner's tenant login: a Production upgrade's window.
+class OfflineTest : public TenantCodeTest {
+ protected:
+  absl::Status Connects(const std::string& user, const std::string& db, const std::string& password = "") {
+    std::string conninfo = absl::StrCat(Postgres().conninfo(), " user=", user);
+    if (!password.empty()) absl::StrAppend(&conninfo, " password=", password);
+    return pg::WithConnection(conninfo, db, [](pqxx::connection&) { return absl::OkStatus(); });
+  }
+  // Who may connect, as the server decides it: role -> has CONNECT.
+  std::string Access(const std::string& db) {
+    return *Postgres().QueryValue(
+        "postgres", absl::StrCat("SELECT string_agg(r || '=' || has_database_privilege(r, '", db,
+                                 "', 'CONNECT')::text, ',' ORDER BY r) FROM unnest(ARRAY['", tenant_,
+                                 "', 'trap_app', 'trap_reader']) r"));
+  }
+};
+
+TEST_F(OfflineTest, OfflineKeepsApplicationsOutAndTheTenantsLoginInThenRestoresTheAcl) {
+  ASSERT_TRUE(Postgres().Exec("postgres", "DO $$ BEGIN CREATE ROLE trap_app LOGIN; CREATE ROLE trap_reader LOGIN; "
+                                          "EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+                  .ok());
+  // The customer's own ACL: PUBLIC out, one reporting role in with the right to pass it on.
+  ASSERT_TRUE(AsTenant(absl::StrCat("REVOKE CONNECT ON DATABASE ", db_, " FROM PUBLIC; GRANT CONNECT ON DATABASE ",
+                                    db_, " TO trap_reader WITH GRANT OPTION"))
+                  .ok());
+  const std::string before = Access(db_);
+  EXPECT_EQ(before, absl::StrCat("trap_app=false,trap_reader=true,", tenant_, "=true"));
+  const std::string acl_before = *Postgres().QueryValue(
+      "postgres", absl::StrCat("SELECT datacl::text FROM pg_database WHERE datname = '", db_, "'"));
+
+  PgHostingServer hosting({Postgres().conninfo(), {}, "", absl::Minutes(1)});
+  ASSERT_TRUE(hosting.SetConnectionLimit(db_, 0).ok());
+  ASSERT_TRUE(hosting.SetConnectionLimit(db_, 0).ok());  // again, as a redelivery would: nothing changes
+  absl::StatusOr<HostedDatabase> offline = hosting.GetDatabase(db_);
+  ASSERT_TRUE(offline.ok());
+  EXPECT_FALSE(offline->online);
+  EXPECT_EQ(offline->connection_limit, 0);
+  EXPECT_EQ(Access(db_), absl::StrCat("trap_app=false,trap_reader=false,", tenant_, "=false"));
+  EXPECT_FALSE(Connects(tenant_, db_).ok());
+  EXPECT_FALSE(Connects("trap_reader", db_).ok());
+  // The migrator still gets in, as the login, and runs the owner's SQL there.
+  PgMigrationTarget target(Postgres().conninfo());
+  EXPECT_FALSE(*target.AcceptsConnections(db_));
+  EXPECT_EQ(*target.ReadVersion(db_, "SELECT session_user || '/' || current_user"),
+            absl::StrCat(TenantLogins::LoginName(tenant_), "/", tenant_));
+  target.EndSession(db_);
+
+  ASSERT_TRUE(hosting.SetConnectionLimit(db_, 25).ok());
+  absl::StatusOr<HostedDatabase> online = hosting.GetDatabase(db_);
+  EXPECT_TRUE(online->online);
+  EXPECT_EQ(online->connection_limit, 25);
+  EXPECT_EQ(Access(db_), before);
+  EXPECT_EQ(*Postgres().QueryValue("postgres",
+                                   absl::StrCat("SELECT datacl::text FROM pg_database WHERE datname = '", db_, "'")),
+            acl_before);
+  EXPECT_TRUE(Connects("trap_reader", db_).ok());
+  EXPECT_EQ(Escaped(), std::vector<std::string>{});
+}
+
+TEST_F(OfflineTest, ARollbackBringsBackTheOriginalsAclNotTheRestorePoints) {
+  ASSERT_TRUE(Postgres().Exec("postgres", "DO $$ BEGIN CREATE ROLE trap_app LOGIN; CREATE ROLE trap_reader LOGIN; "
+                                          "EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+                  .ok());
+  const std::string before = Access(db_);
+  EXPECT_EQ(before, absl::StrCat("trap_app=true,trap_reader=true,", tenant_, "=true"));  // PUBLIC may connect
+  PgHostingServer hosting({Postgres().conninfo(), {}, "", absl::Minutes(1)});
+  const std::string rp = db_ + "_copy";
+  ASSERT_TRUE(hosting.SetConnectionLimit(db_, 0).ok());
+  ASSERT_TRUE(hosting.CloneFromTemplate(db_, rp, "wal_log").ok());
+  ASSERT_TRUE(hosting.SetConnectionLimit(rp, 0).ok());
+  EXPECT_EQ(Access(rp), absl::StrCat("trap_app=false,trap_reader=false,", tenant_, "=false"));
+  ASSERT_TRUE(hosting.ReplaceDatabase(db_, rp).ok());
+  EXPECT_FALSE(hosting.GetDatabase(db_)->online);
+  ASSERT_TRUE(hosting.SetConnectionLimit(db_, -1).ok());
+  EXPECT_TRUE(hosting.GetDatabase(db_)->online);
+  EXPECT_EQ(Access(db_), before);
+  EXPECT_EQ(*Postgres().QueryValue("postgres", "SELECT count(*) FROM upshift.offline_databases WHERE datname IN ('" +
+                                                   db_ + "', '" + rp + "')"),
+            "0");
+}
+
+}  // namespace
+}  // namespace upshift::testing

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -257,7 +259,10 @@ TEST(Production, UpgradesTheDatabaseInPlaceOfflineAndKeepsAVerifiedRestorePoint)
 
 TEST(Production, AFailingStepRollsBackToTheVerifiedRestorePoint) {
   const std::string db = "prodfail";
-  ASSERT_TRUE(platform->postgres().GenerateSampleDatabase(db, 150).ok());
+  // A tenant's database: offline by its ACL, which the rollback must give back as it was.
+  ASSERT_TRUE(platform->postgres().GenerateSampleDatabase(db, 150, "tenant_prodfail").ok());
+  const std::string acl_before =
+      Value("postgres", "SELECT coalesce(datacl::text, 'default') FROM pg_database WHERE datname = 'prodfail'");
   PassTest(db);
   ASSERT_TRUE(platform->postgres()
                   .Exec(db, "INSERT INTO ir_config_parameter (key, value) VALUES ('upshift.test.fail_upgrade', '1')")
@@ -288,6 +293,13 @@ TEST(Production, AFailingStepRollsBackToTheVerifiedRestorePoint) {
                                            RestorePointName(db, accepted.upgrade_id()), "'")),
             "0");
   EXPECT_EQ(Value("postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE 'prodfail%'"), "2");  // + Test copy
+  const std::string acl_after =
+      Value("postgres", "SELECT coalesce(datacl::text, 'default') FROM pg_database WHERE datname = 'prodfail'");
+  if (acl_before == "default") {  // given back as the explicit ACL equal to the default
+    EXPECT_EQ(acl_after, "{=Tc/tenant_prodfail,tenant_prodfail=CTc/tenant_prodfail}");
+  } else {
+    EXPECT_EQ(acl_after, acl_before);
+  }
 
   const std::string owner = absl::StrCat("owner+", db, "@example.com");
   ASSERT_TRUE(WaitFor([&] { return AnyMessageContains(owner, "Subject: Upgrade rolled back: prodfail is back at 16.0"); }))
@@ -566,6 +578,114 @@ TEST(Production, AnUpgradeWhoseMigratorDiesIsRolledBackWhenItsLeaseExpires) {
   EXPECT_EQ(again.state(), STATE_SUCCEEDED);
   EXPECT_EQ(Value(db, "SELECT latest_version FROM ir_module_module WHERE name = 'base'"), "16.0");
   EXPECT_EQ(Checksums(db), before);
+}
+
+// Issue 20: a tenant plants code in its own database that tries, whenever it runs, to act as the
+// hosting server's superuser (RESET ROLE, then COPY ... TO PROGRAM and ALTER ROLE ... SUPERUSER), then
+// hides by taking its role back. It rides on everything the platform does there: a trigger on the
+// tables the steps and the neutralization change, functions and an operator that shadow what the
+// platform's own queries call, a CHECK constraint. Test, check and Production upgrades all go
+// through, and nothing escapes.
+TEST(Security, PlantedCodeNeverRunsAsTheSuperuserInATestACheckOrAProduction) {
+  const std::string db = "prodtrap", tenant = "tenant_prodtrap";
+  ASSERT_TRUE(platform->postgres().GenerateSampleDatabase(db, 100, tenant).ok());
+  const std::string dir = MakeTempDir("upshift-escapes");
+  chmod(dir.c_str(), 0777);  // the server's OS user writes the proof
+  ASSERT_TRUE(platform->postgres().Exec("postgres", absl::StrCat("ALTER ROLE ", tenant, " LOGIN")).ok());
+  const std::string traps = absl::StrCat(
+      "CREATE TABLE public.trap_runs (what text, session_user_name text);"
+      "CREATE FUNCTION public.escape(what text) RETURNS integer LANGUAGE plpgsql AS $f$ "
+      "DECLARE was text := current_user; BEGIN "
+      // Evidence of who ran it, except from the CHECK constraint: rows a restore adds would make
+      // the copy differ from its source (which the platform refuses, rightly).
+      "  IF what <> 'check' THEN "
+      "    BEGIN INSERT INTO public.trap_runs VALUES (what, session_user); EXCEPTION WHEN OTHERS THEN NULL; END; "
+      "  END IF; "
+      "  BEGIN RESET ROLE; EXCEPTION WHEN OTHERS THEN NULL; END; "
+      "  BEGIN EXECUTE pg_catalog.format('COPY (SELECT 1) TO PROGRAM %L', 'touch ", dir, "/' || what); "
+      "  EXCEPTION WHEN OTHERS THEN NULL; END; "
+      "  BEGIN EXECUTE 'ALTER ROLE ", tenant, " SUPERUSER'; EXCEPTION WHEN OTHERS THEN NULL; END; "
+      "  BEGIN EXECUTE pg_catalog.format('SET ROLE %I', was); EXCEPTION WHEN OTHERS THEN NULL; END; "
+      "  RETURN 1; END $f$;"
+      "CREATE FUNCTION public.pg_total_relation_size(oid) RETURNS bigint LANGUAGE plpgsql AS "
+      "$f$ BEGIN PERFORM public.escape('size'); RETURN 0; END $f$;"
+      "CREATE FUNCTION public.hashtextextended(text, integer) RETURNS bigint LANGUAGE plpgsql AS "
+      "$f$ BEGIN PERFORM public.escape('hash'); RETURN 0; END $f$;"
+      "CREATE FUNCTION public.cat(bigint, text) RETURNS text LANGUAGE plpgsql AS "
+      "$f$ BEGIN PERFORM public.escape('operator'); RETURN $1::text || $2; END $f$;"
+      "CREATE OPERATOR public.|| (LEFTARG = bigint, RIGHTARG = text, FUNCTION = public.cat);"
+      "CREATE FUNCTION public.on_change() RETURNS trigger LANGUAGE plpgsql AS "
+      "$f$ BEGIN PERFORM public.escape('trigger_' || TG_TABLE_NAME); RETURN NEW; END $f$;"
+      "CREATE TRIGGER watched BEFORE UPDATE ON public.res_partner FOR EACH ROW EXECUTE FUNCTION public.on_change();"
+      "CREATE TRIGGER watched BEFORE UPDATE ON public.ir_cron FOR EACH ROW EXECUTE FUNCTION public.on_change();"
+      "CREATE TRIGGER watched BEFORE UPDATE ON public.ir_module_module FOR EACH ROW EXECUTE FUNCTION public.on_change();"
+      "CREATE TABLE public.checked (n integer CHECK (public.escape('check') = 1));"
+      "INSERT INTO public.checked VALUES (1);");
+  ASSERT_TRUE(pg::WithConnection(absl::StrCat(platform->postgres().conninfo(), " user=", tenant), db,
+                                 [&](pqxx::connection& conn) {
+                                   pqxx::nontransaction(conn).exec(traps);
+                                   return absl::OkStatus();
+                                 })
+                  .ok());
+  auto escaped = [&] {
+    std::vector<std::string> names;
+    for (const auto& entry : std::filesystem::directory_iterator(dir)) names.push_back(entry.path().filename());
+    return names;
+  };
+  auto superuser = [&] { return Value("postgres", absl::StrCat("SELECT rolsuper FROM pg_roles WHERE rolname = '", tenant, "'")); };
+  // The Test's copy is made by pg_dump | pg_restore when the source is in use: so it is here.
+  Upgrade test;
+  {
+    pqxx::connection busy(absl::StrCat(platform->postgres().conninfo(), " user=", tenant, " dbname=", db));
+    test = PassTest(db);
+  }
+  // The neutralization ran the trigger on ir_cron in the copy: as the tenant's login.
+  const std::string login = Value("postgres", absl::StrCat("SELECT rolname FROM pg_roles WHERE rolname LIKE 'upshift\\_t\\_%' "
+                                                           "AND pg_has_role(rolname, '", tenant, "', 'MEMBER')"));
+  ASSERT_FALSE(login.empty());
+  EXPECT_EQ(Value(test.test_database(), "SELECT string_agg(DISTINCT what || ' as ' || session_user_name, ', ' ORDER BY "
+                                        "what || ' as ' || session_user_name) FROM public.trap_runs "
+                                        "WHERE what = 'trigger_ir_cron'"),
+            absl::StrCat("trigger_ir_cron as ", login));
+
+  Upgrade check;
+  ASSERT_TRUE(Check(db, &check).ok());
+  Upgrade checked = WatchToEnd(check.upgrade_id());
+  EXPECT_EQ(checked.state(), STATE_SUCCEEDED) << checked.error();
+  ASSERT_TRUE(WaitFor([&] {
+    GetUpgradeOptionsRequest req;
+    req.set_database(db);
+    GetUpgradeOptionsResponse resp;
+    return platform->requests().GetUpgradeOptions(Context().get(), req, &resp).ok() &&
+           resp.active_upgrade_id().empty();
+  }));
+
+  std::map<std::string, std::string> before = Checksums(db);
+  Upgrade accepted;
+  ASSERT_TRUE(Request(Order(db, PURPOSE_PRODUCTION), &accepted).ok());
+  absl::Status while_offline = absl::OkStatus();
+  bool probed = false;
+  Upgrade done = WatchToEnd(accepted.upgrade_id(), [&](const Upgrade& u) {
+    if (u.state() == STATE_MIGRATING && !probed) {
+      probed = true;
+      while_offline = AppConnects(db);
+    }
+  });
+  ASSERT_EQ(done.state(), STATE_SUCCEEDED) << done.error() << platform->Logs();
+  ASSERT_TRUE(probed);
+  EXPECT_FALSE(while_offline.ok()) << "an application could connect while the database was offline";
+  EXPECT_TRUE(AppConnects(db).ok());
+  EXPECT_EQ(Value(db, "SELECT latest_version FROM ir_module_module WHERE name = 'base'"), "18.0");
+  EXPECT_EQ(Checksums(done.restore_point()), before);
+
+  // set_version changed ir_module_module in place: its trigger ran as the login too.
+  EXPECT_EQ(Value(db, "SELECT string_agg(DISTINCT session_user_name, ',') FROM public.trap_runs "
+                      "WHERE what = 'trigger_ir_module_module'"),
+            login);
+  // The traps ran, and never escaped.
+  EXPECT_EQ(escaped(), std::vector<std::string>{});
+  EXPECT_EQ(superuser(), "f");
+  std::filesystem::remove_all(dir);
 }
 
 TEST(Production, IsRefusedWithoutAMatchingFreshTest) {

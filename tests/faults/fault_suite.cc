@@ -527,7 +527,9 @@ void Settle(Stream& stream, const std::string& faults, absl::Time fault_ended, i
   }
   // No database left offline.
   EXPECT_EQ(*platform->postgres().QueryValue("postgres",
-                                            "SELECT count(*) FROM pg_database WHERE datconnlimit = 0 AND datname NOT LIKE '%\\_rp\\_%'"),
+                                            "SELECT count(*) FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba WHERE NOT d.datistemplate AND NOT "
+                                            "(d.datconnlimit <> 0 AND (r.rolsuper OR has_database_privilege(d.datdba, d.oid, 'CONNECT'))) "
+                                            "AND d.datname NOT LIKE '%\\_rp\\_%'"),
             "0");
   row.duplicated = duplicated;
   std::vector<std::string> parts;
