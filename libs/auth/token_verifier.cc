@@ -22,6 +22,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "auth/jwks.pb.h"
+#include "libs/common/logging.h"
+#include "libs/metrics/metrics.h"
 
 namespace upshift {
 namespace {
@@ -132,13 +134,22 @@ absl::StatusOr<std::shared_ptr<const TokenVerifier::Keys>> ReadKeys(const std::s
     return absl::InvalidArgumentError(absl::StrCat(path, " is not a JWKS (JSON with \"keys\")"));
   }
   auto keys = std::make_shared<TokenVerifier::Keys>();
+  int skipped = 0;
   for (const auth::Jwk& jwk : jwks.keys()) {
     if (!jwk.use().empty() && jwk.use() != "sig") continue;
     absl::StatusOr<Key> key = KeyOf(jwk);
-    if (!key.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ": ", key.status().message()));
+    if (!key.ok()) {
+      // An identity provider publishes keys of kinds we do not take (EC P-384, OKP, oct, small
+      // RSA) beside ours: those are passed over, and tokens they signed are refused.
+      LogWarning(absl::StrCat("JWKS ", path, ": key \"", jwk.kid(), "\" passed over: ", key.status().message()));
+      ++skipped;
+      continue;
+    }
     keys->by_kid[jwk.kid()] = *std::move(key);
   }
-  if (keys->by_kid.empty()) return absl::InvalidArgumentError(absl::StrCat(path, " holds no signing key"));
+  if (keys->by_kid.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, " holds no signing key we accept (", skipped, " passed over)"));
+  }
   return std::shared_ptr<const TokenVerifier::Keys>(std::move(keys));
 }
 
@@ -181,11 +192,21 @@ std::shared_ptr<const TokenVerifier::Keys> TokenVerifier::CurrentKeys(absl::Time
     checked_at_ = now;
     int64_t file_time = ModificationTime(options_.jwks_file);
     if (file_time != file_time_) {
-      // A file being rewritten may not parse yet: the keys stay as they were until it does.
+      // A file being rewritten may not parse yet: the keys stay as they were until it does. One
+      // that stays unreadable is said once per version of it, and counted: the keys it meant to
+      // replace (a compromised one, maybe) are still trusted meanwhile.
       absl::StatusOr<std::shared_ptr<const Keys>> read = ReadKeys(options_.jwks_file);
       if (read.ok()) {
         keys_ = *std::move(read);
         file_time_ = file_time;
+      } else if (file_time != failed_time_) {
+        failed_time_ = file_time;
+        static metrics::Family& failures = metrics::Default().Counter(
+            "upshift_jwks_reload_failures_total",
+            "Changed JWKS files that could not be read: the previous keys stay in use", {});
+        failures.Increment({});
+        LogError(absl::StrCat("the JWKS file changed but cannot be used, the previous keys stay in use: ",
+                              read.status().message()));
       }
     }
   }

@@ -66,6 +66,7 @@ class TokenVerifier {
   mutable std::shared_ptr<const Keys> keys_ ABSL_GUARDED_BY(mu_);
   mutable absl::Time checked_at_ ABSL_GUARDED_BY(mu_);
   mutable int64_t file_time_ ABSL_GUARDED_BY(mu_) = 0;
+  mutable int64_t failed_time_ ABSL_GUARDED_BY(mu_) = 0;  // the version last found unusable
 };
 
 // Reads the bearer token of a call from its `authorization` metadata value. UNAUTHENTICATED when

@@ -26,6 +26,16 @@ Semaphore::Hold Semaphore::Acquire() {
   return Hold(*this);
 }
 
+std::optional<Semaphore::Hold> Semaphore::AcquireWithin(absl::Duration wait) {
+  absl::MutexLock lock(&mu_);
+  if (!mu_.AwaitWithTimeout(absl::Condition(+[](int* free) { return *free > 0; }, &free_), wait)) {
+    return std::nullopt;
+  }
+  --free_;
+  ++taken_;
+  return Hold(*this);
+}
+
 int Semaphore::taken() const {
   absl::MutexLock lock(&mu_);
   return taken_;

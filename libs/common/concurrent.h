@@ -3,8 +3,10 @@
 
 #include <cstddef>
 #include <functional>
+#include <optional>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 
 namespace upshift {
 
@@ -37,6 +39,8 @@ class Semaphore {
 
   // Waits until a place is free, and takes it.
   Hold Acquire();
+  // The same, waiting at most `wait`: nullopt when no place came free by then.
+  std::optional<Hold> AcquireWithin(absl::Duration wait);
   // Places taken now.
   int taken() const;
 

@@ -4,6 +4,7 @@
 #include <future>
 
 #include "absl/strings/str_cat.h"
+#include "libs/common/concurrent.h"
 #include "libs/common/subprocess.h"
 #include "libs/hosting/tenant_logins.h"
 #include "libs/pg/pg.h"
@@ -63,7 +64,8 @@ PgHostingServer::PgHostingServer(PgHostingOptions options)
     : options_(std::move(options)),
       admin_(std::make_unique<pg::Pool>(pg::PlatformSession(options_.conninfo, "postgres"), options_.admin_sessions,
                                         absl::Seconds(10), "hosting")),
-      logins_(std::make_unique<TenantLogins>(options_.conninfo)) {}
+      logins_(std::make_unique<TenantLogins>(options_.conninfo)),
+      reads_(std::make_unique<Semaphore>(options_.max_reads)) {}
 
 PgHostingServer::~PgHostingServer() = default;
 
@@ -110,10 +112,19 @@ absl::StatusOr<std::string> PgHostingServer::ReadVersion(const std::string& data
                                                          const std::string& version_query) {
   absl::StatusOr<HostedDatabase> db = GetDatabase(database);
   if (!db.ok()) return db.status();
+  std::optional<Semaphore::Hold> place = reads_->AcquireWithin(options_.read_wait);
+  if (!place) {
+    return absl::ResourceExhaustedError(absl::StrCat("all ", options_.max_reads,
+                                                     " reads of customer databases were busy for ",
+                                                     absl::FormatDuration(options_.read_wait), "; try again"));
+  }
   std::string version;
   absl::Status status = AsTenant(*logins_, options_.conninfo, db->owner, database, [&](pqxx::connection& conn) {
     try {
       pqxx::read_transaction tx(conn);
+      const std::string limit = absl::StrCat(absl::ToInt64Milliseconds(options_.read_timeout));
+      tx.exec(absl::StrCat("SET LOCAL statement_timeout = ", limit));
+      tx.exec(absl::StrCat("SET LOCAL lock_timeout = ", limit));
       // The query is the catalog's, in a database the customer controls: as its owner.
       pg::ActAsOwner(tx, db->owner);
       pqxx::result rows = tx.exec(version_query);
@@ -127,6 +138,13 @@ absl::StatusOr<std::string> PgHostingServer::ReadVersion(const std::string& data
     } catch (const pqxx::sql_error& e) {
       absl::Status mapped = pg::StatusFromException(e);
       if (mapped.code() != absl::StatusCode::kInternal) return mapped;
+      // 57014: statement_timeout; 55P03: lock_timeout. The database made the query wait: not a
+      // verdict on what the database is.
+      if (e.sqlstate() == "57014" || e.sqlstate() == "55P03") {
+        return absl::DeadlineExceededError(absl::StrCat("reading the version of database \"", database,
+                                                        "\" took longer than ",
+                                                        absl::FormatDuration(options_.read_timeout)));
+      }
       return absl::FailedPreconditionError(absl::StrCat("database \"", database,
                                                         "\" is not an application database of this catalog: ",
                                                         e.what()));

@@ -14,6 +14,7 @@ namespace pg {
 class Pool;
 }
 class TenantLogins;
+class Semaphore;
 
 struct PgHostingOptions {
   // libpq connection string of the server (without dbname), e.g. "host=127.0.0.1 port=5432 user=postgres".
@@ -25,6 +26,13 @@ struct PgHostingOptions {
   absl::Duration dump_timeout = absl::Hours(6);
   // Sessions kept open to the maintenance database (a copy holds one for as long as it runs).
   int admin_sessions = 4;
+  // Reads inside customer databases on behalf of callers (ReadVersion): at most this many at once
+  // per process; a caller waits at most `read_wait` for a place (then RESOURCE_EXHAUSTED), and each
+  // statement may take `read_timeout`, lock waits included (then DEADLINE_EXCEEDED). A tenant can
+  // make its own version query block; it cannot make this process hold more sessions than this.
+  int max_reads = 8;
+  absl::Duration read_wait = absl::Seconds(2);
+  absl::Duration read_timeout = absl::Seconds(5);
 };
 
 class PgHostingServer final : public HostingServer {
@@ -65,6 +73,7 @@ class PgHostingServer final : public HostingServer {
   std::unique_ptr<pg::Pool> admin_;
   // The logins that run the customers' SQL in their databases (the version query, a restore).
   std::unique_ptr<TenantLogins> logins_;
+  std::unique_ptr<Semaphore> reads_;
 };
 
 }  // namespace upshift

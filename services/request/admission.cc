@@ -58,6 +58,7 @@ Admission::Admission(AdmissionOptions options, const Catalog& catalog, HostingSe
       store_(store),
       clock_(clock),
       per_tenant_(clock, options_.orders_per_hour, absl::Hours(1), options_.order_burst),
+      reads_per_tenant_(clock, options_.reads_per_minute, absl::Minutes(1), options_.read_burst),
       admitted_(std::move(admitted)) {}
 
 absl::Status Admission::Limit(const std::string& tenant, const Principal& caller) {
@@ -288,7 +289,10 @@ absl::StatusOr<upgrade::v1::GetUpgradeOptionsResponse> Admission::GetUpgradeOpti
     const upgrade::v1::GetUpgradeOptionsRequest& request, const Principal& caller) {
   UPSHIFT_RETURN_IF_ERROR(RequireScope(caller, scopes::kRead, "reading upgrade options"));
   const std::string& database = request.database();
-  UPSHIFT_RETURN_IF_ERROR(TenantOf(database, caller).status());
+  UPSHIFT_ASSIGN_OR_RETURN(std::string tenant, TenantOf(database, caller));
+  if (!caller.ForEveryTenant()) {
+    UPSHIFT_RETURN_IF_ERROR(reads_per_tenant_.Take(tenant, absl::StrCat("tenant \"", tenant, "\"'s rate of reads")));
+  }
   UPSHIFT_ASSIGN_OR_RETURN(std::string current, CurrentVersion(database));
   UPSHIFT_ASSIGN_OR_RETURN(std::optional<StoredOrder> active, store_.FindActive(database));
   UPSHIFT_ASSIGN_OR_RETURN(std::vector<StoredOrder> orders, store_.ListByDatabase(database));

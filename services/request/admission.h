@@ -25,6 +25,10 @@ struct AdmissionOptions {
   // limit), and up to `order_burst` at once.
   int orders_per_hour = 60;
   int order_burst = 10;
+  // GetUpgradeOptions calls a tenant may make (each reads its database): `reads_per_minute` (0: no
+  // limit), up to `read_burst` at once.
+  int reads_per_minute = 120;
+  int read_burst = 20;
 };
 
 // The expected offline time of a Production upgrade: its Test's copy-and-check time one and a half
@@ -61,7 +65,9 @@ class Admission {
 
   // What may be ordered now, per target version: Test; Production after a matching successful Test;
   // a check unless a Production upgrade or a check is active.
-  // PERMISSION_DENIED without upgrades.read.
+  // PERMISSION_DENIED without upgrades.read. RESOURCE_EXHAUSTED when the tenant made more such
+  // calls than its rate allows, or every read of customer databases was busy; DEADLINE_EXCEEDED when
+  // the database kept the version query waiting.
   absl::StatusOr<upgrade::v1::GetUpgradeOptionsResponse> GetUpgradeOptions(
       const upgrade::v1::GetUpgradeOptionsRequest& request, const Principal& caller);
 
@@ -94,6 +100,7 @@ class Admission {
   OrderStore& store_;
   Clock& clock_;
   RateLimiter per_tenant_;
+  RateLimiter reads_per_tenant_;
   std::function<void()> admitted_;
 };
 

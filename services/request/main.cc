@@ -37,6 +37,15 @@ ABSL_FLAG(absl::Duration, max_test_age, absl::Hours(24 * 30),
 ABSL_FLAG(int, orders_per_tenant_per_hour, 60,
           "Orders and checks one tenant may make per hour on this replica (operators are not limited; 0: no limit)");
 ABSL_FLAG(int, order_burst_per_tenant, 10, "Orders and checks one tenant may make at once before the hourly rate applies");
+ABSL_FLAG(int, reads_per_tenant_per_minute, 120,
+          "GetUpgradeOptions calls (each reads the customer's database) one tenant may make per minute on this "
+          "replica (operators are not limited; 0: no limit)");
+ABSL_FLAG(int, read_burst_per_tenant, 20, "GetUpgradeOptions calls one tenant may make at once before the rate applies");
+ABSL_FLAG(int, max_database_reads, 8,
+          "Reads inside customer databases (the version query) this replica runs at once; more wait up to 2 s, "
+          "then get RESOURCE_EXHAUSTED");
+ABSL_FLAG(absl::Duration, database_read_timeout, absl::Seconds(5),
+          "How long one read inside a customer database may take, lock waits included (then DEADLINE_EXCEEDED)");
 ABSL_FLAG(absl::Duration, test_copy_extension, absl::Hours(24 * 30),
           "How far one ExtendTestCopy pushes a test copy's expiry (past the later of now and its current expiry)");
 ABSL_FLAG(absl::Duration, outbox_poll_interval, absl::Seconds(1),
@@ -54,6 +63,10 @@ struct Config {
   absl::Duration test_copy_extension;
   int orders_per_tenant_per_hour;
   int order_burst_per_tenant;
+  int reads_per_tenant_per_minute;
+  int read_burst_per_tenant;
+  int max_database_reads;
+  absl::Duration database_read_timeout;
 };
 
 Config ReadConfig() {
@@ -62,7 +75,9 @@ Config ReadConfig() {
           absl::GetFlag(FLAGS_reserved_databases), absl::GetFlag(FLAGS_pool_size),
           absl::GetFlag(FLAGS_outbox_poll_interval), absl::GetFlag(FLAGS_max_test_age),
           absl::GetFlag(FLAGS_test_copy_extension), absl::GetFlag(FLAGS_orders_per_tenant_per_hour),
-          absl::GetFlag(FLAGS_order_burst_per_tenant)};
+          absl::GetFlag(FLAGS_order_burst_per_tenant), absl::GetFlag(FLAGS_reads_per_tenant_per_minute),
+          absl::GetFlag(FLAGS_read_burst_per_tenant), absl::GetFlag(FLAGS_max_database_reads),
+          absl::GetFlag(FLAGS_database_read_timeout)};
 }
 
 }  // namespace
@@ -70,6 +85,11 @@ Config ReadConfig() {
 int Main(int argc, char** argv) {
   runtime::Service service(argc, argv, {"request", 9461});
   const Config config = ReadConfig();
+  if (config.max_database_reads < 1 || config.database_read_timeout <= absl::ZeroDuration()) {
+    service.Check(absl::InvalidArgumentError("--max_database_reads must be 1 or more and --database_read_timeout "
+                                             "longer than 0"),
+                  "read the flags");
+  }
   Catalog catalog = service.Need(Catalog::Load(config.catalog), "load the catalog");
   KafkaOptions kafka = service.Need(KafkaOptionsFromFlags("request"), "read the Kafka flags");
   std::unique_ptr<Authenticator> auth = service.Need(AuthenticatorFromFlags(), "read the authentication flags");
@@ -78,13 +98,14 @@ int Main(int argc, char** argv) {
   auto gate_credentials = service.Need(ServerCredentialsFromFlags(/*require_client_certs=*/true), "read the TLS flags");
   std::unique_ptr<PgOrderStore> store = service.AwaitOpen(
       [&] { return PgOrderStore::Open(config.platform_db, config.pool_size); }, "platform database");
-  PgHostingServer hosting({config.hosting_db, config.reserved, "", absl::Hours(6)});
+  PgHostingServer hosting({config.hosting_db, config.reserved, "", absl::Hours(6), 4, config.max_database_reads,
+                           absl::Seconds(2), config.database_read_timeout});
   std::unique_ptr<KafkaProducer> producer = service.Need(KafkaProducer::Create(kafka), "make the Kafka producer");
   OutboxRelay relay([&store](int limit, const auto& publish, int* count) { return store->DrainOutbox(limit, publish, count); },
                     *producer, config.outbox_poll_interval);
   auto wake_relay = [&relay] { relay.Wake(); };
   Admission admission({config.reserved, config.max_test_age, config.orders_per_tenant_per_hour,
-                       config.order_burst_per_tenant},
+                       config.order_burst_per_tenant, config.reads_per_tenant_per_minute, config.read_burst_per_tenant},
                       catalog, hosting, *store, SystemClock(), wake_relay);
   Cancellation cancellation(*store, SystemClock(), wake_relay);
   TestCopies copies(*store, SystemClock(), config.test_copy_extension, wake_relay);

@@ -5,7 +5,9 @@
 
 #include <sys/stat.h>
 
+#include <atomic>
 #include <filesystem>
+#include <thread>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -13,6 +15,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "libs/common/concurrent.h"
 #include "libs/common/ids.h"
 #include "libs/common/time.h"
 #include "libs/pg/pg.h"
@@ -686,6 +689,63 @@ TEST(Security, PlantedCodeNeverRunsAsTheSuperuserInATestACheckOrAProduction) {
   EXPECT_EQ(escaped(), std::vector<std::string>{});
   EXPECT_EQ(superuser(), "f");
   std::filesystem::remove_all(dir);
+}
+
+// Issue 20: a tenant makes its own version query block (a lock held on the table it reads) and
+// calls GetUpgradeOptions 200 times at once. request holds at most --max_database_reads sessions
+// for it, each ended by --database_read_timeout; every call ends with DEADLINE_EXCEEDED or
+// RESOURCE_EXHAUSTED; another tenant's application connects throughout.
+TEST(Security, ABlockedVersionQueryCannotExhaustTheHostingServer) {
+  const std::string db = "blocker", tenant = "tenant_blocker";
+  ASSERT_TRUE(platform->postgres().GenerateSampleDatabase(db, 10, tenant).ok());
+  ASSERT_TRUE(platform->postgres().GenerateSampleDatabase("bystander", 10, "tenant_bystander").ok());
+  ASSERT_TRUE(platform->postgres().Exec("postgres", "ALTER ROLE tenant_blocker LOGIN").ok());
+  ASSERT_TRUE(platform->postgres().Exec("postgres", "ALTER ROLE tenant_bystander LOGIN").ok());
+  pqxx::connection holder(absl::StrCat(platform->postgres().conninfo(), " user=", tenant, " dbname=", db));
+  pqxx::work lock(holder);
+  lock.exec("LOCK TABLE ir_module_module IN ACCESS EXCLUSIVE MODE");
+
+  std::atomic<bool> storm{true};
+  std::atomic<int> most_sessions{0}, bystander_refused{0}, bystander_connected{0};
+  std::thread watcher([&] {
+    while (storm) {
+      absl::StatusOr<std::string> n = platform->postgres().QueryValue(
+          "postgres", "SELECT count(*) FROM pg_stat_activity WHERE datname = 'blocker' AND usename LIKE 'upshift\\_t\\_%'");
+      if (n.ok()) most_sessions = std::max(most_sessions.load(), std::stoi(*n));
+      absl::Status app = pg::WithConnection(
+          absl::StrCat(platform->postgres().conninfo(), " user=tenant_bystander connect_timeout=2"), "bystander",
+          [](pqxx::connection& conn) {
+            pqxx::nontransaction(conn).exec("SELECT 1");
+            return absl::OkStatus();
+          });
+      ++(app.ok() ? bystander_connected : bystander_refused);
+    }
+  });
+  std::vector<grpc::StatusCode> codes(200);
+  ForEachConcurrently(codes.size(), codes.size(), [&](size_t i) {
+    GetUpgradeOptionsRequest req;
+    req.set_database(db);
+    GetUpgradeOptionsResponse resp;
+    codes[i] = platform->requests().GetUpgradeOptions(Context(absl::Seconds(30)).get(), req, &resp).error_code();
+  });
+  storm = false;
+  watcher.join();
+  lock.abort();
+
+  std::map<grpc::StatusCode, int> by_code;
+  for (grpc::StatusCode c : codes) ++by_code[c];
+  EXPECT_EQ(by_code[grpc::StatusCode::DEADLINE_EXCEEDED] + by_code[grpc::StatusCode::RESOURCE_EXHAUSTED], 200);
+  EXPECT_GE(by_code[grpc::StatusCode::DEADLINE_EXCEEDED], 1);
+  EXPECT_GE(by_code[grpc::StatusCode::RESOURCE_EXHAUSTED], 1);
+  EXPECT_LE(most_sessions.load(), 8);  // request's --max_database_reads
+  EXPECT_GE(bystander_connected.load(), 1);
+  EXPECT_EQ(bystander_refused.load(), 0);
+  // Once the lock is gone, the database answers again.
+  GetUpgradeOptionsRequest req;
+  req.set_database(db);
+  GetUpgradeOptionsResponse resp;
+  ASSERT_TRUE(WaitFor([&] { return platform->requests().GetUpgradeOptions(Context().get(), req, &resp).ok(); }));
+  EXPECT_EQ(resp.version(), "16.0");
 }
 
 TEST(Production, IsRefusedWithoutAMatchingFreshTest) {

@@ -1,4 +1,5 @@
 #include "libs/auth/token_verifier.h"
+#include "libs/metrics/metrics.h"
 
 #include <gtest/gtest.h>
 #include <jwt.h>
@@ -189,6 +190,37 @@ TEST_F(TokenVerifierTest, ARememberedTokenStillExpiresAndAKeyTakenOutOfTheJwksEn
   ASSERT_TRUE(next.ok());
   WriteJwks(next->jwks_json);
   EXPECT_EQ(rotated->Verify(token, now + absl::Minutes(1)).status().code(), absl::StatusCode::kUnauthenticated);
+}
+
+// Issue 20: an identity provider's JWKS may carry keys of kinds we do not take beside ours.
+TEST_F(TokenVerifierTest, KeysOfKindsWeDoNotTakeArePassedOverAndTheOthersServe) {
+  const size_t open = key_.jwks_json.find('[');
+  ASSERT_NE(open, std::string::npos);
+  WriteJwks(absl::StrCat(key_.jwks_json.substr(0, open + 1),
+                         R"({"kty":"EC","crv":"P-384","kid":"p384","x":"AAAA","y":"AAAA"},)",
+                         R"({"kty":"oct","kid":"hmac","k":"c2VjcmV0"},)",
+                         R"({"kty":"OKP","crv":"Ed25519","kid":"ed","x":"AAAA"},)", key_.jwks_json.substr(open + 1)));
+  auto verifier = Verifier();
+  ASSERT_NE(verifier, nullptr);
+  EXPECT_TRUE(verifier->Verify(Mint(Claims()), absl::Now()).ok());
+  EXPECT_EQ(verifier->Verify(Mint(Claims(), "hmac"), absl::Now()).status().code(), absl::StatusCode::kUnauthenticated);
+}
+
+TEST_F(TokenVerifierTest, AChangedJwksThatCannotBeUsedKeepsThePreviousKeysAndIsCounted) {
+  auto verifier = Verifier();
+  auto failures = [] {
+    const std::string text = metrics::Default().Expose();
+    const std::string name = "upshift_jwks_reload_failures_total ";
+    size_t at = text.find("\n" + name);
+    return at == std::string::npos ? std::string("0") : text.substr(at + 1 + name.size(), text.find('\n', at + 1) - at - 1 - name.size());
+  };
+  const std::string before = failures();
+  WriteJwks("not json");
+  const std::string token = Mint(Claims());
+  // Looked at again a minute on: unusable, so the keys stay, and it is counted once.
+  EXPECT_TRUE(verifier->Verify(token, absl::Now() + absl::Minutes(1)).ok());
+  EXPECT_TRUE(verifier->Verify(token, absl::Now() + absl::Minutes(2)).ok());
+  EXPECT_EQ(std::stod(failures()), std::stod(before) + 1);
 }
 
 TEST_F(TokenVerifierTest, ABadJwksOrMissingSettingsAreRefusedAtStart) {
