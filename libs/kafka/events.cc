@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "libs/common/ids.h"
 #include "libs/common/status_macros.h"
 #include "libs/common/time.h"
@@ -48,6 +49,50 @@ absl::Status AgreesWithStoredOrder(const upgrade::v1::Order& stored, const upgra
                                                   stored.upgrade_id(), " (stored first, record second): ", first));
 }
 
+absl::Status MaySay(absl::string_view signer, upgrade::v1::Event::KindCase kind) {
+  using E = upgrade::v1::Event;
+  std::vector<absl::string_view> may;
+  switch (kind) {
+    case E::kAccepted:
+    case E::kCancelRequested:
+    case E::kTestCopyExtended:
+      may = {"request"};
+      break;
+    case E::kCloneStarted:
+    case E::kCloneSucceeded:
+    case E::kWentOffline:
+    case E::kSnapshotStarted:
+    case E::kSnapshotSucceeded:
+    case E::kComingOnline:
+    case E::kRollingBack:
+    case E::kRolledBack:
+    case E::kTestCopyExpiring:
+    case E::kTestCopyDropped:
+      may = {"cloner"};
+      break;
+    case E::kMigrationStarted:
+    case E::kMigrated:
+    case E::kMigrationFailed:
+    case E::kStepApplied:
+      may = {"migrator"};
+      break;
+    case E::kSucceeded:
+    case E::kFailed:
+    case E::kCancelled:
+    case E::kHeartbeat:
+      may = {"cloner", "migrator"};
+      break;
+    case E::KIND_NOT_SET:
+      break;
+  }
+  if (std::find(may.begin(), may.end(), signer) != may.end()) return absl::OkStatus();
+  const google::protobuf::FieldDescriptor* field = E::descriptor()->FindFieldByNumber(kind);
+  return absl::PermissionDeniedError(absl::StrCat("a ", field == nullptr ? "kind-less" : field->name(),
+                                                  " event signed by ", signer, ": only ",
+                                                  may.empty() ? std::string("nobody") : absl::StrJoin(may, " or "),
+                                                  " may say it"));
+}
+
 absl::StatusOr<upgrade::v1::Event> ParseEvent(const ConsumedRecord& record) {
   // Far above any real event (its integrity report included); a bound on what a record makes us parse.
   constexpr size_t kMaxEventBytes = 4 << 20;
@@ -60,6 +105,11 @@ absl::StatusOr<upgrade::v1::Event> ParseEvent(const ConsumedRecord& record) {
   }
   if (event.event_id().size() > kMaxIdBytes || event.source().size() > kMaxIdBytes) {
     return absl::InvalidArgumentError("event id or source longer than 200 bytes");
+  }
+  // The signer was checked against its key and the topic by the consumer; here against the kind.
+  // Unsigned records (--insecure_unsigned_records) carry no signer to check.
+  if (!record.signer.empty() && record.topic != topics::kStatus) {
+    UPSHIFT_RETURN_IF_ERROR(MaySay(record.signer, event.kind_case()));
   }
   const upgrade::v1::Order& order = event.order();
   UPSHIFT_RETURN_IF_ERROR(ValidateUpgradeId(order.upgrade_id()));

@@ -30,8 +30,21 @@ absl::Status AgreesWithStoredOrder(const upgrade::v1::Order& stored, const upgra
 
 // Parses a record of upgrade.orders or upgrade.events. INVALID_ARGUMENT (the record goes to the DLQ)
 // when it is larger than 4 MiB, or not an Event with an id and source of at most 200 bytes, a kind,
-// and an order whose every id, database name, version and email is valid.
+// and an order whose every id, database name, version and email is valid. PERMISSION_DENIED when
+// the service that signed it (record.signer, checked by the consumer) may not say its kind of event
+// (MaySay): a worker's leaked key cannot make request's announcements, nor one worker another's.
 absl::StatusOr<upgrade::v1::Event> ParseEvent(const ConsumedRecord& record);
+
+// Which service may say which kind of event on upgrade.orders and upgrade.events:
+//   request   accepted, cancel_requested, test_copy_extended
+//   cloner    clone_started, clone_succeeded, went_offline, snapshot_started, snapshot_succeeded,
+//             coming_online, rolling_back, rolled_back, test_copy_expiring, test_copy_dropped,
+//             succeeded, failed, cancelled, heartbeat
+//   migrator  migration_started, migrated, migration_failed, step_applied,
+//             succeeded, failed, cancelled, heartbeat
+// (status republishes every kind on its own topic, upgrade.status, which it alone signs.)
+// PERMISSION_DENIED saying who may, otherwise.
+absl::Status MaySay(absl::string_view signer, upgrade::v1::Event::KindCase kind);
 
 }  // namespace upshift
 

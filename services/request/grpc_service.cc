@@ -101,32 +101,70 @@ grpc::Status UpgradeServiceImpl::CheckUpgrade(grpc::ServerContext* context,
   return ToGrpcStatus(call.result);
 }
 
-grpc::Status UpgradeGateImpl::PassCheckpoint(grpc::ServerContext*, const upgrade::v1::PassCheckpointRequest* request,
+absl::StatusOr<std::optional<GateWorker>> UpgradeGateImpl::Caller(const grpc::ServerContext& context) const {
+  if (!policy_.has_value()) return std::nullopt;
+  std::vector<std::string> names;
+  std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
+  if (auth != nullptr && auth->IsPeerAuthenticated()) {
+    for (const char* property : {"x509_common_name", "x509_subject_alternative_name"}) {
+      for (const grpc::string_ref& value : auth->FindPropertyValues(property)) {
+        names.emplace_back(value.data(), value.size());
+      }
+    }
+  }
+  absl::StatusOr<GateWorker> worker = policy_->Identify(names);
+  if (!worker.ok()) return worker.status();
+  return std::optional<GateWorker>(*worker);
+}
+
+grpc::Status UpgradeGateImpl::PassCheckpoint(grpc::ServerContext* context, const upgrade::v1::PassCheckpointRequest* request,
                                              upgrade::v1::PassCheckpointResponse* response) {
+  absl::StatusOr<std::optional<GateWorker>> caller = Caller(*context);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  if (caller->has_value()) {
+    if (absl::Status allowed = GatePolicy::MayPass(**caller, request->checkpoint()); !allowed.ok()) {
+      return ToGrpcStatus(allowed);
+    }
+  }
   absl::StatusOr<upgrade::v1::PassCheckpointResponse> result = cancellation_.PassCheckpoint(*request);
   if (!result.ok()) return ToGrpcStatus(result.status());
   *response = *std::move(result);
   return grpc::Status::OK;
 }
 
-grpc::Status UpgradeGateImpl::GetOrder(grpc::ServerContext*, const upgrade::v1::GetOrderRequest* request,
+grpc::Status UpgradeGateImpl::GetOrder(grpc::ServerContext* context, const upgrade::v1::GetOrderRequest* request,
                                        upgrade::v1::GetOrderResponse* response) {
+  if (absl::Status identified = Caller(*context).status(); !identified.ok()) return ToGrpcStatus(identified);
   absl::StatusOr<upgrade::v1::GetOrderResponse> result = cancellation_.GetOrder(*request);
   if (!result.ok()) return ToGrpcStatus(result.status());
   *response = *std::move(result);
   return grpc::Status::OK;
 }
 
-grpc::Status UpgradeGateImpl::ClaimWork(grpc::ServerContext*, const upgrade::v1::ClaimWorkRequest* request,
+grpc::Status UpgradeGateImpl::ClaimWork(grpc::ServerContext* context, const upgrade::v1::ClaimWorkRequest* request,
                                         upgrade::v1::ClaimWorkResponse* response) {
+  absl::StatusOr<std::optional<GateWorker>> caller = Caller(*context);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  if (caller->has_value()) {
+    if (absl::Status allowed = GatePolicy::MayClaim(**caller, request->work()); !allowed.ok()) {
+      return ToGrpcStatus(allowed);
+    }
+  }
   absl::StatusOr<upgrade::v1::ClaimWorkResponse> result = claims_.Claim(*request);
   if (!result.ok()) return ToGrpcStatus(result.status());
   *response = *std::move(result);
   return grpc::Status::OK;
 }
 
-grpc::Status UpgradeGateImpl::ReleaseWork(grpc::ServerContext*, const upgrade::v1::ReleaseWorkRequest* request,
+grpc::Status UpgradeGateImpl::ReleaseWork(grpc::ServerContext* context, const upgrade::v1::ReleaseWorkRequest* request,
                                           upgrade::v1::ReleaseWorkResponse*) {
+  absl::StatusOr<std::optional<GateWorker>> caller = Caller(*context);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  if (caller->has_value()) {
+    if (absl::Status allowed = GatePolicy::MayClaim(**caller, request->work()); !allowed.ok()) {
+      return ToGrpcStatus(allowed);
+    }
+  }
   return ToGrpcStatus(claims_.Release(*request));
 }
 

@@ -1,10 +1,13 @@
 #ifndef UPSHIFT_SERVICES_REQUEST_GRPC_SERVICE_H_
 #define UPSHIFT_SERVICES_REQUEST_GRPC_SERVICE_H_
 
+#include <optional>
+
 #include "libs/auth/grpc_auth.h"
 #include "services/request/admission.h"
 #include "services/request/auditor.h"
 #include "services/request/cancellation.h"
+#include "services/request/gate_policy.h"
 #include "services/request/work_claims.h"
 #include "services/request/test_copies.h"
 #include "upgrade/v1/audit.grpc.pb.h"
@@ -53,10 +56,13 @@ class AuditServiceImpl final : public upgrade::v1::AuditService::Service {
   Auditor& auditor_;
 };
 
-// upgrade.v1.UpgradeGate (internal, for the workers): translates to Cancellation.
+// upgrade.v1.UpgradeGate (internal, for the workers): identifies the caller's certificate by the
+// GatePolicy, then translates to Cancellation and WorkClaims. With `identities` unset (plaintext:
+// no certificate to read) every caller is taken as any worker, as --insecure_plaintext says.
 class UpgradeGateImpl final : public upgrade::v1::UpgradeGate::Service {
  public:
-  UpgradeGateImpl(Cancellation& cancellation, WorkClaims& claims) : cancellation_(cancellation), claims_(claims) {}
+  UpgradeGateImpl(Cancellation& cancellation, WorkClaims& claims, std::optional<GatePolicy> policy)
+      : cancellation_(cancellation), claims_(claims), policy_(std::move(policy)) {}
   grpc::Status PassCheckpoint(grpc::ServerContext* context, const upgrade::v1::PassCheckpointRequest* request,
                               upgrade::v1::PassCheckpointResponse* response) override;
   grpc::Status GetOrder(grpc::ServerContext* context, const upgrade::v1::GetOrderRequest* request,
@@ -67,8 +73,12 @@ class UpgradeGateImpl final : public upgrade::v1::UpgradeGate::Service {
                            upgrade::v1::ReleaseWorkResponse* response) override;
 
  private:
+  // The worker the peer's certificate identifies (nullopt: any, without TLS); PERMISSION_DENIED.
+  absl::StatusOr<std::optional<GateWorker>> Caller(const grpc::ServerContext& context) const;
+
   Cancellation& cancellation_;
   WorkClaims& claims_;
+  const std::optional<GatePolicy> policy_;
 };
 
 }  // namespace upshift::request

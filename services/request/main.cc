@@ -46,6 +46,10 @@ ABSL_FLAG(int, max_database_reads, 8,
           "then get RESOURCE_EXHAUSTED");
 ABSL_FLAG(absl::Duration, database_read_timeout, absl::Seconds(5),
           "How long one read inside a customer database may take, lock waits included (then DEADLINE_EXCEEDED)");
+ABSL_FLAG(std::vector<std::string>, gate_cloner_names, (std::vector<std::string>{"cloner", "upshift-cloner"}),
+          "Names (a certificate's CN or DNS SAN) of the cloner's client certificate: the gate serves it the cloner's work only");
+ABSL_FLAG(std::vector<std::string>, gate_migrator_names, (std::vector<std::string>{"migrator", "upshift-migrator"}),
+          "Names (a certificate's CN or DNS SAN) of the migrator's client certificate: the gate serves it the migrator's work only");
 ABSL_FLAG(absl::Duration, test_copy_extension, absl::Hours(24 * 30),
           "How far one ExtendTestCopy pushes a test copy's expiry (past the later of now and its current expiry)");
 ABSL_FLAG(absl::Duration, outbox_poll_interval, absl::Seconds(1),
@@ -113,7 +117,12 @@ int Main(int argc, char** argv) {
   UpgradeServiceImpl upgrades(*auth, admission, cancellation, copies, auditor);
   AuditServiceImpl audit(*auth, auditor);
   WorkClaims claims(*store, *store);
-  UpgradeGateImpl gate(cancellation, claims);
+  // Without TLS there is no certificate to tell the workers apart: every caller may do either's work.
+  std::optional<GatePolicy> gate_policy;
+  if (!TlsOptionsFromFlags().plaintext) {
+    gate_policy.emplace(GateIdentities{absl::GetFlag(FLAGS_gate_cloner_names), absl::GetFlag(FLAGS_gate_migrator_names)});
+  }
+  UpgradeGateImpl gate(cancellation, claims, std::move(gate_policy));
   EventsTracker tracker(*store);
   std::unique_ptr<KafkaConsumer> consumer = service.Need(
       KafkaConsumer::Create(kafka, "upshift-request", {topics::kEvents}, producer.get(),

@@ -98,7 +98,8 @@ absl::StatusOr<DatabasePage> DatabaseView::ListDatabases(const std::function<boo
 
 // Reads only `name` and its copies: the relay describes the database of every status change, so
 // this must not grow with the number of databases on the server.
-absl::StatusOr<upgrade::v1::Database> DatabaseView::GetDatabase(const std::string& name) {
+absl::StatusOr<upgrade::v1::Database> DatabaseView::GetDatabase(
+    const std::string& name, const std::function<bool(const std::string& tenant)>& may_see) {
   UPSHIFT_RETURN_IF_ERROR(ValidateDatabaseName(name, reserved_));
   UPSHIFT_ASSIGN_OR_RETURN(auto records, store_.DatabaseRecordsOf(name));
   std::vector<std::string> names = {name};
@@ -110,10 +111,18 @@ absl::StatusOr<upgrade::v1::Database> DatabaseView::GetDatabase(const std::strin
   if (it == hosted.end()) {
     return DatabaseNotFound(name);
   }
+  // A copy has no copies of its own, and belongs to its main database's tenant.
+  auto own = records.find(name);
+  const std::string parent = own == records.end() ? "" : own->second.parent;
+  std::string tenant = it->owner;
+  if (!parent.empty()) {
+    UPSHIFT_ASSIGN_OR_RETURN(std::vector<HostedDatabase> main, hosting_.FindDatabases({parent}));
+    if (!main.empty()) tenant = main.front().owner;
+  }
+  if (may_see && !may_see(tenant)) return DatabaseNotFound(name);
   upgrade::v1::Database db = Describe(*it, records);
-  if (!db.parent().empty()) {  // a copy: it has no copies of its own, and belongs to its main database's tenant
-    UPSHIFT_ASSIGN_OR_RETURN(std::vector<HostedDatabase> main, hosting_.FindDatabases({db.parent()}));
-    if (!main.empty()) db.set_tenant(main.front().owner);
+  if (!parent.empty()) {
+    db.set_tenant(tenant);
     return db;
   }
   for (const HostedDatabase& h : hosted) {

@@ -37,7 +37,11 @@ class DatabaseView {
 
   // INVALID_ARGUMENT: malformed name. NOT_FOUND: not on the hosting server. A copy belongs to the
   // tenant of its main database (when that still exists).
-  absl::StatusOr<upgrade::v1::Database> GetDatabase(const std::string& name);
+  // With `may_see`, NOT_FOUND (as for a database that does not exist) unless it holds for the
+  // database's tenant (a copy's: its main database's owner), checked before anything of the
+  // database is read or remembered.
+  absl::StatusOr<upgrade::v1::Database> GetDatabase(
+      const std::string& name, const std::function<bool(const std::string& tenant)>& may_see = nullptr);
 
  private:
   // The version status remembers, else the one the database reports (then remembered).

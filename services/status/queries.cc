@@ -48,9 +48,8 @@ absl::StatusOr<upgrade::v1::ListDatabasesResponse> Queries::ListDatabases(
 
 absl::StatusOr<upgrade::v1::Database> Queries::GetDatabase(const Principal& caller, const std::string& name) {
   UPSHIFT_RETURN_IF_ERROR(RequireScope(caller, scopes::kRead, kReading));
-  UPSHIFT_ASSIGN_OR_RETURN(upgrade::v1::Database db, view_.GetDatabase(name));
-  if (!caller.ActsFor(db.tenant())) return DatabaseNotFound(name);
-  return db;
+  // Another tenant's database is neither read (its version query) nor remembered.
+  return view_.GetDatabase(name, [&](const std::string& tenant) { return caller.ActsFor(tenant); });
 }
 
 absl::StatusOr<upgrade::v1::Upgrade> Queries::GetUpgrade(const Principal& caller, const std::string& upgrade_id) {

@@ -503,6 +503,37 @@ TEST(Tls, EveryServerRefusesPlaintextAndTheGateRefusesClientsWithoutACertificate
       ChannelCredentials({tls + "/cloner.pem", tls + "/cloner.key", tls + "/ca.pem"});
   ASSERT_TRUE(worker.ok()) << worker.status();
   EXPECT_TRUE(health(platform->gate_address(), *worker).ok());
+  // Every certificate of the CA passes the gate's TLS, but only the workers' are served, each its
+  // own work (issue 20): status's is refused before anything is looked up.
+  auto gate_as = [&](const std::string& service) {
+    absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+        ChannelCredentials({tls + "/" + service + ".pem", tls + "/" + service + ".key", tls + "/ca.pem"});
+    EXPECT_TRUE(credentials.ok()) << credentials.status();
+    return upgrade::v1::UpgradeGate::NewStub(grpc::CreateChannel(platform->gate_address(), *credentials));
+  };
+  upgrade::v1::GetOrderRequest unknown;
+  unknown.set_upgrade_id("00000000-0000-4000-8000-000000000000");
+  upgrade::v1::GetOrderResponse order;
+  for (const char* service : {"status", "notifier", "request"}) {
+    grpc::Status refused = gate_as(service)->GetOrder(Context().get(), unknown, &order);
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED) << service << ": " << refused.error_message();
+  }
+  EXPECT_EQ(gate_as("cloner")->GetOrder(Context().get(), unknown, &order).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(gate_as("migrator")->GetOrder(Context().get(), unknown, &order).error_code(), grpc::StatusCode::NOT_FOUND);
+  upgrade::v1::ClaimWorkRequest claim;
+  claim.set_upgrade_id(unknown.upgrade_id());
+  claim.set_work("plan");
+  claim.set_holder("cloner/test");
+  claim.mutable_ttl()->set_seconds(10);
+  upgrade::v1::ClaimWorkResponse claimed;
+  EXPECT_EQ(gate_as("cloner")->ClaimWork(Context().get(), claim, &claimed).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  upgrade::v1::PassCheckpointRequest pass;
+  pass.set_upgrade_id(unknown.upgrade_id());
+  pass.set_checkpoint(upgrade::v1::CHECKPOINT_BEGIN_MIGRATION);
+  upgrade::v1::PassCheckpointResponse passed;
+  EXPECT_EQ(gate_as("cloner")->PassCheckpoint(Context().get(), pass, &passed).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
   // The gate is not on the public port any more.
   auto gate = upgrade::v1::UpgradeGate::NewStub(grpc::CreateChannel(platform->request_address(), platform->client_credentials()));
   upgrade::v1::GetOrderRequest req;
@@ -693,9 +724,14 @@ TEST(ForgedRecords, ChangeNothingAndGoToTheDeadLetterQueueWithTheirReason) {
        event("failed", [](Event& e) { e.mutable_failed()->set_error("forged"); },
              naming([&](Order& o) { o.set_test_database(b); })),
        "", {{"upshift-cloner", disagrees}, {"upshift-request", disagrees}}},
+      // request announces cancellations (cancel_requested); only a worker says one happened. Every
+      // group refuses it for its kind, status and the notifier too (issue 20).
       {"a cancelled Test naming a live database (signed by request)", as_request.get(), topics::kEvents,
        event("cancelled", [](Event& e) { e.mutable_cancelled(); }, naming([&](Order& o) { o.set_test_database(c); })),
-       "", {{"upshift-cloner", disagrees}, {"upshift-request", disagrees}}},
+       "", all_groups(topics::kEvents, "only cloner or migrator may say it")},
+      {"a migrated Test signed by the cloner, which may not say it", as_cloner.get(), topics::kEvents,
+       event("migrated", [](Event& e) { e.mutable_migrated(); }, stored), "",
+       all_groups(topics::kEvents, "only migrator may say it")},
       {"a check's end naming a live database", as_migrator.get(), topics::kEvents,
        event("succeeded", [](Event& e) { e.mutable_succeeded(); }, naming([&](Order& o) {
                o.set_purpose(PURPOSE_CHECK);
@@ -778,7 +814,7 @@ TEST(ForgedRecords, ChangeNothingAndGoToTheDeadLetterQueueWithTheirReason) {
   EXPECT_EQ(c_db->test_copies(0).version(), "18.0");
   // Nothing changed: every database by checksum, the finished Test's state, and its copy is still there.
   for (const std::string& db : {a, b, c, copy}) EXPECT_EQ(Checksums(db), before[db]) << db;
-  EXPECT_EQ(forgeries.size(), 13u);
+  EXPECT_EQ(forgeries.size(), 14u);
   Upgrade after = UpgradeNamed(test.upgrade_id());
   EXPECT_EQ(after.state(), STATE_SUCCEEDED);
   EXPECT_EQ(after.test_database(), copy);

@@ -20,6 +20,46 @@ upgrade::v1::Event Accepted() {
 
 TEST(ParseEvent, AWellFormedEventParses) { EXPECT_TRUE(ParseEvent(RecordOf(Accepted())).ok()); }
 
+// Issue 20: each kind of event is said by the service whose work it reports, and no other: a
+// record whose signer may not say it is refused, whoever's key signed it validly.
+TEST(ParseEvent, AnEventSignedByAServiceThatMayNotSayItIsRefused) {
+  auto signed_by = [](const std::string& signer, const std::function<void(upgrade::v1::Event&)>& kind) {
+    upgrade::v1::Event e = Accepted();
+    kind(e);
+    ConsumedRecord r = RecordOf(e);
+    r.signer = signer;
+    return ParseEvent(r).status().code();
+  };
+  using E = upgrade::v1::Event;
+  const std::vector<std::pair<std::string, std::function<void(E&)>>> kinds = {
+      {"request", [](E& e) { e.mutable_accepted(); }},
+      {"request", [](E& e) { e.mutable_cancel_requested(); }},
+      {"request", [](E& e) { e.mutable_test_copy_extended(); }},
+      {"cloner", [](E& e) { e.mutable_clone_succeeded(); }},
+      {"cloner", [](E& e) { e.mutable_snapshot_succeeded(); }},
+      {"cloner", [](E& e) { e.mutable_rolled_back(); }},
+      {"cloner", [](E& e) { e.mutable_test_copy_dropped(); }},
+      {"migrator", [](E& e) { e.mutable_migrated(); }},
+      {"migrator", [](E& e) { e.mutable_migration_failed(); }},
+      {"migrator", [](E& e) { e.mutable_step_applied(); }},
+  };
+  for (const auto& [owner, kind] : kinds) {
+    for (const std::string signer : {"request", "cloner", "migrator", "status", "notifier"}) {
+      EXPECT_EQ(signed_by(signer, kind), signer == owner ? absl::StatusCode::kOk : absl::StatusCode::kPermissionDenied)
+          << signer << " saying what " << owner << " says";
+    }
+  }
+  for (const std::string signer : {"cloner", "migrator"}) {
+    EXPECT_TRUE(MaySay(signer, E::kFailed).ok());
+    EXPECT_TRUE(MaySay(signer, E::kHeartbeat).ok());
+  }
+  absl::Status refused = MaySay("request", E::kFailed);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(refused.message(), "a failed event signed by request: only cloner or migrator may say it");
+  // Without signatures (--insecure_unsigned_records) there is no signer to check.
+  EXPECT_EQ(signed_by("", [](E& e) { e.mutable_migrated(); }), absl::StatusCode::kOk);
+}
+
 TEST(ParseEvent, EveryFieldFromOutsideIsBoundedAndValidated) {
   std::vector<std::pair<std::string, std::function<void(upgrade::v1::Event&)>>> bad = {
       {"long event id", [](upgrade::v1::Event& e) { e.set_event_id(std::string(201, 'x')); }},

@@ -63,7 +63,11 @@ class FakeStatusStore final : public StatusStore {
     for (const auto& [id, u] : upgrades) out.push_back(u);
     return out;
   }
-  absl::Status RememberVersion(const std::string&, const std::string&) override { return absl::OkStatus(); }
+  absl::Status RememberVersion(const std::string& name, const std::string&) override {
+    remembered.push_back(name);
+    return absl::OkStatus();
+  }
+  std::vector<std::string> remembered;  // the databases whose version was read and remembered
 
   std::map<std::string, Upgrade> upgrades;
   std::map<std::string, DatabaseRecord> records;
@@ -155,6 +159,8 @@ TEST_F(QueriesTest, AnotherTenantsDatabaseIsNotFoundInTheWordsOfAMissingOne) {
   EXPECT_EQ(foreign.code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(copy.code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(foreign.message(), absl::StrReplaceAll(absent.message(), {{"ghost", "acme"}}));
+  // Nothing of another tenant's database was read or remembered (issue 20).
+  EXPECT_THAT(store_.remembered, ::testing::IsEmpty());
   absl::StatusOr<Database> own_copy = queries_.GetDatabase(kAcme, "acme_test_0f8fad5b");
   ASSERT_TRUE(own_copy.ok()) << own_copy.status();
   EXPECT_EQ(own_copy->tenant(), "acme");

@@ -1,0 +1,50 @@
+#ifndef UPSHIFT_SERVICES_REQUEST_GATE_POLICY_H_
+#define UPSHIFT_SERVICES_REQUEST_GATE_POLICY_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "upgrade/v1/gate.pb.h"
+
+namespace upshift::request {
+
+// The workers the gate serves.
+enum class GateWorker { kCloner, kMigrator };
+
+// The names (a certificate's CN or one of its DNS SANs) that identify each worker.
+struct GateIdentities {
+  std::vector<std::string> cloner = {"cloner", "upshift-cloner"};
+  std::vector<std::string> migrator = {"migrator", "upshift-migrator"};
+};
+
+// Who may ask the gate what: the cloner's and the migrator's certificates only, each for its own
+// kind of work. Every certificate of the platform's CA passes the gate's mTLS (status's and the
+// notifier's too); this is what keeps them from reading orders, passing a checkpoint or marking
+// another replica's work done.
+//
+//   GetOrder                                    cloner, migrator
+//   PassCheckpoint TAKE_OFFLINE                 cloner
+//   PassCheckpoint BEGIN_MIGRATION, FINISH      migrator
+//   ClaimWork, ReleaseWork "copy", "snapshot"   cloner
+//   ClaimWork, ReleaseWork "plan"               migrator
+class GatePolicy {
+ public:
+  explicit GatePolicy(GateIdentities identities) : identities_(std::move(identities)) {}
+
+  // The worker the peer certificate's `names` identify. PERMISSION_DENIED when none does (or when
+  // they name both: a certificate is one worker's).
+  absl::StatusOr<GateWorker> Identify(const std::vector<std::string>& names) const;
+
+  // OK when `worker` may do these; PERMISSION_DENIED saying who may otherwise.
+  static absl::Status MayPass(GateWorker worker, upgrade::v1::Checkpoint checkpoint);
+  static absl::Status MayClaim(GateWorker worker, const std::string& work);
+
+ private:
+  const GateIdentities identities_;
+};
+
+}  // namespace upshift::request
+
+#endif  // UPSHIFT_SERVICES_REQUEST_GATE_POLICY_H_
