@@ -27,6 +27,11 @@ stack_start_postgres() {
   PG_PORT=$(free_port)
   if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$PG_DATA"; fi
   "${AS_PG_USER[@]}" "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 >"$STACK_DIR/initdb.log" 2>&1
+  # Upshift's tenant logins prove their password, as on a real hosting server (README: Security).
+  { printf 'host all +upshift_tenant_logins 127.0.0.1/32 scram-sha-256\nlocal all +upshift_tenant_logins scram-sha-256\n'
+    cat "$PG_DATA/pg_hba.conf"; } >"$PG_DATA/pg_hba.conf.new"
+  mv "$PG_DATA/pg_hba.conf.new" "$PG_DATA/pg_hba.conf"
+  if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$PG_DATA/pg_hba.conf"; fi
   "${AS_PG_USER[@]}" "$PG_BIN/postgres" -D "$PG_DATA" -p "$PG_PORT" -k "$PG_DATA" -c listen_addresses=127.0.0.1 \
     -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 \
     >"$STACK_DIR/postgres.log" 2>&1 &

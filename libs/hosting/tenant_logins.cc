@@ -57,15 +57,8 @@ std::string ScramVerifier(const std::string& password) {
 std::string TenantLogin::ConnInfo(const std::string& base, const std::string& dbname) const {
   if (login.empty()) return pg::ConnInfoFor(base, dbname);
   // libpq takes the last value of a repeated keyword: the login replaces the platform's user.
-  auto quote = [](const std::string& value) {
-    std::string quoted = "'";
-    for (char c : value) {
-      if (c == '\'' || c == '\\') quoted += '\\';
-      quoted += c;
-    }
-    return quoted + "'";
-  };
-  return pg::ConnInfoFor(absl::StrCat(base, " user=", quote(login), " password=", quote(password)), dbname);
+  return pg::ConnInfoFor(
+      absl::StrCat(base, " user=", pg::QuoteConnValue(login), " password=", pg::QuoteConnValue(password)), dbname);
 }
 
 std::string TenantLogins::LoginName(const std::string& owner) {

@@ -66,13 +66,8 @@ absl::Status StatusFromException(const std::exception& e) {
 }
 
 std::string ConnInfoFor(absl::string_view base, absl::string_view dbname) {
-  std::string quoted;
-  for (char c : dbname) {
-    if (c == '\'' || c == '\\') quoted += '\\';
-    quoted += c;
-  }
   // libpq takes the last value of a repeated keyword.
-  return absl::StrCat(base, " dbname='", quoted, "'");
+  return absl::StrCat(base, " dbname=", QuoteConnValue(dbname));
 }
 
 Pool::Pool(std::string conninfo, int size, absl::Duration acquire_timeout, std::string name)
@@ -309,7 +304,8 @@ std::string EscapeOption(absl::string_view value) {
   return escaped;
 }
 
-// A value of a libpq keyword=value connection string, single-quoted.
+}  // namespace
+
 std::string QuoteConnValue(absl::string_view value) {
   std::string quoted = "'";
   for (char c : value) {
@@ -318,8 +314,6 @@ std::string QuoteConnValue(absl::string_view value) {
   }
   return quoted + "'";
 }
-
-}  // namespace
 
 std::string OwnerOptions(const std::string& owner) {
   // The server takes the role's name as it is (no identifier quoting).
@@ -350,12 +344,7 @@ std::string PlatformSession(absl::string_view base, absl::string_view dbname) {
 
 absl::Status WithPlatformSession(absl::string_view base, absl::string_view dbname,
                                  const std::function<absl::Status(pqxx::connection&)>& fn) {
-  try {
-    pqxx::connection conn(PlatformSession(base, dbname));
-    return fn(conn);
-  } catch (const std::exception& e) {
-    return StatusFromException(e);
-  }
+  return WithConnInfo(PlatformSession(base, dbname), fn);
 }
 
 absl::Status CheckPlatformSchema(pqxx::transaction_base& tx) {
@@ -450,8 +439,12 @@ std::string ChecksumTable(pqxx::transaction_base& tx, const std::string& schema,
 
 absl::Status WithConnection(absl::string_view base, absl::string_view dbname,
                             const std::function<absl::Status(pqxx::connection&)>& fn) {
+  return WithConnInfo(ConnInfoFor(base, dbname), fn);
+}
+
+absl::Status WithConnInfo(const std::string& conninfo, const std::function<absl::Status(pqxx::connection&)>& fn) {
   try {
-    pqxx::connection conn(ConnInfoFor(base, dbname));
+    pqxx::connection conn(conninfo);
     return fn(conn);
   } catch (const std::exception& e) {
     return StatusFromException(e);

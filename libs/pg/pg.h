@@ -33,6 +33,9 @@ absl::Status CheckConnInfo(const std::string& conninfo);
 
 // `base` libpq connection string with the database replaced by `dbname` (quoted for libpq).
 std::string ConnInfoFor(absl::string_view base, absl::string_view dbname);
+// A value for a libpq keyword=value connection string: single-quoted, its quotes and backslashes
+// escaped.
+std::string QuoteConnValue(absl::string_view value);
 
 // A small pool of connections to one database. Thread-safe. Connections are opened lazily and
 // re-opened after they break. A caller waits at most `acquire_timeout` for a connection: then
@@ -191,6 +194,8 @@ std::string OwnerOptions(const std::string& owner);
 // Opens a one-off connection to `dbname` on the server described by `base`, runs `fn`, closes it.
 absl::Status WithConnection(absl::string_view base, absl::string_view dbname,
                             const std::function<absl::Status(pqxx::connection&)>& fn);
+// The same with a whole connection string.
+absl::Status WithConnInfo(const std::string& conninfo, const std::function<absl::Status(pqxx::connection&)>& fn);
 
 }  // namespace upshift::pg
 

@@ -136,6 +136,7 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> Open(const std::string& connin
 
 PgMigrationTarget::PgMigrationTarget(std::string conninfo)
     : conninfo_(std::move(conninfo)),
+      admin_(std::make_unique<pg::Pool>(pg::PlatformSession(conninfo_, "postgres"), 2, absl::Seconds(10), "hosting")),
       logins_(std::make_unique<TenantLogins>(conninfo_)),
       platform_(std::make_unique<Sessions>(
           [this](const std::string& database) { return Open(pg::PlatformSession(conninfo_, database)); })),
@@ -163,8 +164,7 @@ void PgMigrationTarget::EndSession(const std::string& database) {
 
 absl::StatusOr<PgMigrationTarget::Tenancy> PgMigrationTarget::TenancyOf(const std::string& database) {
   Tenancy tenancy;
-  absl::Status status = pg::WithPlatformSession(conninfo_, "postgres", [&](pqxx::connection& conn) {
-    pqxx::read_transaction tx(conn);
+  absl::Status status = admin_->Transact([&](pqxx::work& tx) {
     pqxx::result rows = tx.exec_params(
         "SELECT r.rolname, r.rolsuper FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba WHERE d.datname = $1",
         database);
@@ -380,8 +380,7 @@ absl::StatusOr<bool> PgMigrationTarget::RunCheck(const std::string& database, co
 
 absl::StatusOr<bool> PgMigrationTarget::AcceptsConnections(const std::string& database) {
   bool accepts = false;
-  absl::Status status = pg::WithPlatformSession(conninfo_, "postgres", [&](pqxx::connection& conn) {
-    pqxx::read_transaction tx(conn);
+  absl::Status status = admin_->Transact([&](pqxx::work& tx) {
     pqxx::result rows = tx.exec_params(
         absl::StrCat("SELECT ", pg::kDatabaseOnlineSql,
                      " FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba WHERE d.datname = $1"),

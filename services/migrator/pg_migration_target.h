@@ -8,6 +8,9 @@
 
 namespace upshift {
 class TenantLogins;
+namespace pg {
+class Pool;
+}
 }
 
 namespace upshift::migrator {
@@ -53,6 +56,7 @@ class PgMigrationTarget final : public MigrationTarget {
   absl::StatusOr<Tenancy> TenancyOf(const std::string& database);
 
   const std::string conninfo_;
+  const std::unique_ptr<pg::Pool> admin_;  // the maintenance database: who owns a database
   const std::unique_ptr<TenantLogins> logins_;
   const std::unique_ptr<Sessions> platform_;  // the platform's own statements
   const std::unique_ptr<Sessions> tenant_;    // the owner's SQL

@@ -90,14 +90,8 @@ Upgrade WatchToEnd(const std::string& upgrade_id, const std::function<void(const
   return last;
 }
 
-// Runs a successful Test of `db` to `target` and returns it.
-Upgrade PassTest(const std::string& db, const std::string& target = "18.0") {
-  Upgrade accepted;
-  grpc::Status s = Request(Order(db, PURPOSE_TEST, target), &accepted);
-  EXPECT_TRUE(s.ok()) << s.error_message();
-  Upgrade done = WatchToEnd(accepted.upgrade_id());
-  EXPECT_EQ(done.state(), STATE_SUCCEEDED) << done.error() << platform->Logs();
-  // request learns the end from upgrade.events; wait until it admits the next order.
+// request learns an upgrade's end from upgrade.events: waits until it admits the next order of `db`.
+void AwaitNoActiveUpgrade(const std::string& db) {
   EXPECT_TRUE(WaitFor([&] {
     GetUpgradeOptionsRequest req;
     req.set_database(db);
@@ -105,6 +99,16 @@ Upgrade PassTest(const std::string& db, const std::string& target = "18.0") {
     return platform->requests().GetUpgradeOptions(Context().get(), req, &resp).ok() &&
            resp.active_upgrade_id().empty();
   }));
+}
+
+// Runs a successful Test of `db` to `target` and returns it.
+Upgrade PassTest(const std::string& db, const std::string& target = "18.0") {
+  Upgrade accepted;
+  grpc::Status s = Request(Order(db, PURPOSE_TEST, target), &accepted);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  Upgrade done = WatchToEnd(accepted.upgrade_id());
+  EXPECT_EQ(done.state(), STATE_SUCCEEDED) << done.error() << platform->Logs();
+  AwaitNoActiveUpgrade(db);
   return done;
 }
 
@@ -655,13 +659,7 @@ TEST(Security, PlantedCodeNeverRunsAsTheSuperuserInATestACheckOrAProduction) {
   ASSERT_TRUE(Check(db, &check).ok());
   Upgrade checked = WatchToEnd(check.upgrade_id());
   EXPECT_EQ(checked.state(), STATE_SUCCEEDED) << checked.error();
-  ASSERT_TRUE(WaitFor([&] {
-    GetUpgradeOptionsRequest req;
-    req.set_database(db);
-    GetUpgradeOptionsResponse resp;
-    return platform->requests().GetUpgradeOptions(Context().get(), req, &resp).ok() &&
-           resp.active_upgrade_id().empty();
-  }));
+  AwaitNoActiveUpgrade(db);
 
   std::map<std::string, std::string> before = Checksums(db);
   Upgrade accepted;
