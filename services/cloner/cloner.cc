@@ -516,7 +516,19 @@ absl::Status Cloner::DropTestCopy(const upgrade::v1::Order& order, const std::st
 }
 
 absl::Status Cloner::OnTestCopyExtended(const upgrade::v1::Order& order, absl::Time expires_at) {
-  return store_.SetCopyExpiry(order.upgrade_id(), expires_at);
+  // request only ever pushes an expiry out: an extension that would move it back is an old record
+  // delivered again (or replayed), and changes nothing.
+  UPSHIFT_ASSIGN_OR_RETURN(std::vector<CopyRecord> live, store_.LiveCopies(order.database()));
+  for (const CopyRecord& copy : live) {
+    if (copy.order.upgrade_id() != order.upgrade_id()) continue;
+    if (expires_at <= copy.expires_at) {
+      LogInfo(absl::StrCat("an extension of copy ", order.test_database(), " to ", absl::FormatTime(expires_at),
+                           " does not push its expiry (", absl::FormatTime(copy.expires_at), ") out: ignored"));
+      return absl::OkStatus();
+    }
+    return store_.SetCopyExpiry(order.upgrade_id(), expires_at);
+  }
+  return absl::OkStatus();  // the copy is gone
 }
 
 absl::StatusOr<int> Cloner::ExpireTestCopies() {

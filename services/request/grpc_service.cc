@@ -75,8 +75,11 @@ grpc::Status UpgradeServiceImpl::ExtendTestCopy(grpc::ServerContext* context,
   absl::StatusOr<Principal> caller = auth_.Authenticate(*context);
   AuditedCall call = Call(*context, "ExtendTestCopy", caller, request->database(), "", "");
   if (caller.ok()) {
-    absl::StatusOr<upgrade::v1::ExtendTestCopyResponse> extended = copies_.Extend(*request, *caller);
+    TestCopies::ActedOn acted_on;
+    absl::StatusOr<upgrade::v1::ExtendTestCopyResponse> extended = copies_.Extend(*request, *caller, &acted_on);
     call.result = extended.status();
+    call.tenant = acted_on.tenant;
+    call.upgrade_id = acted_on.upgrade_id;
     if (extended.ok()) *response = *std::move(extended);
   }
   auditor_.Record(call).IgnoreError();

@@ -11,7 +11,7 @@
 namespace upshift::request {
 
 absl::StatusOr<upgrade::v1::ExtendTestCopyResponse> TestCopies::Extend(
-    const upgrade::v1::ExtendTestCopyRequest& request, const Principal& caller) {
+    const upgrade::v1::ExtendTestCopyRequest& request, const Principal& caller, ActedOn* acted_on) {
   UPSHIFT_RETURN_IF_ERROR(RequireScope(caller, scopes::kTest, "extending a test copy"));
   const std::string& copy = request.database();
   UPSHIFT_RETURN_IF_ERROR(ValidateDatabaseName(copy));
@@ -20,6 +20,7 @@ absl::StatusOr<upgrade::v1::ExtendTestCopyResponse> TestCopies::Extend(
   if (!found.has_value() || !caller.ActsFor(found->order.tenant())) {
     return absl::NotFoundError(absl::StrCat("\"", copy, "\" is not a test copy"));
   }
+  if (acted_on != nullptr) *acted_on = {found->order.tenant(), found->order.upgrade_id()};
   if (found->order.purpose() == upgrade::v1::PURPOSE_CHECK) {
     return absl::FailedPreconditionError(
         absl::StrCat("\"", copy, "\" is the throwaway copy of a check: it is dropped when the check ends"));

@@ -17,11 +17,18 @@ class TestCopies {
   TestCopies(OrderStore& store, Clock& clock, absl::Duration step, std::function<void()> recorded)
       : store_(store), clock_(clock), step_(step), recorded_(std::move(recorded)) {}
 
+  // What the audit trail says a call acted on: set once the copy is found to be the caller's, so
+  // also when the extension is then refused.
+  struct ActedOn {
+    std::string tenant;
+    std::string upgrade_id;
+  };
+
   // INVALID_ARGUMENT: malformed name. NOT_FOUND: not a test copy, or another tenant's. FAILED_PRECONDITION: not handed
   // over yet, or removed. The new expiry is one step past the later of now and the current one.
-  // PERMISSION_DENIED without upgrades.test.
+  // PERMISSION_DENIED without upgrades.test. `acted_on`, when given, is filled as ActedOn says.
   absl::StatusOr<upgrade::v1::ExtendTestCopyResponse> Extend(const upgrade::v1::ExtendTestCopyRequest& request,
-                                                             const Principal& caller);
+                                                             const Principal& caller, ActedOn* acted_on = nullptr);
 
  private:
   OrderStore& store_;

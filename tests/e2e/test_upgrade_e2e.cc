@@ -9,6 +9,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "libs/common/ids.h"
 #include "libs/auth/principal.h"
 #include "libs/auth/token_minter.h"
 #include "libs/common/time.h"
@@ -1139,6 +1140,14 @@ TEST(Audit, EveryMutatingCallIsRecordedWithWhoFromWhereWhatAndTheAnswer) {
   cancel.set_upgrade_id(accepted.upgrade().upgrade_id());
   CancelUpgradeResponse cancelled;
   ASSERT_TRUE(owner.requests->CancelUpgrade(Context().get(), cancel, &cancelled).ok());
+  // An extension of the cancelled Test's copy is refused, and recorded with the tenant and upgrade
+  // it acted on (issue 20).
+  ExtendTestCopyRequest extend;
+  const std::string copy = TestDatabaseName(db, accepted.upgrade().upgrade_id());
+  extend.set_database(copy);
+  ExtendTestCopyResponse extended;
+  EXPECT_EQ(owner.requests->ExtendTestCopy(Context().get(), extend, &extended).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
   // Reads are not audited; an unauthenticated call is logged, not recorded.
   GetUpgradeOptionsRequest options;
   options.set_database(db);
@@ -1152,6 +1161,14 @@ TEST(Audit, EveryMutatingCallIsRecordedWithWhoFromWhereWhatAndTheAnswer) {
   ListAuditRecordsRequest req;
   req.set_database(db);
   ListAuditRecordsResponse resp;
+  req.set_database(copy);
+  ASSERT_TRUE(audit->ListAuditRecords(Context().get(), req, &resp).ok());
+  ASSERT_EQ(resp.records_size(), 1);
+  EXPECT_EQ(resp.records(0).method(), "upgrade.v1.UpgradeService/ExtendTestCopy");
+  EXPECT_EQ(resp.records(0).tenant(), "audited_owner");
+  EXPECT_EQ(resp.records(0).upgrade_id(), accepted.upgrade().upgrade_id());
+  EXPECT_EQ(resp.records(0).code(), static_cast<int>(grpc::StatusCode::FAILED_PRECONDITION));
+  req.set_database(db);
   ASSERT_TRUE(audit->ListAuditRecords(Context().get(), req, &resp).ok());
   ASSERT_EQ(resp.records_size(), 4);
   const AuditRecord& cancel_record = resp.records(0);
@@ -1183,8 +1200,9 @@ TEST(Audit, EveryMutatingCallIsRecordedWithWhoFromWhereWhatAndTheAnswer) {
   ASSERT_FALSE(resp.next_page_token().empty());
   req.set_page_token(resp.next_page_token());
   ASSERT_TRUE(audit->ListAuditRecords(Context().get(), req, &resp).ok());
-  EXPECT_EQ(resp.records_size(), 1);  // the owner's three calls (the stranger's is its own tenant's)
-  EXPECT_EQ(resp.records(0).upgrade_id(), accepted.upgrade().upgrade_id());
+  // The owner's four calls, its extension of the copy among them (the stranger's is its own tenant's).
+  ASSERT_EQ(resp.records_size(), 2);
+  EXPECT_EQ(resp.records(1).upgrade_id(), accepted.upgrade().upgrade_id());
   auto as_owner = upgrade::v1::AuditService::NewStub(grpc::CreateChannel(
       platform->request_address(),
       platform->CredentialsWithToken(platform->Token({"", "", "carol@audited", "audited_owner", {scopes::kRead}}))));

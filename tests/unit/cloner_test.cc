@@ -520,6 +520,22 @@ TEST_F(ClonerTest, AnExtensionPostponesTheDropAndStartsTheWarningsOver) {
   EXPECT_EQ(publisher_.Events().back().test_copy_expiring().days_left(), 7);
 }
 
+// Issue 20: extensions only push an expiry out, so an older one delivered again, or replayed by
+// someone who recorded it, cannot bring the drop forward.
+TEST_F(ClonerTest, AnOlderExtensionDeliveredAgainDoesNotMoveTheExpiryBack) {
+  ASSERT_TRUE(Make().OnAccepted(SampleOrder()).ok());
+  Cloner cloner = Make();
+  const absl::Time first = clock_.now + absl::Hours(24 * 40), second = clock_.now + absl::Hours(24 * 70);
+  ASSERT_TRUE(cloner.OnTestCopyExtended(SampleOrder(), first).ok());
+  ASSERT_TRUE(cloner.OnTestCopyExtended(SampleOrder(), second).ok());
+  ASSERT_TRUE(cloner.OnTestCopyExtended(SampleOrder(), first).ok());  // the first, again
+  ASSERT_EQ(store_.copies.size(), 1u);
+  EXPECT_EQ(store_.copies[0].expires_at, second);
+  clock_.now += absl::Hours(24 * 45);  // past the first extension's expiry
+  EXPECT_EQ(*cloner.ExpireTestCopies(), 0);
+  EXPECT_EQ(hosting_.dbs.count("acme_test_0f8fad5b"), 1u);
+}
+
 TEST_F(ClonerTest, ARedeliveredProductionOrderAfterItsSnapshotOnlyRepublishesIt) {
   ASSERT_TRUE(Make().OnProductionAccepted(ProductionOrder()).ok());
   gate_.done.clear();  // as if the replica died before marking its claim done
