@@ -10,7 +10,8 @@ namespace upshift::testing {
 // Polls `condition` every 20 ms until it holds (true) or `timeout` passes (false).
 bool WaitFor(const std::function<bool()>& condition, absl::Duration timeout = absl::Seconds(30));
 
-// A free TCP port on 127.0.0.1 (bound and released; the OS does not hand it out again at once).
+// A free TCP port on 127.0.0.1, below the range the kernel gives outgoing connections (so no client
+// socket takes it before the server binds it), never the same twice in one process.
 int FreePort();
 
 // A new empty directory under /tmp, readable by every user (PostgreSQL runs as `postgres`).
