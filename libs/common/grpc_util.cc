@@ -1,6 +1,15 @@
 #include "libs/common/grpc_util.h"
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/impl/server_builder_option.h>
+#include <grpcpp/impl/server_builder_plugin.h>
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <vector>
+
+#include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/health_check_service_interface.h>
 
 #include <grpcpp/support/server_interceptor.h>
@@ -85,12 +94,47 @@ absl::Status FromGrpcStatus(const grpc::Status& status) {
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
 }
 
+namespace {
+
+std::atomic<bool> reflection_enabled{false};
+
+// gRPC's reflection plugin registers itself for every server once it is linked in: this option
+// takes it out again while reflection is not enabled.
+class WithoutReflection final : public grpc::ServerBuilderOption {
+ public:
+  void UpdateArguments(grpc::ChannelArguments*) override {}
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
+    plugins->erase(std::remove_if(plugins->begin(), plugins->end(),
+                                  [](const std::unique_ptr<grpc::ServerBuilderPlugin>& p) {
+                                    return p->name() == "proto_server_reflection";
+                                  }),
+                   plugins->end());
+  }
+};
+
+// A server whose only service is gRPC's default health service (added when the server starts) needs
+// a service of its own for the builder to accept it: one that knows no method (every call to an
+// unknown method answers UNIMPLEMENTED, as without it). One per such server, kept for the process.
+grpc::CallbackGenericService* KnowsNoMethod() {
+  static std::mutex mu;
+  static auto* kept = new std::vector<std::unique_ptr<grpc::CallbackGenericService>>();
+  std::lock_guard<std::mutex> lock(mu);
+  return kept->emplace_back(std::make_unique<grpc::CallbackGenericService>()).get();
+}
+
+}  // namespace
+
+void EnableServerReflection() {
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  reflection_enabled = true;
+}
+
 absl::StatusOr<std::unique_ptr<grpc::Server>> StartGrpcServer(
     const std::string& address, const std::vector<grpc::Service*>& services,
     const std::shared_ptr<grpc::ServerCredentials>& credentials, int* bound_port) {
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  if (!reflection_enabled) builder.SetOption(std::make_unique<WithoutReflection>());
   builder.AddListeningPort(address, credentials, bound_port);
   // No request of Upshift's comes near 4 MiB: a larger one is refused before it is read.
   builder.SetMaxReceiveMessageSize(4 << 20);
@@ -100,6 +144,7 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> StartGrpcServer(
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20 * 1000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   for (grpc::Service* service : services) builder.RegisterService(service);
+  if (services.empty()) builder.RegisterCallbackGenericService(KnowsNoMethod());
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(std::make_unique<CallMetricsFactory>());
   builder.experimental().SetInterceptorCreators(std::move(interceptors));

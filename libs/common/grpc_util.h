@@ -16,12 +16,17 @@ namespace upshift {
 grpc::Status ToGrpcStatus(const absl::Status& status);
 absl::Status FromGrpcStatus(const grpc::Status& status);
 
-// A started gRPC server with the health service and server reflection on, listening on `address`
-// (port 0 picks a free port) with `credentials` (see libs/common/tls.h). The bound port is in
-// *bound_port. Services must outlive the server.
+// A started gRPC server with the health service on, listening on `address` (port 0 picks a free
+// port) with `credentials` (see libs/common/tls.h). The bound port is in *bound_port. Services must
+// outlive the server.
 absl::StatusOr<std::unique_ptr<grpc::Server>> StartGrpcServer(
     const std::string& address, const std::vector<grpc::Service*>& services,
     const std::shared_ptr<grpc::ServerCredentials>& credentials, int* bound_port);
+
+// Turns server reflection (grpc.reflection.v1alpha) on for every server this process starts from
+// now on. It answers without a token (gRPC's plugin knows no authentication), so it is off unless
+// an operator turns it on.
+void EnableServerReflection();
 
 // Sets the overall and every named service's health (grpc.health.v1) to SERVING or NOT_SERVING.
 void SetServing(grpc::Server& server, bool serving);

@@ -1,5 +1,7 @@
 #include "libs/common/tls_flags.h"
 
+#include <mutex>
+
 #include "absl/flags/flag.h"
 #include "libs/common/logging.h"
 
@@ -15,9 +17,12 @@ namespace upshift {
 TlsOptions TlsOptionsFromFlags() {
   TlsOptions options{absl::GetFlag(FLAGS_tls_cert), absl::GetFlag(FLAGS_tls_key), absl::GetFlag(FLAGS_tls_ca),
                      absl::GetFlag(FLAGS_tls_refresh_interval), absl::GetFlag(FLAGS_insecure_plaintext)};
+  static std::once_flag warned;  // once per process, however often the flags are read
   if (options.plaintext) {
-    LogWarning("--insecure_plaintext: gRPC without TLS; anyone on the network path can read and change the calls. "
-               "Never run so in production.");
+    std::call_once(warned, [] {
+      LogWarning("--insecure_plaintext: gRPC without TLS; anyone on the network path can read and change the calls. "
+                 "Never run so in production.");
+    });
   }
   return options;
 }

@@ -33,6 +33,13 @@ struct ClaimAnswer {
   bool done = false;  // the work was done and its outcome announced
 };
 
+// Where an order stands as request recorded it (see upgrade.v1.GetOrderResponse).
+struct OrderState {
+  bool cancel_requested = false;
+  bool past_point_of_no_return = false;
+  bool ended = false;
+};
+
 // Asks request, which owns orders, whether an upgrade may pass a checkpoint that a cancellation
 // must not race with, and what an upgrade's order is. Thread-safe.
 class Gate {
@@ -43,6 +50,9 @@ class Gate {
   // The order as request stored it. NOT_FOUND: request admitted no such upgrade. UNAVAILABLE: ask
   // again later.
   virtual absl::StatusOr<upgrade::v1::Order> GetOrder(const std::string& upgrade_id) = 0;
+  // Where the order of `upgrade_id` stands now (asked each time: it changes). NOT_FOUND, UNAVAILABLE
+  // as GetOrder.
+  virtual absl::StatusOr<OrderState> GetState(const std::string& upgrade_id) = 0;
   // Claims (or renews) `work` of an upgrade for `holder`, for `ttl`: granted unless another holder's
   // claim is live. UNAVAILABLE: ask again later.
   virtual absl::StatusOr<ClaimAnswer> Claim(const std::string& upgrade_id, const std::string& work,
@@ -63,6 +73,7 @@ class CachingGate final : public Gate {
     return gate_.Pass(upgrade_id, checkpoint);
   }
   absl::StatusOr<upgrade::v1::Order> GetOrder(const std::string& upgrade_id) override;
+  absl::StatusOr<OrderState> GetState(const std::string& upgrade_id) override { return gate_.GetState(upgrade_id); }
   absl::StatusOr<ClaimAnswer> Claim(const std::string& upgrade_id, const std::string& work, const std::string& holder,
                                     absl::Duration ttl) override {
     return gate_.Claim(upgrade_id, work, holder, ttl);

@@ -50,7 +50,7 @@ absl::StatusOr<Passage> GrpcGate::Pass(const std::string& upgrade_id, upgrade::v
   return Passage{response.ended() ? Passage::kEnded : Passage::kCancelled, response.reason()};
 }
 
-absl::StatusOr<upgrade::v1::Order> GrpcGate::GetOrder(const std::string& upgrade_id) {
+absl::StatusOr<upgrade::v1::GetOrderResponse> GrpcGate::Fetch(const std::string& upgrade_id) {
   upgrade::v1::GetOrderRequest request;
   request.set_upgrade_id(upgrade_id);
   upgrade::v1::GetOrderResponse response;
@@ -58,7 +58,19 @@ absl::StatusOr<upgrade::v1::Order> GrpcGate::GetOrder(const std::string& upgrade
   context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(impl_->timeout));
   grpc::Status status = impl_->stub->GetOrder(&context, request, &response);
   if (!status.ok()) return FromGateStatus(status);
-  return std::move(*response.mutable_order());
+  return response;
+}
+
+absl::StatusOr<upgrade::v1::Order> GrpcGate::GetOrder(const std::string& upgrade_id) {
+  absl::StatusOr<upgrade::v1::GetOrderResponse> response = Fetch(upgrade_id);
+  if (!response.ok()) return response.status();
+  return std::move(*response->mutable_order());
+}
+
+absl::StatusOr<OrderState> GrpcGate::GetState(const std::string& upgrade_id) {
+  absl::StatusOr<upgrade::v1::GetOrderResponse> response = Fetch(upgrade_id);
+  if (!response.ok()) return response.status();
+  return OrderState{response->cancel_requested(), response->past_point_of_no_return(), response->ended()};
 }
 
 absl::StatusOr<ClaimAnswer> GrpcGate::Claim(const std::string& upgrade_id, const std::string& work,

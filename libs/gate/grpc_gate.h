@@ -20,6 +20,7 @@ class GrpcGate final : public Gate {
   ~GrpcGate() override;
   absl::StatusOr<Passage> Pass(const std::string& upgrade_id, upgrade::v1::Checkpoint checkpoint) override;
   absl::StatusOr<upgrade::v1::Order> GetOrder(const std::string& upgrade_id) override;
+  absl::StatusOr<OrderState> GetState(const std::string& upgrade_id) override;
   absl::StatusOr<ClaimAnswer> Claim(const std::string& upgrade_id, const std::string& work, const std::string& holder,
                                     absl::Duration ttl) override;
   absl::Status Release(const std::string& upgrade_id, const std::string& work, const std::string& holder,
@@ -28,6 +29,7 @@ class GrpcGate final : public Gate {
   struct Impl;
 
  private:
+  absl::StatusOr<upgrade::v1::GetOrderResponse> Fetch(const std::string& upgrade_id);
   std::unique_ptr<Impl> impl_;
 };
 

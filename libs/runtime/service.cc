@@ -18,6 +18,8 @@ ABSL_FLAG(std::string, log_format, "text", "Log lines as text, or json: one obje
 ABSL_FLAG(std::string, metrics_listen, "",
           "Address of the /metrics endpoint, HTTPS with --tls_cert (default 0.0.0.0:<the service's metrics port>; "
           "off: none)");
+ABSL_FLAG(bool, grpc_reflection, false,
+          "Serve gRPC server reflection on every gRPC port (it answers without a token: for debugging only)");
 ABSL_FLAG(absl::Duration, health_interval, absl::Seconds(2), "How often health probes the service's dependencies");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(20),
           "After a stop signal, how long the shutdown may take before a watchdog ends the process (keep below "
@@ -110,6 +112,14 @@ int Service::Serve(absl::string_view what, const std::string& listen, const std:
                    const std::shared_ptr<grpc::ServerCredentials>& credentials, std::vector<HealthProbe> probes,
                    std::vector<std::string> service_names) {
   int port = 0;
+  if (absl::GetFlag(FLAGS_grpc_reflection)) {
+    static const bool warned = [] {
+      LogWarning("--grpc_reflection: every gRPC port describes its services to anyone, without a token");
+      EnableServerReflection();
+      return true;
+    }();
+    (void)warned;
+  }
   absl::StatusOr<std::unique_ptr<grpc::Server>> server = StartGrpcServer(listen, services, credentials, &port);
   Check(server.status(), absl::StrCat("serve ", what, " on ", listen));
   auto entry = std::make_unique<Server>();
@@ -129,6 +139,21 @@ void Service::Task(std::string name, std::function<void(const std::atomic<bool>&
   task->run = std::move(run);
   task->wake = std::move(wake);
   tasks_.push_back(std::move(task));
+}
+
+void Service::Every(std::string name, absl::Duration every, std::function<absl::Status()> tick) {
+  static metrics::Family& failures = metrics::Default().Counter(
+      "upshift_periodic_task_failures_total", "Runs of a periodic task (retention, sweeps) that failed", {"task"});
+  Task(name, [name, every, tick = std::move(tick)](const std::atomic<bool>& stop) {
+    while (!stop) {
+      if (absl::Status s = tick(); !s.ok()) {
+        LogWarning(absl::StrCat(name, ": ", s.ToString()));
+        failures.Increment({name});
+      }
+      absl::Time next = absl::Now() + every;
+      while (!stop && absl::Now() < next) absl::SleepFor(absl::Milliseconds(100));
+    }
+  });
 }
 
 void Service::OnScrape(std::function<void()> collect) {

@@ -29,6 +29,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "libs/common/health.h"
 
 namespace upshift::metrics {
@@ -99,6 +100,11 @@ class Service {
   // task that returns by itself before that is a failure: the process stops with kExitFailed.
   void Task(std::string name, std::function<void(const std::atomic<bool>& stop)> run,
             std::function<void()> wake = {});
+
+  // A background task that calls `tick` once now and then once per `every`, until the shutdown. A
+  // failed tick is logged (with the task's name) and counted in
+  // upshift_periodic_task_failures_total{task}; the next one runs as planned.
+  void Every(std::string name, absl::Duration every, std::function<absl::Status()> tick);
 
   // Called at each scrape of /metrics, before the metrics are written: for values read then (a
   // queue's depth). No scrape comes after Run() returned.

@@ -77,6 +77,12 @@ class CloneStore {
   // Records that a copy was dropped, and why.
   virtual absl::Status RecordDrop(const std::string& upgrade_id, const std::string& database,
                                   const std::string& reason) = 0;
+
+  // Events acted on, by id, so that one delivered again (or replayed) changes nothing.
+  virtual absl::StatusOr<bool> WasApplied(const std::string& event_id) = 0;
+  virtual absl::Status MarkApplied(const std::string& event_id) = 0;
+  // Forgets at most `batch` events applied before `cutoff`; returns how many.
+  virtual absl::StatusOr<int> ForgetAppliedBefore(absl::Time cutoff, int batch) = 0;
 };
 
 }  // namespace upshift::cloner

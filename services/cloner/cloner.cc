@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "libs/common/batches.h"
 #include "libs/common/logging.h"
 #include "libs/common/retry.h"
 #include "libs/common/status_macros.h"
@@ -103,7 +104,17 @@ absl::Status Cloner::Handle(const ConsumedRecord& record) {
   if (action == nullptr) return absl::OkStatus();
   // Every name acted on comes from the order request stored, never from the record.
   UPSHIFT_ASSIGN_OR_RETURN(upgrade::v1::Order order, AuthoritativeOrder(gate_, event.order()));
-  return action(order);
+  // A record acted on already (delivered again, or replayed) changes nothing.
+  UPSHIFT_ASSIGN_OR_RETURN(bool applied, store_.WasApplied(event.event_id()));
+  if (applied) return absl::OkStatus();
+  UPSHIFT_RETURN_IF_ERROR(action(order));
+  return store_.MarkApplied(event.event_id());
+}
+
+absl::StatusOr<int> Cloner::ForgetAppliedEvents() {
+  return UntilShortBatch(
+      [&] { return store_.ForgetAppliedBefore(clock_.Now() - options_.applied_events_retention, options_.prune_batch); },
+      options_.prune_batch);
 }
 
 absl::StatusOr<bool> Cloner::DropIfMade(const std::string& upgrade_id, const std::string& database) {
@@ -500,7 +511,17 @@ absl::StatusOr<int> Cloner::RollBackStalledUpgrades() {
   return rolled_back;
 }
 
-absl::Status Cloner::OnCancelled(const upgrade::v1::Order& order) { return DropCopy(order, "test upgrade cancelled"); }
+absl::Status Cloner::OnCancelled(const upgrade::v1::Order& order) {
+  // Only a worker says a Test was cancelled, and only after its customer asked request to: a
+  // cancellation nobody asked for is a forgery (or a worker's leaked key) and drops nothing.
+  UPSHIFT_ASSIGN_OR_RETURN(OrderState state, gate_.GetState(order.upgrade_id()));
+  if (!state.cancel_requested) {
+    return absl::PermissionDeniedError(absl::StrCat("upgrade ", order.upgrade_id(),
+                                                    " was cancelled, the record says, but no cancellation was "
+                                                    "requested: its copy is kept"));
+  }
+  return DropCopy(order, "test upgrade cancelled");
+}
 
 absl::Status Cloner::DropCopy(const upgrade::v1::Order& order, const std::string& reason) {
   UPSHIFT_ASSIGN_OR_RETURN(bool dropped, DropIfMade(order.upgrade_id(), order.test_database()));
@@ -563,6 +584,16 @@ absl::StatusOr<int> Cloner::ExpireTestCopies() {
 
 absl::Status Cloner::OnCheckEnded(const upgrade::v1::Order& order) { return DropCopy(order, "the check ended"); }
 
-absl::Status Cloner::OnFailed(const upgrade::v1::Order& order) { return DropCopy(order, "test upgrade failed"); }
+absl::Status Cloner::OnFailed(const upgrade::v1::Order& order) {
+  // A Test fails before its copy is handed over, never after: a failure recorded past that point is
+  // a forgery (or a worker's leaked key), and the customer's copy stays.
+  UPSHIFT_ASSIGN_OR_RETURN(OrderState state, gate_.GetState(order.upgrade_id()));
+  if (state.past_point_of_no_return) {
+    return absl::PermissionDeniedError(absl::StrCat("upgrade ", order.upgrade_id(),
+                                                    " failed, the record says, but its copy was handed over: it is "
+                                                    "kept"));
+  }
+  return DropCopy(order, "test upgrade failed");
+}
 
 }  // namespace upshift::cloner

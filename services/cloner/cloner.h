@@ -58,6 +58,10 @@ struct ClonerOptions {
   int max_concurrent_copies = 2;
   // This replica's claims on the copies and restore points it makes.
   ClaimOptions claims{"cloner"};
+  // How long the ids of the events acted on are kept (a replay older than this meets the stored
+  // order's checks only), and how many are forgotten per transaction.
+  absl::Duration applied_events_retention = absl::Hours(24 * 90);
+  int prune_batch = 1000;
 };
 
 // Makes the test copy of every accepted Test upgrade (and the throwaway copy of every check), checks
@@ -103,6 +107,8 @@ class Cloner {
   // Warns 7 days and 1 day before a test copy expires, and drops expired copies (recording each
   // drop). Returns how many copies were dropped.
   absl::StatusOr<int> ExpireTestCopies();
+  // Forgets the ids of events acted on longer than applied_events_retention ago. Returns how many.
+  absl::StatusOr<int> ForgetAppliedEvents();
 
   // Drops the restore points kept longer than their retention, recording each drop. Returns how many.
   absl::StatusOr<int> DropExpiredRestorePoints();

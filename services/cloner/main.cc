@@ -32,6 +32,8 @@ ABSL_FLAG(absl::Duration, restore_point_retention, absl::Hours(24 * 7),
           "How long the restore point of a successful Production upgrade is kept");
 ABSL_FLAG(absl::Duration, sweep_interval, absl::Seconds(30),
           "How often expired restore points and stalled Production upgrades are looked for");
+ABSL_FLAG(absl::Duration, applied_events_retention, absl::Hours(24 * 90),
+          "How long the ids of the events the cloner acted on are kept, so that a replay changes nothing");
 ABSL_FLAG(int, max_test_copies, 5, "Test copies kept per database; making one more drops the oldest");
 ABSL_FLAG(absl::Duration, test_copy_ttl, absl::Hours(24 * 30), "A test copy is dropped this long after it was made");
 ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(10),
@@ -76,6 +78,7 @@ absl::StatusOr<Config> ReadConfig() {
   c.options.migration_lease = absl::GetFlag(FLAGS_migration_lease);
   c.options.max_test_copies = absl::GetFlag(FLAGS_max_test_copies);
   c.options.test_copy_ttl = absl::GetFlag(FLAGS_test_copy_ttl);
+  c.options.applied_events_retention = absl::GetFlag(FLAGS_applied_events_retention);
   c.options.reserved = absl::GetFlag(FLAGS_reserved_databases);
   absl::StatusOr<ClaimOptions> claims = ClaimOptionsFromFlags("cloner");
   if (!claims.ok()) return claims.status();
@@ -150,6 +153,7 @@ int Main(int argc, char** argv) {
   // Declared first, stopped last: the sweeper may still roll back what the consumer left.
   service.Task("sweeper", [&](const std::atomic<bool>& stop) { Sweep(cloner, config.sweep_interval, stop); });
   service.Task("consumer", [&](const std::atomic<bool>& stop) { consumer->Run(stop); });
+  service.Every("retention", absl::Hours(1), [&] { return cloner.ForgetAppliedEvents().status(); });
   service.OnStopped([&] { producer->Flush(absl::Seconds(5)); });
   return service.Run();
 }

@@ -64,8 +64,18 @@ INSERT INTO cloner.made (upgrade_id, database)
   FROM cloner.productions WHERE snapshot IS NOT NULL ON CONFLICT DO NOTHING;
 )sql";
 
+// Version 2: the events acted on, so that one delivered again, or replayed, changes nothing.
+constexpr char kSchemaV2[] = R"sql(
+CREATE TABLE cloner.applied_events (
+  event_id   text PRIMARY KEY,
+  applied_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX applied_events_by_age ON cloner.applied_events (applied_at);
+)sql";
+
 const std::vector<pg::SchemaMigration> kMigrations = {
   {1, "baseline: the schema before versions", kSchemaV1},
+  {2, "applied events", kSchemaV2},
 };
 
 }  // namespace
@@ -158,6 +168,37 @@ absl::Status PgCloneStore::RecordDrop(const std::string& upgrade_id, const std::
         upgrade_id, database, reason);
     return absl::OkStatus();
   });
+}
+
+absl::StatusOr<bool> PgCloneStore::WasApplied(const std::string& event_id) {
+  bool applied = false;
+  absl::Status status = pool_->Transact([&](pqxx::work& tx) {
+    applied = !tx.exec_params("SELECT 1 FROM cloner.applied_events WHERE event_id = $1", event_id).empty();
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return applied;
+}
+
+absl::Status PgCloneStore::MarkApplied(const std::string& event_id) {
+  return pool_->Transact([&](pqxx::work& tx) {
+    tx.exec_params("INSERT INTO cloner.applied_events (event_id) VALUES ($1) ON CONFLICT DO NOTHING", event_id);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<int> PgCloneStore::ForgetAppliedBefore(absl::Time cutoff, int batch) {
+  int forgotten = 0;
+  absl::Status status = pool_->Transact([&](pqxx::work& tx) {
+    forgotten = static_cast<int>(
+        tx.exec_params("DELETE FROM cloner.applied_events WHERE event_id IN (SELECT event_id FROM "
+                       "cloner.applied_events WHERE applied_at < $1::timestamptz ORDER BY applied_at LIMIT $2)",
+                       pg::FormatTime(cutoff), batch)
+            .affected_rows());
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return forgotten;
 }
 
 absl::Status PgCloneStore::RecordMaking(const std::string& upgrade_id, const std::string& database) {

@@ -24,6 +24,9 @@ class PgCloneStore final : public CloneStore {
   absl::Status MarkCopyDropped(const std::string& upgrade_id) override;
   absl::Status SetCopyWarned(const std::string& upgrade_id, int days) override;
   absl::Status SetCopyExpiry(const std::string& upgrade_id, absl::Time expires_at) override;
+  absl::StatusOr<bool> WasApplied(const std::string& event_id) override;
+  absl::Status MarkApplied(const std::string& event_id) override;
+  absl::StatusOr<int> ForgetAppliedBefore(absl::Time cutoff, int batch) override;
   absl::Status RecordDrop(const std::string& upgrade_id, const std::string& database,
                           const std::string& reason) override;
   absl::Status RecordMaking(const std::string& upgrade_id, const std::string& database) override;

@@ -22,6 +22,8 @@ ABSL_FLAG(std::string, smtp_password, "", "SMTP password (prefer UPSHIFT_SMTP_PA
 ABSL_FLAG(std::string, outbox_dir, "./outbox", "Where messages go when no SMTP server is configured");
 ABSL_FLAG(std::string, mail_from, "upgrades@upshift.example.com", "Sender address");
 ABSL_FLAG(std::string, connect_hint, "", "How customers reach the hosting server, e.g. 'host=db.example.com port=5432'");
+ABSL_FLAG(absl::Duration, retention, absl::Hours(24 * 90),
+          "How long the orders and sent emails of an ended upgrade are kept (pruned hourly, in batches)");
 
 namespace upshift::notifier {
 namespace {
@@ -46,7 +48,10 @@ int Main(int argc, char** argv) {
   const std::string platform_db = absl::GetFlag(FLAGS_platform_db);
   std::unique_ptr<PgSentLog> log = service.AwaitOpen([&] { return PgSentLog::Open(platform_db); }, "platform database");
   std::unique_ptr<KafkaProducer> producer = service.Need(KafkaProducer::Create(kafka), "make the Kafka producer");
-  Notifier notifier({absl::GetFlag(FLAGS_connect_hint)}, *mailer, *log);
+  NotifierOptions options;
+  options.email.connect_hint = absl::GetFlag(FLAGS_connect_hint);
+  options.retention = absl::GetFlag(FLAGS_retention);
+  Notifier notifier(options, *mailer, *log);
   std::unique_ptr<KafkaConsumer> consumer = service.Need(
       KafkaConsumer::Create(kafka, "upshift-notifier", {topics::kOrders, topics::kEvents}, producer.get(),
                             [&notifier](const ConsumedRecord& r) { return notifier.Handle(r); }, {},
@@ -55,6 +60,7 @@ int Main(int argc, char** argv) {
   service.Serve("health", absl::GetFlag(FLAGS_health_listen), {}, serving,
                 {{"platform database", [&] { return pg::PingServer(platform_db); }}, BrokerProbe(*producer)});
   service.Task("consumer", [&](const std::atomic<bool>& stop) { consumer->Run(stop); });
+  service.Every("retention", absl::Hours(1), [&] { return notifier.Prune().status(); });
   service.OnStopped([&] { producer->Flush(absl::Seconds(5)); });
   return service.Run();
 }

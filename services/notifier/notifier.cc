@@ -1,6 +1,7 @@
 #include "services/notifier/notifier.h"
 
 #include "absl/strings/str_cat.h"
+#include "libs/common/batches.h"
 #include "libs/common/logging.h"
 #include "libs/common/status_macros.h"
 #include "libs/common/validation.h"
@@ -8,19 +9,59 @@
 
 namespace upshift::notifier {
 
+namespace {
+
+bool EndsTheUpgrade(const upgrade::v1::Event& event) {
+  switch (event.kind_case()) {
+    case upgrade::v1::Event::kSucceeded:
+    case upgrade::v1::Event::kFailed:
+    case upgrade::v1::Event::kCancelled:
+    case upgrade::v1::Event::kRolledBack:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
 absl::Status Notifier::Handle(const ConsumedRecord& record) {
   UPSHIFT_ASSIGN_OR_RETURN(upgrade::v1::Event event, ParseEvent(record));
   // What this thread logs from here on is about this upgrade (JSON logs: upgrade_id, database).
   LogScope scope(event.order().upgrade_id(), event.order().database());
-  std::optional<Email> email = ComposeEmail(event, options_);
+  const std::string& id = event.order().upgrade_id();
+  if (event.kind_case() == upgrade::v1::Event::kAccepted) {
+    // request's acceptance (only request may say one): the order every later email goes by.
+    UPSHIFT_RETURN_IF_ERROR(log_.RememberOrder(event.order()));
+  }
+  std::optional<Email> email = ComposeEmail(event, options_.email);
   if (!email.has_value()) return absl::OkStatus();
+  // A worker's record is about an order request announced, to the letter: its recipient, database
+  // and names are never the record's own.
+  UPSHIFT_ASSIGN_OR_RETURN(std::optional<upgrade::v1::Order> announced, log_.RememberedOrder(id));
+  if (!announced.has_value()) return OrderNotSeen(event.order(), clock_.Now(), options_.order_wait);
+  UPSHIFT_RETURN_IF_ERROR(AgreesWithStoredOrder(*announced, event.order()));
   UPSHIFT_RETURN_IF_ERROR(ValidateEmail(email->to));
   UPSHIFT_ASSIGN_OR_RETURN(bool sent, log_.WasSent(event.event_id()));
   if (sent) return absl::OkStatus();
+  const bool ends = EndsTheUpgrade(event);
+  if (ends) {
+    // An upgrade ends once: a second end (a forgery, or a worker's leaked key) is never announced.
+    UPSHIFT_ASSIGN_OR_RETURN(std::optional<std::string> ended, log_.EndAnnounced(id));
+    if (ended.has_value() && *ended != event.event_id()) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("the end of upgrade ", id, " was announced already (event ", *ended, ")"));
+    }
+  }
   // Sent, then recorded: a crash in between can repeat this one email (same Message-ID), never lose it.
   UPSHIFT_RETURN_IF_ERROR(mailer_.Send(*email));
   LogInfo(absl::StrCat("emailed ", email->to, ": ", email->subject));
-  return log_.MarkSent(event.event_id(), event.order().upgrade_id(), email->to, email->subject);
+  return log_.MarkSent(event.event_id(), id, email->to, email->subject, ends);
+}
+
+absl::StatusOr<int> Notifier::Prune() {
+  return UntilShortBatch([&] { return log_.Prune(clock_.Now() - options_.retention, options_.prune_batch); },
+                         options_.prune_batch);
 }
 
 }  // namespace upshift::notifier

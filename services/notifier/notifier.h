@@ -3,6 +3,7 @@
 
 #include <mutex>
 
+#include "libs/common/time.h"
 #include "libs/kafka/consumer.h"
 #include "libs/mail/mailer.h"
 #include "services/notifier/emails.h"
@@ -10,18 +11,35 @@
 
 namespace upshift::notifier {
 
-// Emails the customer on acceptance, success and failure of an upgrade, once per event.
+struct NotifierOptions {
+  EmailOptions email;
+  // How long a worker's record waits for its order's acceptance to arrive (OrderNotSeen).
+  absl::Duration order_wait = absl::Minutes(10);
+  // How long the orders and sent emails of an ended upgrade are kept, and how many upgrades' are
+  // forgotten per transaction.
+  absl::Duration retention = absl::Hours(24 * 90);
+  int prune_batch = 500;
+};
+
+// Emails the customer on acceptance, success and failure of an upgrade, once per event, at the
+// address request stored with the order.
 class Notifier {
  public:
-  Notifier(EmailOptions options, Mailer& mailer, SentLog& log) : options_(std::move(options)), mailer_(mailer), log_(log) {}
+  Notifier(NotifierOptions options, Mailer& mailer, SentLog& log, Clock& clock = SystemClock())
+      : options_(std::move(options)), mailer_(mailer), log_(log), clock_(clock) {}
 
-  // Consumer entry point for upgrade.orders and upgrade.events.
+  // Consumer entry point for upgrade.orders and upgrade.events. PERMISSION_DENIED (the DLQ) for a
+  // record whose order differs from request's acceptance, or that announces an upgrade's end twice.
   absl::Status Handle(const ConsumedRecord& record);
 
+  // Forgets the upgrades that ended longer than the retention ago, a batch at a time. Returns how many.
+  absl::StatusOr<int> Prune();
+
  private:
-  const EmailOptions options_;
+  const NotifierOptions options_;
   Mailer& mailer_;
   SentLog& log_;
+  Clock& clock_;
 };
 
 }  // namespace upshift::notifier

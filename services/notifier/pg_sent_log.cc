@@ -1,5 +1,6 @@
 #include "services/notifier/pg_sent_log.h"
 
+#include "absl/strings/str_cat.h"
 #include "libs/pg/pg.h"
 #include "libs/pg/schema_migrations.h"
 
@@ -20,8 +21,22 @@ CREATE TABLE IF NOT EXISTS notifier.sent (
 );
 )sql";
 
+// Version 2: the orders request announced (the only source of a recipient), and which email
+// announced an upgrade's end (one end per upgrade).
+constexpr char kSchemaV2[] = R"sql(
+CREATE TABLE notifier.orders (
+  upgrade_id    text PRIMARY KEY,
+  body          bytea NOT NULL,  -- upgrade.v1.Order, from request's signed acceptance
+  remembered_at timestamptz NOT NULL DEFAULT now()
+);
+ALTER TABLE notifier.sent ADD COLUMN ends boolean NOT NULL DEFAULT false;
+CREATE UNIQUE INDEX sent_one_end ON notifier.sent (upgrade_id) WHERE ends;
+CREATE INDEX sent_by_upgrade ON notifier.sent (upgrade_id);
+)sql";
+
 const std::vector<pg::SchemaMigration> kMigrations = {
   {1, "baseline: the schema before versions", kSchemaV1},
+  {2, "announced orders, one end per upgrade", kSchemaV2},
 };
 
 }  // namespace
@@ -46,14 +61,70 @@ absl::StatusOr<bool> PgSentLog::WasSent(const std::string& event_id) {
 }
 
 absl::Status PgSentLog::MarkSent(const std::string& event_id, const std::string& upgrade_id, const std::string& to,
-                                 const std::string& subject) {
+                                 const std::string& subject, bool ends) {
   return pool_->Transact([&](pqxx::work& tx) {
     tx.exec_params(
-        "INSERT INTO notifier.sent (event_id, upgrade_id, recipient, subject) VALUES ($1, $2, $3, $4) "
+        "INSERT INTO notifier.sent (event_id, upgrade_id, recipient, subject, ends) VALUES ($1, $2, $3, $4, $5) "
         "ON CONFLICT DO NOTHING",
-        event_id, upgrade_id, to, subject);
+        event_id, upgrade_id, to, subject, ends);
     return absl::OkStatus();
   });
+}
+
+absl::StatusOr<std::optional<std::string>> PgSentLog::EndAnnounced(const std::string& upgrade_id) {
+  std::optional<std::string> event_id;
+  absl::Status status = pool_->Transact([&](pqxx::work& tx) {
+    pqxx::result rows = tx.exec_params("SELECT event_id FROM notifier.sent WHERE upgrade_id = $1 AND ends", upgrade_id);
+    event_id.reset();
+    if (!rows.empty()) event_id = rows[0][0].as<std::string>();
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return event_id;
+}
+
+absl::Status PgSentLog::RememberOrder(const upgrade::v1::Order& order) {
+  return pool_->Transact([&](pqxx::work& tx) {
+    tx.exec_params("INSERT INTO notifier.orders (upgrade_id, body) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                   order.upgrade_id(), pqxx::binarystring(order.SerializeAsString()));
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::optional<upgrade::v1::Order>> PgSentLog::RememberedOrder(const std::string& upgrade_id) {
+  std::optional<upgrade::v1::Order> order;
+  absl::Status status = pool_->Transact([&](pqxx::work& tx) {
+    pqxx::result rows = tx.exec_params("SELECT body FROM notifier.orders WHERE upgrade_id = $1", upgrade_id);
+    order.reset();
+    if (rows.empty()) return absl::OkStatus();
+    pqxx::binarystring body(rows[0][0]);
+    upgrade::v1::Order parsed;
+    if (!parsed.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
+      return absl::DataLossError(absl::StrCat("notifier.orders holds an unreadable order for ", upgrade_id));
+    }
+    order = std::move(parsed);
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return order;
+}
+
+absl::StatusOr<int> PgSentLog::Prune(absl::Time cutoff, int batch) {
+  int forgotten = 0;
+  absl::Status status = pool_->Transact([&](pqxx::work& tx) {
+    pqxx::result ended = tx.exec_params(
+        "SELECT upgrade_id FROM notifier.sent WHERE ends AND sent_at < $1::timestamptz ORDER BY sent_at LIMIT $2",
+        pg::FormatTime(cutoff), batch);
+    forgotten = static_cast<int>(ended.size());
+    for (const auto& row : ended) {
+      const std::string id = row[0].as<std::string>();
+      tx.exec_params("DELETE FROM notifier.orders WHERE upgrade_id = $1", id);
+      tx.exec_params("DELETE FROM notifier.sent WHERE upgrade_id = $1", id);
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return forgotten;
 }
 
 }  // namespace upshift::notifier

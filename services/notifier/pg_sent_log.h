@@ -18,7 +18,11 @@ class PgSentLog final : public SentLog {
   ~PgSentLog() override;
   absl::StatusOr<bool> WasSent(const std::string& event_id) override;
   absl::Status MarkSent(const std::string& event_id, const std::string& upgrade_id, const std::string& to,
-                        const std::string& subject) override;
+                        const std::string& subject, bool ends) override;
+  absl::StatusOr<std::optional<std::string>> EndAnnounced(const std::string& upgrade_id) override;
+  absl::Status RememberOrder(const upgrade::v1::Order& order) override;
+  absl::StatusOr<std::optional<upgrade::v1::Order>> RememberedOrder(const std::string& upgrade_id) override;
+  absl::StatusOr<int> Prune(absl::Time cutoff, int batch) override;
 
  private:
   explicit PgSentLog(std::unique_ptr<pg::Pool> pool);

@@ -1,21 +1,32 @@
 #ifndef UPSHIFT_SERVICES_NOTIFIER_SENT_LOG_H_
 #define UPSHIFT_SERVICES_NOTIFIER_SENT_LOG_H_
 
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "upgrade/v1/events.pb.h"
 
 namespace upshift::notifier {
 
-// Which notifications were sent, so that none is sent twice. Thread-safe; UNAVAILABLE when the
-// database is unreachable.
+// Which notifications were sent, so that none is sent twice, and the orders request announced, so
+// that each email goes where the order says. Thread-safe; UNAVAILABLE when the database is
+// unreachable.
 class SentLog {
  public:
   virtual ~SentLog() = default;
   virtual absl::StatusOr<bool> WasSent(const std::string& event_id) = 0;
-  // Idempotent.
+  // Idempotent. `ends`: the email announced the upgrade's end.
   virtual absl::Status MarkSent(const std::string& event_id, const std::string& upgrade_id, const std::string& to,
-                                const std::string& subject) = 0;
+                                const std::string& subject, bool ends) = 0;
+  // The event whose email announced the end of `upgrade_id`, if one did.
+  virtual absl::StatusOr<std::optional<std::string>> EndAnnounced(const std::string& upgrade_id) = 0;
+  // Keeps `order` as request announced it (its acceptance). Idempotent: the first one stays.
+  virtual absl::Status RememberOrder(const upgrade::v1::Order& order) = 0;
+  virtual absl::StatusOr<std::optional<upgrade::v1::Order>> RememberedOrder(const std::string& upgrade_id) = 0;
+  // Forgets the orders of upgrades whose end was announced before `cutoff`, and their sent emails,
+  // at most `batch` orders. Returns how many orders it forgot.
+  virtual absl::StatusOr<int> Prune(absl::Time cutoff, int batch) = 0;
 };
 
 }  // namespace upshift::notifier

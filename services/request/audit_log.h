@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "libs/kafka/publisher.h"
 #include "upgrade/v1/audit.pb.h"
 
@@ -25,6 +26,9 @@ class AuditLog {
 
   // Appends `record` and `published` (its outbox entry for upgrade.audit) in one transaction.
   virtual absl::Status Append(const upgrade::v1::AuditRecord& record, const OutgoingRecord& published) = 0;
+
+  // Forgets at most `batch` records, oldest first, made before `cutoff`. Returns how many.
+  virtual absl::StatusOr<int> PruneAudit(absl::Time cutoff, int batch) = 0;
 
   // Up to `limit` records, newest first, before `before_seq` (0: from the newest), of `tenant` and
   // of `database` when they are not empty.

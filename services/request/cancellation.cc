@@ -72,6 +72,9 @@ absl::StatusOr<upgrade::v1::GetOrderResponse> Cancellation::GetOrder(const upgra
   if (!found.has_value()) return absl::NotFoundError(absl::StrCat("request admitted no upgrade ", request.upgrade_id()));
   upgrade::v1::GetOrderResponse response;
   *response.mutable_order() = std::move(found->order);
+  response.set_cancel_requested(found->cancel_requested_at != absl::InfinitePast());
+  response.set_past_point_of_no_return(found->no_return_at != absl::InfinitePast());
+  response.set_ended(found->outcome != Outcome::kActive);
   return response;
 }
 

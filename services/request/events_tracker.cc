@@ -9,6 +9,27 @@
 
 namespace upshift::request {
 
+namespace {
+
+// A worker's end of an upgrade must fit what request itself recorded of it: a cancellation comes
+// only after one was asked for, and a Test fails only before its copy was handed over. A record
+// that does not (a forgery, or a worker's leaked key) ends nothing.
+absl::Status AgreesWithProgress(const StoredOrder& stored, const upgrade::v1::Event& event) {
+  const std::string& id = stored.order.upgrade_id();
+  if (event.kind_case() == upgrade::v1::Event::kCancelled && stored.cancel_requested_at == absl::InfinitePast()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("the record says upgrade ", id, " was cancelled, but no cancellation was requested"));
+  }
+  if (event.kind_case() == upgrade::v1::Event::kFailed && stored.order.purpose() == upgrade::v1::PURPOSE_TEST &&
+      stored.no_return_at != absl::InfinitePast()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("the record says Test upgrade ", id, " failed, but its copy was handed over"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status EventsTracker::Handle(const ConsumedRecord& record) {
   UPSHIFT_ASSIGN_OR_RETURN(upgrade::v1::Event event, ParseEvent(record));
   // What this thread logs from here on is about this upgrade (JSON logs: upgrade_id, database).
@@ -27,6 +48,7 @@ absl::Status EventsTracker::Handle(const ConsumedRecord& record) {
         return absl::PermissionDeniedError(absl::StrCat("the record names upgrade ", id, ", which request never admitted"));
       }
       UPSHIFT_RETURN_IF_ERROR(AgreesWithStoredOrder(stored->order, event.order()));
+      UPSHIFT_RETURN_IF_ERROR(AgreesWithProgress(*stored, event));
       break;
     }
     default:

@@ -21,6 +21,7 @@
 #include "services/request/grpc_service.h"
 #include "libs/kafka/outbox_relay.h"
 #include "services/request/pg_order_store.h"
+#include "services/request/retention.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:50051", "gRPC listen address (port 0: any free port)");
 ABSL_FLAG(std::string, gate_listen, "0.0.0.0:50053",
@@ -52,6 +53,11 @@ ABSL_FLAG(std::vector<std::string>, gate_migrator_names, (std::vector<std::strin
           "Names (a certificate's CN or DNS SAN) of the migrator's client certificate: the gate serves it the migrator's work only");
 ABSL_FLAG(absl::Duration, test_copy_extension, absl::Hours(24 * 30),
           "How far one ExtendTestCopy pushes a test copy's expiry (past the later of now and its current expiry)");
+ABSL_FLAG(absl::Duration, audit_retention, absl::Hours(24 * 365),
+          "How long the audit trail keeps a record (pruned hourly, in batches)");
+ABSL_FLAG(absl::Duration, order_retention, absl::Hours(24 * 90),
+          "How long an ended order and its claims are kept (a Test's, from when its copy is gone); after "
+          "that its request_id may be used again");
 ABSL_FLAG(absl::Duration, outbox_poll_interval, absl::Seconds(1),
           "How often the outbox is checked besides after each admission (orders of other replicas)");
 
@@ -71,6 +77,8 @@ struct Config {
   int read_burst_per_tenant;
   int max_database_reads;
   absl::Duration database_read_timeout;
+  RetentionOptions retention;
+  bool plaintext;
 };
 
 Config ReadConfig() {
@@ -81,7 +89,9 @@ Config ReadConfig() {
           absl::GetFlag(FLAGS_test_copy_extension), absl::GetFlag(FLAGS_orders_per_tenant_per_hour),
           absl::GetFlag(FLAGS_order_burst_per_tenant), absl::GetFlag(FLAGS_reads_per_tenant_per_minute),
           absl::GetFlag(FLAGS_read_burst_per_tenant), absl::GetFlag(FLAGS_max_database_reads),
-          absl::GetFlag(FLAGS_database_read_timeout)};
+          absl::GetFlag(FLAGS_database_read_timeout),
+          {absl::GetFlag(FLAGS_audit_retention), absl::GetFlag(FLAGS_order_retention)},
+          TlsOptionsFromFlags().plaintext};
 }
 
 }  // namespace
@@ -119,7 +129,7 @@ int Main(int argc, char** argv) {
   WorkClaims claims(*store, *store);
   // Without TLS there is no certificate to tell the workers apart: every caller may do either's work.
   std::optional<GatePolicy> gate_policy;
-  if (!TlsOptionsFromFlags().plaintext) {
+  if (!config.plaintext) {
     gate_policy.emplace(GateIdentities{absl::GetFlag(FLAGS_gate_cloner_names), absl::GetFlag(FLAGS_gate_migrator_names)});
   }
   UpgradeGateImpl gate(cancellation, claims, std::move(gate_policy));
@@ -146,6 +156,8 @@ int Main(int argc, char** argv) {
   });
   service.Task("outbox relay", [&](const std::atomic<bool>& stop) { relay.Run(stop); }, wake_relay);
   service.Task("events consumer", [&](const std::atomic<bool>& stop) { consumer->Run(stop); });
+  service.Every("retention", absl::Hours(1),
+                [&] { return PruneExpired(*store, *store, SystemClock(), config.retention).status(); });
   service.OnStopped([&] { producer->Flush(absl::Seconds(5)); });
   return service.Run();
 }

@@ -93,6 +93,10 @@ class OrderStore {
       const std::string& upgrade_id, const std::function<absl::StatusOr<absl::Time>(const StoredOrder&)>& decide,
       const std::function<OutgoingRecord(const StoredOrder&, absl::Time)>& record_for) = 0;
 
+  // Forgets at most `batch` orders that ended before `cutoff`, and their claims: Tests only once
+  // their copy is gone (a copy still lives on its order). Returns how many orders it forgot.
+  virtual absl::StatusOr<int> PruneEnded(absl::Time cutoff, int batch) = 0;
+
   // Records what a Test measured (fields left zero are not changed). Unknown upgrade id: OK.
   virtual absl::Status RecordTimings(const std::string& upgrade_id, const TestTimings& timings) = 0;
 

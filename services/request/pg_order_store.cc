@@ -216,6 +216,39 @@ absl::Status PgOrderStore::Admit(const upgrade::v1::Order& order, const Outgoing
   return status;
 }
 
+absl::StatusOr<int> PgOrderStore::PruneEnded(absl::Time cutoff, int batch) {
+  int forgotten = 0;
+  absl::Status status = pool_->Transact([&](pqxx::work& tx) {
+    pqxx::result gone = tx.exec_params(
+        "DELETE FROM request.orders WHERE upgrade_id IN (SELECT upgrade_id FROM request.orders "
+        "WHERE outcome <> 'active' AND finished_at < $1::timestamptz AND (purpose <> $2 OR copy_removed) "
+        "ORDER BY finished_at LIMIT $3) RETURNING upgrade_id",
+        pg::FormatTime(cutoff), static_cast<int>(upgrade::v1::PURPOSE_TEST), batch);
+    forgotten = static_cast<int>(gone.size());
+    for (const auto& row : gone) {
+      tx.exec_params("DELETE FROM request.claims WHERE upgrade_id = $1", row[0].as<std::string>());
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return forgotten;
+}
+
+absl::StatusOr<int> PgOrderStore::PruneAudit(absl::Time cutoff, int batch) {
+  int forgotten = 0;
+  absl::Status status = pool_->Transact([&](pqxx::work& tx) {
+    // Oldest first by the primary key: the scan stops at the first record young enough to keep.
+    forgotten = static_cast<int>(
+        tx.exec_params("DELETE FROM request.audit WHERE seq IN (SELECT seq FROM request.audit "
+                       "WHERE at < $1::timestamptz ORDER BY seq LIMIT $2)",
+                       pg::FormatTime(cutoff), batch)
+            .affected_rows());
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return forgotten;
+}
+
 absl::Status PgOrderStore::Append(const upgrade::v1::AuditRecord& record, const OutgoingRecord& published) {
   return pool_->Transact([&](pqxx::work& tx) {
     tx.exec_params("INSERT INTO request.audit (at, tenant, database, record) VALUES ($1, $2, $3, $4)",

@@ -32,6 +32,8 @@ class PgOrderStore final : public OrderStore, public AuditLog, public ClaimStore
   absl::Status Admit(const upgrade::v1::Order& order, const OutgoingRecord& record) override;
   absl::Status MarkFinished(const std::string& upgrade_id, Outcome outcome, absl::Time at) override;
   absl::Status RecordTimings(const std::string& upgrade_id, const TestTimings& timings) override;
+  absl::StatusOr<int> PruneEnded(absl::Time cutoff, int batch) override;
+  absl::StatusOr<int> PruneAudit(absl::Time cutoff, int batch) override;
   absl::StatusOr<std::optional<StoredOrder>> FindByTestDatabase(const std::string& test_database) override;
   absl::Status RecordCopy(const std::string& upgrade_id, absl::Time expires_at, bool removed) override;
   absl::StatusOr<absl::Time> ExtendCopy(

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "libs/common/time.h"
+#include "libs/kafka/events.h"
 #include "libs/pg/pg.h"
 #include "libs/pg/schema_migrations.h"
 #include "services/status/status_logic.h"
@@ -55,9 +56,19 @@ CREATE TABLE IF NOT EXISTS status.applied_events (
 );
 )sql";
 
+// Version 2: each upgrade's order as request announced it (its signed acceptance): a worker's
+// record about the upgrade must carry that very order. NULL for upgrades recorded before.
+constexpr char kSchemaV2[] = R"sql(
+ALTER TABLE status.upgrades ADD COLUMN orders bytea;  -- upgrade.v1.Order
+)sql";
+
 const std::vector<pg::SchemaMigration> kMigrations = {
   {1, "baseline: the schema before versions", kSchemaV1},
+  {2, "the announced order of each upgrade", kSchemaV2},
 };
+
+// How long a worker's record waits for its upgrade's acceptance to arrive on upgrade.orders.
+constexpr absl::Duration kOrderWait = absl::Minutes(10);
 
 upgrade::v1::Upgrade ParseUpgrade(const pqxx::field& f) {
   upgrade::v1::Upgrade u;
@@ -145,6 +156,24 @@ absl::StatusOr<std::optional<upgrade::v1::Upgrade>> PgStatusStore::Apply(const u
     if (!heartbeat && !FirstApplied(tx, event.event_id())) return absl::OkStatus();
     const std::string& id = event.order().upgrade_id();
     const std::string& copy = event.order().test_database();
+    const bool accepted = event.kind_case() == upgrade::v1::Event::kAccepted;
+    std::optional<upgrade::v1::Upgrade> before;
+    pqxx::result rows =
+        tx.exec_params("SELECT body, orders FROM status.upgrades WHERE upgrade_id = $1 FOR UPDATE", id);
+    if (!rows.empty()) before = ParseUpgrade(rows[0][0]);
+    if (!accepted) {
+      // Every other record is about an upgrade request announced, and carries its very order: a
+      // worker's leaked key cannot invent an upgrade, or move one onto another database or copy.
+      if (!before.has_value()) return heartbeat ? absl::OkStatus() : OrderNotSeen(event.order(), absl::Now(), kOrderWait);
+      if (!rows[0][1].is_null()) {
+        pqxx::binarystring body(rows[0][1]);
+        upgrade::v1::Order announced;
+        if (!announced.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
+          return absl::DataLossError(absl::StrCat("status.upgrades holds an unreadable order for ", id));
+        }
+        if (absl::Status agrees = AgreesWithStoredOrder(announced, event.order()); !agrees.ok()) return agrees;
+      }
+    }
     // Events about a test copy's life come after its upgrade ended: they change the copy, not the upgrade.
     if (event.kind_case() == upgrade::v1::Event::kTestCopyExtended) {
       tx.exec_params("UPDATE status.databases SET expires_at = $2 WHERE name = $1", copy,
@@ -155,16 +184,6 @@ absl::StatusOr<std::optional<upgrade::v1::Upgrade>> PgStatusStore::Apply(const u
       tx.exec_params("DELETE FROM status.databases WHERE name = $1", copy);
       tx.exec_params("DELETE FROM status.tags WHERE database = $1", copy);
       return absl::OkStatus();
-    }
-    std::optional<upgrade::v1::Upgrade> before;
-    pqxx::result rows = tx.exec_params("SELECT body FROM status.upgrades WHERE upgrade_id = $1 FOR UPDATE", id);
-    if (!rows.empty()) before = ParseUpgrade(rows[0][0]);
-    if (heartbeat && !before.has_value()) return absl::OkStatus();  // its order is not recorded yet
-    if (std::optional<upgrade::v1::Event> accepted = ImpliedAcceptance(before, event);
-        accepted.has_value() && FirstApplied(tx, accepted->event_id())) {
-      upgrade::v1::Upgrade recorded = NextUpgrade(std::nullopt, *accepted);
-      Record(tx, *accepted, std::nullopt, recorded);
-      before = recorded;
     }
     // A Production upgrade's progress is weighed by its Test's step timings.
     std::optional<upgrade::v1::Upgrade> test;
@@ -179,10 +198,14 @@ absl::StatusOr<std::optional<upgrade::v1::Upgrade>> PgStatusStore::Apply(const u
         tx.exec_params("UPDATE status.upgrades SET body = $2 WHERE upgrade_id = $1", id,
                        pqxx::binarystring(after.SerializeAsString()));
       }
-      return absl::OkStatus();
+    } else {
+      Record(tx, event, before, after);
+      result = after;
     }
-    Record(tx, event, before, after);
-    result = after;
+    if (accepted) {
+      tx.exec_params("UPDATE status.upgrades SET orders = $2 WHERE upgrade_id = $1 AND orders IS NULL", id,
+                     pqxx::binarystring(event.order().SerializeAsString()));
+    }
     return absl::OkStatus();
   });
   if (!status.ok()) return status;

@@ -94,28 +94,6 @@ bool OnlyActivityChanged(const Upgrade& before, const Upgrade& after) {
   return same.SerializeAsString() == after.SerializeAsString();
 }
 
-std::optional<Event> ImpliedAcceptance(const std::optional<Upgrade>& current, const Event& event) {
-  switch (event.kind_case()) {
-    case Event::kAccepted:
-    case Event::kHeartbeat:
-    case Event::kTestCopyExpiring:
-    case Event::kTestCopyDropped:
-    case Event::kTestCopyExtended:
-    case Event::KIND_NOT_SET:
-      return std::nullopt;
-    default:
-      break;
-  }
-  if (current.has_value() || event.order().upgrade_id().empty()) return std::nullopt;
-  Event accepted;
-  accepted.set_event_id(EventId(event.order().upgrade_id(), "accepted"));
-  *accepted.mutable_order() = event.order();
-  *accepted.mutable_occurred_at() = event.order().created_at();
-  accepted.set_source("request");
-  accepted.mutable_accepted();
-  return accepted;
-}
-
 bool Stalls(const Upgrade& upgrade, absl::Time cutoff) {
   if (IsFinal(upgrade.state()) || upgrade.stalled()) return false;
   absl::Time active = FromProto(upgrade.has_last_activity_at() ? upgrade.last_activity_at() : upgrade.updated_at());

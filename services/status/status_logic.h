@@ -25,16 +25,6 @@ bool IsFinal(upgrade::v1::State state);
 upgrade::v1::Upgrade NextUpgrade(const std::optional<upgrade::v1::Upgrade>& current, const upgrade::v1::Event& event,
                                  const upgrade::v1::IntegrityReport* timings = nullptr);
 
-// The acceptance of an upgrade status has no record of, when `event` (about it) is not that
-// acceptance: request's Accepted comes on upgrade.orders and the workers' events on upgrade.events,
-// and Kafka orders records only within a partition, so a worker's first event can come first. The
-// acceptance it implies (same order, same id as request's, occurred when the order was made) is
-// recorded before it, so the upgrade still passes ACCEPTED; request's own, arriving later, is then
-// a duplicate. nullopt when nothing is implied (the upgrade is known, or `event` is its acceptance
-// or says nothing about its state).
-std::optional<upgrade::v1::Event> ImpliedAcceptance(const std::optional<upgrade::v1::Upgrade>& current,
-                                                    const upgrade::v1::Event& event);
-
 // Whether `before` and `after` differ in nothing but when a worker last reported (a heartbeat, or
 // an event that changed nothing else): not a change to publish.
 bool OnlyActivityChanged(const upgrade::v1::Upgrade& before, const upgrade::v1::Upgrade& after);

@@ -41,7 +41,7 @@ TEST_F(CloneStoreTest, DatabasesRecordedBeforeTheLedgerExistedCountAsMade) {
   ASSERT_TRUE(store_->SaveSnapshot(production, upgrade::v1::SnapshotSucceeded()).ok());
   // As a release before the ledger (and before schema versions) left the platform database: no
   // cloner.made, no cloner.schema_versions. Version 1 makes the ledger and fills it.
-  ASSERT_TRUE(Postgres().Exec(db_, "DROP TABLE cloner.made; DROP TABLE cloner.schema_versions").ok());
+  ASSERT_TRUE(Postgres().Exec(db_, "DROP TABLE cloner.made, cloner.applied_events, cloner.schema_versions").ok());
   auto reopened = PgCloneStore::Open(Postgres().conninfo(db_));
   ASSERT_TRUE(reopened.ok()) << reopened.status();
   EXPECT_TRUE(*(*reopened)->Made(id, TestDatabaseName("acme", id)));

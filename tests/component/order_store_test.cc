@@ -228,5 +228,51 @@ TEST_F(OrderStoreTest, OneReplicaHoldsAClaimUntilItExpiresOrIsReleasedAndADoneCl
   EXPECT_TRUE(store_->ClaimWork(id, "copy", "cloner/a", absl::Seconds(30))->granted);
 }
 
+// Retention forgets, a batch at a time, ended orders (a Test's once its copy is gone) with their
+// claims, and old audit records; it keeps whatever is still in use.
+TEST_F(OrderStoreTest, RetentionForgetsEndedOrdersTheirClaimsAndOldAuditRecordsInBatches) {
+  const absl::Time now = absl::Now();
+  auto admitted = [&](const std::string& db, upgrade::v1::Purpose purpose) {
+    upgrade::v1::Order o = NewOrder(db);
+    o.set_purpose(purpose);
+    if (purpose != upgrade::v1::PURPOSE_TEST) o.set_test_database("");
+    EXPECT_TRUE(store_->Admit(o, {"t", db, "p"}).ok());
+    EXPECT_TRUE(store_->ClaimWork(o.upgrade_id(), "copy", "cloner/a", absl::Minutes(1)).ok());
+    return o.upgrade_id();
+  };
+  const std::string old_production = admitted("a", upgrade::v1::PURPOSE_PRODUCTION);
+  const std::string old_check = admitted("b", upgrade::v1::PURPOSE_CHECK);
+  const std::string old_test_copy_gone = admitted("c", upgrade::v1::PURPOSE_TEST);
+  const std::string old_test_copy_lives = admitted("d", upgrade::v1::PURPOSE_TEST);
+  const std::string recent = admitted("e", upgrade::v1::PURPOSE_PRODUCTION);
+  const std::string active = admitted("f", upgrade::v1::PURPOSE_PRODUCTION);
+  for (const std::string& id : {old_production, old_check, old_test_copy_gone, old_test_copy_lives}) {
+    ASSERT_TRUE(store_->MarkFinished(id, Outcome::kSucceeded, now - absl::Hours(24 * 100)).ok());
+  }
+  ASSERT_TRUE(store_->RecordCopy(old_test_copy_gone, absl::InfinitePast(), /*removed=*/true).ok());
+  ASSERT_TRUE(store_->MarkFinished(recent, Outcome::kFailed, now - absl::Hours(24)).ok());
+  for (int i = 0; i < 5; ++i) {
+    upgrade::v1::AuditRecord r;
+    ToProto(now - absl::Hours(24 * (i < 3 ? 400 : 10)), r.mutable_at());
+    r.set_tenant("acme_owner");
+    ASSERT_TRUE(store_->Append(r, {"upgrade.audit", "acme_owner", "x"}).ok());
+  }
+
+  // Two at a time: the first batch is full, the second short.
+  EXPECT_EQ(*store_->PruneEnded(now - absl::Hours(24 * 90), 2), 2);
+  EXPECT_EQ(*store_->PruneEnded(now - absl::Hours(24 * 90), 2), 1);
+  EXPECT_EQ(*store_->PruneEnded(now - absl::Hours(24 * 90), 2), 0);
+  for (const std::string& id : {old_production, old_check, old_test_copy_gone}) {
+    EXPECT_FALSE(store_->FindByUpgradeId(id)->has_value()) << id;
+    EXPECT_EQ(*Postgres().QueryValue(db_, "SELECT count(*) FROM request.claims WHERE upgrade_id = '" + id + "'"), "0");
+  }
+  for (const std::string& id : {old_test_copy_lives, recent, active}) {
+    EXPECT_TRUE(store_->FindByUpgradeId(id)->has_value()) << id;
+  }
+  EXPECT_EQ(*store_->PruneAudit(now - absl::Hours(24 * 365), 2), 2);
+  EXPECT_EQ(*store_->PruneAudit(now - absl::Hours(24 * 365), 2), 1);
+  EXPECT_EQ(*Postgres().QueryValue(db_, "SELECT count(*) FROM request.audit"), "2");
+}
+
 }  // namespace
 }  // namespace upshift::request

@@ -123,6 +123,21 @@ class FakeOrderStore final : public OrderStore {
     }
     return absl::OkStatus();
   }
+  absl::StatusOr<int> PruneEnded(absl::Time cutoff, int batch) override {
+    int n = 0;
+    for (auto it = orders.begin(); it != orders.end() && n < batch;) {
+      const StoredOrder& o = *it;
+      bool ended = o.outcome != Outcome::kActive && o.finished_at < cutoff &&
+                   (o.order.purpose() != upgrade::v1::PURPOSE_TEST || o.copy_removed);
+      if (ended) {
+        it = orders.erase(it);
+        ++n;
+      } else {
+        ++it;
+      }
+    }
+    return n;
+  }
   absl::Status DrainOutbox(int, const std::function<absl::Status(const std::vector<OutgoingRecord>&)>&,
                            int* count) override {
     *count = 0;

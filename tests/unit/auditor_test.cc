@@ -18,6 +18,14 @@ class FakeAuditLog final : public AuditLog {
     outbox.push_back(published);
     return absl::OkStatus();
   }
+  absl::StatusOr<int> PruneAudit(absl::Time cutoff, int batch) override {
+    int n = 0;
+    while (n < batch && !records.empty() && FromProto(records.front().record.at()) < cutoff) {
+      records.erase(records.begin());
+      ++n;
+    }
+    return n;
+  }
   absl::StatusOr<std::vector<NumberedAuditRecord>> ListAudit(const std::string& tenant, const std::string& database,
                                                              int64_t before, int limit) override {
     std::vector<NumberedAuditRecord> out;

@@ -20,6 +20,17 @@ using upshift::testing::SampleOrder;
 
 class FakeCloneStore final : public CloneStore {
  public:
+  absl::StatusOr<bool> WasApplied(const std::string& id) override { return applied.count(id) > 0; }
+  absl::Status MarkApplied(const std::string& id) override {
+    applied.insert(id);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<int> ForgetAppliedBefore(absl::Time, int) override {
+    int n = static_cast<int>(applied.size());
+    applied.clear();
+    return n;
+  }
+  std::set<std::string> applied;
   absl::StatusOr<std::optional<CloneSucceeded>> Find(const std::string& id) override {
     auto it = clones.find(id);
     if (it == clones.end()) return std::nullopt;
@@ -294,10 +305,32 @@ TEST_F(ClonerTest, AnUnreachableServerIsRetried) {
 }
 
 TEST_F(ClonerTest, AFailedTestsCopyIsDroppedAndRecorded) {
+  gate_.Admit(SampleOrder());
   ASSERT_TRUE(Make().OnAccepted(SampleOrder()).ok());
   ASSERT_TRUE(Make().OnFailed(SampleOrder()).ok());
   EXPECT_EQ(hosting_.dbs.count("acme_test_0f8fad5b"), 0u);
   EXPECT_EQ(store_.drops, (std::vector<std::string>{"acme_test_0f8fad5b"}));
+}
+
+// A leaked worker key, or a record replayed, may say a finished Test failed: request recorded that
+// its copy was handed over, so the copy stays.
+TEST_F(ClonerTest, AFailureSaidOfATestWhoseCopyWasHandedOverDropsNothing) {
+  gate_.Admit(SampleOrder());
+  ASSERT_TRUE(Make().OnAccepted(SampleOrder()).ok());
+  gate_.handed_over.insert(SampleOrder().upgrade_id());
+  absl::Status refused = Make().OnFailed(SampleOrder());
+  EXPECT_EQ(refused.code(), absl::StatusCode::kPermissionDenied) << refused;
+  EXPECT_THAT(refused.message(), ::testing::HasSubstr("handed over"));
+  EXPECT_EQ(hosting_.dbs.count("acme_test_0f8fad5b"), 1u);
+  EXPECT_TRUE(store_.drops.empty());
+}
+
+TEST_F(ClonerTest, ACancellationNobodyAskedForDropsNothing) {
+  gate_.Admit(SampleOrder());
+  ASSERT_TRUE(Make().OnAccepted(SampleOrder()).ok());
+  absl::Status refused = Make().OnCancelled(SampleOrder());
+  EXPECT_EQ(refused.code(), absl::StatusCode::kPermissionDenied) << refused;
+  EXPECT_EQ(hosting_.dbs.count("acme_test_0f8fad5b"), 1u);
 }
 
 Order ProductionOrder() {
@@ -403,7 +436,10 @@ TEST_F(ClonerTest, ACancelledRestoreIsAnnouncedAsACancellation) {
 }
 
 TEST_F(ClonerTest, ACancelledTestsCopyIsDropped) {
+  gate_.Admit(SampleOrder());
+  gate_.cancelled.insert(SampleOrder().upgrade_id());
   ASSERT_TRUE(Make().OnAccepted(SampleOrder()).ok());
+  ASSERT_EQ(hosting_.dbs.count("acme_test_0f8fad5b"), 1u);
   ASSERT_TRUE(Make().OnCancelled(SampleOrder()).ok());
   EXPECT_EQ(hosting_.dbs.count("acme_test_0f8fad5b"), 0u);
   EXPECT_EQ(store_.drops, (std::vector<std::string>{"acme_test_0f8fad5b"}));
@@ -554,9 +590,9 @@ Order CheckOrder() {
 
 Event EventOf(const Order& order, const std::function<void(Event&)>& fill) {
   Event e;
-  e.set_event_id(order.upgrade_id() + "/x");
   *e.mutable_order() = order;
   fill(e);
+  e.set_event_id(order.upgrade_id() + "/" + e.GetDescriptor()->FindFieldByNumber(e.kind_case())->name());
   return e;
 }
 
@@ -645,6 +681,7 @@ TEST_F(ClonerTest, ACopyWhoseNameIsTakenByADatabaseTheClonerDidNotMakeFailsTheTe
   EXPECT_THAT(last.failed().error(), ::testing::HasSubstr("did not make"));
   EXPECT_FALSE(store_.made.count({SampleOrder().upgrade_id(), "acme_test_0f8fad5b"}));
   // And the Test's failure that follows drops nothing either.
+  gate_.Admit(SampleOrder());
   ASSERT_TRUE(Make().OnFailed(SampleOrder()).ok());
   EXPECT_EQ(hosting_.dbs.count("acme_test_0f8fad5b"), 1u);
 }
@@ -678,6 +715,19 @@ TEST_F(ClonerTest, TheStoredOrderIsWhatTheClonerActsOn) {
   EXPECT_TRUE(store_.made.count({SampleOrder().upgrade_id(), "acme_test_0f8fad5b"}));
   ASSERT_TRUE(Make().Handle(upshift::testing::RecordOf(EventOf(SampleOrder(), [](Event& e) { e.mutable_failed(); }))).ok());
   EXPECT_EQ(hosting_.dbs.count("acme_test_0f8fad5b"), 0u);
+}
+
+TEST_F(ClonerTest, AnEventActedOnChangesNothingWhenDeliveredAgain) {
+  gate_.Admit(SampleOrder());
+  ConsumedRecord failed = upshift::testing::RecordOf(EventOf(SampleOrder(), [](Event& e) { e.mutable_failed(); }));
+  ASSERT_TRUE(Make().OnAccepted(SampleOrder()).ok());
+  ASSERT_TRUE(Make().Handle(failed).ok());
+  EXPECT_EQ(store_.applied.count(SampleOrder().upgrade_id() + "/failed"), 1u);
+  // Made again (a later attempt of the same upgrade), the copy outlives the old record's replay.
+  hosting_.Add("acme_test_0f8fad5b", "16.0", {{"public.a", 1}});
+  ASSERT_TRUE(Make().Handle(failed).ok());
+  EXPECT_EQ(hosting_.dbs.count("acme_test_0f8fad5b"), 1u);
+  EXPECT_EQ(*Make().ForgetAppliedEvents(), 1);
 }
 
 }  // namespace

@@ -66,6 +66,11 @@ class FakeGate final : public Gate {
     if (it == orders.end()) return absl::NotFoundError(upgrade_id);
     return it->second;
   }
+  // From `cancelled`, `handed_over` and `ended`; NOT_FOUND for an upgrade not in `orders`.
+  absl::StatusOr<OrderState> GetState(const std::string& upgrade_id) override {
+    if (orders.count(upgrade_id) == 0) return absl::NotFoundError(upgrade_id);
+    return OrderState{cancelled.count(upgrade_id) > 0, handed_over.count(upgrade_id) > 0, ended.count(upgrade_id) > 0};
+  }
   // Granted unless `claims` holds another holder's claim on it (they never expire here).
   absl::StatusOr<ClaimAnswer> Claim(const std::string& upgrade_id, const std::string& work, const std::string& holder,
                                     absl::Duration) override {
@@ -93,6 +98,7 @@ class FakeGate final : public Gate {
   std::map<std::string, upgrade::v1::Order> orders;
   std::set<std::string> ended;
   std::set<std::string> cancelled;
+  std::set<std::string> handed_over;  // past their point of no return
   std::set<upgrade::v1::Checkpoint> cancel_at;
   std::vector<upgrade::v1::Checkpoint> passed;
 };

@@ -1,6 +1,7 @@
 #include "libs/gate/grpc_gate.h"
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -130,6 +131,11 @@ class CountingGate final : public Gate {
     order.set_upgrade_id(upgrade_id);
     return order;
   }
+  // Asked every time: a state is never cached.
+  absl::StatusOr<OrderState> GetState(const std::string&) override {
+    ++states;
+    return OrderState{true, false, false};
+  }
   // Grants `holder`'s claims until `refuse_renewals`; then answers that "thief" holds them.
   absl::StatusOr<ClaimAnswer> Claim(const std::string&, const std::string&, const std::string& holder,
                                     absl::Duration ttl) override {
@@ -141,7 +147,7 @@ class CountingGate final : public Gate {
     ++releases;
     return absl::OkStatus();
   }
-  int asked = 0, passes = 0;
+  int asked = 0, passes = 0, states = 0;
   std::atomic<int> claims{0}, releases{0};
   bool down = false;
   bool refuse_renewals = false;
@@ -160,6 +166,10 @@ TEST(CachingGate, AsksForAnOrderOnceAndKeepsAnsweringWhileRequestIsAway) {
   ASSERT_TRUE(gate.Pass("known", upgrade::v1::CHECKPOINT_FINISH).ok());
   ASSERT_TRUE(gate.Pass("known", upgrade::v1::CHECKPOINT_FINISH).ok());
   EXPECT_EQ(request.passes, 2);
+  // Nor is where an order stands.
+  ASSERT_TRUE(gate.GetState("known").ok());
+  ASSERT_TRUE(gate.GetState("known").ok());
+  EXPECT_EQ(request.states, 2);
   request.down = false;
   EXPECT_EQ(gate.GetOrder("unknown").status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(gate.GetOrder("unknown").status().code(), absl::StatusCode::kNotFound);
@@ -221,6 +231,52 @@ TEST(WorkClaim, IsRenewedWhileHeldAndSaysSoOnceARenewalFindsItTaken) {
   EXPECT_NE(held.message().find("lost to another replica"), std::string::npos) << held;
   claim->reset();
   EXPECT_EQ(gate.releases, 1);  // a lost claim is not released: it is another's
+}
+
+}  // namespace
+}  // namespace upshift
+
+namespace upshift {
+namespace {
+
+// What a call to the reflection service answers on a server started now (empty request, one answer).
+grpc::StatusCode ReflectionAnswer() {
+  int port = 0;
+  upgrade::v1::UpgradeGate::Service gate;  // a service of our own beside it
+  absl::StatusOr<std::unique_ptr<grpc::Server>> server =
+      StartGrpcServer("127.0.0.1:0", {&gate}, grpc::InsecureServerCredentials(), &port);
+  if (!server.ok()) return grpc::StatusCode::INTERNAL;
+  grpc::GenericStub stub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::ByteBuffer request, response;
+  grpc::Slice empty("");
+  request = grpc::ByteBuffer(&empty, 1);
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(&context, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", grpc::StubOptions(),
+                 &request, &response, [&](grpc::Status s) { done.set_value(s); });
+  grpc::Status answer = done.get_future().get();
+  grpc::StatusCode code = answer.error_code();
+  (*server)->Shutdown(std::chrono::system_clock::now());
+  return code;
+}
+
+// The workers' health port serves gRPC's health service alone: without reflection to fill it, the
+// server still starts and answers unknown methods UNIMPLEMENTED.
+TEST(StartGrpcServer, AServerWithOnlyTheHealthServiceStarts) {
+  int port = 0;
+  absl::StatusOr<std::unique_ptr<grpc::Server>> server =
+      StartGrpcServer("127.0.0.1:0", {}, grpc::InsecureServerCredentials(), &port);
+  ASSERT_TRUE(server.ok()) << server.status();
+  EXPECT_NE((*server)->GetHealthCheckService(), nullptr);
+  (*server)->Shutdown(std::chrono::system_clock::now());
+}
+
+// Reflection answers anyone, token or not: it is off unless an operator turns it on.
+TEST(ServerReflection, IsOffUnlessTurnedOn) {
+  EXPECT_EQ(ReflectionAnswer(), grpc::StatusCode::UNIMPLEMENTED);
+  EnableServerReflection();
+  EXPECT_NE(ReflectionAnswer(), grpc::StatusCode::UNIMPLEMENTED);
 }
 
 }  // namespace

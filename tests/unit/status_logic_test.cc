@@ -74,28 +74,6 @@ TEST(NextUpgrade, NeverMovesBackwardWhenEventsArriveOutOfOrder) {
   EXPECT_EQ(u->copy_rows_size(), 1);
 }
 
-TEST(ImpliedAcceptance, AWorkersFirstEventImpliesTheAcceptanceRequestMade) {
-  Event first = E("clone_started", 1);
-  first.mutable_order()->mutable_created_at()->set_seconds(1'800'000'000);
-  std::optional<Event> accepted = ImpliedAcceptance(std::nullopt, first);
-  ASSERT_TRUE(accepted.has_value());
-  EXPECT_TRUE(accepted->has_accepted());
-  // request's own Accepted has this id: when it arrives later it is a duplicate, applied once.
-  EXPECT_EQ(accepted->event_id(), first.order().upgrade_id() + "/accepted");
-  EXPECT_EQ(accepted->order().SerializeAsString(), first.order().SerializeAsString());
-  EXPECT_EQ(accepted->occurred_at().seconds(), 1'800'000'000);
-  std::optional<Upgrade> u = NextUpgrade(std::nullopt, *accepted);
-  EXPECT_EQ(u->state(), STATE_ACCEPTED);
-  EXPECT_EQ(NextUpgrade(u, first).state(), STATE_CLONING);
-}
-
-TEST(ImpliedAcceptance, NoneOnceTheUpgradeIsKnownOrForItsOwnAcceptanceOrAHeartbeat) {
-  std::optional<Upgrade> known = NextUpgrade(std::nullopt, E("accepted", 0));
-  EXPECT_FALSE(ImpliedAcceptance(known, E("clone_started", 1)).has_value());
-  EXPECT_FALSE(ImpliedAcceptance(std::nullopt, E("accepted", 0)).has_value());
-  EXPECT_FALSE(ImpliedAcceptance(std::nullopt, E("heartbeat", 1)).has_value());
-}
-
 TEST(NextUpgrade, AFinalStateNeverChanges) {
   std::optional<Upgrade> u = NextUpgrade(std::nullopt, E("failed", 5));
   EXPECT_EQ(u->state(), STATE_FAILED);
