@@ -221,6 +221,18 @@ std::vector<std::string> Catalog::TargetsFrom(const std::string& from) const {
   return std::vector<std::string>(versions_.begin() + i + 1, versions_.end());
 }
 
+std::vector<std::string> Catalog::SuperuserSteps(const std::string& from, const std::string& to) const {
+  std::vector<std::string> out;
+  absl::StatusOr<std::vector<Hop>> plan = Plan(from, to);
+  if (!plan.ok()) return out;
+  for (const Hop& hop : *plan) {
+    for (const Step& step : hop.steps) {
+      if (step.superuser) out.push_back(absl::StrCat(hop.from, "->", hop.to, "/", step.name));
+    }
+  }
+  return out;
+}
+
 absl::StatusOr<std::vector<Hop>> Catalog::Plan(const std::string& from, const std::string& to) const {
   int a = IndexOf(from), b = IndexOf(to);
   if (a < 0) {

@@ -63,6 +63,10 @@ class Catalog {
   // catalog or `to` is not newer than `from`.
   absl::StatusOr<std::vector<Hop>> Plan(const std::string& from, const std::string& to) const;
 
+  // The steps of Plan(from, to) that the catalog marks `superuser: true`, as "from->to/step", in
+  // order; empty when there are none or no such plan.
+  std::vector<std::string> SuperuserSteps(const std::string& from, const std::string& to) const;
+
  private:
   int IndexOf(const std::string& version) const;
 

@@ -49,16 +49,6 @@ absl::Status AgreesWithStoredOrder(const upgrade::v1::Order& stored, const upgra
                                                   stored.upgrade_id(), " (stored first, record second): ", first));
 }
 
-absl::Status OrderNotSeen(const upgrade::v1::Order& claimed, absl::Time now, absl::Duration wait) {
-  absl::Time created = FromProto(claimed.created_at());
-  if (created > now + absl::Minutes(1) || now >= created + wait) {
-    return absl::PermissionDeniedError(absl::StrCat("the record names upgrade ", claimed.upgrade_id(),
-                                                    ", which request never announced"));
-  }
-  return absl::UnavailableError(
-      absl::StrCat("the acceptance of upgrade ", claimed.upgrade_id(), " has not arrived yet"));
-}
-
 absl::Status MaySay(absl::string_view signer, upgrade::v1::Event::KindCase kind) {
   using E = upgrade::v1::Event;
   std::vector<absl::string_view> may;

@@ -28,13 +28,6 @@ absl::Status PublishHeartbeat(Publisher& publisher, const ConsumedRecord& workin
 // field; else PERMISSION_DENIED naming the first difference: the record goes to the DLQ.
 absl::Status AgreesWithStoredOrder(const upgrade::v1::Order& stored, const upgrade::v1::Order& claimed);
 
-// For a consumer that keeps its own copy of the orders request announced (its signed acceptance on
-// upgrade.orders): what to do with a worker's record about `claimed`, an upgrade whose acceptance it
-// has not seen. request publishes the acceptance before any worker sees the order, so it is usually
-// only late: UNAVAILABLE (ask again) until `wait` after the order's creation, then PERMISSION_DENIED
-// (request never announced it: a forgery). An order created in the future is refused at once.
-absl::Status OrderNotSeen(const upgrade::v1::Order& claimed, absl::Time now, absl::Duration wait);
-
 // Parses a record of upgrade.orders or upgrade.events. INVALID_ARGUMENT (the record goes to the DLQ)
 // when it is larger than 4 MiB, or not an Event with an id and source of at most 200 bytes, a kind,
 // and an order whose every id, database name, version and email is valid. PERMISSION_DENIED when

@@ -132,6 +132,12 @@ absl::Status Migrator::RunPlan(const std::string& database, const upgrade::v1::O
       return absl::FailedPreconditionError(error);
     }
     UPSHIFT_RETURN_IF_ERROR(claim.Held());
+    for (const Step& step : hop.steps) {
+      if (step.superuser) {
+        LogWarning(absl::StrCat(database, ": ", label, "/", step.name,
+                                " runs as the hosting server's superuser (the catalog marks it superuser: true)"));
+      }
+    }
     if (hop.single_transaction) {
       std::vector<StepRun> runs;
       for (const Step& step : hop.steps) {
@@ -225,14 +231,20 @@ absl::Status Migrator::RunPlan(const std::string& database, const upgrade::v1::O
   return absl::OkStatus();
 }
 
-void Migrator::AddHistory(const std::string& database, upgrade::v1::IntegrityReport* report) {
+void Migrator::AddHistory(const std::string& database, const upgrade::v1::Order& order,
+                          upgrade::v1::IntegrityReport* report) {
   absl::StatusOr<std::vector<upgrade::v1::StepReport>> steps = target_.History(database);
   if (!steps.ok()) {
     LogWarning(absl::StrCat("could not read the migration history of ", database, ": ", steps.status().ToString()));
     return;
   }
+  const std::vector<std::string> superuser = catalog_.SuperuserSteps(order.from_version(), order.target_version());
   report->clear_steps();
-  for (upgrade::v1::StepReport& step : *steps) *report->add_steps() = std::move(step);
+  for (upgrade::v1::StepReport& step : *steps) {
+    step.set_superuser(std::find(superuser.begin(), superuser.end(), absl::StrCat(step.hop(), "/", step.step())) !=
+                       superuser.end());
+    *report->add_steps() = std::move(step);
+  }
 }
 
 absl::Status Migrator::MigrateCopy(const upgrade::v1::Order& order, const std::optional<RowCounts>& before) {
@@ -279,7 +291,7 @@ absl::Status Migrator::MigrateCopy(const upgrade::v1::Order& order, const std::o
   // does not neutralize it: the copy is dropped, never handed over.
   absl::Status ran =
       RunPlan(order.test_database(), order, claim, /*neutralize=*/!check, /*fence=*/"", before, &report);
-  if (!IsRetryable(ran)) AddHistory(order.test_database(), &report);
+  if (!IsRetryable(ran)) AddHistory(order.test_database(), order, &report);
   // Before any event hands the copy on (to its owner, or to the cloner that drops it).
   target_.EndSession(order.test_database());
   if (IsRetryable(ran)) return ran;
@@ -348,7 +360,7 @@ absl::Status Migrator::MigrateInPlace(const upgrade::v1::Order& order, const std
       RunPlan(db, order, claim, /*neutralize=*/false, /*fence=*/order.upgrade_id(), before, &report);
   done = true;
   heartbeat.join();
-  if (!IsRetryable(ran)) AddHistory(db, &report);
+  if (!IsRetryable(ran)) AddHistory(db, order, &report);
   // Before any event lets the cloner bring the database online or restore it.
   target_.EndSession(db);
   if (IsRetryable(ran)) return ran;

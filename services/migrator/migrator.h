@@ -79,7 +79,7 @@ class Migrator {
                        upgrade::v1::IntegrityReport* report);
 
   // Sets `report`'s steps from `database`'s migration history (a failure to read it is logged).
-  void AddHistory(const std::string& database, upgrade::v1::IntegrityReport* report);
+  void AddHistory(const std::string& database, const upgrade::v1::Order& order, upgrade::v1::IntegrityReport* report);
 
   const Catalog& catalog_;
   MigrationTarget& target_;

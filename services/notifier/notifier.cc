@@ -30,17 +30,38 @@ absl::Status Notifier::Handle(const ConsumedRecord& record) {
   // What this thread logs from here on is about this upgrade (JSON logs: upgrade_id, database).
   LogScope scope(event.order().upgrade_id(), event.order().database());
   const std::string& id = event.order().upgrade_id();
-  if (event.kind_case() == upgrade::v1::Event::kAccepted) {
-    // request's acceptance (only request may say one): the order every later email goes by.
-    UPSHIFT_RETURN_IF_ERROR(log_.RememberOrder(event.order()));
+  if (event.kind_case() != upgrade::v1::Event::kAccepted) {
+    UPSHIFT_ASSIGN_OR_RETURN(std::optional<upgrade::v1::Order> announced, log_.RememberedOrder(id));
+    if (announced.has_value()) return Notify(event, *announced);
+    // Ahead of its acceptance (the topics are not ordered with each other): kept until it comes.
+    if (!ComposeEmail(event, options_.email).has_value()) return absl::OkStatus();
+    return log_.Defer(event);
   }
+  // request's acceptance (only request may say one): the order every later email goes by.
+  UPSHIFT_RETURN_IF_ERROR(log_.RememberOrder(event.order()));
+  UPSHIFT_ASSIGN_OR_RETURN(std::optional<upgrade::v1::Order> announced, log_.RememberedOrder(id));
+  UPSHIFT_RETURN_IF_ERROR(Notify(event, *announced));
+  UPSHIFT_ASSIGN_OR_RETURN(std::vector<upgrade::v1::Event> early, log_.Deferred(id));
+  for (const upgrade::v1::Event& e : early) {
+    absl::Status notified = Notify(e, *announced);
+    if (notified.code() == absl::StatusCode::kPermissionDenied) {
+      LogWarning(absl::StrCat("refused event ", e.event_id(), ", which came ahead of its acceptance: ",
+                              notified.message()));
+    } else if (!notified.ok()) {
+      return notified;  // this acceptance is handled again, and what is left with it
+    }
+    UPSHIFT_RETURN_IF_ERROR(log_.ForgetDeferred(e.event_id()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Notifier::Notify(const upgrade::v1::Event& event, const upgrade::v1::Order& announced) {
+  const std::string& id = announced.upgrade_id();
+  // A record is about the order request announced, to the letter: its recipient, database and
+  // names are never the record's own.
+  UPSHIFT_RETURN_IF_ERROR(AgreesWithStoredOrder(announced, event.order()));
   std::optional<Email> email = ComposeEmail(event, options_.email);
   if (!email.has_value()) return absl::OkStatus();
-  // A worker's record is about an order request announced, to the letter: its recipient, database
-  // and names are never the record's own.
-  UPSHIFT_ASSIGN_OR_RETURN(std::optional<upgrade::v1::Order> announced, log_.RememberedOrder(id));
-  if (!announced.has_value()) return OrderNotSeen(event.order(), clock_.Now(), options_.order_wait);
-  UPSHIFT_RETURN_IF_ERROR(AgreesWithStoredOrder(*announced, event.order()));
   UPSHIFT_RETURN_IF_ERROR(ValidateEmail(email->to));
   UPSHIFT_ASSIGN_OR_RETURN(bool sent, log_.WasSent(event.event_id()));
   if (sent) return absl::OkStatus();
@@ -60,8 +81,12 @@ absl::Status Notifier::Handle(const ConsumedRecord& record) {
 }
 
 absl::StatusOr<int> Notifier::Prune() {
-  return UntilShortBatch([&] { return log_.Prune(clock_.Now() - options_.retention, options_.prune_batch); },
-                         options_.prune_batch);
+  return UntilShortBatch(
+      [&] {
+        absl::Time now = clock_.Now();
+        return log_.Prune(now - options_.retention, now - options_.pending_retention, options_.prune_batch);
+      },
+      options_.prune_batch);
 }
 
 }  // namespace upshift::notifier

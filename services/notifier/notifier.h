@@ -13,8 +13,9 @@ namespace upshift::notifier {
 
 struct NotifierOptions {
   EmailOptions email;
-  // How long a worker's record waits for its order's acceptance to arrive (OrderNotSeen).
-  absl::Duration order_wait = absl::Minutes(10);
+  // How long an event that came ahead of its upgrade's acceptance is kept for it: one kept longer
+  // names an upgrade request never announced.
+  absl::Duration pending_retention = absl::Hours(24);
   // How long the orders and sent emails of an ended upgrade are kept, and how many upgrades' are
   // forgotten per transaction.
   absl::Duration retention = absl::Hours(24 * 90);
@@ -30,12 +31,16 @@ class Notifier {
 
   // Consumer entry point for upgrade.orders and upgrade.events. PERMISSION_DENIED (the DLQ) for a
   // record whose order differs from request's acceptance, or that announces an upgrade's end twice.
+  // A record that comes ahead of its acceptance is kept (SentLog::Defer) and emailed with it.
   absl::Status Handle(const ConsumedRecord& record);
 
   // Forgets the upgrades that ended longer than the retention ago, a batch at a time. Returns how many.
   absl::StatusOr<int> Prune();
 
  private:
+  // Emails what `event` says, if anything, once, to the address of `announced`.
+  absl::Status Notify(const upgrade::v1::Event& event, const upgrade::v1::Order& announced);
+
   const NotifierOptions options_;
   Mailer& mailer_;
   SentLog& log_;

@@ -32,6 +32,16 @@ CREATE TABLE notifier.orders (
 ALTER TABLE notifier.sent ADD COLUMN ends boolean NOT NULL DEFAULT false;
 CREATE UNIQUE INDEX sent_one_end ON notifier.sent (upgrade_id) WHERE ends;
 CREATE INDEX sent_by_upgrade ON notifier.sent (upgrade_id);
+-- Events that came ahead of their upgrade's acceptance (the topics are not ordered with each other):
+-- emailed, in the order they came, once it arrives, if they carry its very order.
+CREATE TABLE notifier.pending (
+  seq         bigserial PRIMARY KEY,
+  event_id    text NOT NULL UNIQUE,
+  upgrade_id  text NOT NULL,
+  body        bytea NOT NULL,  -- upgrade.v1.Event
+  received_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX pending_by_upgrade ON notifier.pending (upgrade_id, seq);
 )sql";
 
 const std::vector<pg::SchemaMigration> kMigrations = {
@@ -109,13 +119,51 @@ absl::StatusOr<std::optional<upgrade::v1::Order>> PgSentLog::RememberedOrder(con
   return order;
 }
 
-absl::StatusOr<int> PgSentLog::Prune(absl::Time cutoff, int batch) {
+absl::Status PgSentLog::Defer(const upgrade::v1::Event& event) {
+  return pool_->Transact([&](pqxx::work& tx) {
+    tx.exec_params("INSERT INTO notifier.pending (event_id, upgrade_id, body) VALUES ($1, $2, $3) "
+                   "ON CONFLICT DO NOTHING",
+                   event.event_id(), event.order().upgrade_id(), pqxx::binarystring(event.SerializeAsString()));
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<upgrade::v1::Event>> PgSentLog::Deferred(const std::string& upgrade_id) {
+  std::vector<upgrade::v1::Event> events;
+  absl::Status status = pool_->Transact([&](pqxx::work& tx) {
+    events.clear();
+    for (const auto& row :
+         tx.exec_params("SELECT body FROM notifier.pending WHERE upgrade_id = $1 ORDER BY seq", upgrade_id)) {
+      pqxx::binarystring body(row[0]);
+      if (!events.emplace_back().ParseFromArray(body.data(), static_cast<int>(body.size()))) {
+        return absl::DataLossError(absl::StrCat("notifier.pending holds an unreadable event of ", upgrade_id));
+      }
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return events;
+}
+
+absl::Status PgSentLog::ForgetDeferred(const std::string& event_id) {
+  return pool_->Transact([&](pqxx::work& tx) {
+    tx.exec_params("DELETE FROM notifier.pending WHERE event_id = $1", event_id);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<int> PgSentLog::Prune(absl::Time cutoff, absl::Time pending_cutoff, int batch) {
   int forgotten = 0;
   absl::Status status = pool_->Transact([&](pqxx::work& tx) {
+    forgotten = static_cast<int>(
+        tx.exec_params("DELETE FROM notifier.pending WHERE seq IN (SELECT seq FROM notifier.pending "
+                       "WHERE received_at < $1::timestamptz ORDER BY seq LIMIT $2)",
+                       pg::FormatTime(pending_cutoff), batch)
+            .affected_rows());
     pqxx::result ended = tx.exec_params(
         "SELECT upgrade_id FROM notifier.sent WHERE ends AND sent_at < $1::timestamptz ORDER BY sent_at LIMIT $2",
         pg::FormatTime(cutoff), batch);
-    forgotten = static_cast<int>(ended.size());
+    forgotten += static_cast<int>(ended.size());
     for (const auto& row : ended) {
       const std::string id = row[0].as<std::string>();
       tx.exec_params("DELETE FROM notifier.orders WHERE upgrade_id = $1", id);

@@ -22,7 +22,10 @@ class PgSentLog final : public SentLog {
   absl::StatusOr<std::optional<std::string>> EndAnnounced(const std::string& upgrade_id) override;
   absl::Status RememberOrder(const upgrade::v1::Order& order) override;
   absl::StatusOr<std::optional<upgrade::v1::Order>> RememberedOrder(const std::string& upgrade_id) override;
-  absl::StatusOr<int> Prune(absl::Time cutoff, int batch) override;
+  absl::Status Defer(const upgrade::v1::Event& event) override;
+  absl::StatusOr<std::vector<upgrade::v1::Event>> Deferred(const std::string& upgrade_id) override;
+  absl::Status ForgetDeferred(const std::string& event_id) override;
+  absl::StatusOr<int> Prune(absl::Time cutoff, absl::Time pending_cutoff, int batch) override;
 
  private:
   explicit PgSentLog(std::unique_ptr<pg::Pool> pool);

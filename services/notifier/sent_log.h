@@ -3,6 +3,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "upgrade/v1/events.pb.h"
@@ -24,9 +25,15 @@ class SentLog {
   // Keeps `order` as request announced it (its acceptance). Idempotent: the first one stays.
   virtual absl::Status RememberOrder(const upgrade::v1::Order& order) = 0;
   virtual absl::StatusOr<std::optional<upgrade::v1::Order>> RememberedOrder(const std::string& upgrade_id) = 0;
+  // Keeps `event`, which came ahead of its upgrade's acceptance, until it arrives. Idempotent.
+  virtual absl::Status Defer(const upgrade::v1::Event& event) = 0;
+  // The events kept for `upgrade_id`, in the order they came.
+  virtual absl::StatusOr<std::vector<upgrade::v1::Event>> Deferred(const std::string& upgrade_id) = 0;
+  virtual absl::Status ForgetDeferred(const std::string& event_id) = 0;
   // Forgets the orders of upgrades whose end was announced before `cutoff`, and their sent emails,
-  // at most `batch` orders. Returns how many orders it forgot.
-  virtual absl::StatusOr<int> Prune(absl::Time cutoff, int batch) = 0;
+  // at most `batch` orders, and the events kept since before `pending_cutoff` (their acceptance
+  // never came). Returns how many orders and events it forgot.
+  virtual absl::StatusOr<int> Prune(absl::Time cutoff, absl::Time pending_cutoff, int batch) = 0;
 };
 
 }  // namespace upshift::notifier

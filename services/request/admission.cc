@@ -174,7 +174,7 @@ upgrade::v1::Order Admission::NewOrder(const std::string& tenant, const std::str
 }
 
 absl::StatusOr<upgrade::v1::Upgrade> Admission::RequestUpgrade(const upgrade::v1::RequestUpgradeRequest& request,
-                                                               const Principal& caller) {
+                                                               const Principal& caller, const AuditOf& audit_of) {
   const bool production = request.purpose() == upgrade::v1::PURPOSE_PRODUCTION;
   UPSHIFT_RETURN_IF_ERROR(RequireScope(caller, production ? scopes::kProduction : scopes::kTest,
                                        production ? "a Production upgrade" : "a Test upgrade"));
@@ -228,11 +228,11 @@ absl::StatusOr<upgrade::v1::Upgrade> Admission::RequestUpgrade(const upgrade::v1
     ToProto(estimate, order.mutable_estimated_downtime());
     order.set_test_upgrade_id(test_upgrade_id);
   }
-  return Record(std::move(order));
+  return Record(std::move(order), audit_of);
 }
 
 absl::StatusOr<upgrade::v1::Upgrade> Admission::CheckUpgrade(const upgrade::v1::CheckUpgradeRequest& request,
-                                                             const Principal& caller) {
+                                                             const Principal& caller, const AuditOf& audit_of) {
   UPSHIFT_RETURN_IF_ERROR(RequireScope(caller, scopes::kTest, "a check"));
   UPSHIFT_ASSIGN_OR_RETURN(std::string tenant, TenantOf(request.database(), caller));
   upgrade::v1::Order asked;
@@ -257,10 +257,10 @@ absl::StatusOr<upgrade::v1::Upgrade> Admission::CheckUpgrade(const upgrade::v1::
   upgrade::v1::Order order =
       NewOrder(tenant, database, current, request.target_version(), upgrade::v1::PURPOSE_CHECK, request.request_id());
   order.set_test_database(CheckDatabaseName(database, order.upgrade_id()));
-  return Record(std::move(order));
+  return Record(std::move(order), audit_of);
 }
 
-absl::StatusOr<upgrade::v1::Upgrade> Admission::Record(upgrade::v1::Order order) {
+absl::StatusOr<upgrade::v1::Upgrade> Admission::Record(upgrade::v1::Order order, const AuditOf& audit_of) {
   absl::Time now = clock_.Now();
   ToProto(now, order.mutable_created_at());
   upgrade::v1::Event accepted;
@@ -269,7 +269,8 @@ absl::StatusOr<upgrade::v1::Upgrade> Admission::Record(upgrade::v1::Order order)
   ToProto(now, accepted.mutable_occurred_at());
   accepted.set_source("request");
   accepted.mutable_accepted();
-  absl::Status admitted = store_.Admit(order, {topics::kOrders, order.database(), accepted.SerializeAsString()});
+  absl::Status admitted =
+      store_.Admit(order, {topics::kOrders, order.database(), accepted.SerializeAsString()}, audit_of);
   if (admitted.code() == absl::StatusCode::kAlreadyExists && !order.request_id().empty()) {
     // A concurrent call with the same request_id won the race: answer with its order.
     UPSHIFT_ASSIGN_OR_RETURN(std::optional<StoredOrder> first, store_.FindByRequestId(order.tenant(), order.request_id()));

@@ -54,14 +54,20 @@ class Admission {
   // PERMISSION_DENIED first, before anything is looked up, unless `caller` holds upgrades.test (a
   // Test) or upgrades.production (a Production upgrade). RESOURCE_EXHAUSTED when the tenant made
   // more orders and checks than its rate allows (a repeated request_id does not count).
+  // `audit_of`, when given, makes the audit record written with the admitted order.
   absl::StatusOr<upgrade::v1::Upgrade> RequestUpgrade(const upgrade::v1::RequestUpgradeRequest& request,
-                                                      const Principal& caller);
+                                                      const Principal& caller, const AuditOf& audit_of = nullptr);
 
   // Admits a check (dry run) of upgrading `database` to `target_version`. Codes as RequestUpgrade;
   // FAILED_PRECONDITION also while a Production upgrade or another check of the database is active.
   // PERMISSION_DENIED without upgrades.test.
   absl::StatusOr<upgrade::v1::Upgrade> CheckUpgrade(const upgrade::v1::CheckUpgradeRequest& request,
-                                                    const Principal& caller);
+                                                    const Principal& caller, const AuditOf& audit_of = nullptr);
+
+  // The steps of `order`'s plan that run as the hosting server's superuser, as "from->to/step".
+  std::vector<std::string> SuperuserSteps(const upgrade::v1::Order& order) const {
+    return catalog_.SuperuserSteps(order.from_version(), order.target_version());
+  }
 
   // What may be ordered now, per target version: Test; Production after a matching successful Test;
   // a check unless a Production upgrade or a check is active.
@@ -82,7 +88,7 @@ class Admission {
   // Takes one of the tenant's orders, unless an operator orders.
   absl::Status Limit(const std::string& tenant, const Principal& caller);
   // Records a new order (created now) with its acceptance in the outbox, and wakes the relay.
-  absl::StatusOr<upgrade::v1::Upgrade> Record(upgrade::v1::Order order);
+  absl::StatusOr<upgrade::v1::Upgrade> Record(upgrade::v1::Order order, const AuditOf& audit_of);
   // Validates `database` and returns its tenant (owner role) when `caller` may act on it; NOT_FOUND,
   // in the words used for a database that does not exist, when it is another tenant's.
   absl::StatusOr<std::string> TenantOf(const std::string& database, const Principal& caller);

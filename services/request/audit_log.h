@@ -2,6 +2,8 @@
 #define UPSHIFT_SERVICES_REQUEST_AUDIT_LOG_H_
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -10,8 +12,20 @@
 #include "absl/time/time.h"
 #include "libs/kafka/publisher.h"
 #include "upgrade/v1/audit.pb.h"
+#include "upgrade/v1/events.pb.h"
 
 namespace upshift::request {
+
+// An audit record and its outbox entry for upgrade.audit.
+struct AuditEntry {
+  upgrade::v1::AuditRecord record;
+  OutgoingRecord published;
+};
+
+// The audit of a call that commits a decision about `order`, written in the decision's own
+// transaction: a replica that dies between the decision and its answer leaves both or neither.
+// nullopt: nothing to write (the caller is not authenticated).
+using AuditOf = std::function<std::optional<AuditEntry>(const upgrade::v1::Order& order)>;
 
 // An audit record with its place in the trail (larger: later).
 struct NumberedAuditRecord {

@@ -12,10 +12,23 @@
 namespace upshift::request {
 
 absl::Status Auditor::Record(const AuditedCall& call) {
-  if (call.caller == nullptr) {
+  std::optional<AuditEntry> entry = Entry(call);
+  if (!entry.has_value()) {
     LogWarning(absl::StrCat("unauthenticated ", call.method, " from ", call.peer, ": ", call.result.message()));
     return absl::OkStatus();
   }
+  absl::Status appended = log_.Append(entry->record, entry->published);
+  if (!appended.ok()) {
+    LogError(absl::StrCat("cannot record the audit of ", call.method, " by ", call.caller->subject, ": ",
+                          appended.ToString()));
+    return appended;
+  }
+  if (recorded_) recorded_();
+  return absl::OkStatus();
+}
+
+std::optional<AuditEntry> Auditor::Entry(const AuditedCall& call) {
+  if (call.caller == nullptr) return std::nullopt;
   upgrade::v1::AuditRecord record;
   record.set_audit_id(NewUpgradeId());
   ToProto(clock_.Now(), record.mutable_at());
@@ -32,14 +45,9 @@ absl::Status Auditor::Record(const AuditedCall& call) {
   if (ValidateRequestId(call.request_id).ok()) record.set_request_id(call.request_id);
   record.set_code(static_cast<int>(call.result.code()));
   record.set_message(std::string(call.result.message().substr(0, 2000)));
-  absl::Status appended = log_.Append(record, {topics::kAudit, record.tenant(), record.SerializeAsString()});
-  if (!appended.ok()) {
-    LogError(absl::StrCat("cannot record the audit of ", call.method, " by ", call.caller->subject, ": ",
-                          appended.ToString()));
-    return appended;
-  }
-  if (recorded_) recorded_();
-  return absl::OkStatus();
+  for (const std::string& step : call.superuser_steps) record.add_superuser_steps(step);
+  OutgoingRecord published{topics::kAudit, record.tenant(), record.SerializeAsString()};
+  return AuditEntry{std::move(record), std::move(published)};
 }
 
 absl::StatusOr<upgrade::v1::ListAuditRecordsResponse> Auditor::List(

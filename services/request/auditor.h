@@ -2,7 +2,9 @@
 #define UPSHIFT_SERVICES_REQUEST_AUDITOR_H_
 
 #include <functional>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "libs/auth/principal.h"
@@ -22,6 +24,7 @@ struct AuditedCall {
   std::string upgrade_id;
   std::string request_id;
   absl::Status result;
+  std::vector<std::string> superuser_steps;  // of the admitted order's plan
 };
 
 // Keeps the audit trail: records every mutating call of an authenticated caller, and shows the
@@ -36,6 +39,10 @@ class Auditor {
   // those, and they must not be able to fill the platform database. A failure to append is logged
   // (the call was answered already) and returned.
   absl::Status Record(const AuditedCall& call);
+
+  // The record and outbox entry of `call`, for a decision's own transaction (see AuditOf); nullopt
+  // for a call that was not authenticated (only logged: see Record).
+  std::optional<AuditEntry> Entry(const AuditedCall& call);
 
   // A page of the trail, newest first. PERMISSION_DENIED without upgrades.operator;
   // INVALID_ARGUMENT for a bad filter, page size or token.

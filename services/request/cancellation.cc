@@ -10,7 +10,7 @@
 namespace upshift::request {
 
 absl::StatusOr<upgrade::v1::Upgrade> Cancellation::Cancel(const upgrade::v1::CancelUpgradeRequest& request,
-                                                          const Principal& caller) {
+                                                          const Principal& caller, const AuditOf& audit_of) {
   // Some ordering scope first, before anything is looked up; the upgrade's own purpose decides below.
   UPSHIFT_RETURN_IF_ERROR(RequireScope(caller, caller.Has(scopes::kProduction) ? scopes::kProduction : scopes::kTest,
                                        "cancelling an upgrade"));
@@ -29,7 +29,8 @@ absl::StatusOr<upgrade::v1::Upgrade> Cancellation::Cancel(const upgrade::v1::Can
                              upgrade::v1::Event event = MakeEvent(s.order, "cancel_requested", "request", now);
                              event.mutable_cancel_requested();
                              return OutgoingRecord{topics::kEvents, s.order.database(), event.SerializeAsString()};
-                           }));
+                           },
+                           audit_of));
   if (recorded_) recorded_();
   upgrade::v1::Upgrade upgrade = UpgradeOf(stored);
   upgrade.set_cancellable(false);

@@ -23,7 +23,9 @@ class Cancellation {
   // INVALID_ARGUMENT: malformed id. NOT_FOUND: unknown, or another tenant's. FAILED_PRECONDITION: ended, or a Production
   // upgrade whose in-place migration started.
   // PERMISSION_DENIED unless `caller` holds the scope that orders the upgrade's purpose.
-  absl::StatusOr<upgrade::v1::Upgrade> Cancel(const upgrade::v1::CancelUpgradeRequest& request, const Principal& caller);
+  // `audit_of`, when given, makes the audit record written with the cancellation.
+  absl::StatusOr<upgrade::v1::Upgrade> Cancel(const upgrade::v1::CancelUpgradeRequest& request, const Principal& caller,
+                                              const AuditOf& audit_of = nullptr);
 
   // proceed = false once the upgrade was cancelled, and with ended = true once it ended (a worker saw
   // a record again after the end: nothing is left to do). Passing CHECKPOINT_BEGIN_MIGRATION of a

@@ -20,15 +20,40 @@ AuditedCall Call(const grpc::ServerContext& context, const std::string& rpc, con
   return call;
 }
 
+// The audit of `call` when the logic commits a decision about an order: the record is written in
+// that decision's own transaction, naming the order's tenant, database (unless the call named one)
+// and id, and for an admission the plan's superuser steps. *written says it was made (the caller
+// then records the call only if the decision did not commit after all).
+AuditOf AuditInDecision(Auditor& auditor, const AuditedCall& call, bool* written, const Admission* admission) {
+  return [&auditor, &call, written, admission](const upgrade::v1::Order& order) {
+    AuditedCall decided = call;
+    decided.result = absl::OkStatus();
+    decided.tenant = order.tenant();
+    if (decided.database.empty()) decided.database = order.database();
+    decided.upgrade_id = order.upgrade_id();
+    if (admission != nullptr) decided.superuser_steps = admission->SuperuserSteps(order);
+    std::optional<AuditEntry> entry = auditor.Entry(decided);
+    *written = entry.has_value();
+    return entry;
+  };
+}
+
 }  // namespace
+
+void UpgradeServiceImpl::Audit(const AuditedCall& call, bool written_in_decision) {
+  if (written_in_decision && call.result.ok()) return;
+  auditor_.Record(call).IgnoreError();  // logged; the call's answer stands
+}
 
 grpc::Status UpgradeServiceImpl::RequestUpgrade(grpc::ServerContext* context,
                                                 const upgrade::v1::RequestUpgradeRequest* request,
                                                 upgrade::v1::RequestUpgradeResponse* response) {
   absl::StatusOr<Principal> caller = auth_.Authenticate(*context);
   AuditedCall call = Call(*context, "RequestUpgrade", caller, request->database(), "", request->request_id());
+  bool audited = false;
   if (caller.ok()) {
-    absl::StatusOr<upgrade::v1::Upgrade> upgrade = admission_.RequestUpgrade(*request, *caller);
+    absl::StatusOr<upgrade::v1::Upgrade> upgrade =
+        admission_.RequestUpgrade(*request, *caller, AuditInDecision(auditor_, call, &audited, &admission_));
     call.result = upgrade.status();
     if (upgrade.ok()) {
       call.tenant = upgrade->tenant();
@@ -36,7 +61,7 @@ grpc::Status UpgradeServiceImpl::RequestUpgrade(grpc::ServerContext* context,
       *response->mutable_upgrade() = *std::move(upgrade);
     }
   }
-  auditor_.Record(call).IgnoreError();  // logged; the call's answer stands
+  Audit(call, audited);
   return ToGrpcStatus(call.result);
 }
 
@@ -56,8 +81,10 @@ grpc::Status UpgradeServiceImpl::CancelUpgrade(grpc::ServerContext* context,
                                                upgrade::v1::CancelUpgradeResponse* response) {
   absl::StatusOr<Principal> caller = auth_.Authenticate(*context);
   AuditedCall call = Call(*context, "CancelUpgrade", caller, "", request->upgrade_id(), "");
+  bool audited = false;
   if (caller.ok()) {
-    absl::StatusOr<upgrade::v1::Upgrade> upgrade = cancellation_.Cancel(*request, *caller);
+    absl::StatusOr<upgrade::v1::Upgrade> upgrade =
+        cancellation_.Cancel(*request, *caller, AuditInDecision(auditor_, call, &audited, nullptr));
     call.result = upgrade.status();
     if (upgrade.ok()) {
       call.tenant = upgrade->tenant();
@@ -65,7 +92,7 @@ grpc::Status UpgradeServiceImpl::CancelUpgrade(grpc::ServerContext* context,
       *response->mutable_upgrade() = *std::move(upgrade);
     }
   }
-  auditor_.Record(call).IgnoreError();
+  Audit(call, audited);
   return ToGrpcStatus(call.result);
 }
 
@@ -74,15 +101,17 @@ grpc::Status UpgradeServiceImpl::ExtendTestCopy(grpc::ServerContext* context,
                                                 upgrade::v1::ExtendTestCopyResponse* response) {
   absl::StatusOr<Principal> caller = auth_.Authenticate(*context);
   AuditedCall call = Call(*context, "ExtendTestCopy", caller, request->database(), "", "");
+  bool audited = false;
   if (caller.ok()) {
     TestCopies::ActedOn acted_on;
-    absl::StatusOr<upgrade::v1::ExtendTestCopyResponse> extended = copies_.Extend(*request, *caller, &acted_on);
+    absl::StatusOr<upgrade::v1::ExtendTestCopyResponse> extended =
+        copies_.Extend(*request, *caller, &acted_on, AuditInDecision(auditor_, call, &audited, nullptr));
     call.result = extended.status();
     call.tenant = acted_on.tenant;
     call.upgrade_id = acted_on.upgrade_id;
     if (extended.ok()) *response = *std::move(extended);
   }
-  auditor_.Record(call).IgnoreError();
+  Audit(call, audited);
   return ToGrpcStatus(call.result);
 }
 
@@ -91,8 +120,10 @@ grpc::Status UpgradeServiceImpl::CheckUpgrade(grpc::ServerContext* context,
                                               upgrade::v1::CheckUpgradeResponse* response) {
   absl::StatusOr<Principal> caller = auth_.Authenticate(*context);
   AuditedCall call = Call(*context, "CheckUpgrade", caller, request->database(), "", request->request_id());
+  bool audited = false;
   if (caller.ok()) {
-    absl::StatusOr<upgrade::v1::Upgrade> check = admission_.CheckUpgrade(*request, *caller);
+    absl::StatusOr<upgrade::v1::Upgrade> check =
+        admission_.CheckUpgrade(*request, *caller, AuditInDecision(auditor_, call, &audited, &admission_));
     call.result = check.status();
     if (check.ok()) {
       call.tenant = check->tenant();
@@ -100,7 +131,7 @@ grpc::Status UpgradeServiceImpl::CheckUpgrade(grpc::ServerContext* context,
       *response->mutable_upgrade() = *std::move(check);
     }
   }
-  auditor_.Record(call).IgnoreError();
+  Audit(call, audited);
   return ToGrpcStatus(call.result);
 }
 

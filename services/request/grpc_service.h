@@ -37,6 +37,9 @@ class UpgradeServiceImpl final : public upgrade::v1::UpgradeService::Service {
                             upgrade::v1::CheckUpgradeResponse* response) override;
 
  private:
+  // Records `call` in the audit trail, unless its decision's transaction did (`written_in_decision`
+  // and the call succeeded).
+  void Audit(const AuditedCall& call, bool written_in_decision);
   const Authenticator& auth_;
   Admission& admission_;
   Cancellation& cancellation_;

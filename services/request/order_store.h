@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "libs/kafka/publisher.h"
+#include "services/request/audit_log.h"
 #include "upgrade/v1/events.pb.h"
 
 namespace upshift::request {
@@ -63,17 +64,21 @@ class OrderStore {
 
   // Records `order` and `record` (its outbox entry) in one transaction. FAILED_PRECONDITION: an
   // order of the database that `order` may not run beside (MayRunBeside) is still active.
-  // ALREADY_EXISTS: the order's request_id is taken in its tenant.
-  virtual absl::Status Admit(const upgrade::v1::Order& order, const OutgoingRecord& record) = 0;
+  // ALREADY_EXISTS: the order's request_id is taken in its tenant. The audit `audit_of` makes of the
+  // admitted order (if any) is appended in the same transaction.
+  virtual absl::Status Admit(const upgrade::v1::Order& order, const OutgoingRecord& record,
+                             const AuditOf& audit_of) = 0;
 
   // Records that an order ended. Idempotent; an unknown upgrade id is OK (nothing to do).
   virtual absl::Status MarkFinished(const std::string& upgrade_id, Outcome outcome, absl::Time at) = 0;
 
   // Records a cancellation of `upgrade_id` and the outbox record `record_for` makes of it, in one
   // transaction with the checks: NOT_FOUND (unknown), FAILED_PRECONDITION (ended, or past its point
-  // of no return). A repeated cancellation is OK and records nothing more. Returns the order.
+  // of no return). A repeated cancellation is OK and records nothing more. Returns the order. The
+  // audit `audit_of` makes of a recorded cancellation is appended in the same transaction.
   virtual absl::StatusOr<StoredOrder> Cancel(const std::string& upgrade_id, absl::Time at,
-                                             const std::function<OutgoingRecord(const StoredOrder&)>& record_for) = 0;
+                                             const std::function<OutgoingRecord(const StoredOrder&)>& record_for,
+                                             const AuditOf& audit_of) = 0;
 
   // A worker reached a checkpoint: returns the time of the cancellation if one was recorded (do not
   // proceed), else nullopt (proceed), recording `at` as the point of no return when `point_of_no_return`.
@@ -88,10 +93,11 @@ class OrderStore {
   virtual absl::Status RecordCopy(const std::string& upgrade_id, absl::Time expires_at, bool removed) = 0;
 
   // In one transaction on the order of `upgrade_id`: `decide` returns the copy's new expiry (or an
-  // error, which changes nothing), and it is recorded with the outbox record `record_for` makes.
+  // error, which changes nothing), and it is recorded with the outbox record `record_for` makes and
+  // the audit `audit_of` makes.
   virtual absl::StatusOr<absl::Time> ExtendCopy(
       const std::string& upgrade_id, const std::function<absl::StatusOr<absl::Time>(const StoredOrder&)>& decide,
-      const std::function<OutgoingRecord(const StoredOrder&, absl::Time)>& record_for) = 0;
+      const std::function<OutgoingRecord(const StoredOrder&, absl::Time)>& record_for, const AuditOf& audit_of) = 0;
 
   // Forgets at most `batch` orders that ended before `cutoff`, and their claims: Tests only once
   // their copy is gone (a copy still lives on its order). Returns how many orders it forgot.

@@ -187,7 +187,29 @@ absl::StatusOr<bool> PgOrderStore::IsTestCopy(const std::string& database) {
   return !rows->empty();
 }
 
-absl::Status PgOrderStore::Admit(const upgrade::v1::Order& order, const OutgoingRecord& record) {
+namespace {
+
+void InsertOutbox(pqxx::work& tx, const OutgoingRecord& record) {
+  tx.exec_params("INSERT INTO request.outbox (topic, key, payload) VALUES ($1, $2, $3)", record.topic, record.key,
+                 pqxx::binarystring(record.payload));
+}
+
+void InsertAudit(pqxx::work& tx, const AuditEntry& entry) {
+  const upgrade::v1::AuditRecord& r = entry.record;
+  tx.exec_params("INSERT INTO request.audit (at, tenant, database, record) VALUES ($1, $2, $3, $4)",
+                 pg::FormatTime(FromProto(r.at())), r.tenant(), r.database(), pqxx::binarystring(r.SerializeAsString()));
+  InsertOutbox(tx, entry.published);
+}
+
+void InsertAuditOf(pqxx::work& tx, const AuditOf& audit_of, const upgrade::v1::Order& order) {
+  if (!audit_of) return;
+  if (std::optional<AuditEntry> entry = audit_of(order); entry.has_value()) InsertAudit(tx, *entry);
+}
+
+}  // namespace
+
+absl::Status PgOrderStore::Admit(const upgrade::v1::Order& order, const OutgoingRecord& record,
+                                 const AuditOf& audit_of) {
   absl::Status status = pool_->Transact([&](pqxx::work& tx) {
     // Admissions of one database take turns, so that the rule below sees every committed order.
     tx.exec_params("SELECT pg_advisory_xact_lock(hashtext('upshift.request.admit'), hashtext($1))", order.database());
@@ -209,8 +231,8 @@ absl::Status PgOrderStore::Admit(const upgrade::v1::Order& order, const Outgoing
         pg::FormatTime(FromProto(order.created_at())), order.restore_point(),
         absl::ToInt64Milliseconds(FromProto(order.estimated_downtime())), pqxx::binarystring(order.SerializeAsString()),
         order.tenant());
-    tx.exec_params("INSERT INTO request.outbox (topic, key, payload) VALUES ($1, $2, $3)", record.topic, record.key,
-                   pqxx::binarystring(record.payload));
+    InsertOutbox(tx, record);
+    InsertAuditOf(tx, audit_of, order);
     return absl::OkStatus();
   });
   return status;
@@ -251,11 +273,7 @@ absl::StatusOr<int> PgOrderStore::PruneAudit(absl::Time cutoff, int batch) {
 
 absl::Status PgOrderStore::Append(const upgrade::v1::AuditRecord& record, const OutgoingRecord& published) {
   return pool_->Transact([&](pqxx::work& tx) {
-    tx.exec_params("INSERT INTO request.audit (at, tenant, database, record) VALUES ($1, $2, $3, $4)",
-                   pg::FormatTime(FromProto(record.at())), record.tenant(), record.database(),
-                   pqxx::binarystring(record.SerializeAsString()));
-    tx.exec_params("INSERT INTO request.outbox (topic, key, payload) VALUES ($1, $2, $3)", published.topic,
-                   published.key, pqxx::binarystring(published.payload));
+    InsertAudit(tx, {record, published});
     return absl::OkStatus();
   });
 }
@@ -344,7 +362,8 @@ absl::Status PgOrderStore::RecordTimings(const std::string& upgrade_id, const Te
 }
 
 absl::StatusOr<StoredOrder> PgOrderStore::Cancel(const std::string& upgrade_id, absl::Time at,
-                                                 const std::function<OutgoingRecord(const StoredOrder&)>& record_for) {
+                                                 const std::function<OutgoingRecord(const StoredOrder&)>& record_for,
+                                                 const AuditOf& audit_of) {
   StoredOrder stored;
   absl::Status status = pool_->Transact([&](pqxx::work& tx) {
     pqxx::result rows = tx.exec_params(
@@ -364,9 +383,8 @@ absl::StatusOr<StoredOrder> PgOrderStore::Cancel(const std::string& upgrade_id, 
     tx.exec_params("UPDATE request.orders SET cancel_requested_at = $2 WHERE upgrade_id = $1", upgrade_id,
                    pg::FormatTime(at));
     stored.cancel_requested_at = at;
-    OutgoingRecord record = record_for(stored);
-    tx.exec_params("INSERT INTO request.outbox (topic, key, payload) VALUES ($1, $2, $3)", record.topic, record.key,
-                   pqxx::binarystring(record.payload));
+    InsertOutbox(tx, record_for(stored));
+    InsertAuditOf(tx, audit_of, stored.order);
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
@@ -418,7 +436,7 @@ absl::Status PgOrderStore::RecordCopy(const std::string& upgrade_id, absl::Time 
 
 absl::StatusOr<absl::Time> PgOrderStore::ExtendCopy(
     const std::string& upgrade_id, const std::function<absl::StatusOr<absl::Time>(const StoredOrder&)>& decide,
-    const std::function<OutgoingRecord(const StoredOrder&, absl::Time)>& record_for) {
+    const std::function<OutgoingRecord(const StoredOrder&, absl::Time)>& record_for, const AuditOf& audit_of) {
   absl::Time extended;
   absl::Status status = pool_->Transact([&](pqxx::work& tx) {
     pqxx::result rows = tx.exec_params(
@@ -430,9 +448,8 @@ absl::StatusOr<absl::Time> PgOrderStore::ExtendCopy(
     extended = *decided;
     tx.exec_params("UPDATE request.orders SET copy_expires_at = $2 WHERE upgrade_id = $1", upgrade_id,
                    pg::FormatTime(extended));
-    OutgoingRecord record = record_for(stored, extended);
-    tx.exec_params("INSERT INTO request.outbox (topic, key, payload) VALUES ($1, $2, $3)", record.topic, record.key,
-                   pqxx::binarystring(record.payload));
+    InsertOutbox(tx, record_for(stored, extended));
+    InsertAuditOf(tx, audit_of, stored.order);
     return absl::OkStatus();
   });
   if (!status.ok()) return status;

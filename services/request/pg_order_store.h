@@ -29,7 +29,7 @@ class PgOrderStore final : public OrderStore, public AuditLog, public ClaimStore
   absl::StatusOr<std::optional<StoredOrder>> FindActive(const std::string& database) override;
   absl::StatusOr<std::vector<StoredOrder>> ListByDatabase(const std::string& database) override;
   absl::StatusOr<bool> IsTestCopy(const std::string& database) override;
-  absl::Status Admit(const upgrade::v1::Order& order, const OutgoingRecord& record) override;
+  absl::Status Admit(const upgrade::v1::Order& order, const OutgoingRecord& record, const AuditOf& audit_of) override;
   absl::Status MarkFinished(const std::string& upgrade_id, Outcome outcome, absl::Time at) override;
   absl::Status RecordTimings(const std::string& upgrade_id, const TestTimings& timings) override;
   absl::StatusOr<int> PruneEnded(absl::Time cutoff, int batch) override;
@@ -38,9 +38,11 @@ class PgOrderStore final : public OrderStore, public AuditLog, public ClaimStore
   absl::Status RecordCopy(const std::string& upgrade_id, absl::Time expires_at, bool removed) override;
   absl::StatusOr<absl::Time> ExtendCopy(
       const std::string& upgrade_id, const std::function<absl::StatusOr<absl::Time>(const StoredOrder&)>& decide,
-      const std::function<OutgoingRecord(const StoredOrder&, absl::Time)>& record_for) override;
+      const std::function<OutgoingRecord(const StoredOrder&, absl::Time)>& record_for,
+      const AuditOf& audit_of) override;
   absl::StatusOr<StoredOrder> Cancel(const std::string& upgrade_id, absl::Time at,
-                                     const std::function<OutgoingRecord(const StoredOrder&)>& record_for) override;
+                                     const std::function<OutgoingRecord(const StoredOrder&)>& record_for,
+                                     const AuditOf& audit_of) override;
   absl::StatusOr<std::optional<absl::Time>> PassCheckpoint(const std::string& upgrade_id, bool point_of_no_return,
                                                            absl::Time at) override;
   absl::Status DrainOutbox(int limit, const std::function<absl::Status(const std::vector<OutgoingRecord>&)>& publish,

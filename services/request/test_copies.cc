@@ -11,7 +11,8 @@
 namespace upshift::request {
 
 absl::StatusOr<upgrade::v1::ExtendTestCopyResponse> TestCopies::Extend(
-    const upgrade::v1::ExtendTestCopyRequest& request, const Principal& caller, ActedOn* acted_on) {
+    const upgrade::v1::ExtendTestCopyRequest& request, const Principal& caller, ActedOn* acted_on,
+    const AuditOf& audit_of) {
   UPSHIFT_RETURN_IF_ERROR(RequireScope(caller, scopes::kTest, "extending a test copy"));
   const std::string& copy = request.database();
   UPSHIFT_RETURN_IF_ERROR(ValidateDatabaseName(copy));
@@ -45,7 +46,8 @@ absl::StatusOr<upgrade::v1::ExtendTestCopyResponse> TestCopies::Extend(
                 MakeEvent(s.order, absl::StrCat("test_copy_extended/", absl::ToUnixMicros(at)), "request", now);
             ToProto(at, event.mutable_test_copy_extended()->mutable_expires_at());
             return OutgoingRecord{topics::kEvents, s.order.database(), event.SerializeAsString()};
-          }));
+          },
+          audit_of));
   if (recorded_) recorded_();
   upgrade::v1::ExtendTestCopyResponse response;
   response.set_database(copy);

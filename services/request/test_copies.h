@@ -26,9 +26,11 @@ class TestCopies {
 
   // INVALID_ARGUMENT: malformed name. NOT_FOUND: not a test copy, or another tenant's. FAILED_PRECONDITION: not handed
   // over yet, or removed. The new expiry is one step past the later of now and the current one.
-  // PERMISSION_DENIED without upgrades.test. `acted_on`, when given, is filled as ActedOn says.
+  // PERMISSION_DENIED without upgrades.test. `acted_on`, when given, is filled as ActedOn says;
+  // `audit_of`, when given, makes the audit record written with the extension.
   absl::StatusOr<upgrade::v1::ExtendTestCopyResponse> Extend(const upgrade::v1::ExtendTestCopyRequest& request,
-                                                             const Principal& caller, ActedOn* acted_on = nullptr);
+                                                             const Principal& caller, ActedOn* acted_on = nullptr,
+                                                             const AuditOf& audit_of = nullptr);
 
  private:
   OrderStore& store_;

@@ -142,6 +142,10 @@ int Main(int argc, char** argv) {
     SweepStalls(*store, *producer, absl::GetFlag(FLAGS_stall_timeout), hub, relay, stop);
   });
   service.Task("consumer", [&](const std::atomic<bool>& stop) { consumer->Run(stop); });
+  // Records kept for an acceptance that never came a day later name an upgrade request never
+  // announced (a forgery, or a worker's leaked key): they are forgotten.
+  service.Every("retention", absl::Hours(1),
+                [&] { return store->ForgetPendingBefore(absl::Now() - absl::Hours(24)).status(); });
   service.OnStopped([&] { producer->Flush(absl::Seconds(5)); });
   return service.Run();
 }

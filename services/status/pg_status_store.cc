@@ -2,7 +2,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "libs/common/time.h"
+#include "libs/common/logging.h"
 #include "libs/kafka/events.h"
+#include "libs/metrics/metrics.h"
 #include "libs/pg/pg.h"
 #include "libs/pg/schema_migrations.h"
 #include "services/status/status_logic.h"
@@ -60,6 +62,16 @@ CREATE TABLE IF NOT EXISTS status.applied_events (
 // record about the upgrade must carry that very order. NULL for upgrades recorded before.
 constexpr char kSchemaV2[] = R"sql(
 ALTER TABLE status.upgrades ADD COLUMN orders bytea;  -- upgrade.v1.Order
+-- Records about an upgrade whose acceptance has not arrived yet (the topics are not ordered with
+-- each other): applied, in the order they came, once it does, if they carry its very order.
+CREATE TABLE status.pending_events (
+  seq         bigserial PRIMARY KEY,
+  event_id    text NOT NULL UNIQUE,
+  upgrade_id  text NOT NULL,
+  body        bytea NOT NULL,  -- upgrade.v1.Event
+  received_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX pending_events_by_upgrade ON status.pending_events (upgrade_id, seq);
 )sql";
 
 const std::vector<pg::SchemaMigration> kMigrations = {
@@ -67,8 +79,6 @@ const std::vector<pg::SchemaMigration> kMigrations = {
   {2, "the announced order of each upgrade", kSchemaV2},
 };
 
-// How long a worker's record waits for its upgrade's acceptance to arrive on upgrade.orders.
-constexpr absl::Duration kOrderWait = absl::Minutes(10);
 
 upgrade::v1::Upgrade ParseUpgrade(const pqxx::field& f) {
   upgrade::v1::Upgrade u;
@@ -146,70 +156,126 @@ absl::StatusOr<std::unique_ptr<PgStatusStore>> PgStatusStore::Open(const std::st
 PgStatusStore::PgStatusStore(std::unique_ptr<pg::Pool> pool) : pool_(std::move(pool)) {}
 PgStatusStore::~PgStatusStore() = default;
 
+namespace {
+
+upgrade::v1::Event ParseEventBody(const pqxx::field& f) {
+  pqxx::binarystring body(f);
+  upgrade::v1::Event e;
+  e.ParseFromArray(body.data(), static_cast<int>(body.size()));
+  return e;
+}
+
+// Applies `event` in `tx` (see StatusStore::Apply); *result is the upgrade after it, when it changed.
+// A record about an upgrade whose acceptance has not arrived yet is kept in status.pending_events,
+// to be applied when it does. PERMISSION_DENIED for a record that disagrees with the announced order.
+absl::Status ApplyIn(pqxx::work& tx, const upgrade::v1::Event& event, std::optional<upgrade::v1::Upgrade>* result) {
+  // A heartbeat only moves last_activity_at forward: applying one twice changes nothing, so its id
+  // (one per heartbeat) need not be kept.
+  const bool heartbeat = event.kind_case() == upgrade::v1::Event::kHeartbeat;
+  const bool accepted = event.kind_case() == upgrade::v1::Event::kAccepted;
+  const std::string& id = event.order().upgrade_id();
+  const std::string& copy = event.order().test_database();
+  std::optional<upgrade::v1::Upgrade> before;
+  pqxx::result rows = tx.exec_params("SELECT body, orders FROM status.upgrades WHERE upgrade_id = $1 FOR UPDATE", id);
+  if (!rows.empty()) before = ParseUpgrade(rows[0][0]);
+  if (!accepted && !before.has_value()) {
+    if (heartbeat) return absl::OkStatus();  // nothing to show yet
+    tx.exec_params("INSERT INTO status.pending_events (event_id, upgrade_id, body) VALUES ($1, $2, $3) "
+                   "ON CONFLICT DO NOTHING",
+                   event.event_id(), id, pqxx::binarystring(event.SerializeAsString()));
+    return absl::OkStatus();
+  }
+  if (!heartbeat && !FirstApplied(tx, event.event_id())) return absl::OkStatus();
+  if (!accepted && !rows[0][1].is_null()) {
+    // Every other record is about an upgrade request announced, and carries its very order: a
+    // worker's leaked key cannot move an upgrade onto another database or copy.
+    pqxx::binarystring body(rows[0][1]);
+    upgrade::v1::Order announced;
+    if (!announced.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
+      return absl::DataLossError(absl::StrCat("status.upgrades holds an unreadable order for ", id));
+    }
+    if (absl::Status agrees = AgreesWithStoredOrder(announced, event.order()); !agrees.ok()) return agrees;
+  }
+  // Events about a test copy's life come after its upgrade ended: they change the copy, not the upgrade.
+  if (event.kind_case() == upgrade::v1::Event::kTestCopyExtended) {
+    tx.exec_params("UPDATE status.databases SET expires_at = $2 WHERE name = $1", copy,
+                   pg::FormatTime(FromProto(event.test_copy_extended().expires_at())));
+    return absl::OkStatus();
+  }
+  if (event.kind_case() == upgrade::v1::Event::kTestCopyDropped) {
+    tx.exec_params("DELETE FROM status.databases WHERE name = $1", copy);
+    tx.exec_params("DELETE FROM status.tags WHERE database = $1", copy);
+    return absl::OkStatus();
+  }
+  // A Production upgrade's progress is weighed by its Test's step timings.
+  std::optional<upgrade::v1::Upgrade> test;
+  if (event.kind_case() == upgrade::v1::Event::kStepApplied && !event.order().test_upgrade_id().empty()) {
+    pqxx::result tests =
+        tx.exec_params("SELECT body FROM status.upgrades WHERE upgrade_id = $1", event.order().test_upgrade_id());
+    if (!tests.empty()) test = ParseUpgrade(tests[0][0]);
+  }
+  upgrade::v1::Upgrade after = NextUpgrade(before, event, test.has_value() ? &test->report() : nullptr);
+  if (before.has_value() && OnlyActivityChanged(*before, after)) {
+    if (before->last_activity_at().SerializeAsString() != after.last_activity_at().SerializeAsString()) {
+      tx.exec_params("UPDATE status.upgrades SET body = $2 WHERE upgrade_id = $1", id,
+                     pqxx::binarystring(after.SerializeAsString()));
+    }
+  } else {
+    Record(tx, event, before, after);
+    *result = after;
+  }
+  if (accepted) {
+    tx.exec_params("UPDATE status.upgrades SET orders = $2 WHERE upgrade_id = $1 AND orders IS NULL", id,
+                   pqxx::binarystring(event.order().SerializeAsString()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<std::optional<upgrade::v1::Upgrade>> PgStatusStore::Apply(const upgrade::v1::Event& event) {
   std::optional<upgrade::v1::Upgrade> result;
   absl::Status status = pool_->Transact([&](pqxx::work& tx) {
     result.reset();
-    // A heartbeat only moves last_activity_at forward: applying one twice changes nothing, so its id
-    // (one per heartbeat) need not be kept.
-    bool heartbeat = event.kind_case() == upgrade::v1::Event::kHeartbeat;
-    if (!heartbeat && !FirstApplied(tx, event.event_id())) return absl::OkStatus();
+    if (absl::Status applied = ApplyIn(tx, event, &result); !applied.ok()) return applied;
+    if (event.kind_case() != upgrade::v1::Event::kAccepted) return absl::OkStatus();
+    // The records that came ahead of this acceptance, in the order they came. One that disagrees
+    // with the order is refused (logged and counted: its record was consumed long ago).
     const std::string& id = event.order().upgrade_id();
-    const std::string& copy = event.order().test_database();
-    const bool accepted = event.kind_case() == upgrade::v1::Event::kAccepted;
-    std::optional<upgrade::v1::Upgrade> before;
-    pqxx::result rows =
-        tx.exec_params("SELECT body, orders FROM status.upgrades WHERE upgrade_id = $1 FOR UPDATE", id);
-    if (!rows.empty()) before = ParseUpgrade(rows[0][0]);
-    if (!accepted) {
-      // Every other record is about an upgrade request announced, and carries its very order: a
-      // worker's leaked key cannot invent an upgrade, or move one onto another database or copy.
-      if (!before.has_value()) return heartbeat ? absl::OkStatus() : OrderNotSeen(event.order(), absl::Now(), kOrderWait);
-      if (!rows[0][1].is_null()) {
-        pqxx::binarystring body(rows[0][1]);
-        upgrade::v1::Order announced;
-        if (!announced.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
-          return absl::DataLossError(absl::StrCat("status.upgrades holds an unreadable order for ", id));
-        }
-        if (absl::Status agrees = AgreesWithStoredOrder(announced, event.order()); !agrees.ok()) return agrees;
+    pqxx::result pending =
+        tx.exec_params("SELECT body FROM status.pending_events WHERE upgrade_id = $1 ORDER BY seq", id);
+    tx.exec_params("DELETE FROM status.pending_events WHERE upgrade_id = $1", id);
+    for (const auto& row : pending) {
+      upgrade::v1::Event early = ParseEventBody(row[0]);
+      absl::Status applied = ApplyIn(tx, early, &result);
+      if (applied.code() == absl::StatusCode::kPermissionDenied) {
+        static metrics::Family& refused = metrics::Default().Counter(
+            "upshift_status_refused_early_records_total",
+            "Records that came ahead of their upgrade's acceptance and disagreed with its order", {});
+        refused.Increment({});
+        LogWarning(absl::StrCat("refused record ", early.event_id(), ", which came ahead of its acceptance: ",
+                                applied.message()));
+        continue;
       }
-    }
-    // Events about a test copy's life come after its upgrade ended: they change the copy, not the upgrade.
-    if (event.kind_case() == upgrade::v1::Event::kTestCopyExtended) {
-      tx.exec_params("UPDATE status.databases SET expires_at = $2 WHERE name = $1", copy,
-                     pg::FormatTime(FromProto(event.test_copy_extended().expires_at())));
-      return absl::OkStatus();
-    }
-    if (event.kind_case() == upgrade::v1::Event::kTestCopyDropped) {
-      tx.exec_params("DELETE FROM status.databases WHERE name = $1", copy);
-      tx.exec_params("DELETE FROM status.tags WHERE database = $1", copy);
-      return absl::OkStatus();
-    }
-    // A Production upgrade's progress is weighed by its Test's step timings.
-    std::optional<upgrade::v1::Upgrade> test;
-    if (event.kind_case() == upgrade::v1::Event::kStepApplied && !event.order().test_upgrade_id().empty()) {
-      pqxx::result tests = tx.exec_params("SELECT body FROM status.upgrades WHERE upgrade_id = $1",
-                                          event.order().test_upgrade_id());
-      if (!tests.empty()) test = ParseUpgrade(tests[0][0]);
-    }
-    upgrade::v1::Upgrade after = NextUpgrade(before, event, test.has_value() ? &test->report() : nullptr);
-    if (before.has_value() && OnlyActivityChanged(*before, after)) {
-      if (before->last_activity_at().SerializeAsString() != after.last_activity_at().SerializeAsString()) {
-        tx.exec_params("UPDATE status.upgrades SET body = $2 WHERE upgrade_id = $1", id,
-                       pqxx::binarystring(after.SerializeAsString()));
-      }
-    } else {
-      Record(tx, event, before, after);
-      result = after;
-    }
-    if (accepted) {
-      tx.exec_params("UPDATE status.upgrades SET orders = $2 WHERE upgrade_id = $1 AND orders IS NULL", id,
-                     pqxx::binarystring(event.order().SerializeAsString()));
+      if (!applied.ok()) return applied;
     }
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
   return result;
+}
+
+absl::StatusOr<int> PgStatusStore::ForgetPendingBefore(absl::Time cutoff) {
+  int forgotten = 0;
+  absl::Status status = pool_->Transact([&](pqxx::work& tx) {
+    forgotten = static_cast<int>(
+        tx.exec_params("DELETE FROM status.pending_events WHERE received_at < $1::timestamptz", pg::FormatTime(cutoff))
+            .affected_rows());
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  if (forgotten > 0) LogWarning(absl::StrCat("forgot ", forgotten, " records whose upgrade request never announced"));
+  return forgotten;
 }
 
 absl::StatusOr<upgrade::v1::Upgrade> PgStatusStore::GetUpgrade(const std::string& upgrade_id) {

@@ -20,6 +20,9 @@ class PgStatusStore final : public StatusStore {
   ~PgStatusStore() override;
 
   absl::StatusOr<std::optional<upgrade::v1::Upgrade>> Apply(const upgrade::v1::Event& event) override;
+  // Forgets the records kept for an acceptance that never came (received before `cutoff`): records
+  // about an upgrade request never announced. Returns how many.
+  absl::StatusOr<int> ForgetPendingBefore(absl::Time cutoff);
   absl::StatusOr<upgrade::v1::Upgrade> GetUpgrade(const std::string& upgrade_id) override;
   absl::StatusOr<std::vector<upgrade::v1::Upgrade>> ListUpgrades(const std::string& database,
                                                                  const std::optional<std::string>& tenant,

@@ -44,7 +44,9 @@ class StatusStore {
 
   // Applies `event` atomically (NextUpgrade, TagChanges, the copy's record, and the change in the
   // outbox of upgrade.status) unless its event_id was applied before. Returns the upgrade after the
-  // event, or nullopt for a duplicate or an event that changed nothing.
+  // event, or nullopt for a duplicate or an event that changed nothing. Every record but request's
+  // acceptance must carry the order that acceptance announced (PERMISSION_DENIED otherwise); one
+  // that comes ahead of the acceptance is kept and applied with it.
   virtual absl::StatusOr<std::optional<upgrade::v1::Upgrade>> Apply(const upgrade::v1::Event& event) = 0;
 
   // NOT_FOUND when unknown.

@@ -58,7 +58,7 @@ TEST_F(OrderStoreTest, TheStoredOrderIsTheAdmittedOneToTheNanosecond) {
   o.mutable_estimated_downtime()->set_seconds(3);
   o.mutable_estimated_downtime()->set_nanos(987654321);
   o.set_test_upgrade_id(NewUpgradeId());
-  ASSERT_TRUE(store_->Admit(o, {"upgrade.orders", "acme", "x"}).ok());
+  ASSERT_TRUE(store_->Admit(o, {"upgrade.orders", "acme", "x"}, nullptr).ok());
   auto found = store_->FindByUpgradeId(o.upgrade_id());
   ASSERT_TRUE(found.ok() && found->has_value());
   EXPECT_EQ((*found)->order.SerializeAsString(), o.SerializeAsString()) << (*found)->order.DebugString();
@@ -68,9 +68,9 @@ TEST_F(OrderStoreTest, TheStoredOrderIsTheAdmittedOneToTheNanosecond) {
 TEST_F(OrderStoreTest, ARequestIdIsUniquePerTenant) {
   upgrade::v1::Order a = NewOrder("acme", "key-1", "acme_owner");
   upgrade::v1::Order b = NewOrder("globex", "key-1", "globex_owner");
-  ASSERT_TRUE(store_->Admit(a, {"upgrade.orders", "acme", "x"}).ok());
-  ASSERT_TRUE(store_->Admit(b, {"upgrade.orders", "globex", "x"}).ok());
-  absl::Status again = store_->Admit(NewOrder("acme2", "key-1", "acme_owner"), {"upgrade.orders", "acme2", "x"});
+  ASSERT_TRUE(store_->Admit(a, {"upgrade.orders", "acme", "x"}, nullptr).ok());
+  ASSERT_TRUE(store_->Admit(b, {"upgrade.orders", "globex", "x"}, nullptr).ok());
+  absl::Status again = store_->Admit(NewOrder("acme2", "key-1", "acme_owner"), {"upgrade.orders", "acme2", "x"}, nullptr);
   EXPECT_EQ(again.code(), absl::StatusCode::kAlreadyExists) << again;
   auto of_a = store_->FindByRequestId("acme_owner", "key-1");
   auto of_b = store_->FindByRequestId("globex_owner", "key-1");
@@ -85,7 +85,7 @@ TEST_F(OrderStoreTest, ARequestIdIsUniquePerTenant) {
 
 TEST_F(OrderStoreTest, AdmitRecordsTheOrderAndItsOutboxRecordTogether) {
   upgrade::v1::Order o = NewOrder("acme", "key-1");
-  ASSERT_TRUE(store_->Admit(o, {"upgrade.orders", "acme", std::string("\0\x01payload", 9)}).ok());
+  ASSERT_TRUE(store_->Admit(o, {"upgrade.orders", "acme", std::string("\0\x01payload", 9)}, nullptr).ok());
   auto found = store_->FindByRequestId("acme_owner", "key-1");
   ASSERT_TRUE(found.ok() && found->has_value());
   EXPECT_EQ((*found)->order.upgrade_id(), o.upgrade_id());
@@ -103,8 +103,8 @@ TEST_F(OrderStoreTest, AdmitRecordsTheOrderAndItsOutboxRecordTogether) {
 }
 
 TEST_F(OrderStoreTest, TheDatabaseAllowsOneActiveOrderPerDatabase) {
-  ASSERT_TRUE(store_->Admit(NewOrder("acme"), {"t", "acme", "p"}).ok());
-  absl::Status second = store_->Admit(NewOrder("acme"), {"t", "acme", "p"});
+  ASSERT_TRUE(store_->Admit(NewOrder("acme"), {"t", "acme", "p"}, nullptr).ok());
+  absl::Status second = store_->Admit(NewOrder("acme"), {"t", "acme", "p"}, nullptr);
   EXPECT_EQ(second.code(), absl::StatusCode::kFailedPrecondition) << second;
   EXPECT_EQ(*Postgres().QueryValue(db_, "SELECT count(*) FROM request.outbox"), "1");  // nothing half-written
 }
@@ -116,22 +116,22 @@ TEST_F(OrderStoreTest, ACheckRunsBesideATestButNotBesideAProductionUpgradeOrAnot
     return o;
   };
   upgrade::v1::Order test = with(upgrade::v1::PURPOSE_TEST);
-  ASSERT_TRUE(store_->Admit(test, {"t", "acme", "p"}).ok());
+  ASSERT_TRUE(store_->Admit(test, {"t", "acme", "p"}, nullptr).ok());
   upgrade::v1::Order check = with(upgrade::v1::PURPOSE_CHECK);
-  ASSERT_TRUE(store_->Admit(check, {"t", "acme", "p"}).ok());
-  EXPECT_EQ(store_->Admit(with(upgrade::v1::PURPOSE_CHECK), {"t", "acme", "p"}).code(),
+  ASSERT_TRUE(store_->Admit(check, {"t", "acme", "p"}, nullptr).ok());
+  EXPECT_EQ(store_->Admit(with(upgrade::v1::PURPOSE_CHECK), {"t", "acme", "p"}, nullptr).code(),
             absl::StatusCode::kFailedPrecondition);
   // FindActive names the upgrade, never the check beside it.
   auto active = store_->FindActive("acme");
   ASSERT_TRUE(active.ok() && active->has_value());
   EXPECT_EQ((*active)->order.upgrade_id(), test.upgrade_id());
   ASSERT_TRUE(store_->MarkFinished(test.upgrade_id(), Outcome::kSucceeded, absl::Now()).ok());
-  absl::Status production = store_->Admit(with(upgrade::v1::PURPOSE_PRODUCTION), {"t", "acme", "p"});
+  absl::Status production = store_->Admit(with(upgrade::v1::PURPOSE_PRODUCTION), {"t", "acme", "p"}, nullptr);
   EXPECT_EQ(production.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(production.message().find(check.upgrade_id()), std::string::npos) << production;
   ASSERT_TRUE(store_->MarkFinished(check.upgrade_id(), Outcome::kSucceeded, absl::Now()).ok());
-  ASSERT_TRUE(store_->Admit(with(upgrade::v1::PURPOSE_PRODUCTION), {"t", "acme", "p"}).ok());
-  EXPECT_EQ(store_->Admit(with(upgrade::v1::PURPOSE_CHECK), {"t", "acme", "p"}).code(),
+  ASSERT_TRUE(store_->Admit(with(upgrade::v1::PURPOSE_PRODUCTION), {"t", "acme", "p"}, nullptr).ok());
+  EXPECT_EQ(store_->Admit(with(upgrade::v1::PURPOSE_CHECK), {"t", "acme", "p"}, nullptr).code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(*Postgres().QueryValue(db_, "SELECT count(*) FROM request.outbox"), "3");
 }
@@ -143,8 +143,8 @@ TEST_F(OrderStoreTest, ConcurrentAdmissionsOfACheckAndAProductionUpgradeLetOneIn
     check.set_purpose(upgrade::v1::PURPOSE_CHECK);
     production.set_purpose(upgrade::v1::PURPOSE_PRODUCTION);
     absl::Status a, b;
-    std::thread first([&] { a = store_->Admit(check, {"t", database, "p"}); });
-    std::thread second([&] { b = store_->Admit(production, {"t", database, "p"}); });
+    std::thread first([&] { a = store_->Admit(check, {"t", database, "p"}, nullptr); });
+    std::thread second([&] { b = store_->Admit(production, {"t", database, "p"}, nullptr); });
     first.join();
     second.join();
     EXPECT_NE(a.ok(), b.ok()) << a << " / " << b;
@@ -153,25 +153,25 @@ TEST_F(OrderStoreTest, ConcurrentAdmissionsOfACheckAndAProductionUpgradeLetOneIn
 
 TEST_F(OrderStoreTest, AnEndedOrderFreesTheDatabase) {
   upgrade::v1::Order o = NewOrder("acme");
-  ASSERT_TRUE(store_->Admit(o, {"t", "acme", "p"}).ok());
+  ASSERT_TRUE(store_->Admit(o, {"t", "acme", "p"}, nullptr).ok());
   ASSERT_TRUE(store_->MarkFinished(o.upgrade_id(), Outcome::kSucceeded, absl::Now()).ok());
   ASSERT_TRUE(store_->MarkFinished(o.upgrade_id(), Outcome::kFailed, absl::Now()).ok());  // a late duplicate
   auto orders = store_->ListByDatabase("acme");
   ASSERT_TRUE(orders.ok());
   ASSERT_EQ(orders->size(), 1u);
   EXPECT_EQ((*orders)[0].outcome, Outcome::kSucceeded);
-  EXPECT_TRUE(store_->Admit(NewOrder("acme"), {"t", "acme", "p"}).ok());
+  EXPECT_TRUE(store_->Admit(NewOrder("acme"), {"t", "acme", "p"}, nullptr).ok());
   EXPECT_TRUE(*store_->IsTestCopy(o.test_database()));
   EXPECT_FALSE(*store_->IsTestCopy("acme"));
 }
 
 TEST_F(OrderStoreTest, ATakenRequestIdIsAlreadyExists) {
-  ASSERT_TRUE(store_->Admit(NewOrder("acme", "same"), {"t", "acme", "p"}).ok());
-  EXPECT_EQ(store_->Admit(NewOrder("other", "same"), {"t", "other", "p"}).code(), absl::StatusCode::kAlreadyExists);
+  ASSERT_TRUE(store_->Admit(NewOrder("acme", "same"), {"t", "acme", "p"}, nullptr).ok());
+  EXPECT_EQ(store_->Admit(NewOrder("other", "same"), {"t", "other", "p"}, nullptr).code(), absl::StatusCode::kAlreadyExists);
 }
 
 TEST_F(OrderStoreTest, AFailedPublishKeepsTheRecordsForTheNextRound) {
-  ASSERT_TRUE(store_->Admit(NewOrder("acme"), {"t", "acme", "p"}).ok());
+  ASSERT_TRUE(store_->Admit(NewOrder("acme"), {"t", "acme", "p"}, nullptr).ok());
   int count = 0;
   absl::Status s = store_->DrainOutbox(10, [](const std::vector<OutgoingRecord>&) {
     return absl::InvalidArgumentError("broker refused");
@@ -236,7 +236,7 @@ TEST_F(OrderStoreTest, RetentionForgetsEndedOrdersTheirClaimsAndOldAuditRecordsI
     upgrade::v1::Order o = NewOrder(db);
     o.set_purpose(purpose);
     if (purpose != upgrade::v1::PURPOSE_TEST) o.set_test_database("");
-    EXPECT_TRUE(store_->Admit(o, {"t", db, "p"}).ok());
+    EXPECT_TRUE(store_->Admit(o, {"t", db, "p"}, nullptr).ok());
     EXPECT_TRUE(store_->ClaimWork(o.upgrade_id(), "copy", "cloner/a", absl::Minutes(1)).ok());
     return o.upgrade_id();
   };

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -90,6 +91,61 @@ TEST_F(StatusStoreTest, ListsOneTenantsUpgradesPageByPageOnceEachNewestFirst) {
   EXPECT_EQ(all->size(), 2500u);
   EXPECT_EQ(store_->ListUpgrades("shop", "globex", std::nullopt, 7)->size(), 7u);
   EXPECT_TRUE(store_->ListUpgrades("shop", "initech", std::nullopt, 7)->empty());
+}
+
+// upgrade.orders and upgrade.events are not ordered with each other: a worker's record may come
+// ahead of request's acceptance. It is kept and applied with it when it carries the order that
+// acceptance announced; one that does not is refused then; one whose acceptance never comes is
+// never shown, and forgotten.
+TEST_F(StatusStoreTest, ARecordAheadOfItsAcceptanceIsAppliedWithItIfItCarriesTheAnnouncedOrder) {
+  const std::string id = "0f8fad5b-d9cb-469f-a165-70867728950e";
+  const absl::Time t0 = absl::FromUnixSeconds(1790000000);
+  auto worker_says = [&](const std::string& kind, const std::string& database, const std::function<void(upgrade::v1::Event&)>& fill) {
+    upgrade::v1::Event e;
+    e.set_event_id(absl::StrCat(id, "/", kind, "/", database));
+    upgrade::v1::Order& o = *e.mutable_order();
+    o.set_upgrade_id(id);
+    o.set_database(database);
+    o.set_tenant("acme");
+    o.set_from_version("16.0");
+    o.set_target_version("18.0");
+    o.set_purpose(upgrade::v1::PURPOSE_TEST);
+    ToProto(t0, o.mutable_created_at());
+    ToProto(t0 + absl::Seconds(1), e.mutable_occurred_at());
+    e.set_source("cloner");
+    fill(e);
+    return e;
+  };
+  auto started = worker_says("clone_started", "shop", [](upgrade::v1::Event& e) { e.mutable_clone_started(); });
+  auto elsewhere = worker_says("migration_started", "other_shop", [](upgrade::v1::Event& e) { e.mutable_migration_started(); });
+  for (const auto& e : {started, elsewhere}) {
+    absl::StatusOr<std::optional<upgrade::v1::Upgrade>> kept = store_->Apply(e);
+    ASSERT_TRUE(kept.ok()) << kept.status();
+    EXPECT_FALSE(kept->has_value());
+  }
+  EXPECT_EQ(store_->GetUpgrade(id).status().code(), absl::StatusCode::kNotFound);  // nothing shown yet
+  EXPECT_EQ(*Postgres().QueryValue(db_, "SELECT count(*) FROM status.pending_events"), "2");
+
+  Accept(id, "shop", "acme", t0);
+  absl::StatusOr<upgrade::v1::Upgrade> shown = store_->GetUpgrade(id);
+  ASSERT_TRUE(shown.ok()) << shown.status();
+  EXPECT_EQ(shown->state(), upgrade::v1::STATE_CLONING);  // the early record, applied
+  EXPECT_EQ(shown->database(), "shop");
+  EXPECT_EQ(*Postgres().QueryValue(db_, "SELECT count(*) FROM status.pending_events"), "0");
+  // After the acceptance, a record naming another database is refused outright.
+  EXPECT_EQ(store_->Apply(worker_says("migrated", "other_shop", [](upgrade::v1::Event& e) { e.mutable_migrated(); }))
+                .status()
+                .code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(store_->GetUpgrade(id)->state(), upgrade::v1::STATE_CLONING);
+
+  // An acceptance that never comes: kept, never shown, forgotten.
+  upgrade::v1::Event orphan = started;
+  orphan.mutable_order()->set_upgrade_id("6b2d1f0e-3c4a-4e5b-9f8a-7d6c5b4a3e2f");
+  orphan.set_event_id("orphan");
+  ASSERT_TRUE(store_->Apply(orphan).ok());
+  EXPECT_EQ(*store_->ForgetPendingBefore(absl::Now() + absl::Seconds(1)), 1);
+  EXPECT_EQ(store_->GetUpgrade("6b2d1f0e-3c4a-4e5b-9f8a-7d6c5b4a3e2f").status().code(), absl::StatusCode::kNotFound);
 }
 
 }  // namespace

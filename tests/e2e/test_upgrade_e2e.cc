@@ -776,14 +776,15 @@ TEST(ForgedRecords, ChangeNothingAndGoToTheDeadLetterQueueWithTheirReason) {
        event("test_copy_expiring", [](Event& e) { e.mutable_test_copy_expiring()->set_days_left(1); },
              naming([&](Order& o) { o.set_notify_email("victim@elsewhere.example.com"); })),
        "", {{"upshift-notifier", disagrees}}},
+      // Kept by status and the notifier for an acceptance that never comes: never shown, never sent.
       {"an expiry warning of an upgrade request never announced (the cloner's key)", as_cloner.get(),
        topics::kEvents,
        event("test_copy_expiring", [](Event& e) { e.mutable_test_copy_expiring()->set_days_left(1); },
              naming([&](Order& o) {
                o.set_upgrade_id("6b2d1f0e-3c4a-4e5b-9f8a-7d6c5b4a3e2f");
-               o.mutable_created_at()->set_seconds(o.created_at().seconds() - 3600);
+               o.set_notify_email("victim@elsewhere.example.com");
              })),
-       "", {{"upshift-notifier", "never announced"}}},
+       "", {}},
       {"a clone_succeeded naming a live database as the copy", as_cloner.get(), topics::kEvents,
        event("clone_succeeded", [](Event& e) { e.mutable_clone_succeeded(); },
              naming([&](Order& o) { o.set_test_database(b); })),
@@ -854,6 +855,14 @@ TEST(ForgedRecords, ChangeNothingAndGoToTheDeadLetterQueueWithTheirReason) {
   ASSERT_EQ(main_db->test_copies_size(), 1);
   EXPECT_EQ(main_db->test_copies(0).name(), copy);
   EXPECT_FALSE(HasTag(*main_db, TAG_UPGRADE_FAILED));
+  // No email went to the address only forgeries named, and none announced a second end.
+  for (const std::string& m : platform->smtp().Messages()) {
+    EXPECT_FALSE(absl::StrContains(m, "victim@elsewhere.example.com")) << m;
+  }
+  GetUpgradeRequest never;
+  never.set_upgrade_id("6b2d1f0e-3c4a-4e5b-9f8a-7d6c5b4a3e2f");
+  Upgrade none;
+  EXPECT_EQ(platform->status().GetUpgrade(Context().get(), never, &none).error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
 // --- Tenancy: a token's tenant scopes every RPC -------------------------------------------------
@@ -1253,6 +1262,65 @@ TEST(Audit, EveryMutatingCallIsRecordedWithWhoFromWhereWhatAndTheAnswer) {
                                               "upgrade.v1.UpgradeService/RequestUpgrade 5",
                                               "upgrade.v1.UpgradeService/RequestUpgrade 7",
                                               "upgrade.v1.UpgradeService/CancelUpgrade 0"}));
+}
+
+// A fault scenario: request is killed between deciding a call and answering it. The decision and
+// its audit record are one transaction: both are there, or neither (and the client's retry, with
+// the same request_id, makes both).
+TEST(Audit, ARequestKilledBetweenItsDecisionAndItsAnswerLeavesBothOrNeither) {
+  const std::string db = "audit_killed";
+  ASSERT_TRUE(platform->postgres().GenerateSampleDatabase(db, 20, "audit_killed_owner").ok());
+  const std::string platform_db = platform->postgres().conninfo("upshift");
+  RequestUpgradeRequest order = TestOrder(db);
+  order.set_request_id("killed-mid-call");
+  // Holding the audit trail stops request right where it writes the call's record.
+  pqxx::connection holder(platform_db);
+  pqxx::work hold(holder);
+  hold.exec("LOCK TABLE request.audit IN ACCESS EXCLUSIVE MODE");
+  std::future<grpc::Status> call = std::async(std::launch::async, [&] {
+    RequestUpgradeResponse resp;
+    return platform->requests().RequestUpgrade(Context(absl::Seconds(30)).get(), order, &resp);
+  });
+  auto value = [&](const std::string& sql) {
+    absl::StatusOr<std::string> v = platform->postgres().QueryValue("upshift", sql);
+    return v.ok() ? *v : v.status().ToString();
+  };
+  ASSERT_TRUE(WaitFor([&] {
+    return value("SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                 "WHERE c.relname = 'audit' AND NOT l.granted") != "0";
+  })) << "request never reached the audit trail";
+  platform->service("request").Kill();
+  hold.abort();
+  EXPECT_FALSE(call.get().ok());  // the caller never got its answer
+  auto orders = [&] { return value("SELECT count(*) FROM request.orders WHERE request_id = 'killed-mid-call'"); };
+  auto records = [&] {
+    return value(absl::StrCat("SELECT count(*) FROM request.audit WHERE database = '", db, "'"));
+  };
+  EXPECT_EQ(orders(), records());
+  EXPECT_EQ(orders(), "0");  // the decision waited for its record, and died with it
+
+  // The client retries with the same request_id: one order, one record of it, naming it.
+  ASSERT_TRUE(platform->RestartService("request").ok());
+  RequestUpgradeResponse resp;
+  grpc::Status retried;
+  ASSERT_TRUE(WaitFor([&] {
+    retried = platform->requests().RequestUpgrade(Context().get(), order, &resp);
+    return retried.error_code() != grpc::StatusCode::UNAVAILABLE;
+  }));
+  ASSERT_TRUE(retried.ok()) << retried.error_message();
+  EXPECT_EQ(orders(), "1");
+  EXPECT_EQ(records(), "1");
+  auto audit = upgrade::v1::AuditService::NewStub(
+      grpc::CreateChannel(platform->request_address(), platform->client_credentials()));
+  ListAuditRecordsRequest req;
+  req.set_database(db);
+  ListAuditRecordsResponse trail;
+  ASSERT_TRUE(audit->ListAuditRecords(Context().get(), req, &trail).ok());
+  ASSERT_EQ(trail.records_size(), 1);
+  EXPECT_EQ(trail.records(0).upgrade_id(), resp.upgrade().upgrade_id());
+  EXPECT_EQ(trail.records(0).code(), 0);
+  EXPECT_EQ(trail.records(0).tenant(), "audit_killed_owner");
+  EXPECT_EQ(WatchToEnd(resp.upgrade().upgrade_id()).back().state(), STATE_SUCCEEDED);
 }
 
 }  // namespace

@@ -36,11 +36,13 @@ class FakeOrderStore final : public OrderStore {
     return std::nullopt;
   }
   absl::StatusOr<StoredOrder> Cancel(const std::string& id, absl::Time at,
-                                     const std::function<OutgoingRecord(const StoredOrder&)>& record_for) override {
+                                     const std::function<OutgoingRecord(const StoredOrder&)>& record_for,
+                                     const AuditOf& audit_of) override {
     for (StoredOrder& s : orders) {
       if (s.order.upgrade_id() != id) continue;
       s.cancel_requested_at = at;
       outbox.push_back(record_for(s));
+      Audit(audit_of, s.order);
       return s;
     }
     return absl::NotFoundError(id);
@@ -64,13 +66,15 @@ class FakeOrderStore final : public OrderStore {
   }
   absl::StatusOr<absl::Time> ExtendCopy(
       const std::string& id, const std::function<absl::StatusOr<absl::Time>(const StoredOrder&)>& decide,
-      const std::function<OutgoingRecord(const StoredOrder&, absl::Time)>& record_for) override {
+      const std::function<OutgoingRecord(const StoredOrder&, absl::Time)>& record_for,
+      const AuditOf& audit_of) override {
     for (StoredOrder& s : orders) {
       if (s.order.upgrade_id() != id) continue;
       absl::StatusOr<absl::Time> at = decide(s);
       if (!at.ok()) return at.status();
       s.copy_expires_at = *at;
       outbox.push_back(record_for(s, *at));
+      Audit(audit_of, s.order);
       return *at;
     }
     return absl::NotFoundError(id);
@@ -94,7 +98,7 @@ class FakeOrderStore final : public OrderStore {
     }
     return false;
   }
-  absl::Status Admit(const Order& order, const OutgoingRecord& record) override {
+  absl::Status Admit(const Order& order, const OutgoingRecord& record, const AuditOf& audit_of) override {
     if (!down.ok()) return down;
     for (const StoredOrder& s : orders) {
       if (s.order.database() == order.database() && s.outcome == Outcome::kActive &&
@@ -106,8 +110,15 @@ class FakeOrderStore final : public OrderStore {
     stored.order = order;
     orders.push_back(stored);
     outbox.push_back(record);
+    Audit(audit_of, order);
     return absl::OkStatus();
   }
+  // What `audit_of` made of the decisions (the records a PgOrderStore writes in their transactions).
+  void Audit(const AuditOf& audit_of, const Order& order) {
+    if (!audit_of) return;
+    if (std::optional<AuditEntry> entry = audit_of(order)) audited.push_back(entry->record);
+  }
+  std::vector<upgrade::v1::AuditRecord> audited;
   absl::Status MarkFinished(const std::string& id, Outcome outcome, absl::Time at) override {
     for (StoredOrder& s : orders) {
       if (s.order.upgrade_id() == id && s.outcome == Outcome::kActive) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
+
 #include <filesystem>
 #include <fstream>
 
@@ -63,6 +65,11 @@ TEST_F(CatalogFiles, AStepRunsAsTheOwnerUnlessItSaysItNeedsTheSuperuser) {
   ASSERT_TRUE(plan.ok());
   EXPECT_FALSE((*plan)[0].steps[0].superuser);
   EXPECT_TRUE((*plan)[1].steps[0].superuser);
+  // Named for the report and the audit trail, as hop/step.
+  EXPECT_EQ(c->SuperuserSteps("1.0", "3.0"),
+            (std::vector<std::string>{absl::StrCat((*plan)[1].from, "->", (*plan)[1].to, "/", (*plan)[1].steps[0].name)}));
+  EXPECT_TRUE(c->SuperuserSteps("1.0", "2.0").empty());
+  EXPECT_TRUE(c->SuperuserSteps("3.0", "1.0").empty());  // no such plan
 }
 
 TEST_F(CatalogFiles, PlanRefusesUnknownAndNotNewerVersions) {

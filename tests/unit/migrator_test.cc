@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <atomic>
 #include <chrono>
@@ -11,6 +14,8 @@
 #include <thread>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "libs/common/ids.h"
 #include "tests/unit/fakes.h"
 
 namespace upshift::migrator {
@@ -492,6 +497,49 @@ TEST_F(MigratorTest, ASnapshotOfAnUpgradeRequestNeverAdmittedIsRefused) {
   snapshot.mutable_snapshot_succeeded();
   EXPECT_EQ(migrator_.Handle(upshift::testing::RecordOf(snapshot)).code(), absl::StatusCode::kPermissionDenied);
   EXPECT_TRUE(publisher_.records.empty());
+}
+
+}  // namespace
+}  // namespace upshift::migrator
+
+namespace upshift::migrator {
+namespace {
+
+// A step the catalog runs as the hosting server's superuser is named so in the report the customer
+// and the operators read.
+TEST(MigratorReport, NamesTheStepsThatRanAsTheSuperuser) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / absl::StrCat("catalog_", NewUpgradeId().substr(0, 8));
+  std::filesystem::copy(std::string(UPSHIFT_SOURCE_DIR) + "/deploy/catalogs/sample_erp", dir,
+                        std::filesystem::copy_options::recursive);
+  std::string manifest;
+  {
+    std::ifstream in(dir / "catalog.textproto");
+    manifest.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  const std::string step = R"(sql: "hops/17.0-18.0/02_rename_partner_phone.sql" })";
+  ASSERT_NE(manifest.find(step), std::string::npos);
+  manifest.replace(manifest.find(step), step.size(),
+                   R"(sql: "hops/17.0-18.0/02_rename_partner_phone.sql" superuser: true })");
+  std::ofstream(dir / "catalog.textproto") << manifest;
+  absl::StatusOr<Catalog> catalog = Catalog::Load(dir.string());
+  std::filesystem::remove_all(dir);
+  ASSERT_TRUE(catalog.ok()) << catalog.status();
+  FakeTarget target;
+  FakePublisher publisher;
+  target.published = &publisher;
+  upshift::testing::FakeGate gate;
+  FakeClock clock;
+  Migrator migrator(*catalog, target, publisher, gate, clock);
+  ASSERT_TRUE(migrator.MigrateCopy(SampleOrder()).ok());
+  Event last = publisher.Events().back();
+  ASSERT_TRUE(last.has_succeeded());
+  std::vector<std::string> as_superuser;
+  for (const StepReport& s : last.succeeded().report().steps()) {
+    if (s.superuser()) as_superuser.push_back(absl::StrCat(s.hop(), "/", s.step()));
+  }
+  EXPECT_EQ(as_superuser, (std::vector<std::string>{"17.0->18.0/02_rename_partner_phone"}));
+  EXPECT_EQ(last.succeeded().report().steps_size(), 7);  // the six steps and the neutralization
 }
 
 }  // namespace

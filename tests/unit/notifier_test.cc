@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <set>
@@ -51,9 +52,29 @@ class FakeSentLog final : public SentLog {
     if (it == orders.end()) return std::nullopt;
     return it->second;
   }
-  // Forgets every ended upgrade (the cutoff is PgSentLog's to honour; its own test checks it).
-  absl::StatusOr<int> Prune(absl::Time, int batch) override {
-    int n = 0;
+  absl::Status Defer(const Event& e) override {
+    for (const Event& p : pending) {
+      if (p.event_id() == e.event_id()) return absl::OkStatus();
+    }
+    pending.push_back(e);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<Event>> Deferred(const std::string& upgrade_id) override {
+    std::vector<Event> out;
+    for (const Event& p : pending) {
+      if (p.order().upgrade_id() == upgrade_id) out.push_back(p);
+    }
+    return out;
+  }
+  absl::Status ForgetDeferred(const std::string& event_id) override {
+    pending.erase(std::remove_if(pending.begin(), pending.end(), [&](const Event& p) { return p.event_id() == event_id; }),
+                  pending.end());
+    return absl::OkStatus();
+  }
+  // Forgets every ended upgrade and kept event (the cutoffs are PgSentLog's to honour).
+  absl::StatusOr<int> Prune(absl::Time, absl::Time, int batch) override {
+    int n = static_cast<int>(pending.size());
+    pending.clear();
     while (!ends_.empty() && n < batch) {
       orders.erase(ends_.begin()->first);
       ends_.erase(ends_.begin());
@@ -64,6 +85,7 @@ class FakeSentLog final : public SentLog {
   std::set<std::string> ids;
   std::map<std::string, std::string> ends_;  // upgrade id -> the event that announced its end
   std::map<std::string, Order> orders;
+  std::vector<Event> pending;
 };
 
 ConsumedRecord WorkerSays(const std::string& kind, const std::function<void(Event&)>& fill,
@@ -135,21 +157,30 @@ TEST(Notifier, AWorkersRecordWhoseOrderDiffersFromTheAcceptanceSendsNothing) {
   EXPECT_EQ(mailer.sent[1].to, "owner@acme.example.com");
 }
 
-TEST(Notifier, ARecordAheadOfItsAcceptanceWaitsForItThenIsRefused) {
+// The topics are not ordered with each other: a worker's record may come ahead of the acceptance.
+// It is kept, and emailed when the acceptance comes, if it carries the very order announced.
+TEST(Notifier, ARecordAheadOfItsAcceptanceIsEmailedWhenItComes) {
   FakeMailer mailer;
   FakeSentLog log;
   upshift::testing::FakeClock clock;
-  clock.now = FromProto(upshift::testing::SampleOrder().created_at()) + absl::Seconds(5);
   Notifier n({}, mailer, log, clock);
-  ConsumedRecord succeeded = WorkerSays("succeeded", [](Event& e) { e.mutable_succeeded()->set_version("18.0"); });
-  EXPECT_EQ(n.Handle(succeeded).code(), absl::StatusCode::kUnavailable);  // retried: the acceptance is late
-  clock.now += absl::Minutes(10);
-  EXPECT_EQ(n.Handle(succeeded).code(), absl::StatusCode::kPermissionDenied);  // request never announced it
+  ASSERT_TRUE(n.Handle(WorkerSays("succeeded", [](Event& e) { e.mutable_succeeded()->set_version("18.0"); })).ok());
+  Order elsewhere = upshift::testing::SampleOrder();
+  elsewhere.set_notify_email("victim@elsewhere.example.com");
+  ASSERT_TRUE(n.Handle(WorkerSays("test_copy_expiring", [](Event& e) { e.mutable_test_copy_expiring(); }, elsewhere)).ok());
   EXPECT_TRUE(mailer.sent.empty());
-  // Once announced, the same record is emailed.
+  EXPECT_EQ(log.pending.size(), 2u);
   ASSERT_TRUE(n.Handle(Accepted()).ok());
-  ASSERT_TRUE(n.Handle(succeeded).ok());
+  ASSERT_EQ(mailer.sent.size(), 2u);  // the acceptance's, then the success's; never the forgery's
+  for (const Email& m : mailer.sent) EXPECT_EQ(m.to, "owner@acme.example.com");
+  EXPECT_TRUE(log.pending.empty());
+  // An acceptance that never comes: its records are forgotten with the retention.
+  Order never = upshift::testing::SampleOrder();
+  never.set_upgrade_id("6b2d1f0e-3c4a-4e5b-9f8a-7d6c5b4a3e2f");
+  ASSERT_TRUE(n.Handle(WorkerSays("failed", [](Event& e) { e.mutable_failed()->set_error("x"); }, never)).ok());
   EXPECT_EQ(mailer.sent.size(), 2u);
+  EXPECT_GE(*n.Prune(), 1);
+  EXPECT_TRUE(log.pending.empty());
 }
 
 TEST(Notifier, AnUpgradeEndsOnceAndIsForgottenAfterItsRetention) {
