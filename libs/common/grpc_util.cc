@@ -124,6 +124,12 @@ grpc::CallbackGenericService* KnowsNoMethod() {
 
 }  // namespace
 
+absl::Time DeadlineOf(const grpc::ServerContext& context) {
+  const std::chrono::system_clock::time_point deadline = context.deadline();
+  if (deadline == std::chrono::system_clock::time_point::max()) return absl::InfiniteFuture();
+  return absl::FromChrono(deadline);
+}
+
 void EnableServerReflection() {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   reflection_enabled = true;

@@ -28,6 +28,9 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> StartGrpcServer(
 // an operator turns it on.
 void EnableServerReflection();
 
+// The deadline the caller set on `context` (InfiniteFuture when none), for a DeadlineScope.
+absl::Time DeadlineOf(const grpc::ServerContext& context);
+
 // Sets the overall and every named service's health (grpc.health.v1) to SERVING or NOT_SERVING.
 void SetServing(grpc::Server& server, bool serving);
 

@@ -7,6 +7,12 @@
 
 namespace upshift {
 
+absl::Status LimitReached(const std::string& what, int rate, absl::Duration per, int burst, absl::Duration wait) {
+  return absl::ResourceExhaustedError(absl::StrCat(what, " allows ", rate, " per ", absl::FormatDuration(per), " (",
+                                                   burst, " at once); the next in ",
+                                                   absl::FormatDuration(absl::Ceil(wait, absl::Seconds(1)))));
+}
+
 RateLimiter::RateLimiter(Clock& clock, int rate, absl::Duration per, int burst)
     : clock_(clock), rate_(rate), per_(per), burst_(std::max(burst, 1)) {}
 
@@ -26,12 +32,7 @@ absl::Status RateLimiter::Take(const std::string& key, const std::string& what) 
     b.tokens = std::min<double>(burst_, b.tokens + absl::FDivDuration(now - b.at, each));
     b.at = now;
   }
-  if (b.tokens < 1) {
-    const absl::Duration wait = each * (1 - b.tokens);
-    return absl::ResourceExhaustedError(absl::StrCat(
-        what, " allows ", rate_, " per ", absl::FormatDuration(per_), " (", burst_, " at once); the next in ",
-        absl::FormatDuration(absl::Ceil(wait, absl::Seconds(1)))));
-  }
+  if (b.tokens < 1) return LimitReached(what, rate_, per_, burst_, each * (1 - b.tokens));
   b.tokens -= 1;
   return absl::OkStatus();
 }

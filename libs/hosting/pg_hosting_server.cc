@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "libs/common/concurrent.h"
+#include "libs/common/deadline.h"
 #include "libs/common/subprocess.h"
 #include "libs/hosting/tenant_logins.h"
 #include "libs/pg/pg.h"
@@ -112,17 +113,27 @@ absl::StatusOr<std::string> PgHostingServer::ReadVersion(const std::string& data
                                                          const std::string& version_query) {
   absl::StatusOr<HostedDatabase> db = GetDatabase(database);
   if (!db.ok()) return db.status();
-  std::optional<Semaphore::Hold> place = reads_->AcquireWithin(options_.read_wait);
+  // No longer than the caller waits: its deadline bounds the wait for a place and the read.
+  if (WithinCallDeadline(options_.read_timeout) <= absl::ZeroDuration()) {
+    return absl::DeadlineExceededError(absl::StrCat("the caller's deadline passed before database \"", database,
+                                                    "\" was read"));
+  }
+  std::optional<Semaphore::Hold> place = reads_->AcquireWithin(WithinCallDeadline(options_.read_wait));
+  if (!place && WithinCallDeadline(options_.read_wait) <= absl::ZeroDuration()) {
+    return absl::DeadlineExceededError(absl::StrCat("the caller's deadline passed while every read of customer "
+                                                    "databases was busy"));
+  }
   if (!place) {
     return absl::ResourceExhaustedError(absl::StrCat("all ", options_.max_reads,
                                                      " reads of customer databases were busy for ",
                                                      absl::FormatDuration(options_.read_wait), "; try again"));
   }
   std::string version;
+  const absl::Duration budget = std::max(WithinCallDeadline(options_.read_timeout), absl::Milliseconds(1));
   absl::Status status = AsTenant(*logins_, options_.conninfo, db->owner, database, [&](pqxx::connection& conn) {
     try {
       pqxx::read_transaction tx(conn);
-      const std::string limit = absl::StrCat(absl::ToInt64Milliseconds(options_.read_timeout));
+      const std::string limit = absl::StrCat(absl::ToInt64Milliseconds(budget));
       tx.exec(absl::StrCat("SET LOCAL statement_timeout = ", limit));
       tx.exec(absl::StrCat("SET LOCAL lock_timeout = ", limit));
       // The query is the catalog's, in a database the customer controls: as its owner.
@@ -142,8 +153,7 @@ absl::StatusOr<std::string> PgHostingServer::ReadVersion(const std::string& data
       // verdict on what the database is.
       if (e.sqlstate() == "57014" || e.sqlstate() == "55P03") {
         return absl::DeadlineExceededError(absl::StrCat("reading the version of database \"", database,
-                                                        "\" took longer than ",
-                                                        absl::FormatDuration(options_.read_timeout)));
+                                                        "\" took longer than ", absl::FormatDuration(budget)));
       }
       return absl::FailedPreconditionError(absl::StrCat("database \"", database,
                                                         "\" is not an application database of this catalog: ",

@@ -51,14 +51,16 @@ upgrade::v1::Upgrade UpgradeOf(const StoredOrder& stored) {
 }
 
 Admission::Admission(AdmissionOptions options, const Catalog& catalog, HostingServer& hosting, OrderStore& store,
-                     Clock& clock, std::function<void()> admitted)
+                     Clock& clock, std::function<void()> admitted, Limiter* orders, Limiter* reads)
     : options_(std::move(options)),
       catalog_(catalog),
       hosting_(hosting),
       store_(store),
       clock_(clock),
-      per_tenant_(clock, options_.orders_per_hour, absl::Hours(1), options_.order_burst),
-      reads_per_tenant_(clock, options_.reads_per_minute, absl::Minutes(1), options_.read_burst),
+      own_orders_limit_(clock, options_.orders_per_hour, absl::Hours(1), options_.order_burst),
+      own_reads_limit_(clock, options_.reads_per_minute, absl::Minutes(1), options_.read_burst),
+      per_tenant_(orders != nullptr ? *orders : own_orders_limit_),
+      reads_per_tenant_(reads != nullptr ? *reads : own_reads_limit_),
       admitted_(std::move(admitted)) {}
 
 absl::Status Admission::Limit(const std::string& tenant, const Principal& caller) {

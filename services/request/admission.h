@@ -42,8 +42,10 @@ absl::Duration EstimateDowntime(const TestTimings& test, int64_t size_now_bytes)
 class Admission {
  public:
   // `admitted` is called after every newly recorded order (to wake the outbox relay).
+  // The limits are `orders` and `reads` when given (shared by every replica: PgRateLimiter), else
+  // this replica's own, from `options`.
   Admission(AdmissionOptions options, const Catalog& catalog, HostingServer& hosting, OrderStore& store, Clock& clock,
-            std::function<void()> admitted);
+            std::function<void()> admitted, Limiter* orders = nullptr, Limiter* reads = nullptr);
 
   // INVALID_ARGUMENT: malformed input. NOT_FOUND: no such database, or another tenant's (the same
   // answer: a caller learns nothing of other tenants' databases). FAILED_PRECONDITION: the order
@@ -105,8 +107,10 @@ class Admission {
   HostingServer& hosting_;
   OrderStore& store_;
   Clock& clock_;
-  RateLimiter per_tenant_;
-  RateLimiter reads_per_tenant_;
+  RateLimiter own_orders_limit_;
+  RateLimiter own_reads_limit_;
+  Limiter& per_tenant_;
+  Limiter& reads_per_tenant_;
   std::function<void()> admitted_;
 };
 

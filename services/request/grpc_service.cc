@@ -1,6 +1,7 @@
 #include "services/request/grpc_service.h"
 
 #include "absl/strings/str_cat.h"
+#include "libs/common/deadline.h"
 #include "libs/common/grpc_util.h"
 
 namespace upshift::request {
@@ -49,6 +50,7 @@ grpc::Status UpgradeServiceImpl::RequestUpgrade(grpc::ServerContext* context,
                                                 const upgrade::v1::RequestUpgradeRequest* request,
                                                 upgrade::v1::RequestUpgradeResponse* response) {
   absl::StatusOr<Principal> caller = auth_.Authenticate(*context);
+  DeadlineScope within(DeadlineOf(*context));
   AuditedCall call = Call(*context, "RequestUpgrade", caller, request->database(), "", request->request_id());
   bool audited = false;
   if (caller.ok()) {
@@ -70,6 +72,7 @@ grpc::Status UpgradeServiceImpl::GetUpgradeOptions(grpc::ServerContext* context,
                                                    upgrade::v1::GetUpgradeOptionsResponse* response) {
   absl::StatusOr<Principal> caller = auth_.Authenticate(*context);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
+  DeadlineScope within(DeadlineOf(*context));
   absl::StatusOr<upgrade::v1::GetUpgradeOptionsResponse> options = admission_.GetUpgradeOptions(*request, *caller);
   if (!options.ok()) return ToGrpcStatus(options.status());
   *response = *std::move(options);
@@ -119,6 +122,7 @@ grpc::Status UpgradeServiceImpl::CheckUpgrade(grpc::ServerContext* context,
                                               const upgrade::v1::CheckUpgradeRequest* request,
                                               upgrade::v1::CheckUpgradeResponse* response) {
   absl::StatusOr<Principal> caller = auth_.Authenticate(*context);
+  DeadlineScope within(DeadlineOf(*context));
   AuditedCall call = Call(*context, "CheckUpgrade", caller, request->database(), "", request->request_id());
   bool audited = false;
   if (caller.ok()) {

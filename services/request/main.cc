@@ -21,6 +21,7 @@
 #include "services/request/grpc_service.h"
 #include "libs/kafka/outbox_relay.h"
 #include "services/request/pg_order_store.h"
+#include "services/request/pg_rate_limiter.h"
 #include "services/request/retention.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:50051", "gRPC listen address (port 0: any free port)");
@@ -118,9 +119,14 @@ int Main(int argc, char** argv) {
   OutboxRelay relay([&store](int limit, const auto& publish, int* count) { return store->DrainOutbox(limit, publish, count); },
                     *producer, config.outbox_poll_interval);
   auto wake_relay = [&relay] { relay.Wake(); };
+  // Every replica takes from the same buckets, in the platform database.
+  PgRateLimiter order_limit(config.platform_db, "orders", config.orders_per_tenant_per_hour, absl::Hours(1),
+                            config.order_burst_per_tenant);
+  PgRateLimiter read_limit(config.platform_db, "reads", config.reads_per_tenant_per_minute, absl::Minutes(1),
+                           config.read_burst_per_tenant);
   Admission admission({config.reserved, config.max_test_age, config.orders_per_tenant_per_hour,
                        config.order_burst_per_tenant, config.reads_per_tenant_per_minute, config.read_burst_per_tenant},
-                      catalog, hosting, *store, SystemClock(), wake_relay);
+                      catalog, hosting, *store, SystemClock(), wake_relay, &order_limit, &read_limit);
   Cancellation cancellation(*store, SystemClock(), wake_relay);
   TestCopies copies(*store, SystemClock(), config.test_copy_extension, wake_relay);
   Auditor auditor(*store, SystemClock(), wake_relay);
@@ -156,8 +162,12 @@ int Main(int argc, char** argv) {
   });
   service.Task("outbox relay", [&](const std::atomic<bool>& stop) { relay.Run(stop); }, wake_relay);
   service.Task("events consumer", [&](const std::atomic<bool>& stop) { consumer->Run(stop); });
-  service.Every("retention", absl::Hours(1),
-                [&] { return PruneExpired(*store, *store, SystemClock(), config.retention).status(); });
+  service.Every("retention", absl::Hours(1), [&]() -> absl::Status {
+    for (PgRateLimiter* limit : {&order_limit, &read_limit}) {
+      if (absl::StatusOr<int> idle = limit->ForgetIdle(absl::Hours(24 * 7)); !idle.ok()) return idle.status();
+    }
+    return PruneExpired(*store, *store, SystemClock(), config.retention).status();
+  });
   service.OnStopped([&] { producer->Flush(absl::Seconds(5)); });
   return service.Run();
 }

@@ -85,6 +85,9 @@ const std::vector<pg::SchemaMigration> kMigrations = {
   {1, "baseline: the schema before versions", kSchemaV1},
   {2, "outbox rows record when they were enqueued (upshift_outbox_oldest_age_seconds)",
    "ALTER TABLE request.outbox ADD COLUMN enqueued_at timestamptz NOT NULL DEFAULT now()"},
+  {3, "rate-limit buckets shared by every replica (PgRateLimiter)",
+   "CREATE TABLE request.rate_buckets (name text NOT NULL, key text NOT NULL, "
+   "tokens double precision NOT NULL, at timestamptz NOT NULL, PRIMARY KEY (name, key))"},
 };
 
 const std::string kColumns = absl::StrCat(

@@ -1,5 +1,6 @@
 #include "services/status/grpc_service.h"
 
+#include "libs/common/deadline.h"
 #include "libs/common/grpc_util.h"
 
 namespace upshift::status {
@@ -8,6 +9,7 @@ grpc::Status StatusServiceImpl::ListDatabases(grpc::ServerContext* context, cons
                                               upgrade::v1::ListDatabasesResponse* response) {
   absl::StatusOr<Principal> caller = auth_.Authenticate(*context);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
+  DeadlineScope within(DeadlineOf(*context));  // the databases' versions are read no longer than the caller waits
   absl::StatusOr<upgrade::v1::ListDatabasesResponse> page = queries_.ListDatabases(*caller, *request);
   if (!page.ok()) return ToGrpcStatus(page.status());
   *response = *std::move(page);
@@ -18,6 +20,7 @@ grpc::Status StatusServiceImpl::GetDatabase(grpc::ServerContext* context, const 
                                             upgrade::v1::Database* response) {
   absl::StatusOr<Principal> caller = auth_.Authenticate(*context);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
+  DeadlineScope within(DeadlineOf(*context));
   absl::StatusOr<upgrade::v1::Database> db = queries_.GetDatabase(*caller, request->name());
   if (!db.ok()) return ToGrpcStatus(db.status());
   *response = *std::move(db);

@@ -343,15 +343,18 @@ double PgbenchCeiling(Platform& platform, int clients) {
 
 // pgbench running `script` in `db` with `clients` clients (with `-C`, a new connection for each
 // transaction); returns transactions per second, 0 if it failed.
-double Pgbench(Platform& platform, const std::string& script, const std::string& db, int clients, bool reconnect) {
-  const std::string log = script + ".log";
+double Pgbench(Platform& platform, const std::string& script, const std::string& db, int clients, bool reconnect,
+               const std::string& user = "postgres", const std::string& password = "") {
+  const std::string log = script + "." + user + ".log";
   std::vector<std::string> argv = {testing::PgBinDir() + "/pgbench", "-n", "-M", "extended", "-c",
                                    std::to_string(clients), "-j", "2", "-T",
                                    std::to_string(absl::ToInt64Seconds(absl::GetFlag(FLAGS_pgbench_time))), "-f",
                                    script, "-h", "127.0.0.1", "-p", std::to_string(platform.postgres().port()), "-U",
-                                   "postgres", db};
+                                   user, db};
   if (reconnect) argv.insert(argv.begin() + 1, "-C");
-  absl::Status ran = testing::RunCommand({argv, {}, log, ""}, absl::Minutes(2));
+  std::map<std::string, std::string> env;
+  if (!password.empty()) env["PGPASSWORD"] = password;
+  absl::Status ran = testing::RunCommand({argv, env, log, ""}, absl::Minutes(2));
   std::string out = testing::Tail(log, 1 << 16);
   if (!ran.ok()) {
     std::cerr << "pgbench: " << ran << "\n" << out << "\n";
@@ -976,6 +979,75 @@ void SecurityCost(Platform& platform, std::vector<Row>& rows) {
       read_failed_plain, 1.5);
 }
 
+// What issue 20's walls cost a read of a customer database. GetUpgradeOptions reads the version as
+// the database's tenant login (a SCRAM login per read, then SET ROLE to the owner) and, for a
+// tenant's token, takes from the tenant's read bucket in the platform database (shared by every
+// replica). Measured on a replica of request whose read limit is out of the way (the bucket's cost,
+// not its refusals): a tenant's calls against an operator's (no bucket); and, with pgbench -C, a new
+// connection reading the version as the tenant login against one as the superuser (how every read
+// connected before issue 20).
+void TenancyCost(Platform& platform, std::vector<Row>& rows) {
+  const int clients = 8, per = 50;
+  const std::string db = "tenancy_bench", owner = "bench_tenant";
+  if (!platform.postgres().GenerateSampleDatabase(db, 5, owner).ok()) return;
+  absl::StatusOr<std::string> replica =
+      platform.AddReplica("request", {"--reads_per_tenant_per_minute=100000000", "--read_burst_per_tenant=100000000"});
+  if (!replica.ok()) {
+    std::cerr << "cannot start the request replica: " << replica.status() << "\n";
+    return;
+  }
+  auto tenant = platform.CredentialsWithToken(platform.Token({"", "", "bench@tenant", owner, {"upgrades.read"}}));
+  auto read = [db](UpgradeService::Stub& stub, int, int) {
+    GetUpgradeOptionsRequest req;
+    req.set_database(db);
+    GetUpgradeOptionsResponse resp;
+    return stub.GetUpgradeOptions(Context().get(), req, &resp);
+  };
+  if (!testing::WaitFor([&] {
+        auto stub = UpgradeService::NewStub(grpc::CreateChannel(platform.health_address(*replica), tenant));
+        return read(*stub, 0, 0).ok();
+      })) {
+    std::cerr << "the request replica never answered\n";
+    return;
+  }
+  int tenant_failed = 0, operator_failed = 0;
+  auto [as_tenant, tenant_wall] =
+      Hammer<UpgradeService::Stub>(platform.health_address(*replica), tenant, clients, per, read, &tenant_failed);
+  auto [as_operator, operator_wall] = Hammer<UpgradeService::Stub>(
+      platform.health_address(*replica), platform.client_credentials(), clients, per, read, &operator_failed);
+  const double tenant_p50 = absl::ToDoubleMicroseconds(Percentile(as_tenant, 0.5));
+  const double operator_p50 = absl::ToDoubleMicroseconds(Percentile(as_operator, 0.5));
+  rows.push_back(
+      {absl::StrCat("GetUpgradeOptions with a tenant's token (the shared read bucket, and the version read as the tenant "
+                    "login), ",
+                    clients, " clients (", as_tenant.size(), " calls, ", tenant_failed + operator_failed, " failed)"),
+       absl::StrFormat("%.0f calls/s; p50 %s, p99 %s", as_tenant.size() / absl::ToDoubleSeconds(tenant_wall),
+                       Ms(Percentile(as_tenant, 0.5)), Ms(Percentile(as_tenant, 0.99))),
+       absl::StrFormat("an operator's token (no bucket; the same read): %.0f calls/s; p50 %s, p99 %s",
+                       as_operator.size() / absl::ToDoubleSeconds(operator_wall), Ms(Percentile(as_operator, 0.5)),
+                       Ms(Percentile(as_operator, 0.99))),
+       absl::StrFormat("%.2f × p50", tenant_p50 / std::max(1.0, operator_p50)), "—", "—"});
+  // The login itself: a new connection reading the version, as the tenant's login and as the superuser.
+  absl::StatusOr<std::string> login = platform.postgres().QueryValue(
+      "postgres", absl::StrCat("SELECT login FROM upshift.tenant_logins WHERE owner = '", owner, "'"));
+  absl::StatusOr<std::string> password = platform.postgres().QueryValue(
+      "postgres", absl::StrCat("SELECT password FROM upshift.tenant_logins WHERE owner = '", owner, "'"));
+  absl::StatusOr<Catalog> catalog = Catalog::Load(SourceDirCatalog());
+  if (!login.ok() || !password.ok() || !catalog.ok()) {
+    std::cerr << "no tenant login to measure\n";
+    return;
+  }
+  const std::string version_sql = testing::MakeTempDir("upshift-bench-login") + "/version.sql";
+  std::ofstream(version_sql) << "SET ROLE " << owner << ";\n" << catalog->version_query() << ";\n";
+  const double as_login = Pgbench(platform, version_sql, db, clients, /*reconnect=*/true, *login, *password);
+  const double as_superuser = Pgbench(platform, version_sql, db, clients, /*reconnect=*/true);
+  rows.push_back({absl::StrCat("a new connection reading the version as the tenant's login (SCRAM), pgbench -C, ",
+                               clients, " clients"),
+                  absl::StrFormat("%.0f reads/s", as_login),
+                  absl::StrFormat("as the superuser (trust), as every read connected before: %.0f reads/s", as_superuser),
+                  absl::StrFormat("%.2f × throughput", as_superuser > 0 ? as_login / as_superuser : 0), "—", "—"});
+}
+
 // Keeps in `peak` the highest resident memory (VmHWM) each of `names` reached so far.
 void SamplePeaks(Platform& platform, const std::vector<std::string>& names, std::map<std::string, double>& peak) {
   for (const std::string& name : names) peak[name] = std::max(peak[name], MemoryOf(platform.service(name).pid()).second);
@@ -1032,6 +1104,8 @@ int Main() {
     std::cerr << "what TLS and tokens cost...\n";
     for (const char* worker : {"cloner", "migrator", "notifier"}) platform.service(worker).Stop();
     SecurityCost(platform, rows);
+    std::cerr << "what tenant logins and shared limits cost...\n";
+    TenancyCost(platform, rows);
   }
   for (const std::string& name : kServices) {
     rows.push_back({absl::StrCat("memory of ", name, " (resident)"),

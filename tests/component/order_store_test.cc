@@ -10,6 +10,7 @@
 #include "libs/common/ids.h"
 #include "libs/common/time.h"
 #include "services/request/pg_order_store.h"
+#include "services/request/pg_rate_limiter.h"
 #include "tests/component/environment.h"
 #include "tests/support/wait.h"
 
@@ -272,6 +273,36 @@ TEST_F(OrderStoreTest, RetentionForgetsEndedOrdersTheirClaimsAndOldAuditRecordsI
   EXPECT_EQ(*store_->PruneAudit(now - absl::Hours(24 * 365), 2), 2);
   EXPECT_EQ(*store_->PruneAudit(now - absl::Hours(24 * 365), 2), 1);
   EXPECT_EQ(*Postgres().QueryValue(db_, "SELECT count(*) FROM request.audit"), "2");
+}
+
+// Two replicas of request take from the same buckets: together they admit what one would, also
+// when they take at once; each tenant has its own bucket.
+TEST_F(OrderStoreTest, ReplicasShareTheirRateLimits) {
+  PgRateLimiter first(Postgres().conninfo(db_), "orders", 1, absl::Hours(1), 3);
+  PgRateLimiter second(Postgres().conninfo(db_), "orders", 1, absl::Hours(1), 3);
+  std::vector<std::thread> callers;
+  std::atomic<int> taken{0}, refused{0};
+  for (int i = 0; i < 10; ++i) {
+    callers.emplace_back([&, i] {
+      absl::Status s = (i % 2 == 0 ? first : second).Take("acme", "acme's orders");
+      if (s.ok()) ++taken;
+      if (s.code() == absl::StatusCode::kResourceExhausted) ++refused;
+    });
+  }
+  for (std::thread& t : callers) t.join();
+  EXPECT_EQ(taken, 3);
+  EXPECT_EQ(refused, 7);
+  absl::Status again = second.Take("acme", "acme's orders");
+  EXPECT_EQ(again.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(std::string(again.message()).find("acme's orders allows 1 per 1h (3 at once); the next in"),
+            std::string::npos)
+      << again;
+  EXPECT_TRUE(first.Take("globex", "globex's orders").ok());  // another tenant's bucket
+  // Another limit's buckets are its own.
+  PgRateLimiter reads(Postgres().conninfo(db_), "reads", 1, absl::Hours(1), 1);
+  EXPECT_TRUE(reads.Take("acme", "acme's reads").ok());
+  EXPECT_EQ(*first.ForgetIdle(absl::Hours(1)), 0);
+  EXPECT_EQ(*first.ForgetIdle(absl::ZeroDuration()), 2);  // acme's and globex's orders buckets
 }
 
 }  // namespace

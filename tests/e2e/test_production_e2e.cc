@@ -728,6 +728,24 @@ TEST(Security, ABlockedVersionQueryCannotExhaustTheHostingServer) {
   });
   storm = false;
   watcher.join();
+  // A caller who waits 1 s gets DEADLINE_EXCEEDED, and its read ends on the server with it, not at
+  // --database_read_timeout (5 s): the caller's deadline bounds the statement.
+  {
+    GetUpgradeOptionsRequest req;
+    req.set_database(db);
+    GetUpgradeOptionsResponse resp;
+    EXPECT_EQ(platform->requests().GetUpgradeOptions(Context(absl::Seconds(1)).get(), req, &resp).error_code(),
+              grpc::StatusCode::DEADLINE_EXCEEDED);
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          return platform->postgres().QueryValue("postgres",
+                                                 "SELECT count(*) FROM pg_stat_activity WHERE datname = 'blocker' "
+                                                 "AND usename LIKE 'upshift\\_t\\_%' AND state = 'active'") ==
+                 absl::StatusOr<std::string>("0");
+        },
+        absl::Seconds(2)))
+        << "a read outlived its caller's deadline";
+  }
   lock.abort();
 
   std::map<grpc::StatusCode, int> by_code;

@@ -1,4 +1,5 @@
 #include "libs/common/concurrent.h"
+#include "libs/common/deadline.h"
 
 #include <gtest/gtest.h>
 
@@ -38,6 +39,29 @@ TEST(ForEachConcurrently, NothingToDoReturnsAtOnce) {
   int calls = 0;
   ForEachConcurrently(0, 4, [&](size_t) { ++calls; });
   EXPECT_EQ(calls, 0);
+}
+
+}  // namespace
+}  // namespace upshift
+
+namespace upshift {
+namespace {
+
+TEST(DeadlineScope, TheInnermostSoonestDeadlineBoundsWhatRunsBelowIt) {
+  EXPECT_EQ(DeadlineScope::Current(), absl::InfiniteFuture());
+  EXPECT_EQ(WithinCallDeadline(absl::Seconds(5)), absl::Seconds(5));
+  {
+    DeadlineScope call(absl::Now() + absl::Seconds(1));
+    EXPECT_LE(WithinCallDeadline(absl::Seconds(5)), absl::Seconds(1));
+    EXPECT_GT(WithinCallDeadline(absl::Seconds(5)), absl::ZeroDuration());
+    {
+      DeadlineScope later(absl::Now() + absl::Hours(1));  // a later one does not extend the call's
+      EXPECT_LE(WithinCallDeadline(absl::Seconds(5)), absl::Seconds(1));
+    }
+    DeadlineScope passed(absl::Now() - absl::Seconds(1));
+    EXPECT_LE(WithinCallDeadline(absl::Seconds(5)), absl::ZeroDuration());
+  }
+  EXPECT_EQ(DeadlineScope::Current(), absl::InfiniteFuture());
 }
 
 }  // namespace
