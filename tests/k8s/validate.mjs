@@ -8,7 +8,9 @@
 //    TypeScript compiler and the same packages' types, has no field its kind does not know (what
 //    `kubectl apply --validate=strict` refuses). Strimzi publishes no schema package: its
 //    KafkaTopics are checked field by field below.
-// 2. Consistency with the binaries: every flag or UPSHIFT_* variable given to a service is one of
+// 2. Semantics: the API server's own rules for the fields the manifests use, which no schema
+//    carries (checkSemantics below lists them); no API server runs here.
+// 3. Consistency with the binaries: every flag or UPSHIFT_* variable given to a service is one of
 //    that binary's flags (from its --helpfull), no flag its help calls "Required" is missing, and
 //    ports, probes, Services, monitors, autoscalers, topics and alert rules agree with each other
 //    and with the source (libs/kafka/topics.h, deploy/monitoring/rules.yaml, the project version).
@@ -143,7 +145,67 @@ function checkKafkaTopic(o, errors) {
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(o.metadata?.name ?? "")) errors.push(`${key(o)}: not a DNS-1123 name`);
 }
 
-// ---- 2. consistency ----
+// ---- 2. the API server's semantic rules, for the fields the manifests use ----
+// Encoded (from Kubernetes' validation of these objects, 1.27+):
+// - topologySpreadConstraints: maxSkew > 0; topologyKey set; whenUnsatisfiable DoNotSchedule or
+//   ScheduleAnyway; matchLabelKeys only with a labelSelector, and no key both in matchLabelKeys and
+//   in the labelSelector (the API server refuses it); and, Upshift's own rule, the selector takes
+//   the pod itself (a constraint that selects none of its pods spreads nothing).
+// - Deployment: spec.selector matches the pod template's labels (refused otherwise).
+// - PodDisruptionBudget: minAvailable or maxUnavailable, not both; its selector takes some
+//   Deployment's pods; Upshift's rule: unhealthyPodEvictionPolicy AlwaysAllow, so that a drain never
+//   stalls on pods made unready by a dependency's outage.
+// - An autoscaled Deployment (an HPA's or a ScaledObject's target) sets no spec.replicas: each apply
+//   would reset what the autoscaler decided.
+function selectorMatches(selector, labels) {
+  if (!selector) return false;
+  if (!matches(selector.matchLabels, labels)) return false;
+  return (selector.matchExpressions ?? []).every((e) => {
+    const has = Object.hasOwn(labels ?? {}, e.key), v = labels?.[e.key];
+    switch (e.operator) {
+      case "In": return has && e.values.includes(v);
+      case "NotIn": return !has || !e.values.includes(v);
+      case "Exists": return has;
+      case "DoesNotExist": return !has;
+      default: return false;
+    }
+  });
+}
+
+function checkSemantics(file, objects, errors) {
+  const where = (o, what) => `${path.basename(file)}: ${key(o)}: ${what}`;
+  const deployments = objects.filter((o) => o.kind === "Deployment");
+  for (const d of deployments) {
+    const labels = d.spec.template.metadata?.labels ?? {};
+    if (!selectorMatches(d.spec.selector, labels)) errors.push(where(d, "spec.selector does not match the template's labels"));
+    for (const [i, c] of (d.spec.template.spec.topologySpreadConstraints ?? []).entries()) {
+      const at = `topologySpreadConstraints[${i}]`;
+      if (!(c.maxSkew > 0)) errors.push(where(d, `${at}.maxSkew must be greater than 0`));
+      if (!c.topologyKey) errors.push(where(d, `${at}.topologyKey is required`));
+      if (!["DoNotSchedule", "ScheduleAnyway"].includes(c.whenUnsatisfiable)) errors.push(where(d, `${at}.whenUnsatisfiable ${c.whenUnsatisfiable}`));
+      const selectorKeys = new Set([...Object.keys(c.labelSelector?.matchLabels ?? {}),
+        ...(c.labelSelector?.matchExpressions ?? []).map((e) => e.key)]);
+      for (const k of c.matchLabelKeys ?? []) {
+        if (!c.labelSelector) errors.push(where(d, `${at}.matchLabelKeys needs a labelSelector`));
+        if (selectorKeys.has(k)) errors.push(where(d, `${at}: "${k}" exists in both matchLabelKeys and labelSelector`));
+      }
+      if (!selectorMatches(c.labelSelector, labels)) errors.push(where(d, `${at}.labelSelector does not select the pod itself`));
+    }
+  }
+  for (const b of objects.filter((o) => o.kind === "PodDisruptionBudget")) {
+    if ((b.spec.minAvailable !== undefined) === (b.spec.maxUnavailable !== undefined)) errors.push(where(b, "exactly one of minAvailable and maxUnavailable"));
+    if (!deployments.some((d) => selectorMatches(b.spec.selector, d.spec.template.metadata?.labels))) errors.push(where(b, "selects no Deployment's pods"));
+    if (b.spec.unhealthyPodEvictionPolicy !== "AlwaysAllow") errors.push(where(b, "unhealthyPodEvictionPolicy must be AlwaysAllow (a drain must not stall on unready pods)"));
+  }
+  const scaled = new Set([
+    ...objects.filter((o) => o.kind === "HorizontalPodAutoscaler").map((h) => h.spec.scaleTargetRef.name),
+    ...objects.filter((o) => o.kind === "ScaledObject").map((so) => so.spec.scaleTargetRef.name)]);
+  for (const d of deployments) {
+    if (scaled.has(d.metadata.name) && d.spec.replicas !== undefined) errors.push(where(d, "spec.replicas is set, but an autoscaler owns it"));
+  }
+}
+
+// ---- 3. consistency ----
 function checkManifests(file, objects, errors) {
   const where = (o, what = "") => `${path.basename(file)}: ${key(o)}${what}`;
   const of = (kind) => objects.filter((o) => o.kind === kind);
@@ -292,6 +354,7 @@ async function checkAll(files, compose) {
   const errors = [];
   for (const [file, objects] of files) {
     await checkSchemas(objects, errors);
+    checkSemantics(file, objects, errors);
     checkManifests(file, objects, errors);
   }
   checkCompose(compose, errors);
@@ -312,7 +375,7 @@ if (selfTest) {
   const deployment = (o, name) => o.find((x) => x.kind === "Deployment" && x.metadata.name === name);
   const faults = {
     "an unknown field": [(o) => { deployment(o, "upshift-cloner").spec.template.spec.containers[0].imagePullPolcy = "Always"; }, /does not exist in type|imagePullPolcy/],
-    "a wrong type": [(o) => { deployment(o, "upshift-status").spec.replicas = "three"; }, /replicas/],
+    "a wrong type": [(o) => { deployment(o, "upshift-status").spec.revisionHistoryLimit = "three"; }, /revisionHistoryLimit/],
     "an unknown flag": [(o) => { deployment(o, "upshift-migrator").spec.template.spec.containers[0].args.push("--max_in_fligth=4"); }, /--max_in_fligth is not a flag of migrator/],
     "a variable of another binary": [(o) => { deployment(o, "upshift-cloner").spec.template.spec.containers[0].env.push({ name: "UPSHIFT_CATALOG", value: "/x" }); }, /UPSHIFT_CATALOG names no flag of cloner/],
     "a missing required flag": [(o) => { const c = deployment(o, "upshift-request").spec.template.spec.containers[0]; c.env = c.env.filter((e) => e.name !== "UPSHIFT_HOSTING_DB"); }, /request requires --hosting_db/],
@@ -322,6 +385,19 @@ if (selfTest) {
     "rules out of step": [(o) => { o.find((x) => x.kind === "PrometheusRule").spec.groups[0].rules.pop(); }, /differ from deploy\/monitoring\/rules.yaml/],
     "a Secret written out": [(o) => { o.push({ apiVersion: "v1", kind: "Secret", metadata: { name: "x", namespace: "upshift", labels: { "app.kubernetes.io/part-of": "upshift" } }, stringData: { a: "b" } }); }, /Secrets must be referenced/],
     "a root container": [(o) => { deployment(o, "upshift-request").spec.template.spec.containers[0].securityContext.readOnlyRootFilesystem = false; }, /not restricted/],
+    "a topology-spread key in both matchLabelKeys and the selector": [(o) => {
+      const c = deployment(o, "upshift-status").spec.template.spec.topologySpreadConstraints[0];
+      c.labelSelector = { matchExpressions: [{ key: "app.kubernetes.io/name", operator: "Exists" }] };
+    }, /exists in both matchLabelKeys and labelSelector/],
+    "a topology spread that selects none of its pods": [(o) => {
+      deployment(o, "upshift-cloner").spec.template.spec.topologySpreadConstraints[1].labelSelector = { matchLabels: { app: "other" } };
+    }, /labelSelector does not select the pod itself/],
+    "a selector the template does not match": [(o) => {
+      deployment(o, "upshift-notifier").spec.selector.matchLabels = { "app.kubernetes.io/name": "upshift-other" };
+    }, /spec.selector does not match the template's labels/],
+    "replicas on an autoscaled Deployment": [(o) => { deployment(o, "upshift-migrator").spec.replicas = 2; }, /spec.replicas is set, but an autoscaler owns it/],
+    "a budget that stalls drains": [(o) => { delete o.find((x) => x.kind === "PodDisruptionBudget").spec.unhealthyPodEvictionPolicy; }, /unhealthyPodEvictionPolicy must be AlwaysAllow/],
+    "a budget with both bounds": [(o) => { o.find((x) => x.kind === "PodDisruptionBudget").spec.minAvailable = 1; }, /exactly one of minAvailable and maxUnavailable/],
     "a probe of the wrong name": [(o) => { const c = deployment(o, "upshift-cloner").spec.template.spec.containers[0]; c.readinessProbe.exec.command = c.readinessProbe.exec.command.map((a) => a.replace("upshift-cloner", "upshift-migrator")); }, /not this pod's Service/],
   };
   let failed = 0;
