@@ -60,10 +60,11 @@ class CallMetrics : public grpc::experimental::Interceptor {
     if (methods->QueryInterceptionHookPoint(grpc::experimental::InterceptionHookPoints::PRE_SEND_STATUS)) {
       static metrics::Family& handled = metrics::Default().Counter(
           "upshift_grpc_server_handled_total", "gRPC calls ended by the server, by service, method and code",
-          {"service", "method", "code"});
+          // grpc_*, not service: prometheus-operator gives every target a `service` label of its own.
+          {"grpc_service", "grpc_method", "grpc_code"});
       static metrics::Family& latency = metrics::Default().Histogram(
           "upshift_grpc_server_handling_seconds", "Time from a call's start to its status, by service and method",
-          {"service", "method"}, metrics::RequestBuckets());
+          {"grpc_service", "grpc_method"}, metrics::RequestBuckets());
       handled.Increment({service_, method_, CodeName(methods->GetSendStatus().error_code())});
       latency.ObserveDuration({service_, method_}, absl::Now() - started_);
     }
@@ -149,6 +150,12 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> StartGrpcServer(
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60 * 1000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20 * 1000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // A connection is asked to move on (GOAWAY) after 10 minutes, its calls given 5 more to finish:
+  // clients reconnect through the Service, so replicas added by the autoscaler take a share of the
+  // existing clients' load instead of only new ones'. A WatchUpgrade stream older than that ends
+  // UNAVAILABLE; watching again sends the current state first.
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS, 10 * 60 * 1000);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS, 5 * 60 * 1000);
   for (grpc::Service* service : services) builder.RegisterService(service);
   if (services.empty()) builder.RegisterCallbackGenericService(KnowsNoMethod());
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;

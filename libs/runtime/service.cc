@@ -58,7 +58,7 @@ Service::Service(int argc, char** argv, const ServiceSpec& spec) : name_(spec.na
   InstallStopSignals(absl::GetFlag(FLAGS_shutdown_grace));
   metrics::Registry& registry = metrics::Default();
   metrics::AddProcessMetrics(registry);
-  registry.Gauge("upshift_build_info", "Always 1: the service and the version it was built from", {"service", "version"})
+  registry.Gauge("upshift_build_info", "Always 1: the binary and the version it was built from", {"binary", "version"})
       .Set({name_, UPSHIFT_VERSION}, 1);
   std::string listen = absl::GetFlag(FLAGS_metrics_listen);
   if (listen.empty()) listen = absl::StrCat("0.0.0.0:", spec.metrics_port);

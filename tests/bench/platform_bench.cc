@@ -312,7 +312,8 @@ std::pair<std::vector<absl::Duration>, absl::Duration> Hammer(
 
 // pgbench running the durable transaction of one admission (advisory lock, the active-orders
 // query, the order and its outbox record) with `clients` clients; returns transactions per second.
-double Pgbench(Platform& platform, const std::string& script, const std::string& db, int clients, bool reconnect);
+double Pgbench(Platform& platform, const std::string& script, const std::string& db, int clients, bool reconnect,
+               const std::string& user = "postgres", const std::string& password = "");
 
 double PgbenchCeiling(Platform& platform, int clients) {
   const std::string dir = testing::MakeTempDir("upshift-bench-pgbench");
@@ -344,7 +345,7 @@ double PgbenchCeiling(Platform& platform, int clients) {
 // pgbench running `script` in `db` with `clients` clients (with `-C`, a new connection for each
 // transaction); returns transactions per second, 0 if it failed.
 double Pgbench(Platform& platform, const std::string& script, const std::string& db, int clients, bool reconnect,
-               const std::string& user = "postgres", const std::string& password = "") {
+               const std::string& user, const std::string& password) {
   const std::string log = script + "." + user + ".log";
   std::vector<std::string> argv = {testing::PgBinDir() + "/pgbench", "-n", "-M", "extended", "-c",
                                    std::to_string(clients), "-j", "2", "-T",

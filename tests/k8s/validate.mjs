@@ -157,6 +157,10 @@ function checkKafkaTopic(o, errors) {
 //   stalls on pods made unready by a dependency's outage.
 // - An autoscaled Deployment (an HPA's or a ScaledObject's target) sets no spec.replicas: each apply
 //   would reset what the autoscaler decided.
+// - KEDA: cooldownPeriod only governs scaling to zero, so a ScaledObject whose minimum is 1 or more
+//   sets its scale-down window in advanced.horizontalPodAutoscalerConfig.behavior instead; a
+//   Prometheus trigger filters its query to the namespace, errs on an empty answer
+//   (ignoreNullValues "false") and its ScaledObject has a fallback within its bounds.
 function selectorMatches(selector, labels) {
   if (!selector) return false;
   if (!matches(selector.matchLabels, labels)) return false;
@@ -202,6 +206,20 @@ function checkSemantics(file, objects, errors) {
     ...objects.filter((o) => o.kind === "ScaledObject").map((so) => so.spec.scaleTargetRef.name)]);
   for (const d of deployments) {
     if (scaled.has(d.metadata.name) && d.spec.replicas !== undefined) errors.push(where(d, "spec.replicas is set, but an autoscaler owns it"));
+  }
+  for (const so of objects.filter((o) => o.kind === "ScaledObject")) {
+    if (so.spec.cooldownPeriod !== undefined && so.spec.minReplicaCount >= 1) {
+      errors.push(where(so, "cooldownPeriod only governs scaling to zero; with a minimum of 1 or more, set the HPA's scaleDown window"));
+    }
+    const prometheus = so.spec.triggers.filter((t) => t.type === "prometheus");
+    for (const t of prometheus) {
+      if (!t.metadata.query.includes(`namespace="upshift"`)) errors.push(where(so, "the Prometheus query is not filtered to the upshift namespace"));
+      if (t.metadata.ignoreNullValues !== "false") errors.push(where(so, "an empty Prometheus answer must be an error (ignoreNullValues \"false\"), not 0"));
+    }
+    const fb = so.spec.fallback;
+    if (prometheus.length && !(fb && fb.failureThreshold >= 1 && fb.replicas >= so.spec.minReplicaCount && fb.replicas <= so.spec.maxReplicaCount)) {
+      errors.push(where(so, "a Prometheus-scaled object needs a fallback within its bounds"));
+    }
   }
 }
 
@@ -283,6 +301,9 @@ function checkManifests(file, objects, errors) {
     if (!d) { errors.push(where(s, ": selects no Deployment")); continue; }
     const names = new Set((d.spec.template.spec.containers[0].ports ?? []).map((p) => p.name));
     for (const p of s.spec.ports) if (!names.has(p.targetPort)) errors.push(where(s, `: targetPort ${p.targetPort} is no port of ${d.metadata.name}`));
+  }
+  for (const o of [...of("ServiceMonitor"), ...of("PrometheusRule")]) {
+    if (!o.metadata.labels?.release) errors.push(where(o, ": no release label: a stock kube-prometheus-stack would ignore it"));
   }
   for (const m of of("ServiceMonitor")) {
     const s = services.find((s) => matches(m.spec.selector.matchLabels, s.metadata.labels));
@@ -398,6 +419,10 @@ if (selfTest) {
     "replicas on an autoscaled Deployment": [(o) => { deployment(o, "upshift-migrator").spec.replicas = 2; }, /spec.replicas is set, but an autoscaler owns it/],
     "a budget that stalls drains": [(o) => { delete o.find((x) => x.kind === "PodDisruptionBudget").spec.unhealthyPodEvictionPolicy; }, /unhealthyPodEvictionPolicy must be AlwaysAllow/],
     "a budget with both bounds": [(o) => { o.find((x) => x.kind === "PodDisruptionBudget").spec.minAvailable = 1; }, /exactly one of minAvailable and maxUnavailable/],
+    "a cooldown that never applies": [(o) => { o.find((x) => x.kind === "ScaledObject" && x.metadata.name === "upshift-migrator").spec.cooldownPeriod = 900; }, /cooldownPeriod only governs scaling to zero/],
+    "a backlog scaler without a fallback": [(o) => { delete o.find((x) => x.kind === "ScaledObject" && x.metadata.name === "upshift-cloner").spec.fallback; }, /needs a fallback within its bounds/],
+    "a backlog that reads 0 when missing": [(o) => { delete o.find((x) => x.kind === "ScaledObject" && x.metadata.name === "upshift-cloner").spec.triggers[0].metadata.ignoreNullValues; }, /ignoreNullValues/],
+    "a monitor Prometheus would ignore": [(o) => { delete o.find((x) => x.kind === "ServiceMonitor").metadata.labels.release; }, /no release label/],
     "a probe of the wrong name": [(o) => { const c = deployment(o, "upshift-cloner").spec.template.spec.containers[0]; c.readinessProbe.exec.command = c.readinessProbe.exec.command.map((a) => a.replace("upshift-cloner", "upshift-migrator")); }, /not this pod's Service/],
   };
   let failed = 0;

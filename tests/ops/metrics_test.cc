@@ -94,7 +94,7 @@ TEST(Metrics, EveryServiceServesMetricsThatPromtoolAccepts) {
     std::ofstream(file) << text;
     absl::Status linted = RunCommand({{"/bin/sh", "-c", absl::StrCat("promtool check metrics < ", file)}, {}, "", ""});
     EXPECT_TRUE(linted.ok()) << service << ": " << linted;
-    EXPECT_EQ(Sample(text, absl::StrCat("upshift_build_info{service=\"", service, "\",version=\"0.15.0\"}")), 1)
+    EXPECT_EQ(Sample(text, absl::StrCat("upshift_build_info{binary=\"", service, "\",version=\"0.15.0\"}")), 1)
         << text;
     EXPECT_GT(Sample(text, "process_resident_memory_bytes"), 1 << 20) << service;
     EXPECT_GT(Sample(text, "process_open_fds"), 3) << service;
@@ -103,12 +103,12 @@ TEST(Metrics, EveryServiceServesMetricsThatPromtoolAccepts) {
 
 TEST(Metrics, TheTestUpgradeIsCountedWhereItHappened) {
   std::string request = Scrape("request");
-  EXPECT_GE(Sample(request, "upshift_grpc_server_handled_total{service=\"upgrade.v1.UpgradeService\","
-                            "method=\"RequestUpgrade\",code=\"OK\"}"),
+  EXPECT_GE(Sample(request, "upshift_grpc_server_handled_total{grpc_service=\"upgrade.v1.UpgradeService\","
+                            "grpc_method=\"RequestUpgrade\",grpc_code=\"OK\"}"),
             1)
       << request;
-  EXPECT_GE(Sample(request, "upshift_grpc_server_handling_seconds_count{service=\"upgrade.v1.UpgradeService\","
-                            "method=\"RequestUpgrade\"}"),
+  EXPECT_GE(Sample(request, "upshift_grpc_server_handling_seconds_count{grpc_service=\"upgrade.v1.UpgradeService\","
+                            "grpc_method=\"RequestUpgrade\"}"),
             1);
   EXPECT_EQ(Sample(request, "upshift_outbox_rows{outbox=\"request\"}"), 0) << request;
   EXPECT_GE(Sample(request, "upshift_pg_pool_connections{pool=\"platform\",state=\"open\"}"), 1) << request;
@@ -174,9 +174,12 @@ TEST(Metrics, ARealPrometheusScrapesEveryServiceOverHttps) {
   std::string config = absl::StrCat("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n",
                                     "rule_files:\n  - ", SourceDir(), "/deploy/monitoring/rules.yaml\nscrape_configs:\n");
   for (const std::string& service : kServices) {
+    // The target labels a prometheus-operator ServiceMonitor gives each target (its relabelling's
+    // result), so that a metric label colliding with one shows here as exported_<name>.
     absl::StrAppend(&config, "  - job_name: upshift-", service, "\n    scheme: https\n    tls_config:\n      ca_file: ",
                     platform->tls_dir(), "/ca.pem\n    static_configs:\n      - targets: ['",
-                    platform->metrics_address(service), "']\n");
+                    platform->metrics_address(service), "']\n        labels: {namespace: upshift, service: upshift-",
+                    service, ", pod: upshift-", service, "-0, container: ", service, ", endpoint: metrics}\n");
   }
   std::ofstream(dir + "/prometheus.yml") << config;
   ASSERT_TRUE(RunCommand({{"promtool", "check", "config", dir + "/prometheus.yml"}, {}, "", ""}).ok());
@@ -203,6 +206,19 @@ TEST(Metrics, ARealPrometheusScrapesEveryServiceOverHttps) {
   std::set<std::string> expected_jobs;
   for (const std::string& service : kServices) expected_jobs.insert("upshift-" + service);
   EXPECT_EQ(jobs, expected_jobs);
+  // No metric label collides with a target label: Prometheus would rename it exported_<name>, and
+  // every query by that label (the dashboard's filters) would find nothing.
+  for (const auto& [labels, value] : Query(address, "{job=~\"upshift-.*\"}")) {
+    for (const auto& [name, label_value] : labels) {
+      EXPECT_FALSE(absl::StartsWith(name, "exported_")) << labels.at("__name__") << " has " << name;
+    }
+    EXPECT_EQ(labels.at("namespace"), "upshift");
+  }
+  // The figure the workers' autoscalers read (UpshiftBacklogUnknown fires without it).
+  for (const char* group : {"upshift-cloner", "upshift-migrator"}) {
+    EXPECT_FALSE(Query(address, absl::StrCat("upshift_backlog_upgrades{namespace=\"upshift\",group=\"", group, "\"}")).empty())
+        << group;
+  }
   auto finished = Query(address, "upshift_upgrades_finished_total{purpose=\"test\",state=\"succeeded\"}");
   ASSERT_EQ(finished.size(), 1u);
   EXPECT_EQ(finished[0].first.at("job"), "upshift-status");

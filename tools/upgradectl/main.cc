@@ -168,15 +168,15 @@ const char* PurposeWord(int purpose) {
   return purpose == PURPOSE_TEST ? "test" : purpose == PURPOSE_PRODUCTION ? "production" : "check";
 }
 
-// Prints each change of an upgrade until it ends; `last` is the final Upgrade seen.
-grpc::Status Watch(StatusService::Stub& stub, const std::string& upgrade_id, absl::Duration timeout, Upgrade* last) {
+// One watch of an upgrade: prints each change until the stream ends (see Watch).
+grpc::Status WatchOnce(StatusService::Stub& stub, const std::string& upgrade_id, absl::Duration timeout, Upgrade* last,
+                       std::string& last_line) {
   WatchUpgradeRequest req;
   req.set_upgrade_id(upgrade_id);
   grpc::ClientContext ctx;
   SetDeadline(ctx, timeout);
   std::unique_ptr<grpc::ClientReader<Upgrade>> reader = stub.WatchUpgrade(&ctx, req);
   Upgrade u;
-  std::string last_line;
   while (reader->Read(&u)) {
     std::string detail = u.state() == STATE_MIGRATING && !u.current_step().empty()
                              ? absl::StrCat(u.progress_percent(), "% ", u.current_step(), " ")
@@ -197,6 +197,22 @@ grpc::Status Watch(StatusService::Stub& stub, const std::string& upgrade_id, abs
     *last = u;
   }
   return reader->Finish();
+}
+
+// Prints each change of an upgrade until it ends; `last` is the final Upgrade seen. A stream the
+// server ends UNAVAILABLE (a connection asked to move on, a replica going away) is watched again
+// until the upgrade ends or `timeout` passes: the first message of a watch is the current state.
+grpc::Status Watch(StatusService::Stub& stub, const std::string& upgrade_id, absl::Duration timeout, Upgrade* last) {
+  const absl::Time until = absl::Now() + timeout;
+  std::string last_line;
+  for (;;) {
+    grpc::Status s = WatchOnce(stub, upgrade_id, until - absl::Now(), last, last_line);
+    const State state = last->state();
+    const bool final = state == STATE_SUCCEEDED || state == STATE_FAILED || state == STATE_ROLLED_BACK ||
+                       state == STATE_CANCELLED;
+    if (s.error_code() != grpc::StatusCode::UNAVAILABLE || final || absl::Now() >= until) return s;
+    absl::SleepFor(absl::Seconds(1));
+  }
 }
 
 int CheckHealth(const std::string& address, const std::string& service,
