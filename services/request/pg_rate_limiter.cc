@@ -20,6 +20,8 @@ absl::Status PgRateLimiter::Take(const std::string& key, const std::string& what
   const double each_seconds = absl::ToDoubleSeconds(per_ / rate_);
   double wait_seconds = 0;
   absl::Status status = pool_->Transact([&](pqxx::work& tx) {
+    // A bucket lost to a crash only gives its tenant a few calls back: no need to wait for the disk.
+    tx.exec("SET LOCAL synchronous_commit = off");
     // The bucket refilled since it was last taken from, capped at the burst; one taken if one is
     // there. The row is locked for the statement: replicas taking at once take in turn.
     pqxx::result taken = tx.exec_params(
