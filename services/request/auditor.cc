@@ -8,6 +8,7 @@
 #include "libs/common/status_macros.h"
 #include "libs/common/validation.h"
 #include "libs/kafka/topics.h"
+#include "libs/metrics/metrics.h"
 
 namespace upshift::request {
 
@@ -16,6 +17,19 @@ absl::Status Auditor::Record(const AuditedCall& call) {
   if (!entry.has_value()) {
     LogWarning(absl::StrCat("unauthenticated ", call.method, " from ", call.peer, ": ", call.result.message()));
     return absl::OkStatus();
+  }
+  if (!call.result.ok() && refusals_ != nullptr && !call.caller->ForEveryTenant()) {
+    const std::string& tenant = call.caller->tenant;
+    if (absl::Status budget = refusals_->Take(tenant, "stored refusals"); !budget.ok()) {
+      static metrics::Family& dropped = metrics::Default().Counter(
+          "upshift_audit_refusals_not_stored_total",
+          "Refused calls of a tenant past its budget of stored refusals: logged, not stored", {});
+      dropped.Increment({});
+      if (budget.code() != absl::StatusCode::kResourceExhausted) return budget;
+      LogWarning(absl::StrCat("not storing the audit of a refused ", call.method, " by ", call.caller->subject,
+                              " of tenant ", tenant, ": ", budget.message(), "; ", call.result.ToString()));
+      return absl::OkStatus();
+    }
   }
   absl::Status appended = log_.Append(entry->record, entry->published);
   if (!appended.ok()) {

@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "libs/auth/principal.h"
+#include "libs/common/rate_limiter.h"
 #include "libs/common/time.h"
 #include "services/request/audit_log.h"
 #include "upgrade/v1/audit.pb.h"
@@ -31,13 +32,17 @@ struct AuditedCall {
 // trail to operators. Thread-safe.
 class Auditor {
  public:
-  // `recorded` is called after each appended record (to wake the outbox relay).
-  Auditor(AuditLog& log, Clock& clock, std::function<void()> recorded)
-      : log_(log), clock_(clock), recorded_(std::move(recorded)) {}
+  // `recorded` is called after each appended record (to wake the outbox relay). `refusals`, when
+  // given, bounds the refused calls each tenant may have stored (see Record).
+  Auditor(AuditLog& log, Clock& clock, std::function<void()> recorded, Limiter* refusals = nullptr)
+      : log_(log), clock_(clock), recorded_(std::move(recorded)), refusals_(refusals) {}
 
   // Appends `call` to the trail. A call that was not authenticated is only logged: anyone can make
-  // those, and they must not be able to fill the platform database. A failure to append is logged
-  // (the call was answered already) and returned.
+  // those, and they must not be able to fill the platform database. Nor may a tenant with refused
+  // calls (a malformed name costs nothing to send): past its `refusals` budget, a refused call is
+  // logged and counted (upshift_audit_refusals_not_stored_total), not stored. A decision is always
+  // recorded, in its own transaction (AuditOf). A failure to append is logged (the call was
+  // answered already) and returned.
   absl::Status Record(const AuditedCall& call);
 
   // The record and outbox entry of `call`, for a decision's own transaction (see AuditOf); nullopt
@@ -53,6 +58,7 @@ class Auditor {
   AuditLog& log_;
   Clock& clock_;
   std::function<void()> recorded_;
+  Limiter* refusals_;
 };
 
 }  // namespace upshift::request

@@ -129,7 +129,9 @@ int Main(int argc, char** argv) {
                       catalog, hosting, *store, SystemClock(), wake_relay, &order_limit, &read_limit);
   Cancellation cancellation(*store, SystemClock(), wake_relay);
   TestCopies copies(*store, SystemClock(), config.test_copy_extension, wake_relay);
-  Auditor auditor(*store, SystemClock(), wake_relay);
+  // Refused calls a tenant may have stored: a burst of 100, then 600 an hour, shared by the replicas.
+  PgRateLimiter refusal_limit(config.platform_db, "audited_refusals", 600, absl::Hours(1), 100);
+  Auditor auditor(*store, SystemClock(), wake_relay, &refusal_limit);
   UpgradeServiceImpl upgrades(*auth, admission, cancellation, copies, auditor);
   AuditServiceImpl audit(*auth, auditor);
   WorkClaims claims(*store, *store);
@@ -163,7 +165,7 @@ int Main(int argc, char** argv) {
   service.Task("outbox relay", [&](const std::atomic<bool>& stop) { relay.Run(stop); }, wake_relay);
   service.Task("events consumer", [&](const std::atomic<bool>& stop) { consumer->Run(stop); });
   service.Every("retention", absl::Hours(1), [&]() -> absl::Status {
-    for (PgRateLimiter* limit : {&order_limit, &read_limit}) {
+    for (PgRateLimiter* limit : {&order_limit, &read_limit, &refusal_limit}) {
       if (absl::StatusOr<int> idle = limit->ForgetIdle(absl::Hours(24 * 7)); !idle.ok()) return idle.status();
     }
     return PruneExpired(*store, *store, SystemClock(), config.retention).status();

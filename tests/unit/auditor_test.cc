@@ -82,6 +82,29 @@ TEST(Auditor, RecordsAnAuthenticatedCallWithItsAnswerAndPublishesIt) {
   EXPECT_EQ(auditor.Record(call).code(), absl::StatusCode::kUnavailable);
 }
 
+// A tenant cannot fill the trail with calls that cost it nothing: past its budget, its refused calls
+// are not stored (an operator's always are, and so is every decision).
+TEST(Auditor, ATenantsRefusedCallsAreStoredWithinABudget) {
+  FakeAuditLog log;
+  FakeClock clock;
+  RateLimiter refusals(clock, 1, absl::Hours(1), 2);
+  Auditor auditor(log, clock, nullptr, &refusals);
+  AuditedCall refused{"upgrade.v1.UpgradeService/RequestUpgrade", "ipv4:10.0.0.8:5000", &kOwner, "", "x", "", "",
+                      absl::InvalidArgumentError("bad")};
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(auditor.Record(refused).ok());
+  EXPECT_EQ(log.records.size(), 2u);
+  AuditedCall by_operator = refused;
+  by_operator.caller = &kOperator;
+  ASSERT_TRUE(auditor.Record(by_operator).ok());
+  AuditedCall done = refused;
+  done.result = absl::OkStatus();
+  ASSERT_TRUE(auditor.Record(done).ok());
+  EXPECT_EQ(log.records.size(), 4u);
+  clock.now += absl::Hours(1);  // the budget refills
+  ASSERT_TRUE(auditor.Record(refused).ok());
+  EXPECT_EQ(log.records.size(), 5u);
+}
+
 TEST(Auditor, OnlyOperatorsReadTheTrailPageByPage) {
   FakeAuditLog log;
   FakeClock clock;
