@@ -31,6 +31,17 @@ const SERVICES = ["request", "status", "cloner", "migrator", "notifier"];
 const version = fs.readFileSync(path.join(repo, "CMakeLists.txt"), "utf8").match(/project\(upshift VERSION ([0-9.]+)/)[1];
 const topicsH = fs.readFileSync(path.join(repo, "libs/kafka/topics.h"), "utf8");
 const TOPICS = [...topicsH.matchAll(/inline constexpr char k\w+\[\] = "([^"]+)"/g)].map((m) => m[1]).sort();
+// Who may write each topic (SignersOf in topics.h) and what each service consumes (its main.cc):
+// the ACLs a Kafka principal per service must have.
+const TOPIC_OF = Object.fromEntries([...topicsH.matchAll(/inline constexpr char (k\w+)\[\] = "([^"]+)"/g)].map((m) => [m[1], m[2]]));
+const WRITERS = Object.fromEntries([...topicsH.matchAll(/if \(topic == (k\w+)\) return \{([^}]*)\};/g)]
+  .map((m) => [TOPIC_OF[m[1]], [...m[2].matchAll(/"(\w+)"/g)].map((x) => x[1])]));
+const CONSUMES = Object.fromEntries(SERVICES.map((svc) => {
+  const main = fs.readFileSync(path.join(repo, "services", svc, "main.cc"), "utf8");
+  const m = main.match(/KafkaConsumer::Create\(\s*[\w.]+,\s*"upshift-(\w+)",\s*\{([^}]*)\}/);
+  if (!m) throw new Error(`services/${svc}/main.cc: no KafkaConsumer::Create to read its topics from`);
+  return [svc, [...m[2].matchAll(/topics::(k\w+)/g)].map((x) => TOPIC_OF[x[1]])];
+}));
 
 // --helpfull of each binary: flag name -> {help, def, required, unless}.
 function helpOf(binary) {
@@ -110,7 +121,7 @@ async function checkSchemas(objects, errors) {
   const lines = [];
   for (const [i, o] of objects.entries()) {
     const model = await modelFor(o);
-    if (!model) { checkKafkaTopic(o, errors); continue; }
+    if (!model) { if (o.kind === "KafkaUser") checkKafkaUser(o, errors); else checkKafkaTopic(o, errors); continue; }
     let Model;
     try { Model = (await import(path.join(tools, "node_modules", model[0] + ".js")))[model[1]]; } catch (e) {
       errors.push(`${key(o)}: no schema for ${o.apiVersion} ${o.kind}`); continue;
@@ -133,6 +144,32 @@ async function checkSchemas(objects, errors) {
     }
   }
   fs.rmSync(dir, { recursive: true });
+}
+
+// Strimzi's KafkaUser, field by field (no schema package), and its ACLs against who may write and
+// read each topic: Write on what the service signs, Read on what it consumes, Read on its group.
+function checkKafkaUser(o, errors) {
+  const known = { apiVersion: 1, kind: 1, metadata: 1, spec: 1 }, spec = { authentication: 1, authorization: 1, quotas: 1 };
+  for (const k of Object.keys(o)) if (!known[k]) errors.push(`${key(o)}: unknown field ${k}`);
+  for (const k of Object.keys(o.spec ?? {})) if (!spec[k]) errors.push(`${key(o)}: unknown field spec.${k}`);
+  if (o.apiVersion !== "kafka.strimzi.io/v1beta2") errors.push(`${key(o)}: apiVersion ${o.apiVersion}`);
+  if (!["scram-sha-512", "tls"].includes(o.spec?.authentication?.type)) errors.push(`${key(o)}: authentication ${o.spec?.authentication?.type}`);
+  if (o.spec?.authorization?.type !== "simple") errors.push(`${key(o)}: authorization must be simple (ACLs)`);
+  if (!o.metadata?.labels?.["strimzi.io/cluster"]) errors.push(`${key(o)}: no strimzi.io/cluster label`);
+  const acls = o.spec?.authorization?.acls ?? [];
+  for (const a of acls) {
+    for (const k of Object.keys(a)) if (!["resource", "operations", "host", "type"].includes(k)) errors.push(`${key(o)}: unknown ACL field ${k}`);
+    if (!["topic", "group", "cluster", "transactionalId"].includes(a.resource?.type)) errors.push(`${key(o)}: ACL resource type ${a.resource?.type}`);
+  }
+  const svc = o.metadata.name.replace(/^upshift-/, "");
+  if (!SERVICES.includes(svc)) return;  // KEDA's, or another reader's
+  const granted = (type, name, op) => acls.some((a) => a.resource?.type === type && a.resource?.name === name && a.operations?.includes(op));
+  for (const topic of TOPICS) {
+    const writes = (WRITERS[topic] ?? []).includes(svc), reads = CONSUMES[svc].includes(topic);
+    if (writes !== granted("topic", topic, "Write")) errors.push(`${key(o)}: Write on ${topic} ${writes ? "missing" : "granted, but " + svc + " may not sign it"}`);
+    if (reads !== granted("topic", topic, "Read")) errors.push(`${key(o)}: Read on ${topic} ${reads ? "missing" : "granted, but " + svc + " does not consume it"}`);
+  }
+  if (!granted("group", `upshift-${svc}`, "Read")) errors.push(`${key(o)}: Read on its group upshift-${svc} missing`);
 }
 
 function checkKafkaTopic(o, errors) {
@@ -328,6 +365,16 @@ function checkManifests(file, objects, errors) {
     partitions = Math.min(...kafkaTopics.map((t) => t.spec.partitions));
   }
   if (!(job ? !kafkaTopics.length : kafkaTopics.length)) errors.push(`${file}: the topics need the Job or the KafkaTopics, one of them`);
+  // With Strimzi: its bootstrap Service (<cluster>-kafka-bootstrap), a user per service, one cluster.
+  const strimzi = [...kafkaTopics, ...of("KafkaUser")];
+  if (strimzi.length) {
+    const clusters = new Set(strimzi.map((o) => o.metadata.labels?.["strimzi.io/cluster"]));
+    const [cluster] = clusters;
+    if (clusters.size !== 1) errors.push(`${file}: KafkaTopics and KafkaUsers name clusters ${[...clusters]}`);
+    const brokers = objects.find((o) => o.kind === "ConfigMap" && o.metadata.name === "upshift-config")?.data?.["kafka-brokers"] ?? "";
+    if (!brokers.split(",").every((b) => b.startsWith(`${cluster}-kafka-bootstrap.`))) errors.push(`${file}: kafka-brokers ${brokers} is not Strimzi's ${cluster}-kafka-bootstrap Service`);
+    for (const svc of SERVICES) if (!of("KafkaUser").some((u) => u.metadata.name === `upshift-${svc}`)) errors.push(`${file}: no KafkaUser upshift-${svc}`);
+  }
   for (const so of of("ScaledObject")) {
     const d = deployments.find((d) => d.metadata.name === so.spec.scaleTargetRef.name);
     if (!d) { errors.push(where(so, ": scales no Deployment")); continue; }
@@ -423,13 +470,25 @@ if (selfTest) {
     "a backlog scaler without a fallback": [(o) => { delete o.find((x) => x.kind === "ScaledObject" && x.metadata.name === "upshift-cloner").spec.fallback; }, /needs a fallback within its bounds/],
     "a backlog that reads 0 when missing": [(o) => { delete o.find((x) => x.kind === "ScaledObject" && x.metadata.name === "upshift-cloner").spec.triggers[0].metadata.ignoreNullValues; }, /ignoreNullValues/],
     "a monitor Prometheus would ignore": [(o) => { delete o.find((x) => x.kind === "ServiceMonitor").metadata.labels.release; }, /no release label/],
+    "a Kafka user that may write what its service may not sign": [(o) => {
+      o.find((x) => x.kind === "KafkaUser" && x.metadata.name === "upshift-notifier").spec.authorization.acls.push(
+        { resource: { type: "topic", name: "upgrade.events", patternType: "literal" }, operations: ["Write"] });
+    }, /upshift-notifier: Write on upgrade.events granted/, "production-strimzi.yaml"],
+    "a Kafka user that cannot read what its service consumes": [(o) => {
+      const u = o.find((x) => x.kind === "KafkaUser" && x.metadata.name === "upshift-status");
+      u.spec.authorization.acls = u.spec.authorization.acls.filter((a) => a.resource.name !== "upgrade.orders");
+    }, /upshift-status: Read on upgrade.orders missing/, "production-strimzi.yaml"],
+    "brokers that are not Strimzi's bootstrap": [(o) => {
+      o.find((x) => x.kind === "ConfigMap" && x.metadata.name === "upshift-config").data["kafka-brokers"] = "kafka-bootstrap.kafka.svc:9093";
+    }, /is not Strimzi's kafka-kafka-bootstrap Service/, "production-strimzi.yaml"],
     "a probe of the wrong name": [(o) => { const c = deployment(o, "upshift-cloner").spec.template.spec.containers[0]; c.readinessProbe.exec.command = c.readinessProbe.exec.command.map((a) => a.replace("upshift-cloner", "upshift-migrator")); }, /not this pod's Service/],
   };
   let failed = 0;
-  for (const [name, [mutate, expected]] of Object.entries(faults)) {
-    const copy = structuredClone(objects);
+  for (const [name, [mutate, expected, render = "production.yaml"]] of Object.entries(faults)) {
+    const [faultFile, faultObjects] = render === "production.yaml" ? [file, objects] : [...files].find(([f]) => f.endsWith(render));
+    const copy = structuredClone(faultObjects);
     mutate(copy);
-    const found = await checkAll(new Map([[file, copy]]), compose);
+    const found = await checkAll(new Map([[faultFile, copy]]), compose);
     const caught = found.some((e) => expected.test(e));
     console.log(`self-test: ${name}: ${caught ? "caught" : "NOT CAUGHT"}${caught ? "" : " (" + found.join("; ") + ")"}`);
     if (!caught) failed++;
