@@ -271,6 +271,14 @@ function checkManifests(file, objects, errors) {
     if (o.metadata?.labels?.["app.kubernetes.io/part-of"] !== "upshift") errors.push(where(o, ": no app.kubernetes.io/part-of=upshift"));
   }
   if (deployments.length !== SERVICES.length) errors.push(`${file}: ${deployments.length} Deployments, not one per service`);
+  // Each service's image has a kustomize images: entry of its own, so that one service rolls at a time.
+  const baseImages = YAML.parse(fs.readFileSync(path.join(repo, "deploy/k8s/base/kustomization.yaml"), "utf8")).images ?? [];
+  for (const svc of SERVICES) {
+    const source = YAML.parseAllDocuments(fs.readFileSync(path.join(repo, "deploy/k8s/base", `${svc}.yaml`), "utf8"))
+      .map((d) => d.toJS()).find((o) => o?.kind === "Deployment");
+    const image = source?.spec?.template?.spec?.containers?.[0]?.image;
+    if (image !== `upshift-${svc}` || !baseImages.some((i) => i.name === image)) errors.push(`${file}: ${svc}'s image is not its own images: entry upshift-${svc}`);
+  }
 
   for (const d of deployments) {
     const pod = d.spec.template.spec, [c] = pod.containers;
