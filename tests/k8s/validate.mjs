@@ -408,6 +408,12 @@ function checkManifests(file, objects, errors) {
   }
   const rule = of("PrometheusRule")[0];
   if (rule) {
+    // Every alert links its runbook: a section of the README's Runbooks, named after it.
+    const readme = fs.readFileSync(path.join(repo, "README.md"), "utf8");
+    for (const r of rule.spec.groups.flatMap((g) => g.rules).filter((r) => r.alert)) {
+      if (!String(r.annotations?.runbook_url).endsWith(`#${r.alert.toLowerCase()}`)) errors.push(where(rule, `: ${r.alert} has no runbook_url to its section`));
+      if (!readme.includes(`\n#### ${r.alert}\n`)) errors.push(where(rule, `: the README has no runbook for ${r.alert}`));
+    }
     const groups = YAML.parse(fs.readFileSync(path.join(repo, "deploy/monitoring/rules.yaml"), "utf8")).groups;
     if (!isDeepStrictEqual(rule.spec.groups, groups)) errors.push(where(rule, ": spec.groups differ from deploy/monitoring/rules.yaml"));
   }
@@ -489,6 +495,7 @@ if (selfTest) {
     "brokers that are not Strimzi's bootstrap": [(o) => {
       o.find((x) => x.kind === "ConfigMap" && x.metadata.name === "upshift-config").data["kafka-brokers"] = "kafka-bootstrap.kafka.svc:9093";
     }, /is not Strimzi's kafka-kafka-bootstrap Service/, "production-strimzi.yaml"],
+    "an alert without its runbook": [(o) => { delete o.find((x) => x.kind === "PrometheusRule").spec.groups[0].rules[0].annotations.runbook_url; }, /UpshiftUpgradeStalled has no runbook_url/],
     "a probe of the wrong name": [(o) => { const c = deployment(o, "upshift-cloner").spec.template.spec.containers[0]; c.readinessProbe.exec.command = c.readinessProbe.exec.command.map((a) => a.replace("upshift-cloner", "upshift-migrator")); }, /not this pod's Service/],
   };
   let failed = 0;
