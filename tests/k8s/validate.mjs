@@ -113,7 +113,7 @@ async function modelFor(o) {
   const [group, ver] = o.apiVersion.includes("/") ? o.apiVersion.split("/") : ["", o.apiVersion];
   if (group === "keda.sh") return [`@kubernetes-models/keda/keda.sh/${ver}/${o.kind}`, o.kind];
   if (group === "monitoring.coreos.com") return [`@kubernetes-models/prometheus-operator/monitoring.coreos.com/${ver}/${o.kind}`, o.kind];
-  if (group === "kafka.strimzi.io") return null;
+  if (group === "kafka.strimzi.io" || group === "cert-manager.io") return null;
   return [group ? `kubernetes-models/${group}/${ver}/${o.kind}` : `kubernetes-models/${ver}/${o.kind}`, o.kind];
 }
 
@@ -121,7 +121,12 @@ async function checkSchemas(objects, errors) {
   const lines = [];
   for (const [i, o] of objects.entries()) {
     const model = await modelFor(o);
-    if (!model) { if (o.kind === "KafkaUser") checkKafkaUser(o, errors); else checkKafkaTopic(o, errors); continue; }
+    if (!model) {
+      if (o.kind === "KafkaUser") checkKafkaUser(o, errors);
+      else if (o.kind === "Certificate") checkCertificate(o, errors);
+      else checkKafkaTopic(o, errors);
+      continue;
+    }
     let Model;
     try { Model = (await import(path.join(tools, "node_modules", model[0] + ".js")))[model[1]]; } catch (e) {
       errors.push(`${key(o)}: no schema for ${o.apiVersion} ${o.kind}`); continue;
@@ -170,6 +175,22 @@ function checkKafkaUser(o, errors) {
     if (reads !== granted("topic", topic, "Read")) errors.push(`${key(o)}: Read on ${topic} ${reads ? "missing" : "granted, but " + svc + " does not consume it"}`);
   }
   if (!granted("group", `upshift-${svc}`, "Read")) errors.push(`${key(o)}: Read on its group upshift-${svc} missing`);
+}
+
+// cert-manager's Certificate, field by field (no schema package here): each names its Service, for
+// serving and for the gate's mTLS, from an issuer, and is renewed before it expires.
+function checkCertificate(o, errors) {
+  const known = { apiVersion: 1, kind: 1, metadata: 1, spec: 1 };
+  const spec = { secretName: 1, commonName: 1, dnsNames: 1, usages: 1, duration: 1, renewBefore: 1, privateKey: 1, issuerRef: 1 };
+  for (const k of Object.keys(o)) if (!known[k]) errors.push(`${key(o)}: unknown field ${k}`);
+  for (const k of Object.keys(o.spec ?? {})) if (!spec[k]) errors.push(`${key(o)}: unknown field spec.${k}`);
+  if (o.apiVersion !== "cert-manager.io/v1") errors.push(`${key(o)}: apiVersion ${o.apiVersion}`);
+  const svc = o.metadata.name;
+  if (o.spec?.secretName !== `${svc}-tls`) errors.push(`${key(o)}: secretName ${o.spec?.secretName} is not ${svc}-tls`);
+  if (!o.spec?.dnsNames?.includes(svc)) errors.push(`${key(o)}: dnsNames lack the Service's name ${svc}`);
+  for (const u of ["server auth", "client auth"]) if (!o.spec?.usages?.includes(u)) errors.push(`${key(o)}: usages lack ${u}`);
+  if (!o.spec?.issuerRef?.name) errors.push(`${key(o)}: no issuerRef`);
+  if (!(seconds(o.spec?.renewBefore ?? "0s") > 0 && seconds(o.spec.renewBefore) < seconds(o.spec?.duration ?? "0s"))) errors.push(`${key(o)}: renewBefore must fall within duration`);
 }
 
 function checkKafkaTopic(o, errors) {
@@ -373,6 +394,16 @@ function checkManifests(file, objects, errors) {
     partitions = Math.min(...kafkaTopics.map((t) => t.spec.partitions));
   }
   if (!(job ? !kafkaTopics.length : kafkaTopics.length)) errors.push(`${file}: the topics need the Job or the KafkaTopics, one of them`);
+  // With cert-manager: a Certificate for every TLS Secret a Deployment mounts.
+  const certificates = of("Certificate");
+  if (certificates.length) {
+    for (const d of deployments) {
+      for (const v of d.spec.template.spec.volumes ?? []) {
+        const name = v.secret?.secretName;
+        if (name && /-tls$/.test(name) && !certificates.some((c) => c.spec.secretName === name)) errors.push(where(d, `: no Certificate writes ${name}`));
+      }
+    }
+  }
   // With Strimzi: its bootstrap Service (<cluster>-kafka-bootstrap), a user per service, one cluster.
   const strimzi = [...kafkaTopics, ...of("KafkaUser")];
   if (strimzi.length) {
@@ -496,6 +527,8 @@ if (selfTest) {
       o.find((x) => x.kind === "ConfigMap" && x.metadata.name === "upshift-config").data["kafka-brokers"] = "kafka-bootstrap.kafka.svc:9093";
     }, /is not Strimzi's kafka-kafka-bootstrap Service/, "production-strimzi.yaml"],
     "an alert without its runbook": [(o) => { delete o.find((x) => x.kind === "PrometheusRule").spec.groups[0].rules[0].annotations.runbook_url; }, /UpshiftUpgradeStalled has no runbook_url/],
+    "a certificate that does not name its Service": [(o) => { o.find((x) => x.kind === "Certificate" && x.metadata.name === "upshift-request").spec.dnsNames = ["request"]; }, /dnsNames lack the Service's name upshift-request/],
+    "a TLS Secret no Certificate writes": [(o) => { o.splice(o.findIndex((x) => x.kind === "Certificate" && x.metadata.name === "upshift-cloner"), 1); }, /no Certificate writes upshift-cloner-tls/],
     "a probe of the wrong name": [(o) => { const c = deployment(o, "upshift-cloner").spec.template.spec.containers[0]; c.readinessProbe.exec.command = c.readinessProbe.exec.command.map((a) => a.replace("upshift-cloner", "upshift-migrator")); }, /not this pod's Service/],
   };
   let failed = 0;
