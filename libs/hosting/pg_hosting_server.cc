@@ -118,8 +118,9 @@ absl::StatusOr<std::string> PgHostingServer::ReadVersion(const std::string& data
     return absl::DeadlineExceededError(absl::StrCat("the caller's deadline passed before database \"", database,
                                                     "\" was read"));
   }
-  std::optional<Semaphore::Hold> place = reads_->AcquireWithin(WithinCallDeadline(options_.read_wait));
-  if (!place && WithinCallDeadline(options_.read_wait) <= absl::ZeroDuration()) {
+  const absl::Duration wait = WithinCallDeadline(options_.read_wait);
+  std::optional<Semaphore::Hold> place = reads_->AcquireWithin(wait);
+  if (!place && wait < options_.read_wait) {
     return absl::DeadlineExceededError(absl::StrCat("the caller's deadline passed while every read of customer "
                                                     "databases was busy"));
   }

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "libs/common/batches.h"
 #include "libs/common/logging.h"
 #include "libs/common/retry.h"
@@ -109,6 +110,21 @@ absl::Status Cloner::Handle(const ConsumedRecord& record) {
   if (applied) return absl::OkStatus();
   UPSHIFT_RETURN_IF_ERROR(action(order));
   return store_.MarkApplied(event.event_id());
+}
+
+absl::Status Cloner::Sweep() {
+  absl::Status first;
+  std::vector<std::string> failures;
+  auto note = [&](absl::string_view what, const absl::Status& s) {
+    if (s.ok()) return;
+    if (first.ok()) first = s;
+    failures.push_back(absl::StrCat(what, ": ", s.ToString()));
+  };
+  note("restore point sweep", DropExpiredRestorePoints().status());
+  note("stalled upgrade sweep", RollBackStalledUpgrades().status());
+  note("test copy sweep", ExpireTestCopies().status());
+  if (first.ok()) return first;
+  return absl::Status(first.code(), absl::StrJoin(failures, "; "));
 }
 
 absl::StatusOr<int> Cloner::ForgetAppliedEvents() {

@@ -107,6 +107,10 @@ class Cloner {
   // Warns 7 days and 1 day before a test copy expires, and drops expired copies (recording each
   // drop). Returns how many copies were dropped.
   absl::StatusOr<int> ExpireTestCopies();
+  // Every replica sweeps (drops and rollbacks are idempotent): expired restore points, stalled
+  // upgrades, expired test copies, each whatever the others' outcome. The first failure's code, with
+  // every failure's message.
+  absl::Status Sweep();
   // Forgets the ids of events acted on longer than applied_events_retention ago. Returns how many.
   absl::StatusOr<int> ForgetAppliedEvents();
 

@@ -108,21 +108,6 @@ absl::StatusOr<Config> ReadConfig() {
   return c;
 }
 
-// Every replica sweeps (drops and rollbacks are idempotent): expired restore points, stalled
-// upgrades, expired test copies.
-void Sweep(Cloner& cloner, absl::Duration every, const std::atomic<bool>& stop) {
-  while (!stop) {
-    absl::StatusOr<int> dropped = cloner.DropExpiredRestorePoints();
-    if (!dropped.ok()) LogWarning(absl::StrCat("restore point sweep: ", dropped.status().ToString()));
-    absl::StatusOr<int> stalled = cloner.RollBackStalledUpgrades();
-    if (!stalled.ok()) LogWarning(absl::StrCat("stalled upgrade sweep: ", stalled.status().ToString()));
-    absl::StatusOr<int> expired = cloner.ExpireTestCopies();
-    if (!expired.ok()) LogWarning(absl::StrCat("test copy sweep: ", expired.status().ToString()));
-    absl::Time next = absl::Now() + every;
-    while (!stop && absl::Now() < next) absl::SleepFor(absl::Milliseconds(100));
-  }
-}
-
 }  // namespace
 
 int Main(int argc, char** argv) {
@@ -151,7 +136,7 @@ int Main(int argc, char** argv) {
   LogInfo(absl::StrCat("claims copies as ", config.options.claims.holder, "; up to ", MaxInFlightFromFlags(),
                        " records and ", config.options.max_concurrent_copies, " copies at once"));
   // Declared first, stopped last: the sweeper may still roll back what the consumer left.
-  service.Task("sweeper", [&](const std::atomic<bool>& stop) { Sweep(cloner, config.sweep_interval, stop); });
+  service.Every("sweeper", config.sweep_interval, [&] { return cloner.Sweep(); });
   service.Task("consumer", [&](const std::atomic<bool>& stop) { consumer->Run(stop); });
   service.Every("retention", absl::Hours(1), [&] { return cloner.ForgetAppliedEvents().status(); });
   service.OnStopped([&] { producer->Flush(absl::Seconds(5)); });

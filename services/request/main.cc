@@ -119,10 +119,11 @@ int Main(int argc, char** argv) {
   OutboxRelay relay([&store](int limit, const auto& publish, int* count) { return store->DrainOutbox(limit, publish, count); },
                     *producer, config.outbox_poll_interval);
   auto wake_relay = [&relay] { relay.Wake(); };
-  // Every replica takes from the same buckets, in the platform database.
-  PgRateLimiter order_limit(config.platform_db, "orders", config.orders_per_tenant_per_hour, absl::Hours(1),
+  // Every replica takes from the same buckets, in the platform database (one small pool for them all).
+  pg::Pool limits_pool(config.platform_db, 2);
+  PgRateLimiter order_limit(limits_pool, "orders", config.orders_per_tenant_per_hour, absl::Hours(1),
                             config.order_burst_per_tenant);
-  PgRateLimiter read_limit(config.platform_db, "reads", config.reads_per_tenant_per_minute, absl::Minutes(1),
+  PgRateLimiter read_limit(limits_pool, "reads", config.reads_per_tenant_per_minute, absl::Minutes(1),
                            config.read_burst_per_tenant);
   Admission admission({config.reserved, config.max_test_age, config.orders_per_tenant_per_hour,
                        config.order_burst_per_tenant, config.reads_per_tenant_per_minute, config.read_burst_per_tenant},
@@ -130,7 +131,7 @@ int Main(int argc, char** argv) {
   Cancellation cancellation(*store, SystemClock(), wake_relay);
   TestCopies copies(*store, SystemClock(), config.test_copy_extension, wake_relay);
   // Refused calls a tenant may have stored: a burst of 100, then 600 an hour, shared by the replicas.
-  PgRateLimiter refusal_limit(config.platform_db, "audited_refusals", 600, absl::Hours(1), 100);
+  PgRateLimiter refusal_limit(limits_pool, "audited_refusals", 600, absl::Hours(1), 100);
   Auditor auditor(*store, SystemClock(), wake_relay, &refusal_limit);
   UpgradeServiceImpl upgrades(*auth, admission, cancellation, copies, auditor);
   AuditServiceImpl audit(*auth, auditor);

@@ -6,20 +6,14 @@
 
 namespace upshift::request {
 
-PgRateLimiter::PgRateLimiter(const std::string& conninfo, std::string name, int rate, absl::Duration per, int burst)
-    : name_(std::move(name)),
-      rate_(rate),
-      per_(per),
-      burst_(std::max(burst, 1)),
-      pool_(std::make_unique<pg::Pool>(conninfo, 2)) {}
-
-PgRateLimiter::~PgRateLimiter() = default;
+PgRateLimiter::PgRateLimiter(pg::Pool& pool, std::string name, int rate, absl::Duration per, int burst)
+    : name_(std::move(name)), rate_(rate), per_(per), burst_(std::max(burst, 1)), pool_(pool) {}
 
 absl::Status PgRateLimiter::Take(const std::string& key, const std::string& what) {
   if (rate_ <= 0) return absl::OkStatus();
   const double each_seconds = absl::ToDoubleSeconds(per_ / rate_);
   double wait_seconds = 0;
-  absl::Status status = pool_->Transact([&](pqxx::work& tx) {
+  absl::Status status = pool_.Transact([&](pqxx::work& tx) {
     // A bucket lost to a crash only gives its tenant a few calls back: no need to wait for the disk.
     tx.exec("SET LOCAL synchronous_commit = off");
     // The bucket refilled since it was last taken from, capped at the burst; one taken if one is
@@ -50,7 +44,7 @@ absl::Status PgRateLimiter::Take(const std::string& key, const std::string& what
 
 absl::StatusOr<int> PgRateLimiter::ForgetIdle(absl::Duration idle) {
   int forgotten = 0;
-  absl::Status status = pool_->Transact([&](pqxx::work& tx) {
+  absl::Status status = pool_.Transact([&](pqxx::work& tx) {
     forgotten = static_cast<int>(
         tx.exec_params("DELETE FROM request.rate_buckets WHERE name = $1 AND at < now() - make_interval(secs => $2)",
                        name_, absl::ToDoubleSeconds(idle))

@@ -1,7 +1,6 @@
 #ifndef UPSHIFT_SERVICES_REQUEST_PG_RATE_LIMITER_H_
 #define UPSHIFT_SERVICES_REQUEST_PG_RATE_LIMITER_H_
 
-#include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -19,10 +18,10 @@ namespace upshift::request {
 // admit what one would. One statement per take, timed by the database's clock.
 class PgRateLimiter final : public Limiter {
  public:
-  // `name` tells this limit's buckets from another's (e.g. "orders", "reads"). `rate` per `per`
-  // (0: no limit), `burst` at once.
-  PgRateLimiter(const std::string& conninfo, std::string name, int rate, absl::Duration per, int burst);
-  ~PgRateLimiter() override;
+  // Over `pool` (the platform database's; a replica's limits may share one). `name` tells this
+  // limit's buckets from another's (e.g. "orders", "reads"). `rate` per `per` (0: no limit), `burst`
+  // at once.
+  PgRateLimiter(pg::Pool& pool, std::string name, int rate, absl::Duration per, int burst);
 
   absl::Status Take(const std::string& key, const std::string& what) override;
 
@@ -35,7 +34,7 @@ class PgRateLimiter final : public Limiter {
   const int rate_;
   const absl::Duration per_;
   const int burst_;
-  std::unique_ptr<pg::Pool> pool_;
+  pg::Pool& pool_;
 };
 
 }  // namespace upshift::request

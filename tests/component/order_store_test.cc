@@ -10,6 +10,7 @@
 #include "libs/common/ids.h"
 #include "libs/common/time.h"
 #include "services/request/pg_order_store.h"
+#include "libs/pg/pg.h"
 #include "services/request/pg_rate_limiter.h"
 #include "tests/component/environment.h"
 #include "tests/support/wait.h"
@@ -278,8 +279,9 @@ TEST_F(OrderStoreTest, RetentionForgetsEndedOrdersTheirClaimsAndOldAuditRecordsI
 // Two replicas of request take from the same buckets: together they admit what one would, also
 // when they take at once; each tenant has its own bucket.
 TEST_F(OrderStoreTest, ReplicasShareTheirRateLimits) {
-  PgRateLimiter first(Postgres().conninfo(db_), "orders", 1, absl::Hours(1), 3);
-  PgRateLimiter second(Postgres().conninfo(db_), "orders", 1, absl::Hours(1), 3);
+  pg::Pool first_replica(Postgres().conninfo(db_), 2), second_replica(Postgres().conninfo(db_), 2);
+  PgRateLimiter first(first_replica, "orders", 1, absl::Hours(1), 3);
+  PgRateLimiter second(second_replica, "orders", 1, absl::Hours(1), 3);
   std::vector<std::thread> callers;
   std::atomic<int> taken{0}, refused{0};
   for (int i = 0; i < 10; ++i) {
@@ -299,7 +301,7 @@ TEST_F(OrderStoreTest, ReplicasShareTheirRateLimits) {
       << again;
   EXPECT_TRUE(first.Take("globex", "globex's orders").ok());  // another tenant's bucket
   // Another limit's buckets are its own.
-  PgRateLimiter reads(Postgres().conninfo(db_), "reads", 1, absl::Hours(1), 1);
+  PgRateLimiter reads(first_replica, "reads", 1, absl::Hours(1), 1);
   EXPECT_TRUE(reads.Take("acme", "acme's reads").ok());
   EXPECT_EQ(*first.ForgetIdle(absl::Hours(1)), 0);
   EXPECT_EQ(*first.ForgetIdle(absl::ZeroDuration()), 2);  // acme's and globex's orders buckets

@@ -514,6 +514,20 @@ TEST_F(ClonerTest, AtMostMaxCopiesPerDatabaseTheOldestGoesFirst) {
   EXPECT_TRUE(announced);
 }
 
+// The sweep runs each of its parts whatever the others' outcome, and says every failure.
+TEST_F(ClonerTest, TheSweepDropsWhatExpiredAndReportsEveryPartThatFailed) {
+  ASSERT_TRUE(Make().OnAccepted(SampleOrder()).ok());
+  clock_.now += absl::Hours(24 * 31);  // the copy expired
+  hosting_.down = absl::UnavailableError("hosting server down");
+  absl::Status swept = Make().Sweep();
+  EXPECT_EQ(swept.code(), absl::StatusCode::kUnavailable) << swept;
+  EXPECT_THAT(std::string(swept.message()), ::testing::HasSubstr("test copy sweep: UNAVAILABLE: hosting server down"));
+  EXPECT_EQ(hosting_.dbs.count("acme_test_0f8fad5b"), 1u);
+  hosting_.down = absl::OkStatus();
+  EXPECT_TRUE(Make().Sweep().ok());
+  EXPECT_EQ(hosting_.dbs.count("acme_test_0f8fad5b"), 0u);
+}
+
 TEST_F(ClonerTest, ACopyIsWarnedSevenDaysAndOneDayBeforeItExpiresThenDropped) {
   ASSERT_TRUE(Make().OnAccepted(SampleOrder()).ok());
   EXPECT_EQ(FromProto(publisher_.Events().back().clone_succeeded().expires_at()), clock_.now + absl::Hours(24 * 30));
