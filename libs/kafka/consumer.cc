@@ -71,6 +71,12 @@ class Pauses : public RdKafka::RebalanceCb {
 
   bool holding() const { return holding_; }
 
+  // Whether the group gave this member an assignment (possibly empty) since it joined or last lost
+  // its partitions. librdkafka 2.0.2 keeps the cooperative-sticky assignor's state only from then
+  // on, and aborts in close() while it has none (librdkafka#4312, fixed in 2.2): close() is safe
+  // only while this holds.
+  bool assigned() const { return assigned_; }
+
   // Starts (or ends) holding: pauses (resumes) every assigned partition.
   void HoldAssigned(bool hold) {
     holding_ = hold;
@@ -84,6 +90,7 @@ class Pauses : public RdKafka::RebalanceCb {
                     std::vector<RdKafka::TopicPartition*>& partitions) override {
     bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
     if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+      assigned_ = true;
       if (cooperative) {
         Check("assign", consumer->incremental_assign(partitions));
       } else {
@@ -104,6 +111,7 @@ class Pauses : public RdKafka::RebalanceCb {
       }
     }
     if (on_revoke_) on_revoke_(revoked);
+    if (consumer->assignment_lost()) assigned_ = false;  // the assignor's state goes with them
     if (cooperative) {
       Check("unassign", consumer->incremental_unassign(partitions));
     } else {
@@ -126,6 +134,7 @@ class Pauses : public RdKafka::RebalanceCb {
   RdKafka::KafkaConsumer* consumer_ = nullptr;
   std::function<void(const std::vector<TopicPartition>&)> on_revoke_;
   bool holding_ = false;
+  bool assigned_ = false;
   std::set<std::pair<std::string, int32_t>> paused_;
 };
 
@@ -396,7 +405,18 @@ void KafkaConsumer::Run(const std::atomic<bool>& stop) {
     c.Report();
     c.Next(10);
   }
-  c.consumer->close();
+  // A member stopped right after it started (a replica scaled down at once) may still be joining:
+  // it waits, a bounded time, for the group's answer (see Pauses::assigned).
+  const absl::Time joined_by = absl::Now() + absl::Seconds(15);
+  while (!c.pauses.assigned() && absl::Now() < joined_by) c.Next(10);
+  if (c.pauses.assigned()) {
+    c.consumer->close();
+  } else {
+    // Leaving without close(): nothing of this member's was stored, and the group notices it gone
+    // after session.timeout.ms, as after a crash.
+    LogWarning(absl::StrCat("kafka consumer ", c.group_id,
+                            ": the group gave no assignment before stopping; leaving without close"));
+  }
 }
 
 }  // namespace upshift

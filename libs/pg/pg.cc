@@ -4,6 +4,7 @@
 
 #include <libpq-fe.h>
 
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -193,6 +194,9 @@ absl::Status Pool::Transact(const std::function<absl::Status(pqxx::work&)>& fn, 
       last = error;
       continue;
     }
+    // The transaction's id once `fn` wrote (none for a read-only one), taken just before COMMIT.
+    std::optional<int64_t> xid;
+    bool committing = false;
     try {
       absl::Status status;
       {
@@ -202,6 +206,9 @@ absl::Status Pool::Transact(const std::function<absl::Status(pqxx::work&)>& fn, 
         pqxx::work tx(*conn);
         status = fn(tx);
         if (status.ok()) {
+          pqxx::field id = tx.exec1("SELECT txid_current_if_assigned()")[0];
+          if (!id.is_null()) xid = id.as<int64_t>();
+          committing = true;
           tx.commit();
         } else {
           tx.abort();
@@ -217,10 +224,62 @@ absl::Status Pool::Transact(const std::function<absl::Status(pqxx::work&)>& fn, 
       bool broken = !conn->is_open() || last.code() == absl::StatusCode::kUnavailable;
       if (broken) conn.reset();
       Release(std::move(conn));
+      if (committing && xid.has_value()) {
+        // The connection went during COMMIT: the transaction may have committed. It is never run
+        // again blindly (it may write an audit row or an outbox record twice): the server says.
+        absl::StatusOr<bool> committed = Committed(*xid);
+        if (!committed.ok()) return committed.status();
+        if (*committed) return absl::OkStatus();
+        // Rolled back: running it again is safe.
+      }
       if (!IsRetryable(last)) return last;
     }
   }
   return last;
+}
+
+absl::StatusOr<bool> Pool::Committed(int64_t xid) {
+  static metrics::Family& in_doubt = metrics::Default().Counter(
+      "upshift_pg_commits_in_doubt_total",
+      "Commits whose connection was lost before the answer, by pool and what the server said of them "
+      "(committed, rolled_back, unknown)",
+      {"pool", "outcome"});
+  // A backend whose client vanished finishes its commit (or rolls back) at once; a server that
+  // restarts knows the outcome from its WAL once it is up. Asked for a while, then given up.
+  const absl::Time until = absl::Now() + absl::Seconds(15);
+  absl::Status last = absl::UnavailableError("no answer");
+  for (int attempt = 0; absl::Now() < until; ++attempt) {
+    if (attempt > 0) absl::SleepFor(Backoff(attempt, absl::Milliseconds(20), absl::Seconds(1)));
+    absl::Status error;
+    std::unique_ptr<pqxx::connection> conn = Acquire(&error);
+    if (conn == nullptr) {
+      last = error;
+      continue;
+    }
+    std::optional<std::string> outcome;
+    try {
+      pqxx::nontransaction tx(*conn);
+      pqxx::field f = tx.exec_params1("SELECT txid_status($1)", xid)[0];
+      outcome = f.is_null() ? "" : f.as<std::string>();
+    } catch (const std::exception& e) {
+      last = StatusFromException(e);
+      if (!conn->is_open() || last.code() == absl::StatusCode::kUnavailable) conn.reset();
+    }
+    Release(std::move(conn));
+    if (!outcome.has_value() || *outcome == "in progress") continue;
+    if (*outcome == "committed") {
+      in_doubt.Increment({name_, "committed"});
+      return true;
+    }
+    if (*outcome == "aborted") {
+      in_doubt.Increment({name_, "rolled_back"});
+      return false;
+    }
+    break;  // NULL: too old for the server to remember
+  }
+  in_doubt.Increment({name_, "unknown"});
+  return absl::UnavailableError(absl::StrCat("commit outcome unknown (transaction ", xid,
+                                             "); not run again: ", last.message()));
 }
 
 absl::Status Pool::NoTransaction(const std::function<absl::Status(pqxx::nontransaction&)>& fn) {

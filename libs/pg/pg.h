@@ -5,6 +5,7 @@
 // libpqxx stays out of every public interface. libpqxx exceptions stop here and become absl::Status.
 
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -55,7 +56,10 @@ class Pool {
   // Runs `fn` in one transaction and commits it when `fn` returns OK. A non-OK status from `fn`
   // aborts the transaction and is returned as is. The whole transaction is retried (up to
   // `attempts` times) when it fails with ABORTED (serialization, deadlock) or UNAVAILABLE (lost
-  // connection); the last such error is returned after that.
+  // connection), but only when it cannot have committed: a connection lost during COMMIT is
+  // resolved by asking the server for the transaction's outcome (txid_status), and the
+  // transaction is run again only if it was rolled back. OK if it committed; UNAVAILABLE ("commit
+  // outcome unknown") if the server cannot say within 15 s. The last error is returned otherwise.
   absl::Status Transact(const std::function<absl::Status(pqxx::work&)>& fn, int attempts = 3);
 
   // Runs `fn` outside any transaction (e.g. CREATE DATABASE), once.
@@ -68,6 +72,8 @@ class Pool {
 
  private:
   std::unique_ptr<pqxx::connection> Acquire(absl::Status* error);
+  // Whether transaction `xid` committed, asked on a connection of this pool.
+  absl::StatusOr<bool> Committed(int64_t xid);
   void Release(std::unique_ptr<pqxx::connection> conn);
 
   const std::string conninfo_;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include "libs/pg/pg.h"
 #include "services/request/pg_rate_limiter.h"
 #include "tests/component/environment.h"
+#include "tests/support/commit_cutter.h"
 #include "tests/support/wait.h"
 
 namespace upshift::request {
@@ -109,6 +111,50 @@ TEST_F(OrderStoreTest, TheDatabaseAllowsOneActiveOrderPerDatabase) {
   absl::Status second = store_->Admit(NewOrder("acme"), {"t", "acme", "p"}, nullptr);
   EXPECT_EQ(second.code(), absl::StatusCode::kFailedPrecondition) << second;
   EXPECT_EQ(*Postgres().QueryValue(db_, "SELECT count(*) FROM request.outbox"), "1");  // nothing half-written
+}
+
+// A connection lost during COMMIT leaves the outcome unknown to the client. The store never runs
+// the transaction again blindly: committed, it answers OK (not "still active" about the caller's own
+// order) with one order, one audit row and one outbox record each; rolled back, it runs it again,
+// once.
+TEST_F(OrderStoreTest, ACommitWhoseAnswerIsLostIsResolvedNotRunAgain) {
+  absl::StatusOr<std::unique_ptr<upshift::testing::CommitCutter>> cutter =
+      upshift::testing::CommitCutter::Start(Postgres().port());
+  ASSERT_TRUE(cutter.ok()) << cutter.status();
+  const std::string through_cutter = absl::StrCat("host=127.0.0.1 port=", (*cutter)->port(),
+                                                  " user=postgres sslmode=disable dbname=", db_);
+  auto store = PgOrderStore::Open(through_cutter, 2);
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto audit_of = [](const upgrade::v1::Order& o) {
+    AuditEntry entry;
+    entry.record.set_tenant(o.tenant());
+    entry.record.set_database(o.database());
+    entry.published = {"upgrade.audit", o.database(), "audited"};
+    return std::optional<AuditEntry>(entry);
+  };
+  for (auto cut : {upshift::testing::CommitCutter::Cut::kAfterCommit,
+                   upshift::testing::CommitCutter::Cut::kBeforeCommit}) {
+    const std::string database = cut == upshift::testing::CommitCutter::Cut::kAfterCommit ? "cut_after" : "cut_before";
+    (*cutter)->Arm(cut);
+    absl::Status admitted = (*store)->Admit(NewOrder(database), {"upgrade.orders", database, "p"}, audit_of);
+    EXPECT_TRUE(admitted.ok()) << database << ": " << admitted;
+    const std::string sql_orders = absl::StrCat("SELECT count(*) FROM request.orders WHERE database = '", database, "'");
+    const std::string sql_audit = absl::StrCat("SELECT count(*) FROM request.audit WHERE database = '", database, "'");
+    const std::string sql_outbox = absl::StrCat("SELECT count(*) FROM request.outbox WHERE key = '", database, "'");
+    EXPECT_EQ(*Postgres().QueryValue(db_, sql_orders), "1") << database;
+    EXPECT_EQ(*Postgres().QueryValue(db_, sql_audit), "1") << database;
+    EXPECT_EQ(*Postgres().QueryValue(db_, sql_outbox), "2") << database;  // the order's and the audit's
+  }
+  EXPECT_EQ((*cutter)->cuts(), 2);
+  // An appended audit record, its commit's answer lost: one row, one outbox record.
+  (*cutter)->Arm(upshift::testing::CommitCutter::Cut::kAfterCommit);
+  upgrade::v1::AuditRecord record;
+  record.set_tenant("acme_owner");
+  record.set_database("appended");
+  ASSERT_TRUE((*store)->Append(record, {"upgrade.audit", "appended", "a"}).ok());
+  EXPECT_EQ(*Postgres().QueryValue(db_, "SELECT count(*) FROM request.audit WHERE database = 'appended'"), "1");
+  EXPECT_EQ(*Postgres().QueryValue(db_, "SELECT count(*) FROM request.outbox WHERE key = 'appended'"), "1");
+  EXPECT_EQ((*cutter)->cuts(), 3);
 }
 
 TEST_F(OrderStoreTest, ACheckRunsBesideATestButNotBesideAProductionUpgradeOrAnotherCheck) {
