@@ -74,4 +74,14 @@ void WorkClaim::Renew() {
   }
 }
 
+absl::Status RunUnderClaim(Gate& gate, const std::string& upgrade_id, const std::string& work,
+                           const ClaimOptions& options, const std::function<absl::Status(const WorkClaim&)>& fn) {
+  absl::StatusOr<std::unique_ptr<WorkClaim>> claim = WorkClaim::Take(gate, upgrade_id, work, options);
+  if (!claim.ok()) return claim.status();
+  if (*claim == nullptr) return absl::OkStatus();  // done, and announced
+  absl::Status s = fn(**claim);
+  if (s.ok()) (*claim)->Done();
+  return s;
+}
+
 }  // namespace upshift

@@ -2,6 +2,7 @@
 #define UPSHIFT_LIBS_GATE_WORK_CLAIM_H_
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -63,6 +64,12 @@ class WorkClaim {
   absl::Notification stop_;
   std::thread renewer_;
 };
+
+// Runs `fn` under this replica's claim on `work` of `upgrade_id`'s upgrade (see WorkClaim::Take):
+// OK at once, without running it, when the work is done and announced; UNAVAILABLE (retried) while
+// another replica holds the claim. The claim is marked done when `fn` returns OK, and released.
+absl::Status RunUnderClaim(Gate& gate, const std::string& upgrade_id, const std::string& work,
+                           const ClaimOptions& options, const std::function<absl::Status(const WorkClaim&)>& fn);
 
 }  // namespace upshift
 

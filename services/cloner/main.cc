@@ -121,7 +121,7 @@ int Main(int argc, char** argv) {
   CachingGate gate(request_gate);
   ClonerOptions options = config.options;
   options.claims.stopping = &service.stopping();
-  Cloner cloner(options, hosting, *store, *producer, gate, SystemClock());
+  Cloner cloner(options, {hosting, *store, *store, *store, *store, *producer, gate, SystemClock()});
   std::unique_ptr<KafkaConsumer> consumer = service.Need(
       KafkaConsumer::Create(config.kafka, "upshift-cloner", {topics::kOrders, topics::kEvents}, producer.get(),
                             [&cloner](const ConsumedRecord& r) { return cloner.Handle(r); },

@@ -3,7 +3,7 @@
 
 #include <memory>
 
-#include "services/cloner/clone_store.h"
+#include "services/cloner/stores.h"
 
 namespace upshift::pg {
 class Pool;
@@ -11,8 +11,11 @@ class Pool;
 
 namespace upshift::cloner {
 
-// CloneStore in the platform database, schema `cloner`.
-class PgCloneStore final : public CloneStore {
+// The cloner's stores in the platform database, schema `cloner`.
+class PgCloneStore final : public DatabaseLedger,
+                           public TestCopyStore,
+                           public ProductionStore,
+                           public AppliedEvents {
  public:
   static absl::StatusOr<std::unique_ptr<PgCloneStore>> Open(const std::string& conninfo);
   ~PgCloneStore() override;

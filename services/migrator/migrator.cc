@@ -249,21 +249,13 @@ void Migrator::AddHistory(const std::string& database, const upgrade::v1::Order&
 
 absl::Status Migrator::MigrateCopy(const upgrade::v1::Order& order, const std::optional<RowCounts>& before) {
   // No other replica runs this plan while this one does (a rebalance may hand the record to both).
-  UPSHIFT_ASSIGN_OR_RETURN(std::unique_ptr<WorkClaim> claim,
-                           WorkClaim::Take(gate_, order.upgrade_id(), "plan", claims_));
-  if (claim == nullptr) return absl::OkStatus();  // done, and announced
-  absl::Status s = MigrateCopy(order, before, *claim);
-  if (s.ok()) claim->Done();
-  return s;
+  return RunUnderClaim(gate_, order.upgrade_id(), "plan", claims_,
+                       [&](const WorkClaim& claim) { return MigrateCopy(order, before, claim); });
 }
 
 absl::Status Migrator::MigrateInPlace(const upgrade::v1::Order& order, const std::optional<RowCounts>& before) {
-  UPSHIFT_ASSIGN_OR_RETURN(std::unique_ptr<WorkClaim> claim,
-                           WorkClaim::Take(gate_, order.upgrade_id(), "plan", claims_));
-  if (claim == nullptr) return absl::OkStatus();
-  absl::Status s = MigrateInPlace(order, before, *claim);
-  if (s.ok()) claim->Done();
-  return s;
+  return RunUnderClaim(gate_, order.upgrade_id(), "plan", claims_,
+                       [&](const WorkClaim& claim) { return MigrateInPlace(order, before, claim); });
 }
 
 absl::Status Migrator::MigrateCopy(const upgrade::v1::Order& order, const std::optional<RowCounts>& before,

@@ -18,7 +18,8 @@ using upshift::testing::FakeHosting;
 using upshift::testing::FakePublisher;
 using upshift::testing::SampleOrder;
 
-class FakeCloneStore final : public CloneStore {
+// One fake for the four stores (each store's part reads as the port it fakes).
+class FakeCloneStore final : public DatabaseLedger, public TestCopyStore, public ProductionStore, public AppliedEvents {
  public:
   absl::StatusOr<bool> WasApplied(const std::string& id) override { return applied.count(id) > 0; }
   absl::Status MarkApplied(const std::string& id) override {
@@ -146,9 +147,9 @@ class ClonerTest : public ::testing::Test {
  protected:
   ClonerTest() { hosting_.Add("acme", "16.0", {{"public.a", 3}, {"public.b", 7}}); }
   Cloner Make(CloneMethod method = CloneMethod::kAuto) {
-    return Cloner({method, "file_copy", absl::Hours(24 * 7), absl::Minutes(10), 2, absl::Hours(24 * 30)}, hosting_,
-                  store_, publisher_, gate_, clock_);
+    return Cloner({method, "file_copy", absl::Hours(24 * 7), absl::Minutes(10), 2, absl::Hours(24 * 30)}, Ports());
   }
+  ClonerPorts Ports() { return {hosting_, store_, store_, store_, store_, publisher_, gate_, clock_}; }
   FakeHosting hosting_;
   FakeCloneStore store_;
   FakePublisher publisher_;
@@ -157,7 +158,7 @@ class ClonerTest : public ::testing::Test {
 };
 
 TEST_F(ClonerTest, CopiesWithATemplateAndAnnouncesEqualRowCounts) {
-  ASSERT_TRUE(Make().OnAccepted(SampleOrder()).ok());
+  ASSERT_TRUE(Make().test_copies().OnAccepted(SampleOrder()).ok());
   EXPECT_EQ(hosting_.calls, (std::vector<std::string>{"template acme_test_0f8fad5b"}));
   auto events = publisher_.Events();
   ASSERT_EQ(events.size(), 2u);
@@ -170,42 +171,42 @@ TEST_F(ClonerTest, CopiesWithATemplateAndAnnouncesEqualRowCounts) {
 
 TEST_F(ClonerTest, AutoCopiesASmallDatabaseThroughTheWalAndALargeOneFileByFile) {
   ClonerOptions options;  // template_strategy "auto", file_copy from 128 MB
-  Cloner cloner(options, hosting_, store_, publisher_, gate_, clock_);
+  Cloner cloner(options, Ports());
   hosting_.dbs["acme"].size_bytes = (int64_t{128} << 20) - 1;
-  ASSERT_TRUE(cloner.OnAccepted(SampleOrder()).ok());
+  ASSERT_TRUE(cloner.test_copies().OnAccepted(SampleOrder()).ok());
   hosting_.Add("big", "16.0", {{"public.a", 3}});
   hosting_.dbs["big"].size_bytes = int64_t{128} << 20;
   Order big = SampleOrder();
   big.set_upgrade_id("11111111-2222-4333-8444-555555555555");
   big.set_database("big");
   big.set_test_database("big_test_11111111");
-  ASSERT_TRUE(cloner.OnAccepted(big).ok());
+  ASSERT_TRUE(cloner.test_copies().OnAccepted(big).ok());
   EXPECT_EQ(hosting_.strategies, (std::vector<std::string>{"wal_log", "file_copy"}));
   // A strategy set by the operator is used whatever the size.
   options.template_strategy = "wal_log";
-  Cloner fixed(options, hosting_, store_, publisher_, gate_, clock_);
+  Cloner fixed(options, Ports());
   big.set_upgrade_id("21111111-2222-4333-8444-555555555555");
   big.set_test_database("big_test_21111111");
-  ASSERT_TRUE(fixed.OnAccepted(big).ok());
+  ASSERT_TRUE(fixed.test_copies().OnAccepted(big).ok());
   EXPECT_EQ(hosting_.strategies.back(), "wal_log");
 }
 
 TEST_F(ClonerTest, ARedeliveredOrderWhoseCopyIsDoneDoesNothing) {
-  ASSERT_TRUE(Make().OnAccepted(SampleOrder()).ok());
+  ASSERT_TRUE(Make().test_copies().OnAccepted(SampleOrder()).ok());
   EXPECT_EQ(gate_.done.count({SampleOrder().upgrade_id(), "copy"}), 1u);  // announced, then marked done
   hosting_.calls.clear();
   publisher_.records.clear();
-  ASSERT_TRUE(Make().OnAccepted(SampleOrder()).ok());
+  ASSERT_TRUE(Make().test_copies().OnAccepted(SampleOrder()).ok());
   EXPECT_TRUE(hosting_.calls.empty());
   EXPECT_TRUE(publisher_.Events().empty());
 }
 
 TEST_F(ClonerTest, ARedeliveredOrderRepublishesTheResultWithoutCopyingAgain) {
-  ASSERT_TRUE(Make().OnAccepted(SampleOrder()).ok());
+  ASSERT_TRUE(Make().test_copies().OnAccepted(SampleOrder()).ok());
   gate_.done.clear();  // the replica died between recording the copy and marking its claim done
   hosting_.calls.clear();
   publisher_.records.clear();
-  ASSERT_TRUE(Make().OnAccepted(SampleOrder()).ok());
+  ASSERT_TRUE(Make().test_copies().OnAccepted(SampleOrder()).ok());
   EXPECT_TRUE(hosting_.calls.empty());
   auto events = publisher_.Events();
   ASSERT_EQ(events.size(), 1u);
@@ -214,7 +215,7 @@ TEST_F(ClonerTest, ARedeliveredOrderRepublishesTheResultWithoutCopyingAgain) {
 
 TEST_F(ClonerTest, ACopyClaimedByAnotherReplicaWaitsAndCopiesNothing) {
   gate_.claims[{SampleOrder().upgrade_id(), "copy"}] = "cloner/other/7/abcdef";
-  absl::Status s = Make().OnAccepted(SampleOrder());
+  absl::Status s = Make().test_copies().OnAccepted(SampleOrder());
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;  // retried until the other is done or dead
   EXPECT_TRUE(hosting_.calls.empty());
   EXPECT_TRUE(publisher_.Events().empty());
@@ -223,7 +224,7 @@ TEST_F(ClonerTest, ACopyClaimedByAnotherReplicaWaitsAndCopiesNothing) {
 TEST_F(ClonerTest, ALeftoverCopyFromACrashedAttemptIsReplaced) {
   hosting_.Add("acme_test_0f8fad5b", "16.0", {{"public.a", 1}});
   store_.made.insert({SampleOrder().upgrade_id(), "acme_test_0f8fad5b"});  // the attempt recorded making it
-  ASSERT_TRUE(Make().OnAccepted(SampleOrder()).ok());
+  ASSERT_TRUE(Make().test_copies().OnAccepted(SampleOrder()).ok());
   EXPECT_EQ(hosting_.calls, (std::vector<std::string>{"template acme_test_0f8fad5b", "drop acme_test_0f8fad5b",
                                                       "template acme_test_0f8fad5b"}));
   EXPECT_TRUE(publisher_.Events().back().has_clone_succeeded());
@@ -232,7 +233,7 @@ TEST_F(ClonerTest, ALeftoverCopyFromACrashedAttemptIsReplaced) {
 
 TEST_F(ClonerTest, ASourceInUseIsCopiedByDumpInAutoMode) {
   hosting_.dbs["acme"].busy = true;
-  ASSERT_TRUE(Make().OnAccepted(SampleOrder()).ok());
+  ASSERT_TRUE(Make().test_copies().OnAccepted(SampleOrder()).ok());
   EXPECT_EQ(hosting_.calls.back(), "dump acme_test_0f8fad5b");
   EXPECT_TRUE(publisher_.Events().back().has_clone_succeeded());
 }
@@ -240,7 +241,7 @@ TEST_F(ClonerTest, ASourceInUseIsCopiedByDumpInAutoMode) {
 TEST_F(ClonerTest, ADumpedCopyIsComparedWithTheSourceAsItWasCopiedNotAsItWasWrittenSince) {
   hosting_.dbs["acme"].busy = true;
   hosting_.written_during_dumps = 3;
-  ASSERT_TRUE(Make().OnAccepted(SampleOrder()).ok());
+  ASSERT_TRUE(Make().test_copies().OnAccepted(SampleOrder()).ok());
   Event last = publisher_.Events().back();
   ASSERT_TRUE(last.has_clone_succeeded()) << last.DebugString();
   EXPECT_EQ(hosting_.dbs["acme"].rows.at("public.b"), 10);  // the source went on
@@ -255,7 +256,7 @@ TEST_F(ClonerTest, ADumpedCopyIsComparedWithTheSourceAsItWasCopiedNotAsItWasWrit
 
 TEST_F(ClonerTest, ATemplateCopyOfASourceWrittenRightAfterIsMadeAgainByDumpInAutoMode) {
   hosting_.written_after_template_copies = 2;
-  ASSERT_TRUE(Make().OnAccepted(SampleOrder()).ok());
+  ASSERT_TRUE(Make().test_copies().OnAccepted(SampleOrder()).ok());
   EXPECT_THAT(hosting_.calls, ::testing::ElementsAre("template acme_test_0f8fad5b", "drop acme_test_0f8fad5b",
                                                      "dump acme_test_0f8fad5b"));
   Event last = publisher_.Events().back();
@@ -270,7 +271,7 @@ TEST_F(ClonerTest, ATemplateCopyOfASourceWrittenRightAfterIsMadeAgainByDumpInAut
 
 TEST_F(ClonerTest, ATemplateCopyOfASourceWrittenRightAfterFailsTheUpgradeInTemplateMode) {
   hosting_.written_after_template_copies = 2;
-  ASSERT_TRUE(Make(CloneMethod::kTemplate).OnAccepted(SampleOrder()).ok());
+  ASSERT_TRUE(Make(CloneMethod::kTemplate).test_copies().OnAccepted(SampleOrder()).ok());
   Event last = publisher_.Events().back();
   ASSERT_TRUE(last.has_failed());
   EXPECT_TRUE(absl::StrContains(last.failed().error(), "does not match its source")) << last.failed().error();
@@ -279,7 +280,7 @@ TEST_F(ClonerTest, ATemplateCopyOfASourceWrittenRightAfterFailsTheUpgradeInTempl
 
 TEST_F(ClonerTest, ASourceInUseFailsTheUpgradeInTemplateMode) {
   hosting_.dbs["acme"].busy = true;
-  ASSERT_TRUE(Make(CloneMethod::kTemplate).OnAccepted(SampleOrder()).ok());
+  ASSERT_TRUE(Make(CloneMethod::kTemplate).test_copies().OnAccepted(SampleOrder()).ok());
   Event last = publisher_.Events().back();
   ASSERT_TRUE(last.has_failed());
   EXPECT_EQ(last.failed().phase(), "clone");
@@ -287,7 +288,7 @@ TEST_F(ClonerTest, ASourceInUseFailsTheUpgradeInTemplateMode) {
 
 TEST_F(ClonerTest, ACopyThatDiffersFromItsSourceIsDroppedAndTheUpgradeFails) {
   hosting_.corrupt_copies = true;
-  ASSERT_TRUE(Make().OnAccepted(SampleOrder()).ok());
+  ASSERT_TRUE(Make().test_copies().OnAccepted(SampleOrder()).ok());
   // The template copy differs; so does the dump made in its place.
   EXPECT_EQ(hosting_.calls.back(), "drop acme_test_0f8fad5b");
   EXPECT_EQ(std::count(hosting_.calls.begin(), hosting_.calls.end(), "dump acme_test_0f8fad5b"), 1);
@@ -300,14 +301,14 @@ TEST_F(ClonerTest, ACopyThatDiffersFromItsSourceIsDroppedAndTheUpgradeFails) {
 
 TEST_F(ClonerTest, AnUnreachableServerIsRetried) {
   hosting_.down = absl::UnavailableError("down");
-  EXPECT_EQ(Make().OnAccepted(SampleOrder()).code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(Make().test_copies().OnAccepted(SampleOrder()).code(), absl::StatusCode::kUnavailable);
   for (const Event& e : publisher_.Events()) EXPECT_FALSE(e.has_failed());
 }
 
 TEST_F(ClonerTest, AFailedTestsCopyIsDroppedAndRecorded) {
   gate_.Admit(SampleOrder());
-  ASSERT_TRUE(Make().OnAccepted(SampleOrder()).ok());
-  ASSERT_TRUE(Make().OnFailed(SampleOrder()).ok());
+  ASSERT_TRUE(Make().test_copies().OnAccepted(SampleOrder()).ok());
+  ASSERT_TRUE(Make().test_copies().OnFailed(SampleOrder()).ok());
   EXPECT_EQ(hosting_.dbs.count("acme_test_0f8fad5b"), 0u);
   EXPECT_EQ(store_.drops, (std::vector<std::string>{"acme_test_0f8fad5b"}));
 }
@@ -316,9 +317,9 @@ TEST_F(ClonerTest, AFailedTestsCopyIsDroppedAndRecorded) {
 // its copy was handed over, so the copy stays.
 TEST_F(ClonerTest, AFailureSaidOfATestWhoseCopyWasHandedOverDropsNothing) {
   gate_.Admit(SampleOrder());
-  ASSERT_TRUE(Make().OnAccepted(SampleOrder()).ok());
+  ASSERT_TRUE(Make().test_copies().OnAccepted(SampleOrder()).ok());
   gate_.handed_over.insert(SampleOrder().upgrade_id());
-  absl::Status refused = Make().OnFailed(SampleOrder());
+  absl::Status refused = Make().test_copies().OnFailed(SampleOrder());
   EXPECT_EQ(refused.code(), absl::StatusCode::kPermissionDenied) << refused;
   EXPECT_THAT(refused.message(), ::testing::HasSubstr("handed over"));
   EXPECT_EQ(hosting_.dbs.count("acme_test_0f8fad5b"), 1u);
@@ -327,8 +328,8 @@ TEST_F(ClonerTest, AFailureSaidOfATestWhoseCopyWasHandedOverDropsNothing) {
 
 TEST_F(ClonerTest, ACancellationNobodyAskedForDropsNothing) {
   gate_.Admit(SampleOrder());
-  ASSERT_TRUE(Make().OnAccepted(SampleOrder()).ok());
-  absl::Status refused = Make().OnCancelled(SampleOrder());
+  ASSERT_TRUE(Make().test_copies().OnAccepted(SampleOrder()).ok());
+  absl::Status refused = Make().test_copies().OnCancelled(SampleOrder());
   EXPECT_EQ(refused.code(), absl::StatusCode::kPermissionDenied) << refused;
   EXPECT_EQ(hosting_.dbs.count("acme_test_0f8fad5b"), 1u);
 }
@@ -348,7 +349,7 @@ std::vector<std::string> Kinds(const std::vector<Event>& events) {
 
 TEST_F(ClonerTest, ProductionGoesOfflineThenMakesAVerifiedRestorePoint) {
   hosting_.dbs["acme"].connection_limit = 25;
-  ASSERT_TRUE(Make().OnProductionAccepted(ProductionOrder()).ok());
+  ASSERT_TRUE(Make().production().OnProductionAccepted(ProductionOrder()).ok());
   EXPECT_EQ(hosting_.dbs["acme"].connection_limit, 0);
   EXPECT_FALSE(hosting_.dbs["acme"].online);
   ASSERT_EQ(hosting_.dbs.count("acme_rp_0f8fad5b"), 1u);
@@ -361,7 +362,7 @@ TEST_F(ClonerTest, ProductionGoesOfflineThenMakesAVerifiedRestorePoint) {
 
 TEST_F(ClonerTest, AProductionRestorePointThatDiffersFailsTheUpgradeWithTheDatabaseBackOnline) {
   hosting_.corrupt_copies = true;
-  ASSERT_TRUE(Make().OnProductionAccepted(ProductionOrder()).ok());
+  ASSERT_TRUE(Make().production().OnProductionAccepted(ProductionOrder()).ok());
   Event last = publisher_.Events().back();
   ASSERT_TRUE(last.has_failed());
   EXPECT_EQ(last.failed().phase(), "snapshot");
@@ -372,20 +373,20 @@ TEST_F(ClonerTest, AProductionRestorePointThatDiffersFailsTheUpgradeWithTheDatab
 
 TEST_F(ClonerTest, AMigratedProductionDatabaseComesBackOnlineWithItsLimit) {
   hosting_.dbs["acme"].connection_limit = 25;
-  ASSERT_TRUE(Make().OnProductionAccepted(ProductionOrder()).ok());
+  ASSERT_TRUE(Make().production().OnProductionAccepted(ProductionOrder()).ok());
   publisher_.records.clear();
-  ASSERT_TRUE(Make().OnMigrated(ProductionOrder()).ok());
+  ASSERT_TRUE(Make().production().OnMigrated(ProductionOrder()).ok());
   EXPECT_EQ(hosting_.dbs["acme"].connection_limit, 25);
   EXPECT_EQ(Kinds(publisher_.Events()), (std::vector<std::string>{"coming_online", "succeeded"}));
   EXPECT_EQ(hosting_.dbs.count("acme_rp_0f8fad5b"), 1u);  // kept for its retention time
 }
 
 TEST_F(ClonerTest, AFailedMigrationIsRolledBackFromTheRestorePoint) {
-  ASSERT_TRUE(Make().OnProductionAccepted(ProductionOrder()).ok());
+  ASSERT_TRUE(Make().production().OnProductionAccepted(ProductionOrder()).ok());
   hosting_.dbs["acme"].version = "17.0";  // half migrated
   hosting_.dbs["acme"].rows["public.a"] = 99;
   publisher_.records.clear();
-  ASSERT_TRUE(Make().OnMigrationFailed(ProductionOrder(), "step 17.0->18.0/02 failed").ok());
+  ASSERT_TRUE(Make().production().OnMigrationFailed(ProductionOrder(), "step 17.0->18.0/02 failed").ok());
   EXPECT_EQ(hosting_.dbs["acme"].version, "16.0");
   EXPECT_EQ(hosting_.dbs["acme"].rows.at("public.a"), 3);
   EXPECT_TRUE(hosting_.dbs["acme"].online);
@@ -394,43 +395,43 @@ TEST_F(ClonerTest, AFailedMigrationIsRolledBackFromTheRestorePoint) {
   EXPECT_EQ(publisher_.Events().back().rolled_back().error(), "step 17.0->18.0/02 failed");
   // Redelivered: nothing is replaced twice, the result is announced again.
   hosting_.calls.clear();
-  ASSERT_TRUE(Make().OnMigrationFailed(ProductionOrder(), "step 17.0->18.0/02 failed").ok());
+  ASSERT_TRUE(Make().production().OnMigrationFailed(ProductionOrder(), "step 17.0->18.0/02 failed").ok());
   for (const std::string& call : hosting_.calls) EXPECT_NE(call.rfind("replace", 0), 0u) << call;
 }
 
 TEST_F(ClonerTest, ARestorePointIsDroppedOnlyAfterItsRetention) {
-  ASSERT_TRUE(Make().OnProductionAccepted(ProductionOrder()).ok());
-  ASSERT_TRUE(Make().OnMigrated(ProductionOrder()).ok());
+  ASSERT_TRUE(Make().production().OnProductionAccepted(ProductionOrder()).ok());
+  ASSERT_TRUE(Make().production().OnMigrated(ProductionOrder()).ok());
   Cloner cloner = Make();
   clock_.now += absl::Hours(24 * 7) - absl::Minutes(1);
-  EXPECT_EQ(*cloner.DropExpiredRestorePoints(), 0);
+  EXPECT_EQ(*cloner.production().DropExpiredRestorePoints(), 0);
   EXPECT_EQ(hosting_.dbs.count("acme_rp_0f8fad5b"), 1u);
   clock_.now += absl::Minutes(2);
-  EXPECT_EQ(*cloner.DropExpiredRestorePoints(), 1);
+  EXPECT_EQ(*cloner.production().DropExpiredRestorePoints(), 1);
   EXPECT_EQ(hosting_.dbs.count("acme_rp_0f8fad5b"), 0u);
   EXPECT_EQ(store_.drops, (std::vector<std::string>{"acme_rp_0f8fad5b"}));
-  EXPECT_EQ(*cloner.DropExpiredRestorePoints(), 0);  // recorded: not dropped twice
+  EXPECT_EQ(*cloner.production().DropExpiredRestorePoints(), 0);  // recorded: not dropped twice
 }
 
 TEST_F(ClonerTest, ARolledBackUpgradeKeepsNoRestorePointToSweep) {
-  ASSERT_TRUE(Make().OnProductionAccepted(ProductionOrder()).ok());
-  ASSERT_TRUE(Make().OnMigrationFailed(ProductionOrder(), "boom").ok());
+  ASSERT_TRUE(Make().production().OnProductionAccepted(ProductionOrder()).ok());
+  ASSERT_TRUE(Make().production().OnMigrationFailed(ProductionOrder(), "boom").ok());
   clock_.now += absl::Hours(24 * 30);
-  EXPECT_EQ(*Make().DropExpiredRestorePoints(), 0);
+  EXPECT_EQ(*Make().production().DropExpiredRestorePoints(), 0);
 }
 
 TEST_F(ClonerTest, AProductionCancelledBeforeGoingOfflineNeverGoesOffline) {
   gate_.cancelled.insert(ProductionOrder().upgrade_id());
-  ASSERT_TRUE(Make().OnProductionAccepted(ProductionOrder()).ok());
+  ASSERT_TRUE(Make().production().OnProductionAccepted(ProductionOrder()).ok());
   EXPECT_TRUE(hosting_.dbs["acme"].online);
   EXPECT_EQ(hosting_.dbs.count("acme_rp_0f8fad5b"), 0u);
   EXPECT_EQ(Kinds(publisher_.Events()), (std::vector<std::string>{"cancelled"}));
 }
 
 TEST_F(ClonerTest, ACancelledRestoreIsAnnouncedAsACancellation) {
-  ASSERT_TRUE(Make().OnProductionAccepted(ProductionOrder()).ok());
+  ASSERT_TRUE(Make().production().OnProductionAccepted(ProductionOrder()).ok());
   publisher_.records.clear();
-  ASSERT_TRUE(Make().OnMigrationFailed(ProductionOrder(), "cancelled on request", true).ok());
+  ASSERT_TRUE(Make().production().OnMigrationFailed(ProductionOrder(), "cancelled on request", true).ok());
   EXPECT_TRUE(publisher_.Events().back().rolled_back().cancelled());
   EXPECT_TRUE(hosting_.dbs["acme"].online);
 }
@@ -438,55 +439,55 @@ TEST_F(ClonerTest, ACancelledRestoreIsAnnouncedAsACancellation) {
 TEST_F(ClonerTest, ACancelledTestsCopyIsDropped) {
   gate_.Admit(SampleOrder());
   gate_.cancelled.insert(SampleOrder().upgrade_id());
-  ASSERT_TRUE(Make().OnAccepted(SampleOrder()).ok());
+  ASSERT_TRUE(Make().test_copies().OnAccepted(SampleOrder()).ok());
   ASSERT_EQ(hosting_.dbs.count("acme_test_0f8fad5b"), 1u);
-  ASSERT_TRUE(Make().OnCancelled(SampleOrder()).ok());
+  ASSERT_TRUE(Make().test_copies().OnCancelled(SampleOrder()).ok());
   EXPECT_EQ(hosting_.dbs.count("acme_test_0f8fad5b"), 0u);
   EXPECT_EQ(store_.drops, (std::vector<std::string>{"acme_test_0f8fad5b"}));
 }
 
 TEST_F(ClonerTest, TheLeaseIsWrittenAfterTheRestorePointAndRemovedWhenOnline) {
-  ASSERT_TRUE(Make().OnProductionAccepted(ProductionOrder()).ok());
+  ASSERT_TRUE(Make().production().OnProductionAccepted(ProductionOrder()).ok());
   EXPECT_EQ(hosting_.dbs["acme"].leases.count(ProductionOrder().upgrade_id()), 1u);
   EXPECT_TRUE(hosting_.dbs["acme_rp_0f8fad5b"].leases.empty());  // the restore point never lets a migrator in
-  ASSERT_TRUE(Make().OnMigrated(ProductionOrder()).ok());
+  ASSERT_TRUE(Make().production().OnMigrated(ProductionOrder()).ok());
   EXPECT_TRUE(hosting_.dbs["acme"].leases.empty());
 }
 
 TEST_F(ClonerTest, AnUpgradeWhoseLeaseExpiredIsRolledBack) {
-  ASSERT_TRUE(Make().OnProductionAccepted(ProductionOrder()).ok());
+  ASSERT_TRUE(Make().production().OnProductionAccepted(ProductionOrder()).ok());
   Cloner cloner = Make();
   hosting_.dbs["acme"].leases[ProductionOrder().upgrade_id()] = absl::Minutes(9);
-  EXPECT_EQ(*cloner.RollBackStalledUpgrades(), 0);
+  EXPECT_EQ(*cloner.production().RollBackStalledUpgrades(), 0);
   hosting_.dbs["acme"].leases[ProductionOrder().upgrade_id()] = absl::Minutes(11);
   publisher_.records.clear();
-  EXPECT_EQ(*cloner.RollBackStalledUpgrades(), 1);
+  EXPECT_EQ(*cloner.production().RollBackStalledUpgrades(), 1);
   EXPECT_EQ(Kinds(publisher_.Events()), (std::vector<std::string>{"rolling_back", "rolled_back"}));
   EXPECT_TRUE(absl::StrContains(publisher_.Events().back().rolled_back().error(), "made no progress"));
   EXPECT_TRUE(hosting_.dbs["acme"].online);
-  EXPECT_EQ(*cloner.RollBackStalledUpgrades(), 0);  // done once
+  EXPECT_EQ(*cloner.production().RollBackStalledUpgrades(), 0);  // done once
 }
 
 // The sweep may decide on what it read before the upgrade came online (the lease is deleted
 // first, so it looks silent since its restore point): a success is never undone by it.
 TEST_F(ClonerTest, ASucceededUpgradeIsNotRolledBackByASweepThatReadItBeforeItSucceeded) {
-  ASSERT_TRUE(Make().OnProductionAccepted(ProductionOrder()).ok());
-  ASSERT_TRUE(Make().OnMigrated(ProductionOrder()).ok());
+  ASSERT_TRUE(Make().production().OnProductionAccepted(ProductionOrder()).ok());
+  ASSERT_TRUE(Make().production().OnMigrated(ProductionOrder()).ok());
   publisher_.records.clear();
   hosting_.calls.clear();
-  ASSERT_TRUE(Make().OnMigrationFailed(ProductionOrder(), "the upgrade made no progress for 5s").ok());
+  ASSERT_TRUE(Make().production().OnMigrationFailed(ProductionOrder(), "the upgrade made no progress for 5s").ok());
   EXPECT_TRUE(publisher_.records.empty());
   EXPECT_EQ(std::count_if(hosting_.calls.begin(), hosting_.calls.end(),
                           [](const std::string& c) { return absl::StartsWith(c, "replace"); }),
             0);
-  EXPECT_EQ(*Make().RollBackStalledUpgrades(), 0);
+  EXPECT_EQ(*Make().production().RollBackStalledUpgrades(), 0);
 }
 
 TEST_F(ClonerTest, AMigratedRecordAfterTheRollbackBeganDoesNotBringTheUpgradedDatabaseOnline) {
-  ASSERT_TRUE(Make().OnProductionAccepted(ProductionOrder()).ok());
-  ASSERT_TRUE(Make().OnMigrationFailed(ProductionOrder(), "the upgrade made no progress for 5s").ok());
+  ASSERT_TRUE(Make().production().OnProductionAccepted(ProductionOrder()).ok());
+  ASSERT_TRUE(Make().production().OnMigrationFailed(ProductionOrder(), "the upgrade made no progress for 5s").ok());
   publisher_.records.clear();
-  ASSERT_TRUE(Make().OnMigrated(ProductionOrder()).ok());
+  ASSERT_TRUE(Make().production().OnMigrated(ProductionOrder()).ok());
   EXPECT_TRUE(publisher_.records.empty());  // no coming_online, no succeeded: it was rolled back
 }
 
@@ -500,7 +501,7 @@ Order TestOrderNumber(int n) {
 
 TEST_F(ClonerTest, AtMostMaxCopiesPerDatabaseTheOldestGoesFirst) {
   for (int n = 1; n <= 3; ++n) {
-    ASSERT_TRUE(Make().OnAccepted(TestOrderNumber(n)).ok());
+    ASSERT_TRUE(Make().test_copies().OnAccepted(TestOrderNumber(n)).ok());
     clock_.now += absl::Minutes(1);
   }
   EXPECT_EQ(hosting_.dbs.count("acme_test_00000001"), 0u);  // the oldest, dropped to keep two
@@ -516,7 +517,7 @@ TEST_F(ClonerTest, AtMostMaxCopiesPerDatabaseTheOldestGoesFirst) {
 
 // The sweep runs each of its parts whatever the others' outcome, and says every failure.
 TEST_F(ClonerTest, TheSweepDropsWhatExpiredAndReportsEveryPartThatFailed) {
-  ASSERT_TRUE(Make().OnAccepted(SampleOrder()).ok());
+  ASSERT_TRUE(Make().test_copies().OnAccepted(SampleOrder()).ok());
   clock_.now += absl::Hours(24 * 31);  // the copy expired
   hosting_.down = absl::UnavailableError("hosting server down");
   absl::Status swept = Make().Sweep();
@@ -529,7 +530,7 @@ TEST_F(ClonerTest, TheSweepDropsWhatExpiredAndReportsEveryPartThatFailed) {
 }
 
 TEST_F(ClonerTest, ACopyIsWarnedSevenDaysAndOneDayBeforeItExpiresThenDropped) {
-  ASSERT_TRUE(Make().OnAccepted(SampleOrder()).ok());
+  ASSERT_TRUE(Make().test_copies().OnAccepted(SampleOrder()).ok());
   EXPECT_EQ(FromProto(publisher_.Events().back().clone_succeeded().expires_at()), clock_.now + absl::Hours(24 * 30));
   Cloner cloner = Make();
   auto warnings = [&] {
@@ -540,58 +541,58 @@ TEST_F(ClonerTest, ACopyIsWarnedSevenDaysAndOneDayBeforeItExpiresThenDropped) {
     return days;
   };
   clock_.now += absl::Hours(24 * 22);  // 8 days left
-  EXPECT_EQ(*cloner.ExpireTestCopies(), 0);
+  EXPECT_EQ(*cloner.test_copies().ExpireTestCopies(), 0);
   EXPECT_TRUE(warnings().empty());
   clock_.now += absl::Hours(24 * 2);  // 6 days left
-  EXPECT_EQ(*cloner.ExpireTestCopies(), 0);
-  EXPECT_EQ(*cloner.ExpireTestCopies(), 0);  // once only
+  EXPECT_EQ(*cloner.test_copies().ExpireTestCopies(), 0);
+  EXPECT_EQ(*cloner.test_copies().ExpireTestCopies(), 0);  // once only
   EXPECT_EQ(warnings(), std::vector<int>{7});
   clock_.now += absl::Hours(24 * 5) + absl::Hours(12);  // half a day left
-  EXPECT_EQ(*cloner.ExpireTestCopies(), 0);
+  EXPECT_EQ(*cloner.test_copies().ExpireTestCopies(), 0);
   EXPECT_EQ(warnings(), (std::vector<int>{7, 1}));
   clock_.now += absl::Hours(13);
-  EXPECT_EQ(*cloner.ExpireTestCopies(), 1);
+  EXPECT_EQ(*cloner.test_copies().ExpireTestCopies(), 1);
   EXPECT_EQ(hosting_.dbs.count("acme_test_0f8fad5b"), 0u);
   EXPECT_EQ(store_.drops, (std::vector<std::string>{"acme_test_0f8fad5b"}));
-  EXPECT_EQ(*cloner.ExpireTestCopies(), 0);
+  EXPECT_EQ(*cloner.test_copies().ExpireTestCopies(), 0);
 }
 
 TEST_F(ClonerTest, AnExtensionPostponesTheDropAndStartsTheWarningsOver) {
-  ASSERT_TRUE(Make().OnAccepted(SampleOrder()).ok());
+  ASSERT_TRUE(Make().test_copies().OnAccepted(SampleOrder()).ok());
   Cloner cloner = Make();
   clock_.now += absl::Hours(24 * 29) + absl::Hours(12);
-  EXPECT_EQ(*cloner.ExpireTestCopies(), 0);  // warned: 1 day
-  ASSERT_TRUE(cloner.OnTestCopyExtended(SampleOrder(), clock_.now + absl::Hours(24 * 30)).ok());
+  EXPECT_EQ(*cloner.test_copies().ExpireTestCopies(), 0);  // warned: 1 day
+  ASSERT_TRUE(cloner.test_copies().OnTestCopyExtended(SampleOrder(), clock_.now + absl::Hours(24 * 30)).ok());
   clock_.now += absl::Hours(24);
-  EXPECT_EQ(*cloner.ExpireTestCopies(), 0);
+  EXPECT_EQ(*cloner.test_copies().ExpireTestCopies(), 0);
   EXPECT_EQ(hosting_.dbs.count("acme_test_0f8fad5b"), 1u);
   clock_.now += absl::Hours(24 * 23);  // 6 days before the new expiry
-  EXPECT_EQ(*cloner.ExpireTestCopies(), 0);
+  EXPECT_EQ(*cloner.test_copies().ExpireTestCopies(), 0);
   EXPECT_EQ(publisher_.Events().back().test_copy_expiring().days_left(), 7);
 }
 
 // Issue 20: extensions only push an expiry out, so an older one delivered again, or replayed by
 // someone who recorded it, cannot bring the drop forward.
 TEST_F(ClonerTest, AnOlderExtensionDeliveredAgainDoesNotMoveTheExpiryBack) {
-  ASSERT_TRUE(Make().OnAccepted(SampleOrder()).ok());
+  ASSERT_TRUE(Make().test_copies().OnAccepted(SampleOrder()).ok());
   Cloner cloner = Make();
   const absl::Time first = clock_.now + absl::Hours(24 * 40), second = clock_.now + absl::Hours(24 * 70);
-  ASSERT_TRUE(cloner.OnTestCopyExtended(SampleOrder(), first).ok());
-  ASSERT_TRUE(cloner.OnTestCopyExtended(SampleOrder(), second).ok());
-  ASSERT_TRUE(cloner.OnTestCopyExtended(SampleOrder(), first).ok());  // the first, again
+  ASSERT_TRUE(cloner.test_copies().OnTestCopyExtended(SampleOrder(), first).ok());
+  ASSERT_TRUE(cloner.test_copies().OnTestCopyExtended(SampleOrder(), second).ok());
+  ASSERT_TRUE(cloner.test_copies().OnTestCopyExtended(SampleOrder(), first).ok());  // the first, again
   ASSERT_EQ(store_.copies.size(), 1u);
   EXPECT_EQ(store_.copies[0].expires_at, second);
   clock_.now += absl::Hours(24 * 45);  // past the first extension's expiry
-  EXPECT_EQ(*cloner.ExpireTestCopies(), 0);
+  EXPECT_EQ(*cloner.test_copies().ExpireTestCopies(), 0);
   EXPECT_EQ(hosting_.dbs.count("acme_test_0f8fad5b"), 1u);
 }
 
 TEST_F(ClonerTest, ARedeliveredProductionOrderAfterItsSnapshotOnlyRepublishesIt) {
-  ASSERT_TRUE(Make().OnProductionAccepted(ProductionOrder()).ok());
+  ASSERT_TRUE(Make().production().OnProductionAccepted(ProductionOrder()).ok());
   gate_.done.clear();  // as if the replica died before marking its claim done
   hosting_.calls.clear();
   publisher_.records.clear();
-  ASSERT_TRUE(Make().OnProductionAccepted(ProductionOrder()).ok());
+  ASSERT_TRUE(Make().production().OnProductionAccepted(ProductionOrder()).ok());
   EXPECT_EQ(hosting_.calls, (std::vector<std::string>{"lease acme"}));  // no second offline, copy or check
   EXPECT_EQ(Kinds(publisher_.Events()), (std::vector<std::string>{"snapshot_succeeded"}));
 }
@@ -611,9 +612,9 @@ Event EventOf(const Order& order, const std::function<void(Event&)>& fill) {
 }
 
 TEST_F(ClonerTest, ACheckCopyTakesNoTestCopysPlaceAndIsDroppedWhenTheCheckEnds) {
-  for (int n = 1; n <= 2; ++n) ASSERT_TRUE(Make().OnAccepted(TestOrderNumber(n)).ok());
+  for (int n = 1; n <= 2; ++n) ASSERT_TRUE(Make().test_copies().OnAccepted(TestOrderNumber(n)).ok());
   Cloner cloner = Make();
-  ASSERT_TRUE(cloner.OnAccepted(CheckOrder()).ok());
+  ASSERT_TRUE(cloner.test_copies().OnAccepted(CheckOrder()).ok());
   EXPECT_EQ(hosting_.dbs.count("acme_test_00000001"), 1u);  // two test copies are allowed: none dropped
   EXPECT_EQ(hosting_.dbs.count("acme_chk_0f8fad5b"), 1u);
   ASSERT_TRUE(publisher_.Events().back().has_clone_succeeded());
@@ -625,18 +626,18 @@ TEST_F(ClonerTest, ACheckCopyTakesNoTestCopysPlaceAndIsDroppedWhenTheCheckEnds) 
   EXPECT_EQ(store_.drops, (std::vector<std::string>{"acme_chk_0f8fad5b"}));
   // A redelivered acceptance after the end republishes the result; it does not copy again.
   size_t calls = hosting_.calls.size();
-  ASSERT_TRUE(cloner.OnAccepted(CheckOrder()).ok());
+  ASSERT_TRUE(cloner.test_copies().OnAccepted(CheckOrder()).ok());
   EXPECT_EQ(hosting_.calls.size(), calls);
   EXPECT_EQ(hosting_.dbs.count("acme_chk_0f8fad5b"), 0u);
 }
 
 TEST_F(ClonerTest, ACheckCopyLeftByACheckThatNeverEndedIsDroppedWithoutWarnings) {
   Cloner cloner = Make();
-  ASSERT_TRUE(cloner.OnAccepted(CheckOrder()).ok());
+  ASSERT_TRUE(cloner.test_copies().OnAccepted(CheckOrder()).ok());
   clock_.now += kAbandonedCheckCopyTtl - absl::Minutes(1);
-  EXPECT_EQ(*cloner.ExpireTestCopies(), 0);
+  EXPECT_EQ(*cloner.test_copies().ExpireTestCopies(), 0);
   clock_.now += absl::Minutes(2);
-  EXPECT_EQ(*cloner.ExpireTestCopies(), 1);
+  EXPECT_EQ(*cloner.test_copies().ExpireTestCopies(), 1);
   EXPECT_EQ(hosting_.dbs.count("acme_chk_0f8fad5b"), 0u);
   for (const Event& e : publisher_.Events()) {
     EXPECT_FALSE(e.has_test_copy_expiring());
@@ -687,7 +688,7 @@ TEST_F(ClonerTest, AFailedTestWhoseCopyTheClonerNeverMadeDropsNothing) {
 
 TEST_F(ClonerTest, ACopyWhoseNameIsTakenByADatabaseTheClonerDidNotMakeFailsTheTestAndLeavesThatDatabase) {
   hosting_.Add("acme_test_0f8fad5b", "16.0", {{"public.a", 1}});
-  ASSERT_TRUE(Make().OnAccepted(SampleOrder()).ok());
+  ASSERT_TRUE(Make().test_copies().OnAccepted(SampleOrder()).ok());
   EXPECT_EQ(hosting_.dbs["acme_test_0f8fad5b"].rows.at("public.a"), 1);  // untouched
   for (const std::string& call : hosting_.calls) EXPECT_NE(call.rfind("drop", 0), 0u) << call;
   Event last = publisher_.Events().back();
@@ -696,25 +697,25 @@ TEST_F(ClonerTest, ACopyWhoseNameIsTakenByADatabaseTheClonerDidNotMakeFailsTheTe
   EXPECT_FALSE(store_.made.count({SampleOrder().upgrade_id(), "acme_test_0f8fad5b"}));
   // And the Test's failure that follows drops nothing either.
   gate_.Admit(SampleOrder());
-  ASSERT_TRUE(Make().OnFailed(SampleOrder()).ok());
+  ASSERT_TRUE(Make().test_copies().OnFailed(SampleOrder()).ok());
   EXPECT_EQ(hosting_.dbs.count("acme_test_0f8fad5b"), 1u);
 }
 
 TEST_F(ClonerTest, ARestorePointNameTakenByAnotherDatabaseFailsTheUpgradeWithTheDatabaseBackOnline) {
   hosting_.Add("acme_rp_0f8fad5b", "16.0", {{"public.a", 42}});
-  ASSERT_TRUE(Make().OnProductionAccepted(ProductionOrder()).ok());
+  ASSERT_TRUE(Make().production().OnProductionAccepted(ProductionOrder()).ok());
   EXPECT_EQ(hosting_.dbs["acme_rp_0f8fad5b"].rows.at("public.a"), 42);
   ASSERT_TRUE(publisher_.Events().back().has_failed());
   EXPECT_TRUE(hosting_.dbs["acme"].online);
   // A rollback never renames a database the cloner did not make into the customer's place.
-  EXPECT_EQ(Make().OnMigrationFailed(ProductionOrder(), "forged").code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Make().production().OnMigrationFailed(ProductionOrder(), "forged").code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(hosting_.dbs["acme"].rows.at("public.a"), 3);
 }
 
 TEST_F(ClonerTest, AReservedDatabaseIsNeverCopiedOver) {
   Order order = SampleOrder();
   order.set_test_database("upshift");
-  ASSERT_TRUE(Make().OnAccepted(order).ok());
+  ASSERT_TRUE(Make().test_copies().OnAccepted(order).ok());
   ASSERT_TRUE(publisher_.Events().back().has_failed());
   EXPECT_THAT(publisher_.Events().back().failed().error(), ::testing::HasSubstr("reserved"));
   EXPECT_TRUE(std::none_of(hosting_.calls.begin(), hosting_.calls.end(),
@@ -734,7 +735,7 @@ TEST_F(ClonerTest, TheStoredOrderIsWhatTheClonerActsOn) {
 TEST_F(ClonerTest, AnEventActedOnChangesNothingWhenDeliveredAgain) {
   gate_.Admit(SampleOrder());
   ConsumedRecord failed = upshift::testing::RecordOf(EventOf(SampleOrder(), [](Event& e) { e.mutable_failed(); }));
-  ASSERT_TRUE(Make().OnAccepted(SampleOrder()).ok());
+  ASSERT_TRUE(Make().test_copies().OnAccepted(SampleOrder()).ok());
   ASSERT_TRUE(Make().Handle(failed).ok());
   EXPECT_EQ(store_.applied.count(SampleOrder().upgrade_id() + "/failed"), 1u);
   // Made again (a later attempt of the same upgrade), the copy outlives the old record's replay.

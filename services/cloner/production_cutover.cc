@@ -1,0 +1,211 @@
+#include "services/cloner/production_cutover.h"
+
+#include <optional>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "libs/common/logging.h"
+#include "libs/common/retry.h"
+#include "libs/common/status_macros.h"
+#include "libs/gate/work_claim.h"
+
+namespace upshift::cloner {
+
+absl::StatusOr<upgrade::v1::SnapshotSucceeded> ProductionCutover::MakeRestorePoint(const upgrade::v1::Order& order) {
+  const std::string& db = order.database();
+  const std::string& rp = order.restore_point();
+  absl::Time start = clock_.Now();
+  // An unfinished one from an interrupted attempt.
+  UPSHIFT_RETURN_IF_ERROR(owned_.DropIfMade(order.upgrade_id(), rp).status());
+  UPSHIFT_ASSIGN_OR_RETURN(std::string strategy, StrategyFor(options_, hosting_, db));
+  absl::Status made;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    // The platform's own superuser sessions are not bound by the connection limit: end them again.
+    UPSHIFT_RETURN_IF_ERROR(hosting_.TerminateSessions(db));
+    made = owned_.Create(order.upgrade_id(), rp, [&] { return hosting_.CloneFromTemplate(db, rp, strategy); });
+    if (made.code() != absl::StatusCode::kFailedPrecondition) break;
+  }
+  if (made.code() == absl::StatusCode::kFailedPrecondition) return absl::UnavailableError(made.message());
+  UPSHIFT_RETURN_IF_ERROR(made);
+  // Inside the offline window: each read of the database and of its restore point runs at once.
+  auto [db_counted, rp_counted] = CountBoth(hosting_, db, rp);
+  UPSHIFT_ASSIGN_OR_RETURN(TableRowCounts db_rows, std::move(db_counted));
+  UPSHIFT_ASSIGN_OR_RETURN(TableRowCounts rp_rows, std::move(rp_counted));
+  std::string diff = FirstDifference(db_rows, rp_rows);
+  if (diff.empty()) {
+    auto [db_summed, rp_summed] = ChecksumBoth(hosting_, db, rp);
+    UPSHIFT_ASSIGN_OR_RETURN(TableChecksums db_sums, std::move(db_summed));
+    UPSHIFT_ASSIGN_OR_RETURN(TableChecksums rp_sums, std::move(rp_summed));
+    for (const auto& [table, sum] : db_sums) {
+      auto it = rp_sums.find(table);
+      if (it == rp_sums.end() || it->second != sum) {
+        diff = absl::StrCat("table ", table, " has other content in the restore point");
+        break;
+      }
+    }
+  }
+  if (!diff.empty()) {
+    UPSHIFT_RETURN_IF_ERROR(owned_.DropIfMade(order.upgrade_id(), rp).status());
+    return absl::DataLossError(absl::StrCat("the restore point does not match the database: ", diff));
+  }
+  // A restore point is a safety copy, not a database to work in: applications stay out of it.
+  UPSHIFT_RETURN_IF_ERROR(hosting_.SetConnectionLimit(rp, 0));
+  upgrade::v1::SnapshotSucceeded snapshot;
+  FillCounts(db_rows, snapshot.mutable_rows());
+  ToProto(clock_.Now() - start, snapshot.mutable_duration());
+  return snapshot;
+}
+
+absl::Status ProductionCutover::OnProductionAccepted(const upgrade::v1::Order& order) {
+  return RunUnderClaim(gate_, order.upgrade_id(), "snapshot", options_.claims,
+                       [&](const WorkClaim&) { return TakeOffline(order); });
+}
+
+absl::Status ProductionCutover::TakeOffline(const upgrade::v1::Order& order) {
+  const std::string& db = order.database();
+  UPSHIFT_ASSIGN_OR_RETURN(std::optional<ProductionRecord> record, store_.FindProduction(order.upgrade_id()));
+  if (record.has_value() && record->snapshot.has_value()) {
+    // Redelivered: the lease may not have been written before the interruption. Only an offline
+    // database can still be in its upgrade.
+    UPSHIFT_ASSIGN_OR_RETURN(HostedDatabase hosted, hosting_.GetDatabase(db));
+    if (hosted.connection_limit == 0 && !record->rolled_back) {
+      UPSHIFT_RETURN_IF_ERROR(hosting_.PutLease(db, order.upgrade_id()));
+    }
+    return announcer_.Emit(order, "snapshot_succeeded", [&](upgrade::v1::Event& e) {
+      *e.mutable_snapshot_succeeded() = *record->snapshot;
+    });
+  }
+  if (record.has_value() && record->rolled_back) return absl::OkStatus();
+  if (!record.has_value()) {
+    UPSHIFT_ASSIGN_OR_RETURN(Passage pass, gate_.Pass(order.upgrade_id(), upgrade::v1::CHECKPOINT_TAKE_OFFLINE));
+    if (pass.kind == Passage::kEnded) return absl::OkStatus();
+    if (pass.kind == Passage::kCancelled) {
+      LogInfo(absl::StrCat("upgrade ", order.upgrade_id(), " was cancelled before ", db, " went offline"));
+      return announcer_.Emit(order, "cancelled", [&](upgrade::v1::Event& e) { e.mutable_cancelled()->set_reason(pass.reason); });
+    }
+    UPSHIFT_ASSIGN_OR_RETURN(HostedDatabase hosted, hosting_.GetDatabase(db));
+    // A limit of 0 here means an interrupted attempt took it offline already; restore "no limit" then.
+    int32_t previous = hosted.connection_limit == 0 ? -1 : hosted.connection_limit;
+    UPSHIFT_RETURN_IF_ERROR(store_.SaveOffline(order, previous, clock_.Now()));
+    UPSHIFT_ASSIGN_OR_RETURN(record, store_.FindProduction(order.upgrade_id()));
+  }
+  const int32_t previous = record->previous_connection_limit;
+  UPSHIFT_RETURN_IF_ERROR(hosting_.SetConnectionLimit(db, 0));
+  UPSHIFT_RETURN_IF_ERROR(hosting_.TerminateSessions(db));
+  LogInfo(absl::StrCat(db, " is offline for upgrade ", order.upgrade_id()));
+  UPSHIFT_RETURN_IF_ERROR(announcer_.Emit(order, "went_offline", [&](upgrade::v1::Event& e) {
+    e.mutable_went_offline()->set_previous_connection_limit(previous);
+  }));
+  UPSHIFT_RETURN_IF_ERROR(announcer_.Emit(order, "snapshot_started", [](upgrade::v1::Event& e) { e.mutable_snapshot_started(); }));
+  absl::StatusOr<upgrade::v1::SnapshotSucceeded> snapshot = MakeRestorePoint(order);
+  if (IsRetryable(snapshot.status())) return snapshot.status();
+  if (!snapshot.ok()) {
+    // Nothing was changed: bring the database back and end the upgrade.
+    UPSHIFT_RETURN_IF_ERROR(hosting_.SetConnectionLimit(db, previous));
+    return announcer_.Emit(order, "failed", [&](upgrade::v1::Event& e) {
+      e.mutable_failed()->set_error(absl::StrCat(snapshot.status().message(),
+                                                 "; nothing was changed and the database is back online"));
+      e.mutable_failed()->set_phase("snapshot");
+    });
+  }
+  snapshot->set_previous_connection_limit(previous);
+  UPSHIFT_RETURN_IF_ERROR(store_.SaveSnapshot(order.upgrade_id(), *snapshot));
+  // After the restore point exists, so that it never holds the lease that lets the migrator in.
+  UPSHIFT_RETURN_IF_ERROR(hosting_.PutLease(db, order.upgrade_id()));
+  LogInfo(absl::StrCat("restore point ", order.restore_point(), " of ", db, " verified"));
+  return announcer_.Emit(order, "snapshot_succeeded", [&](upgrade::v1::Event& e) { *e.mutable_snapshot_succeeded() = *snapshot; });
+}
+
+absl::Status ProductionCutover::OnMigrated(const upgrade::v1::Order& order, const upgrade::v1::IntegrityReport& report) {
+  UPSHIFT_ASSIGN_OR_RETURN(std::optional<ProductionRecord> record, store_.FindProduction(order.upgrade_id()));
+  if (!record.has_value()) return absl::FailedPreconditionError("no record of this Production upgrade going offline");
+  // Before the lease goes: from here the sweep never rolls it back.
+  UPSHIFT_ASSIGN_OR_RETURN(bool ours, store_.ClaimOutcome(order.upgrade_id(), ProductionOutcome::kSucceeded));
+  if (!ours) {
+    LogWarning(absl::StrCat("upgrade ", order.upgrade_id(), " of ", order.database(),
+                            " migrated, but its rollback had already begun: the rollback ends it"));
+    return absl::OkStatus();
+  }
+  UPSHIFT_RETURN_IF_ERROR(announcer_.Emit(order, "coming_online", [](upgrade::v1::Event& e) { e.mutable_coming_online(); }));
+  UPSHIFT_RETURN_IF_ERROR(hosting_.DeleteLease(order.database(), order.upgrade_id()));
+  UPSHIFT_RETURN_IF_ERROR(hosting_.SetConnectionLimit(order.database(), record->previous_connection_limit));
+  UPSHIFT_RETURN_IF_ERROR(store_.SaveSucceeded(order.upgrade_id(), order.restore_point(), clock_.Now()));
+  absl::Duration offline = clock_.Now() - record->offline_at;
+  LogInfo(absl::StrCat(order.database(), " is back online at ", order.target_version(), " after ",
+                       absl::FormatDuration(offline)));
+  return announcer_.Emit(order, "succeeded", [&](upgrade::v1::Event& e) {
+    e.mutable_succeeded()->set_version(order.target_version());
+    ToProto(offline, e.mutable_succeeded()->mutable_offline_duration());
+    *e.mutable_succeeded()->mutable_report() = report;
+  });
+}
+
+absl::Status ProductionCutover::OnMigrationFailed(const upgrade::v1::Order& order, const std::string& error, bool cancelled) {
+  const std::string& db = order.database();
+  UPSHIFT_ASSIGN_OR_RETURN(std::optional<ProductionRecord> record, store_.FindProduction(order.upgrade_id()));
+  if (!record.has_value() || !record->snapshot.has_value()) {
+    return absl::FailedPreconditionError("no verified restore point recorded for this Production upgrade");
+  }
+  UPSHIFT_ASSIGN_OR_RETURN(bool ours, store_.ClaimOutcome(order.upgrade_id(), ProductionOutcome::kRolledBack));
+  if (!ours) {  // it came online at the target version first: a success is never undone
+    LogWarning(absl::StrCat("not rolling back upgrade ", order.upgrade_id(), " of ", db, " (", error,
+                            "): it already succeeded"));
+    return absl::OkStatus();
+  }
+  UPSHIFT_RETURN_IF_ERROR(announcer_.Emit(order, "rolling_back", [&](upgrade::v1::Event& e) {
+    e.mutable_rolling_back()->set_error(error);
+  }));
+  if (!record->rolled_back) {
+    UPSHIFT_ASSIGN_OR_RETURN(bool made, ledger_.Made(order.upgrade_id(), order.restore_point()));
+    if (!made) {
+      return absl::FailedPreconditionError(absl::StrCat("the cloner did not make ", order.restore_point(),
+                                                        " for this upgrade: it does not replace ", db, " with it"));
+    }
+    absl::Status replaced = hosting_.ReplaceDatabase(db, order.restore_point());
+    // NOT_FOUND: the restore point was already renamed into place by an attempt that stopped after it.
+    if (!replaced.ok() && replaced.code() != absl::StatusCode::kNotFound) return replaced;
+    UPSHIFT_RETURN_IF_ERROR(store_.SaveRolledBack(order.upgrade_id()));
+  }
+  UPSHIFT_RETURN_IF_ERROR(hosting_.SetConnectionLimit(db, record->previous_connection_limit));
+  UPSHIFT_ASSIGN_OR_RETURN(TableRowCounts rows, hosting_.CountRows(db));
+  TableRowCounts expected;
+  for (const upgrade::v1::TableCount& c : record->snapshot->rows()) expected[c.table()] = c.rows();
+  std::string diff = FirstDifference(expected, rows);
+  if (!diff.empty()) LogError(absl::StrCat("after restoring ", db, ": ", diff));
+  LogInfo(absl::StrCat(db, " restored from ", order.restore_point(), " and back online at ", order.from_version()));
+  return announcer_.Emit(order, "rolled_back", [&](upgrade::v1::Event& e) {
+    e.mutable_rolled_back()->set_error(diff.empty() ? error : absl::StrCat(error, " (after restore: ", diff, ")"));
+    e.mutable_rolled_back()->set_cancelled(cancelled);
+  });
+}
+
+absl::StatusOr<int> ProductionCutover::DropExpiredRestorePoints() {
+  UPSHIFT_ASSIGN_OR_RETURN(auto expired, ledger_.RestorePointsKeptSince(clock_.Now() - options_.restore_point_retention));
+  for (const auto& [upgrade_id, restore_point] : expired) {
+    UPSHIFT_RETURN_IF_ERROR(owned_.Drop(upgrade_id, restore_point, "restore point retention expired").status());
+    UPSHIFT_RETURN_IF_ERROR(ledger_.SaveRestorePointDropped(upgrade_id));
+    LogInfo(absl::StrCat("dropped restore point ", restore_point, ": kept for ",
+                         absl::FormatDuration(options_.restore_point_retention)));
+  }
+  return static_cast<int>(expired.size());
+}
+
+absl::StatusOr<int> ProductionCutover::RollBackStalledUpgrades() {
+  UPSHIFT_ASSIGN_OR_RETURN(auto in_flight, store_.InFlightProductions());
+  int rolled_back = 0;
+  for (const auto& [order, snapshot_at] : in_flight) {
+    UPSHIFT_ASSIGN_OR_RETURN(std::optional<absl::Duration> age,
+                             hosting_.LeaseAge(order.database(), order.upgrade_id()));
+    absl::Duration silent = age.has_value() ? *age : clock_.Now() - snapshot_at;
+    if (silent <= options_.migration_lease) continue;
+    std::string error = absl::StrCat("the upgrade made no progress for ", absl::FormatDuration(absl::Trunc(silent, absl::Seconds(1))),
+                                     " (lease ", absl::FormatDuration(options_.migration_lease),
+                                     "): its worker stopped");
+    LogWarning(absl::StrCat("upgrade ", order.upgrade_id(), " of ", order.database(), ": ", error, "; rolling back"));
+    UPSHIFT_RETURN_IF_ERROR(OnMigrationFailed(order, error));
+    ++rolled_back;
+  }
+  return rolled_back;
+}
+
+}  // namespace upshift::cloner

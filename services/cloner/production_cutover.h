@@ -1,0 +1,61 @@
+#ifndef UPSHIFT_SERVICES_CLONER_PRODUCTION_CUTOVER_H_
+#define UPSHIFT_SERVICES_CLONER_PRODUCTION_CUTOVER_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "services/cloner/copying.h"
+#include "services/cloner/options.h"
+#include "upgrade/v1/events.pb.h"
+
+namespace upshift::cloner {
+
+// The cloner's part of a Production upgrade: the database goes offline and gets a verified restore
+// point; it comes back online at the new version, or is replaced by its restore point when the
+// migration failed, was cancelled, or went silent past its lease. A success's restore point is kept
+// for its retention, then dropped.
+class ProductionCutover {
+ public:
+  ProductionCutover(const ClonerOptions& options, const ClonerPorts& ports, OwnedDatabases& owned,
+                    Announcer& announcer)
+      : options_(options),
+        hosting_(ports.hosting),
+        store_(ports.productions),
+        ledger_(ports.ledger),
+        gate_(ports.gate),
+        clock_(ports.clock),
+        owned_(owned),
+        announcer_(announcer) {}
+
+  // Takes the database offline and makes and verifies its restore point, under this replica's claim.
+  absl::Status OnProductionAccepted(const upgrade::v1::Order& order);
+  // Brings the upgraded database back online.
+  absl::Status OnMigrated(const upgrade::v1::Order& order, const upgrade::v1::IntegrityReport& report = {});
+  // Replaces the database by its restore point and brings it back online. `cancelled`: the cause is
+  // a cancellation, not a failure.
+  absl::Status OnMigrationFailed(const upgrade::v1::Order& order, const std::string& error, bool cancelled = false);
+  // Rolls back the upgrades whose lease expired (the migrator died or hangs), so that no database
+  // stays offline. Returns how many.
+  absl::StatusOr<int> RollBackStalledUpgrades();
+  // Drops the restore points kept longer than their retention, recording each drop. Returns how many.
+  absl::StatusOr<int> DropExpiredRestorePoints();
+
+ private:
+  absl::Status TakeOffline(const upgrade::v1::Order& order);
+  // Makes the restore point of an offline database; a permanent error means it could not be verified.
+  absl::StatusOr<upgrade::v1::SnapshotSucceeded> MakeRestorePoint(const upgrade::v1::Order& order);
+
+  const ClonerOptions& options_;
+  HostingServer& hosting_;
+  ProductionStore& store_;
+  DatabaseLedger& ledger_;
+  Gate& gate_;
+  Clock& clock_;
+  OwnedDatabases& owned_;
+  Announcer& announcer_;
+};
+
+}  // namespace upshift::cloner
+
+#endif  // UPSHIFT_SERVICES_CLONER_PRODUCTION_CUTOVER_H_
