@@ -22,7 +22,7 @@
 #include "services/status/database_view.h"
 #include "services/status/grpc_service.h"
 #include "services/status/pg_status_store.h"
-#include "services/status/recorder.h"
+#include "services/status/intake.h"
 #include "services/status/upgrade_metrics.h"
 #include "libs/kafka/outbox_relay.h"
 
@@ -109,10 +109,10 @@ int Main(int argc, char** argv) {
       },
       *producer, absl::Seconds(1));
   auto wake_relay = [&relay] { relay.Wake(); };
-  Recorder recorder(*store, hub, wake_relay);
+  EventIntake intake(*store, hub, wake_relay);
   std::unique_ptr<KafkaConsumer> consumer = service.Need(
       KafkaConsumer::Create(kafka, "upshift-status", {topics::kOrders, topics::kEvents}, producer.get(),
-                            [&recorder](const ConsumedRecord& r) { return recorder.Handle(r); }, {},
+                            [&intake](const ConsumedRecord& r) { return intake.Handle(r); }, {},
                             MaxInFlightFromFlags()),
       "make the Kafka consumer");
   // Set once the server is out of rotation: WatchUpgrade streams end, so that the server can stop.

@@ -1,6 +1,9 @@
 #include "services/status/pg_status_store.h"
 
+#include <stdexcept>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "libs/common/time.h"
 #include "libs/common/logging.h"
 #include "libs/kafka/events.h"
@@ -8,6 +11,7 @@
 #include "libs/pg/pg.h"
 #include "libs/pg/schema_migrations.h"
 #include "services/status/status_logic.h"
+#include "services/status/status_recorder.h"
 
 namespace upshift::status {
 namespace {
@@ -31,6 +35,7 @@ CREATE INDEX IF NOT EXISTS upgrades_by_database ON status.upgrades (database, cr
 -- Upgrades recorded before tenancy keep '' (operators see them).
 ALTER TABLE status.upgrades ADD COLUMN IF NOT EXISTS tenant text NOT NULL DEFAULT '';
 -- The unfinished upgrades (SUCCEEDED, FAILED, ROLLED_BACK and CANCELLED are final), for the stall sweep.
+-- (A released version is frozen, numbers and all; the code names the states, see FinalStatesList.)
 CREATE INDEX IF NOT EXISTS upgrades_unfinished ON status.upgrades (upgrade_id) WHERE state NOT IN (4, 5, 10, 11);
 CREATE TABLE IF NOT EXISTS status.databases (
   name       text PRIMARY KEY,
@@ -80,69 +85,17 @@ const std::vector<pg::SchemaMigration> kMigrations = {
 };
 
 
+// The final states (see FinalStates), as a SQL list: "state NOT IN (...)" is how the queries below
+// find unfinished upgrades, the predicate of the index upgrades_unfinished (schema version 1).
+std::string FinalStatesList() {
+  return absl::StrJoin(FinalStates(), ", ",
+                       [](std::string* out, upgrade::v1::State s) { absl::StrAppend(out, static_cast<int>(s)); });
+}
+
 upgrade::v1::Upgrade ParseUpgrade(const pqxx::field& f) {
   upgrade::v1::Upgrade u;
   u.ParseFromString(pqxx::binarystring(f).str());
   return u;
-}
-
-// Keeps `event_id` among the applied events; false if it was there already.
-bool FirstApplied(pqxx::work& tx, const std::string& event_id) {
-  return !tx.exec_params("INSERT INTO status.applied_events (event_id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING 1",
-                         event_id)
-              .empty();
-}
-
-// Records `after`, the upgrade once `event` is applied to `before`: its row, its databases' tags
-// and records, and the change in the outbox.
-void Record(pqxx::work& tx, const upgrade::v1::Event& event, const std::optional<upgrade::v1::Upgrade>& before,
-            const upgrade::v1::Upgrade& after) {
-  const std::string& id = after.upgrade_id();
-  tx.exec_params(
-      "INSERT INTO status.upgrades (upgrade_id, database, state, created_at, updated_at, body, tenant) "
-      "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (upgrade_id) DO UPDATE "
-      "SET state = EXCLUDED.state, updated_at = EXCLUDED.updated_at, body = EXCLUDED.body",
-      id, after.database(), static_cast<int>(after.state()), pg::FormatTime(FromProto(after.created_at())),
-      pg::FormatTime(FromProto(after.updated_at())), pqxx::binarystring(after.SerializeAsString()), after.tenant());
-  for (const TagChange& change : TagChanges(before, after)) {
-    if (change.add) {
-      tx.exec_params("INSERT INTO status.tags (database, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                     change.database, static_cast<int>(change.tag));
-    } else {
-      tx.exec_params("DELETE FROM status.tags WHERE database = $1 AND tag = $2", change.database,
-                     static_cast<int>(change.tag));
-    }
-  }
-  tx.exec_params(
-      "INSERT INTO status.databases (name, version) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE "
-      "SET version = EXCLUDED.version WHERE status.databases.version IS NULL",
-      after.database(), after.from_version());
-  if (after.purpose() == upgrade::v1::PURPOSE_PRODUCTION && after.state() == upgrade::v1::STATE_SUCCEEDED) {
-    tx.exec_params("UPDATE status.databases SET version = $2 WHERE name = $1", after.database(),
-                   after.target_version());
-  }
-  // The test copy and the restore point are recorded under their main database while they exist.
-  auto track = [&](const std::string& before_name, const std::string& after_name, const std::string& version) {
-    if (!after_name.empty()) {
-      tx.exec_params(
-          "INSERT INTO status.databases (name, parent, version) VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE "
-          "SET parent = EXCLUDED.parent, version = EXCLUDED.version",
-          after_name, after.database(), version);
-    } else if (!before_name.empty()) {
-      tx.exec_params("DELETE FROM status.databases WHERE name = $1", before_name);
-      tx.exec_params("DELETE FROM status.tags WHERE database = $1", before_name);
-    }
-  };
-  track(before.has_value() ? before->test_database() : "", after.test_database(),
-        after.state() == upgrade::v1::STATE_SUCCEEDED ? after.target_version() : after.from_version());
-  track(before.has_value() ? before->restore_point() : "", after.restore_point(), after.from_version());
-  if (event.kind_case() == upgrade::v1::Event::kCloneSucceeded && event.clone_succeeded().has_expires_at() &&
-      !after.test_database().empty()) {
-    tx.exec_params("UPDATE status.databases SET expires_at = $2 WHERE name = $1", after.test_database(),
-                   pg::FormatTime(FromProto(event.clone_succeeded().expires_at())));
-  }
-  tx.exec_params("INSERT INTO status.outbox (event_id, body) VALUES ($1, $2)", event.event_id(),
-                 pqxx::binarystring(after.SerializeAsString()));
 }
 
 }  // namespace
@@ -158,108 +111,115 @@ PgStatusStore::~PgStatusStore() = default;
 
 namespace {
 
-upgrade::v1::Event ParseEventBody(const pqxx::field& f) {
-  pqxx::binarystring body(f);
-  upgrade::v1::Event e;
-  e.ParseFromArray(body.data(), static_cast<int>(body.size()));
-  return e;
-}
+// StatusRecorder's ports in one transaction of the platform database.
+class PgStatusRows final : public UpgradeRows, public EventLedger, public DatabaseBook {
+ public:
+  explicit PgStatusRows(pqxx::work& tx) : tx_(tx) {}
 
-// Applies `event` in `tx` (see StatusStore::Apply); *result is the upgrade after it, when it changed.
-// A record about an upgrade whose acceptance has not arrived yet is kept in status.pending_events,
-// to be applied when it does. PERMISSION_DENIED for a record that disagrees with the announced order.
-absl::Status ApplyIn(pqxx::work& tx, const upgrade::v1::Event& event, std::optional<upgrade::v1::Upgrade>* result) {
-  // A heartbeat only moves last_activity_at forward: applying one twice changes nothing, so its id
-  // (one per heartbeat) need not be kept.
-  const bool heartbeat = event.kind_case() == upgrade::v1::Event::kHeartbeat;
-  const bool accepted = event.kind_case() == upgrade::v1::Event::kAccepted;
-  const std::string& id = event.order().upgrade_id();
-  const std::string& copy = event.order().test_database();
-  std::optional<upgrade::v1::Upgrade> before;
-  pqxx::result rows = tx.exec_params("SELECT body, orders FROM status.upgrades WHERE upgrade_id = $1 FOR UPDATE", id);
-  if (!rows.empty()) before = ParseUpgrade(rows[0][0]);
-  if (!accepted && !before.has_value()) {
-    if (heartbeat) return absl::OkStatus();  // nothing to show yet
-    tx.exec_params("INSERT INTO status.pending_events (event_id, upgrade_id, body) VALUES ($1, $2, $3) "
-                   "ON CONFLICT DO NOTHING",
-                   event.event_id(), id, pqxx::binarystring(event.SerializeAsString()));
-    return absl::OkStatus();
-  }
-  if (!heartbeat && !FirstApplied(tx, event.event_id())) return absl::OkStatus();
-  if (!accepted && !rows[0][1].is_null()) {
-    // Every other record is about an upgrade request announced, and carries its very order: a
-    // worker's leaked key cannot move an upgrade onto another database or copy.
-    pqxx::binarystring body(rows[0][1]);
-    upgrade::v1::Order announced;
-    if (!announced.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
-      return absl::DataLossError(absl::StrCat("status.upgrades holds an unreadable order for ", id));
+  std::optional<RecordedUpgrade> Lock(const std::string& upgrade_id) override {
+    pqxx::result rows =
+        tx_.exec_params("SELECT body, orders FROM status.upgrades WHERE upgrade_id = $1 FOR UPDATE", upgrade_id);
+    if (rows.empty()) return std::nullopt;
+    RecordedUpgrade recorded{ParseUpgrade(rows[0][0]), std::nullopt};
+    if (!rows[0][1].is_null()) {
+      pqxx::binarystring body(rows[0][1]);
+      recorded.announced.emplace();
+      if (!recorded.announced->ParseFromArray(body.data(), static_cast<int>(body.size()))) {
+        throw std::runtime_error(absl::StrCat("status.upgrades holds an unreadable order for ", upgrade_id));
+      }
     }
-    if (absl::Status agrees = AgreesWithStoredOrder(announced, event.order()); !agrees.ok()) return agrees;
+    return recorded;
   }
-  // Events about a test copy's life come after its upgrade ended: they change the copy, not the upgrade.
-  if (event.kind_case() == upgrade::v1::Event::kTestCopyExtended) {
-    tx.exec_params("UPDATE status.databases SET expires_at = $2 WHERE name = $1", copy,
-                   pg::FormatTime(FromProto(event.test_copy_extended().expires_at())));
-    return absl::OkStatus();
+  std::optional<upgrade::v1::Upgrade> Read(const std::string& upgrade_id) override {
+    pqxx::result rows = tx_.exec_params("SELECT body FROM status.upgrades WHERE upgrade_id = $1", upgrade_id);
+    if (rows.empty()) return std::nullopt;
+    return ParseUpgrade(rows[0][0]);
   }
-  if (event.kind_case() == upgrade::v1::Event::kTestCopyDropped) {
-    tx.exec_params("DELETE FROM status.databases WHERE name = $1", copy);
-    tx.exec_params("DELETE FROM status.tags WHERE database = $1", copy);
-    return absl::OkStatus();
+  void Save(const upgrade::v1::Upgrade& u) override {
+    tx_.exec_params(
+        "INSERT INTO status.upgrades (upgrade_id, database, state, created_at, updated_at, body, tenant) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (upgrade_id) DO UPDATE "
+        "SET state = EXCLUDED.state, updated_at = EXCLUDED.updated_at, body = EXCLUDED.body",
+        u.upgrade_id(), u.database(), static_cast<int>(u.state()), pg::FormatTime(FromProto(u.created_at())),
+        pg::FormatTime(FromProto(u.updated_at())), pqxx::binarystring(u.SerializeAsString()), u.tenant());
   }
-  // A Production upgrade's progress is weighed by its Test's step timings.
-  std::optional<upgrade::v1::Upgrade> test;
-  if (event.kind_case() == upgrade::v1::Event::kStepApplied && !event.order().test_upgrade_id().empty()) {
-    pqxx::result tests =
-        tx.exec_params("SELECT body FROM status.upgrades WHERE upgrade_id = $1", event.order().test_upgrade_id());
-    if (!tests.empty()) test = ParseUpgrade(tests[0][0]);
+  void Touch(const upgrade::v1::Upgrade& u) override {
+    tx_.exec_params("UPDATE status.upgrades SET body = $2 WHERE upgrade_id = $1", u.upgrade_id(),
+                    pqxx::binarystring(u.SerializeAsString()));
   }
-  upgrade::v1::Upgrade after = NextUpgrade(before, event, test.has_value() ? &test->report() : nullptr);
-  if (before.has_value() && OnlyActivityChanged(*before, after)) {
-    if (before->last_activity_at().SerializeAsString() != after.last_activity_at().SerializeAsString()) {
-      tx.exec_params("UPDATE status.upgrades SET body = $2 WHERE upgrade_id = $1", id,
-                     pqxx::binarystring(after.SerializeAsString()));
+  void KeepAnnounced(const upgrade::v1::Order& order) override {
+    tx_.exec_params("UPDATE status.upgrades SET orders = $2 WHERE upgrade_id = $1 AND orders IS NULL",
+                    order.upgrade_id(), pqxx::binarystring(order.SerializeAsString()));
+  }
+  void Publish(const std::string& event_id, const upgrade::v1::Upgrade& u) override {
+    tx_.exec_params("INSERT INTO status.outbox (event_id, body) VALUES ($1, $2)", event_id,
+                    pqxx::binarystring(u.SerializeAsString()));
+  }
+
+  bool FirstApplied(const std::string& event_id) override {
+    return !tx_.exec_params(
+                   "INSERT INTO status.applied_events (event_id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING 1",
+                   event_id)
+                .empty();
+  }
+  void Hold(const upgrade::v1::Event& event) override {
+    tx_.exec_params(
+        "INSERT INTO status.pending_events (event_id, upgrade_id, body) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        event.event_id(), event.order().upgrade_id(), pqxx::binarystring(event.SerializeAsString()));
+  }
+  std::vector<upgrade::v1::Event> TakeHeld(const std::string& upgrade_id) override {
+    std::vector<upgrade::v1::Event> held;
+    for (const auto& row : tx_.exec_params(
+             "WITH taken AS (DELETE FROM status.pending_events WHERE upgrade_id = $1 RETURNING seq, body) "
+             "SELECT body FROM taken ORDER BY seq",
+             upgrade_id)) {
+      pqxx::binarystring body(row[0]);
+      held.emplace_back().ParseFromArray(body.data(), static_cast<int>(body.size()));
     }
-  } else {
-    Record(tx, event, before, after);
-    *result = after;
+    return held;
   }
-  if (accepted) {
-    tx.exec_params("UPDATE status.upgrades SET orders = $2 WHERE upgrade_id = $1 AND orders IS NULL", id,
-                   pqxx::binarystring(event.order().SerializeAsString()));
+
+  void SetTag(const std::string& database, upgrade::v1::Tag tag, bool on) override {
+    if (on) {
+      tx_.exec_params("INSERT INTO status.tags (database, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING", database,
+                      static_cast<int>(tag));
+    } else {
+      tx_.exec_params("DELETE FROM status.tags WHERE database = $1 AND tag = $2", database, static_cast<int>(tag));
+    }
   }
-  return absl::OkStatus();
-}
+  void PutCopy(const std::string& name, const std::string& parent, const std::string& version) override {
+    tx_.exec_params(
+        "INSERT INTO status.databases (name, parent, version) VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE "
+        "SET parent = EXCLUDED.parent, version = EXCLUDED.version",
+        name, parent, version);
+  }
+  void SetVersion(const std::string& database, const std::string& version, bool only_if_unknown) override {
+    tx_.exec_params(
+        absl::StrCat("INSERT INTO status.databases (name, version) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE "
+                     "SET version = EXCLUDED.version",
+                     only_if_unknown ? " WHERE status.databases.version IS NULL" : ""),
+        database, version);
+  }
+  void SetExpiry(const std::string& copy, absl::Time expires_at) override {
+    tx_.exec_params("UPDATE status.databases SET expires_at = $2 WHERE name = $1", copy, pg::FormatTime(expires_at));
+  }
+  void Forget(const std::string& name) override {
+    tx_.exec_params("DELETE FROM status.databases WHERE name = $1", name);
+    tx_.exec_params("DELETE FROM status.tags WHERE database = $1", name);
+  }
+
+ private:
+  pqxx::work& tx_;
+};
 
 }  // namespace
 
 absl::StatusOr<std::optional<upgrade::v1::Upgrade>> PgStatusStore::Apply(const upgrade::v1::Event& event) {
-  std::optional<upgrade::v1::Upgrade> result;
+  absl::StatusOr<std::optional<upgrade::v1::Upgrade>> result;
   absl::Status status = pool_->Transact([&](pqxx::work& tx) {
-    result.reset();
-    if (absl::Status applied = ApplyIn(tx, event, &result); !applied.ok()) return applied;
-    if (event.kind_case() != upgrade::v1::Event::kAccepted) return absl::OkStatus();
-    // The records that came ahead of this acceptance, in the order they came. One that disagrees
-    // with the order is refused (logged and counted: its record was consumed long ago).
-    const std::string& id = event.order().upgrade_id();
-    pqxx::result pending =
-        tx.exec_params("SELECT body FROM status.pending_events WHERE upgrade_id = $1 ORDER BY seq", id);
-    tx.exec_params("DELETE FROM status.pending_events WHERE upgrade_id = $1", id);
-    for (const auto& row : pending) {
-      upgrade::v1::Event early = ParseEventBody(row[0]);
-      absl::Status applied = ApplyIn(tx, early, &result);
-      if (applied.code() == absl::StatusCode::kPermissionDenied) {
-        static metrics::Family& refused = metrics::Default().Counter(
-            "upshift_status_refused_early_records_total",
-            "Records that came ahead of their upgrade's acceptance and disagreed with its order", {});
-        refused.Increment({});
-        LogWarning(absl::StrCat("refused record ", early.event_id(), ", which came ahead of its acceptance: ",
-                                applied.message()));
-        continue;
-      }
-      if (!applied.ok()) return applied;
-    }
-    return absl::OkStatus();
+    PgStatusRows rows(tx);
+    result = StatusRecorder(rows, rows, rows).Apply(event);
+    return result.status();
   });
   if (!status.ok()) return status;
   return result;
@@ -372,8 +332,8 @@ absl::StatusOr<int> PgStatusStore::MarkStalled(absl::Time cutoff) {
     marked = 0;
     // SKIP LOCKED: an upgrade an event is being applied to is not stalled; another replica's sweep
     // takes the others' turn.
-    for (const auto& row : tx.exec("SELECT upgrade_id, body FROM status.upgrades "
-                                   "WHERE state NOT IN (4, 5, 10, 11) FOR UPDATE SKIP LOCKED")) {
+    for (const auto& row : tx.exec(absl::StrCat("SELECT upgrade_id, body FROM status.upgrades WHERE state NOT IN (",
+                                                FinalStatesList(), ") FOR UPDATE SKIP LOCKED"))) {
       upgrade::v1::Upgrade u = ParseUpgrade(row[1]);
       if (!Stalls(u, cutoff)) continue;
       u.set_stalled(true);
@@ -395,7 +355,8 @@ absl::StatusOr<std::vector<upgrade::v1::Upgrade>> PgStatusStore::UnfinishedUpgra
   std::vector<upgrade::v1::Upgrade> out;
   absl::Status status = pool_->Transact([&](pqxx::work& tx) {
     out.clear();
-    for (const auto& row : tx.exec("SELECT body FROM status.upgrades WHERE state NOT IN (4, 5, 10, 11)")) {
+    for (const auto& row :
+         tx.exec(absl::StrCat("SELECT body FROM status.upgrades WHERE state NOT IN (", FinalStatesList(), ")"))) {
       out.push_back(ParseUpgrade(row[0]));
     }
     return absl::OkStatus();

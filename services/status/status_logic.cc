@@ -83,9 +83,15 @@ State StateOf(const Event& event) {
 
 }  // namespace
 
+const std::vector<State>& FinalStates() {
+  static const std::vector<State> kFinal = {upgrade::v1::STATE_SUCCEEDED, upgrade::v1::STATE_FAILED,
+                                            upgrade::v1::STATE_ROLLED_BACK, upgrade::v1::STATE_CANCELLED};
+  return kFinal;
+}
+
 bool IsFinal(State state) {
-  return state == upgrade::v1::STATE_SUCCEEDED || state == upgrade::v1::STATE_FAILED ||
-         state == upgrade::v1::STATE_ROLLED_BACK || state == upgrade::v1::STATE_CANCELLED;
+  const std::vector<State>& ends = FinalStates();
+  return std::find(ends.begin(), ends.end(), state) != ends.end();
 }
 
 bool OnlyActivityChanged(const Upgrade& before, const Upgrade& after) {

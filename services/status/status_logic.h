@@ -13,6 +13,8 @@
 
 namespace upshift::status {
 
+// The states an upgrade ends in, and never leaves.
+const std::vector<upgrade::v1::State>& FinalStates();
 bool IsFinal(upgrade::v1::State state);
 
 // The upgrade after `event`, given what was recorded before (nullopt: nothing yet). Events may

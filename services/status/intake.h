@@ -1,5 +1,5 @@
-#ifndef UPSHIFT_SERVICES_STATUS_RECORDER_H_
-#define UPSHIFT_SERVICES_STATUS_RECORDER_H_
+#ifndef UPSHIFT_SERVICES_STATUS_INTAKE_H_
+#define UPSHIFT_SERVICES_STATUS_INTAKE_H_
 
 #include <functional>
 #include <vector>
@@ -14,9 +14,9 @@ namespace upshift::status {
 
 // Records every event of upgrade.orders and upgrade.events, each change together with its entry in
 // the outbox of upgrade.status, and wakes watchers and the outbox relay.
-class Recorder {
+class EventIntake {
  public:
-  Recorder(StatusStore& store, ChangeHub& hub, std::function<void()> recorded)
+  EventIntake(StatusStore& store, ChangeHub& hub, std::function<void()> recorded)
       : store_(store), hub_(hub), recorded_(std::move(recorded)) {}
 
   // INVALID_ARGUMENT: not a valid Event (to the DLQ). UNAVAILABLE: retry later.
@@ -34,4 +34,4 @@ std::vector<OutgoingRecord> StatusRecords(const std::vector<PendingChange>& chan
 
 }  // namespace upshift::status
 
-#endif  // UPSHIFT_SERVICES_STATUS_RECORDER_H_
+#endif  // UPSHIFT_SERVICES_STATUS_INTAKE_H_

@@ -1,4 +1,4 @@
-#include "services/status/recorder.h"
+#include "services/status/intake.h"
 
 #include "libs/common/logging.h"
 #include "libs/common/status_macros.h"
@@ -9,7 +9,7 @@
 
 namespace upshift::status {
 
-absl::Status Recorder::Handle(const ConsumedRecord& record) {
+absl::Status EventIntake::Handle(const ConsumedRecord& record) {
   UPSHIFT_ASSIGN_OR_RETURN(upgrade::v1::Event event, ParseEvent(record));
   // What this thread logs from here on is about this upgrade (JSON logs: upgrade_id, database).
   LogScope scope(event.order().upgrade_id(), event.order().database());
