@@ -177,8 +177,9 @@ function checkKafkaUser(o, errors) {
   if (!granted("group", `upshift-${svc}`, "Read")) errors.push(`${key(o)}: Read on its group upshift-${svc} missing`);
 }
 
-// cert-manager's Certificate, field by field (no schema package here): each names its Service, for
-// serving and for the gate's mTLS, from an issuer, and is renewed before it expires.
+// cert-manager's Certificate, field by field (no schema package here): a service's names its Service,
+// for serving and for the gate's mTLS; a client's only (no server auth, KEDA's to Prometheus) names
+// none. Each comes from an issuer and is renewed before it expires.
 function checkCertificate(o, errors) {
   const known = { apiVersion: 1, kind: 1, metadata: 1, spec: 1 };
   const spec = { secretName: 1, commonName: 1, dnsNames: 1, usages: 1, duration: 1, renewBefore: 1, privateKey: 1, issuerRef: 1 };
@@ -187,8 +188,10 @@ function checkCertificate(o, errors) {
   if (o.apiVersion !== "cert-manager.io/v1") errors.push(`${key(o)}: apiVersion ${o.apiVersion}`);
   const svc = o.metadata.name;
   if (o.spec?.secretName !== `${svc}-tls`) errors.push(`${key(o)}: secretName ${o.spec?.secretName} is not ${svc}-tls`);
-  if (!o.spec?.dnsNames?.includes(svc)) errors.push(`${key(o)}: dnsNames lack the Service's name ${svc}`);
-  for (const u of ["server auth", "client auth"]) if (!o.spec?.usages?.includes(u)) errors.push(`${key(o)}: usages lack ${u}`);
+  const serving = o.spec?.usages?.includes("server auth");
+  if (serving && !o.spec?.dnsNames?.includes(svc)) errors.push(`${key(o)}: dnsNames lack the Service's name ${svc}`);
+  if (!serving && o.spec?.dnsNames) errors.push(`${key(o)}: a client-only certificate names no Service`);
+  if (!o.spec?.usages?.includes("client auth")) errors.push(`${key(o)}: usages lack client auth`);
   if (!o.spec?.issuerRef?.name) errors.push(`${key(o)}: no issuerRef`);
   if (!(seconds(o.spec?.renewBefore ?? "0s") > 0 && seconds(o.spec.renewBefore) < seconds(o.spec?.duration ?? "0s"))) errors.push(`${key(o)}: renewBefore must fall within duration`);
 }
@@ -218,7 +221,9 @@ function checkKafkaTopic(o, errors) {
 // - KEDA: cooldownPeriod only governs scaling to zero, so a ScaledObject whose minimum is 1 or more
 //   sets its scale-down window in advanced.horizontalPodAutoscalerConfig.behavior instead; a
 //   Prometheus trigger filters its query to the namespace, errs on an empty answer
-//   (ignoreNullValues "false") and its ScaledObject has a fallback within its bounds.
+//   (ignoreNullValues "false"), reaches Prometheus over HTTPS (authModes tls, its TriggerAuthentication
+//   giving ca, cert and key, the cert written by a Certificate) and its ScaledObject has a fallback
+//   within its bounds.
 function selectorMatches(selector, labels) {
   if (!selector) return false;
   if (!matches(selector.matchLabels, labels)) return false;
@@ -273,6 +278,7 @@ function checkSemantics(file, objects, errors) {
     for (const t of prometheus) {
       if (!t.metadata.query.includes(`namespace="upshift"`)) errors.push(where(so, "the Prometheus query is not filtered to the upshift namespace"));
       if (t.metadata.ignoreNullValues !== "false") errors.push(where(so, "an empty Prometheus answer must be an error (ignoreNullValues \"false\"), not 0"));
+      if (!t.metadata.serverAddress.startsWith("https://") || t.metadata.authModes !== "tls") errors.push(where(so, "Prometheus is reached over HTTPS (authModes tls), never plain HTTP"));
     }
     const fb = so.spec.fallback;
     if (prometheus.length && !(fb && fb.failureThreshold >= 1 && fb.replicas >= so.spec.minReplicaCount && fb.replicas <= so.spec.maxReplicaCount)) {
@@ -427,6 +433,11 @@ function checkManifests(file, objects, errors) {
         if (!of("TriggerAuthentication").some((a) => a.metadata.name === t.authenticationRef?.name)) errors.push(where(so, ": authenticationRef names no TriggerAuthentication"));
       } else if (t.type === "prometheus") {
         if (!t.metadata.query.includes(`group="${group}"`)) errors.push(where(so, `: query is not about ${group}`));
+        const auth = of("TriggerAuthentication").find((a) => a.metadata.name === t.authenticationRef?.name);
+        const params = new Set((auth?.spec.secretTargetRef ?? []).map((r) => r.parameter));
+        if (!["ca", "cert", "key"].every((p) => params.has(p))) errors.push(where(so, ": its TriggerAuthentication lacks the ca, cert and key of KEDA's tls mode"));
+        const cert = auth?.spec.secretTargetRef.find((r) => r.parameter === "cert")?.name;
+        if (cert && of("Certificate").length && !of("Certificate").some((c) => c.spec.secretName === cert)) errors.push(where(so, `: no Certificate writes ${cert}`));
       } else errors.push(where(so, `: trigger ${t.type}`));
     }
   }
@@ -513,6 +524,8 @@ if (selfTest) {
     "a budget with both bounds": [(o) => { o.find((x) => x.kind === "PodDisruptionBudget").spec.minAvailable = 1; }, /exactly one of minAvailable and maxUnavailable/],
     "a cooldown that never applies": [(o) => { o.find((x) => x.kind === "ScaledObject" && x.metadata.name === "upshift-migrator").spec.cooldownPeriod = 900; }, /cooldownPeriod only governs scaling to zero/],
     "a backlog scaler without a fallback": [(o) => { delete o.find((x) => x.kind === "ScaledObject" && x.metadata.name === "upshift-cloner").spec.fallback; }, /needs a fallback within its bounds/],
+    "a backlog scaler over plain HTTP": [(o) => { o.find((x) => x.kind === "ScaledObject" && x.metadata.name === "upshift-migrator").spec.triggers[0].metadata.serverAddress = "http://prometheus-operated.monitoring.svc:9090"; }, /over HTTPS \(authModes tls\)/],
+    "a backlog scaler without its client certificate": [(o) => { o.splice(o.findIndex((x) => x.kind === "Certificate" && x.metadata.name === "upshift-keda-prometheus"), 1); }, /no Certificate writes upshift-keda-prometheus-tls/],
     "a backlog that reads 0 when missing": [(o) => { delete o.find((x) => x.kind === "ScaledObject" && x.metadata.name === "upshift-cloner").spec.triggers[0].metadata.ignoreNullValues; }, /ignoreNullValues/],
     "a monitor Prometheus would ignore": [(o) => { delete o.find((x) => x.kind === "ServiceMonitor").metadata.labels.release; }, /no release label/],
     "a Kafka user that may write what its service may not sign": [(o) => {
