@@ -59,7 +59,7 @@ int Main(int argc, char** argv) {
       "make the Kafka consumer");
   service.Serve("health", absl::GetFlag(FLAGS_health_listen), {}, serving,
                 {{"platform database", [&] { return pg::PingServer(platform_db); }}, BrokerProbe(*producer)});
-  service.Task("consumer", [&](const std::atomic<bool>& stop) { consumer->Run(stop); });
+  service.Task("consumer", [&](const StopToken& stop) { consumer->Run(stop); });
   service.Every("retention", absl::Hours(1), [&] { return notifier.Prune().status(); });
   service.OnStopped([&] { producer->Flush(absl::Seconds(5)); });
   return service.Run();

@@ -1,8 +1,12 @@
 #include "services/notifier/notifier.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "libs/common/batches.h"
 #include "libs/common/logging.h"
+#include "libs/common/retry.h"
 #include "libs/common/status_macros.h"
 #include "libs/common/validation.h"
 #include "libs/kafka/events.h"
@@ -74,10 +78,20 @@ absl::Status Notifier::Notify(const upgrade::v1::Event& event, const upgrade::v1
           absl::StrCat("the end of upgrade ", id, " was announced already (event ", *ended, ")"));
     }
   }
-  // Sent, then recorded: a crash in between can repeat this one email (same Message-ID), never lose it.
+  // Sent, then recorded: a crash in between can repeat this one email (same Message-ID), never lose
+  // it. The platform database away meanwhile only delays the record: given up (and the record handled
+  // again, the email with it), it would repeat the email too.
   UPSHIFT_RETURN_IF_ERROR(mailer_.Send(*email));
   LogInfo(absl::StrCat("emailed ", email->to, ": ", email->subject));
-  return log_.MarkSent(event.event_id(), id, email->to, email->subject, ends);
+  const absl::Time until = absl::Now() + options_.record_patience;
+  absl::Status recorded;
+  for (int attempt = 0;; ++attempt) {
+    recorded = log_.MarkSent(event.event_id(), id, email->to, email->subject, ends);
+    if (recorded.ok() || !IsRetryable(recorded) || absl::Now() >= until) break;
+    LogWarning(absl::StrCat("cannot record the email of ", event.event_id(), " yet: ", recorded.ToString()));
+    absl::SleepFor(std::min(Backoff(attempt, absl::Milliseconds(100), absl::Seconds(2)), until - absl::Now()));
+  }
+  return recorded;
 }
 
 absl::StatusOr<int> Notifier::Prune() {

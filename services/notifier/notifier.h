@@ -20,6 +20,9 @@ struct NotifierOptions {
   // forgotten per transaction.
   absl::Duration retention = absl::Hours(24 * 90);
   int prune_batch = 500;
+  // How long an email sent is tried to be recorded while the platform database is away (a restart,
+  // a failover): meanwhile the record waits, and the email is not sent again.
+  absl::Duration record_patience = absl::Seconds(30);
 };
 
 // Emails the customer on acceptance, success and failure of an upgrade, once per event, at the

@@ -34,6 +34,10 @@ class FakeSentLog final : public SentLog {
   absl::StatusOr<bool> WasSent(const std::string& id) override { return ids.count(id) > 0; }
   absl::Status MarkSent(const std::string& id, const std::string& upgrade_id, const std::string&, const std::string&,
                         bool ends) override {
+    if (unavailable_marks > 0) {
+      --unavailable_marks;
+      return absl::UnavailableError("database connection lost");
+    }
     ids.insert(id);
     if (ends) ends_.emplace(upgrade_id, id);
     return absl::OkStatus();
@@ -82,6 +86,7 @@ class FakeSentLog final : public SentLog {
     }
     return n;
   }
+  int unavailable_marks = 0;  // MarkSent fails this many times first
   std::set<std::string> ids;
   std::map<std::string, std::string> ends_;  // upgrade id -> the event that announced its end
   std::map<std::string, Order> orders;
@@ -125,6 +130,26 @@ TEST(Notifier, AnSmtpOutageIsRetriedAndNothingIsMarkedSent) {
   mailer.fail_with = absl::OkStatus();
   EXPECT_TRUE(n.Handle(Accepted()).ok());
   EXPECT_EQ(mailer.sent.size(), 1u);
+}
+
+// The platform database away between sending and recording delays the record; the email is not
+// sent again (as it would be if the record were handled again).
+TEST(Notifier, AnEmailSentWhileTheDatabaseIsAwayIsRecordedOnceItIsBackAndNotSentAgain) {
+  FakeMailer mailer;
+  FakeSentLog log;
+  log.unavailable_marks = 3;
+  Notifier n({}, mailer, log);
+  EXPECT_TRUE(n.Handle(Accepted()).ok());
+  EXPECT_EQ(mailer.sent.size(), 1u);
+  EXPECT_EQ(log.ids.count("0f8fad5b-d9cb-469f-a165-70867728950e/accepted"), 1u);
+  EXPECT_EQ(log.unavailable_marks, 0);
+  // Away for longer than its patience: the record is handed back (to be handled again).
+  NotifierOptions impatient;
+  impatient.record_patience = absl::ZeroDuration();
+  FakeSentLog away;
+  away.unavailable_marks = 1000;
+  Notifier m(impatient, mailer, away);
+  EXPECT_EQ(m.Handle(Accepted()).code(), absl::StatusCode::kUnavailable);
 }
 
 TEST(Notifier, AnEventWithABadAddressIsPermanent) {
