@@ -9,11 +9,11 @@
 namespace upshift {
 
 void MonitorHealth(grpc::Server& server, const std::vector<HealthProbe>& probes,
-                   const std::vector<std::string>& services, absl::Duration interval, const std::atomic<bool>& stop) {
+                   const std::vector<std::string>& services, absl::Duration interval, const StopToken& stop) {
   grpc::HealthCheckServiceInterface* health = server.GetHealthCheckService();
   if (health == nullptr) return;
   std::string reported = "(starting)";  // what the last change said
-  while (!stop) {
+  while (!stop.stopped()) {
     std::string failing;  // the first failing probe
     bool rpcs_work = true;
     for (const HealthProbe& probe : probes) {
@@ -22,7 +22,7 @@ void MonitorHealth(grpc::Server& server, const std::vector<HealthProbe>& probes,
       if (failing.empty()) failing = absl::StrCat(probe.name, ": ", s.ToString());
       if (!probe.rpcs_survive) rpcs_work = false;
     }
-    if (stop) break;
+    if (stop.stopped()) break;
     std::string now = failing.empty() ? "SERVING" : absl::StrCat(rpcs_work ? "overall NOT_SERVING" : "NOT_SERVING", ", ", failing);
     if (now != reported) {
       health->SetServingStatus(rpcs_work);
@@ -35,8 +35,7 @@ void MonitorHealth(grpc::Server& server, const std::vector<HealthProbe>& probes,
       }
       reported = now;
     }
-    absl::Time next = absl::Now() + interval;
-    while (!stop && absl::Now() < next) absl::SleepFor(absl::Milliseconds(20));
+    stop.WaitFor(interval);
   }
   health->SetServingStatus(false);
 }

@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "libs/common/stop_token.h"
 
 namespace upshift {
 
@@ -29,7 +30,7 @@ struct HealthProbe {
 // services (see HealthProbe::rpcs_survive). Logs every change with the failing probe's error, and
 // recovers by itself when the dependency comes back.
 void MonitorHealth(grpc::Server& server, const std::vector<HealthProbe>& probes,
-                   const std::vector<std::string>& services, absl::Duration interval, const std::atomic<bool>& stop);
+                   const std::vector<std::string>& services, absl::Duration interval, const StopToken& stop);
 
 }  // namespace upshift
 

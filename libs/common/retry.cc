@@ -29,14 +29,12 @@ absl::Duration Backoff(int attempt, absl::Duration base, absl::Duration cap) {
   return absl::Nanoseconds(absl::Uniform<int64_t>(gen, 0, absl::ToInt64Nanoseconds(ceiling) + 1));
 }
 
-bool RetryUntilReady(const std::function<absl::Status()>& attempt, const std::atomic<bool>& stop,
-                     absl::string_view what) {
-  for (int n = 0; !stop; ++n) {
+bool RetryUntilReady(const std::function<absl::Status()>& attempt, const StopToken& stop, absl::string_view what) {
+  for (int n = 0; !stop.stopped(); ++n) {
     absl::Status status = attempt();
     if (status.ok()) return true;
     LogWarning(absl::StrCat(what, " not ready: ", status.ToString()));
-    absl::Time until = absl::Now() + Backoff(n, absl::Milliseconds(200), absl::Seconds(5));
-    while (!stop && absl::Now() < until) absl::SleepFor(absl::Milliseconds(50));
+    stop.WaitFor(Backoff(n, absl::Milliseconds(200), absl::Seconds(5)));
   }
   return false;
 }

@@ -7,6 +7,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "libs/common/stop_token.h"
 
 namespace upshift {
 
@@ -20,8 +21,7 @@ absl::Duration Backoff(int attempt, absl::Duration base = absl::Milliseconds(100
 
 // Calls `attempt` until it returns OK (true) or `stop` is set (false), backing off between tries
 // (up to 5 s) and logging why `what` is not ready yet. For start-up, when a dependency may come later.
-bool RetryUntilReady(const std::function<absl::Status()>& attempt, const std::atomic<bool>& stop,
-                     absl::string_view what);
+bool RetryUntilReady(const std::function<absl::Status()>& attempt, const StopToken& stop, absl::string_view what);
 
 }  // namespace upshift
 

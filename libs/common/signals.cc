@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <thread>
 
 #include "absl/time/clock.h"
@@ -10,35 +11,41 @@
 namespace upshift {
 namespace {
 
-std::atomic<bool> stop_requested{false};
+// A signal handler may only set a flag; a thread turns it into the stop.
+volatile sig_atomic_t signalled = 0;
 
-void OnStopSignal(int) { stop_requested.store(true); }
+StopToken& ProcessStop() {
+  static StopToken* stop = new StopToken();
+  return *stop;
+}
+
+void OnStopSignal(int) { signalled = 1; }
 
 }  // namespace
 
-const std::atomic<bool>& InstallStopSignals(absl::Duration grace) {
+void InstallStopSignals(absl::Duration grace) {
   struct sigaction sa = {};
   sa.sa_handler = OnStopSignal;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  std::thread([] {
+    while (!signalled && !ProcessStop().WaitFor(absl::Milliseconds(50))) {
+    }
+    ProcessStop().Stop();
+  }).detach();
   std::thread([grace] {
-    WaitForStopSignal();
+    ProcessStop().WaitFor(absl::InfiniteDuration());
     absl::SleepFor(grace);
     static const char kMessage[] = "shutdown watchdog: still running after the grace period, exiting\n";
     (void)!write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
     _exit(1);
   }).detach();
-  return stop_requested;
 }
 
-const std::atomic<bool>& StopRequested() { return stop_requested; }
+const StopToken& StopRequested() { return ProcessStop(); }
 
-void RequestStop() { stop_requested.store(true); }
-
-void WaitForStopSignal(absl::Duration tick) {
-  while (!stop_requested.load()) absl::SleepFor(tick);
-}
+void RequestStop() { ProcessStop().Stop(); }
 
 }  // namespace upshift

@@ -48,7 +48,7 @@ WorkClaim::~WorkClaim() {
 }
 
 absl::Status WorkClaim::Held() const {
-  if (options_.stopping != nullptr && *options_.stopping) {
+  if (options_.stopping != nullptr && options_.stopping->stopped()) {
     return absl::UnavailableError(absl::StrCat("this replica is stopping: the ", work_, " of upgrade ", upgrade_id_,
                                                " goes on elsewhere"));
   }

@@ -11,6 +11,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "libs/common/stop_token.h"
 #include "libs/gate/gate.h"
 
 namespace upshift {
@@ -21,7 +22,7 @@ struct ClaimOptions {
   absl::Duration ttl = absl::Seconds(30);
   // Set when the replica is stopping: its claims then no longer hold (see WorkClaim::Held), so its
   // work stops at the next step and goes to another replica at once.
-  const std::atomic<bool>* stopping = nullptr;
+  const StopToken* stopping = nullptr;
 };
 
 // A name for this process, unique among replicas: "<service>/<host>/<pid>/<random>".

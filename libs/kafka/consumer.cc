@@ -204,14 +204,14 @@ struct KafkaConsumer::Impl {
 
   // On the record's own thread: handles it until it is handled or dead-lettered (then `finished`),
   // retrying with backoff, or until the consumer stops or the partition is revoked.
-  void Process(Running& run, const std::atomic<bool>& stop) {
+  void Process(Running& run, const StopToken& stop) {
     const ConsumedRecord& r = run.queued.record;
     static metrics::Family& consumed = metrics::Default().Counter(
         "upshift_records_consumed_total",
         "Records handled by a consumer group, by topic and outcome (done, retried: one failed attempt, "
         "dead_lettered)",
         {"group", "topic", "outcome"});
-    for (int attempt = 0; !stop && !run.abandoned; ++attempt) {
+    for (int attempt = 0; !stop.stopped() && !run.abandoned; ++attempt) {
       run.handling = true;
       absl::Status status = Handle(r);
       run.handling = false;
@@ -236,7 +236,8 @@ struct KafkaConsumer::Impl {
       LogWarning(absl::StrCat("record ", r.topic, "/", r.partition, "@", r.offset, " will be retried in ",
                               absl::FormatDuration(wait), ": ", status.ToString()));
       absl::Time until = absl::Now() + wait;
-      while (!stop && !run.abandoned && absl::Now() < until) absl::SleepFor(absl::Milliseconds(50));
+      while (!run.abandoned && absl::Now() < until && !stop.WaitFor(absl::Milliseconds(50))) {
+      }
     }
   }
 
@@ -272,8 +273,8 @@ struct KafkaConsumer::Impl {
   }
 
   // Starts handlers for waiting records, up to `max_in_flight` at once, one per key.
-  void Dispatch(const std::atomic<bool>& stop) {
-    while (!stop && running.size() < static_cast<size_t>(max_in_flight)) {
+  void Dispatch(const StopToken& stop) {
+    while (!stop.stopped() && running.size() < static_cast<size_t>(max_in_flight)) {
       std::optional<QueuedRecord> next = queue.Next();
       if (!next.has_value()) return;
       auto run = std::make_unique<Running>();
@@ -376,7 +377,7 @@ KafkaConsumer::KafkaConsumer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)
 
 KafkaConsumer::~KafkaConsumer() = default;
 
-void KafkaConsumer::Run(const std::atomic<bool>& stop) {
+void KafkaConsumer::Run(const StopToken& stop) {
   Impl& c = *impl_;
   // Handlers may run for hours (a long upgrade step). Each runs on a thread of its own while this one
   // keeps polling, so the consumer stays in its group whatever max.poll.interval.ms is.
@@ -385,7 +386,7 @@ void KafkaConsumer::Run(const std::atomic<bool>& stop) {
   metrics::Family& waiting = metrics::Default().Gauge(
       "upshift_consumer_records_waiting", "Records fetched and waiting for a handler in this replica, by consumer group",
       {"group"});
-  while (!stop) {
+  while (!stop.stopped()) {
     c.Reap();
     c.Dispatch(stop);
     c.Report();

@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "libs/common/stop_token.h"
 #include "libs/kafka/producer.h"
 
 namespace upshift {
@@ -58,7 +59,7 @@ class KafkaConsumer {
   // Consumes until `stop` is set, then waits for the handlers at work and leaves the group. Call
   // once. A record whose handler is still failing when `stop` is set is abandoned without storing
   // its offset.
-  void Run(const std::atomic<bool>& stop);
+  void Run(const StopToken& stop);
 
   struct Impl;
 

@@ -28,9 +28,9 @@ absl::StatusOr<int> OutboxRelay::RelayOnce() {
   }
 }
 
-void OutboxRelay::Run(const std::atomic<bool>& stop) {
+void OutboxRelay::Run(const StopToken& stop) {
   int failures = 0;
-  while (!stop) {
+  while (!stop.stopped()) {
     absl::StatusOr<int> relayed = RelayOnce();
     absl::Duration wait = poll_interval_;
     if (!relayed.ok()) {
@@ -41,7 +41,7 @@ void OutboxRelay::Run(const std::atomic<bool>& stop) {
       failures = 0;
     }
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, absl::ToChronoNanoseconds(wait), [&] { return woken_ || stop; });
+    cv_.wait_for(lock, absl::ToChronoNanoseconds(wait), [&] { return woken_ || stop.stopped(); });
     woken_ = false;
   }
 }

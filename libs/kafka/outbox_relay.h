@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "libs/common/stop_token.h"
 #include "libs/kafka/publisher.h"
 
 namespace upshift {
@@ -30,7 +31,7 @@ class OutboxRelay {
   void Wake();
 
   // Relays until `stop` is set; call Wake() after setting it to return at once.
-  void Run(const std::atomic<bool>& stop);
+  void Run(const StopToken& stop);
 
   // Relays what is in the outbox now. Returns how many records were relayed.
   absl::StatusOr<int> RelayOnce();

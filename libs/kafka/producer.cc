@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "libs/common/stop_token.h"
 
 namespace upshift {
 namespace {
@@ -56,13 +57,13 @@ absl::StatusOr<std::map<std::string, std::string>> ParseKafkaProperties(const st
 struct KafkaProducer::Impl {
   DeliveryReports reports;
   std::unique_ptr<RdKafka::Producer> producer;
-  std::atomic<bool> stop{false};
+  StopToken stop;
   std::thread poller;
   absl::Duration delivery_timeout;
   std::shared_ptr<const RecordSigner> signer;
 
   ~Impl() {
-    stop = true;
+    stop.Stop();
     if (poller.joinable()) poller.join();
     if (producer) producer->flush(5000);
   }
@@ -96,7 +97,7 @@ absl::StatusOr<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(const Kafka
   if (!impl->producer) return absl::InvalidArgumentError(absl::StrCat("kafka producer: ", err));
   Impl* raw = impl.get();
   impl->poller = std::thread([raw] {
-    while (!raw->stop) raw->producer->poll(100);
+    while (!raw->stop.stopped()) raw->producer->poll(100);
   });
   return std::unique_ptr<KafkaProducer>(new KafkaProducer(std::move(impl)));
 }

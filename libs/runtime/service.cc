@@ -38,9 +38,9 @@ struct Service::Server {
 
 struct Service::BackgroundTask {
   std::string name;
-  std::function<void(const std::atomic<bool>&)> run;
+  std::function<void(const StopToken&)> run;
   std::function<void()> wake;
-  std::atomic<bool> stop{false};
+  StopToken stop;
   std::thread thread;
 };
 
@@ -75,7 +75,7 @@ Service::Service(int argc, char** argv, const ServiceSpec& spec) : name_(spec.na
 
 Service::~Service() = default;
 
-const std::atomic<bool>& Service::stopping() const { return StopRequested(); }
+const StopToken& Service::stopping() const { return StopRequested(); }
 
 void Service::Exit(int code) {
   std::fflush(stderr);
@@ -133,7 +133,7 @@ int Service::Serve(absl::string_view what, const std::string& listen, const std:
   return port;
 }
 
-void Service::Task(std::string name, std::function<void(const std::atomic<bool>&)> run, std::function<void()> wake) {
+void Service::Task(std::string name, std::function<void(const StopToken&)> run, std::function<void()> wake) {
   auto task = std::make_unique<BackgroundTask>();
   task->name = std::move(name);
   task->run = std::move(run);
@@ -144,15 +144,13 @@ void Service::Task(std::string name, std::function<void(const std::atomic<bool>&
 void Service::Every(std::string name, absl::Duration every, std::function<absl::Status()> tick) {
   static metrics::Family& failures = metrics::Default().Counter(
       "upshift_periodic_task_failures_total", "Runs of a periodic task (retention, sweeps) that failed", {"task"});
-  Task(name, [name, every, tick = std::move(tick)](const std::atomic<bool>& stop) {
-    while (!stop) {
+  Task(name, [name, every, tick = std::move(tick)](const StopToken& stop) {
+    do {
       if (absl::Status s = tick(); !s.ok()) {
         LogWarning(absl::StrCat(name, ": ", s.ToString()));
         failures.Increment({name});
       }
-      absl::Time next = absl::Now() + every;
-      while (!stop && absl::Now() < next) absl::SleepFor(absl::Milliseconds(100));
-    }
+    } while (!stop.WaitFor(every));
   });
 }
 
@@ -170,14 +168,14 @@ int Service::Run() {
     BackgroundTask* raw = task.get();
     raw->thread = std::thread([this, raw] {
       raw->run(raw->stop);
-      if (!raw->stop) {
+      if (!raw->stop.stopped()) {
         LogError(absl::StrCat("the ", raw->name, " ended by itself; stopping"));
         failed_ = true;
         RequestStop();
       }
     });
   }
-  WaitForStopSignal();
+  StopRequested().WaitFor(absl::InfiniteDuration());
   LogInfo("stopping");
   // Out of rotation first: every health service reports NOT_SERVING once its monitor ends.
   for (const std::unique_ptr<Server>& s : servers_) s->health.join();
@@ -187,7 +185,7 @@ int Service::Run() {
   servers_.clear();  // before the services they call, which main declared after this
   for (auto it = tasks_.rbegin(); it != tasks_.rend(); ++it) {
     BackgroundTask& task = **it;
-    task.stop = true;
+    task.stop.Stop();
     if (task.wake) task.wake();
     task.thread.join();
   }

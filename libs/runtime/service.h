@@ -9,7 +9,7 @@
 //   Catalog catalog = service.Need(Catalog::Load(absl::GetFlag(FLAGS_catalog)), "load the catalog");
 //   ...
 //   service.Serve("health", absl::GetFlag(FLAGS_health_listen), {}, credentials, probes);
-//   service.Task("consumer", [&](const std::atomic<bool>& stop) { consumer->Run(stop); });
+//   service.Task("consumer", [&](const StopToken& stop) { consumer->Run(stop); });
 //   service.OnStopped([&] { producer->Flush(absl::Seconds(5)); });
 //   return service.Run();
 //
@@ -31,6 +31,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "libs/common/health.h"
+#include "libs/common/stop_token.h"
 
 namespace upshift::metrics {
 class MetricsServer;
@@ -59,7 +60,7 @@ class Service {
 
   const std::string& name() const { return name_; }
   // Set at the first stop signal: long work checks it to hand over (see WorkClaim).
-  const std::atomic<bool>& stopping() const;
+  const StopToken& stopping() const;
 
   // Ends the process with kExitCannotStart and "cannot start: <what>: <status>" unless `status` is OK.
   void Check(const absl::Status& status, absl::string_view what);
@@ -98,8 +99,7 @@ class Service {
   // A background task: `run(stop)` on a thread of its own from Run() on, until its `stop` is set
   // at the shutdown (then `wake`, if given, is called, for a task that waits on something else). A
   // task that returns by itself before that is a failure: the process stops with kExitFailed.
-  void Task(std::string name, std::function<void(const std::atomic<bool>& stop)> run,
-            std::function<void()> wake = {});
+  void Task(std::string name, std::function<void(const StopToken& stop)> run, std::function<void()> wake = {});
 
   // A background task that calls `tick` once now and then once per `every`, until the shutdown. A
   // failed tick is logged (with the task's name) and counted in

@@ -137,7 +137,7 @@ int Main(int argc, char** argv) {
                        " records and ", config.options.max_concurrent_copies, " copies at once"));
   // Declared first, stopped last: the sweeper may still roll back what the consumer left.
   service.Every("sweeper", config.sweep_interval, [&] { return cloner.Sweep(); });
-  service.Task("consumer", [&](const std::atomic<bool>& stop) { consumer->Run(stop); });
+  service.Task("consumer", [&](const StopToken& stop) { consumer->Run(stop); });
   service.Every("retention", absl::Hours(1), [&] { return cloner.ForgetAppliedEvents().status(); });
   service.OnStopped([&] { producer->Flush(absl::Seconds(5)); });
   return service.Run();

@@ -51,7 +51,7 @@ int Main(int argc, char** argv) {
                  BrokerProbe(*producer)});
   LogInfo(absl::StrCat("catalog ", catalog.application(), " loaded; claims plans as ", claims.holder,
                        "; up to ", MaxInFlightFromFlags(), " records at once"));
-  service.Task("consumer", [&](const std::atomic<bool>& stop) { consumer->Run(stop); });
+  service.Task("consumer", [&](const StopToken& stop) { consumer->Run(stop); });
   service.OnStopped([&] { producer->Flush(absl::Seconds(5)); });
   return service.Run();
 }

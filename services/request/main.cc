@@ -163,8 +163,8 @@ int Main(int argc, char** argv) {
   service.OnScrape([&] {
     if (absl::StatusOr<OutboxDepth> depth = store->Outbox(); depth.ok()) ExportOutboxDepth("request", *depth);
   });
-  service.Task("outbox relay", [&](const std::atomic<bool>& stop) { relay.Run(stop); }, wake_relay);
-  service.Task("events consumer", [&](const std::atomic<bool>& stop) { consumer->Run(stop); });
+  service.Task("outbox relay", [&](const StopToken& stop) { relay.Run(stop); }, wake_relay);
+  service.Task("events consumer", [&](const StopToken& stop) { consumer->Run(stop); });
   service.Every("retention", absl::Hours(1), [&]() -> absl::Status {
     for (PgRateLimiter* limit : {&order_limit, &read_limit, &refusal_limit}) {
       if (absl::StatusOr<int> idle = limit->ForgetIdle(absl::Hours(24 * 7)); !idle.ok()) return idle.status();

@@ -46,7 +46,7 @@ grpc::Status StatusServiceImpl::WatchUpgrade(grpc::ServerContext* context,
       *caller, request->upgrade_id(), [&](const upgrade::v1::Upgrade& u) { return writer->Write(u); },
       [&] {
         if (context->IsCancelled()) return absl::CancelledError("the watcher cancelled");
-        if (stopping_) return absl::UnavailableError("status service is stopping; watch again");
+        if (stopping_.stopped()) return absl::UnavailableError("status service is stopping; watch again");
         return absl::OkStatus();
       }));
 }

@@ -4,6 +4,7 @@
 #include <atomic>
 
 #include "libs/auth/grpc_auth.h"
+#include "libs/common/stop_token.h"
 #include "services/status/queries.h"
 #include "upgrade/v1/upgrade.grpc.pb.h"
 
@@ -13,7 +14,7 @@ namespace upshift::status {
 class StatusServiceImpl final : public upgrade::v1::StatusService::Service {
  public:
   // `stopping` ends live watches early when the server shuts down.
-  StatusServiceImpl(const Authenticator& auth, Queries& queries, const std::atomic<bool>& stopping)
+  StatusServiceImpl(const Authenticator& auth, Queries& queries, const StopToken& stopping)
       : auth_(auth), queries_(queries), stopping_(stopping) {}
 
   grpc::Status ListDatabases(grpc::ServerContext* context, const upgrade::v1::ListDatabasesRequest* request,
@@ -32,7 +33,7 @@ class StatusServiceImpl final : public upgrade::v1::StatusService::Service {
  private:
   const Authenticator& auth_;
   Queries& queries_;
-  const std::atomic<bool>& stopping_;
+  const StopToken& stopping_;
 };
 
 }  // namespace upshift::status

@@ -23,6 +23,7 @@
 #include "services/status/grpc_service.h"
 #include "services/status/pg_status_store.h"
 #include "services/status/intake.h"
+#include "services/status/stall_sweep.h"
 #include "services/status/upgrade_metrics.h"
 #include "libs/kafka/outbox_relay.h"
 
@@ -56,35 +57,6 @@ Config ReadConfig() {
           absl::GetFlag(FLAGS_reserved_databases), absl::GetFlag(FLAGS_pool_size)};
 }
 
-// Marks stalled the upgrades no worker reported on for `timeout`, looking every quarter of it. Only
-// once the broker has been reachable for a whole `timeout`: while it is away, silence proves nothing.
-void SweepStalls(StatusStore& store, KafkaProducer& producer, absl::Duration timeout, ChangeHub& hub,
-                 OutboxRelay& relay, const std::atomic<bool>& stop) {
-  const absl::Duration every = std::clamp(timeout / 4, absl::Milliseconds(100), absl::Seconds(15));
-  absl::Time reachable_since = absl::InfiniteFuture();
-  while (!stop) {
-    absl::Time now = absl::Now();
-    if (!producer.CheckBroker(std::min(every, absl::Seconds(2))).ok()) {
-      reachable_since = absl::InfiniteFuture();
-    } else if (reachable_since == absl::InfiniteFuture()) {
-      reachable_since = now;
-    }
-    if (now - reachable_since >= timeout) {
-      absl::StatusOr<int> marked = store.MarkStalled(now - timeout);
-      if (!marked.ok()) {
-        LogWarning(absl::StrCat("stall sweep: ", marked.status().ToString()));
-      } else if (*marked > 0) {
-        LogWarning(absl::StrCat(*marked, " upgrade(s) stalled: no worker reported on them for ",
-                                absl::FormatDuration(timeout)));
-        hub.Notify();
-        relay.Wake();
-      }
-    }
-    absl::Time next = now + every;
-    while (!stop && absl::Now() < next) absl::SleepFor(absl::Milliseconds(50));
-  }
-}
-
 }  // namespace
 
 int Main(int argc, char** argv) {
@@ -116,7 +88,7 @@ int Main(int argc, char** argv) {
                             MaxInFlightFromFlags()),
       "make the Kafka consumer");
   // Set once the server is out of rotation: WatchUpgrade streams end, so that the server can stop.
-  std::atomic<bool> draining{false};
+  StopToken draining;
   StreamSlots watches(absl::GetFlag(FLAGS_max_watch_streams), absl::GetFlag(FLAGS_max_watch_streams_per_caller));
   Queries queries(*store, view, watches, hub);
   StatusServiceImpl statuses(*auth, queries, draining);
@@ -128,7 +100,7 @@ int Main(int argc, char** argv) {
       {upgrade::v1::StatusService::service_full_name()});
   if (!config.port_file.empty()) std::ofstream(config.port_file) << port << "\n";
   service.OnDrain([&] {
-    draining = true;
+    draining.Stop();
     hub.Notify();
   });
   service.OnScrape([&] {
@@ -137,11 +109,11 @@ int Main(int argc, char** argv) {
     if (unfinished.ok()) ExportUnfinished(*unfinished, absl::Now());
   });
   // Declared first, stopped last: what the others recorded still reaches upgrade.status.
-  service.Task("outbox relay", [&](const std::atomic<bool>& stop) { relay.Run(stop); }, wake_relay);
-  service.Task("stall sweeper", [&](const std::atomic<bool>& stop) {
+  service.Task("outbox relay", [&](const StopToken& stop) { relay.Run(stop); }, wake_relay);
+  service.Task("stall sweeper", [&](const StopToken& stop) {
     SweepStalls(*store, *producer, absl::GetFlag(FLAGS_stall_timeout), hub, relay, stop);
   });
-  service.Task("consumer", [&](const std::atomic<bool>& stop) { consumer->Run(stop); });
+  service.Task("consumer", [&](const StopToken& stop) { consumer->Run(stop); });
   // Records kept for an acceptance that never came a day later name an upgrade request never
   // announced (a forgery, or a worker's leaked key): they are forgotten.
   service.Every("retention", absl::Hours(1),

@@ -40,12 +40,12 @@ class RunningConsumer {
   }
   ~RunningConsumer() { Stop(); }
   void Stop() {
-    stop_ = true;
+    stop_.Stop();
     if (thread_.joinable()) thread_.join();
   }
 
  private:
-  std::atomic<bool> stop_{false};
+  StopToken stop_;
   std::unique_ptr<KafkaConsumer> consumer_;
   std::thread thread_;
 };

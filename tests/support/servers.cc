@@ -336,7 +336,7 @@ absl::StatusOr<std::unique_ptr<TopicTap>> TopicTap::Start(const std::string& bro
 }
 
 TopicTap::~TopicTap() {
-  stop_ = true;
+  stop_.Stop();
   if (thread_.joinable()) thread_.join();
 }
 

@@ -134,7 +134,7 @@ class TopicTap {
  private:
   std::mutex mu_;
   std::vector<ConsumedRecord> records_;
-  std::atomic<bool> stop_{false};
+  StopToken stop_;
   std::unique_ptr<KafkaConsumer> consumer_;
   std::thread thread_;
 };

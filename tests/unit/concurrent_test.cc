@@ -1,5 +1,6 @@
 #include "libs/common/concurrent.h"
 #include "libs/common/deadline.h"
+#include "libs/common/stop_token.h"
 
 #include <gtest/gtest.h>
 
@@ -8,6 +9,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 namespace upshift {
@@ -62,6 +64,26 @@ TEST(DeadlineScope, TheInnermostSoonestDeadlineBoundsWhatRunsBelowIt) {
     EXPECT_LE(WithinCallDeadline(absl::Seconds(5)), absl::ZeroDuration());
   }
   EXPECT_EQ(DeadlineScope::Current(), absl::InfiniteFuture());
+}
+
+}  // namespace
+}  // namespace upshift
+
+namespace upshift {
+namespace {
+
+TEST(StopToken, AWaitEndsWhenTheStopIsSetAndAStopIsSetOnce) {
+  StopToken stop;
+  EXPECT_FALSE(stop.stopped());
+  EXPECT_FALSE(stop.WaitFor(absl::Milliseconds(1)));  // not stopped: the wait runs out
+  std::thread stopper([&] {
+    stop.Stop();
+    stop.Stop();  // a second stop does nothing
+  });
+  EXPECT_TRUE(stop.WaitFor(absl::InfiniteDuration()));  // would never end without the stop
+  stopper.join();
+  EXPECT_TRUE(stop.stopped());
+  EXPECT_TRUE(stop.WaitFor(absl::ZeroDuration()));
 }
 
 }  // namespace
