@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <mutex>
 #include <vector>
 
 #include <grpcpp/generic/async_generic_service.h>
@@ -16,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "libs/metrics/metrics.h"
 
@@ -117,9 +117,9 @@ class WithoutReflection final : public grpc::ServerBuilderOption {
 // a service of its own for the builder to accept it: one that knows no method (every call to an
 // unknown method answers UNIMPLEMENTED, as without it). One per such server, kept for the process.
 grpc::CallbackGenericService* KnowsNoMethod() {
-  static std::mutex mu;
+  static absl::Mutex mu(absl::kConstInit);
   static auto* kept = new std::vector<std::unique_ptr<grpc::CallbackGenericService>>();
-  std::lock_guard<std::mutex> lock(mu);
+  absl::MutexLock lock(&mu);
   return kept->emplace_back(std::make_unique<grpc::CallbackGenericService>()).get();
 }
 

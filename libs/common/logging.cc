@@ -3,17 +3,17 @@
 #include <atomic>
 #include <cctype>
 #include <cstdio>
-#include <mutex>
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
 namespace upshift {
 namespace {
 
-std::mutex log_mu;
+absl::Mutex log_mu(absl::kConstInit);
 std::string& LogName() {
   static std::string* name = new std::string("upshift");
   return *name;
@@ -37,7 +37,7 @@ void Write(const char* level, absl::string_view message) {
   std::string text = RedactSecrets(message);
   std::string line;
   if (log_format.load() == LogFormat::kJson) {
-    std::lock_guard<std::mutex> lock(log_mu);
+    absl::MutexLock lock(&log_mu);
     line = absl::StrCat("{\"time\":\"", absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", now, absl::UTCTimeZone()),
                         "\",\"level\":\"", level, "\",\"service\":", JsonString(LogName()),
                         ",\"message\":", JsonString(text));
@@ -52,12 +52,12 @@ void Write(const char* level, absl::string_view message) {
     }
     line += "}\n";
   } else {
-    std::lock_guard<std::mutex> lock(log_mu);
+    absl::MutexLock lock(&log_mu);
     line = absl::StrCat(std::string(1, std::toupper(static_cast<unsigned char>(level[0]))), " ",
                         absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", now, absl::UTCTimeZone()), " ", LogName(), ": ",
                         EscapeControl(text), "\n");
   }
-  std::lock_guard<std::mutex> lock(log_mu);
+  absl::MutexLock lock(&log_mu);
   std::fwrite(line.data(), 1, line.size(), stderr);
 }
 
@@ -143,7 +143,7 @@ LogScope::~LogScope() { current_scope = outer_; }
 void SetLogFormat(LogFormat format) { log_format.store(format); }
 
 void SetLogName(absl::string_view name) {
-  std::lock_guard<std::mutex> lock(log_mu);
+  absl::MutexLock lock(&log_mu);
   LogName() = std::string(name);
 }
 void LogInfo(absl::string_view message) { Write("info", message); }

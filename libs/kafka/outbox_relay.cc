@@ -11,9 +11,8 @@ OutboxRelay::OutboxRelay(OutboxDrain drain, Publisher& publisher, absl::Duration
     : drain_(std::move(drain)), publisher_(publisher), poll_interval_(poll_interval) {}
 
 void OutboxRelay::Wake() {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   woken_ = true;
-  cv_.notify_all();
 }
 
 absl::StatusOr<int> OutboxRelay::RelayOnce() {
@@ -40,8 +39,9 @@ void OutboxRelay::Run(const StopToken& stop) {
     } else {
       failures = 0;
     }
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, absl::ToChronoNanoseconds(wait), [&] { return woken_ || stop.stopped(); });
+    // Woken by Wake(), which the runtime also calls at the stop.
+    absl::MutexLock lock(&mu_);
+    mu_.AwaitWithTimeout(absl::Condition(&woken_), wait);
     woken_ = false;
   }
 }

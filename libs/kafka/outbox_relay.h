@@ -2,12 +2,11 @@
 #define UPSHIFT_LIBS_KAFKA_OUTBOX_RELAY_H_
 
 #include <atomic>
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "libs/common/stop_token.h"
 #include "libs/kafka/publisher.h"
@@ -40,9 +39,8 @@ class OutboxRelay {
   OutboxDrain drain_;
   Publisher& publisher_;
   const absl::Duration poll_interval_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool woken_ = false;
+  absl::Mutex mu_;
+  bool woken_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 // How many records wait in an outbox, and how long the oldest has waited.

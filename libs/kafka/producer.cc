@@ -14,16 +14,16 @@ namespace {
 
 // One Publish call's wait for its records' delivery reports.
 struct BatchWaiter {
-  std::mutex mu;
-  std::condition_variable cv;
-  int pending = 0;
-  absl::Status status;
+  absl::Mutex mu;
+  int pending ABSL_GUARDED_BY(mu) = 0;
+  absl::Status status ABSL_GUARDED_BY(mu);
 
   void Done(const absl::Status& s) {
-    std::lock_guard<std::mutex> lock(mu);
+    absl::MutexLock lock(&mu);
     if (!s.ok() && status.ok()) status = s;
-    if (--pending == 0) cv.notify_all();
+    --pending;
   }
+  bool AllReported() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return pending == 0; }
 };
 
 class DeliveryReports final : public RdKafka::DeliveryReportCb {
@@ -108,7 +108,10 @@ KafkaProducer::~KafkaProducer() = default;
 absl::Status KafkaProducer::Publish(const std::vector<OutgoingRecord>& records) {
   if (records.empty()) return absl::OkStatus();
   BatchWaiter waiter;
-  waiter.pending = static_cast<int>(records.size());
+  {
+    absl::MutexLock lock(&waiter.mu);
+    waiter.pending = static_cast<int>(records.size());
+  }
   int produced = 0;
   for (const OutgoingRecord& r : records) {
     RdKafka::ErrorCode code;
@@ -136,13 +139,12 @@ absl::Status KafkaProducer::Publish(const std::vector<OutgoingRecord>& records) 
     }
     ++produced;
   }
-  std::unique_lock<std::mutex> lock(waiter.mu);
+  absl::MutexLock lock(&waiter.mu);
+  const absl::Condition reported(&waiter, &BatchWaiter::AllReported);
   // librdkafka reports every produced record within message.timeout.ms; the margin covers the poller.
-  bool done = waiter.cv.wait_for(lock, absl::ToChronoMilliseconds(impl_->delivery_timeout + absl::Seconds(5)),
-                                 [&] { return waiter.pending == 0; });
-  if (!done) {
+  if (!waiter.mu.AwaitWithTimeout(reported, impl_->delivery_timeout + absl::Seconds(5))) {
     // Cannot return while librdkafka may still touch `waiter`: wait for the reports without limit.
-    waiter.cv.wait(lock, [&] { return waiter.pending == 0; });
+    waiter.mu.Await(reported);
     return absl::DeadlineExceededError("kafka delivery timed out");
   }
   return waiter.status;

@@ -104,7 +104,7 @@ void Family::Increment(const Labels& labels, double by) {
   if (type_ == Type::kCounter && by < 0) return;
   Sample* sample = nullptr;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     sample = type_ == Type::kHistogram ? nullptr : Find(labels);
     if (sample != nullptr) sample->value += by;
   }
@@ -114,7 +114,7 @@ void Family::Increment(const Labels& labels, double by) {
 void Family::Set(const Labels& labels, double value) {
   Sample* sample = nullptr;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     sample = type_ == Type::kHistogram ? nullptr : Find(labels);
     if (sample != nullptr) sample->value = value;
   }
@@ -124,7 +124,7 @@ void Family::Set(const Labels& labels, double value) {
 void Family::Observe(const Labels& labels, double value) {
   Sample* sample = nullptr;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     sample = type_ == Type::kHistogram ? Find(labels) : nullptr;
     if (sample != nullptr) {
       for (size_t i = 0; i < bounds_.size(); ++i) {
@@ -141,12 +141,12 @@ void Family::Observe(const Labels& labels, double value) {
 }
 
 void Family::Clear() {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   samples_.clear();
 }
 
 void Family::Write(std::string& out) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   absl::StrAppend(&out, "# HELP ", name_, " ", EscapeHelp(help_), "\n# TYPE ", name_, " ", TypeName(type_), "\n");
   // A family without labels is shown at zero before its first sample, so that rate() sees it start.
   if (samples_.empty() && label_names_.empty()) {
@@ -178,7 +178,7 @@ void Family::Write(std::string& out) const {
 
 Family& Registry::Add(const std::string& name, const std::string& help, Type type,
                       std::vector<std::string> label_names, std::vector<double> buckets) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   std::unique_ptr<Family>& family = families_[name];
   if (family == nullptr) {
     family = std::make_unique<Family>(name, help, type, std::move(label_names), std::move(buckets));
@@ -200,24 +200,24 @@ Family& Registry::Histogram(const std::string& name, const std::string& help, st
 }
 
 int Registry::OnScrape(std::function<void()> collect) {
-  std::lock_guard<std::mutex> lock(scrape_mu_);
+  absl::MutexLock lock(&scrape_mu_);
   collectors_[next_collector_] = std::move(collect);
   return next_collector_++;
 }
 
 void Registry::RemoveOnScrape(int id) {
-  std::lock_guard<std::mutex> lock(scrape_mu_);
+  absl::MutexLock lock(&scrape_mu_);
   collectors_.erase(id);
 }
 
 std::string Registry::Expose() {
   {
-    std::lock_guard<std::mutex> lock(scrape_mu_);
+    absl::MutexLock lock(&scrape_mu_);
     for (const auto& [id, collect] : collectors_) collect();
   }
   std::vector<const Family*> families;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     for (const auto& [name, family] : families_) families.push_back(family.get());
   }
   std::string out;

@@ -8,11 +8,11 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
 namespace upshift::metrics {
@@ -50,14 +50,14 @@ class Family {
     std::vector<uint64_t> buckets;   // per upper bound, not cumulative
     uint64_t count = 0;              // histogram
   };
-  Sample* Find(const Labels& labels);  // with mu_ held; nullptr on a label count mismatch
+  Sample* Find(const Labels& labels) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);  // nullptr on a label count mismatch
 
   const std::string name_, help_;
   const Type type_;
   const std::vector<std::string> label_names_;
   const std::vector<double> bounds_;
-  mutable std::mutex mu_;
-  std::map<Labels, Sample> samples_;
+  mutable absl::Mutex mu_;
+  std::map<Labels, Sample> samples_ ABSL_GUARDED_BY(mu_);
 };
 
 class Registry {
@@ -80,11 +80,11 @@ class Registry {
  private:
   Family& Add(const std::string& name, const std::string& help, Type type, std::vector<std::string> label_names,
               std::vector<double> buckets);
-  std::mutex mu_;  // families_
-  std::map<std::string, std::unique_ptr<Family>> families_;
-  std::mutex scrape_mu_;  // collectors_; held while they run, so that one is never removed mid-call
-  std::map<int, std::function<void()>> collectors_;
-  int next_collector_ = 0;
+  absl::Mutex mu_;
+  std::map<std::string, std::unique_ptr<Family>> families_ ABSL_GUARDED_BY(mu_);
+  absl::Mutex scrape_mu_;  // held while the collectors run, so that one is never removed mid-call
+  std::map<int, std::function<void()>> collectors_ ABSL_GUARDED_BY(scrape_mu_);
+  int next_collector_ ABSL_GUARDED_BY(scrape_mu_) = 0;
 };
 
 // The process's registry, which the libraries (consumers, gRPC servers, pools) and the services use.

@@ -80,7 +80,7 @@ Pool::Pool(std::string conninfo, int size, absl::Duration acquire_timeout, std::
       "upshift_pg_pool_connections", "Connections of a PostgreSQL pool: open, idle, and the most it opens (max)",
       {"pool", "state"});
   scrape_hook_ = metrics::Default().OnScrape([this] {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     connections.Set({name_, "open"}, open_);
     connections.Set({name_, "idle"}, static_cast<double>(idle_.size()));
     connections.Set({name_, "max"}, size_);
@@ -136,11 +136,11 @@ std::unique_ptr<pqxx::connection> Pool::Acquire(absl::Status* error) {
       "upshift_pg_pool_exhausted_total", "Callers that gave up waiting for a connection (RESOURCE_EXHAUSTED)",
       {"pool"});
   {
-    std::unique_lock<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     const bool full = idle_.empty() && open_ >= size_;
     const absl::Time wait_start = absl::Now();
-    bool available = cv_.wait_for(lock, absl::ToChronoMilliseconds(acquire_timeout_),
-                                  [&] { return !idle_.empty() || open_ < size_; });
+    auto free = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !idle_.empty() || open_ < size_; };
+    bool available = mu_.AwaitWithTimeout(absl::Condition(&free), acquire_timeout_);
     if (full) {
       waits.Increment({name_});
       waited.ObserveDuration({name_}, absl::Now() - wait_start);
@@ -165,21 +165,19 @@ std::unique_ptr<pqxx::connection> Pool::Acquire(absl::Status* error) {
     if (error->code() == absl::StatusCode::kInternal) *error = absl::UnavailableError(e.what());
     // A connection string libpq cannot use fails the same way forever: not worth a retry.
     if (absl::Status usable = CheckConnInfo(conninfo_); !usable.ok()) *error = usable;
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     --open_;
-    cv_.notify_one();
     return nullptr;
   }
 }
 
 void Pool::Release(std::unique_ptr<pqxx::connection> conn) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (conn != nullptr && conn->is_open()) {
     idle_.push_back(std::move(conn));
   } else {
     --open_;
   }
-  cv_.notify_one();
 }
 
 absl::Status Pool::Transact(const std::function<absl::Status(pqxx::work&)>& fn, int attempts) {

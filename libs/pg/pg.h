@@ -4,12 +4,10 @@
 // PostgreSQL plumbing for adapter .cc files only: no service logic header includes this file, so
 // libpqxx stays out of every public interface. libpqxx exceptions stop here and become absl::Status.
 
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <pqxx/pqxx>
 #include <string>
 #include <utility>
@@ -18,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
 namespace upshift::pg {
@@ -80,10 +79,9 @@ class Pool {
   const int size_;
   const absl::Duration acquire_timeout_;
   const std::string name_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::unique_ptr<pqxx::connection>> idle_;
-  int open_ = 0;
+  absl::Mutex mu_;
+  std::vector<std::unique_ptr<pqxx::connection>> idle_ ABSL_GUARDED_BY(mu_);
+  int open_ ABSL_GUARDED_BY(mu_) = 0;
   int scrape_hook_ = -1;
 };
 

@@ -1,10 +1,9 @@
 #ifndef UPSHIFT_SERVICES_STATUS_CHANGE_HUB_H_
 #define UPSHIFT_SERVICES_STATUS_CHANGE_HUB_H_
 
-#include <condition_variable>
 #include <cstdint>
-#include <mutex>
 
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
 namespace upshift::status {
@@ -18,9 +17,8 @@ class ChangeHub {
   uint64_t Wait(uint64_t seen, absl::Duration timeout);
 
  private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  uint64_t generation_ = 0;
+  absl::Mutex mu_;
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace upshift::status

@@ -17,7 +17,7 @@ DatabaseView::DatabaseView(HostingServer& hosting, StatusStore& store, const Cat
 std::string DatabaseView::VersionOf(const std::string& name, const DatabaseRecord* record) {
   if (record != nullptr && !record->version.empty()) return record->version;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (not_application_.count(name) > 0) return "";
   }
   absl::StatusOr<std::string> version = hosting_.ReadVersion(name, catalog_.version_query());
@@ -26,7 +26,7 @@ std::string DatabaseView::VersionOf(const std::string& name, const DatabaseRecor
     return *version;
   }
   if (version.status().code() == absl::StatusCode::kFailedPrecondition) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     not_application_.insert(name);
   }
   return "";

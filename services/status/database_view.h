@@ -3,12 +3,12 @@
 
 #include <functional>
 #include <map>
-#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "libs/catalog/catalog.h"
 #include "libs/hosting/hosting_server.h"
 #include "services/status/status_store.h"
@@ -53,8 +53,8 @@ class DatabaseView {
   StatusStore& store_;
   const Catalog& catalog_;
   const std::vector<std::string> reserved_;
-  std::mutex mu_;
-  std::set<std::string> not_application_;  // databases whose version query failed
+  absl::Mutex mu_;
+  std::set<std::string> not_application_ ABSL_GUARDED_BY(mu_);  // databases whose version query failed
 };
 
 }  // namespace upshift::status
