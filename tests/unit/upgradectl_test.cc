@@ -1,0 +1,98 @@
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "libs/common/time.h"
+#include "tools/upgradectl/commands.h"
+#include "tools/upgradectl/printers.h"
+
+namespace upshift::ctl {
+namespace {
+
+using namespace upgrade::v1;
+
+TEST(UpgradectlPrinters, AProductionUpgradeShowsItsDowntimeAndItsReport) {
+  Upgrade u;
+  u.set_upgrade_id("0f8fad5b-d9cb-469f-a165-70867728950e");
+  u.set_database("acme");
+  u.set_purpose(PURPOSE_PRODUCTION);
+  u.set_from_version("16.0");
+  u.set_target_version("18.0");
+  u.set_state(STATE_SUCCEEDED);
+  ToProto(absl::FromUnixSeconds(1'800'000'000), u.mutable_created_at());
+  ToProto(absl::Seconds(12), u.mutable_estimated_downtime());
+  ToProto(absl::FromUnixSeconds(1'800'000'100), u.mutable_offline_at());
+  ToProto(absl::FromUnixSeconds(1'800'000'110) + absl::Milliseconds(340), u.mutable_online_at());
+  StepReport* step = u.mutable_report()->add_steps();
+  step->set_hop("16.0->17.0");
+  step->set_step("01_add_column");
+  step->set_duration_ms(1500);
+  step->set_rows_affected(42);
+  const std::string text = FormatUpgrade(u);
+  EXPECT_TRUE(absl::StrContains(text, "state     STATE_SUCCEEDED\n")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "versions  16.0 -> 18.0\n")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "created   2027-01-15 08:00:00 UTC\n")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "finished  -\n")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "downtime  estimated 12s, offline 10.3s\n")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "          step 16.0->17.0/01_add_column: 1500 ms, 42 rows\n")) << text;
+  EXPECT_FALSE(absl::StrContains(text, "copy      ")) << text;
+}
+
+TEST(UpgradectlPrinters, ACopyIsNestedUnderItsDatabaseWithItsTagsAndExpiry) {
+  Database copy;
+  copy.set_name("acme_test_0f8fad5b");
+  copy.set_version("18.0");
+  copy.set_online(true);
+  copy.add_tags(TAG_TEST_COPY);
+  ToProto(absl::FromUnixSeconds(1'800'000'000), copy.mutable_expires_at());
+  EXPECT_EQ(FormatDatabaseRow(copy, true),
+            "  └─ acme_test_0f8fad5b                      18.0     yes     [Test copy] [expires 2027-01-15]\n");
+  Database main;
+  main.set_name("acme");
+  main.add_tags(TAG_UPGRADE_IN_PROGRESS);
+  EXPECT_EQ(FormatDatabaseRow(main, false),
+            "acme                                         -        no      [Upgrade in progress]\n");
+}
+
+TEST(UpgradectlPrinters, AWatchLineSaysTheStepAndWhatIsLeft) {
+  Upgrade u;
+  u.set_state(STATE_MIGRATING);
+  u.set_current_step("02_rename");
+  u.set_progress_percent(40);
+  u.mutable_estimated_remaining()->set_seconds(30);
+  ToProto(absl::FromUnixSeconds(1'800'000'000), u.mutable_updated_at());
+  EXPECT_EQ(FormatWatchLine(u), "2027-01-15 08:00:00 UTC  STATE_MIGRATING  40% 02_rename about 30 s left \n");
+}
+
+TEST(UpgradectlCommands, TheUsageNamesEveryCommandOnceWithItsOperands) {
+  const std::string usage = UsageText();
+  std::set<std::string> names;
+  for (const Command& c : Commands()) {
+    EXPECT_TRUE(names.insert(c.name).second) << c.name << " twice";
+    EXPECT_TRUE(absl::StrContains(usage, absl::StrCat("\n  ", c.name, c.operands.empty() ? "" : " ", c.operands, "\n")))
+        << c.name;
+    EXPECT_LE(c.min_operands, c.max_operands) << c.name;
+    EXPECT_NE(c.run, nullptr) << c.name;
+  }
+  EXPECT_EQ(names.size(), 13u);
+}
+
+TEST(UpgradectlCommands, AnUnknownCommandOrAWrongOperandCountIsUsageBeforeAnyCall) {
+  // No credentials: a command that passed these checks would say so, and still be usage (2).
+  Settings settings;
+  EXPECT_EQ(ctl::Run({"upgradectl"}, settings, nullptr), kUsage);
+  EXPECT_EQ(ctl::Run({"upgradectl", "frobnicate"}, settings, nullptr), kUsage);
+  EXPECT_EQ(ctl::Run({"upgradectl", "show"}, settings, nullptr), kUsage);
+  EXPECT_EQ(ctl::Run({"upgradectl", "probe", "a", "b", "c"}, settings, nullptr), kUsage);
+  // A server that is not there: the command ran, and says it could not reach it.
+  settings.status_addr = "127.0.0.1:1";
+  settings.timeout = absl::Milliseconds(200);
+  EXPECT_EQ(ctl::Run({"upgradectl", "show", "0f8fad5b-d9cb-469f-a165-70867728950e"}, settings,
+                grpc::InsecureChannelCredentials()),
+            kUnreachable);
+}
+
+}  // namespace
+}  // namespace upshift::ctl

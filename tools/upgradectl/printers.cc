@@ -1,0 +1,169 @@
+#include "tools/upgradectl/printers.h"
+
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "libs/common/time.h"
+
+namespace upshift::ctl {
+
+using namespace upgrade::v1;
+
+std::string TagName(int tag) {
+  switch (tag) {
+    case TAG_UPGRADE_IN_PROGRESS:
+      return "Upgrade in progress";
+    case TAG_UPGRADE_FAILED:
+      return "Upgrade failed";
+    case TAG_TEST_COPY:
+      return "Test copy";
+    case TAG_OFFLINE:
+      return "Offline";
+    case TAG_RESTORE_POINT:
+      return "Restore point";
+    case TAG_CHECK_COPY:
+      return "Check copy";
+    default:
+      return Tag_Name(static_cast<Tag>(tag));
+  }
+}
+
+std::string When(const google::protobuf::Timestamp& ts) {
+  if (ts.seconds() == 0 && ts.nanos() == 0) return "-";
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", FromProto(ts), absl::UTCTimeZone());
+}
+
+std::string PurposeWord(int purpose) {
+  return purpose == PURPOSE_TEST ? "test" : purpose == PURPOSE_PRODUCTION ? "production" : "check";
+}
+
+namespace {
+
+std::string Rounded(absl::Duration d, absl::Duration unit) { return absl::FormatDuration(absl::Trunc(d, unit)); }
+
+void AppendReport(const IntegrityReport& r, std::string& out) {
+  absl::StrAppend(&out, "report    ", r.tables_size() > 0 ? "table: rows before -> after" : "what ran and was checked",
+                  "\n");
+  for (const TableReport& t : r.tables()) {
+    absl::StrAppendFormat(&out, "          %s: %d -> %d%s\n", t.table(), t.rows_before(), t.rows_after(),
+                          t.declared_unchanged()
+                              ? (t.content_unchanged() ? "  (declared unchanged: identical)" : "  (CHANGED)")
+                              : "");
+  }
+  for (const std::string& c : r.constraints_validated()) absl::StrAppend(&out, "          constraint ", c, " validated\n");
+  for (const CheckReport& c : r.checks()) {
+    absl::StrAppend(&out, "          ", c.kind(), " ", c.name(), ": ", c.passed() ? "passed" : "FAILED, ", c.detail(),
+                    "\n");
+  }
+  for (const StepReport& s : r.steps()) {
+    absl::StrAppendFormat(&out, "          step %s/%s: %d ms, %d rows\n", s.hop(), s.step(), s.duration_ms(),
+                          s.rows_affected());
+  }
+}
+
+}  // namespace
+
+std::string FormatUpgrade(const Upgrade& u) {
+  std::string out;
+  absl::StrAppend(&out, "upgrade   ", u.upgrade_id(), "\n", "database  ", u.database(), "\n");
+  if (!u.tenant().empty()) absl::StrAppend(&out, "tenant    ", u.tenant(), "\n");
+  absl::StrAppend(&out, "purpose   ", Purpose_Name(u.purpose()), "\n", "versions  ", u.from_version(), " -> ",
+                  u.target_version(), "\n", "state     ", State_Name(u.state()), "\n");
+  if (!u.test_database().empty()) absl::StrAppend(&out, "copy      ", u.test_database(), "\n");
+  if (!u.restore_point().empty()) absl::StrAppend(&out, "restore   ", u.restore_point(), "\n");
+  absl::StrAppend(&out, "created   ", When(u.created_at()), "\n", "finished  ", When(u.finished_at()), "\n");
+  if (!u.current_step().empty()) {
+    absl::StrAppend(&out, "progress  ", u.progress_percent(), "% (", u.current_step(), ")\n");
+  }
+  if (u.stalled()) absl::StrAppend(&out, "STALLED   no worker reported since ", When(u.last_activity_at()), "\n");
+  if (u.cancellable()) absl::StrAppend(&out, "cancel    possible (upgradectl cancel ", u.upgrade_id(), ")\n");
+  if (u.has_estimated_downtime()) {
+    absl::StrAppend(&out, "downtime  estimated ", Rounded(FromProto(u.estimated_downtime()), absl::Milliseconds(100)));
+    if (u.has_offline_at() && u.has_online_at()) {
+      absl::StrAppend(&out, ", offline ",
+                      Rounded(FromProto(u.online_at()) - FromProto(u.offline_at()), absl::Milliseconds(100)));
+    } else if (u.has_estimated_remaining()) {
+      absl::StrAppend(&out, ", about ", Rounded(FromProto(u.estimated_remaining()), absl::Seconds(1)), " left");
+    }
+    absl::StrAppend(&out, "\n");
+  }
+  if (!u.error().empty()) absl::StrAppend(&out, "error     ", u.error(), "\n");
+  if (u.report().ByteSizeLong() > 0) AppendReport(u.report(), out);
+  if (u.source_rows_size() > 0) {
+    absl::StrAppend(&out, "rows      table: source / copy\n");
+    for (int i = 0; i < u.source_rows_size(); ++i) {
+      const int64_t copy = i < u.copy_rows_size() ? u.copy_rows(i).rows() : -1;
+      absl::StrAppendFormat(&out, "          %s: %d / %d\n", u.source_rows(i).table(), u.source_rows(i).rows(), copy);
+    }
+  }
+  return out;
+}
+
+std::string DatabaseHeader() { return absl::StrFormat("%-44s %-8s %-7s %s\n", "DATABASE", "VERSION", "ONLINE", "TAGS"); }
+
+std::string FormatDatabaseRow(const Database& db, bool nested) {
+  std::vector<std::string> tags;
+  for (int t : db.tags()) tags.push_back(TagName(t));
+  if (db.has_expires_at()) tags.push_back(absl::StrCat("expires ", When(db.expires_at()).substr(0, 10)));
+  return absl::StrFormat("%s%-*s %-8s %-7s %s\n", nested ? "  └─ " : "", nested ? 39 : 44, db.name(),
+                         db.version().empty() ? "-" : db.version(), db.online() ? "yes" : "no",
+                         tags.empty() ? "" : absl::StrCat("[", absl::StrJoin(tags, "] ["), "]"));
+}
+
+std::string FormatWatchLine(const Upgrade& u) {
+  std::string detail = u.state() == STATE_MIGRATING && !u.current_step().empty()
+                           ? absl::StrCat(u.progress_percent(), "% ", u.current_step(), " ")
+                           : "";
+  if (u.has_estimated_remaining() && u.estimated_remaining().seconds() > 0 && u.state() != STATE_SUCCEEDED) {
+    absl::StrAppend(&detail, "about ", u.estimated_remaining().seconds(), " s left ");
+  }
+  if (u.stalled()) absl::StrAppend(&detail, "STALLED: no worker reported since ", When(u.last_activity_at()), " ");
+  return absl::StrCat(When(u.updated_at()), "  ", absl::StrFormat("%-16s", State_Name(u.state())), " ", detail,
+                      u.test_database().empty() ? "" : absl::StrCat("copy ", u.test_database(), " "), u.error(), "\n");
+}
+
+std::string FormatUpgradeRow(const Upgrade& u) {
+  return absl::StrFormat("%s  %-10s %s -> %-6s %-16s %s\n", u.upgrade_id(), Purpose_Name(u.purpose()).substr(8),
+                         u.from_version(),
+                         u.target_version(), State_Name(u.state()), When(u.created_at()));
+}
+
+std::string AuditHeader() {
+  return absl::StrFormat("%-23s %-24s %-18s %-15s %-24s %-36s %s\n", "TIME", "WHO", "TENANT", "CALL", "DATABASE",
+                         "UPGRADE", "ANSWER");
+}
+
+std::string FormatAuditRow(const AuditRecord& r) {
+  const std::string call = r.method().substr(r.method().rfind('/') + 1);
+  std::string answer = absl::StatusCodeToString(static_cast<absl::StatusCode>(r.code()));
+  if (r.code() != 0) absl::StrAppend(&answer, ": ", r.message());
+  return absl::StrFormat("%-23s %-24s %-18s %-15s %-24s %-36s %s  (from %s)\n", When(r.at()),
+                         absl::StrCat(r.subject(), r.by_operator() ? " (operator)" : ""), r.tenant(), call,
+                         r.database(), r.upgrade_id(), answer, r.peer());
+}
+
+std::string FormatBacklog(const GetBacklogResponse& backlog) {
+  std::string out = absl::StrFormat("%-20s %8s %10s %8s\n", "GROUP", "WAITING", "IN FLIGHT", "STALLED");
+  for (const WorkerBacklog& g : backlog.groups()) {
+    absl::StrAppendFormat(&out, "%-20s %8d %10d %8d\n", g.group(), g.waiting(), g.in_flight(), g.stalled());
+  }
+  return out;
+}
+
+std::string FormatOptions(const GetUpgradeOptionsResponse& options) {
+  std::string out = absl::StrCat("database ", options.database(), " at version ", options.version(), "\n");
+  if (!options.active_upgrade_id().empty()) absl::StrAppend(&out, "upgrade ", options.active_upgrade_id(), " is in progress\n");
+  for (const TargetOption& o : options.options()) {
+    std::vector<std::string> purposes;
+    for (int p : o.purposes()) purposes.push_back(PurposeWord(p));
+    absl::StrAppendFormat(&out, "  -> %-8s %s\n", o.version(),
+                          purposes.empty() ? "(nothing can be ordered now)" : absl::StrJoin(purposes, ", "));
+  }
+  return out;
+}
+
+}  // namespace upshift::ctl
