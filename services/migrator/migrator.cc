@@ -1,31 +1,22 @@
 #include "services/migrator/migrator.h"
 
-#include <atomic>
-#include <future>
-#include <mutex>
-#include <set>
-#include <thread>
+#include <algorithm>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/time/clock.h"
 #include "libs/common/checksum.h"
-#include "libs/common/concurrent.h"
 #include "libs/common/logging.h"
 #include "libs/common/retry.h"
 #include "libs/common/status_macros.h"
 #include "libs/kafka/events.h"
+#include "services/migrator/check_runner.h"
+#include "services/migrator/integrity_audit.h"
+#include "services/migrator/lease_heartbeat.h"
 
 namespace upshift::migrator {
 
 namespace {
-
-// At most this many of a plan's checks run at once, each on a session of its own.
-constexpr size_t kCheckSessions = 3;
-
-// From this many rows in all, a plan's reads run side by side on sessions of their own. Below it a
-// read takes less than opening a session (a few milliseconds), and all of them share the plan's.
-constexpr int64_t kSideBySideFromRows = 100000;
 
 // The application's tables from counts the cloner took (which include the platform's own schema).
 Migrator::RowCounts ApplicationRows(const google::protobuf::RepeatedPtrField<upgrade::v1::TableCount>& counts) {
@@ -54,62 +45,14 @@ absl::Status Migrator::Handle(const ConsumedRecord& record) {
   return MigrateInPlace(order, ApplicationRows(event.snapshot_succeeded().rows()));
 }
 
-absl::StatusOr<std::vector<std::string>> Migrator::RunChecks(const std::string& database,
-                                                          const std::vector<Check>& checks, const std::string& kind,
-                                                          size_t sessions, upgrade::v1::IntegrityReport* report) {
-  // Checks only read: they may run side by side, each on a session of its own.
-  std::vector<absl::StatusOr<bool>> results(checks.size(), absl::UnknownError("not run"));
-  ForEachConcurrently(checks.size(), sessions,
-                      [&](size_t i) { results[i] = target_.RunCheck(database, checks[i].sql); });
-  for (const absl::StatusOr<bool>& passed : results) {
-    if (IsRetryable(passed.status())) return passed.status();
-  }
-  std::vector<std::string> findings;
-  for (size_t i = 0; i < checks.size(); ++i) {
-    const absl::StatusOr<bool>& passed = results[i];
-    upgrade::v1::CheckReport* r = report->add_checks();
-    r->set_kind(kind);
-    r->set_name(checks[i].name);
-    r->set_passed(passed.ok() && *passed);
-    if (r->passed()) continue;
-    r->set_detail(passed.ok() ? "returned false" : absl::StrCat("failed: ", passed.status().message()));
-    findings.push_back(absl::StrCat(kind, " ", checks[i].name, " ", r->detail()));
-  }
-  return findings;
-}
-
-absl::Status Migrator::RunPlan(const std::string& database, const upgrade::v1::Order& order,
-                               const WorkClaim& claim, bool neutralize,
-                              const std::string& fence, const std::optional<RowCounts>& before,
-                              upgrade::v1::IntegrityReport* report) {
+absl::Status Migrator::RunPlan(const PlanRun& run, upgrade::v1::IntegrityReport* report) {
+  const std::string& database = run.database;
+  const upgrade::v1::Order& order = run.order;
+  const std::string& fence = run.fence;
   UPSHIFT_ASSIGN_OR_RETURN(std::vector<Hop> plan, catalog_.Plan(order.from_version(), order.target_version()));
-  // "Before" comes from the counts taken when the copy or restore point was made: no second full
-  // count (inside the offline window, for Production), and a resumed run reports the same "before".
-  RowCounts rows_before;
-  if (before.has_value() && !before->empty()) {
-    rows_before = *before;
-  } else {
-    UPSHIFT_ASSIGN_OR_RETURN(rows_before, target_.CountRows(database));
-  }
-  int64_t total_rows = 0;
-  for (const auto& [table, rows] : rows_before) total_rows += rows;
-  // Deferred, a read runs on this thread when its result is asked for: one session does everything.
-  const std::launch beside = total_rows >= kSideBySideFromRows ? std::launch::async : std::launch::deferred;
-  const size_t check_sessions = beside == std::launch::async ? kCheckSessions : 1;
-  // The checksums of the tables declared unchanged are read from a snapshot taken before the first
-  // step, on a session of their own, while the steps run: on a large database they take as long as
-  // the steps.
-  std::promise<void> pinned;
-  std::once_flag pinned_once;
-  auto pin = [&] { std::call_once(pinned_once, [&] { pinned.set_value(); }); };
-  std::future<void> snapshot_fixed = pinned.get_future();
-  std::future<absl::StatusOr<std::map<std::string, std::string>>> sums_before_read = std::async(beside, [&] {
-    auto sums = target_.ChecksumTables(database, catalog_.unchanged_tables(), pin);
-    pin();
-    return sums;
-  });
-  if (beside == std::launch::deferred) sums_before_read.wait();  // runs it now, before the steps
-  snapshot_fixed.wait();
+  UPSHIFT_ASSIGN_OR_RETURN(std::unique_ptr<IntegrityAudit> audit,
+                           IntegrityAudit::Begin(catalog_, target_, database, run.before));
+  CheckRunner& checks = audit->checks();
   UPSHIFT_ASSIGN_OR_RETURN(std::string current, target_.ReadVersion(database, catalog_.version_query()));
   int total = 0, done = 0;
   for (const Hop& hop : plan) total += static_cast<int>(hop.steps.size());
@@ -124,14 +67,13 @@ absl::Status Migrator::RunPlan(const std::string& database, const upgrade::v1::O
     std::string label = absl::StrCat(hop.from, "->", hop.to);
     // Every pre-check of the hop runs, so that one run reports every problem to fix.
     UPSHIFT_ASSIGN_OR_RETURN(std::vector<std::string> findings,
-                             RunChecks(database, hop.pre_checks, absl::StrCat("pre-check of hop ", label),
-                                       check_sessions, report));
+                             checks.Run(database, hop.pre_checks, absl::StrCat("pre-check of hop ", label), report));
     if (!findings.empty()) {
       std::string error = absl::StrJoin(findings, "; ");
       if (h + 1 < plan.size()) absl::StrAppend(&error, " (later hops were not checked)");
       return absl::FailedPreconditionError(error);
     }
-    UPSHIFT_RETURN_IF_ERROR(claim.Held());
+    UPSHIFT_RETURN_IF_ERROR(run.claim.Held());
     for (const Step& step : hop.steps) {
       if (step.superuser) {
         LogWarning(absl::StrCat(database, ": ", label, "/", step.name,
@@ -148,7 +90,7 @@ absl::Status Migrator::RunPlan(const std::string& database, const upgrade::v1::O
     }
     for (const Step& step : hop.steps) {
       if (!hop.single_transaction) {
-        UPSHIFT_RETURN_IF_ERROR(claim.Held());
+        UPSHIFT_RETURN_IF_ERROR(run.claim.Held());
         UPSHIFT_ASSIGN_OR_RETURN(bool ran, target_.ApplyStep({database, label, step.name, step.checksum, step.sql,
                                                               fence, step.command, step.args, step.timeout,
                                                               step.superuser}));
@@ -166,55 +108,19 @@ absl::Status Migrator::RunPlan(const std::string& database, const upgrade::v1::O
     UPSHIFT_RETURN_IF_ERROR(target_.SetVersion(database, catalog_.set_version_sql(), hop.to, fence));
     current = hop.to;
   }
-  UPSHIFT_ASSIGN_OR_RETURN(auto sums_before, sums_before_read.get());
-  // What the plan left is read side by side (on a large database), each on a session of its own:
-  // the checksums and the row counts after it, the validation of the constraints it added NOT VALID
-  // (a scan under a lock that lets readers in), and the catalog's post-checks. The neutralization
-  // waits for all of them: it changes tables declared unchanged.
-  std::future<absl::StatusOr<std::map<std::string, std::string>>> sums_after_read =
-      std::async(beside, [&] { return target_.ChecksumTables(database, catalog_.unchanged_tables(), nullptr); });
-  std::future<absl::StatusOr<RowCounts>> counted_after =
-      std::async(beside, [&] { return target_.CountRows(database); });
-  std::future<absl::StatusOr<std::vector<std::string>>> validated_read =
-      std::async(beside, [&] { return target_.ValidateConstraints(database); });
+  // The neutralization waits for what the audit reads: it changes tables declared unchanged.
   upgrade::v1::IntegrityReport post_report;
-  absl::StatusOr<std::vector<std::string>> post_findings =
-      RunChecks(database, catalog_.post_checks(), "post-check", check_sessions, &post_report);
-  absl::StatusOr<std::map<std::string, std::string>> sums_after = sums_after_read.get();
-  absl::StatusOr<RowCounts> rows_after = counted_after.get();
-  absl::StatusOr<std::vector<std::string>> validated = validated_read.get();
-  UPSHIFT_RETURN_IF_ERROR(sums_after.status());
-  UPSHIFT_RETURN_IF_ERROR(rows_after.status());
-  for (const std::string& table : catalog_.unchanged_tables()) {
-    if (sums_before[table] != (*sums_after)[table]) {
-      return absl::FailedPreconditionError(absl::StrCat("integrity check: table ", table,
-                                                        " is declared unchanged by the catalog but the plan changed it"));
-    }
-  }
-  std::set<std::string> tables;
-  for (const auto& [table, rows] : rows_before) tables.insert(table);
-  for (const auto& [table, rows] : *rows_after) tables.insert(table);
-  for (const std::string& table : tables) {
-    upgrade::v1::TableReport* t = report->add_tables();
-    t->set_table(table);
-    t->set_rows_before(rows_before.count(table) ? rows_before[table] : 0);
-    t->set_rows_after(rows_after->count(table) ? rows_after->at(table) : 0);
-    if (sums_before.count(table)) {
-      t->set_declared_unchanged(true);
-      t->set_content_unchanged(true);
-    }
-  }
-  UPSHIFT_RETURN_IF_ERROR(validated.status());
-  for (const std::string& name : *validated) report->add_constraints_validated(name);
-  if (neutralize && !catalog_.neutralize_sql().empty()) {
+  absl::StatusOr<std::vector<std::string>> post_findings;
+  UPSHIFT_RETURN_IF_ERROR(audit->End(report, &post_report, &post_findings));
+  if (run.neutralize && !catalog_.neutralize_sql().empty()) {
     std::string sql = catalog_.neutralize_sql();
     UPSHIFT_RETURN_IF_ERROR(
         target_.ApplyStep({database, "neutralize", "neutralize", Fingerprint(sql), sql, fence}).status());
   }
   std::vector<std::string> findings;
-  if (neutralize) {
-    UPSHIFT_ASSIGN_OR_RETURN(findings, RunChecks(database, catalog_.neutralization_assertions(),
-                                                 "neutralization assertion", check_sessions, report));
+  if (run.neutralize) {
+    UPSHIFT_ASSIGN_OR_RETURN(findings,
+                             checks.Run(database, catalog_.neutralization_assertions(), "neutralization assertion", report));
     // A copy that could still email customers or run their jobs is never handed over.
     if (!findings.empty()) {
       return absl::FailedPreconditionError(absl::StrCat("the copy is not handed over: ", absl::StrJoin(findings, "; ")));
@@ -281,8 +187,7 @@ absl::Status Migrator::MigrateCopy(const upgrade::v1::Order& order, const std::o
   upgrade::v1::IntegrityReport report;
   // A check migrates its copy like a Test (later hops' pre-checks need the earlier hops applied) but
   // does not neutralize it: the copy is dropped, never handed over.
-  absl::Status ran =
-      RunPlan(order.test_database(), order, claim, /*neutralize=*/!check, /*fence=*/"", before, &report);
+  absl::Status ran = RunPlan({order.test_database(), order, claim, /*neutralize=*/!check, /*fence=*/"", before}, &report);
   if (!IsRetryable(ran)) AddHistory(order.test_database(), order, &report);
   // Before any event hands the copy on (to its owner, or to the cloner that drops it).
   target_.EndSession(order.test_database());
@@ -331,27 +236,13 @@ absl::Status Migrator::MigrateInPlace(const upgrade::v1::Order& order, const std
   started.mutable_migration_started();
   UPSHIFT_RETURN_IF_ERROR(PublishEvent(publisher_, started));
   absl::Time start = clock_.Now();
-  // The lease tells the cloner this upgrade is alive, even through one long step.
-  auto beat = [&] {
-    if (absl::Status s = target_.Heartbeat(db, order.upgrade_id()); !s.ok()) {
-      LogWarning(absl::StrCat("heartbeat of upgrade ", order.upgrade_id(), ": ", s.ToString()));
-    }
-  };
-  beat();
-  std::atomic<bool> done{false};
-  std::thread heartbeat([&] {
-    for (;;) {
-      absl::Time next = absl::Now() + heartbeat_interval_;
-      while (!done && absl::Now() < next) absl::SleepFor(absl::Milliseconds(20));
-      if (done) return;
-      beat();
-    }
-  });
   upgrade::v1::IntegrityReport report;
-  absl::Status ran =
-      RunPlan(db, order, claim, /*neutralize=*/false, /*fence=*/order.upgrade_id(), before, &report);
-  done = true;
-  heartbeat.join();
+  absl::Status ran;
+  {
+    // The lease tells the cloner this upgrade is alive, even through one long step.
+    LeaseHeartbeat lease(target_, db, order.upgrade_id(), heartbeat_interval_);
+    ran = RunPlan({db, order, claim, /*neutralize=*/false, /*fence=*/order.upgrade_id(), before}, &report);
+  }
   if (!IsRetryable(ran)) AddHistory(db, order, &report);
   // Before any event lets the cloner bring the database online or restore it.
   target_.EndSession(db);

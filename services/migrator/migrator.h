@@ -61,22 +61,21 @@ class Migrator {
   absl::Status MigrateInPlace(const upgrade::v1::Order& order, const std::optional<RowCounts>& before,
                               const WorkClaim& claim);
 
-  // Runs every one of `checks` in `database`, up to `sessions` at a time, recording each in `report`
-  // under `kind` in their order. Returns the findings (one per check that returned false or failed,
-  // for a person to read), or a retryable error.
-  absl::StatusOr<std::vector<std::string>> RunChecks(const std::string& database, const std::vector<Check>& checks,
-                                                     const std::string& kind, size_t sessions,
-                                                     upgrade::v1::IntegrityReport* report);
-
-  // Applies the plan to `database`, each step only while `claim` holds (else UNAVAILABLE: another
-  // replica took the plan over); a non-retryable error is the upgrade's failure, and `report`
-  // then holds what was checked up to it. `fence`: Production, the upgrade id whose lease the
-  // database must hold for anything to run. Fills `report`: row counts before and after, tables
-  // declared unchanged compared by checksum (a difference fails the plan), NOT VALID constraints
-  // validated, checks. A hop's pre-checks all run before it fails.
-  absl::Status RunPlan(const std::string& database, const upgrade::v1::Order& order, const WorkClaim& claim,
-                       bool neutralize, const std::string& fence, const std::optional<RowCounts>& before,
-                       upgrade::v1::IntegrityReport* report);
+  // One run of the plan.
+  struct PlanRun {
+    const std::string& database;  // the copy, or (Production) the database itself
+    const upgrade::v1::Order& order;
+    const WorkClaim& claim;  // each step runs only while it holds
+    bool neutralize;         // a Test's copy: neutralized, and its assertions checked, after the plan
+    std::string fence;       // Production: the upgrade id whose lease the database must hold
+    const std::optional<RowCounts>& before;  // the row counts measured when the copy was made
+  };
+  // Applies the plan, each step only while the claim holds (else UNAVAILABLE: another replica took
+  // the plan over); a non-retryable error is the upgrade's failure, and `report` then holds what
+  // was checked up to it. Fills `report`: row counts before and after, tables declared unchanged
+  // compared by checksum (a difference fails the plan), NOT VALID constraints validated, checks. A
+  // hop's pre-checks all run before it fails.
+  absl::Status RunPlan(const PlanRun& run, upgrade::v1::IntegrityReport* report);
 
   // Sets `report`'s steps from `database`'s migration history (a failure to read it is logged).
   void AddHistory(const std::string& database, const upgrade::v1::Order& order, upgrade::v1::IntegrityReport* report);

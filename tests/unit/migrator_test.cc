@@ -15,7 +15,9 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "libs/common/ids.h"
+#include "services/migrator/lease_heartbeat.h"
 #include "tests/unit/fakes.h"
 
 namespace upshift::migrator {
@@ -540,6 +542,28 @@ TEST(MigratorReport, NamesTheStepsThatRanAsTheSuperuser) {
   }
   EXPECT_EQ(as_superuser, (std::vector<std::string>{"17.0->18.0/02_rename_partner_phone"}));
   EXPECT_EQ(last.succeeded().report().steps_size(), 7);  // the six steps and the neutralization
+}
+
+}  // namespace
+}  // namespace upshift::migrator
+
+namespace upshift::migrator {
+namespace {
+
+// The lease is renewed at once, then every interval until the heartbeat is destroyed.
+TEST(LeaseHeartbeat, RenewsAtOnceThenEveryIntervalUntilDestroyed) {
+  FakeTarget target;
+  {
+    LeaseHeartbeat hourly(target, "acme", "0f8fad5b-d9cb-469f-a165-70867728950e", absl::Hours(1));
+    EXPECT_EQ(target.heartbeats.load(), 1);  // before the constructor returned
+  }  // destroyed at once: its wait for the next hour ends with it
+  EXPECT_EQ(target.heartbeats.load(), 1);
+  {
+    LeaseHeartbeat often(target, "acme", "0f8fad5b-d9cb-469f-a165-70867728950e", absl::Milliseconds(1));
+    const absl::Time until = absl::Now() + absl::Seconds(30);
+    while (target.heartbeats.load() < 4 && absl::Now() < until) absl::SleepFor(absl::Milliseconds(1));
+    EXPECT_GE(target.heartbeats.load(), 4);
+  }
 }
 
 }  // namespace
