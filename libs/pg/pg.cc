@@ -222,7 +222,7 @@ absl::Status Pool::Transact(const std::function<absl::Status(pqxx::work&)>& fn, 
       bool broken = !conn->is_open() || last.code() == absl::StatusCode::kUnavailable;
       if (broken) conn.reset();
       Release(std::move(conn));
-      if (committing && xid.has_value()) {
+      if (committing && broken && xid.has_value()) {
         // The connection went during COMMIT: the transaction may have committed. It is never run
         // again blindly (it may write an audit row or an outbox record twice): the server says.
         absl::StatusOr<bool> committed = Committed(*xid);
