@@ -33,12 +33,15 @@ absl::Status DatabaseNotFound(const std::string& name);
 using TableRowCounts = std::map<std::string, int64_t>;
 using TableChecksums = std::map<std::string, std::string>;
 
-// The PostgreSQL server that hosts the customers' databases. Database names given here must have
-// passed ValidateDatabaseName. Implementations are thread-safe. Every method may return
-// UNAVAILABLE when the server cannot be reached (retry later).
-class HostingServer {
+// The PostgreSQL server that hosts the customers' databases, seen through four narrow ports, one per
+// thing a caller does with it. Database names given here must have passed ValidateDatabaseName.
+// Implementations are thread-safe. Every method may return UNAVAILABLE when the server cannot be
+// reached (retry later).
+
+// Which databases the server holds, and what version each one is at.
+class DatabaseDirectory {
  public:
-  virtual ~HostingServer() = default;
+  virtual ~DatabaseDirectory() = default;
 
   // Every database except templates, `postgres` and the platform's reserved ones, by name.
   virtual absl::StatusOr<std::vector<HostedDatabase>> ListDatabases() = 0;
@@ -53,6 +56,12 @@ class HostingServer {
   // Runs the catalog's version query in `database`. NOT_FOUND: no such database.
   // FAILED_PRECONDITION: the query fails or returns no single value (not an application database).
   virtual absl::StatusOr<std::string> ReadVersion(const std::string& database, const std::string& version_query) = 0;
+};
+
+// What a database holds, measured: its size, its rows and its content.
+class DatabaseMeasures {
+ public:
+  virtual ~DatabaseMeasures() = default;
 
   // On-disk bytes of the whole database, system catalogs included (pg_database_size). Reads only
   // the file system: never waits for a lock a session holds on a table. NOT_FOUND: no such database.
@@ -67,6 +76,12 @@ class HostingServer {
 
   // A content checksum of every table outside the system schemas (order-independent), one snapshot.
   virtual absl::StatusOr<TableChecksums> ChecksumTables(const std::string& database) = 0;
+};
+
+// Databases made, replaced and dropped as whole files.
+class DatabaseCopier {
+ public:
+  virtual ~DatabaseCopier() = default;
 
   // CREATE DATABASE target TEMPLATE source with `strategy` ("wal_log" or "file_copy"), owned by the
   // source's owner (so the copy stays its tenant's).
@@ -84,6 +99,16 @@ class HostingServer {
 
   // DROP DATABASE IF EXISTS, ending its sessions first.
   virtual absl::Status DropDatabase(const std::string& name) = 0;
+
+  // Replaces `name` by `replacement` (dropped, then `replacement` renamed to `name`). NOT_FOUND
+  // when `replacement` does not exist (and `name` is left as it is).
+  virtual absl::Status ReplaceDatabase(const std::string& name, const std::string& replacement) = 0;
+};
+
+// Who may use a database: taking it offline for a Production upgrade, and the lease that fences it.
+class DatabaseAccess {
+ public:
+  virtual ~DatabaseAccess() = default;
 
   // Sets the applications' connection limit of the database (-1: no limit). 0 takes it offline: no
   // application's role may connect, while the platform and the owner's tenant login (which runs
@@ -103,11 +128,15 @@ class HostingServer {
   virtual absl::StatusOr<std::optional<absl::Duration>> LeaseAge(const std::string& database,
                                                                    const std::string& upgrade_id) = 0;
   virtual absl::Status DeleteLease(const std::string& database, const std::string& upgrade_id) = 0;
-
-  // Replaces `name` by `replacement` (dropped, then `replacement` renamed to `name`). NOT_FOUND
-  // when `replacement` does not exist (and `name` is left as it is).
-  virtual absl::Status ReplaceDatabase(const std::string& name, const std::string& replacement) = 0;
 };
+
+// One hosting server: its four ports, implemented together by an adapter over one connection pool.
+// It declares nothing of its own; a caller takes the narrowest port it needs, and only a caller
+// that needs all of them (the Production cutover) takes the whole server.
+class HostingServer : public DatabaseDirectory,
+                      public DatabaseMeasures,
+                      public DatabaseCopier,
+                      public DatabaseAccess {};
 
 }  // namespace upshift
 

@@ -12,9 +12,6 @@
 
 namespace upshift {
 
-absl::Status DatabaseNotFound(const std::string& name) {
-  return absl::NotFoundError(absl::StrCat("database \"", name, "\" does not exist on the hosting server"));
-}
 
 namespace {
 

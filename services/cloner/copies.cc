@@ -51,7 +51,7 @@ absl::Status TestCopies::Copy(const upgrade::v1::Order& order) {
                            "), which may have been written since; copying it with pg_dump | pg_restore"));
       UPSHIFT_RETURN_IF_ERROR(owned_.DropIfMade(order.upgrade_id(), order.test_database()).status());
       start = clock_.Now();
-      absl::StatusOr<TableRowCounts> dumped = hosting_.CloneByDump(order.database(), order.test_database());
+      absl::StatusOr<TableRowCounts> dumped = copier_.CloneByDump(order.database(), order.test_database());
       copy_took = clock_.Now() - start;
       if (IsRetryable(dumped.status())) return dumped.status();
       if (!dumped.ok()) return Fail(order, absl::StrCat("could not copy the database: ", dumped.status().message()));
@@ -65,7 +65,7 @@ absl::Status TestCopies::Copy(const upgrade::v1::Order& order) {
     done.emplace();
     ToProto(clock_.Now() - start, done->mutable_duration());
     ToProto(copy_took, done->mutable_copy_duration());
-    UPSHIFT_ASSIGN_OR_RETURN(int64_t source_bytes, hosting_.DataSizeBytes(order.database()));
+    UPSHIFT_ASSIGN_OR_RETURN(int64_t source_bytes, measures_.DataSizeBytes(order.database()));
     done->set_source_size_bytes(source_bytes);
     FillCounts(source_rows, done->mutable_source_rows());
     FillCounts(copy_rows, done->mutable_copy_rows());
@@ -85,18 +85,18 @@ absl::StatusOr<std::optional<TableRowCounts>> TestCopies::MakeCopy(const upgrade
   const std::string& target = order.test_database();
   std::string strategy;
   if (options_.method != CloneMethod::kDump) {
-    absl::StatusOr<std::string> chosen = StrategyFor(options_, hosting_, source);
+    absl::StatusOr<std::string> chosen = StrategyFor(options_, measures_, source);
     if (!chosen.ok()) return chosen.status();
     strategy = *std::move(chosen);
     LogInfo(absl::StrCat("copying ", source, " to ", target, " (CREATE DATABASE strategy ", strategy, ")"));
   }
   auto dump = [&]() -> absl::StatusOr<std::optional<TableRowCounts>> {
-    UPSHIFT_ASSIGN_OR_RETURN(TableRowCounts counted, hosting_.CloneByDump(source, target));
+    UPSHIFT_ASSIGN_OR_RETURN(TableRowCounts counted, copier_.CloneByDump(source, target));
     return std::optional<TableRowCounts>(std::move(counted));
   };
   auto copy = [&]() -> absl::StatusOr<std::optional<TableRowCounts>> {
     if (options_.method == CloneMethod::kDump) return dump();
-    UPSHIFT_RETURN_IF_ERROR(hosting_.CloneFromTemplate(source, target, strategy));
+    UPSHIFT_RETURN_IF_ERROR(copier_.CloneFromTemplate(source, target, strategy));
     return std::optional<TableRowCounts>();
   };
   // The rows a dump counted come out of the creation alongside its status.
@@ -124,11 +124,11 @@ absl::Status TestCopies::CountCopy(const upgrade::v1::Order& order, const std::o
   if (dumped.has_value()) {
     // A dump copied a snapshot of a source in use, and counted the source in it.
     *source_rows = *dumped;
-    UPSHIFT_ASSIGN_OR_RETURN(*copy_rows, hosting_.CountRows(order.test_database()));
+    UPSHIFT_ASSIGN_OR_RETURN(*copy_rows, measures_.CountRows(order.test_database()));
     return absl::OkStatus();
   }
   // A template copy is the source at an instant when it had no session; both are counted at once.
-  auto [source_counted, copy_counted] = CountBoth(hosting_, order.database(), order.test_database());
+  auto [source_counted, copy_counted] = CountBoth(measures_, order.database(), order.test_database());
   UPSHIFT_ASSIGN_OR_RETURN(*source_rows, std::move(source_counted));
   UPSHIFT_ASSIGN_OR_RETURN(*copy_rows, std::move(copy_counted));
   return absl::OkStatus();

@@ -21,7 +21,8 @@ class TestCopies {
  public:
   TestCopies(const ClonerOptions& options, const ClonerPorts& ports, OwnedDatabases& owned, Announcer& announcer)
       : options_(options),
-        hosting_(ports.hosting),
+        copier_(ports.hosting),
+        measures_(ports.hosting),
         store_(ports.copies),
         gate_(ports.gate),
         clock_(ports.clock),
@@ -60,7 +61,8 @@ class TestCopies {
   absl::Status DropTestCopy(const upgrade::v1::Order& order, const std::string& reason);
 
   const ClonerOptions& options_;
-  HostingServer& hosting_;
+  DatabaseCopier& copier_;
+  DatabaseMeasures& measures_;
   TestCopyStore& store_;
   Gate& gate_;
   Clock& clock_;

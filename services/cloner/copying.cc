@@ -74,7 +74,7 @@ absl::Status Announcer::Emit(const upgrade::v1::Order& order, const std::string&
   return PublishEvent(publisher_, event);
 }
 
-absl::StatusOr<std::string> StrategyFor(const ClonerOptions& options, HostingServer& hosting,
+absl::StatusOr<std::string> StrategyFor(const ClonerOptions& options, DatabaseMeasures& hosting,
                                         const std::string& database) {
   if (options.template_strategy != "auto") return options.template_strategy;
   UPSHIFT_ASSIGN_OR_RETURN(int64_t bytes, hosting.DatabaseSizeBytes(database));
@@ -103,13 +103,13 @@ std::string FirstDifference(const TableRowCounts& source, const TableRowCounts& 
   return "";
 }
 
-std::pair<absl::StatusOr<TableRowCounts>, absl::StatusOr<TableRowCounts>> CountBoth(HostingServer& hosting,
+std::pair<absl::StatusOr<TableRowCounts>, absl::StatusOr<TableRowCounts>> CountBoth(DatabaseMeasures& hosting,
                                                                                     const std::string& a,
                                                                                     const std::string& b) {
   return ReadBoth<TableRowCounts>([&hosting](const std::string& name) { return hosting.CountRows(name); }, a, b);
 }
 
-std::pair<absl::StatusOr<TableChecksums>, absl::StatusOr<TableChecksums>> ChecksumBoth(HostingServer& hosting,
+std::pair<absl::StatusOr<TableChecksums>, absl::StatusOr<TableChecksums>> ChecksumBoth(DatabaseMeasures& hosting,
                                                                                        const std::string& a,
                                                                                        const std::string& b) {
   return ReadBoth<TableChecksums>([&hosting](const std::string& name) { return hosting.ChecksumTables(name); }, a, b);

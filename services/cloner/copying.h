@@ -22,7 +22,7 @@ namespace upshift::cloner {
 // The databases the cloner makes and drops: only those it recorded making, never a reserved one.
 class OwnedDatabases {
  public:
-  OwnedDatabases(const ClonerOptions& options, HostingServer& hosting, DatabaseLedger& ledger)
+  OwnedDatabases(const ClonerOptions& options, DatabaseCopier& hosting, DatabaseLedger& ledger)
       : options_(options), hosting_(hosting), ledger_(ledger) {}
 
   // Makes `database` for `upgrade_id` with `create`, recorded first as made by the cloner. A
@@ -40,7 +40,7 @@ class OwnedDatabases {
   absl::Status CheckNotReserved(const std::string& database) const;
 
   const ClonerOptions& options_;
-  HostingServer& hosting_;
+  DatabaseCopier& hosting_;
   DatabaseLedger& ledger_;
 };
 
@@ -58,7 +58,7 @@ class Announcer {
 };
 
 // The CREATE DATABASE strategy for copying `database` (see ClonerOptions::template_strategy).
-absl::StatusOr<std::string> StrategyFor(const ClonerOptions& options, HostingServer& hosting,
+absl::StatusOr<std::string> StrategyFor(const ClonerOptions& options, DatabaseMeasures& hosting,
                                         const std::string& database);
 
 void FillCounts(const TableRowCounts& counts, google::protobuf::RepeatedPtrField<upgrade::v1::TableCount>* out);
@@ -67,10 +67,10 @@ std::string FirstDifference(const TableRowCounts& source, const TableRowCounts& 
 
 // Databases `a` and `b` read at once, on two sessions: a copy is checked against its source in the
 // time of one read.
-std::pair<absl::StatusOr<TableRowCounts>, absl::StatusOr<TableRowCounts>> CountBoth(HostingServer& hosting,
+std::pair<absl::StatusOr<TableRowCounts>, absl::StatusOr<TableRowCounts>> CountBoth(DatabaseMeasures& hosting,
                                                                                     const std::string& a,
                                                                                     const std::string& b);
-std::pair<absl::StatusOr<TableChecksums>, absl::StatusOr<TableChecksums>> ChecksumBoth(HostingServer& hosting,
+std::pair<absl::StatusOr<TableChecksums>, absl::StatusOr<TableChecksums>> ChecksumBoth(DatabaseMeasures& hosting,
                                                                                        const std::string& a,
                                                                                        const std::string& b);
 

@@ -16,7 +16,7 @@ namespace upshift::migrator {
 // only read, so up to `sessions` run side by side, each on a session of its own.
 class CheckRunner {
  public:
-  CheckRunner(MigrationTarget& target, size_t sessions) : target_(target), sessions_(sessions) {}
+  CheckRunner(ContentChecks& target, size_t sessions) : target_(target), sessions_(sessions) {}
 
   // Runs every one of `checks` in `database`, recording each in `report` under `kind`, in their
   // order. Returns the findings (one per check that returned false or failed, for a person to
@@ -25,7 +25,7 @@ class CheckRunner {
                                                const std::string& kind, upgrade::v1::IntegrityReport* report);
 
  private:
-  MigrationTarget& target_;
+  ContentChecks& target_;
   const size_t sessions_;
 };
 

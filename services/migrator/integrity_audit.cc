@@ -18,7 +18,7 @@ constexpr int64_t kSideBySideFromRows = 100000;
 
 }  // namespace
 
-IntegrityAudit::IntegrityAudit(const Catalog& catalog, MigrationTarget& target, std::string database,
+IntegrityAudit::IntegrityAudit(const Catalog& catalog, ContentChecks& target, std::string database,
                                std::launch beside)
     : catalog_(catalog),
       target_(target),
@@ -31,7 +31,7 @@ IntegrityAudit::~IntegrityAudit() {
   if (sums_before_.valid()) sums_before_.wait();
 }
 
-absl::StatusOr<std::unique_ptr<IntegrityAudit>> IntegrityAudit::Begin(const Catalog& catalog, MigrationTarget& target,
+absl::StatusOr<std::unique_ptr<IntegrityAudit>> IntegrityAudit::Begin(const Catalog& catalog, ContentChecks& target,
                                                                        const std::string& database,
                                                                        const std::optional<RowCounts>& before) {
   // "Before" comes from the counts taken when the copy or restore point was made: no second full

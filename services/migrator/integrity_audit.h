@@ -29,7 +29,7 @@ class IntegrityAudit {
 
   // Before the first step: takes the counts (unless `before`, the counts the cloner measured when it
   // made the copy, has them) and pins the checksums' snapshot; returns once it is pinned.
-  static absl::StatusOr<std::unique_ptr<IntegrityAudit>> Begin(const Catalog& catalog, MigrationTarget& target,
+  static absl::StatusOr<std::unique_ptr<IntegrityAudit>> Begin(const Catalog& catalog, ContentChecks& target,
                                                                const std::string& database,
                                                                const std::optional<RowCounts>& before);
   ~IntegrityAudit();
@@ -48,10 +48,10 @@ class IntegrityAudit {
                    absl::StatusOr<std::vector<std::string>>* post_findings);
 
  private:
-  IntegrityAudit(const Catalog& catalog, MigrationTarget& target, std::string database, std::launch beside);
+  IntegrityAudit(const Catalog& catalog, ContentChecks& target, std::string database, std::launch beside);
 
   const Catalog& catalog_;
-  MigrationTarget& target_;
+  ContentChecks& target_;
   const std::string database_;
   const std::launch beside_;
   CheckRunner checks_;

@@ -7,7 +7,7 @@
 
 namespace upshift::migrator {
 
-LeaseHeartbeat::LeaseHeartbeat(MigrationTarget& target, std::string database, std::string upgrade_id,
+LeaseHeartbeat::LeaseHeartbeat(LeaseRenewal& target, std::string database, std::string upgrade_id,
                                absl::Duration every)
     : target_(target), database_(std::move(database)), upgrade_id_(std::move(upgrade_id)) {
   Beat();

@@ -15,7 +15,7 @@ namespace upshift::migrator {
 // and the next one tries again. Stops, and joins its thread, when destroyed.
 class LeaseHeartbeat {
  public:
-  LeaseHeartbeat(MigrationTarget& target, std::string database, std::string upgrade_id, absl::Duration every);
+  LeaseHeartbeat(LeaseRenewal& target, std::string database, std::string upgrade_id, absl::Duration every);
   ~LeaseHeartbeat();
   LeaseHeartbeat(const LeaseHeartbeat&) = delete;
   LeaseHeartbeat& operator=(const LeaseHeartbeat&) = delete;
@@ -23,7 +23,7 @@ class LeaseHeartbeat {
  private:
   void Beat();
 
-  MigrationTarget& target_;
+  LeaseRenewal& target_;
   const std::string database_, upgrade_id_;
   StopToken stop_;
   std::thread thread_;

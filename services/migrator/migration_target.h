@@ -30,16 +30,19 @@ struct StepRun {
   bool superuser = false;
 };
 
-// What the migrator does inside a database. Every database keeps its own migration history
-// (schema `upshift`), so a step is applied once whatever is redelivered. Thread-safe. Every
-// method may return UNAVAILABLE (retry later).
-class MigrationTarget {
+// What the migrator does inside a database, through three narrow ports. Every database keeps its own
+// migration history (schema `upshift`), so a step is applied once whatever is redelivered.
+// Thread-safe. Every method may return UNAVAILABLE (retry later).
+
+// What a plan does to a database: its steps and version applied, its history and version read.
+class PlanTarget {
  public:
-  virtual ~MigrationTarget() = default;
+  virtual ~PlanTarget() = default;
 
   // Runs the step and records it in the history, in one transaction, unless the history holds it
   // already. A command step runs as a process with the database's connection in PG* variables
-  // (outside any transaction), and is recorded when it exits 0; INTERNAL with its output otherwise. Returns true when it ran, false when it was recorded before. FAILED_PRECONDITION:
+  // (outside any transaction), and is recorded when it exits 0; INTERNAL with its output otherwise.
+  // Returns true when it ran, false when it was recorded before. FAILED_PRECONDITION:
   // recorded with another checksum (the script changed since), or the database does not hold the
   // step's fence lease (it was restored meanwhile). INTERNAL: the step's SQL failed (with the
   // server's message); nothing of it remains.
@@ -55,11 +58,24 @@ class MigrationTarget {
   virtual absl::Status SetVersion(const std::string& database, const std::string& set_version_sql,
                                   const std::string& version, const std::string& fence) = 0;
 
-  // Renews a Production upgrade's lease inside its database.
-  virtual absl::Status Heartbeat(const std::string& database, const std::string& upgrade_id) = 0;
+  // The migration history's steps: hop, step, duration and rows affected, in the order they ran.
+  virtual absl::StatusOr<std::vector<upgrade::v1::StepReport>> History(const std::string& database) = 0;
 
-  // Runs a check: SQL returning one boolean. INTERNAL when it fails or returns something else.
-  virtual absl::StatusOr<bool> RunCheck(const std::string& database, const std::string& sql) = 0;
+  // Runs the catalog's version query. FAILED_PRECONDITION when it returns no single value.
+  virtual absl::StatusOr<std::string> ReadVersion(const std::string& database, const std::string& version_query) = 0;
+
+  // Whether applications can connect (false while a Production upgrade holds it offline).
+  virtual absl::StatusOr<bool> AcceptsConnections(const std::string& database) = 0;
+
+  // The work in `database` is over for now: whatever the target kept open there (a session) is
+  // closed, so that the database can be handed over, renamed or dropped.
+  virtual void EndSession(const std::string& database) = 0;
+};
+
+// What is measured and checked of a database's content, around and after a plan.
+class ContentChecks {
+ public:
+  virtual ~ContentChecks() = default;
 
   // Exact row counts of every table outside the system schemas ("schema.table" -> rows).
   virtual absl::StatusOr<std::map<std::string, int64_t>> CountRows(const std::string& database) = 0;
@@ -76,19 +92,22 @@ class MigrationTarget {
   // FAILED_PRECONDITION naming the constraint when some row violates it.
   virtual absl::StatusOr<std::vector<std::string>> ValidateConstraints(const std::string& database) = 0;
 
-  // The migration history's steps: hop, step, duration and rows affected, in the order they ran.
-  virtual absl::StatusOr<std::vector<upgrade::v1::StepReport>> History(const std::string& database) = 0;
-
-  // Whether applications can connect (false while a Production upgrade holds it offline).
-  virtual absl::StatusOr<bool> AcceptsConnections(const std::string& database) = 0;
-
-  // Runs the catalog's version query. FAILED_PRECONDITION when it returns no single value.
-  virtual absl::StatusOr<std::string> ReadVersion(const std::string& database, const std::string& version_query) = 0;
-
-  // The work in `database` is over for now: whatever the target kept open there (a session) is
-  // closed, so that the database can be handed over, renamed or dropped.
-  virtual void EndSession(const std::string& database) = 0;
+  // Runs a check: SQL returning one boolean. INTERNAL when it fails or returns something else.
+  virtual absl::StatusOr<bool> RunCheck(const std::string& database, const std::string& sql) = 0;
 };
+
+// The heartbeat of a Production upgrade's lease.
+class LeaseRenewal {
+ public:
+  virtual ~LeaseRenewal() = default;
+
+  // Renews a Production upgrade's lease inside its database.
+  virtual absl::Status Heartbeat(const std::string& database, const std::string& upgrade_id) = 0;
+};
+
+// The whole target: its three ports, implemented together by one adapter. It declares nothing of its
+// own; each part of the migrator takes the port it needs.
+class MigrationTarget : public PlanTarget, public ContentChecks, public LeaseRenewal {};
 
 }  // namespace upshift::migrator
 

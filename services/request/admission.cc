@@ -50,11 +50,13 @@ upgrade::v1::Upgrade UpgradeOf(const StoredOrder& stored) {
   return u;
 }
 
-Admission::Admission(AdmissionOptions options, const Catalog& catalog, HostingServer& hosting, OrderStore& store,
+Admission::Admission(AdmissionOptions options, const Catalog& catalog, DatabaseDirectory& databases,
+                     DatabaseMeasures& measures, OrderStore& store,
                      Clock& clock, std::function<void()> admitted, Limiter* orders, Limiter* reads)
     : options_(std::move(options)),
       catalog_(catalog),
-      hosting_(hosting),
+      databases_(databases),
+      measures_(measures),
       store_(store),
       clock_(clock),
       own_orders_limit_(clock, options_.orders_per_hour, absl::Hours(1), options_.order_burst),
@@ -70,7 +72,7 @@ absl::Status Admission::Limit(const std::string& tenant, const Principal& caller
 
 absl::StatusOr<std::string> Admission::TenantOf(const std::string& database, const Principal& caller) {
   UPSHIFT_RETURN_IF_ERROR(ValidateDatabaseName(database, options_.reserved_databases));
-  UPSHIFT_ASSIGN_OR_RETURN(HostedDatabase hosted, hosting_.GetDatabase(database));
+  UPSHIFT_ASSIGN_OR_RETURN(HostedDatabase hosted, databases_.GetDatabase(database));
   if (!caller.ActsFor(hosted.owner)) return DatabaseNotFound(database);
   return hosted.owner;
 }
@@ -81,7 +83,7 @@ absl::StatusOr<std::string> Admission::CurrentVersion(const std::string& databas
     return absl::FailedPreconditionError(absl::StrCat(
         "database \"", database, "\" is a test copy; upgrade its main database instead"));
   }
-  return hosting_.ReadVersion(database, catalog_.version_query());
+  return databases_.ReadVersion(database, catalog_.version_query());
 }
 
 // The offline window's work the Test did not measure: the hand-offs between services through the
@@ -211,7 +213,7 @@ absl::StatusOr<upgrade::v1::Upgrade> Admission::RequestUpgrade(const upgrade::v1
     UPSHIFT_ASSIGN_OR_RETURN(std::vector<StoredOrder> orders, store_.ListByDatabase(database));
     UPSHIFT_ASSIGN_OR_RETURN(const StoredOrder* test,
                              TestAllowingProduction(orders, database, current, request.target_version()));
-    UPSHIFT_ASSIGN_OR_RETURN(int64_t data_bytes, hosting_.DataSizeBytes(database));
+    UPSHIFT_ASSIGN_OR_RETURN(int64_t data_bytes, measures_.DataSizeBytes(database));
     estimate = EstimateDowntime(test->timings, data_bytes);
     LogInfo(absl::StrCat("downtime estimate for ", database, ": ", absl::FormatDuration(estimate), " (its Test copied ",
                          test->timings.source_size_bytes, " bytes in ", absl::FormatDuration(test->timings.clone),

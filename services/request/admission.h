@@ -44,7 +44,8 @@ class Admission {
   // `admitted` is called after every newly recorded order (to wake the outbox relay).
   // The limits are `orders` and `reads` when given (shared by every replica: PgRateLimiter), else
   // this replica's own, from `options`.
-  Admission(AdmissionOptions options, const Catalog& catalog, HostingServer& hosting, OrderStore& store, Clock& clock,
+  Admission(AdmissionOptions options, const Catalog& catalog, DatabaseDirectory& databases, DatabaseMeasures& measures,
+            OrderStore& store, Clock& clock,
             std::function<void()> admitted, Limiter* orders = nullptr, Limiter* reads = nullptr);
 
   // INVALID_ARGUMENT: malformed input. NOT_FOUND: no such database, or another tenant's (the same
@@ -104,7 +105,8 @@ class Admission {
 
   const AdmissionOptions options_;
   const Catalog& catalog_;
-  HostingServer& hosting_;
+  DatabaseDirectory& databases_;
+  DatabaseMeasures& measures_;
   OrderStore& store_;
   Clock& clock_;
   RateLimiter own_orders_limit_;

@@ -127,7 +127,7 @@ int Main(int argc, char** argv) {
                            config.read_burst_per_tenant);
   Admission admission({config.reserved, config.max_test_age, config.orders_per_tenant_per_hour,
                        config.order_burst_per_tenant, config.reads_per_tenant_per_minute, config.read_burst_per_tenant},
-                      catalog, hosting, *store, SystemClock(), wake_relay, &order_limit, &read_limit);
+                      catalog, hosting, hosting, *store, SystemClock(), wake_relay, &order_limit, &read_limit);
   Cancellation cancellation(*store, SystemClock(), wake_relay);
   TestCopies copies(*store, SystemClock(), config.test_copy_extension, wake_relay);
   // Refused calls a tenant may have stored: a burst of 100, then 600 an hour, shared by the replicas.

@@ -41,11 +41,14 @@ inline bool MayRunBeside(upgrade::v1::Purpose a, upgrade::v1::Purpose b) {
   return pair(upgrade::v1::PURPOSE_CHECK, upgrade::v1::PURPOSE_TEST);
 }
 
-// The durable record of admitted orders and the outbox that carries them to Kafka.
-// Implementations are thread-safe; every method may return UNAVAILABLE (database unreachable).
-class OrderStore {
+// The durable record of admitted orders and the outbox that carries them to Kafka, seen through four
+// narrow ports. Implementations are thread-safe; every method may return UNAVAILABLE (database
+// unreachable).
+
+// Orders looked up: by key, by database, by test copy.
+class OrderBook {
  public:
-  virtual ~OrderStore() = default;
+  virtual ~OrderBook() = default;
 
   // The order `tenant` admitted with `request_id` (idempotency keys are per tenant).
   virtual absl::StatusOr<std::optional<StoredOrder>> FindByRequestId(const std::string& tenant,
@@ -62,15 +65,22 @@ class OrderStore {
   // Whether `database` is the test copy of some order.
   virtual absl::StatusOr<bool> IsTestCopy(const std::string& database) = 0;
 
+  // The order whose test copy is `test_database`, if any.
+  virtual absl::StatusOr<std::optional<StoredOrder>> FindByTestDatabase(const std::string& test_database) = 0;
+};
+
+// What callers decide about an order, each recorded with its outbox record and its audit in one
+// transaction with the rule it must pass.
+class OrderDecisions {
+ public:
+  virtual ~OrderDecisions() = default;
+
   // Records `order` and `record` (its outbox entry) in one transaction. FAILED_PRECONDITION: an
   // order of the database that `order` may not run beside (MayRunBeside) is still active.
   // ALREADY_EXISTS: the order's request_id is taken in its tenant. The audit `audit_of` makes of the
   // admitted order (if any) is appended in the same transaction.
   virtual absl::Status Admit(const upgrade::v1::Order& order, const OutgoingRecord& record,
                              const AuditOf& audit_of) = 0;
-
-  // Records that an order ended. Idempotent; an unknown upgrade id is OK (nothing to do).
-  virtual absl::Status MarkFinished(const std::string& upgrade_id, Outcome outcome, absl::Time at) = 0;
 
   // Records a cancellation of `upgrade_id` and the outbox record `record_for` makes of it, in one
   // transaction with the checks: NOT_FOUND (unknown), FAILED_PRECONDITION (ended, or past its point
@@ -86,32 +96,48 @@ class OrderStore {
   virtual absl::StatusOr<std::optional<absl::Time>> PassCheckpoint(const std::string& upgrade_id,
                                                                    bool point_of_no_return, absl::Time at) = 0;
 
-  // The order whose test copy is `test_database`, if any.
-  virtual absl::StatusOr<std::optional<StoredOrder>> FindByTestDatabase(const std::string& test_database) = 0;
-
-  // Records a Test copy's expiry (`removed`: the copy is gone). Unknown upgrade id: OK.
-  virtual absl::Status RecordCopy(const std::string& upgrade_id, absl::Time expires_at, bool removed) = 0;
-
   // In one transaction on the order of `upgrade_id`: `decide` returns the copy's new expiry (or an
   // error, which changes nothing), and it is recorded with the outbox record `record_for` makes and
   // the audit `audit_of` makes.
   virtual absl::StatusOr<absl::Time> ExtendCopy(
       const std::string& upgrade_id, const std::function<absl::StatusOr<absl::Time>(const StoredOrder&)>& decide,
       const std::function<OutgoingRecord(const StoredOrder&, absl::Time)>& record_for, const AuditOf& audit_of) = 0;
+};
 
-  // Forgets at most `batch` orders that ended before `cutoff`, and their claims: Tests only once
-  // their copy is gone (a copy still lives on its order). Returns how many orders it forgot.
-  virtual absl::StatusOr<int> PruneEnded(absl::Time cutoff, int batch) = 0;
+// What the workers report about an order, as it happens.
+class OrderOutcomes {
+ public:
+  virtual ~OrderOutcomes() = default;
+
+  // Records that an order ended. Idempotent; an unknown upgrade id is OK (nothing to do).
+  virtual absl::Status MarkFinished(const std::string& upgrade_id, Outcome outcome, absl::Time at) = 0;
+
+  // Records a Test copy's expiry (`removed`: the copy is gone). Unknown upgrade id: OK.
+  virtual absl::Status RecordCopy(const std::string& upgrade_id, absl::Time expires_at, bool removed) = 0;
 
   // Records what a Test measured (fields left zero are not changed). Unknown upgrade id: OK.
   virtual absl::Status RecordTimings(const std::string& upgrade_id, const TestTimings& timings) = 0;
+};
+
+// The background work on the store: the outbox relayed, ended orders forgotten.
+class OrderHousekeeping {
+ public:
+  virtual ~OrderHousekeeping() = default;
 
   // Hands up to `limit` outbox records, oldest first, to `publish`, and removes them when it returns
   // OK, all in one transaction that only one replica holds at a time. *count is how many were handed.
   virtual absl::Status DrainOutbox(int limit,
                                    const std::function<absl::Status(const std::vector<OutgoingRecord>&)>& publish,
                                    int* count) = 0;
+
+  // Forgets at most `batch` orders that ended before `cutoff`, and their claims: Tests only once
+  // their copy is gone (a copy still lives on its order). Returns how many orders it forgot.
+  virtual absl::StatusOr<int> PruneEnded(absl::Time cutoff, int batch) = 0;
 };
+
+// The whole store: its four ports, implemented together by one adapter. It declares nothing of its
+// own; a caller takes the ports it needs.
+class OrderStore : public OrderBook, public OrderDecisions, public OrderOutcomes, public OrderHousekeeping {};
 
 }  // namespace upshift::request
 

@@ -5,7 +5,7 @@
 
 namespace upshift::request {
 
-absl::StatusOr<Pruned> PruneExpired(OrderStore& orders, AuditLog& audit, Clock& clock,
+absl::StatusOr<Pruned> PruneExpired(OrderHousekeeping& orders, AuditLog& audit, Clock& clock,
                                     const RetentionOptions& options) {
   const absl::Time now = clock.Now();
   Pruned pruned;

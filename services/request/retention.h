@@ -22,7 +22,7 @@ struct Pruned {
 
 // Forgets what is older than its retention, a batch per transaction (short transactions: admissions
 // and the outbox relay go on beside it), until a batch comes back short.
-absl::StatusOr<Pruned> PruneExpired(OrderStore& orders, AuditLog& audit, Clock& clock,
+absl::StatusOr<Pruned> PruneExpired(OrderHousekeeping& orders, AuditLog& audit, Clock& clock,
                                     const RetentionOptions& options);
 
 }  // namespace upshift::request

@@ -12,7 +12,7 @@ namespace upshift::request {
 // that no two replicas do it at once (see upgrade.v1.ClaimWorkRequest). Thread-safe.
 class WorkClaims {
  public:
-  WorkClaims(OrderStore& orders, ClaimStore& claims) : orders_(orders), claims_(claims) {}
+  WorkClaims(OrderBook& orders, ClaimStore& claims) : orders_(orders), claims_(claims) {}
 
   // INVALID_ARGUMENT: a malformed id, an unknown kind of work, a holder that is empty, longer than
   // 200 bytes or not printable ASCII, or a ttl outside [1 s, 10 min]. NOT_FOUND: no such upgrade.
@@ -21,7 +21,7 @@ class WorkClaims {
   absl::Status Release(const upgrade::v1::ReleaseWorkRequest& request);
 
  private:
-  OrderStore& orders_;
+  OrderBook& orders_;
   ClaimStore& claims_;
 };
 

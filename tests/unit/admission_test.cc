@@ -167,7 +167,7 @@ class AdmissionTest : public ::testing::Test {
   }
 
   Admission Make() {
-    return Admission({{"upshift"}, absl::Hours(24 * 30)}, catalog_, hosting_, store_, clock_, [this] { ++woken_; });
+    return Admission({{"upshift"}, absl::Hours(24 * 30)}, catalog_, hosting_, hosting_, store_, clock_, [this] { ++woken_; });
   }
 
   RequestUpgradeRequest Order(Purpose purpose = PURPOSE_TEST, const std::string& target = "18.0") {
@@ -561,7 +561,7 @@ TEST_F(AdmissionTest, EachTenantsOrdersAndChecksAreRateLimitedAndARefusedOneReco
   AdmissionOptions options{{"upshift"}, absl::Hours(24 * 30)};
   options.orders_per_hour = 2;
   options.order_burst = 2;
-  Admission a(options, catalog_, hosting_, store_, clock_, nullptr);
+  Admission a(options, catalog_, hosting_, hosting_, store_, clock_, nullptr);
   RequestUpgradeRequest first = Order();
   first.set_request_id("first");
   ASSERT_TRUE(a.RequestUpgrade(first, kCaller).ok());
