@@ -11,13 +11,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "libs/common/logging.h"
-#include "libs/common/retry.h"
-#include "libs/common/time.h"
-#include "libs/kafka/keyed_queue.h"
 #include "libs/kafka/offset_tracker.h"
+#include "libs/kafka/record_flow.h"
 #include "libs/kafka/topics.h"
 #include "libs/metrics/metrics.h"
-#include "upgrade/v1/events.pb.h"
 
 namespace upshift {
 
@@ -138,32 +135,15 @@ class Pauses : public RdKafka::RebalanceCb {
   std::set<std::pair<std::string, int32_t>> paused_;
 };
 
-// A record at its handler, on a thread of its own.
-struct Running {
-  QueuedRecord queued;
-  std::thread thread;
-  std::atomic<bool> done{false};       // the thread ended
-  std::atomic<bool> finished{false};   // handled or dead-lettered: its offset may be stored
-  std::atomic<bool> handling{false};   // the handler is at work (not waiting to retry)
-  std::atomic<bool> abandoned{false};  // its partition was revoked: no more retries
-  absl::Time reported;                 // its last progress report
-};
-
 }  // namespace
 
+// The broker's side of a consumer: librdkafka's polling, rebalances and offsets, around a RecordFlow
+// that holds the at-least-once rules.
 struct KafkaConsumer::Impl {
   std::string group_id;
   std::vector<std::string> topics;
-  Publisher* dead_letters = nullptr;
-  std::shared_ptr<const RecordVerifier> verifier;
-  RecordHandler handler;
-  ProgressReport progress;
-  int max_in_flight = 1;
-  size_t max_waiting = 100;  // records fetched and waiting for a handler before fetching pauses
   // The polling thread's own (the rebalance callback runs on it too).
-  OffsetTracker offsets;
-  KeyedQueue queue;
-  std::list<std::unique_ptr<Running>> running;
+  std::unique_ptr<RecordFlow> flow;
   Pauses pauses;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer;  // declared last: it calls `pauses` until destroyed
 
@@ -179,130 +159,9 @@ struct KafkaConsumer::Impl {
     }
   }
 
-  absl::Status SendToDeadLetters(const ConsumedRecord& r, const absl::Status& reason) {
-    upgrade::v1::DeadLetter letter;
-    letter.set_origin_topic(r.topic);
-    letter.set_partition(r.partition);
-    letter.set_offset(r.offset);
-    letter.set_key(r.key);
-    letter.set_payload(r.payload);
-    // No secret leaves in a reason (a libpq error may quote a connection string), and a reason is bounded.
-    letter.set_reason(RedactSecrets(reason.ToString()).substr(0, 2000));
-    letter.set_consumer_group(group_id);
-    ToProto(absl::Now(), letter.mutable_occurred_at());
-    return dead_letters->Publish(topics::kDeadLetters, r.key, letter.SerializeAsString());
-  }
-
-  // A record no trusted service signed for its topic is never handed to the handler.
-  absl::Status Handle(const ConsumedRecord& r) {
-    if (verifier != nullptr) {
-      absl::Status verified = verifier->Verify(r.topic, r.key, r.payload, r.signer, r.signature, topics::SignersOf(r.topic));
-      if (!verified.ok()) return verified;
-    }
-    return handler(r);
-  }
-
-  // On the record's own thread: handles it until it is handled or dead-lettered (then `finished`),
-  // retrying with backoff, or until the consumer stops or the partition is revoked.
-  void Process(Running& run, const StopToken& stop) {
-    const ConsumedRecord& r = run.queued.record;
-    static metrics::Family& consumed = metrics::Default().Counter(
-        "upshift_records_consumed_total",
-        "Records handled by a consumer group, by topic and outcome (done, retried: one failed attempt, "
-        "dead_lettered)",
-        {"group", "topic", "outcome"});
-    for (int attempt = 0; !stop.stopped() && !run.abandoned; ++attempt) {
-      run.handling = true;
-      absl::Status status = Handle(r);
-      run.handling = false;
-      if (status.ok()) {
-        consumed.Increment({group_id, r.topic, "done"});
-        run.finished = true;
-        return;
-      }
-      if (!IsRetryable(status)) {
-        LogError(absl::StrCat("record ", r.topic, "/", r.partition, "@", r.offset,
-                              " cannot be processed, sending it to the DLQ: ", status.ToString()));
-        absl::Status sent = SendToDeadLetters(r, status);
-        if (sent.ok()) {
-          consumed.Increment({group_id, r.topic, "dead_lettered"});
-          run.finished = true;
-          return;
-        }
-        status = sent;
-      }
-      consumed.Increment({group_id, r.topic, "retried"});
-      absl::Duration wait = Backoff(attempt);
-      LogWarning(absl::StrCat("record ", r.topic, "/", r.partition, "@", r.offset, " will be retried in ",
-                              absl::FormatDuration(wait), ": ", status.ToString()));
-      absl::Time until = absl::Now() + wait;
-      while (!run.abandoned && absl::Now() < until && !stop.WaitFor(absl::Milliseconds(50))) {
-      }
-    }
-  }
-
-  // Partitions taken away: what waits for them is dropped, what runs on them stops retrying, and
-  // nothing of theirs is stored any more (their next owner starts from the last stored offset).
-  void Revoked(const std::vector<TopicPartition>& partitions) {
-    for (const TopicPartition& p : partitions) {
-      offsets.Forget(p);
-      queue.Drop(p);
-      for (const std::unique_ptr<Running>& run : running) {
-        if (run->queued.ticket.partition == p) run->abandoned = true;
-      }
-    }
-  }
-
-  // Joins the threads that ended, storing the offsets their records let advance.
-  void Reap() {
-    for (auto it = running.begin(); it != running.end();) {
-      Running& run = **it;
-      if (!run.done) {
-        ++it;
-        continue;
-      }
-      run.thread.join();
-      if (run.finished) {
-        if (std::optional<int64_t> next = offsets.Finished(run.queued.ticket); next.has_value()) {
-          StoreOffset(run.queued.ticket.partition, *next);
-        }
-      }
-      queue.Done(run.queued.record.key);
-      it = running.erase(it);
-    }
-  }
-
-  // Starts handlers for waiting records, up to `max_in_flight` at once, one per key.
-  void Dispatch(const StopToken& stop) {
-    while (!stop.stopped() && running.size() < static_cast<size_t>(max_in_flight)) {
-      std::optional<QueuedRecord> next = queue.Next();
-      if (!next.has_value()) return;
-      auto run = std::make_unique<Running>();
-      run->queued = *std::move(next);
-      run->reported = absl::Now();
-      Running* raw = run.get();
-      run->thread = std::thread([this, raw, &stop] {
-        Process(*raw, stop);
-        raw->done = true;
-      });
-      running.push_back(std::move(run));
-    }
-  }
-
-  void Report() {
-    if (!progress.report) return;
-    absl::Time now = absl::Now();
-    for (const std::unique_ptr<Running>& run : running) {
-      if (now - run->reported < progress.every) continue;
-      run->reported = now;
-      if (run->handling) progress.report(run->queued.record);
-    }
-  }
-
   // Pauses fetching while enough records wait, and resumes it once half of them went.
   void Hold(bool stopping) {
-    bool hold = stopping || queue.waiting() >= max_waiting ||
-                (pauses.holding() && queue.waiting() > max_waiting / 2);
+    bool hold = stopping || flow->ShouldHold(pauses.holding());
     if (hold != pauses.holding()) pauses.HoldAssigned(hold);
   }
 
@@ -329,14 +188,14 @@ absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(const Kafka
                                                                      ProgressReport progress, int max_in_flight) {
   if (max_in_flight < 1) return absl::InvalidArgumentError("a consumer's max_in_flight must be at least 1");
   auto impl = std::make_unique<Impl>();
-  impl->max_in_flight = max_in_flight;
-  impl->max_waiting = std::max<size_t>(100, 4 * static_cast<size_t>(max_in_flight));
   impl->group_id = group_id;
   impl->topics = topics;
-  impl->dead_letters = dead_letters;
-  impl->verifier = options.verifier;
-  impl->handler = std::move(handler);
-  impl->progress = std::move(progress);
+  Impl* raw = impl.get();
+  RecordFlow::Options flow_options{group_id, max_in_flight, std::max<size_t>(100, 4 * static_cast<size_t>(max_in_flight)),
+                                   std::move(progress)};
+  impl->flow = std::make_unique<RecordFlow>(
+      std::move(flow_options), options.verifier, dead_letters, std::move(handler),
+      [raw](const TopicPartition& partition, int64_t next) { raw->StoreOffset(partition, next); });
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   std::string err;
   if (conf->set("rebalance_cb", &impl->pauses, err) != RdKafka::Conf::CONF_OK) {
@@ -364,8 +223,7 @@ absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(const Kafka
   impl->consumer.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
   if (!impl->consumer) return absl::InvalidArgumentError(absl::StrCat("kafka consumer: ", err));
   impl->pauses.set_consumer(impl->consumer.get());
-  Impl* raw = impl.get();
-  impl->pauses.set_on_revoke([raw](const std::vector<TopicPartition>& revoked) { raw->Revoked(revoked); });
+  impl->pauses.set_on_revoke([raw](const std::vector<TopicPartition>& revoked) { raw->flow->Revoke(revoked); });
   RdKafka::ErrorCode code = impl->consumer->subscribe(topics);
   if (code != RdKafka::ERR_NO_ERROR) {
     return absl::InvalidArgumentError(absl::StrCat("kafka subscribe: ", RdKafka::err2str(code)));
@@ -387,23 +245,19 @@ void KafkaConsumer::Run(const StopToken& stop) {
       "upshift_consumer_records_waiting", "Records fetched and waiting for a handler in this replica, by consumer group",
       {"group"});
   while (!stop.stopped()) {
-    c.Reap();
-    c.Dispatch(stop);
-    c.Report();
+    c.flow->Turn(stop);
     c.Hold(false);
-    in_flight.Set({c.group_id}, static_cast<double>(c.running.size()));
-    waiting.Set({c.group_id}, static_cast<double>(c.queue.waiting()));
-    if (std::optional<ConsumedRecord> record = c.Next(c.running.empty() ? 100 : 10); record.has_value()) {
-      OffsetTracker::Ticket ticket = c.offsets.Received({record->topic, record->partition}, record->offset);
-      c.queue.Add({*std::move(record), std::move(ticket)});
+    in_flight.Set({c.group_id}, static_cast<double>(c.flow->running()));
+    waiting.Set({c.group_id}, static_cast<double>(c.flow->waiting()));
+    if (std::optional<ConsumedRecord> record = c.Next(c.flow->running() == 0 ? 100 : 10); record.has_value()) {
+      c.flow->Receive(*std::move(record));
     }
   }
   // Stopping: nothing more starts; the handlers at work end (their retries stop), and their offsets
   // are stored, while polling goes on to keep the group membership.
   c.Hold(true);
-  while (!c.running.empty()) {
-    c.Reap();
-    c.Report();
+  while (c.flow->running() > 0) {
+    c.flow->Turn(stop);
     c.Next(10);
   }
   // A member stopped right after it started (a replica scaled down at once) may still be joining:
