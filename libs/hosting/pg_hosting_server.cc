@@ -8,7 +8,12 @@
 #include "libs/common/deadline.h"
 #include "libs/common/subprocess.h"
 #include "libs/hosting/tenant_logins.h"
-#include "libs/pg/pg.h"
+#include "libs/pg/connections.h"
+#include "libs/pg/errors.h"
+#include "libs/pg/pool.h"
+#include "libs/pg/tables.h"
+#include "libs/pg/tenant_sessions.h"
+#include "libs/pg/values.h"
 
 namespace upshift {
 

@@ -7,7 +7,11 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "libs/pg/pg.h"
+#include "libs/pg/connections.h"
+#include "libs/pg/errors.h"
+#include "libs/pg/pool.h"
+#include "libs/pg/tenant_sessions.h"
+#include "libs/pg/values.h"
 
 namespace upshift {
 namespace {

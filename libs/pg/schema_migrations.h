@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "libs/pg/pg.h"
+#include "libs/pg/pool.h"
 
 namespace upshift::pg {
 

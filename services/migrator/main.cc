@@ -10,7 +10,7 @@
 #include "libs/kafka/kafka_flags.h"
 #include "libs/kafka/topics.h"
 #include "libs/kafka/worker.h"
-#include "libs/pg/pg.h"
+#include "libs/pg/connections.h"
 #include "libs/runtime/service.h"
 #include "services/migrator/migrator.h"
 #include "services/migrator/pg_migration_target.h"

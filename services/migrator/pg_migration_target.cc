@@ -12,7 +12,11 @@
 #include "libs/common/status_macros.h"
 #include "libs/common/subprocess.h"
 #include "libs/hosting/tenant_logins.h"
-#include "libs/pg/pg.h"
+#include "libs/pg/connections.h"
+#include "libs/pg/errors.h"
+#include "libs/pg/pool.h"
+#include "libs/pg/tables.h"
+#include "libs/pg/tenant_sessions.h"
 
 namespace upshift::migrator {
 namespace {

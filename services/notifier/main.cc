@@ -7,7 +7,7 @@
 #include "libs/kafka/kafka_flags.h"
 #include "libs/kafka/topics.h"
 #include "libs/kafka/worker.h"
-#include "libs/pg/pg.h"
+#include "libs/pg/connections.h"
 #include "libs/runtime/service.h"
 #include "libs/mail/outbox_mailer.h"
 #include "libs/mail/smtp_mailer.h"

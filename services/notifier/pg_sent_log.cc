@@ -1,7 +1,8 @@
 #include "services/notifier/pg_sent_log.h"
 
 #include "absl/strings/str_cat.h"
-#include "libs/pg/pg.h"
+#include "libs/pg/pool.h"
+#include "libs/pg/values.h"
 #include "libs/pg/schema_migrations.h"
 
 namespace upshift::notifier {

@@ -2,7 +2,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "libs/common/time.h"
-#include "libs/pg/pg.h"
+#include "libs/pg/pool.h"
+#include "libs/pg/values.h"
 #include "libs/pg/schema_migrations.h"
 
 namespace upshift::request {

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "libs/pg/pg.h"
+#include "libs/pg/pool.h"
 
 namespace upshift::request {
 

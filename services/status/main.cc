@@ -9,7 +9,7 @@
 #include "absl/time/clock.h"
 #include "libs/catalog/catalog.h"
 #include "libs/common/logging.h"
-#include "libs/pg/pg.h"
+#include "libs/pg/connections.h"
 #include "libs/runtime/service.h"
 #include "libs/hosting/pg_hosting_server.h"
 #include "libs/kafka/consumer.h"

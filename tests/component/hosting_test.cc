@@ -8,7 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "libs/common/ids.h"
 #include "libs/hosting/pg_hosting_server.h"
-#include "libs/pg/pg.h"
+#include "libs/pg/connections.h"
+#include "libs/pg/pool.h"
 #include "tests/component/environment.h"
 #include "tests/support/wait.h"
 

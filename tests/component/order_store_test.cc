@@ -11,7 +11,7 @@
 #include "libs/common/ids.h"
 #include "libs/common/time.h"
 #include "services/request/pg_order_store.h"
-#include "libs/pg/pg.h"
+#include "libs/pg/pool.h"
 #include "services/request/pg_rate_limiter.h"
 #include "tests/component/environment.h"
 #include "tests/support/commit_cutter.h"

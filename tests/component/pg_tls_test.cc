@@ -4,7 +4,8 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
-#include "libs/pg/pg.h"
+#include "libs/pg/connections.h"
+#include "libs/pg/pool.h"
 #include "services/request/pg_order_store.h"
 #include "tests/support/servers.h"
 #include "tests/support/wait.h"

@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "libs/common/ids.h"
-#include "libs/pg/pg.h"
+#include "libs/pg/pool.h"
 #include "tests/component/environment.h"
 
 namespace upshift {

@@ -18,7 +18,8 @@
 #include "libs/common/concurrent.h"
 #include "libs/common/ids.h"
 #include "libs/common/time.h"
-#include "libs/pg/pg.h"
+#include "libs/pg/connections.h"
+#include "libs/pg/pool.h"
 #include "tests/support/platform.h"
 #include "tests/support/wait.h"
 

@@ -16,7 +16,8 @@
 #include "absl/strings/strip.h"
 #include "libs/common/ids.h"
 #include "libs/security/record_signature.h"
-#include "libs/pg/pg.h"
+#include "libs/pg/connections.h"
+#include "libs/pg/pool.h"
 #include "tests/support/wait.h"
 
 namespace upshift::testing {

@@ -2,7 +2,8 @@
 
 #include <pqxx/pqxx>
 
-#include "libs/pg/pg.h"
+#include "libs/pg/connections.h"
+#include "libs/pg/errors.h"
 
 namespace upshift::pg {
 namespace {
