@@ -1,6 +1,5 @@
 // migrator: runs the catalog's upgrade plan inside each test copy, then neutralizes it.
 
-#include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "libs/catalog/catalog.h"
 #include "libs/common/logging.h"
@@ -12,33 +11,26 @@
 #include "libs/kafka/worker.h"
 #include "libs/pg/connections.h"
 #include "libs/runtime/service.h"
+#include "services/migrator/config.h"
 #include "services/migrator/migrator.h"
 #include "services/migrator/pg_migration_target.h"
-
-ABSL_FLAG(std::string, health_listen, "0.0.0.0:50062", "Address of the grpc.health.v1 server (port 0: any free port)");
-ABSL_FLAG(std::string, hosting_db, "", "Required: libpq connection string of the hosting server (no dbname)");
-ABSL_FLAG(std::string, catalog, "", "Required: path of the migration catalog folder");
-ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(10),
-          "How often a heartbeat is sent while an upgrade is worked on, and a Production upgrade's lease "
-          "renewed while its plan runs (keep well below status's --stall_timeout and the cloner's "
-          "--migration_lease)");
-ABSL_FLAG(std::string, gate_addr, "127.0.0.1:50053", "Address of request's UpgradeGate listener (mTLS)");
 
 namespace upshift::migrator {
 
 int Main(int argc, char** argv) {
   runtime::Service service(argc, argv, {"migrator", 9464});
+  const Config config = service.Need(ConfigFromFlags(), "read the flags");
   KafkaOptions kafka = service.Need(KafkaOptionsFromFlags("migrator"), "read the Kafka flags");
-  Catalog catalog = service.Need(Catalog::Load(absl::GetFlag(FLAGS_catalog)), "load the catalog");
+  Catalog catalog = service.Need(Catalog::Load(config.catalog), "load the catalog");
   auto serving = service.Need(ServerCredentialsFromFlags(), "read the TLS flags");
   auto calling = service.Need(ChannelCredentialsFromFlags(), "read the TLS flags");
   ClaimOptions claims = service.Need(ClaimOptionsFromFlags("migrator"), "read the claim flags");
   claims.stopping = &service.stopping();
-  const std::string hosting_db = absl::GetFlag(FLAGS_hosting_db);
-  const absl::Duration heartbeat = absl::GetFlag(FLAGS_heartbeat_interval);
+  const std::string& hosting_db = config.hosting_db;
+  const absl::Duration heartbeat = config.heartbeat_interval;
   PgMigrationTarget target(hosting_db);
   std::unique_ptr<KafkaProducer> producer = service.Need(KafkaProducer::Create(kafka), "make the Kafka producer");
-  GrpcGate request_gate(absl::GetFlag(FLAGS_gate_addr), absl::Seconds(10), calling);
+  GrpcGate request_gate(config.gate_addr, absl::Seconds(10), calling);
   CachingGate gate(request_gate);
   Migrator migrator(catalog, target, *producer, gate, SystemClock(), heartbeat, claims);
   std::unique_ptr<KafkaConsumer> consumer = service.Need(
@@ -46,7 +38,7 @@ int Main(int argc, char** argv) {
                             [&migrator](const ConsumedRecord& r) { return migrator.Handle(r); },
                             Heartbeats(*producer, "migrator", heartbeat), MaxInFlightFromFlags()),
       "make the Kafka consumer");
-  service.Serve("health", absl::GetFlag(FLAGS_health_listen), {}, serving,
+  service.Serve("health", config.health_listen, {}, serving,
                 {{"hosting server", [&] { return pg::PingServer(pg::ConnInfoFor(hosting_db, "postgres")); }},
                  BrokerProbe(*producer)});
   LogInfo(absl::StrCat("catalog ", catalog.application(), " loaded; claims plans as ", claims.holder,

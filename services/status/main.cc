@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <fstream>
 
-#include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "libs/catalog/catalog.h"
@@ -19,6 +18,7 @@
 #include "libs/kafka/topics.h"
 #include "libs/kafka/worker.h"
 #include "services/status/change_hub.h"
+#include "services/status/config.h"
 #include "services/status/database_view.h"
 #include "services/status/grpc_service.h"
 #include "services/status/pg_status_store.h"
@@ -27,41 +27,11 @@
 #include "services/status/upgrade_metrics.h"
 #include "libs/kafka/outbox_relay.h"
 
-ABSL_FLAG(std::string, listen, "0.0.0.0:50052", "gRPC listen address (port 0: any free port)");
-ABSL_FLAG(std::string, port_file, "", "If set, the bound gRPC port is written there");
-ABSL_FLAG(std::string, platform_db, "", "Required: libpq connection string of the platform database");
-ABSL_FLAG(std::string, hosting_db, "", "Required: libpq connection string of the hosting server (no dbname)");
-ABSL_FLAG(std::vector<std::string>, reserved_databases, {"upshift"},
-          "Databases of the platform on the hosting server, never listed");
-ABSL_FLAG(std::string, catalog, "", "Required: path of the migration catalog folder (for the version query)");
-ABSL_FLAG(absl::Duration, stall_timeout, absl::Minutes(2),
-          "An unfinished upgrade no worker reported on for this long is marked stalled (keep well above the "
-          "workers' --heartbeat_interval)");
-ABSL_FLAG(int, pool_size, 8, "PostgreSQL connections to the platform database");
-
-ABSL_FLAG(int, max_watch_streams, 1000, "WatchUpgrade streams served at once; more get RESOURCE_EXHAUSTED");
-ABSL_FLAG(int, max_watch_streams_per_caller, 16, "WatchUpgrade streams one caller (token subject) may hold at once");
-
 namespace upshift::status {
-namespace {
-
-struct Config {
-  std::string listen, port_file, platform_db, hosting_db, catalog;
-  std::vector<std::string> reserved;
-  int pool_size;
-};
-
-Config ReadConfig() {
-  return {absl::GetFlag(FLAGS_listen),      absl::GetFlag(FLAGS_port_file),
-          absl::GetFlag(FLAGS_platform_db), absl::GetFlag(FLAGS_hosting_db), absl::GetFlag(FLAGS_catalog),
-          absl::GetFlag(FLAGS_reserved_databases), absl::GetFlag(FLAGS_pool_size)};
-}
-
-}  // namespace
 
 int Main(int argc, char** argv) {
   runtime::Service service(argc, argv, {"status", 9462});
-  const Config config = ReadConfig();
+  const Config config = service.Need(ConfigFromFlags(), "read the flags");
   Catalog catalog = service.Need(Catalog::Load(config.catalog), "load the catalog");
   KafkaOptions kafka = service.Need(KafkaOptionsFromFlags("status"), "read the Kafka flags");
   std::unique_ptr<Authenticator> auth = service.Need(AuthenticatorFromFlags(), "read the authentication flags");
@@ -89,7 +59,7 @@ int Main(int argc, char** argv) {
       "make the Kafka consumer");
   // Set once the server is out of rotation: WatchUpgrade streams end, so that the server can stop.
   StopToken draining;
-  StreamSlots watches(absl::GetFlag(FLAGS_max_watch_streams), absl::GetFlag(FLAGS_max_watch_streams_per_caller));
+  StreamSlots watches(config.max_watch_streams, config.max_watch_streams_per_caller);
   Queries queries(*store, view, watches, hub);
   StatusServiceImpl statuses(*auth, queries, draining);
   int port = service.Serve(
@@ -111,7 +81,7 @@ int Main(int argc, char** argv) {
   // Declared first, stopped last: what the others recorded still reaches upgrade.status.
   service.Task("outbox relay", [&](const StopToken& stop) { relay.Run(stop); }, wake_relay);
   service.Task("stall sweeper", [&](const StopToken& stop) {
-    SweepStalls(*store, *producer, absl::GetFlag(FLAGS_stall_timeout), hub, relay, stop);
+    SweepStalls(*store, *producer, config.stall_timeout, hub, relay, stop);
   });
   service.Task("consumer", [&](const StopToken& stop) { consumer->Run(stop); });
   // Records kept for an acceptance that never came a day later name an upgrade request never
