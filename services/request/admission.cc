@@ -96,7 +96,10 @@ absl::Duration EstimateDowntime(const TestTimings& test, int64_t size_now_bytes)
   if (test.source_size_bytes > 0 && size_now_bytes > 0) {
     growth = static_cast<double>(size_now_bytes) / static_cast<double>(test.source_size_bytes);
   }
-  return (test.clone * 1.5 + test.migrate) * growth + kHandOffs;
+  // The restore point is copied, counted and checksummed as the Test's copy was; a Test that did not
+  // measure its checksum (recorded before it did) stands for it by half its copy and count again.
+  const absl::Duration restore_point = test.checksum > absl::ZeroDuration() ? test.clone : test.clone * 1.5;
+  return (restore_point + test.migrate) * growth + kHandOffs;
 }
 
 absl::StatusOr<const StoredOrder*> Admission::TestAllowingProduction(const std::vector<StoredOrder>& orders,

@@ -31,11 +31,12 @@ struct AdmissionOptions {
   int read_burst = 20;
 };
 
-// The expected offline time of a Production upgrade: its Test's copy-and-check time one and a half
-// times (the restore point is copied, then verified by row counts and checksums, each read of the
-// database and the restore point at once; a checksum costs about half the copy and count), plus its
-// plan time, scaled by how much the database grew since the Test, plus the hand-offs between
-// services.
+// The expected offline time of a Production upgrade, part by part from what its Test measured: the
+// restore point (copied, then verified by row counts and checksums, the database and the restore
+// point read at once: the Test's copy, its count and its checksum of the copy), then the plan (the
+// Test's plan time), both scaled by how much the database grew since the Test, plus the hand-offs
+// between services. A Test recorded before it measured its checksum counts its copy and count one
+// and a half times instead.
 absl::Duration EstimateDowntime(const TestTimings& test, int64_t size_now_bytes);
 
 // Decides whether an order may be admitted and records it. Thread-safe (its collaborators are).

@@ -60,7 +60,8 @@ absl::Status EventsTracker::Handle(const ConsumedRecord& record) {
         UPSHIFT_RETURN_IF_ERROR(store_.RecordCopy(id, FromProto(event.clone_succeeded().expires_at()), false));
       }
       return store_.RecordTimings(id, {FromProto(event.clone_succeeded().duration()), absl::ZeroDuration(),
-                                       event.clone_succeeded().source_size_bytes()});
+                                       event.clone_succeeded().source_size_bytes(),
+                                       FromProto(event.clone_succeeded().checksum_duration())});
     case upgrade::v1::Event::kTestCopyDropped:
       return store_.RecordCopy(id, absl::InfinitePast(), true);
     case upgrade::v1::Event::kSucceeded:

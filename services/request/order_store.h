@@ -18,9 +18,10 @@ enum class Outcome { kActive, kSucceeded, kFailed, kCancelled };
 
 // What a Test upgrade measured: the basis of its Production upgrade's downtime estimate.
 struct TestTimings {
-  absl::Duration clone = absl::ZeroDuration();    // copy and check
+  absl::Duration clone = absl::ZeroDuration();    // copy and check (and the checksum below, when measured)
   absl::Duration migrate = absl::ZeroDuration();  // plan, neutralization and post-checks
   int64_t source_size_bytes = 0;                  // the source's table data, when it was copied
+  absl::Duration checksum = absl::ZeroDuration();  // a checksum of the copy, part of clone (0: not measured)
 };
 
 struct StoredOrder {

@@ -89,6 +89,8 @@ const std::vector<pg::SchemaMigration> kMigrations = {
   {3, "rate-limit buckets shared by every replica (PgRateLimiter)",
    "CREATE TABLE request.rate_buckets (name text NOT NULL, key text NOT NULL, "
    "tokens double precision NOT NULL, at timestamptz NOT NULL, PRIMARY KEY (name, key))"},
+  {4, "a Test's checksum time, the restore point's verification in its Production estimate",
+   "ALTER TABLE request.orders ADD COLUMN checksum_ms bigint NOT NULL DEFAULT 0"},
 };
 
 const std::string kColumns = absl::StrCat(
@@ -97,7 +99,7 @@ const std::string kColumns = absl::StrCat(
     pg::MicrosOf("created_at"), ", ", pg::MicrosOf("finished_at"),
     ", outcome, coalesce(restore_point, ''), estimated_downtime_ms, clone_ms, migrate_ms, source_size_bytes, ",
     pg::MicrosOf("cancel_requested_at"), ", ", pg::MicrosOf("no_return_at"), ", ", pg::MicrosOf("copy_expires_at"),
-    ", copy_removed, order_bytes");
+    ", copy_removed, order_bytes, checksum_ms");
 
 StoredOrder FromRow(const pqxx::row& row) {
   StoredOrder s;
@@ -128,6 +130,7 @@ StoredOrder FromRow(const pqxx::row& row) {
   s.copy_removed = row[19].as<bool>();
   // Orders admitted before order_bytes existed keep the columns' (coarser) values.
   if (!row[20].is_null()) o.ParseFromString(pqxx::binarystring(row[20]).str());
+  s.timings.checksum = absl::Milliseconds(row[21].as<int64_t>());
   return s;
 }
 
@@ -358,9 +361,10 @@ absl::Status PgOrderStore::RecordTimings(const std::string& upgrade_id, const Te
     tx.exec_params(
         "UPDATE request.orders SET clone_ms = CASE WHEN $2 > 0 THEN $2 ELSE clone_ms END, "
         "migrate_ms = CASE WHEN $3 > 0 THEN $3 ELSE migrate_ms END, "
-        "source_size_bytes = CASE WHEN $4 > 0 THEN $4 ELSE source_size_bytes END WHERE upgrade_id = $1",
+        "source_size_bytes = CASE WHEN $4 > 0 THEN $4 ELSE source_size_bytes END, "
+        "checksum_ms = CASE WHEN $5 > 0 THEN $5 ELSE checksum_ms END WHERE upgrade_id = $1",
         upgrade_id, absl::ToInt64Milliseconds(timings.clone), absl::ToInt64Milliseconds(timings.migrate),
-        timings.source_size_bytes);
+        timings.source_size_bytes, absl::ToInt64Milliseconds(timings.checksum));
     return absl::OkStatus();
   });
 }

@@ -82,12 +82,12 @@ std::pair<double, double> MemoryOf(pid_t pid) {
 
 const std::vector<std::string> kServices = {"request", "status", "cloner", "migrator", "notifier"};
 
-grpc::Status Order(Platform& platform, const std::string& db, Upgrade* accepted) {
+grpc::Status Order(Platform& platform, const std::string& db, Upgrade* accepted, Purpose purpose = PURPOSE_TEST) {
   RequestUpgradeRequest req;
   req.set_database(db);
   req.set_target_version("18.0");
   req.set_notify_email(absl::StrCat("owner+", db, "@example.com"));
-  req.set_purpose(PURPOSE_TEST);
+  req.set_purpose(purpose);
   RequestUpgradeResponse resp;
   grpc::Status s = platform.requests().RequestUpgrade(Context().get(), req, &resp);
   *accepted = resp.upgrade();
@@ -107,7 +107,7 @@ std::optional<Upgrade> UpgradeToTheEnd(Platform& platform, const std::string& db
     s = platform.requests().CheckUpgrade(Context().get(), req, &resp);
     accepted = resp.upgrade();
   } else {
-    s = Order(platform, db, &accepted);
+    s = Order(platform, db, &accepted, purpose);
   }
   if (!s.ok()) {
     std::cerr << "order refused: " << s.error_message() << "\n";
@@ -445,6 +445,59 @@ std::string MBps(int64_t bytes, absl::Duration d) {
 // The clone and the plan of a generated ~1 GB database: one Test upgrade through the platform, and
 // beside it what an operator would run by hand on the same server: CREATE DATABASE ... TEMPLATE with
 // each strategy, cp of the database's files, and psql running the catalog's SQL files on a copy.
+// The event of `upgrade_id` that `pick` finds on upgrade.events (the last one), once the tap has it.
+template <typename Pick>
+bool AwaitEvent(testing::TopicTap& tap, const std::string& upgrade_id, Pick pick) {
+  return testing::WaitFor([&] {
+    bool found = false;
+    for (const ConsumedRecord& r : tap.Records()) {
+      Event e;
+      if (r.topic == topics::kEvents && e.ParseFromString(r.payload) && e.order().upgrade_id() == upgrade_id) {
+        found = pick(e) || found;
+      }
+    }
+    return found;
+  });
+}
+
+// The Production upgrade of `db` (after its Test): the offline window as status recorded it (offline_at
+// to online_at) against the plan alone as the migrator timed it (Migrated.duration), broken down by
+// part; and the estimate the customer was told at RequestUpgrade against that window.
+void ProductionWindow(Platform& platform, testing::TopicTap& tap, std::vector<Row>& rows, const std::string& db,
+                      int64_t bytes) {
+  if (!platform.postgres().Exec("postgres", "CHECKPOINT").ok()) return;
+  std::optional<Upgrade> done = UpgradeToTheEnd(platform, db, PURPOSE_PRODUCTION);
+  if (!done || !done->has_offline_at() || !done->has_online_at()) return;
+  SnapshotSucceeded snapshot;
+  Migrated migrated;
+  if (!AwaitEvent(tap, done->upgrade_id(), [&](const Event& e) {
+        if (e.has_snapshot_succeeded()) snapshot = e.snapshot_succeeded();
+        if (e.has_migrated()) migrated = e.migrated();
+        return snapshot.has_duration() && migrated.has_duration();
+      })) {
+    std::cerr << "the Production upgrade's events did not arrive\n";
+    return;
+  }
+  const absl::Duration window = FromProto(done->online_at()) - FromProto(done->offline_at());
+  const absl::Duration plan = FromProto(migrated.duration()), restore_point = FromProto(snapshot.duration());
+  const absl::Duration estimate = FromProto(done->estimated_downtime());
+  int64_t steps_ms = 0;
+  for (const StepReport& step : migrated.report().steps()) steps_ms += step.duration_ms();
+  const double window_ratio = absl::FDivDuration(window, plan);
+  rows.push_back({absl::StrFormat("Production offline window of that %.2f GB database (offline_at to online_at)",
+                                  bytes / 1e9),
+                  absl::StrCat(Ms(window), ": the restore point made and verified ", Ms(restore_point),
+                               "; the plan ", Ms(plan), " (its steps alone ", Ms(absl::Milliseconds(steps_ms)),
+                               "); the rest (hand-offs, offline and online) ", Ms(window - restore_point - plan)),
+                  absl::StrCat("the plan alone, as the migrator timed it: ", Ms(plan)),
+                  absl::StrFormat("%.2f × the plan", window_ratio), "≤ 1.15 ×", Verdict(window_ratio <= 1.15)});
+  const double estimate_ratio = absl::FDivDuration(estimate, window);
+  rows.push_back({"the downtime estimate told at RequestUpgrade, against that window",
+                  absl::StrCat(Ms(estimate)), absl::StrCat("the real window: ", Ms(window)),
+                  absl::StrFormat("%.2f × the window", estimate_ratio), "0.85–1.15 ×",
+                  Verdict(estimate_ratio >= 0.85 && estimate_ratio <= 1.15)});
+}
+
 void BigDatabase(Platform& platform, testing::TopicTap& tap, std::vector<Row>& rows) {
   testing::PostgresServer& pg = platform.postgres();
   const std::string dir = testing::MakeTempDir("upshift-bench-big");
@@ -623,6 +676,7 @@ void BigDatabase(Platform& platform, testing::TopicTap& tap, std::vector<Row>& r
                                   absl::FDivDuration(absl::Milliseconds(steps_ms), files_by_hand)),
                   "≤ 1.05 ×", Verdict(plan_ratio <= 1.05)});
   std::filesystem::remove_all(dir);
+  ProductionWindow(platform, tap, rows, "benchbig", bytes);
 }
 
 void SamplePeaks(Platform& platform, const std::vector<std::string>& names, std::map<std::string, double>& peak);

@@ -68,6 +68,20 @@ TEST_F(OrderStoreTest, TheStoredOrderIsTheAdmittedOneToTheNanosecond) {
   EXPECT_EQ((*found)->order.SerializeAsString(), o.SerializeAsString()) << (*found)->order.DebugString();
 }
 
+TEST_F(OrderStoreTest, ATestsTimingsAreRecordedPartByPartAndAZeroKeepsWhatWasThere) {
+  upgrade::v1::Order o = NewOrder("acme");
+  ASSERT_TRUE(store_->Admit(o, {"upgrade.orders", "acme", "x"}, nullptr).ok());
+  // The copy's event, then the plan's: each records its own parts.
+  ASSERT_TRUE(store_->RecordTimings(o.upgrade_id(), {absl::Seconds(9), absl::ZeroDuration(), 4096, absl::Seconds(7)}).ok());
+  ASSERT_TRUE(store_->RecordTimings(o.upgrade_id(), {absl::ZeroDuration(), absl::Seconds(10), 0}).ok());
+  auto found = store_->FindByUpgradeId(o.upgrade_id());
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_EQ((*found)->timings.clone, absl::Seconds(9));
+  EXPECT_EQ((*found)->timings.migrate, absl::Seconds(10));
+  EXPECT_EQ((*found)->timings.source_size_bytes, 4096);
+  EXPECT_EQ((*found)->timings.checksum, absl::Seconds(7));
+}
+
 // Idempotency keys are per tenant: two tenants may both use "key-1"; one tenant may not twice.
 TEST_F(OrderStoreTest, ARequestIdIsUniquePerTenant) {
   upgrade::v1::Order a = NewOrder("acme", "key-1", "acme_owner");

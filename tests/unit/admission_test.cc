@@ -318,6 +318,23 @@ TEST_F(AdmissionTest, AProductionOrderCarriesItsRestorePointAndADowntimeEstimate
   EXPECT_TRUE(order.test_database().empty());
 }
 
+TEST_F(AdmissionTest, AnEstimateCountsTheRestorePointsChecksumAsTheTestMeasuredIt) {
+  PastTest("18.0", Outcome::kSucceeded);
+  // The Test's copy, count and checksum of its copy took 9 s, of which the checksum 7 s; its plan 10 s.
+  store_.orders[0].timings = {absl::Seconds(9), absl::Seconds(10), 1000, absl::Seconds(7)};
+  hosting_.dbs["acme"].size_bytes = 1500;  // half again as large as when it was tested
+  absl::StatusOr<Upgrade> u = Make().RequestUpgrade(Order(PURPOSE_PRODUCTION), kCaller);
+  ASSERT_TRUE(u.ok()) << u.status();
+  // (9 s + 10 s) x 1.5 + 250 ms of hand-offs: no fudge factor once the checksum is measured.
+  EXPECT_EQ(FromProto(u->estimated_downtime()), absl::Milliseconds(28750));
+}
+
+TEST(EstimateDowntime, ATestWithoutAMeasuredChecksumCountsItsCopyAndCountOneAndAHalfTimes) {
+  EXPECT_EQ(EstimateDowntime({absl::Seconds(2), absl::Seconds(5), 100}, 100), absl::Milliseconds(8250));
+  // An unknown size (0) does not scale.
+  EXPECT_EQ(EstimateDowntime({absl::Seconds(2), absl::Seconds(5), 100, absl::Seconds(1)}, 0), absl::Milliseconds(7250));
+}
+
 TEST_F(AdmissionTest, OptionsOfferProductionOnlyWhereATestSucceeded) {
   PastTest("17.0", Outcome::kSucceeded);
   GetUpgradeOptionsRequest r;
