@@ -10,7 +10,7 @@
 
 namespace upshift::status {
 
-DatabaseView::DatabaseView(DatabaseDirectory& hosting, StatusStore& store, const Catalog& catalog,
+DatabaseView::DatabaseView(DatabaseDirectory& hosting, DatabaseRecordStore& store, const Catalog& catalog,
                            std::vector<std::string> reserved_databases)
     : hosting_(hosting), store_(store), catalog_(catalog), reserved_(std::move(reserved_databases)) {}
 

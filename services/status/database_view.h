@@ -25,7 +25,7 @@ struct DatabasePage {
 // of them (version, tags) and their test copies nested under them. Thread-safe.
 class DatabaseView {
  public:
-  DatabaseView(DatabaseDirectory& hosting, StatusStore& store, const Catalog& catalog,
+  DatabaseView(DatabaseDirectory& hosting, DatabaseRecordStore& store, const Catalog& catalog,
                std::vector<std::string> reserved_databases);
 
   // The first `limit` main databases by name after `after` ("": from the first) whose tenant is
@@ -50,7 +50,7 @@ class DatabaseView {
   upgrade::v1::Database Describe(const HostedDatabase& hosted, const std::map<std::string, DatabaseRecord>& records);
 
   DatabaseDirectory& hosting_;
-  StatusStore& store_;
+  DatabaseRecordStore& store_;
   const Catalog& catalog_;
   const std::vector<std::string> reserved_;
   absl::Mutex mu_;

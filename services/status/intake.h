@@ -16,14 +16,14 @@ namespace upshift::status {
 // the outbox of upgrade.status, and wakes watchers and the outbox relay.
 class EventIntake {
  public:
-  EventIntake(StatusStore& store, ChangeHub& hub, std::function<void()> recorded)
+  EventIntake(StatusLedger& store, ChangeHub& hub, std::function<void()> recorded)
       : store_(store), hub_(hub), recorded_(std::move(recorded)) {}
 
   // INVALID_ARGUMENT: not a valid Event (to the DLQ). UNAVAILABLE: retry later.
   absl::Status Handle(const ConsumedRecord& record);
 
  private:
-  StatusStore& store_;
+  StatusLedger& store_;
   ChangeHub& hub_;
   std::function<void()> recorded_;
 };

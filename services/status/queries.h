@@ -23,7 +23,7 @@ class Queries {
  public:
   // WatchUpgrade streams take a slot of `watches` for as long as they run; `hub` wakes them when
   // this replica records a change.
-  Queries(StatusStore& store, DatabaseView& view, StreamSlots& watches, ChangeHub& hub)
+  Queries(UpgradeHistory& store, DatabaseView& view, StreamSlots& watches, ChangeHub& hub)
       : store_(store), view_(view), watches_(watches), hub_(hub) {}
 
   // A page of main databases by name, with their copies nested. INVALID_ARGUMENT: a negative
@@ -52,7 +52,7 @@ class Queries {
                             const std::function<absl::Status()>& interrupted);
 
  private:
-  StatusStore& store_;
+  UpgradeHistory& store_;
   DatabaseView& view_;
   StreamSlots& watches_;
   ChangeHub& hub_;

@@ -8,7 +8,7 @@
 
 namespace upshift::status {
 
-void SweepStalls(StatusStore& store, KafkaProducer& producer, absl::Duration timeout, ChangeHub& hub,
+void SweepStalls(StatusLedger& store, KafkaProducer& producer, absl::Duration timeout, ChangeHub& hub,
                  OutboxRelay& relay, const StopToken& stop) {
   const absl::Duration every = std::clamp(timeout / 4, absl::Milliseconds(100), absl::Seconds(15));
   absl::Time reachable_since = absl::InfiniteFuture();

@@ -13,7 +13,7 @@ namespace upshift::status {
 // Marks stalled the upgrades no worker reported on for `timeout`, looking every quarter of it, until
 // `stop`. Only once the broker has been reachable for a whole `timeout`: while it is away, silence
 // proves nothing.
-void SweepStalls(StatusStore& store, KafkaProducer& producer, absl::Duration timeout, ChangeHub& hub,
+void SweepStalls(StatusLedger& store, KafkaProducer& producer, absl::Duration timeout, ChangeHub& hub,
                  OutboxRelay& relay, const StopToken& stop);
 
 }  // namespace upshift::status

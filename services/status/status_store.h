@@ -36,11 +36,13 @@ struct PendingChange {
   absl::Time recorded_at;
 };
 
-// The record of upgrades, tags and test copies. Implementations are thread-safe; every method may
-// return UNAVAILABLE when the database is unreachable.
-class StatusStore {
+// The record of upgrades, tags and test copies, seen through three narrow ports. Implementations
+// are thread-safe; every method may return UNAVAILABLE when the database is unreachable.
+
+// What changes the record: events applied, stalls marked, and the changes relayed to upgrade.status.
+class StatusLedger {
  public:
-  virtual ~StatusStore() = default;
+  virtual ~StatusLedger() = default;
 
   // Applies `event` atomically (NextUpgrade, TagChanges, the copy's record, and the change in the
   // outbox of upgrade.status) unless its event_id was applied before. Returns the upgrade after the
@@ -48,6 +50,22 @@ class StatusStore {
   // acceptance must carry the order that acceptance announced (PERMISSION_DENIED otherwise); one
   // that comes ahead of the acceptance is kept and applied with it.
   virtual absl::StatusOr<std::optional<upgrade::v1::Upgrade>> Apply(const upgrade::v1::Event& event) = 0;
+
+  // Marks stalled every upgrade that Stalls at `cutoff`, each with its change in the outbox of
+  // upgrade.status. Returns how many it marked.
+  virtual absl::StatusOr<int> MarkStalled(absl::Time cutoff) = 0;
+
+  // Hands up to `limit` pending changes, oldest first, to `publish` and forgets them when it returns
+  // OK, in one transaction only one replica holds at a time. *count is how many were handed.
+  virtual absl::Status DrainChanges(int limit,
+                                    const std::function<absl::Status(const std::vector<PendingChange>&)>& publish,
+                                    int* count) = 0;
+};
+
+// The upgrades as recorded, for the API and the metrics.
+class UpgradeHistory {
+ public:
+  virtual ~UpgradeHistory() = default;
 
   // NOT_FOUND when unknown.
   virtual absl::StatusOr<upgrade::v1::Upgrade> GetUpgrade(const std::string& upgrade_id) = 0;
@@ -60,28 +78,28 @@ class StatusStore {
                                                                          const std::optional<UpgradeCursor>& after,
                                                                          int limit) = 0;
 
+  // Every upgrade not in a final state.
+  virtual absl::StatusOr<std::vector<upgrade::v1::Upgrade>> UnfinishedUpgrades() = 0;
+};
+
+// What status knows of each database (tags, copies, versions), for the database manager view.
+class DatabaseRecordStore {
+ public:
+  virtual ~DatabaseRecordStore() = default;
+
   // Every database status has a record of, by name.
   virtual absl::StatusOr<std::map<std::string, DatabaseRecord>> DatabaseRecords() = 0;
 
   // The records of `name` and of its copies (those whose parent it is), by name.
   virtual absl::StatusOr<std::map<std::string, DatabaseRecord>> DatabaseRecordsOf(const std::string& name) = 0;
 
-  // Hands up to `limit` pending changes, oldest first, to `publish` and forgets them when it returns
-  // OK, in one transaction only one replica holds at a time. *count is how many were handed.
-  virtual absl::Status DrainChanges(int limit,
-                                    const std::function<absl::Status(const std::vector<PendingChange>&)>& publish,
-                                    int* count) = 0;
-
-  // Marks stalled every upgrade that Stalls at `cutoff`, each with its change in the outbox of
-  // upgrade.status. Returns how many it marked.
-  virtual absl::StatusOr<int> MarkStalled(absl::Time cutoff) = 0;
-
-  // Every upgrade not in a final state.
-  virtual absl::StatusOr<std::vector<upgrade::v1::Upgrade>> UnfinishedUpgrades() = 0;
-
   // Remembers a main database's version (read from the database itself).
   virtual absl::Status RememberVersion(const std::string& database, const std::string& version) = 0;
 };
+
+// The whole store: its three ports, implemented together by one adapter. It declares nothing of its
+// own; each part of status takes the port it needs.
+class StatusStore : public StatusLedger, public UpgradeHistory, public DatabaseRecordStore {};
 
 }  // namespace upshift::status
 
