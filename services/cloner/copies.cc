@@ -64,11 +64,18 @@ absl::Status TestCopies::Copy(const upgrade::v1::Order& order) {
     }
     done.emplace();
     if (!check) {
-      // Measured for the Production estimate only: the copy's content is what its row counts said.
+      // For the Production estimate only (the copy's content is what its row counts said): what its
+      // restore point's verification will cost, timed as it will run, the source and the copy
+      // checksummed at once. The source is in use, so the sums are not compared. A measurement
+      // that fails leaves the estimate to its older rule; it never fails the Test.
       absl::Time summing = clock_.Now();
-      absl::StatusOr<TableChecksums> summed = measures_.ChecksumTables(order.test_database());
-      if (IsRetryable(summed.status())) return summed.status();
-      if (summed.ok()) ToProto(clock_.Now() - summing, done->mutable_checksum_duration());
+      auto [source_summed, copy_summed] = ChecksumBoth(measures_, order.database(), order.test_database());
+      if (source_summed.ok() && copy_summed.ok()) {
+        ToProto(clock_.Now() - summing, done->mutable_checksum_duration());
+      } else {
+        LogWarning(absl::StrCat("could not time the checksums of ", order.database(), " and its copy: ",
+                                (source_summed.ok() ? copy_summed : source_summed).status().ToString()));
+      }
     }
     ToProto(clock_.Now() - start, done->mutable_duration());
     ToProto(copy_took, done->mutable_copy_duration());

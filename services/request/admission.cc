@@ -91,7 +91,7 @@ absl::StatusOr<std::string> Admission::CurrentVersion(const std::string& databas
 // (tests/e2e); the rest is margin.
 constexpr absl::Duration kHandOffs = absl::Milliseconds(250);
 
-absl::Duration EstimateDowntime(const TestTimings& test, int64_t size_now_bytes) {
+DowntimeEstimate EstimateDowntime(const TestTimings& test, int64_t size_now_bytes) {
   double growth = 1.0;
   if (test.source_size_bytes > 0 && size_now_bytes > 0) {
     growth = static_cast<double>(size_now_bytes) / static_cast<double>(test.source_size_bytes);
@@ -99,7 +99,7 @@ absl::Duration EstimateDowntime(const TestTimings& test, int64_t size_now_bytes)
   // The restore point is copied, counted and checksummed as the Test's copy was; a Test that did not
   // measure its checksum (recorded before it did) stands for it by half its copy and count again.
   const absl::Duration restore_point = test.checksum > absl::ZeroDuration() ? test.clone : test.clone * 1.5;
-  return (restore_point + test.migrate) * growth + kHandOffs;
+  return {restore_point * growth + kHandOffs / 2, test.migrate * growth + kHandOffs / 2};
 }
 
 absl::StatusOr<const StoredOrder*> Admission::TestAllowingProduction(const std::vector<StoredOrder>& orders,
@@ -210,7 +210,7 @@ absl::StatusOr<upgrade::v1::Upgrade> Admission::RequestUpgrade(const upgrade::v1
     return absl::FailedPreconditionError(absl::StrCat("upgrade ", active->order.upgrade_id(), " of database \"",
                                                       database, "\" is still active; wait until it ends"));
   }
-  absl::Duration estimate = absl::ZeroDuration();
+  DowntimeEstimate estimate{};
   std::string test_upgrade_id;
   if (request.purpose() == upgrade::v1::PURPOSE_PRODUCTION) {
     UPSHIFT_ASSIGN_OR_RETURN(std::vector<StoredOrder> orders, store_.ListByDatabase(database));
@@ -218,7 +218,9 @@ absl::StatusOr<upgrade::v1::Upgrade> Admission::RequestUpgrade(const upgrade::v1
                              TestAllowingProduction(orders, database, current, request.target_version()));
     UPSHIFT_ASSIGN_OR_RETURN(int64_t data_bytes, measures_.DataSizeBytes(database));
     estimate = EstimateDowntime(test->timings, data_bytes);
-    LogInfo(absl::StrCat("downtime estimate for ", database, ": ", absl::FormatDuration(estimate), " (its Test copied ",
+    LogInfo(absl::StrCat("downtime estimate for ", database, ": ", absl::FormatDuration(estimate.total()),
+                         " (restore point ", absl::FormatDuration(estimate.restore_point), ", plan ",
+                         absl::FormatDuration(estimate.plan), "; its Test copied ",
                          test->timings.source_size_bytes, " bytes in ", absl::FormatDuration(test->timings.clone),
                          " and planned in ", absl::FormatDuration(test->timings.migrate), "; ", data_bytes,
                          " bytes now)"));
@@ -232,7 +234,8 @@ absl::StatusOr<upgrade::v1::Upgrade> Admission::RequestUpgrade(const upgrade::v1
     order.set_test_database(TestDatabaseName(database, order.upgrade_id()));
   } else {
     order.set_restore_point(RestorePointName(database, order.upgrade_id()));
-    ToProto(estimate, order.mutable_estimated_downtime());
+    ToProto(estimate.total(), order.mutable_estimated_downtime());
+    ToProto(estimate.plan, order.mutable_estimated_plan());
     order.set_test_upgrade_id(test_upgrade_id);
   }
   return Record(std::move(order), audit_of);

@@ -32,12 +32,17 @@ struct AdmissionOptions {
 };
 
 // The expected offline time of a Production upgrade, part by part from what its Test measured: the
-// restore point (copied, then verified by row counts and checksums, the database and the restore
-// point read at once: the Test's copy, its count and its checksum of the copy), then the plan (the
-// Test's plan time), both scaled by how much the database grew since the Test, plus the hand-offs
-// between services. A Test recorded before it measured its checksum counts its copy and count one
-// and a half times instead.
-absl::Duration EstimateDowntime(const TestTimings& test, int64_t size_now_bytes);
+// restore point (copied, counted and checksummed, the database and the restore point read at once,
+// as the Test copied, counted and checksummed its copy beside its source), then the plan (the Test's
+// plan time), both scaled by how much the database grew since the Test, plus the hand-offs between
+// services. A Test recorded before it measured its checksums counts its copy and count one and a
+// half times instead.
+struct DowntimeEstimate {
+  absl::Duration restore_point;  // going offline, the restore point copied and verified
+  absl::Duration plan;           // the plan, and coming back online
+  absl::Duration total() const { return restore_point + plan; }
+};
+DowntimeEstimate EstimateDowntime(const TestTimings& test, int64_t size_now_bytes);
 
 // Decides whether an order may be admitted and records it. Thread-safe (its collaborators are).
 class Admission {

@@ -21,7 +21,7 @@ struct TestTimings {
   absl::Duration clone = absl::ZeroDuration();    // copy and check (and the checksum below, when measured)
   absl::Duration migrate = absl::ZeroDuration();  // plan, neutralization and post-checks
   int64_t source_size_bytes = 0;                  // the source's table data, when it was copied
-  absl::Duration checksum = absl::ZeroDuration();  // a checksum of the copy, part of clone (0: not measured)
+  absl::Duration checksum = absl::ZeroDuration();  // checksums of source and copy, part of clone (0: not measured)
 };
 
 struct StoredOrder {

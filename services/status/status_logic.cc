@@ -161,6 +161,10 @@ Upgrade NextUpgrade(const std::optional<Upgrade>& current, const Event& event,
   }
 
   if (event.kind_case() == Event::kWentOffline && !next.has_offline_at()) *next.mutable_offline_at() = event.occurred_at();
+  if (event.kind_case() == Event::kMigrationStarted && next.purpose() == upgrade::v1::PURPOSE_PRODUCTION &&
+      !next.has_plan_started_at()) {
+    *next.mutable_plan_started_at() = event.occurred_at();
+  }
   if (event.kind_case() == Event::kSnapshotSucceeded) next.set_restore_point(order.restore_point());
   if (event.kind_case() == Event::kCloneSucceeded) {
     next.set_test_database(order.test_database());
@@ -204,11 +208,16 @@ Upgrade NextUpgrade(const std::optional<Upgrade>& current, const Event& event,
     }
     if (IsFinal(state) && next.has_offline_at()) *next.mutable_online_at() = event.occurred_at();
   }
-  // The time left offline: the estimate less the time spent offline so far (0 once back online).
+  // The time left offline (0 once back online): before the plan, the estimate less the time spent
+  // offline so far; once the plan started, the plan's own part of the estimate less its time so far,
+  // so that a restore point faster or slower than estimated does not carry over.
   if (next.has_estimated_downtime() && next.has_offline_at()) {
-    absl::Duration left = IsFinal(next.state()) ? absl::ZeroDuration()
-                                                : FromProto(next.estimated_downtime()) -
-                                                      (FromProto(next.updated_at()) - FromProto(next.offline_at()));
+    const absl::Time now = FromProto(next.updated_at());
+    absl::Duration left = FromProto(next.estimated_downtime()) - (now - FromProto(next.offline_at()));
+    if (next.has_plan_started_at() && order.has_estimated_plan()) {
+      left = FromProto(order.estimated_plan()) - (now - FromProto(next.plan_started_at()));
+    }
+    if (IsFinal(next.state())) left = absl::ZeroDuration();
     ToProto(std::max(left, absl::ZeroDuration()), next.mutable_estimated_remaining());
   }
   return next;

@@ -327,12 +327,18 @@ TEST_F(AdmissionTest, AnEstimateCountsTheRestorePointsChecksumAsTheTestMeasuredI
   ASSERT_TRUE(u.ok()) << u.status();
   // (9 s + 10 s) x 1.5 + 250 ms of hand-offs: no fudge factor once the checksum is measured.
   EXPECT_EQ(FromProto(u->estimated_downtime()), absl::Milliseconds(28750));
+  // The plan's part (10 s x 1.5 + half the hand-offs), which status counts down once the plan starts.
+  EXPECT_EQ(FromProto(store_.orders.back().order.estimated_plan()), absl::Milliseconds(15125));
 }
 
 TEST(EstimateDowntime, ATestWithoutAMeasuredChecksumCountsItsCopyAndCountOneAndAHalfTimes) {
-  EXPECT_EQ(EstimateDowntime({absl::Seconds(2), absl::Seconds(5), 100}, 100), absl::Milliseconds(8250));
+  EXPECT_EQ(EstimateDowntime({absl::Seconds(2), absl::Seconds(5), 100}, 100).total(), absl::Milliseconds(8250));
   // An unknown size (0) does not scale.
-  EXPECT_EQ(EstimateDowntime({absl::Seconds(2), absl::Seconds(5), 100, absl::Seconds(1)}, 0), absl::Milliseconds(7250));
+  DowntimeEstimate measured = EstimateDowntime({absl::Seconds(2), absl::Seconds(5), 100, absl::Seconds(1)}, 0);
+  EXPECT_EQ(measured.total(), absl::Milliseconds(7250));
+  // Its parts: the restore point (and going offline), the plan (and coming back).
+  EXPECT_EQ(measured.restore_point, absl::Milliseconds(2125));
+  EXPECT_EQ(measured.plan, absl::Milliseconds(5125));
 }
 
 TEST_F(AdmissionTest, OptionsOfferProductionOnlyWhereATestSucceeded) {

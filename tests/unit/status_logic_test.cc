@@ -108,6 +108,25 @@ TEST(NextUpgrade, FollowsTheProductionLifecycleWithItsEstimates) {
   EXPECT_EQ(u->restore_point(), "acme_rp_0f8fad5b");
 }
 
+TEST(NextUpgrade, OnceThePlanStartsTheTimeLeftCountsFromThePlansOwnEstimate) {
+  auto with_plan = [](Event e) {
+    e.mutable_order()->mutable_estimated_plan()->set_seconds(60);  // of the 100 s estimated
+    return e;
+  };
+  std::optional<Upgrade> u = NextUpgrade(std::nullopt, with_plan(P("went_offline", 0)));
+  u = NextUpgrade(u, with_plan(P("snapshot_succeeded", 55)));  // the restore point took 55 s, not 40 s
+  EXPECT_EQ(u->estimated_remaining().seconds(), 45);
+  u = NextUpgrade(u, with_plan(P("migration_started", 56)));
+  EXPECT_EQ(u->state(), STATE_MIGRATING);
+  EXPECT_EQ(u->plan_started_at().seconds(), 1'800'000'056);
+  EXPECT_EQ(u->estimated_remaining().seconds(), 60);  // the plan's part, re-anchored at its start
+  Event step = with_plan(P("step", 86));
+  step.mutable_step_applied()->set_steps_done(1);
+  step.mutable_step_applied()->set_steps_total(2);
+  u = NextUpgrade(u, step);
+  EXPECT_EQ(u->estimated_remaining().seconds(), 30);
+}
+
 TEST(NextUpgrade, ARollbackEndsRolledBackWithTheCauseAndNoRestorePoint) {
   std::optional<Upgrade> u = NextUpgrade(std::nullopt, P("snapshot_succeeded", 5));
   u = NextUpgrade(u, P("migration_failed", 6));
