@@ -496,7 +496,7 @@ void ProductionWindow(Platform& platform, testing::TopicTap& tap, std::vector<Ro
   const absl::Duration copy_and_count = FromProto(test_clone.duration()) - FromProto(test_clone.checksum_duration());
   const absl::Duration before = copy_and_count * 1.5 + test_plan + absl::Milliseconds(250);
   rows.push_back({"the downtime estimate told at RequestUpgrade, against that window",
-                  absl::StrCat(Ms(estimate), " (the Test: copy and count ", Ms(copy_and_count), ", checksum of the copy ",
+                  absl::StrCat(Ms(estimate), " (the Test: copy and count ", Ms(copy_and_count), ", checksums of it and its source at once ",
                                Ms(FromProto(test_clone.checksum_duration())), ", plan ", Ms(test_plan),
                                "); the model before, which counted the copy and count 1.5 times instead: ", Ms(before),
                                absl::StrFormat(" (%.2f ×)", absl::FDivDuration(before, window))),
