@@ -1,6 +1,5 @@
 #include "libs/catalog/catalog.h"
 
-#include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
 
 #include <unistd.h>
@@ -13,33 +12,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "libs/common/checksum.h"
+#include "libs/common/textproto.h"
 #include "libs/common/validation.h"
 #include "upgrade/v1/catalog.pb.h"
 
 namespace upshift {
 namespace {
-
-class ManifestErrors final : public google::protobuf::io::ErrorCollector {
- public:
-  explicit ManifestErrors(std::string file) : file_(std::move(file)) {}
-  void AddError(int line, int column, const std::string& message) override {
-    errors_.push_back(absl::StrCat(file_, ":", line + 1, ":", column + 1, ": ", message));
-  }
-  void AddWarning(int line, int column, const std::string& message) override { AddError(line, column, message); }
-  std::string Text() const { return absl::StrJoin(errors_, "; "); }
-
- private:
-  std::string file_;
-  std::vector<std::string> errors_;
-};
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::InvalidArgumentError(absl::StrCat(path, ": cannot read the file"));
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
 
 // Reads a file the manifest names at `where` ("file:line").
 absl::StatusOr<std::string> ReadCatalogFile(const std::string& dir, const std::string& where,
@@ -70,12 +48,8 @@ absl::StatusOr<Catalog> Catalog::Load(const std::string& dir) {
   absl::StatusOr<std::string> text = ReadFile(manifest);
   if (!text.ok()) return text.status();
   upgrade::v1::Catalog proto;
-  google::protobuf::TextFormat::Parser parser;
-  ManifestErrors errors(manifest);
-  parser.RecordErrorsTo(&errors);
   google::protobuf::TextFormat::ParseInfoTree locations;
-  parser.WriteLocationsTo(&locations);
-  if (!parser.ParseFromString(*text, &proto)) return absl::InvalidArgumentError(errors.Text());
+  if (absl::Status parsed = ParseTextProto(*text, manifest, &proto, &locations); !parsed.ok()) return parsed;
   // "file:line" of element `index` of `field` in `tree` (the manifest, or a hop in it): every error
   // about something written in the manifest says where it is written. `index` must be -1 for a
   // singular field and in range for a repeated one (the parser aborts otherwise).
