@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "libs/common/textproto.h"
+#include "libs/hosting/hosting_server.h"
 #include "upgrade/v1/inventory.pb.h"
 
 namespace upshift {
@@ -89,9 +90,7 @@ const ServerSpec* Inventory::Find(const std::string& name) const {
 }
 
 absl::StatusOr<std::string> PlaceDatabase(const std::string& database, const std::vector<std::string>& listed_on) {
-  if (listed_on.empty()) {
-    return absl::NotFoundError(absl::StrCat("database \"", database, "\" does not exist on the hosting server"));
-  }
+  if (listed_on.empty()) return DatabaseNotFound(database);
   if (listed_on.size() > 1) {
     return absl::FailedPreconditionError(absl::StrCat("database \"", database, "\" exists on several hosting servers (",
                                                       absl::StrJoin(listed_on, ", "),

@@ -3,10 +3,8 @@
 #include <librdkafka/rdkafkacpp.h>
 
 #include <functional>
-#include <list>
 #include <optional>
 #include <set>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"

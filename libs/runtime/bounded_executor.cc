@@ -44,9 +44,6 @@ BoundedExecutor::~BoundedExecutor() {
     tasks.swap(tasks_);
   }
   for (Task& task : tasks) task.thread.join();
-  absl::MutexLock lock(&mu_);
-  running_ = 0;
-  Publish();
 }
 
 bool BoundedExecutor::TrySubmit(std::function<void()> task) {
