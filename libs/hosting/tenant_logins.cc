@@ -153,27 +153,31 @@ absl::StatusOr<TenantLogin> TenantLogins::Ensure(const std::string& owner) {
   return made;
 }
 
-absl::Status AsTenant(TenantLogins& logins, const std::string& base, const std::string& owner,
-                      const std::string& dbname, const std::function<absl::Status(pqxx::connection&)>& fn) {
+absl::StatusOr<std::unique_ptr<pqxx::connection>> OpenAsTenant(TenantLogins& logins, const std::string& base,
+                                                                const std::string& owner, const std::string& dbname) {
   absl::Status opened;
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (attempt > 0) logins.Forget(owner);
     absl::StatusOr<TenantLogin> login = logins.For(owner);
     if (!login.ok()) return login.status();
-    std::unique_ptr<pqxx::connection> conn;
     try {
-      conn = std::make_unique<pqxx::connection>(login->ConnInfo(base, dbname));
+      return std::make_unique<pqxx::connection>(login->ConnInfo(base, dbname));
     } catch (const std::exception& e) {
       opened = pg::StatusFromException(e);
-      continue;
-    }
-    try {
-      return fn(*conn);
-    } catch (const std::exception& e) {
-      return pg::StatusFromException(e);
     }
   }
   return opened;
+}
+
+absl::Status AsTenant(TenantLogins& logins, const std::string& base, const std::string& owner,
+                      const std::string& dbname, const std::function<absl::Status(pqxx::connection&)>& fn) {
+  absl::StatusOr<std::unique_ptr<pqxx::connection>> conn = OpenAsTenant(logins, base, owner, dbname);
+  if (!conn.ok()) return conn.status();
+  try {
+    return fn(**conn);
+  } catch (const std::exception& e) {
+    return pg::StatusFromException(e);
+  }
 }
 
 }  // namespace upshift

@@ -78,9 +78,13 @@ class TenantLogins {
   std::map<std::string, TenantLogin> known_ ABSL_GUARDED_BY(mu_);
 };
 
-// Opens a session in `dbname` as `owner`'s login (TenantLogins::For), runs `fn`, closes it. When the
-// session cannot be opened, the login is repaired once and tried again (the customer's code may have
-// changed its password). `base`: the platform's connection string, without dbname.
+// Opens a session in `dbname` as `owner`'s login (TenantLogins::For). When the session cannot be
+// opened, the login is repaired once and tried again (the customer's code may have changed its
+// password). `base`: the platform's connection string, without dbname.
+absl::StatusOr<std::unique_ptr<pqxx::connection>> OpenAsTenant(TenantLogins& logins, const std::string& base,
+                                                                const std::string& owner, const std::string& dbname);
+
+// OpenAsTenant, then runs `fn` in that session and closes it.
 absl::Status AsTenant(TenantLogins& logins, const std::string& base, const std::string& owner,
                       const std::string& dbname, const std::function<absl::Status(pqxx::connection&)>& fn);
 

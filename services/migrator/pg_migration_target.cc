@@ -147,16 +147,8 @@ PgMigrationTarget::PgMigrationTarget(std::string conninfo)
       tenant_(std::make_unique<Sessions>([this](const std::string& database) -> absl::StatusOr<std::unique_ptr<pqxx::connection>> {
         UPSHIFT_ASSIGN_OR_RETURN(Tenancy tenancy, TenancyOf(database));
         if (tenancy.login.empty()) return Open(pg::PlatformSession(conninfo_, database));
-        absl::StatusOr<std::unique_ptr<pqxx::connection>> opened;
-        for (int attempt = 0; attempt < 2; ++attempt) {
-          // The customer's code may have changed the login's password: repaired once, then tried again.
-          if (attempt > 0) logins_->Forget(tenancy.owner);
-          absl::StatusOr<TenantLogin> login = logins_->For(tenancy.owner);
-          if (!login.ok()) return login.status();
-          opened = Open(login->ConnInfo(conninfo_, database));
-          if (opened.ok()) return opened;
-        }
-        return opened;
+        // The customer's code may have changed the login's password: OpenAsTenant repairs it once.
+        return OpenAsTenant(*logins_, conninfo_, tenancy.owner, database);
       })) {}
 
 PgMigrationTarget::~PgMigrationTarget() = default;

@@ -12,6 +12,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -598,6 +599,7 @@ TEST(Security, PlantedCodeNeverRunsAsTheSuperuserInATestACheckOrAProduction) {
   const std::string db = "prodtrap", tenant = "tenant_prodtrap";
   ASSERT_TRUE(platform->postgres().GenerateSampleDatabase(db, 100, tenant).ok());
   const std::string dir = MakeTempDir("upshift-escapes");
+  const absl::Cleanup remove_proof = [&] { std::filesystem::remove_all(dir); };  // also when an assertion ends the test
   chmod(dir.c_str(), 0777);  // the server's OS user writes the proof
   ASSERT_TRUE(platform->postgres().Exec("postgres", absl::StrCat("ALTER ROLE ", tenant, " LOGIN")).ok());
   const std::string traps = absl::StrCat(
@@ -687,7 +689,6 @@ TEST(Security, PlantedCodeNeverRunsAsTheSuperuserInATestACheckOrAProduction) {
   // The traps ran, and never escaped.
   EXPECT_EQ(escaped(), std::vector<std::string>{});
   EXPECT_EQ(superuser(), "f");
-  std::filesystem::remove_all(dir);
 }
 
 // Issue 20: a tenant makes its own version query block (a lock held on the table it reads) and
