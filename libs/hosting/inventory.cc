@@ -82,6 +82,15 @@ absl::StatusOr<Inventory> Inventory::Parse(const std::string& text, const std::s
   return inventory;
 }
 
+Inventory Inventory::Single(const std::string& name, const std::string& conninfo) {
+  Inventory inventory;
+  ServerSpec spec;
+  spec.name = name;
+  spec.conninfo = conninfo;
+  inventory.servers_.push_back(std::move(spec));
+  return inventory;
+}
+
 const ServerSpec* Inventory::Find(const std::string& name) const {
   for (const ServerSpec& s : servers_) {
     if (s.name == name) return &s;

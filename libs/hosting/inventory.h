@@ -16,6 +16,8 @@ namespace upshift {
 struct ServerSpec {
   std::string name;
   std::string conninfo;  // a secret: never logged, never shown
+  // At most this many copies and plans at once on the server, across replicas; 0: no limit (a
+  // server named by --hosting_db rather than an inventory).
   int max_copies = 0;
   int max_plans = 0;
   std::map<std::string, std::string> labels;
@@ -37,6 +39,9 @@ class Inventory {
   // empty key, a connection string named in neither or both ways, missing, or one libpq would
   // refuse (never quoting it).
   static absl::StatusOr<Inventory> Parse(const std::string& text, const std::string& file, const Sources& sources);
+
+  // An inventory of one server, without limits.
+  static Inventory Single(const std::string& name, const std::string& conninfo);
 
   const std::vector<ServerSpec>& servers() const { return servers_; }
   // nullptr when no server has that name.

@@ -24,7 +24,7 @@ class Cloner {
         applied_(ports.applied),
         gate_(ports.gate),
         clock_(ports.clock),
-        owned_(options_, ports.hosting, ports.ledger),
+        owned_(options_, ports.ledger),
         announcer_(ports.publisher, ports.clock),
         test_copies_(options_, ports, owned_, announcer_),
         production_(options_, ports, owned_, announcer_) {}

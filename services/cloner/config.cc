@@ -10,7 +10,6 @@
 ABSL_FLAG(std::string, health_listen, "0.0.0.0:50061", "Address of the grpc.health.v1 server (port 0: any free port)");
 ABSL_FLAG(std::string, platform_db, "", "Required: libpq connection string of the platform database");
 ABSL_FLAG(std::string, gate_addr, "127.0.0.1:50053", "Address of request's UpgradeGate listener (mTLS)");
-ABSL_FLAG(std::string, hosting_db, "", "Required: libpq connection string of the hosting server (no dbname)");
 ABSL_FLAG(std::vector<std::string>, reserved_databases, {"upshift"}, "Databases of the platform, never touched");
 ABSL_FLAG(std::string, clone_method, "auto",
           "auto (template, or dump/restore while the source is in use), template, or dump");
@@ -41,7 +40,7 @@ absl::StatusOr<Config> ConfigFromFlags() {
   if (!kafka.ok()) return kafka.status();
   Config c{*kafka,
            absl::GetFlag(FLAGS_platform_db),
-           {absl::GetFlag(FLAGS_hosting_db), absl::GetFlag(FLAGS_reserved_databases), absl::GetFlag(FLAGS_pg_bin_dir),
+           {"", absl::GetFlag(FLAGS_reserved_databases), absl::GetFlag(FLAGS_pg_bin_dir),
             absl::Hours(6)},
            {},
            absl::GetFlag(FLAGS_sweep_interval),

@@ -16,7 +16,13 @@ absl::Status TestCopies::OnAccepted(const upgrade::v1::Order& order) {
   return RunUnderClaim(gate_, order.upgrade_id(), "copy", options_.claims, [&](const WorkClaim&) { return Copy(order); });
 }
 
+absl::StatusOr<std::shared_ptr<HostingServer>> TestCopies::On(const upgrade::v1::Order& order) {
+  UPSHIFT_ASSIGN_OR_RETURN(auto server, ServerOfOrder(fleet_, order.server()));
+  return std::move(server.second);
+}
+
 absl::Status TestCopies::Copy(const upgrade::v1::Order& order) {
+  UPSHIFT_ASSIGN_OR_RETURN(std::shared_ptr<HostingServer> hosting, On(order));
   const bool check = order.purpose() == upgrade::v1::PURPOSE_CHECK;
   UPSHIFT_ASSIGN_OR_RETURN(std::optional<upgrade::v1::CloneSucceeded> done, store_.Find(order.upgrade_id()));
   if (!done.has_value() && !check) {
@@ -49,9 +55,9 @@ absl::Status TestCopies::Copy(const upgrade::v1::Order& order) {
       // connected and written between the copy and the counts. A dump copies and counts one snapshot.
       LogInfo(absl::StrCat("the copy of ", order.database(), " differs from it (", diff,
                            "), which may have been written since; copying it with pg_dump | pg_restore"));
-      UPSHIFT_RETURN_IF_ERROR(owned_.DropIfMade(order.upgrade_id(), order.test_database()).status());
+      UPSHIFT_RETURN_IF_ERROR(owned_.DropIfMade(*hosting, order.upgrade_id(), order.test_database()).status());
       start = clock_.Now();
-      absl::StatusOr<TableRowCounts> dumped = copier_.CloneByDump(order.database(), order.test_database());
+      absl::StatusOr<TableRowCounts> dumped = hosting->CloneByDump(order.database(), order.test_database());
       copy_took = clock_.Now() - start;
       if (IsRetryable(dumped.status())) return dumped.status();
       if (!dumped.ok()) return Fail(order, absl::StrCat("could not copy the database: ", dumped.status().message()));
@@ -59,7 +65,7 @@ absl::Status TestCopies::Copy(const upgrade::v1::Order& order) {
       diff = FirstDifference(source_rows, copy_rows);
     }
     if (!diff.empty()) {
-      UPSHIFT_RETURN_IF_ERROR(owned_.DropIfMade(order.upgrade_id(), order.test_database()).status());
+      UPSHIFT_RETURN_IF_ERROR(owned_.DropIfMade(*hosting, order.upgrade_id(), order.test_database()).status());
       return Fail(order, absl::StrCat("the copy does not match its source: ", diff));
     }
     done.emplace();
@@ -69,7 +75,7 @@ absl::Status TestCopies::Copy(const upgrade::v1::Order& order) {
       // checksummed at once. The source is in use, so the sums are not compared. A measurement
       // that fails leaves the estimate to its older rule; it never fails the Test.
       absl::Time summing = clock_.Now();
-      auto [source_summed, copy_summed] = ChecksumBoth(measures_, order.database(), order.test_database());
+      auto [source_summed, copy_summed] = ChecksumBoth(*hosting, order.database(), order.test_database());
       if (source_summed.ok() && copy_summed.ok()) {
         ToProto(clock_.Now() - summing, done->mutable_checksum_duration());
       } else {
@@ -79,7 +85,7 @@ absl::Status TestCopies::Copy(const upgrade::v1::Order& order) {
     }
     ToProto(clock_.Now() - start, done->mutable_duration());
     ToProto(copy_took, done->mutable_copy_duration());
-    UPSHIFT_ASSIGN_OR_RETURN(int64_t source_bytes, measures_.DataSizeBytes(order.database()));
+    UPSHIFT_ASSIGN_OR_RETURN(int64_t source_bytes, hosting->DataSizeBytes(order.database()));
     done->set_source_size_bytes(source_bytes);
     FillCounts(source_rows, done->mutable_source_rows());
     FillCounts(copy_rows, done->mutable_copy_rows());
@@ -95,28 +101,29 @@ absl::Status TestCopies::Copy(const upgrade::v1::Order& order) {
 }
 
 absl::StatusOr<std::optional<TableRowCounts>> TestCopies::MakeCopy(const upgrade::v1::Order& order) {
+  UPSHIFT_ASSIGN_OR_RETURN(std::shared_ptr<HostingServer> hosting, On(order));
   const std::string& source = order.database();
   const std::string& target = order.test_database();
   std::string strategy;
   if (options_.method != CloneMethod::kDump) {
-    absl::StatusOr<std::string> chosen = StrategyFor(options_, measures_, source);
+    absl::StatusOr<std::string> chosen = StrategyFor(options_, *hosting, source);
     if (!chosen.ok()) return chosen.status();
     strategy = *std::move(chosen);
     LogInfo(absl::StrCat("copying ", source, " to ", target, " (CREATE DATABASE strategy ", strategy, ")"));
   }
   auto dump = [&]() -> absl::StatusOr<std::optional<TableRowCounts>> {
-    UPSHIFT_ASSIGN_OR_RETURN(TableRowCounts counted, copier_.CloneByDump(source, target));
+    UPSHIFT_ASSIGN_OR_RETURN(TableRowCounts counted, hosting->CloneByDump(source, target));
     return std::optional<TableRowCounts>(std::move(counted));
   };
   auto copy = [&]() -> absl::StatusOr<std::optional<TableRowCounts>> {
     if (options_.method == CloneMethod::kDump) return dump();
-    UPSHIFT_RETURN_IF_ERROR(copier_.CloneFromTemplate(source, target, strategy));
+    UPSHIFT_RETURN_IF_ERROR(hosting->CloneFromTemplate(source, target, strategy));
     return std::optional<TableRowCounts>();
   };
   // The rows a dump counted come out of the creation alongside its status.
   std::optional<TableRowCounts> counted;
   auto made_by = [&](const std::function<absl::StatusOr<std::optional<TableRowCounts>>()>& how) {
-    absl::Status created = owned_.Create(order.upgrade_id(), target, [&]() -> absl::Status {
+    absl::Status created = owned_.Create(*hosting, order.upgrade_id(), target, [&]() -> absl::Status {
       absl::StatusOr<std::optional<TableRowCounts>> result = how();
       if (!result.ok()) return result.status();
       counted = *std::move(result);
@@ -135,14 +142,15 @@ absl::StatusOr<std::optional<TableRowCounts>> TestCopies::MakeCopy(const upgrade
 
 absl::Status TestCopies::CountCopy(const upgrade::v1::Order& order, const std::optional<TableRowCounts>& dumped,
                                    TableRowCounts* source_rows, TableRowCounts* copy_rows) {
+  UPSHIFT_ASSIGN_OR_RETURN(std::shared_ptr<HostingServer> hosting, On(order));
   if (dumped.has_value()) {
     // A dump copied a snapshot of a source in use, and counted the source in it.
     *source_rows = *dumped;
-    UPSHIFT_ASSIGN_OR_RETURN(*copy_rows, measures_.CountRows(order.test_database()));
+    UPSHIFT_ASSIGN_OR_RETURN(*copy_rows, hosting->CountRows(order.test_database()));
     return absl::OkStatus();
   }
   // A template copy is the source at an instant when it had no session; both are counted at once.
-  auto [source_counted, copy_counted] = CountBoth(measures_, order.database(), order.test_database());
+  auto [source_counted, copy_counted] = CountBoth(*hosting, order.database(), order.test_database());
   UPSHIFT_ASSIGN_OR_RETURN(*source_rows, std::move(source_counted));
   UPSHIFT_ASSIGN_OR_RETURN(*copy_rows, std::move(copy_counted));
   return absl::OkStatus();
@@ -157,7 +165,8 @@ absl::Status TestCopies::Fail(const upgrade::v1::Order& order, const std::string
 }
 
 absl::Status TestCopies::DropCopy(const upgrade::v1::Order& order, const std::string& reason) {
-  UPSHIFT_ASSIGN_OR_RETURN(bool dropped, owned_.Drop(order.upgrade_id(), order.test_database(), reason));
+  UPSHIFT_ASSIGN_OR_RETURN(std::shared_ptr<HostingServer> hosting, On(order));
+  UPSHIFT_ASSIGN_OR_RETURN(bool dropped, owned_.Drop(*hosting, order.upgrade_id(), order.test_database(), reason));
   UPSHIFT_RETURN_IF_ERROR(store_.MarkCopyDropped(order.upgrade_id()));
   if (dropped) LogInfo(absl::StrCat("dropped copy ", order.test_database(), ": ", reason));
   return absl::OkStatus();

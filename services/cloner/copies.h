@@ -1,6 +1,7 @@
 #ifndef UPSHIFT_SERVICES_CLONER_COPIES_H_
 #define UPSHIFT_SERVICES_CLONER_COPIES_H_
 
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -21,8 +22,7 @@ class TestCopies {
  public:
   TestCopies(const ClonerOptions& options, const ClonerPorts& ports, OwnedDatabases& owned, Announcer& announcer)
       : options_(options),
-        copier_(ports.hosting),
-        measures_(ports.hosting),
+        fleet_(ports.fleet),
         store_(ports.copies),
         gate_(ports.gate),
         clock_(ports.clock),
@@ -45,6 +45,8 @@ class TestCopies {
   absl::StatusOr<int> ExpireTestCopies();
 
  private:
+  // The server `order` names: its copy is made there, beside its source.
+  absl::StatusOr<std::shared_ptr<HostingServer>> On(const upgrade::v1::Order& order);
   absl::Status Copy(const upgrade::v1::Order& order);
   // Makes `order`'s copy (replacing an unfinished one); a non-retryable error is the order's failure.
   // A copy made by dump comes with the source's row counts in the snapshot it copied; one made from
@@ -61,8 +63,7 @@ class TestCopies {
   absl::Status DropTestCopy(const upgrade::v1::Order& order, const std::string& reason);
 
   const ClonerOptions& options_;
-  DatabaseCopier& copier_;
-  DatabaseMeasures& measures_;
+  HostingFleet& fleet_;
   TestCopyStore& store_;
   Gate& gate_;
   Clock& clock_;

@@ -29,7 +29,7 @@ absl::Status OwnedDatabases::CheckNotReserved(const std::string& database) const
   return absl::OkStatus();
 }
 
-absl::StatusOr<bool> OwnedDatabases::DropIfMade(const std::string& upgrade_id, const std::string& database) {
+absl::StatusOr<bool> OwnedDatabases::DropIfMade(DatabaseCopier& on, const std::string& upgrade_id, const std::string& database) {
   if (database.empty()) return false;
   UPSHIFT_RETURN_IF_ERROR(CheckNotReserved(database));
   UPSHIFT_ASSIGN_OR_RETURN(bool made, ledger_.Made(upgrade_id, database));
@@ -37,18 +37,18 @@ absl::StatusOr<bool> OwnedDatabases::DropIfMade(const std::string& upgrade_id, c
     LogWarning(absl::StrCat("not dropping ", database, ": the cloner did not make it for upgrade ", upgrade_id));
     return false;
   }
-  UPSHIFT_RETURN_IF_ERROR(hosting_.DropDatabase(database));
+  UPSHIFT_RETURN_IF_ERROR(on.DropDatabase(database));
   return true;
 }
 
-absl::StatusOr<bool> OwnedDatabases::Drop(const std::string& upgrade_id, const std::string& database,
+absl::StatusOr<bool> OwnedDatabases::Drop(DatabaseCopier& on, const std::string& upgrade_id, const std::string& database,
                                           const std::string& reason) {
-  UPSHIFT_ASSIGN_OR_RETURN(bool dropped, DropIfMade(upgrade_id, database));
+  UPSHIFT_ASSIGN_OR_RETURN(bool dropped, DropIfMade(on, upgrade_id, database));
   if (dropped) UPSHIFT_RETURN_IF_ERROR(ledger_.RecordDrop(upgrade_id, database, reason));
   return dropped;
 }
 
-absl::Status OwnedDatabases::Create(const std::string& upgrade_id, const std::string& database,
+absl::Status OwnedDatabases::Create(DatabaseCopier& on, const std::string& upgrade_id, const std::string& database,
                                     const std::function<absl::Status()>& create) {
   UPSHIFT_RETURN_IF_ERROR(CheckNotReserved(database));
   // Recorded before the database exists: it is the cloner's to drop only once this row says so.
@@ -63,7 +63,7 @@ absl::Status OwnedDatabases::Create(const std::string& upgrade_id, const std::st
         absl::StrCat("a database named ", database, " exists that the cloner did not make; it is left alone"));
   }
   // Left by an attempt of this upgrade that stopped before recording its result: it may be incomplete.
-  UPSHIFT_RETURN_IF_ERROR(hosting_.DropDatabase(database));
+  UPSHIFT_RETURN_IF_ERROR(on.DropDatabase(database));
   return create();
 }
 

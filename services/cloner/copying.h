@@ -22,25 +22,25 @@ namespace upshift::cloner {
 // The databases the cloner makes and drops: only those it recorded making, never a reserved one.
 class OwnedDatabases {
  public:
-  OwnedDatabases(const ClonerOptions& options, DatabaseCopier& hosting, DatabaseLedger& ledger)
-      : options_(options), hosting_(hosting), ledger_(ledger) {}
+  OwnedDatabases(const ClonerOptions& options, DatabaseLedger& ledger) : options_(options), ledger_(ledger) {}
 
+  // Each method acts on the server `on`, the one the upgrade's order names.
   // Makes `database` for `upgrade_id` with `create`, recorded first as made by the cloner. A
   // leftover of an earlier attempt of the same upgrade is dropped and made again; a database of that
   // name the cloner did not make stays (ALREADY_EXISTS). PERMISSION_DENIED for a reserved name.
-  absl::Status Create(const std::string& upgrade_id, const std::string& database,
+  absl::Status Create(DatabaseCopier& on, const std::string& upgrade_id, const std::string& database,
                       const std::function<absl::Status()>& create);
   // Drops `database` if the cloner recorded making it for `upgrade_id` (false, and nothing is done,
   // otherwise). PERMISSION_DENIED for a reserved database.
-  absl::StatusOr<bool> DropIfMade(const std::string& upgrade_id, const std::string& database);
+  absl::StatusOr<bool> DropIfMade(DatabaseCopier& on, const std::string& upgrade_id, const std::string& database);
   // DropIfMade, and the drop recorded with its reason.
-  absl::StatusOr<bool> Drop(const std::string& upgrade_id, const std::string& database, const std::string& reason);
+  absl::StatusOr<bool> Drop(DatabaseCopier& on, const std::string& upgrade_id, const std::string& database,
+                            const std::string& reason);
 
  private:
   absl::Status CheckNotReserved(const std::string& database) const;
 
   const ClonerOptions& options_;
-  DatabaseCopier& hosting_;
   DatabaseLedger& ledger_;
 };
 

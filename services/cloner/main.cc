@@ -7,7 +7,7 @@
 #include "libs/common/tls_flags.h"
 #include "libs/gate/claim_flags.h"
 #include "libs/gate/grpc_gate.h"
-#include "libs/hosting/pg_hosting_server.h"
+#include "libs/hosting/pg_hosting_fleet.h"
 #include "libs/kafka/kafka_flags.h"
 #include "libs/kafka/topics.h"
 #include "libs/kafka/worker.h"
@@ -25,7 +25,8 @@ int Main(int argc, char** argv) {
   const Config config = service.Need(ConfigFromFlags(), "read the flags");
   std::unique_ptr<PgCloneStore> store =
       service.AwaitOpen([&] { return PgCloneStore::Open(config.platform_db); }, "platform database");
-  PgHostingServer hosting(config.hosting);
+  std::unique_ptr<LiveInventory> inventory = service.Need(LiveInventory::FromFlags(), "read the hosting inventory");
+  PgHostingFleet hosting(*inventory, config.hosting);
   std::unique_ptr<KafkaProducer> producer = service.Need(KafkaProducer::Create(config.kafka), "make the Kafka producer");
   GrpcGate request_gate(config.gate_addr, absl::Seconds(10), config.calling);
   CachingGate gate(request_gate);
@@ -41,13 +42,17 @@ int Main(int argc, char** argv) {
   service.Serve(
       "health", config.health_listen, {}, config.serving,
       {{"platform database", [&] { return pg::PingServer(config.platform_db); }},
-       {"hosting server", [&] { return pg::PingServer(pg::ConnInfoFor(config.hosting.conninfo, "postgres")); }},
+       {"hosting servers", [&] { return AnyServerAnswers(*inventory); }},
        BrokerProbe(*producer)});
   LogInfo(absl::StrCat("claims copies as ", config.options.claims.holder, "; up to ", MaxInFlightFromFlags(),
                        " records and ", config.options.max_concurrent_copies, " copies at once"));
   // Declared first, stopped last: the sweeper may still roll back what the consumer left.
   service.Every("sweeper", config.sweep_interval, [&] { return cloner.Sweep(); });
   service.Task("consumer", [&](const StopToken& stop) { consumer->Run(stop); });
+  service.Every("inventory", kInventoryReload, [&] {
+    inventory->Reload();
+    return absl::OkStatus();
+  });
   service.Every("retention", absl::Hours(1), [&] { return cloner.ForgetAppliedEvents().status(); });
   service.OnStopped([&] { producer->Flush(absl::Seconds(5)); });
   return service.Run();

@@ -9,7 +9,7 @@
 #include "libs/common/time.h"
 #include "libs/gate/gate.h"
 #include "libs/gate/work_claim.h"
-#include "libs/hosting/hosting_server.h"
+#include "libs/hosting/hosting_fleet.h"
 #include "libs/kafka/publisher.h"
 #include "services/cloner/stores.h"
 
@@ -58,9 +58,9 @@ struct ClonerOptions {
   int prune_batch = 1000;
 };
 
-// What the cloner works with: the hosting server, its four stores, and the platform around it.
+// What the cloner works with: the hosting servers, its four stores, and the platform around it.
 struct ClonerPorts {
-  HostingServer& hosting;
+  HostingFleet& fleet;
   DatabaseLedger& ledger;
   TestCopyStore& copies;
   ProductionStore& productions;

@@ -323,15 +323,18 @@ absl::Status PgCloneStore::SaveSucceeded(const std::string& upgrade_id, const st
   });
 }
 
-absl::StatusOr<std::map<std::string, std::string>> PgCloneStore::RestorePointsKeptSince(absl::Time cutoff) {
-  std::map<std::string, std::string> out;
+absl::StatusOr<std::map<std::string, KeptRestorePoint>> PgCloneStore::RestorePointsKeptSince(absl::Time cutoff) {
+  std::map<std::string, KeptRestorePoint> out;
   absl::Status status = pool_->Transact([&](pqxx::work& tx) {
     out.clear();
     for (const auto& row : tx.exec_params(
-             "SELECT upgrade_id, restore_point FROM cloner.productions WHERE succeeded_at < $1 "
+             "SELECT upgrade_id, restore_point, orders FROM cloner.productions WHERE succeeded_at < $1 "
              "AND restore_point_dropped_at IS NULL AND restore_point IS NOT NULL",
              pg::FormatTime(cutoff))) {
-      out[row[0].as<std::string>()] = row[1].as<std::string>();
+      KeptRestorePoint& kept = out[row[0].as<std::string>()];
+      kept.name = row[1].as<std::string>();
+      upgrade::v1::Order order;
+      if (!row[2].is_null() && order.ParseFromString(pqxx::binarystring(row[2]).str())) kept.server = order.server();
     }
     return absl::OkStatus();
   });

@@ -43,7 +43,7 @@ class PgCloneStore final : public DatabaseLedger,
   absl::Status SaveRolledBack(const std::string& upgrade_id) override;
   absl::StatusOr<bool> ClaimOutcome(const std::string& upgrade_id, ProductionOutcome outcome) override;
   absl::Status SaveSucceeded(const std::string& upgrade_id, const std::string& restore_point, absl::Time at) override;
-  absl::StatusOr<std::map<std::string, std::string>> RestorePointsKeptSince(absl::Time cutoff) override;
+  absl::StatusOr<std::map<std::string, KeptRestorePoint>> RestorePointsKeptSince(absl::Time cutoff) override;
   absl::Status SaveRestorePointDropped(const std::string& upgrade_id) override;
 
  private:

@@ -11,29 +11,35 @@
 
 namespace upshift::cloner {
 
+absl::StatusOr<std::shared_ptr<HostingServer>> ProductionCutover::On(const upgrade::v1::Order& order) {
+  UPSHIFT_ASSIGN_OR_RETURN(auto server, ServerOfOrder(fleet_, order.server()));
+  return std::move(server.second);
+}
+
 absl::StatusOr<upgrade::v1::SnapshotSucceeded> ProductionCutover::MakeRestorePoint(const upgrade::v1::Order& order) {
+  UPSHIFT_ASSIGN_OR_RETURN(std::shared_ptr<HostingServer> hosting, On(order));
   const std::string& db = order.database();
   const std::string& rp = order.restore_point();
   absl::Time start = clock_.Now();
   // An unfinished one from an interrupted attempt.
-  UPSHIFT_RETURN_IF_ERROR(owned_.DropIfMade(order.upgrade_id(), rp).status());
-  UPSHIFT_ASSIGN_OR_RETURN(std::string strategy, StrategyFor(options_, hosting_, db));
+  UPSHIFT_RETURN_IF_ERROR(owned_.DropIfMade(*hosting, order.upgrade_id(), rp).status());
+  UPSHIFT_ASSIGN_OR_RETURN(std::string strategy, StrategyFor(options_, *hosting, db));
   absl::Status made;
   for (int attempt = 0; attempt < 5; ++attempt) {
     // The platform's own superuser sessions are not bound by the connection limit: end them again.
-    UPSHIFT_RETURN_IF_ERROR(hosting_.TerminateSessions(db));
-    made = owned_.Create(order.upgrade_id(), rp, [&] { return hosting_.CloneFromTemplate(db, rp, strategy); });
+    UPSHIFT_RETURN_IF_ERROR(hosting->TerminateSessions(db));
+    made = owned_.Create(*hosting, order.upgrade_id(), rp, [&] { return hosting->CloneFromTemplate(db, rp, strategy); });
     if (made.code() != absl::StatusCode::kFailedPrecondition) break;
   }
   if (made.code() == absl::StatusCode::kFailedPrecondition) return absl::UnavailableError(made.message());
   UPSHIFT_RETURN_IF_ERROR(made);
   // Inside the offline window: each read of the database and of its restore point runs at once.
-  auto [db_counted, rp_counted] = CountBoth(hosting_, db, rp);
+  auto [db_counted, rp_counted] = CountBoth(*hosting, db, rp);
   UPSHIFT_ASSIGN_OR_RETURN(TableRowCounts db_rows, std::move(db_counted));
   UPSHIFT_ASSIGN_OR_RETURN(TableRowCounts rp_rows, std::move(rp_counted));
   std::string diff = FirstDifference(db_rows, rp_rows);
   if (diff.empty()) {
-    auto [db_summed, rp_summed] = ChecksumBoth(hosting_, db, rp);
+    auto [db_summed, rp_summed] = ChecksumBoth(*hosting, db, rp);
     UPSHIFT_ASSIGN_OR_RETURN(TableChecksums db_sums, std::move(db_summed));
     UPSHIFT_ASSIGN_OR_RETURN(TableChecksums rp_sums, std::move(rp_summed));
     for (const auto& [table, sum] : db_sums) {
@@ -45,11 +51,11 @@ absl::StatusOr<upgrade::v1::SnapshotSucceeded> ProductionCutover::MakeRestorePoi
     }
   }
   if (!diff.empty()) {
-    UPSHIFT_RETURN_IF_ERROR(owned_.DropIfMade(order.upgrade_id(), rp).status());
+    UPSHIFT_RETURN_IF_ERROR(owned_.DropIfMade(*hosting, order.upgrade_id(), rp).status());
     return absl::DataLossError(absl::StrCat("the restore point does not match the database: ", diff));
   }
   // A restore point is a safety copy, not a database to work in: applications stay out of it.
-  UPSHIFT_RETURN_IF_ERROR(hosting_.SetConnectionLimit(rp, 0));
+  UPSHIFT_RETURN_IF_ERROR(hosting->SetConnectionLimit(rp, 0));
   upgrade::v1::SnapshotSucceeded snapshot;
   FillCounts(db_rows, snapshot.mutable_rows());
   ToProto(clock_.Now() - start, snapshot.mutable_duration());
@@ -62,14 +68,15 @@ absl::Status ProductionCutover::OnProductionAccepted(const upgrade::v1::Order& o
 }
 
 absl::Status ProductionCutover::TakeOffline(const upgrade::v1::Order& order) {
+  UPSHIFT_ASSIGN_OR_RETURN(std::shared_ptr<HostingServer> hosting, On(order));
   const std::string& db = order.database();
   UPSHIFT_ASSIGN_OR_RETURN(std::optional<ProductionRecord> record, store_.FindProduction(order.upgrade_id()));
   if (record.has_value() && record->snapshot.has_value()) {
     // Redelivered: the lease may not have been written before the interruption. Only an offline
     // database can still be in its upgrade.
-    UPSHIFT_ASSIGN_OR_RETURN(HostedDatabase hosted, hosting_.GetDatabase(db));
+    UPSHIFT_ASSIGN_OR_RETURN(HostedDatabase hosted, hosting->GetDatabase(db));
     if (hosted.connection_limit == 0 && !record->rolled_back) {
-      UPSHIFT_RETURN_IF_ERROR(hosting_.PutLease(db, order.upgrade_id()));
+      UPSHIFT_RETURN_IF_ERROR(hosting->PutLease(db, order.upgrade_id()));
     }
     return announcer_.Emit(order, "snapshot_succeeded", [&](upgrade::v1::Event& e) {
       *e.mutable_snapshot_succeeded() = *record->snapshot;
@@ -83,15 +90,15 @@ absl::Status ProductionCutover::TakeOffline(const upgrade::v1::Order& order) {
       LogInfo(absl::StrCat("upgrade ", order.upgrade_id(), " was cancelled before ", db, " went offline"));
       return announcer_.Emit(order, "cancelled", [&](upgrade::v1::Event& e) { e.mutable_cancelled()->set_reason(pass.reason); });
     }
-    UPSHIFT_ASSIGN_OR_RETURN(HostedDatabase hosted, hosting_.GetDatabase(db));
+    UPSHIFT_ASSIGN_OR_RETURN(HostedDatabase hosted, hosting->GetDatabase(db));
     // A limit of 0 here means an interrupted attempt took it offline already; restore "no limit" then.
     int32_t previous = hosted.connection_limit == 0 ? -1 : hosted.connection_limit;
     UPSHIFT_RETURN_IF_ERROR(store_.SaveOffline(order, previous, clock_.Now()));
     UPSHIFT_ASSIGN_OR_RETURN(record, store_.FindProduction(order.upgrade_id()));
   }
   const int32_t previous = record->previous_connection_limit;
-  UPSHIFT_RETURN_IF_ERROR(hosting_.SetConnectionLimit(db, 0));
-  UPSHIFT_RETURN_IF_ERROR(hosting_.TerminateSessions(db));
+  UPSHIFT_RETURN_IF_ERROR(hosting->SetConnectionLimit(db, 0));
+  UPSHIFT_RETURN_IF_ERROR(hosting->TerminateSessions(db));
   LogInfo(absl::StrCat(db, " is offline for upgrade ", order.upgrade_id()));
   UPSHIFT_RETURN_IF_ERROR(announcer_.Emit(order, "went_offline", [&](upgrade::v1::Event& e) {
     e.mutable_went_offline()->set_previous_connection_limit(previous);
@@ -101,7 +108,7 @@ absl::Status ProductionCutover::TakeOffline(const upgrade::v1::Order& order) {
   if (IsRetryable(snapshot.status())) return snapshot.status();
   if (!snapshot.ok()) {
     // Nothing was changed: bring the database back and end the upgrade.
-    UPSHIFT_RETURN_IF_ERROR(hosting_.SetConnectionLimit(db, previous));
+    UPSHIFT_RETURN_IF_ERROR(hosting->SetConnectionLimit(db, previous));
     return announcer_.Emit(order, "failed", [&](upgrade::v1::Event& e) {
       e.mutable_failed()->set_error(absl::StrCat(snapshot.status().message(),
                                                  "; nothing was changed and the database is back online"));
@@ -111,12 +118,13 @@ absl::Status ProductionCutover::TakeOffline(const upgrade::v1::Order& order) {
   snapshot->set_previous_connection_limit(previous);
   UPSHIFT_RETURN_IF_ERROR(store_.SaveSnapshot(order.upgrade_id(), *snapshot));
   // After the restore point exists, so that it never holds the lease that lets the migrator in.
-  UPSHIFT_RETURN_IF_ERROR(hosting_.PutLease(db, order.upgrade_id()));
+  UPSHIFT_RETURN_IF_ERROR(hosting->PutLease(db, order.upgrade_id()));
   LogInfo(absl::StrCat("restore point ", order.restore_point(), " of ", db, " verified"));
   return announcer_.Emit(order, "snapshot_succeeded", [&](upgrade::v1::Event& e) { *e.mutable_snapshot_succeeded() = *snapshot; });
 }
 
 absl::Status ProductionCutover::OnMigrated(const upgrade::v1::Order& order, const upgrade::v1::IntegrityReport& report) {
+  UPSHIFT_ASSIGN_OR_RETURN(std::shared_ptr<HostingServer> hosting, On(order));
   UPSHIFT_ASSIGN_OR_RETURN(std::optional<ProductionRecord> record, store_.FindProduction(order.upgrade_id()));
   if (!record.has_value()) return absl::FailedPreconditionError("no record of this Production upgrade going offline");
   // Before the lease goes: from here the sweep never rolls it back.
@@ -127,8 +135,8 @@ absl::Status ProductionCutover::OnMigrated(const upgrade::v1::Order& order, cons
     return absl::OkStatus();
   }
   UPSHIFT_RETURN_IF_ERROR(announcer_.Emit(order, "coming_online", [](upgrade::v1::Event& e) { e.mutable_coming_online(); }));
-  UPSHIFT_RETURN_IF_ERROR(hosting_.DeleteLease(order.database(), order.upgrade_id()));
-  UPSHIFT_RETURN_IF_ERROR(hosting_.SetConnectionLimit(order.database(), record->previous_connection_limit));
+  UPSHIFT_RETURN_IF_ERROR(hosting->DeleteLease(order.database(), order.upgrade_id()));
+  UPSHIFT_RETURN_IF_ERROR(hosting->SetConnectionLimit(order.database(), record->previous_connection_limit));
   UPSHIFT_RETURN_IF_ERROR(store_.SaveSucceeded(order.upgrade_id(), order.restore_point(), clock_.Now()));
   absl::Duration offline = clock_.Now() - record->offline_at;
   LogInfo(absl::StrCat(order.database(), " is back online at ", order.target_version(), " after ",
@@ -141,6 +149,7 @@ absl::Status ProductionCutover::OnMigrated(const upgrade::v1::Order& order, cons
 }
 
 absl::Status ProductionCutover::OnMigrationFailed(const upgrade::v1::Order& order, const std::string& error, bool cancelled) {
+  UPSHIFT_ASSIGN_OR_RETURN(std::shared_ptr<HostingServer> hosting, On(order));
   const std::string& db = order.database();
   UPSHIFT_ASSIGN_OR_RETURN(std::optional<ProductionRecord> record, store_.FindProduction(order.upgrade_id()));
   if (!record.has_value() || !record->snapshot.has_value()) {
@@ -161,13 +170,13 @@ absl::Status ProductionCutover::OnMigrationFailed(const upgrade::v1::Order& orde
       return absl::FailedPreconditionError(absl::StrCat("the cloner did not make ", order.restore_point(),
                                                         " for this upgrade: it does not replace ", db, " with it"));
     }
-    absl::Status replaced = hosting_.ReplaceDatabase(db, order.restore_point());
+    absl::Status replaced = hosting->ReplaceDatabase(db, order.restore_point());
     // NOT_FOUND: the restore point was already renamed into place by an attempt that stopped after it.
     if (!replaced.ok() && replaced.code() != absl::StatusCode::kNotFound) return replaced;
     UPSHIFT_RETURN_IF_ERROR(store_.SaveRolledBack(order.upgrade_id()));
   }
-  UPSHIFT_RETURN_IF_ERROR(hosting_.SetConnectionLimit(db, record->previous_connection_limit));
-  UPSHIFT_ASSIGN_OR_RETURN(TableRowCounts rows, hosting_.CountRows(db));
+  UPSHIFT_RETURN_IF_ERROR(hosting->SetConnectionLimit(db, record->previous_connection_limit));
+  UPSHIFT_ASSIGN_OR_RETURN(TableRowCounts rows, hosting->CountRows(db));
   TableRowCounts expected;
   for (const upgrade::v1::TableCount& c : record->snapshot->rows()) expected[c.table()] = c.rows();
   std::string diff = FirstDifference(expected, rows);
@@ -181,30 +190,55 @@ absl::Status ProductionCutover::OnMigrationFailed(const upgrade::v1::Order& orde
 
 absl::StatusOr<int> ProductionCutover::DropExpiredRestorePoints() {
   UPSHIFT_ASSIGN_OR_RETURN(auto expired, ledger_.RestorePointsKeptSince(clock_.Now() - options_.restore_point_retention));
-  for (const auto& [upgrade_id, restore_point] : expired) {
-    UPSHIFT_RETURN_IF_ERROR(owned_.Drop(upgrade_id, restore_point, "restore point retention expired").status());
-    UPSHIFT_RETURN_IF_ERROR(ledger_.SaveRestorePointDropped(upgrade_id));
-    LogInfo(absl::StrCat("dropped restore point ", restore_point, ": kept for ",
+  // One server that does not answer keeps only its own restore points: the others are dropped.
+  absl::Status first;
+  int dropped = 0;
+  for (const auto& [upgrade_id, kept] : expired) {
+    absl::Status status = [&, &upgrade_id = upgrade_id, &kept = kept]() -> absl::Status {
+      UPSHIFT_ASSIGN_OR_RETURN(auto server, ServerOfOrder(fleet_, kept.server));
+      UPSHIFT_RETURN_IF_ERROR(
+          owned_.Drop(*server.second, upgrade_id, kept.name, "restore point retention expired").status());
+      return ledger_.SaveRestorePointDropped(upgrade_id);
+    }();
+    if (!status.ok()) {
+      if (first.ok()) first = status;
+      continue;
+    }
+    ++dropped;
+    LogInfo(absl::StrCat("dropped restore point ", kept.name, ": kept for ",
                          absl::FormatDuration(options_.restore_point_retention)));
   }
-  return static_cast<int>(expired.size());
+  if (!first.ok()) return first;
+  return dropped;
 }
 
 absl::StatusOr<int> ProductionCutover::RollBackStalledUpgrades() {
   UPSHIFT_ASSIGN_OR_RETURN(auto in_flight, store_.InFlightProductions());
   int rolled_back = 0;
+  absl::Status first;  // one server that does not answer holds back only its own upgrades
   for (const auto& [order, snapshot_at] : in_flight) {
-    UPSHIFT_ASSIGN_OR_RETURN(std::optional<absl::Duration> age,
-                             hosting_.LeaseAge(order.database(), order.upgrade_id()));
+    absl::StatusOr<std::shared_ptr<HostingServer>> hosting = On(order);
+    absl::StatusOr<std::optional<absl::Duration>> lease =
+        hosting.ok() ? (*hosting)->LeaseAge(order.database(), order.upgrade_id())
+                     : absl::StatusOr<std::optional<absl::Duration>>(hosting.status());
+    if (!lease.ok()) {
+      if (first.ok()) first = lease.status();
+      continue;
+    }
+    const std::optional<absl::Duration>& age = *lease;
     absl::Duration silent = age.has_value() ? *age : clock_.Now() - snapshot_at;
     if (silent <= options_.migration_lease) continue;
     std::string error = absl::StrCat("the upgrade made no progress for ", absl::FormatDuration(absl::Trunc(silent, absl::Seconds(1))),
                                      " (lease ", absl::FormatDuration(options_.migration_lease),
                                      "): its worker stopped");
     LogWarning(absl::StrCat("upgrade ", order.upgrade_id(), " of ", order.database(), ": ", error, "; rolling back"));
-    UPSHIFT_RETURN_IF_ERROR(OnMigrationFailed(order, error));
+    if (absl::Status failed = OnMigrationFailed(order, error); !failed.ok()) {
+      if (first.ok()) first = failed;
+      continue;
+    }
     ++rolled_back;
   }
+  if (!first.ok()) return first;
   return rolled_back;
 }
 

@@ -1,6 +1,7 @@
 #ifndef UPSHIFT_SERVICES_CLONER_PRODUCTION_CUTOVER_H_
 #define UPSHIFT_SERVICES_CLONER_PRODUCTION_CUTOVER_H_
 
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
@@ -20,7 +21,7 @@ class ProductionCutover {
   ProductionCutover(const ClonerOptions& options, const ClonerPorts& ports, OwnedDatabases& owned,
                     Announcer& announcer)
       : options_(options),
-        hosting_(ports.hosting),
+        fleet_(ports.fleet),
         store_(ports.productions),
         ledger_(ports.ledger),
         gate_(ports.gate),
@@ -36,18 +37,21 @@ class ProductionCutover {
   // a cancellation, not a failure.
   absl::Status OnMigrationFailed(const upgrade::v1::Order& order, const std::string& error, bool cancelled = false);
   // Rolls back the upgrades whose lease expired (the migrator died or hangs), so that no database
-  // stays offline. Returns how many.
+  // stays offline. Returns how many; an upgrade whose server does not answer waits for it (its
+  // error is returned after the others were looked at).
   absl::StatusOr<int> RollBackStalledUpgrades();
   // Drops the restore points kept longer than their retention, recording each drop. Returns how many.
   absl::StatusOr<int> DropExpiredRestorePoints();
 
  private:
+  // The server `order` names: its database, restore point and lease are there.
+  absl::StatusOr<std::shared_ptr<HostingServer>> On(const upgrade::v1::Order& order);
   absl::Status TakeOffline(const upgrade::v1::Order& order);
   // Makes the restore point of an offline database; a permanent error means it could not be verified.
   absl::StatusOr<upgrade::v1::SnapshotSucceeded> MakeRestorePoint(const upgrade::v1::Order& order);
 
   const ClonerOptions& options_;
-  HostingServer& hosting_;
+  HostingFleet& fleet_;
   ProductionStore& store_;
   DatabaseLedger& ledger_;
   Gate& gate_;

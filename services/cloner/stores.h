@@ -21,6 +21,12 @@ namespace upshift::cloner {
 
 // The databases the cloner made (copies and restore points): it drops only those, and keeps a
 // successful upgrade's restore point for its retention.
+// A restore point kept after its upgrade succeeded: its name, and the server its order names.
+struct KeptRestorePoint {
+  std::string name, server;
+  bool operator==(const KeptRestorePoint& o) const { return name == o.name && server == o.server; }
+};
+
 class DatabaseLedger {
  public:
   virtual ~DatabaseLedger() = default;
@@ -33,8 +39,8 @@ class DatabaseLedger {
   // Records that a database the cloner made was dropped, and why.
   virtual absl::Status RecordDrop(const std::string& upgrade_id, const std::string& database,
                                   const std::string& reason) = 0;
-  // Restore points of upgrades that succeeded before `cutoff` and are not dropped yet: upgrade id -> name.
-  virtual absl::StatusOr<std::map<std::string, std::string>> RestorePointsKeptSince(absl::Time cutoff) = 0;
+  // Restore points of upgrades that succeeded before `cutoff` and are not dropped yet, by upgrade id.
+  virtual absl::StatusOr<std::map<std::string, KeptRestorePoint>> RestorePointsKeptSince(absl::Time cutoff) = 0;
   virtual absl::Status SaveRestorePointDropped(const std::string& upgrade_id) = 0;
 };
 

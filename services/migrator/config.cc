@@ -3,7 +3,6 @@
 #include "absl/flags/flag.h"
 
 ABSL_FLAG(std::string, health_listen, "0.0.0.0:50062", "Address of the grpc.health.v1 server (port 0: any free port)");
-ABSL_FLAG(std::string, hosting_db, "", "Required: libpq connection string of the hosting server (no dbname)");
 ABSL_FLAG(std::string, catalog, "", "Required: path of the migration catalog folder");
 ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(10),
           "How often a heartbeat is sent while an upgrade is worked on, and a Production upgrade's lease "
@@ -14,7 +13,7 @@ ABSL_FLAG(std::string, gate_addr, "127.0.0.1:50053", "Address of request's Upgra
 namespace upshift::migrator {
 
 absl::StatusOr<Config> ConfigFromFlags() {
-  Config c{absl::GetFlag(FLAGS_health_listen), absl::GetFlag(FLAGS_hosting_db), absl::GetFlag(FLAGS_catalog),
+  Config c{absl::GetFlag(FLAGS_health_listen), absl::GetFlag(FLAGS_catalog),
            absl::GetFlag(FLAGS_gate_addr), absl::GetFlag(FLAGS_heartbeat_interval)};
   if (c.heartbeat_interval <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--heartbeat_interval must be longer than 0");

@@ -10,7 +10,7 @@ namespace upshift::migrator {
 
 // The migrator's own flags, read and checked (the shared ones: libs/*/..._flags.h).
 struct Config {
-  std::string health_listen, hosting_db, catalog, gate_addr;
+  std::string health_listen, catalog, gate_addr;
   absl::Duration heartbeat_interval;
 };
 

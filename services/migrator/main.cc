@@ -9,7 +9,7 @@
 #include "libs/kafka/kafka_flags.h"
 #include "libs/kafka/topics.h"
 #include "libs/kafka/worker.h"
-#include "libs/pg/connections.h"
+#include "libs/hosting/live_inventory.h"
 #include "libs/runtime/service.h"
 #include "services/migrator/config.h"
 #include "services/migrator/migrator.h"
@@ -26,24 +26,37 @@ int Main(int argc, char** argv) {
   auto calling = service.Need(ChannelCredentialsFromFlags(), "read the TLS flags");
   ClaimOptions claims = service.Need(ClaimOptionsFromFlags("migrator"), "read the claim flags");
   claims.stopping = &service.stopping();
-  const std::string& hosting_db = config.hosting_db;
   const absl::Duration heartbeat = config.heartbeat_interval;
-  PgMigrationTarget target(hosting_db);
+  std::unique_ptr<LiveInventory> inventory = service.Need(LiveInventory::FromFlags(), "read the hosting inventory");
+  PerServer<PgMigrationTarget> targets(
+      *inventory, [](const ServerSpec& server) { return std::make_unique<PgMigrationTarget>(server.conninfo); });
+  auto target_for = [&targets](const std::string& named) -> absl::StatusOr<std::shared_ptr<MigrationTarget>> {
+    absl::StatusOr<std::string> name = OrderServerName(targets.Names(), named);
+    if (!name.ok()) return name.status();
+    absl::StatusOr<std::shared_ptr<PgMigrationTarget>> target = targets.Get(*name);
+    if (target.status().code() == absl::StatusCode::kNotFound) return ServerAbsent(*name);
+    if (!target.ok()) return target.status();
+    return std::shared_ptr<MigrationTarget>(*std::move(target));
+  };
   std::unique_ptr<KafkaProducer> producer = service.Need(KafkaProducer::Create(kafka), "make the Kafka producer");
   GrpcGate request_gate(config.gate_addr, absl::Seconds(10), calling);
   CachingGate gate(request_gate);
-  Migrator migrator(catalog, target, *producer, gate, SystemClock(), heartbeat, claims);
+  Migrator migrator(catalog, target_for, *producer, gate, SystemClock(), heartbeat, claims);
   std::unique_ptr<KafkaConsumer> consumer = service.Need(
       KafkaConsumer::Create(kafka, "upshift-migrator", {topics::kEvents}, producer.get(),
                             [&migrator](const ConsumedRecord& r) { return migrator.Handle(r); },
                             Heartbeats(*producer, "migrator", heartbeat), MaxInFlightFromFlags()),
       "make the Kafka consumer");
   service.Serve("health", config.health_listen, {}, serving,
-                {{"hosting server", [&] { return pg::PingServer(pg::ConnInfoFor(hosting_db, "postgres")); }},
+                {{"hosting servers", [&] { return AnyServerAnswers(*inventory); }},
                  BrokerProbe(*producer)});
   LogInfo(absl::StrCat("catalog ", catalog.application(), " loaded; claims plans as ", claims.holder,
                        "; up to ", MaxInFlightFromFlags(), " records at once"));
   service.Task("consumer", [&](const StopToken& stop) { consumer->Run(stop); });
+  service.Every("inventory", kInventoryReload, [&] {
+    inventory->Reload();
+    return absl::OkStatus();
+  });
   service.OnStopped([&] { producer->Flush(absl::Seconds(5)); });
   return service.Run();
 }

@@ -46,14 +46,15 @@ absl::Status Migrator::Handle(const ConsumedRecord& record) {
 }
 
 absl::Status Migrator::RunPlan(const PlanRun& run, upgrade::v1::IntegrityReport* report) {
+  MigrationTarget& target = run.target;
   const std::string& database = run.database;
   const upgrade::v1::Order& order = run.order;
   const std::string& fence = run.fence;
   UPSHIFT_ASSIGN_OR_RETURN(std::vector<Hop> plan, catalog_.Plan(order.from_version(), order.target_version()));
   UPSHIFT_ASSIGN_OR_RETURN(std::unique_ptr<IntegrityAudit> audit,
-                           IntegrityAudit::Begin(catalog_, target_, database, run.before));
+                           IntegrityAudit::Begin(catalog_, target, database, run.before));
   CheckRunner& checks = audit->checks();
-  UPSHIFT_ASSIGN_OR_RETURN(std::string current, target_.ReadVersion(database, catalog_.version_query()));
+  UPSHIFT_ASSIGN_OR_RETURN(std::string current, target.ReadVersion(database, catalog_.version_query()));
   int total = 0, done = 0;
   for (const Hop& hop : plan) total += static_cast<int>(hop.steps.size());
   for (size_t h = 0; h < plan.size(); ++h) {
@@ -85,13 +86,13 @@ absl::Status Migrator::RunPlan(const PlanRun& run, upgrade::v1::IntegrityReport*
       for (const Step& step : hop.steps) {
         runs.push_back({database, label, step.name, step.checksum, step.sql, fence, "", {}, step.timeout, step.superuser});
       }
-      UPSHIFT_ASSIGN_OR_RETURN(int ran, target_.ApplyStepsTogether(runs));
+      UPSHIFT_ASSIGN_OR_RETURN(int ran, target.ApplyStepsTogether(runs));
       LogInfo(absl::StrCat(database, ": ", label, ": ", ran, " steps applied in one transaction"));
     }
     for (const Step& step : hop.steps) {
       if (!hop.single_transaction) {
         UPSHIFT_RETURN_IF_ERROR(run.claim.Held());
-        UPSHIFT_ASSIGN_OR_RETURN(bool ran, target_.ApplyStep({database, label, step.name, step.checksum, step.sql,
+        UPSHIFT_ASSIGN_OR_RETURN(bool ran, target.ApplyStep({database, label, step.name, step.checksum, step.sql,
                                                               fence, step.command, step.args, step.timeout,
                                                               step.superuser}));
         LogInfo(absl::StrCat(database, ": ", label, "/", step.name, ran ? " applied" : " already applied"));
@@ -105,7 +106,7 @@ absl::Status Migrator::RunPlan(const PlanRun& run, upgrade::v1::IntegrityReport*
       applied->set_steps_total(total);
       UPSHIFT_RETURN_IF_ERROR(PublishEvent(publisher_, progress));
     }
-    UPSHIFT_RETURN_IF_ERROR(target_.SetVersion(database, catalog_.set_version_sql(), hop.to, fence));
+    UPSHIFT_RETURN_IF_ERROR(target.SetVersion(database, catalog_.set_version_sql(), hop.to, fence));
     current = hop.to;
   }
   // The neutralization waits for what the audit reads: it changes tables declared unchanged.
@@ -115,7 +116,7 @@ absl::Status Migrator::RunPlan(const PlanRun& run, upgrade::v1::IntegrityReport*
   if (run.neutralize && !catalog_.neutralize_sql().empty()) {
     std::string sql = catalog_.neutralize_sql();
     UPSHIFT_RETURN_IF_ERROR(
-        target_.ApplyStep({database, "neutralize", "neutralize", Fingerprint(sql), sql, fence}).status());
+        target.ApplyStep({database, "neutralize", "neutralize", Fingerprint(sql), sql, fence}).status());
   }
   std::vector<std::string> findings;
   if (run.neutralize) {
@@ -129,7 +130,7 @@ absl::Status Migrator::RunPlan(const PlanRun& run, upgrade::v1::IntegrityReport*
   UPSHIFT_RETURN_IF_ERROR(post_findings.status());
   report->mutable_checks()->MergeFrom(post_report.checks());
   if (!post_findings->empty()) return absl::FailedPreconditionError(absl::StrJoin(*post_findings, "; "));
-  UPSHIFT_ASSIGN_OR_RETURN(std::string final_version, target_.ReadVersion(database, catalog_.version_query()));
+  UPSHIFT_ASSIGN_OR_RETURN(std::string final_version, target.ReadVersion(database, catalog_.version_query()));
   if (final_version != order.target_version()) {
     return absl::InternalError(absl::StrCat("after the plan the database reports version ", final_version,
                                             " instead of ", order.target_version()));
@@ -137,9 +138,9 @@ absl::Status Migrator::RunPlan(const PlanRun& run, upgrade::v1::IntegrityReport*
   return absl::OkStatus();
 }
 
-void Migrator::AddHistory(const std::string& database, const upgrade::v1::Order& order,
+void Migrator::AddHistory(MigrationTarget& target, const std::string& database, const upgrade::v1::Order& order,
                           upgrade::v1::IntegrityReport* report) {
-  absl::StatusOr<std::vector<upgrade::v1::StepReport>> steps = target_.History(database);
+  absl::StatusOr<std::vector<upgrade::v1::StepReport>> steps = target.History(database);
   if (!steps.ok()) {
     LogWarning(absl::StrCat("could not read the migration history of ", database, ": ", steps.status().ToString()));
     return;
@@ -166,6 +167,8 @@ absl::Status Migrator::MigrateInPlace(const upgrade::v1::Order& order, const std
 
 absl::Status Migrator::MigrateCopy(const upgrade::v1::Order& order, const std::optional<RowCounts>& before,
                                    const WorkClaim& claim) {
+  UPSHIFT_ASSIGN_OR_RETURN(std::shared_ptr<MigrationTarget> held, target_for_(order.server()));
+  MigrationTarget& target = *held;
   const bool check = order.purpose() == upgrade::v1::PURPOSE_CHECK;
   auto cancel = [&](const std::string& reason) {
     LogInfo(absl::StrCat("upgrade ", order.upgrade_id(), ": ", reason));
@@ -187,10 +190,10 @@ absl::Status Migrator::MigrateCopy(const upgrade::v1::Order& order, const std::o
   upgrade::v1::IntegrityReport report;
   // A check migrates its copy like a Test (later hops' pre-checks need the earlier hops applied) but
   // does not neutralize it: the copy is dropped, never handed over.
-  absl::Status ran = RunPlan({order.test_database(), order, claim, /*neutralize=*/!check, /*fence=*/"", before}, &report);
-  if (!IsRetryable(ran)) AddHistory(order.test_database(), order, &report);
+  absl::Status ran = RunPlan({target, order.test_database(), order, claim, /*neutralize=*/!check, /*fence=*/"", before}, &report);
+  if (!IsRetryable(ran)) AddHistory(target, order.test_database(), order, &report);
   // Before any event hands the copy on (to its owner, or to the cloner that drops it).
-  target_.EndSession(order.test_database());
+  target.EndSession(order.test_database());
   if (IsRetryable(ran)) return ran;
   if (!ran.ok()) {
     LogWarning(absl::StrCat(check ? "check " : "upgrade ", order.upgrade_id(), " failed: ", ran.message()));
@@ -215,8 +218,10 @@ absl::Status Migrator::MigrateCopy(const upgrade::v1::Order& order, const std::o
 
 absl::Status Migrator::MigrateInPlace(const upgrade::v1::Order& order, const std::optional<RowCounts>& before,
                                       const WorkClaim& claim) {
+  UPSHIFT_ASSIGN_OR_RETURN(std::shared_ptr<MigrationTarget> held, target_for_(order.server()));
+  MigrationTarget& target = *held;
   const std::string& db = order.database();
-  UPSHIFT_ASSIGN_OR_RETURN(bool online, target_.AcceptsConnections(db));
+  UPSHIFT_ASSIGN_OR_RETURN(bool online, target.AcceptsConnections(db));
   if (online) {
     LogWarning(absl::StrCat("not migrating ", db, " for upgrade ", order.upgrade_id(),
                             ": it accepts connections, so its upgrade is over"));
@@ -240,12 +245,12 @@ absl::Status Migrator::MigrateInPlace(const upgrade::v1::Order& order, const std
   absl::Status ran;
   {
     // The lease tells the cloner this upgrade is alive, even through one long step.
-    LeaseHeartbeat lease(target_, db, order.upgrade_id(), heartbeat_interval_);
-    ran = RunPlan({db, order, claim, /*neutralize=*/false, /*fence=*/order.upgrade_id(), before}, &report);
+    LeaseHeartbeat lease(target, db, order.upgrade_id(), heartbeat_interval_);
+    ran = RunPlan({target, db, order, claim, /*neutralize=*/false, /*fence=*/order.upgrade_id(), before}, &report);
   }
-  if (!IsRetryable(ran)) AddHistory(db, order, &report);
+  if (!IsRetryable(ran)) AddHistory(target, db, order, &report);
   // Before any event lets the cloner bring the database online or restore it.
-  target_.EndSession(db);
+  target.EndSession(db);
   if (IsRetryable(ran)) return ran;
   if (!ran.ok()) {
     LogWarning(absl::StrCat("in-place upgrade ", order.upgrade_id(), " of ", db, " failed: ", ran.message()));

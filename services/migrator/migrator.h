@@ -1,7 +1,9 @@
 #ifndef UPSHIFT_SERVICES_MIGRATOR_MIGRATOR_H_
 #define UPSHIFT_SERVICES_MIGRATOR_MIGRATOR_H_
 
+#include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -17,16 +19,26 @@
 
 namespace upshift::migrator {
 
+// One target for every server (tests, tools): not owned.
+inline std::function<absl::StatusOr<std::shared_ptr<MigrationTarget>>(const std::string&)> OnlyTarget(
+    MigrationTarget& target) {
+  return [&target](const std::string&) { return std::shared_ptr<MigrationTarget>(std::shared_ptr<MigrationTarget>(), &target); };
+}
+
 // Runs the catalog's plan on each test copy once it is cloned, hop by hop and step by step,
 // then neutralizes the copy. Idempotent under redelivery: the database's own history skips
 // applied steps, and a finished plan just re-announces its result.
 class Migrator {
  public:
+  // The target on the hosting server an order names (Order.server; OrderServerName for one that
+  // names none). UNAVAILABLE while the server is not in the inventory: the work waits.
+  using TargetFor = std::function<absl::StatusOr<std::shared_ptr<MigrationTarget>>(const std::string& server)>;
+
   // `claims`: this replica's claims on the plans it runs.
-  Migrator(const Catalog& catalog, MigrationTarget& target, Publisher& publisher, Gate& gate, Clock& clock,
+  Migrator(const Catalog& catalog, TargetFor target_for, Publisher& publisher, Gate& gate, Clock& clock,
            absl::Duration heartbeat_interval = absl::Seconds(10), ClaimOptions claims = {"migrator"})
       : catalog_(catalog),
-        target_(target),
+        target_for_(std::move(target_for)),
         publisher_(publisher),
         gate_(gate),
         clock_(clock),
@@ -63,6 +75,7 @@ class Migrator {
 
   // One run of the plan.
   struct PlanRun {
+    MigrationTarget& target;      // on the server the order names
     const std::string& database;  // the copy, or (Production) the database itself
     const upgrade::v1::Order& order;
     const WorkClaim& claim;  // each step runs only while it holds
@@ -78,10 +91,10 @@ class Migrator {
   absl::Status RunPlan(const PlanRun& run, upgrade::v1::IntegrityReport* report);
 
   // Sets `report`'s steps from `database`'s migration history (a failure to read it is logged).
-  void AddHistory(const std::string& database, const upgrade::v1::Order& order, upgrade::v1::IntegrityReport* report);
+  void AddHistory(MigrationTarget& target, const std::string& database, const upgrade::v1::Order& order, upgrade::v1::IntegrityReport* report);
 
   const Catalog& catalog_;
-  MigrationTarget& target_;
+  const TargetFor target_for_;
   Publisher& publisher_;
   Gate& gate_;
   Clock& clock_;

@@ -24,6 +24,7 @@ upgrade::v1::Upgrade UpgradeOf(const StoredOrder& stored) {
   u.set_notify_email(o.notify_email());
   u.set_request_id(o.request_id());
   u.set_tenant(o.tenant());
+  u.set_server(o.server());
   *u.mutable_created_at() = o.created_at();
   *u.mutable_updated_at() = o.created_at();
   if (o.has_estimated_downtime()) *u.mutable_estimated_downtime() = o.estimated_downtime();
@@ -50,13 +51,11 @@ upgrade::v1::Upgrade UpgradeOf(const StoredOrder& stored) {
   return u;
 }
 
-Admission::Admission(AdmissionOptions options, const Catalog& catalog, DatabaseDirectory& databases,
-                     DatabaseMeasures& measures, OrderStore& store,
+Admission::Admission(AdmissionOptions options, const Catalog& catalog, HostingFleet& fleet, OrderStore& store,
                      Clock& clock, std::function<void()> admitted, Limiter* orders, Limiter* reads)
     : options_(std::move(options)),
       catalog_(catalog),
-      databases_(databases),
-      measures_(measures),
+      fleet_(fleet),
       store_(store),
       clock_(clock),
       own_orders_limit_(clock, options_.orders_per_hour, absl::Hours(1), options_.order_burst),
@@ -70,20 +69,19 @@ absl::Status Admission::Limit(const std::string& tenant, const Principal& caller
   return per_tenant_.Take(tenant, absl::StrCat("tenant \"", tenant, "\"'s rate of orders and checks"));
 }
 
-absl::StatusOr<std::string> Admission::TenantOf(const std::string& database, const Principal& caller) {
+absl::StatusOr<PlacedDatabase> Admission::Place(const std::string& database, const Principal& caller) {
   UPSHIFT_RETURN_IF_ERROR(ValidateDatabaseName(database, options_.reserved_databases));
-  UPSHIFT_ASSIGN_OR_RETURN(HostedDatabase hosted, databases_.GetDatabase(database));
-  if (!caller.ActsFor(hosted.owner)) return DatabaseNotFound(database);
-  return hosted.owner;
+  return Locate(fleet_, database, [&](const HostedDatabase& hosted) { return caller.ActsFor(hosted.owner); });
 }
 
-absl::StatusOr<std::string> Admission::CurrentVersion(const std::string& database) {
+absl::StatusOr<std::string> Admission::CurrentVersion(const PlacedDatabase& placed) {
+  const std::string& database = placed.database.name;
   UPSHIFT_ASSIGN_OR_RETURN(bool is_copy, store_.IsTestCopy(database));
   if (is_copy) {
     return absl::FailedPreconditionError(absl::StrCat(
         "database \"", database, "\" is a test copy; upgrade its main database instead"));
   }
-  return databases_.ReadVersion(database, catalog_.version_query());
+  return placed.hosting->ReadVersion(database, catalog_.version_query());
 }
 
 // The offline window's work the Test did not measure: the hand-offs between services through the
@@ -166,13 +164,14 @@ absl::StatusOr<std::optional<upgrade::v1::Upgrade>> Admission::FirstWithRequestI
   return UpgradeOf(*first);
 }
 
-upgrade::v1::Order Admission::NewOrder(const std::string& tenant, const std::string& database,
-                                       const std::string& from, const std::string& target,
-                                       upgrade::v1::Purpose purpose, const std::string& request_id) const {
+upgrade::v1::Order Admission::NewOrder(const PlacedDatabase& placed, const std::string& from,
+                                       const std::string& target, upgrade::v1::Purpose purpose,
+                                       const std::string& request_id) const {
   upgrade::v1::Order order;
   order.set_upgrade_id(NewUpgradeId());
-  order.set_tenant(tenant);
-  order.set_database(database);
+  order.set_tenant(placed.database.owner);
+  order.set_database(placed.database.name);
+  order.set_server(placed.server);
   order.set_from_version(from);
   order.set_target_version(target);
   order.set_purpose(purpose);
@@ -185,7 +184,8 @@ absl::StatusOr<upgrade::v1::Upgrade> Admission::RequestUpgrade(const upgrade::v1
   const bool production = request.purpose() == upgrade::v1::PURPOSE_PRODUCTION;
   UPSHIFT_RETURN_IF_ERROR(RequireScope(caller, production ? scopes::kProduction : scopes::kTest,
                                        production ? "a Production upgrade" : "a Test upgrade"));
-  UPSHIFT_ASSIGN_OR_RETURN(std::string tenant, TenantOf(request.database(), caller));
+  UPSHIFT_ASSIGN_OR_RETURN(PlacedDatabase placed, Place(request.database(), caller));
+  const std::string& tenant = placed.database.owner;
   upgrade::v1::Order asked;
   asked.set_tenant(tenant);
   asked.set_database(request.database());
@@ -203,7 +203,7 @@ absl::StatusOr<upgrade::v1::Upgrade> Admission::RequestUpgrade(const upgrade::v1
   }
   UPSHIFT_RETURN_IF_ERROR(Limit(tenant, caller));
   const std::string& database = request.database();
-  UPSHIFT_ASSIGN_OR_RETURN(std::string current, CurrentVersion(database));
+  UPSHIFT_ASSIGN_OR_RETURN(std::string current, CurrentVersion(placed));
   UPSHIFT_RETURN_IF_ERROR(catalog_.Plan(current, request.target_version()).status());
   UPSHIFT_ASSIGN_OR_RETURN(std::optional<StoredOrder> active, store_.FindActive(database));
   if (active.has_value()) {
@@ -216,7 +216,7 @@ absl::StatusOr<upgrade::v1::Upgrade> Admission::RequestUpgrade(const upgrade::v1
     UPSHIFT_ASSIGN_OR_RETURN(std::vector<StoredOrder> orders, store_.ListByDatabase(database));
     UPSHIFT_ASSIGN_OR_RETURN(const StoredOrder* test,
                              TestAllowingProduction(orders, database, current, request.target_version()));
-    UPSHIFT_ASSIGN_OR_RETURN(int64_t data_bytes, measures_.DataSizeBytes(database));
+    UPSHIFT_ASSIGN_OR_RETURN(int64_t data_bytes, placed.hosting->DataSizeBytes(database));
     estimate = EstimateDowntime(test->timings, data_bytes);
     LogInfo(absl::StrCat("downtime estimate for ", database, ": ", absl::FormatDuration(estimate.total()),
                          " (restore point ", absl::FormatDuration(estimate.restore_point), ", plan ",
@@ -228,7 +228,7 @@ absl::StatusOr<upgrade::v1::Upgrade> Admission::RequestUpgrade(const upgrade::v1
   }
 
   upgrade::v1::Order order =
-      NewOrder(tenant, database, current, request.target_version(), request.purpose(), request.request_id());
+      NewOrder(placed, current, request.target_version(), request.purpose(), request.request_id());
   order.set_notify_email(request.notify_email());
   if (order.purpose() == upgrade::v1::PURPOSE_TEST) {
     order.set_test_database(TestDatabaseName(database, order.upgrade_id()));
@@ -244,7 +244,8 @@ absl::StatusOr<upgrade::v1::Upgrade> Admission::RequestUpgrade(const upgrade::v1
 absl::StatusOr<upgrade::v1::Upgrade> Admission::CheckUpgrade(const upgrade::v1::CheckUpgradeRequest& request,
                                                              const Principal& caller, const AuditOf& audit_of) {
   UPSHIFT_RETURN_IF_ERROR(RequireScope(caller, scopes::kTest, "a check"));
-  UPSHIFT_ASSIGN_OR_RETURN(std::string tenant, TenantOf(request.database(), caller));
+  UPSHIFT_ASSIGN_OR_RETURN(PlacedDatabase placed, Place(request.database(), caller));
+  const std::string& tenant = placed.database.owner;
   upgrade::v1::Order asked;
   asked.set_tenant(tenant);
   asked.set_database(request.database());
@@ -256,7 +257,7 @@ absl::StatusOr<upgrade::v1::Upgrade> Admission::CheckUpgrade(const upgrade::v1::
   UPSHIFT_RETURN_IF_ERROR(ValidateVersion(request.target_version()));
   UPSHIFT_RETURN_IF_ERROR(Limit(tenant, caller));
   const std::string& database = request.database();
-  UPSHIFT_ASSIGN_OR_RETURN(std::string current, CurrentVersion(database));
+  UPSHIFT_ASSIGN_OR_RETURN(std::string current, CurrentVersion(placed));
   UPSHIFT_RETURN_IF_ERROR(catalog_.Plan(current, request.target_version()).status());
   UPSHIFT_ASSIGN_OR_RETURN(std::optional<StoredOrder> active, store_.FindActive(database));
   if (active.has_value() && !MayRunBeside(upgrade::v1::PURPOSE_CHECK, active->order.purpose())) {
@@ -265,7 +266,7 @@ absl::StatusOr<upgrade::v1::Upgrade> Admission::CheckUpgrade(const upgrade::v1::
                                                       "\" is still active; check again once it ends"));
   }
   upgrade::v1::Order order =
-      NewOrder(tenant, database, current, request.target_version(), upgrade::v1::PURPOSE_CHECK, request.request_id());
+      NewOrder(placed, current, request.target_version(), upgrade::v1::PURPOSE_CHECK, request.request_id());
   order.set_test_database(CheckDatabaseName(database, order.upgrade_id()));
   return Record(std::move(order), audit_of);
 }
@@ -300,11 +301,12 @@ absl::StatusOr<upgrade::v1::GetUpgradeOptionsResponse> Admission::GetUpgradeOpti
     const upgrade::v1::GetUpgradeOptionsRequest& request, const Principal& caller) {
   UPSHIFT_RETURN_IF_ERROR(RequireScope(caller, scopes::kRead, "reading upgrade options"));
   const std::string& database = request.database();
-  UPSHIFT_ASSIGN_OR_RETURN(std::string tenant, TenantOf(database, caller));
+  UPSHIFT_ASSIGN_OR_RETURN(PlacedDatabase placed, Place(database, caller));
+  const std::string& tenant = placed.database.owner;
   if (!caller.ForEveryTenant()) {
     UPSHIFT_RETURN_IF_ERROR(reads_per_tenant_.Take(tenant, absl::StrCat("tenant \"", tenant, "\"'s rate of reads")));
   }
-  UPSHIFT_ASSIGN_OR_RETURN(std::string current, CurrentVersion(database));
+  UPSHIFT_ASSIGN_OR_RETURN(std::string current, CurrentVersion(placed));
   UPSHIFT_ASSIGN_OR_RETURN(std::optional<StoredOrder> active, store_.FindActive(database));
   UPSHIFT_ASSIGN_OR_RETURN(std::vector<StoredOrder> orders, store_.ListByDatabase(database));
   upgrade::v1::GetUpgradeOptionsResponse response;

@@ -10,7 +10,7 @@
 #include "libs/auth/principal.h"
 #include "libs/common/rate_limiter.h"
 #include "libs/common/time.h"
-#include "libs/hosting/hosting_server.h"
+#include "libs/hosting/hosting_fleet.h"
 #include "services/request/order_store.h"
 #include "upgrade/v1/upgrade.pb.h"
 
@@ -50,8 +50,8 @@ class Admission {
   // `admitted` is called after every newly recorded order (to wake the outbox relay).
   // The limits are `orders` and `reads` when given (shared by every replica: PgRateLimiter), else
   // this replica's own, from `options`.
-  Admission(AdmissionOptions options, const Catalog& catalog, DatabaseDirectory& databases, DatabaseMeasures& measures,
-            OrderStore& store, Clock& clock,
+  // Each database is looked for on every server of `fleet`; its order names the one that holds it.
+  Admission(AdmissionOptions options, const Catalog& catalog, HostingFleet& fleet, OrderStore& store, Clock& clock,
             std::function<void()> admitted, Limiter* orders = nullptr, Limiter* reads = nullptr);
 
   // INVALID_ARGUMENT: malformed input. NOT_FOUND: no such database, or another tenant's (the same
@@ -59,7 +59,8 @@ class Admission {
   // breaks a rule (version, active upgrade, Production without a successful Test, test copy).
   // UNAVAILABLE: a dependency is down; nothing was recorded. A repeated request_id (per tenant)
   // returns the first order's Upgrade when the call asks for the same order, else ALREADY_EXISTS.
-  // The order belongs to the database's tenant, its owner role on the hosting server.
+  // The order belongs to the database's tenant, its owner role on the hosting server, and names that
+  // server. FAILED_PRECONDITION, naming them, when the caller's database name is on two servers.
   // PERMISSION_DENIED first, before anything is looked up, unless `caller` holds upgrades.test (a
   // Test) or upgrades.production (a Production upgrade). RESOURCE_EXHAUSTED when the tenant made
   // more orders and checks than its rate allows (a repeated request_id does not count).
@@ -90,19 +91,19 @@ class Admission {
   // The order first admitted in `asked`'s tenant with its request_id, if any. ALREADY_EXISTS when that order is not
   // what `asked` asks for (another database, target, purpose or email): a reused key is refused.
   absl::StatusOr<std::optional<upgrade::v1::Upgrade>> FirstWithRequestId(const upgrade::v1::Order& asked);
-  // A new order of `tenant` with a fresh upgrade id.
-  upgrade::v1::Order NewOrder(const std::string& tenant, const std::string& database, const std::string& from,
+  // A new order for `placed` (its tenant, server and name) with a fresh upgrade id.
+  upgrade::v1::Order NewOrder(const PlacedDatabase& placed, const std::string& from,
                               const std::string& target, upgrade::v1::Purpose purpose,
                               const std::string& request_id) const;
   // Takes one of the tenant's orders, unless an operator orders.
   absl::Status Limit(const std::string& tenant, const Principal& caller);
   // Records a new order (created now) with its acceptance in the outbox, and wakes the relay.
   absl::StatusOr<upgrade::v1::Upgrade> Record(upgrade::v1::Order order, const AuditOf& audit_of);
-  // Validates `database` and returns its tenant (owner role) when `caller` may act on it; NOT_FOUND,
-  // in the words used for a database that does not exist, when it is another tenant's.
-  absl::StatusOr<std::string> TenantOf(const std::string& database, const Principal& caller);
-  // Reads the current version of `database` (validated), refusing a test copy.
-  absl::StatusOr<std::string> CurrentVersion(const std::string& database);
+  // Validates `database` and finds its server (Locate); its owner role is its tenant. NOT_FOUND, in
+  // the words used for a database that does not exist, when it is another tenant's.
+  absl::StatusOr<PlacedDatabase> Place(const std::string& database, const Principal& caller);
+  // Reads the current version of `placed`, refusing a test copy.
+  absl::StatusOr<std::string> CurrentVersion(const PlacedDatabase& placed);
   // The successful Test that allows a Production upgrade of `database` from `from` to `target`, or
   // FAILED_PRECONDITION saying which rule fails and what to do.
   absl::StatusOr<const StoredOrder*> TestAllowingProduction(const std::vector<StoredOrder>& orders,
@@ -111,8 +112,7 @@ class Admission {
 
   const AdmissionOptions options_;
   const Catalog& catalog_;
-  DatabaseDirectory& databases_;
-  DatabaseMeasures& measures_;
+  HostingFleet& fleet_;
   OrderStore& store_;
   Clock& clock_;
   RateLimiter own_orders_limit_;

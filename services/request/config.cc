@@ -8,7 +8,6 @@ ABSL_FLAG(std::string, gate_listen, "0.0.0.0:50053",
           "Listen address of UpgradeGate, for the workers only: mTLS, clients need a certificate of --tls_ca");
 ABSL_FLAG(std::string, port_file, "", "If set, the bound gRPC port is written there");
 ABSL_FLAG(std::string, platform_db, "", "Required: libpq connection string of the platform database");
-ABSL_FLAG(std::string, hosting_db, "", "Required: libpq connection string of the hosting server (no dbname)");
 ABSL_FLAG(std::vector<std::string>, reserved_databases, {"upshift"},
           "Databases of the platform on the hosting server, never upgraded");
 ABSL_FLAG(std::string, catalog, "", "Required: path of the migration catalog folder");
@@ -45,7 +44,7 @@ namespace upshift::request {
 
 absl::StatusOr<Config> ConfigFromFlags() {
   Config config{absl::GetFlag(FLAGS_listen),      absl::GetFlag(FLAGS_gate_listen), absl::GetFlag(FLAGS_port_file),
-          absl::GetFlag(FLAGS_platform_db), absl::GetFlag(FLAGS_hosting_db), absl::GetFlag(FLAGS_catalog),
+          absl::GetFlag(FLAGS_platform_db), absl::GetFlag(FLAGS_catalog),
           absl::GetFlag(FLAGS_reserved_databases), absl::GetFlag(FLAGS_pool_size),
           absl::GetFlag(FLAGS_outbox_poll_interval), absl::GetFlag(FLAGS_max_test_age),
           absl::GetFlag(FLAGS_test_copy_extension), absl::GetFlag(FLAGS_orders_per_tenant_per_hour),

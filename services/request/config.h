@@ -13,7 +13,7 @@ namespace upshift::request {
 
 // request's own flags, read and checked (the shared ones: libs/*/..._flags.h).
 struct Config {
-  std::string listen, gate_listen, port_file, platform_db, hosting_db, catalog;
+  std::string listen, gate_listen, port_file, platform_db, catalog;
   std::vector<std::string> reserved;
   int pool_size;
   absl::Duration outbox_poll_interval;

@@ -9,7 +9,7 @@
 #include "libs/pg/connections.h"
 #include "libs/pg/pool.h"
 #include "libs/runtime/service.h"
-#include "libs/hosting/pg_hosting_server.h"
+#include "libs/hosting/pg_hosting_fleet.h"
 #include "libs/kafka/consumer.h"
 #include "libs/auth/auth_flags.h"
 #include "libs/common/tls_flags.h"
@@ -38,8 +38,9 @@ int Main(int argc, char** argv) {
   auto gate_credentials = service.Need(ServerCredentialsFromFlags(/*require_client_certs=*/true), "read the TLS flags");
   std::unique_ptr<PgOrderStore> store = service.AwaitOpen(
       [&] { return PgOrderStore::Open(config.platform_db, config.pool_size); }, "platform database");
-  PgHostingServer hosting({config.hosting_db, config.reserved, "", absl::Hours(6), 4, config.max_database_reads,
-                           absl::Seconds(2), config.database_read_timeout});
+  std::unique_ptr<LiveInventory> inventory = service.Need(LiveInventory::FromFlags(), "read the hosting inventory");
+  PgHostingFleet hosting(*inventory, {"", config.reserved, "", absl::Hours(6), 4, config.max_database_reads,
+                                      absl::Seconds(2), config.database_read_timeout});
   std::unique_ptr<KafkaProducer> producer = service.Need(KafkaProducer::Create(kafka), "make the Kafka producer");
   OutboxRelay relay([&store](int limit, const auto& publish, int* count) { return store->DrainOutbox(limit, publish, count); },
                     *producer, config.outbox_poll_interval);
@@ -52,7 +53,7 @@ int Main(int argc, char** argv) {
                            config.read_burst_per_tenant);
   Admission admission({config.reserved, config.max_test_age, config.orders_per_tenant_per_hour,
                        config.order_burst_per_tenant, config.reads_per_tenant_per_minute, config.read_burst_per_tenant},
-                      catalog, hosting, hosting, *store, SystemClock(), wake_relay, &order_limit, &read_limit);
+                      catalog, hosting, *store, SystemClock(), wake_relay, &order_limit, &read_limit);
   Cancellation cancellation(*store, SystemClock(), wake_relay);
   TestCopies copies(*store, SystemClock(), config.test_copy_extension, wake_relay);
   // Refused calls a tenant may have stored: a burst of 100, then 600 an hour, shared by the replicas.
@@ -79,7 +80,7 @@ int Main(int argc, char** argv) {
   int port = service.Serve(
       "UpgradeService", config.listen, {&upgrades, &audit}, api_credentials,
       {platform_probe,
-       {"hosting server", [&] { return pg::PingServer(pg::ConnInfoFor(config.hosting_db, "postgres")); }},
+       {"hosting servers", [&] { return AnyServerAnswers(*inventory); }},
        BrokerProbe(*producer, /*rpcs_survive=*/true)},
       {upgrade::v1::UpgradeService::service_full_name(), upgrade::v1::AuditService::service_full_name()});
   service.Serve("UpgradeGate", config.gate_listen, {&gate}, gate_credentials, {platform_probe},
@@ -87,6 +88,10 @@ int Main(int argc, char** argv) {
   if (!config.port_file.empty()) std::ofstream(config.port_file) << port << "\n";
   service.OnScrape([&] {
     if (absl::StatusOr<OutboxDepth> depth = store->Outbox(); depth.ok()) ExportOutboxDepth("request", *depth);
+  });
+  service.Every("inventory", kInventoryReload, [&] {
+    inventory->Reload();
+    return absl::OkStatus();
   });
   service.Task("outbox relay", [&](const StopToken& stop) { relay.Run(stop); }, wake_relay);
   service.Task("events consumer", [&](const StopToken& stop) { consumer->Run(stop); });

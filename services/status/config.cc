@@ -5,7 +5,6 @@
 ABSL_FLAG(std::string, listen, "0.0.0.0:50052", "gRPC listen address (port 0: any free port)");
 ABSL_FLAG(std::string, port_file, "", "If set, the bound gRPC port is written there");
 ABSL_FLAG(std::string, platform_db, "", "Required: libpq connection string of the platform database");
-ABSL_FLAG(std::string, hosting_db, "", "Required: libpq connection string of the hosting server (no dbname)");
 ABSL_FLAG(std::vector<std::string>, reserved_databases, {"upshift"},
           "Databases of the platform on the hosting server, never listed");
 ABSL_FLAG(std::string, catalog, "", "Required: path of the migration catalog folder (for the version query)");
@@ -21,7 +20,7 @@ namespace upshift::status {
 
 absl::StatusOr<Config> ConfigFromFlags() {
   Config c{absl::GetFlag(FLAGS_listen),      absl::GetFlag(FLAGS_port_file),
-           absl::GetFlag(FLAGS_platform_db), absl::GetFlag(FLAGS_hosting_db), absl::GetFlag(FLAGS_catalog),
+           absl::GetFlag(FLAGS_platform_db), absl::GetFlag(FLAGS_catalog),
            absl::GetFlag(FLAGS_reserved_databases), absl::GetFlag(FLAGS_pool_size), absl::GetFlag(FLAGS_stall_timeout),
            absl::GetFlag(FLAGS_max_watch_streams), absl::GetFlag(FLAGS_max_watch_streams_per_caller)};
   if (c.stall_timeout <= absl::ZeroDuration()) return absl::InvalidArgumentError("--stall_timeout must be longer than 0");

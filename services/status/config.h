@@ -11,7 +11,7 @@ namespace upshift::status {
 
 // status's own flags, read and checked (the shared ones: libs/*/..._flags.h).
 struct Config {
-  std::string listen, port_file, platform_db, hosting_db, catalog;
+  std::string listen, port_file, platform_db, catalog;
   std::vector<std::string> reserved;
   int pool_size;
   absl::Duration stall_timeout;

@@ -28,7 +28,7 @@ std::vector<OutgoingRecord> StatusRecords(const std::vector<PendingChange>& chan
     upgrade::v1::StatusChanged change;
     change.set_event_id(c.event_id);
     *change.mutable_upgrade() = c.upgrade;
-    absl::StatusOr<upgrade::v1::Database> db = view.GetDatabase(c.upgrade.database());
+    absl::StatusOr<upgrade::v1::Database> db = view.GetDatabase(c.upgrade.database(), nullptr, c.upgrade.server());
     if (db.ok()) {
       *change.mutable_database() = *std::move(db);
     } else {

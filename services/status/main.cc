@@ -10,7 +10,7 @@
 #include "libs/common/logging.h"
 #include "libs/pg/connections.h"
 #include "libs/runtime/service.h"
-#include "libs/hosting/pg_hosting_server.h"
+#include "libs/hosting/pg_hosting_fleet.h"
 #include "libs/kafka/consumer.h"
 #include "libs/auth/auth_flags.h"
 #include "libs/common/tls_flags.h"
@@ -38,7 +38,8 @@ int Main(int argc, char** argv) {
   auto credentials = service.Need(ServerCredentialsFromFlags(), "read the TLS flags");
   std::unique_ptr<PgStatusStore> store = service.AwaitOpen(
       [&] { return PgStatusStore::Open(config.platform_db, config.pool_size); }, "platform database");
-  PgHostingServer hosting({config.hosting_db, config.reserved, "", absl::Hours(6)});
+  std::unique_ptr<LiveInventory> inventory = service.Need(LiveInventory::FromFlags(), "read the hosting inventory");
+  PgHostingFleet hosting(*inventory, {"", config.reserved, "", absl::Hours(6)});
   std::unique_ptr<KafkaProducer> producer = service.Need(KafkaProducer::Create(kafka), "make the Kafka producer");
   ChangeHub hub;
   DatabaseView view(hosting, *store, catalog, config.reserved);
@@ -65,7 +66,7 @@ int Main(int argc, char** argv) {
   int port = service.Serve(
       "StatusService", config.listen, {&statuses}, credentials,
       {{"platform database", [&] { return pg::PingServer(config.platform_db); }},
-       {"hosting server", [&] { return pg::PingServer(pg::ConnInfoFor(config.hosting_db, "postgres")); }},
+       {"hosting servers", [&] { return AnyServerAnswers(*inventory); }},
        BrokerProbe(*producer, /*rpcs_survive=*/true)},
       {upgrade::v1::StatusService::service_full_name()});
   if (!config.port_file.empty()) std::ofstream(config.port_file) << port << "\n";
@@ -88,6 +89,10 @@ int Main(int argc, char** argv) {
   // announced (a forgery, or a worker's leaked key): they are forgotten.
   service.Every("retention", absl::Hours(1),
                 [&] { return store->ForgetPendingBefore(absl::Now() - absl::Hours(24)).status(); });
+  service.Every("inventory", kInventoryReload, [&] {
+    inventory->Reload();
+    return absl::OkStatus();
+  });
   service.OnStopped([&] { producer->Flush(absl::Seconds(5)); });
   return service.Run();
 }

@@ -31,18 +31,21 @@ absl::StatusOr<upgrade::v1::ListDatabasesResponse> Queries::ListDatabases(
     const Principal& caller, const upgrade::v1::ListDatabasesRequest& request) {
   UPSHIFT_RETURN_IF_ERROR(RequireScope(caller, scopes::kRead, kReading));
   UPSHIFT_ASSIGN_OR_RETURN(int limit, PageSize(request.page_size()));
-  std::string after;
+  PagePosition after;
   if (!request.page_token().empty()) {
-    UPSHIFT_ASSIGN_OR_RETURN(std::vector<std::string> fields, ParsePageToken(request.page_token(), "databases", 1));
+    UPSHIFT_ASSIGN_OR_RETURN(std::vector<std::string> fields, ParsePageToken(request.page_token(), "databases", 2));
     if (!ValidateDatabaseName(fields[0]).ok()) return absl::InvalidArgumentError("page_token names no database");
-    after = fields[0];
+    after = {fields[0], fields[1]};
   }
   UPSHIFT_ASSIGN_OR_RETURN(DatabasePage page, view_.ListDatabases(
                                                   [&](const std::string& tenant) { return caller.ActsFor(tenant); },
-                                                  after, limit));
+                                                  after, limit, request.server()));
   upgrade::v1::ListDatabasesResponse response;
   for (upgrade::v1::Database& db : page.databases) *response.add_databases() = std::move(db);
-  if (page.more) response.set_next_page_token(PageToken("databases", {response.databases().rbegin()->name()}));
+  if (page.more) {
+    const upgrade::v1::Database& last = *response.databases().rbegin();
+    response.set_next_page_token(PageToken("databases", {last.name(), last.server()}));
+  }
   return response;
 }
 

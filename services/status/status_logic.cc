@@ -134,6 +134,7 @@ Upgrade NextUpgrade(const std::optional<Upgrade>& current, const Event& event,
     next.set_notify_email(order.notify_email());
     next.set_request_id(order.request_id());
     next.set_tenant(order.tenant());
+    next.set_server(order.server());
     *next.mutable_created_at() = order.created_at();
     next.set_state(upgrade::v1::STATE_ACCEPTED);
     next.set_cancellable(true);

@@ -97,12 +97,13 @@ TEST_F(CloneStoreTest, ListsRestorePointsPastTheirRetentionUntilDropped) {
   upgrade::v1::Order order;
   order.set_upgrade_id("u1");
   order.set_database("acme");
+  order.set_server("east-1");
   ASSERT_TRUE(store_->SaveOffline(order, -1, done - absl::Minutes(1)).ok());
   ASSERT_TRUE(store_->SaveSucceeded("u1", "acme_rp_u1", done).ok());
   EXPECT_TRUE(store_->RestorePointsKeptSince(done)->empty());
   auto expired = store_->RestorePointsKeptSince(done + absl::Seconds(1));
   ASSERT_TRUE(expired.ok());
-  EXPECT_EQ(*expired, (std::map<std::string, std::string>{{"u1", "acme_rp_u1"}}));
+  EXPECT_EQ(*expired, (std::map<std::string, KeptRestorePoint>{{"u1", {"acme_rp_u1", "east-1"}}}));
   ASSERT_TRUE(store_->SaveRestorePointDropped("u1").ok());
   EXPECT_TRUE(store_->RestorePointsKeptSince(done + absl::Hours(1))->empty());
 }

@@ -57,7 +57,7 @@ upgrade::v1::Event MigrateCopy(const Catalog& catalog, const upgrade::v1::Order&
   FakePublisher publisher;
   FakeGate gate;
   FakeClock clock;
-  migrator::Migrator migrator(catalog, target, publisher, gate, clock);
+  migrator::Migrator migrator(catalog, migrator::OnlyTarget(target), publisher, gate, clock);
   EXPECT_TRUE(migrator.MigrateCopy(order).ok());
   return publisher.Events().back();
 }

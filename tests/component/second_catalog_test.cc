@@ -107,7 +107,7 @@ TEST(CatalogFormat, ASingleTransactionHopIsAllOrNothing) {
   upshift::testing::FakePublisher publisher;
   upshift::testing::FakeGate gate;
   upshift::testing::FakeClock clock;
-  Migrator migrator(*catalog, target, publisher, gate, clock);
+  Migrator migrator(*catalog, OnlyTarget(target), publisher, gate, clock);
   upgrade::v1::Order order = upshift::testing::SampleOrder();
   order.set_from_version("1.0");
   order.set_target_version("2.0");

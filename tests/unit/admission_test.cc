@@ -167,7 +167,7 @@ class AdmissionTest : public ::testing::Test {
   }
 
   Admission Make() {
-    return Admission({{"upshift"}, absl::Hours(24 * 30)}, catalog_, hosting_, hosting_, store_, clock_, [this] { ++woken_; });
+    return Admission({{"upshift"}, absl::Hours(24 * 30)}, catalog_, fleet_, store_, clock_, [this] { ++woken_; });
   }
 
   RequestUpgradeRequest Order(Purpose purpose = PURPOSE_TEST, const std::string& target = "18.0") {
@@ -189,10 +189,35 @@ class AdmissionTest : public ::testing::Test {
 
   Catalog catalog_;
   FakeHosting hosting_;
+  FixedFleet fleet_{{{"main", &hosting_}}};
   FakeOrderStore store_;
   FakeClock clock_;
   int woken_ = 0;
 };
+
+TEST_F(AdmissionTest, AnOrderNamesTheServerThatHoldsItsDatabaseAndANameOnTwoServersIsRefused) {
+  FakeHosting east;
+  east.Add("initech", "16.0").owner = "acme";
+  FixedFleet fleet{{{"west", &hosting_}, {"east", &east}}};
+  Admission a({{"upshift"}, absl::Hours(24 * 30)}, catalog_, fleet, store_, clock_, nullptr);
+  RequestUpgradeRequest order = Order();
+  order.set_database("initech");
+  absl::StatusOr<Upgrade> u = a.RequestUpgrade(order, kCaller);
+  ASSERT_TRUE(u.ok()) << u.status();
+  EXPECT_EQ(u->server(), "east");
+  ASSERT_EQ(store_.outbox.size(), 1u);
+  Event e;
+  ASSERT_TRUE(e.ParseFromString(store_.outbox[0].payload));
+  EXPECT_EQ(e.order().server(), "east");
+  // The same name on the other server: neither is acted on, and nothing is recorded.
+  hosting_.Add("acme2", "16.0");
+  east.Add("acme2", "16.0");
+  order.set_database("acme2");
+  absl::Status twice = a.RequestUpgrade(order, kCaller).status();
+  EXPECT_EQ(twice.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(twice.message(), ::testing::HasSubstr("west, east"));
+  EXPECT_EQ(store_.outbox.size(), 1u);
+}
 
 TEST_F(AdmissionTest, AdmitsATestAndRecordsItsAcceptedEventInTheOutbox) {
   Admission a = Make();
@@ -584,7 +609,7 @@ TEST_F(AdmissionTest, EachTenantsOrdersAndChecksAreRateLimitedAndARefusedOneReco
   AdmissionOptions options{{"upshift"}, absl::Hours(24 * 30)};
   options.orders_per_hour = 2;
   options.order_burst = 2;
-  Admission a(options, catalog_, hosting_, hosting_, store_, clock_, nullptr);
+  Admission a(options, catalog_, fleet_, store_, clock_, nullptr);
   RequestUpgradeRequest first = Order();
   first.set_request_id("first");
   ASSERT_TRUE(a.RequestUpgrade(first, kCaller).ok());

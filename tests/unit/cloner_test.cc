@@ -126,10 +126,10 @@ class FakeCloneStore final : public DatabaseLedger, public TestCopyStore, public
     kept[id] = {rp, at};
     return absl::OkStatus();
   }
-  absl::StatusOr<std::map<std::string, std::string>> RestorePointsKeptSince(absl::Time cutoff) override {
-    std::map<std::string, std::string> out;
+  absl::StatusOr<std::map<std::string, KeptRestorePoint>> RestorePointsKeptSince(absl::Time cutoff) override {
+    std::map<std::string, KeptRestorePoint> out;
     for (const auto& [id, k] : kept) {
-      if (k.second < cutoff) out[id] = k.first;
+      if (k.second < cutoff) out[id] = {k.first, ""};
     }
     return out;
   }
@@ -149,8 +149,9 @@ class ClonerTest : public ::testing::Test {
   Cloner Make(CloneMethod method = CloneMethod::kAuto) {
     return Cloner({method, "file_copy", absl::Hours(24 * 7), absl::Minutes(10), 2, absl::Hours(24 * 30)}, Ports());
   }
-  ClonerPorts Ports() { return {hosting_, store_, store_, store_, store_, publisher_, gate_, clock_}; }
+  ClonerPorts Ports() { return {fleet_, store_, store_, store_, store_, publisher_, gate_, clock_}; }
   FakeHosting hosting_;
+  FixedFleet fleet_{{{"main", &hosting_}}};
   FakeCloneStore store_;
   FakePublisher publisher_;
   upshift::testing::FakeGate gate_;

@@ -148,7 +148,7 @@ class MigratorTest : public ::testing::Test {
  protected:
   MigratorTest()
       : catalog_(*Catalog::Load(std::string(UPSHIFT_SOURCE_DIR) + "/deploy/catalogs/sample_erp")),
-        migrator_(catalog_, target_, publisher_, gate_, clock_) {
+        migrator_(catalog_, OnlyTarget(target_), publisher_, gate_, clock_) {
     target_.published = &publisher_;
   }
 
@@ -532,7 +532,7 @@ TEST(MigratorReport, NamesTheStepsThatRanAsTheSuperuser) {
   target.published = &publisher;
   upshift::testing::FakeGate gate;
   FakeClock clock;
-  Migrator migrator(*catalog, target, publisher, gate, clock);
+  Migrator migrator(*catalog, OnlyTarget(target), publisher, gate, clock);
   ASSERT_TRUE(migrator.MigrateCopy(SampleOrder()).ok());
   Event last = publisher.Events().back();
   ASSERT_TRUE(last.has_succeeded());

@@ -85,7 +85,7 @@ class QueriesTest : public ::testing::Test {
  protected:
   QueriesTest()
       : catalog_(*Catalog::Load(std::string(UPSHIFT_SOURCE_DIR) + "/deploy/catalogs/sample_erp")),
-        view_(hosting_, store_, catalog_, {"upshift"}),
+        view_(fleet_, store_, catalog_, {"upshift"}),
         slots_(10, 2),
         queries_(store_, view_, slots_, hub_) {
     hosting_.Add("acme", "16.0");
@@ -133,6 +133,8 @@ class QueriesTest : public ::testing::Test {
 
   Catalog catalog_;
   FakeHosting hosting_;
+  FakeHosting east_;  // a second hosting server, empty unless a test fills it
+  FixedFleet fleet_{{{"west", &hosting_}, {"east", &east_}}};
   FakeStatusStore store_;
   DatabaseView view_;
   StreamSlots slots_;
@@ -150,6 +152,35 @@ TEST_F(QueriesTest, ATenantListsOnlyItsOwnDatabasesWithTheirCopiesAndAnOperatorL
   EXPECT_THAT(Names(Databases(kGlobex)), ElementsAre("globex"));
   EXPECT_THAT(Names(Databases(kOperator)), ElementsAre("acme", "globex"));
   EXPECT_TRUE(Names(Databases(Principal{"x", "initech", {scopes::kRead}})).empty());
+}
+
+TEST_F(QueriesTest, DatabasesOfEveryServerAreListedWithTheirServerAndCanBeFilteredByIt) {
+  east_.Add("zeta", "16.0");
+  east_.Add("zeta_test_0f8fad5c", "18.0");
+  store_.records["zeta_test_0f8fad5c"].parent = "zeta";
+  absl::StatusOr<ListDatabasesResponse> all = Databases(kOperator);
+  ASSERT_THAT(Names(all), ElementsAre("acme", "globex", "zeta"));
+  EXPECT_EQ(all->databases(0).server(), "west");
+  EXPECT_EQ(all->databases(2).server(), "east");
+  ASSERT_EQ(all->databases(2).test_copies_size(), 1);  // its copy, on its own server
+  EXPECT_EQ(all->databases(2).test_copies(0).server(), "east");
+  // A page at a time, across the servers.
+  absl::StatusOr<ListDatabasesResponse> first = Databases(kOperator, 2);
+  EXPECT_THAT(Names(first), ElementsAre("acme", "globex"));
+  EXPECT_THAT(Names(Databases(kOperator, 2, first->next_page_token())), ElementsAre("zeta"));
+  ListDatabasesRequest east;
+  east.set_server("east");
+  EXPECT_THAT(Names(queries_.ListDatabases(kOperator, east)), ElementsAre("zeta"));
+  EXPECT_THAT(Names(queries_.ListDatabases(kAcme, east)), ElementsAre("zeta"));
+  east.set_server("north");
+  EXPECT_EQ(queries_.ListDatabases(kOperator, east).status(), ServerNotFound("north"));
+  // One database: found on its server.
+  absl::StatusOr<Database> zeta = queries_.GetDatabase(kAcme, "zeta");
+  ASSERT_TRUE(zeta.ok()) << zeta.status();
+  EXPECT_EQ(zeta->server(), "east");
+  // A server that does not answer leaves only its own databases out of the list.
+  east_.down = absl::UnavailableError("connection refused");
+  EXPECT_THAT(Names(Databases(kOperator)), ElementsAre("acme", "globex"));
 }
 
 TEST_F(QueriesTest, AnotherTenantsDatabaseIsNotFoundInTheWordsOfAMissingOne) {

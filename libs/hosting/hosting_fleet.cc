@@ -1,0 +1,88 @@
+#include "libs/hosting/hosting_fleet.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "libs/hosting/inventory.h"
+
+namespace upshift {
+
+absl::Status ServerNotFound(const std::string& name) {
+  return absl::NotFoundError(absl::StrCat("no hosting server \"", name, "\" in the inventory"));
+}
+
+absl::StatusOr<PlacedDatabase> Locate(HostingFleet& fleet, const std::string& database,
+                                      const std::function<bool(const HostedDatabase&)>& visible) {
+  std::vector<std::string> listed_on, silent;
+  std::vector<PlacedDatabase> found;
+  for (const std::string& name : fleet.ServerNames()) {
+    absl::StatusOr<std::shared_ptr<HostingServer>> server = fleet.Server(name);
+    if (!server.ok()) continue;  // dropped by a new inventory since ServerNames
+    absl::StatusOr<std::vector<HostedDatabase>> held = (*server)->FindDatabases({database});
+    if (!held.ok()) {
+      if (held.status().code() != absl::StatusCode::kUnavailable) return held.status();
+      silent.push_back(name);
+      continue;
+    }
+    for (HostedDatabase& db : *held) {
+      if (db.name != database) continue;
+      listed_on.push_back(name);
+      found.push_back({name, *server, std::move(db)});
+    }
+  }
+  const bool any_visible = std::any_of(found.begin(), found.end(), [&](const PlacedDatabase& p) {
+    return visible == nullptr || visible(p.database);
+  });
+  if (!found.empty() && !any_visible) return DatabaseNotFound(database);
+  absl::StatusOr<std::string> placed = PlaceDatabase(database, listed_on);
+  if (!placed.ok()) {
+    if (placed.status().code() == absl::StatusCode::kNotFound && !silent.empty()) {
+      return absl::UnavailableError(absl::StrCat("database \"", database, "\" is on none of the servers that answer; ",
+                                                 absl::StrJoin(silent, ", "), " did not answer"));
+    }
+    return placed.status();
+  }
+  return std::move(found.front());
+}
+
+absl::StatusOr<std::string> OrderServerName(const std::vector<std::string>& names, const std::string& named) {
+  if (!named.empty()) return named;
+  if (names.size() != 1) {
+    return absl::FailedPreconditionError(
+        "the order names no hosting server (admitted before orders did) and the inventory holds several");
+  }
+  return names.front();
+}
+
+absl::Status ServerAbsent(const std::string& name) {
+  // Taken out of the inventory while its upgrades run (by mistake, or for a while): they wait.
+  return absl::UnavailableError(
+      absl::StrCat("hosting server \"", name, "\" is not in the inventory now; its work waits until it is back"));
+}
+
+absl::StatusOr<std::pair<std::string, std::shared_ptr<HostingServer>>> ServerOfOrder(HostingFleet& fleet,
+                                                                                      const std::string& named) {
+  absl::StatusOr<std::string> name = OrderServerName(fleet.ServerNames(), named);
+  if (!name.ok()) return name.status();
+  absl::StatusOr<std::shared_ptr<HostingServer>> server = fleet.Server(*name);
+  if (server.status().code() == absl::StatusCode::kNotFound) return ServerAbsent(*name);
+  if (!server.ok()) return server.status();
+  return std::make_pair(*name, *std::move(server));
+}
+
+std::vector<std::string> FixedFleet::ServerNames() {
+  std::vector<std::string> names;
+  for (const auto& [name, server] : servers_) names.push_back(name);
+  return names;
+}
+
+absl::StatusOr<std::shared_ptr<HostingServer>> FixedFleet::Server(const std::string& name) {
+  for (const auto& [n, server] : servers_) {
+    // Not owned: the aliasing constructor shares no control block.
+    if (n == name) return std::shared_ptr<HostingServer>(std::shared_ptr<HostingServer>(), server);
+  }
+  return ServerNotFound(name);
+}
+
+}  // namespace upshift

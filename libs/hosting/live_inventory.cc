@@ -1,0 +1,104 @@
+#include "libs/hosting/live_inventory.h"
+
+#include <cstdlib>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "libs/common/logging.h"
+#include "libs/common/textproto.h"
+#include "libs/metrics/metrics.h"
+#include "libs/pg/connections.h"
+
+ABSL_FLAG(std::string, hosting_inventory, "",
+          "Path of the hosting inventory (protos/upgrade/v1/inventory.proto, text format): the servers, their "
+          "limits and where their connection strings are. Read again when it changes. Or --hosting_db");
+ABSL_FLAG(std::string, hosting_db, "",
+          "libpq connection string (no dbname) of the one hosting server, named \"default\", when there is no "
+          "--hosting_inventory");
+
+namespace upshift {
+namespace {
+
+Inventory::Sources ProcessSources() {
+  return {[](const std::string& name) -> std::optional<std::string> {
+            const char* value = std::getenv(name.c_str());
+            if (value == nullptr) return std::nullopt;
+            return std::string(value);
+          },
+          [](const std::string& path) { return ReadFile(path); }, [](const std::string& conninfo) {
+            return pg::CheckConnInfo(conninfo);
+          }};
+}
+
+}  // namespace
+
+LiveInventory::LiveInventory(std::string file, std::string text, Inventory inventory)
+    : file_(std::move(file)), text_(std::move(text)), current_(std::make_shared<const Inventory>(std::move(inventory))) {}
+
+absl::StatusOr<std::unique_ptr<LiveInventory>> LiveInventory::FromFlags() {
+  const std::string file = absl::GetFlag(FLAGS_hosting_inventory), conninfo = absl::GetFlag(FLAGS_hosting_db);
+  if (file.empty() == conninfo.empty()) {
+    return absl::InvalidArgumentError("name the hosting servers with exactly one of --hosting_inventory and --hosting_db");
+  }
+  if (!file.empty()) return FromFile(file);
+  if (absl::Status checked = pg::CheckConnInfo(conninfo); !checked.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--hosting_db is unusable: ", checked.message()));
+  }
+  return Single(kDefaultServerName, conninfo);
+}
+
+absl::StatusOr<std::unique_ptr<LiveInventory>> LiveInventory::FromFile(const std::string& file) {
+  absl::StatusOr<std::string> text = ReadFile(file);
+  if (!text.ok()) return text.status();
+  absl::StatusOr<Inventory> inventory = Inventory::Parse(*text, file, ProcessSources());
+  if (!inventory.ok()) return inventory.status();
+  return std::unique_ptr<LiveInventory>(new LiveInventory(file, *std::move(text), *std::move(inventory)));
+}
+
+std::unique_ptr<LiveInventory> LiveInventory::Single(const std::string& name, const std::string& conninfo) {
+  return std::unique_ptr<LiveInventory>(new LiveInventory("", "", Inventory::Single(name, conninfo)));
+}
+
+std::shared_ptr<const Inventory> LiveInventory::Current() {
+  absl::MutexLock lock(&mu_);
+  return current_;
+}
+
+void LiveInventory::Reload() {
+  if (file_.empty()) return;
+  absl::StatusOr<std::string> text = ReadFile(file_);
+  absl::StatusOr<Inventory> inventory = text.status();
+  {
+    absl::MutexLock lock(&mu_);
+    if (text.ok() && *text == text_) return;
+    if (text.ok() && *text == failed_text_) return;  // said already
+  }
+  if (text.ok()) inventory = Inventory::Parse(*text, file_, ProcessSources());
+  absl::MutexLock lock(&mu_);
+  if (!inventory.ok()) {
+    if (text.ok()) failed_text_ = *text;
+    static metrics::Family& failures = metrics::Default().Counter(
+        "upshift_inventory_reload_failures_total",
+        "Changed hosting inventories that could not be used: the previous one stays in use", {});
+    failures.Increment({});
+    LogError(absl::StrCat("the hosting inventory changed but cannot be used, the previous one stays in use: ",
+                          inventory.status().message()));
+    return;
+  }
+  text_ = *std::move(text);
+  failed_text_.clear();
+  current_ = std::make_shared<const Inventory>(*std::move(inventory));
+  LogInfo(absl::StrCat("hosting inventory read again from ", file_, ": ", current_->servers().size(), " servers"));
+}
+
+absl::Status AnyServerAnswers(LiveInventory& live) {
+  std::string silent;
+  for (const ServerSpec& spec : live.Current()->servers()) {
+    absl::Status answered = pg::PingServer(pg::ConnInfoFor(spec.conninfo, "postgres"));
+    if (answered.ok()) return answered;
+    absl::StrAppend(&silent, silent.empty() ? "" : "; ", spec.name, ": ", answered.message());
+  }
+  return absl::UnavailableError(absl::StrCat("no hosting server answers (", silent, ")"));
+}
+
+}  // namespace upshift
