@@ -21,6 +21,10 @@ struct ServerSpec {
   int max_copies = 0;
   int max_plans = 0;
   std::map<std::string, std::string> labels;
+  bool operator==(const ServerSpec& o) const {
+    return name == o.name && conninfo == o.conninfo && max_copies == o.max_copies && max_plans == o.max_plans &&
+           labels == o.labels;
+  }
 };
 
 // The hosting servers Upshift serves (protos/upgrade/v1/inventory.proto, in text format).

@@ -32,8 +32,8 @@ Inventory::Sources ProcessSources() {
 
 }  // namespace
 
-LiveInventory::LiveInventory(std::string file, std::string text, Inventory inventory)
-    : file_(std::move(file)), text_(std::move(text)), current_(std::make_shared<const Inventory>(std::move(inventory))) {}
+LiveInventory::LiveInventory(std::string file, Inventory inventory)
+    : file_(std::move(file)), current_(std::make_shared<const Inventory>(std::move(inventory))) {}
 
 absl::StatusOr<std::unique_ptr<LiveInventory>> LiveInventory::FromFlags() {
   const std::string file = absl::GetFlag(FLAGS_hosting_inventory), conninfo = absl::GetFlag(FLAGS_hosting_db);
@@ -52,11 +52,11 @@ absl::StatusOr<std::unique_ptr<LiveInventory>> LiveInventory::FromFile(const std
   if (!text.ok()) return text.status();
   absl::StatusOr<Inventory> inventory = Inventory::Parse(*text, file, ProcessSources());
   if (!inventory.ok()) return inventory.status();
-  return std::unique_ptr<LiveInventory>(new LiveInventory(file, *std::move(text), *std::move(inventory)));
+  return std::unique_ptr<LiveInventory>(new LiveInventory(file, *std::move(inventory)));
 }
 
 std::unique_ptr<LiveInventory> LiveInventory::Single(const std::string& name, const std::string& conninfo) {
-  return std::unique_ptr<LiveInventory>(new LiveInventory("", "", Inventory::Single(name, conninfo)));
+  return std::unique_ptr<LiveInventory>(new LiveInventory("", Inventory::Single(name, conninfo)));
 }
 
 std::shared_ptr<const Inventory> LiveInventory::Current() {
@@ -66,17 +66,15 @@ std::shared_ptr<const Inventory> LiveInventory::Current() {
 
 void LiveInventory::Reload() {
   if (file_.empty()) return;
+  // Parsed each time: a connection string's own file (a rotated Secret) may change under an
+  // unchanged inventory.
   absl::StatusOr<std::string> text = ReadFile(file_);
-  absl::StatusOr<Inventory> inventory = text.status();
-  {
-    absl::MutexLock lock(&mu_);
-    if (text.ok() && *text == text_) return;
-    if (text.ok() && *text == failed_text_) return;  // said already
-  }
-  if (text.ok()) inventory = Inventory::Parse(*text, file_, ProcessSources());
+  absl::StatusOr<Inventory> inventory = text.ok() ? Inventory::Parse(*text, file_, ProcessSources()) : text.status();
   absl::MutexLock lock(&mu_);
   if (!inventory.ok()) {
-    if (text.ok()) failed_text_ = *text;
+    const std::string said = inventory.status().ToString();
+    if (said == failure_) return;  // said already
+    failure_ = said;
     static metrics::Family& failures = metrics::Default().Counter(
         "upshift_inventory_reload_failures_total",
         "Changed hosting inventories that could not be used: the previous one stays in use", {});
@@ -85,8 +83,8 @@ void LiveInventory::Reload() {
                           inventory.status().message()));
     return;
   }
-  text_ = *std::move(text);
-  failed_text_.clear();
+  failure_.clear();
+  if (inventory->servers() == current_->servers()) return;
   current_ = std::make_shared<const Inventory>(*std::move(inventory));
   LogInfo(absl::StrCat("hosting inventory read again from ", file_, ": ", current_->servers().size(), " servers"));
 }

@@ -32,20 +32,20 @@ class LiveInventory {
 
   std::shared_ptr<const Inventory> Current();
 
-  // Reads the file again. A changed file that parses replaces the inventory (logged); one that does
-  // not is logged once per version, counted (upshift_inventory_reload_failures_total), and the
-  // previous inventory stays in use. Nothing to do without a file.
+  // Reads the file (and the connection strings' files) again. One that parses into other servers
+  // replaces the inventory (logged); one that does not is logged once per error, counted
+  // (upshift_inventory_reload_failures_total), and the previous inventory stays in use. Nothing to
+  // do without a file.
   void Reload();
   bool reloadable() const { return !file_.empty(); }
   const std::string& file() const { return file_; }
 
  private:
-  LiveInventory(std::string file, std::string text, Inventory inventory);
+  LiveInventory(std::string file, Inventory inventory);
 
   const std::string file_;
   absl::Mutex mu_;
-  std::string text_ ABSL_GUARDED_BY(mu_);         // the file as last read
-  std::string failed_text_ ABSL_GUARDED_BY(mu_);  // the last version that could not be used
+  std::string failure_ ABSL_GUARDED_BY(mu_);  // the last error said, until the file is usable again
   std::shared_ptr<const Inventory> current_ ABSL_GUARDED_BY(mu_);
 };
 
