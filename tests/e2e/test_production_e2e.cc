@@ -37,11 +37,13 @@ class PlatformEnvironment : public ::testing::Environment {
     catalog_dir_ = MakeTempDir("upshift-test-catalog");
     std::filesystem::remove(catalog_dir_);
     // Short leases and stall timeouts, so that a dead migrator is noticed within seconds.
-    absl::StatusOr<std::unique_ptr<Platform>> p = Platform::Start(
-        {MakeTestCatalog(catalog_dir_),
-         {{"cloner", {"--migration_lease=4s", "--sweep_interval=250ms", "--heartbeat_interval=250ms"}},
-          {"migrator", {"--heartbeat_interval=250ms"}},
-          {"status", {"--stall_timeout=2s"}}}});
+    // Two hosting servers (issue 24): every test uses the first, HostingServers.* the second.
+    Platform::Options options{MakeTestCatalog(catalog_dir_),
+                              {{"cloner", {"--migration_lease=4s", "--sweep_interval=250ms", "--heartbeat_interval=250ms"}},
+                               {"migrator", {"--heartbeat_interval=250ms"}},
+                               {"status", {"--stall_timeout=2s"}}}};
+    options.hosting_servers = 2;
+    absl::StatusOr<std::unique_ptr<Platform>> p = Platform::Start(options);
     ASSERT_TRUE(p.ok()) << p.status();
     owned_ = *std::move(p);
     platform = owned_.get();
@@ -264,6 +266,45 @@ TEST(Production, UpgradesTheDatabaseInPlaceOfflineAndKeepsAVerifiedRestorePoint)
   EXPECT_TRUE(AnyMessageContains(owner, "Your database will be offline during the upgrade: about"));
   EXPECT_TRUE(AnyMessageContains(owner, "Subject: Your database prodok is upgraded to 18.0"));
   EXPECT_TRUE(AnyMessageContains(owner, "It was offline for"));
+}
+
+// Issue 24: a tenant's database on the second hosting server is upgraded in place there; its
+// restore point is made and kept there, beside it, and nowhere else; it comes back online at the
+// new version with its ACL as it was.
+TEST(HostingServers, AProductionOnTheSecondServerKeepsItsRestorePointThere) {
+  const std::string db = "eastprod";
+  PostgresServer& east = platform->hosting(1);
+  ASSERT_TRUE(east.GenerateSampleDatabase(db, 100, "tenant_eastprod").ok());
+  auto value = [&](PostgresServer& server, const std::string& in, const std::string& sql) {
+    absl::StatusOr<std::string> v = server.QueryValue(in, sql);
+    EXPECT_TRUE(v.ok()) << v.status() << ": " << sql;
+    return v.ok() ? *v : "";
+  };
+  const std::string acl = "SELECT coalesce(datacl::text, 'default') FROM pg_database WHERE datname = 'eastprod'";
+  const std::string acl_before = value(east, "postgres", acl);
+  Upgrade test = PassTest(db);
+  EXPECT_EQ(test.server(), "pg-2");
+  Upgrade accepted;
+  ASSERT_TRUE(Request(Order(db, PURPOSE_PRODUCTION), &accepted).ok());
+  EXPECT_EQ(accepted.server(), "pg-2");
+  Upgrade done = WatchToEnd(accepted.upgrade_id());
+  ASSERT_EQ(done.state(), STATE_SUCCEEDED) << done.error() << platform->Logs();
+  EXPECT_EQ(done.server(), "pg-2");
+  EXPECT_EQ(value(east, db, "SELECT latest_version FROM ir_module_module WHERE name = 'base'"), "18.0");
+  const std::string rp = absl::StrCat("SELECT count(*) FROM pg_database WHERE datname = '", done.restore_point(), "'");
+  EXPECT_EQ(value(east, "postgres", rp), "1");
+  EXPECT_EQ(value(platform->hosting(0), "postgres", rp), "0");
+  EXPECT_EQ(value(east, "postgres", "SELECT datallowconn FROM pg_database WHERE datname = 'eastprod'"), "t");
+  const std::string acl_after = value(east, "postgres", acl);
+  if (acl_before == "default") {  // given back as the explicit ACL equal to the default
+    EXPECT_EQ(acl_after, "{=Tc/tenant_eastprod,tenant_eastprod=CTc/tenant_eastprod}");
+  } else {
+    EXPECT_EQ(acl_after, acl_before);
+  }
+  Database shown = GetDatabase(db);
+  EXPECT_EQ(shown.server(), "pg-2");
+  ASSERT_EQ(shown.restore_points_size(), 1);
+  EXPECT_EQ(shown.restore_points(0).server(), "pg-2");
 }
 
 TEST(Production, AFailingStepRollsBackToTheVerifiedRestorePoint) {

@@ -35,7 +35,10 @@ Platform* platform = nullptr;
 class PlatformEnvironment : public ::testing::Environment {
  public:
   void SetUp() override {
-    absl::StatusOr<std::unique_ptr<Platform>> p = Platform::Start({});
+    // Two hosting servers (issue 24): every test uses the first, and those about placement the second.
+    Platform::Options options;
+    options.hosting_servers = 2;
+    absl::StatusOr<std::unique_ptr<Platform>> p = Platform::Start(options);
     ASSERT_TRUE(p.ok()) << p.status();
     owned_ = *std::move(p);
     platform = owned_.get();
@@ -339,6 +342,73 @@ TEST(TestUpgrade, ADatabaseItsApplicationKeepsWritingIsCopiedAsOfOneMoment) {
   int64_t now = std::stoll(Value(db, "SELECT count(*) FROM live_writes"));
   EXPECT_GT(copied, 0);
   EXPECT_LT(copied, now);
+}
+
+// Issue 24: a database on the second hosting server is found there; its Test copy is made there,
+// beside it, and nowhere else; the API shows the server of the database, its copy and its upgrade.
+TEST(HostingServers, ATestOnTheSecondServerCopiesThereAndTheApiShowsItsServer) {
+  const std::string db = "eastshop";
+  PostgresServer& east = platform->hosting(1);
+  ASSERT_TRUE(east.GenerateSampleDatabase(db, 50).ok());
+  RequestUpgradeResponse resp;
+  grpc::Status s = Request(TestOrder(db), &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(resp.upgrade().server(), "pg-2");
+  std::vector<Upgrade> seen = WatchToEnd(resp.upgrade().upgrade_id());
+  ASSERT_FALSE(seen.empty());
+  const Upgrade& done = seen.back();
+  ASSERT_EQ(done.state(), STATE_SUCCEEDED) << done.error() << platform->Logs();
+  EXPECT_EQ(done.server(), "pg-2");
+  auto on = [&](PostgresServer& server, const std::string& name) {
+    absl::StatusOr<std::string> n =
+        server.QueryValue("postgres", absl::StrCat("SELECT count(*) FROM pg_database WHERE datname = '", name, "'"));
+    EXPECT_TRUE(n.ok()) << n.status();
+    return n.ok() ? *n : "";
+  };
+  EXPECT_EQ(on(east, done.test_database()), "1");
+  EXPECT_EQ(on(platform->hosting(0), done.test_database()), "0");
+  EXPECT_EQ(east.QueryValue(done.test_database(), "SELECT latest_version FROM ir_module_module WHERE name = 'base'")
+                .value_or(""),
+            "18.0");
+  // The database manager: the database and its copy on pg-2, and only there.
+  ListDatabasesRequest list;
+  list.set_server("pg-2");
+  ListDatabasesResponse page;
+  ASSERT_TRUE(platform->status().ListDatabases(Context().get(), list, &page).ok());
+  const Database* found = nullptr;
+  for (const Database& d : page.databases()) {
+    EXPECT_EQ(d.server(), "pg-2") << d.name();
+    if (d.name() == db) found = &d;
+  }
+  ASSERT_NE(found, nullptr);
+  ASSERT_EQ(found->test_copies_size(), 1);
+  EXPECT_EQ(found->test_copies(0).name(), done.test_database());
+  EXPECT_EQ(found->test_copies(0).server(), "pg-2");
+  list.set_server("pg-1");
+  ASSERT_TRUE(platform->status().ListDatabases(Context().get(), list, &page).ok());
+  for (const Database& d : page.databases()) EXPECT_NE(d.name(), db);
+  absl::StatusOr<Database> one = GetDatabase(db);
+  ASSERT_TRUE(one.ok()) << one.status();
+  EXPECT_EQ(one->server(), "pg-2");
+}
+
+// Issue 24: the same database name on two hosting servers is refused, naming both, and nothing is
+// recorded or done on either.
+TEST(HostingServers, TheSameNameOnTwoServersIsRefusedNamingBoth) {
+  const std::string db = "twinshop";
+  ASSERT_TRUE(platform->hosting(0).GenerateSampleDatabase(db, 5).ok());
+  ASSERT_TRUE(platform->hosting(1).GenerateSampleDatabase(db, 5).ok());
+  RequestUpgradeResponse resp;
+  grpc::Status s = Request(TestOrder(db), &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+  EXPECT_TRUE(absl::StrContains(s.error_message(), "pg-1, pg-2")) << s.error_message();
+  ListUpgradesRequest req;
+  req.set_database(db);
+  ListUpgradesResponse upgrades;
+  ASSERT_TRUE(platform->status().ListUpgrades(Context().get(), req, &upgrades).ok());
+  EXPECT_EQ(upgrades.upgrades_size(), 0);
+  absl::StatusOr<Database> either = GetDatabase(db);
+  EXPECT_EQ(either.status().code(), absl::StatusCode::kFailedPrecondition) << either.status();
 }
 
 TEST(RequestUpgrade, RejectsBadInputWithTheRightCodeAndRecordsNothing) {

@@ -98,7 +98,24 @@ absl::StatusOr<std::unique_ptr<Platform>> Platform::Start(Options options) {
   const std::vector<std::string> auth_flags = {"--jwks_file=" + p->auth_dir() + "/jwks.json",
                                                std::string("--jwt_issuer=") + kTestIssuer,
                                                std::string("--jwt_audience=") + kTestAudience};
-  std::string hosting = p->postgres_->conninfo();
+  std::string hosting = "--hosting_db=" + p->postgres_->conninfo();
+  if (options.hosting_servers > 1) {
+    for (int i = 1; i < options.hosting_servers; ++i) {
+      absl::StatusOr<std::unique_ptr<PostgresServer>> more = PostgresServer::Start(options.durable_postgres);
+      if (!more.ok()) return more.status();
+      p->more_hosting_.push_back(*std::move(more));
+    }
+    std::string inventory;
+    for (int i = 0; i < options.hosting_servers; ++i) {
+      const std::string secret = absl::StrCat(p->log_dir_, "/", p->hosting_name(i), ".conninfo");
+      std::ofstream(secret) << p->hosting(i).conninfo() << "\n";
+      absl::StrAppend(&inventory, "server {\n  name: \"", p->hosting_name(i), "\"\n  conninfo_file: \"", secret,
+                      "\"\n  max_copies: 4\n  max_plans: 4\n  labels { key: \"region\" value: \"test-", i + 1,
+                      "\" }\n}\n");
+    }
+    std::ofstream(p->inventory_path()) << inventory;
+    hosting = "--hosting_inventory=" + p->inventory_path();
+  }
   std::string platform = p->postgres_->conninfo("upshift");
   std::string kafka = "--kafka_brokers=" + p->broker_->bootstrap();
   // The mock coordinator waits session.timeout.ms for departed members before a rebalance completes.
@@ -108,17 +125,17 @@ absl::StatusOr<std::unique_ptr<Platform>> Platform::Start(Options options) {
       "--kafka_properties=" + absl::StrJoin(properties, ",", absl::PairFormatter("="));
   std::vector<std::pair<std::string, std::vector<std::string>>> services = {
       {"status",
-       {kafka, "--platform_db=" + platform, "--hosting_db=" + hosting, "--catalog=" + options.catalog,
+       {kafka, "--platform_db=" + platform, hosting, "--catalog=" + options.catalog,
         absl::StrCat("--listen=127.0.0.1:", p->status_port_), auth_flags[0], auth_flags[1], auth_flags[2]}},
       {"request",
-       {kafka, "--platform_db=" + platform, "--hosting_db=" + hosting, "--catalog=" + options.catalog,
+       {kafka, "--platform_db=" + platform, hosting, "--catalog=" + options.catalog,
         absl::StrCat("--listen=127.0.0.1:", p->request_port_), "--gate_listen=" + p->gate_address(), auth_flags[0],
         auth_flags[1], auth_flags[2]}},
       {"cloner",
-       {kafka, "--platform_db=" + platform, "--hosting_db=" + hosting, "--pg_bin_dir=" + PgBinDir(),
+       {kafka, "--platform_db=" + platform, hosting, "--pg_bin_dir=" + PgBinDir(),
         "--gate_addr=" + p->gate_address()}},
       {"migrator",
-       {kafka, "--hosting_db=" + hosting, "--catalog=" + options.catalog, "--gate_addr=" + p->gate_address()}},
+       {kafka, hosting, "--catalog=" + options.catalog, "--gate_addr=" + p->gate_address()}},
       {"notifier",
        {kafka, "--platform_db=" + platform, "--smtp_url=" + p->smtp_->url(), "--mail_from=upgrades@upshift.test",
         absl::StrCat("--connect_hint=host=127.0.0.1 port=", p->postgres_->port())}},
@@ -207,6 +224,7 @@ Platform::~Platform() {
   for (auto it = start_order_.rbegin(); it != start_order_.rend(); ++it) services_[*it]->Stop();
   smtp_.reset();
   broker_.reset();
+  more_hosting_.clear();
   postgres_.reset();
   // The logs stay when anything failed, in this test or in any before it (a platform shared by a
   // whole suite is torn down after its last test, which may have passed), or when asked to.

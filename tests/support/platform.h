@@ -9,6 +9,7 @@
 #include <grpcpp/security/credentials.h>
 
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "absl/strings/str_cat.h"
 #include "libs/auth/token_minter.h"
 #include "tests/support/servers.h"
 #include "upgrade/v1/upgrade.grpc.pb.h"
@@ -25,12 +26,21 @@ class Platform {
     bool durable_postgres = false;  // see PostgresServer::Start
     // librdkafka properties every service gets besides LocalKafkaProperties().
     std::map<std::string, std::string> kafka_properties;
+    // Hosting servers. One: postgres(), named by --hosting_db (its name is "default"). More: an
+    // inventory (--hosting_inventory) of "pg-1" (postgres(), which also holds the platform
+    // database) and "pg-2" ... (hosting(1) ...), each connection string in a file of its own.
+    int hosting_servers = 1;
   };
 
   static absl::StatusOr<std::unique_ptr<Platform>> Start(Options options);
   ~Platform();
 
   PostgresServer& postgres() { return *postgres_; }
+  // Hosting server `i` (0: postgres()) and its name in the inventory.
+  PostgresServer& hosting(int i) { return i == 0 ? *postgres_ : *more_hosting_.at(i - 1); }
+  std::string hosting_name(int i) const { return options_.hosting_servers == 1 ? "default" : absl::StrCat("pg-", i + 1); }
+  // The inventory file the services read (with more than one hosting server).
+  std::string inventory_path() const { return log_dir_ + "/inventory.textproto"; }
   DevBroker& broker() { return *broker_; }
   SmtpServer& smtp() { return *smtp_; }
   upgrade::v1::UpgradeService::Stub& requests() { return *request_stub_; }
@@ -89,6 +99,7 @@ class Platform {
   std::map<std::string, int> health_ports_;  // the workers' health servers
   std::map<std::string, int> metrics_ports_;
   std::unique_ptr<PostgresServer> postgres_;
+  std::vector<std::unique_ptr<PostgresServer>> more_hosting_;
   std::unique_ptr<DevBroker> broker_;
   std::unique_ptr<SmtpServer> smtp_;
   std::map<std::string, std::unique_ptr<ChildProcess>> services_;
