@@ -10,10 +10,10 @@
 #include "libs/pg/connections.h"
 
 ABSL_FLAG(std::string, hosting_inventory, "",
-          "Path of the hosting inventory (protos/upgrade/v1/inventory.proto, text format): the servers, their "
-          "limits and where their connection strings are. Read again when it changes. Or --hosting_db");
+          "Required unless --hosting_db: path of the hosting inventory (protos/upgrade/v1/inventory.proto, text format): the servers, their "
+          "limits and where their connection strings are. Read again when it changes");
 ABSL_FLAG(std::string, hosting_db, "",
-          "libpq connection string (no dbname) of the one hosting server, named \"default\", when there is no "
+          "Required unless --hosting_inventory: libpq connection string (no dbname) of the one hosting server, named \"default\", when there is no "
           "--hosting_inventory");
 
 namespace upshift {

@@ -99,7 +99,8 @@ function checkServiceConfig(binary, args, envNames, where, errors) {
   }
   for (const f of HELP[binary].values()) {
     if (!f.required || given.has(f.name)) continue;
-    if (f.unless && given.get(f.unless) === "true") continue;
+    // "Required unless --x": --x given instead (a bool one set true).
+    if (f.unless && given.has(f.unless) && given.get(f.unless) !== "false") continue;
     errors.push(`${where}: ${binary} requires --${f.name} (${f.help})`);
   }
   return given;
@@ -502,7 +503,7 @@ if (selfTest) {
     "a wrong type": [(o) => { deployment(o, "upshift-status").spec.revisionHistoryLimit = "three"; }, /revisionHistoryLimit/],
     "an unknown flag": [(o) => { deployment(o, "upshift-migrator").spec.template.spec.containers[0].args.push("--max_in_fligth=4"); }, /--max_in_fligth is not a flag of migrator/],
     "a variable of another binary": [(o) => { deployment(o, "upshift-cloner").spec.template.spec.containers[0].env.push({ name: "UPSHIFT_CATALOG", value: "/x" }); }, /UPSHIFT_CATALOG names no flag of cloner/],
-    "a missing required flag": [(o) => { const c = deployment(o, "upshift-request").spec.template.spec.containers[0]; c.env = c.env.filter((e) => e.name !== "UPSHIFT_HOSTING_DB"); }, /request requires --hosting_db/],
+    "a missing required flag": [(o) => { const c = deployment(o, "upshift-request").spec.template.spec.containers[0]; c.args = c.args.filter((a) => !a.startsWith("--hosting_inventory")); }, /request requires --hosting_inventory/],
     "a missing TLS file": [(o) => { const c = deployment(o, "upshift-notifier").spec.template.spec.containers[0]; c.args = c.args.filter((a) => !a.startsWith("--tls_key")); }, /notifier requires --tls_key/],
     "more replicas than partitions": [(o) => { o.find((x) => x.kind === "ScaledObject" && x.metadata.name === "upshift-migrator").spec.maxReplicaCount = 13; }, /maxReplicaCount 13 > 12 partitions/],
     "a grace period shorter than the shutdown": [(o) => { deployment(o, "upshift-status").spec.template.spec.terminationGracePeriodSeconds = 20; }, /terminationGracePeriodSeconds 20/],
