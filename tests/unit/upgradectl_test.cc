@@ -45,15 +45,16 @@ TEST(UpgradectlPrinters, ACopyIsNestedUnderItsDatabaseWithItsTagsAndExpiry) {
   copy.set_name("acme_test_0f8fad5b");
   copy.set_version("18.0");
   copy.set_online(true);
+  copy.set_server("pg-eu-1");
   copy.add_tags(TAG_TEST_COPY);
   ToProto(absl::FromUnixSeconds(1'800'000'000), copy.mutable_expires_at());
   EXPECT_EQ(FormatDatabaseRow(copy, true),
-            "  └─ acme_test_0f8fad5b                      18.0     yes     [Test copy] [expires 2027-01-15]\n");
+            "  └─ acme_test_0f8fad5b                      pg-eu-1      18.0     yes     [Test copy] [expires 2027-01-15]\n");
   Database main;
   main.set_name("acme");
   main.add_tags(TAG_UPGRADE_IN_PROGRESS);
   EXPECT_EQ(FormatDatabaseRow(main, false),
-            "acme                                         -        no      [Upgrade in progress]\n");
+            "acme                                         -            -        no      [Upgrade in progress]\n");
 }
 
 TEST(UpgradectlPrinters, AWatchLineSaysTheStepAndWhatIsLeft) {

@@ -158,8 +158,10 @@ int OptionsCommand(const Operands& o, const Settings& settings, const Clients& c
 int ListCommand(const Operands&, const Settings& settings, const Clients& clients) {
   Print(DatabaseHeader());
   auto stub = StatusService::NewStub(clients.Status());
+  ListDatabasesRequest first;
+  first.set_server(settings.server);
   return EveryPage<ListDatabasesRequest, ListDatabasesResponse>(
-      {}, settings.timeout, [&](auto* ctx, const auto& req, auto* resp) { return stub->ListDatabases(ctx, req, resp); },
+      first, settings.timeout, [&](auto* ctx, const auto& req, auto* resp) { return stub->ListDatabases(ctx, req, resp); },
       [](const ListDatabasesResponse& resp) {
         for (const Database& db : resp.databases()) {
           std::string rows = FormatDatabaseRow(db, false);
@@ -268,7 +270,7 @@ const std::vector<Command>& Commands() {
       {"check", "DATABASE TARGET_VERSION",
        "dry run on a throwaway copy; prints every check (exit 4: findings)", 2, 2, CheckCommand},
       {"options", "DATABASE", "what the database can be upgraded to now", 1, 1, OptionsCommand},
-      {"list", "", "databases, with test copies nested under their main database", 0, 0, ListCommand},
+      {"list", "", "databases with their hosting server, test copies nested under their main database (--server: one server's)", 0, 0, ListCommand},
       {"show", "UPGRADE_ID", "one upgrade", 1, 1, ShowCommand},
       {"watch", "UPGRADE_ID", "follow an upgrade until it ends (exit 0: succeeded, 4: failed)", 1, 1, WatchCommand},
       {"cancel", "UPGRADE_ID", "stop an upgrade (Production: until its in-place migration starts)", 1, 1,

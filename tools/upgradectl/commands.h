@@ -22,7 +22,7 @@ struct Settings {
   std::string status_addr = "127.0.0.1:50052";
   std::string tls_server_name;  // the name the servers' certificates must carry, when not the host's
   absl::Duration timeout = absl::Seconds(10);
-  std::string email, purpose = "test", tenant, request_id;
+  std::string email, purpose = "test", tenant, request_id, server;
 };
 
 // How a command reaches the servers.

@@ -14,6 +14,7 @@ ABSL_FLAG(absl::Duration, timeout, absl::Seconds(10), "Deadline of each call (wa
 ABSL_FLAG(std::string, email, "", "request: where to send notifications");
 ABSL_FLAG(std::string, purpose, "test", "request: test or production");
 ABSL_FLAG(std::string, tenant, "", "audit: only the records of this tenant");
+ABSL_FLAG(std::string, server, "", "list: only the databases of this hosting server");
 ABSL_FLAG(std::string, tls_server_name, "",
           "Name the servers' certificates must carry (default: the address's host); for a probe dialing 127.0.0.1");
 ABSL_FLAG(std::string, request_id, "", "request, check: idempotency key (a repeated key returns the first order)");
@@ -29,6 +30,7 @@ int main(int argc, char** argv) {
   settings.email = absl::GetFlag(FLAGS_email);
   settings.purpose = absl::GetFlag(FLAGS_purpose);
   settings.tenant = absl::GetFlag(FLAGS_tenant);
+  settings.server = absl::GetFlag(FLAGS_server);
   settings.request_id = absl::GetFlag(FLAGS_request_id);
   // The servers' certificates are checked against --tls_ca (--insecure_plaintext: no TLS); every
   // call carries --token (UPSHIFT_TOKEN) as its bearer token.

@@ -71,6 +71,7 @@ std::string FormatUpgrade(const Upgrade& u) {
   std::string out;
   absl::StrAppend(&out, "upgrade   ", u.upgrade_id(), "\n", "database  ", u.database(), "\n");
   if (!u.tenant().empty()) absl::StrAppend(&out, "tenant    ", u.tenant(), "\n");
+  if (!u.server().empty()) absl::StrAppend(&out, "server    ", u.server(), "\n");
   absl::StrAppend(&out, "purpose   ", Purpose_Name(u.purpose()), "\n", "versions  ", u.from_version(), " -> ",
                   u.target_version(), "\n", "state     ", State_Name(u.state()), "\n");
   if (!u.test_database().empty()) absl::StrAppend(&out, "copy      ", u.test_database(), "\n");
@@ -103,14 +104,16 @@ std::string FormatUpgrade(const Upgrade& u) {
   return out;
 }
 
-std::string DatabaseHeader() { return absl::StrFormat("%-44s %-8s %-7s %s\n", "DATABASE", "VERSION", "ONLINE", "TAGS"); }
+std::string DatabaseHeader() {
+  return absl::StrFormat("%-44s %-12s %-8s %-7s %s\n", "DATABASE", "SERVER", "VERSION", "ONLINE", "TAGS");
+}
 
 std::string FormatDatabaseRow(const Database& db, bool nested) {
   std::vector<std::string> tags;
   for (int t : db.tags()) tags.push_back(TagName(t));
   if (db.has_expires_at()) tags.push_back(absl::StrCat("expires ", When(db.expires_at()).substr(0, 10)));
-  return absl::StrFormat("%s%-*s %-8s %-7s %s\n", nested ? "  └─ " : "", nested ? 39 : 44, db.name(),
-                         db.version().empty() ? "-" : db.version(), db.online() ? "yes" : "no",
+  return absl::StrFormat("%s%-*s %-12s %-8s %-7s %s\n", nested ? "  └─ " : "", nested ? 39 : 44, db.name(),
+                         db.server().empty() ? "-" : db.server(), db.version().empty() ? "-" : db.version(), db.online() ? "yes" : "no",
                          tags.empty() ? "" : absl::StrCat("[", absl::StrJoin(tags, "] ["), "]"));
 }
 
