@@ -31,6 +31,7 @@ struct ClaimAnswer {
   std::string holder;  // who holds it now (or did the work)
   absl::Time expires_at;
   bool done = false;  // the work was done and its outcome announced
+  std::string waiting_for;  // not granted: the server's capacity is taken (see ClaimWorkResponse)
 };
 
 // Where an order stands as request recorded it (see upgrade.v1.GetOrderResponse).
@@ -54,9 +55,10 @@ class Gate {
   // as GetOrder.
   virtual absl::StatusOr<OrderState> GetState(const std::string& upgrade_id) = 0;
   // Claims (or renews) `work` of an upgrade for `holder`, for `ttl`: granted unless another holder's
-  // claim is live. UNAVAILABLE: ask again later.
+  // claim is live, or (unless `resumes`: see ClaimWorkRequest) the order's server runs its limit of
+  // such work. UNAVAILABLE: ask again later.
   virtual absl::StatusOr<ClaimAnswer> Claim(const std::string& upgrade_id, const std::string& work,
-                                            const std::string& holder, absl::Duration ttl) = 0;
+                                            const std::string& holder, absl::Duration ttl, bool resumes) = 0;
   // Gives `holder`'s claim up; with `done`, keeps it as the record that the work is done.
   virtual absl::Status Release(const std::string& upgrade_id, const std::string& work, const std::string& holder,
                                bool done) = 0;
@@ -75,8 +77,8 @@ class CachingGate final : public Gate {
   absl::StatusOr<upgrade::v1::Order> GetOrder(const std::string& upgrade_id) override;
   absl::StatusOr<OrderState> GetState(const std::string& upgrade_id) override { return gate_.GetState(upgrade_id); }
   absl::StatusOr<ClaimAnswer> Claim(const std::string& upgrade_id, const std::string& work, const std::string& holder,
-                                    absl::Duration ttl) override {
-    return gate_.Claim(upgrade_id, work, holder, ttl);
+                                    absl::Duration ttl, bool resumes) override {
+    return gate_.Claim(upgrade_id, work, holder, ttl, resumes);
   }
   absl::Status Release(const std::string& upgrade_id, const std::string& work, const std::string& holder,
                        bool done) override {

@@ -74,18 +74,20 @@ absl::StatusOr<OrderState> GrpcGate::GetState(const std::string& upgrade_id) {
 }
 
 absl::StatusOr<ClaimAnswer> GrpcGate::Claim(const std::string& upgrade_id, const std::string& work,
-                                            const std::string& holder, absl::Duration ttl) {
+                                            const std::string& holder, absl::Duration ttl, bool resumes) {
   upgrade::v1::ClaimWorkRequest request;
   request.set_upgrade_id(upgrade_id);
   request.set_work(work);
   request.set_holder(holder);
+  request.set_resumes(resumes);
   ToProto(ttl, request.mutable_ttl());
   upgrade::v1::ClaimWorkResponse response;
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(impl_->timeout));
   grpc::Status status = impl_->stub->ClaimWork(&context, request, &response);
   if (!status.ok()) return FromGateStatus(status);
-  return ClaimAnswer{response.granted(), response.holder(), FromProto(response.expires_at()), response.done()};
+  return ClaimAnswer{response.granted(), response.holder(), FromProto(response.expires_at()), response.done(),
+                     response.waiting_for()};
 }
 
 absl::Status GrpcGate::Release(const std::string& upgrade_id, const std::string& work, const std::string& holder,

@@ -22,7 +22,7 @@ class GrpcGate final : public Gate {
   absl::StatusOr<upgrade::v1::Order> GetOrder(const std::string& upgrade_id) override;
   absl::StatusOr<OrderState> GetState(const std::string& upgrade_id) override;
   absl::StatusOr<ClaimAnswer> Claim(const std::string& upgrade_id, const std::string& work, const std::string& holder,
-                                    absl::Duration ttl) override;
+                                    absl::Duration ttl, bool resumes) override;
   absl::Status Release(const std::string& upgrade_id, const std::string& work, const std::string& holder,
                        bool done) override;
 

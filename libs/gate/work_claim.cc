@@ -18,8 +18,27 @@ std::string ReplicaId(absl::string_view service) {
 }
 
 absl::StatusOr<std::unique_ptr<WorkClaim>> WorkClaim::Take(Gate& gate, std::string upgrade_id, std::string work,
-                                                           const ClaimOptions& options) {
-  absl::StatusOr<ClaimAnswer> answer = gate.Claim(upgrade_id, work, options.holder, options.ttl);
+                                                           const ClaimOptions& options, const ClaimWait& wait) {
+  absl::StatusOr<ClaimAnswer> answer = gate.Claim(upgrade_id, work, options.holder, options.ttl, wait.resumes);
+  // The server's capacity is taken: wait here, where the consumer keeps reporting the record as
+  // being worked on, and say so.
+  std::string said;
+  absl::Time said_at = absl::InfinitePast();
+  while (answer.ok() && !answer->granted && !answer->done && !answer->waiting_for.empty()) {
+    if (answer->waiting_for != said || absl::Now() - said_at >= absl::Seconds(10)) {
+      if (said.empty()) LogInfo(absl::StrCat("the ", work, " of upgrade ", upgrade_id, " waits: ", answer->waiting_for));
+      if (wait.waiting) wait.waiting(answer->waiting_for);
+      said = answer->waiting_for;
+      said_at = absl::Now();
+    }
+    const bool stopping = options.stopping != nullptr ? options.stopping->WaitFor(absl::Seconds(1))
+                                                      : (absl::SleepFor(absl::Seconds(1)), false);
+    if (stopping) {
+      return absl::UnavailableError(absl::StrCat("this replica is stopping: the ", work, " of upgrade ", upgrade_id,
+                                                 " waits elsewhere for ", answer->waiting_for));
+    }
+    answer = gate.Claim(upgrade_id, work, options.holder, options.ttl, wait.resumes);
+  }
   if (!answer.ok()) return answer.status();
   if (answer->done) {
     LogInfo(absl::StrCat("the ", work, " of upgrade ", upgrade_id, " was done by ", answer->holder));
@@ -59,7 +78,8 @@ absl::Status WorkClaim::Held() const {
 
 void WorkClaim::Renew() {
   while (!stop_.WaitForNotificationWithTimeout(options_.ttl / 3)) {
-    absl::StatusOr<ClaimAnswer> answer = gate_.Claim(upgrade_id_, work_, options_.holder, options_.ttl);
+    // A renewal never waits for capacity: the work holds its place (even past a late renewal).
+    absl::StatusOr<ClaimAnswer> answer = gate_.Claim(upgrade_id_, work_, options_.holder, options_.ttl, true);
     if (!answer.ok()) {
       LogWarning(absl::StrCat("cannot renew the claim on the ", work_, " of upgrade ", upgrade_id_, ": ",
                               answer.status().ToString()));
@@ -75,8 +95,9 @@ void WorkClaim::Renew() {
 }
 
 absl::Status RunUnderClaim(Gate& gate, const std::string& upgrade_id, const std::string& work,
-                           const ClaimOptions& options, const std::function<absl::Status(const WorkClaim&)>& fn) {
-  absl::StatusOr<std::unique_ptr<WorkClaim>> claim = WorkClaim::Take(gate, upgrade_id, work, options);
+                           const ClaimOptions& options, const std::function<absl::Status(const WorkClaim&)>& fn,
+                           const ClaimWait& wait) {
+  absl::StatusOr<std::unique_ptr<WorkClaim>> claim = WorkClaim::Take(gate, upgrade_id, work, options, wait);
   if (!claim.ok()) return claim.status();
   if (*claim == nullptr) return absl::OkStatus();  // done, and announced
   absl::Status s = fn(**claim);

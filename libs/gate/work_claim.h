@@ -25,6 +25,14 @@ struct ClaimOptions {
   const StopToken* stopping = nullptr;
 };
 
+// How a claim meets its server's capacity (see WorkClaim::Take).
+struct ClaimWait {
+  // The work began before (its database may be offline): it does not wait for capacity.
+  bool resumes = false;
+  // Called while the claim waits for capacity, with what it waits for (for a heartbeat saying so).
+  std::function<void(const std::string& waiting_for)> waiting;
+};
+
 // A name for this process, unique among replicas: "<service>/<host>/<pid>/<random>".
 std::string ReplicaId(absl::string_view service);
 
@@ -36,9 +44,12 @@ class WorkClaim {
  public:
   // nullptr when the work is done already (by this replica or another) and its outcome announced:
   // nothing is left to do. UNAVAILABLE while another live replica holds the claim (the message
-  // says who, and until when), or when request cannot be asked.
+  // says who, and until when), or when request cannot be asked. While the order's hosting server
+  // runs as much such work as its limit allows (unless `wait.resumes`), it waits here, asking again
+  // every second, and calls `wait.waiting` with what it waits for at first and every 10 s (for a
+  // heartbeat that says so); UNAVAILABLE if the replica stops meanwhile.
   static absl::StatusOr<std::unique_ptr<WorkClaim>> Take(Gate& gate, std::string upgrade_id, std::string work,
-                                                         const ClaimOptions& options);
+                                                         const ClaimOptions& options, const ClaimWait& wait = {});
   ~WorkClaim();
   WorkClaim(const WorkClaim&) = delete;
   WorkClaim& operator=(const WorkClaim&) = delete;
@@ -68,9 +79,11 @@ class WorkClaim {
 
 // Runs `fn` under this replica's claim on `work` of `upgrade_id`'s upgrade (see WorkClaim::Take):
 // OK at once, without running it, when the work is done and announced; UNAVAILABLE (retried) while
-// another replica holds the claim. The claim is marked done when `fn` returns OK, and released.
+// another replica holds the claim; it first waits for the server's capacity (`wait`: see Take).
+// The claim is marked done when `fn` returns OK, and released.
 absl::Status RunUnderClaim(Gate& gate, const std::string& upgrade_id, const std::string& work,
-                           const ClaimOptions& options, const std::function<absl::Status(const WorkClaim&)>& fn);
+                           const ClaimOptions& options, const std::function<absl::Status(const WorkClaim&)>& fn,
+                           const ClaimWait& wait = {});
 
 }  // namespace upshift
 

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "libs/common/ids.h"
+#include "libs/common/logging.h"
 #include "libs/common/status_macros.h"
 #include "libs/common/time.h"
 #include "libs/common/validation.h"
@@ -36,6 +37,14 @@ absl::Status PublishHeartbeat(Publisher& publisher, const ConsumedRecord& workin
   beat.mutable_heartbeat()->set_working_on(
       upgrade::v1::Event::descriptor()->FindFieldByNumber(handled->kind_case())->name());
   return PublishEvent(publisher, beat);
+}
+
+void PublishWaiting(Publisher& publisher, const upgrade::v1::Order& order, absl::string_view working_on,
+                    absl::string_view source, const std::string& waiting_for, absl::Time now) {
+  upgrade::v1::Event beat = MakeEvent(order, absl::StrCat("heartbeat-", absl::ToUnixMicros(now)), source, now);
+  beat.mutable_heartbeat()->set_working_on(std::string(working_on));
+  beat.mutable_heartbeat()->set_waiting_for(waiting_for);
+  if (absl::Status s = PublishEvent(publisher, beat); !s.ok()) LogWarning(absl::StrCat("heartbeat: ", s.ToString()));
 }
 
 absl::Status AgreesWithStoredOrder(const upgrade::v1::Order& stored, const upgrade::v1::Order& claimed) {

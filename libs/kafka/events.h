@@ -24,6 +24,12 @@ absl::Status PublishEvent(Publisher& publisher, const upgrade::v1::Event& event)
 absl::Status PublishHeartbeat(Publisher& publisher, const ConsumedRecord& working_on, absl::string_view source,
                               absl::Time now);
 
+// Publishes a Heartbeat on behalf of `source` for `order`'s upgrade whose work (on the record of kind
+// `working_on`) waits for its hosting server's capacity: `waiting_for` says what it waits for
+// (status shows it, and the upgrade is not stalled meanwhile). Logs, and drops, a failure.
+void PublishWaiting(Publisher& publisher, const upgrade::v1::Order& order, absl::string_view working_on,
+                    absl::string_view source, const std::string& waiting_for, absl::Time now);
+
 // OK when `claimed` (the order a record carries) is `stored` (the order request stored) in every
 // field; else PERMISSION_DENIED naming the first difference: the record goes to the DLQ.
 absl::Status AgreesWithStoredOrder(const upgrade::v1::Order& stored, const upgrade::v1::Order& claimed);

@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "libs/common/time.h"
 #include "libs/hosting/hosting_server.h"
+#include "libs/kafka/events.h"
 #include "libs/kafka/publisher.h"
 #include "services/cloner/options.h"
 #include "services/cloner/stores.h"
@@ -51,6 +52,10 @@ class Announcer {
   // Publishes the event `kind` about `order`, filled in by `fill`.
   absl::Status Emit(const upgrade::v1::Order& order, const std::string& kind,
                     const std::function<void(upgrade::v1::Event&)>& fill);
+  // Says, in a heartbeat, that `order`'s accepted work waits for its server's capacity.
+  void Waiting(const upgrade::v1::Order& order, const std::string& waiting_for) {
+    PublishWaiting(publisher_, order, "accepted", "cloner", waiting_for, clock_.Now());
+  }
 
  private:
   Publisher& publisher_;

@@ -63,8 +63,12 @@ absl::StatusOr<upgrade::v1::SnapshotSucceeded> ProductionCutover::MakeRestorePoi
 }
 
 absl::Status ProductionCutover::OnProductionAccepted(const upgrade::v1::Order& order) {
-  return RunUnderClaim(gate_, order.upgrade_id(), "snapshot", options_.claims,
-                       [&](const WorkClaim&) { return TakeOffline(order); });
+  // A restore point waits for its server's capacity before the database goes offline, never after:
+  // once recorded offline (an attempt that stopped, a replica that died), it resumes at once.
+  UPSHIFT_ASSIGN_OR_RETURN(std::optional<ProductionRecord> record, store_.FindProduction(order.upgrade_id()));
+  return RunUnderClaim(
+      gate_, order.upgrade_id(), "snapshot", options_.claims, [&](const WorkClaim&) { return TakeOffline(order); },
+      {record.has_value(), [&](const std::string& waiting_for) { announcer_.Waiting(order, waiting_for); }});
 }
 
 absl::Status ProductionCutover::TakeOffline(const upgrade::v1::Order& order) {

@@ -156,8 +156,12 @@ void Migrator::AddHistory(MigrationTarget& target, const std::string& database, 
 
 absl::Status Migrator::MigrateCopy(const upgrade::v1::Order& order, const std::optional<RowCounts>& before) {
   // No other replica runs this plan while this one does (a rebalance may hand the record to both).
-  return RunUnderClaim(gate_, order.upgrade_id(), "plan", claims_,
-                       [&](const WorkClaim& claim) { return MigrateCopy(order, before, claim); });
+  return RunUnderClaim(
+      gate_, order.upgrade_id(), "plan", claims_,
+      [&](const WorkClaim& claim) { return MigrateCopy(order, before, claim); },
+      {false, [&](const std::string& waiting_for) {
+         PublishWaiting(publisher_, order, "clone_succeeded", "migrator", waiting_for, clock_.Now());
+       }});
 }
 
 absl::Status Migrator::MigrateInPlace(const upgrade::v1::Order& order, const std::optional<RowCounts>& before) {

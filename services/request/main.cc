@@ -61,7 +61,13 @@ int Main(int argc, char** argv) {
   Auditor auditor(*store, SystemClock(), wake_relay, &refusal_limit);
   UpgradeServiceImpl upgrades(*auth, admission, cancellation, copies, auditor);
   AuditServiceImpl audit(*auth, auditor);
-  WorkClaims claims(*store, *store);
+  // Each server's limits as the inventory says now (a limit lowered holds from the next claim on).
+  WorkClaims claims(*store, *store, [&inventory](const std::string& server, const std::string& pool) {
+    const std::shared_ptr<const Inventory> now = inventory->Current();
+    const ServerSpec* spec = now->Find(server);
+    if (spec == nullptr) return 0;
+    return pool == "plans" ? spec->max_plans : spec->max_copies;
+  });
   // Without TLS there is no certificate to tell the workers apart: every caller may do either's work.
   std::optional<GatePolicy> gate_policy;
   if (!config.plaintext) {

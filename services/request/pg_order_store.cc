@@ -91,6 +91,9 @@ const std::vector<pg::SchemaMigration> kMigrations = {
    "tokens double precision NOT NULL, at timestamptz NOT NULL, PRIMARY KEY (name, key))"},
   {4, "a Test's checksum time, the restore point's verification in its Production estimate",
    "ALTER TABLE request.orders ADD COLUMN checksum_ms bigint NOT NULL DEFAULT 0"},
+  {5, "each claim's hosting server, for the servers' capacity across replicas",
+   "ALTER TABLE request.claims ADD COLUMN server text NOT NULL DEFAULT '';"
+   "CREATE INDEX claims_live_by_server ON request.claims (server, work) WHERE NOT done"},
 };
 
 const std::string kColumns = absl::StrCat(
@@ -318,19 +321,40 @@ absl::Status PgOrderStore::MarkFinished(const std::string& upgrade_id, Outcome o
 }
 
 absl::StatusOr<StoredClaim> PgOrderStore::ClaimWork(const std::string& upgrade_id, const std::string& work,
-                                                     const std::string& holder, absl::Duration ttl) {
+                                                     const std::string& holder, absl::Duration ttl,
+                                                     const Capacity& capacity) {
   StoredClaim claim;
   absl::Status status = pool_->Transact([&](pqxx::work& tx) {
+    claim = {};
+    if (capacity.limit > 0) {
+      // Claims on one server's pool take turns here, so two replicas never both see a free place.
+      tx.exec_params("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                     absl::StrCat("upshift.capacity/", capacity.server, "/", capacity.works.front()));
+      pqxx::result own = tx.exec_params(
+          "SELECT 1 FROM request.claims WHERE upgrade_id = $1 AND work = $2 AND holder = $3 AND NOT done "
+          "AND expires_at > now()",
+          upgrade_id, work, holder);
+      if (own.empty()) {  // a new claim, not a renewal: only within the server's limit
+        claim.running = tx.exec_params(
+                              "SELECT count(*) FROM request.claims WHERE server = $1 AND work = ANY($2::text[]) "
+                              "AND NOT done AND expires_at > now() AND NOT (upgrade_id = $3 AND work = $4)",
+                              capacity.server, pg::TextArrayLiteral(capacity.works), upgrade_id, work)[0][0]
+                            .as<int>();
+        if (claim.running >= capacity.limit) return absl::OkStatus();
+        claim.running = 0;
+      }
+    }
     // Taken when free or expired, renewed when the holder's own; the row lock of ON CONFLICT makes
     // two replicas' claims take turns.
     pqxx::result taken = tx.exec_params(
-        "INSERT INTO request.claims (upgrade_id, work, holder, expires_at) "
-        "VALUES ($1, $2, $3, now() + $4 * interval '1 millisecond') "
-        "ON CONFLICT (upgrade_id, work) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at "
+        "INSERT INTO request.claims (upgrade_id, work, holder, expires_at, server) "
+        "VALUES ($1, $2, $3, now() + $4 * interval '1 millisecond', $5) "
+        "ON CONFLICT (upgrade_id, work) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at, "
+        "server = EXCLUDED.server "
         "WHERE NOT request.claims.done AND "
         "(request.claims.holder = EXCLUDED.holder OR request.claims.expires_at <= now()) "
         "RETURNING holder, " + pg::MicrosOf("expires_at") + ", done",
-        upgrade_id, work, holder, absl::ToInt64Milliseconds(ttl));
+        upgrade_id, work, holder, absl::ToInt64Milliseconds(ttl), capacity.server);
     claim.granted = !taken.empty();
     pqxx::result held = claim.granted ? taken
                                       : tx.exec_params("SELECT holder, " + pg::MicrosOf("expires_at") +

@@ -52,7 +52,8 @@ class PgOrderStore final : public OrderStore, public AuditLog, public ClaimStore
 
   absl::Status Append(const upgrade::v1::AuditRecord& record, const OutgoingRecord& published) override;
   absl::StatusOr<StoredClaim> ClaimWork(const std::string& upgrade_id, const std::string& work,
-                                        const std::string& holder, absl::Duration ttl) override;
+                                        const std::string& holder, absl::Duration ttl,
+                                        const Capacity& capacity = {}) override;
   absl::Status ReleaseWork(const std::string& upgrade_id, const std::string& work, const std::string& holder,
                            bool done) override;
   absl::StatusOr<std::vector<NumberedAuditRecord>> ListAudit(const std::string& tenant, const std::string& database,

@@ -31,9 +31,21 @@ absl::StatusOr<upgrade::v1::ClaimWorkResponse> WorkClaims::Claim(const upgrade::
   }
   UPSHIFT_ASSIGN_OR_RETURN(std::optional<StoredOrder> order, orders_.FindByUpgradeId(request.upgrade_id()));
   if (!order.has_value()) return absl::NotFoundError(absl::StrCat("request admitted no upgrade ", request.upgrade_id()));
+  Capacity capacity;
+  capacity.server = order->order.server();
+  const bool plan = request.work() == "plan";
+  capacity.works = plan ? std::vector<std::string>{"plan"} : std::vector<std::string>{"copy", "snapshot"};
+  const bool offline_plan = plan && order->order.purpose() == upgrade::v1::PURPOSE_PRODUCTION;
+  if (limit_of_ && !capacity.server.empty() && !offline_plan && !request.resumes()) {
+    capacity.limit = limit_of_(capacity.server, plan ? "plans" : "copies");
+  }
   UPSHIFT_ASSIGN_OR_RETURN(StoredClaim claim,
-                           claims_.ClaimWork(request.upgrade_id(), request.work(), request.holder(), ttl));
+                           claims_.ClaimWork(request.upgrade_id(), request.work(), request.holder(), ttl, capacity));
   upgrade::v1::ClaimWorkResponse response;
+  if (claim.running > 0) {
+    response.set_waiting_for(absl::StrCat("hosting server ", capacity.server, " runs ", claim.running, " ",
+                                          plan ? "plans" : "copies", ", its limit"));
+  }
   response.set_granted(claim.granted);
   response.set_done(claim.done);
   response.set_holder(claim.holder);

@@ -148,6 +148,13 @@ Upgrade NextUpgrade(const std::optional<Upgrade>& current, const Event& event,
     next.set_stalled(false);
   }
   if (event.kind_case() == Event::kCancelRequested) next.set_cancellable(false);
+  // A worker waiting for the server's capacity says so in a heartbeat; the work's next step (its
+  // first event once it runs) ends the wait. Other heartbeats leave it as it is.
+  if (event.kind_case() == Event::kHeartbeat) {
+    if (!event.heartbeat().waiting_for().empty()) next.set_waiting_for(event.heartbeat().waiting_for());
+  } else if (event.kind_case() != Event::kCancelRequested) {
+    next.clear_waiting_for();
+  }
   if (event.kind_case() == Event::kStepApplied) {
     const upgrade::v1::StepApplied& step = event.step_applied();
     std::optional<int> weighted = timings != nullptr ? WeightedPercent(step, *timings) : std::nullopt;

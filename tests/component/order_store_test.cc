@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <optional>
 #include <thread>
@@ -288,6 +289,77 @@ TEST_F(OrderStoreTest, OneReplicaHoldsAClaimUntilItExpiresOrIsReleasedAndADoneCl
   }
   // Another piece of the same upgrade's work is claimed apart.
   EXPECT_TRUE(store_->ClaimWork(id, "copy", "cloner/a", absl::Seconds(30))->granted);
+}
+
+// Issue 24: a server's capacity holds across replicas. With a limit of 2 copies, racing claims of
+// five upgrades from as many replicas get exactly 2; a renewal keeps its place, a restore point that
+// resumes never waits (but counts), another server and the plan pool are apart, and a claim that
+// expires (its replica died) or is done frees its place.
+TEST_F(OrderStoreTest, AServersCapacityHoldsAcrossReplicasAndAnExpiredClaimFreesItsPlace) {
+  const Capacity copies{"pg-a", 2, {"copy", "snapshot"}};
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(NewUpgradeId());
+  std::atomic<int> granted{0}, waiting{0};
+  std::vector<std::thread> racers;
+  for (int i = 0; i < 5; ++i) {
+    racers.emplace_back([&, i] {
+      absl::StatusOr<StoredClaim> c =
+          store_->ClaimWork(ids[i], "copy", absl::StrCat("cloner/r", i), absl::Minutes(1), copies);
+      ASSERT_TRUE(c.ok()) << c.status();
+      if (c->granted) ++granted;
+      if (!c->granted && c->running == 2) ++waiting;
+    });
+  }
+  for (std::thread& t : racers) t.join();
+  EXPECT_EQ(granted, 2);
+  EXPECT_EQ(waiting, 3);
+  auto live = [&](const std::string& server) {
+    return *Postgres().QueryValue(db_, "SELECT count(*) FROM request.claims WHERE server = '" + server +
+                                           "' AND work <> 'plan' AND NOT done AND expires_at > now()");
+  };
+  EXPECT_EQ(live("pg-a"), "2");
+  // Which two hold it: their renewals keep their places.
+  std::vector<int> holders;
+  for (int i = 0; i < 5; ++i) {
+    if (*Postgres().QueryValue(db_, "SELECT count(*) FROM request.claims WHERE upgrade_id = '" + ids[i] + "'") == "1") {
+      holders.push_back(i);
+    }
+  }
+  ASSERT_EQ(holders.size(), 2u);
+  for (int i : holders) {
+    EXPECT_TRUE(store_->ClaimWork(ids[i], "copy", absl::StrCat("cloner/r", i), absl::Minutes(1), copies)->granted);
+  }
+  std::vector<int> others;
+  for (int i = 0; i < 5; ++i) {
+    if (std::find(holders.begin(), holders.end(), i) == holders.end()) others.push_back(i);
+  }
+  // A restore point resuming after its database went offline takes a place beyond the limit.
+  const std::string offline = NewUpgradeId();
+  EXPECT_TRUE(store_->ClaimWork(offline, "snapshot", "cloner/x", absl::Minutes(1), {"pg-a", 0, {"copy", "snapshot"}})
+                  ->granted);
+  EXPECT_EQ(live("pg-a"), "3");
+  absl::StatusOr<StoredClaim> full = store_->ClaimWork(ids[others[0]], "copy", "cloner/y", absl::Minutes(1), copies);
+  EXPECT_FALSE(full->granted);
+  EXPECT_EQ(full->running, 3);
+  // Other servers and the plan pool have places of their own.
+  EXPECT_TRUE(store_->ClaimWork(NewUpgradeId(), "copy", "cloner/z", absl::Minutes(1), {"pg-b", 2, {"copy", "snapshot"}})
+                  ->granted);
+  EXPECT_TRUE(store_->ClaimWork(ids[holders[0]], "plan", "migrator/a", absl::Minutes(1), {"pg-a", 1, {"plan"}})->granted);
+  // The restore point ends, and a holder's work is done: their places are free.
+  ASSERT_TRUE(store_->ReleaseWork(offline, "snapshot", "cloner/x", /*done=*/true).ok());
+  ASSERT_TRUE(store_->ReleaseWork(ids[holders[1]], "copy", absl::StrCat("cloner/r", holders[1]), /*done=*/true).ok());
+  absl::StatusOr<StoredClaim> next = store_->ClaimWork(ids[others[0]], "copy", "cloner/y", absl::Minutes(1), copies);
+  EXPECT_TRUE(next->granted);
+  // A replica that dies lets its claim expire: its place goes to the next one.
+  // The first holder renews for a second, then its replica dies.
+  ASSERT_TRUE(store_->ClaimWork(ids[holders[0]], "copy", absl::StrCat("cloner/r", holders[0]), absl::Seconds(1), copies)
+                  ->granted);
+  EXPECT_FALSE(store_->ClaimWork(ids[others[1]], "copy", "cloner/w", absl::Minutes(1), copies)->granted);
+  ASSERT_TRUE(upshift::testing::WaitFor([&] {
+    absl::StatusOr<StoredClaim> c = store_->ClaimWork(ids[others[1]], "copy", "cloner/w", absl::Minutes(1), copies);
+    return c.ok() && c->granted;
+  }, absl::Seconds(10)));
+  EXPECT_EQ(live("pg-a"), "2");
 }
 
 // Retention forgets, a batch at a time, ended orders (a Test's once its copy is gone) with their

@@ -73,7 +73,7 @@ class FakeGate final : public Gate {
   }
   // Granted unless `claims` holds another holder's claim on it (they never expire here).
   absl::StatusOr<ClaimAnswer> Claim(const std::string& upgrade_id, const std::string& work, const std::string& holder,
-                                    absl::Duration) override {
+                                    absl::Duration, bool) override {
     std::lock_guard<std::mutex> lock(claims_mu);
     claimed.push_back(absl::StrCat(work, " ", upgrade_id));
     if (auto d = done.find({upgrade_id, work}); d != done.end()) return ClaimAnswer{false, d->second, {}, true};

@@ -138,8 +138,10 @@ class CountingGate final : public Gate {
   }
   // Grants `holder`'s claims until `refuse_renewals`; then answers that "thief" holds them.
   absl::StatusOr<ClaimAnswer> Claim(const std::string&, const std::string&, const std::string& holder,
-                                    absl::Duration ttl) override {
+                                    absl::Duration ttl, bool resumes) override {
     ++claims;
+    (resumes ? resumed : waited) += 1;
+    if (!resumes && claims <= full_for) return ClaimAnswer{false, "", {}, false, "hosting server pg-1 runs 2 copies"};
     if (refuse_renewals && claims > 1) return ClaimAnswer{false, "thief", absl::Now() + ttl};
     return ClaimAnswer{true, holder, absl::Now() + ttl};
   }
@@ -151,6 +153,8 @@ class CountingGate final : public Gate {
   std::atomic<int> claims{0}, releases{0};
   bool down = false;
   bool refuse_renewals = false;
+  int full_for = 0;  // the first claims find the server's capacity taken
+  std::atomic<int> resumed{0}, waited{0};  // claims that may not wait for capacity, and those that may
 };
 
 TEST(CachingGate, AsksForAnOrderOnceAndKeepsAnsweringWhileRequestIsAway) {
@@ -178,6 +182,38 @@ TEST(CachingGate, AsksForAnOrderOnceAndKeepsAnsweringWhileRequestIsAway) {
   ASSERT_TRUE(gate.GetOrder("other").ok());
   ASSERT_TRUE(gate.GetOrder("known").ok());
   EXPECT_EQ(request.asked, 5);
+}
+
+// Issue 24: a claim on a full server waits, saying once what for, and is granted once a place is
+// free; a replica that stops meanwhile leaves; work that resumes, and every renewal, never waits.
+TEST(WorkClaim, WaitsForItsServersCapacitySayingWhatForAndRenewalsNeverWait) {
+  CountingGate gate;
+  gate.full_for = 2;
+  std::vector<std::string> said;
+  absl::StatusOr<std::unique_ptr<WorkClaim>> held = WorkClaim::Take(
+      gate, "u1", "copy", {"cloner/a/1/000001", absl::Milliseconds(30)},
+      {false, [&](const std::string& waiting_for) { said.push_back(waiting_for); }});
+  ASSERT_TRUE(held.ok() && *held != nullptr) << held.status();
+  EXPECT_EQ(said, std::vector<std::string>{"hosting server pg-1 runs 2 copies"});
+  EXPECT_EQ(gate.claims, 3);
+  // Renewals (every third of the ttl) keep the place: they never wait.
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (gate.resumed < 1 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+  EXPECT_GE(gate.resumed, 1);
+  EXPECT_EQ(gate.waited, 3);
+  held->reset();
+
+  CountingGate full;
+  full.full_for = 1000;
+  StopToken stopping;
+  stopping.Stop();
+  absl::Status left = WorkClaim::Take(full, "u2", "copy", {"cloner/a/1/000001", absl::Seconds(30), &stopping}).status();
+  EXPECT_EQ(left.code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(left.message().find("waits elsewhere"), std::string::npos) << left;
+  // A restore point resuming after its database went offline takes its place at once.
+  absl::StatusOr<std::unique_ptr<WorkClaim>> resumed =
+      WorkClaim::Take(full, "u3", "snapshot", {"cloner/a/1/000001", absl::Seconds(30)}, {true, nullptr});
+  ASSERT_TRUE(resumed.ok() && *resumed != nullptr) << resumed.status();
 }
 
 TEST(WorkClaim, ASecondReplicaIsRefusedWhileTheFirstHoldsTheClaimAndTakesItOnceReleased) {

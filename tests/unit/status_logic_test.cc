@@ -276,6 +276,25 @@ TEST(Stalls, WhenNoWorkerReportedSinceTheCutoffAndNotYetMarked) {
   EXPECT_FALSE(Stalls(beat, At(20)));
 }
 
+// Issue 24: a worker waiting for its server's capacity says so in its heartbeats: the upgrade shows
+// what it waits for and is not stalled; its other heartbeats keep the note, its next step ends it.
+TEST(NextUpgrade, AWaitForTheServersCapacityIsShownUntilTheWorkStarts) {
+  std::optional<Upgrade> u = NextUpgrade(std::nullopt, E("accepted", 0));
+  Event waits = E("heartbeat", 10);
+  waits.mutable_heartbeat()->set_working_on("accepted");
+  waits.mutable_heartbeat()->set_waiting_for("hosting server pg-1 runs 2 copies, its limit");
+  u = NextUpgrade(u, waits);
+  EXPECT_EQ(u->waiting_for(), "hosting server pg-1 runs 2 copies, its limit");
+  EXPECT_EQ(u->state(), STATE_ACCEPTED);
+  EXPECT_FALSE(Stalls(*u, At(10)));
+  u = NextUpgrade(u, E("heartbeat", 20));
+  EXPECT_EQ(u->waiting_for(), "hosting server pg-1 runs 2 copies, its limit");
+  EXPECT_EQ(u->last_activity_at().seconds(), 1'800'000'020);
+  u = NextUpgrade(u, E("clone_started", 30));
+  EXPECT_EQ(u->waiting_for(), "");
+  EXPECT_EQ(u->state(), STATE_CLONING);
+}
+
 TEST(Stalls, NeverWhenFinal) {
   std::optional<Upgrade> u = NextUpgrade(std::nullopt, E("accepted", 0));
   u = NextUpgrade(u, E("succeeded", 5));

@@ -72,6 +72,7 @@ std::string FormatUpgrade(const Upgrade& u) {
   absl::StrAppend(&out, "upgrade   ", u.upgrade_id(), "\n", "database  ", u.database(), "\n");
   if (!u.tenant().empty()) absl::StrAppend(&out, "tenant    ", u.tenant(), "\n");
   if (!u.server().empty()) absl::StrAppend(&out, "server    ", u.server(), "\n");
+  if (!u.waiting_for().empty()) absl::StrAppend(&out, "waiting   ", u.waiting_for(), "\n");
   absl::StrAppend(&out, "purpose   ", Purpose_Name(u.purpose()), "\n", "versions  ", u.from_version(), " -> ",
                   u.target_version(), "\n", "state     ", State_Name(u.state()), "\n");
   if (!u.test_database().empty()) absl::StrAppend(&out, "copy      ", u.test_database(), "\n");
@@ -124,6 +125,7 @@ std::string FormatWatchLine(const Upgrade& u) {
   if (u.has_estimated_remaining() && u.estimated_remaining().seconds() > 0 && u.state() != STATE_SUCCEEDED) {
     absl::StrAppend(&detail, "about ", u.estimated_remaining().seconds(), " s left ");
   }
+  if (!u.waiting_for().empty()) absl::StrAppend(&detail, "waiting: ", u.waiting_for(), " ");
   if (u.stalled()) absl::StrAppend(&detail, "STALLED: no worker reported since ", When(u.last_activity_at()), " ");
   return absl::StrCat(When(u.updated_at()), "  ", absl::StrFormat("%-16s", State_Name(u.state())), " ", detail,
                       u.test_database().empty() ? "" : absl::StrCat("copy ", u.test_database(), " "), u.error(), "\n");
