@@ -35,7 +35,8 @@ absl::Status CheckRequiredFlags() {
     if (absl::ConsumePrefix(&help, " unless --")) {
       const std::string unless(help.substr(0, help.find(':')));
       const absl::CommandLineFlag* choice = absl::FindCommandLineFlag(unless);
-      if (choice != nullptr && choice->CurrentValue() == "true") continue;
+      // The other flag is given instead: a bool set true, or any other kind set at all.
+      if (choice != nullptr && !choice->CurrentValue().empty() && choice->CurrentValue() != "false") continue;
     }
     if (flag->CurrentValue().empty()) {
       return absl::InvalidArgumentError(absl::StrCat("--", name, " is required (", full_help, ")"));

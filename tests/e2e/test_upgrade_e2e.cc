@@ -6,6 +6,9 @@
 #include <atomic>
 #include <future>
 #include <set>
+#include <thread>
+
+#include <pqxx/pqxx>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -1392,6 +1395,76 @@ TEST(Audit, ARequestKilledBetweenItsDecisionAndItsAnswerLeavesBothOrNeither) {
   EXPECT_EQ(trail.records(0).code(), 0);
   EXPECT_EQ(trail.records(0).tenant(), "audit_killed_owner");
   EXPECT_EQ(WatchToEnd(resp.upgrade().upgrade_id()).back().state(), STATE_SUCCEEDED);
+}
+
+// Issue 24: three cloner replicas, each allowed two copies at once, and six Tests of databases on
+// pg-2, whose inventory limit is two copies. Sampled from pg-2's own pg_stat_activity (a copy being
+// made: CREATE DATABASE, or pg_restore) and from the claims, at no moment do more than two copies
+// run there; the others wait, and say so, and every Test succeeds. Last in this file: it leaves
+// three cloners behind until it stops the two it added.
+TEST(HostingServers, ThreeClonersNeverRunMoreCopiesOnAServerThanItsLimit) {
+  PostgresServer& east = platform->hosting(1);
+  std::vector<std::string> dbs;
+  for (int i = 0; i < 6; ++i) {
+    dbs.push_back(absl::StrCat("capacity", i));
+    ASSERT_TRUE(east.GenerateSampleDatabase(dbs.back(), 3000).ok());
+  }
+  std::vector<std::string> replicas;
+  for (int i = 0; i < 2; ++i) {
+    absl::StatusOr<std::string> r = platform->AddReplica("cloner", {"--max_concurrent_copies=4"});
+    ASSERT_TRUE(r.ok()) << r.status();
+    replicas.push_back(*r);
+  }
+  ASSERT_TRUE(WaitFor([&] {
+    for (const std::string& r : replicas) {
+      auto h = platform->Health(platform->health_address(r));
+      if (!h.ok() || *h != grpc::health::v1::HealthCheckResponse::SERVING) return false;
+    }
+    return true;
+  })) << platform->Logs();
+  std::atomic<bool> sampling{true};
+  std::atomic<int> most_copying{0}, most_claimed{0}, samples{0};
+  std::thread sampler([&] {
+    pqxx::connection server(east.conninfo("postgres"));
+    pqxx::connection platform_db(platform->postgres().conninfo("upshift"));
+    while (sampling) {
+      const int copying = pqxx::nontransaction(server)
+                              .exec("SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND "
+                                    "(query ILIKE 'CREATE DATABASE%' OR application_name = 'pg_restore')")[0][0]
+                              .as<int>();
+      const int claimed = pqxx::nontransaction(platform_db)
+                              .exec("SELECT count(*) FROM request.claims WHERE server = 'pg-2' AND work IN "
+                                    "('copy', 'snapshot') AND NOT done AND expires_at > now()")[0][0]
+                              .as<int>();
+      most_copying = std::max<int>(most_copying, copying);
+      most_claimed = std::max<int>(most_claimed, claimed);
+      ++samples;
+    }
+  });
+  std::vector<std::string> ids;
+  for (const std::string& db : dbs) {
+    RequestUpgradeResponse resp;
+    grpc::Status s = Request(TestOrder(db), &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ids.push_back(resp.upgrade().upgrade_id());
+  }
+  std::set<std::string> waited;
+  for (const std::string& id : ids) {
+    std::vector<Upgrade> seen = WatchToEnd(id);
+    ASSERT_FALSE(seen.empty());
+    EXPECT_EQ(seen.back().state(), STATE_SUCCEEDED) << seen.back().error() << platform->Logs();
+    for (const Upgrade& u : seen) {
+      if (!u.waiting_for().empty()) waited.insert(u.waiting_for());
+    }
+  }
+  sampling = false;
+  sampler.join();
+  for (const std::string& r : replicas) platform->service(r).Stop();
+  EXPECT_GT(samples, 10);
+  EXPECT_LE(most_copying, 2) << "copies running at once on pg-2";
+  EXPECT_LE(most_claimed, 2) << "copy claims live at once on pg-2";
+  EXPECT_EQ(most_claimed, 2) << "six Tests on three replicas never ran two copies at once";
+  EXPECT_EQ(waited, std::set<std::string>{"hosting server pg-2 runs 2 copies, its limit"});
 }
 
 }  // namespace

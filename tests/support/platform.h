@@ -28,7 +28,8 @@ class Platform {
     std::map<std::string, std::string> kafka_properties;
     // Hosting servers. One: postgres(), named by --hosting_db (its name is "default"). More: an
     // inventory (--hosting_inventory) of "pg-1" (postgres(), which also holds the platform
-    // database) and "pg-2" ... (hosting(1) ...), each connection string in a file of its own.
+    // database) and "pg-2" ... (hosting(1) ...), each connection string in a file of its own;
+    // pg-2 may run 2 copies at once, the others 4; each 4 plans.
     int hosting_servers = 1;
   };
 
