@@ -4,6 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "libs/common/logging.h"
 #include "libs/hosting/inventory.h"
 
 namespace upshift {
@@ -69,6 +71,28 @@ absl::StatusOr<std::pair<std::string, std::shared_ptr<HostingServer>>> ServerOfO
   if (server.status().code() == absl::StatusCode::kNotFound) return ServerAbsent(*name);
   if (!server.ok()) return server.status();
   return std::make_pair(*name, *std::move(server));
+}
+
+absl::Status AwaitServer(const std::string& name, const std::function<absl::Status()>& ping, const StopToken* stop,
+                         const std::function<void(const std::string& waiting_for)>& waiting) {
+  absl::Time said = absl::InfinitePast();
+  const std::string waiting_for = absl::StrCat("hosting server ", name, " does not answer");
+  for (absl::Status answer = ping(); answer.code() == absl::StatusCode::kUnavailable; answer = ping()) {
+    if (absl::Now() - said >= absl::Seconds(10)) {
+      if (said == absl::InfinitePast()) LogWarning(absl::StrCat(waiting_for, ": its work waits (", answer.message(), ")"));
+      if (waiting) waiting(waiting_for);
+      said = absl::Now();
+    }
+    const bool stopping = stop != nullptr ? stop->WaitFor(absl::Seconds(1)) : (absl::SleepFor(absl::Seconds(1)), false);
+    if (stopping) return absl::UnavailableError(absl::StrCat("this replica is stopping while ", waiting_for));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FixedFleet::Ping(const std::string& name) {
+  absl::StatusOr<std::shared_ptr<HostingServer>> server = Server(name);
+  if (!server.ok()) return ServerAbsent(name);
+  return (*server)->FindDatabases({}).status();
 }
 
 std::vector<std::string> FixedFleet::ServerNames() {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "libs/common/stop_token.h"
 #include "libs/hosting/hosting_server.h"
 
 namespace upshift {
@@ -24,6 +25,9 @@ class HostingFleet {
 
   // The server named `name`. NOT_FOUND when the inventory holds no such server (any more).
   virtual absl::StatusOr<std::shared_ptr<HostingServer>> Server(const std::string& name) = 0;
+
+  // OK while the server answers; UNAVAILABLE when it does not (or the inventory does not hold it).
+  virtual absl::Status Ping(const std::string& name) = 0;
 };
 
 // A database and the one server that holds it.
@@ -55,6 +59,14 @@ absl::StatusOr<std::pair<std::string, std::shared_ptr<HostingServer>>> ServerOfO
 absl::StatusOr<std::string> OrderServerName(const std::vector<std::string>& names, const std::string& named);
 absl::Status ServerAbsent(const std::string& name);
 
+// A worker about to act on server `name` waits here while `ping` says it does not answer
+// (UNAVAILABLE), asking again every second; `waiting` is called with "hosting server <name> does not
+// answer" at first and every 10 s (for a heartbeat saying so: the upgrade is waiting, not stalled).
+// OK once it answers, or at once for any other answer (the work then meets it itself); UNAVAILABLE
+// when `stop` is set first.
+absl::Status AwaitServer(const std::string& name, const std::function<absl::Status()>& ping, const StopToken* stop,
+                         const std::function<void(const std::string& waiting_for)>& waiting);
+
 // A fleet of servers made and owned elsewhere (fakes in unit tests), never reloaded.
 class FixedFleet final : public HostingFleet {
  public:
@@ -62,6 +74,8 @@ class FixedFleet final : public HostingFleet {
 
   std::vector<std::string> ServerNames() override;
   absl::StatusOr<std::shared_ptr<HostingServer>> Server(const std::string& name) override;
+  // What the server says of an empty FindDatabases.
+  absl::Status Ping(const std::string& name) override;
 
  private:
   const std::vector<std::pair<std::string, HostingServer*>> servers_;

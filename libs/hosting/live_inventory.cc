@@ -89,6 +89,16 @@ void LiveInventory::Reload() {
   LogInfo(absl::StrCat("hosting inventory read again from ", file_, ": ", current_->servers().size(), " servers"));
 }
 
+absl::Status PingServer(LiveInventory& live, const std::string& name) {
+  std::shared_ptr<const Inventory> now = live.Current();
+  const ServerSpec* spec = now->Find(name);
+  if (spec == nullptr) return ServerAbsent(name);
+  absl::Status answered = pg::PingServer(pg::ConnInfoFor(spec->conninfo, "postgres"));
+  // Whatever keeps it from answering (refused, reset, a timeout), the server is away for its work.
+  if (!answered.ok()) return absl::UnavailableError(answered.message());
+  return answered;
+}
+
 absl::Status AnyServerAnswers(LiveInventory& live) {
   std::string silent;
   for (const ServerSpec& spec : live.Current()->servers()) {

@@ -52,6 +52,10 @@ class LiveInventory {
 // How often the services read the inventory file again.
 inline constexpr absl::Duration kInventoryReload = absl::Seconds(10);
 
+// OK while server `name` of the inventory answers; UNAVAILABLE when it does not, or when the
+// inventory does not hold it (ServerAbsent).
+absl::Status PingServer(LiveInventory& live, const std::string& name);
+
 // A readiness check: OK while at least one server of the inventory answers. A server that does not
 // pauses only its own databases' work, so it alone does not take a service out of rotation.
 absl::Status AnyServerAnswers(LiveInventory& live);

@@ -17,13 +17,15 @@ namespace upshift {
 class PgHostingFleet final : public HostingFleet {
  public:
   PgHostingFleet(LiveInventory& live, PgHostingOptions base)
-      : servers_(live, [base = std::move(base)](const ServerSpec& spec) {
+      : live_(live),
+        servers_(live, [base = std::move(base)](const ServerSpec& spec) {
           PgHostingOptions options = base;
           options.conninfo = spec.conninfo;
           return std::make_unique<PgHostingServer>(std::move(options));
         }) {}
 
   std::vector<std::string> ServerNames() override { return servers_.Names(); }
+  absl::Status Ping(const std::string& name) override { return PingServer(live_, name); }
   absl::StatusOr<std::shared_ptr<HostingServer>> Server(const std::string& name) override {
     absl::StatusOr<std::shared_ptr<PgHostingServer>> server = servers_.Get(name);
     if (!server.ok()) return server.status();
@@ -31,6 +33,7 @@ class PgHostingFleet final : public HostingFleet {
   }
 
  private:
+  LiveInventory& live_;
   PerServer<PgHostingServer> servers_;
 };
 

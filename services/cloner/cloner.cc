@@ -71,6 +71,12 @@ absl::Status Cloner::Handle(const ConsumedRecord& record) {
   // A record acted on already (delivered again, or replayed) changes nothing.
   UPSHIFT_ASSIGN_OR_RETURN(bool applied, applied_.WasApplied(event.event_id()));
   if (applied) return absl::OkStatus();
+  // A server that does not answer holds back its own databases' work, shown waiting; others go on.
+  if (absl::StatusOr<std::string> server = OrderServerName(fleet_.ServerNames(), order.server()); server.ok()) {
+    UPSHIFT_RETURN_IF_ERROR(AwaitServer(
+        *server, [&] { return fleet_.Ping(*server); }, options_.claims.stopping,
+        [&](const std::string& waiting_for) { announcer_.Waiting(order, waiting_for); }));
+  }
   UPSHIFT_RETURN_IF_ERROR(action(order));
   return applied_.MarkApplied(event.event_id());
 }

@@ -23,6 +23,7 @@ class Cloner {
       : options_(std::move(options)),
         applied_(ports.applied),
         gate_(ports.gate),
+        fleet_(ports.fleet),
         clock_(ports.clock),
         owned_(options_, ports.ledger),
         announcer_(ports.publisher, ports.clock),
@@ -55,6 +56,7 @@ class Cloner {
   const ClonerOptions options_;
   AppliedEvents& applied_;
   Gate& gate_;
+  HostingFleet& fleet_;
   Clock& clock_;
   OwnedDatabases owned_;
   Announcer announcer_;

@@ -9,6 +9,7 @@
 #include "libs/common/logging.h"
 #include "libs/common/retry.h"
 #include "libs/common/status_macros.h"
+#include "libs/hosting/hosting_fleet.h"
 #include "libs/kafka/events.h"
 #include "services/migrator/check_runner.h"
 #include "services/migrator/integrity_audit.h"
@@ -41,6 +42,16 @@ absl::Status Migrator::Handle(const ConsumedRecord& record) {
   if (!copy && !in_place) return absl::OkStatus();
   // The database to upgrade is the stored order's, never the record's.
   UPSHIFT_ASSIGN_OR_RETURN(upgrade::v1::Order order, AuthoritativeOrder(gate_, event.order()));
+  // A server that does not answer holds back its own databases' plans, shown waiting; others go on.
+  if (ping_) {
+    UPSHIFT_RETURN_IF_ERROR(AwaitServer(
+        order.server().empty() ? "(the only one)" : order.server(), [&] { return ping_(order.server()); },
+        claims_.stopping, [&](const std::string& waiting_for) {
+          PublishWaiting(publisher_, order, event.order().purpose() == upgrade::v1::PURPOSE_PRODUCTION
+                                                ? "snapshot_succeeded" : "clone_succeeded",
+                         "migrator", waiting_for, clock_.Now());
+        }));
+  }
   if (copy) return MigrateCopy(order, ApplicationRows(event.clone_succeeded().copy_rows()));
   return MigrateInPlace(order, ApplicationRows(event.snapshot_succeeded().rows()));
 }

@@ -34,16 +34,23 @@ class Migrator {
   // names none). UNAVAILABLE while the server is not in the inventory: the work waits.
   using TargetFor = std::function<absl::StatusOr<std::shared_ptr<MigrationTarget>>(const std::string& server)>;
 
-  // `claims`: this replica's claims on the plans it runs.
+  // Whether a hosting server answers (by its name; "" for an order that names none): UNAVAILABLE
+  // while it does not.
+  using PingServer = std::function<absl::Status(const std::string& server)>;
+
+  // `claims`: this replica's claims on the plans it runs. With `ping`, a record whose server does
+  // not answer waits for it (AwaitServer), shown waiting.
   Migrator(const Catalog& catalog, TargetFor target_for, Publisher& publisher, Gate& gate, Clock& clock,
-           absl::Duration heartbeat_interval = absl::Seconds(10), ClaimOptions claims = {"migrator"})
+           absl::Duration heartbeat_interval = absl::Seconds(10), ClaimOptions claims = {"migrator"},
+           PingServer ping = nullptr)
       : catalog_(catalog),
         target_for_(std::move(target_for)),
         publisher_(publisher),
         gate_(gate),
         clock_(clock),
         heartbeat_interval_(heartbeat_interval),
-        claims_(std::move(claims)) {}
+        claims_(std::move(claims)),
+        ping_(std::move(ping)) {}
 
   // Consumer entry point for upgrade.events. Acts on the order request stored for the record's
   // upgrade; a record that disagrees with it is refused (PERMISSION_DENIED) and changes nothing.
@@ -100,6 +107,7 @@ class Migrator {
   Clock& clock_;
   const absl::Duration heartbeat_interval_;
   const ClaimOptions claims_;
+  const PingServer ping_;
 };
 
 }  // namespace upshift::migrator

@@ -307,6 +307,50 @@ TEST(HostingServers, AProductionOnTheSecondServerKeepsItsRestorePointThere) {
   EXPECT_EQ(shown.restore_points(0).server(), "pg-2");
 }
 
+// Issue 24: pg-2 crashes while a Test of one of its databases runs its plan. A Test on pg-1 ordered
+// meanwhile finishes; the pg-2 upgrade is shown waiting for its server, not stalled; once pg-2 is
+// back it resumes where it was and succeeds, with the same steps in its history as the other Test.
+TEST(HostingServers, AServerThatDiesHoldsBackOnlyItsOwnUpgradesWhichResumeWhenItIsBack) {
+  PostgresServer& east = platform->hosting(1);
+  const std::string down_db = "eastdown", up_db = "westup";
+  ASSERT_TRUE(east.GenerateSampleDatabase(down_db, 100).ok());
+  ASSERT_TRUE(platform->postgres().GenerateSampleDatabase(up_db, 100).ok());
+  ASSERT_TRUE(
+      east.Exec(down_db, "INSERT INTO ir_config_parameter (key, value) VALUES ('upshift.test.slow_upgrade', '3')").ok());
+  Upgrade accepted;
+  ASSERT_TRUE(Request(Order(down_db, PURPOSE_TEST), &accepted).ok());
+  auto upgrade = [&] {
+    GetUpgradeRequest req;
+    req.set_upgrade_id(accepted.upgrade_id());
+    Upgrade u;  // empty until status has recorded it
+    if (!platform->status().GetUpgrade(Context().get(), req, &u).ok()) u.Clear();
+    return u;
+  };
+  // The step before the slow one is applied: pg-2 crashes while the slow one runs.
+  ASSERT_TRUE(WaitFor([&] { return upgrade().current_step() == "17.0->18.0/02_rename_partner_phone"; }))
+      << platform->Logs();
+  east.StopImmediately();
+  Upgrade other = PassTest(up_db);
+  EXPECT_EQ(other.state(), STATE_SUCCEEDED);
+  Upgrade waiting;
+  ASSERT_TRUE(WaitFor([&] {
+    waiting = upgrade();
+    return waiting.waiting_for() == "hosting server pg-2 does not answer";
+  })) << upgrade().DebugString() << platform->Logs();
+  EXPECT_EQ(waiting.state(), STATE_MIGRATING);
+  EXPECT_FALSE(waiting.stalled());
+  ASSERT_TRUE(east.StartAgain().ok());
+  Upgrade done = WatchToEnd(accepted.upgrade_id());
+  ASSERT_EQ(done.state(), STATE_SUCCEEDED) << done.error() << platform->Logs();
+  EXPECT_EQ(done.waiting_for(), "");
+  const std::string history = "SELECT count(*) FROM upshift.migration_history";
+  EXPECT_EQ(east.QueryValue(done.test_database(), history).value_or("?"),
+            platform->postgres().QueryValue(other.test_database(), history).value_or("!"));
+  EXPECT_EQ(east.QueryValue(done.test_database(), "SELECT latest_version FROM ir_module_module WHERE name = 'base'")
+                .value_or(""),
+            "18.0");
+}
+
 TEST(Production, AFailingStepRollsBackToTheVerifiedRestorePoint) {
   const std::string db = "prodfail";
   // A tenant's database: offline by its ACL, which the rollback must give back as it was.

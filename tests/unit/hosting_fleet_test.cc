@@ -81,5 +81,31 @@ TEST_F(HostingFleetTest, AnOrderActsOnTheServerItNamesAndAnOldOneOnTheOnlyServer
   EXPECT_EQ(fleet_.Server("north").status(), ServerNotFound("north"));
 }
 
+TEST_F(HostingFleetTest, AWorkerWaitsForItsServerToAnswerAndSaysSoOnce) {
+  east_.down = absl::UnavailableError("connection refused");
+  EXPECT_EQ(fleet_.Ping("east").code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(fleet_.Ping("west").ok());
+  EXPECT_EQ(fleet_.Ping("north").code(), absl::StatusCode::kUnavailable);
+  int pings = 0;
+  std::vector<std::string> said;
+  absl::Status waited = AwaitServer(
+      "east",
+      [&] {
+        if (++pings == 3) east_.down = absl::OkStatus();  // back after two tries
+        return fleet_.Ping("east");
+      },
+      nullptr, [&](const std::string& waiting_for) { said.push_back(waiting_for); });
+  EXPECT_TRUE(waited.ok()) << waited;
+  EXPECT_EQ(pings, 3);
+  EXPECT_EQ(said, std::vector<std::string>{"hosting server east does not answer"});
+  // A replica that stops meanwhile leaves the work to another.
+  StopToken stop;
+  stop.Stop();
+  EXPECT_EQ(AwaitServer("east", [] { return absl::UnavailableError("down"); }, &stop, nullptr).code(),
+            absl::StatusCode::kUnavailable);
+  // Any other answer is the work's to meet.
+  EXPECT_TRUE(AwaitServer("east", [] { return absl::NotFoundError("x"); }, nullptr, nullptr).ok());
+}
+
 }  // namespace
 }  // namespace upshift
