@@ -1,7 +1,9 @@
 #ifndef UPSHIFT_SERVICES_REQUEST_CLAIM_STORE_H_
 #define UPSHIFT_SERVICES_REQUEST_CLAIM_STORE_H_
 
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -41,6 +43,9 @@ class ClaimStore {
   virtual absl::StatusOr<StoredClaim> ClaimWork(const std::string& upgrade_id, const std::string& work,
                                                 const std::string& holder, absl::Duration ttl,
                                                 const Capacity& capacity = {}) = 0;
+
+  // Live claims (not done, not expired) per (server, pool): "copies" (copy and snapshot) or "plans".
+  virtual absl::StatusOr<std::map<std::pair<std::string, std::string>, int>> LiveWork() = 0;
 
   // Ends `holder`'s claim, if it has it; with `done`, keeps it, marked done, for good.
   virtual absl::Status ReleaseWork(const std::string& upgrade_id, const std::string& work, const std::string& holder,

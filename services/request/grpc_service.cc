@@ -79,6 +79,16 @@ grpc::Status UpgradeServiceImpl::GetUpgradeOptions(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
+grpc::Status UpgradeServiceImpl::ListServers(grpc::ServerContext* context, const upgrade::v1::ListServersRequest*,
+                                             upgrade::v1::ListServersResponse* response) {
+  absl::StatusOr<Principal> caller = auth_.Authenticate(*context);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  absl::StatusOr<upgrade::v1::ListServersResponse> servers = servers_.List(*caller);
+  if (!servers.ok()) return ToGrpcStatus(servers.status());
+  *response = *std::move(servers);
+  return grpc::Status::OK;
+}
+
 grpc::Status UpgradeServiceImpl::CancelUpgrade(grpc::ServerContext* context,
                                                const upgrade::v1::CancelUpgradeRequest* request,
                                                upgrade::v1::CancelUpgradeResponse* response) {

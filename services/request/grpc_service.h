@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "libs/auth/grpc_auth.h"
+#include "services/request/server_board.h"
 #include "services/request/admission.h"
 #include "services/request/auditor.h"
 #include "services/request/cancellation.h"
@@ -22,8 +23,13 @@ class UpgradeServiceImpl final : public upgrade::v1::UpgradeService::Service {
   // Every call is authenticated by `auth` first; the logic decides what its principal may do.
   // Every mutating call, answered, goes to `auditor`.
   UpgradeServiceImpl(const Authenticator& auth, Admission& admission, Cancellation& cancellation, TestCopies& copies,
-                     Auditor& auditor)
-      : auth_(auth), admission_(admission), cancellation_(cancellation), copies_(copies), auditor_(auditor) {}
+                     Auditor& auditor, ServerBoard& servers)
+      : auth_(auth),
+        admission_(admission),
+        cancellation_(cancellation),
+        copies_(copies),
+        auditor_(auditor),
+        servers_(servers) {}
 
   grpc::Status RequestUpgrade(grpc::ServerContext* context, const upgrade::v1::RequestUpgradeRequest* request,
                               upgrade::v1::RequestUpgradeResponse* response) override;
@@ -35,6 +41,8 @@ class UpgradeServiceImpl final : public upgrade::v1::UpgradeService::Service {
                               upgrade::v1::ExtendTestCopyResponse* response) override;
   grpc::Status CheckUpgrade(grpc::ServerContext* context, const upgrade::v1::CheckUpgradeRequest* request,
                             upgrade::v1::CheckUpgradeResponse* response) override;
+  grpc::Status ListServers(grpc::ServerContext* context, const upgrade::v1::ListServersRequest* request,
+                           upgrade::v1::ListServersResponse* response) override;
 
  private:
   // Records `call` in the audit trail, unless its decision's transaction did (`written_in_decision`
@@ -45,6 +53,7 @@ class UpgradeServiceImpl final : public upgrade::v1::UpgradeService::Service {
   Cancellation& cancellation_;
   TestCopies& copies_;
   Auditor& auditor_;
+  ServerBoard& servers_;
 };
 
 // upgrade.v1.AuditService: the audit trail, for operators.

@@ -59,7 +59,10 @@ int Main(int argc, char** argv) {
   // Refused calls a tenant may have stored: a burst of 100, then 600 an hour, shared by the replicas.
   PgRateLimiter refusal_limit(limits_pool, "audited_refusals", 600, absl::Hours(1), 100);
   Auditor auditor(*store, SystemClock(), wake_relay, &refusal_limit);
-  UpgradeServiceImpl upgrades(*auth, admission, cancellation, copies, auditor);
+  ServerBoard servers([&inventory] { return inventory->Current()->servers(); },
+                      [&inventory](const std::string& name) { return PingServer(*inventory, name); }, *store,
+                      SystemClock());
+  UpgradeServiceImpl upgrades(*auth, admission, cancellation, copies, auditor, servers);
   AuditServiceImpl audit(*auth, auditor);
   // Each server's limits as the inventory says now (a limit lowered holds from the next claim on).
   WorkClaims claims(*store, *store, [&inventory](const std::string& server, const std::string& pool) {
@@ -94,6 +97,11 @@ int Main(int argc, char** argv) {
   if (!config.port_file.empty()) std::ofstream(config.port_file) << port << "\n";
   service.OnScrape([&] {
     if (absl::StatusOr<OutboxDepth> depth = store->Outbox(); depth.ok()) ExportOutboxDepth("request", *depth);
+    servers.Export();
+  });
+  service.Every("server health", absl::Seconds(10), [&] {
+    servers.CheckAll();
+    return absl::OkStatus();
   });
   service.Every("inventory", kInventoryReload, [&] {
     inventory->Reload();

@@ -370,6 +370,21 @@ absl::StatusOr<StoredClaim> PgOrderStore::ClaimWork(const std::string& upgrade_i
   return claim;
 }
 
+absl::StatusOr<std::map<std::pair<std::string, std::string>, int>> PgOrderStore::LiveWork() {
+  std::map<std::pair<std::string, std::string>, int> live;
+  absl::Status status = pool_->Transact([&](pqxx::work& tx) {
+    live.clear();
+    for (const auto& row : tx.exec(
+             "SELECT server, CASE WHEN work = 'plan' THEN 'plans' ELSE 'copies' END, count(*) FROM request.claims "
+             "WHERE server <> '' AND NOT done AND expires_at > now() GROUP BY 1, 2")) {
+      live[{row[0].as<std::string>(), row[1].as<std::string>()}] = row[2].as<int>();
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return live;
+}
+
 absl::Status PgOrderStore::ReleaseWork(const std::string& upgrade_id, const std::string& work,
                                        const std::string& holder, bool done) {
   return pool_->Transact([&](pqxx::work& tx) {

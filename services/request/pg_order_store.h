@@ -54,6 +54,7 @@ class PgOrderStore final : public OrderStore, public AuditLog, public ClaimStore
   absl::StatusOr<StoredClaim> ClaimWork(const std::string& upgrade_id, const std::string& work,
                                         const std::string& holder, absl::Duration ttl,
                                         const Capacity& capacity = {}) override;
+  absl::StatusOr<std::map<std::pair<std::string, std::string>, int>> LiveWork() override;
   absl::Status ReleaseWork(const std::string& upgrade_id, const std::string& work, const std::string& holder,
                            bool done) override;
   absl::StatusOr<std::vector<NumberedAuditRecord>> ListAudit(const std::string& tenant, const std::string& database,

@@ -102,6 +102,15 @@ void ExportUnfinished(const std::vector<Upgrade>& unfinished, absl::Time now) {
   static metrics::Family& overrun = metrics::Default().Gauge(
       "upshift_offline_longest_to_estimate_ratio",
       "Of the databases offline now, the longest time offline so far over its estimated downtime (0: none offline)");
+  static metrics::Family& waiting = metrics::Default().Gauge(
+      "upshift_upgrades_waiting",
+      "Unfinished upgrades waiting for their hosting server (its capacity, or for it to answer), by server", {"server"});
+  static metrics::Family& offline_longest = metrics::Default().Gauge(
+      "upshift_databases_offline_longest_seconds",
+      "Of the databases offline now for a Production upgrade, the longest time offline so far, by hosting server",
+      {"server"});
+  std::map<std::string, int> waiting_by_server;
+  std::map<std::string, double> offline_by_server;
   std::map<std::pair<std::string, std::string>, int> by_state;
   std::map<std::string, int> stalled_by_purpose = {{"test", 0}, {"production", 0}, {"check", 0}};
   int offline_now = 0;
@@ -110,8 +119,11 @@ void ExportUnfinished(const std::vector<Upgrade>& unfinished, absl::Time now) {
     const std::string purpose = PurposeLabel(u.purpose());
     ++by_state[{purpose, StateLabel(u.state())}];
     if (u.stalled()) ++stalled_by_purpose[purpose];
+    if (!u.waiting_for().empty()) ++waiting_by_server[u.server()];
     if (u.purpose() == upgrade::v1::PURPOSE_PRODUCTION && Set(u.offline_at()) && !Set(u.online_at())) {
       ++offline_now;
+      double& longest_here = offline_by_server[u.server()];
+      longest_here = std::max(longest_here, absl::ToDoubleSeconds(now - FromProto(u.offline_at())));
       absl::Duration estimate = FromProto(u.estimated_downtime());
       if (estimate > absl::ZeroDuration()) {
         longest = std::max(longest, absl::FDivDuration(now - FromProto(u.offline_at()), estimate));
@@ -130,6 +142,11 @@ void ExportUnfinished(const std::vector<Upgrade>& unfinished, absl::Time now) {
   }
   offline.Set({}, offline_now);
   overrun.Set({}, longest);
+  // Only servers with such upgrades: the others' series end instead of keeping a last value.
+  waiting.Clear();
+  for (const auto& [server, count] : waiting_by_server) waiting.Set({server}, count);
+  offline_longest.Clear();
+  for (const auto& [server, seconds] : offline_by_server) offline_longest.Set({server}, seconds);
 }
 
 }  // namespace upshift::status

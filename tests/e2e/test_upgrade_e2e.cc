@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <set>
 #include <thread>
@@ -1395,6 +1397,82 @@ TEST(Audit, ARequestKilledBetweenItsDecisionAndItsAnswerLeavesBothOrNeither) {
   EXPECT_EQ(trail.records(0).code(), 0);
   EXPECT_EQ(trail.records(0).tenant(), "audit_killed_owner");
   EXPECT_EQ(WatchToEnd(resp.upgrade().upgrade_id()).back().state(), STATE_SUCCEEDED);
+}
+
+// Issue 24: the inventory changes while the platform runs: a third server is added and pg-2's limit
+// lowered to one copy. Every service reads it again within seconds: a Test on the new server runs
+// there, and three Tests on pg-2 then hold one copy claim at a time. The file is put back after.
+TEST(HostingServers, AnInventoryChangedMidWorkAddsAServerAndLowersALimit) {
+  absl::StatusOr<std::unique_ptr<PostgresServer>> north = PostgresServer::Start();
+  ASSERT_TRUE(north.ok()) << north.status();
+  ASSERT_TRUE((*north)->GenerateSampleDatabase("northshop", 20).ok());
+  std::vector<std::string> dbs = {"lowered0", "lowered1", "lowered2"};
+  for (const std::string& db : dbs) ASSERT_TRUE(platform->hosting(1).GenerateSampleDatabase(db, 500).ok());
+  std::string original;
+  {
+    std::ifstream in(platform->inventory_path());
+    original.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  auto write = [&](const std::string& text) {  // replaced at once, as a ConfigMap update does
+    const std::string next = platform->inventory_path() + ".next";
+    std::ofstream(next) << text;
+    std::filesystem::rename(next, platform->inventory_path());
+  };
+  const std::string secret = platform->log_dir() + "/pg-3.conninfo";
+  std::ofstream(secret) << (*north)->conninfo() << "\n";
+  std::string changed = original;
+  const std::string pg2 = "name: \"pg-2\"";
+  const size_t at = changed.find("max_copies: 2", changed.find(pg2));
+  ASSERT_NE(at, std::string::npos) << changed;
+  changed.replace(at, 13, "max_copies: 1");
+  changed += absl::StrCat("server {\n  name: \"pg-3\"\n  conninfo_file: \"", secret,
+                          "\"\n  max_copies: 2\n  max_plans: 2\n}\n");
+  write(changed);
+  // request finds the new server's database once it read the inventory again.
+  RequestUpgradeResponse resp;
+  grpc::Status s;
+  ASSERT_TRUE(WaitFor([&] {
+    s = Request(TestOrder("northshop"), &resp);
+    return s.error_code() != grpc::StatusCode::NOT_FOUND;
+  }, absl::Seconds(30))) << s.error_message();
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(resp.upgrade().server(), "pg-3");
+  Upgrade north_done = WatchToEnd(resp.upgrade().upgrade_id()).back();
+  EXPECT_EQ(north_done.state(), STATE_SUCCEEDED) << north_done.error() << platform->Logs();
+  EXPECT_EQ((*north)->QueryValue("postgres", absl::StrCat("SELECT count(*) FROM pg_database WHERE datname = '",
+                                                          north_done.test_database(), "'"))
+                .value_or(""),
+            "1");
+  // pg-2's lowered limit: one copy claim at a time.
+  std::atomic<bool> sampling{true};
+  std::atomic<int> most_claimed{0};
+  std::thread sampler([&] {
+    pqxx::connection platform_db(platform->postgres().conninfo("upshift"));
+    while (sampling) {
+      most_claimed = std::max<int>(
+          most_claimed, pqxx::nontransaction(platform_db)
+                            .exec("SELECT count(*) FROM request.claims WHERE server = 'pg-2' AND work IN "
+                                  "('copy', 'snapshot') AND NOT done AND expires_at > now()")[0][0]
+                            .as<int>());
+    }
+  });
+  std::vector<std::string> ids;
+  for (const std::string& db : dbs) {
+    ASSERT_TRUE(Request(TestOrder(db), &resp).ok());
+    ids.push_back(resp.upgrade().upgrade_id());
+  }
+  for (const std::string& id : ids) EXPECT_EQ(WatchToEnd(id).back().state(), STATE_SUCCEEDED) << platform->Logs();
+  sampling = false;
+  sampler.join();
+  EXPECT_EQ(most_claimed, 1);
+  // Back as it was, before the third server goes.
+  write(original);
+  auto servers = [&] {
+    ListServersResponse listed;
+    EXPECT_TRUE(platform->requests().ListServers(Context().get(), ListServersRequest(), &listed).ok());
+    return listed.servers_size();
+  };
+  EXPECT_TRUE(WaitFor([&] { return servers() == 2; }, absl::Seconds(30)));
 }
 
 // Issue 24: three cloner replicas, each allowed two copies at once, and six Tests of databases on

@@ -57,6 +57,21 @@ TEST(UpgradectlPrinters, ACopyIsNestedUnderItsDatabaseWithItsTagsAndExpiry) {
             "acme                                         -            -        no      [Upgrade in progress]\n");
 }
 
+TEST(UpgradectlPrinters, AServerRowSaysWhetherItAnswersAndItsLoadAgainstItsLimits) {
+  HostingServerStatus s;
+  s.set_name("pg-eu-1");
+  s.set_answering(true);
+  s.set_copies(1);
+  s.set_max_copies(2);
+  s.set_plans(3);
+  (*s.mutable_labels())["region"] = "eu";
+  (*s.mutable_labels())["class"] = "ssd";
+  EXPECT_EQ(FormatServerRow(s), "pg-eu-1              yes   1/2      3        class=ssd,region=eu\n");
+  s.set_answering(false);
+  s.set_error("connection refused");
+  EXPECT_EQ(FormatServerRow(s), "pg-eu-1              no    1/2      3        class=ssd,region=eu  (connection refused)\n");
+}
+
 TEST(UpgradectlPrinters, AWatchLineSaysTheStepAndWhatIsLeft) {
   Upgrade u;
   u.set_state(STATE_MIGRATING);
@@ -77,7 +92,7 @@ TEST(UpgradectlCommands, TheUsageNamesEveryCommandOnceWithItsOperands) {
     EXPECT_LE(c.min_operands, c.max_operands) << c.name;
     EXPECT_NE(c.run, nullptr) << c.name;
   }
-  EXPECT_EQ(names.size(), 13u);
+  EXPECT_EQ(names.size(), 14u);
 }
 
 TEST(UpgradectlCommands, AnUnknownCommandOrAWrongOperandCountIsUsageBeforeAnyCall) {

@@ -144,6 +144,17 @@ int CheckCommand(const Operands& o, const Settings& settings, const Clients& cli
   return last.state() == STATE_SUCCEEDED ? 0 : kUpgradeFailed;
 }
 
+int ServersCommand(const Operands&, const Settings& settings, const Clients& clients) {
+  ListServersResponse resp;
+  grpc::Status s =
+      UpgradeService::NewStub(clients.Request())->ListServers(Context(settings.timeout).get(), ListServersRequest(), &resp);
+  if (!s.ok()) return Report(s);
+  std::string out = ServerHeader();
+  for (const HostingServerStatus& server : resp.servers()) out += FormatServerRow(server);
+  Print(out);
+  return 0;
+}
+
 int OptionsCommand(const Operands& o, const Settings& settings, const Clients& clients) {
   GetUpgradeOptionsRequest req;
   req.set_database(o[0]);
@@ -270,6 +281,8 @@ const std::vector<Command>& Commands() {
       {"check", "DATABASE TARGET_VERSION",
        "dry run on a throwaway copy; prints every check (exit 4: findings)", 2, 2, CheckCommand},
       {"options", "DATABASE", "what the database can be upgraded to now", 1, 1, OptionsCommand},
+      {"servers", "", "the hosting servers: answering, copies and plans running against their limits (operators)", 0, 0,
+       ServersCommand},
       {"list", "", "databases with their hosting server, test copies nested under their main database (--server: one server's)", 0, 0, ListCommand},
       {"show", "UPGRADE_ID", "one upgrade", 1, 1, ShowCommand},
       {"watch", "UPGRADE_ID", "follow an upgrade until it ends (exit 0: succeeded, 4: failed)", 1, 1, WatchCommand},

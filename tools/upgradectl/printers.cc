@@ -1,5 +1,6 @@
 #include "tools/upgradectl/printers.h"
 
+#include <map>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -103,6 +104,25 @@ std::string FormatUpgrade(const Upgrade& u) {
     }
   }
   return out;
+}
+
+std::string ServerHeader() {
+  return absl::StrFormat("%-20s %-5s %-8s %-8s %s\n", "SERVER", "UP", "COPIES", "PLANS", "LABELS");
+}
+
+std::string FormatServerRow(const upgrade::v1::HostingServerStatus& s) {
+  auto load = [](int running, int limit) {
+    return limit > 0 ? absl::StrCat(running, "/", limit) : absl::StrCat(running);
+  };
+  std::vector<std::string> labels;
+  for (const auto& [k, v] : std::map<std::string, std::string>(s.labels().begin(), s.labels().end())) {
+    labels.push_back(absl::StrCat(k, "=", v));
+  }
+  std::string row = absl::StrFormat("%-20s %-5s %-8s %-8s %s", s.name(), s.answering() ? "yes" : "no",
+                                    load(s.copies(), s.max_copies()), load(s.plans(), s.max_plans()),
+                                    absl::StrJoin(labels, ","));
+  if (!s.answering() && !s.error().empty()) absl::StrAppend(&row, "  (", s.error(), ")");
+  return absl::StrCat(row, "\n");
 }
 
 std::string DatabaseHeader() {

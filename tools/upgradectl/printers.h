@@ -22,6 +22,10 @@ std::string PurposeWord(int purpose);
 std::string FormatUpgrade(const upgrade::v1::Upgrade& u);
 // The header of `list`, and one database under it; `nested` (a copy, a restore point) is indented
 // under its main database.
+// `upgradectl servers`: one hosting server per row, its health, load against its limits, labels.
+std::string ServerHeader();
+std::string FormatServerRow(const upgrade::v1::HostingServerStatus& server);
+
 std::string DatabaseHeader();
 std::string FormatDatabaseRow(const upgrade::v1::Database& db, bool nested);
 // One line of `watch`: when, the state, the step and what is left, the copy, the error.
