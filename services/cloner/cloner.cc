@@ -75,7 +75,10 @@ absl::Status Cloner::Handle(const ConsumedRecord& record) {
   if (absl::StatusOr<std::string> server = OrderServerName(fleet_.ServerNames(), order.server()); server.ok()) {
     UPSHIFT_RETURN_IF_ERROR(AwaitServer(
         *server, [&] { return fleet_.Ping(*server); }, options_.claims.stopping,
-        [&](const std::string& waiting_for) { announcer_.Waiting(order, waiting_for); }));
+        [&](const std::string& waiting_for) {
+          announcer_.Waiting(order, upgrade::v1::Event::descriptor()->FindFieldByNumber(event.kind_case())->name(),
+                             waiting_for);
+        }));
   }
   UPSHIFT_RETURN_IF_ERROR(action(order));
   return applied_.MarkApplied(event.event_id());

@@ -15,7 +15,7 @@ absl::Status TestCopies::OnAccepted(const upgrade::v1::Order& order) {
   // No other replica does this while this one does (a rebalance may hand the record to both).
   return RunUnderClaim(
       gate_, order.upgrade_id(), "copy", options_.claims, [&](const WorkClaim&) { return Copy(order); },
-      {false, [&](const std::string& waiting_for) { announcer_.Waiting(order, waiting_for); }});
+      {false, [&](const std::string& waiting_for) { announcer_.Waiting(order, "accepted", waiting_for); }});
 }
 
 absl::StatusOr<std::shared_ptr<HostingServer>> TestCopies::On(const upgrade::v1::Order& order) {

@@ -52,9 +52,10 @@ class Announcer {
   // Publishes the event `kind` about `order`, filled in by `fill`.
   absl::Status Emit(const upgrade::v1::Order& order, const std::string& kind,
                     const std::function<void(upgrade::v1::Event&)>& fill);
-  // Says, in a heartbeat, that `order`'s accepted work waits for its server's capacity.
-  void Waiting(const upgrade::v1::Order& order, const std::string& waiting_for) {
-    PublishWaiting(publisher_, order, "accepted", "cloner", waiting_for, clock_.Now());
+  // Says, in a heartbeat, that `order`'s work on a record of kind `working_on` waits (for its
+  // server's capacity, or for its server to answer).
+  void Waiting(const upgrade::v1::Order& order, const std::string& working_on, const std::string& waiting_for) {
+    PublishWaiting(publisher_, order, working_on, "cloner", waiting_for, clock_.Now());
   }
 
  private:

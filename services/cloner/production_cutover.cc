@@ -68,7 +68,7 @@ absl::Status ProductionCutover::OnProductionAccepted(const upgrade::v1::Order& o
   UPSHIFT_ASSIGN_OR_RETURN(std::optional<ProductionRecord> record, store_.FindProduction(order.upgrade_id()));
   return RunUnderClaim(
       gate_, order.upgrade_id(), "snapshot", options_.claims, [&](const WorkClaim&) { return TakeOffline(order); },
-      {record.has_value(), [&](const std::string& waiting_for) { announcer_.Waiting(order, waiting_for); }});
+      {record.has_value(), [&](const std::string& waiting_for) { announcer_.Waiting(order, "accepted", waiting_for); }});
 }
 
 absl::Status ProductionCutover::TakeOffline(const upgrade::v1::Order& order) {

@@ -1,5 +1,6 @@
 #include "services/notifier/emails.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "libs/common/time.h"
@@ -40,10 +41,24 @@ std::string ReportSummary(const upgrade::v1::IntegrityReport& report) {
 }
 
 std::string MessageId(const upgrade::v1::Event& event) {
-  return absl::StrCat(absl::StrReplaceAll(event.event_id(), {{"/", "."}}), "@upshift");
+  return absl::StrCat(absl::StrReplaceAll(EmailKey(event), {{"/", "."}}), "@upshift");
+}
+
+// A heartbeat of a Production upgrade whose database is offline (its restore point made: any record
+// past the acceptance) saying that its hosting server does not answer.
+bool OfflineServerAway(const upgrade::v1::Event& event) {
+  return event.kind_case() == upgrade::v1::Event::kHeartbeat &&
+         event.order().purpose() == upgrade::v1::PURPOSE_PRODUCTION &&
+         absl::EndsWith(event.heartbeat().waiting_for(), "does not answer") &&
+         event.heartbeat().working_on() != "accepted";
 }
 
 }  // namespace
+
+std::string EmailKey(const upgrade::v1::Event& event) {
+  if (OfflineServerAway(event)) return absl::StrCat(event.order().upgrade_id(), "/server_away");
+  return event.event_id();
+}
 
 std::optional<Email> ComposeEmail(const upgrade::v1::Event& event, const EmailOptions& options) {
   const upgrade::v1::Order& o = event.order();
@@ -137,6 +152,18 @@ std::optional<Email> ComposeEmail(const upgrade::v1::Event& event, const EmailOp
                                 "\n\nYour data is intact: we restored the database from the restore point taken "
                                 "before the upgrade, and it is back online at version ",
                                 o.from_version(), ".\n\nUpgrade id: ", o.upgrade_id(), "\n\n-- Upshift\n");
+      return email;
+    case upgrade::v1::Event::kHeartbeat:
+      if (!OfflineServerAway(event)) return std::nullopt;
+      email.subject = absl::StrCat("Upgrade delayed: ", o.database(), " stays offline while its server is away");
+      email.body = absl::StrCat(
+          "Hello,\n\nYour database \"", o.database(), "\" is offline for its production upgrade to ",
+          o.target_version(), ", and the server that hosts it stopped answering: the upgrade is paused.\n\n",
+          "Nothing is lost. As soon as the server is back, the upgrade goes on, or, if it cannot, your database "
+          "is restored\nfrom the verified restore point taken before the upgrade. Your database stays offline "
+          "until then,\nlonger than the ", Readable(FromProto(o.estimated_downtime())),
+          " we estimated.\n\nUpgrade id: ", o.upgrade_id(), "\n\nWe will email you again when it is back online."
+          "\n\n-- Upshift\n");
       return email;
     default:
       return std::nullopt;

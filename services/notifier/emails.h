@@ -16,8 +16,13 @@ struct EmailOptions {
 };
 
 // The email that tells the customer about `event`, or nullopt when the event is not one customers
-// are told about. Its message id is derived from the event id.
+// are told about. Its message id is derived from EmailKey(event).
 std::optional<Email> ComposeEmail(const upgrade::v1::Event& event, const EmailOptions& options);
+
+// What an email is sent once for: the event's id, except for a heartbeat saying that an offline
+// database's hosting server does not answer, which is told once per upgrade ("<id>/server_away"),
+// however many heartbeats say it.
+std::string EmailKey(const upgrade::v1::Event& event);
 
 }  // namespace upshift::notifier
 

@@ -67,7 +67,8 @@ absl::Status Notifier::Notify(const upgrade::v1::Event& event, const upgrade::v1
   std::optional<Email> email = ComposeEmail(event, options_.email);
   if (!email.has_value()) return absl::OkStatus();
   UPSHIFT_RETURN_IF_ERROR(ValidateEmail(email->to));
-  UPSHIFT_ASSIGN_OR_RETURN(bool sent, log_.WasSent(event.event_id()));
+  const std::string key = EmailKey(event);
+  UPSHIFT_ASSIGN_OR_RETURN(bool sent, log_.WasSent(key));
   if (sent) return absl::OkStatus();
   const bool ends = EndsTheUpgrade(event);
   if (ends) {
@@ -86,9 +87,9 @@ absl::Status Notifier::Notify(const upgrade::v1::Event& event, const upgrade::v1
   const absl::Time until = absl::Now() + options_.record_patience;
   absl::Status recorded;
   for (int attempt = 0;; ++attempt) {
-    recorded = log_.MarkSent(event.event_id(), id, email->to, email->subject, ends);
+    recorded = log_.MarkSent(key, id, email->to, email->subject, ends);
     if (recorded.ok() || !IsRetryable(recorded) || absl::Now() >= until) break;
-    LogWarning(absl::StrCat("cannot record the email of ", event.event_id(), " yet: ", recorded.ToString()));
+    LogWarning(absl::StrCat("cannot record the email of ", key, " yet: ", recorded.ToString()));
     absl::SleepFor(std::min(Backoff(attempt, absl::Milliseconds(100), absl::Seconds(2)), until - absl::Now()));
   }
   return recorded;

@@ -351,6 +351,53 @@ TEST(HostingServers, AServerThatDiesHoldsBackOnlyItsOwnUpgradesWhichResumeWhenIt
             "18.0");
 }
 
+// Issue 24: pg-2 crashes while a Production upgrade's in-place plan runs there: its customer is told
+// once that the database stays offline while its server is away; once pg-2 is back, the lease rules
+// decide (the plan goes on, or the cloner rolls it back from the restore point), and the database
+// ends online, at the new version or identical to before.
+TEST(HostingServers, AProductionWhoseServerDiesWhileOfflineTellsItsCustomerAndEndsOnline) {
+  PostgresServer& east = platform->hosting(1);
+  const std::string db = "eastoffline";
+  ASSERT_TRUE(east.GenerateSampleDatabase(db, 100).ok());
+  PassTest(db);
+  ASSERT_TRUE(east.Exec(db, "INSERT INTO ir_config_parameter (key, value) VALUES ('upshift.test.slow_upgrade', '3')").ok());
+  const std::string sums = "SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM res_partner t";
+  const std::string partners_before = east.QueryValue(db, sums).value_or("?");
+  Upgrade accepted;
+  ASSERT_TRUE(Request(Order(db, PURPOSE_PRODUCTION), &accepted).ok());
+  auto upgrade = [&] {
+    GetUpgradeRequest req;
+    req.set_upgrade_id(accepted.upgrade_id());
+    Upgrade u;  // empty until status has recorded it
+    if (!platform->status().GetUpgrade(Context().get(), req, &u).ok()) u.Clear();
+    return u;
+  };
+  ASSERT_TRUE(WaitFor([&] { return upgrade().current_step() == "17.0->18.0/02_rename_partner_phone"; }))
+      << platform->Logs();
+  east.StopImmediately();
+  const std::string owner = absl::StrCat("owner+", db, "@example.com");
+  ASSERT_TRUE(WaitFor([&] { return AnyMessageContains(owner, "Subject: Upgrade delayed: eastoffline stays offline"); }))
+      << platform->Logs();
+  ASSERT_TRUE(east.StartAgain().ok());
+  Upgrade done = WatchToEnd(accepted.upgrade_id());
+  ASSERT_TRUE(done.state() == STATE_SUCCEEDED || done.state() == STATE_ROLLED_BACK)
+      << State_Name(done.state()) << " " << done.error() << platform->Logs();
+  EXPECT_EQ(east.QueryValue("postgres", "SELECT datconnlimit FROM pg_database WHERE datname = 'eastoffline'")
+                .value_or("?"),
+            "-1");  // online again
+  const std::string version =
+      east.QueryValue(db, "SELECT latest_version FROM ir_module_module WHERE name = 'base'").value_or("?");
+  if (done.state() == STATE_SUCCEEDED) {
+    EXPECT_EQ(version, "18.0");
+  } else {
+    EXPECT_EQ(version, "16.0");
+    EXPECT_EQ(east.QueryValue(db, sums).value_or("!"), partners_before);
+  }
+  int delayed = 0;
+  for (const std::string& m : MessagesTo(owner)) delayed += absl::StrContains(m, "Subject: Upgrade delayed");
+  EXPECT_EQ(delayed, 1);
+}
+
 TEST(Production, AFailingStepRollsBackToTheVerifiedRestorePoint) {
   const std::string db = "prodfail";
   // A tenant's database: offline by its ACL, which the rollback must give back as it was.

@@ -120,6 +120,40 @@ TEST(Notifier, EmailsOncePerEventWhateverIsRedelivered) {
   EXPECT_EQ(mailer.sent[0].to, "owner@acme.example.com");
 }
 
+// Issue 24: a Production upgrade's database is offline and its hosting server stops answering: the
+// customer is told once, however many heartbeats say so; a wait before going offline, or for
+// capacity, tells nobody.
+TEST(Notifier, AnOfflineDatabaseWhoseServerIsAwayIsToldOnce) {
+  FakeMailer mailer;
+  FakeSentLog log;
+  Notifier n({}, mailer, log);
+  Order production = upshift::testing::SampleOrder();
+  production.set_purpose(PURPOSE_PRODUCTION);
+  production.mutable_estimated_downtime()->set_seconds(40);
+  Event accepted;
+  accepted.set_event_id(production.upgrade_id() + "/accepted");
+  *accepted.mutable_order() = production;
+  accepted.mutable_accepted();
+  ASSERT_TRUE(n.Handle(upshift::testing::RecordOf(accepted, "upgrade.orders")).ok());
+  auto beat = [&](int i, const std::string& working_on, const std::string& waiting_for) {
+    return WorkerSays(absl::StrCat("heartbeat-", i), [&](Event& e) {
+      e.mutable_heartbeat()->set_working_on(working_on);
+      e.mutable_heartbeat()->set_waiting_for(waiting_for);
+    }, production);
+  };
+  ASSERT_TRUE(n.Handle(beat(1, "accepted", "hosting server pg-2 does not answer")).ok());
+  ASSERT_TRUE(n.Handle(beat(2, "snapshot_succeeded", "hosting server pg-2 runs 4 plans, its limit")).ok());
+  ASSERT_EQ(mailer.sent.size(), 1u);  // the acceptance only
+  for (int i = 3; i < 6; ++i) {
+    ASSERT_TRUE(n.Handle(beat(i, "snapshot_succeeded", "hosting server pg-2 does not answer")).ok());
+  }
+  ASSERT_EQ(mailer.sent.size(), 2u);
+  EXPECT_EQ(mailer.sent[1].subject, "Upgrade delayed: acme stays offline while its server is away");
+  EXPECT_THAT(mailer.sent[1].body, ::testing::HasSubstr("Nothing is lost"));
+  EXPECT_THAT(mailer.sent[1].body, ::testing::HasSubstr("longer than the 40 s we estimated"));
+  EXPECT_EQ(mailer.sent[1].message_id, production.upgrade_id() + ".server_away@upshift");
+}
+
 TEST(Notifier, AnSmtpOutageIsRetriedAndNothingIsMarkedSent) {
   FakeMailer mailer;
   FakeSentLog log;
