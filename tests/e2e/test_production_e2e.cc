@@ -159,6 +159,15 @@ std::vector<std::string> MessagesTo(const std::string& address) {
   return out;
 }
 
+// The upgrade as status shows it now; empty until status has recorded it.
+Upgrade UpgradeNow(const std::string& upgrade_id) {
+  GetUpgradeRequest req;
+  req.set_upgrade_id(upgrade_id);
+  Upgrade u;
+  if (!platform->status().GetUpgrade(Context().get(), req, &u).ok()) u.Clear();
+  return u;
+}
+
 bool AnyMessageContains(const std::string& address, const std::string& text) {
   for (const std::string& m : MessagesTo(address)) {
     if (absl::StrContains(m, text)) return true;
@@ -319,13 +328,7 @@ TEST(HostingServers, AServerThatDiesHoldsBackOnlyItsOwnUpgradesWhichResumeWhenIt
       east.Exec(down_db, "INSERT INTO ir_config_parameter (key, value) VALUES ('upshift.test.slow_upgrade', '3')").ok());
   Upgrade accepted;
   ASSERT_TRUE(Request(Order(down_db, PURPOSE_TEST), &accepted).ok());
-  auto upgrade = [&] {
-    GetUpgradeRequest req;
-    req.set_upgrade_id(accepted.upgrade_id());
-    Upgrade u;  // empty until status has recorded it
-    if (!platform->status().GetUpgrade(Context().get(), req, &u).ok()) u.Clear();
-    return u;
-  };
+  auto upgrade = [&] { return UpgradeNow(accepted.upgrade_id()); };
   // The step before the slow one is applied: pg-2 crashes while the slow one runs.
   ASSERT_TRUE(WaitFor([&] { return upgrade().current_step() == "17.0->18.0/02_rename_partner_phone"; }))
       << platform->Logs();
@@ -365,13 +368,7 @@ TEST(HostingServers, AProductionWhoseServerDiesWhileOfflineTellsItsCustomerAndEn
   const std::string partners_before = east.QueryValue(db, sums).value_or("?");
   Upgrade accepted;
   ASSERT_TRUE(Request(Order(db, PURPOSE_PRODUCTION), &accepted).ok());
-  auto upgrade = [&] {
-    GetUpgradeRequest req;
-    req.set_upgrade_id(accepted.upgrade_id());
-    Upgrade u;  // empty until status has recorded it
-    if (!platform->status().GetUpgrade(Context().get(), req, &u).ok()) u.Clear();
-    return u;
-  };
+  auto upgrade = [&] { return UpgradeNow(accepted.upgrade_id()); };
   ASSERT_TRUE(WaitFor([&] { return upgrade().current_step() == "17.0->18.0/02_rename_partner_phone"; }))
       << platform->Logs();
   east.StopImmediately();
