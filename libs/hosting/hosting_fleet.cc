@@ -63,14 +63,12 @@ absl::Status ServerAbsent(const std::string& name) {
       absl::StrCat("hosting server \"", name, "\" is not in the inventory now; its work waits until it is back"));
 }
 
-absl::StatusOr<std::pair<std::string, std::shared_ptr<HostingServer>>> ServerOfOrder(HostingFleet& fleet,
-                                                                                      const std::string& named) {
+absl::StatusOr<std::shared_ptr<HostingServer>> ServerOfOrder(HostingFleet& fleet, const std::string& named) {
   absl::StatusOr<std::string> name = OrderServerName(fleet.ServerNames(), named);
   if (!name.ok()) return name.status();
   absl::StatusOr<std::shared_ptr<HostingServer>> server = fleet.Server(*name);
   if (server.status().code() == absl::StatusCode::kNotFound) return ServerAbsent(*name);
-  if (!server.ok()) return server.status();
-  return std::make_pair(*name, *std::move(server));
+  return server;
 }
 
 absl::Status AwaitServer(const std::string& name, const std::function<absl::Status()>& ping, const StopToken* stop,

@@ -50,8 +50,7 @@ absl::StatusOr<PlacedDatabase> Locate(HostingFleet& fleet, const std::string& da
 // The server an order names (Order.server). An order admitted before orders named their server
 // names none: it is the fleet's only server, or FAILED_PRECONDITION when the fleet has several.
 // UNAVAILABLE (the work waits) while the inventory does not hold the server it names.
-absl::StatusOr<std::pair<std::string, std::shared_ptr<HostingServer>>> ServerOfOrder(HostingFleet& fleet,
-                                                                                      const std::string& named);
+absl::StatusOr<std::shared_ptr<HostingServer>> ServerOfOrder(HostingFleet& fleet, const std::string& named);
 
 // The parts of ServerOfOrder, for a worker that keeps its own object per server (the migrator's
 // targets): the name of the server an order names, given the inventory's `names`; and the error

@@ -74,12 +74,18 @@ class PerServer {
     return names;
   }
 
-  // NOT_FOUND (ServerNotFound) for a name the inventory does not hold now.
+  // NOT_FOUND (ServerNotFound) for a name the inventory does not hold now. The objects of servers
+  // the inventory dropped are let go at the first call after it changed (callers holding one finish
+  // with it).
   absl::StatusOr<std::shared_ptr<T>> Get(const std::string& name) {
     std::shared_ptr<const Inventory> inventory = live_.Current();
+    absl::MutexLock lock(&mu_);
+    if (inventory != seen_) {
+      for (auto it = made_.begin(); it != made_.end();) it = inventory->Find(it->first) ? std::next(it) : made_.erase(it);
+      seen_ = inventory;
+    }
     const ServerSpec* spec = inventory->Find(name);
     if (spec == nullptr) return ServerNotFound(name);
-    absl::MutexLock lock(&mu_);
     Made& made = made_[name];
     if (made.object == nullptr || made.conninfo != spec->conninfo) made = {spec->conninfo, make_(*spec)};
     return made.object;
@@ -94,6 +100,7 @@ class PerServer {
   const std::function<std::unique_ptr<T>(const ServerSpec&)> make_;
   absl::Mutex mu_;
   std::map<std::string, Made> made_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const Inventory> seen_ ABSL_GUARDED_BY(mu_);  // the inventory made_ was last pruned by
 };
 
 }  // namespace upshift

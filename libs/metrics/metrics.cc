@@ -4,55 +4,25 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <cmath>
+#include <algorithm>
 #include <fstream>
 
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
 #include "absl/strings/numbers.h"
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 
 namespace upshift::metrics {
 namespace {
 
-const char* TypeName(Type type) {
-  switch (type) {
-    case Type::kCounter:
-      return "counter";
-    case Type::kGauge:
-      return "gauge";
-    case Type::kHistogram:
-      return "histogram";
-  }
-  return "untyped";
-}
-
-std::string FormatValue(double v) {
-  if (std::isnan(v)) return "NaN";
-  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-  if (v == std::floor(v) && std::fabs(v) < 1e15) return absl::StrCat(static_cast<int64_t>(v));
-  return absl::StrFormat("%.17g", v);
-}
-
-// A label value in the text format: backslash, double quote and newline escaped.
-std::string EscapeLabel(absl::string_view value) {
-  std::string out;
-  for (char c : value) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '"') {
-      out += "\\\"";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-// HELP text: backslash and newline escaped.
+// prometheus-cpp 1.0 writes HELP text as given: backslash and newline are escaped here, as the
+// text format asks.
 std::string EscapeHelp(absl::string_view help) {
   std::string out;
   for (char c : help) {
@@ -67,16 +37,6 @@ std::string EscapeHelp(absl::string_view help) {
   return out;
 }
 
-// `{a="1",b="2"}` with `extra` (le="...") last; empty when there is no label at all.
-std::string LabelSet(const std::vector<std::string>& names, const Labels& values, absl::string_view extra = "") {
-  std::string out;
-  for (size_t i = 0; i < names.size(); ++i) {
-    absl::StrAppend(&out, out.empty() ? "" : ",", names[i], "=\"", EscapeLabel(values[i]), "\"");
-  }
-  if (!extra.empty()) absl::StrAppend(&out, out.empty() ? "" : ",", extra);
-  return out.empty() ? "" : absl::StrCat("{", out, "}");
-}
-
 Family& LabelErrors() {
   static Family& family = Default().Counter("upshift_metrics_label_errors_total",
                                             "Samples dropped because their label values did not match their family");
@@ -85,103 +45,115 @@ Family& LabelErrors() {
 
 }  // namespace
 
-Family::Family(std::string name, std::string help, Type type, std::vector<std::string> label_names,
-               std::vector<double> buckets)
-    : name_(std::move(name)),
-      help_(std::move(help)),
-      type_(type),
-      label_names_(std::move(label_names)),
-      bounds_(std::move(buckets)) {}
+Family::Family(prometheus::Registry& registry, const std::string& name, const std::string& help, Type type,
+               std::vector<std::string> label_names, std::vector<double> buckets)
+    : name_(name), type_(type), label_names_(std::move(label_names)), bounds_(std::move(buckets)) {
+  const std::string escaped = EscapeHelp(help);
+  switch (type_) {
+    case Type::kCounter:
+      counters_ = &prometheus::BuildCounter().Name(name).Help(escaped).Register(registry);
+      break;
+    case Type::kGauge:
+      gauges_ = &prometheus::BuildGauge().Name(name).Help(escaped).Register(registry);
+      break;
+    case Type::kHistogram:
+      histograms_ = &prometheus::BuildHistogram().Name(name).Help(escaped).Register(registry);
+      break;
+  }
+  // A family without labels is shown at zero before its first sample, so that rate() sees it start.
+  if (label_names_.empty()) {
+    absl::MutexLock lock(&mu_);
+    Find({});
+  }
+}
 
-Family::Sample* Family::Find(const Labels& labels) {
+Family::~Family() = default;
+
+Family::Child* Family::Find(const Labels& labels) {
   if (labels.size() != label_names_.size()) return nullptr;
-  auto [it, inserted] = samples_.try_emplace(labels);
-  if (inserted && type_ == Type::kHistogram) it->second.buckets.assign(bounds_.size(), 0);
+  auto [it, inserted] = children_.try_emplace(labels);
+  if (inserted) {
+    std::map<std::string, std::string> named;
+    for (size_t i = 0; i < labels.size(); ++i) named.emplace(label_names_[i], labels[i]);
+    if (counters_ != nullptr) it->second.counter = &counters_->Add(named);
+    if (gauges_ != nullptr) it->second.gauge = &gauges_->Add(named);
+    if (histograms_ != nullptr) it->second.histogram = &histograms_->Add(named, bounds_);
+  }
   return &it->second;
 }
 
 void Family::Increment(const Labels& labels, double by) {
-  if (type_ == Type::kCounter && by < 0) return;
-  Sample* sample = nullptr;
+  bool counted = false;
   {
     absl::MutexLock lock(&mu_);
-    sample = type_ == Type::kHistogram ? nullptr : Find(labels);
-    if (sample != nullptr) sample->value += by;
+    Child* child = type_ == Type::kHistogram ? nullptr : Find(labels);
+    if (child != nullptr) {
+      counted = true;
+      if (child->counter != nullptr) {
+        child->counter->Increment(by);  // ignores a negative `by`
+      } else if (by >= 0) {
+        child->gauge->Increment(by);
+      } else {
+        child->gauge->Decrement(-by);
+      }
+    }
   }
-  if (sample == nullptr && this != &LabelErrors()) LabelErrors().Increment();
+  if (!counted && this != &LabelErrors()) LabelErrors().Increment();
 }
 
 void Family::Set(const Labels& labels, double value) {
-  Sample* sample = nullptr;
+  bool set = false;
   {
     absl::MutexLock lock(&mu_);
-    sample = type_ == Type::kHistogram ? nullptr : Find(labels);
-    if (sample != nullptr) sample->value = value;
+    Child* child = type_ == Type::kHistogram ? nullptr : Find(labels);
+    if (child != nullptr) {
+      set = true;
+      if (child->gauge != nullptr) {
+        child->gauge->Set(value);
+      } else if (value > child->counter->Value()) {
+        child->counter->Increment(value - child->counter->Value());  // a counter is never set back
+      }
+    }
   }
-  if (sample == nullptr) LabelErrors().Increment();
+  if (!set) LabelErrors().Increment();
 }
 
 void Family::Observe(const Labels& labels, double value) {
-  Sample* sample = nullptr;
+  bool observed = false;
   {
     absl::MutexLock lock(&mu_);
-    sample = type_ == Type::kHistogram ? Find(labels) : nullptr;
-    if (sample != nullptr) {
-      for (size_t i = 0; i < bounds_.size(); ++i) {
-        if (value <= bounds_[i]) {
-          ++sample->buckets[i];
-          break;
-        }
-      }
-      sample->value += value;
-      ++sample->count;
+    Child* child = type_ == Type::kHistogram ? Find(labels) : nullptr;
+    if (child != nullptr) {
+      observed = true;
+      child->histogram->Observe(value);
     }
   }
-  if (sample == nullptr) LabelErrors().Increment();
+  if (!observed) LabelErrors().Increment();
+}
+
+void Family::Remove(const Child& child) {
+  if (child.counter != nullptr) counters_->Remove(child.counter);
+  if (child.gauge != nullptr) gauges_->Remove(child.gauge);
+  if (child.histogram != nullptr) histograms_->Remove(child.histogram);
 }
 
 void Family::Clear() {
   absl::MutexLock lock(&mu_);
-  samples_.clear();
+  for (const auto& [labels, child] : children_) Remove(child);
+  children_.clear();
+  if (label_names_.empty()) Find({});
 }
 
-void Family::Write(std::string& out) const {
-  absl::MutexLock lock(&mu_);
-  absl::StrAppend(&out, "# HELP ", name_, " ", EscapeHelp(help_), "\n# TYPE ", name_, " ", TypeName(type_), "\n");
-  // A family without labels is shown at zero before its first sample, so that rate() sees it start.
-  if (samples_.empty() && label_names_.empty()) {
-    if (type_ == Type::kHistogram) {
-      for (double bound : bounds_) absl::StrAppend(&out, name_, "_bucket{le=\"", FormatValue(bound), "\"} 0\n");
-      absl::StrAppend(&out, name_, "_bucket{le=\"+Inf\"} 0\n", name_, "_sum 0\n", name_, "_count 0\n");
-    } else {
-      absl::StrAppend(&out, name_, " 0\n");
-    }
-    return;
-  }
-  for (const auto& [labels, sample] : samples_) {
-    if (type_ != Type::kHistogram) {
-      absl::StrAppend(&out, name_, LabelSet(label_names_, labels), " ", FormatValue(sample.value), "\n");
-      continue;
-    }
-    uint64_t cumulative = 0;
-    for (size_t i = 0; i < bounds_.size(); ++i) {
-      cumulative += sample.buckets[i];
-      absl::StrAppend(&out, name_, "_bucket",
-                      LabelSet(label_names_, labels, absl::StrCat("le=\"", FormatValue(bounds_[i]), "\"")), " ",
-                      cumulative, "\n");
-    }
-    absl::StrAppend(&out, name_, "_bucket", LabelSet(label_names_, labels, "le=\"+Inf\""), " ", sample.count, "\n",
-                    name_, "_sum", LabelSet(label_names_, labels), " ", FormatValue(sample.value), "\n", name_,
-                    "_count", LabelSet(label_names_, labels), " ", sample.count, "\n");
-  }
-}
+Registry::Registry() : registry_(std::make_unique<prometheus::Registry>()) {}
+
+Registry::~Registry() = default;
 
 Family& Registry::Add(const std::string& name, const std::string& help, Type type,
                       std::vector<std::string> label_names, std::vector<double> buckets) {
   absl::MutexLock lock(&mu_);
   std::unique_ptr<Family>& family = families_[name];
   if (family == nullptr) {
-    family = std::make_unique<Family>(name, help, type, std::move(label_names), std::move(buckets));
+    family = std::make_unique<Family>(*registry_, name, help, type, std::move(label_names), std::move(buckets));
   }
   return *family;
 }
@@ -215,14 +187,10 @@ std::string Registry::Expose() {
     absl::MutexLock lock(&scrape_mu_);
     for (const auto& [id, collect] : collectors_) collect();
   }
-  std::vector<const Family*> families;
-  {
-    absl::MutexLock lock(&mu_);
-    for (const auto& [name, family] : families_) families.push_back(family.get());
-  }
-  std::string out;
-  for (const Family* family : families) family->Write(out);
-  return out;
+  std::vector<prometheus::MetricFamily> families = registry_->Collect();
+  std::sort(families.begin(), families.end(),
+            [](const prometheus::MetricFamily& a, const prometheus::MetricFamily& b) { return a.name < b.name; });
+  return prometheus::TextSerializer().Serialize(families);
 }
 
 Registry& Default() {

@@ -4,6 +4,10 @@
 // Metrics in the Prometheus text exposition format (version 0.0.4), served by MetricsServer.
 // Names follow Prometheus' conventions: an `upshift_` prefix (process_* aside), base units
 // (seconds, bytes), `_total` on counters.
+//
+// The families, their samples and the text format are prometheus-cpp's (Debian's
+// prometheus-cpp-dev, its core library). This file is our thin front to it: label values by
+// position, a count of mismatched labels instead of an exception, and collectors run at each scrape.
 
 #include <functional>
 #include <map>
@@ -15,6 +19,15 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
+namespace prometheus {
+class Counter;
+class Gauge;
+class Histogram;
+class Registry;
+template <typename T>
+class Family;
+}  // namespace prometheus
+
 namespace upshift::metrics {
 
 // The values of a family's labels, in the order of its label names.
@@ -22,13 +35,16 @@ using Labels = std::vector<std::string>;
 
 enum class Type { kCounter, kGauge, kHistogram };
 
-// One metric family: its name, help, type and label names, and a value (or a histogram) per set of
+// One metric family: its name, type and label names, and a value (or a histogram) per set of
 // label values. Thread-safe. A wrong number of label values is a programming error: the sample is
 // dropped (and counted in upshift_metrics_label_errors_total).
 class Family {
  public:
-  Family(std::string name, std::string help, Type type, std::vector<std::string> label_names,
-         std::vector<double> buckets);
+  Family(prometheus::Registry& registry, const std::string& name, const std::string& help, Type type,
+         std::vector<std::string> label_names, std::vector<double> buckets);
+  ~Family();
+  Family(const Family&) = delete;
+  Family& operator=(const Family&) = delete;
 
   // Counters and gauges. A counter only grows: a negative `by` is ignored.
   void Increment(const Labels& labels = {}, double by = 1);
@@ -42,26 +58,36 @@ class Family {
 
   const std::string& name() const { return name_; }
   Type type() const { return type_; }
-  void Write(std::string& out) const;
 
  private:
-  struct Sample {
-    double value = 0;                // counter, gauge; a histogram's sum
-    std::vector<uint64_t> buckets;   // per upper bound, not cumulative
-    uint64_t count = 0;              // histogram
+  // The library's metric for one set of label values, made at its first use.
+  struct Child {
+    prometheus::Counter* counter = nullptr;
+    prometheus::Gauge* gauge = nullptr;
+    prometheus::Histogram* histogram = nullptr;
   };
-  Sample* Find(const Labels& labels) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);  // nullptr on a label count mismatch
+  Child* Find(const Labels& labels) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);  // nullptr on a label count mismatch
+  void Remove(const Child& child) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  const std::string name_, help_;
+  const std::string name_;
   const Type type_;
   const std::vector<std::string> label_names_;
   const std::vector<double> bounds_;
+  prometheus::Family<prometheus::Counter>* counters_ = nullptr;
+  prometheus::Family<prometheus::Gauge>* gauges_ = nullptr;
+  prometheus::Family<prometheus::Histogram>* histograms_ = nullptr;
+  // Held while a child is used, so that Clear never removes one mid-call.
   mutable absl::Mutex mu_;
-  std::map<Labels, Sample> samples_ ABSL_GUARDED_BY(mu_);
+  std::map<Labels, Child> children_ ABSL_GUARDED_BY(mu_);
 };
 
 class Registry {
  public:
+  Registry();
+  ~Registry();
+  Registry(const Registry&) = delete;
+  Registry& operator=(const Registry&) = delete;
+
   // The family of that name, made at the first call. Later calls return the same family; their
   // help, label names and buckets must match (they are not checked again).
   Family& Counter(const std::string& name, const std::string& help, std::vector<std::string> label_names = {});
@@ -80,6 +106,7 @@ class Registry {
  private:
   Family& Add(const std::string& name, const std::string& help, Type type, std::vector<std::string> label_names,
               std::vector<double> buckets);
+  const std::unique_ptr<prometheus::Registry> registry_;
   absl::Mutex mu_;
   std::map<std::string, std::unique_ptr<Family>> families_ ABSL_GUARDED_BY(mu_);
   absl::Mutex scrape_mu_;  // held while the collectors run, so that one is never removed mid-call

@@ -19,8 +19,7 @@ absl::Status TestCopies::OnAccepted(const upgrade::v1::Order& order) {
 }
 
 absl::StatusOr<std::shared_ptr<HostingServer>> TestCopies::On(const upgrade::v1::Order& order) {
-  UPSHIFT_ASSIGN_OR_RETURN(auto server, ServerOfOrder(fleet_, order.server()));
-  return std::move(server.second);
+  return ServerOfOrder(fleet_, order.server());
 }
 
 absl::Status TestCopies::Copy(const upgrade::v1::Order& order) {

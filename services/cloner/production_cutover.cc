@@ -12,8 +12,7 @@
 namespace upshift::cloner {
 
 absl::StatusOr<std::shared_ptr<HostingServer>> ProductionCutover::On(const upgrade::v1::Order& order) {
-  UPSHIFT_ASSIGN_OR_RETURN(auto server, ServerOfOrder(fleet_, order.server()));
-  return std::move(server.second);
+  return ServerOfOrder(fleet_, order.server());
 }
 
 absl::StatusOr<upgrade::v1::SnapshotSucceeded> ProductionCutover::MakeRestorePoint(const upgrade::v1::Order& order) {
@@ -199,9 +198,9 @@ absl::StatusOr<int> ProductionCutover::DropExpiredRestorePoints() {
   int dropped = 0;
   for (const auto& [upgrade_id, kept] : expired) {
     absl::Status status = [&, &upgrade_id = upgrade_id, &kept = kept]() -> absl::Status {
-      UPSHIFT_ASSIGN_OR_RETURN(auto server, ServerOfOrder(fleet_, kept.server));
+      UPSHIFT_ASSIGN_OR_RETURN(std::shared_ptr<HostingServer> server, ServerOfOrder(fleet_, kept.server));
       UPSHIFT_RETURN_IF_ERROR(
-          owned_.Drop(*server.second, upgrade_id, kept.name, "restore point retention expired").status());
+          owned_.Drop(*server, upgrade_id, kept.name, "restore point retention expired").status());
       return ledger_.SaveRestorePointDropped(upgrade_id);
     }();
     if (!status.ok()) {

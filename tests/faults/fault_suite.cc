@@ -109,15 +109,19 @@ class SuiteEnvironment : public ::testing::Environment {
     MakeTestCatalog(catalog_dir_);
     AddTestCommandStep(catalog_dir_);
     catalog_dir = &catalog_dir_;
-    absl::StatusOr<std::unique_ptr<Platform>> p =
-        Platform::Start({catalog_dir_,
-                         {{"cloner", {"--sweep_interval=250ms", "--heartbeat_interval=250ms"}},
-                          {"status", {absl::StrCat("--stall_timeout=", absl::FormatDuration(kStallTimeout))}},
-                          // A short max.poll.interval.ms, so that a step of seconds outlasts it.
-                          {"migrator",
-                           {"--heartbeat_interval=250ms",
-                            absl::StrCat("--kafka_properties=", LocalKafkaPropertiesFlag(), ",max.poll.interval.ms=",
-                                         absl::ToInt64Milliseconds(kMaxPollInterval))}}}});
+    Platform::Options options{catalog_dir_,
+                              {{"cloner", {"--sweep_interval=250ms", "--heartbeat_interval=250ms"}},
+                               {"status", {absl::StrCat("--stall_timeout=", absl::FormatDuration(kStallTimeout))}},
+                               // A short max.poll.interval.ms, so that a step of seconds outlasts it.
+                               {"migrator",
+                                {"--heartbeat_interval=250ms",
+                                 absl::StrCat("--kafka_properties=", LocalKafkaPropertiesFlag(),
+                                              ",max.poll.interval.ms=", absl::ToInt64Milliseconds(kMaxPollInterval))}}}};
+    // Two hosting servers (pg-1 also holds the platform database), with limits no scenario reaches:
+    // a stream's databases are on pg-1 unless it says otherwise.
+    options.hosting_servers = 2;
+    options.hosting_limit = 32;
+    absl::StatusOr<std::unique_ptr<Platform>> p = Platform::Start(options);
     ASSERT_TRUE(p.ok()) << p.status();
     platform_ = *std::move(p);
     platform = platform_.get();
@@ -127,7 +131,8 @@ class SuiteEnvironment : public ::testing::Environment {
     ASSERT_TRUE(t.ok()) << t.status();
     tap_ = *std::move(t);
     tap = tap_.get();
-    ASSERT_TRUE(platform->postgres().GenerateSampleDatabase(kTemplate, 20).ok());
+    ASSERT_TRUE(platform->hosting(0).GenerateSampleDatabase(kTemplate, 20).ok());
+    ASSERT_TRUE(platform->hosting(1).GenerateSampleDatabase(kTemplate, 20).ok());
     for (const std::string& service : kServices) {
       absl::StatusOr<std::unique_ptr<KafkaProducer>> made = SignedProducer(*platform, service);
       ASSERT_TRUE(made.ok()) << made.status();
@@ -220,17 +225,21 @@ class Stream {
     Release();
   }
 
-  Stream(const std::string& name, int orders) : name_(name) {
+  // `orders` databases on hosting server `server` (platform->hosting(server)).
+  Stream(const std::string& name, int orders, int server = 0) : name_(name), server_(server) {
     for (int i = 0; i < orders; ++i) {
       std::string db = absl::StrCat("f_", name, "_", i);
-      EXPECT_TRUE(platform->postgres().Exec("postgres", absl::StrCat("CREATE DATABASE ", db, " TEMPLATE ", kTemplate)).ok());
+      EXPECT_TRUE(Server().Exec("postgres", absl::StrCat("CREATE DATABASE ", db, " TEMPLATE ", kTemplate)).ok());
       databases_.push_back(db);
     }
   }
 
+  // The hosting server that holds the stream's databases.
+  PostgresServer& Server() const { return platform->hosting(server_); }
+
   // Makes the plan of database `i` take `seconds` longer (a slow step), so that a fault can hit it mid-plan.
   void MakeSlow(int i, int seconds = 3) {
-    EXPECT_TRUE(platform->postgres()
+    EXPECT_TRUE(Server()
                     .Exec(databases_[i], absl::StrCat("INSERT INTO ir_config_parameter (key, value) VALUES "
                                                       "('upshift.test.slow_upgrade', '", seconds, "')"))
                     .ok());
@@ -238,7 +247,7 @@ class Stream {
 
   // Makes the command step of database `i`'s plan last `seconds`.
   void MakeSlowCommand(int i, int seconds) {
-    EXPECT_TRUE(platform->postgres()
+    EXPECT_TRUE(Server()
                     .Exec(databases_[i], absl::StrCat("INSERT INTO ir_config_parameter (key, value) VALUES "
                                                       "('upshift.test.slow_command', '", seconds, "')"))
                     .ok());
@@ -247,7 +256,7 @@ class Stream {
   // Holds a session on database `i` with its partner table locked, so that copying it waits (the
   // cloner falls back to pg_dump, which waits for the lock) until Release.
   void Lock(int i) {
-    lock_conn_ = std::make_unique<pqxx::connection>(platform->postgres().conninfo(databases_[i]));
+    lock_conn_ = std::make_unique<pqxx::connection>(Server().conninfo(databases_[i]));
     lock_tx_ = std::make_unique<pqxx::work>(*lock_conn_);
     lock_tx_->exec("LOCK TABLE res_partner IN ACCESS EXCLUSIVE MODE");
   }
@@ -340,6 +349,7 @@ class Stream {
 
  private:
   std::string name_;
+  int server_ = 0;
   std::vector<std::string> databases_;
   Purpose purpose_ = PURPOSE_TEST;
   std::vector<std::string> tests_;  // the Tests that allowed Production upgrades
@@ -431,7 +441,7 @@ void Settle(Stream& stream, const std::string& faults, absl::Time fault_ended, i
   for (const auto& [db, id] : accepted) {
     absl::StatusOr<Upgrade> u = GetUpgrade(id);
     if (!u.ok() || u->state() != STATE_SUCCEEDED) continue;
-    absl::StatusOr<std::string> copies = platform->postgres().QueryValue(
+    absl::StatusOr<std::string> copies = stream.Server().QueryValue(
         "postgres", absl::StrCat("SELECT count(*) FROM pg_database WHERE datname LIKE '", db,
                                  production ? "\\_rp\\_%'" : "\\_test\\_%'"));
     ASSERT_TRUE(copies.ok()) << copies.status();
@@ -441,12 +451,12 @@ void Settle(Stream& stream, const std::string& faults, absl::Time fault_ended, i
       continue;
     }
     if (production) {
-      EXPECT_EQ(*platform->postgres().QueryValue(db, "SELECT latest_version FROM ir_module_module WHERE name = 'base'"),
+      EXPECT_EQ(*stream.Server().QueryValue(db, "SELECT latest_version FROM ir_module_module WHERE name = 'base'"),
                 "18.0")
           << db;
     }
     // Steps: each step of the plan recorded once in the upgraded database's history.
-    absl::StatusOr<std::string> steps = platform->postgres().QueryValue(
+    absl::StatusOr<std::string> steps = stream.Server().QueryValue(
         production ? db : TestDatabaseName(db, id),
         "SELECT count(*) - count(DISTINCT (hop, step)) FROM upshift.migration_history");
     if (!steps.ok() || *steps != "0") {
@@ -525,12 +535,17 @@ void Settle(Stream& stream, const std::string& faults, absl::Time fault_ended, i
       }
     }
   }
-  // No database left offline.
-  EXPECT_EQ(*platform->postgres().QueryValue("postgres",
-                                            "SELECT count(*) FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba WHERE NOT d.datistemplate AND NOT "
-                                            "(d.datconnlimit <> 0 AND (r.rolsuper OR has_database_privilege(d.datdba, d.oid, 'CONNECT'))) "
-                                            "AND d.datname NOT LIKE '%\\_rp\\_%'"),
-            "0");
+  // No database left offline, on either server.
+  for (int server : {0, 1}) {
+    EXPECT_EQ(platform->hosting(server)
+                  .QueryValue("postgres",
+                              "SELECT count(*) FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba WHERE NOT d.datistemplate AND NOT "
+                              "(d.datconnlimit <> 0 AND (r.rolsuper OR has_database_privilege(d.datdba, d.oid, 'CONNECT'))) "
+                              "AND d.datname NOT LIKE '%\\_rp\\_%'")
+                  .value_or("unreadable"),
+              "0")
+        << platform->hosting_name(server);
+  }
   row.duplicated = duplicated;
   std::vector<std::string> parts;
   for (const auto& [state, n] : states) parts.push_back(absl::StrCat(n, " ", state));
@@ -701,14 +716,75 @@ TEST(Faults, PostgresCrashesAndRestarts) {
   Stream stream("postgres_crash", 5);
   stream.Start(absl::Milliseconds(300));
   WaitFor([&] { return stream.AcceptedCount() >= 2 && AnyIn(stream, STATE_MIGRATING); }, absl::Seconds(20));
-  // `pg_ctl stop -m immediate`: sessions cut mid-transaction, crash recovery at the restart.
+  // `pg_ctl stop -m immediate` of every PostgreSQL server (the platform database's and both hosting
+  // servers): sessions cut mid-transaction, crash recovery at the restart.
   Outage(
-      stream, "PostgreSQL", absl::Seconds(5), [] { platform->postgres().StopImmediately(); },
+      stream, "PostgreSQL", absl::Seconds(5),
       [] {
-        absl::Status started = platform->postgres().StartAgain();
-        ASSERT_TRUE(started.ok()) << started;
+        platform->hosting(0).StopImmediately();
+        platform->hosting(1).StopImmediately();
+      },
+      [] {
+        for (int server : {0, 1}) {
+          absl::Status started = platform->hosting(server).StartAgain();
+          ASSERT_TRUE(started.ok()) << started;
+        }
       },
       [] {});
+}
+
+// Whether upgrade.status ever showed the upgrade waiting for something that `waiting_for` is part of.
+bool EverShownWaiting(const std::string& upgrade_id, const std::string& waiting_for) {
+  for (const ConsumedRecord& r : tap->Records()) {
+    StatusChanged change;
+    if (r.topic == topics::kStatus && change.ParseFromString(r.payload) &&
+        change.upgrade().upgrade_id() == upgrade_id && absl::StrContains(change.upgrade().waiting_for(), waiting_for)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// One of the two hosting servers crashes (`pg_ctl stop -m immediate`) while Test upgrades run on
+// both, one of its own mid-plan. The other server's upgrades are ordered and finish while it is
+// down; its own are shown waiting for it (not failed, not stalled), and once it is back they resume
+// where they were: every upgrade succeeds, with one copy and each step once.
+TEST(Faults, AHostingServerCrashesMidWork) {
+  Stream there("pg2_crash", 4, 1);
+  Stream here("pg2_crash_other", 4, 0);
+  there.MakeSlow(0, 4);
+  there.Start(absl::Milliseconds(300));
+  ASSERT_TRUE(WaitFor([&] { return InSlowStep(there, there.databases()[0]); }, absl::Seconds(60))) << platform->Logs();
+  absl::SleepFor(absl::Seconds(1));  // well into the slow step
+  platform->hosting(1).StopImmediately();
+  const absl::Time down = absl::Now();
+  // The other server's upgrades: ordered and finished while pg-2 is down.
+  here.Start(absl::Milliseconds(300));
+  here.Join();
+  EXPECT_EQ(here.AcceptedCount(), here.databases().size());
+  EXPECT_TRUE(AllFinal(here, absl::Minutes(2))) << platform->Logs();
+  for (const auto& [db, id] : here.Accepted()) {
+    absl::StatusOr<Upgrade> u = GetUpgrade(id);
+    EXPECT_TRUE(u.ok() && u->state() == STATE_SUCCEEDED) << db << " did not succeed while pg-2 was down";
+  }
+  // The upgrade pg-2 was in the middle of is shown waiting for its server.
+  const std::string stuck = there.Accepted()[there.databases()[0]];
+  EXPECT_TRUE(WaitFor([&] { return EverShownWaiting(stuck, "hosting server pg-2 does not answer"); }, absl::Seconds(30)))
+      << platform->Logs();
+  absl::StatusOr<Upgrade> waiting = GetUpgrade(stuck);
+  ASSERT_TRUE(waiting.ok()) << waiting.status();
+  EXPECT_FALSE(IsFinal(waiting->state())) << State_Name(waiting->state()) << ": " << waiting->error();
+  EXPECT_FALSE(waiting->stalled());
+  // Down for 5 s at least: the waiting worker asks its server again and again meanwhile.
+  while (absl::Now() < down + absl::Seconds(5)) absl::SleepFor(absl::Milliseconds(100));
+  const absl::Duration outage = absl::Now() - down;
+  absl::Status started = platform->hosting(1).StartAgain();
+  ASSERT_TRUE(started.ok()) << started;
+  const absl::Time back = absl::Now();
+  const std::string fault =
+      absl::StrCat("pg-2 (one of two hosting servers) down for ", absl::FormatDuration(absl::Trunc(outage, absl::Seconds(1))));
+  Settle(there, fault, back);
+  Settle(here, absl::StrCat(fault, "; these on pg-1"), down);
 }
 
 TEST(Faults, InjectedProduceAndCommitErrors) {
@@ -1133,6 +1209,11 @@ TEST(Faults, SameDatabaseInOrder) {
     }
     return out;
   };
+  // status may show the check final before the suite's own consumer of upgrade.events has read
+  // its last event: wait for both ends of both plans there.
+  EXPECT_TRUE(WaitFor([&] {
+    return span(stream.Accepted()[db]).second != absl::InfinitePast() && span(check).second != absl::InfinitePast();
+  }, absl::Seconds(30)));
   auto [test_start, test_end] = span(stream.Accepted()[db]);
   auto [check_start, check_end] = span(check);
   ASSERT_LT(test_start, test_end);

@@ -325,6 +325,16 @@ function checkManifests(file, objects, errors) {
         if (!cm || !(ref.key in (cm.data ?? {}))) errors.push(w(`: ${e.name} reads ${ref.name}/${ref.key}, which the manifests lack`));
       }
     }
+    // The hosting inventory: a key of a mounted ConfigMap, its connection strings on mounted volumes.
+    const inventory = given.get("hosting_inventory");
+    if (inventory && inventory !== "(from the environment)") {
+      const mount = (c.volumeMounts ?? []).find((m) => inventory.startsWith(`${m.mountPath}/`));
+      const volume = mount && (pod.volumes ?? []).find((v) => v.name === mount.name);
+      const cm = volume?.configMap && objects.find((o) => o.kind === "ConfigMap" && o.metadata.name === volume.configMap.name);
+      const text = cm?.data?.[inventory.slice(mount.mountPath.length + 1)];
+      if (text === undefined) errors.push(w(`: --hosting_inventory=${inventory} is no key of a mounted ConfigMap`));
+      else checkInventory(text, (c.volumeMounts ?? []).map((m) => m.mountPath), w(""), errors);
+    }
     // Ports: every listener the flags open is a declared port, and the probes use them.
     const ports = new Map((c.ports ?? []).map((p) => [p.name, p.containerPort]));
     for (const flag of ["listen", "gate_listen", "health_listen", "metrics_listen"]) {
@@ -462,13 +472,33 @@ function checkManifests(file, objects, errors) {
   }
 }
 
+// A hosting inventory (protos/upgrade/v1/inventory.proto, text format) as a deployment carries it:
+// servers named once each, every connection string's file on a volume the container mounts. (The
+// binaries' own parser checks the rest when they read it: tests/unit/inventory_test.cc.)
+function checkInventory(text, mountTargets, where, errors) {
+  const names = [...text.matchAll(/^\s*name:\s*"([^"]*)"/gm)].map((m) => m[1]);
+  if (!names.length) errors.push(`${where}: the hosting inventory names no server`);
+  if (new Set(names).size !== names.length) errors.push(`${where}: the hosting inventory names a server twice: ${names}`);
+  for (const [, file] of text.matchAll(/conninfo_file:\s*"([^"]*)"/g)) {
+    if (!mountTargets.some((t) => file.startsWith(`${t}/`))) errors.push(`${where}: conninfo_file ${file} is on no mounted volume`);
+  }
+}
+
 function checkCompose(compose, errors) {
   const where = (name) => `compose.yaml: ${name}`;
   for (const name of SERVICES) {
     const s = compose.services?.[name];
     if (!s) { errors.push(where(`no service ${name}`)); continue; }
     if (s.command?.[0] !== name) errors.push(where(`${name} runs ${s.command?.[0]}`));
-    checkServiceConfig(name, s.command.slice(1), Object.keys(s.environment ?? {}), where(name), errors);
+    const given = checkServiceConfig(name, s.command.slice(1), Object.keys(s.environment ?? {}), where(name), errors);
+    const inventory = given.get("hosting_inventory");
+    if (inventory && inventory !== "(from the environment)") {
+      const volumes = (s.volumes ?? []).map((v) => String(v).split(":"));
+      const source = volumes.find(([, target]) => target === inventory)?.[0];
+      const file = source && path.resolve(path.dirname(composeFile), source);
+      if (!file || !fs.existsSync(file)) errors.push(where(`${name}: --hosting_inventory=${inventory} is mounted from no file of deploy/compose`));
+      else checkInventory(fs.readFileSync(file, "utf8"), volumes.map(([, target]) => target), where(name), errors);
+    }
     if (s.user !== "10001:10001" || s.read_only !== true) errors.push(where(`${name} must run as 10001 on a read-only root`));
   }
   const topics = [...String(compose.services?.topics?.command?.[0]).matchAll(/upgrade\.\w+/g)].map((m) => m[0]).sort();
@@ -504,6 +534,10 @@ if (selfTest) {
     "an unknown flag": [(o) => { deployment(o, "upshift-migrator").spec.template.spec.containers[0].args.push("--max_in_fligth=4"); }, /--max_in_fligth is not a flag of migrator/],
     "a variable of another binary": [(o) => { deployment(o, "upshift-cloner").spec.template.spec.containers[0].env.push({ name: "UPSHIFT_CATALOG", value: "/x" }); }, /UPSHIFT_CATALOG names no flag of cloner/],
     "a missing required flag": [(o) => { const c = deployment(o, "upshift-request").spec.template.spec.containers[0]; c.args = c.args.filter((a) => !a.startsWith("--hosting_inventory")); }, /request requires --hosting_inventory/],
+    "an inventory whose connection string no volume holds": [(o) => {
+      const cm = o.find((x) => x.kind === "ConfigMap" && x.metadata.name === "upshift-hosting-inventory");
+      cm.data["servers.textproto"] = cm.data["servers.textproto"].replace("/etc/upshift/hosting/", "/etc/secrets/");
+    }, /conninfo_file \/etc\/secrets\/pg-1 is on no mounted volume/],
     "a missing TLS file": [(o) => { const c = deployment(o, "upshift-notifier").spec.template.spec.containers[0]; c.args = c.args.filter((a) => !a.startsWith("--tls_key")); }, /notifier requires --tls_key/],
     "more replicas than partitions": [(o) => { o.find((x) => x.kind === "ScaledObject" && x.metadata.name === "upshift-migrator").spec.maxReplicaCount = 13; }, /maxReplicaCount 13 > 12 partitions/],
     "a grace period shorter than the shutdown": [(o) => { deployment(o, "upshift-status").spec.template.spec.terminationGracePeriodSeconds = 20; }, /terminationGracePeriodSeconds 20/],

@@ -103,32 +103,32 @@ TEST(Metrics, EveryServiceServesMetricsThatPromtoolAccepts) {
 
 TEST(Metrics, TheTestUpgradeIsCountedWhereItHappened) {
   std::string request = Scrape("request");
-  EXPECT_GE(Sample(request, "upshift_grpc_server_handled_total{grpc_service=\"upgrade.v1.UpgradeService\","
-                            "grpc_method=\"RequestUpgrade\",grpc_code=\"OK\"}"),
+  EXPECT_GE(Sample(request, "upshift_grpc_server_handled_total{grpc_code=\"OK\",grpc_method=\"RequestUpgrade\","
+                            "grpc_service=\"upgrade.v1.UpgradeService\"}"),
             1)
       << request;
-  EXPECT_GE(Sample(request, "upshift_grpc_server_handling_seconds_count{grpc_service=\"upgrade.v1.UpgradeService\","
-                            "grpc_method=\"RequestUpgrade\"}"),
+  EXPECT_GE(Sample(request, "upshift_grpc_server_handling_seconds_count{grpc_method=\"RequestUpgrade\","
+                            "grpc_service=\"upgrade.v1.UpgradeService\"}"),
             1);
   EXPECT_EQ(Sample(request, "upshift_outbox_rows{outbox=\"request\"}"), 0) << request;
   EXPECT_GE(Sample(request, "upshift_pg_pool_connections{pool=\"platform\",state=\"open\"}"), 1) << request;
 
   std::string cloner = Scrape("cloner");
-  EXPECT_GE(Sample(cloner, "upshift_records_consumed_total{group=\"upshift-cloner\",topic=\"upgrade.orders\","
-                           "outcome=\"done\"}"),
+  EXPECT_GE(Sample(cloner, "upshift_records_consumed_total{group=\"upshift-cloner\",outcome=\"done\","
+                           "topic=\"upgrade.orders\"}"),
             1)
       << cloner;
   std::string migrator = Scrape("migrator");
-  EXPECT_GE(Sample(migrator, "upshift_records_consumed_total{group=\"upshift-migrator\",topic=\"upgrade.events\","
-                             "outcome=\"done\"}"),
+  EXPECT_GE(Sample(migrator, "upshift_records_consumed_total{group=\"upshift-migrator\",outcome=\"done\","
+                             "topic=\"upgrade.events\"}"),
             1)
       << migrator;
 
   std::string status = Scrape("status");
   EXPECT_EQ(Sample(status, "upshift_upgrades_finished_total{purpose=\"test\",state=\"succeeded\"}"), 1) << status;
   EXPECT_EQ(Sample(status, "upshift_upgrade_duration_seconds_count{purpose=\"test\",state=\"succeeded\"}"), 1);
-  EXPECT_EQ(Sample(status, "upshift_stage_duration_seconds_count{stage=\"copy\",purpose=\"test\"}"), 1) << status;
-  EXPECT_EQ(Sample(status, "upshift_stage_duration_seconds_count{stage=\"plan\",purpose=\"test\"}"), 1) << status;
+  EXPECT_EQ(Sample(status, "upshift_stage_duration_seconds_count{purpose=\"test\",stage=\"copy\"}"), 1) << status;
+  EXPECT_EQ(Sample(status, "upshift_stage_duration_seconds_count{purpose=\"test\",stage=\"plan\"}"), 1) << status;
   EXPECT_EQ(Sample(status, "upshift_backlog_upgrades{group=\"upshift-cloner\",kind=\"waiting\"}"), 0) << status;
   EXPECT_EQ(Sample(status, "upshift_databases_offline"), 0) << status;
   EXPECT_EQ(Sample(status, "upshift_outbox_rows{outbox=\"status\"}"), 0) << status;

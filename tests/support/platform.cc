@@ -110,7 +110,8 @@ absl::StatusOr<std::unique_ptr<Platform>> Platform::Start(Options options) {
       const std::string secret = absl::StrCat(p->log_dir_, "/", p->hosting_name(i), ".conninfo");
       std::ofstream(secret) << p->hosting(i).conninfo() << "\n";
       absl::StrAppend(&inventory, "server {\n  name: \"", p->hosting_name(i), "\"\n  conninfo_file: \"", secret,
-                      "\"\n  max_copies: ", i == 1 ? 2 : 4, "\n  max_plans: 4\n  labels { key: \"region\" value: \"test-", i + 1,
+                      "\"\n  max_copies: ", options.hosting_limit > 0 ? options.hosting_limit : i == 1 ? 2 : 4,
+                      "\n  max_plans: ", options.hosting_limit > 0 ? options.hosting_limit : 4, "\n  labels { key: \"region\" value: \"test-", i + 1,
                       "\" }\n}\n");
     }
     std::ofstream(p->inventory_path()) << inventory;

@@ -31,6 +31,8 @@ class Platform {
     // database) and "pg-2" ... (hosting(1) ...), each connection string in a file of its own;
     // pg-2 may run 2 copies at once, the others 4; each 4 plans.
     int hosting_servers = 1;
+    // With more than one hosting server and this above 0: every server's max_copies and max_plans.
+    int hosting_limit = 0;
   };
 
   static absl::StatusOr<std::unique_ptr<Platform>> Start(Options options);

@@ -66,14 +66,13 @@ TEST_F(HostingFleetTest, ASilentServerHoldsBackOnlyNamesNoOtherServerHolds) {
 TEST_F(HostingFleetTest, AnOrderActsOnTheServerItNamesAndAnOldOneOnTheOnlyServer) {
   auto named = ServerOfOrder(fleet_, "east");
   ASSERT_TRUE(named.ok()) << named.status();
-  EXPECT_EQ(named->first, "east");
-  EXPECT_EQ(named->second.get(), &east_);
+  EXPECT_EQ(named->get(), &east_);
   // Orders admitted before they named a server: the only server, or refused among several.
   EXPECT_EQ(ServerOfOrder(fleet_, "").status().code(), absl::StatusCode::kFailedPrecondition);
   FixedFleet one{{{"default", &west_}}};
   auto only = ServerOfOrder(one, "");
   ASSERT_TRUE(only.ok()) << only.status();
-  EXPECT_EQ(only->first, "default");
+  EXPECT_EQ(only->get(), &west_);
   // A server the inventory does not hold now: the work waits for it.
   absl::Status gone = ServerOfOrder(fleet_, "north").status();
   EXPECT_EQ(gone.code(), absl::StatusCode::kUnavailable);

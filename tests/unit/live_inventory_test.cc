@@ -89,6 +89,16 @@ TEST_F(LiveInventoryTest, ObjectsPerServerAreMadeOnceAndMadeAgainWhenTheConnecti
   EXPECT_EQ(**per_server.Get("west"), "host=pg-west-2 user=upshift");
   EXPECT_EQ(**west, "host=pg-west user=upshift");  // the caller's own stays usable
   EXPECT_EQ(made, 2);
+  // A server dropped from the inventory is let go; back again, it is made anew.
+  std::weak_ptr<std::string> dropped = *per_server.Get("west");
+  Write("servers.textproto", Server("east", 2));
+  live->Reload();
+  EXPECT_EQ(per_server.Get("west").status(), ServerNotFound("west"));
+  EXPECT_TRUE(dropped.expired());
+  Write("servers.textproto", Server("west", 2));
+  live->Reload();
+  ASSERT_TRUE(per_server.Get("west").ok());
+  EXPECT_EQ(made, 3);
 }
 
 TEST(LiveInventory, AFileThatCannotBeUsedAtStartIsRefusedSayingWhere) {

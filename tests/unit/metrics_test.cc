@@ -12,6 +12,7 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
+using ::testing::StartsWith;
 
 TEST(Metrics, CounterWithLabelsIsWrittenInTheTextFormat) {
   Registry registry;
@@ -19,11 +20,13 @@ TEST(Metrics, CounterWithLabelsIsWrittenInTheTextFormat) {
   calls.Increment({"Get", "OK"});
   calls.Increment({"Get", "OK"}, 2);
   calls.Increment({"Put", "NOT_FOUND"});
-  EXPECT_EQ(registry.Expose(),
-            "# HELP upshift_calls_total Calls, by method\n"
-            "# TYPE upshift_calls_total counter\n"
-            "upshift_calls_total{method=\"Get\",code=\"OK\"} 3\n"
-            "upshift_calls_total{method=\"Put\",code=\"NOT_FOUND\"} 1\n");
+  const std::string text = registry.Expose();
+  EXPECT_THAT(text, StartsWith("# HELP upshift_calls_total Calls, by method\n"
+                               "# TYPE upshift_calls_total counter\n"));
+  // Labels are written in name order (prometheus-cpp's), samples in any order.
+  EXPECT_THAT(text, HasSubstr("\nupshift_calls_total{code=\"OK\",method=\"Get\"} 3\n"));
+  EXPECT_THAT(text, HasSubstr("\nupshift_calls_total{code=\"NOT_FOUND\",method=\"Put\"} 1\n"));
+  EXPECT_EQ(std::vector<std::string>(absl::StrSplit(text, '\n')).size(), 5u) << text;
 }
 
 TEST(Metrics, CounterNeverGoesDown) {
@@ -38,11 +41,15 @@ TEST(Metrics, FamilyWithoutLabelsStartsAtZero) {
   Registry registry;
   registry.Counter("upshift_started_total", "Started");
   registry.Histogram("upshift_wait_seconds", "Wait", {}, {1, 2});
-  EXPECT_EQ(registry.Expose(),
-            "# HELP upshift_started_total Started\n# TYPE upshift_started_total counter\nupshift_started_total 0\n"
-            "# HELP upshift_wait_seconds Wait\n# TYPE upshift_wait_seconds histogram\n"
-            "upshift_wait_seconds_bucket{le=\"1\"} 0\nupshift_wait_seconds_bucket{le=\"2\"} 0\n"
-            "upshift_wait_seconds_bucket{le=\"+Inf\"} 0\nupshift_wait_seconds_sum 0\nupshift_wait_seconds_count 0\n");
+  const std::string text = registry.Expose();
+  EXPECT_THAT(text, StartsWith("# HELP upshift_started_total Started\n# TYPE upshift_started_total counter\n"
+                               "upshift_started_total 0\n"
+                               "# HELP upshift_wait_seconds Wait\n# TYPE upshift_wait_seconds histogram\n"));
+  for (const char* line : {"upshift_wait_seconds_bucket{le=\"1\"} 0\n", "upshift_wait_seconds_bucket{le=\"2\"} 0\n",
+                           "upshift_wait_seconds_bucket{le=\"+Inf\"} 0\n", "upshift_wait_seconds_sum 0\n",
+                           "upshift_wait_seconds_count 0\n"}) {
+    EXPECT_THAT(text, HasSubstr(line));
+  }
 }
 
 TEST(Metrics, HistogramBucketsAreCumulative) {
@@ -52,13 +59,37 @@ TEST(Metrics, HistogramBucketsAreCumulative) {
   h.Observe({"test"}, 1);  // on a bound: counted in it
   h.Observe({"test"}, 50);
   h.Observe({"test"}, 1000);
-  EXPECT_THAT(registry.Expose(),
-              HasSubstr("upshift_copy_duration_seconds_bucket{purpose=\"test\",le=\"1\"} 2\n"
-                        "upshift_copy_duration_seconds_bucket{purpose=\"test\",le=\"10\"} 2\n"
-                        "upshift_copy_duration_seconds_bucket{purpose=\"test\",le=\"100\"} 3\n"
-                        "upshift_copy_duration_seconds_bucket{purpose=\"test\",le=\"+Inf\"} 4\n"
-                        "upshift_copy_duration_seconds_sum{purpose=\"test\"} 1051.5\n"
-                        "upshift_copy_duration_seconds_count{purpose=\"test\"} 4\n"));
+  const std::string text = registry.Expose();
+  EXPECT_THAT(text, HasSubstr("upshift_copy_duration_seconds_bucket{purpose=\"test\",le=\"1\"} 2\n"
+                              "upshift_copy_duration_seconds_bucket{purpose=\"test\",le=\"10\"} 2\n"
+                              "upshift_copy_duration_seconds_bucket{purpose=\"test\",le=\"100\"} 3\n"
+                              "upshift_copy_duration_seconds_bucket{purpose=\"test\",le=\"+Inf\"} 4\n"));
+  EXPECT_THAT(text, HasSubstr("upshift_copy_duration_seconds_sum{purpose=\"test\"} 1051.5\n"));
+  EXPECT_THAT(text, HasSubstr("upshift_copy_duration_seconds_count{purpose=\"test\"} 4\n"));
+}
+
+TEST(Metrics, GaugesGoBothWaysAndACounterIsNeverSetBack) {
+  Registry registry;
+  Family& g = registry.Gauge("upshift_level", "Level");
+  g.Increment({}, 5);
+  g.Increment({}, -2);
+  EXPECT_THAT(registry.Expose(), HasSubstr("\nupshift_level 3\n"));
+  Family& c = registry.Counter("upshift_cpu_total", "CPU");
+  c.Set({}, 7.5);
+  c.Set({}, 2);
+  EXPECT_THAT(registry.Expose(), HasSubstr("\nupshift_cpu_total 7.5\n"));
+}
+
+TEST(Metrics, ClearForgetsEverySample) {
+  Registry registry;
+  Family& g = registry.Gauge("upshift_per_server", "Per server", {"server"});
+  g.Set({"pg-1"}, 1);
+  g.Set({"pg-2"}, 2);
+  g.Clear();
+  g.Set({"pg-2"}, 4);
+  const std::string text = registry.Expose();
+  EXPECT_THAT(text, Not(HasSubstr("pg-1"))) << text;
+  EXPECT_THAT(text, HasSubstr("upshift_per_server{server=\"pg-2\"} 4\n"));
 }
 
 TEST(Metrics, LabelValuesAndHelpAreEscaped) {

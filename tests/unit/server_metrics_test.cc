@@ -67,9 +67,9 @@ TEST(ServerBoard, ListsEachServerWithItsHealthLimitsAndWorkForOperatorsOnly) {
   const std::string text = Scraped();
   EXPECT_THAT(text, HasSubstr("upshift_hosting_server_up{server=\"pg-west\"} 1\n"));
   EXPECT_THAT(text, HasSubstr("upshift_hosting_server_up{server=\"pg-east\"} 0\n"));
-  EXPECT_THAT(text, HasSubstr("upshift_hosting_server_work{server=\"pg-west\",pool=\"copies\"} 2\n"));
-  EXPECT_THAT(text, HasSubstr("upshift_hosting_server_work{server=\"pg-east\",pool=\"plans\"} 0\n"));
-  EXPECT_THAT(text, HasSubstr("upshift_hosting_server_limit{server=\"pg-east\",pool=\"copies\"} 3\n"));
+  EXPECT_THAT(text, HasSubstr("upshift_hosting_server_work{pool=\"copies\",server=\"pg-west\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("upshift_hosting_server_work{pool=\"plans\",server=\"pg-east\"} 0\n"));
+  EXPECT_THAT(text, HasSubstr("upshift_hosting_server_limit{pool=\"copies\",server=\"pg-east\"} 3\n"));
   claims.down = absl::UnavailableError("platform database away");
   EXPECT_EQ(board.List(op).status().code(), absl::StatusCode::kUnavailable);
 }
