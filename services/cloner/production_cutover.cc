@@ -119,6 +119,7 @@ absl::Status ProductionCutover::TakeOffline(const upgrade::v1::Order& order) {
     });
   }
   snapshot->set_previous_connection_limit(previous);
+  ToProto(record->offline_at, snapshot->mutable_offline_at());
   UPSHIFT_RETURN_IF_ERROR(store_.SaveSnapshot(order.upgrade_id(), *snapshot));
   // After the restore point exists, so that it never holds the lease that lets the migrator in.
   UPSHIFT_RETURN_IF_ERROR(hosting->PutLease(db, order.upgrade_id()));

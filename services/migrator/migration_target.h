@@ -28,6 +28,9 @@ struct StepRun {
   absl::Duration timeout = absl::Hours(1);
   // Runs as the platform's superuser; otherwise as the database's owner with the pinned search_path.
   bool superuser = false;
+  // Production: the offline window's bound. A step still running then is ended (its session
+  // terminated, its command killed): the customer's code in it cannot hold the database past it.
+  absl::Time deadline = absl::InfiniteFuture();
 };
 
 // What the migrator does inside a database, through three narrow ports. Every database keeps its own

@@ -53,7 +53,9 @@ absl::Status Migrator::Handle(const ConsumedRecord& record) {
         }));
   }
   if (copy) return MigrateCopy(order, ApplicationRows(event.clone_succeeded().copy_rows()));
-  return MigrateInPlace(order, ApplicationRows(event.snapshot_succeeded().rows()));
+  const upgrade::v1::SnapshotSucceeded& snapshot = event.snapshot_succeeded();
+  return MigrateInPlace(order, ApplicationRows(snapshot.rows()),
+                        snapshot.has_offline_at() ? FromProto(snapshot.offline_at()) : absl::InfinitePast());
 }
 
 absl::Status Migrator::RunPlan(const PlanRun& run, upgrade::v1::IntegrityReport* report) {
@@ -61,6 +63,14 @@ absl::Status Migrator::RunPlan(const PlanRun& run, upgrade::v1::IntegrityReport*
   const std::string& database = run.database;
   const upgrade::v1::Order& order = run.order;
   const std::string& fence = run.fence;
+  // The offline window's bound: checked before each part of the plan, enforced inside a step by the
+  // target; a failure once it passed is the bound's.
+  auto bounded = [&](const absl::Status& status) -> absl::Status {
+    if (clock_.Now() < run.deadline) return status;
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the upgrade reached its downtime bound (max_offline ", absl::FormatDuration(FromProto(order.max_offline())),
+        ") before its plan and checks ended, so it was stopped and the database restored as it was before"));
+  };
   UPSHIFT_ASSIGN_OR_RETURN(std::vector<Hop> plan, catalog_.Plan(order.from_version(), order.target_version()));
   UPSHIFT_ASSIGN_OR_RETURN(std::unique_ptr<IntegrityAudit> audit,
                            IntegrityAudit::Begin(catalog_, target, database, run.before));
@@ -77,6 +87,7 @@ absl::Status Migrator::RunPlan(const PlanRun& run, upgrade::v1::IntegrityReport*
       continue;
     }
     std::string label = absl::StrCat(hop.from, "->", hop.to);
+    UPSHIFT_RETURN_IF_ERROR(bounded(absl::OkStatus()));
     // Every pre-check of the hop runs, so that one run reports every problem to fix.
     UPSHIFT_ASSIGN_OR_RETURN(std::vector<std::string> findings,
                              checks.Run(database, hop.pre_checks, absl::StrCat("pre-check of hop ", label), report));
@@ -95,17 +106,23 @@ absl::Status Migrator::RunPlan(const PlanRun& run, upgrade::v1::IntegrityReport*
     if (hop.single_transaction) {
       std::vector<StepRun> runs;
       for (const Step& step : hop.steps) {
-        runs.push_back({database, label, step.name, step.checksum, step.sql, fence, "", {}, step.timeout, step.superuser});
+        runs.push_back({database, label, step.name, step.checksum, step.sql, fence, "", {}, step.timeout, step.superuser,
+                        run.deadline});
       }
-      UPSHIFT_ASSIGN_OR_RETURN(int ran, target.ApplyStepsTogether(runs));
+      absl::StatusOr<int> together = target.ApplyStepsTogether(runs);
+      UPSHIFT_RETURN_IF_ERROR(bounded(together.status()));
+      const int ran = *together;
       LogInfo(absl::StrCat(database, ": ", label, ": ", ran, " steps applied in one transaction"));
     }
     for (const Step& step : hop.steps) {
       if (!hop.single_transaction) {
         UPSHIFT_RETURN_IF_ERROR(run.claim.Held());
-        UPSHIFT_ASSIGN_OR_RETURN(bool ran, target.ApplyStep({database, label, step.name, step.checksum, step.sql,
-                                                              fence, step.command, step.args, step.timeout,
-                                                              step.superuser}));
+        UPSHIFT_RETURN_IF_ERROR(bounded(absl::OkStatus()));
+        absl::StatusOr<bool> applied = target.ApplyStep({database, label, step.name, step.checksum, step.sql, fence,
+                                                          step.command, step.args, step.timeout, step.superuser,
+                                                          run.deadline});
+        UPSHIFT_RETURN_IF_ERROR(bounded(applied.status()));
+        const bool ran = *applied;
         LogInfo(absl::StrCat(database, ": ", label, "/", step.name, ran ? " applied" : " already applied"));
       }
       upgrade::v1::Event progress =
@@ -123,7 +140,8 @@ absl::Status Migrator::RunPlan(const PlanRun& run, upgrade::v1::IntegrityReport*
   // The neutralization waits for what the audit reads: it changes tables declared unchanged.
   upgrade::v1::IntegrityReport post_report;
   absl::StatusOr<std::vector<std::string>> post_findings;
-  UPSHIFT_RETURN_IF_ERROR(audit->End(report, &post_report, &post_findings));
+  UPSHIFT_RETURN_IF_ERROR(bounded(absl::OkStatus()));
+  UPSHIFT_RETURN_IF_ERROR(bounded(audit->End(report, &post_report, &post_findings)));
   if (run.neutralize && !catalog_.neutralize_sql().empty()) {
     std::string sql = catalog_.neutralize_sql();
     UPSHIFT_RETURN_IF_ERROR(
@@ -147,6 +165,14 @@ absl::Status Migrator::RunPlan(const PlanRun& run, upgrade::v1::IntegrityReport*
                                             " instead of ", order.target_version()));
   }
   return absl::OkStatus();
+}
+
+absl::Status Migrator::UnlessServerAway(const upgrade::v1::Order& order, absl::Status ran) {
+  if (ran.ok() || IsRetryable(ran) || !ping_) return ran;
+  absl::Status answer = ping_(order.server());
+  if (answer.code() != absl::StatusCode::kUnavailable) return ran;
+  return absl::UnavailableError(absl::StrCat("the hosting server does not answer (", answer.message(),
+                                             "), so this is tried again once it does: ", ran.message()));
 }
 
 void Migrator::AddHistory(MigrationTarget& target, const std::string& database, const upgrade::v1::Order& order,
@@ -175,9 +201,13 @@ absl::Status Migrator::MigrateCopy(const upgrade::v1::Order& order, const std::o
        }});
 }
 
-absl::Status Migrator::MigrateInPlace(const upgrade::v1::Order& order, const std::optional<RowCounts>& before) {
+absl::Status Migrator::MigrateInPlace(const upgrade::v1::Order& order, const std::optional<RowCounts>& before,
+                                      absl::Time offline_at) {
+  const absl::Time deadline = offline_at != absl::InfinitePast() && order.has_max_offline()
+                                  ? offline_at + FromProto(order.max_offline())
+                                  : absl::InfiniteFuture();
   return RunUnderClaim(gate_, order.upgrade_id(), "plan", claims_,
-                       [&](const WorkClaim& claim) { return MigrateInPlace(order, before, claim); });
+                       [&](const WorkClaim& claim) { return MigrateInPlace(order, before, deadline, claim); });
 }
 
 absl::Status Migrator::MigrateCopy(const upgrade::v1::Order& order, const std::optional<RowCounts>& before,
@@ -205,7 +235,8 @@ absl::Status Migrator::MigrateCopy(const upgrade::v1::Order& order, const std::o
   upgrade::v1::IntegrityReport report;
   // A check migrates its copy like a Test (later hops' pre-checks need the earlier hops applied) but
   // does not neutralize it: the copy is dropped, never handed over.
-  absl::Status ran = RunPlan({target, order.test_database(), order, claim, /*neutralize=*/!check, /*fence=*/"", before}, &report);
+  absl::Status ran = UnlessServerAway(
+      order, RunPlan({target, order.test_database(), order, claim, /*neutralize=*/!check, /*fence=*/"", before}, &report));
   if (!IsRetryable(ran)) AddHistory(target, order.test_database(), order, &report);
   // Before any event hands the copy on (to its owner, or to the cloner that drops it).
   target.EndSession(order.test_database());
@@ -232,7 +263,7 @@ absl::Status Migrator::MigrateCopy(const upgrade::v1::Order& order, const std::o
 }
 
 absl::Status Migrator::MigrateInPlace(const upgrade::v1::Order& order, const std::optional<RowCounts>& before,
-                                      const WorkClaim& claim) {
+                                      absl::Time deadline, const WorkClaim& claim) {
   UPSHIFT_ASSIGN_OR_RETURN(std::shared_ptr<MigrationTarget> held, target_for_(order.server()));
   MigrationTarget& target = *held;
   const std::string& db = order.database();
@@ -261,7 +292,9 @@ absl::Status Migrator::MigrateInPlace(const upgrade::v1::Order& order, const std
   {
     // The lease tells the cloner this upgrade is alive, even through one long step.
     LeaseHeartbeat lease(target, db, order.upgrade_id(), heartbeat_interval_);
-    ran = RunPlan({target, db, order, claim, /*neutralize=*/false, /*fence=*/order.upgrade_id(), before}, &report);
+    ran = UnlessServerAway(
+        order, RunPlan({target, db, order, claim, /*neutralize=*/false, /*fence=*/order.upgrade_id(), before, deadline},
+                       &report));
   }
   if (!IsRetryable(ran)) AddHistory(target, db, order, &report);
   // Before any event lets the cloner bring the database online or restore it.

@@ -70,15 +70,17 @@ class Migrator {
 
   // Production: upgrades the offline database itself (no neutralization). Refuses to touch a
   // database that accepts connections (its upgrade ended or it never went offline).
-  // `before`: the row counts the verified snapshot measured.
-  absl::Status MigrateInPlace(const upgrade::v1::Order& order, const std::optional<RowCounts>& before = std::nullopt);
+  // `before`: the row counts the verified snapshot measured. `offline_at`: when the database went
+  // offline; with the order's max_offline it bounds the window (InfinitePast, or no max_offline: no bound).
+  absl::Status MigrateInPlace(const upgrade::v1::Order& order, const std::optional<RowCounts>& before = std::nullopt,
+                              absl::Time offline_at = absl::InfinitePast());
 
  private:
   // MigrateCopy and MigrateInPlace, under this replica's claim on the plan.
   absl::Status MigrateCopy(const upgrade::v1::Order& order, const std::optional<RowCounts>& before,
                            const WorkClaim& claim);
   absl::Status MigrateInPlace(const upgrade::v1::Order& order, const std::optional<RowCounts>& before,
-                              const WorkClaim& claim);
+                              absl::Time deadline, const WorkClaim& claim);
 
   // One run of the plan.
   struct PlanRun {
@@ -89,6 +91,9 @@ class Migrator {
     bool neutralize;         // a Test's copy: neutralized, and its assertions checked, after the plan
     std::string fence;       // Production: the upgrade id whose lease the database must hold
     const std::optional<RowCounts>& before;  // the row counts measured when the copy was made
+    // Production: the offline window's bound (went offline + Order.max_offline). Reached before the
+    // plan and its checks end, the plan stops: FAILED_PRECONDITION saying so, and the cloner restores.
+    absl::Time deadline = absl::InfiniteFuture();
   };
   // Applies the plan, each step only while the claim holds (else UNAVAILABLE: another replica took
   // the plan over); a non-retryable error is the upgrade's failure, and `report` then holds what
@@ -96,6 +101,11 @@ class Migrator {
   // compared by checksum (a difference fails the plan), NOT VALID constraints validated, checks. A
   // hop's pre-checks all run before it fails.
   absl::Status RunPlan(const PlanRun& run, upgrade::v1::IntegrityReport* report);
+
+  // A plan's failure met while the order's server does not answer (a step's command that could not
+  // connect, say) is the server's, not the plan's: UNAVAILABLE, so that the plan is tried again once
+  // the server is back. Any other result as it is.
+  absl::Status UnlessServerAway(const upgrade::v1::Order& order, absl::Status ran);
 
   // Sets `report`'s steps from `database`'s migration history (a failure to read it is logged).
   void AddHistory(MigrationTarget& target, const std::string& database, const upgrade::v1::Order& order, upgrade::v1::IntegrityReport* report);

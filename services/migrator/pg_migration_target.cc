@@ -1,14 +1,18 @@
 #include "services/migrator/pg_migration_target.h"
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <thread>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "libs/common/logging.h"
 #include "libs/common/status_macros.h"
 #include "libs/common/subprocess.h"
 #include "libs/hosting/tenant_logins.h"
@@ -73,6 +77,40 @@ absl::Status PrepareHistory(pqxx::connection& conn, const std::string& database,
   setup.commit();
   return absl::OkStatus();
 }
+
+// Ends the session `pid` (its transaction rolls back) if `deadline` passes before this is
+// destroyed: a step's SQL, and the customer's code it fires, run no longer than the offline
+// window's bound. Terminated, not cancelled: PL/pgSQL can catch a cancellation, not this.
+class EndAtDeadline {
+ public:
+  EndAtDeadline(pg::Pool& admin, int pid, absl::Time deadline) {
+    if (deadline == absl::InfiniteFuture()) return;
+    thread_ = std::thread([this, &admin, pid, deadline] {
+      absl::MutexLock lock(&mu_);
+      if (mu_.AwaitWithDeadline(absl::Condition(&done_), deadline)) return;
+      LogWarning(absl::StrCat("the offline window's bound passed while a step ran: ending its session (pid ", pid, ")"));
+      absl::Status ended = admin.Transact([&](pqxx::work& tx) {
+        tx.exec_params("SELECT pg_terminate_backend($1)", pid);
+        return absl::OkStatus();
+      });
+      if (!ended.ok()) LogWarning(absl::StrCat("could not end the step's session: ", ended.ToString()));
+    });
+  }
+  ~EndAtDeadline() {
+    {
+      absl::MutexLock lock(&mu_);
+      done_ = true;
+    }
+    if (thread_.joinable()) thread_.join();
+  }
+  EndAtDeadline(const EndAtDeadline&) = delete;
+  EndAtDeadline& operator=(const EndAtDeadline&) = delete;
+
+ private:
+  absl::Mutex mu_;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
 
 }  // namespace
 
@@ -214,6 +252,7 @@ absl::StatusOr<bool> PgMigrationTarget::ApplyStep(const StepRun& step) {
         } else {
           pg::ActAsOwner(tx, owner);
         }
+        EndAtDeadline bound(*admin_, conn.backendpid(), step.deadline);
         affected = tx.exec(step.sql).affected_rows();
         pg::ActAsPlatform(tx);
       } else {
@@ -230,7 +269,11 @@ absl::StatusOr<bool> PgMigrationTarget::ApplyStep(const StepRun& step) {
         if (!step.superuser) (*env)["PGOPTIONS"] = pg::OwnerOptions(owner);
         std::vector<std::string> argv = {step.command};
         argv.insert(argv.end(), step.args.begin(), step.args.end());
-        absl::Status ran = RunPipeline({{argv, *env}}, step.timeout);
+        const absl::Duration left = step.deadline - absl::Now();
+        if (left <= absl::ZeroDuration()) {
+          return absl::DeadlineExceededError(absl::StrCat("step ", step.hop, "/", step.name, " not started: the offline window's bound passed"));
+        }
+        absl::Status ran = RunPipeline({{argv, *env}}, std::min(step.timeout, left));
         if (!ran.ok()) {
           return absl::InternalError(absl::StrCat("step ", step.hop, "/", step.name, " failed: ", ran.message()));
         }
@@ -287,6 +330,7 @@ absl::StatusOr<int> PgMigrationTarget::ApplyStepsTogether(const std::vector<Step
         } else {
           pg::ActAsOwner(tx, owner);
         }
+        EndAtDeadline bound(*admin_, conn.backendpid(), step.deadline);
         int64_t affected = tx.exec(step.sql).affected_rows();
         pg::ActAsPlatform(tx);
         tx.exec_params(

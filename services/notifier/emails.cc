@@ -80,7 +80,12 @@ std::optional<Email> ComposeEmail(const upgrade::v1::Event& event, const EmailOp
                : absl::StrCat("Your database will be offline during the upgrade: about ",
                               Readable(FromProto(o.estimated_downtime())),
                               " (estimated from your test upgrade).\nWe keep a verified restore point: if anything "
-                              "fails, your database is restored automatically.\n"),
+                              "fails, your database is restored automatically.\n",
+                              o.has_max_offline()
+                                  ? absl::StrCat("It stays offline at most ", Readable(FromProto(o.max_offline())),
+                                                 ": an upgrade not done by then is stopped and your database\n"
+                                                 "restored as it was.\n")
+                                  : ""),
           "\nUpgrade id: ", o.upgrade_id(), "\n\nWe will email you again when it is done.\n\n-- Upshift\n");
       return email;
     case upgrade::v1::Event::kSucceeded:

@@ -13,6 +13,23 @@ namespace upshift::request {
 
 using upgrade::v1::Purpose;
 
+absl::StatusOr<absl::Duration> MaxOffline(std::optional<absl::Duration> requested, absl::Duration estimate,
+                                          const AdmissionOptions& options) {
+  if (!requested.has_value()) {
+    return std::max(options.max_offline_floor, absl::Ceil(estimate * options.max_offline_factor, absl::Seconds(1)));
+  }
+  if (*requested < estimate) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_offline ", absl::FormatDuration(*requested), " is below this upgrade's estimated downtime (",
+        absl::FormatDuration(estimate), "): it would be rolled back while going as planned"));
+  }
+  if (*requested > absl::Hours(24 * 7)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_offline ", absl::FormatDuration(*requested), " is above the most allowed, 168h"));
+  }
+  return *requested;
+}
+
 upgrade::v1::Upgrade UpgradeOf(const StoredOrder& stored) {
   const upgrade::v1::Order& o = stored.order;
   upgrade::v1::Upgrade u;
@@ -28,6 +45,7 @@ upgrade::v1::Upgrade UpgradeOf(const StoredOrder& stored) {
   *u.mutable_created_at() = o.created_at();
   *u.mutable_updated_at() = o.created_at();
   if (o.has_estimated_downtime()) *u.mutable_estimated_downtime() = o.estimated_downtime();
+  if (o.has_max_offline()) *u.mutable_max_offline() = o.max_offline();
   switch (stored.outcome) {
     case Outcome::kActive:
       u.set_state(upgrade::v1::STATE_ACCEPTED);
@@ -201,6 +219,15 @@ absl::StatusOr<upgrade::v1::Upgrade> Admission::RequestUpgrade(const upgrade::v1
     return absl::InvalidArgumentError(
         "purpose is required: PURPOSE_TEST or PURPOSE_PRODUCTION (a dry run is CheckUpgrade)");
   }
+  std::optional<absl::Duration> max_offline;
+  if (request.has_max_offline()) {
+    if (!production) return absl::InvalidArgumentError("max_offline bounds a Production upgrade's downtime; a Test takes nothing offline");
+    const google::protobuf::Duration& d = request.max_offline();
+    if (d.seconds() < 0 || d.nanos() < 0 || d.nanos() > 999'999'999 || (d.seconds() == 0 && d.nanos() == 0)) {
+      return absl::InvalidArgumentError("max_offline must be a positive duration");
+    }
+    max_offline = FromProto(d);
+  }
   UPSHIFT_RETURN_IF_ERROR(Limit(tenant, caller));
   const std::string& database = request.database();
   UPSHIFT_ASSIGN_OR_RETURN(std::string current, CurrentVersion(placed));
@@ -225,6 +252,8 @@ absl::StatusOr<upgrade::v1::Upgrade> Admission::RequestUpgrade(const upgrade::v1
                          " and planned in ", absl::FormatDuration(test->timings.migrate), "; ", data_bytes,
                          " bytes now)"));
     test_upgrade_id = test->order.upgrade_id();
+    UPSHIFT_ASSIGN_OR_RETURN(absl::Duration bound, MaxOffline(max_offline, estimate.total(), options_));
+    max_offline = bound;
   }
 
   upgrade::v1::Order order =
@@ -236,6 +265,7 @@ absl::StatusOr<upgrade::v1::Upgrade> Admission::RequestUpgrade(const upgrade::v1
     order.set_restore_point(RestorePointName(database, order.upgrade_id()));
     ToProto(estimate.total(), order.mutable_estimated_downtime());
     ToProto(estimate.plan, order.mutable_estimated_plan());
+    ToProto(*max_offline, order.mutable_max_offline());
     order.set_test_upgrade_id(test_upgrade_id);
   }
   return Record(std::move(order), audit_of);

@@ -2,6 +2,7 @@
 #define UPSHIFT_SERVICES_REQUEST_ADMISSION_H_
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,7 +30,17 @@ struct AdmissionOptions {
   // limit), up to `read_burst` at once.
   int reads_per_minute = 120;
   int read_burst = 20;
+  // A Production upgrade's bound on its offline window when its order names none: this many times
+  // its estimated downtime, and at least `max_offline_floor`.
+  double max_offline_factor = 3;
+  absl::Duration max_offline_floor = absl::Minutes(5);
 };
+
+// The longest a Production upgrade may keep its database offline: what the order asks
+// (`requested`, when set), else the default of `options` for this `estimate`. INVALID_ARGUMENT for
+// a bound below the estimate (it would roll back an upgrade going as planned) or above 7 days.
+absl::StatusOr<absl::Duration> MaxOffline(std::optional<absl::Duration> requested, absl::Duration estimate,
+                                          const AdmissionOptions& options);
 
 // The expected offline time of a Production upgrade, part by part from what its Test measured: the
 // restore point (copied, counted and checksummed, the database and the restore point read at once,

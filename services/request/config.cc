@@ -37,6 +37,11 @@ ABSL_FLAG(absl::Duration, audit_retention, absl::Hours(24 * 365),
 ABSL_FLAG(absl::Duration, order_retention, absl::Hours(24 * 90),
           "How long an ended order and its claims are kept (a Test's, from when its copy is gone); after "
           "that its request_id may be used again");
+ABSL_FLAG(double, max_offline_factor, 3,
+          "A Production upgrade ordered without max_offline may stay offline this many times its estimated "
+          "downtime (and at least --max_offline_floor); past it, the plan stops and the database is restored");
+ABSL_FLAG(absl::Duration, max_offline_floor, absl::Minutes(5),
+          "The least default bound on a Production upgrade's offline window (see --max_offline_factor)");
 ABSL_FLAG(absl::Duration, outbox_poll_interval, absl::Seconds(1),
           "How often the outbox is checked besides after each admission (orders of other replicas)");
 
@@ -54,6 +59,11 @@ absl::StatusOr<Config> ConfigFromFlags() {
           {absl::GetFlag(FLAGS_audit_retention), absl::GetFlag(FLAGS_order_retention)},
           TlsOptionsFromFlags().plaintext,
           {absl::GetFlag(FLAGS_gate_cloner_names), absl::GetFlag(FLAGS_gate_migrator_names)}};
+  config.max_offline_factor = absl::GetFlag(FLAGS_max_offline_factor);
+  config.max_offline_floor = absl::GetFlag(FLAGS_max_offline_floor);
+  if (!(config.max_offline_factor >= 1) || config.max_offline_floor <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--max_offline_factor must be 1 or more and --max_offline_floor longer than 0");
+  }
   if (config.max_database_reads < 1 || config.database_read_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
         "--max_database_reads must be 1 or more and --database_read_timeout longer than 0");

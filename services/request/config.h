@@ -28,6 +28,9 @@ struct Config {
   RetentionOptions retention;
   bool plaintext;
   GateIdentities gate_identities;
+  // The default bound on a Production upgrade's offline window (AdmissionOptions).
+  double max_offline_factor = 3;
+  absl::Duration max_offline_floor;
 };
 
 // INVALID_ARGUMENT naming the flag that is out of range.

@@ -52,7 +52,8 @@ int Main(int argc, char** argv) {
   PgRateLimiter read_limit(limits_pool, "reads", config.reads_per_tenant_per_minute, absl::Minutes(1),
                            config.read_burst_per_tenant);
   Admission admission({config.reserved, config.max_test_age, config.orders_per_tenant_per_hour,
-                       config.order_burst_per_tenant, config.reads_per_tenant_per_minute, config.read_burst_per_tenant},
+                       config.order_burst_per_tenant, config.reads_per_tenant_per_minute, config.read_burst_per_tenant,
+                       config.max_offline_factor, config.max_offline_floor},
                       catalog, hosting, *store, SystemClock(), wake_relay, &order_limit, &read_limit);
   Cancellation cancellation(*store, SystemClock(), wake_relay);
   TestCopies copies(*store, SystemClock(), config.test_copy_extension, wake_relay);

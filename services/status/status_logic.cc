@@ -140,6 +140,7 @@ Upgrade NextUpgrade(const std::optional<Upgrade>& current, const Event& event,
     next.set_cancellable(true);
     *next.mutable_updated_at() = event.occurred_at();
     if (order.has_estimated_downtime()) *next.mutable_estimated_downtime() = order.estimated_downtime();
+    if (order.has_max_offline()) *next.mutable_max_offline() = order.max_offline();
   }
   if (IsFinal(next.state())) return next;
   if (event.kind_case() != Event::kCancelRequested &&

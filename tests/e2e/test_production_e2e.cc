@@ -446,6 +446,54 @@ TEST(Production, AFailingStepRollsBackToTheVerifiedRestorePoint) {
   EXPECT_TRUE(AnyMessageContains(owner, "forced failure for the rollback test"));
 }
 
+// A plan slower than its max_offline: stopped at the bound, in the middle of a step of the
+// customer's database (its session ended), and rolled back. The database was offline for at most
+// the bound plus the rollback, is its old self, and its owner is told why.
+TEST(Production, APlanSlowerThanItsMaxOfflineIsStoppedAtTheBoundAndRolledBack) {
+  const std::string db = "prodbound";
+  ASSERT_TRUE(platform->postgres().GenerateSampleDatabase(db, 150, "tenant_prodbound").ok());
+  PassTest(db);
+  // Slower in production than in its Test: a step of 120 s.
+  ASSERT_TRUE(platform->postgres()
+                  .Exec(db, "INSERT INTO ir_config_parameter (key, value) VALUES ('upshift.test.slow_upgrade', '120')")
+                  .ok());
+  std::map<std::string, std::string> before = Checksums(db);
+
+  RequestUpgradeRequest req = Order(db, PURPOSE_PRODUCTION);
+  const absl::Duration bound = absl::Seconds(8);
+  ToProto(bound, req.mutable_max_offline());
+  Upgrade accepted;
+  grpc::Status s = Request(req, &accepted);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(FromProto(accepted.max_offline()), bound);
+  absl::Time rolling_back_seen = absl::InfiniteFuture();
+  Upgrade done = WatchToEnd(accepted.upgrade_id(), [&](const Upgrade& u) {
+    if (u.state() == STATE_ROLLING_BACK) rolling_back_seen = std::min(rolling_back_seen, absl::Now());
+  });
+  ASSERT_EQ(done.state(), STATE_ROLLED_BACK) << done.error() << platform->Logs();
+  EXPECT_TRUE(absl::StrContains(done.error(), "downtime bound (max_offline 8s)")) << done.error();
+  EXPECT_EQ(FromProto(done.max_offline()), bound);
+  // Offline for the bound, then the rollback: the rollback began within the bound and the hand-offs
+  // (as the watch saw it, so a little later), far from the step's 120 s.
+  ASSERT_TRUE(done.has_offline_at() && done.has_online_at());
+  ASSERT_NE(rolling_back_seen, absl::InfiniteFuture());
+  EXPECT_LE(rolling_back_seen - FromProto(done.offline_at()), bound + absl::Seconds(5));
+  EXPECT_LT(FromProto(done.online_at()) - FromProto(done.offline_at()), absl::Seconds(60));
+
+  // The database is its old self, online; no session of the stopped step is left in it.
+  EXPECT_EQ(Value(db, "SELECT latest_version FROM ir_module_module WHERE name = 'base'"), "16.0");
+  EXPECT_EQ(Checksums(db), before);
+  EXPECT_TRUE(AppConnects(db).ok());
+  EXPECT_EQ(Value("postgres", "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(value::float)%' "
+                              "AND pid <> pg_backend_pid()"),
+            "0");
+  const std::string owner = absl::StrCat("owner+", db, "@example.com");
+  EXPECT_TRUE(WaitFor([&] { return AnyMessageContains(owner, "It stays offline at most 8 s:"); })) << platform->Logs();
+  ASSERT_TRUE(WaitFor([&] { return AnyMessageContains(owner, "Subject: Upgrade rolled back: prodbound is back at 16.0"); }))
+      << platform->Logs();
+  EXPECT_TRUE(AnyMessageContains(owner, "downtime bound (max_offline 8s)"));
+}
+
 TEST(Production, TheDowntimeEstimateHoldsForADatabaseFourTimesLargerThanAtItsTest) {
   const std::string db = "prodgrow";
   // 57 MB of tables at the Test, 226 MB at the Production: large enough that the work the estimate

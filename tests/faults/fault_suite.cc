@@ -746,13 +746,15 @@ bool EverShownWaiting(const std::string& upgrade_id, const std::string& waiting_
 }
 
 // One of the two hosting servers crashes (`pg_ctl stop -m immediate`) while Test upgrades run on
-// both, one of its own mid-plan. The other server's upgrades are ordered and finish while it is
+// both, one of its own mid-plan, another likely inside its command step (whose failure to connect
+// must be taken for the server's absence, not the upgrade's failure: clean CI once failed it so). The other server's upgrades are ordered and finish while it is
 // down; its own are shown waiting for it (not failed, not stalled), and once it is back they resume
 // where they were: every upgrade succeeds, with one copy and each step once.
 TEST(Faults, AHostingServerCrashesMidWork) {
   Stream there("pg2_crash", 4, 1);
   Stream here("pg2_crash_other", 4, 0);
   there.MakeSlow(0, 4);
+  there.MakeSlowCommand(1, 6);  // likely inside its command step (a vendor's tool, connected on its own) at the crash
   there.Start(absl::Milliseconds(300));
   ASSERT_TRUE(WaitFor([&] { return InSlowStep(there, there.databases()[0]); }, absl::Seconds(60))) << platform->Logs();
   absl::SleepFor(absl::Seconds(1));  // well into the slow step

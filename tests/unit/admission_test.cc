@@ -18,6 +18,7 @@ const Principal kCaller{"owner", "acme", {scopes::kRead, scopes::kTest, scopes::
 
 using namespace upgrade::v1;
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using upshift::testing::FakeClock;
 using upshift::testing::FakeHosting;
 
@@ -354,6 +355,41 @@ TEST_F(AdmissionTest, AnEstimateCountsTheRestorePointsChecksumAsTheTestMeasuredI
   EXPECT_EQ(FromProto(u->estimated_downtime()), absl::Milliseconds(28750));
   // The plan's part (10 s x 1.5 + half the hand-offs), which status counts down once the plan starts.
   EXPECT_EQ(FromProto(store_.orders.back().order.estimated_plan()), absl::Milliseconds(15125));
+}
+
+TEST_F(AdmissionTest, AProductionOrderIsBoundedByItsMaxOfflineOrAFewTimesItsEstimate) {
+  PastTest("18.0", Outcome::kSucceeded);
+  store_.orders[0].timings = {absl::Seconds(10), absl::Seconds(30), 1000};
+  hosting_.dbs["acme"].size_bytes = 4000;  // an estimate of 180.25 s (see above)
+  // None asked: three times the estimate, rounded up to the second (above the 5-minute floor).
+  absl::StatusOr<Upgrade> u = Make().RequestUpgrade(Order(PURPOSE_PRODUCTION), kCaller);
+  ASSERT_TRUE(u.ok()) << u.status();
+  EXPECT_EQ(FromProto(u->max_offline()), absl::Seconds(541));
+  EXPECT_EQ(FromProto(store_.orders.back().order.max_offline()), absl::Seconds(541));
+  ASSERT_TRUE(store_.MarkFinished(u->upgrade_id(), Outcome::kFailed, clock_.now).ok());
+  // Asked: taken as it is, from the estimate up to 7 days.
+  RequestUpgradeRequest bounded = Order(PURPOSE_PRODUCTION);
+  ToProto(absl::Minutes(4), bounded.mutable_max_offline());
+  u = Make().RequestUpgrade(bounded, kCaller);
+  ASSERT_TRUE(u.ok()) << u.status();
+  EXPECT_EQ(FromProto(store_.orders.back().order.max_offline()), absl::Minutes(4));
+  ASSERT_TRUE(store_.MarkFinished(u->upgrade_id(), Outcome::kFailed, clock_.now).ok());
+  const size_t orders = store_.orders.size();
+  // Below the estimate, above 7 days, not positive, or on a Test: refused, nothing recorded.
+  for (absl::Duration wrong : {absl::Minutes(2), absl::Hours(24 * 8), absl::ZeroDuration(), absl::Seconds(-5)}) {
+    ToProto(wrong, bounded.mutable_max_offline());
+    absl::Status refused = Make().RequestUpgrade(bounded, kCaller).status();
+    EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument) << wrong;
+    EXPECT_THAT(refused.message(), HasSubstr("max_offline")) << refused;
+  }
+  ToProto(absl::Minutes(2), bounded.mutable_max_offline());
+  EXPECT_THAT(Make().RequestUpgrade(bounded, kCaller).status().message(), HasSubstr("below this upgrade's estimated downtime"));
+  RequestUpgradeRequest test = Order(PURPOSE_TEST);
+  ToProto(absl::Minutes(10), test.mutable_max_offline());
+  EXPECT_EQ(Make().RequestUpgrade(test, kCaller).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_.orders.size(), orders);
+  // A small estimate gets the floor.
+  EXPECT_EQ(*MaxOffline(std::nullopt, absl::Seconds(3), AdmissionOptions{}), absl::Minutes(5));
 }
 
 TEST(EstimateDowntime, ATestWithoutAMeasuredChecksumCountsItsCopyAndCountOneAndAHalfTimes) {

@@ -31,6 +31,8 @@ using upshift::testing::SampleOrder;
 // A database with a version and a migration history; steps "run" by being recorded.
 class FakeTarget final : public MigrationTarget {
  public:
+  std::vector<absl::Time> deadlines;  // each step's, as it was run
+  std::function<void()> after_step;   // e.g. a step that takes long
   absl::StatusOr<bool> ApplyStep(const StepRun& step) override {
     if (!down.ok()) return down;
     std::string key = step.hop + "/" + step.name;
@@ -43,6 +45,8 @@ class FakeTarget final : public MigrationTarget {
     if (key == fail_step) return absl::InternalError("step " + key + " failed: boom");
     history[key] = step.checksum;
     ran.push_back(key);
+    deadlines.push_back(step.deadline);
+    if (after_step) after_step();
     return true;
   }
   absl::StatusOr<int> ApplyStepsTogether(const std::vector<StepRun>& steps) override {
@@ -328,6 +332,7 @@ Order ProductionOrder() {
 TEST_F(MigratorTest, ProductionRunsThePlanWithoutNeutralizing) {
   ASSERT_TRUE(migrator_.MigrateInPlace(ProductionOrder()).ok());
   EXPECT_EQ(target_.ran.size(), 6u);
+  EXPECT_EQ(target_.deadlines.front(), absl::InfiniteFuture());  // no time offline, no max_offline: no bound
   EXPECT_EQ(target_.history.count("neutralize/neutralize"), 0u);
   EXPECT_TRUE(publisher_.Events().back().has_migrated());
 }
@@ -338,6 +343,39 @@ TEST_F(MigratorTest, AFailingProductionStepAsksForARollback) {
   Event last = publisher_.Events().back();
   ASSERT_TRUE(last.has_migration_failed());
   EXPECT_TRUE(absl::StrContains(last.migration_failed().error(), "02_rename_partner_phone"));
+}
+
+// A step that fails because its server went away (a command that could not connect) is retried
+// once the server answers, not taken as the upgrade's failure; with the server up, it fails the upgrade.
+TEST_F(MigratorTest, AFailureWhileTheServerDoesNotAnswerIsRetriedNotTheUpgradesFailure) {
+  absl::Status server = absl::UnavailableError("connection refused");
+  Migrator pinging(catalog_, OnlyTarget(target_), publisher_, gate_, clock_, absl::Seconds(10), {"migrator"},
+                   [&](const std::string&) { return server; });
+  target_.fail_step = "17.0->18.0/02_rename_partner_phone";
+  absl::Status away = pinging.MigrateCopy(SampleOrder());
+  EXPECT_EQ(away.code(), absl::StatusCode::kUnavailable) << away;
+  EXPECT_TRUE(absl::StrContains(away.message(), "02_rename_partner_phone")) << away;
+  for (const Event& e : publisher_.Events()) EXPECT_FALSE(e.has_failed()) << e.DebugString();
+  server = absl::OkStatus();
+  ASSERT_TRUE(pinging.MigrateCopy(SampleOrder()).ok());
+  EXPECT_TRUE(publisher_.Events().back().has_failed());
+}
+
+TEST_F(MigratorTest, AProductionPlanStopsAtItsDowntimeBoundAndAsksForARollback) {
+  Order order = ProductionOrder();
+  ToProto(absl::Seconds(60), order.mutable_max_offline());
+  const absl::Time offline_at = clock_.now - absl::Seconds(10);
+  // The second step takes 55 s: the window passes its bound (offline + 60 s) during it.
+  target_.after_step = [&] {
+    if (target_.ran.size() == 2) clock_.now += absl::Seconds(55);
+  };
+  ASSERT_TRUE(migrator_.MigrateInPlace(order, std::nullopt, offline_at).ok());
+  EXPECT_EQ(target_.ran.size(), 2u) << "a step ran past the bound";
+  EXPECT_EQ(target_.deadlines[0], offline_at + absl::Seconds(60));  // each step is told the bound
+  Event last = publisher_.Events().back();
+  ASSERT_TRUE(last.has_migration_failed());
+  EXPECT_TRUE(absl::StrContains(last.migration_failed().error(), "downtime bound (max_offline 1m)"))
+      << last.migration_failed().error();
 }
 
 // The migrator's session in a database is closed before the event that hands the database on: the

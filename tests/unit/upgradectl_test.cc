@@ -23,6 +23,7 @@ TEST(UpgradectlPrinters, AProductionUpgradeShowsItsDowntimeAndItsReport) {
   u.set_state(STATE_SUCCEEDED);
   ToProto(absl::FromUnixSeconds(1'800'000'000), u.mutable_created_at());
   ToProto(absl::Seconds(12), u.mutable_estimated_downtime());
+  ToProto(absl::Minutes(5), u.mutable_max_offline());
   ToProto(absl::FromUnixSeconds(1'800'000'100), u.mutable_offline_at());
   ToProto(absl::FromUnixSeconds(1'800'000'110) + absl::Milliseconds(340), u.mutable_online_at());
   StepReport* step = u.mutable_report()->add_steps();
@@ -35,7 +36,7 @@ TEST(UpgradectlPrinters, AProductionUpgradeShowsItsDowntimeAndItsReport) {
   EXPECT_TRUE(absl::StrContains(text, "versions  16.0 -> 18.0\n")) << text;
   EXPECT_TRUE(absl::StrContains(text, "created   2027-01-15 08:00:00 UTC\n")) << text;
   EXPECT_TRUE(absl::StrContains(text, "finished  -\n")) << text;
-  EXPECT_TRUE(absl::StrContains(text, "downtime  estimated 12s, offline 10.3s\n")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "downtime  estimated 12s, offline 10.3s, at most 5m\n")) << text;
   EXPECT_TRUE(absl::StrContains(text, "          step 16.0->17.0/01_add_column: 1500 ms, 42 rows\n")) << text;
   EXPECT_FALSE(absl::StrContains(text, "copy      ")) << text;
 }

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "libs/common/grpc_util.h"
+#include "libs/common/time.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "tools/upgradectl/printers.h"
 #include "upgrade/v1/audit.grpc.pb.h"
@@ -120,6 +121,7 @@ int RequestCommand(const Operands& o, const Settings& settings, const Clients& c
     std::cerr << "usage: upgradectl request ... --purpose=test|production\n";
     return kUsage;
   }
+  if (settings.max_offline != absl::ZeroDuration()) ToProto(settings.max_offline, req.mutable_max_offline());
   RequestUpgradeResponse resp;
   grpc::Status s = UpgradeService::NewStub(clients.Request())->RequestUpgrade(Context(settings.timeout).get(), req, &resp);
   if (!s.ok()) return Report(s);
@@ -276,7 +278,7 @@ std::shared_ptr<grpc::Channel> Clients::Dial(const std::string& address) const {
 
 const std::vector<Command>& Commands() {
   static const std::vector<Command>* commands = new std::vector<Command>{
-      {"request", "DATABASE TARGET_VERSION --email=ADDRESS [--purpose=test|production] [--request_id=KEY]",
+      {"request", "DATABASE TARGET_VERSION --email=ADDRESS [--purpose=test|production [--max_offline=DURATION]] [--request_id=KEY]",
        "order a Test (or Production) upgrade", 2, 2, RequestCommand},
       {"check", "DATABASE TARGET_VERSION",
        "dry run on a throwaway copy; prints every check (exit 4: findings)", 2, 2, CheckCommand},

@@ -17,6 +17,9 @@ ABSL_FLAG(std::string, tenant, "", "audit: only the records of this tenant");
 ABSL_FLAG(std::string, server, "", "list: only the databases of this hosting server");
 ABSL_FLAG(std::string, tls_server_name, "",
           "Name the servers' certificates must carry (default: the address's host); for a probe dialing 127.0.0.1");
+ABSL_FLAG(absl::Duration, max_offline, absl::ZeroDuration(),
+          "request --purpose=production: the longest the database may stay offline, past which the upgrade is "
+          "rolled back (0: the platform's default, a few times the estimate)");
 ABSL_FLAG(std::string, request_id, "", "request, check: idempotency key (a repeated key returns the first order)");
 
 int main(int argc, char** argv) {
@@ -32,6 +35,7 @@ int main(int argc, char** argv) {
   settings.tenant = absl::GetFlag(FLAGS_tenant);
   settings.server = absl::GetFlag(FLAGS_server);
   settings.request_id = absl::GetFlag(FLAGS_request_id);
+  settings.max_offline = absl::GetFlag(FLAGS_max_offline);
   // The servers' certificates are checked against --tls_ca (--insecure_plaintext: no TLS); every
   // call carries --token (UPSHIFT_TOKEN) as its bearer token.
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials = upshift::ChannelCredentialsFromFlags();

@@ -92,6 +92,7 @@ std::string FormatUpgrade(const Upgrade& u) {
     } else if (u.has_estimated_remaining()) {
       absl::StrAppend(&out, ", about ", Rounded(FromProto(u.estimated_remaining()), absl::Seconds(1)), " left");
     }
+    if (u.has_max_offline()) absl::StrAppend(&out, ", at most ", Rounded(FromProto(u.max_offline()), absl::Seconds(1)));
     absl::StrAppend(&out, "\n");
   }
   if (!u.error().empty()) absl::StrAppend(&out, "error     ", u.error(), "\n");
