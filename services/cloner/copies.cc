@@ -158,6 +158,15 @@ absl::Status TestCopies::CountCopy(const upgrade::v1::Order& order, const std::o
 }
 
 absl::Status TestCopies::Fail(const upgrade::v1::Order& order, const std::string& error) {
+  // Met while the order's server does not answer, the failure is the server's (a tool that lost its
+  // connection): the copy is tried again once it answers.
+  if (absl::StatusOr<std::string> server = OrderServerName(fleet_.ServerNames(), order.server()); server.ok()) {
+    absl::Status answer = fleet_.Ping(*server);
+    if (answer.code() == absl::StatusCode::kUnavailable) {
+      return absl::UnavailableError(absl::StrCat("the hosting server does not answer (", answer.message(),
+                                                 "), so this is tried again once it does: ", error));
+    }
+  }
   LogWarning(absl::StrCat("clone for upgrade ", order.upgrade_id(), " failed: ", error));
   return announcer_.Emit(order, "failed", [&](upgrade::v1::Event& e) {
     e.mutable_failed()->set_error(error);

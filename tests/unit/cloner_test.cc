@@ -287,6 +287,16 @@ TEST_F(ClonerTest, ASourceInUseFailsTheUpgradeInTemplateMode) {
   EXPECT_EQ(last.failed().phase(), "clone");
 }
 
+// A copy that fails because its server died under it is the server's trouble, not the Test's: it is
+// tried again once the server answers (UNAVAILABLE), and nothing says the upgrade failed.
+TEST_F(ClonerTest, ACopyWhoseServerDiesUnderItIsRetriedNotFailed) {
+  hosting_.dies_in_a_copy = true;
+  absl::Status copied = Make(CloneMethod::kTemplate).test_copies().OnAccepted(SampleOrder());
+  EXPECT_EQ(copied.code(), absl::StatusCode::kUnavailable) << copied;
+  EXPECT_TRUE(absl::StrContains(copied.message(), "connection to server lost")) << copied;
+  for (const Event& e : publisher_.Events()) EXPECT_FALSE(e.has_failed()) << e.DebugString();
+}
+
 TEST_F(ClonerTest, ACopyThatDiffersFromItsSourceIsDroppedAndTheUpgradeFails) {
   hosting_.corrupt_copies = true;
   ASSERT_TRUE(Make().test_copies().OnAccepted(SampleOrder()).ok());

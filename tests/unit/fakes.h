@@ -162,6 +162,7 @@ class FakeHosting final : public HostingServer {
   absl::StatusOr<TableChecksums> ChecksumTables(const std::string&) override { return TableChecksums(); }
   // Rows the source's sessions add to each of its tables while a dump copies it, and right after a
   // template copy of it.
+  bool dies_in_a_copy = false;
   int64_t written_during_dumps = 0;
   int64_t written_after_template_copies = 0;
   absl::Status CloneFromTemplate(const std::string& source, const std::string& target,
@@ -169,6 +170,10 @@ class FakeHosting final : public HostingServer {
     calls.push_back("template " + target);
     strategies.push_back(strategy);
     if (!down.ok()) return down;
+    if (dies_in_a_copy) {  // the server dies under the copy, which fails as a tool's error would say it
+      down = absl::UnavailableError("connection refused");
+      return absl::InternalError("pg_dump: error: connection to server lost");
+    }
     if (dbs.count(target)) return absl::AlreadyExistsError(target);
     if (!dbs.count(source)) return absl::NotFoundError(source);
     if (dbs[source].busy) return absl::FailedPreconditionError("source in use");
