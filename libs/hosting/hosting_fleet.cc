@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "libs/common/logging.h"
+#include "libs/common/retry.h"
 #include "libs/hosting/inventory.h"
 
 namespace upshift {
@@ -85,6 +86,14 @@ absl::Status AwaitServer(const std::string& name, const std::function<absl::Stat
     if (stopping) return absl::UnavailableError(absl::StrCat("this replica is stopping while ", waiting_for));
   }
   return absl::OkStatus();
+}
+
+absl::Status UnlessServerAway(absl::Status failure, const std::function<absl::Status()>& ping) {
+  if (failure.ok() || IsRetryable(failure)) return failure;
+  absl::Status answer = ping();
+  if (answer.code() != absl::StatusCode::kUnavailable) return failure;
+  return absl::UnavailableError(absl::StrCat("the hosting server does not answer (", answer.message(),
+                                             "), so this is tried again once it does: ", failure.message()));
 }
 
 absl::Status FixedFleet::Ping(const std::string& name) {

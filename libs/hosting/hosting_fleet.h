@@ -66,6 +66,12 @@ absl::Status ServerAbsent(const std::string& name);
 absl::Status AwaitServer(const std::string& name, const std::function<absl::Status()>& ping, const StopToken* stop,
                          const std::function<void(const std::string& waiting_for)>& waiting);
 
+// A work's failure met while its server does not answer (`ping` says UNAVAILABLE) is the server's,
+// not the work's: a tool that lost its connection says so in its own words. UNAVAILABLE then, so
+// that the work is tried again once the server answers; `failure` as it is otherwise (OK and
+// retryable ones are returned without asking).
+absl::Status UnlessServerAway(absl::Status failure, const std::function<absl::Status()>& ping);
+
 // A fleet of servers made and owned elsewhere (fakes in unit tests), never reloaded.
 class FixedFleet final : public HostingFleet {
  public:

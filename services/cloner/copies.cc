@@ -158,14 +158,10 @@ absl::Status TestCopies::CountCopy(const upgrade::v1::Order& order, const std::o
 }
 
 absl::Status TestCopies::Fail(const upgrade::v1::Order& order, const std::string& error) {
-  // Met while the order's server does not answer, the failure is the server's (a tool that lost its
-  // connection): the copy is tried again once it answers.
+  // Met while the order's server does not answer, the failure is the server's: tried again once it answers.
   if (absl::StatusOr<std::string> server = OrderServerName(fleet_.ServerNames(), order.server()); server.ok()) {
-    absl::Status answer = fleet_.Ping(*server);
-    if (answer.code() == absl::StatusCode::kUnavailable) {
-      return absl::UnavailableError(absl::StrCat("the hosting server does not answer (", answer.message(),
-                                                 "), so this is tried again once it does: ", error));
-    }
+    absl::Status away = UnlessServerAway(absl::InternalError(error), [&] { return fleet_.Ping(*server); });
+    if (IsRetryable(away)) return away;
   }
   LogWarning(absl::StrCat("clone for upgrade ", order.upgrade_id(), " failed: ", error));
   return announcer_.Emit(order, "failed", [&](upgrade::v1::Event& e) {

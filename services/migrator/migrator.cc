@@ -168,11 +168,8 @@ absl::Status Migrator::RunPlan(const PlanRun& run, upgrade::v1::IntegrityReport*
 }
 
 absl::Status Migrator::UnlessServerAway(const upgrade::v1::Order& order, absl::Status ran) {
-  if (ran.ok() || IsRetryable(ran) || !ping_) return ran;
-  absl::Status answer = ping_(order.server());
-  if (answer.code() != absl::StatusCode::kUnavailable) return ran;
-  return absl::UnavailableError(absl::StrCat("the hosting server does not answer (", answer.message(),
-                                             "), so this is tried again once it does: ", ran.message()));
+  if (!ping_) return ran;
+  return upshift::UnlessServerAway(std::move(ran), [&] { return ping_(order.server()); });
 }
 
 void Migrator::AddHistory(MigrationTarget& target, const std::string& database, const upgrade::v1::Order& order,
