@@ -49,6 +49,10 @@ class ProductionCutover {
   absl::Status TakeOffline(const upgrade::v1::Order& order);
   // Makes the restore point of an offline database; a permanent error means it could not be verified.
   absl::StatusOr<upgrade::v1::SnapshotSucceeded> MakeRestorePoint(const upgrade::v1::Order& order);
+  // Verifies restore point `rp` of offline database `db`, made with `strategy`, and returns its row
+  // counts; says how in `snapshot`. DATA_LOSS: it does not match.
+  absl::StatusOr<TableRowCounts> Verify(HostingServer& hosting, const std::string& db, const std::string& rp,
+                                        const std::string& strategy, upgrade::v1::SnapshotSucceeded* snapshot);
 
   const ClonerOptions& options_;
   HostingFleet& fleet_;

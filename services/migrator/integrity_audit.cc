@@ -29,26 +29,34 @@ IntegrityAudit::IntegrityAudit(const Catalog& catalog, ContentChecks& target, st
 IntegrityAudit::~IntegrityAudit() {
   // A read still at work uses this object: it ends first.
   if (sums_before_.valid()) sums_before_.wait();
+  if (rows_before_read_.valid()) rows_before_read_.wait();
 }
 
 absl::StatusOr<std::unique_ptr<IntegrityAudit>> IntegrityAudit::Begin(const Catalog& catalog, ContentChecks& target,
                                                                        const std::string& database,
-                                                                       const std::optional<RowCounts>& before) {
+                                                                       const std::optional<RowCounts>& before,
+                                                                       const std::string& counted_in) {
   // "Before" comes from the counts taken when the copy or restore point was made: no second full
   // count (inside the offline window, for Production), and a resumed run reports the same "before".
   RowCounts rows_before;
+  const bool count_beside = (!before.has_value() || before->empty()) && !counted_in.empty();
   if (before.has_value() && !before->empty()) {
     rows_before = *before;
-  } else {
+  } else if (!count_beside) {
     UPSHIFT_ASSIGN_OR_RETURN(rows_before, target.CountRows(database));
   }
   int64_t total_rows = 0;
   for (const auto& [table, rows] : rows_before) total_rows += rows;
   // Deferred, a read runs on this thread when its result is asked for: one session does everything.
-  const std::launch beside = total_rows >= kSideBySideFromRows ? std::launch::async : std::launch::deferred;
+  // Counts read elsewhere are a large database's (its restore point was copied file by file).
+  const std::launch beside =
+      count_beside || total_rows >= kSideBySideFromRows ? std::launch::async : std::launch::deferred;
   std::unique_ptr<IntegrityAudit> audit(new IntegrityAudit(catalog, target, database, beside));
   audit->rows_before_ = std::move(rows_before);
   IntegrityAudit* raw = audit.get();
+  if (count_beside) {
+    raw->rows_before_read_ = std::async(std::launch::async, [raw, counted_in] { return raw->target_.CountRows(counted_in); });
+  }
   auto pin = [raw] { std::call_once(raw->pinned_once_, [raw] { raw->pinned_.set_value(); }); };
   std::future<void> snapshot_fixed = raw->pinned_.get_future();
   raw->sums_before_ = std::async(beside, [raw, pin] {
@@ -64,6 +72,9 @@ absl::StatusOr<std::unique_ptr<IntegrityAudit>> IntegrityAudit::Begin(const Cata
 absl::Status IntegrityAudit::End(upgrade::v1::IntegrityReport* report, upgrade::v1::IntegrityReport* post_report,
                                  absl::StatusOr<std::vector<std::string>>* post_findings) {
   UPSHIFT_ASSIGN_OR_RETURN(auto sums_before, sums_before_.get());
+  if (rows_before_read_.valid()) {
+    UPSHIFT_ASSIGN_OR_RETURN(rows_before_, rows_before_read_.get());
+  }
   // What the plan left is read side by side (on a large database), each on a session of its own:
   // the checksums and the row counts after it, the validation of the constraints it added NOT VALID
   // (a scan under a lock that lets readers in), and the catalog's post-checks.

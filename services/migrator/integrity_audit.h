@@ -29,9 +29,13 @@ class IntegrityAudit {
 
   // Before the first step: takes the counts (unless `before`, the counts the cloner measured when it
   // made the copy, has them) and pins the checksums' snapshot; returns once it is pinned.
+  // `counted_in`: a database the steps never touch that holds the same rows as `database` before
+  // them (its verified restore point): without `before`, the counts are read there, beside the
+  // steps, instead of before them.
   static absl::StatusOr<std::unique_ptr<IntegrityAudit>> Begin(const Catalog& catalog, ContentChecks& target,
                                                                const std::string& database,
-                                                               const std::optional<RowCounts>& before);
+                                                               const std::optional<RowCounts>& before,
+                                                               const std::string& counted_in = "");
   ~IntegrityAudit();
   IntegrityAudit(const IntegrityAudit&) = delete;
   IntegrityAudit& operator=(const IntegrityAudit&) = delete;
@@ -59,6 +63,7 @@ class IntegrityAudit {
   std::promise<void> pinned_;
   std::once_flag pinned_once_;
   std::future<absl::StatusOr<std::map<std::string, std::string>>> sums_before_;
+  std::future<absl::StatusOr<RowCounts>> rows_before_read_;  // from `counted_in`, while the steps run
 };
 
 }  // namespace upshift::migrator

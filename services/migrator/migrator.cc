@@ -54,8 +54,10 @@ absl::Status Migrator::Handle(const ConsumedRecord& record) {
   }
   if (copy) return MigrateCopy(order, ApplicationRows(event.clone_succeeded().copy_rows()));
   const upgrade::v1::SnapshotSucceeded& snapshot = event.snapshot_succeeded();
+  // A restore point verified by its files carries no counts: it holds them, and is counted beside the steps.
   return MigrateInPlace(order, ApplicationRows(snapshot.rows()),
-                        snapshot.has_offline_at() ? FromProto(snapshot.offline_at()) : absl::InfinitePast());
+                        snapshot.has_offline_at() ? FromProto(snapshot.offline_at()) : absl::InfinitePast(),
+                        snapshot.verified_by() == "files" && snapshot.rows().empty());
 }
 
 absl::Status Migrator::RunPlan(const PlanRun& run, upgrade::v1::IntegrityReport* report) {
@@ -73,7 +75,7 @@ absl::Status Migrator::RunPlan(const PlanRun& run, upgrade::v1::IntegrityReport*
   };
   UPSHIFT_ASSIGN_OR_RETURN(std::vector<Hop> plan, catalog_.Plan(order.from_version(), order.target_version()));
   UPSHIFT_ASSIGN_OR_RETURN(std::unique_ptr<IntegrityAudit> audit,
-                           IntegrityAudit::Begin(catalog_, target, database, run.before));
+                           IntegrityAudit::Begin(catalog_, target, database, run.before, run.counted_in));
   CheckRunner& checks = audit->checks();
   UPSHIFT_ASSIGN_OR_RETURN(std::string current, target.ReadVersion(database, catalog_.version_query()));
   int total = 0, done = 0;
@@ -199,12 +201,14 @@ absl::Status Migrator::MigrateCopy(const upgrade::v1::Order& order, const std::o
 }
 
 absl::Status Migrator::MigrateInPlace(const upgrade::v1::Order& order, const std::optional<RowCounts>& before,
-                                      absl::Time offline_at) {
+                                      absl::Time offline_at, bool count_restore_point) {
   const absl::Time deadline = offline_at != absl::InfinitePast() && order.has_max_offline()
                                   ? offline_at + FromProto(order.max_offline())
                                   : absl::InfiniteFuture();
   return RunUnderClaim(gate_, order.upgrade_id(), "plan", claims_,
-                       [&](const WorkClaim& claim) { return MigrateInPlace(order, before, deadline, claim); });
+                       [&](const WorkClaim& claim) {
+                         return MigrateInPlace(order, before, deadline, count_restore_point, claim);
+                       });
 }
 
 absl::Status Migrator::MigrateCopy(const upgrade::v1::Order& order, const std::optional<RowCounts>& before,
@@ -260,7 +264,7 @@ absl::Status Migrator::MigrateCopy(const upgrade::v1::Order& order, const std::o
 }
 
 absl::Status Migrator::MigrateInPlace(const upgrade::v1::Order& order, const std::optional<RowCounts>& before,
-                                      absl::Time deadline, const WorkClaim& claim) {
+                                      absl::Time deadline, bool count_restore_point, const WorkClaim& claim) {
   UPSHIFT_ASSIGN_OR_RETURN(std::shared_ptr<MigrationTarget> held, target_for_(order.server()));
   MigrationTarget& target = *held;
   const std::string& db = order.database();
@@ -290,9 +294,11 @@ absl::Status Migrator::MigrateInPlace(const upgrade::v1::Order& order, const std
     // The lease tells the cloner this upgrade is alive, even through one long step.
     LeaseHeartbeat lease(target, db, order.upgrade_id(), heartbeat_interval_);
     ran = UnlessServerAway(
-        order, RunPlan({target, db, order, claim, /*neutralize=*/false, /*fence=*/order.upgrade_id(), before, deadline},
+        order, RunPlan({target, db, order, claim, /*neutralize=*/false, /*fence=*/order.upgrade_id(), before,
+                        /*counted_in=*/count_restore_point ? order.restore_point() : "", deadline},
                        &report));
   }
+  if (count_restore_point) target.EndSession(order.restore_point());
   if (!IsRetryable(ran)) AddHistory(target, db, order, &report);
   // Before any event lets the cloner bring the database online or restore it.
   target.EndSession(db);

@@ -72,15 +72,17 @@ class Migrator {
   // database that accepts connections (its upgrade ended or it never went offline).
   // `before`: the row counts the verified snapshot measured. `offline_at`: when the database went
   // offline; with the order's max_offline it bounds the window (InfinitePast, or no max_offline: no bound).
+  // `count_restore_point`: without `before`, the restore point (verified file by file: the same
+  // rows) is counted while the steps run, instead of the database before them.
   absl::Status MigrateInPlace(const upgrade::v1::Order& order, const std::optional<RowCounts>& before = std::nullopt,
-                              absl::Time offline_at = absl::InfinitePast());
+                              absl::Time offline_at = absl::InfinitePast(), bool count_restore_point = false);
 
  private:
   // MigrateCopy and MigrateInPlace, under this replica's claim on the plan.
   absl::Status MigrateCopy(const upgrade::v1::Order& order, const std::optional<RowCounts>& before,
                            const WorkClaim& claim);
   absl::Status MigrateInPlace(const upgrade::v1::Order& order, const std::optional<RowCounts>& before,
-                              absl::Time deadline, const WorkClaim& claim);
+                              absl::Time deadline, bool count_restore_point, const WorkClaim& claim);
 
   // One run of the plan.
   struct PlanRun {
@@ -91,6 +93,8 @@ class Migrator {
     bool neutralize;         // a Test's copy: neutralized, and its assertions checked, after the plan
     std::string fence;       // Production: the upgrade id whose lease the database must hold
     const std::optional<RowCounts>& before;  // the row counts measured when the copy was made
+    // Production, without `before`: the verified restore point, counted while the steps run.
+    std::string counted_in;
     // Production: the offline window's bound (went offline + Order.max_offline). Reached before the
     // plan and its checks end, the plan stops: FAILED_PRECONDITION saying so, and the cloner restores.
     absl::Time deadline = absl::InfiniteFuture();

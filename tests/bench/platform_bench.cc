@@ -486,7 +486,8 @@ void ProductionWindow(Platform& platform, testing::TopicTap& tap, std::vector<Ro
   const double window_ratio = absl::FDivDuration(window, plan);
   rows.push_back({absl::StrFormat("Production offline window of that %.2f GB database (offline_at to online_at)",
                                   bytes / 1e9),
-                  absl::StrCat(Ms(window), ": the restore point made and verified ", Ms(restore_point),
+                  absl::StrCat(Ms(window), ": the restore point made and verified (by its ", snapshot.verified_by(), ") ",
+                               Ms(restore_point),
                                "; the plan ", Ms(plan), " (its steps alone ", Ms(absl::Milliseconds(steps_ms)),
                                "); the rest (hand-offs, offline and online) ", Ms(window - restore_point - plan)),
                   absl::StrCat("the plan alone, as the migrator timed it: ", Ms(plan)),
@@ -496,7 +497,7 @@ void ProductionWindow(Platform& platform, testing::TopicTap& tap, std::vector<Ro
   const absl::Duration copy_and_count = FromProto(test_clone.duration()) - FromProto(test_clone.checksum_duration());
   const absl::Duration before = copy_and_count * 1.5 + test_plan + absl::Milliseconds(250);
   rows.push_back({"the downtime estimate told at RequestUpgrade, against that window",
-                  absl::StrCat(Ms(estimate), " (the Test: copy and count ", Ms(copy_and_count), ", checksums of it and its source at once ",
+                  absl::StrCat(Ms(estimate), " (the Test: copy and count ", Ms(copy_and_count), ", the restore point's verification timed as it will run ",
                                Ms(FromProto(test_clone.checksum_duration())), ", plan ", Ms(test_plan),
                                "); the model before, which counted the copy and count 1.5 times instead: ", Ms(before),
                                absl::StrFormat(" (%.2f ×)", absl::FDivDuration(before, window))),

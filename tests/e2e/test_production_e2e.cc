@@ -39,7 +39,11 @@ class PlatformEnvironment : public ::testing::Environment {
     // Short leases and stall timeouts, so that a dead migrator is noticed within seconds.
     // Two hosting servers (issue 24): every test uses the first, HostingServers.* the second.
     Platform::Options options{MakeTestCatalog(catalog_dir_),
-                              {{"cloner", {"--migration_lease=4s", "--sweep_interval=250ms", "--heartbeat_interval=250ms"}},
+                              {{"cloner",
+                                {"--migration_lease=4s", "--sweep_interval=250ms", "--heartbeat_interval=250ms",
+                                 // Restore points copied file by file, and verified so, as a large
+                                 // database's are (the e2e of Tests keeps the default).
+                                 "--file_copy_from_mb=1"}},
                                {"migrator", {"--heartbeat_interval=250ms"}},
                                {"status", {"--stall_timeout=2s"}}}};
     options.hosting_servers = 2;
@@ -268,6 +272,18 @@ TEST(Production, UpgradesTheDatabaseInPlaceOfflineAndKeepsAVerifiedRestorePoint)
   EXPECT_TRUE(listed);
   EXPECT_EQ(Checksums(rp), before);
   EXPECT_FALSE(AppConnects(rp).ok());
+  // A file-level copy, verified as one.
+  EXPECT_NE(platform->Log("cloner").find(absl::StrCat("restore point ", rp, " of ", db, " verified by its files")),
+            std::string::npos);
+  // Its counts, read in the restore point while the steps ran, are the report's "before".
+  bool reported = false;
+  for (const TableReport& t : done.report().tables()) {
+    if (t.table() != "public.res_partner") continue;
+    reported = true;
+    EXPECT_EQ(t.rows_before(), 200);
+    EXPECT_EQ(t.rows_after(), 200);
+  }
+  EXPECT_TRUE(reported) << done.report().DebugString();
 
   // Emails: the estimate at acceptance, the real offline time at the end.
   const std::string owner = absl::StrCat("owner+", db, "@example.com");

@@ -266,6 +266,11 @@ std::string Platform::request_address() const { return absl::StrCat("127.0.0.1:"
 std::string Platform::gate_address() const { return absl::StrCat("127.0.0.1:", gate_port_); }
 std::string Platform::status_address() const { return absl::StrCat("127.0.0.1:", status_port_); }
 
+std::string Platform::Log(const std::string& service) {
+  std::ifstream in(absl::StrCat(log_dir_, "/", service, ".log"));
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
 std::string Platform::Logs() {
   std::string out;
   for (const std::string& name : start_order_) {

@@ -70,6 +70,8 @@ class Platform {
 
   // Logs of every service (for failure messages).
   std::string Logs();
+  // The whole log of one service.
+  std::string Log(const std::string& service);
 
   // SERVING / NOT_SERVING of a gRPC server's health service, or the call's error.
   absl::StatusOr<grpc::health::v1::HealthCheckResponse::ServingStatus> Health(const std::string& address);

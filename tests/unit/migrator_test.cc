@@ -77,8 +77,14 @@ class FakeTarget final : public MigrationTarget {
     }
     return check_result && (failing_check.empty() || !absl::StrContains(sql, failing_check));
   }
-  absl::StatusOr<std::map<std::string, int64_t>> CountRows(const std::string&) override {
+  absl::StatusOr<std::map<std::string, int64_t>> CountRows(const std::string& database) override {
     Called();
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      counted.push_back({database, ran.size()});
+      auto elsewhere = rows_in.find(database);
+      if (elsewhere != rows_in.end()) return elsewhere->second;
+    }
     if (!awaited_check.empty() && !ran.empty()) {
       std::unique_lock<std::mutex> lock(mu);
       count_saw_check = cv.wait_for(lock, std::chrono::seconds(10), [&] { return awaited_check_started; });
@@ -122,6 +128,9 @@ class FakeTarget final : public MigrationTarget {
   std::atomic<int> heartbeats{0};
   bool check_result = true;
   std::map<std::string, int64_t> rows = {{"public.res_partner", 40}, {"public.sale_order", 80}};
+  // Databases whose counts are not `rows`'; each CountRows: the database, and how many steps had run.
+  std::map<std::string, std::map<std::string, int64_t>> rows_in;
+  std::vector<std::pair<std::string, size_t>> counted;
   bool corrupt_unchanged = false;
   std::string failing_check;  // RunCheck returns false for SQL containing it
   bool accepts_connections = false;
@@ -480,6 +489,33 @@ TEST_F(MigratorTest, TheReportsBeforeCountsAreTheClonersWhenTheEventCarriesThem)
   EXPECT_EQ(report.tables(0).rows_before(), 39);
   EXPECT_EQ(report.tables(0).rows_after(), 40);
   EXPECT_EQ(report.tables(1).rows_before(), 0);  // public.sale_order: not in the cloner's counts
+}
+
+// A restore point verified by its files carries no counts: the report's "before" is the restore
+// point's, read on a session of its own (ended afterwards), never the database's before its steps.
+TEST_F(MigratorTest, AFileVerifiedRestorePointIsCountedForTheReportInsteadOfTheDatabaseBeforeItsSteps) {
+  Order order = ProductionOrder();
+  target_.rows_in[order.restore_point()] = {{"public.res_partner", 41}, {"public.sale_order", 80}};
+  Event snapshot;
+  snapshot.set_event_id("0f8fad5b-d9cb-469f-a165-70867728950e/snapshot_succeeded");
+  *snapshot.mutable_order() = order;
+  snapshot.mutable_snapshot_succeeded()->set_verified_by("files");
+  gate_.Admit(order);
+  ASSERT_TRUE(migrator_.Handle(upshift::testing::RecordOf(snapshot)).ok());
+  Event last = publisher_.Events().back();
+  ASSERT_TRUE(last.has_migrated()) << last.DebugString();
+  const IntegrityReport& report = last.migrated().report();
+  ASSERT_EQ(report.tables_size(), 2);
+  EXPECT_EQ(report.tables(0).rows_before(), 41);
+  EXPECT_EQ(report.tables(0).rows_after(), 40);
+  std::vector<std::string> counted;
+  for (const auto& [database, steps_run] : target_.counted) counted.push_back(database);
+  // The restore point once, the database once after its steps.
+  EXPECT_EQ(counted, (std::vector<std::string>{order.restore_point(), order.database()}));
+  EXPECT_EQ(target_.counted.back().second, 6u);
+  bool ended = false;
+  for (const auto& [database, published] : target_.ended) ended = ended || database == order.restore_point();
+  EXPECT_TRUE(ended);
 }
 
 TEST_F(MigratorTest, AStepThatChangesATableDeclaredUnchangedFailsTheUpgrade) {
