@@ -72,7 +72,7 @@ absl::Status TestCopies::Copy(const upgrade::v1::Order& order) {
       return Fail(order, absl::StrCat("the copy does not match its source: ", diff));
     }
     done.emplace();
-    if (!check) TimeVerification(order, *hosting, by_dump, done->mutable_checksum_duration());
+    if (!check) TimeVerification(order, *hosting, by_dump, &*done);
     ToProto(clock_.Now() - start, done->mutable_duration());
     ToProto(copy_took, done->mutable_copy_duration());
     UPSHIFT_ASSIGN_OR_RETURN(int64_t source_bytes, hosting->DataSizeBytes(order.database()));
@@ -91,12 +91,13 @@ absl::Status TestCopies::Copy(const upgrade::v1::Order& order) {
 }
 
 void TestCopies::TimeVerification(const upgrade::v1::Order& order, HostingServer& hosting, bool dumped,
-                                  google::protobuf::Duration* took) {
+                                  upgrade::v1::CloneSucceeded* took) {
   // For the Production estimate only: what its restore point's verification will cost, timed as it
   // will run. The source is in use, so nothing is compared for its result. A measurement that
   // fails leaves the estimate to its older rule; it never fails the Test.
   const std::string& source = order.database();
   absl::Time start = clock_.Now();
+  std::string verified_by;
   absl::Status timed = [&]() -> absl::Status {
     UPSHIFT_ASSIGN_OR_RETURN(std::string strategy, StrategyFor(options_, hosting, source));
     if (strategy == "file_copy") {
@@ -104,8 +105,12 @@ void TestCopies::TimeVerification(const upgrade::v1::Order& order, HostingServer
       // is not file for file the same: the source read twice has the same bytes to read.
       const std::string& other = dumped ? source : order.test_database();
       UPSHIFT_ASSIGN_OR_RETURN(FileComparison files, hosting.CompareFiles(source, other, /*to_the_end=*/true));
-      if (files.comparable) return absl::OkStatus();
+      if (files.comparable) {
+        verified_by = "files";
+        return absl::OkStatus();
+      }
     }
+    verified_by = "rows";
     auto [source_summed, copy_summed] = ChecksumBoth(hosting, source, order.test_database());
     UPSHIFT_RETURN_IF_ERROR(source_summed.status());
     return copy_summed.status();
@@ -114,7 +119,8 @@ void TestCopies::TimeVerification(const upgrade::v1::Order& order, HostingServer
     LogWarning(absl::StrCat("could not time the verification of ", source, " and its copy: ", timed.ToString()));
     return;
   }
-  ToProto(clock_.Now() - start, took);
+  ToProto(clock_.Now() - start, took->mutable_checksum_duration());
+  took->set_verified_by(verified_by);
 }
 
 absl::StatusOr<std::optional<TableRowCounts>> TestCopies::MakeCopy(const upgrade::v1::Order& order) {

@@ -94,6 +94,9 @@ const std::vector<pg::SchemaMigration> kMigrations = {
   {5, "each claim's hosting server, for the servers' capacity across replicas",
    "ALTER TABLE request.claims ADD COLUMN server text NOT NULL DEFAULT '';"
    "CREATE INDEX claims_live_by_server ON request.claims (server, work) WHERE NOT done"},
+  {6, "a Test's copy time and how its restore point's verification was timed, for its Production estimate",
+   "ALTER TABLE request.orders ADD COLUMN copy_ms bigint NOT NULL DEFAULT 0, "
+   "ADD COLUMN verified_by_files boolean NOT NULL DEFAULT false"},
 };
 
 const std::string kColumns = absl::StrCat(
@@ -102,7 +105,7 @@ const std::string kColumns = absl::StrCat(
     pg::MicrosOf("created_at"), ", ", pg::MicrosOf("finished_at"),
     ", outcome, coalesce(restore_point, ''), estimated_downtime_ms, clone_ms, migrate_ms, source_size_bytes, ",
     pg::MicrosOf("cancel_requested_at"), ", ", pg::MicrosOf("no_return_at"), ", ", pg::MicrosOf("copy_expires_at"),
-    ", copy_removed, order_bytes, checksum_ms");
+    ", copy_removed, order_bytes, checksum_ms, copy_ms, verified_by_files");
 
 StoredOrder FromRow(const pqxx::row& row) {
   StoredOrder s;
@@ -134,6 +137,8 @@ StoredOrder FromRow(const pqxx::row& row) {
   // Orders admitted before order_bytes existed keep the columns' (coarser) values.
   if (!row[20].is_null()) o.ParseFromString(pqxx::binarystring(row[20]).str());
   s.timings.checksum = absl::Milliseconds(row[21].as<int64_t>());
+  s.timings.copy = absl::Milliseconds(row[22].as<int64_t>());
+  s.timings.verified_by_files = row[23].as<bool>();
   return s;
 }
 
@@ -401,9 +406,12 @@ absl::Status PgOrderStore::RecordTimings(const std::string& upgrade_id, const Te
         "UPDATE request.orders SET clone_ms = CASE WHEN $2 > 0 THEN $2 ELSE clone_ms END, "
         "migrate_ms = CASE WHEN $3 > 0 THEN $3 ELSE migrate_ms END, "
         "source_size_bytes = CASE WHEN $4 > 0 THEN $4 ELSE source_size_bytes END, "
-        "checksum_ms = CASE WHEN $5 > 0 THEN $5 ELSE checksum_ms END WHERE upgrade_id = $1",
+        "checksum_ms = CASE WHEN $5 > 0 THEN $5 ELSE checksum_ms END, "
+        "copy_ms = CASE WHEN $6 > 0 THEN $6 ELSE copy_ms END, "
+        "verified_by_files = CASE WHEN $5 > 0 THEN $7 ELSE verified_by_files END WHERE upgrade_id = $1",
         upgrade_id, absl::ToInt64Milliseconds(timings.clone), absl::ToInt64Milliseconds(timings.migrate),
-        timings.source_size_bytes, absl::ToInt64Milliseconds(timings.checksum));
+        timings.source_size_bytes, absl::ToInt64Milliseconds(timings.checksum), absl::ToInt64Milliseconds(timings.copy),
+        timings.verified_by_files);
     return absl::OkStatus();
   });
 }
