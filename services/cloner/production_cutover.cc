@@ -22,6 +22,7 @@ absl::StatusOr<TableRowCounts> ProductionCutover::Verify(HostingServer& hosting,
   // them as bytes, a fraction of reading every row's text twice. Any difference (a page the
   // autovacuum wrote since, say) or a server that cannot compare them falls back to the content.
   if (strategy == "file_copy") {
+    LogInfo(absl::StrCat("comparing the files of ", db, " and of its restore point ", rp));
     absl::StatusOr<FileComparison> files = hosting.CompareFiles(db, rp, /*to_the_end=*/false);
     if (IsRetryable(files.status())) return files.status();
     if (files.ok() && files->comparable && files->difference.empty()) {

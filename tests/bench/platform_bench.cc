@@ -493,13 +493,17 @@ void ProductionWindow(Platform& platform, testing::TopicTap& tap, std::vector<Ro
                   absl::StrCat("the plan alone, as the migrator timed it: ", Ms(plan)),
                   absl::StrFormat("%.2f × the plan", window_ratio), "≤ 1.15 ×", Verdict(window_ratio <= 1.15)});
   const double estimate_ratio = absl::FDivDuration(estimate, window);
-  // What the estimate said before the Test measured its checksum: its copy and count 1.5 times.
-  const absl::Duration copy_and_count = FromProto(test_clone.duration()) - FromProto(test_clone.checksum_duration());
-  const absl::Duration before = copy_and_count * 1.5 + test_plan + absl::Milliseconds(250);
+  // What the estimate said before restore points were verified by their files: the Test's whole copy
+  // and check, its counts included.
+  const absl::Duration copy = FromProto(test_clone.copy_duration());
+  const absl::Duration verification = FromProto(test_clone.checksum_duration());
+  const absl::Duration before = FromProto(test_clone.duration()) + test_plan + absl::Milliseconds(250);
   rows.push_back({"the downtime estimate told at RequestUpgrade, against that window",
-                  absl::StrCat(Ms(estimate), " (the Test: copy and count ", Ms(copy_and_count), ", the restore point's verification timed as it will run ",
-                               Ms(FromProto(test_clone.checksum_duration())), ", plan ", Ms(test_plan),
-                               "); the model before, which counted the copy and count 1.5 times instead: ", Ms(before),
+                  absl::StrCat(Ms(estimate), " (the Test: copy ", Ms(copy), ", its counts ",
+                               Ms(FromProto(test_clone.duration()) - copy - verification),
+                               ", the restore point's verification timed as it will run (by its ",
+                               test_clone.verified_by(), ") ", Ms(verification), ", plan ", Ms(test_plan),
+                               "); the model before, which counted the Test's whole copy and check: ", Ms(before),
                                absl::StrFormat(" (%.2f ×)", absl::FDivDuration(before, window))),
                   absl::StrCat("the real window: ", Ms(window)),
                   absl::StrFormat("%.2f × the window", estimate_ratio), "0.85–1.15 ×",

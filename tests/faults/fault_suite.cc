@@ -110,7 +110,11 @@ class SuiteEnvironment : public ::testing::Environment {
     AddTestCommandStep(catalog_dir_);
     catalog_dir = &catalog_dir_;
     Platform::Options options{catalog_dir_,
-                              {{"cloner", {"--sweep_interval=250ms", "--heartbeat_interval=250ms"}},
+                              {{"cloner",
+                                {"--sweep_interval=250ms", "--heartbeat_interval=250ms",
+                                 // Restore points (and copies) file by file, verified so, as a
+                                 // large database's are: the offline window as it is in production.
+                                 "--file_copy_from_mb=1"}},
                                {"status", {absl::StrCat("--stall_timeout=", absl::FormatDuration(kStallTimeout))}},
                                // A short max.poll.interval.ms, so that a step of seconds outlasts it.
                                {"migrator",
@@ -657,13 +661,25 @@ void Outage(Stream& stream, const std::string& what, absl::Duration length, cons
 }
 
 // kill -9 of the cloner, then of the migrator, in the middle of Production upgrades: the cloner
-// once a database is going offline (ending its sessions, making and checking its restore point),
-// the migrator a second into a 3 s step of an in-place plan. Restarted, each resumes: every upgrade
-// succeeds, with one restore point, each step once, and no database left offline.
+// once a database is going offline (ending its sessions, making its restore point), then once it
+// compares the restore point's files with the database's; the migrator a second into a 3 s step of
+// an in-place plan. Restarted, each resumes: every upgrade succeeds, with one restore point, each
+// step once, and no database left offline.
 TEST(Faults, KillTheClonerAndTheMigratorMidProduction) {
-  for (const std::string service : {"cloner", "migrator"}) {
-    SCOPED_TRACE(service);
-    Stream stream(absl::StrCat("kill_", service, "_production"), 3);
+  struct KillPoint {
+    std::string service;
+    std::string name;
+    // What the cloner logs of the first database at that point.
+    std::function<std::string(const std::string&)> logged;
+  };
+  const std::vector<KillPoint> points = {
+      {"cloner", "offline", [](const std::string& db) { return absl::StrCat(db, " is offline"); }},
+      {"cloner", "compare", [](const std::string& db) { return absl::StrCat("comparing the files of ", db, " "); }},
+      {"migrator", "step", nullptr}};
+  for (const KillPoint& at : points) {
+    const std::string& service = at.service;
+    SCOPED_TRACE(service + " " + at.name);
+    Stream stream(absl::StrCat("kill_", service, "_", at.name, "_production"), 3);
     stream.PassTests();
     const std::string& first = stream.databases()[0];
     if (service == "migrator") stream.MakeSlow(0);
@@ -671,8 +687,7 @@ TEST(Faults, KillTheClonerAndTheMigratorMidProduction) {
     std::function<bool()> busy = [&] {
       auto accepted = stream.Accepted();
       return accepted.count(first) &&
-             absl::StrContains(Tail(platform->service("cloner").log_path(), 1 << 20),
-                               absl::StrCat(first, " is offline"));
+             absl::StrContains(Tail(platform->service("cloner").log_path(), 1 << 20), at.logged(first));
     };
     if (service == "migrator") {
       busy = [&] {
@@ -685,7 +700,7 @@ TEST(Faults, KillTheClonerAndTheMigratorMidProduction) {
     platform->service(service).Kill();
     absl::SleepFor(absl::Seconds(1));
     ASSERT_TRUE(platform->RestartService(service).ok());
-    Settle(stream, absl::StrCat("kill -9 ", service, " mid-Production, restart after 1 s"), absl::Now());
+    Settle(stream, absl::StrCat("kill -9 ", service, " mid-Production (", at.name, "), restart after 1 s"), absl::Now());
   }
 }
 
