@@ -462,6 +462,68 @@ TEST(Production, AFailingStepRollsBackToTheVerifiedRestorePoint) {
   EXPECT_TRUE(AnyMessageContains(owner, "forced failure for the rollback test"));
 }
 
+// An application writes to the database right up to the moment it goes offline, one acknowledged
+// row after another; the plan then fails. The rollback gives back exactly the database of that
+// moment: every acknowledged row (and at most the one whose commit the cut-off left unanswered),
+// nothing after, every other table identical by checksum.
+TEST(Production, ADatabaseWrittenUpToGoingOfflineIsRestoredToExactlyThatMoment) {
+  const std::string db = "prodlive";
+  ASSERT_TRUE(platform->postgres().GenerateSampleDatabase(db, 120).ok());
+  PassTest(db);
+  ASSERT_TRUE(platform->postgres()
+                  .Exec(db, "CREATE TABLE live_writes (id bigint PRIMARY KEY, at timestamptz NOT NULL DEFAULT now());"
+                            "GRANT INSERT ON live_writes TO app_user;"
+                            "INSERT INTO ir_config_parameter (key, value) VALUES ('upshift.test.fail_upgrade', '1')")
+                  .ok());
+  std::map<std::string, std::string> before = Checksums(db);
+  before.erase("live_writes");
+
+  std::atomic<int64_t> acknowledged{0}, unanswered{0};
+  std::atomic<bool> refused{false}, stop{false};
+  std::thread writer([&] {
+    const std::string app = absl::StrCat("host=127.0.0.1 port=", platform->postgres().port(), " user=app_user");
+    // Writes until the database refuses the application's connection: it is offline.
+    while (!refused && !stop) {
+      absl::Status connected = pg::WithConnection(app, db, [&](pqxx::connection& conn) {
+        while (!stop) {
+          const int64_t next = acknowledged + 1;
+          try {
+            pqxx::nontransaction(conn).exec(absl::StrCat("INSERT INTO live_writes (id) VALUES (", next, ")"));
+          } catch (const std::exception&) {
+            unanswered = next;  // cut off: it may or may not have committed
+            return absl::OkStatus();
+          }
+          acknowledged = next;
+        }
+        return absl::OkStatus();
+      });
+      if (!connected.ok()) refused = true;
+    }
+  });
+  absl::Cleanup joined = [&] {
+    stop = true;  // a failed assertion below must not leave it writing
+    writer.join();
+  };
+  ASSERT_TRUE(WaitFor([&] { return acknowledged >= 50; })) << "the application could not write";
+
+  Upgrade accepted;
+  ASSERT_TRUE(Request(Order(db, PURPOSE_PRODUCTION), &accepted).ok());
+  Upgrade done = WatchToEnd(accepted.upgrade_id());
+  ASSERT_EQ(done.state(), STATE_ROLLED_BACK) << done.error() << platform->Logs();
+  ASSERT_TRUE(refused) << "the application was never refused";
+
+  // The rows of that moment, in order and without a gap: all acknowledged ones, perhaps the last.
+  const int64_t rows = std::stoll(Value(db, "SELECT count(*) FROM live_writes"));
+  EXPECT_EQ(Value(db, "SELECT coalesce(max(id), 0) FROM live_writes"), absl::StrCat(rows));
+  EXPECT_GE(rows, acknowledged.load());
+  EXPECT_LE(rows, std::max(acknowledged.load(), unanswered.load()));
+  std::map<std::string, std::string> after = Checksums(db);
+  after.erase("live_writes");
+  EXPECT_EQ(after, before);
+  EXPECT_EQ(Value(db, "SELECT latest_version FROM ir_module_module WHERE name = 'base'"), "16.0");
+  EXPECT_TRUE(AppConnects(db).ok());
+}
+
 // A plan slower than its max_offline: stopped at the bound, in the middle of a step of the
 // customer's database (its session ended), and rolled back. The database was offline for at most
 // the bound plus the rollback, is its old self, and its owner is told why.
