@@ -8,6 +8,7 @@
 #include "libs/common/textproto.h"
 #include "libs/metrics/metrics.h"
 #include "libs/pg/connections.h"
+#include "libs/pg/pool.h"
 
 ABSL_FLAG(std::string, hosting_inventory, "",
           "Required unless --hosting_db: path of the hosting inventory (protos/upgrade/v1/inventory.proto, text format): the servers, their "
@@ -97,6 +98,20 @@ absl::Status PingServer(LiveInventory& live, const std::string& name) {
   // Whatever keeps it from answering (refused, reset, a timeout), the server is away for its work.
   if (!answered.ok()) return absl::UnavailableError(answered.message());
   return answered;
+}
+
+ServerPings::ServerPings(LiveInventory& live)
+    : live_(live), kept_(live, [](const ServerSpec& spec) {
+        return std::make_unique<pg::Pool>(absl::StrCat(pg::ConnInfoFor(spec.conninfo, "postgres"), " connect_timeout=2"),
+                                          2, absl::Seconds(2), "hosting_ping");
+      }) {}
+
+ServerPings::~ServerPings() = default;
+
+absl::Status ServerPings::Ping(const std::string& name) {
+  absl::StatusOr<std::shared_ptr<pg::Pool>> kept = kept_.Get(name);
+  if (kept.ok() && (*kept)->Ping().ok()) return absl::OkStatus();
+  return PingServer(live_, name);
 }
 
 absl::Status AnyServerAnswers(LiveInventory& live) {

@@ -17,7 +17,7 @@ namespace upshift {
 class PgHostingFleet final : public HostingFleet {
  public:
   PgHostingFleet(LiveInventory& live, PgHostingOptions base)
-      : live_(live),
+      : pings_(live),
         servers_(live, [base = std::move(base)](const ServerSpec& spec) {
           PgHostingOptions options = base;
           options.conninfo = spec.conninfo;
@@ -25,7 +25,7 @@ class PgHostingFleet final : public HostingFleet {
         }) {}
 
   std::vector<std::string> ServerNames() override { return servers_.Names(); }
-  absl::Status Ping(const std::string& name) override { return PingServer(live_, name); }
+  absl::Status Ping(const std::string& name) override { return pings_.Ping(name); }
   absl::StatusOr<std::shared_ptr<HostingServer>> Server(const std::string& name) override {
     absl::StatusOr<std::shared_ptr<PgHostingServer>> server = servers_.Get(name);
     if (!server.ok()) return server.status();
@@ -33,7 +33,7 @@ class PgHostingFleet final : public HostingFleet {
   }
 
  private:
-  LiveInventory& live_;
+  ServerPings pings_;
   PerServer<PgHostingServer> servers_;
 };
 

@@ -41,11 +41,12 @@ int Main(int argc, char** argv) {
   std::unique_ptr<KafkaProducer> producer = service.Need(KafkaProducer::Create(kafka), "make the Kafka producer");
   GrpcGate request_gate(config.gate_addr, absl::Seconds(10), calling);
   CachingGate gate(request_gate);
+  ServerPings pings(*inventory);
   Migrator migrator(catalog, target_for, *producer, gate, SystemClock(), heartbeat, claims,
-                    [&targets, &inventory](const std::string& named) {
+                    [&targets, &pings](const std::string& named) {
                       absl::StatusOr<std::string> name = OrderServerName(targets.Names(), named);
                       if (!name.ok()) return absl::OkStatus();  // the plan meets that error itself
-                      return PingServer(*inventory, *name);
+                      return pings.Ping(*name);
                     });
   std::unique_ptr<KafkaConsumer> consumer = service.Need(
       KafkaConsumer::Create(kafka, "upshift-migrator", {topics::kEvents}, producer.get(),
