@@ -71,4 +71,15 @@ grpc::Status StatusServiceImpl::GetBacklog(grpc::ServerContext* context, const u
   return grpc::Status::OK;
 }
 
+grpc::Status StatusServiceImpl::ListFailureGroups(grpc::ServerContext* context,
+                                                  const upgrade::v1::ListFailureGroupsRequest* request,
+                                                  upgrade::v1::ListFailureGroupsResponse* response) {
+  absl::StatusOr<Principal> caller = auth_.Authenticate(*context);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  absl::StatusOr<upgrade::v1::ListFailureGroupsResponse> groups = queries_.ListFailureGroups(*caller, *request);
+  if (!groups.ok()) return ToGrpcStatus(groups.status());
+  *response = *std::move(groups);
+  return grpc::Status::OK;
+}
+
 }  // namespace upshift::status

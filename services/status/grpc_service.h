@@ -29,6 +29,8 @@ class StatusServiceImpl final : public upgrade::v1::StatusService::Service {
                             upgrade::v1::ListUpgradesResponse* response) override;
   grpc::Status GetBacklog(grpc::ServerContext* context, const upgrade::v1::GetBacklogRequest* request,
                           upgrade::v1::GetBacklogResponse* response) override;
+  grpc::Status ListFailureGroups(grpc::ServerContext* context, const upgrade::v1::ListFailureGroupsRequest* request,
+                                 upgrade::v1::ListFailureGroupsResponse* response) override;
 
  private:
   const Authenticator& auth_;

@@ -38,6 +38,8 @@ ALTER TABLE status.upgrades ADD COLUMN IF NOT EXISTS tenant text NOT NULL DEFAUL
 -- The unfinished upgrades (SUCCEEDED, FAILED, ROLLED_BACK and CANCELLED are final), for the stall sweep.
 -- (A released version is frozen, numbers and all; the code names the states, see FinalStatesList.)
 CREATE INDEX IF NOT EXISTS upgrades_unfinished ON status.upgrades (upgrade_id) WHERE state NOT IN (4, 5, 10, 11);
+-- The failed and rolled-back upgrades by when they ended, for grouping a fleet's failures.
+CREATE INDEX IF NOT EXISTS upgrades_failed ON status.upgrades (updated_at DESC) WHERE state IN (5, 10);
 CREATE TABLE IF NOT EXISTS status.databases (
   name       text PRIMARY KEY,
   parent     text,
@@ -359,6 +361,27 @@ absl::StatusOr<std::vector<upgrade::v1::Upgrade>> PgStatusStore::UnfinishedUpgra
     for (const auto& row :
          tx.exec(absl::StrCat("SELECT body FROM status.upgrades WHERE state NOT IN (", FinalStatesList(), ")"))) {
       out.push_back(ParseUpgrade(row[0]));
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return out;
+}
+
+absl::StatusOr<std::vector<upgrade::v1::Upgrade>> PgStatusStore::FailedUpgrades(absl::Time since,
+                                                                                 const std::string& target_version,
+                                                                                 int limit) {
+  std::vector<upgrade::v1::Upgrade> out;
+  absl::Status status = pool_->Transact([&](pqxx::work& tx) {
+    out.clear();
+    // A final upgrade is not updated again: updated_at is when it ended.
+    for (const auto& row : tx.exec_params(
+             absl::StrCat("SELECT body FROM status.upgrades WHERE state IN (", static_cast<int>(upgrade::v1::STATE_FAILED),
+                          ", ", static_cast<int>(upgrade::v1::STATE_ROLLED_BACK),
+                          ") AND updated_at >= to_timestamp($1::float8 / 1000000) ORDER BY updated_at DESC LIMIT $2"),
+             absl::ToUnixMicros(since), limit)) {
+      upgrade::v1::Upgrade u = ParseUpgrade(row[0]);
+      if (target_version.empty() || u.target_version() == target_version) out.push_back(std::move(u));
     }
     return absl::OkStatus();
   });

@@ -37,6 +37,8 @@ class PgStatusStore final : public StatusStore {
   absl::StatusOr<OutboxDepth> Outbox();
   absl::StatusOr<int> MarkStalled(absl::Time cutoff) override;
   absl::StatusOr<std::vector<upgrade::v1::Upgrade>> UnfinishedUpgrades() override;
+  absl::StatusOr<std::vector<upgrade::v1::Upgrade>> FailedUpgrades(absl::Time since, const std::string& target_version,
+                                                                   int limit) override;
   absl::Status RememberVersion(const std::string& database, const std::string& version) override;
 
  private:

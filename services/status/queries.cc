@@ -106,6 +106,22 @@ absl::StatusOr<upgrade::v1::GetBacklogResponse> Queries::GetBacklog(const Princi
   return Backlog(unfinished);
 }
 
+absl::StatusOr<upgrade::v1::ListFailureGroupsResponse> Queries::ListFailureGroups(
+    const Principal& caller, const upgrade::v1::ListFailureGroupsRequest& request) {
+  // The newest failures read at most: enough for a fleet's week, and a bounded answer.
+  constexpr int kMostRead = 10000;
+  UPSHIFT_RETURN_IF_ERROR(RequireScope(caller, scopes::kOperator, "reading the fleet's failures"));
+  const absl::Time now = absl::Now();
+  const absl::Time since = request.has_since() ? FromProto(request.since()) : now - absl::Hours(24 * 7);
+  if (since > now) return absl::InvalidArgumentError("since is in the future");
+  if (!request.target_version().empty()) {
+    UPSHIFT_RETURN_IF_ERROR(ValidateVersion(request.target_version()));
+  }
+  UPSHIFT_ASSIGN_OR_RETURN(std::vector<upgrade::v1::Upgrade> failed,
+                           store_.FailedUpgrades(since, request.target_version(), kMostRead));
+  return GroupFailures(failed);
+}
+
 absl::Status Queries::WatchUpgrade(const Principal& caller, const std::string& upgrade_id,
                                    const std::function<bool(const upgrade::v1::Upgrade&)>& send,
                                    const std::function<absl::Status()>& interrupted) {

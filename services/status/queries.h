@@ -47,6 +47,11 @@ class Queries {
   // Each worker group's backlog (see Backlog). PERMISSION_DENIED unless the caller is an operator.
   absl::StatusOr<upgrade::v1::GetBacklogResponse> GetBacklog(const Principal& caller);
 
+  // The fleet's failures grouped by cause (GroupFailures). PERMISSION_DENIED unless the caller is
+  // an operator; INVALID_ARGUMENT for a `since` in the future or a malformed version.
+  absl::StatusOr<upgrade::v1::ListFailureGroupsResponse> ListFailureGroups(
+      const Principal& caller, const upgrade::v1::ListFailureGroupsRequest& request);
+
   absl::Status WatchUpgrade(const Principal& caller, const std::string& upgrade_id,
                             const std::function<bool(const upgrade::v1::Upgrade&)>& send,
                             const std::function<absl::Status()>& interrupted);

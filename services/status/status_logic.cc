@@ -1,6 +1,8 @@
 #include "services/status/status_logic.h"
 
 #include <algorithm>
+#include <cctype>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "libs/common/ids.h"
@@ -304,6 +306,154 @@ upgrade::v1::GetBacklogResponse Backlog(const std::vector<upgrade::v1::Upgrade>&
       if (u.stalled()) group->set_stalled(group->stalled() + 1);
     }
   }
+  return response;
+}
+
+namespace {
+
+// Replaces every occurrence of `word` in `text` by `with`.
+void ReplaceAll(std::string& text, const std::string& word, const std::string& with) {
+  if (word.empty()) return;
+  for (size_t at = text.find(word); at != std::string::npos; at = text.find(word, at + with.size())) {
+    text.replace(at, word.size(), with);
+  }
+}
+
+bool IsHex(char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; }
+bool IsDigit(char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; }
+bool IsWordChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_'; }
+
+// An id (8-4-4-4-12 hex digits) starts at `at`.
+bool IsIdAt(const std::string& text, size_t at) {
+  if (at + 36 > text.size() || (at + 36 < text.size() && IsWordChar(text[at + 36]))) return false;
+  for (size_t k = 0; k < 36; ++k) {
+    const bool dash = k == 8 || k == 13 || k == 18 || k == 23;
+    if (dash ? text[at + k] != '-' : !IsHex(text[at + k])) return false;
+  }
+  return true;
+}
+
+// A duration as absl::FormatDuration writes it: "8s", "1m30s", "250ms", "2.5s".
+bool IsDuration(const std::string& token) {
+  size_t i = 0;
+  bool any = false;
+  while (i < token.size()) {
+    const size_t digits = i;
+    while (i < token.size() && (IsDigit(token[i]) || token[i] == '.')) ++i;
+    if (i == digits) return false;
+    const size_t unit = i;
+    while (i < token.size() && std::isalpha(static_cast<unsigned char>(token[i])) != 0) ++i;
+    const std::string u = token.substr(unit, i - unit);
+    if (u != "h" && u != "m" && u != "s" && u != "ms" && u != "us" && u != "ns") return false;
+    any = true;
+  }
+  return any;
+}
+
+// One token of an error with what varies taken out: a number is N, a duration <duration>, a run of
+// 8 or more hex digits <hex>. A dotted number (a version: a hop names its versions) and a name
+// that has digits in it ("02b_test_fail") stay.
+std::string Generalized(const std::string& token) {
+  const bool digits = std::all_of(token.begin(), token.end(), IsDigit);
+  if (digits) return "N";
+  if (IsDigit(token[0]) && IsDuration(token)) return "<duration>";
+  if (token.size() >= 8 && std::all_of(token.begin(), token.end(), IsHex) &&
+      std::any_of(token.begin(), token.end(), IsDigit)) {
+    return "<hex>";
+  }
+  return token;
+}
+
+std::string TakeOutVarying(const std::string& text) {
+  std::string out;
+  size_t i = 0;
+  while (i < text.size()) {
+    if (!IsWordChar(text[i])) {
+      out += text[i++];
+      continue;
+    }
+    if ((i == 0 || !IsWordChar(text[i - 1])) && IsIdAt(text, i)) {
+      out += "<id>";
+      i += 36;
+      continue;
+    }
+    // A token: word characters, and a dot between two digits.
+    size_t end = i;
+    while (end < text.size() &&
+           (IsWordChar(text[end]) ||
+            (text[end] == '.' && IsDigit(text[end - 1]) && end + 1 < text.size() && IsDigit(text[end + 1])))) {
+      ++end;
+    }
+    out += Generalized(text.substr(i, end - i));
+    i = end;
+  }
+  return out;
+}
+
+// The step a migrator's error names ("step 17.0->18.0/02b_test_fail failed: ..."); else the hop of
+// a failed pre-check; else after the last step that ran (a post-check, the downtime bound), or
+// before the plan when none did.
+std::string WhereItFailed(const upgrade::v1::Upgrade& failed) {
+  const std::string& error = failed.error();
+  for (size_t at = error.find("step "); at != std::string::npos; at = error.find("step ", at + 1)) {
+    if (at > 0 && IsWordChar(error[at - 1])) continue;
+    const size_t from = at + 5;
+    const size_t end = error.find_first_of(" :;,", from);
+    const std::string named = error.substr(from, end == std::string::npos ? std::string::npos : end - from);
+    if (named.find("->") != std::string::npos && named.find('/') != std::string::npos) return absl::StrCat("step ", named);
+  }
+  constexpr char kPreCheck[] = "pre-check of hop ";
+  if (size_t at = error.find(kPreCheck); at != std::string::npos) {
+    const size_t from = at + sizeof(kPreCheck) - 1;
+    return absl::StrCat("pre-checks of hop ", error.substr(from, error.find_first_of(" :;,", from) - from));
+  }
+  if (!failed.current_step().empty()) return absl::StrCat("after step ", failed.current_step());
+  return "before the plan";
+}
+
+}  // namespace
+
+FailureSignature SignatureOf(const upgrade::v1::Upgrade& failed) {
+  FailureSignature s;
+  s.where = WhereItFailed(failed);
+  std::string error = failed.error();
+  // The longest names first: a restore point's name begins with its database's.
+  std::vector<std::string> names = {failed.restore_point(), failed.test_database(), failed.database()};
+  std::sort(names.begin(), names.end(), [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  for (const std::string& name : names) ReplaceAll(error, name, "<db>");
+  s.signature = TakeOutVarying(error);
+  return s;
+}
+
+upgrade::v1::ListFailureGroupsResponse GroupFailures(const std::vector<upgrade::v1::Upgrade>& failed) {
+  constexpr int kListed = 20;
+  std::map<std::pair<std::string, std::string>, upgrade::v1::FailureGroup> groups;
+  for (const upgrade::v1::Upgrade& u : failed) {
+    FailureSignature s = SignatureOf(u);
+    upgrade::v1::FailureGroup& g = groups[{s.where, s.signature}];
+    const google::protobuf::Timestamp& at = u.has_finished_at() ? u.finished_at() : u.updated_at();
+    if (g.count() == 0) {
+      g.set_where(s.where);
+      g.set_signature(s.signature);
+      g.set_example_error(u.error());
+      *g.mutable_last_failed_at() = at;
+    }
+    g.set_count(g.count() + 1);
+    *g.mutable_first_failed_at() = at;  // newest first: the last one seen is the oldest
+    if (g.upgrade_ids_size() < kListed) {
+      g.add_upgrade_ids(u.upgrade_id());
+      g.add_databases(u.database());
+    }
+  }
+  upgrade::v1::ListFailureGroupsResponse response;
+  response.set_failures(static_cast<int32_t>(failed.size()));
+  std::vector<upgrade::v1::FailureGroup> ordered;
+  for (auto& [key, g] : groups) ordered.push_back(std::move(g));
+  std::stable_sort(ordered.begin(), ordered.end(), [](const upgrade::v1::FailureGroup& a, const upgrade::v1::FailureGroup& b) {
+    if (a.count() != b.count()) return a.count() > b.count();
+    return FromProto(a.last_failed_at()) > FromProto(b.last_failed_at());
+  });
+  for (upgrade::v1::FailureGroup& g : ordered) *response.add_groups() = std::move(g);
   return response;
 }
 

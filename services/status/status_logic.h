@@ -58,6 +58,19 @@ std::vector<TagChange> TagChanges(const std::optional<upgrade::v1::Upgrade>& bef
 // comes back online or is restored.
 upgrade::v1::GetBacklogResponse Backlog(const std::vector<upgrade::v1::Upgrade>& unfinished);
 
+// What groups a failed upgrade with others (ListFailureGroups): where it failed (the step its error
+// names, the hop whose pre-checks failed, after the last step that ran, or before the plan), and its
+// error with what varies between databases taken out (the upgrade's own database names, ids, hex,
+// numbers, durations).
+struct FailureSignature {
+  std::string where;
+  std::string signature;
+};
+FailureSignature SignatureOf(const upgrade::v1::Upgrade& failed);
+
+// `failed` (newest first) grouped by SignatureOf: the largest group first, then the most recent.
+upgrade::v1::ListFailureGroupsResponse GroupFailures(const std::vector<upgrade::v1::Upgrade>& failed);
+
 }  // namespace upshift::status
 
 #endif  // UPSHIFT_SERVICES_STATUS_STATUS_LOGIC_H_

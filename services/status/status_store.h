@@ -80,6 +80,12 @@ class UpgradeHistory {
 
   // Every upgrade not in a final state.
   virtual absl::StatusOr<std::vector<upgrade::v1::Upgrade>> UnfinishedUpgrades() = 0;
+
+  // Up to `limit` upgrades that ended FAILED or ROLLED_BACK at or after `since`, newest first; only
+  // those to `target_version` unless it is empty.
+  virtual absl::StatusOr<std::vector<upgrade::v1::Upgrade>> FailedUpgrades(absl::Time since,
+                                                                           const std::string& target_version,
+                                                                           int limit) = 0;
 };
 
 // What status knows of each database (tags, copies, versions), for the database manager view.

@@ -524,6 +524,37 @@ TEST(Production, ADatabaseWrittenUpToGoingOfflineIsRestoredToExactlyThatMoment) 
   EXPECT_TRUE(AppConnects(db).ok());
 }
 
+// Issue 25: the same step failing on several databases is one group for an operator, named by the
+// step, with the databases' own names taken out of its signature.
+TEST(Failures, AStepThatFailsOnSeveralDatabasesIsOneGroupNamingTheStep) {
+  const std::vector<std::string> dbs = {"failgrp_a", "failgrp_b"};
+  for (const std::string& db : dbs) {
+    ASSERT_TRUE(platform->postgres().GenerateSampleDatabase(db, 20).ok());
+    ASSERT_TRUE(platform->postgres()
+                    .Exec(db, "INSERT INTO ir_config_parameter (key, value) VALUES ('upshift.test.fail_upgrade', '1')")
+                    .ok());
+    Upgrade accepted;
+    ASSERT_TRUE(Request(Order(db, PURPOSE_TEST), &accepted).ok());
+    EXPECT_EQ(WatchToEnd(accepted.upgrade_id()).state(), STATE_FAILED);
+  }
+  ListFailureGroupsRequest req;
+  req.set_target_version("18.0");
+  ListFailureGroupsResponse groups;
+  grpc::Status s = platform->status().ListFailureGroups(Context().get(), req, &groups);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  const FailureGroup* step = nullptr;
+  for (const FailureGroup& g : groups.groups()) {
+    if (std::find(g.databases().begin(), g.databases().end(), dbs[0]) != g.databases().end()) step = &g;
+  }
+  ASSERT_NE(step, nullptr) << groups.DebugString();
+  EXPECT_EQ(step->where(), "step 17.0->18.0/02b_test_fail");
+  EXPECT_NE(std::find(step->databases().begin(), step->databases().end(), dbs[1]), step->databases().end())
+      << groups.DebugString();
+  EXPECT_GE(step->count(), 2);
+  EXPECT_TRUE(absl::StrContains(step->signature(), "forced failure for the rollback test")) << step->signature();
+  EXPECT_FALSE(absl::StrContains(step->signature(), "failgrp")) << step->signature();
+}
+
 // A plan slower than its max_offline: stopped at the bound, in the middle of a step of the
 // customer's database (its session ended), and rolled back. The database was offline for at most
 // the bound plus the rollback, is its old self, and its owner is told why.

@@ -58,6 +58,13 @@ class FakeStatusStore final : public StatusStore {
     return absl::OkStatus();
   }
   absl::StatusOr<int> MarkStalled(absl::Time) override { return 0; }
+  absl::StatusOr<std::vector<Upgrade>> FailedUpgrades(absl::Time, const std::string&, int) override {
+    std::vector<Upgrade> out;
+    for (const auto& [id, u] : upgrades) {
+      if (u.state() == STATE_FAILED || u.state() == STATE_ROLLED_BACK) out.push_back(u);
+    }
+    return out;
+  }
   absl::StatusOr<std::vector<Upgrade>> UnfinishedUpgrades() override {
     std::vector<Upgrade> out;
     for (const auto& [id, u] : upgrades) out.push_back(u);
@@ -336,6 +343,31 @@ TEST_F(QueriesTest, OnlyOperatorsReadTheBacklog) {
   ASSERT_TRUE(backlog.ok()) << backlog.status();
   ASSERT_EQ(backlog->groups_size(), 2);
   EXPECT_EQ(backlog->groups(0).group(), "upshift-cloner");
+}
+
+TEST_F(QueriesTest, OnlyOperatorsReadTheFleetsFailuresWhichAreGroupedByCause) {
+  for (const std::string id : {"0f8fad5b-d9cb-469f-a165-70867728950e", "7c9e6679-7425-40de-944b-e07fc1f90ae7"}) {
+    Upgrade u;
+    u.set_upgrade_id(id);
+    u.set_database(id.substr(0, 4) == "0f8f" ? "acme" : "globex");
+    u.set_state(STATE_ROLLED_BACK);
+    u.set_current_step("17.0->18.0/02b_test_fail");
+    u.set_error(absl::StrCat("ERROR: forced failure in ", u.database()));
+    store_.upgrades[id] = u;
+  }
+  ListFailureGroupsRequest request;
+  EXPECT_EQ(queries_.ListFailureGroups(kAcme, request).status().code(), absl::StatusCode::kPermissionDenied);
+  absl::StatusOr<ListFailureGroupsResponse> groups = queries_.ListFailureGroups(kOperator, request);
+  ASSERT_TRUE(groups.ok()) << groups.status();
+  ASSERT_EQ(groups->groups_size(), 1);
+  EXPECT_EQ(groups->groups(0).count(), 2);
+  EXPECT_EQ(groups->groups(0).signature(), "ERROR: forced failure in <db>");
+  // A time to come, and a version no catalog could name, are refused.
+  ToProto(absl::Now() + absl::Hours(1), request.mutable_since());
+  EXPECT_EQ(queries_.ListFailureGroups(kOperator, request).status().code(), absl::StatusCode::kInvalidArgument);
+  request.clear_since();
+  request.set_target_version("18.0'; DROP TABLE x");
+  EXPECT_EQ(queries_.ListFailureGroups(kOperator, request).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

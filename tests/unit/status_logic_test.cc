@@ -412,5 +412,71 @@ TEST(Backlog, CountsEachUnfinishedUpgradeForTheGroupWhoseTurnItIs) {
   EXPECT_EQ(b.groups(1).stalled(), 1);
 }
 
+// A failed upgrade of `database` whose last step was `step` (empty: none ran), with `error`.
+Upgrade Failed(const std::string& id, const std::string& database, const std::string& step, const std::string& error,
+               int64_t ended_at_seconds) {
+  Upgrade u;
+  u.set_upgrade_id(id);
+  u.set_database(database);
+  u.set_restore_point(database + "_rp_" + id.substr(0, 8));
+  u.set_state(STATE_ROLLED_BACK);
+  u.set_current_step(step);
+  u.set_error(error);
+  u.mutable_finished_at()->set_seconds(ended_at_seconds);
+  return u;
+}
+
+TEST(SignatureOf, TakesOutWhatVariesBetweenDatabasesAndKeepsTheStepAndTheVersions) {
+  Upgrade acme = Failed("0f8fad5b-d9cb-469f-a165-70867728950e", "acme", "17.0->18.0/02a_test_slow",
+                        "step 17.0->18.0/02b_test_fail failed: ERROR: forced failure in database \"acme\" (restore point acme_rp_0f8fad5b, pid 4242, "
+                        "upgrade 0f8fad5b-d9cb-469f-a165-70867728950e, after 2.5s)",
+                        100);
+  Upgrade globex = Failed("7c9e6679-7425-40de-944b-e07fc1f90ae7", "globex", "17.0->18.0/02a_test_slow",
+                          "step 17.0->18.0/02b_test_fail failed: ERROR: forced failure in database \"globex\" (restore point globex_rp_7c9e6679, pid 77, "
+                          "upgrade 7c9e6679-7425-40de-944b-e07fc1f90ae7, after 1m30s)",
+                          200);
+  FailureSignature a = SignatureOf(acme), g = SignatureOf(globex);
+  EXPECT_EQ(a.where, "step 17.0->18.0/02b_test_fail");
+  EXPECT_EQ(a.signature,
+            "step 17.0->18.0/02b_test_fail failed: ERROR: forced failure in database \"<db>\" (restore point <db>, pid N, upgrade <id>, after <duration>)");
+  EXPECT_EQ(g.where, a.where);
+  EXPECT_EQ(g.signature, a.signature);
+  // A hop's versions and a step's name stay; hex of 8 or more goes.
+  Upgrade checked = Failed("1", "initech", "", "pre-check of hop 16.0->17.0: 3 rows in sale_order_2024 (lsn 0a1b2c3d)", 1);
+  EXPECT_EQ(SignatureOf(checked).where, "pre-checks of hop 16.0->17.0");
+  // A post-check after the last step; nothing ran at all.
+  EXPECT_EQ(SignatureOf(Failed("2", "initech", "17.0->18.0/03_x", "post-check: 2 orders without lines", 1)).where,
+            "after step 17.0->18.0/03_x");
+  EXPECT_EQ(SignatureOf(Failed("3", "initech", "", "the copy does not match its source", 1)).where, "before the plan");
+  EXPECT_EQ(SignatureOf(checked).signature, "pre-check of hop 16.0->17.0: N rows in sale_order_2024 (lsn <hex>)");
+}
+
+TEST(GroupFailures, GroupsBySignatureLargestFirstWithTheirDatabasesNewestFirst) {
+  // Newest first, as the store reads them.
+  std::vector<Upgrade> failed = {
+      Failed("c-3", "carol", "", "step 17.0->18.0/02b_test_fail failed: forced failure on carol, 3 rows", 300),
+      Failed("d-1", "dave", "", "step 16.0->17.0/01_partners failed: column \"phone\" does not exist", 250),
+      Failed("b-2", "bob", "", "step 17.0->18.0/02b_test_fail failed: forced failure on bob, 12 rows", 200),
+      Failed("a-1", "alice", "", "step 17.0->18.0/02b_test_fail failed: forced failure on alice, 1 rows", 100),
+  };
+  ListFailureGroupsResponse groups = GroupFailures(failed);
+  EXPECT_EQ(groups.failures(), 4);
+  ASSERT_EQ(groups.groups_size(), 2);
+  const FailureGroup& big = groups.groups(0);
+  EXPECT_EQ(big.count(), 3);
+  EXPECT_EQ(big.where(), "step 17.0->18.0/02b_test_fail");
+  EXPECT_EQ(big.signature(), "step 17.0->18.0/02b_test_fail failed: forced failure on <db>, N rows");
+  EXPECT_EQ(big.example_error(), "step 17.0->18.0/02b_test_fail failed: forced failure on carol, 3 rows");
+  EXPECT_EQ(std::vector<std::string>(big.databases().begin(), big.databases().end()),
+            (std::vector<std::string>{"carol", "bob", "alice"}));
+  EXPECT_EQ(std::vector<std::string>(big.upgrade_ids().begin(), big.upgrade_ids().end()),
+            (std::vector<std::string>{"c-3", "b-2", "a-1"}));
+  EXPECT_EQ(big.last_failed_at().seconds(), 300);
+  EXPECT_EQ(big.first_failed_at().seconds(), 100);
+  EXPECT_EQ(groups.groups(1).count(), 1);
+  EXPECT_EQ(groups.groups(1).where(), "step 16.0->17.0/01_partners");
+  EXPECT_EQ(GroupFailures({}).groups_size(), 0);
+}
+
 }  // namespace
 }  // namespace upshift::status

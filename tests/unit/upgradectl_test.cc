@@ -83,6 +83,24 @@ TEST(UpgradectlPrinters, AWatchLineSaysTheStepAndWhatIsLeft) {
   EXPECT_EQ(FormatWatchLine(u), "2027-01-15 08:00:00 UTC  STATE_MIGRATING  40% 02_rename about 30 s left \n");
 }
 
+TEST(UpgradectlPrinters, AFailureGroupSaysHowManyWhereWhyAndWhichDatabases) {
+  ListFailureGroupsResponse groups;
+  groups.set_failures(23);
+  FailureGroup* g = groups.add_groups();
+  g->set_count(22);
+  g->set_where("step 17.0->18.0/02b_fix");
+  g->set_signature("step 17.0->18.0/02b_fix failed: N rows in <db>");
+  g->add_databases("acme");
+  g->add_databases("globex");
+  ToProto(absl::FromUnixSeconds(1'800'000'000), g->mutable_last_failed_at());
+  ToProto(absl::FromUnixSeconds(1'799'996'400), g->mutable_first_failed_at());
+  EXPECT_EQ(FormatFailureGroups(groups),
+            "23 failed upgrades in 1 groups\n"
+            "    22  step 17.0->18.0/02b_fix  (last 2027-01-15 08:00:00 UTC, first 2027-01-15 07:00:00 UTC)\n"
+            "        step 17.0->18.0/02b_fix failed: N rows in <db>\n"
+            "        databases: acme, globex and 20 more\n");
+}
+
 TEST(UpgradectlCommands, TheUsageNamesEveryCommandOnceWithItsOperands) {
   const std::string usage = UsageText();
   std::set<std::string> names;
@@ -93,7 +111,7 @@ TEST(UpgradectlCommands, TheUsageNamesEveryCommandOnceWithItsOperands) {
     EXPECT_LE(c.min_operands, c.max_operands) << c.name;
     EXPECT_NE(c.run, nullptr) << c.name;
   }
-  EXPECT_EQ(names.size(), 14u);
+  EXPECT_EQ(names.size(), 15u);
 }
 
 TEST(UpgradectlCommands, AnUnknownCommandOrAWrongOperandCountIsUsageBeforeAnyCall) {

@@ -256,6 +256,17 @@ int BacklogCommand(const Operands&, const Settings& settings, const Clients& cli
   return 0;
 }
 
+int FailuresCommand(const Operands& o, const Settings& settings, const Clients& clients) {
+  ListFailureGroupsRequest req;
+  if (!o.empty()) req.set_target_version(o[0]);
+  ListFailureGroupsResponse resp;
+  grpc::Status s =
+      StatusService::NewStub(clients.Status())->ListFailureGroups(Context(settings.timeout).get(), req, &resp);
+  if (!s.ok()) return Report(s);
+  Print(FormatFailureGroups(resp));
+  return 0;
+}
+
 int HealthCommand(const Operands&, const Settings& settings, const Clients& clients) {
   int result = 0;
   for (const std::string& addr : {settings.request_addr, settings.status_addr}) {
@@ -295,6 +306,9 @@ const std::vector<Command>& Commands() {
       {"audit", "[DATABASE] [--tenant=T]", "the audit trail of mutating calls, newest first (operators)", 0, 1,
        AuditCommand},
       {"backlog", "", "upgrades waiting for and in flight at each worker group (operators)", 0, 0, BacklogCommand},
+      {"failures", "[TARGET_VERSION]",
+       "failed and rolled-back upgrades of the last 7 days, grouped by where and why they failed (operators)", 0, 1,
+       FailuresCommand},
       {"health", "", "health of the request and status services (exit 0: both serving)", 0, 0, HealthCommand},
       {"probe", "ADDRESS [SERVICE]", "health of one server, or of one of its services (exit 0: serving)", 1, 2,
        ProbeCommand},

@@ -180,6 +180,18 @@ std::string FormatBacklog(const GetBacklogResponse& backlog) {
   return out;
 }
 
+std::string FormatFailureGroups(const ListFailureGroupsResponse& groups) {
+  std::string out = absl::StrFormat("%d failed upgrades in %d groups\n", groups.failures(), groups.groups_size());
+  for (const FailureGroup& g : groups.groups()) {
+    absl::StrAppendFormat(&out, "%6d  %s  (last %s, first %s)\n        %s\n", g.count(), g.where(),
+                          When(g.last_failed_at()), When(g.first_failed_at()), g.signature());
+    std::string listed = absl::StrJoin(g.databases(), ", ");
+    if (g.count() > g.databases_size()) absl::StrAppend(&listed, " and ", g.count() - g.databases_size(), " more");
+    absl::StrAppend(&out, "        databases: ", listed, "\n");
+  }
+  return out;
+}
+
 std::string FormatOptions(const GetUpgradeOptionsResponse& options) {
   std::string out = absl::StrCat("database ", options.database(), " at version ", options.version(), "\n");
   if (!options.active_upgrade_id().empty()) absl::StrAppend(&out, "upgrade ", options.active_upgrade_id(), " is in progress\n");

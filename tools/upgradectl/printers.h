@@ -37,6 +37,10 @@ std::string AuditHeader();
 std::string FormatAuditRow(const upgrade::v1::AuditRecord& r);
 // `backlog`: one line per worker group, under a header.
 std::string FormatBacklog(const upgrade::v1::GetBacklogResponse& backlog);
+
+// `failures`: each group of failed upgrades (largest first): how many, where, when the last one
+// failed, its signature and the databases it holds.
+std::string FormatFailureGroups(const upgrade::v1::ListFailureGroupsResponse& groups);
 // `options`: what a database can be upgraded to now.
 std::string FormatOptions(const upgrade::v1::GetUpgradeOptionsResponse& options);
 
