@@ -215,7 +215,7 @@ TEST_F(Startup, AReplicaOlderThanThePlatformDatabaseRefusesToStart) {
   EXPECT_EQ(exit.code, 2) << exit.output;
   EXPECT_TRUE(absl::StrContains(exit.output, "cannot start: open the platform database: FAILED_PRECONDITION: the "
                                              "platform database's request schema is at version 99, newer than this "
-                                             "binary knows (5)"))
+                                             "binary knows ("))  // its own latest version, whatever it is now
       << exit.output;
 }
 
