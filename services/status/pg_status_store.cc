@@ -38,8 +38,6 @@ ALTER TABLE status.upgrades ADD COLUMN IF NOT EXISTS tenant text NOT NULL DEFAUL
 -- The unfinished upgrades (SUCCEEDED, FAILED, ROLLED_BACK and CANCELLED are final), for the stall sweep.
 -- (A released version is frozen, numbers and all; the code names the states, see FinalStatesList.)
 CREATE INDEX IF NOT EXISTS upgrades_unfinished ON status.upgrades (upgrade_id) WHERE state NOT IN (4, 5, 10, 11);
--- The failed and rolled-back upgrades by when they ended, for grouping a fleet's failures.
-CREATE INDEX IF NOT EXISTS upgrades_failed ON status.upgrades (updated_at DESC) WHERE state IN (5, 10);
 CREATE TABLE IF NOT EXISTS status.databases (
   name       text PRIMARY KEY,
   parent     text,
@@ -85,6 +83,9 @@ CREATE INDEX pending_events_by_upgrade ON status.pending_events (upgrade_id, seq
 const std::vector<pg::SchemaMigration> kMigrations = {
   {1, "baseline: the schema before versions", kSchemaV1},
   {2, "the announced order of each upgrade", kSchemaV2},
+  // FAILED (5) and ROLLED_BACK (10): a final upgrade is not updated again, so updated_at is its end.
+  {3, "the failed and rolled-back upgrades by when they ended, for grouping the fleet's failures",
+   "CREATE INDEX upgrades_failed ON status.upgrades (updated_at DESC) WHERE state IN (5, 10)"},
 };
 
 
