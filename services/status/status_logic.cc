@@ -5,6 +5,7 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "libs/common/ids.h"
 #include "libs/common/time.h"
 
@@ -311,14 +312,6 @@ upgrade::v1::GetBacklogResponse Backlog(const std::vector<upgrade::v1::Upgrade>&
 
 namespace {
 
-// Replaces every occurrence of `word` in `text` by `with`.
-void ReplaceAll(std::string& text, const std::string& word, const std::string& with) {
-  if (word.empty()) return;
-  for (size_t at = text.find(word); at != std::string::npos; at = text.find(word, at + with.size())) {
-    text.replace(at, word.size(), with);
-  }
-}
-
 bool IsHex(char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; }
 bool IsDigit(char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; }
 bool IsWordChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_'; }
@@ -416,12 +409,12 @@ std::string WhereItFailed(const upgrade::v1::Upgrade& failed) {
 FailureSignature SignatureOf(const upgrade::v1::Upgrade& failed) {
   FailureSignature s;
   s.where = WhereItFailed(failed);
-  std::string error = failed.error();
-  // The longest names first: a restore point's name begins with its database's.
-  std::vector<std::string> names = {failed.restore_point(), failed.test_database(), failed.database()};
-  std::sort(names.begin(), names.end(), [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
-  for (const std::string& name : names) ReplaceAll(error, name, "<db>");
-  s.signature = TakeOutVarying(error);
+  // Where two names match at one place the longer wins: a restore point's begins with its database's.
+  std::vector<std::pair<std::string, std::string>> names;
+  for (const std::string& name : {failed.restore_point(), failed.test_database(), failed.database()}) {
+    if (!name.empty()) names.emplace_back(name, "<db>");
+  }
+  s.signature = TakeOutVarying(absl::StrReplaceAll(failed.error(), names));
   return s;
 }
 
