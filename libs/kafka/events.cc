@@ -63,6 +63,8 @@ absl::Status MaySay(absl::string_view signer, upgrade::v1::Event::KindCase kind)
   std::vector<absl::string_view> may;
   switch (kind) {
     case E::kAccepted:
+    case E::kScheduled:
+    case E::kReminder:
     case E::kCancelRequested:
     case E::kTestCopyExtended:
       may = {"request"};
@@ -87,9 +89,11 @@ absl::Status MaySay(absl::string_view signer, upgrade::v1::Event::KindCase kind)
       break;
     case E::kSucceeded:
     case E::kFailed:
-    case E::kCancelled:
     case E::kHeartbeat:
       may = {"cloner", "migrator"};
+      break;
+    case E::kCancelled:  // request: a scheduled upgrade that never started
+      may = {"request", "cloner", "migrator"};
       break;
     case E::KIND_NOT_SET:
       break;

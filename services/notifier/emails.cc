@@ -88,6 +88,29 @@ std::optional<Email> ComposeEmail(const upgrade::v1::Event& event, const EmailOp
                                   : ""),
           "\nUpgrade id: ", o.upgrade_id(), "\n\nWe will email you again when it is done.\n\n-- Upshift\n");
       return email;
+    case upgrade::v1::Event::kScheduled:
+    case upgrade::v1::Event::kReminder: {
+      const bool reminder = event.kind_case() == upgrade::v1::Event::kReminder;
+      const std::string when =
+          absl::FormatTime("%Y-%m-%d %H:%M UTC", FromProto(o.not_before()), absl::UTCTimeZone());
+      email.subject = absl::StrCat(reminder ? "Reminder: upgrade of " : "Upgrade scheduled: ", o.database(), " to ",
+                                   o.target_version(), " (", PurposeName(o.purpose()), ") starts ",
+                                   reminder ? absl::StrCat("in ", Readable(FromProto(event.reminder().starts_in())))
+                                            : absl::StrCat("at ", when));
+      email.body = absl::StrCat(
+          "Hello,\n\nThe ", PurposeName(o.purpose()), " upgrade of your database \"", o.database(), "\" from version ",
+          o.from_version(), " to ", o.target_version(), " is scheduled to start at ", when,
+          o.has_latest_start() ? ", in your maintenance window" : "", ".\n\n",
+          test ? "Your database stays online and unchanged: we will upgrade a copy of it.\n"
+               : absl::StrCat("Your database will be offline during the upgrade: about ",
+                              Readable(FromProto(o.estimated_downtime())),
+                              " (estimated from your test upgrade), and at most ", Readable(FromProto(o.max_offline())),
+                              ".\nPlease tell its users of this downtime. We keep a verified restore point: if anything "
+                              "fails,\nyour database is restored automatically.\n"),
+          "\nUntil it starts you can cancel it (CancelUpgrade, or: upgradectl cancel ", o.upgrade_id(), ").\n",
+          "\nUpgrade id: ", o.upgrade_id(), "\n\n-- Upshift\n");
+      return email;
+    }
     case upgrade::v1::Event::kSucceeded:
       if (test) {
         email.subject = absl::StrCat("Your test database is ready: ", o.test_database());

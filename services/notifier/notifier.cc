@@ -34,14 +34,17 @@ absl::Status Notifier::Handle(const ConsumedRecord& record) {
   // What this thread logs from here on is about this upgrade (JSON logs: upgrade_id, database).
   LogScope scope(event.order().upgrade_id(), event.order().database());
   const std::string& id = event.order().upgrade_id();
-  if (event.kind_case() != upgrade::v1::Event::kAccepted) {
+  // request's announcement of the order: its acceptance, or its scheduling (the acceptance follows).
+  const bool announces =
+      event.kind_case() == upgrade::v1::Event::kAccepted || event.kind_case() == upgrade::v1::Event::kScheduled;
+  if (!announces) {
     UPSHIFT_ASSIGN_OR_RETURN(std::optional<upgrade::v1::Order> announced, log_.RememberedOrder(id));
     if (announced.has_value()) return Notify(event, *announced);
     // Ahead of its acceptance (the topics are not ordered with each other): kept until it comes.
     if (!ComposeEmail(event, options_.email).has_value()) return absl::OkStatus();
     return log_.Defer(event);
   }
-  // request's acceptance (only request may say one): the order every later email goes by.
+  // request's announcement (only request may say one): the order every later email goes by.
   UPSHIFT_RETURN_IF_ERROR(log_.RememberOrder(event.order()));
   UPSHIFT_ASSIGN_OR_RETURN(std::optional<upgrade::v1::Order> announced, log_.RememberedOrder(id));
   UPSHIFT_RETURN_IF_ERROR(Notify(event, *announced));

@@ -7,7 +7,10 @@
 #include "libs/common/logging.h"
 #include "libs/common/status_macros.h"
 #include "libs/common/validation.h"
+#include "libs/kafka/events.h"
 #include "libs/kafka/topics.h"
+#include "services/request/maintenance_window.h"
+#include "services/request/schedules.h"
 
 namespace upshift::request {
 
@@ -46,9 +49,11 @@ upgrade::v1::Upgrade UpgradeOf(const StoredOrder& stored) {
   *u.mutable_updated_at() = o.created_at();
   if (o.has_estimated_downtime()) *u.mutable_estimated_downtime() = o.estimated_downtime();
   if (o.has_max_offline()) *u.mutable_max_offline() = o.max_offline();
+  if (o.has_not_before()) *u.mutable_not_before() = o.not_before();
+  if (o.has_latest_start()) *u.mutable_latest_start() = o.latest_start();
   switch (stored.outcome) {
     case Outcome::kActive:
-      u.set_state(upgrade::v1::STATE_ACCEPTED);
+      u.set_state(stored.scheduled() ? upgrade::v1::STATE_SCHEDULED : upgrade::v1::STATE_ACCEPTED);
       break;
     case Outcome::kSucceeded:
       u.set_state(upgrade::v1::STATE_SUCCEEDED);
@@ -70,7 +75,8 @@ upgrade::v1::Upgrade UpgradeOf(const StoredOrder& stored) {
 }
 
 Admission::Admission(AdmissionOptions options, const Catalog& catalog, HostingFleet& fleet, OrderStore& store,
-                     Clock& clock, std::function<void()> admitted, Limiter* orders, Limiter* reads)
+                     Clock& clock, std::function<void()> admitted, Limiter* orders, Limiter* reads,
+                     WindowBook* windows)
     : options_(std::move(options)),
       catalog_(catalog),
       fleet_(fleet),
@@ -80,7 +86,8 @@ Admission::Admission(AdmissionOptions options, const Catalog& catalog, HostingFl
       own_reads_limit_(clock, options_.reads_per_minute, absl::Minutes(1), options_.read_burst),
       per_tenant_(orders != nullptr ? *orders : own_orders_limit_),
       reads_per_tenant_(reads != nullptr ? *reads : own_reads_limit_),
-      admitted_(std::move(admitted)) {}
+      admitted_(std::move(admitted)),
+      windows_(windows) {}
 
 absl::Status Admission::Limit(const std::string& tenant, const Principal& caller) {
   if (caller.ForEveryTenant()) return absl::OkStatus();
@@ -235,6 +242,7 @@ absl::StatusOr<upgrade::v1::Upgrade> Admission::RequestUpgrade(const upgrade::v1
     }
     max_offline = FromProto(d);
   }
+  UPSHIFT_ASSIGN_OR_RETURN(std::optional<absl::Time> not_before, NotBefore(request));
   UPSHIFT_RETURN_IF_ERROR(Limit(tenant, caller));
   const std::string& database = request.database();
   UPSHIFT_ASSIGN_OR_RETURN(std::string current, CurrentVersion(placed));
@@ -246,6 +254,7 @@ absl::StatusOr<upgrade::v1::Upgrade> Admission::RequestUpgrade(const upgrade::v1
   }
   DowntimeEstimate estimate{};
   std::string test_upgrade_id;
+  std::optional<absl::Time> latest_start;  // scheduled into a maintenance window
   if (request.purpose() == upgrade::v1::PURPOSE_PRODUCTION) {
     UPSHIFT_ASSIGN_OR_RETURN(std::vector<StoredOrder> orders, store_.ListByDatabase(database));
     UPSHIFT_ASSIGN_OR_RETURN(const StoredOrder* test,
@@ -261,6 +270,23 @@ absl::StatusOr<upgrade::v1::Upgrade> Admission::RequestUpgrade(const upgrade::v1
     test_upgrade_id = test->order.upgrade_id();
     UPSHIFT_ASSIGN_OR_RETURN(absl::Duration bound, MaxOffline(max_offline, estimate.total(), options_));
     max_offline = bound;
+    // Without a time of its own, it goes to its database's maintenance window, if one is set.
+    if (!not_before.has_value() && windows_ != nullptr) {
+      UPSHIFT_ASSIGN_OR_RETURN(std::optional<WindowBook::Found> window, windows_->WindowOf(tenant, database));
+      if (window.has_value() && ValidateWindow(window->window).ok()) {
+        UPSHIFT_ASSIGN_OR_RETURN(WindowStart start, StartInWindow(window->window, estimate.total(), clock_.Now()));
+        if (start.not_before > clock_.Now()) not_before = start.not_before;
+        latest_start = start.latest;
+      }
+    }
+    if (not_before.has_value() && *not_before - test->finished_at > options_.max_test_age) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the successful Test upgrade of \"", database, "\" to ", request.target_version(), " will be more than ",
+          absl::ToInt64Hours(options_.max_test_age) / 24, " days old at ",
+          absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", *not_before, absl::UTCTimeZone()),
+          latest_start.has_value() ? ", the next opening of its maintenance window" : "",
+          ": schedule the Production upgrade earlier, or order a new Test upgrade"));
+    }
   }
 
   upgrade::v1::Order order =
@@ -275,7 +301,28 @@ absl::StatusOr<upgrade::v1::Upgrade> Admission::RequestUpgrade(const upgrade::v1
     ToProto(*max_offline, order.mutable_max_offline());
     order.set_test_upgrade_id(test_upgrade_id);
   }
+  if (not_before.has_value()) {
+    ToProto(*not_before, order.mutable_not_before());
+    if (latest_start.has_value()) ToProto(*latest_start, order.mutable_latest_start());
+  }
   return Record(std::move(order), audit_of);
+}
+
+absl::StatusOr<std::optional<absl::Time>> Admission::NotBefore(const upgrade::v1::RequestUpgradeRequest& request) {
+  if (!request.has_not_before()) return std::nullopt;
+  const google::protobuf::Timestamp& t = request.not_before();
+  // Timestamp's own range: 0001-01-01 to 9999-12-31, nanos below a second.
+  if (t.seconds() < -62135596800 || t.seconds() > 253402300799 || t.nanos() < 0 || t.nanos() > 999'999'999) {
+    return absl::InvalidArgumentError("not_before is not a valid timestamp");
+  }
+  const absl::Time at = FromProto(t), now = clock_.Now();
+  if (at <= now) return std::nullopt;  // due already: it starts at once
+  if (at - now > kMaxScheduleAhead) {
+    return absl::InvalidArgumentError(absl::StrCat("not_before ",
+                                                   absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", at, absl::UTCTimeZone()),
+                                                   " is more than 90 days ahead"));
+  }
+  return at;
 }
 
 absl::StatusOr<upgrade::v1::Upgrade> Admission::CheckUpgrade(const upgrade::v1::CheckUpgradeRequest& request,
@@ -311,14 +358,17 @@ absl::StatusOr<upgrade::v1::Upgrade> Admission::CheckUpgrade(const upgrade::v1::
 absl::StatusOr<upgrade::v1::Upgrade> Admission::Record(upgrade::v1::Order order, const AuditOf& audit_of) {
   absl::Time now = clock_.Now();
   ToProto(now, order.mutable_created_at());
-  upgrade::v1::Event accepted;
-  accepted.set_event_id(EventId(order.upgrade_id(), "accepted"));
-  *accepted.mutable_order() = order;
-  ToProto(now, accepted.mutable_occurred_at());
-  accepted.set_source("request");
-  accepted.mutable_accepted();
+  // An order that starts at once is accepted now; a scheduled one announced as scheduled, and
+  // accepted at its start (Schedules).
+  upgrade::v1::Event announced;
+  if (order.has_not_before()) {
+    announced = MakeEvent(order, "scheduled", "request", now);
+    announced.mutable_scheduled();
+  } else {
+    announced = AcceptanceOf(order, now);
+  }
   absl::Status admitted =
-      store_.Admit(order, {topics::kOrders, order.database(), accepted.SerializeAsString()}, audit_of);
+      store_.Admit(order, {topics::kOrders, order.database(), announced.SerializeAsString()}, audit_of);
   if (admitted.code() == absl::StatusCode::kAlreadyExists && !order.request_id().empty()) {
     // A concurrent call with the same request_id won the race: answer with its order.
     UPSHIFT_ASSIGN_OR_RETURN(std::optional<StoredOrder> first, store_.FindByRequestId(order.tenant(), order.request_id()));
@@ -331,6 +381,7 @@ absl::StatusOr<upgrade::v1::Upgrade> Admission::Record(upgrade::v1::Order order,
   if (admitted_) admitted_();
   StoredOrder stored;
   stored.order = std::move(order);
+  if (!stored.order.has_not_before()) stored.started_at = now;
   return UpgradeOf(stored);
 }
 

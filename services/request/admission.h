@@ -36,6 +36,9 @@ struct AdmissionOptions {
   absl::Duration max_offline_floor = absl::Minutes(5);
 };
 
+// The furthest ahead an upgrade may be scheduled (RequestUpgradeRequest.not_before).
+inline constexpr absl::Duration kMaxScheduleAhead = absl::Hours(24 * 90);
+
 // The longest a Production upgrade may keep its database offline: what the order asks
 // (`requested`, when set), else the default of `options` for this `estimate`. INVALID_ARGUMENT for
 // a bound below the estimate (it would roll back an upgrade going as planned) or above 7 days.
@@ -62,8 +65,11 @@ class Admission {
   // The limits are `orders` and `reads` when given (shared by every replica: PgRateLimiter), else
   // this replica's own, from `options`.
   // Each database is looked for on every server of `fleet`; its order names the one that holds it.
+  // A Production upgrade ordered without not_before goes to its database's maintenance window in
+  // `windows`, when given and one is set.
   Admission(AdmissionOptions options, const Catalog& catalog, HostingFleet& fleet, OrderStore& store, Clock& clock,
-            std::function<void()> admitted, Limiter* orders = nullptr, Limiter* reads = nullptr);
+            std::function<void()> admitted, Limiter* orders = nullptr, Limiter* reads = nullptr,
+            WindowBook* windows = nullptr);
 
   // INVALID_ARGUMENT: malformed input. NOT_FOUND: no such database, or another tenant's (the same
   // answer: a caller learns nothing of other tenants' databases). FAILED_PRECONDITION: the order
@@ -106,6 +112,9 @@ class Admission {
   upgrade::v1::Order NewOrder(const PlacedDatabase& placed, const std::string& from,
                               const std::string& target, upgrade::v1::Purpose purpose,
                               const std::string& request_id) const;
+  // The order's scheduled start: nullopt when it starts at once (none asked, or one not after now).
+  // INVALID_ARGUMENT for a malformed time, or one more than kMaxScheduleAhead ahead.
+  absl::StatusOr<std::optional<absl::Time>> NotBefore(const upgrade::v1::RequestUpgradeRequest& request);
   // Takes one of the tenant's orders, unless an operator orders.
   absl::Status Limit(const std::string& tenant, const Principal& caller);
   // Records a new order (created now) with its acceptance in the outbox, and wakes the relay.
@@ -131,6 +140,7 @@ class Admission {
   Limiter& per_tenant_;
   Limiter& reads_per_tenant_;
   std::function<void()> admitted_;
+  WindowBook* const windows_;
 };
 
 // The Upgrade the API shows for a stored order (state ACCEPTED while active).

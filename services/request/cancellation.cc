@@ -26,6 +26,12 @@ absl::StatusOr<upgrade::v1::Upgrade> Cancellation::Cancel(const upgrade::v1::Can
   absl::Time now = clock_.Now();
   UPSHIFT_ASSIGN_OR_RETURN(StoredOrder stored,
                            store_.Cancel(request.upgrade_id(), now, [&](const StoredOrder& s) {
+                             // A scheduled upgrade never started: it ends here, and request says so.
+                             if (s.outcome == Outcome::kCancelled) {
+                               upgrade::v1::Event event = MakeEvent(s.order, "cancelled", "request", now);
+                               event.mutable_cancelled()->set_reason("cancelled on request before its scheduled start");
+                               return OutgoingRecord{topics::kEvents, s.order.database(), event.SerializeAsString()};
+                             }
                              upgrade::v1::Event event = MakeEvent(s.order, "cancel_requested", "request", now);
                              event.mutable_cancel_requested();
                              return OutgoingRecord{topics::kEvents, s.order.database(), event.SerializeAsString()};

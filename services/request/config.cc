@@ -44,6 +44,12 @@ ABSL_FLAG(absl::Duration, max_offline_floor, absl::Minutes(5),
           "The least default bound on a Production upgrade's offline window (see --max_offline_factor)");
 ABSL_FLAG(absl::Duration, outbox_poll_interval, absl::Seconds(1),
           "How often the outbox is checked besides after each admission (orders of other replicas)");
+ABSL_FLAG(absl::Duration, schedule_interval, absl::Seconds(1),
+          "How often scheduled upgrades are looked at: a scheduled upgrade starts at most this long after its "
+          "not_before");
+ABSL_FLAG(absl::Duration, reminder_before, absl::Hours(24),
+          "How long before a scheduled upgrade's start its customer is reminded (not when it was scheduled "
+          "within this lead)");
 
 namespace upshift::request {
 
@@ -61,6 +67,11 @@ absl::StatusOr<Config> ConfigFromFlags() {
           {absl::GetFlag(FLAGS_gate_cloner_names), absl::GetFlag(FLAGS_gate_migrator_names)}};
   config.max_offline_factor = absl::GetFlag(FLAGS_max_offline_factor);
   config.max_offline_floor = absl::GetFlag(FLAGS_max_offline_floor);
+  config.schedule_interval = absl::GetFlag(FLAGS_schedule_interval);
+  config.reminder_before = absl::GetFlag(FLAGS_reminder_before);
+  if (config.schedule_interval <= absl::ZeroDuration() || config.reminder_before <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--schedule_interval and --reminder_before must be longer than 0");
+  }
   if (!(config.max_offline_factor >= 1) || config.max_offline_floor <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--max_offline_factor must be 1 or more and --max_offline_floor longer than 0");
   }

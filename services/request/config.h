@@ -31,6 +31,9 @@ struct Config {
   // The default bound on a Production upgrade's offline window (AdmissionOptions).
   double max_offline_factor = 3;
   absl::Duration max_offline_floor;
+  // Scheduled upgrades (ScheduleOptions): how often they are looked at, and the reminder's lead.
+  absl::Duration schedule_interval;
+  absl::Duration reminder_before;
 };
 
 // INVALID_ARGUMENT naming the flag that is out of range.

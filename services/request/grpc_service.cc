@@ -149,6 +149,36 @@ grpc::Status UpgradeServiceImpl::CheckUpgrade(grpc::ServerContext* context,
   return ToGrpcStatus(call.result);
 }
 
+grpc::Status UpgradeServiceImpl::SetMaintenanceWindow(grpc::ServerContext* context,
+                                                      const upgrade::v1::SetMaintenanceWindowRequest* request,
+                                                      upgrade::v1::SetMaintenanceWindowResponse* response) {
+  absl::StatusOr<Principal> caller = auth_.Authenticate(*context);
+  DeadlineScope within(DeadlineOf(*context));
+  AuditedCall call = Call(*context, "SetMaintenanceWindow", caller, request->database(), "", "");
+  call.tenant = request->database().empty() ? request->tenant() : "";
+  bool audited = false;
+  if (caller.ok()) {
+    absl::StatusOr<upgrade::v1::SetMaintenanceWindowResponse> set =
+        windows_.Set(*request, *caller, AuditInDecision(auditor_, call, &audited, nullptr));
+    call.result = set.status();
+    if (set.ok()) *response = *std::move(set);
+  }
+  Audit(call, audited);
+  return ToGrpcStatus(call.result);
+}
+
+grpc::Status UpgradeServiceImpl::GetMaintenanceWindow(grpc::ServerContext* context,
+                                                      const upgrade::v1::GetMaintenanceWindowRequest* request,
+                                                      upgrade::v1::GetMaintenanceWindowResponse* response) {
+  absl::StatusOr<Principal> caller = auth_.Authenticate(*context);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  DeadlineScope within(DeadlineOf(*context));
+  absl::StatusOr<upgrade::v1::GetMaintenanceWindowResponse> window = windows_.Get(*request, *caller);
+  if (!window.ok()) return ToGrpcStatus(window.status());
+  *response = *std::move(window);
+  return grpc::Status::OK;
+}
+
 absl::StatusOr<std::optional<GateWorker>> UpgradeGateImpl::Caller(const grpc::ServerContext& context) const {
   if (!policy_.has_value()) return std::nullopt;
   std::vector<std::string> names;

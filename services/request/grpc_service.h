@@ -9,6 +9,7 @@
 #include "services/request/auditor.h"
 #include "services/request/cancellation.h"
 #include "services/request/gate_policy.h"
+#include "services/request/maintenance_window.h"
 #include "services/request/work_claims.h"
 #include "services/request/test_copies.h"
 #include "upgrade/v1/audit.grpc.pb.h"
@@ -23,13 +24,14 @@ class UpgradeServiceImpl final : public upgrade::v1::UpgradeService::Service {
   // Every call is authenticated by `auth` first; the logic decides what its principal may do.
   // Every mutating call, answered, goes to `auditor`.
   UpgradeServiceImpl(const Authenticator& auth, Admission& admission, Cancellation& cancellation, TestCopies& copies,
-                     Auditor& auditor, ServerBoard& servers)
+                     Auditor& auditor, ServerBoard& servers, MaintenanceWindows& windows)
       : auth_(auth),
         admission_(admission),
         cancellation_(cancellation),
         copies_(copies),
         auditor_(auditor),
-        servers_(servers) {}
+        servers_(servers),
+        windows_(windows) {}
 
   grpc::Status RequestUpgrade(grpc::ServerContext* context, const upgrade::v1::RequestUpgradeRequest* request,
                               upgrade::v1::RequestUpgradeResponse* response) override;
@@ -43,6 +45,12 @@ class UpgradeServiceImpl final : public upgrade::v1::UpgradeService::Service {
                             upgrade::v1::CheckUpgradeResponse* response) override;
   grpc::Status ListServers(grpc::ServerContext* context, const upgrade::v1::ListServersRequest* request,
                            upgrade::v1::ListServersResponse* response) override;
+  grpc::Status SetMaintenanceWindow(grpc::ServerContext* context,
+                                    const upgrade::v1::SetMaintenanceWindowRequest* request,
+                                    upgrade::v1::SetMaintenanceWindowResponse* response) override;
+  grpc::Status GetMaintenanceWindow(grpc::ServerContext* context,
+                                    const upgrade::v1::GetMaintenanceWindowRequest* request,
+                                    upgrade::v1::GetMaintenanceWindowResponse* response) override;
 
  private:
   // Records `call` in the audit trail, unless its decision's transaction did (`written_in_decision`
@@ -54,6 +62,7 @@ class UpgradeServiceImpl final : public upgrade::v1::UpgradeService::Service {
   TestCopies& copies_;
   Auditor& auditor_;
   ServerBoard& servers_;
+  MaintenanceWindows& windows_;
 };
 
 // upgrade.v1.AuditService: the audit trail, for operators.

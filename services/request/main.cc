@@ -24,6 +24,7 @@
 #include "services/request/pg_order_store.h"
 #include "services/request/pg_rate_limiter.h"
 #include "services/request/retention.h"
+#include "services/request/schedules.h"
 
 namespace upshift::request {
 
@@ -54,8 +55,10 @@ int Main(int argc, char** argv) {
   Admission admission({config.reserved, config.max_test_age, config.orders_per_tenant_per_hour,
                        config.order_burst_per_tenant, config.reads_per_tenant_per_minute, config.read_burst_per_tenant,
                        config.max_offline_factor, config.max_offline_floor},
-                      catalog, hosting, *store, SystemClock(), wake_relay, &order_limit, &read_limit);
+                      catalog, hosting, *store, SystemClock(), wake_relay, &order_limit, &read_limit, store.get());
+  MaintenanceWindows windows(hosting, config.reserved, *store, SystemClock());
   Cancellation cancellation(*store, SystemClock(), wake_relay);
+  Schedules schedules({config.max_test_age, config.reminder_before}, *store, *store, SystemClock(), wake_relay);
   TestCopies copies(*store, SystemClock(), config.test_copy_extension, wake_relay);
   // Refused calls a tenant may have stored: a burst of 100, then 600 an hour, shared by the replicas.
   PgRateLimiter refusal_limit(limits_pool, "audited_refusals", 600, absl::Hours(1), 100);
@@ -63,7 +66,7 @@ int Main(int argc, char** argv) {
   ServerBoard servers([&inventory] { return inventory->Current()->servers(); },
                       [&inventory](const std::string& name) { return PingServer(*inventory, name); }, *store,
                       SystemClock());
-  UpgradeServiceImpl upgrades(*auth, admission, cancellation, copies, auditor, servers);
+  UpgradeServiceImpl upgrades(*auth, admission, cancellation, copies, auditor, servers, windows);
   AuditServiceImpl audit(*auth, auditor);
   // Each server's limits as the inventory says now (a limit lowered holds from the next claim on).
   WorkClaims claims(*store, *store, [&inventory](const std::string& server, const std::string& pool) {
@@ -108,6 +111,7 @@ int Main(int argc, char** argv) {
     inventory->Reload();
     return absl::OkStatus();
   });
+  service.Every("schedules", config.schedule_interval, [&] { return schedules.Sweep().status(); });
   service.Task("outbox relay", [&](const StopToken& stop) { relay.Run(stop); }, wake_relay);
   service.Task("events consumer", [&](const StopToken& stop) { consumer->Run(stop); });
   service.Every("retention", absl::Hours(1), [&]() -> absl::Status {

@@ -37,6 +37,13 @@ struct StoredOrder {
   absl::Time no_return_at = absl::InfinitePast();         // when it passed its point of no return
   absl::Time copy_expires_at = absl::InfinitePast();      // Test: its copy's expiry, once made
   bool copy_removed = false;                              // Test: its copy was dropped
+  // A scheduled order (order.not_before set): when its acceptance was recorded (InfinitePast: not
+  // started yet) and when its reminder was. An order admitted to start at once started when created.
+  absl::Time started_at = absl::InfinitePast();
+  absl::Time reminded_at = absl::InfinitePast();
+  bool scheduled() const {
+    return outcome == Outcome::kActive && order.has_not_before() && started_at == absl::InfinitePast();
+  }
 };
 
 // Whether an order of `a` may be active while one of `b` is, on the same database: a check runs
@@ -90,7 +97,8 @@ class OrderDecisions {
   // Records a cancellation of `upgrade_id` and the outbox record `record_for` makes of it, in one
   // transaction with the checks: NOT_FOUND (unknown), FAILED_PRECONDITION (ended, or past its point
   // of no return). A repeated cancellation is OK and records nothing more. Returns the order. The
-  // audit `audit_of` makes of a recorded cancellation is appended in the same transaction.
+  // audit `audit_of` makes of a recorded cancellation is appended in the same transaction. A
+  // scheduled order (not started) ends there and then: `record_for` sees it kCancelled.
   virtual absl::StatusOr<StoredOrder> Cancel(const std::string& upgrade_id, absl::Time at,
                                              const std::function<OutgoingRecord(const StoredOrder&)>& record_for,
                                              const AuditOf& audit_of) = 0;
@@ -124,6 +132,52 @@ class OrderOutcomes {
   virtual absl::Status RecordTimings(const std::string& upgrade_id, const TestTimings& timings) = 0;
 };
 
+// Scheduled orders: those waiting for their start, started or refused at it, and reminded.
+class OrderSchedule {
+ public:
+  virtual ~OrderSchedule() = default;
+
+  // Up to `limit` active orders not started yet (and not asked to be cancelled) whose not_before
+  // is at or before `until`, soonest first; `unreminded` only those not reminded yet.
+  virtual absl::StatusOr<std::vector<StoredOrder>> Scheduled(absl::Time until, bool unreminded, int limit) = 0;
+
+  // In one transaction on the order of `upgrade_id`, if it is still scheduled (active, not started,
+  // no cancellation asked): `decide` returns the record to publish and whether the order starts
+  // (recorded started at `at`) or is refused (it ends cancelled at `at`). Returns whether it was
+  // still scheduled; false (nothing done) when another replica or a cancellation got there first.
+  struct Start {
+    bool starts = true;
+    OutgoingRecord record;
+  };
+  virtual absl::StatusOr<bool> StartScheduled(const std::string& upgrade_id, absl::Time at,
+                                              const std::function<Start(const StoredOrder&)>& decide) = 0;
+
+  // Records the reminder of a scheduled order at `at` with the outbox record `record_for` makes (none:
+  // it needs no reminder), once: false (nothing done) if it was reminded, started or ended meanwhile.
+  virtual absl::StatusOr<bool> Remind(const std::string& upgrade_id, absl::Time at,
+                                      const std::function<std::optional<OutgoingRecord>(const StoredOrder&)>& record_for) = 0;
+};
+
+// Maintenance windows, of a tenant (database "") or of one of its databases.
+class WindowBook {
+ public:
+  virtual ~WindowBook() = default;
+
+  // Sets (`window` given) or removes the window of (`tenant`, `database`), with the audit
+  // `audit_of` makes of it, in one transaction.
+  virtual absl::Status PutWindow(const std::string& tenant, const std::string& database,
+                                 const std::optional<upgrade::v1::MaintenanceWindow>& window,
+                                 const AuditOf& audit_of) = 0;
+
+  // The window of `database` (of `tenant`) if it has one, else its tenant's; `own` says which. With
+  // an empty `database`: the tenant's.
+  struct Found {
+    upgrade::v1::MaintenanceWindow window;
+    bool own = false;
+  };
+  virtual absl::StatusOr<std::optional<Found>> WindowOf(const std::string& tenant, const std::string& database) = 0;
+};
+
 // The background work on the store: the outbox relayed, ended orders forgotten.
 class OrderHousekeeping {
  public:
@@ -142,7 +196,11 @@ class OrderHousekeeping {
 
 // The whole store: its four ports, implemented together by one adapter. It declares nothing of its
 // own; a caller takes the ports it needs.
-class OrderStore : public OrderBook, public OrderDecisions, public OrderOutcomes, public OrderHousekeeping {};
+class OrderStore : public OrderBook,
+                   public OrderDecisions,
+                   public OrderOutcomes,
+                   public OrderSchedule,
+                   public OrderHousekeeping {};
 
 }  // namespace upshift::request
 

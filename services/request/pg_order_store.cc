@@ -97,6 +97,14 @@ const std::vector<pg::SchemaMigration> kMigrations = {
   {6, "a Test's copy time and how its restore point's verification was timed, for its Production estimate",
    "ALTER TABLE request.orders ADD COLUMN copy_ms bigint NOT NULL DEFAULT 0, "
    "ADD COLUMN verified_by_files boolean NOT NULL DEFAULT false"},
+  {7, "scheduled orders: when each may start, when it started and when its customer was reminded",
+   "ALTER TABLE request.orders ADD COLUMN not_before timestamptz, ADD COLUMN started_at timestamptz, "
+   "ADD COLUMN reminded_at timestamptz;"
+   "UPDATE request.orders SET started_at = created_at;"
+   "CREATE INDEX orders_scheduled ON request.orders (not_before) WHERE outcome = 'active' AND started_at IS NULL"},
+  {8, "maintenance windows of tenants and of their databases (upgrade.v1.MaintenanceWindow)",
+   "CREATE TABLE request.maintenance_windows (tenant text NOT NULL, database text NOT NULL, "
+   "window_bytes bytea NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (tenant, database))"},
 };
 
 const std::string kColumns = absl::StrCat(
@@ -105,7 +113,8 @@ const std::string kColumns = absl::StrCat(
     pg::MicrosOf("created_at"), ", ", pg::MicrosOf("finished_at"),
     ", outcome, coalesce(restore_point, ''), estimated_downtime_ms, clone_ms, migrate_ms, source_size_bytes, ",
     pg::MicrosOf("cancel_requested_at"), ", ", pg::MicrosOf("no_return_at"), ", ", pg::MicrosOf("copy_expires_at"),
-    ", copy_removed, order_bytes, checksum_ms, copy_ms, verified_by_files");
+    ", copy_removed, order_bytes, checksum_ms, copy_ms, verified_by_files, ", pg::MicrosOf("started_at"), ", ",
+    pg::MicrosOf("reminded_at"));
 
 StoredOrder FromRow(const pqxx::row& row) {
   StoredOrder s;
@@ -139,6 +148,8 @@ StoredOrder FromRow(const pqxx::row& row) {
   s.timings.checksum = absl::Milliseconds(row[21].as<int64_t>());
   s.timings.copy = absl::Milliseconds(row[22].as<int64_t>());
   s.timings.verified_by_files = row[23].as<bool>();
+  s.started_at = pg::TimeFromField(row[24]);
+  s.reminded_at = pg::TimeFromField(row[25]);
   return s;
 }
 
@@ -239,13 +250,15 @@ absl::Status PgOrderStore::Admit(const upgrade::v1::Order& order, const Outgoing
     }
     tx.exec_params(
         "INSERT INTO request.orders (upgrade_id, database, from_version, target_version, purpose, notify_email, "
-        "request_id, test_database, created_at, restore_point, estimated_downtime_ms, order_bytes, tenant) "
-        "VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, ''), NULLIF($8, ''), $9, NULLIF($10, ''), $11, $12, $13)",
+        "request_id, test_database, created_at, restore_point, estimated_downtime_ms, order_bytes, tenant, "
+        "not_before, started_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, ''), NULLIF($8, ''), $9, NULLIF($10, ''), $11, $12, $13, "
+        "CASE WHEN $14 THEN $15::timestamptz END, CASE WHEN $14 THEN NULL ELSE $9::timestamptz END)",
         order.upgrade_id(), order.database(), order.from_version(), order.target_version(),
         static_cast<int>(order.purpose()), order.notify_email(), order.request_id(), order.test_database(),
         pg::FormatTime(FromProto(order.created_at())), order.restore_point(),
         absl::ToInt64Milliseconds(FromProto(order.estimated_downtime())), pqxx::binarystring(order.SerializeAsString()),
-        order.tenant());
+        order.tenant(), order.has_not_before(), pg::FormatTime(FromProto(order.not_before())));
     InsertOutbox(tx, record);
     InsertAuditOf(tx, audit_of, order);
     return absl::OkStatus();
@@ -435,8 +448,17 @@ absl::StatusOr<StoredOrder> PgOrderStore::Cancel(const std::string& upgrade_id, 
           " (if it fails, the database is restored by itself)"));
     }
     if (stored.cancel_requested_at != absl::InfinitePast()) return absl::OkStatus();  // asked before
-    tx.exec_params("UPDATE request.orders SET cancel_requested_at = $2 WHERE upgrade_id = $1", upgrade_id,
-                   pg::FormatTime(at));
+    if (stored.scheduled()) {  // nothing runs yet: it ends here
+      tx.exec_params(
+          "UPDATE request.orders SET cancel_requested_at = $2, outcome = 'cancelled', finished_at = $2 "
+          "WHERE upgrade_id = $1",
+          upgrade_id, pg::FormatTime(at));
+      stored.outcome = Outcome::kCancelled;
+      stored.finished_at = at;
+    } else {
+      tx.exec_params("UPDATE request.orders SET cancel_requested_at = $2 WHERE upgrade_id = $1", upgrade_id,
+                     pg::FormatTime(at));
+    }
     stored.cancel_requested_at = at;
     InsertOutbox(tx, record_for(stored));
     InsertAuditOf(tx, audit_of, stored.order);
@@ -444,6 +466,104 @@ absl::StatusOr<StoredOrder> PgOrderStore::Cancel(const std::string& upgrade_id, 
   });
   if (!status.ok()) return status;
   return stored;
+}
+
+absl::StatusOr<std::vector<StoredOrder>> PgOrderStore::Scheduled(absl::Time until, bool unreminded, int limit) {
+  std::vector<StoredOrder> out;
+  absl::Status status = pool_->Transact([&](pqxx::work& tx) {
+    out.clear();
+    for (const auto& row : tx.exec_params(
+             absl::StrCat("SELECT ", kColumns, " FROM request.orders WHERE outcome = 'active' AND started_at IS NULL "
+                          "AND cancel_requested_at IS NULL AND not_before <= $1::timestamptz "
+                          "AND (NOT $2 OR reminded_at IS NULL) ORDER BY not_before LIMIT $3"),
+             pg::FormatTime(until), unreminded, limit)) {
+      out.push_back(FromRow(row));
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return out;
+}
+
+absl::Status PgOrderStore::PutWindow(const std::string& tenant, const std::string& database,
+                                     const std::optional<upgrade::v1::MaintenanceWindow>& window,
+                                     const AuditOf& audit_of) {
+  return pool_->Transact([&](pqxx::work& tx) {
+    if (window.has_value()) {
+      tx.exec_params(
+          "INSERT INTO request.maintenance_windows (tenant, database, window_bytes) VALUES ($1, $2, $3) "
+          "ON CONFLICT (tenant, database) DO UPDATE SET window_bytes = EXCLUDED.window_bytes, updated_at = now()",
+          tenant, database, pqxx::binarystring(window->SerializeAsString()));
+    } else {
+      tx.exec_params("DELETE FROM request.maintenance_windows WHERE tenant = $1 AND database = $2", tenant, database);
+    }
+    upgrade::v1::Order subject;  // what the audit names: the tenant and the database
+    subject.set_tenant(tenant);
+    subject.set_database(database);
+    InsertAuditOf(tx, audit_of, subject);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::optional<WindowBook::Found>> PgOrderStore::WindowOf(const std::string& tenant,
+                                                                       const std::string& database) {
+  std::optional<Found> found;
+  absl::Status status = pool_->Transact([&](pqxx::work& tx) {
+    found.reset();
+    pqxx::result rows = tx.exec_params(
+        "SELECT window_bytes, database <> '' FROM request.maintenance_windows WHERE tenant = $1 "
+        "AND database IN ($2, '') ORDER BY database DESC LIMIT 1",
+        tenant, database);
+    if (rows.empty()) return absl::OkStatus();
+    found.emplace();
+    found->window.ParseFromString(pqxx::binarystring(rows[0][0]).str());
+    found->own = rows[0][1].as<bool>();
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return found;
+}
+
+absl::StatusOr<bool> PgOrderStore::StartScheduled(const std::string& upgrade_id, absl::Time at,
+                                                  const std::function<Start(const StoredOrder&)>& decide) {
+  bool started = false;
+  absl::Status status = pool_->Transact([&](pqxx::work& tx) {
+    started = false;
+    pqxx::result rows = tx.exec_params(
+        absl::StrCat("SELECT ", kColumns, " FROM request.orders WHERE upgrade_id = $1 FOR UPDATE"), upgrade_id);
+    if (rows.empty()) return absl::OkStatus();
+    StoredOrder stored = FromRow(rows[0]);
+    if (!stored.scheduled() || stored.cancel_requested_at != absl::InfinitePast()) return absl::OkStatus();
+    Start start = decide(stored);
+    tx.exec_params(start.starts ? "UPDATE request.orders SET started_at = $2 WHERE upgrade_id = $1"
+                                : "UPDATE request.orders SET outcome = 'cancelled', finished_at = $2 WHERE upgrade_id = $1",
+                   upgrade_id, pg::FormatTime(at));
+    InsertOutbox(tx, start.record);
+    started = true;
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return started;
+}
+
+absl::StatusOr<bool> PgOrderStore::Remind(
+    const std::string& upgrade_id, absl::Time at,
+    const std::function<std::optional<OutgoingRecord>(const StoredOrder&)>& record_for) {
+  bool reminded = false;
+  absl::Status status = pool_->Transact([&](pqxx::work& tx) {
+    reminded = false;
+    pqxx::result rows = tx.exec_params(
+        absl::StrCat("SELECT ", kColumns, " FROM request.orders WHERE upgrade_id = $1 FOR UPDATE"), upgrade_id);
+    if (rows.empty()) return absl::OkStatus();
+    StoredOrder stored = FromRow(rows[0]);
+    if (!stored.scheduled() || stored.reminded_at != absl::InfinitePast()) return absl::OkStatus();
+    tx.exec_params("UPDATE request.orders SET reminded_at = $2 WHERE upgrade_id = $1", upgrade_id, pg::FormatTime(at));
+    if (std::optional<OutgoingRecord> record = record_for(stored); record.has_value()) InsertOutbox(tx, *record);
+    reminded = true;
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return reminded;
 }
 
 absl::StatusOr<std::optional<absl::Time>> PgOrderStore::PassCheckpoint(const std::string& upgrade_id,

@@ -17,7 +17,7 @@ class Pool;
 namespace upshift::request {
 
 // OrderStore, AuditLog and ClaimStore in the platform database, schema `request`.
-class PgOrderStore final : public OrderStore, public AuditLog, public ClaimStore {
+class PgOrderStore final : public OrderStore, public WindowBook, public AuditLog, public ClaimStore {
  public:
   // Connects lazily; creates the schema if missing (UNAVAILABLE if the database cannot be reached).
   static absl::StatusOr<std::unique_ptr<PgOrderStore>> Open(const std::string& conninfo, int pool_size);
@@ -45,6 +45,14 @@ class PgOrderStore final : public OrderStore, public AuditLog, public ClaimStore
                                      const AuditOf& audit_of) override;
   absl::StatusOr<std::optional<absl::Time>> PassCheckpoint(const std::string& upgrade_id, bool point_of_no_return,
                                                            absl::Time at) override;
+  absl::StatusOr<std::vector<StoredOrder>> Scheduled(absl::Time until, bool unreminded, int limit) override;
+  absl::Status PutWindow(const std::string& tenant, const std::string& database,
+                         const std::optional<upgrade::v1::MaintenanceWindow>& window, const AuditOf& audit_of) override;
+  absl::StatusOr<std::optional<Found>> WindowOf(const std::string& tenant, const std::string& database) override;
+  absl::StatusOr<bool> StartScheduled(const std::string& upgrade_id, absl::Time at,
+                                      const std::function<Start(const StoredOrder&)>& decide) override;
+  absl::StatusOr<bool> Remind(const std::string& upgrade_id, absl::Time at,
+                              const std::function<std::optional<OutgoingRecord>(const StoredOrder&)>& record_for) override;
   absl::Status DrainOutbox(int limit, const std::function<absl::Status(const std::vector<OutgoingRecord>&)>& publish,
                            int* count) override;
   // The outbox's depth (for /metrics).

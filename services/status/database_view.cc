@@ -49,6 +49,7 @@ upgrade::v1::Database DatabaseView::Describe(DatabaseDirectory& hosting, const s
   if (record != nullptr) {
     db.set_parent(record->parent);
     if (record->expires_at != absl::InfinitePast()) ToProto(record->expires_at, db.mutable_expires_at());
+    if (record->scheduled_start != absl::InfinitePast()) ToProto(record->scheduled_start, db.mutable_scheduled_start());
     for (upgrade::v1::Tag tag : record->tags) db.add_tags(tag);
   }
   return db;

@@ -86,6 +86,8 @@ const std::vector<pg::SchemaMigration> kMigrations = {
   // FAILED (5) and ROLLED_BACK (10): a final upgrade is not updated again, so updated_at is its end.
   {3, "the failed and rolled-back upgrades by when they ended, for grouping the fleet's failures",
    "CREATE INDEX upgrades_failed ON status.upgrades (updated_at DESC) WHERE state IN (5, 10)"},
+  {4, "when a database's scheduled upgrade starts, shown with its tag",
+   "ALTER TABLE status.databases ADD COLUMN scheduled_start timestamptz"},
 };
 
 
@@ -207,6 +209,16 @@ class PgStatusRows final : public UpgradeRows, public EventLedger, public Databa
   void SetExpiry(const std::string& copy, absl::Time expires_at) override {
     tx_.exec_params("UPDATE status.databases SET expires_at = $2 WHERE name = $1", copy, pg::FormatTime(expires_at));
   }
+  void SetScheduledStart(const std::string& database, absl::Time start) override {
+    if (start == absl::InfinitePast()) {
+      tx_.exec_params("UPDATE status.databases SET scheduled_start = NULL WHERE name = $1", database);
+    } else {
+      tx_.exec_params(
+          "INSERT INTO status.databases (name, scheduled_start) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE "
+          "SET scheduled_start = EXCLUDED.scheduled_start",
+          database, pg::FormatTime(start));
+    }
+  }
   void Forget(const std::string& name) override {
     tx_.exec_params("DELETE FROM status.databases WHERE name = $1", name);
     tx_.exec_params("DELETE FROM status.tags WHERE database = $1", name);
@@ -286,7 +298,8 @@ absl::StatusOr<std::map<std::string, DatabaseRecord>> PgStatusStore::Records(con
   absl::Status status = pool_->Transact([&](pqxx::work& tx) {
     out.clear();
     const std::string columns = absl::StrCat("SELECT name, coalesce(parent, ''), coalesce(version, ''), ",
-                                             pg::MicrosOf("expires_at"), " FROM status.databases");
+                                             pg::MicrosOf("expires_at"), ", ", pg::MicrosOf("scheduled_start"),
+                                             " FROM status.databases");
     pqxx::result databases =
         of == nullptr ? tx.exec(columns) : tx.exec_params(columns + " WHERE name = $1 OR parent = $1", *of);
     for (const auto& row : databases) {
@@ -294,6 +307,7 @@ absl::StatusOr<std::map<std::string, DatabaseRecord>> PgStatusStore::Records(con
       r.parent = row[1].as<std::string>();
       r.version = row[2].as<std::string>();
       r.expires_at = pg::TimeFromField(row[3]);
+      r.scheduled_start = pg::TimeFromField(row[4]);
     }
     pqxx::result tags =
         of == nullptr ? tx.exec("SELECT database, tag FROM status.tags ORDER BY database, tag")

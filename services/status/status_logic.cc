@@ -20,19 +20,21 @@ namespace {
 // The order of states along both lifecycles; a state only moves to a higher rank.
 int Rank(State state) {
   switch (state) {
-    case upgrade::v1::STATE_ACCEPTED:
+    case upgrade::v1::STATE_SCHEDULED:
       return 1;
+    case upgrade::v1::STATE_ACCEPTED:
+      return 2;
     case upgrade::v1::STATE_CLONING:
     case upgrade::v1::STATE_GOING_OFFLINE:
-      return 2;
-    case upgrade::v1::STATE_SNAPSHOTTING:
       return 3;
-    case upgrade::v1::STATE_MIGRATING:
+    case upgrade::v1::STATE_SNAPSHOTTING:
       return 4;
-    case upgrade::v1::STATE_COMING_ONLINE:
+    case upgrade::v1::STATE_MIGRATING:
       return 5;
-    case upgrade::v1::STATE_ROLLING_BACK:
+    case upgrade::v1::STATE_COMING_ONLINE:
       return 6;
+    case upgrade::v1::STATE_ROLLING_BACK:
+      return 7;
     case upgrade::v1::STATE_SUCCEEDED:
     case upgrade::v1::STATE_FAILED:
     case upgrade::v1::STATE_ROLLED_BACK:
@@ -51,6 +53,8 @@ bool IsOfflinePhase(State state) {
 
 State StateOf(const Event& event) {
   switch (event.kind_case()) {
+    case Event::kScheduled:
+      return upgrade::v1::STATE_SCHEDULED;
     case Event::kAccepted:
       return upgrade::v1::STATE_ACCEPTED;
     case Event::kCloneStarted:
@@ -104,7 +108,8 @@ bool OnlyActivityChanged(const Upgrade& before, const Upgrade& after) {
 }
 
 bool Stalls(const Upgrade& upgrade, absl::Time cutoff) {
-  if (IsFinal(upgrade.state()) || upgrade.stalled()) return false;
+  // A scheduled upgrade waits for its time, not for a worker.
+  if (IsFinal(upgrade.state()) || upgrade.stalled() || upgrade.state() == upgrade::v1::STATE_SCHEDULED) return false;
   absl::Time active = FromProto(upgrade.has_last_activity_at() ? upgrade.last_activity_at() : upgrade.updated_at());
   return active < cutoff;
 }
@@ -139,8 +144,10 @@ Upgrade NextUpgrade(const std::optional<Upgrade>& current, const Event& event,
     next.set_tenant(order.tenant());
     next.set_server(order.server());
     *next.mutable_created_at() = order.created_at();
-    next.set_state(upgrade::v1::STATE_ACCEPTED);
+    next.set_state(event.kind_case() == Event::kScheduled ? upgrade::v1::STATE_SCHEDULED : upgrade::v1::STATE_ACCEPTED);
     next.set_cancellable(true);
+    if (order.has_not_before()) *next.mutable_not_before() = order.not_before();
+    if (order.has_latest_start()) *next.mutable_latest_start() = order.latest_start();
     *next.mutable_updated_at() = event.occurred_at();
     if (order.has_estimated_downtime()) *next.mutable_estimated_downtime() = order.estimated_downtime();
     if (order.has_max_offline()) *next.mutable_max_offline() = order.max_offline();
@@ -243,10 +250,17 @@ std::vector<TagChange> TagChanges(const std::optional<Upgrade>& before, const Up
   bool check = after.purpose() == upgrade::v1::PURPOSE_CHECK;
   if (check) {
     // A check changes nothing of its database: only its throwaway copy is marked, while it exists.
+  } else if (after.state() == upgrade::v1::STATE_SCHEDULED) {
+    if (!before.has_value()) changes.push_back({db, upgrade::v1::TAG_UPGRADE_SCHEDULED, true});
   } else if (!IsFinal(after.state())) {
-    if (!before.has_value()) changes.push_back({db, upgrade::v1::TAG_UPGRADE_IN_PROGRESS, true});
+    // In progress from its start: its acceptance, or the first record after it.
+    const bool was_scheduled = before.has_value() && before->state() == upgrade::v1::STATE_SCHEDULED;
+    if (was_scheduled) changes.push_back({db, upgrade::v1::TAG_UPGRADE_SCHEDULED, false});
+    if (!before.has_value() || was_scheduled) changes.push_back({db, upgrade::v1::TAG_UPGRADE_IN_PROGRESS, true});
     bool was_offline = before.has_value() && IsOfflinePhase(before->state());
     if (IsOfflinePhase(after.state()) && !was_offline) changes.push_back({db, upgrade::v1::TAG_OFFLINE, true});
+  } else if (before.has_value() && before->state() == upgrade::v1::STATE_SCHEDULED) {
+    changes.push_back({db, upgrade::v1::TAG_UPGRADE_SCHEDULED, false});  // it ended before it started
   } else {
     changes.push_back({db, upgrade::v1::TAG_UPGRADE_IN_PROGRESS, false});
     changes.push_back({db, upgrade::v1::TAG_OFFLINE, false});

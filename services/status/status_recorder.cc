@@ -9,10 +9,20 @@
 
 namespace upshift::status {
 
+namespace {
+
+// request's announcements of an order: its acceptance, or its scheduling (the acceptance follows
+// at its start). Every other record must carry the order one of them announced.
+bool Announces(const upgrade::v1::Event& event) {
+  return event.kind_case() == upgrade::v1::Event::kAccepted || event.kind_case() == upgrade::v1::Event::kScheduled;
+}
+
+}  // namespace
+
 absl::StatusOr<std::optional<upgrade::v1::Upgrade>> StatusRecorder::Apply(const upgrade::v1::Event& event) {
   std::optional<upgrade::v1::Upgrade> result;
   if (absl::Status applied = ApplyOne(event, &result); !applied.ok()) return applied;
-  if (event.kind_case() != upgrade::v1::Event::kAccepted) return result;
+  if (!Announces(event)) return result;
   // The records that came ahead of this acceptance, in the order they came. One that disagrees
   // with the order is refused (logged and counted: its record was consumed long ago).
   for (const upgrade::v1::Event& early : events_.TakeHeld(event.order().upgrade_id())) {
@@ -35,7 +45,7 @@ absl::Status StatusRecorder::ApplyOne(const upgrade::v1::Event& event, std::opti
   // A heartbeat only moves last_activity_at forward: applying one twice changes nothing, so its id
   // (one per heartbeat) need not be kept.
   const bool heartbeat = event.kind_case() == upgrade::v1::Event::kHeartbeat;
-  const bool accepted = event.kind_case() == upgrade::v1::Event::kAccepted;
+  const bool accepted = Announces(event);
   const std::string& copy = event.order().test_database();
   std::optional<RecordedUpgrade> recorded = upgrades_.Lock(event.order().upgrade_id());
   if (!accepted && !recorded.has_value()) {
@@ -82,6 +92,11 @@ void StatusRecorder::Record(const upgrade::v1::Event& event, const std::optional
   upgrades_.Save(after);
   for (const TagChange& change : TagChanges(before, after)) databases_.SetTag(change.database, change.tag, change.add);
   databases_.SetVersion(after.database(), after.from_version(), /*only_if_unknown=*/true);
+  const bool scheduled = after.state() == upgrade::v1::STATE_SCHEDULED;
+  if (scheduled != (before.has_value() && before->state() == upgrade::v1::STATE_SCHEDULED)) {
+    databases_.SetScheduledStart(after.database(),
+                                 scheduled ? FromProto(after.not_before()) : absl::InfinitePast());
+  }
   if (after.purpose() == upgrade::v1::PURPOSE_PRODUCTION && after.state() == upgrade::v1::STATE_SUCCEEDED) {
     databases_.SetVersion(after.database(), after.target_version(), /*only_if_unknown=*/false);
   }

@@ -63,6 +63,8 @@ class DatabaseBook {
   // Records a main database's version (only if none is known, when `only_if_unknown`).
   virtual void SetVersion(const std::string& database, const std::string& version, bool only_if_unknown) = 0;
   virtual void SetExpiry(const std::string& copy, absl::Time expires_at) = 0;
+  // Records when a scheduled upgrade of `database` starts (InfinitePast: none is scheduled now).
+  virtual void SetScheduledStart(const std::string& database, absl::Time start) = 0;
   // Forgets a copy gone: its record and its tags.
   virtual void Forget(const std::string& name) = 0;
 };

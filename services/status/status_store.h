@@ -20,6 +20,8 @@ struct DatabaseRecord {
   std::string version;  // last known application version; empty if unknown
   std::vector<upgrade::v1::Tag> tags;
   absl::Time expires_at = absl::InfinitePast();  // test copies: InfinitePast when unknown
+  // While an upgrade of it is scheduled: when it starts (InfinitePast: none scheduled).
+  absl::Time scheduled_start = absl::InfinitePast();
 };
 
 // A position in a database's list of upgrades: the last one a page showed. created_at counts in

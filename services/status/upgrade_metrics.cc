@@ -53,7 +53,7 @@ void CountRecorded(const Event& event, const Upgrade& after) {
   static metrics::Family& finished = metrics::Default().Counter(
       "upshift_upgrades_finished_total", "Upgrades that ended, by purpose and final state", {"purpose", "state"});
   static metrics::Family& durations = metrics::Default().Histogram(
-      "upshift_upgrade_duration_seconds", "Time from admission to the end, by purpose and final state",
+      "upshift_upgrade_duration_seconds", "Time from admission (a scheduled upgrade: its start) to the end, by purpose and final state",
       {"purpose", "state"}, metrics::StageBuckets());
   static metrics::Family& ratio = metrics::Default().Histogram(
       "upshift_offline_window_to_estimate_ratio",
@@ -74,7 +74,10 @@ void CountRecorded(const Event& event, const Upgrade& after) {
   const std::string state = StateLabel(after.state());
   finished.Increment({purpose, state});
   if (Set(after.created_at()) && Set(after.finished_at())) {
-    durations.ObserveDuration({purpose, state}, FromProto(after.finished_at()) - FromProto(after.created_at()));
+    // A scheduled upgrade counts from its start, not from the wait before it.
+    absl::Time from = FromProto(after.created_at());
+    if (Set(after.not_before())) from = std::max(from, FromProto(after.not_before()));
+    durations.ObserveDuration({purpose, state}, std::max(absl::ZeroDuration(), FromProto(after.finished_at()) - from));
   }
   if (after.purpose() == upgrade::v1::PURPOSE_PRODUCTION && Set(after.offline_at())) {
     absl::Time back = Set(after.online_at()) ? FromProto(after.online_at()) : FromProto(after.finished_at());

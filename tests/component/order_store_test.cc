@@ -125,6 +125,133 @@ TEST_F(OrderStoreTest, AdmitRecordsTheOrderAndItsOutboxRecordTogether) {
   EXPECT_EQ(*Postgres().QueryValue(db_, "SELECT count(*) FROM request.outbox"), "0");
 }
 
+// Issue 25: a scheduled order waits; two replicas serving its start start it once; a reminder is
+// recorded once; a cancellation ends it at once; an order that starts at once is never scheduled.
+TEST_F(OrderStoreTest, AScheduledOrderStartsOnceAcrossReplicasIsRemindedOnceAndACancellationEndsIt) {
+  const absl::Time now = absl::Now();
+  upgrade::v1::Order at_once = NewOrder("initech");
+  ASSERT_TRUE(store_->Admit(at_once, {"upgrade.orders", "initech", "accepted"}, nullptr).ok());
+  upgrade::v1::Order later = NewOrder("acme");
+  ToProto(now + absl::Hours(1), later.mutable_not_before());
+  ASSERT_TRUE(store_->Admit(later, {"upgrade.orders", "acme", "scheduled"}, nullptr).ok());
+  auto found = store_->FindByUpgradeId(later.upgrade_id());
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_TRUE((*found)->scheduled());
+  EXPECT_EQ((*found)->order.SerializeAsString(), later.SerializeAsString());
+  auto started_at_once = store_->FindByUpgradeId(at_once.upgrade_id());
+  ASSERT_TRUE(started_at_once.ok() && started_at_once->has_value());
+  EXPECT_FALSE((*started_at_once)->scheduled());
+  EXPECT_EQ((*started_at_once)->started_at, absl::FromUnixMicros(absl::ToUnixMicros(FromProto(at_once.created_at()))));
+
+  auto due = store_->Scheduled(now, false, 10);
+  ASSERT_TRUE(due.ok()) << due.status();
+  EXPECT_TRUE(due->empty());
+  due = store_->Scheduled(now + absl::Hours(2), false, 10);
+  ASSERT_TRUE(due.ok()) << due.status();
+  ASSERT_EQ(due->size(), 1u);
+  EXPECT_EQ((*due)[0].order.upgrade_id(), later.upgrade_id());
+
+  // Reminded once.
+  auto reminded = store_->Remind(later.upgrade_id(), now, [](const StoredOrder& s) -> std::optional<OutgoingRecord> {
+    return OutgoingRecord{"upgrade.orders", s.order.database(), "reminder"};
+  });
+  ASSERT_TRUE(reminded.ok() && *reminded);
+  reminded = store_->Remind(later.upgrade_id(), now, [](const StoredOrder&) -> std::optional<OutgoingRecord> {
+    ADD_FAILURE() << "reminded twice";
+    return std::nullopt;
+  });
+  ASSERT_TRUE(reminded.ok());
+  EXPECT_FALSE(*reminded);
+  EXPECT_TRUE(store_->Scheduled(now + absl::Hours(2), true, 10)->empty());
+
+  // Two replicas serve its start at once: one starts it.
+  auto replica = PgOrderStore::Open(Postgres().conninfo(db_), 2);
+  ASSERT_TRUE(replica.ok()) << replica.status();
+  std::atomic<int> started{0}, decided{0};
+  std::vector<std::thread> sweepers;
+  for (PgOrderStore* store : {store_.get(), replica->get(), store_.get(), replica->get()}) {
+    sweepers.emplace_back([&, store] {
+      auto acted = store->StartScheduled(later.upgrade_id(), now, [&](const StoredOrder& s) {
+        ++decided;
+        return OrderSchedule::Start{true, {"upgrade.orders", s.order.database(), "accepted"}};
+      });
+      ASSERT_TRUE(acted.ok()) << acted.status();
+      if (*acted) ++started;
+    });
+  }
+  for (std::thread& t : sweepers) t.join();
+  EXPECT_EQ(started.load(), 1);
+  EXPECT_EQ(decided.load(), 1);
+  found = store_->FindByUpgradeId(later.upgrade_id());
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_FALSE((*found)->scheduled());
+  EXPECT_EQ((*found)->outcome, Outcome::kActive);
+  EXPECT_TRUE(store_->Scheduled(now + absl::Hours(2), false, 10)->empty());
+  std::vector<std::string> payloads;
+  int count = 0;
+  ASSERT_TRUE(store_->DrainOutbox(10, [&](const std::vector<OutgoingRecord>& r) {
+    for (const OutgoingRecord& x : r) payloads.push_back(x.payload);
+    return absl::OkStatus();
+  }, &count).ok());
+  EXPECT_EQ(payloads, (std::vector<std::string>{"accepted", "scheduled", "reminder", "accepted"}));
+
+  // Another, scheduled and cancelled: it ends at once, frees its database, and never starts.
+  upgrade::v1::Order cancelled = NewOrder("globex");
+  ToProto(now + absl::Hours(1), cancelled.mutable_not_before());
+  ASSERT_TRUE(store_->Admit(cancelled, {"upgrade.orders", "globex", "scheduled"}, nullptr).ok());
+  auto ended = store_->Cancel(cancelled.upgrade_id(), now, [](const StoredOrder& s) {
+    EXPECT_EQ(s.outcome, Outcome::kCancelled);
+    return OutgoingRecord{"upgrade.events", s.order.database(), "cancelled"};
+  }, nullptr);
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  EXPECT_EQ(ended->outcome, Outcome::kCancelled);
+  EXPECT_FALSE(store_->FindActive("globex")->has_value());
+  auto late = store_->StartScheduled(cancelled.upgrade_id(), now + absl::Hours(2), [](const StoredOrder&) {
+    ADD_FAILURE() << "a cancelled order started";
+    return OrderSchedule::Start{};
+  });
+  ASSERT_TRUE(late.ok());
+  EXPECT_FALSE(*late);
+}
+
+// Issue 25: a database's own maintenance window wins over its tenant's; each change is audited in
+// its own transaction; another tenant's windows are never seen.
+TEST_F(OrderStoreTest, MaintenanceWindowsOfATenantAndItsDatabasesAreKeptAndAudited) {
+  upgrade::v1::MaintenanceWindow weekend;
+  weekend.add_weekdays(6);
+  weekend.set_start("02:00");
+  weekend.mutable_length()->set_seconds(4 * 3600);
+  weekend.set_time_zone("Europe/Brussels");
+  upgrade::v1::MaintenanceWindow nightly = weekend;
+  nightly.add_weekdays(1);
+  nightly.set_start("23:00");
+  int audits = 0;
+  AuditOf audit_of = [&](const upgrade::v1::Order& subject) -> std::optional<AuditEntry> {
+    ++audits;
+    AuditEntry entry;
+    entry.record.set_tenant(subject.tenant());
+    entry.record.set_database(subject.database());
+    entry.published = {"upgrade.audit", subject.tenant(), "audit"};
+    return entry;
+  };
+  EXPECT_FALSE(store_->WindowOf("acme_owner", "acme")->has_value());
+  ASSERT_TRUE(store_->PutWindow("acme_owner", "", weekend, audit_of).ok());
+  auto found = store_->WindowOf("acme_owner", "acme");
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_FALSE((*found)->own);
+  EXPECT_EQ((*found)->window.SerializeAsString(), weekend.SerializeAsString());
+  ASSERT_TRUE(store_->PutWindow("acme_owner", "acme", nightly, audit_of).ok());
+  found = store_->WindowOf("acme_owner", "acme");
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_TRUE((*found)->own);
+  EXPECT_EQ((*found)->window.start(), "23:00");
+  EXPECT_FALSE(store_->WindowOf("globex_owner", "acme")->has_value());
+  ASSERT_TRUE(store_->PutWindow("acme_owner", "acme", std::nullopt, audit_of).ok());
+  EXPECT_FALSE((*store_->WindowOf("acme_owner", "acme"))->own);
+  EXPECT_EQ(audits, 3);
+  EXPECT_EQ(*Postgres().QueryValue(db_, "SELECT count(*) FROM request.audit WHERE tenant = 'acme_owner'"), "3");
+}
+
 TEST_F(OrderStoreTest, TheDatabaseAllowsOneActiveOrderPerDatabase) {
   ASSERT_TRUE(store_->Admit(NewOrder("acme"), {"t", "acme", "p"}, nullptr).ok());
   absl::Status second = store_->Admit(NewOrder("acme"), {"t", "acme", "p"}, nullptr);

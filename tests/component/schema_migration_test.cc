@@ -57,8 +57,8 @@ TEST_F(SchemaMigrationTest, ADatabaseOfTheReleaseBeforeVersionsIsMigratedWithIts
 
   ASSERT_TRUE(OpenAll().ok());
 
-  EXPECT_EQ(Value("SELECT string_agg(version::text, ',' ORDER BY version) FROM request.schema_versions"), "1,2,3,4,5,6");
-  EXPECT_EQ(Value("SELECT string_agg(version::text, ',' ORDER BY version) FROM status.schema_versions"), "1,2,3");
+  EXPECT_EQ(Value("SELECT string_agg(version::text, ',' ORDER BY version) FROM request.schema_versions"), "1,2,3,4,5,6,7,8");
+  EXPECT_EQ(Value("SELECT string_agg(version::text, ',' ORDER BY version) FROM status.schema_versions"), "1,2,3,4");
   for (const char* schema : {"cloner", "notifier"}) {
     EXPECT_EQ(Value(absl::StrCat("SELECT string_agg(version::text, ',' ORDER BY version) FROM ", schema,
                                  ".schema_versions")),
@@ -69,6 +69,8 @@ TEST_F(SchemaMigrationTest, ADatabaseOfTheReleaseBeforeVersionsIsMigratedWithIts
   EXPECT_EQ(Value("SELECT string_agg(upgrade_id || ':' || outcome || ':' || tenant, ',' ORDER BY upgrade_id) "
                   "FROM request.orders"),
             "up-frozen-1:succeeded:acme_owner,up-frozen-2:active:globex_owner");
+  // Version 7: orders admitted before schedules started when they were created (none waits).
+  EXPECT_EQ(Value("SELECT count(*) FROM request.orders WHERE started_at IS DISTINCT FROM created_at"), "0");
   EXPECT_EQ(Value("SELECT count(*) FROM request.audit"), "1");
   EXPECT_EQ(Value("SELECT holder || ':' || done FROM request.claims"), "cloner-0:true");
   EXPECT_EQ(Value("SELECT count(*) FROM status.upgrades WHERE state = 4"), "1");
@@ -94,7 +96,7 @@ TEST_F(SchemaMigrationTest, ReplicasStartingTogetherApplyEachMigrationOnce) {
     opened.push_back(std::async(std::launch::async, [&] { return request::PgOrderStore::Open(ConnInfo(), 1).status(); }));
   }
   for (auto& f : opened) EXPECT_TRUE(f.get().ok());
-  EXPECT_EQ(Value("SELECT count(*) FROM request.schema_versions"), "6");
+  EXPECT_EQ(Value("SELECT count(*) FROM request.schema_versions"), "8");
 }
 
 TEST_F(SchemaMigrationTest, AReplicaOlderThanItsSchemaRefusesIt) {
@@ -104,7 +106,7 @@ TEST_F(SchemaMigrationTest, AReplicaOlderThanItsSchemaRefusesIt) {
                   .ok());
   absl::Status refused = status::PgStatusStore::Open(ConnInfo(), 2).status();
   EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition) << refused;
-  EXPECT_NE(std::string(refused.message()).find("status schema is at version 9, newer than this binary knows (3)"),
+  EXPECT_NE(std::string(refused.message()).find("status schema is at version 9, newer than this binary knows (4)"),
             std::string::npos)
       << refused;
   // The other schemas are not concerned.

@@ -801,11 +801,17 @@ TEST(ForgedRecords, ChangeNothingAndGoToTheDeadLetterQueueWithTheirReason) {
        event("failed", [](Event& e) { e.mutable_failed()->set_error("forged"); },
              naming([&](Order& o) { o.set_test_database(b); })),
        "", {{"upshift-cloner", disagrees}, {"upshift-request", disagrees}}},
-      // request announces cancellations (cancel_requested); only a worker says one happened. Every
-      // group refuses it for its kind, status and the notifier too (issue 20).
+      // request says a cancellation happened only of a scheduled upgrade that never started (issue
+      // 25); one naming a live database disagrees with the stored order for every group that acts
+      // on it (the migrator has nothing to do with a cancellation).
       {"a cancelled Test naming a live database (signed by request)", as_request.get(), topics::kEvents,
        event("cancelled", [](Event& e) { e.mutable_cancelled(); }, naming([&](Order& o) { o.set_test_database(c); })),
-       "", all_groups(topics::kEvents, "only cloner or migrator may say it")},
+       "", {{"upshift-cloner", disagrees}, {"upshift-request", disagrees}, {"upshift-status", disagrees},
+            {"upshift-notifier", disagrees}}},
+      // Nor may request's key say a worker's end of an upgrade.
+      {"a failed Test signed by request", as_request.get(), topics::kEvents,
+       event("failed", [](Event& e) { e.mutable_failed()->set_error("forged"); }, stored), "",
+       all_groups(topics::kEvents, "only cloner or migrator may say it")},
       {"a migrated Test signed by the cloner, which may not say it", as_cloner.get(), topics::kEvents,
        event("migrated", [](Event& e) { e.mutable_migrated(); }, stored), "",
        all_groups(topics::kEvents, "only migrator may say it")},
@@ -922,7 +928,7 @@ TEST(ForgedRecords, ChangeNothingAndGoToTheDeadLetterQueueWithTheirReason) {
   EXPECT_EQ(c_db->test_copies(0).version(), "18.0");
   // Nothing changed: every database by checksum, the finished Test's state, and its copy is still there.
   for (const std::string& db : {a, b, c, copy}) EXPECT_EQ(Checksums(db), before[db]) << db;
-  EXPECT_EQ(forgeries.size(), 18u);
+  EXPECT_EQ(forgeries.size(), 19u);
   Upgrade after = UpgradeNamed(test.upgrade_id());
   EXPECT_EQ(after.state(), STATE_SUCCEEDED);
   EXPECT_EQ(after.test_database(), copy);

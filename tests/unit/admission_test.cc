@@ -1,5 +1,7 @@
 #include "services/request/admission.h"
 #include "services/request/cancellation.h"
+#include "services/request/maintenance_window.h"
+#include "services/request/schedules.h"
 #include "services/request/test_copies.h"
 
 #include <gmock/gmock.h>
@@ -41,6 +43,11 @@ class FakeOrderStore final : public OrderStore {
                                      const AuditOf& audit_of) override {
     for (StoredOrder& s : orders) {
       if (s.order.upgrade_id() != id) continue;
+      if (s.outcome != Outcome::kActive) return absl::FailedPreconditionError("ended");
+      if (s.scheduled()) {
+        s.outcome = Outcome::kCancelled;
+        s.finished_at = at;
+      }
       s.cancel_requested_at = at;
       outbox.push_back(record_for(s));
       Audit(audit_of, s.order);
@@ -109,6 +116,7 @@ class FakeOrderStore final : public OrderStore {
     }
     StoredOrder stored;
     stored.order = order;
+    if (!order.has_not_before()) stored.started_at = FromProto(order.created_at());
     orders.push_back(stored);
     outbox.push_back(record);
     Audit(audit_of, order);
@@ -149,6 +157,42 @@ class FakeOrderStore final : public OrderStore {
       }
     }
     return n;
+  }
+  absl::StatusOr<std::vector<StoredOrder>> Scheduled(absl::Time until, bool unreminded, int limit) override {
+    std::vector<StoredOrder> out;
+    for (const StoredOrder& s : orders) {
+      if (s.scheduled() && s.cancel_requested_at == absl::InfinitePast() && FromProto(s.order.not_before()) <= until &&
+          (!unreminded || s.reminded_at == absl::InfinitePast()) && static_cast<int>(out.size()) < limit) {
+        out.push_back(s);
+      }
+    }
+    return out;
+  }
+  absl::StatusOr<bool> StartScheduled(const std::string& id, absl::Time at,
+                                      const std::function<Start(const StoredOrder&)>& decide) override {
+    for (StoredOrder& s : orders) {
+      if (s.order.upgrade_id() != id || !s.scheduled() || s.cancel_requested_at != absl::InfinitePast()) continue;
+      Start start = decide(s);
+      if (start.starts) {
+        s.started_at = at;
+      } else {
+        s.outcome = Outcome::kCancelled;
+        s.finished_at = at;
+      }
+      outbox.push_back(start.record);
+      return true;
+    }
+    return false;
+  }
+  absl::StatusOr<bool> Remind(const std::string& id, absl::Time at,
+                              const std::function<std::optional<OutgoingRecord>(const StoredOrder&)>& record_for) override {
+    for (StoredOrder& s : orders) {
+      if (s.order.upgrade_id() != id || !s.scheduled() || s.reminded_at != absl::InfinitePast()) continue;
+      s.reminded_at = at;
+      if (std::optional<OutgoingRecord> record = record_for(s)) outbox.push_back(*record);
+      return true;
+    }
+    return false;
   }
   absl::Status DrainOutbox(int, const std::function<absl::Status(const std::vector<OutgoingRecord>&)>&,
                            int* count) override {
@@ -703,6 +747,284 @@ TEST_F(AdmissionTest, ATokenWithoutATenantActsOnlyAsAnOperator) {
   EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied) << s;
   EXPECT_TRUE(absl::StrContains(s.message(), "no tenant")) << s;
   EXPECT_TRUE(store_.orders.empty());
+}
+
+// --- Scheduled upgrades (RequestUpgradeRequest.not_before) ---
+
+Event LastRecord(const FakeOrderStore& store, const std::string& topic) {
+  Event e;
+  EXPECT_FALSE(store.outbox.empty());
+  if (store.outbox.empty()) return e;
+  EXPECT_EQ(store.outbox.back().topic, topic);
+  EXPECT_TRUE(e.ParseFromString(store.outbox.back().payload));
+  return e;
+}
+
+TEST_F(AdmissionTest, AnUpgradeOrderedForLaterIsScheduledRemindedOnceAndStartedAtItsTimeOnce) {
+  Admission a = Make();
+  RequestUpgradeRequest order = Order();
+  const absl::Time start = clock_.now + absl::Hours(2);
+  ToProto(start, order.mutable_not_before());
+  absl::StatusOr<Upgrade> u = a.RequestUpgrade(order, kCaller);
+  ASSERT_TRUE(u.ok()) << u.status();
+  EXPECT_EQ(u->state(), STATE_SCHEDULED);
+  EXPECT_EQ(FromProto(u->not_before()), start);
+  EXPECT_TRUE(u->cancellable());
+  // Announced as scheduled, on the orders topic; nothing accepted yet.
+  Event announced = LastRecord(store_, topics::kOrders);
+  EXPECT_EQ(announced.kind_case(), Event::kScheduled);
+  EXPECT_EQ(FromProto(announced.order().not_before()), start);
+  ASSERT_EQ(store_.outbox.size(), 1u);
+
+  Schedules schedules({absl::Hours(24 * 30), absl::Hours(1)}, store_, store_, clock_, [this] { ++woken_; });
+  absl::StatusOr<Schedules::Swept> swept = schedules.Sweep();
+  ASSERT_TRUE(swept.ok()) << swept.status();
+  EXPECT_EQ(swept->started + swept->reminded, 0);
+  EXPECT_EQ(store_.outbox.size(), 1u);
+
+  clock_.now += absl::Minutes(90);  // within the reminder's hour
+  swept = schedules.Sweep();
+  ASSERT_TRUE(swept.ok()) << swept.status();
+  EXPECT_EQ(swept->reminded, 1);
+  Event reminder = LastRecord(store_, topics::kOrders);
+  EXPECT_EQ(reminder.kind_case(), Event::kReminder);
+  EXPECT_EQ(FromProto(reminder.reminder().starts_in()), absl::Minutes(30));
+  EXPECT_EQ(schedules.Sweep()->reminded, 0);  // once
+
+  clock_.now = start - absl::Seconds(1);
+  EXPECT_EQ(schedules.Sweep()->started, 0);
+  EXPECT_EQ(store_.outbox.size(), 2u);
+
+  clock_.now = start + absl::Seconds(3);
+  swept = schedules.Sweep();
+  ASSERT_TRUE(swept.ok()) << swept.status();
+  EXPECT_EQ(swept->started, 1);
+  Event accepted = LastRecord(store_, topics::kOrders);
+  EXPECT_EQ(accepted.kind_case(), Event::kAccepted);
+  EXPECT_EQ(accepted.order().SerializeAsString(), announced.order().SerializeAsString());
+  EXPECT_EQ(UpgradeOf(store_.orders[0]).state(), STATE_ACCEPTED);
+  EXPECT_EQ(schedules.Sweep()->started, 0);  // once
+  EXPECT_EQ(store_.outbox.size(), 3u);
+}
+
+TEST_F(AdmissionTest, AnUpgradeScheduledWithinTheRemindersLeadIsNotRemindedAgain) {
+  Admission a = Make();
+  RequestUpgradeRequest order = Order();
+  ToProto(clock_.now + absl::Minutes(10), order.mutable_not_before());
+  ASSERT_TRUE(a.RequestUpgrade(order, kCaller).ok());
+  Schedules schedules({absl::Hours(24 * 30), absl::Hours(1)}, store_, store_, clock_, nullptr);
+  EXPECT_EQ(schedules.Sweep()->reminded, 0);
+  EXPECT_EQ(store_.outbox.size(), 1u);  // only its announcement, which says when it starts
+  clock_.now += absl::Minutes(11);
+  EXPECT_EQ(schedules.Sweep()->started, 1);
+}
+
+TEST_F(AdmissionTest, AProductionWhoseTestGrewTooOldBeforeItsStartIsRefusedThenAndTheCustomerToldWhy) {
+  PastTest("18.0", Outcome::kSucceeded);
+  Admission a = Make();
+  RequestUpgradeRequest order = Order(PURPOSE_PRODUCTION);
+  // Scheduled past the day its Test grows too old: refused at once, nothing recorded.
+  ToProto(clock_.now + absl::Hours(24 * 31), order.mutable_not_before());
+  const size_t before = store_.outbox.size();
+  absl::Status late = a.RequestUpgrade(order, kCaller).status();
+  EXPECT_EQ(late.code(), absl::StatusCode::kFailedPrecondition) << late;
+  EXPECT_THAT(late.message(), HasSubstr("more than 30 days old"));
+  EXPECT_EQ(store_.outbox.size(), before);
+  // Within it: scheduled.
+  const absl::Time start = clock_.now + absl::Hours(24 * 29);
+  ToProto(start, order.mutable_not_before());
+  absl::StatusOr<Upgrade> u = a.RequestUpgrade(order, kCaller);
+  ASSERT_TRUE(u.ok()) << u.status();
+  EXPECT_EQ(u->state(), STATE_SCHEDULED);
+  // No replica served its start until two days later (request was down): by then its Test is 31
+  // days old, and it does not start.
+  clock_.now = start + absl::Hours(48);
+  Schedules schedules({absl::Hours(24 * 30), absl::Hours(24)}, store_, store_, clock_, nullptr);
+  absl::StatusOr<Schedules::Swept> swept = schedules.Sweep();
+  ASSERT_TRUE(swept.ok()) << swept.status();
+  EXPECT_EQ(swept->started, 0);
+  EXPECT_EQ(swept->refused, 1);
+  Event refused = LastRecord(store_, topics::kEvents);
+  EXPECT_EQ(refused.kind_case(), Event::kCancelled);
+  EXPECT_THAT(refused.cancelled().reason(), HasSubstr("its Test upgrade ended 31 days ago"));
+  absl::StatusOr<std::optional<StoredOrder>> stored = store_.FindByUpgradeId(u->upgrade_id());
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+  EXPECT_EQ((*stored)->outcome, Outcome::kCancelled);
+  EXPECT_EQ(UpgradeOf(**stored).state(), STATE_CANCELLED);
+}
+
+TEST_F(AdmissionTest, AScheduledUpgradeIsCancelledAtOnceAndNeverStarts) {
+  Admission a = Make();
+  RequestUpgradeRequest order = Order();
+  ToProto(clock_.now + absl::Hours(1), order.mutable_not_before());
+  absl::StatusOr<Upgrade> u = a.RequestUpgrade(order, kCaller);
+  ASSERT_TRUE(u.ok()) << u.status();
+  Cancellation cancellation(store_, clock_, nullptr);
+  CancelUpgradeRequest cancel;
+  cancel.set_upgrade_id(u->upgrade_id());
+  absl::StatusOr<Upgrade> cancelled = cancellation.Cancel(cancel, kCaller);
+  ASSERT_TRUE(cancelled.ok()) << cancelled.status();
+  EXPECT_EQ(cancelled->state(), STATE_CANCELLED);
+  Event ended = LastRecord(store_, topics::kEvents);
+  EXPECT_EQ(ended.kind_case(), Event::kCancelled);
+  EXPECT_THAT(ended.cancelled().reason(), HasSubstr("before its scheduled start"));
+  clock_.now += absl::Hours(2);
+  Schedules schedules({absl::Hours(24 * 30), absl::Hours(24)}, store_, store_, clock_, nullptr);
+  EXPECT_EQ(schedules.Sweep()->started, 0);
+  EXPECT_EQ(store_.outbox.size(), 2u);
+  // The database is free for a new order.
+  EXPECT_TRUE(a.RequestUpgrade(Order(), kCaller).ok());
+}
+
+TEST_F(AdmissionTest, NotBeforeIsCheckedAndATimeNotAheadStartsAtOnce) {
+  Admission a = Make();
+  RequestUpgradeRequest order = Order();
+  ToProto(clock_.now + absl::Hours(24 * 91), order.mutable_not_before());
+  absl::Status far = a.RequestUpgrade(order, kCaller).status();
+  EXPECT_EQ(far.code(), absl::StatusCode::kInvalidArgument) << far;
+  EXPECT_THAT(far.message(), HasSubstr("more than 90 days ahead"));
+  order.mutable_not_before()->set_nanos(-1);
+  EXPECT_EQ(a.RequestUpgrade(order, kCaller).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(store_.outbox.empty());
+  ToProto(clock_.now - absl::Minutes(1), order.mutable_not_before());
+  absl::StatusOr<Upgrade> u = a.RequestUpgrade(order, kCaller);
+  ASSERT_TRUE(u.ok()) << u.status();
+  EXPECT_EQ(u->state(), STATE_ACCEPTED);
+  EXPECT_EQ(LastRecord(store_, topics::kOrders).kind_case(), Event::kAccepted);
+}
+
+// --- Maintenance windows ---
+
+class FakeWindows final : public WindowBook {
+ public:
+  absl::Status PutWindow(const std::string& tenant, const std::string& database,
+                         const std::optional<MaintenanceWindow>& window, const AuditOf& audit_of) override {
+    if (window.has_value()) {
+      windows[{tenant, database}] = *window;
+    } else {
+      windows.erase({tenant, database});
+    }
+    if (audit_of) ++audited;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::optional<Found>> WindowOf(const std::string& tenant, const std::string& database) override {
+    for (const std::string& db : {database, std::string()}) {
+      auto it = windows.find({tenant, db});
+      if (it != windows.end()) return Found{it->second, !db.empty()};
+    }
+    return std::nullopt;
+  }
+  std::map<std::pair<std::string, std::string>, MaintenanceWindow> windows;
+  int audited = 0;
+};
+
+MaintenanceWindow SaturdayNight() {
+  MaintenanceWindow w;
+  w.add_weekdays(6);
+  w.set_start("02:00");
+  ToProto(absl::Hours(4), w.mutable_length());
+  w.set_time_zone("UTC");
+  return w;
+}
+
+// Now is Friday 2027-01-15 08:00 UTC (FakeClock); the window opens Saturdays 02:00-06:00 UTC.
+TEST_F(AdmissionTest, AProductionWithoutATimeGoesToItsMaintenanceWindowAndAMissedWindowIsSkipped) {
+  PastTest("18.0", Outcome::kSucceeded);
+  FakeWindows windows;
+  windows.windows[{"acme", ""}] = SaturdayNight();  // the tenant's
+  Admission a({{"upshift"}, absl::Hours(24 * 30)}, catalog_, fleet_, store_, clock_, nullptr, nullptr, nullptr,
+              &windows);
+  absl::StatusOr<Upgrade> u = a.RequestUpgrade(Order(PURPOSE_PRODUCTION), kCaller);
+  ASSERT_TRUE(u.ok()) << u.status();
+  EXPECT_EQ(u->state(), STATE_SCHEDULED);
+  const absl::Time opens = absl::FromUnixSeconds(1'800'000'000) + absl::Hours(18);  // Saturday 02:00
+  EXPECT_EQ(FromProto(u->not_before()), opens);
+  EXPECT_EQ(FromProto(u->latest_start()), opens + absl::Hours(4) - FromProto(u->estimated_downtime()));
+  // request was down when the window opened, and is back an hour later: the window still has
+  // room, so it starts then.
+  Schedules schedules({absl::Hours(24 * 30), absl::Hours(24)}, store_, store_, clock_, nullptr);
+  clock_.now = opens + absl::Hours(1);
+  EXPECT_EQ(schedules.Sweep()->started, 1);
+  ASSERT_TRUE(store_.MarkFinished(u->upgrade_id(), Outcome::kFailed, clock_.now).ok());
+
+  // Ordered after the window closed, the next goes to the next Saturday; request is down through
+  // all of that opening: skipped, and the customer told why.
+  clock_.now = opens + absl::Hours(5);
+  u = a.RequestUpgrade(Order(PURPOSE_PRODUCTION), kCaller);
+  ASSERT_TRUE(u.ok()) << u.status();
+  EXPECT_EQ(FromProto(u->not_before()), opens + absl::Hours(24 * 7));
+  clock_.now = opens + absl::Hours(24 * 7 + 5);
+  absl::StatusOr<Schedules::Swept> swept = schedules.Sweep();
+  ASSERT_TRUE(swept.ok()) << swept.status();
+  EXPECT_EQ(swept->started, 0);
+  EXPECT_EQ(swept->refused, 1);
+  Event skipped = LastRecord(store_, topics::kEvents);
+  EXPECT_EQ(skipped.kind_case(), Event::kCancelled);
+  EXPECT_THAT(skipped.cancelled().reason(), HasSubstr("its maintenance window opened at 2027-01-23 02:00 UTC"));
+
+  // In an open window with room: at once. A database's own window wins over its tenant's.
+  windows.windows[{"acme", "acme"}] = SaturdayNight();
+  windows.windows[{"acme", "acme"}].set_start("11:00");
+  clock_.now = opens + absl::Hours(24 * 7 + 10);  // Saturday 12:00
+  u = a.RequestUpgrade(Order(PURPOSE_PRODUCTION), kCaller);
+  ASSERT_TRUE(u.ok()) << u.status();
+  EXPECT_EQ(u->state(), STATE_ACCEPTED);
+  EXPECT_FALSE(u->has_not_before());
+  // A Test takes nothing offline: windows do not apply to it.
+  ASSERT_TRUE(store_.MarkFinished(u->upgrade_id(), Outcome::kFailed, clock_.now).ok());
+  clock_.now += absl::Hours(5);
+  u = a.RequestUpgrade(Order(PURPOSE_TEST), kCaller);
+  ASSERT_TRUE(u.ok()) << u.status();
+  EXPECT_EQ(u->state(), STATE_ACCEPTED);
+}
+
+TEST_F(AdmissionTest, AMaintenanceWindowIsSetByItsTenantWithTheProductionScopeAndReadBackWithItsOrigin) {
+  FakeWindows windows;
+  MaintenanceWindows service(fleet_, {"upshift"}, windows, clock_);
+  SetMaintenanceWindowRequest set;
+  set.set_database("acme");
+  *set.mutable_window() = SaturdayNight();
+  // A Test-only token may not set one.
+  const Principal tester{"dev", "acme", {scopes::kRead, scopes::kTest}};
+  EXPECT_EQ(service.Set(set, tester, nullptr).status().code(), absl::StatusCode::kPermissionDenied);
+  // Another tenant's database is not found, as a missing one; nothing is recorded.
+  const Principal globex{"ceo", "globex", {scopes::kRead, scopes::kProduction}};
+  EXPECT_EQ(service.Set(set, globex, nullptr).status().code(), absl::StatusCode::kNotFound);
+  // Nor may a tenant name another tenant.
+  SetMaintenanceWindowRequest other_tenant;
+  other_tenant.set_tenant("acme");
+  *other_tenant.mutable_window() = SaturdayNight();
+  EXPECT_EQ(service.Set(other_tenant, globex, nullptr).status().code(), absl::StatusCode::kPermissionDenied);
+  // A malformed window names its field.
+  SetMaintenanceWindowRequest bad = set;
+  bad.mutable_window()->set_time_zone("Nowhere/Special");
+  absl::Status refused = service.Set(bad, kCaller, nullptr).status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.message(), HasSubstr("time_zone"));
+  EXPECT_TRUE(windows.windows.empty());
+
+  // The tenant's own window, then the database's.
+  SetMaintenanceWindowRequest tenant_wide;
+  *tenant_wide.mutable_window() = SaturdayNight();
+  absl::StatusOr<SetMaintenanceWindowResponse> done = service.Set(tenant_wide, kCaller, nullptr);
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(FromProto(done->next_opening()), absl::FromUnixSeconds(1'800'000'000) + absl::Hours(18));
+  GetMaintenanceWindowRequest get;
+  get.set_database("acme");
+  absl::StatusOr<GetMaintenanceWindowResponse> shown = service.Get(get, kCaller);
+  ASSERT_TRUE(shown.ok()) << shown.status();
+  EXPECT_EQ(shown->set_on(), "tenant");
+  set.mutable_window()->set_start("03:00");
+  ASSERT_TRUE(service.Set(set, kCaller, [](const upgrade::v1::Order&) -> std::optional<AuditEntry> { return std::nullopt; }).ok());
+  EXPECT_EQ(windows.audited, 1);
+  shown = service.Get(get, kCaller);
+  ASSERT_TRUE(shown.ok()) << shown.status();
+  EXPECT_EQ(shown->set_on(), "database");
+  EXPECT_EQ(shown->window().start(), "03:00");
+  // Removed: the tenant's applies again.
+  set.clear_window();
+  ASSERT_TRUE(service.Set(set, kCaller, nullptr).ok());
+  EXPECT_EQ(service.Get(get, kCaller)->set_on(), "tenant");
 }
 
 }  // namespace

@@ -120,6 +120,40 @@ TEST(Notifier, EmailsOncePerEventWhateverIsRedelivered) {
   EXPECT_EQ(mailer.sent[0].to, "owner@acme.example.com");
 }
 
+// Issue 25: a scheduled upgrade is announced by its scheduling; its customer is emailed when it is
+// scheduled, reminded, and told when it starts, each once, with the time and the downtime.
+TEST(Notifier, AScheduledUpgradeIsAnnouncedRemindedAndStartedEachEmailedOnce) {
+  FakeMailer mailer;
+  FakeSentLog log;
+  Notifier n({}, mailer, log);
+  Order order = upshift::testing::SampleOrder(PURPOSE_PRODUCTION);
+  order.mutable_not_before()->set_seconds(1'800'003'600);  // 2027-01-15 09:00 UTC
+  order.mutable_estimated_downtime()->set_seconds(95);
+  order.mutable_max_offline()->set_seconds(300);
+  auto from_request = [&](const std::string& kind, const std::function<void(Event&)>& fill) {
+    Event e;
+    e.set_event_id(absl::StrCat(order.upgrade_id(), "/", kind));
+    *e.mutable_order() = order;
+    fill(e);
+    return upshift::testing::RecordOf(e, "upgrade.orders");
+  };
+  ConsumedRecord scheduled = from_request("scheduled", [](Event& e) { e.mutable_scheduled(); });
+  ASSERT_TRUE(n.Handle(scheduled).ok());
+  ASSERT_TRUE(n.Handle(scheduled).ok());
+  ASSERT_EQ(mailer.sent.size(), 1u);
+  EXPECT_EQ(mailer.sent[0].subject, "Upgrade scheduled: acme to 18.0 (production) starts at 2027-01-15 09:00 UTC");
+  EXPECT_THAT(mailer.sent[0].body, ::testing::HasSubstr("offline during the upgrade: about 1 min 35 s"));
+  EXPECT_THAT(mailer.sent[0].body, ::testing::HasSubstr("upgradectl cancel " + order.upgrade_id()));
+  ASSERT_TRUE(n.Handle(from_request("reminder", [](Event& e) {
+                 e.mutable_reminder()->mutable_starts_in()->set_seconds(3600);
+               })).ok());
+  ASSERT_EQ(mailer.sent.size(), 2u);
+  EXPECT_EQ(mailer.sent[1].subject, "Reminder: upgrade of acme to 18.0 (production) starts in 1 h 0 min");
+  ASSERT_TRUE(n.Handle(from_request("accepted", [](Event& e) { e.mutable_accepted(); })).ok());
+  ASSERT_EQ(mailer.sent.size(), 3u);
+  EXPECT_THAT(mailer.sent[2].subject, ::testing::HasSubstr("Upgrade in progress: acme"));
+}
+
 // Issue 24: a Production upgrade's database is offline and its hosting server stops answering: the
 // customer is told once, however many heartbeats say so; a wait before going offline, or for
 // capacity, tells nobody.

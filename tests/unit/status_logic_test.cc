@@ -23,6 +23,12 @@ Event E(const std::string& kind, int second, Purpose purpose = PURPOSE_TEST) {
   }
   e.mutable_occurred_at()->set_seconds(1'800'000'000 + second);
   if (kind == "accepted") e.mutable_accepted();
+  if (kind == "scheduled") e.mutable_scheduled();
+  if (kind == "reminder") e.mutable_reminder()->mutable_starts_in()->set_seconds(600);
+  if (kind == "scheduled" || kind == "reminder" || kind == "accepted_later") {
+    e.mutable_order()->mutable_not_before()->set_seconds(1'800'003'600);
+    if (kind == "accepted_later") e.mutable_accepted();
+  }
   if (kind == "clone_started") e.mutable_clone_started();
   if (kind == "clone_succeeded") {
     auto* c = e.mutable_clone_succeeded();
@@ -326,6 +332,35 @@ TEST(TagChanges, InProgressFromTheFirstEventUntilTheEnd) {
   auto changes = TagChanges(accepted, done);
   EXPECT_TRUE(Has(changes, "acme", TAG_UPGRADE_IN_PROGRESS, false));
   EXPECT_TRUE(Has(changes, "acme", TAG_UPGRADE_FAILED, false));
+}
+
+TEST(TagChanges, AScheduledUpgradeIsTaggedScheduledUntilItStartsThenInProgress) {
+  Upgrade scheduled = NextUpgrade(std::nullopt, E("scheduled", 0));
+  EXPECT_EQ(scheduled.state(), STATE_SCHEDULED);
+  EXPECT_TRUE(scheduled.cancellable());
+  EXPECT_EQ(scheduled.not_before().seconds(), 1'800'003'600);
+  auto changes = TagChanges(std::nullopt, scheduled);
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_TRUE(Has(changes, "acme", TAG_UPGRADE_SCHEDULED, true));
+  // Waiting for its time is neither stalled nor a worker's backlog.
+  EXPECT_FALSE(Stalls(scheduled, absl::FromUnixSeconds(1'900'000'000)));
+  GetBacklogResponse backlog = Backlog({scheduled});
+  for (const WorkerBacklog& group : backlog.groups()) EXPECT_EQ(group.waiting() + group.in_flight(), 0);
+  // A reminder changes no state; the start does.
+  Upgrade reminded = NextUpgrade(scheduled, E("reminder", 1));
+  EXPECT_EQ(reminded.state(), STATE_SCHEDULED);
+  EXPECT_TRUE(TagChanges(scheduled, reminded).empty());
+  Upgrade started = NextUpgrade(reminded, E("accepted_later", 3600));
+  EXPECT_EQ(started.state(), STATE_ACCEPTED);
+  changes = TagChanges(reminded, started);
+  EXPECT_TRUE(Has(changes, "acme", TAG_UPGRADE_SCHEDULED, false));
+  EXPECT_TRUE(Has(changes, "acme", TAG_UPGRADE_IN_PROGRESS, true));
+  // A scheduled upgrade cancelled before its start loses its tag, and gains no other.
+  Upgrade cancelled = NextUpgrade(scheduled, E("cancelled", 5));
+  EXPECT_EQ(cancelled.state(), STATE_CANCELLED);
+  changes = TagChanges(scheduled, cancelled);
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_TRUE(Has(changes, "acme", TAG_UPGRADE_SCHEDULED, false));
 }
 
 TEST(TagChanges, FailureSetsTheFailedTag) {

@@ -55,6 +55,7 @@ struct FakeRows final : UpgradeRows, EventLedger, DatabaseBook {
     if (!only_if_unknown || versions.count(db) == 0) versions[db] = version;
   }
   void SetExpiry(const std::string& copy, absl::Time at) override { expiries[copy] = at; }
+  void SetScheduledStart(const std::string& database, absl::Time at) override { scheduled_starts[database] = at; }
   void Forget(const std::string& name) override {
     parents.erase(name);
     versions.erase(name);
@@ -68,6 +69,7 @@ struct FakeRows final : UpgradeRows, EventLedger, DatabaseBook {
   std::map<std::string, std::set<Tag>> tags;
   std::map<std::string, std::string> parents, versions;
   std::map<std::string, absl::Time> expiries;
+  std::map<std::string, absl::Time> scheduled_starts;
 };
 
 class StatusRecorderTest : public ::testing::Test {

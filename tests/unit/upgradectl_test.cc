@@ -58,6 +58,24 @@ TEST(UpgradectlPrinters, ACopyIsNestedUnderItsDatabaseWithItsTagsAndExpiry) {
             "acme                                         -            -        no      [Upgrade in progress]\n");
 }
 
+TEST(UpgradectlPrinters, AScheduledUpgradeSaysWhenItStartsOnItsDatabaseAndItself) {
+  Database main;
+  main.set_name("acme");
+  main.set_online(true);
+  main.add_tags(TAG_UPGRADE_SCHEDULED);
+  ToProto(absl::FromUnixSeconds(1'800'003'600), main.mutable_scheduled_start());
+  EXPECT_EQ(FormatDatabaseRow(main, false),
+            "acme                                         -            -        yes     [Upgrade scheduled 2027-01-15 09:00 UTC]\n");
+  Upgrade u;
+  u.set_upgrade_id("0f8fad5b-d9cb-469f-a165-70867728950e");
+  u.set_state(STATE_SCHEDULED);
+  u.set_cancellable(true);
+  ToProto(absl::FromUnixSeconds(1'800'003'600), u.mutable_not_before());
+  const std::string text = FormatUpgrade(u);
+  EXPECT_TRUE(absl::StrContains(text, "state     STATE_SCHEDULED\n")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "starts    2027-01-15 09:00:00 UTC\n")) << text;
+}
+
 TEST(UpgradectlPrinters, AServerRowSaysWhetherItAnswersAndItsLoadAgainstItsLimits) {
   HostingServerStatus s;
   s.set_name("pg-eu-1");
@@ -101,6 +119,21 @@ TEST(UpgradectlPrinters, AFailureGroupSaysHowManyWhereWhyAndWhichDatabases) {
             "        databases: acme, globex and 20 more\n");
 }
 
+TEST(UpgradectlPrinters, AMaintenanceWindowSaysItsDaysHoursZoneOriginAndNextOpening) {
+  GetMaintenanceWindowResponse w;
+  EXPECT_EQ(FormatWindow(w), "window    none: a Production upgrade starts at once, or at its not_before\n");
+  w.mutable_window()->add_weekdays(6);
+  w.mutable_window()->add_weekdays(7);
+  w.mutable_window()->set_start("02:00");
+  ToProto(absl::Hours(4), w.mutable_window()->mutable_length());
+  w.mutable_window()->set_time_zone("Europe/Brussels");
+  w.set_set_on("tenant");
+  ToProto(absl::FromUnixSeconds(1'800'000'000), w.mutable_next_opening());
+  EXPECT_EQ(FormatWindow(w),
+            "window    Sat, Sun 02:00 for 4h, Europe/Brussels (set on the tenant)\n"
+            "next      2027-01-15 08:00:00 UTC\n");
+}
+
 TEST(UpgradectlCommands, TheUsageNamesEveryCommandOnceWithItsOperands) {
   const std::string usage = UsageText();
   std::set<std::string> names;
@@ -111,7 +144,7 @@ TEST(UpgradectlCommands, TheUsageNamesEveryCommandOnceWithItsOperands) {
     EXPECT_LE(c.min_operands, c.max_operands) << c.name;
     EXPECT_NE(c.run, nullptr) << c.name;
   }
-  EXPECT_EQ(names.size(), 15u);
+  EXPECT_EQ(names.size(), 17u);
 }
 
 TEST(UpgradectlCommands, AnUnknownCommandOrAWrongOperandCountIsUsageBeforeAnyCall) {

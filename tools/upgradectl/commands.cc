@@ -4,7 +4,9 @@
 #include <functional>
 #include <iostream>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "libs/common/grpc_util.h"
 #include "libs/common/time.h"
@@ -122,6 +124,16 @@ int RequestCommand(const Operands& o, const Settings& settings, const Clients& c
     return kUsage;
   }
   if (settings.max_offline != absl::ZeroDuration()) ToProto(settings.max_offline, req.mutable_max_offline());
+  if (!settings.not_before.empty()) {
+    absl::Time at;
+    std::string why;
+    if (!absl::ParseTime(absl::RFC3339_full, settings.not_before, &at, &why)) {
+      std::cerr << "upgradectl request: --not_before=" << settings.not_before << " is not an RFC 3339 time (" << why
+                << ")\n";
+      return kUsage;
+    }
+    ToProto(at, req.mutable_not_before());
+  }
   RequestUpgradeResponse resp;
   grpc::Status s = UpgradeService::NewStub(clients.Request())->RequestUpgrade(Context(settings.timeout).get(), req, &resp);
   if (!s.ok()) return Report(s);
@@ -267,6 +279,61 @@ int FailuresCommand(const Operands& o, const Settings& settings, const Clients& 
   return 0;
 }
 
+// DATABASE, or "-" for the tenant's own window (an operator adds --tenant).
+void NameWindow(const std::string& database, const Settings& settings, std::string* db, std::string* tenant) {
+  if (database != "-") *db = database;
+  if (database == "-") *tenant = settings.tenant;
+}
+
+int WindowCommand(const Operands& o, const Settings& settings, const Clients& clients) {
+  GetMaintenanceWindowRequest req;
+  NameWindow(o.empty() ? "-" : o[0], settings, req.mutable_database(), req.mutable_tenant());
+  GetMaintenanceWindowResponse resp;
+  grpc::Status s = UpgradeService::NewStub(clients.Request())->GetMaintenanceWindow(Context(settings.timeout).get(), req, &resp);
+  if (!s.ok()) return Report(s);
+  Print(FormatWindow(resp));
+  return 0;
+}
+
+int SetWindowCommand(const Operands& o, const Settings& settings, const Clients& clients) {
+  if (o.size() != 1 && o.size() != 5) {
+    std::cerr << "usage: upgradectl set-window DATABASE|- [WEEKDAYS START LENGTH TIME_ZONE]\n";
+    return kUsage;
+  }
+  SetMaintenanceWindowRequest req;
+  NameWindow(o[0], settings, req.mutable_database(), req.mutable_tenant());
+  if (o.size() == 5) {
+    MaintenanceWindow* w = req.mutable_window();
+    for (absl::string_view day : absl::StrSplit(o[1], ',')) {
+      int d = 0;
+      if (!absl::SimpleAtoi(day, &d)) {
+        std::cerr << "upgradectl set-window: WEEKDAYS are numbers, 1 Monday to 7 Sunday, e.g. 6,7\n";
+        return kUsage;
+      }
+      w->add_weekdays(d);
+    }
+    w->set_start(o[2]);
+    absl::Duration length;
+    if (!absl::ParseDuration(o[3], &length)) {
+      std::cerr << "upgradectl set-window: LENGTH is a duration, e.g. 4h\n";
+      return kUsage;
+    }
+    ToProto(length, w->mutable_length());
+    w->set_time_zone(o[4]);
+  }
+  SetMaintenanceWindowResponse resp;
+  grpc::Status s = UpgradeService::NewStub(clients.Request())->SetMaintenanceWindow(Context(settings.timeout).get(), req, &resp);
+  if (!s.ok()) return Report(s);
+  GetMaintenanceWindowResponse shown;
+  if (resp.has_window()) {
+    *shown.mutable_window() = resp.window();
+    shown.set_set_on(o[0] == "-" ? "tenant" : "database");
+    *shown.mutable_next_opening() = resp.next_opening();
+  }
+  Print(FormatWindow(shown));
+  return 0;
+}
+
 int HealthCommand(const Operands&, const Settings& settings, const Clients& clients) {
   int result = 0;
   for (const std::string& addr : {settings.request_addr, settings.status_addr}) {
@@ -289,7 +356,7 @@ std::shared_ptr<grpc::Channel> Clients::Dial(const std::string& address) const {
 
 const std::vector<Command>& Commands() {
   static const std::vector<Command>* commands = new std::vector<Command>{
-      {"request", "DATABASE TARGET_VERSION --email=ADDRESS [--purpose=test|production [--max_offline=DURATION]] [--request_id=KEY]",
+      {"request", "DATABASE TARGET_VERSION --email=ADDRESS [--purpose=test|production [--max_offline=DURATION]] [--not_before=TIME] [--request_id=KEY]",
        "order a Test (or Production) upgrade", 2, 2, RequestCommand},
       {"check", "DATABASE TARGET_VERSION",
        "dry run on a throwaway copy; prints every check (exit 4: findings)", 2, 2, CheckCommand},
@@ -309,6 +376,11 @@ const std::vector<Command>& Commands() {
       {"failures", "[TARGET_VERSION]",
        "failed and rolled-back upgrades of the last 7 days, grouped by where and why they failed (operators)", 0, 1,
        FailuresCommand},
+      {"window", "[DATABASE|-] [--tenant=T]",
+       "the maintenance window a database's Production upgrades go to (-: the tenant's own)", 0, 1, WindowCommand},
+      {"set-window", "DATABASE|- [WEEKDAYS START LENGTH TIME_ZONE] [--tenant=T]",
+       "set a maintenance window, e.g. 6,7 02:00 4h Europe/Brussels (1 Monday to 7 Sunday); without one: remove it",
+       1, 5, SetWindowCommand},
       {"health", "", "health of the request and status services (exit 0: both serving)", 0, 0, HealthCommand},
       {"probe", "ADDRESS [SERVICE]", "health of one server, or of one of its services (exit 0: serving)", 1, 2,
        ProbeCommand},

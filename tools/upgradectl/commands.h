@@ -23,6 +23,7 @@ struct Settings {
   std::string tls_server_name;  // the name the servers' certificates must carry, when not the host's
   absl::Duration timeout = absl::Seconds(10);
   std::string email, purpose = "test", tenant, request_id, server;
+  std::string not_before;  // request: RFC 3339 start time (empty: at once)
   absl::Duration max_offline = absl::ZeroDuration();  // request --purpose=production: the downtime bound (0: the default)
 };
 

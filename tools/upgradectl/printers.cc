@@ -28,6 +28,8 @@ std::string TagName(int tag) {
       return "Restore point";
     case TAG_CHECK_COPY:
       return "Check copy";
+    case TAG_UPGRADE_SCHEDULED:
+      return "Upgrade scheduled";
     default:
       return Tag_Name(static_cast<Tag>(tag));
   }
@@ -78,7 +80,9 @@ std::string FormatUpgrade(const Upgrade& u) {
                   u.target_version(), "\n", "state     ", State_Name(u.state()), "\n");
   if (!u.test_database().empty()) absl::StrAppend(&out, "copy      ", u.test_database(), "\n");
   if (!u.restore_point().empty()) absl::StrAppend(&out, "restore   ", u.restore_point(), "\n");
-  absl::StrAppend(&out, "created   ", When(u.created_at()), "\n", "finished  ", When(u.finished_at()), "\n");
+  absl::StrAppend(&out, "created   ", When(u.created_at()), "\n");
+  if (u.has_not_before()) absl::StrAppend(&out, "starts    ", When(u.not_before()), "\n");
+  absl::StrAppend(&out, "finished  ", When(u.finished_at()), "\n");
   if (!u.current_step().empty()) {
     absl::StrAppend(&out, "progress  ", u.progress_percent(), "% (", u.current_step(), ")\n");
   }
@@ -132,7 +136,12 @@ std::string DatabaseHeader() {
 
 std::string FormatDatabaseRow(const Database& db, bool nested) {
   std::vector<std::string> tags;
-  for (int t : db.tags()) tags.push_back(TagName(t));
+  for (int t : db.tags()) {
+    tags.push_back(TagName(t));
+    if (t == TAG_UPGRADE_SCHEDULED && db.has_scheduled_start()) {
+      tags.back() = absl::StrCat("Upgrade scheduled ", When(db.scheduled_start()).substr(0, 16), " UTC");
+    }
+  }
   if (db.has_expires_at()) tags.push_back(absl::StrCat("expires ", When(db.expires_at()).substr(0, 10)));
   return absl::StrFormat("%s%-*s %-12s %-8s %-7s %s\n", nested ? "  └─ " : "", nested ? 39 : 44, db.name(),
                          db.server().empty() ? "-" : db.server(), db.version().empty() ? "-" : db.version(), db.online() ? "yes" : "no",
@@ -202,6 +211,16 @@ std::string FormatOptions(const GetUpgradeOptionsResponse& options) {
                           purposes.empty() ? "(nothing can be ordered now)" : absl::StrJoin(purposes, ", "));
   }
   return out;
+}
+
+std::string FormatWindow(const GetMaintenanceWindowResponse& w) {
+  if (!w.has_window()) return "window    none: a Production upgrade starts at once, or at its not_before\n";
+  static const char* const kDays[] = {"", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
+  std::vector<std::string> days;
+  for (int d : w.window().weekdays()) days.push_back(d >= 1 && d <= 7 ? kDays[d] : "?");
+  return absl::StrCat("window    ", absl::StrJoin(days, ", "), " ", w.window().start(), " for ",
+                      absl::FormatDuration(FromProto(w.window().length())), ", ", w.window().time_zone(), " (set on the ",
+                      w.set_on(), ")\nnext      ", When(w.next_opening()), "\n");
 }
 
 }  // namespace upshift::ctl

@@ -41,6 +41,9 @@ std::string FormatBacklog(const upgrade::v1::GetBacklogResponse& backlog);
 // `failures`: each group of failed upgrades (largest first): how many, where, when the last one
 // failed, its signature and the databases it holds.
 std::string FormatFailureGroups(const upgrade::v1::ListFailureGroupsResponse& groups);
+
+// A maintenance window: "Sat, Sun 02:00 for 4h, Europe/Brussels", and when it opens next.
+std::string FormatWindow(const upgrade::v1::GetMaintenanceWindowResponse& window);
 // `options`: what a database can be upgraded to now.
 std::string FormatOptions(const upgrade::v1::GetUpgradeOptionsResponse& options);
 
