@@ -31,6 +31,10 @@ Cloner::Action Cloner::ActionFor(const upgrade::v1::Event& event) {
         return nullptr;
     }
   }
+  if (purpose == upgrade::v1::PURPOSE_REVERT) {
+    if (event.kind_case() != Event::kAccepted) return nullptr;
+    return [this](const upgrade::v1::Order& order) { return production_.OnRevertAccepted(order); };
+  }
   if (purpose == upgrade::v1::PURPOSE_CHECK) {
     switch (event.kind_case()) {
       case Event::kAccepted:

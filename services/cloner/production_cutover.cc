@@ -97,6 +97,67 @@ absl::Status ProductionCutover::OnProductionAccepted(const upgrade::v1::Order& o
       {record.has_value(), [&](const std::string& waiting_for) { announcer_.Waiting(order, "accepted", waiting_for); }});
 }
 
+absl::Status ProductionCutover::OnRevertAccepted(const upgrade::v1::Order& order) {
+  UPSHIFT_ASSIGN_OR_RETURN(std::optional<ProductionRecord> record, store_.FindProduction(order.upgrade_id()));
+  return RunUnderClaim(
+      // The cloner's restore point work: it counts against its server's copies, as a snapshot does.
+      gate_, order.upgrade_id(), "snapshot", options_.claims, [&](const WorkClaim&) { return Revert(order); },
+      {record.has_value(), [&](const std::string& waiting_for) { announcer_.Waiting(order, "accepted", waiting_for); }});
+}
+
+absl::Status ProductionCutover::Revert(const upgrade::v1::Order& order) {
+  UPSHIFT_ASSIGN_OR_RETURN(std::shared_ptr<HostingServer> hosting, On(order));
+  const std::string& db = order.database();
+  const std::string& rp = order.restore_point();
+  // The revert's own record (its id): the connection limit to restore, and whether it swapped.
+  UPSHIFT_ASSIGN_OR_RETURN(std::optional<ProductionRecord> record, store_.FindProduction(order.upgrade_id()));
+  if (!record.has_value()) {
+    UPSHIFT_ASSIGN_OR_RETURN(Passage pass, gate_.Pass(order.upgrade_id(), upgrade::v1::CHECKPOINT_TAKE_OFFLINE));
+    if (pass.kind == Passage::kEnded) return absl::OkStatus();
+    if (pass.kind == Passage::kCancelled) {
+      return announcer_.Emit(order, "cancelled", [&](upgrade::v1::Event& e) { e.mutable_cancelled()->set_reason(pass.reason); });
+    }
+    // Only the restore point this cloner made for the reverted upgrade, and still keeps, replaces it.
+    UPSHIFT_ASSIGN_OR_RETURN(bool made, ledger_.Made(order.reverts_upgrade_id(), rp));
+    UPSHIFT_ASSIGN_OR_RETURN(auto kept, ledger_.RestorePointsKeptSince(clock_.Now() + absl::Hours(1)));
+    auto it = kept.find(order.reverts_upgrade_id());
+    if (order.reverts_upgrade_id().empty() || !made || it == kept.end() || it->second.name != rp) {
+      return announcer_.Emit(order, "failed", [&](upgrade::v1::Event& e) {
+        e.mutable_failed()->set_error(absl::StrCat("the restore point ", rp, " of upgrade ", order.reverts_upgrade_id(),
+                                                   " is no longer kept: nothing was changed"));
+        e.mutable_failed()->set_phase("revert");
+      });
+    }
+    UPSHIFT_ASSIGN_OR_RETURN(HostedDatabase hosted, hosting->GetDatabase(db));
+    int32_t previous = hosted.connection_limit == 0 ? -1 : hosted.connection_limit;
+    UPSHIFT_RETURN_IF_ERROR(store_.SaveOffline(order, previous, clock_.Now()));
+    UPSHIFT_ASSIGN_OR_RETURN(record, store_.FindProduction(order.upgrade_id()));
+    // From here the restore point is the revert's: the retention sweep no longer drops it.
+    UPSHIFT_RETURN_IF_ERROR(ledger_.SaveRestorePointDropped(order.reverts_upgrade_id()));
+  }
+  if (!record->rolled_back) {
+    UPSHIFT_RETURN_IF_ERROR(hosting->SetConnectionLimit(db, 0));
+    UPSHIFT_RETURN_IF_ERROR(hosting->TerminateSessions(db));
+    UPSHIFT_RETURN_IF_ERROR(announcer_.Emit(order, "went_offline", [&](upgrade::v1::Event& e) {
+      e.mutable_went_offline()->set_previous_connection_limit(record->previous_connection_limit);
+    }));
+    UPSHIFT_RETURN_IF_ERROR(hosting->TerminateSessions(rp));
+    absl::Status replaced = hosting->ReplaceDatabase(db, rp);
+    // NOT_FOUND: an attempt that stopped after the rename put the restore point in place already.
+    if (!replaced.ok() && replaced.code() != absl::StatusCode::kNotFound) return replaced;
+    UPSHIFT_RETURN_IF_ERROR(store_.SaveRolledBack(order.upgrade_id()));
+  }
+  UPSHIFT_RETURN_IF_ERROR(announcer_.Emit(order, "coming_online", [](upgrade::v1::Event& e) { e.mutable_coming_online(); }));
+  UPSHIFT_RETURN_IF_ERROR(hosting->SetConnectionLimit(db, record->previous_connection_limit));
+  const absl::Duration offline = clock_.Now() - record->offline_at;
+  LogWarning(absl::StrCat(db, " reverted to its restore point ", rp, " (upgrade ", order.reverts_upgrade_id(),
+                          "): back online at ", order.target_version(), " after ", absl::FormatDuration(offline)));
+  return announcer_.Emit(order, "succeeded", [&](upgrade::v1::Event& e) {
+    e.mutable_succeeded()->set_version(order.target_version());
+    ToProto(offline, e.mutable_succeeded()->mutable_offline_duration());
+  });
+}
+
 absl::Status ProductionCutover::TakeOffline(const upgrade::v1::Order& order) {
   UPSHIFT_ASSIGN_OR_RETURN(std::shared_ptr<HostingServer> hosting, On(order));
   const std::string& db = order.database();

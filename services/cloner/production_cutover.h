@@ -36,6 +36,11 @@ class ProductionCutover {
   // Replaces the database by its restore point and brings it back online. `cancelled`: the cause is
   // a cancellation, not a failure.
   absl::Status OnMigrationFailed(const upgrade::v1::Order& order, const std::string& error, bool cancelled = false);
+  // A revert (PURPOSE_REVERT): takes the database offline, replaces it by the restore point of the
+  // Production upgrade it reverts (still kept: made by this cloner, not dropped), and brings it back
+  // online at the old version, under this replica's claim. A restore point no longer kept: the
+  // revert fails and nothing changes.
+  absl::Status OnRevertAccepted(const upgrade::v1::Order& order);
   // Rolls back the upgrades whose lease expired (the migrator died or hangs), so that no database
   // stays offline. Returns how many; an upgrade whose server does not answer waits for it (its
   // error is returned after the others were looked at).
@@ -47,6 +52,7 @@ class ProductionCutover {
   // The server `order` names: its database, restore point and lease are there.
   absl::StatusOr<std::shared_ptr<HostingServer>> On(const upgrade::v1::Order& order);
   absl::Status TakeOffline(const upgrade::v1::Order& order);
+  absl::Status Revert(const upgrade::v1::Order& order);
   // Makes the restore point of an offline database; a permanent error means it could not be verified.
   absl::StatusOr<upgrade::v1::SnapshotSucceeded> MakeRestorePoint(const upgrade::v1::Order& order);
   // Verifies restore point `rp` of offline database `db`, made with `strategy`, and returns its row

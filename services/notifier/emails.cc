@@ -11,7 +11,14 @@ namespace upshift::notifier {
 namespace {
 
 const char* PurposeName(upgrade::v1::Purpose purpose) {
-  return purpose == upgrade::v1::PURPOSE_PRODUCTION ? "production" : "test";
+  switch (purpose) {
+    case upgrade::v1::PURPOSE_PRODUCTION:
+      return "production";
+    case upgrade::v1::PURPOSE_REVERT:
+      return "revert";
+    default:
+      return "test";
+  }
 }
 
 // "3 min 20 s", "45 s", "1 h 5 min": a duration as a person reads it.
@@ -20,6 +27,47 @@ std::string Readable(absl::Duration d) {
   if (seconds < 60) return absl::StrCat(seconds, " s");
   if (seconds < 3600) return absl::StrCat(seconds / 60, " min ", seconds % 60, " s");
   return absl::StrCat(seconds / 3600, " h ", (seconds % 3600) / 60, " min");
+}
+
+// A revert's emails: it takes the database back to its restore point, and what is lost, since when.
+std::optional<Email> RevertEmail(const upgrade::v1::Event& event, Email email) {
+  const upgrade::v1::Order& o = event.order();
+  const std::string since =
+      absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", FromProto(o.writes_lost_since()), absl::UTCTimeZone());
+  switch (event.kind_case()) {
+    case upgrade::v1::Event::kAccepted:
+      email.subject = absl::StrCat("Revert in progress: ", o.database(), " goes back to ", o.target_version());
+      email.body = absl::StrCat(
+          "Hello,\n\nAs requested, we are reverting your database \"", o.database(), "\" to the restore point taken "
+          "before its\nupgrade to ", o.from_version(), ": it goes offline, is replaced by that restore point, and comes "
+          "back online at version ", o.target_version(), ".\n\nEverything written to \"", o.database(), "\" since ",
+          since, " is lost.\n\nUpgrade id: ", o.upgrade_id(), " (reverting ", o.reverts_upgrade_id(),
+          ")\n\nWe will email you again when it is done.\n\n-- Upshift\n");
+      return email;
+    case upgrade::v1::Event::kSucceeded:
+      email.subject = absl::StrCat("Your database ", o.database(), " is reverted to ", o.target_version());
+      email.body = absl::StrCat(
+          "Hello,\n\nYour database \"", o.database(), "\" is back at version ", o.target_version(),
+          ", as it was before its upgrade to ", o.from_version(), ", and online. It was offline for ",
+          Readable(FromProto(event.succeeded().offline_duration())), ".\n\nWhat was written to it since ", since,
+          " is gone.\n\nUpgrade id: ", o.upgrade_id(), "\n\n-- Upshift\n");
+      return email;
+    case upgrade::v1::Event::kFailed:
+      email.subject = absl::StrCat("Revert failed: ", o.database(), " stays at ", o.from_version());
+      email.body = absl::StrCat("Hello,\n\nThe revert of your database \"", o.database(), "\" failed:\n\n  ",
+                                event.failed().error(), "\n\nYour database is unchanged, at version ",
+                                o.from_version(), ", and online.\n\nUpgrade id: ", o.upgrade_id(),
+                                "\n\n-- Upshift\n");
+      return email;
+    case upgrade::v1::Event::kCancelled:
+      email.subject = absl::StrCat("Revert cancelled: ", o.database(), " stays at ", o.from_version());
+      email.body = absl::StrCat("Hello,\n\nThe revert of your database \"", o.database(), "\" was ",
+                                event.cancelled().reason(), " before it went offline. Nothing was changed.\n\n",
+                                "Upgrade id: ", o.upgrade_id(), "\n\n-- Upshift\n");
+      return email;
+    default:
+      return std::nullopt;
+  }
 }
 
 // A few lines a customer can read: what the checks found.
@@ -68,6 +116,7 @@ std::optional<Email> ComposeEmail(const upgrade::v1::Event& event, const EmailOp
   email.to = o.notify_email();
   email.message_id = MessageId(event);
   bool test = o.purpose() == upgrade::v1::PURPOSE_TEST;
+  if (o.purpose() == upgrade::v1::PURPOSE_REVERT) return RevertEmail(event, std::move(email));
   switch (event.kind_case()) {
     case upgrade::v1::Event::kAccepted:
       email.subject = absl::StrCat("Upgrade in progress: ", o.database(), " to ", o.target_version(), " (",

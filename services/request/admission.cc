@@ -325,6 +325,88 @@ absl::StatusOr<std::optional<absl::Time>> Admission::NotBefore(const upgrade::v1
   return at;
 }
 
+absl::StatusOr<upgrade::v1::RevertUpgradeResponse> Admission::RevertUpgrade(
+    const upgrade::v1::RevertUpgradeRequest& request, const Principal& caller, const AuditOf& audit_of) {
+  UPSHIFT_RETURN_IF_ERROR(RequireScope(caller, scopes::kProduction, "reverting a Production upgrade"));
+  UPSHIFT_RETURN_IF_ERROR(ValidateUpgradeId(request.upgrade_id()));
+  UPSHIFT_ASSIGN_OR_RETURN(std::optional<StoredOrder> found, store_.FindByUpgradeId(request.upgrade_id()));
+  if (!found.has_value() || !caller.ActsFor(found->order.tenant())) {
+    return absl::NotFoundError(absl::StrCat("no upgrade ", request.upgrade_id()));
+  }
+  const upgrade::v1::Order& production = found->order;
+  const std::string& database = production.database();
+  if (production.purpose() != upgrade::v1::PURPOSE_PRODUCTION || found->outcome != Outcome::kSucceeded) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "upgrade ", production.upgrade_id(), " is not a successful Production upgrade: there is nothing to revert",
+        production.purpose() == upgrade::v1::PURPOSE_PRODUCTION ? " (a failed one was rolled back by itself)" : ""));
+  }
+  const std::string since = absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", found->finished_at, absl::UTCTimeZone());
+  UPSHIFT_ASSIGN_OR_RETURN(std::vector<StoredOrder> orders, store_.ListByDatabase(database));
+  for (const StoredOrder& s : orders) {  // newest first
+    if (s.order.purpose() == upgrade::v1::PURPOSE_REVERT && s.order.reverts_upgrade_id() == production.upgrade_id() &&
+        (s.outcome == Outcome::kActive || s.outcome == Outcome::kSucceeded)) {
+      return absl::FailedPreconditionError(absl::StrCat("upgrade ", production.upgrade_id(), " was ",
+                                                        s.outcome == Outcome::kActive ? "being " : "",
+                                                        "reverted already, by ", s.order.upgrade_id()));
+    }
+    if (s.order.upgrade_id() != production.upgrade_id() && s.outcome == Outcome::kSucceeded &&
+        s.finished_at > found->finished_at &&
+        (s.order.purpose() == upgrade::v1::PURPOSE_PRODUCTION || s.order.purpose() == upgrade::v1::PURPOSE_REVERT)) {
+      return absl::FailedPreconditionError(absl::StrCat("upgrade ", production.upgrade_id(), " of \"", database,
+                                                        "\" is not its latest change: ", s.order.upgrade_id(),
+                                                        " came after it; only the latest Production upgrade is reverted"));
+    }
+  }
+  if (clock_.Now() - found->finished_at > options_.restore_point_retention) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the restore point of upgrade ", production.upgrade_id(), " was kept ",
+        absl::FormatDuration(options_.restore_point_retention), " after it ended at ", since, " and is gone"));
+  }
+  if (!request.confirm_data_loss()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "reverting upgrade ", production.upgrade_id(), " takes \"", database, "\" offline and replaces it by its ",
+        "restore point: it goes back to version ", production.from_version(), " as it was at ", since,
+        ", and EVERYTHING WRITTEN TO IT SINCE ", since, " IS LOST; call again with confirm_data_loss to revert"));
+  }
+  UPSHIFT_ASSIGN_OR_RETURN(PlacedDatabase placed, Place(database, caller));
+  upgrade::v1::Order asked;
+  asked.set_tenant(production.tenant());
+  asked.set_database(database);
+  asked.set_target_version(production.from_version());
+  asked.set_purpose(upgrade::v1::PURPOSE_REVERT);
+  asked.set_notify_email(production.notify_email());
+  asked.set_request_id(request.request_id());
+  UPSHIFT_ASSIGN_OR_RETURN(std::optional<upgrade::v1::Upgrade> first, FirstWithRequestId(asked));
+  upgrade::v1::RevertUpgradeResponse response;
+  ToProto(found->finished_at, response.mutable_writes_lost_since());
+  if (first.has_value()) {
+    *response.mutable_upgrade() = *std::move(first);
+    return response;
+  }
+  UPSHIFT_RETURN_IF_ERROR(Limit(production.tenant(), caller));
+  UPSHIFT_ASSIGN_OR_RETURN(std::string current, placed.hosting->ReadVersion(database, catalog_.version_query()));
+  if (current != production.target_version()) {
+    return absl::FailedPreconditionError(absl::StrCat("database \"", database, "\" is at ", current, ", not at ",
+                                                      production.target_version(), " where upgrade ",
+                                                      production.upgrade_id(), " left it: it is not reverted"));
+  }
+  UPSHIFT_ASSIGN_OR_RETURN(std::optional<StoredOrder> active, store_.FindActive(database));
+  if (active.has_value()) {
+    return absl::FailedPreconditionError(absl::StrCat("upgrade ", active->order.upgrade_id(), " of database \"",
+                                                      database, "\" is still active; wait until it ends"));
+  }
+  upgrade::v1::Order order = NewOrder(placed, current, production.from_version(), upgrade::v1::PURPOSE_REVERT,
+                                      request.request_id());
+  order.set_notify_email(production.notify_email());
+  order.set_restore_point(production.restore_point());
+  order.set_reverts_upgrade_id(production.upgrade_id());
+  ToProto(found->finished_at, order.mutable_writes_lost_since());
+  LogWarning(absl::StrCat("reverting upgrade ", production.upgrade_id(), " of ", database, ": writes since ", since,
+                          " are lost, as confirmed by ", caller.subject));
+  UPSHIFT_ASSIGN_OR_RETURN(*response.mutable_upgrade(), Record(std::move(order), audit_of));
+  return response;
+}
+
 absl::StatusOr<upgrade::v1::Upgrade> Admission::CheckUpgrade(const upgrade::v1::CheckUpgradeRequest& request,
                                                              const Principal& caller, const AuditOf& audit_of) {
   UPSHIFT_RETURN_IF_ERROR(RequireScope(caller, scopes::kTest, "a check"));
@@ -419,6 +501,13 @@ absl::StatusOr<upgrade::v1::GetUpgradeOptionsResponse> Admission::GetUpgradeOpti
       }
     }
     if (may_check) option->add_purposes(upgrade::v1::PURPOSE_CHECK);
+  }
+  if (windows_ != nullptr) {
+    UPSHIFT_ASSIGN_OR_RETURN(std::optional<WindowBook::Found> window, windows_->WindowOf(tenant, database));
+    if (window.has_value() && ValidateWindow(window->window).ok()) {
+      *response.mutable_maintenance_window() = window->window;
+      ToProto(NextOpening(window->window, clock_.Now()).start, response.mutable_next_window_opening());
+    }
   }
   if (any_test) response.add_purposes(upgrade::v1::PURPOSE_TEST);
   if (any_production) response.add_purposes(upgrade::v1::PURPOSE_PRODUCTION);

@@ -34,6 +34,9 @@ struct AdmissionOptions {
   // its estimated downtime, and at least `max_offline_floor`.
   double max_offline_factor = 3;
   absl::Duration max_offline_floor = absl::Minutes(5);
+  // How long the cloner keeps a successful Production upgrade's restore point (its
+  // --restore_point_retention): a revert is admitted only within it.
+  absl::Duration restore_point_retention = absl::Hours(24 * 7);
 };
 
 // The furthest ahead an upgrade may be scheduled (RequestUpgradeRequest.not_before).
@@ -90,6 +93,16 @@ class Admission {
   // PERMISSION_DENIED without upgrades.test.
   absl::StatusOr<upgrade::v1::Upgrade> CheckUpgrade(const upgrade::v1::CheckUpgradeRequest& request,
                                                     const Principal& caller, const AuditOf& audit_of = nullptr);
+
+  // Admits a revert of a successful Production upgrade (PURPOSE_REVERT): the database goes back to
+  // its restore point. PERMISSION_DENIED without upgrades.production. NOT_FOUND: unknown, or another
+  // tenant's. FAILED_PRECONDITION: not a successful Production upgrade, not the database's latest,
+  // reverted (or being reverted) already, its restore point no longer kept, the database not at its
+  // target version, another upgrade active, or `confirm_data_loss` not set (the message says what
+  // is lost, since when). Codes otherwise as RequestUpgrade.
+  absl::StatusOr<upgrade::v1::RevertUpgradeResponse> RevertUpgrade(const upgrade::v1::RevertUpgradeRequest& request,
+                                                                   const Principal& caller,
+                                                                   const AuditOf& audit_of = nullptr);
 
   // The steps of `order`'s plan that run as the hosting server's superuser, as "from->to/step".
   std::vector<std::string> SuperuserSteps(const upgrade::v1::Order& order) const {

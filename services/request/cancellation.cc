@@ -60,7 +60,10 @@ absl::StatusOr<upgrade::v1::PassCheckpointResponse> Cancellation::PassCheckpoint
     return response;
   }
   bool production = found->order.purpose() == upgrade::v1::PURPOSE_PRODUCTION;
+  // A revert cannot be stopped once its database goes offline: the swap follows at once.
+  const bool revert = found->order.purpose() == upgrade::v1::PURPOSE_REVERT;
   bool point_of_no_return = production ? request.checkpoint() == upgrade::v1::CHECKPOINT_BEGIN_MIGRATION
+                            : revert   ? request.checkpoint() == upgrade::v1::CHECKPOINT_TAKE_OFFLINE
                                        : request.checkpoint() == upgrade::v1::CHECKPOINT_FINISH;
   UPSHIFT_ASSIGN_OR_RETURN(std::optional<absl::Time> cancelled,
                            store_.PassCheckpoint(request.upgrade_id(), point_of_no_return, clock_.Now()));

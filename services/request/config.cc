@@ -44,6 +44,9 @@ ABSL_FLAG(absl::Duration, max_offline_floor, absl::Minutes(5),
           "The least default bound on a Production upgrade's offline window (see --max_offline_factor)");
 ABSL_FLAG(absl::Duration, outbox_poll_interval, absl::Seconds(1),
           "How often the outbox is checked besides after each admission (orders of other replicas)");
+ABSL_FLAG(absl::Duration, restore_point_retention, absl::Hours(24 * 7),
+          "How long the cloner keeps a successful Production upgrade's restore point (set both the same): a "
+          "RevertUpgrade is admitted only within it");
 ABSL_FLAG(absl::Duration, schedule_interval, absl::Seconds(1),
           "How often scheduled upgrades are looked at: a scheduled upgrade starts at most this long after its "
           "not_before");
@@ -67,6 +70,7 @@ absl::StatusOr<Config> ConfigFromFlags() {
           {absl::GetFlag(FLAGS_gate_cloner_names), absl::GetFlag(FLAGS_gate_migrator_names)}};
   config.max_offline_factor = absl::GetFlag(FLAGS_max_offline_factor);
   config.max_offline_floor = absl::GetFlag(FLAGS_max_offline_floor);
+  config.restore_point_retention = absl::GetFlag(FLAGS_restore_point_retention);
   config.schedule_interval = absl::GetFlag(FLAGS_schedule_interval);
   config.reminder_before = absl::GetFlag(FLAGS_reminder_before);
   if (config.schedule_interval <= absl::ZeroDuration() || config.reminder_before <= absl::ZeroDuration()) {

@@ -31,6 +31,8 @@ struct Config {
   // The default bound on a Production upgrade's offline window (AdmissionOptions).
   double max_offline_factor = 3;
   absl::Duration max_offline_floor;
+  // How long the cloner keeps a restore point: reverts are admitted within it.
+  absl::Duration restore_point_retention;
   // Scheduled upgrades (ScheduleOptions): how often they are looked at, and the reminder's lead.
   absl::Duration schedule_interval;
   absl::Duration reminder_before;

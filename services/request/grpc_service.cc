@@ -149,6 +149,28 @@ grpc::Status UpgradeServiceImpl::CheckUpgrade(grpc::ServerContext* context,
   return ToGrpcStatus(call.result);
 }
 
+grpc::Status UpgradeServiceImpl::RevertUpgrade(grpc::ServerContext* context,
+                                               const upgrade::v1::RevertUpgradeRequest* request,
+                                               upgrade::v1::RevertUpgradeResponse* response) {
+  absl::StatusOr<Principal> caller = auth_.Authenticate(*context);
+  DeadlineScope within(DeadlineOf(*context));
+  AuditedCall call = Call(*context, "RevertUpgrade", caller, "", request->upgrade_id(), request->request_id());
+  bool audited = false;
+  if (caller.ok()) {
+    absl::StatusOr<upgrade::v1::RevertUpgradeResponse> revert =
+        admission_.RevertUpgrade(*request, *caller, AuditInDecision(auditor_, call, &audited, nullptr));
+    call.result = revert.status();
+    if (revert.ok()) {
+      call.tenant = revert->upgrade().tenant();
+      call.database = revert->upgrade().database();
+      call.upgrade_id = revert->upgrade().upgrade_id();
+      *response = *std::move(revert);
+    }
+  }
+  Audit(call, audited);
+  return ToGrpcStatus(call.result);
+}
+
 grpc::Status UpgradeServiceImpl::SetMaintenanceWindow(grpc::ServerContext* context,
                                                       const upgrade::v1::SetMaintenanceWindowRequest* request,
                                                       upgrade::v1::SetMaintenanceWindowResponse* response) {

@@ -45,6 +45,8 @@ class UpgradeServiceImpl final : public upgrade::v1::UpgradeService::Service {
                             upgrade::v1::CheckUpgradeResponse* response) override;
   grpc::Status ListServers(grpc::ServerContext* context, const upgrade::v1::ListServersRequest* request,
                            upgrade::v1::ListServersResponse* response) override;
+  grpc::Status RevertUpgrade(grpc::ServerContext* context, const upgrade::v1::RevertUpgradeRequest* request,
+                             upgrade::v1::RevertUpgradeResponse* response) override;
   grpc::Status SetMaintenanceWindow(grpc::ServerContext* context,
                                     const upgrade::v1::SetMaintenanceWindowRequest* request,
                                     upgrade::v1::SetMaintenanceWindowResponse* response) override;

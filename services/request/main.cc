@@ -54,7 +54,7 @@ int Main(int argc, char** argv) {
                            config.read_burst_per_tenant);
   Admission admission({config.reserved, config.max_test_age, config.orders_per_tenant_per_hour,
                        config.order_burst_per_tenant, config.reads_per_tenant_per_minute, config.read_burst_per_tenant,
-                       config.max_offline_factor, config.max_offline_floor},
+                       config.max_offline_factor, config.max_offline_floor, config.restore_point_retention},
                       catalog, hosting, *store, SystemClock(), wake_relay, &order_limit, &read_limit, store.get());
   MaintenanceWindows windows(hosting, config.reserved, *store, SystemClock());
   Cancellation cancellation(*store, SystemClock(), wake_relay);

@@ -442,9 +442,13 @@ absl::StatusOr<StoredOrder> PgOrderStore::Cancel(const std::string& upgrade_id, 
       return absl::FailedPreconditionError(absl::StrCat("upgrade ", upgrade_id, " has already ended"));
     }
     if (stored.no_return_at != absl::InfinitePast()) {
+      const std::string at = absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", stored.no_return_at, absl::UTCTimeZone());
+      if (stored.order.purpose() == upgrade::v1::PURPOSE_REVERT) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "revert ", upgrade_id, " can no longer be cancelled: its database went offline for the swap at ", at));
+      }
       return absl::FailedPreconditionError(absl::StrCat(
-          "upgrade ", upgrade_id, " can no longer be cancelled: its in-place migration started at ",
-          absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", stored.no_return_at, absl::UTCTimeZone()),
+          "upgrade ", upgrade_id, " can no longer be cancelled: its in-place migration started at ", at,
           " (if it fails, the database is restored by itself)"));
     }
     if (stored.cancel_requested_at != absl::InfinitePast()) return absl::OkStatus();  // asked before

@@ -5,6 +5,7 @@
 #include "libs/common/status_macros.h"
 #include "libs/kafka/events.h"
 #include "libs/kafka/topics.h"
+#include "libs/metrics/metrics.h"
 
 namespace upshift::request {
 
@@ -45,6 +46,15 @@ absl::StatusOr<std::string> Schedules::RefusalAt(const upgrade::v1::Order& order
 }
 
 absl::StatusOr<Schedules::Swept> Schedules::Sweep() {
+  static metrics::Family& served = metrics::Default().Counter(
+      "upshift_scheduled_upgrades_total",
+      "Scheduled upgrades served at their start (started, or refused: an old Test, a missed maintenance window) "
+      "and reminders sent",
+      {"outcome"});
+  static metrics::Family& lateness = metrics::Default().Histogram(
+      "upshift_scheduled_start_lateness_seconds",
+      "How long after its not_before a scheduled upgrade started (long: no request replica ran at its time)", {},
+      {0.5, 1, 2, 5, 10, 30, 60, 300, 3600});
   Swept swept;
   const absl::Time now = clock_.Now();
   UPSHIFT_ASSIGN_OR_RETURN(std::vector<StoredOrder> due, schedule_.Scheduled(now, false, options_.batch));
@@ -63,7 +73,9 @@ absl::StatusOr<Schedules::Swept> Schedules::Sweep() {
     }));
     if (!acted) continue;
     const absl::Duration late = now - FromProto(order.not_before());
+    served.Increment({starts ? "started" : "refused"});
     if (starts) {
+      lateness.ObserveDuration({}, late);
       ++swept.started;
       LogInfo(absl::StrCat("scheduled upgrade started, ", absl::FormatDuration(late), " after its not_before"));
     } else {
@@ -86,7 +98,10 @@ absl::StatusOr<Schedules::Swept> Schedules::Sweep() {
       ToProto(start - now, reminder.mutable_reminder()->mutable_starts_in());
       return OutgoingRecord{topics::kOrders, at.order.database(), reminder.SerializeAsString()};
     }));
-    if (reminded && needs_one) ++swept.reminded;
+    if (reminded && needs_one) {
+      ++swept.reminded;
+      served.Increment({"reminded"});
+    }
   }
   if ((swept.started > 0 || swept.refused > 0 || swept.reminded > 0) && recorded_) recorded_();
   return swept;

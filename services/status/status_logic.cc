@@ -222,7 +222,9 @@ Upgrade NextUpgrade(const std::optional<Upgrade>& current, const Event& event,
     }
     // A Production upgrade can be cancelled until its in-place migration starts; nothing after its end.
     bool production = next.purpose() == upgrade::v1::PURPOSE_PRODUCTION;
-    if (IsFinal(state) || (production && Rank(state) >= Rank(upgrade::v1::STATE_MIGRATING))) {
+    bool revert = next.purpose() == upgrade::v1::PURPOSE_REVERT;  // no stopping it once offline
+    if (IsFinal(state) || (production && Rank(state) >= Rank(upgrade::v1::STATE_MIGRATING)) ||
+        (revert && Rank(state) >= Rank(upgrade::v1::STATE_GOING_OFFLINE))) {
       next.set_cancellable(false);
     }
     if (IsFinal(state) && next.has_offline_at()) *next.mutable_online_at() = event.occurred_at();

@@ -97,8 +97,14 @@ void StatusRecorder::Record(const upgrade::v1::Event& event, const std::optional
     databases_.SetScheduledStart(after.database(),
                                  scheduled ? FromProto(after.not_before()) : absl::InfinitePast());
   }
-  if (after.purpose() == upgrade::v1::PURPOSE_PRODUCTION && after.state() == upgrade::v1::STATE_SUCCEEDED) {
+  const bool in_place = after.purpose() == upgrade::v1::PURPOSE_PRODUCTION || after.purpose() == upgrade::v1::PURPOSE_REVERT;
+  if (in_place && after.state() == upgrade::v1::STATE_SUCCEEDED) {
     databases_.SetVersion(after.database(), after.target_version(), /*only_if_unknown=*/false);
+  }
+  // A revert's restore point became the database: it is no longer listed as a restore point.
+  if (after.purpose() == upgrade::v1::PURPOSE_REVERT && after.state() == upgrade::v1::STATE_SUCCEEDED &&
+      !event.order().restore_point().empty()) {
+    databases_.Forget(event.order().restore_point());
   }
   // The test copy and the restore point are recorded under their main database while they exist.
   auto track = [&](const std::string& before_name, const std::string& after_name, const std::string& version) {

@@ -641,6 +641,74 @@ TEST(Schedules, AStartPassedWhileTheServicesWereDownIsServedWhenTheyAreBack) {
   AwaitNoActiveUpgrade(db);
 }
 
+// Issue 25: after a Production upgrade and new writes, a revert takes the database back to its
+// restore point exactly (every table by checksum), online at the old version, with the tags and
+// emails that go with it. It asks first, saying what is lost since when; a second one is refused.
+TEST(Revert, AfterAProductionUpgradeAndNewWritesARevertGivesBackTheRestorePointExactly) {
+  const std::string db = "revertme";
+  ASSERT_TRUE(platform->postgres().GenerateSampleDatabase(db, 60, "tenant_revert").ok());
+  PassTest(db);
+  Upgrade accepted;
+  ASSERT_TRUE(Request(Order(db, PURPOSE_PRODUCTION), &accepted).ok());
+  Upgrade upgraded = WatchToEnd(accepted.upgrade_id());
+  ASSERT_EQ(upgraded.state(), STATE_SUCCEEDED) << upgraded.error() << platform->Logs();
+  AwaitNoActiveUpgrade(db);
+  const std::string rp = upgraded.restore_point();
+  ASSERT_FALSE(rp.empty());
+  const std::map<std::string, std::string> restore_point = Checksums(rp);
+  // The application writes after the upgrade.
+  ASSERT_TRUE(platform->postgres()
+                  .Exec(db, "INSERT INTO ir_config_parameter (key, value) VALUES ('written.after.upgrade', '1')")
+                  .ok());
+  ASSERT_NE(Checksums(db), restore_point);
+
+  RevertUpgradeRequest req;
+  req.set_upgrade_id(accepted.upgrade_id());
+  RevertUpgradeResponse resp;
+  grpc::Status asked = platform->requests().RevertUpgrade(Context().get(), req, &resp);
+  ASSERT_EQ(asked.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << asked.error_message();
+  const std::string since =
+      absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", FromProto(upgraded.finished_at()), absl::UTCTimeZone());
+  EXPECT_TRUE(absl::StrContains(asked.error_message(), absl::StrCat("EVERYTHING WRITTEN TO IT SINCE ", since, " IS LOST")))
+      << asked.error_message();
+  EXPECT_EQ(Value(db, "SELECT count(*) FROM ir_config_parameter WHERE key = 'written.after.upgrade'"), "1");
+
+  req.set_confirm_data_loss(true);
+  grpc::Status s = platform->requests().RevertUpgrade(Context().get(), req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(resp.upgrade().purpose(), PURPOSE_REVERT);
+  EXPECT_EQ(resp.upgrade().target_version(), "16.0");
+  EXPECT_LT(absl::AbsDuration(FromProto(resp.writes_lost_since()) - FromProto(upgraded.finished_at())),
+            absl::Milliseconds(1));
+  Upgrade reverted = WatchToEnd(resp.upgrade().upgrade_id());
+  ASSERT_EQ(reverted.state(), STATE_SUCCEEDED) << reverted.error() << platform->Logs();
+  EXPECT_TRUE(reverted.has_offline_at() && reverted.has_online_at());
+
+  // Exactly the restore point, at the old version, online; the restore point itself is gone.
+  EXPECT_EQ(Checksums(db), restore_point);
+  EXPECT_EQ(Value(db, "SELECT latest_version FROM ir_module_module WHERE name = 'base'"), "16.0");
+  EXPECT_TRUE(AppConnects(db).ok());
+  EXPECT_EQ(Value("postgres", absl::StrCat("SELECT count(*) FROM pg_database WHERE datname = '", rp, "'")), "0");
+  ASSERT_TRUE(WaitFor([&] {
+    Database d = GetDatabase(db);
+    return d.tags().empty() && d.restore_points().empty() && d.version() == "16.0" && d.online();
+  })) << GetDatabase(db).DebugString();
+
+  const std::string owner = absl::StrCat("owner+", db, "@example.com");
+  EXPECT_TRUE(WaitFor([&] {
+    return AnyMessageContains(owner, "Subject: Revert in progress: revertme goes back to 16.0") &&
+           AnyMessageContains(owner, absl::StrCat("since ", since, " is lost")) &&
+           AnyMessageContains(owner, "Subject: Your database revertme is reverted to 16.0");
+  })) << platform->Logs();
+
+  // Twice: refused, and nothing changes.
+  AwaitNoActiveUpgrade(db);
+  grpc::Status again = platform->requests().RevertUpgrade(Context().get(), req, &resp);
+  EXPECT_EQ(again.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << again.error_message();
+  EXPECT_TRUE(absl::StrContains(again.error_message(), "reverted already")) << again.error_message();
+  EXPECT_EQ(Checksums(db), restore_point);
+}
+
 TEST(Failures, AStepThatFailsOnSeveralDatabasesIsOneGroupNamingTheStep) {
   const std::vector<std::string> dbs = {"failgrp_a", "failgrp_b"};
   for (const std::string& db : dbs) {

@@ -9,6 +9,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_replace.h"
+#include "libs/common/ids.h"
 #include "libs/kafka/topics.h"
 #include "tests/unit/fakes.h"
 
@@ -970,6 +971,15 @@ TEST_F(AdmissionTest, AProductionWithoutATimeGoesToItsMaintenanceWindowAndAMisse
   ASSERT_TRUE(u.ok()) << u.status();
   EXPECT_EQ(u->state(), STATE_ACCEPTED);
   EXPECT_FALSE(u->has_not_before());
+  // The pop-up shows the window that applies, and when it opens next (the database's own, open now).
+  absl::StatusOr<GetUpgradeOptionsResponse> options = a.GetUpgradeOptions([] {
+    GetUpgradeOptionsRequest r;
+    r.set_database("acme");
+    return r;
+  }(), kCaller);
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_EQ(options->maintenance_window().start(), "11:00");
+  EXPECT_EQ(FromProto(options->next_window_opening()), opens + absl::Hours(24 * 7 + 9));
   // A Test takes nothing offline: windows do not apply to it.
   ASSERT_TRUE(store_.MarkFinished(u->upgrade_id(), Outcome::kFailed, clock_.now).ok());
   clock_.now += absl::Hours(5);
@@ -1025,6 +1035,77 @@ TEST_F(AdmissionTest, AMaintenanceWindowIsSetByItsTenantWithTheProductionScopeAn
   set.clear_window();
   ASSERT_TRUE(service.Set(set, kCaller, nullptr).ok());
   EXPECT_EQ(service.Get(get, kCaller)->set_on(), "tenant");
+}
+
+// --- Reverts (RevertUpgrade) ---
+
+TEST_F(AdmissionTest, ARevertOfTheLatestProductionAsksFirstThenIsOrderedOnceWithinTheRestorePointsRetention) {
+  PastTest("18.0", Outcome::kSucceeded);
+  Admission a = Make();
+  absl::StatusOr<Upgrade> production = a.RequestUpgrade(Order(PURPOSE_PRODUCTION), kCaller);
+  ASSERT_TRUE(production.ok()) << production.status();
+  RevertUpgradeRequest req;
+  req.set_upgrade_id(production->upgrade_id());
+  // Not done yet: nothing to revert.
+  absl::Status early = a.RevertUpgrade(req, kCaller).status();
+  EXPECT_EQ(early.code(), absl::StatusCode::kFailedPrecondition) << early;
+  EXPECT_THAT(early.message(), HasSubstr("not a successful Production upgrade"));
+  const absl::Time done_at = clock_.now + absl::Minutes(5);
+  ASSERT_TRUE(store_.MarkFinished(production->upgrade_id(), Outcome::kSucceeded, done_at).ok());
+  hosting_.Add("acme", "18.0");
+  clock_.now = done_at + absl::Hours(2);
+  const size_t recorded = store_.outbox.size();
+
+  // Scope and tenancy first.
+  const Principal tester{"dev", "acme", {scopes::kRead, scopes::kTest}};
+  EXPECT_EQ(a.RevertUpgrade(req, tester).status().code(), absl::StatusCode::kPermissionDenied);
+  const Principal globex{"ceo", "globex", {scopes::kRead, scopes::kProduction}};
+  EXPECT_EQ(a.RevertUpgrade(req, globex).status().code(), absl::StatusCode::kNotFound);
+  // Unconfirmed: refused, saying what is lost since when; nothing recorded.
+  absl::Status unconfirmed = a.RevertUpgrade(req, kCaller).status();
+  EXPECT_EQ(unconfirmed.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(unconfirmed.message(),
+              HasSubstr(absl::StrCat("EVERYTHING WRITTEN TO IT SINCE ",
+                                     absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", done_at, absl::UTCTimeZone()),
+                                     " IS LOST")));
+  EXPECT_THAT(unconfirmed.message(), HasSubstr("confirm_data_loss"));
+  EXPECT_EQ(store_.outbox.size(), recorded);
+
+  req.set_confirm_data_loss(true);
+  absl::StatusOr<RevertUpgradeResponse> revert = a.RevertUpgrade(req, kCaller);
+  ASSERT_TRUE(revert.ok()) << revert.status();
+  EXPECT_EQ(revert->upgrade().purpose(), PURPOSE_REVERT);
+  EXPECT_EQ(revert->upgrade().state(), STATE_ACCEPTED);
+  EXPECT_EQ(revert->upgrade().from_version(), "18.0");
+  EXPECT_EQ(revert->upgrade().target_version(), "16.0");
+  EXPECT_EQ(FromProto(revert->writes_lost_since()), done_at);
+  Event accepted = LastRecord(store_, topics::kOrders);
+  EXPECT_EQ(accepted.kind_case(), Event::kAccepted);
+  EXPECT_EQ(accepted.order().reverts_upgrade_id(), production->upgrade_id());
+  EXPECT_EQ(accepted.order().restore_point(), RestorePointName("acme", production->upgrade_id()));
+  EXPECT_EQ(accepted.order().notify_email(), "owner@acme.example.com");
+  // Twice: refused, while it runs and after it succeeded.
+  absl::Status twice = a.RevertUpgrade(req, kCaller).status();
+  EXPECT_EQ(twice.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(twice.message(), HasSubstr("being reverted already"));
+  ASSERT_TRUE(store_.MarkFinished(revert->upgrade().upgrade_id(), Outcome::kSucceeded, clock_.now).ok());
+  EXPECT_THAT(a.RevertUpgrade(req, kCaller).status().message(), HasSubstr("was reverted already"));
+}
+
+TEST_F(AdmissionTest, ARevertPastTheRestorePointsRetentionIsRefused) {
+  PastTest("18.0", Outcome::kSucceeded);
+  Admission a = Make();
+  absl::StatusOr<Upgrade> production = a.RequestUpgrade(Order(PURPOSE_PRODUCTION), kCaller);
+  ASSERT_TRUE(production.ok()) << production.status();
+  ASSERT_TRUE(store_.MarkFinished(production->upgrade_id(), Outcome::kSucceeded, clock_.now).ok());
+  hosting_.Add("acme", "18.0");
+  clock_.now += absl::Hours(24 * 7 + 1);
+  RevertUpgradeRequest req;
+  req.set_upgrade_id(production->upgrade_id());
+  req.set_confirm_data_loss(true);
+  absl::Status gone = a.RevertUpgrade(req, kCaller).status();
+  EXPECT_EQ(gone.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(gone.message(), HasSubstr("is gone"));
 }
 
 }  // namespace

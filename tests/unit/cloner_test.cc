@@ -424,6 +424,46 @@ TEST_F(ClonerTest, ARestorePointIsDroppedOnlyAfterItsRetention) {
   EXPECT_EQ(*cloner.production().DropExpiredRestorePoints(), 0);  // recorded: not dropped twice
 }
 
+// Issue 25: a revert swaps the kept restore point in, once (a redelivery swaps nothing again), and
+// the restore point, now the database, is never swept; one no longer kept changes nothing.
+TEST_F(ClonerTest, ARevertSwapsTheKeptRestorePointInOnceAndItIsNeverSweptAfter) {
+  hosting_.dbs["acme"].connection_limit = 25;
+  ASSERT_TRUE(Make().production().OnProductionAccepted(ProductionOrder()).ok());
+  ASSERT_TRUE(Make().production().OnMigrated(ProductionOrder()).ok());
+  hosting_.dbs["acme"].version = "18.0";
+  hosting_.dbs["acme"].rows["public.a"] = 99;  // written after the upgrade
+  Order revert = ProductionOrder();
+  revert.set_upgrade_id("1b4e28ba-2fa1-11d2-883f-0016d3cca427");
+  revert.set_purpose(PURPOSE_REVERT);
+  revert.set_from_version("18.0");
+  revert.set_target_version("16.0");
+  revert.set_reverts_upgrade_id(ProductionOrder().upgrade_id());
+  publisher_.records.clear();
+  ASSERT_TRUE(Make().production().OnRevertAccepted(revert).ok());
+  EXPECT_EQ(hosting_.dbs["acme"].version, "16.0");
+  EXPECT_EQ(hosting_.dbs["acme"].rows.at("public.a"), 3);
+  EXPECT_EQ(hosting_.dbs["acme"].connection_limit, 25);
+  EXPECT_EQ(hosting_.dbs.count("acme_rp_0f8fad5b"), 0u);
+  EXPECT_EQ(Kinds(publisher_.Events()), (std::vector<std::string>{"went_offline", "coming_online", "succeeded"}));
+  EXPECT_EQ(publisher_.Events().back().succeeded().version(), "16.0");
+  hosting_.calls.clear();
+  ASSERT_TRUE(Make().production().OnRevertAccepted(revert).ok());
+  for (const std::string& call : hosting_.calls) EXPECT_NE(call.rfind("replace", 0), 0u) << call;
+  clock_.now += absl::Hours(24 * 30);
+  EXPECT_EQ(*Make().production().DropExpiredRestorePoints(), 0);
+  EXPECT_EQ(hosting_.dbs.count("acme"), 1u);
+
+  // A second revert order of the same upgrade (request refuses one; the cloner never acts on it).
+  Order again = revert;
+  again.set_upgrade_id("6fa459ea-ee8a-3ca4-894e-db77e160355e");
+  publisher_.records.clear();
+  ASSERT_TRUE(Make().production().OnRevertAccepted(again).ok());
+  ASSERT_EQ(publisher_.Events().size(), 1u);
+  EXPECT_TRUE(publisher_.Events()[0].has_failed());
+  EXPECT_TRUE(absl::StrContains(publisher_.Events()[0].failed().error(), "is no longer kept")) << publisher_.Events()[0].DebugString();
+  EXPECT_TRUE(hosting_.dbs["acme"].online);
+}
+
 TEST_F(ClonerTest, ARolledBackUpgradeKeepsNoRestorePointToSweep) {
   ASSERT_TRUE(Make().production().OnProductionAccepted(ProductionOrder()).ok());
   ASSERT_TRUE(Make().production().OnMigrationFailed(ProductionOrder(), "boom").ok());

@@ -105,6 +105,44 @@ TEST_F(StatusRecorderTest, AnAcceptedTestTagsItsDatabaseAndPublishesTheChange) {
   EXPECT_EQ(rows_.upgrades[SampleOrder().upgrade_id()].announced->database(), "acme");
 }
 
+// Issue 25: a scheduled upgrade shows its start on its database until it starts; a revert puts the
+// old version back and its restore point, now the database, is no longer listed.
+TEST_F(StatusRecorderTest, AScheduledStartIsShownUntilItStartsAndARevertForgetsItsRestorePoint) {
+  Order later = SampleOrder();
+  later.mutable_not_before()->set_seconds(1'800'003'600);
+  Event scheduled = MakeEvent(later, "scheduled", "request", absl::FromUnixSeconds(1'800'000'000));
+  scheduled.mutable_scheduled();
+  absl::StatusOr<std::optional<Upgrade>> after = Apply(scheduled);
+  ASSERT_TRUE(after.ok() && after->has_value()) << after.status();
+  EXPECT_EQ((*after)->state(), STATE_SCHEDULED);
+  EXPECT_EQ(rows_.tags["acme"], std::set<Tag>{TAG_UPGRADE_SCHEDULED});
+  EXPECT_EQ(rows_.scheduled_starts["acme"], absl::FromUnixSeconds(1'800'003'600));
+  after = Apply(E("accepted", later));
+  ASSERT_TRUE(after.ok() && after->has_value()) << after.status();
+  EXPECT_EQ((*after)->state(), STATE_ACCEPTED);
+  EXPECT_EQ(rows_.tags["acme"], std::set<Tag>{TAG_UPGRADE_IN_PROGRESS});
+  EXPECT_EQ(rows_.scheduled_starts["acme"], absl::InfinitePast());
+
+  Order revert = SampleOrder(PURPOSE_REVERT);
+  revert.set_upgrade_id("1b4e28ba-2fa1-11d2-883f-0016d3cca427");
+  revert.set_test_database("");
+  revert.set_from_version("18.0");
+  revert.set_target_version("16.0");
+  revert.set_restore_point("acme_rp_0f8fad5b");
+  rows_.parents["acme_rp_0f8fad5b"] = "acme";
+  rows_.tags["acme_rp_0f8fad5b"] = {TAG_RESTORE_POINT};
+  rows_.versions["acme"] = "18.0";  // where the Production upgrade left it
+  ASSERT_TRUE(Apply(E("accepted", revert)).ok());
+  Event done = E("succeeded", revert);
+  done.mutable_succeeded()->set_version("16.0");
+  after = Apply(done);
+  ASSERT_TRUE(after.ok() && after->has_value()) << after.status();
+  EXPECT_EQ((*after)->state(), STATE_SUCCEEDED);
+  EXPECT_EQ(rows_.versions["acme"], "16.0");
+  EXPECT_EQ(rows_.parents.count("acme_rp_0f8fad5b"), 0u);
+  EXPECT_EQ(rows_.tags.count("acme_rp_0f8fad5b"), 0u);
+}
+
 TEST_F(StatusRecorderTest, AnEventAppliedOnceChangesNothingTheSecondTime) {
   ASSERT_TRUE(Apply(E("accepted")).ok());
   const Event started = E("clone_started");

@@ -144,7 +144,7 @@ TEST(UpgradectlCommands, TheUsageNamesEveryCommandOnceWithItsOperands) {
     EXPECT_LE(c.min_operands, c.max_operands) << c.name;
     EXPECT_NE(c.run, nullptr) << c.name;
   }
-  EXPECT_EQ(names.size(), 17u);
+  EXPECT_EQ(names.size(), 18u);
 }
 
 TEST(UpgradectlCommands, AnUnknownCommandOrAWrongOperandCountIsUsageBeforeAnyCall) {

@@ -225,6 +225,37 @@ int CancelCommand(const Operands& o, const Settings& settings, const Clients& cl
   return 0;
 }
 
+// Asks request first without the confirmation: its refusal says what the revert loses, since when.
+// The operator confirms by typing "revert" (or --yes), then it is ordered.
+int RevertCommand(const Operands& o, const Settings& settings, const Clients& clients) {
+  RevertUpgradeRequest req;
+  req.set_upgrade_id(o[0]);
+  req.set_request_id(settings.request_id);
+  RevertUpgradeResponse resp;
+  auto stub = UpgradeService::NewStub(clients.Request());
+  grpc::Status s = stub->RevertUpgrade(Context(settings.timeout).get(), req, &resp);
+  if (s.error_code() != grpc::StatusCode::FAILED_PRECONDITION ||
+      s.error_message().find("confirm_data_loss") == std::string::npos) {
+    return Report(s.ok() ? grpc::Status(grpc::StatusCode::INTERNAL, "reverted without a confirmation") : s);
+  }
+  std::cerr << s.error_message() << "\n";
+  if (!settings.yes) {
+    std::cerr << "Type \"revert\" to revert and lose those writes: ";
+    std::string answer;
+    if (!std::getline(std::cin, answer) || answer != "revert") {
+      std::cerr << "not reverted\n";
+      return kUsage;
+    }
+  }
+  req.set_confirm_data_loss(true);
+  s = stub->RevertUpgrade(Context(settings.timeout).get(), req, &resp);
+  if (!s.ok()) return Report(s);
+  Print(absl::StrCat("reverting ", resp.upgrade().database(), " to ", resp.upgrade().target_version(), ": upgrade ",
+                     resp.upgrade().upgrade_id(), " (follow it with: upgradectl watch ", resp.upgrade().upgrade_id(),
+                     ")\n"));
+  return 0;
+}
+
 int ExtendCommand(const Operands& o, const Settings& settings, const Clients& clients) {
   ExtendTestCopyRequest req;
   req.set_database(o[0]);
@@ -369,6 +400,9 @@ const std::vector<Command>& Commands() {
       {"cancel", "UPGRADE_ID", "stop an upgrade (Production: until its in-place migration starts)", 1, 1,
        CancelCommand},
       {"extend", "TEST_COPY", "keep a test copy longer", 1, 1, ExtendCommand},
+      {"revert", "UPGRADE_ID [--yes]",
+       "take a database back to the restore point of its latest Production upgrade; says what is lost and asks first",
+       1, 1, RevertCommand},
       {"upgrades", "DATABASE", "a database's upgrades, newest first", 1, 1, UpgradesCommand},
       {"audit", "[DATABASE] [--tenant=T]", "the audit trail of mutating calls, newest first (operators)", 0, 1,
        AuditCommand},

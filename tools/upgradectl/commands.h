@@ -24,6 +24,7 @@ struct Settings {
   absl::Duration timeout = absl::Seconds(10);
   std::string email, purpose = "test", tenant, request_id, server;
   std::string not_before;  // request: RFC 3339 start time (empty: at once)
+  bool yes = false;        // revert: confirm without asking
   absl::Duration max_offline = absl::ZeroDuration();  // request --purpose=production: the downtime bound (0: the default)
 };
 

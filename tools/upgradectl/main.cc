@@ -20,6 +20,7 @@ ABSL_FLAG(std::string, tls_server_name, "",
 ABSL_FLAG(absl::Duration, max_offline, absl::ZeroDuration(),
           "request --purpose=production: the longest the database may stay offline, past which the upgrade is "
           "rolled back (0: the platform's default, a few times the estimate)");
+ABSL_FLAG(bool, yes, false, "revert: confirm the loss of the writes since the upgrade without asking");
 ABSL_FLAG(std::string, not_before, "",
           "request: schedule the upgrade to start at this time (RFC 3339, e.g. 2026-12-24T02:00:00Z; empty: at once)");
 ABSL_FLAG(std::string, request_id, "", "request, check: idempotency key (a repeated key returns the first order)");
@@ -39,6 +40,7 @@ int main(int argc, char** argv) {
   settings.request_id = absl::GetFlag(FLAGS_request_id);
   settings.max_offline = absl::GetFlag(FLAGS_max_offline);
   settings.not_before = absl::GetFlag(FLAGS_not_before);
+  settings.yes = absl::GetFlag(FLAGS_yes);
   // The servers' certificates are checked against --tls_ca (--insecure_plaintext: no TLS); every
   // call carries --token (UPSHIFT_TOKEN) as its bearer token.
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials = upshift::ChannelCredentialsFromFlags();
