@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
 #include "libs/common/ids.h"
 #include "libs/common/logging.h"
 #include "libs/common/status_macros.h"
@@ -312,7 +313,9 @@ absl::StatusOr<std::optional<absl::Time>> Admission::NotBefore(const upgrade::v1
   if (!request.has_not_before()) return std::nullopt;
   const google::protobuf::Timestamp& t = request.not_before();
   // Timestamp's own range: 0001-01-01 to 9999-12-31, nanos below a second.
-  if (t.seconds() < -62135596800 || t.seconds() > 253402300799 || t.nanos() < 0 || t.nanos() > 999'999'999) {
+  using google::protobuf::util::TimeUtil;
+  if (t.seconds() < TimeUtil::kTimestampMinSeconds || t.seconds() > TimeUtil::kTimestampMaxSeconds || t.nanos() < 0 ||
+      t.nanos() > 999'999'999) {
     return absl::InvalidArgumentError("not_before is not a valid timestamp");
   }
   const absl::Time at = FromProto(t), now = clock_.Now();
