@@ -46,6 +46,7 @@ upgrade::v1::Upgrade UpgradeOf(const StoredOrder& stored) {
   u.set_request_id(o.request_id());
   u.set_tenant(o.tenant());
   u.set_server(o.server());
+  u.set_rollout_id(o.rollout_id());
   *u.mutable_created_at() = o.created_at();
   *u.mutable_updated_at() = o.created_at();
   if (o.has_estimated_downtime()) *u.mutable_estimated_downtime() = o.estimated_downtime();
@@ -105,7 +106,8 @@ absl::StatusOr<std::string> Admission::CurrentVersion(const PlacedDatabase& plac
   UPSHIFT_ASSIGN_OR_RETURN(bool is_copy, store_.IsTestCopy(database));
   if (is_copy) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "database \"", database, "\" is a test copy; upgrade its main database instead"));
+        "database \"", database, "\" is a copy Upshift made (a test copy or a restore point); upgrade its main database "
+        "instead"));
   }
   return placed.hosting->ReadVersion(database, catalog_.version_query());
 }
@@ -213,7 +215,8 @@ upgrade::v1::Order Admission::NewOrder(const PlacedDatabase& placed, const std::
 }
 
 absl::StatusOr<upgrade::v1::Upgrade> Admission::RequestUpgrade(const upgrade::v1::RequestUpgradeRequest& request,
-                                                               const Principal& caller, const AuditOf& audit_of) {
+                                                               const Principal& caller, const AuditOf& audit_of,
+                                                               const std::string& rollout_id) {
   const bool production = request.purpose() == upgrade::v1::PURPOSE_PRODUCTION;
   UPSHIFT_RETURN_IF_ERROR(RequireScope(caller, production ? scopes::kProduction : scopes::kTest,
                                        production ? "a Production upgrade" : "a Test upgrade"));
@@ -292,6 +295,7 @@ absl::StatusOr<upgrade::v1::Upgrade> Admission::RequestUpgrade(const upgrade::v1
 
   upgrade::v1::Order order =
       NewOrder(placed, current, request.target_version(), request.purpose(), request.request_id());
+  order.set_rollout_id(rollout_id);
   order.set_notify_email(request.notify_email());
   if (order.purpose() == upgrade::v1::PURPOSE_TEST) {
     order.set_test_database(TestDatabaseName(database, order.upgrade_id()));
@@ -411,7 +415,8 @@ absl::StatusOr<upgrade::v1::RevertUpgradeResponse> Admission::RevertUpgrade(
 }
 
 absl::StatusOr<upgrade::v1::Upgrade> Admission::CheckUpgrade(const upgrade::v1::CheckUpgradeRequest& request,
-                                                             const Principal& caller, const AuditOf& audit_of) {
+                                                             const Principal& caller, const AuditOf& audit_of,
+                                                             const std::string& rollout_id) {
   UPSHIFT_RETURN_IF_ERROR(RequireScope(caller, scopes::kTest, "a check"));
   UPSHIFT_ASSIGN_OR_RETURN(PlacedDatabase placed, Place(request.database(), caller));
   const std::string& tenant = placed.database.owner;
@@ -436,6 +441,7 @@ absl::StatusOr<upgrade::v1::Upgrade> Admission::CheckUpgrade(const upgrade::v1::
   }
   upgrade::v1::Order order =
       NewOrder(placed, current, request.target_version(), upgrade::v1::PURPOSE_CHECK, request.request_id());
+  order.set_rollout_id(rollout_id);
   order.set_test_database(CheckDatabaseName(database, order.upgrade_id()));
   return Record(std::move(order), audit_of);
 }

@@ -85,14 +85,17 @@ class Admission {
   // Test) or upgrades.production (a Production upgrade). RESOURCE_EXHAUSTED when the tenant made
   // more orders and checks than its rate allows (a repeated request_id does not count).
   // `audit_of`, when given, makes the audit record written with the admitted order.
+  // `rollout_id`: the rollout that orders it (Order.rollout_id), if any.
   absl::StatusOr<upgrade::v1::Upgrade> RequestUpgrade(const upgrade::v1::RequestUpgradeRequest& request,
-                                                      const Principal& caller, const AuditOf& audit_of = nullptr);
+                                                      const Principal& caller, const AuditOf& audit_of = nullptr,
+                                                      const std::string& rollout_id = "");
 
   // Admits a check (dry run) of upgrading `database` to `target_version`. Codes as RequestUpgrade;
   // FAILED_PRECONDITION also while a Production upgrade or another check of the database is active.
   // PERMISSION_DENIED without upgrades.test.
   absl::StatusOr<upgrade::v1::Upgrade> CheckUpgrade(const upgrade::v1::CheckUpgradeRequest& request,
-                                                    const Principal& caller, const AuditOf& audit_of = nullptr);
+                                                    const Principal& caller, const AuditOf& audit_of = nullptr,
+                                                    const std::string& rollout_id = "");
 
   // Admits a revert of a successful Production upgrade (PURPOSE_REVERT): the database goes back to
   // its restore point. PERMISSION_DENIED without upgrades.production. NOT_FOUND: unknown, or another

@@ -57,6 +57,7 @@ std::optional<AuditEntry> Auditor::Entry(const AuditedCall& call) {
   if (ValidateDatabaseName(call.database).ok()) record.set_database(call.database);
   if (ValidateUpgradeId(call.upgrade_id).ok()) record.set_upgrade_id(call.upgrade_id);
   if (ValidateRequestId(call.request_id).ok()) record.set_request_id(call.request_id);
+  if (ValidateUpgradeId(call.rollout_id).ok()) record.set_rollout_id(call.rollout_id);
   record.set_code(static_cast<int>(call.result.code()));
   record.set_message(std::string(call.result.message().substr(0, 2000)));
   for (const std::string& step : call.superuser_steps) record.add_superuser_steps(step);

@@ -26,6 +26,7 @@ struct AuditedCall {
   std::string request_id;
   absl::Status result;
   std::vector<std::string> superuser_steps;  // of the admitted order's plan
+  std::string rollout_id;                    // a RolloutService call, or an order a rollout placed
 };
 
 // Keeps the audit trail: records every mutating call of an authenticated caller, and shows the

@@ -53,6 +53,8 @@ ABSL_FLAG(absl::Duration, schedule_interval, absl::Seconds(1),
 ABSL_FLAG(absl::Duration, reminder_before, absl::Hours(24),
           "How long before a scheduled upgrade's start its customer is reminded (not when it was scheduled "
           "within this lead)");
+ABSL_FLAG(absl::Duration, rollout_interval, absl::Seconds(1),
+          "How often running rollouts are driven: what their upgrades became, their next wave, their next orders");
 
 namespace upshift::request {
 
@@ -73,8 +75,14 @@ absl::StatusOr<Config> ConfigFromFlags() {
   config.restore_point_retention = absl::GetFlag(FLAGS_restore_point_retention);
   config.schedule_interval = absl::GetFlag(FLAGS_schedule_interval);
   config.reminder_before = absl::GetFlag(FLAGS_reminder_before);
-  if (config.schedule_interval <= absl::ZeroDuration() || config.reminder_before <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("--schedule_interval and --reminder_before must be longer than 0");
+  config.rollout_interval = absl::GetFlag(FLAGS_rollout_interval);
+  if (config.schedule_interval <= absl::ZeroDuration() || config.reminder_before <= absl::ZeroDuration() ||
+      config.rollout_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "--schedule_interval, --reminder_before and --rollout_interval must be longer than 0");
+  }
+  if (config.restore_point_retention <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--restore_point_retention must be longer than 0");
   }
   if (!(config.max_offline_factor >= 1) || config.max_offline_floor <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--max_offline_factor must be 1 or more and --max_offline_floor longer than 0");

@@ -36,6 +36,8 @@ struct Config {
   // Scheduled upgrades (ScheduleOptions): how often they are looked at, and the reminder's lead.
   absl::Duration schedule_interval;
   absl::Duration reminder_before;
+  // How often running rollouts are driven (Rollouts::Sweep).
+  absl::Duration rollout_interval;
 };
 
 // INVALID_ARGUMENT naming the flag that is out of range.

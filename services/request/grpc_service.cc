@@ -279,4 +279,78 @@ grpc::Status AuditServiceImpl::ListAuditRecords(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
+grpc::Status RolloutServiceImpl::Act(grpc::ServerContext& context, const std::string& rpc,
+                                     const std::string& rollout_id, const std::string& request_id,
+                                     const std::function<absl::StatusOr<upgrade::v1::Rollout>(const Principal&)>& act,
+                                     upgrade::v1::Rollout* response) {
+  absl::StatusOr<Principal> caller = auth_.Authenticate(context);
+  DeadlineScope within(DeadlineOf(context));
+  AuditedCall call;
+  call.method = absl::StrCat("upgrade.v1.RolloutService/", rpc);
+  call.peer = context.peer();
+  call.caller = caller.ok() ? &*caller : nullptr;
+  call.rollout_id = rollout_id;
+  call.request_id = request_id;
+  call.result = caller.status();
+  if (caller.ok()) {
+    absl::StatusOr<upgrade::v1::Rollout> rollout = act(*caller);
+    call.result = rollout.status();
+    if (rollout.ok()) {
+      call.rollout_id = rollout->rollout_id();
+      *response = *std::move(rollout);
+    }
+  }
+  auditor_.Record(call).IgnoreError();  // logged; the call's answer stands
+  return ToGrpcStatus(call.result);
+}
+
+grpc::Status RolloutServiceImpl::StartRollout(grpc::ServerContext* context,
+                                              const upgrade::v1::StartRolloutRequest* request,
+                                              upgrade::v1::Rollout* response) {
+  return Act(*context, "StartRollout", "", request->request_id(),
+             [&](const Principal& caller) { return rollouts_.Start(*request, caller); }, response);
+}
+
+grpc::Status RolloutServiceImpl::PauseRollout(grpc::ServerContext* context,
+                                              const upgrade::v1::RolloutActionRequest* request,
+                                              upgrade::v1::Rollout* response) {
+  return Act(*context, "PauseRollout", request->rollout_id(), "",
+             [&](const Principal& caller) { return rollouts_.Pause(request->rollout_id(), caller); }, response);
+}
+
+grpc::Status RolloutServiceImpl::ResumeRollout(grpc::ServerContext* context,
+                                               const upgrade::v1::RolloutActionRequest* request,
+                                               upgrade::v1::Rollout* response) {
+  return Act(*context, "ResumeRollout", request->rollout_id(), "",
+             [&](const Principal& caller) { return rollouts_.Resume(request->rollout_id(), caller); }, response);
+}
+
+grpc::Status RolloutServiceImpl::CancelRollout(grpc::ServerContext* context,
+                                               const upgrade::v1::RolloutActionRequest* request,
+                                               upgrade::v1::Rollout* response) {
+  return Act(*context, "CancelRollout", request->rollout_id(), "",
+             [&](const Principal& caller) { return rollouts_.Cancel(request->rollout_id(), caller); }, response);
+}
+
+grpc::Status RolloutServiceImpl::GetRollout(grpc::ServerContext* context, const upgrade::v1::GetRolloutRequest* request,
+                                            upgrade::v1::Rollout* response) {
+  absl::StatusOr<Principal> caller = auth_.Authenticate(*context);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  absl::StatusOr<upgrade::v1::Rollout> rollout = rollouts_.Get(request->rollout_id(), *caller);
+  if (!rollout.ok()) return ToGrpcStatus(rollout.status());
+  *response = *std::move(rollout);
+  return grpc::Status::OK;
+}
+
+grpc::Status RolloutServiceImpl::ListRollouts(grpc::ServerContext* context,
+                                              const upgrade::v1::ListRolloutsRequest* request,
+                                              upgrade::v1::ListRolloutsResponse* response) {
+  absl::StatusOr<Principal> caller = auth_.Authenticate(*context);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  absl::StatusOr<upgrade::v1::ListRolloutsResponse> list = rollouts_.List(*request, *caller);
+  if (!list.ok()) return ToGrpcStatus(list.status());
+  *response = *std::move(list);
+  return grpc::Status::OK;
+}
+
 }  // namespace upshift::request

@@ -10,6 +10,7 @@
 #include "services/request/cancellation.h"
 #include "services/request/gate_policy.h"
 #include "services/request/maintenance_window.h"
+#include "services/request/rollouts.h"
 #include "services/request/work_claims.h"
 #include "services/request/test_copies.h"
 #include "upgrade/v1/audit.grpc.pb.h"
@@ -76,6 +77,36 @@ class AuditServiceImpl final : public upgrade::v1::AuditService::Service {
 
  private:
   const Authenticator& auth_;
+  Auditor& auditor_;
+};
+
+// upgrade.v1.RolloutService: fleet upgrades in waves, for operators. Every action is audited.
+class RolloutServiceImpl final : public upgrade::v1::RolloutService::Service {
+ public:
+  RolloutServiceImpl(const Authenticator& auth, Rollouts& rollouts, Auditor& auditor)
+      : auth_(auth), rollouts_(rollouts), auditor_(auditor) {}
+  grpc::Status StartRollout(grpc::ServerContext* context, const upgrade::v1::StartRolloutRequest* request,
+                            upgrade::v1::Rollout* response) override;
+  grpc::Status GetRollout(grpc::ServerContext* context, const upgrade::v1::GetRolloutRequest* request,
+                          upgrade::v1::Rollout* response) override;
+  grpc::Status ListRollouts(grpc::ServerContext* context, const upgrade::v1::ListRolloutsRequest* request,
+                            upgrade::v1::ListRolloutsResponse* response) override;
+  grpc::Status PauseRollout(grpc::ServerContext* context, const upgrade::v1::RolloutActionRequest* request,
+                            upgrade::v1::Rollout* response) override;
+  grpc::Status ResumeRollout(grpc::ServerContext* context, const upgrade::v1::RolloutActionRequest* request,
+                             upgrade::v1::Rollout* response) override;
+  grpc::Status CancelRollout(grpc::ServerContext* context, const upgrade::v1::RolloutActionRequest* request,
+                             upgrade::v1::Rollout* response) override;
+
+ private:
+  // Authenticates, runs `act` and audits the call as `rpc` (its rollout, once known).
+  grpc::Status Act(grpc::ServerContext& context, const std::string& rpc, const std::string& rollout_id,
+                   const std::string& request_id,
+                   const std::function<absl::StatusOr<upgrade::v1::Rollout>(const Principal&)>& act,
+                   upgrade::v1::Rollout* response);
+
+  const Authenticator& auth_;
+  Rollouts& rollouts_;
   Auditor& auditor_;
 };
 

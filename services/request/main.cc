@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "libs/catalog/catalog.h"
+#include "libs/common/ids.h"
 #include "libs/common/logging.h"
 #include "libs/pg/connections.h"
 #include "libs/pg/pool.h"
@@ -24,6 +25,7 @@
 #include "services/request/pg_order_store.h"
 #include "services/request/pg_rate_limiter.h"
 #include "services/request/retention.h"
+#include "services/request/rollouts.h"
 #include "services/request/schedules.h"
 
 namespace upshift::request {
@@ -68,6 +70,14 @@ int Main(int argc, char** argv) {
                       SystemClock());
   UpgradeServiceImpl upgrades(*auth, admission, cancellation, copies, auditor, servers, windows);
   AuditServiceImpl audit(*auth, auditor);
+  // A rollout orders no more at once on a server than the copies the inventory lets it make.
+  Rollouts rollouts({config.reserved}, catalog, hosting, admission, *store, *store, auditor, SystemClock(),
+                    [&inventory](const std::string& server) {
+                      const ServerSpec* spec = inventory->Current()->Find(server);
+                      return spec == nullptr ? 0 : spec->max_copies;
+                    },
+                    absl::StrCat("request/", NewUpgradeId()));
+  RolloutServiceImpl rollout_api(*auth, rollouts, auditor);
   // Each server's limits as the inventory says now (a limit lowered holds from the next claim on).
   WorkClaims claims(*store, *store, [&inventory](const std::string& server, const std::string& pool) {
     const std::shared_ptr<const Inventory> now = inventory->Current();
@@ -91,17 +101,19 @@ int Main(int argc, char** argv) {
   // keeps orders until it is back), but then request is degraded and says so.
   HealthProbe platform_probe{"platform database", [&] { return pg::PingServer(config.platform_db); }};
   int port = service.Serve(
-      "UpgradeService", config.listen, {&upgrades, &audit}, api_credentials,
+      "UpgradeService", config.listen, {&upgrades, &audit, &rollout_api}, api_credentials,
       {platform_probe,
        {"hosting servers", [&] { return AnyServerAnswers(*inventory); }},
        BrokerProbe(*producer, /*rpcs_survive=*/true)},
-      {upgrade::v1::UpgradeService::service_full_name(), upgrade::v1::AuditService::service_full_name()});
+      {upgrade::v1::UpgradeService::service_full_name(), upgrade::v1::AuditService::service_full_name(),
+       upgrade::v1::RolloutService::service_full_name()});
   service.Serve("UpgradeGate", config.gate_listen, {&gate}, gate_credentials, {platform_probe},
                 {upgrade::v1::UpgradeGate::service_full_name()});
   if (!config.port_file.empty()) std::ofstream(config.port_file) << port << "\n";
   service.OnScrape([&] {
     if (absl::StatusOr<OutboxDepth> depth = store->Outbox(); depth.ok()) ExportOutboxDepth("request", *depth);
     servers.Export();
+    rollouts.Export();
   });
   service.Every("server health", absl::Seconds(10), [&] {
     servers.CheckAll();
@@ -112,6 +124,7 @@ int Main(int argc, char** argv) {
     return absl::OkStatus();
   });
   service.Every("schedules", config.schedule_interval, [&] { return schedules.Sweep().status(); });
+  service.Every("rollouts", config.rollout_interval, [&] { return rollouts.Sweep(); });
   service.Task("outbox relay", [&](const StopToken& stop) { relay.Run(stop); }, wake_relay);
   service.Task("events consumer", [&](const StopToken& stop) { consumer->Run(stop); });
   service.Every("retention", absl::Hours(1), [&]() -> absl::Status {

@@ -74,7 +74,8 @@ class OrderBook {
   // Every order of `database`, newest first.
   virtual absl::StatusOr<std::vector<StoredOrder>> ListByDatabase(const std::string& database) = 0;
 
-  // Whether `database` is the test copy of some order.
+  // Whether `database` is a copy Upshift made for some order: a Test's copy, a check's throwaway
+  // copy, or a Production upgrade's restore point.
   virtual absl::StatusOr<bool> IsTestCopy(const std::string& database) = 0;
 
   // The order whose test copy is `test_database`, if any.

@@ -105,6 +105,16 @@ const std::vector<pg::SchemaMigration> kMigrations = {
   {8, "maintenance windows of tenants and of their databases (upgrade.v1.MaintenanceWindow)",
    "CREATE TABLE request.maintenance_windows (tenant text NOT NULL, database text NOT NULL, "
    "window_bytes bytea NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (tenant, database))"},
+  {9, "rollouts and their databases (RolloutService), leased by one replica at a time",
+   "CREATE TABLE request.rollouts (rollout_id text PRIMARY KEY, request_id text UNIQUE, spec bytea NOT NULL, "
+   "state int NOT NULL, reason text NOT NULL DEFAULT '', wave int NOT NULL DEFAULT 0, waves int NOT NULL, "
+   "next_wave_at timestamptz, seen_failures int NOT NULL DEFAULT 0, created_by text NOT NULL, "
+   "created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL, holder text, lease_until timestamptz);"
+   "CREATE INDEX rollouts_by_state ON request.rollouts (state, created_at);"
+   "CREATE TABLE request.rollout_members (rollout_id text NOT NULL REFERENCES request.rollouts ON DELETE CASCADE, "
+   "database text NOT NULL, server text NOT NULL, tenant text NOT NULL, wave int NOT NULL, state text NOT NULL, "
+   "upgrade_id text, note text NOT NULL DEFAULT '', ordered_at timestamptz, ended_at timestamptz, "
+   "PRIMARY KEY (rollout_id, database))"},
 };
 
 const std::string kColumns = absl::StrCat(
@@ -208,7 +218,7 @@ absl::StatusOr<std::vector<StoredOrder>> PgOrderStore::ListByDatabase(const std:
 }
 
 absl::StatusOr<bool> PgOrderStore::IsTestCopy(const std::string& database) {
-  absl::StatusOr<std::vector<StoredOrder>> rows = Query("test_database = $1", database);
+  absl::StatusOr<std::vector<StoredOrder>> rows = Query("test_database = $1 OR restore_point = $1", database);
   if (!rows.ok()) return rows.status();
   return !rows->empty();
 }

@@ -9,6 +9,7 @@
 #include "services/request/audit_log.h"
 #include "services/request/claim_store.h"
 #include "services/request/order_store.h"
+#include "services/request/rollouts.h"
 
 namespace upshift::pg {
 class Pool;
@@ -16,8 +17,13 @@ class Pool;
 
 namespace upshift::request {
 
-// OrderStore, AuditLog and ClaimStore in the platform database, schema `request`.
-class PgOrderStore final : public OrderStore, public WindowBook, public AuditLog, public ClaimStore {
+// OrderStore, WindowBook, RolloutBook (pg_rollout_book.cc), AuditLog and ClaimStore in the platform
+// database, schema `request`.
+class PgOrderStore final : public OrderStore,
+                           public WindowBook,
+                           public RolloutBook,
+                           public AuditLog,
+                           public ClaimStore {
  public:
   // Connects lazily; creates the schema if missing (UNAVAILABLE if the database cannot be reached).
   static absl::StatusOr<std::unique_ptr<PgOrderStore>> Open(const std::string& conninfo, int pool_size);
@@ -68,6 +74,18 @@ class PgOrderStore final : public OrderStore, public WindowBook, public AuditLog
   absl::StatusOr<std::vector<NumberedAuditRecord>> ListAudit(const std::string& tenant, const std::string& database,
                                                              int64_t before_seq, int limit) override;
 
+  absl::Status CreateRollout(const StoredRollout& rollout) override;
+  absl::StatusOr<std::optional<StoredRollout>> FindRollout(const std::string& rollout_id) override;
+  absl::StatusOr<std::optional<StoredRollout>> FindRolloutByRequestId(const std::string& request_id) override;
+  absl::StatusOr<std::vector<StoredRollout>> ListRollouts(int limit) override;
+  absl::StatusOr<std::vector<std::string>> ActiveRollouts() override;
+  absl::StatusOr<std::optional<StoredRollout>> LeaseRollout(const std::string& rollout_id, const std::string& holder,
+                                                            absl::Time now, absl::Duration ttl) override;
+  absl::Status SaveMember(const std::string& rollout_id, const RolloutMember& member) override;
+  absl::StatusOr<bool> AdvanceRollout(const StoredRollout& rollout, const std::string& holder) override;
+  absl::StatusOr<StoredRollout> ChangeRollout(const std::string& rollout_id,
+                                              const std::function<absl::Status(StoredRollout&)>& decide) override;
+
   // OK when the database answers.
   absl::Status Ping();
 
@@ -76,6 +94,9 @@ class PgOrderStore final : public OrderStore, public WindowBook, public AuditLog
   // The orders `where` selects ($1 is `arg`, $2 `second` if given), newest first.
   absl::StatusOr<std::vector<StoredOrder>> Query(const std::string& where, const std::string& arg,
                                                  const std::optional<std::string>& second = std::nullopt);
+
+  // The rollout whose `column` (a constant of pg_rollout_book.cc) is `value`, with its members.
+  absl::StatusOr<std::optional<StoredRollout>> FindRolloutWhere(const std::string& column, const std::string& value);
 
   std::unique_ptr<pg::Pool> pool_;
 };

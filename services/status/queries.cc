@@ -117,8 +117,12 @@ absl::StatusOr<upgrade::v1::ListFailureGroupsResponse> Queries::ListFailureGroup
   if (!request.target_version().empty()) {
     UPSHIFT_RETURN_IF_ERROR(ValidateVersion(request.target_version()));
   }
+  if (!request.rollout_id().empty()) UPSHIFT_RETURN_IF_ERROR(ValidateUpgradeId(request.rollout_id()));
   UPSHIFT_ASSIGN_OR_RETURN(std::vector<upgrade::v1::Upgrade> failed,
                            store_.FailedUpgrades(since, request.target_version(), kMostRead));
+  if (!request.rollout_id().empty()) {
+    std::erase_if(failed, [&](const upgrade::v1::Upgrade& u) { return u.rollout_id() != request.rollout_id(); });
+  }
   return GroupFailures(failed);
 }
 

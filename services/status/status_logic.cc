@@ -148,6 +148,7 @@ Upgrade NextUpgrade(const std::optional<Upgrade>& current, const Event& event,
     next.set_cancellable(true);
     if (order.has_not_before()) *next.mutable_not_before() = order.not_before();
     if (order.has_latest_start()) *next.mutable_latest_start() = order.latest_start();
+    next.set_rollout_id(order.rollout_id());
     *next.mutable_updated_at() = event.occurred_at();
     if (order.has_estimated_downtime()) *next.mutable_estimated_downtime() = order.estimated_downtime();
     if (order.has_max_offline()) *next.mutable_max_offline() = order.max_offline();

@@ -214,6 +214,95 @@ TEST_F(OrderStoreTest, AScheduledOrderStartsOnceAcrossReplicasIsRemindedOnceAndA
   EXPECT_FALSE(*late);
 }
 
+// Issue 25: a rollout and its databases come back as recorded; one replica at a time leases it
+// (until its lease lapses); a decision of a replica that lost the rollout to a pause is not recorded;
+// a request_id starts one rollout.
+TEST_F(OrderStoreTest, ARolloutIsLeasedByOneReplicaAtATimeAndAPauseWinsOverItsDriver) {
+  const absl::Time now = absl::FromUnixMicros(absl::ToUnixMicros(absl::Now()));
+  StoredRollout r;
+  r.rollout_id = NewUpgradeId();
+  r.spec.set_target_version("18.0");
+  r.spec.set_purpose(upgrade::v1::PURPOSE_TEST);
+  r.spec.set_request_id("fleet-1");
+  r.spec.add_waves()->set_databases(1);
+  r.created_by = "ops";
+  r.created_at = r.updated_at = now;
+  r.waves = 2;
+  r.members = {{"acme", "pg-1", "acme_owner", 0}, {"globex", "pg-2", "globex_owner", 1}};
+  ASSERT_TRUE(store_->CreateRollout(r).ok());
+  StoredRollout again = r;
+  again.rollout_id = NewUpgradeId();
+  EXPECT_EQ(store_->CreateRollout(again).code(), absl::StatusCode::kAlreadyExists);
+  auto by_key = store_->FindRolloutByRequestId("fleet-1");
+  ASSERT_TRUE(by_key.ok() && by_key->has_value());
+  EXPECT_EQ((*by_key)->rollout_id, r.rollout_id);
+  EXPECT_EQ((*by_key)->spec.SerializeAsString(), r.spec.SerializeAsString());
+  ASSERT_EQ((*by_key)->members.size(), 2u);
+  EXPECT_EQ((*by_key)->members[1].server, "pg-2");
+  EXPECT_EQ((*by_key)->members[1].wave, 1);
+
+  auto replica = PgOrderStore::Open(Postgres().conninfo(db_), 2);
+  ASSERT_TRUE(replica.ok()) << replica.status();
+  std::atomic<int> leased{0};
+  std::vector<std::thread> sweepers;
+  for (int i = 0; i < 4; ++i) {
+    PgOrderStore* store = i % 2 == 0 ? store_.get() : replica->get();
+    sweepers.emplace_back([&, store, i] {
+      auto got = store->LeaseRollout(r.rollout_id, absl::StrCat("replica-", i), now, absl::Seconds(30));
+      ASSERT_TRUE(got.ok()) << got.status();
+      if (got->has_value()) ++leased;
+    });
+  }
+  for (std::thread& t : sweepers) t.join();
+  EXPECT_EQ(leased.load(), 1);
+  auto held = store_->ActiveRollouts();
+  ASSERT_TRUE(held.ok());
+  EXPECT_EQ(*held, std::vector<std::string>{r.rollout_id});
+  // The lease lapses: another takes it and records a member and its decision.
+  auto taken = (*replica)->LeaseRollout(r.rollout_id, "replica-late", now + absl::Seconds(31), absl::Seconds(30));
+  ASSERT_TRUE(taken.ok() && taken->has_value());
+  RolloutMember acme = (*taken)->members[0];
+  acme.state = MemberState::kRunning;
+  acme.upgrade_id = NewUpgradeId();
+  acme.ordered_at = now;
+  ASSERT_TRUE((*replica)->SaveMember(r.rollout_id, acme).ok());
+  StoredRollout decided = **taken;
+  decided.wave = 1;
+  decided.next_wave_at = now + absl::Hours(1);
+  decided.reason = "wave 1 ended";
+  auto saved = (*replica)->AdvanceRollout(decided, "replica-late");
+  ASSERT_TRUE(saved.ok() && *saved);
+  EXPECT_FALSE(*store_->AdvanceRollout(decided, "replica-0")) << "not the holder";
+  // An operator pauses it: a driver's later decision is not recorded.
+  auto paused = store_->ChangeRollout(r.rollout_id, [](StoredRollout& x) {
+    x.state = upgrade::v1::ROLLOUT_PAUSED;
+    x.reason = "paused by ops";
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(paused.ok()) << paused.status();
+  decided.state = upgrade::v1::ROLLOUT_DONE;
+  EXPECT_FALSE(*(*replica)->AdvanceRollout(decided, "replica-late"));
+  auto refused = store_->ChangeRollout(r.rollout_id, [](StoredRollout&) {
+    return absl::FailedPreconditionError("not running");
+  });
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  auto now_stored = store_->FindRollout(r.rollout_id);
+  ASSERT_TRUE(now_stored.ok() && now_stored->has_value());
+  const StoredRollout& got = **now_stored;
+  EXPECT_EQ(got.state, upgrade::v1::ROLLOUT_PAUSED);
+  EXPECT_EQ(got.reason, "paused by ops");
+  EXPECT_EQ(got.wave, 1);
+  EXPECT_EQ(got.next_wave_at, now + absl::Hours(1));
+  EXPECT_EQ(got.members[0].state, MemberState::kRunning);
+  EXPECT_EQ(got.members[0].upgrade_id, acme.upgrade_id);
+  EXPECT_EQ(got.members[0].ordered_at, now);
+  EXPECT_EQ(got.members[1].state, MemberState::kLeft);
+  auto listed = store_->ListRollouts(10);
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].members.size(), 2u);
+}
+
 // Issue 25: a database's own maintenance window wins over its tenant's; each change is audited in
 // its own transaction; another tenant's windows are never seen.
 TEST_F(OrderStoreTest, MaintenanceWindowsOfATenantAndItsDatabasesAreKeptAndAudited) {

@@ -57,7 +57,7 @@ TEST_F(SchemaMigrationTest, ADatabaseOfTheReleaseBeforeVersionsIsMigratedWithIts
 
   ASSERT_TRUE(OpenAll().ok());
 
-  EXPECT_EQ(Value("SELECT string_agg(version::text, ',' ORDER BY version) FROM request.schema_versions"), "1,2,3,4,5,6,7,8");
+  EXPECT_EQ(Value("SELECT string_agg(version::text, ',' ORDER BY version) FROM request.schema_versions"), "1,2,3,4,5,6,7,8,9");
   EXPECT_EQ(Value("SELECT string_agg(version::text, ',' ORDER BY version) FROM status.schema_versions"), "1,2,3,4");
   for (const char* schema : {"cloner", "notifier"}) {
     EXPECT_EQ(Value(absl::StrCat("SELECT string_agg(version::text, ',' ORDER BY version) FROM ", schema,
@@ -96,7 +96,7 @@ TEST_F(SchemaMigrationTest, ReplicasStartingTogetherApplyEachMigrationOnce) {
     opened.push_back(std::async(std::launch::async, [&] { return request::PgOrderStore::Open(ConnInfo(), 1).status(); }));
   }
   for (auto& f : opened) EXPECT_TRUE(f.get().ok());
-  EXPECT_EQ(Value("SELECT count(*) FROM request.schema_versions"), "8");
+  EXPECT_EQ(Value("SELECT count(*) FROM request.schema_versions"), "9");
 }
 
 TEST_F(SchemaMigrationTest, AReplicaOlderThanItsSchemaRefusesIt) {

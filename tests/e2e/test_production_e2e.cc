@@ -1,6 +1,7 @@
 // Production upgrades through the five service binaries: offline window, verified restore point,
 // in-place upgrade, automatic rollback, admission rules, downtime estimate.
 
+#include <grpcpp/create_channel.h>
 #include <gtest/gtest.h>
 
 #include <sys/stat.h>
@@ -16,6 +17,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "libs/auth/principal.h"
 #include "libs/common/concurrent.h"
 #include "libs/common/ids.h"
 #include "libs/common/time.h"
@@ -47,7 +49,9 @@ class PlatformEnvironment : public ::testing::Environment {
                                {"migrator", {"--heartbeat_interval=250ms"}},
                                {"status", {"--stall_timeout=2s"}},
                                // Scheduled upgrades looked at often, and reminded 3 s ahead.
-                               {"request", {"--schedule_interval=200ms", "--reminder_before=3s"}}}};
+                               // Rollouts driven often.
+                               {"request",
+                                {"--schedule_interval=200ms", "--reminder_before=3s", "--rollout_interval=200ms"}}}};
     options.hosting_servers = 2;
     absl::StatusOr<std::unique_ptr<Platform>> p = Platform::Start(options);
     ASSERT_TRUE(p.ok()) << p.status();
@@ -707,6 +711,135 @@ TEST(Revert, AfterAProductionUpgradeAndNewWritesARevertGivesBackTheRestorePointE
   EXPECT_EQ(again.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << again.error_message();
   EXPECT_TRUE(absl::StrContains(again.error_message(), "reverted already")) << again.error_message();
   EXPECT_EQ(Checksums(db), restore_point);
+}
+
+// The rollout as request shows it now (every database with it).
+Rollout RolloutNow(RolloutService::Stub& rollouts, const std::string& id) {
+  GetRolloutRequest req;
+  req.set_rollout_id(id);
+  Rollout r;
+  grpc::Status s = rollouts.GetRollout(Context().get(), req, &r);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return r;
+}
+
+// 30 databases of one tenant in 3 waves of 10. Four of the second wave hold the key that makes a
+// step fail: the rollout pauses itself once more than 20% of that wave failed, and the third wave is
+// never ordered while it is paused. The failures are one group, naming the step. Resumed, it ends,
+// and each database was upgraded once.
+TEST(Rollouts, ThirtyDatabasesInThreeWavesPauseOnTheSecondWavesFailuresAndEndOnceResumed) {
+  auto rollouts = RolloutService::NewStub(
+      grpc::CreateChannel(platform->request_address(), platform->client_credentials()));
+  std::vector<std::string> dbs;
+  for (int i = 0; i < 30; ++i) {
+    std::string db = absl::StrCat("fleet_", i < 10 ? "0" : "", i);
+    dbs.push_back(db);
+    ASSERT_TRUE(platform->postgres().GenerateSampleDatabase(db, 10, "tenant_fleet").ok());
+    if (i >= 10 && i < 14) {
+      ASSERT_TRUE(platform->postgres()
+                      .Exec(db, "INSERT INTO ir_config_parameter (key, value) VALUES ('upshift.test.fail_upgrade', '1')")
+                      .ok());
+    }
+  }
+  StartRolloutRequest start;
+  start.set_target_version("18.0");
+  start.set_purpose(PURPOSE_TEST);
+  start.mutable_selector()->add_tenants("tenant_fleet");
+  start.mutable_selector()->add_from_versions("16.0");
+  start.mutable_selector()->add_servers(platform->hosting_name(0));
+  for (int i = 0; i < 3; ++i) start.add_waves()->set_databases(10);
+  start.mutable_bake()->set_seconds(1);
+  start.set_max_failed_percent(20);
+  start.set_notify_email("fleet-ops@example.com");
+  start.set_request_id("fleet-18");
+  Rollout started;
+  grpc::Status s = rollouts->StartRollout(Context().get(), start, &started);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(started.waves_size(), 3);
+  for (const RolloutWaveProgress& w : started.waves()) EXPECT_EQ(w.databases(), 10);
+  const std::string id = started.rollout_id();
+
+  // Paused by itself in the second wave.
+  Rollout paused;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        paused = RolloutNow(*rollouts, id);
+        return paused.state() == ROLLOUT_PAUSED && paused.waves(1).running() == 0;
+      },
+      absl::Minutes(4)))
+      << paused.DebugString() << platform->Log("request");
+  EXPECT_EQ(paused.current_wave(), 2);
+  EXPECT_EQ(paused.waves(0).succeeded(), 10);
+  EXPECT_EQ(paused.waves(1).failed(), 4);
+  EXPECT_TRUE(absl::StrContains(paused.reason(), "wave 2:")) << paused.reason();
+  EXPECT_TRUE(absl::StrContains(paused.reason(), "above the 20% allowed")) << paused.reason();
+  // The third wave is untouched: not ordered, no upgrade on record.
+  EXPECT_EQ(paused.waves(2).left(), 10);
+  for (int i = 20; i < 30; ++i) {
+    ListUpgradesRequest req;
+    req.set_database(dbs[i]);
+    ListUpgradesResponse resp;
+    ASSERT_TRUE(platform->status().ListUpgrades(Context().get(), req, &resp).ok());
+    EXPECT_EQ(resp.upgrades_size(), 0) << dbs[i];
+  }
+  // The failures, grouped within the rollout: one step.
+  ListFailureGroupsRequest groups_req;
+  groups_req.set_rollout_id(id);
+  ListFailureGroupsResponse groups;
+  ASSERT_TRUE(WaitFor([&] {
+    groups.Clear();
+    return platform->status().ListFailureGroups(Context().get(), groups_req, &groups).ok() &&
+           groups.failures() == 4;
+  })) << groups.DebugString();
+  ASSERT_EQ(groups.groups_size(), 1) << groups.DebugString();
+  EXPECT_EQ(groups.groups(0).where(), "step 17.0->18.0/02b_test_fail");
+  EXPECT_EQ(groups.groups(0).count(), 4);
+
+  // Resumed: the rest of the second wave and the third, then done.
+  RolloutActionRequest action;
+  action.set_rollout_id(id);
+  Rollout resumed;
+  s = rollouts->ResumeRollout(Context().get(), action, &resumed);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  Rollout done;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        done = RolloutNow(*rollouts, id);
+        return done.state() == ROLLOUT_DONE;
+      },
+      absl::Minutes(4)))
+      << done.DebugString() << platform->Log("request");
+  EXPECT_EQ(done.reason(), "every wave ended: 26 succeeded, 4 failed, 0 skipped");
+  EXPECT_EQ(done.waves(2).succeeded(), 10);
+  // The third wave started after the second ended and its bake.
+  EXPECT_GE(FromProto(done.waves(2).started_at()), FromProto(done.waves(1).finished_at()) + absl::Seconds(1));
+  // Each database once: one upgrade of the rollout on record, as the rollout names it.
+  ASSERT_EQ(done.databases_size(), 30);
+  for (const RolloutDatabase& d : done.databases()) {
+    ListUpgradesRequest req;
+    req.set_database(d.database());
+    ListUpgradesResponse resp;
+    ASSERT_TRUE(platform->status().ListUpgrades(Context().get(), req, &resp).ok());
+    int of_rollout = 0;
+    for (const Upgrade& u : resp.upgrades()) {
+      if (u.rollout_id() == id) {
+        ++of_rollout;
+        EXPECT_EQ(u.upgrade_id(), d.upgrade_id());
+      }
+    }
+    EXPECT_EQ(of_rollout, 1) << d.database();
+  }
+  // The same key again: the same rollout, nothing new.
+  Rollout again;
+  ASSERT_TRUE(rollouts->StartRollout(Context().get(), start, &again).ok());
+  EXPECT_EQ(again.rollout_id(), id);
+  // A tenant's token may not start one.
+  auto tenant = RolloutService::NewStub(grpc::CreateChannel(
+      platform->request_address(),
+      platform->CredentialsWithToken(platform->Token(
+          {"", "", "owner", "tenant_fleet", {scopes::kRead, scopes::kTest, scopes::kProduction}}))));
+  Rollout refused;
+  EXPECT_EQ(tenant->StartRollout(Context().get(), start, &refused).error_code(), grpc::StatusCode::PERMISSION_DENIED);
 }
 
 TEST(Failures, AStepThatFailsOnSeveralDatabasesIsOneGroupNamingTheStep) {

@@ -1,6 +1,7 @@
 #include "services/request/admission.h"
 #include "services/request/cancellation.h"
 #include "services/request/maintenance_window.h"
+#include "services/request/rollouts.h"
 #include "services/request/schedules.h"
 #include "services/request/test_copies.h"
 
@@ -103,7 +104,7 @@ class FakeOrderStore final : public OrderStore {
   }
   absl::StatusOr<bool> IsTestCopy(const std::string& db) override {
     for (const StoredOrder& s : orders) {
-      if (s.order.test_database() == db) return true;
+      if (s.order.test_database() == db || s.order.restore_point() == db) return true;
     }
     return false;
   }
@@ -1106,6 +1107,329 @@ TEST_F(AdmissionTest, ARevertPastTheRestorePointsRetentionIsRefused) {
   absl::Status gone = a.RevertUpgrade(req, kCaller).status();
   EXPECT_EQ(gone.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(gone.message(), HasSubstr("is gone"));
+}
+
+// Rollouts and their databases in memory, leased as PgOrderStore leases them.
+class FakeRolloutBook final : public RolloutBook {
+ public:
+  absl::Status CreateRollout(const StoredRollout& r) override {
+    for (const auto& [id, held] : rollouts) {
+      if (!r.spec.request_id().empty() && held.rollout.spec.request_id() == r.spec.request_id()) {
+        return absl::AlreadyExistsError("taken");
+      }
+    }
+    rollouts[r.rollout_id] = {r, "", absl::InfinitePast()};
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::optional<StoredRollout>> FindRollout(const std::string& id) override {
+    if (!rollouts.count(id)) return std::nullopt;
+    return rollouts[id].rollout;
+  }
+  absl::StatusOr<std::optional<StoredRollout>> FindRolloutByRequestId(const std::string& key) override {
+    for (const auto& [id, held] : rollouts) {
+      if (held.rollout.spec.request_id() == key) return held.rollout;
+    }
+    return std::nullopt;
+  }
+  absl::StatusOr<std::vector<StoredRollout>> ListRollouts(int limit) override {
+    std::vector<StoredRollout> out;
+    for (const auto& [id, held] : rollouts) out.push_back(held.rollout);
+    return out;
+  }
+  absl::StatusOr<std::vector<std::string>> ActiveRollouts() override {
+    std::vector<std::string> out;
+    for (const auto& [id, held] : rollouts) {
+      if (held.rollout.state == ROLLOUT_RUNNING || held.rollout.state == ROLLOUT_PAUSED) out.push_back(id);
+    }
+    return out;
+  }
+  absl::StatusOr<std::optional<StoredRollout>> LeaseRollout(const std::string& id, const std::string& holder,
+                                                            absl::Time now, absl::Duration ttl) override {
+    Held& h = rollouts[id];
+    if (h.rollout.state != ROLLOUT_RUNNING && h.rollout.state != ROLLOUT_PAUSED) return std::nullopt;
+    if (!h.holder.empty() && h.holder != holder && h.lease_until > now) return std::nullopt;
+    h.holder = holder;
+    h.lease_until = now + ttl;
+    return h.rollout;
+  }
+  absl::Status SaveMember(const std::string& id, const RolloutMember& member) override {
+    if (fail_saves > 0) {
+      --fail_saves;
+      return absl::UnavailableError("platform database down");
+    }
+    for (RolloutMember& m : rollouts[id].rollout.members) {
+      if (m.database == member.database) m = member;
+    }
+    return absl::OkStatus();
+  }
+  absl::StatusOr<bool> AdvanceRollout(const StoredRollout& r, const std::string& holder) override {
+    Held& h = rollouts[r.rollout_id];
+    if (h.holder != holder || h.rollout.state != ROLLOUT_RUNNING) return false;
+    std::vector<RolloutMember> members = h.rollout.members;
+    h.rollout = r;
+    h.rollout.members = members;
+    return true;
+  }
+  absl::StatusOr<StoredRollout> ChangeRollout(const std::string& id,
+                                              const std::function<absl::Status(StoredRollout&)>& decide) override {
+    if (!rollouts.count(id)) return absl::NotFoundError(id);
+    StoredRollout r = rollouts[id].rollout;
+    if (absl::Status s = decide(r); !s.ok()) return s;
+    rollouts[id].rollout = r;
+    rollouts[id].holder.clear();
+    return r;
+  }
+
+  struct Held {
+    StoredRollout rollout;
+    std::string holder;
+    absl::Time lease_until;
+  };
+  std::map<std::string, Held> rollouts;
+  int fail_saves = 0;
+};
+
+class NoAuditLog final : public AuditLog {
+ public:
+  absl::Status Append(const AuditRecord& record, const OutgoingRecord&) override {
+    records.push_back(record);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<int> PruneAudit(absl::Time, int) override { return 0; }
+  absl::StatusOr<std::vector<NumberedAuditRecord>> ListAudit(const std::string&, const std::string&, int64_t,
+                                                             int) override {
+    return std::vector<NumberedAuditRecord>();
+  }
+  std::vector<AuditRecord> records;
+};
+
+const Principal kOperator{"ops", "", {scopes::kOperator}};
+
+class RolloutTest : public AdmissionTest {
+ protected:
+  RolloutTest() {
+    hosting_.dbs.clear();
+    for (int i = 0; i < 10; ++i) hosting_.Add(absl::StrCat("db0", i), "16.0");
+    hosting_.Add("newer", "17.0");
+    hosting_.Add("initech_erp", "16.0").owner = "initech";
+  }
+
+  Rollouts Make(const std::string& holder = "replica-a", int copies_limit = 0) {
+    return Rollouts({{"upshift"}, absl::Seconds(30), 50}, catalog_, fleet_, admission_, store_, book_, auditor_,
+                    clock_, [copies_limit](const std::string&) { return copies_limit; }, holder);
+  }
+
+  StartRolloutRequest Spec(Purpose purpose = PURPOSE_TEST) {
+    StartRolloutRequest r;
+    r.set_target_version("17.0");
+    r.set_purpose(purpose);
+    r.mutable_selector()->add_from_versions("16.0");
+    r.mutable_selector()->add_tenants("acme");
+    r.add_waves()->set_databases(2);
+    r.add_waves()->set_percent(50);
+    r.add_waves()->set_databases(3);
+    r.mutable_bake()->set_seconds(3600);
+    r.set_max_failed_percent(20);
+    r.set_notify_email("ops@host.example.com");
+    return r;
+  }
+
+  // Ends every active order of the rollout's databases in `dbs` with `outcome`.
+  void End(const std::vector<std::string>& dbs, Outcome outcome) {
+    for (StoredOrder& s : store_.orders) {
+      if (s.outcome == Outcome::kActive &&
+          std::find(dbs.begin(), dbs.end(), s.order.database()) != dbs.end()) {
+        s.outcome = outcome;
+        s.finished_at = clock_.now;
+      }
+    }
+  }
+
+  std::vector<std::string> Ordered() {
+    std::vector<std::string> out;
+    for (const StoredOrder& s : store_.orders) out.push_back(s.order.database());
+    return out;
+  }
+
+  Admission admission_ = AdmissionTest::Make();
+  FakeRolloutBook book_;
+  NoAuditLog audit_log_;
+  Auditor auditor_{audit_log_, clock_, nullptr};
+};
+
+TEST(RolloutWaves, SizesAndSharesRoundUpAndTheLastWaveTakesTheRest) {
+  google::protobuf::RepeatedPtrField<RolloutWave> waves;
+  EXPECT_THAT(WaveSizes(waves, 7), ElementsAre(7));
+  waves.Add()->set_databases(2);
+  waves.Add()->set_percent(50);
+  EXPECT_THAT(WaveSizes(waves, 10), ElementsAre(2, 8));  // 50% asked: 5, and the 3 left
+  EXPECT_THAT(WaveSizes(waves, 3), ElementsAre(2, 1));
+  EXPECT_THAT(WaveSizes(waves, 1), ElementsAre(1));
+  waves.Add()->set_percent(10);
+  EXPECT_THAT(WaveSizes(waves, 30), ElementsAre(2, 15, 13));  // 3 asked, the last takes the 10 left too
+}
+
+TEST_F(RolloutTest, WavesBakeAndAWaveThatFailsAboveItsThresholdPausesItUntilResumed) {
+  Rollouts rollouts = Make();
+  absl::StatusOr<Rollout> started = rollouts.Start(Spec(), kOperator);
+  ASSERT_TRUE(started.ok()) << started.status();
+  ASSERT_EQ(started->waves_size(), 3);  // 2, 50% of 10, 3
+  EXPECT_EQ(started->waves(0).databases(), 2);
+  EXPECT_EQ(started->waves(1).databases(), 5);
+  EXPECT_EQ(started->waves(2).databases(), 3);
+  const std::string id = started->rollout_id();
+
+  ASSERT_TRUE(rollouts.Sweep().ok());
+  EXPECT_THAT(Ordered(), ElementsAre("db00", "db01"));
+  const StoredOrder& first = store_.orders[0];
+  EXPECT_EQ(first.order.request_id(), absl::StrCat("rollout:", id, ":db00"));
+  EXPECT_EQ(first.order.rollout_id(), id);
+  EXPECT_EQ(first.order.notify_email(), "ops@host.example.com");
+  ASSERT_FALSE(store_.audited.empty());
+  EXPECT_EQ(store_.audited[0].rollout_id(), id);
+  EXPECT_EQ(store_.audited[0].subject(), "ops");
+  ASSERT_TRUE(rollouts.Sweep().ok());
+  EXPECT_EQ(Ordered().size(), 2u) << "a wave waits for its databases";
+
+  End({"db00", "db01"}, Outcome::kSucceeded);
+  ASSERT_TRUE(rollouts.Sweep().ok());
+  ASSERT_TRUE(rollouts.Sweep().ok());
+  absl::StatusOr<Rollout> baking = rollouts.Get(id, kOperator);
+  ASSERT_TRUE(baking.ok());
+  EXPECT_EQ(baking->current_wave(), 2);
+  EXPECT_EQ(FromProto(baking->next_wave_at()), clock_.now + absl::Hours(1));
+  EXPECT_EQ(baking->waves(0).succeeded(), 2);
+  EXPECT_EQ(Ordered().size(), 2u) << "baking";
+
+  clock_.now += absl::Hours(1);
+  ASSERT_TRUE(rollouts.Sweep().ok());
+  EXPECT_EQ(Ordered().size(), 7u);
+  End({"db02", "db03"}, Outcome::kFailed);  // 2 of 5: 40% > 20%
+  ASSERT_TRUE(rollouts.Sweep().ok());
+  absl::StatusOr<Rollout> paused = rollouts.Get(id, kOperator);
+  ASSERT_TRUE(paused.ok());
+  EXPECT_EQ(paused->state(), ROLLOUT_PAUSED);
+  EXPECT_THAT(paused->reason(), HasSubstr("wave 2: 2 of 5 failed (40%), above the 20% allowed"));
+  EXPECT_EQ(paused->waves(1).failed(), 2);
+  EXPECT_EQ(paused->waves(1).running(), 3);
+  EXPECT_EQ(paused->waves(2).left(), 3);
+  End({"db04", "db05", "db06"}, Outcome::kSucceeded);
+  clock_.now += absl::Hours(5);
+  ASSERT_TRUE(rollouts.Sweep().ok());
+  EXPECT_EQ(Ordered().size(), 7u) << "a paused rollout orders nothing";
+  paused = rollouts.Get(id, kOperator);
+  ASSERT_TRUE(paused.ok());
+  EXPECT_EQ(paused->waves(1).succeeded(), 3) << "but it keeps what became of its upgrades";
+  EXPECT_EQ(paused->state(), ROLLOUT_PAUSED);
+
+  EXPECT_EQ(rollouts.Pause(id, kOperator).status().code(), absl::StatusCode::kFailedPrecondition);
+  absl::StatusOr<Rollout> resumed = rollouts.Resume(id, kOperator);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(resumed->state(), ROLLOUT_RUNNING);
+  ASSERT_TRUE(rollouts.Sweep().ok());  // wave 2 ended: its failures were seen, wave 3 after the bake
+  clock_.now += absl::Hours(1);
+  ASSERT_TRUE(rollouts.Sweep().ok());
+  EXPECT_THAT(Ordered(), ElementsAre("db00", "db01", "db02", "db03", "db04", "db05", "db06", "db07", "db08", "db09"));
+  End({"db07", "db08", "db09"}, Outcome::kSucceeded);
+  ASSERT_TRUE(rollouts.Sweep().ok());
+  absl::StatusOr<Rollout> done = rollouts.Get(id, kOperator);
+  ASSERT_TRUE(done.ok());
+  EXPECT_EQ(done->state(), ROLLOUT_DONE);
+  EXPECT_EQ(done->reason(), "every wave ended: 8 succeeded, 2 failed, 0 skipped");
+  ASSERT_EQ(done->databases_size(), 10);
+  EXPECT_EQ(done->databases(2).state(), "failed");
+  EXPECT_EQ(done->databases(2).database(), "db02");
+  ASSERT_TRUE(rollouts.Sweep().ok());
+  EXPECT_EQ(Ordered().size(), 10u) << "each database once";
+}
+
+TEST_F(RolloutTest, NoMoreAtOnceOnAServerThanItsCopiesLimit) {
+  Rollouts rollouts = Make("replica-a", 2);
+  StartRolloutRequest spec = Spec();
+  spec.clear_waves();
+  ASSERT_TRUE(rollouts.Start(spec, kOperator).ok());
+  ASSERT_TRUE(rollouts.Sweep().ok());
+  EXPECT_EQ(Ordered().size(), 2u);
+  End({"db00"}, Outcome::kSucceeded);
+  ASSERT_TRUE(rollouts.Sweep().ok());
+  EXPECT_EQ(Ordered().size(), 3u);
+}
+
+TEST_F(RolloutTest, OneReplicaAtATimeAndAnOrderNotRecordedIsTheSameUpgradeWhenOrderedAgain) {
+  Rollouts a = Make("replica-a");
+  Rollouts b = Make("replica-b");
+  StartRolloutRequest spec = Spec();
+  spec.clear_waves();
+  ASSERT_TRUE(a.Start(spec, kOperator).ok());
+  book_.fail_saves = 1;  // replica a orders db00, then cannot record it
+  EXPECT_FALSE(a.Sweep().ok());
+  ASSERT_EQ(Ordered().size(), 1u);
+  ASSERT_TRUE(b.Sweep().ok());
+  EXPECT_EQ(Ordered().size(), 1u) << "replica a holds the lease";
+  clock_.now += absl::Seconds(31);  // a died: its lease lapses, b takes over and orders db00 again
+  ASSERT_TRUE(b.Sweep().ok());
+  EXPECT_EQ(Ordered().size(), 10u);
+  const std::vector<std::string> ordered = Ordered();
+  std::set<std::string> unique(ordered.begin(), ordered.end());
+  EXPECT_EQ(unique.size(), 10u);
+  absl::StatusOr<Rollout> r = b.Get(book_.rollouts.begin()->first, kOperator);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->databases(0).upgrade_id(), store_.orders[0].order.upgrade_id());
+}
+
+TEST_F(RolloutTest, AProductionRolloutSkipsDatabasesWithoutAGreenTestAndSaysWhy) {
+  Rollouts rollouts = Make();
+  StartRolloutRequest spec = Spec(PURPOSE_PRODUCTION);
+  spec.clear_waves();
+  spec.mutable_selector()->clear_tenants();
+  absl::StatusOr<Rollout> started = rollouts.Start(spec, kOperator);
+  ASSERT_TRUE(started.ok()) << started.status();
+  EXPECT_EQ(started->waves(0).databases(), 11) << "both tenants' databases at 16.0";
+  ASSERT_TRUE(rollouts.Sweep().ok());
+  ASSERT_TRUE(rollouts.Sweep().ok());
+  absl::StatusOr<Rollout> r = rollouts.Get(started->rollout_id(), kOperator);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->state(), ROLLOUT_DONE);
+  EXPECT_EQ(r->waves(0).skipped(), 11);
+  EXPECT_THAT(r->databases(0).note(), HasSubstr("Test"));
+  EXPECT_TRUE(store_.orders.empty());
+}
+
+TEST_F(RolloutTest, OnlyOperatorsAndMalformedOrEmptyRolloutsAreRefused) {
+  Rollouts rollouts = Make();
+  EXPECT_EQ(rollouts.Start(Spec(), kCaller).status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(rollouts.List({}, kCaller).status().code(), absl::StatusCode::kPermissionDenied);
+  StartRolloutRequest bad = Spec();
+  bad.set_target_version("99.0");
+  EXPECT_EQ(rollouts.Start(bad, kOperator).status().code(), absl::StatusCode::kInvalidArgument);
+  bad = Spec();
+  bad.add_waves()->set_percent(101);
+  EXPECT_THAT(rollouts.Start(bad, kOperator).status().message(), HasSubstr("waves[3]"));
+  bad = Spec();
+  bad.mutable_selector()->add_servers("nowhere");
+  EXPECT_EQ(rollouts.Start(bad, kOperator).status().code(), absl::StatusCode::kInvalidArgument);
+  bad = Spec();
+  bad.set_max_failed_percent(101);
+  EXPECT_EQ(rollouts.Start(bad, kOperator).status().code(), absl::StatusCode::kInvalidArgument);
+  bad = Spec();
+  bad.mutable_selector()->set_tenants(0, "globex");
+  EXPECT_EQ(rollouts.Start(bad, kOperator).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(book_.rollouts.empty());
+  EXPECT_EQ(rollouts.Get("1b4e28ba-2fa1-11d2-883f-0016d3cca427", kOperator).status().code(),
+            absl::StatusCode::kNotFound);
+  // A key twice: the same rollout.
+  StartRolloutRequest keyed = Spec();
+  keyed.set_request_id("wave-17");
+  absl::StatusOr<Rollout> one = rollouts.Start(keyed, kOperator);
+  absl::StatusOr<Rollout> two = rollouts.Start(keyed, kOperator);
+  ASSERT_TRUE(one.ok() && two.ok());
+  EXPECT_EQ(one->rollout_id(), two->rollout_id());
+  EXPECT_EQ(book_.rollouts.size(), 1u);
+  absl::StatusOr<Rollout> cancelled = rollouts.Cancel(one->rollout_id(), kOperator);
+  ASSERT_TRUE(cancelled.ok());
+  EXPECT_EQ(cancelled->state(), ROLLOUT_CANCELLED);
+  ASSERT_TRUE(rollouts.Sweep().ok());
+  EXPECT_TRUE(store_.orders.empty()) << "a cancelled rollout orders nothing";
 }
 
 }  // namespace

@@ -134,6 +134,50 @@ TEST(UpgradectlPrinters, AMaintenanceWindowSaysItsDaysHoursZoneOriginAndNextOpen
             "next      2027-01-15 08:00:00 UTC\n");
 }
 
+TEST(UpgradectlPrinters, ARolloutSaysItsStateWhyEachWaveAndTheDatabasesOrdered) {
+  Rollout r;
+  r.set_rollout_id("0f8fad5b-d9cb-469f-a165-70867728950e");
+  r.set_state(ROLLOUT_PAUSED);
+  r.set_reason("paused by itself: wave 2: 4 of 10 failed (40%), above the 20% allowed");
+  r.mutable_spec()->set_purpose(PURPOSE_TEST);
+  r.mutable_spec()->set_target_version("18.0");
+  r.mutable_spec()->set_max_failed_percent(20);
+  r.set_created_by("ops");
+  ToProto(absl::FromUnixSeconds(1'800'000'000), r.mutable_created_at());
+  r.set_current_wave(2);
+  for (int i = 1; i <= 2; ++i) {
+    RolloutWaveProgress* w = r.add_waves();
+    w->set_wave(i);
+    w->set_databases(10);
+    if (i == 1) w->set_succeeded(10);
+    if (i == 2) {
+      w->set_failed(4);
+      w->set_succeeded(6);
+    }
+  }
+  RolloutDatabase* d = r.add_databases();
+  d->set_database("fleet_10");
+  d->set_wave(2);
+  d->set_state("failed");
+  d->set_upgrade_id("1b4e28ba-2fa1-11d2-883f-0016d3cca427");
+  RolloutDatabase* left = r.add_databases();
+  left->set_database("fleet_20");
+  left->set_state("left");
+  EXPECT_EQ(FormatRollout(r),
+            "rollout   0f8fad5b-d9cb-469f-a165-70867728950e\n"
+            "state     PAUSED\n"
+            "why       paused by itself: wave 2: 4 of 10 failed (40%), above the 20% allowed\n"
+            "upgrade   test to 18.0, pauses above 20% failed in a wave\n"
+            "started   2027-01-15 08:00:00 UTC by ops\n"
+            "wave  databases  succeeded  running  failed  skipped  left\n"
+            " 1           10         10        0       0        0     0\n"
+            ">2           10          6        0       4        0     0\n"
+            "  fleet_10                       wave 2   failed    1b4e28ba-2fa1-11d2-883f-0016d3cca427\n");
+  EXPECT_EQ(FormatRolloutRow(r),
+            "0f8fad5b-d9cb-469f-a165-70867728950e  PAUSED    test       -> 18.0   wave 2/2  20/20 ended  "
+            "2027-01-15 08:00:00 UTC\n");
+}
+
 TEST(UpgradectlCommands, TheUsageNamesEveryCommandOnceWithItsOperands) {
   const std::string usage = UsageText();
   std::set<std::string> names;
@@ -144,7 +188,7 @@ TEST(UpgradectlCommands, TheUsageNamesEveryCommandOnceWithItsOperands) {
     EXPECT_LE(c.min_operands, c.max_operands) << c.name;
     EXPECT_NE(c.run, nullptr) << c.name;
   }
-  EXPECT_EQ(names.size(), 18u);
+  EXPECT_EQ(names.size(), 19u);
 }
 
 TEST(UpgradectlCommands, AnUnknownCommandOrAWrongOperandCountIsUsageBeforeAnyCall) {

@@ -4,6 +4,7 @@
 #include <functional>
 #include <iostream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -302,6 +303,7 @@ int BacklogCommand(const Operands&, const Settings& settings, const Clients& cli
 int FailuresCommand(const Operands& o, const Settings& settings, const Clients& clients) {
   ListFailureGroupsRequest req;
   if (!o.empty()) req.set_target_version(o[0]);
+  req.set_rollout_id(settings.rollout_id);
   ListFailureGroupsResponse resp;
   grpc::Status s =
       StatusService::NewStub(clients.Status())->ListFailureGroups(Context(settings.timeout).get(), req, &resp);
@@ -365,6 +367,85 @@ int SetWindowCommand(const Operands& o, const Settings& settings, const Clients&
   return 0;
 }
 
+// "10,25%" -> waves of 10 databases, then 25%. False for a malformed size.
+bool ParseWaves(const std::string& text, StartRolloutRequest* req) {
+  if (text.empty()) return true;
+  for (absl::string_view part : absl::StrSplit(text, ',')) {
+    int n = 0;
+    const bool percent = absl::ConsumeSuffix(&part, "%");
+    if (!absl::SimpleAtoi(part, &n)) return false;
+    if (percent) {
+      req->add_waves()->set_percent(n);
+    } else {
+      req->add_waves()->set_databases(n);
+    }
+  }
+  return true;
+}
+
+void AddEach(const std::string& list, google::protobuf::RepeatedPtrField<std::string>* to) {
+  for (absl::string_view item : absl::StrSplit(list, ',', absl::SkipEmpty())) to->Add(std::string(item));
+}
+
+int RolloutCommand(const Operands& o, const Settings& settings, const Clients& clients) {
+  auto stub = RolloutService::NewStub(clients.Request());
+  const std::string& action = o[0];
+  auto usage = [] {
+    std::cerr << "usage: upgradectl rollout start TARGET_VERSION --email=ADDRESS [--purpose=check|test|production] "
+                 "[--from=V,..] [--tenant=T,..] [--server=S,..] [--waves=10,25%,..] [--bake=1h] "
+                 "[--max_failed_percent=N] [--request_id=KEY]\n"
+                 "       upgradectl rollout list | show ID | pause ID | resume ID | cancel ID\n";
+    return kUsage;
+  };
+  if (action == "list") {
+    if (o.size() != 1) return usage();
+    ListRolloutsResponse resp;
+    grpc::Status s = stub->ListRollouts(Context(settings.timeout).get(), ListRolloutsRequest(), &resp);
+    if (!s.ok()) return Report(s);
+    for (const Rollout& r : resp.rollouts()) Print(FormatRolloutRow(r));
+    return 0;
+  }
+  if (o.size() != 2) return usage();
+  Rollout rollout;
+  grpc::Status s;
+  if (action == "start") {
+    StartRolloutRequest req;
+    req.set_target_version(o[1]);
+    req.set_purpose(settings.purpose == "production" ? PURPOSE_PRODUCTION
+                    : settings.purpose == "check"    ? PURPOSE_CHECK
+                    : settings.purpose == "test"     ? PURPOSE_TEST
+                                                     : PURPOSE_UNSPECIFIED);
+    AddEach(settings.from_versions, req.mutable_selector()->mutable_from_versions());
+    AddEach(settings.tenant, req.mutable_selector()->mutable_tenants());
+    AddEach(settings.server, req.mutable_selector()->mutable_servers());
+    if (!ParseWaves(settings.waves, &req)) {
+      std::cerr << "upgradectl rollout start: --waves is sizes or shares, e.g. 10,25%,100%\n";
+      return kUsage;
+    }
+    ToProto(settings.bake, req.mutable_bake());
+    req.set_max_failed_percent(settings.max_failed_percent);
+    req.set_notify_email(settings.email);
+    req.set_request_id(settings.request_id);
+    s = stub->StartRollout(Context(settings.timeout * 6).get(), req, &rollout);
+  } else if (action == "show") {
+    GetRolloutRequest req;
+    req.set_rollout_id(o[1]);
+    s = stub->GetRollout(Context(settings.timeout).get(), req, &rollout);
+  } else if (action == "pause" || action == "resume" || action == "cancel") {
+    RolloutActionRequest req;
+    req.set_rollout_id(o[1]);
+    auto ctx = Context(settings.timeout);
+    s = action == "pause"    ? stub->PauseRollout(ctx.get(), req, &rollout)
+        : action == "resume" ? stub->ResumeRollout(ctx.get(), req, &rollout)
+                             : stub->CancelRollout(ctx.get(), req, &rollout);
+  } else {
+    return usage();
+  }
+  if (!s.ok()) return Report(s);
+  Print(FormatRollout(rollout));
+  return 0;
+}
+
 int HealthCommand(const Operands&, const Settings& settings, const Clients& clients) {
   int result = 0;
   for (const std::string& addr : {settings.request_addr, settings.status_addr}) {
@@ -407,9 +488,12 @@ const std::vector<Command>& Commands() {
       {"audit", "[DATABASE] [--tenant=T]", "the audit trail of mutating calls, newest first (operators)", 0, 1,
        AuditCommand},
       {"backlog", "", "upgrades waiting for and in flight at each worker group (operators)", 0, 0, BacklogCommand},
-      {"failures", "[TARGET_VERSION]",
+      {"failures", "[TARGET_VERSION] [--rollout=ID]",
        "failed and rolled-back upgrades of the last 7 days, grouped by where and why they failed (operators)", 0, 1,
        FailuresCommand},
+      {"rollout", "start TARGET_VERSION [--purpose=P --from=V,.. --tenant=T,.. --server=S,.. --waves=10,25%,.. --bake=D --max_failed_percent=N] | list | show|pause|resume|cancel ID",
+       "upgrade a fleet in waves that pause themselves when a wave's failures pass the threshold (operators)", 1, 2,
+       RolloutCommand},
       {"window", "[DATABASE|-] [--tenant=T]",
        "the maintenance window a database's Production upgrades go to (-: the tenant's own)", 0, 1, WindowCommand},
       {"set-window", "DATABASE|- [WEEKDAYS START LENGTH TIME_ZONE] [--tenant=T]",

@@ -26,6 +26,12 @@ struct Settings {
   std::string not_before;  // request: RFC 3339 start time (empty: at once)
   bool yes = false;        // revert: confirm without asking
   absl::Duration max_offline = absl::ZeroDuration();  // request --purpose=production: the downtime bound (0: the default)
+  // rollout start: the versions taken (comma-separated; --tenant and --server too), the waves
+  // ("10,50%"), the bake between waves and the failures a wave may have.
+  std::string from_versions, waves;
+  std::string rollout_id;  // failures: only this rollout's
+  absl::Duration bake = absl::ZeroDuration();
+  int max_failed_percent = 10;
 };
 
 // How a command reaches the servers.

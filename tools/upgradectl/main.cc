@@ -12,9 +12,16 @@ ABSL_FLAG(std::string, status_addr, "127.0.0.1:50052", "Address of the status se
 ABSL_FLAG(std::string, token, "", "Bearer token of every call (better: the UPSHIFT_TOKEN environment variable)");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(10), "Deadline of each call (watch: of the whole watch x 100)");
 ABSL_FLAG(std::string, email, "", "request: where to send notifications");
-ABSL_FLAG(std::string, purpose, "test", "request: test or production");
-ABSL_FLAG(std::string, tenant, "", "audit: only the records of this tenant");
-ABSL_FLAG(std::string, server, "", "list: only the databases of this hosting server");
+ABSL_FLAG(std::string, purpose, "test", "request: test or production; rollout start: check, test or production");
+ABSL_FLAG(std::string, tenant, "",
+          "audit: only the records of this tenant; rollout start: only these tenants' databases (comma-separated)");
+ABSL_FLAG(std::string, server, "",
+          "list: only the databases of this hosting server; rollout start: only these servers' (comma-separated)");
+ABSL_FLAG(std::string, from, "", "rollout start: only databases at these versions (comma-separated; empty: any)");
+ABSL_FLAG(std::string, waves, "", "rollout start: wave sizes, databases or shares, e.g. 10,25%,100% (empty: one wave)");
+ABSL_FLAG(absl::Duration, bake, absl::ZeroDuration(), "rollout start: the wait after a wave before the next");
+ABSL_FLAG(std::string, rollout, "", "failures: only the upgrades this rollout ordered");
+ABSL_FLAG(int, max_failed_percent, 10, "rollout start: pause when more than this share of a wave failed (0: any)");
 ABSL_FLAG(std::string, tls_server_name, "",
           "Name the servers' certificates must carry (default: the address's host); for a probe dialing 127.0.0.1");
 ABSL_FLAG(absl::Duration, max_offline, absl::ZeroDuration(),
@@ -41,6 +48,11 @@ int main(int argc, char** argv) {
   settings.max_offline = absl::GetFlag(FLAGS_max_offline);
   settings.not_before = absl::GetFlag(FLAGS_not_before);
   settings.yes = absl::GetFlag(FLAGS_yes);
+  settings.from_versions = absl::GetFlag(FLAGS_from);
+  settings.waves = absl::GetFlag(FLAGS_waves);
+  settings.rollout_id = absl::GetFlag(FLAGS_rollout);
+  settings.bake = absl::GetFlag(FLAGS_bake);
+  settings.max_failed_percent = absl::GetFlag(FLAGS_max_failed_percent);
   // The servers' certificates are checked against --tls_ca (--insecure_plaintext: no TLS); every
   // call carries --token (UPSHIFT_TOKEN) as its bearer token.
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials = upshift::ChannelCredentialsFromFlags();

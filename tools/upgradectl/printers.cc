@@ -201,6 +201,51 @@ std::string FormatFailureGroups(const ListFailureGroupsResponse& groups) {
   return out;
 }
 
+namespace {
+
+std::string RolloutStateWord(int state) {
+  switch (state) {
+    case upgrade::v1::ROLLOUT_RUNNING: return "running";
+    case upgrade::v1::ROLLOUT_PAUSED: return "PAUSED";
+    case upgrade::v1::ROLLOUT_CANCELLED: return "cancelled";
+    case upgrade::v1::ROLLOUT_DONE: return "done";
+    default: return "unknown";
+  }
+}
+
+}  // namespace
+
+std::string FormatRolloutRow(const upgrade::v1::Rollout& r) {
+  int total = 0, ended = 0;
+  for (const upgrade::v1::RolloutWaveProgress& w : r.waves()) {
+    total += w.databases();
+    ended += w.succeeded() + w.failed() + w.skipped();
+  }
+  return absl::StrFormat("%s  %-9s %-10s -> %-6s wave %d/%d  %d/%d ended  %s\n", r.rollout_id(),
+                         RolloutStateWord(r.state()), PurposeWord(r.spec().purpose()), r.spec().target_version(),
+                         r.current_wave(), r.waves_size(), ended, total, When(r.created_at()));
+}
+
+std::string FormatRollout(const upgrade::v1::Rollout& r) {
+  std::string out = absl::StrCat("rollout   ", r.rollout_id(), "\nstate     ", RolloutStateWord(r.state()), "\n");
+  if (!r.reason().empty()) absl::StrAppend(&out, "why       ", r.reason(), "\n");
+  absl::StrAppend(&out, "upgrade   ", PurposeWord(r.spec().purpose()), " to ", r.spec().target_version(),
+                  ", pauses above ", r.spec().max_failed_percent(), "% failed in a wave\n");
+  absl::StrAppend(&out, "started   ", When(r.created_at()), " by ", r.created_by(), "\n");
+  if (r.has_next_wave_at()) absl::StrAppend(&out, "next wave ", When(r.next_wave_at()), "\n");
+  absl::StrAppend(&out, "wave  databases  succeeded  running  failed  skipped  left\n");
+  for (const upgrade::v1::RolloutWaveProgress& w : r.waves()) {
+    absl::StrAppendFormat(&out, "%s%-3d %10d %10d %8d %7d %8d %5d\n", w.wave() == r.current_wave() ? ">" : " ",
+                          w.wave(), w.databases(), w.succeeded(), w.running(), w.failed(), w.skipped(), w.left());
+  }
+  for (const upgrade::v1::RolloutDatabase& d : r.databases()) {
+    if (d.state() == "left") continue;
+    absl::StrAppendFormat(&out, "  %-30s wave %-3d %-9s %s%s\n", d.database(), d.wave(), d.state(), d.upgrade_id(),
+                          d.note().empty() ? "" : absl::StrCat("  ", d.note()));
+  }
+  return out;
+}
+
 std::string FormatOptions(const GetUpgradeOptionsResponse& options) {
   std::string out = absl::StrCat("database ", options.database(), " at version ", options.version(), "\n");
   if (!options.active_upgrade_id().empty()) absl::StrAppend(&out, "upgrade ", options.active_upgrade_id(), " is in progress\n");

@@ -42,6 +42,12 @@ std::string FormatBacklog(const upgrade::v1::GetBacklogResponse& backlog);
 // failed, its signature and the databases it holds.
 std::string FormatFailureGroups(const upgrade::v1::ListFailureGroupsResponse& groups);
 
+// A rollout: its state and why, then one line per wave (succeeded, running, failed, skipped,
+// left), then (GetRollout) each database that is not left, with its upgrade and note.
+std::string FormatRollout(const upgrade::v1::Rollout& r);
+// `rollout list`: one line per rollout.
+std::string FormatRolloutRow(const upgrade::v1::Rollout& r);
+
 // A maintenance window: "Sat, Sun 02:00 for 4h, Europe/Brussels", and when it opens next.
 std::string FormatWindow(const upgrade::v1::GetMaintenanceWindowResponse& window);
 // `options`: what a database can be upgraded to now.
