@@ -94,7 +94,7 @@ struct RolloutOptions {
   // The platform's own databases: never taken.
   std::vector<std::string> reserved_databases;
   // How long one replica keeps a rollout to itself between sweeps.
-  absl::Duration lease = absl::Seconds(30);
+  absl::Duration lease = absl::Seconds(10);
   // Databases ordered per rollout and sweep; the rest at the next.
   int orders_per_sweep = 50;
 };

@@ -5,6 +5,7 @@
 // steps, emails, status records), no database left offline, every poison record in upgrade.dlq.
 // The suite ends by printing a table of its scenarios (tests/faults/README.md keeps the latest).
 
+#include <grpcpp/create_channel.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -16,6 +17,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -229,11 +231,17 @@ class Stream {
     Release();
   }
 
-  // `orders` databases on hosting server `server` (platform->hosting(server)).
-  Stream(const std::string& name, int orders, int server = 0) : name_(name), server_(server) {
+  // `orders` databases on hosting server `server` (platform->hosting(server)); with an `owner`, of
+  // that tenant (generated as its own: a rollout's selector takes them by it).
+  Stream(const std::string& name, int orders, int server = 0, const std::string& owner = "")
+      : name_(name), server_(server) {
     for (int i = 0; i < orders; ++i) {
       std::string db = absl::StrCat("f_", name, "_", i);
-      EXPECT_TRUE(Server().Exec("postgres", absl::StrCat("CREATE DATABASE ", db, " TEMPLATE ", kTemplate)).ok());
+      if (owner.empty()) {
+        EXPECT_TRUE(Server().Exec("postgres", absl::StrCat("CREATE DATABASE ", db, " TEMPLATE ", kTemplate)).ok());
+      } else {
+        EXPECT_TRUE(Server().GenerateSampleDatabase(db, 20, owner).ok());
+      }
       databases_.push_back(db);
     }
   }
@@ -298,10 +306,51 @@ class Stream {
   }
 
   Purpose purpose() const { return purpose_; }
-  // Where the stream's upgrades of `database` send their emails.
+  // Where the stream's upgrades of `database` send their emails (a rollout's: one address for all).
   std::string Address(const std::string& database) const {
+    if (!rollout_id_.empty()) return absl::StrCat("fleet+", name_, "@example.com");
     return absl::StrCat(purpose_ == PURPOSE_PRODUCTION ? "prod+" : "owner+", database, "@example.com");
   }
+  // Whether email `message` is one of the stream's about `database`.
+  bool About(const std::string& message, const std::string& database) const {
+    if (!absl::StrContains(message, absl::StrCat("To: <", Address(database), ">"))) return false;
+    return rollout_id_.empty() || absl::StrContains(message, absl::StrCat(database, " ")) ||
+           absl::StrContains(message, absl::StrCat(database, "_test_"));
+  }
+
+  // Orders the stream's databases (of `tenant`) by a rollout in waves of `wave` databases instead,
+  // any failure pausing it: Accepted() is then what the rollout ordered.
+  void StartRollout(const std::string& tenant, int wave) {
+    rollouts_ = RolloutService::NewStub(grpc::CreateChannel(platform->request_address(), platform->client_credentials()));
+    StartRolloutRequest req;
+    req.set_target_version("18.0");
+    req.set_purpose(PURPOSE_TEST);
+    req.mutable_selector()->add_tenants(tenant);
+    req.mutable_selector()->add_servers(platform->hosting_name(server_));
+    for (size_t i = 0; i < databases_.size(); i += wave) req.add_waves()->set_databases(wave);
+    req.set_max_failed_percent(0);
+    req.set_notify_email(absl::StrCat("fleet+", name_, "@example.com"));
+    req.set_request_id(absl::StrCat("rollout-", name_));
+    Rollout started;
+    grpc::Status s = rollouts_->StartRollout(Context().get(), req, &started);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_EQ(started.waves_size(), static_cast<int>((databases_.size() + wave - 1) / wave));
+    rollout_id_ = started.rollout_id();
+  }
+
+  // The rollout as request shows it now (nullopt while request does not answer).
+  std::optional<Rollout> RolloutNow() {
+    GetRolloutRequest req;
+    req.set_rollout_id(rollout_id_);
+    Rollout r;
+    if (!rollouts_->GetRollout(Context(absl::Seconds(5)).get(), req, &r).ok()) return std::nullopt;
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const RolloutDatabase& d : r.databases()) {
+      if (!d.upgrade_id().empty()) accepted_[d.database()] = d.upgrade_id();
+    }
+    return r;
+  }
+  const std::string& rollout_id() const { return rollout_id_; }
 
   // Orders every database, one every `gap`, in a thread of its own.
   void Start(absl::Duration gap) {
@@ -342,8 +391,9 @@ class Stream {
     return accepted_.size();
   }
 
-  // Database -> upgrade id of every order that got an OK.
+  // Database -> upgrade id of every order that got an OK (a rollout's: that it recorded).
   std::map<std::string, std::string> Accepted() {
+    if (!rollout_id_.empty()) RolloutNow();
     std::lock_guard<std::mutex> lock(mu_);
     return accepted_;
   }
@@ -362,6 +412,8 @@ class Stream {
   std::thread thread_;
   std::unique_ptr<pqxx::connection> lock_conn_;
   std::unique_ptr<pqxx::work> lock_tx_;
+  std::string rollout_id_;
+  std::unique_ptr<RolloutService::Stub> rollouts_;
 };
 
 absl::StatusOr<Upgrade> GetUpgrade(const std::string& id) {
@@ -474,7 +526,7 @@ void Settle(Stream& stream, const std::string& faults, absl::Time fault_ended, i
     mails.clear();
     for (const std::string& m : platform->smtp().Messages()) {
       for (const auto& [db, id] : accepted) {
-        if (absl::StrContains(m, absl::StrCat("To: <", stream.Address(db), ">"))) ++mails[db][Header(m, "Message-ID")];
+        if (stream.About(m, db)) ++mails[db][Header(m, "Message-ID")];
       }
     }
     for (const auto& [db, id] : accepted) {
@@ -641,6 +693,58 @@ TEST(Faults, KillEachServiceMidWork) {
     stream.Release();
     absl::Time restarted = absl::Now();
     Settle(stream, absl::StrCat("kill -9 ", service, " mid-work, restart after 1 s"), restarted);
+  }
+}
+
+// kill -9 of each service in the middle of a rollout (4 databases of one tenant, waves of 2), then
+// a restart: the rollout ends, each database ordered once (one upgrade of the rollout on record, one
+// copy, each step once), with every invariant of a stream. The cloner is killed inside a copy, the
+// migrator inside a 3 s step, status and notifier while an upgrade migrates, request once the first
+// wave is ordered (its lease on the rollout lapses, and the restarted replica takes it over).
+TEST(Faults, KillEachServiceMidRollout) {
+  for (const std::string& service : kServices) {
+    SCOPED_TRACE(service);
+    const std::string tenant = absl::StrCat("fleet_", service);
+    Stream stream(absl::StrCat("rollout_kill_", service), 4, 0, tenant);
+    const std::string& first = stream.databases()[0];
+    if (service == "cloner") stream.Lock(0);
+    if (service == "migrator" || service == "status" || service == "notifier") stream.MakeSlow(0);
+    stream.StartRollout(tenant, 2);
+    auto log_shows = [&](const std::string& text) {
+      return absl::StrContains(Tail(platform->service(service).log_path(), 1 << 20), text);
+    };
+    std::function<bool()> busy = [&] { return stream.AcceptedCount() >= 1; };
+    if (service == "status" || service == "notifier") busy = [&] { return InState(stream, first, STATE_MIGRATING); };
+    if (service == "cloner") {
+      busy = [&] { return log_shows(absl::StrCat("database ", first, " is in use; copying it with pg_dump")); };
+    }
+    if (service == "migrator") busy = [&] { return InSlowStep(stream, first); };
+    ASSERT_TRUE(WaitFor([&] {
+      stream.Accepted();
+      return busy();
+    }, absl::Seconds(60))) << platform->Logs();
+    if (service == "cloner" || service == "migrator") absl::SleepFor(absl::Seconds(1));  // well into the work
+    platform->service(service).Kill();
+    absl::SleepFor(absl::Seconds(1));
+    ASSERT_TRUE(platform->RestartService(service).ok());
+    stream.Release();
+    const absl::Time restarted = absl::Now();
+    std::optional<Rollout> done;
+    EXPECT_TRUE(WaitFor([&] {
+      done = stream.RolloutNow();
+      return done.has_value() && done->state() == ROLLOUT_DONE;
+    }, absl::Minutes(3))) << (done ? done->DebugString() : "no answer") << platform->Log("request");
+    if (done.has_value()) EXPECT_EQ(done->reason(), "every wave ended: 4 succeeded, 0 failed, 0 skipped");
+    // Each database ordered once by the rollout.
+    for (const std::string& db : stream.databases()) {
+      ListUpgradesRequest req;
+      req.set_database(db);
+      ListUpgradesResponse resp;
+      ASSERT_TRUE(platform->status().ListUpgrades(Context().get(), req, &resp).ok());
+      EXPECT_EQ(resp.upgrades_size(), 1) << db << " upgraded more than once: " << resp.DebugString();
+      if (resp.upgrades_size() > 0) EXPECT_EQ(resp.upgrades(0).rollout_id(), stream.rollout_id()) << db;
+    }
+    Settle(stream, absl::StrCat("kill -9 ", service, " mid-rollout, restart after 1 s"), restarted);
   }
 }
 
