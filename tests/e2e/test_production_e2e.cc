@@ -24,6 +24,7 @@
 #include "libs/pg/connections.h"
 #include "libs/pg/pool.h"
 #include "tests/support/platform.h"
+#include "upgrade/v1/audit.grpc.pb.h"
 #include "tests/support/wait.h"
 
 namespace upshift::testing {
@@ -829,6 +830,27 @@ TEST(Rollouts, ThirtyDatabasesInThreeWavesPauseOnTheSecondWavesFailuresAndEndOnc
     }
     EXPECT_EQ(of_rollout, 1) << d.database();
   }
+  // Audited: its start and resume, and each order it placed, as its starter's, naming it.
+  auto audit = AuditService::NewStub(grpc::CreateChannel(platform->request_address(), platform->client_credentials()));
+  ListAuditRecordsRequest audit_req;
+  audit_req.set_page_size(1000);
+  ListAuditRecordsResponse trail;
+  ASSERT_TRUE(audit->ListAuditRecords(Context().get(), audit_req, &trail).ok());
+  std::map<std::string, int> of_rollout;
+  for (const AuditRecord& r : trail.records()) {
+    if (r.rollout_id() != id) continue;
+    ++of_rollout[r.method()];
+    EXPECT_EQ(r.code(), 0) << r.DebugString();
+  }
+  EXPECT_EQ(of_rollout["upgrade.v1.RolloutService/ResumeRollout"], 1);
+  // The start, and each of the 30 orders placed under it.
+  EXPECT_EQ(of_rollout["upgrade.v1.RolloutService/StartRollout"], 31);
+  audit_req.set_database("fleet_25");
+  ASSERT_TRUE(audit->ListAuditRecords(Context().get(), audit_req, &trail).ok());
+  ASSERT_EQ(trail.records_size(), 1);
+  EXPECT_EQ(trail.records(0).tenant(), "tenant_fleet");
+  EXPECT_TRUE(trail.records(0).by_operator());
+  EXPECT_EQ(trail.records(0).upgrade_id(), done.databases(25).upgrade_id());
   // The same key again: the same rollout, nothing new.
   Rollout again;
   ASSERT_TRUE(rollouts->StartRollout(Context().get(), start, &again).ok());
