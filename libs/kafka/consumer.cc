@@ -183,14 +183,15 @@ absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(const Kafka
                                                                      const std::vector<std::string>& topics,
                                                                      Publisher* dead_letters,
                                                                      RecordHandler handler,
-                                                                     ProgressReport progress, int max_in_flight) {
+                                                                     ProgressReport progress, int max_in_flight,
+                                                                     std::function<bool(const ConsumedRecord&)> pass_over) {
   if (max_in_flight < 1) return absl::InvalidArgumentError("a consumer's max_in_flight must be at least 1");
   auto impl = std::make_unique<Impl>();
   impl->group_id = group_id;
   impl->topics = topics;
   Impl* raw = impl.get();
   RecordFlow::Options flow_options{group_id, max_in_flight, std::max<size_t>(100, 4 * static_cast<size_t>(max_in_flight)),
-                                   std::move(progress)};
+                                   std::move(progress), std::move(pass_over)};
   impl->flow = std::make_unique<RecordFlow>(
       std::move(flow_options), options.verifier, dead_letters, std::move(handler),
       [raw](const TopicPartition& partition, int64_t next) { raw->StoreOffset(partition, next); });

@@ -53,7 +53,8 @@ class KafkaConsumer {
                                                                const std::string& group_id,
                                                                const std::vector<std::string>& topics,
                                                                Publisher* dead_letters, RecordHandler handler,
-                                                               ProgressReport progress = {}, int max_in_flight = 1);
+                                                               ProgressReport progress = {}, int max_in_flight = 1,
+                                                               std::function<bool(const ConsumedRecord&)> pass_over = nullptr);
   ~KafkaConsumer();
 
   // Consumes until `stop` is set, then waits for the handlers at work and leaves the group. Call

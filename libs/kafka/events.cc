@@ -106,6 +106,11 @@ absl::Status MaySay(absl::string_view signer, upgrade::v1::Event::KindCase kind)
                                                   " may say it"));
 }
 
+bool IsHeartbeat(const ConsumedRecord& record) {
+  absl::StatusOr<upgrade::v1::Event> event = ParseEvent(record);
+  return event.ok() && event->kind_case() == upgrade::v1::Event::kHeartbeat;
+}
+
 absl::StatusOr<upgrade::v1::Event> ParseEvent(const ConsumedRecord& record) {
   // Far above any real event (its integrity report included); a bound on what a record makes us parse.
   constexpr size_t kMaxEventBytes = 4 << 20;

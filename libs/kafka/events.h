@@ -41,6 +41,10 @@ absl::Status AgreesWithStoredOrder(const upgrade::v1::Order& stored, const upgra
 // (MaySay): a worker's leaked key cannot make request's announcements, nor one worker another's.
 absl::StatusOr<upgrade::v1::Event> ParseEvent(const ConsumedRecord& record);
 
+// Whether `record` is a well-formed heartbeat (ParseEvent accepts it, and it is a Heartbeat): what
+// the cloner and the migrator do nothing with (KafkaConsumer's pass_over).
+bool IsHeartbeat(const ConsumedRecord& record);
+
 // Which service may say which kind of event on upgrade.orders and upgrade.events:
 //   request   accepted, cancel_requested, test_copy_extended
 //   cloner    clone_started, clone_succeeded, went_offline, snapshot_started, snapshot_succeeded,

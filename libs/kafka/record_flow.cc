@@ -43,6 +43,15 @@ RecordFlow::~RecordFlow() = default;
 
 void RecordFlow::Receive(ConsumedRecord record) {
   OffsetTracker::Ticket ticket = offsets_.Received({record.topic, record.partition}, record.offset);
+  if (options_.pass_over && options_.pass_over(record) &&
+      (verifier_ == nullptr || verifier_->Verify(record.topic, record.key, record.payload, record.signer,
+                                                 record.signature, topics::SignersOf(record.topic))
+                                   .ok())) {
+    if (std::optional<int64_t> next = offsets_.Finished(ticket); next.has_value()) {
+      store_offset_(ticket.partition, *next);
+    }
+    return;
+  }
   queue_.Add({std::move(record), std::move(ticket)});
 }
 

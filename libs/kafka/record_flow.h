@@ -37,6 +37,11 @@ class RecordFlow {
     // Records received and waiting for a handler before the consumer should hold its fetching.
     size_t max_waiting = 100;
     ProgressReport progress;
+    // Records the handler would do nothing with (a worker's view of heartbeats): once their
+    // signature is verified they are done on arrival, never waiting behind their key. Without it,
+    // the heartbeats of a database whose record waits (its server away) pile up behind that record
+    // until fetching holds, and every other database's work stops with it. Null: none.
+    std::function<bool(const ConsumedRecord&)> pass_over;
   };
   using StoreOffset = std::function<void(const TopicPartition& partition, int64_t next)>;
 

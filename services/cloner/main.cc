@@ -37,7 +37,7 @@ int Main(int argc, char** argv) {
       KafkaConsumer::Create(config.kafka, "upshift-cloner", {topics::kOrders, topics::kEvents}, producer.get(),
                             [&cloner](const ConsumedRecord& r) { return cloner.Handle(r); },
                             Heartbeats(*producer, "cloner", config.heartbeat_interval),
-                            MaxInFlightFromFlags()),
+                            MaxInFlightFromFlags(), IsHeartbeat),
       "make the Kafka consumer");
   service.Serve(
       "health", config.health_listen, {}, config.serving,

@@ -6,6 +6,7 @@
 #include "libs/common/tls_flags.h"
 #include "libs/gate/claim_flags.h"
 #include "libs/gate/grpc_gate.h"
+#include "libs/kafka/events.h"
 #include "libs/kafka/kafka_flags.h"
 #include "libs/kafka/topics.h"
 #include "libs/kafka/worker.h"
@@ -51,7 +52,7 @@ int Main(int argc, char** argv) {
   std::unique_ptr<KafkaConsumer> consumer = service.Need(
       KafkaConsumer::Create(kafka, "upshift-migrator", {topics::kEvents}, producer.get(),
                             [&migrator](const ConsumedRecord& r) { return migrator.Handle(r); },
-                            Heartbeats(*producer, "migrator", heartbeat), MaxInFlightFromFlags()),
+                            Heartbeats(*producer, "migrator", heartbeat), MaxInFlightFromFlags(), IsHeartbeat),
       "make the Kafka consumer");
   service.Serve("health", config.health_listen, {}, serving,
                 {{"hosting servers", [&] { return AnyServerAnswers(*inventory); }},

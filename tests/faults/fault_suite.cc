@@ -735,16 +735,17 @@ TEST(Faults, KillEachServiceMidRollout) {
       return done.has_value() && done->state() == ROLLOUT_DONE;
     }, absl::Minutes(3))) << (done ? done->DebugString() : "no answer") << platform->Log("request");
     if (done.has_value()) EXPECT_EQ(done->reason(), "every wave ended: 4 succeeded, 0 failed, 0 skipped");
-    // Each database ordered once by the rollout.
+    Settle(stream, absl::StrCat("kill -9 ", service, " mid-rollout, restart after 1 s"), restarted);
+    // Each database ordered once by the rollout: one upgrade of it on record in status (which has
+    // recorded every final state by now).
     for (const std::string& db : stream.databases()) {
       ListUpgradesRequest req;
       req.set_database(db);
       ListUpgradesResponse resp;
       ASSERT_TRUE(platform->status().ListUpgrades(Context().get(), req, &resp).ok());
-      EXPECT_EQ(resp.upgrades_size(), 1) << db << " upgraded more than once: " << resp.DebugString();
+      EXPECT_EQ(resp.upgrades_size(), 1) << db << ": " << resp.DebugString();
       if (resp.upgrades_size() > 0) EXPECT_EQ(resp.upgrades(0).rollout_id(), stream.rollout_id()) << db;
     }
-    Settle(stream, absl::StrCat("kill -9 ", service, " mid-rollout, restart after 1 s"), restarted);
   }
 }
 
@@ -805,6 +806,49 @@ TEST(Faults, KillTheClonerAndTheMigratorMidProduction) {
     absl::SleepFor(absl::Seconds(1));
     ASSERT_TRUE(platform->RestartService(service).ok());
     Settle(stream, absl::StrCat("kill -9 ", service, " mid-Production (", at.name, "), restart after 1 s"), absl::Now());
+  }
+}
+
+// The broker, then PostgreSQL (every server), taken away while the cloner compares a Production
+// upgrade's restore point with its offline database file by file (issue 23): the compare meets the
+// outage, and the upgrade resumes once it is back. Each of 3 Production upgrades must end
+// SUCCEEDED at 18.0 with one restore point, each step once, and no database left offline, and
+// every service reports NOT_SERVING during the outage and SERVING after it.
+TEST(Faults, OutagesWhileARestorePointsFilesAreCompared) {
+  struct Away {
+    std::string name;
+    std::string what;
+    absl::Duration length;
+    std::function<void()> down, up;
+  };
+  const std::vector<Away> outages = {
+      {"broker_down_compare_production", "the broker", absl::Seconds(10),
+       [] { ASSERT_TRUE(platform->broker().Control("down 1").ok()); },
+       [] { ASSERT_TRUE(platform->broker().Control("up 1").ok()); }},
+      {"postgres_crash_compare_production", "PostgreSQL", absl::Seconds(5),
+       [] {
+         platform->hosting(0).StopImmediately();
+         platform->hosting(1).StopImmediately();
+       },
+       [] {
+         for (int server : {0, 1}) {
+           absl::Status started = platform->hosting(server).StartAgain();
+           ASSERT_TRUE(started.ok()) << started;
+         }
+       }}};
+  for (const Away& away : outages) {
+    SCOPED_TRACE(away.name);
+    Stream stream(away.name, 3);
+    stream.PassTests();
+    const std::string& first = stream.databases()[0];
+    stream.Start(absl::Milliseconds(300));
+    ASSERT_TRUE(WaitFor([&] {
+      auto accepted = stream.Accepted();
+      return accepted.count(first) &&
+             absl::StrContains(Tail(platform->service("cloner").log_path(), 1 << 20),
+                               absl::StrCat("comparing the files of ", first, " "));
+    }, absl::Seconds(60))) << platform->Logs();
+    Outage(stream, away.what, away.length, away.down, away.up, [] {});
   }
 }
 

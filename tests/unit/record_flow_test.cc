@@ -187,6 +187,36 @@ TEST_F(RecordFlowTest, RecordsOfOneKeyRunOneAtATimeInOrderWhileOtherKeysRunBesid
   EXPECT_THAT(stored_, ElementsAre(std::pair{kP1, int64_t{3}}, std::pair{kP0, int64_t{1}}, std::pair{kP0, int64_t{2}}));
 }
 
+// A worker's heartbeats of a database whose record waits (its server away) do not pile up behind
+// that record: passed over on arrival, they never count towards holding the fetch, and the
+// partition's offset still waits for the record at work.
+TEST_F(RecordFlowTest, RecordsPassedOverAreDoneOnArrivalAndNeverWaitBehindTheirKey) {
+  flow_ = std::make_unique<RecordFlow>(
+      RecordFlow::Options{"pass", 4, 3, {}, [](const ConsumedRecord& r) { return r.payload == "heartbeat"; }},
+      nullptr, &dead_letters_, script_.Handler(),
+      [this](const TopicPartition& p, int64_t next) { stored_.push_back({p, next}); });
+  RecordFlow* flow = flow_.get();
+  script_.Hold(0);
+  flow->Receive(Record(kP0, 0, "acme"));
+  ASSERT_TRUE(TurnUntil(*flow, [&] { return flow->running() == 1; }));
+  for (int64_t offset = 1; offset <= 10; ++offset) {
+    ConsumedRecord beat = Record(kP0, offset, "acme");
+    beat.payload = "heartbeat";
+    flow->Receive(beat);
+  }
+  flow->Receive(Record(kP0, 11, "globex"));
+  EXPECT_EQ(flow->waiting(), 1u);
+  EXPECT_FALSE(flow->ShouldHold(false)) << "ten heartbeats behind a waiting record hold nothing";
+  ASSERT_TRUE(TurnUntil(*flow, [&] { return script_.handled().size() == 1; }));
+  EXPECT_THAT(script_.handled(), ElementsAre(11));
+  EXPECT_THAT(stored_, IsEmpty()) << "offset 0 is still at work";
+  script_.Release(0);
+  ASSERT_TRUE(TurnUntil(*flow, [&] { return flow->running() == 0; }));
+  EXPECT_THAT(script_.handled(), ElementsAre(11, 0));
+  ASSERT_FALSE(stored_.empty());
+  EXPECT_EQ(stored_.back(), (std::pair{kP0, int64_t{12}}));
+}
+
 TEST_F(RecordFlowTest, ARetryableFailureIsRetriedAndAPermanentOneGoesToTheDeadLetters) {
   RecordFlow* flow = &Make("failures", 2);
   script_.Answer(0, {absl::UnavailableError("database restarting")});
