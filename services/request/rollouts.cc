@@ -389,11 +389,16 @@ absl::Status Rollouts::Drive(StoredRollout rollout) {
       "upshift_rollout_orders_total", "Databases a rollout ordered, or skipped (a rule refused them)", {"outcome"});
   LogScope scope(rollout.rollout_id, "");
   const absl::Time now = clock_.Now();
-  // What became of the upgrades it ordered.
+  // What became of the upgrades it ordered. Those waiting for their start (a maintenance window)
+  // run nothing yet: they hold no place on their server.
+  std::set<std::string> waiting_to_start;
   for (RolloutMember& m : rollout.members) {
     if (m.state != MemberState::kRunning) continue;
     UPSHIFT_ASSIGN_OR_RETURN(std::optional<StoredOrder> order, orders_.FindByUpgradeId(m.upgrade_id));
-    if (order.has_value() && order->outcome == Outcome::kActive) continue;
+    if (order.has_value() && order->outcome == Outcome::kActive) {
+      if (order->scheduled()) waiting_to_start.insert(m.database);
+      continue;
+    }
     if (!order.has_value()) {
       m.state = MemberState::kSkipped;
       m.note = "its upgrade is no longer on record";
@@ -456,7 +461,7 @@ absl::Status Rollouts::Drive(StoredRollout rollout) {
   // Order the wave's databases that are left, within each server's copies limit.
   std::map<std::string, int> busy;
   for (const RolloutMember& m : rollout.members) {
-    if (m.state == MemberState::kRunning) ++busy[m.server];
+    if (m.state == MemberState::kRunning && waiting_to_start.count(m.database) == 0) ++busy[m.server];
   }
   int placed = 0;
   for (RolloutMember& m : rollout.members) {
@@ -470,7 +475,7 @@ absl::Status Rollouts::Drive(StoredRollout rollout) {
       m.state = MemberState::kRunning;
       m.upgrade_id = upgrade->upgrade_id();
       m.ordered_at = now;
-      ++busy[m.server];
+      if (upgrade->state() != upgrade::v1::STATE_SCHEDULED) ++busy[m.server];
       ++placed;
       ordered.Increment({"ordered"});
     } else if (absl::IsFailedPrecondition(upgrade.status()) || absl::IsNotFound(upgrade.status()) ||

@@ -105,7 +105,7 @@ struct RolloutOptions {
 // failures pass max_failed_percent; moves to the next wave when every database of this one ended
 // (after the bake time); and orders the current wave's databases that are left, through Admission
 // (every rule of a customer's order holds), never more at once on a server than the server's
-// copies limit. Each database is ordered with the idempotency key "rollout:<id>:<database>": a
+// copies limit (an upgrade waiting for its maintenance window runs nothing yet, and holds no place). Each database is ordered with the idempotency key "rollout:<id>:<database>": a
 // replica that dies between ordering and recording it, or two replicas that both order it, get the
 // same upgrade. Thread-safe.
 class Rollouts {

@@ -1355,6 +1355,39 @@ TEST_F(RolloutTest, NoMoreAtOnceOnAServerThanItsCopiesLimit) {
   EXPECT_EQ(Ordered().size(), 3u);
 }
 
+TEST_F(RolloutTest, AProductionRolloutGoesToEachMaintenanceWindowAndAWaitingUpgradeHoldsNoPlaceOnItsServer) {
+  // Three databases with a green Test, a tenant window on Saturday night, and a server that runs one
+  // copy at a time.
+  hosting_.dbs.clear();
+  for (const std::string db : {"shop_a", "shop_b", "shop_c"}) {
+    hosting_.Add(db, "16.0");
+    RequestUpgradeRequest test = Order(PURPOSE_TEST, "17.0");
+    test.set_database(db);
+    absl::StatusOr<Upgrade> u = admission_.RequestUpgrade(test, kOperator);
+    ASSERT_TRUE(u.ok()) << u.status();
+    ASSERT_TRUE(store_.MarkFinished(u->upgrade_id(), Outcome::kSucceeded, clock_.now).ok());
+  }
+  FakeWindows windows;
+  windows.windows[{"acme", ""}] = SaturdayNight();
+  Admission in_windows({{"upshift"}, absl::Hours(24 * 30)}, catalog_, fleet_, store_, clock_, nullptr, nullptr,
+                       nullptr, &windows);
+  Rollouts rollouts({{"upshift"}, absl::Seconds(30), 50}, catalog_, fleet_, in_windows, store_, book_, auditor_,
+                    clock_, [](const std::string&) { return 1; }, "replica-a");
+  StartRolloutRequest spec = Spec(PURPOSE_PRODUCTION);
+  spec.clear_waves();
+  ASSERT_TRUE(rollouts.Start(spec, kOperator).ok());
+  ASSERT_TRUE(rollouts.Sweep().ok());
+  ASSERT_TRUE(rollouts.Sweep().ok());
+  int scheduled = 0;
+  for (const StoredOrder& s : store_.orders) {
+    if (s.order.purpose() != PURPOSE_PRODUCTION) continue;
+    EXPECT_TRUE(s.scheduled()) << s.order.database();
+    EXPECT_EQ(FromProto(s.order.not_before()), absl::FromUnixSeconds(1'800'000'000) + absl::Hours(18));
+    ++scheduled;
+  }
+  EXPECT_EQ(scheduled, 3) << "each waits for its window: none holds the server's one place";
+}
+
 TEST_F(RolloutTest, OneReplicaAtATimeAndAnOrderNotRecordedIsTheSameUpgradeWhenOrderedAgain) {
   Rollouts a = Make("replica-a");
   Rollouts b = Make("replica-b");
