@@ -34,6 +34,20 @@ absl::StatusOr<absl::Duration> MaxOffline(std::optional<absl::Duration> requeste
   return *requested;
 }
 
+AuditOf AuditInDecision(Auditor& auditor, const AuditedCall& call, bool* written, const Admission* admission) {
+  return [&auditor, &call, written, admission](const upgrade::v1::Order& order) {
+    AuditedCall decided = call;
+    decided.result = absl::OkStatus();
+    decided.tenant = order.tenant();
+    if (decided.database.empty()) decided.database = order.database();
+    decided.upgrade_id = order.upgrade_id();
+    if (admission != nullptr) decided.superuser_steps = admission->SuperuserSteps(order);
+    std::optional<AuditEntry> entry = auditor.Entry(decided);
+    if (written != nullptr) *written = entry.has_value();
+    return entry;
+  };
+}
+
 upgrade::v1::Upgrade UpgradeOf(const StoredOrder& stored) {
   const upgrade::v1::Order& o = stored.order;
   upgrade::v1::Upgrade u;

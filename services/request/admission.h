@@ -12,6 +12,7 @@
 #include "libs/common/rate_limiter.h"
 #include "libs/common/time.h"
 #include "libs/hosting/hosting_fleet.h"
+#include "services/request/auditor.h"
 #include "services/request/order_store.h"
 #include "upgrade/v1/upgrade.pb.h"
 
@@ -158,6 +159,12 @@ class Admission {
   std::function<void()> admitted_;
   WindowBook* const windows_;
 };
+
+// The audit of `call` when the logic commits a decision about an order: the record is written in
+// that decision's own transaction, naming the order's tenant, database (unless the call named one)
+// and id, and for an admission (`admission` given) the plan's superuser steps. *written, when
+// given, says it was made (the caller then records the call only if the decision did not commit).
+AuditOf AuditInDecision(Auditor& auditor, const AuditedCall& call, bool* written, const Admission* admission);
 
 // The Upgrade the API shows for a stored order (state ACCEPTED while active).
 upgrade::v1::Upgrade UpgradeOf(const StoredOrder& stored);

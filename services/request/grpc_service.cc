@@ -21,24 +21,6 @@ AuditedCall Call(const grpc::ServerContext& context, const std::string& rpc, con
   return call;
 }
 
-// The audit of `call` when the logic commits a decision about an order: the record is written in
-// that decision's own transaction, naming the order's tenant, database (unless the call named one)
-// and id, and for an admission the plan's superuser steps. *written says it was made (the caller
-// then records the call only if the decision did not commit after all).
-AuditOf AuditInDecision(Auditor& auditor, const AuditedCall& call, bool* written, const Admission* admission) {
-  return [&auditor, &call, written, admission](const upgrade::v1::Order& order) {
-    AuditedCall decided = call;
-    decided.result = absl::OkStatus();
-    decided.tenant = order.tenant();
-    if (decided.database.empty()) decided.database = order.database();
-    decided.upgrade_id = order.upgrade_id();
-    if (admission != nullptr) decided.superuser_steps = admission->SuperuserSteps(order);
-    std::optional<AuditEntry> entry = auditor.Entry(decided);
-    *written = entry.has_value();
-    return entry;
-  };
-}
-
 }  // namespace
 
 void UpgradeServiceImpl::Audit(const AuditedCall& call, bool written_in_decision) {

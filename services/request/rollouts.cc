@@ -5,7 +5,6 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "libs/common/ids.h"
 #include "libs/common/logging.h"
 #include "libs/common/status_macros.h"
@@ -359,13 +358,7 @@ absl::StatusOr<upgrade::v1::Upgrade> Rollouts::Order(const StoredRollout& rollou
   call.rollout_id = rollout.rollout_id;
   const std::string request_id = absl::StrCat("rollout:", rollout.rollout_id, ":", member.database);
   call.request_id = request_id;
-  AuditOf audit_of = [&](const upgrade::v1::Order& order) {
-    AuditedCall decided = call;
-    decided.tenant = order.tenant();
-    decided.upgrade_id = order.upgrade_id();
-    decided.superuser_steps = admission_.SuperuserSteps(order);
-    return auditor_.Entry(decided);
-  };
+  AuditOf audit_of = AuditInDecision(auditor_, call, nullptr, &admission_);
   if (rollout.spec.purpose() == upgrade::v1::PURPOSE_CHECK) {
     upgrade::v1::CheckUpgradeRequest check;
     check.set_database(member.database);
