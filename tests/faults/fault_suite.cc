@@ -734,7 +734,9 @@ TEST(Faults, KillEachServiceMidRollout) {
       done = stream.RolloutNow();
       return done.has_value() && done->state() == ROLLOUT_DONE;
     }, absl::Minutes(3))) << (done ? done->DebugString() : "no answer") << platform->Log("request");
-    if (done.has_value()) EXPECT_EQ(done->reason(), "every wave ended: 4 succeeded, 0 failed, 0 skipped");
+    if (done.has_value()) {
+      EXPECT_EQ(done->reason(), "every wave ended: 4 succeeded, 0 failed, 0 skipped");
+    }
     Settle(stream, absl::StrCat("kill -9 ", service, " mid-rollout, restart after 1 s"), restarted);
     // Each database ordered once by the rollout: one upgrade of it on record in status (which has
     // recorded every final state by now).
@@ -744,7 +746,9 @@ TEST(Faults, KillEachServiceMidRollout) {
       ListUpgradesResponse resp;
       ASSERT_TRUE(platform->status().ListUpgrades(Context().get(), req, &resp).ok());
       EXPECT_EQ(resp.upgrades_size(), 1) << db << ": " << resp.DebugString();
-      if (resp.upgrades_size() > 0) EXPECT_EQ(resp.upgrades(0).rollout_id(), stream.rollout_id()) << db;
+      if (resp.upgrades_size() > 0) {
+        EXPECT_EQ(resp.upgrades(0).rollout_id(), stream.rollout_id()) << db;
+      }
     }
   }
 }

@@ -51,7 +51,7 @@ void ChownToPostgres(const std::string& path) {
 }  // namespace
 
 std::map<std::string, std::string> LocalKafkaProperties() {
-  return {{"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}, {"fetch.wait.max.ms", "10"}};
+  return {{"session.timeout.ms", "3000"}, {"heartbeat.interval.ms", "500"}, {"fetch.wait.max.ms", "10"}};
 }
 
 std::string LocalKafkaPropertiesFlag() { return absl::StrJoin(LocalKafkaProperties(), ",", absl::PairFormatter("=")); }

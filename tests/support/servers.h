@@ -19,8 +19,10 @@
 
 namespace upshift::testing {
 
-// librdkafka properties for clients of the devbroker: the mock coordinator waits up to
-// session.timeout.ms for departed members before it completes a rebalance, and the mock broker
+// librdkafka properties for clients of the devbroker: the mock coordinator holds every rebalance
+// that a member's joining or leaving starts for session.timeout.ms less 1 s, even once all members
+// rejoined (3 s keeps that at 2 s; at 6 s a test joining and leaving members spent most of its time
+// waiting), and a member that dies is noticed after session.timeout.ms; the mock broker
 // answers a fetch that found nothing only after fetch.wait.max.ms, records produced meanwhile
 // included (librdkafka's default of 500 ms made every hop between services take up to 500 ms).
 std::map<std::string, std::string> LocalKafkaProperties();
