@@ -5,6 +5,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "libs/common/ids.h"
 #include "libs/common/logging.h"
 #include "libs/common/status_macros.h"
@@ -125,6 +126,20 @@ namespace {
 
 constexpr char kWhat[] = "rollouts";
 
+// The rollout `first` started with a request_id, when `asked` (a new call with the same request_id)
+// asks for the same; otherwise ALREADY_EXISTS, as RequestUpgrade answers a key reused for another
+// order: a retry gets its rollout, a reused key never passes for another selection.
+absl::StatusOr<upgrade::v1::Rollout> SameRollout(const StoredRollout& first,
+                                                 const upgrade::v1::StartRolloutRequest& asked) {
+  if (!google::protobuf::util::MessageDifferencer::Equals(first.spec, asked)) {
+    return absl::AlreadyExistsError(absl::StrCat("request_id \"", asked.request_id(), "\" was used for rollout ",
+                                                 first.rollout_id,
+                                                 " with another target, selector or waves; a new rollout needs a "
+                                                 "new request_id"));
+  }
+  return RolloutOf(first, false);
+}
+
 absl::Status ValidateSpec(const upgrade::v1::StartRolloutRequest& request, const Catalog& catalog,
                           const std::vector<std::string>& servers) {
   UPSHIFT_RETURN_IF_ERROR(ValidateVersion(request.target_version()));
@@ -230,7 +245,7 @@ absl::StatusOr<upgrade::v1::Rollout> Rollouts::Start(const upgrade::v1::StartRol
   UPSHIFT_RETURN_IF_ERROR(ValidateSpec(request, catalog_, fleet_.ServerNames()));
   if (!request.request_id().empty()) {
     UPSHIFT_ASSIGN_OR_RETURN(std::optional<StoredRollout> first, book_.FindRolloutByRequestId(request.request_id()));
-    if (first.has_value()) return RolloutOf(*first, false);
+    if (first.has_value()) return SameRollout(*first, request);
   }
   UPSHIFT_ASSIGN_OR_RETURN(std::vector<RolloutMember> members, Select(request));
   if (members.empty()) {
@@ -255,7 +270,7 @@ absl::StatusOr<upgrade::v1::Rollout> Rollouts::Start(const upgrade::v1::StartRol
   absl::Status created = book_.CreateRollout(rollout);
   if (absl::IsAlreadyExists(created)) {  // the same key, started meanwhile by another call
     UPSHIFT_ASSIGN_OR_RETURN(std::optional<StoredRollout> first, book_.FindRolloutByRequestId(request.request_id()));
-    if (first.has_value()) return RolloutOf(*first, false);
+    if (first.has_value()) return SameRollout(*first, request);
   }
   UPSHIFT_RETURN_IF_ERROR(created);
   LogInfo(absl::StrCat("rollout ", rollout.rollout_id, " started by ", caller.subject, ": ", rollout.members.size(),

@@ -500,7 +500,7 @@ TEST_F(OrderStoreTest, OneReplicaHoldsAClaimUntilItExpiresOrIsReleasedAndADoneCl
   ASSERT_TRUE(again.ok() && again->granted);
   // Done: kept, and every later claim, the holder's own included, is told so.
   ASSERT_TRUE(store_->ReleaseWork(id, "plan", holder, /*done=*/true).ok());
-  for (const std::string who : {holder, std::string("migrator/other")}) {
+  for (const std::string& who : {holder, std::string("migrator/other")}) {
     absl::StatusOr<StoredClaim> after = store_->ClaimWork(id, "plan", who, absl::Seconds(30));
     ASSERT_TRUE(after.ok());
     EXPECT_FALSE(after->granted);

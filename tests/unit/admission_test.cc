@@ -1458,6 +1458,13 @@ TEST_F(RolloutTest, OnlyOperatorsAndMalformedOrEmptyRolloutsAreRefused) {
   ASSERT_TRUE(one.ok() && two.ok());
   EXPECT_EQ(one->rollout_id(), two->rollout_id());
   EXPECT_EQ(book_.rollouts.size(), 1u);
+  // The key reused for another selection: refused, naming the first rollout; nothing started.
+  StartRolloutRequest other = keyed;
+  other.set_max_failed_percent(keyed.max_failed_percent() + 10);
+  absl::StatusOr<Rollout> reused = rollouts.Start(other, kOperator);
+  EXPECT_EQ(reused.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(reused.status().message(), HasSubstr(one->rollout_id()));
+  EXPECT_EQ(book_.rollouts.size(), 1u);
   absl::StatusOr<Rollout> cancelled = rollouts.Cancel(one->rollout_id(), kOperator);
   ASSERT_TRUE(cancelled.ok());
   EXPECT_EQ(cancelled->state(), ROLLOUT_CANCELLED);
