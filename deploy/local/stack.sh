@@ -117,10 +117,10 @@ stack_start_services() {  # needs CATALOG; OUTBOX_DIR or SMTP_URL
   export UPSHIFT_KAFKA_BROKERS=$KAFKA_BROKERS UPSHIFT_PLATFORM_DB=$PLATFORM_DB UPSHIFT_HOSTING_DB=$HOSTING_DB
   export UPSHIFT_CATALOG=$CATALOG
   # The devbroker's coordinator holds each rebalance for session.timeout.ms less 1 s, and notices a
-  # dead member after session.timeout.ms; a short one keeps restarts quick locally. Its broker answers a fetch that finds
-  # nothing only after fetch.wait.max.ms, even when records arrive meanwhile: a short wait keeps
-  # each hop between services at milliseconds instead of up to half a second. Real clusters answer
-  # as records arrive and keep librdkafka's defaults.
+  # dead member after session.timeout.ms; a short one keeps restarts quick locally. Its broker
+  # answers a fetch that finds nothing only after fetch.wait.max.ms, even when records arrive
+  # meanwhile: a short wait keeps each hop between services at milliseconds instead of up to half a
+  # second. Real clusters answer as records arrive and keep librdkafka's defaults.
   export UPSHIFT_KAFKA_PROPERTIES=session.timeout.ms=3000,heartbeat.interval.ms=500,fetch.wait.max.ms=10
   # The workers' health servers on any free loopback port: nothing probes them locally, and two
   # stacks on one machine must not collide.

@@ -134,8 +134,7 @@ absl::StatusOr<upgrade::v1::Rollout> SameRollout(const StoredRollout& first,
   if (!google::protobuf::util::MessageDifferencer::Equals(first.spec, asked)) {
     return absl::AlreadyExistsError(absl::StrCat("request_id \"", asked.request_id(), "\" was used for rollout ",
                                                  first.rollout_id,
-                                                 " with another target, selector or waves; a new rollout needs a "
-                                                 "new request_id"));
+                                                 " with another request; a new rollout needs a new request_id"));
   }
   return RolloutOf(first, false);
 }
