@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <vector>
 
 #include <grpcpp/generic/async_generic_service.h>
@@ -171,5 +172,7 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> StartGrpcServer(
 void SetServing(grpc::Server& server, bool serving) {
   if (auto* health = server.GetHealthCheckService()) health->SetServingStatus(serving);
 }
+
+void PromptReconnects() { setenv("GRPC_CLIENT_CHANNEL_BACKUP_POLL_INTERVAL_MS", "250", /*overwrite=*/0); }
 
 }  // namespace upshift

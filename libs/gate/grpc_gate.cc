@@ -10,32 +10,37 @@
 namespace upshift {
 
 struct GrpcGate::Impl {
+  std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<upgrade::v1::UpgradeGate::Stub> stub;
   absl::Duration timeout;
+
+  // What a failed call's status means to a worker.
+  absl::Status Failed(const grpc::Status& status) {
+    if (status.error_code() == grpc::StatusCode::CANCELLED) {
+      // This side never cancels: request did, as a stopping gRPC server does with a call it received
+      // but had not started to serve. The question was not answered; ask again once request is back.
+      return absl::UnavailableError(absl::StrCat("request cancelled the call: ", status.error_message()));
+    }
+    if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+      // The channel backs off its reconnections exponentially (1 s, 1.6 s, 2.6 s ... up to 2 min)
+      // and fails every call at once meanwhile: a request replica back after a few seconds would be
+      // reached only tens of seconds later. The worker's own retries are paced already: each one
+      // tries a connection afresh.
+      grpc::experimental::ChannelResetConnectionBackoff(channel.get());
+    }
+    return FromGrpcStatus(status);
+  }
 };
 
 GrpcGate::GrpcGate(const std::string& address, absl::Duration timeout,
                    const std::shared_ptr<grpc::ChannelCredentials>& credentials)
     : impl_(std::make_unique<Impl>()) {
-  impl_->stub = upgrade::v1::UpgradeGate::NewStub(grpc::CreateChannel(address, credentials));
+  impl_->channel = grpc::CreateChannel(address, credentials);
+  impl_->stub = upgrade::v1::UpgradeGate::NewStub(impl_->channel);
   impl_->timeout = timeout;
 }
 
 GrpcGate::~GrpcGate() = default;
-
-namespace {
-
-// What a call's status means to a worker.
-absl::Status FromGateStatus(const grpc::Status& status) {
-  if (status.error_code() == grpc::StatusCode::CANCELLED) {
-    // This side never cancels: request did, as a stopping gRPC server does with a call it received
-    // but had not started to serve. The question was not answered; ask again once request is back.
-    return absl::UnavailableError(absl::StrCat("request cancelled the call: ", status.error_message()));
-  }
-  return FromGrpcStatus(status);
-}
-
-}  // namespace
 
 absl::StatusOr<Passage> GrpcGate::Pass(const std::string& upgrade_id, upgrade::v1::Checkpoint checkpoint) {
   upgrade::v1::PassCheckpointRequest request;
@@ -45,7 +50,7 @@ absl::StatusOr<Passage> GrpcGate::Pass(const std::string& upgrade_id, upgrade::v
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(impl_->timeout));
   grpc::Status status = impl_->stub->PassCheckpoint(&context, request, &response);
-  if (!status.ok()) return FromGateStatus(status);
+  if (!status.ok()) return impl_->Failed(status);
   if (response.proceed()) return Passage{};
   return Passage{response.ended() ? Passage::kEnded : Passage::kCancelled, response.reason()};
 }
@@ -57,7 +62,7 @@ absl::StatusOr<upgrade::v1::GetOrderResponse> GrpcGate::Fetch(const std::string&
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(impl_->timeout));
   grpc::Status status = impl_->stub->GetOrder(&context, request, &response);
-  if (!status.ok()) return FromGateStatus(status);
+  if (!status.ok()) return impl_->Failed(status);
   return response;
 }
 
@@ -85,7 +90,7 @@ absl::StatusOr<ClaimAnswer> GrpcGate::Claim(const std::string& upgrade_id, const
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(impl_->timeout));
   grpc::Status status = impl_->stub->ClaimWork(&context, request, &response);
-  if (!status.ok()) return FromGateStatus(status);
+  if (!status.ok()) return impl_->Failed(status);
   return ClaimAnswer{response.granted(), response.holder(), FromProto(response.expires_at()), response.done(),
                      response.waiting_for()};
 }
@@ -101,7 +106,7 @@ absl::Status GrpcGate::Release(const std::string& upgrade_id, const std::string&
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(impl_->timeout));
   grpc::Status status = impl_->stub->ReleaseWork(&context, request, &response);
-  return status.ok() ? absl::OkStatus() : FromGateStatus(status);
+  return status.ok() ? absl::OkStatus() : impl_->Failed(status);
 }
 
 }  // namespace upshift

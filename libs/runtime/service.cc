@@ -45,6 +45,7 @@ struct Service::BackgroundTask {
 };
 
 Service::Service(int argc, char** argv, const ServiceSpec& spec) : name_(spec.name) {
+  PromptReconnects();
   ParseFlagsWithEnv(argc, argv);
   SetLogName(name_);
   const std::string format = absl::GetFlag(FLAGS_log_format);

@@ -321,7 +321,7 @@ class Stream {
   // Orders the stream's databases (of `tenant`) by a rollout in waves of `wave` databases instead,
   // any failure pausing it: Accepted() is then what the rollout ordered.
   void StartRollout(const std::string& tenant, int wave) {
-    rollouts_ = RolloutService::NewStub(grpc::CreateChannel(platform->request_address(), platform->client_credentials()));
+    rollouts_ = RolloutService::NewStub(platform->ClientChannel(platform->request_address()));
     StartRolloutRequest req;
     req.set_target_version("18.0");
     req.set_purpose(PURPOSE_TEST);

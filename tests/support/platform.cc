@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "libs/common/grpc_util.h"
 #include "libs/common/tls.h"
 #include "tests/support/wait.h"
 
@@ -64,6 +65,7 @@ absl::StatusOr<grpc::health::v1::HealthCheckResponse::ServingStatus> Platform::H
 }
 
 absl::StatusOr<std::unique_ptr<Platform>> Platform::Start(Options options) {
+  PromptReconnects();  // the tests' clients, as a frontend should (see libs/common/grpc_util.h)
   std::unique_ptr<Platform> p(new Platform());
   if (options.catalog.empty()) options.catalog = SourceDir() + "/deploy/catalogs/sample_erp";
   p->options_ = options;
@@ -158,10 +160,8 @@ absl::StatusOr<std::unique_ptr<Platform>> Platform::Start(Options options) {
     for (const std::string& f : options.extra_flags[name]) flags.push_back(f);
     if (absl::Status s = p->StartService(name, flags); !s.ok()) return s;
   }
-  p->request_stub_ =
-      upgrade::v1::UpgradeService::NewStub(grpc::CreateChannel(p->request_address(), p->client_credentials_));
-  p->status_stub_ =
-      upgrade::v1::StatusService::NewStub(grpc::CreateChannel(p->status_address(), p->client_credentials_));
+  p->request_stub_ = upgrade::v1::UpgradeService::NewStub(p->ClientChannel(p->request_address()));
+  p->status_stub_ = upgrade::v1::StatusService::NewStub(p->ClientChannel(p->status_address()));
   bool serving = WaitFor([&] {
     for (const std::string& name : p->start_order_) {
       auto h = p->Health(p->health_address(name));
@@ -218,7 +218,14 @@ absl::StatusOr<std::string> Platform::AddReplica(const std::string& worker,
 }
 
 void Platform::UseStatusReplica(const std::string& name) {
-  status_stub_ = upgrade::v1::StatusService::NewStub(grpc::CreateChannel(health_address(name), client_credentials_));
+  status_stub_ = upgrade::v1::StatusService::NewStub(ClientChannel(health_address(name)));
+}
+
+std::shared_ptr<grpc::Channel> Platform::ClientChannel(const std::string& address) const {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  return grpc::CreateCustomChannel(address, client_credentials_, args);
 }
 
 Platform::~Platform() {

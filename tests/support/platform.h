@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include <grpcpp/channel.h>
 #include <grpcpp/security/credentials.h>
 
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -82,6 +83,10 @@ class Platform {
   // A client's credentials: TLS, the servers checked against the platform's CA, and an operator's
   // token (every scope) on every call.
   std::shared_ptr<grpc::ChannelCredentials> client_credentials() const { return client_credentials_; }
+  // A channel to `address` with client_credentials(), as a frontend that retries should make it:
+  // its reconnections back off from 100 ms to at most 1 s, not gRPC's default 1 s to 2 min, so a
+  // service restarted after a few seconds is reached within a second of being back.
+  std::shared_ptr<grpc::Channel> ClientChannel(const std::string& address) const;
   // The same TLS with `token` on every call instead (empty: no token).
   std::shared_ptr<grpc::ChannelCredentials> CredentialsWithToken(const std::string& token) const;
   // A token of the platform's identity provider (see tools/devtoken), valid for an hour unless

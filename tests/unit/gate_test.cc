@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "libs/common/grpc_util.h"
 #include "libs/common/retry.h"
 #include "libs/gate/work_claim.h"
@@ -20,6 +21,9 @@
 
 namespace upshift {
 namespace {
+
+// Before any gRPC object, as every service does (libs/runtime): reconnections move at once.
+const bool kPromptReconnects = (PromptReconnects(), true);
 
 // A gate server. It answers "unknown" with NOT_FOUND. It holds "held" until its call is cancelled,
 // as request holds a call it is still serving when it stops. It drops "dropped" with CANCELLED, as a
@@ -83,6 +87,35 @@ TEST_F(GrpcGateTest, ACallDroppedByRequestStoppingIsAskedAgainLater) {
   ASSERT_FALSE(got.ok());
   EXPECT_EQ(got.status().code(), absl::StatusCode::kUnavailable) << got.status();
   EXPECT_TRUE(IsRetryable(got.status()));
+}
+
+// gRPC backs off a channel's reconnections (1 s, then 1.6 s, 2.6 s ... up to 2 min) and fails
+// every call at once meanwhile. The worker's retries are paced already: a request replica back
+// after an outage is reached by the next one, not once the channel's backoff has run out.
+TEST_F(GrpcGateTest, RequestBackAfterAnOutageIsReachedByTheNextCallsNotAfterTheChannelsBackoff) {
+  GrpcGate gate(absl::StrCat("127.0.0.1:", port_), absl::Seconds(30), grpc::InsecureChannelCredentials());
+  ASSERT_TRUE(gate.GetOrder("known").ok());
+  server_->Shutdown(std::chrono::system_clock::now());
+  server_.reset();
+  for (int i = 0; i < 5; ++i) {
+    absl::StatusOr<upgrade::v1::Order> got = gate.GetOrder("known");
+    ASSERT_EQ(got.status().code(), absl::StatusCode::kUnavailable) << got.status();
+  }
+  int port = port_;
+  absl::StatusOr<std::unique_ptr<grpc::Server>> back = StartGrpcServer(
+      absl::StrCat("127.0.0.1:", port_), {&service_}, grpc::InsecureServerCredentials(), &port);
+  ASSERT_TRUE(back.ok()) << back.status();
+  server_ = *std::move(back);
+  // A call may still find the channel failed (its last attempt was refused just before the server
+  // came back): it starts a new connection, which a later call rides. Ten calls 20 ms apart end
+  // well inside the channel's own 1 s backoff, which would fail them all.
+  absl::StatusOr<upgrade::v1::Order> got = gate.GetOrder("known");
+  for (int i = 0; i < 10 && !got.ok(); ++i) {
+    absl::SleepFor(absl::Milliseconds(20));
+    got = gate.GetOrder("known");
+  }
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->database(), "acme");
 }
 
 TEST_F(GrpcGateTest, AnAnswerOfRequestKeepsItsCode) {
