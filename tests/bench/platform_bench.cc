@@ -51,13 +51,13 @@ namespace upshift::bench {
 namespace {
 
 using namespace upgrade::v1;
+using testing::Context;
+using testing::Platform;
 
 // What --fetch_wait_ms sets, besides testing::LocalKafkaProperties().
 std::map<std::string, std::string> ConsumerProperties() {
   return {{"fetch.wait.max.ms", absl::StrCat(absl::GetFlag(FLAGS_fetch_wait_ms))}};
 }
-using testing::Context;
-using testing::Platform;
 
 struct Row {
   std::string figure, measured, baseline, ratio, target, verdict;

@@ -84,8 +84,8 @@ class Platform {
   // token (every scope) on every call.
   std::shared_ptr<grpc::ChannelCredentials> client_credentials() const { return client_credentials_; }
   // A channel to `address` with client_credentials(), as a frontend that retries should make it:
-  // its reconnections back off from 100 ms to at most 1 s, not gRPC's default 1 s to 2 min, so a
-  // service restarted after a few seconds is reached within a second of being back.
+  // its reconnections back off from 100 ms to at most 1 s, not gRPC's default 1 s to 2 min. (What
+  // moves a reconnection on while no call waits is PromptReconnects(), which Start calls.)
   std::shared_ptr<grpc::Channel> ClientChannel(const std::string& address) const;
   // The same TLS with `token` on every call instead (empty: no token).
   std::shared_ptr<grpc::ChannelCredentials> CredentialsWithToken(const std::string& token) const;
