@@ -118,6 +118,11 @@ class DatabaseCopier {
   // DROP DATABASE IF EXISTS, ending its sessions first.
   virtual absl::Status DropDatabase(const std::string& name) = 0;
 
+  // CHECKPOINT: writes every page any database of the server left dirty to disk. A file-level copy
+  // begins with one; taken beforehand, while the source still serves, it leaves the copy's own
+  // checkpoint little to write. Runs nothing inside any database.
+  virtual absl::Status Checkpoint() = 0;
+
   // Replaces `name` by `replacement` (dropped, then `replacement` renamed to `name`). NOT_FOUND
   // when `replacement` does not exist (and `name` is left as it is).
   virtual absl::Status ReplaceDatabase(const std::string& name, const std::string& replacement) = 0;

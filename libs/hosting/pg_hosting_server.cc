@@ -358,6 +358,13 @@ absl::Status PgHostingServer::CloneFromTemplate(const std::string& source, const
   });
 }
 
+absl::Status PgHostingServer::Checkpoint() {
+  return admin_->NoTransaction([](pqxx::nontransaction& tx) {
+    tx.exec("CHECKPOINT");
+    return absl::OkStatus();
+  });
+}
+
 absl::StatusOr<TableRowCounts> PgHostingServer::CloneByDump(const std::string& source, const std::string& target) {
   absl::StatusOr<HostedDatabase> from = GetDatabase(source);
   if (!from.ok()) return from.status();

@@ -53,6 +53,7 @@ class PgHostingServer final : public HostingServer {
                                  const std::string& strategy) override;
   absl::StatusOr<TableRowCounts> CloneByDump(const std::string& source, const std::string& target) override;
   absl::Status DropDatabase(const std::string& name) override;
+  absl::Status Checkpoint() override;
   absl::Status SetConnectionLimit(const std::string& name, int32_t limit) override;
   absl::Status TerminateSessions(const std::string& name) override;
   absl::Status ReplaceDatabase(const std::string& name, const std::string& replacement) override;

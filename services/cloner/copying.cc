@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "libs/common/logging.h"
+#include "libs/common/retry.h"
 #include "libs/common/status_macros.h"
 #include "libs/kafka/events.h"
 
@@ -79,6 +80,20 @@ absl::StatusOr<std::string> StrategyFor(const ClonerOptions& options, DatabaseMe
   if (options.template_strategy != "auto") return options.template_strategy;
   UPSHIFT_ASSIGN_OR_RETURN(int64_t bytes, hosting.DatabaseSizeBytes(database));
   return bytes < options.file_copy_from_bytes ? "wal_log" : "file_copy";
+}
+
+absl::Status CheckpointBeforeFileCopy(const ClonerOptions& options, HostingServer& hosting,
+                                      const std::string& database) {
+  absl::StatusOr<std::string> strategy = StrategyFor(options, hosting, database);
+  // Any other error is the copy's to meet and report.
+  if (!strategy.ok()) return IsRetryable(strategy.status()) ? strategy.status() : absl::OkStatus();
+  if (*strategy != "file_copy") return absl::OkStatus();
+  absl::Status flushed = hosting.Checkpoint();
+  if (IsRetryable(flushed)) return flushed;
+  if (!flushed.ok()) {
+    LogWarning(absl::StrCat("could not take a checkpoint before copying ", database, ": ", flushed.ToString()));
+  }
+  return absl::OkStatus();
 }
 
 void FillCounts(const TableRowCounts& counts, google::protobuf::RepeatedPtrField<upgrade::v1::TableCount>* out) {

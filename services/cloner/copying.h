@@ -67,6 +67,13 @@ class Announcer {
 absl::StatusOr<std::string> StrategyFor(const ClonerOptions& options, DatabaseMeasures& hosting,
                                         const std::string& database);
 
+// Before `database` is copied file by file (StrategyFor says file_copy), a checkpoint of its server
+// while it still serves: the copy's own checkpoint then has little left to write. A server that does
+// not answer: UNAVAILABLE. Any other failure is logged only: the copy's own checkpoint still writes
+// everything, just inside the copy.
+absl::Status CheckpointBeforeFileCopy(const ClonerOptions& options, HostingServer& hosting,
+                                      const std::string& database);
+
 void FillCounts(const TableRowCounts& counts, google::protobuf::RepeatedPtrField<upgrade::v1::TableCount>* out);
 // The first difference between two row-count maps, for a person to read; empty when equal.
 std::string FirstDifference(const TableRowCounts& source, const TableRowCounts& copy);

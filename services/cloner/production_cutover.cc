@@ -182,6 +182,9 @@ absl::Status ProductionCutover::TakeOffline(const upgrade::v1::Order& order) {
       return announcer_.Emit(order, "cancelled", [&](upgrade::v1::Event& e) { e.mutable_cancelled()->set_reason(pass.reason); });
     }
     UPSHIFT_ASSIGN_OR_RETURN(HostedDatabase hosted, hosting->GetDatabase(db));
+    // While the database still serves: the restore point's copy, inside the window, then begins with
+    // a checkpoint that has little left to write (on a busy server, every database's dirty pages).
+    UPSHIFT_RETURN_IF_ERROR(CheckpointBeforeFileCopy(options_, *hosting, db));
     // A limit of 0 here means an interrupted attempt took it offline already; restore "no limit" then.
     int32_t previous = hosted.connection_limit == 0 ? -1 : hosted.connection_limit;
     UPSHIFT_RETURN_IF_ERROR(store_.SaveOffline(order, previous, clock_.Now()));

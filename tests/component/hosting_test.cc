@@ -116,6 +116,17 @@ TEST_F(HostingTest, AFileLevelCopyComparesEqualFileByFileAndAChangedPageDoesNot)
   EXPECT_EQ(hosting_->CompareFiles(source_, "nope_nope", false).status().code(), absl::StatusCode::kNotFound);
 }
 
+// What a file-level copy begins with, taken beforehand: everything written before it is on disk.
+TEST_F(HostingTest, ACheckpointPutsTheRedoPointPastEverythingWrittenBeforeIt) {
+  ASSERT_TRUE(Postgres().Exec(source_, "UPDATE res_partner SET name = 'dirty' WHERE id = 2").ok());
+  pqxx::connection admin(Postgres().conninfo("postgres"));
+  pqxx::nontransaction tx(admin);
+  const std::string written = tx.exec1("SELECT pg_current_wal_lsn()::text")[0].as<std::string>();
+  ASSERT_TRUE(hosting_->Checkpoint().ok());
+  EXPECT_TRUE(tx.exec1("SELECT redo_lsn >= '" + written + "'::pg_lsn FROM pg_control_checkpoint()")[0].as<bool>())
+      << "the redo point is before " << written;
+}
+
 TEST_F(HostingTest, AChecksumSeesAChangedValue) {
   std::string copy = source_ + "_copy";
   ASSERT_TRUE(hosting_->CloneFromTemplate(source_, copy, "wal_log").ok());

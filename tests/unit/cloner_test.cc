@@ -160,7 +160,7 @@ class ClonerTest : public ::testing::Test {
 
 TEST_F(ClonerTest, CopiesWithATemplateAndAnnouncesEqualRowCounts) {
   ASSERT_TRUE(Make().test_copies().OnAccepted(SampleOrder()).ok());
-  EXPECT_EQ(hosting_.calls, (std::vector<std::string>{"template acme_test_0f8fad5b"}));
+  EXPECT_EQ(hosting_.calls, (std::vector<std::string>{"checkpoint", "template acme_test_0f8fad5b"}));
   auto events = publisher_.Events();
   ASSERT_EQ(events.size(), 2u);
   EXPECT_TRUE(events[0].has_clone_started());
@@ -183,6 +183,11 @@ TEST_F(ClonerTest, AutoCopiesASmallDatabaseThroughTheWalAndALargeOneFileByFile) 
   big.set_test_database("big_test_11111111");
   ASSERT_TRUE(cloner.test_copies().OnAccepted(big).ok());
   EXPECT_EQ(hosting_.strategies, (std::vector<std::string>{"wal_log", "file_copy"}));
+  // The file-level copy only after a checkpoint, as a restore point is made: its time is the estimate's.
+  EXPECT_EQ(std::count(hosting_.calls.begin(), hosting_.calls.end(), "checkpoint"), 1);
+  auto checkpoint = std::find(hosting_.calls.begin(), hosting_.calls.end(), "checkpoint");
+  ASSERT_NE(checkpoint, hosting_.calls.end());
+  EXPECT_EQ(*(checkpoint + 1), "template big_test_11111111");
   // A strategy set by the operator is used whatever the size.
   options.template_strategy = "wal_log";
   Cloner fixed(options, Ports());
@@ -226,8 +231,8 @@ TEST_F(ClonerTest, ALeftoverCopyFromACrashedAttemptIsReplaced) {
   hosting_.Add("acme_test_0f8fad5b", "16.0", {{"public.a", 1}});
   store_.made.insert({SampleOrder().upgrade_id(), "acme_test_0f8fad5b"});  // the attempt recorded making it
   ASSERT_TRUE(Make().test_copies().OnAccepted(SampleOrder()).ok());
-  EXPECT_EQ(hosting_.calls, (std::vector<std::string>{"template acme_test_0f8fad5b", "drop acme_test_0f8fad5b",
-                                                      "template acme_test_0f8fad5b"}));
+  EXPECT_EQ(hosting_.calls, (std::vector<std::string>{"checkpoint", "template acme_test_0f8fad5b",
+                                                      "drop acme_test_0f8fad5b", "template acme_test_0f8fad5b"}));
   EXPECT_TRUE(publisher_.Events().back().has_clone_succeeded());
   EXPECT_EQ(hosting_.dbs["acme_test_0f8fad5b"].rows.at("public.b"), 7);
 }
@@ -258,8 +263,8 @@ TEST_F(ClonerTest, ADumpedCopyIsComparedWithTheSourceAsItWasCopiedNotAsItWasWrit
 TEST_F(ClonerTest, ATemplateCopyOfASourceWrittenRightAfterIsMadeAgainByDumpInAutoMode) {
   hosting_.written_after_template_copies = 2;
   ASSERT_TRUE(Make().test_copies().OnAccepted(SampleOrder()).ok());
-  EXPECT_THAT(hosting_.calls, ::testing::ElementsAre("template acme_test_0f8fad5b", "drop acme_test_0f8fad5b",
-                                                     "dump acme_test_0f8fad5b"));
+  EXPECT_THAT(hosting_.calls, ::testing::ElementsAre("checkpoint", "template acme_test_0f8fad5b",
+                                                     "drop acme_test_0f8fad5b", "dump acme_test_0f8fad5b"));
   Event last = publisher_.Events().back();
   ASSERT_TRUE(last.has_clone_succeeded()) << last.DebugString();
   for (const TableCount& c : last.clone_succeeded().copy_rows()) {
@@ -369,6 +374,32 @@ TEST_F(ClonerTest, ProductionGoesOfflineThenMakesAVerifiedRestorePoint) {
   Event last = publisher_.Events().back();
   EXPECT_EQ(last.snapshot_succeeded().previous_connection_limit(), 25);
   EXPECT_EQ(last.snapshot_succeeded().rows_size(), 2);
+}
+
+// A file-level copy begins with a checkpoint of the whole server. Taken while the database still
+// serves, the one inside the window has little left to write; a copy through the WAL needs none.
+TEST_F(ClonerTest, ALargeDatabaseIsCheckpointedWhileStillOnlineBeforeItsRestorePointIsCopied) {
+  ClonerOptions options;  // template_strategy "auto", file_copy from 128 MB
+  Cloner cloner(options, Ports());
+  hosting_.dbs["acme"].size_bytes = int64_t{128} << 20;
+  ASSERT_TRUE(cloner.production().OnProductionAccepted(ProductionOrder()).ok());
+  ASSERT_GE(hosting_.calls.size(), 2u);
+  EXPECT_EQ(hosting_.calls[0], "checkpoint");
+  EXPECT_EQ(hosting_.calls[1], "limit acme 0");
+  EXPECT_NE(std::find(hosting_.calls.begin(), hosting_.calls.end(), "template acme_rp_0f8fad5b"), hosting_.calls.end());
+  EXPECT_EQ(hosting_.strategies, (std::vector<std::string>{"file_copy"}));
+  EXPECT_EQ(std::count(hosting_.calls.begin(), hosting_.calls.end(), "checkpoint"), 1);
+
+  Order small = ProductionOrder();
+  small.set_upgrade_id("11111111-2222-4333-8444-555555555555");
+  small.set_database("small");
+  small.set_restore_point("small_rp_11111111");
+  hosting_.Add("small", "16.0", {{"public.a", 3}}).size_bytes = (int64_t{128} << 20) - 1;
+  hosting_.calls.clear();
+  ASSERT_TRUE(cloner.production().OnProductionAccepted(small).ok());
+  EXPECT_EQ(hosting_.calls.front(), "limit small 0");
+  EXPECT_EQ(std::count(hosting_.calls.begin(), hosting_.calls.end(), "checkpoint"), 0);
+  EXPECT_EQ(hosting_.strategies.back(), "wal_log");
 }
 
 TEST_F(ClonerTest, AProductionRestorePointThatDiffersFailsTheUpgradeWithTheDatabaseBackOnline) {

@@ -209,6 +209,10 @@ class FakeHosting final : public HostingServer {
     dbs.erase(name);
     return absl::OkStatus();
   }
+  absl::Status Checkpoint() override {
+    calls.push_back("checkpoint");
+    return down;
+  }
   absl::Status SetConnectionLimit(const std::string& name, int32_t limit) override {
     calls.push_back(absl::StrCat("limit ", name, " ", limit));
     if (!down.ok()) return down;
