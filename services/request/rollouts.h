@@ -138,6 +138,9 @@ class Rollouts {
   // Orders `member` for `rollout`: OK (it runs), a refusal that skips it, or an error to retry.
   absl::StatusOr<upgrade::v1::Upgrade> Order(const StoredRollout& rollout, const RolloutMember& member);
   absl::StatusOr<std::vector<RolloutMember>> Select(const upgrade::v1::StartRolloutRequest& request);
+  // The databases of server `name` the selector takes, their versions read `reads_at_once` at a time.
+  absl::StatusOr<std::vector<RolloutMember>> SelectOn(const upgrade::v1::StartRolloutRequest& request,
+                                                      const std::string& name, size_t reads_at_once);
   absl::StatusOr<upgrade::v1::Rollout> Change(const std::string& rollout_id, const Principal& caller,
                                               const std::function<absl::Status(StoredRollout&)>& decide);
 

@@ -10,6 +10,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_replace.h"
+#include "absl/synchronization/mutex.h"
 #include "libs/common/ids.h"
 #include "libs/kafka/topics.h"
 #include "tests/unit/fakes.h"
@@ -1426,6 +1427,45 @@ TEST_F(RolloutTest, AProductionRolloutSkipsDatabasesWithoutAGreenTestAndSaysWhy)
   EXPECT_EQ(r->waves(0).skipped(), 11);
   EXPECT_THAT(r->databases(0).note(), HasSubstr("Test"));
   EXPECT_TRUE(store_.orders.empty());
+}
+
+// Each version is read inside its database, on a connection of its own: a fleet's worth one after
+// another would outlast the call. A few at once per server, never all of its reads.
+TEST_F(RolloutTest, VersionsAreReadSeveralAtOnceAndOneThatCannotBeReadStartsNothing) {
+  struct Reads {
+    int in_flight = 0, begun = 0, most = 0;
+    // Another read runs beside this one, or none is left to come.
+    bool Met() const { return in_flight >= 2 || begun == 11; }  // acme's 11 databases
+  } reads;
+  absl::Mutex mu;
+  hosting_.reading = [&](const std::string&) {
+    absl::MutexLock lock(&mu);
+    ++reads.begun;
+    reads.most = std::max(reads.most, ++reads.in_flight);
+    // Held until then (or a while passed: the reads ran one by one).
+    mu.AwaitWithTimeout(absl::Condition(&reads, &Reads::Met), absl::Seconds(2));
+    --reads.in_flight;
+    return absl::OkStatus();
+  };
+  absl::StatusOr<Rollout> started = Make().Start(Spec(), kOperator);
+  ASSERT_TRUE(started.ok()) << started.status();
+  EXPECT_EQ(started->waves(0).databases() + started->waves(1).databases() + started->waves(2).databases(), 10);
+  EXPECT_EQ(reads.begun, 11);
+  EXPECT_GE(reads.most, 2);
+  EXPECT_LE(reads.most, 4);
+
+  // A read refused for want of a place (or a server too slow) is not "not an application database":
+  // the rollout does not start without that database, it does not start at all.
+  book_.rollouts.clear();
+  hosting_.reading = [](const std::string& name) {
+    return name == "db07" ? absl::ResourceExhaustedError("all 8 reads of customer databases were busy")
+                          : absl::OkStatus();
+  };
+  absl::StatusOr<Rollout> refused = Make().Start(Spec(), kOperator);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(refused.status().message(), HasSubstr("db07"));
+  EXPECT_THAT(refused.status().message(), HasSubstr("nothing was started"));
+  EXPECT_TRUE(book_.rollouts.empty());
 }
 
 TEST_F(RolloutTest, OnlyOperatorsAndMalformedOrEmptyRolloutsAreRefused) {

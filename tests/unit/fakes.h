@@ -3,6 +3,7 @@
 
 // Hand-written fakes of Upshift's own narrow ports, for unit tests.
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "libs/common/status_macros.h"
 #include "libs/common/time.h"
 #include "libs/gate/gate.h"
 #include "libs/hosting/hosting_server.h"
@@ -141,6 +143,7 @@ class FakeHosting final : public HostingServer {
   }
   absl::StatusOr<std::string> ReadVersion(const std::string& name, const std::string&) override {
     if (!down.ok()) return down;
+    if (reading) UPSHIFT_RETURN_IF_ERROR(reading(name));
     auto it = dbs.find(name);
     if (it == dbs.end()) return absl::NotFoundError(absl::StrCat("no database ", name));
     if (it->second.version.empty()) return absl::FailedPreconditionError("not an application database");
@@ -266,6 +269,8 @@ class FakeHosting final : public HostingServer {
   std::vector<std::string> strategies;  // of every CloneFromTemplate, in order
   absl::Status down;  // when set, every call fails with it
   bool corrupt_copies = false;
+  // Called by each ReadVersion (from any thread) before it reads; an error is the read's.
+  std::function<absl::Status(const std::string&)> reading;
 };
 
 inline ConsumedRecord RecordOf(const upgrade::v1::Event& e, const std::string& topic = "upgrade.events") {
