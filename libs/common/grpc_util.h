@@ -29,9 +29,10 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> StartGrpcServer(
 void EnableServerReflection();
 
 // Makes this process's client channels move their reconnections on every 250 ms, so that a server
-// back after a restart is reached about a second later. Call before the first gRPC object is made. A channel whose server went away fails its calls at
-// once, so while it reconnects no call waits on it, and only gRPC's backup poller drives the new
-// connection and its TLS handshake: one step per poll, by default every 5 s. A service restarted
+// back after a restart is reached about a second later. Call before the first gRPC object is made.
+// A channel whose server went away fails its calls at once, so while it reconnects no call waits on
+// it, and only gRPC's backup poller drives the new connection and its TLS handshake: one step per
+// poll, by default every 5 s. A service restarted
 // after a second was reached only 15 s later (measured in the fault suite's kill_request and
 // kill_status). Sets GRPC_CLIENT_CHANNEL_BACKUP_POLL_INTERVAL_MS to 250 unless the environment
 // already sets it.
