@@ -23,6 +23,8 @@ struct HostedDatabase {
   std::string owner;
   // The owner is a superuser: there is no tenant below it.
   bool owner_is_superuser = false;
+  // pg_database.oid: which database bears the name now (SwapDatabases exchanges names, not files).
+  int64_t oid = 0;
 };
 
 // NOT_FOUND for a database that is not on the hosting server, in the words every service uses: a
@@ -126,6 +128,12 @@ class DatabaseCopier {
   // Replaces `name` by `replacement` (dropped, then `replacement` renamed to `name`). NOT_FOUND
   // when `replacement` does not exist (and `name` is left as it is).
   virtual absl::Status ReplaceDatabase(const std::string& name, const std::string& replacement) = 0;
+
+  // Exchanges the names of `name` and `copy` in one transaction, and gives `copy` what belongs to the
+  // name rather than to the files: `name`'s settings (ALTER DATABASE … SET, also per role) and its
+  // comment. Neither may have sessions. NOT_FOUND: either does not exist. FAILED_PRECONDITION: one
+  // has sessions. Nothing changed unless it returns OK.
+  virtual absl::Status SwapDatabases(const std::string& name, const std::string& copy) = 0;
 };
 
 // Who may use a database: taking it offline for a Production upgrade, and the lease that fences it.

@@ -37,10 +37,10 @@ absl::Status DatabaseDdlStatus(const std::exception& e, const std::string& sourc
 }
 
 // A database as HostedDatabase describes it: name, online, connection limit (0 while offline),
-// owner, and whether the owner is a superuser.
+// owner, whether the owner is a superuser, and its oid.
 const std::string kDescribed = absl::StrCat(
     "SELECT d.datname, ", pg::kDatabaseOnlineSql, ", CASE WHEN ", pg::kDatabaseOnlineSql,
-    " THEN d.datconnlimit ELSE 0 END, r.rolname, r.rolsuper "
+    " THEN d.datconnlimit ELSE 0 END, r.rolname, r.rolsuper, d.oid::pg_catalog.int8 "
     "FROM pg_catalog.pg_database d JOIN pg_catalog.pg_roles r ON r.oid = d.datdba");
 
 // Where the server keeps what a database's ACL was before the platform took it offline (in the
@@ -106,7 +106,7 @@ absl::StatusOr<HostedDatabase> PgHostingServer::GetDatabase(const std::string& n
         tx.exec_params(absl::StrCat(kDescribed, " WHERE d.datname = $1 AND NOT d.datistemplate"), name);
     if (rows.empty()) return DatabaseNotFound(name);
     db = {rows[0][0].as<std::string>(), rows[0][1].as<bool>(), rows[0][2].as<int32_t>(), rows[0][3].as<std::string>(),
-          rows[0][4].as<bool>()};
+          rows[0][4].as<bool>(), rows[0][5].as<int64_t>()};
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
@@ -609,6 +609,45 @@ absl::Status PgHostingServer::ReplaceDatabase(const std::string& name, const std
   });
   if (!renamed.ok()) return renamed;
   return ForgetOffline(replacement);
+}
+
+absl::Status PgHostingServer::SwapDatabases(const std::string& name, const std::string& copy) {
+  return admin_->Transact([&](pqxx::work& tx) {
+    std::map<std::string, int64_t> oids;
+    for (const auto& row : tx.exec_params("SELECT datname, oid::pg_catalog.int8 FROM pg_catalog.pg_database "
+                                          "WHERE datname IN ($1, $2)",
+                                          name, copy)) {
+      oids[row[0].as<std::string>()] = row[1].as<int64_t>();
+    }
+    for (const std::string& db : {name, copy}) {
+      if (oids.count(db) == 0) return DatabaseNotFound(db);
+    }
+    // What PostgreSQL keeps by the database's oid, not in its files, follows the name: the copy
+    // serves under it. Rows copied as they are (no SQL rebuilt from a tenant's values); the
+    // settings and the comment of `name` itself stay with it, now the restore point.
+    tx.exec_params("DELETE FROM pg_catalog.pg_db_role_setting WHERE setdatabase = $1::pg_catalog.oid", oids[copy]);
+    tx.exec_params("INSERT INTO pg_catalog.pg_db_role_setting (setdatabase, setrole, setconfig) "
+                   "SELECT $2::pg_catalog.oid, setrole, setconfig FROM pg_catalog.pg_db_role_setting "
+                   "WHERE setdatabase = $1::pg_catalog.oid",
+                   oids[name], oids[copy]);
+    tx.exec_params("DELETE FROM pg_catalog.pg_shdescription WHERE objoid = $1::pg_catalog.oid "
+                   "AND classoid = 'pg_catalog.pg_database'::pg_catalog.regclass",
+                   oids[copy]);
+    tx.exec_params("INSERT INTO pg_catalog.pg_shdescription (objoid, classoid, description) "
+                   "SELECT $2::pg_catalog.oid, classoid, description FROM pg_catalog.pg_shdescription "
+                   "WHERE objoid = $1::pg_catalog.oid AND classoid = 'pg_catalog.pg_database'::pg_catalog.regclass",
+                   oids[name], oids[copy]);
+    // A name no database may hold (a database's name is at most 63 bytes; this one is the copy's oid).
+    const std::string aside = tx.quote_name(absl::StrCat("upshift_swap_", oids[copy]));
+    try {
+      tx.exec(absl::StrCat("ALTER DATABASE ", tx.quote_name(name), " RENAME TO ", aside));
+      tx.exec(absl::StrCat("ALTER DATABASE ", tx.quote_name(copy), " RENAME TO ", tx.quote_name(name)));
+      tx.exec(absl::StrCat("ALTER DATABASE ", aside, " RENAME TO ", tx.quote_name(copy)));
+    } catch (const std::exception& e) {
+      return DatabaseDdlStatus(e, name, copy);
+    }
+    return absl::OkStatus();
+  });
 }
 
 }  // namespace upshift

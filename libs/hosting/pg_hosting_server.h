@@ -57,6 +57,7 @@ class PgHostingServer final : public HostingServer {
   absl::Status SetConnectionLimit(const std::string& name, int32_t limit) override;
   absl::Status TerminateSessions(const std::string& name) override;
   absl::Status ReplaceDatabase(const std::string& name, const std::string& replacement) override;
+  absl::Status SwapDatabases(const std::string& name, const std::string& copy) override;
   absl::Status PutLease(const std::string& database, const std::string& upgrade_id) override;
   absl::StatusOr<std::optional<absl::Duration>> LeaseAge(const std::string& database,
                                                            const std::string& upgrade_id) override;

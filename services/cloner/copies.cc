@@ -55,7 +55,6 @@ absl::Status TestCopies::Copy(const upgrade::v1::Order& order) {
     TableRowCounts source_rows, copy_rows;
     UPSHIFT_RETURN_IF_ERROR(CountCopy(order, *made, &source_rows, &copy_rows));
     std::string diff = FirstDifference(source_rows, copy_rows);
-    bool by_dump = made->has_value();
     if (!diff.empty() && !made->has_value() && options_.method == CloneMethod::kAuto) {
       // A template copy is the source at an instant when it had no session, but a session may have
       // connected and written between the copy and the counts. A dump copies and counts one snapshot.
@@ -64,7 +63,6 @@ absl::Status TestCopies::Copy(const upgrade::v1::Order& order) {
       UPSHIFT_RETURN_IF_ERROR(owned_.DropIfMade(*hosting, order.upgrade_id(), order.test_database()).status());
       start = clock_.Now();
       absl::StatusOr<TableRowCounts> dumped = hosting->CloneByDump(order.database(), order.test_database());
-      by_dump = true;
       copy_took = clock_.Now() - start;
       if (IsRetryable(dumped.status())) return dumped.status();
       if (!dumped.ok()) return Fail(order, absl::StrCat("could not copy the database: ", dumped.status().message()));
@@ -76,7 +74,6 @@ absl::Status TestCopies::Copy(const upgrade::v1::Order& order) {
       return Fail(order, absl::StrCat("the copy does not match its source: ", diff));
     }
     done.emplace();
-    if (!check) TimeVerification(order, *hosting, by_dump, &*done);
     ToProto(clock_.Now() - start, done->mutable_duration());
     ToProto(copy_took, done->mutable_copy_duration());
     UPSHIFT_ASSIGN_OR_RETURN(int64_t source_bytes, hosting->DataSizeBytes(order.database()));
@@ -92,39 +89,6 @@ absl::Status TestCopies::Copy(const upgrade::v1::Order& order) {
                          " tables, row counts equal)"));
   }
   return announcer_.Emit(order, "clone_succeeded", [&](upgrade::v1::Event& e) { *e.mutable_clone_succeeded() = *done; });
-}
-
-void TestCopies::TimeVerification(const upgrade::v1::Order& order, HostingServer& hosting, bool dumped,
-                                  upgrade::v1::CloneSucceeded* took) {
-  // For the Production estimate only: what its restore point's verification will cost, timed as it
-  // will run. The source is in use, so nothing is compared for its result. A measurement that
-  // fails leaves the estimate to its older rule; it never fails the Test.
-  const std::string& source = order.database();
-  absl::Time start = clock_.Now();
-  std::string verified_by;
-  absl::Status timed = [&]() -> absl::Status {
-    UPSHIFT_ASSIGN_OR_RETURN(std::string strategy, StrategyFor(options_, hosting, source));
-    if (strategy == "file_copy") {
-      // The files of a database and of its file-level copy, read side by side. A copy made otherwise
-      // is not file for file the same: the source read twice has the same bytes to read.
-      const std::string& other = dumped ? source : order.test_database();
-      UPSHIFT_ASSIGN_OR_RETURN(FileComparison files, hosting.CompareFiles(source, other, /*to_the_end=*/true));
-      if (files.comparable) {
-        verified_by = "files";
-        return absl::OkStatus();
-      }
-    }
-    verified_by = "rows";
-    auto [source_summed, copy_summed] = ChecksumBoth(hosting, source, order.test_database());
-    UPSHIFT_RETURN_IF_ERROR(source_summed.status());
-    return copy_summed.status();
-  }();
-  if (!timed.ok()) {
-    LogWarning(absl::StrCat("could not time the verification of ", source, " and its copy: ", timed.ToString()));
-    return;
-  }
-  ToProto(clock_.Now() - start, took->mutable_checksum_duration());
-  took->set_verified_by(verified_by);
 }
 
 absl::StatusOr<std::optional<TableRowCounts>> TestCopies::MakeCopy(const upgrade::v1::Order& order) {

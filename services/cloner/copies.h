@@ -52,11 +52,6 @@ class TestCopies {
   // A copy made by dump comes with the source's row counts in the snapshot it copied; one made from
   // the template with none (the source is counted beside the copy).
   absl::StatusOr<std::optional<TableRowCounts>> MakeCopy(const upgrade::v1::Order& order);
-  // Times what verifying the Production's restore point of the order's database will take, into
-  // `took`'s checksum_duration and verified_by (left unset when it cannot be timed). `dumped`: the
-  // Test's copy was made by pg_dump.
-  void TimeVerification(const upgrade::v1::Order& order, HostingServer& hosting, bool dumped,
-                        upgrade::v1::CloneSucceeded* took);
   // Counts the source and its copy: `dumped`, the source's counts in the snapshot a dump copied, or
   // none after a template copy (both are counted now, side by side).
   absl::Status CountCopy(const upgrade::v1::Order& order, const std::optional<TableRowCounts>& dumped,

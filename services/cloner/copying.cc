@@ -10,19 +10,6 @@
 #include "libs/kafka/events.h"
 
 namespace upshift::cloner {
-namespace {
-
-// What `read` returns for `a` and for `b`, read at once on two threads.
-template <typename T>
-std::pair<absl::StatusOr<T>, absl::StatusOr<T>> ReadBoth(const std::function<absl::StatusOr<T>(const std::string&)>& read,
-                                                        const std::string& a, const std::string& b) {
-  std::future<absl::StatusOr<T>> second = std::async(std::launch::async, read, b);
-  absl::StatusOr<T> first = read(a);
-  return {std::move(first), second.get()};
-}
-
-}  // namespace
-
 absl::Status OwnedDatabases::CheckNotReserved(const std::string& database) const {
   if (std::find(options_.reserved.begin(), options_.reserved.end(), database) != options_.reserved.end()) {
     return absl::PermissionDeniedError(absl::StrCat("database ", database, " is reserved for the platform"));
@@ -121,13 +108,10 @@ std::string FirstDifference(const TableRowCounts& source, const TableRowCounts& 
 std::pair<absl::StatusOr<TableRowCounts>, absl::StatusOr<TableRowCounts>> CountBoth(DatabaseMeasures& hosting,
                                                                                     const std::string& a,
                                                                                     const std::string& b) {
-  return ReadBoth<TableRowCounts>([&hosting](const std::string& name) { return hosting.CountRows(name); }, a, b);
-}
-
-std::pair<absl::StatusOr<TableChecksums>, absl::StatusOr<TableChecksums>> ChecksumBoth(DatabaseMeasures& hosting,
-                                                                                       const std::string& a,
-                                                                                       const std::string& b) {
-  return ReadBoth<TableChecksums>([&hosting](const std::string& name) { return hosting.ChecksumTables(name); }, a, b);
+  std::future<absl::StatusOr<TableRowCounts>> second =
+      std::async(std::launch::async, [&hosting, &b] { return hosting.CountRows(b); });
+  absl::StatusOr<TableRowCounts> first = hosting.CountRows(a);
+  return {std::move(first), second.get()};
 }
 
 }  // namespace upshift::cloner

@@ -83,9 +83,6 @@ std::string FirstDifference(const TableRowCounts& source, const TableRowCounts& 
 std::pair<absl::StatusOr<TableRowCounts>, absl::StatusOr<TableRowCounts>> CountBoth(DatabaseMeasures& hosting,
                                                                                     const std::string& a,
                                                                                     const std::string& b);
-std::pair<absl::StatusOr<TableChecksums>, absl::StatusOr<TableChecksums>> ChecksumBoth(DatabaseMeasures& hosting,
-                                                                                       const std::string& a,
-                                                                                       const std::string& b);
 
 }  // namespace upshift::cloner
 

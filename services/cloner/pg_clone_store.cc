@@ -40,6 +40,8 @@ CREATE TABLE IF NOT EXISTS cloner.productions (
 );
 -- How the upgrade ends, claimed once ('succeeded' or 'rolled_back'): a success and a rollback race.
 ALTER TABLE cloner.productions ADD COLUMN IF NOT EXISTS outcome text;
+-- The oid of the database that went offline: after the swap, its restore point.
+ALTER TABLE cloner.productions ADD COLUMN IF NOT EXISTS database_oid bigint;
 CREATE TABLE IF NOT EXISTS cloner.drops (
   upgrade_id text NOT NULL,
   database   text NOT NULL,
@@ -233,7 +235,8 @@ absl::StatusOr<std::optional<ProductionRecord>> PgCloneStore::FindProduction(con
   absl::Status status = pool_->Transact([&](pqxx::work& tx) {
     found.reset();
     pqxx::result rows = tx.exec_params(absl::StrCat("SELECT previous_connection_limit, ", pg::MicrosOf("offline_at"),
-                                                    ", snapshot, rolled_back FROM cloner.productions WHERE upgrade_id = $1"),
+                                                    ", snapshot, rolled_back, coalesce(database_oid, 0) FROM cloner.productions "
+                                                    "WHERE upgrade_id = $1"),
                                        upgrade_id);
     if (rows.empty()) return absl::OkStatus();
     found.emplace();
@@ -244,6 +247,7 @@ absl::StatusOr<std::optional<ProductionRecord>> PgCloneStore::FindProduction(con
       found->snapshot->ParseFromString(pqxx::binarystring(rows[0][2]).str());
     }
     found->rolled_back = rows[0][3].as<bool>();
+    found->database_oid = rows[0][4].as<int64_t>();
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
@@ -251,13 +255,14 @@ absl::StatusOr<std::optional<ProductionRecord>> PgCloneStore::FindProduction(con
 }
 
 absl::Status PgCloneStore::SaveOffline(const upgrade::v1::Order& order, int32_t previous_connection_limit,
-                                       absl::Time at) {
+                                       absl::Time at, int64_t database_oid) {
   return pool_->Transact([&](pqxx::work& tx) {
     tx.exec_params(
-        "INSERT INTO cloner.productions (upgrade_id, database, previous_connection_limit, offline_at, orders) "
-        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        "INSERT INTO cloner.productions (upgrade_id, database, previous_connection_limit, offline_at, orders, "
+        "database_oid) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (upgrade_id) DO UPDATE "
+        "SET database_oid = coalesce(cloner.productions.database_oid, EXCLUDED.database_oid)",
         order.upgrade_id(), order.database(), previous_connection_limit, pg::FormatTime(at),
-        pqxx::binarystring(order.SerializeAsString()));
+        pqxx::binarystring(order.SerializeAsString()), database_oid);
     return absl::OkStatus();
   });
 }

@@ -37,7 +37,7 @@ class PgCloneStore final : public DatabaseLedger,
   absl::StatusOr<bool> Made(const std::string& upgrade_id, const std::string& database) override;
   absl::StatusOr<std::optional<ProductionRecord>> FindProduction(const std::string& upgrade_id) override;
   absl::Status SaveOffline(const upgrade::v1::Order& order, int32_t previous_connection_limit,
-                           absl::Time at) override;
+                           absl::Time at, int64_t database_oid) override;
   absl::StatusOr<std::vector<std::pair<upgrade::v1::Order, absl::Time>>> InFlightProductions() override;
   absl::Status SaveSnapshot(const std::string& upgrade_id, const upgrade::v1::SnapshotSucceeded& snapshot) override;
   absl::Status SaveRolledBack(const std::string& upgrade_id) override;

@@ -15,75 +15,56 @@ absl::StatusOr<std::shared_ptr<HostingServer>> ProductionCutover::On(const upgra
   return ServerOfOrder(fleet_, order.server());
 }
 
-absl::StatusOr<TableRowCounts> ProductionCutover::Verify(HostingServer& hosting, const std::string& db,
-                                                         const std::string& rp, const std::string& strategy,
-                                                         upgrade::v1::SnapshotSucceeded* snapshot) {
-  // A file-level copy of a database nobody writes holds its files byte for byte: the server compares
-  // them as bytes, a fraction of reading every row's text twice. Any difference (a page the
-  // autovacuum wrote since, say) or a server that cannot compare them falls back to the content.
-  if (strategy == "file_copy") {
-    LogInfo(absl::StrCat("comparing the files of ", db, " and of its restore point ", rp));
-    absl::StatusOr<FileComparison> files = hosting.CompareFiles(db, rp, /*to_the_end=*/false);
-    if (IsRetryable(files.status())) return files.status();
-    if (files.ok() && files->comparable && files->difference.empty()) {
-      // The same files: no counts here, inside the window. The migrator counts the restore point
-      // while its steps run (the same rows as the database before them).
-      snapshot->set_verified_by("files");
-      return TableRowCounts();
-    }
-    LogInfo(absl::StrCat("verifying restore point ", rp, " of ", db, " by its content: ",
-                         !files.ok() ? files.status().ToString()
-                         : !files->comparable ? "its files cannot be compared on this server"
-                                              : files->difference));
-  }
-  snapshot->set_verified_by("rows");
-  // Inside the offline window: each read of the database and of its restore point runs at once.
-  auto [db_counted, rp_counted] = CountBoth(hosting, db, rp);
-  UPSHIFT_ASSIGN_OR_RETURN(TableRowCounts db_rows, std::move(db_counted));
-  UPSHIFT_ASSIGN_OR_RETURN(TableRowCounts rp_rows, std::move(rp_counted));
-  std::string diff = FirstDifference(db_rows, rp_rows);
-  if (diff.empty()) {
-    auto [db_summed, rp_summed] = ChecksumBoth(hosting, db, rp);
-    UPSHIFT_ASSIGN_OR_RETURN(TableChecksums db_sums, std::move(db_summed));
-    UPSHIFT_ASSIGN_OR_RETURN(TableChecksums rp_sums, std::move(rp_summed));
-    for (const auto& [table, sum] : db_sums) {
-      auto it = rp_sums.find(table);
-      if (it == rp_sums.end() || it->second != sum) {
-        diff = absl::StrCat("table ", table, " has other content in the restore point");
-        break;
-      }
-    }
-  }
-  if (!diff.empty()) return absl::DataLossError(absl::StrCat("the restore point does not match the database: ", diff));
-  return db_rows;
-}
-
-absl::StatusOr<upgrade::v1::SnapshotSucceeded> ProductionCutover::MakeRestorePoint(const upgrade::v1::Order& order) {
+absl::StatusOr<upgrade::v1::SnapshotSucceeded> ProductionCutover::MakeRestorePoint(const upgrade::v1::Order& order,
+                                                                                 const ProductionRecord& record) {
   UPSHIFT_ASSIGN_OR_RETURN(std::shared_ptr<HostingServer> hosting, On(order));
   const std::string& db = order.database();
   const std::string& rp = order.restore_point();
   absl::Time start = clock_.Now();
   upgrade::v1::SnapshotSucceeded snapshot;
-  // An unfinished one from an interrupted attempt.
-  UPSHIFT_RETURN_IF_ERROR(owned_.DropIfMade(*hosting, order.upgrade_id(), rp).status());
-  UPSHIFT_ASSIGN_OR_RETURN(std::string strategy, StrategyFor(options_, *hosting, db));
-  absl::Status made;
-  for (int attempt = 0; attempt < 5; ++attempt) {
-    // The platform's own superuser sessions are not bound by the connection limit: end them again.
-    UPSHIFT_RETURN_IF_ERROR(hosting->TerminateSessions(db));
-    made = owned_.Create(*hosting, order.upgrade_id(), rp, [&] { return hosting->CloneFromTemplate(db, rp, strategy); });
-    if (made.code() != absl::StatusCode::kFailedPrecondition) break;
+  // The restore point is the database itself: its files, untouched since it went offline. A copy of
+  // them takes its name, and the plan upgrades the copy. So the restore point needs no comparison
+  // inside the window (it is what went offline, byte for byte), a rollback gives those very files
+  // back, and whatever the copy got wrong never reaches them: the migrator's audit reads the restore
+  // point beside the steps (its rows, and the checksums of the tables the catalog declares
+  // unchanged) and holds the upgraded copy to them.
+  UPSHIFT_ASSIGN_OR_RETURN(HostedDatabase hosted, hosting->GetDatabase(db));
+  int64_t original = record.database_oid;
+  if (original == 0) {  // taken offline by a cloner that did not record it, which never swapped
+    UPSHIFT_RETURN_IF_ERROR(store_.SaveOffline(order, record.previous_connection_limit, record.offline_at, hosted.oid));
+    original = hosted.oid;
   }
-  if (made.code() == absl::StatusCode::kFailedPrecondition) return absl::UnavailableError(made.message());
-  UPSHIFT_RETURN_IF_ERROR(made);
-  absl::StatusOr<TableRowCounts> rows = Verify(*hosting, db, rp, strategy, &snapshot);
-  if (rows.status().code() == absl::StatusCode::kDataLoss) {
+  if (hosted.oid == original) {  // not swapped yet (an interrupted attempt may have left a copy)
     UPSHIFT_RETURN_IF_ERROR(owned_.DropIfMade(*hosting, order.upgrade_id(), rp).status());
+    UPSHIFT_ASSIGN_OR_RETURN(std::string strategy, StrategyFor(options_, *hosting, db));
+    LogInfo(absl::StrCat("copying ", db, " to ", rp, " (", strategy, "), to take its name"));
+    absl::Status made;
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      // The platform's own superuser sessions are not bound by the connection limit: end them again.
+      UPSHIFT_RETURN_IF_ERROR(hosting->TerminateSessions(db));
+      made = owned_.Create(*hosting, order.upgrade_id(), rp, [&] { return hosting->CloneFromTemplate(db, rp, strategy); });
+      if (made.code() != absl::StatusCode::kFailedPrecondition) break;
+    }
+    if (made.code() == absl::StatusCode::kFailedPrecondition) return absl::UnavailableError(made.message());
+    UPSHIFT_RETURN_IF_ERROR(made);
+    // Offline as the database is, before it takes the database's name.
+    UPSHIFT_RETURN_IF_ERROR(hosting->SetConnectionLimit(rp, 0));
+    LogInfo(absl::StrCat("swapping the names of ", db, " and of its copy ", rp));
+    absl::Status swapped;
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      UPSHIFT_RETURN_IF_ERROR(hosting->TerminateSessions(db));
+      UPSHIFT_RETURN_IF_ERROR(hosting->TerminateSessions(rp));
+      swapped = hosting->SwapDatabases(db, rp);
+      if (swapped.code() != absl::StatusCode::kFailedPrecondition) break;
+    }
+    if (swapped.code() == absl::StatusCode::kFailedPrecondition) return absl::UnavailableError(swapped.message());
+    if (!swapped.ok() && !IsRetryable(swapped)) {
+      // The database still bears its name, untouched: the copy goes, and the upgrade ends.
+      UPSHIFT_RETURN_IF_ERROR(owned_.DropIfMade(*hosting, order.upgrade_id(), rp).status());
+    }
+    UPSHIFT_RETURN_IF_ERROR(swapped);
   }
-  UPSHIFT_RETURN_IF_ERROR(rows.status());
-  // A restore point is a safety copy, not a database to work in: applications stay out of it.
-  UPSHIFT_RETURN_IF_ERROR(hosting->SetConnectionLimit(rp, 0));
-  FillCounts(*rows, snapshot.mutable_rows());
+  snapshot.set_verified_by("original");
   ToProto(clock_.Now() - start, snapshot.mutable_duration());
   return snapshot;
 }
@@ -130,7 +111,7 @@ absl::Status ProductionCutover::Revert(const upgrade::v1::Order& order) {
     }
     UPSHIFT_ASSIGN_OR_RETURN(HostedDatabase hosted, hosting->GetDatabase(db));
     int32_t previous = hosted.connection_limit == 0 ? -1 : hosted.connection_limit;
-    UPSHIFT_RETURN_IF_ERROR(store_.SaveOffline(order, previous, clock_.Now()));
+    UPSHIFT_RETURN_IF_ERROR(store_.SaveOffline(order, previous, clock_.Now(), hosted.oid));
     UPSHIFT_ASSIGN_OR_RETURN(record, store_.FindProduction(order.upgrade_id()));
     // From here the restore point is the revert's: the retention sweep no longer drops it.
     UPSHIFT_RETURN_IF_ERROR(ledger_.SaveRestorePointDropped(order.reverts_upgrade_id()));
@@ -187,7 +168,7 @@ absl::Status ProductionCutover::TakeOffline(const upgrade::v1::Order& order) {
     UPSHIFT_RETURN_IF_ERROR(CheckpointBeforeFileCopy(options_, *hosting, db));
     // A limit of 0 here means an interrupted attempt took it offline already; restore "no limit" then.
     int32_t previous = hosted.connection_limit == 0 ? -1 : hosted.connection_limit;
-    UPSHIFT_RETURN_IF_ERROR(store_.SaveOffline(order, previous, clock_.Now()));
+    UPSHIFT_RETURN_IF_ERROR(store_.SaveOffline(order, previous, clock_.Now(), hosted.oid));
     UPSHIFT_ASSIGN_OR_RETURN(record, store_.FindProduction(order.upgrade_id()));
   }
   const int32_t previous = record->previous_connection_limit;
@@ -198,7 +179,7 @@ absl::Status ProductionCutover::TakeOffline(const upgrade::v1::Order& order) {
     e.mutable_went_offline()->set_previous_connection_limit(previous);
   }));
   UPSHIFT_RETURN_IF_ERROR(announcer_.Emit(order, "snapshot_started", [](upgrade::v1::Event& e) { e.mutable_snapshot_started(); }));
-  absl::StatusOr<upgrade::v1::SnapshotSucceeded> snapshot = MakeRestorePoint(order);
+  absl::StatusOr<upgrade::v1::SnapshotSucceeded> snapshot = MakeRestorePoint(order, *record);
   if (IsRetryable(snapshot.status())) return snapshot.status();
   if (!snapshot.ok()) {
     // Nothing was changed: bring the database back and end the upgrade.
@@ -214,8 +195,7 @@ absl::Status ProductionCutover::TakeOffline(const upgrade::v1::Order& order) {
   UPSHIFT_RETURN_IF_ERROR(store_.SaveSnapshot(order.upgrade_id(), *snapshot));
   // After the restore point exists, so that it never holds the lease that lets the migrator in.
   UPSHIFT_RETURN_IF_ERROR(hosting->PutLease(db, order.upgrade_id()));
-  LogInfo(absl::StrCat("restore point ", order.restore_point(), " of ", db, " verified by its ",
-                       snapshot->verified_by() == "files" ? "files" : "rows and checksums", " in ",
+  LogInfo(absl::StrCat(db, " went offline as restore point ", order.restore_point(), "; its copy took its name in ",
                        absl::FormatDuration(FromProto(snapshot->duration()))));
   return announcer_.Emit(order, "snapshot_succeeded", [&](upgrade::v1::Event& e) { *e.mutable_snapshot_succeeded() = *snapshot; });
 }

@@ -53,12 +53,11 @@ class ProductionCutover {
   absl::StatusOr<std::shared_ptr<HostingServer>> On(const upgrade::v1::Order& order);
   absl::Status TakeOffline(const upgrade::v1::Order& order);
   absl::Status Revert(const upgrade::v1::Order& order);
-  // Makes the restore point of an offline database; a permanent error means it could not be verified.
-  absl::StatusOr<upgrade::v1::SnapshotSucceeded> MakeRestorePoint(const upgrade::v1::Order& order);
-  // Verifies restore point `rp` of offline database `db`, made with `strategy`, and returns its row
-  // counts; says how in `snapshot`. DATA_LOSS: it does not match.
-  absl::StatusOr<TableRowCounts> Verify(HostingServer& hosting, const std::string& db, const std::string& rp,
-                                        const std::string& strategy, upgrade::v1::SnapshotSucceeded* snapshot);
+  // Makes the restore point of an offline database, as `record` describes it: the database's own
+  // files under the restore point's name, a copy of them under the database's. A permanent error
+  // means there is none, and nothing was changed.
+  absl::StatusOr<upgrade::v1::SnapshotSucceeded> MakeRestorePoint(const upgrade::v1::Order& order,
+                                                                  const ProductionRecord& record);
 
   const ClonerOptions& options_;
   HostingFleet& fleet_;

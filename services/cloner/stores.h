@@ -76,6 +76,9 @@ enum class ProductionOutcome { kSucceeded, kRolledBack };
 struct ProductionRecord {
   int32_t previous_connection_limit = -1;
   absl::Time offline_at;
+  // The oid of the database that went offline (0: recorded before oids were): the files the
+  // restore point is, once the copy took its name (HostingServer::SwapDatabases).
+  int64_t database_oid = 0;
   std::optional<upgrade::v1::SnapshotSucceeded> snapshot;  // set once the restore point is verified
   bool rolled_back = false;
 };
@@ -84,10 +87,10 @@ class ProductionStore {
  public:
   virtual ~ProductionStore() = default;
   virtual absl::StatusOr<std::optional<ProductionRecord>> FindProduction(const std::string& upgrade_id) = 0;
-  // Records the order and the connection limit to restore, before the database is taken offline.
-  // The first call wins.
+  // Records the order, the connection limit to restore and the oid of the database, before it is
+  // taken offline. The first call wins (a record without an oid takes the first one given).
   virtual absl::Status SaveOffline(const upgrade::v1::Order& order, int32_t previous_connection_limit,
-                                   absl::Time at) = 0;
+                                   absl::Time at, int64_t database_oid) = 0;
   virtual absl::Status SaveSnapshot(const std::string& upgrade_id, const upgrade::v1::SnapshotSucceeded& snapshot) = 0;
   // Production upgrades with a verified restore point that neither succeeded (nor claimed success)
   // nor were rolled back, each with when its restore point was verified.

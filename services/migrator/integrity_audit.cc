@@ -59,8 +59,9 @@ absl::StatusOr<std::unique_ptr<IntegrityAudit>> IntegrityAudit::Begin(const Cata
   }
   auto pin = [raw] { std::call_once(raw->pinned_once_, [raw] { raw->pinned_.set_value(); }); };
   std::future<void> snapshot_fixed = raw->pinned_.get_future();
-  raw->sums_before_ = std::async(beside, [raw, pin] {
-    auto sums = raw->target_.ChecksumTables(raw->database_, raw->catalog_.unchanged_tables(), pin);
+  const std::string summed_in = counted_in.empty() ? database : counted_in;
+  raw->sums_before_ = std::async(beside, [raw, pin, summed_in] {
+    auto sums = raw->target_.ChecksumTables(summed_in, raw->catalog_.unchanged_tables(), pin);
     pin();
     return sums;
   });

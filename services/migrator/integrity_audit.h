@@ -30,8 +30,9 @@ class IntegrityAudit {
   // Before the first step: takes the counts (unless `before`, the counts the cloner measured when it
   // made the copy, has them) and pins the checksums' snapshot; returns once it is pinned.
   // `counted_in`: a database the steps never touch that holds the same rows as `database` before
-  // them (its verified restore point): without `before`, the counts are read there, beside the
-  // steps, instead of before them.
+  // them (its restore point): without `before`, the counts are read there, beside the steps,
+  // instead of before them; the checksums before are read there always, so that `database`, a copy
+  // of it, is held to what it was copied from.
   static absl::StatusOr<std::unique_ptr<IntegrityAudit>> Begin(const Catalog& catalog, ContentChecks& target,
                                                                const std::string& database,
                                                                const std::optional<RowCounts>& before,

@@ -54,10 +54,12 @@ absl::Status Migrator::Handle(const ConsumedRecord& record) {
   }
   if (copy) return MigrateCopy(order, ApplicationRows(event.clone_succeeded().copy_rows()));
   const upgrade::v1::SnapshotSucceeded& snapshot = event.snapshot_succeeded();
-  // A restore point verified by its files carries no counts: it holds them, and is counted beside the steps.
+  // A restore point that is the database as it went offline (or, before, a copy verified by its
+  // files) carries no counts: it holds them, and is read beside the steps.
   return MigrateInPlace(order, ApplicationRows(snapshot.rows()),
                         snapshot.has_offline_at() ? FromProto(snapshot.offline_at()) : absl::InfinitePast(),
-                        snapshot.verified_by() == "files" && snapshot.rows().empty());
+                        (snapshot.verified_by() == "original" || snapshot.verified_by() == "files") &&
+                            snapshot.rows().empty());
 }
 
 absl::Status Migrator::RunPlan(const PlanRun& run, upgrade::v1::IntegrityReport* report) {

@@ -136,16 +136,10 @@ DowntimeEstimate EstimateDowntime(const TestTimings& test, int64_t size_now_byte
   if (test.source_size_bytes > 0 && size_now_bytes > 0) {
     growth = static_cast<double>(size_now_bytes) / static_cast<double>(test.source_size_bytes);
   }
-  // The restore point is copied and verified as the Test's copy was, and its verification timed:
-  // - verified by its files, it is not counted inside the window (the migrator counts it beside the
-  //   steps): the Test's copy and that verification;
-  // - verified by its rows, it is counted and checksummed inside it: the whole of the Test's copy;
-  // - a Test that did not time the verification (recorded before it did) stands for it by half its
-  //   copy and count again.
-  absl::Duration restore_point = test.clone * 1.5;
-  if (test.checksum > absl::ZeroDuration()) {
-    restore_point = test.verified_by_files && test.copy > absl::ZeroDuration() ? test.copy + test.checksum : test.clone;
-  }
+  // Inside the window the database is copied as the Test's copy was (the copy takes its name, and the
+  // database itself is the restore point: nothing is compared), so the Test's copy alone stands for
+  // it. A Test recorded without that timing stands for it by its copy and count, a little more.
+  const absl::Duration restore_point = test.copy > absl::ZeroDuration() ? test.copy : test.clone;
   return {restore_point * growth + kHandOffs / 2, test.migrate * growth + kHandOffs / 2};
 }
 

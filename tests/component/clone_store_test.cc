@@ -37,7 +37,7 @@ TEST_F(CloneStoreTest, DatabasesRecordedBeforeTheLedgerExistedCountAsMade) {
   ASSERT_TRUE(store_->Save(order, upgrade::v1::CloneSucceeded(), absl::Now(), absl::Now() + absl::Hours(1)).ok());
   const std::string production = "1f8fad5b-d9cb-469f-a165-70867728950e";
   order.set_upgrade_id(production);
-  ASSERT_TRUE(store_->SaveOffline(order, -1, absl::Now()).ok());
+  ASSERT_TRUE(store_->SaveOffline(order, -1, absl::Now(), 16384).ok());
   ASSERT_TRUE(store_->SaveSnapshot(production, upgrade::v1::SnapshotSucceeded()).ok());
   // As a release before the ledger (and before schema versions) left the platform database: no
   // cloner.made, no cloner.schema_versions. Version 1 makes the ledger and fills it.
@@ -54,8 +54,9 @@ TEST_F(CloneStoreTest, RemembersTheProductionPhasesAndTheFirstConnectionLimit) {
   upgrade::v1::Order order;
   order.set_upgrade_id("u1");
   order.set_database("acme");
-  ASSERT_TRUE(store_->SaveOffline(order, 25, t0).ok());
-  ASSERT_TRUE(store_->SaveOffline(order, 0, t0 + absl::Seconds(5)).ok());  // a redelivery changes nothing
+  ASSERT_TRUE(store_->SaveOffline(order, 25, t0, 16384).ok());
+  // A redelivery changes nothing.
+  ASSERT_TRUE(store_->SaveOffline(order, 0, t0 + absl::Seconds(5), 16999).ok());
   upgrade::v1::SnapshotSucceeded snapshot;
   snapshot.add_rows()->set_rows(7);
   ASSERT_TRUE(store_->SaveSnapshot("u1", snapshot).ok());
@@ -63,6 +64,7 @@ TEST_F(CloneStoreTest, RemembersTheProductionPhasesAndTheFirstConnectionLimit) {
   ASSERT_TRUE(record.ok() && record->has_value());
   EXPECT_EQ((*record)->previous_connection_limit, 25);
   EXPECT_EQ((*record)->offline_at, t0);
+  EXPECT_EQ((*record)->database_oid, 16384);
   ASSERT_TRUE((*record)->snapshot.has_value());
   EXPECT_EQ((*record)->snapshot->rows(0).rows(), 7);
   EXPECT_FALSE((*record)->rolled_back);
@@ -83,7 +85,7 @@ TEST_F(CloneStoreTest, TheFirstOutcomeClaimedWinsAndASucceedingUpgradeIsNotInFli
   order.set_database("acme");
   EXPECT_EQ(store_->ClaimOutcome("u3", ProductionOutcome::kSucceeded).status().code(),
             absl::StatusCode::kFailedPrecondition);  // never went offline
-  ASSERT_TRUE(store_->SaveOffline(order, -1, absl::Now()).ok());
+  ASSERT_TRUE(store_->SaveOffline(order, -1, absl::Now(), 16384).ok());
   ASSERT_TRUE(store_->SaveSnapshot("u3", upgrade::v1::SnapshotSucceeded()).ok());
   ASSERT_EQ(store_->InFlightProductions()->size(), 1u);
   EXPECT_TRUE(*store_->ClaimOutcome("u3", ProductionOutcome::kSucceeded));
@@ -98,7 +100,7 @@ TEST_F(CloneStoreTest, ListsRestorePointsPastTheirRetentionUntilDropped) {
   order.set_upgrade_id("u1");
   order.set_database("acme");
   order.set_server("east-1");
-  ASSERT_TRUE(store_->SaveOffline(order, -1, done - absl::Minutes(1)).ok());
+  ASSERT_TRUE(store_->SaveOffline(order, -1, done - absl::Minutes(1), 16384).ok());
   ASSERT_TRUE(store_->SaveSucceeded("u1", "acme_rp_u1", done).ok());
   EXPECT_TRUE(store_->RestorePointsKeptSince(done)->empty());
   auto expired = store_->RestorePointsKeptSince(done + absl::Seconds(1));

@@ -127,6 +127,59 @@ TEST_F(HostingTest, ACheckpointPutsTheRedoPointPastEverythingWrittenBeforeIt) {
       << "the redo point is before " << written;
 }
 
+// The Production's restore point: the database's own files keep their data under the copy's name,
+// and the copy serves under the database's, with what PostgreSQL keeps by name rather than in the
+// files (settings, per role too, and the comment). All at once, or nothing.
+TEST_F(HostingTest, SwappingGivesTheCopyTheNameItsSettingsAndCommentAndKeepsTheFilesApart) {
+  const std::string copy = source_ + "_rp";
+  ASSERT_TRUE(Postgres().Exec("postgres", "ALTER DATABASE " + source_ + " SET work_mem = '7MB'").ok());
+  ASSERT_TRUE(Postgres().Exec("postgres", "ALTER DATABASE " + source_ +
+                                              " SET search_path = '$user', public, \"we ird\"").ok());
+  ASSERT_TRUE(Postgres().Exec("postgres", "ALTER ROLE postgres IN DATABASE " + source_ + " SET statement_timeout = '9s'").ok());
+  ASSERT_TRUE(Postgres().Exec("postgres", "COMMENT ON DATABASE " + source_ + " IS 'acme''s books'").ok());
+  ASSERT_TRUE(hosting_->CloneFromTemplate(source_, copy, "file_copy").ok());
+  const int64_t original = hosting_->GetDatabase(source_)->oid, copied = hosting_->GetDatabase(copy)->oid;
+  ASSERT_NE(original, copied);
+  // The copy differs from the original from here on: which files bear which name shows.
+  ASSERT_TRUE(Postgres().Exec(copy, "UPDATE res_partner SET name = 'in the copy' WHERE id = 3").ok());
+  const TableChecksums original_sums = *hosting_->ChecksumTables(source_);
+
+  // A session in either: nothing changes.
+  absl::Status busy = pg::WithConnection(Postgres().conninfo(), copy, [&](pqxx::connection&) {
+    return hosting_->SwapDatabases(source_, copy);
+  });
+  EXPECT_EQ(busy.code(), absl::StatusCode::kFailedPrecondition) << busy;
+  EXPECT_EQ(hosting_->GetDatabase(source_)->oid, original);
+  EXPECT_EQ(hosting_->SwapDatabases(source_, "nope_nope").code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(hosting_->GetDatabase(source_)->oid, original);
+
+  ASSERT_TRUE(hosting_->SwapDatabases(source_, copy).ok());
+  EXPECT_EQ(hosting_->GetDatabase(source_)->oid, copied);
+  EXPECT_EQ(hosting_->GetDatabase(copy)->oid, original);
+  EXPECT_EQ(*hosting_->ChecksumTables(copy), original_sums);
+  EXPECT_NE(*hosting_->ChecksumTables(source_), original_sums);
+  pqxx::connection admin(Postgres().conninfo("postgres"));
+  pqxx::nontransaction tx(admin);
+  for (const std::string& db : {source_, copy}) {
+    const std::string settings =
+        "SELECT coalesce(string_agg(s.setrole::regrole::text || ':' || array_to_string(s.setconfig, '|'), ';' "
+        "ORDER BY s.setrole), '') FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase "
+        "WHERE d.datname = " + tx.quote(db);
+    EXPECT_EQ(tx.exec1(settings)[0].as<std::string>(),
+              "-:work_mem=7MB|search_path=\"$user\", public, \"we ird\";postgres:statement_timeout=9s")
+        << db;
+    EXPECT_EQ(tx.exec1("SELECT coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database WHERE datname = " +
+                       tx.quote(db))[0]
+                  .as<std::string>(),
+              "acme's books")
+        << db;
+  }
+  // What the swapped name means to a session: the original's settings.
+  pqxx::connection served(Postgres().conninfo(source_));
+  EXPECT_EQ(pqxx::nontransaction(served).exec1("SHOW work_mem")[0].as<std::string>(), "7MB");
+  EXPECT_EQ(pqxx::nontransaction(served).exec1("SHOW statement_timeout")[0].as<std::string>(), "9s");
+}
+
 TEST_F(HostingTest, AChecksumSeesAChangedValue) {
   std::string copy = source_ + "_copy";
   ASSERT_TRUE(hosting_->CloneFromTemplate(source_, copy, "wal_log").ok());

@@ -186,7 +186,7 @@ bool AnyMessageContains(const std::string& address, const std::string& text) {
   return false;
 }
 
-TEST(Production, UpgradesTheDatabaseInPlaceOfflineAndKeepsAVerifiedRestorePoint) {
+TEST(Production, UpgradesTheDatabaseOfflineAndKeepsItAsItWentOfflineAsTheRestorePoint) {
   const std::string db = "prodok";
   ASSERT_TRUE(platform->postgres().GenerateSampleDatabase(db, 200).ok());
   // Hold the offline window open long enough to observe it from outside. The Test takes the same
@@ -206,6 +206,7 @@ TEST(Production, UpgradesTheDatabaseInPlaceOfflineAndKeepsAVerifiedRestorePoint)
 
   std::map<std::string, std::string> before = Checksums(db);
   ASSERT_TRUE(AppConnects(db).ok());
+  const std::string oid = Value("postgres", "SELECT oid FROM pg_database WHERE datname = 'prodok'");
 
   Upgrade accepted;
   grpc::Status s = Request(Order(db, PURPOSE_PRODUCTION), &accepted);
@@ -279,9 +280,11 @@ TEST(Production, UpgradesTheDatabaseInPlaceOfflineAndKeepsAVerifiedRestorePoint)
   EXPECT_TRUE(listed);
   EXPECT_EQ(Checksums(rp), before);
   EXPECT_FALSE(AppConnects(rp).ok());
-  // A file-level copy, verified as one.
-  EXPECT_NE(platform->Log("cloner").find(absl::StrCat("restore point ", rp, " of ", db, " verified by its files")),
-            std::string::npos);
+  // The database itself, as it went offline: its own files under the restore point's name. A copy
+  // took the database's name, and the plan upgraded the copy.
+  EXPECT_EQ(Value("postgres", absl::StrCat("SELECT oid FROM pg_database WHERE datname = '", rp, "'")), oid);
+  EXPECT_NE(Value("postgres", "SELECT oid FROM pg_database WHERE datname = 'prodok'"), oid);
+  EXPECT_NE(platform->Log("cloner").find(absl::StrCat(db, " went offline as restore point ", rp)), std::string::npos);
   // Its counts, read in the restore point while the steps ran, are the report's "before".
   bool reported = false;
   for (const TableReport& t : done.report().tables()) {

@@ -114,8 +114,8 @@ class SuiteEnvironment : public ::testing::Environment {
     Platform::Options options{catalog_dir_,
                               {{"cloner",
                                 {"--sweep_interval=250ms", "--heartbeat_interval=250ms",
-                                 // Restore points (and copies) file by file, verified so, as a
-                                 // large database's are: the offline window as it is in production.
+                                 // Copies file by file, as a large database's are: the offline
+                                 // window as it is in production.
                                  "--file_copy_from_mb=1"}},
                                {"status", {absl::StrCat("--stall_timeout=", absl::FormatDuration(kStallTimeout))}},
                                // A short max.poll.interval.ms, so that a step of seconds outlasts it.
@@ -775,9 +775,9 @@ void Outage(Stream& stream, const std::string& what, absl::Duration length, cons
 
 // kill -9 of the cloner, then of the migrator, in the middle of Production upgrades: the cloner
 // once a database is going offline (ending its sessions, making its restore point), then once it
-// compares the restore point's files with the database's; the migrator a second into a 3 s step of
-// an in-place plan. Restarted, each resumes: every upgrade succeeds, with one restore point, each
-// step once, and no database left offline.
+// swaps the names of the database and of its copy (the database becomes the restore point); the
+// migrator a second into a 3 s step of a plan. Restarted, each resumes: every upgrade succeeds,
+// with one restore point, each step once, and no database left offline.
 TEST(Faults, KillTheClonerAndTheMigratorMidProduction) {
   struct KillPoint {
     std::string service;
@@ -787,7 +787,7 @@ TEST(Faults, KillTheClonerAndTheMigratorMidProduction) {
   };
   const std::vector<KillPoint> points = {
       {"cloner", "offline", [](const std::string& db) { return absl::StrCat(db, " is offline"); }},
-      {"cloner", "compare", [](const std::string& db) { return absl::StrCat("comparing the files of ", db, " "); }},
+      {"cloner", "swap", [](const std::string& db) { return absl::StrCat("swapping the names of ", db, " "); }},
       {"migrator", "step", nullptr}};
   for (const KillPoint& at : points) {
     const std::string& service = at.service;
@@ -817,12 +817,12 @@ TEST(Faults, KillTheClonerAndTheMigratorMidProduction) {
   }
 }
 
-// The broker, then PostgreSQL (every server), taken away while the cloner compares a Production
-// upgrade's restore point with its offline database file by file (issue 23): the compare meets the
-// outage, and the upgrade resumes once it is back. Each of 3 Production upgrades must end
+// The broker, then PostgreSQL (every server), taken away while the cloner copies a Production
+// upgrade's offline database, the copy that takes its name (issue 23): the copy or the swap meets
+// the outage, and the upgrade resumes once it is back. Each of 3 Production upgrades must end
 // SUCCEEDED at 18.0 with one restore point, each step once, and no database left offline, and
 // every service reports NOT_SERVING during the outage and SERVING after it.
-TEST(Faults, OutagesWhileARestorePointsFilesAreCompared) {
+TEST(Faults, OutagesWhileAnOfflineDatabaseIsCopied) {
   struct Away {
     std::string name;
     std::string what;
@@ -830,10 +830,10 @@ TEST(Faults, OutagesWhileARestorePointsFilesAreCompared) {
     std::function<void()> down, up;
   };
   const std::vector<Away> outages = {
-      {"broker_down_compare_production", "the broker", absl::Seconds(10),
+      {"broker_down_copy_production", "the broker", absl::Seconds(10),
        [] { ASSERT_TRUE(platform->broker().Control("down 1").ok()); },
        [] { ASSERT_TRUE(platform->broker().Control("up 1").ok()); }},
-      {"postgres_crash_compare_production", "PostgreSQL", absl::Seconds(5),
+      {"postgres_crash_copy_production", "PostgreSQL", absl::Seconds(5),
        [] {
          platform->hosting(0).StopImmediately();
          platform->hosting(1).StopImmediately();
@@ -854,7 +854,7 @@ TEST(Faults, OutagesWhileARestorePointsFilesAreCompared) {
       auto accepted = stream.Accepted();
       return accepted.count(first) &&
              absl::StrContains(Tail(platform->service("cloner").log_path(), 1 << 20),
-                               absl::StrCat("comparing the files of ", first, " "));
+                               absl::StrCat("copying ", first, " to "));
     }, absl::Seconds(60))) << platform->Logs();
     Outage(stream, away.what, away.length, away.down, away.up, [] {});
   }

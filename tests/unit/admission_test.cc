@@ -383,23 +383,23 @@ TEST_F(AdmissionTest, AProductionOrderCarriesItsRestorePointAndADowntimeEstimate
   hosting_.dbs["acme"].size_bytes = 4000;  // four times larger than when it was tested
   absl::StatusOr<Upgrade> u = Make().RequestUpgrade(Order(PURPOSE_PRODUCTION), kCaller);
   ASSERT_TRUE(u.ok()) << u.status();
-  // (1.5 x 10 s + 30 s) x 4 + 250 ms of hand-offs
-  EXPECT_EQ(FromProto(u->estimated_downtime()), absl::Milliseconds(180250));
+  // (10 s of copy and count, no copy timed alone + 30 s) x 4 + 250 ms of hand-offs
+  EXPECT_EQ(FromProto(u->estimated_downtime()), absl::Milliseconds(160250));
   const upgrade::v1::Order& order = store_.orders.back().order;
   EXPECT_EQ(order.restore_point(), "acme_rp_" + u->upgrade_id().substr(0, 8));
-  EXPECT_EQ(FromProto(order.estimated_downtime()), absl::Milliseconds(180250));
+  EXPECT_EQ(FromProto(order.estimated_downtime()), absl::Milliseconds(160250));
   EXPECT_TRUE(order.test_database().empty());
 }
 
-TEST_F(AdmissionTest, AnEstimateCountsTheRestorePointsChecksumAsTheTestMeasuredIt) {
+TEST_F(AdmissionTest, AnEstimateCountsTheTestsCopyAloneAsTheWindowMakesIt) {
   PastTest("18.0", Outcome::kSucceeded);
-  // The Test's copy, count and checksum of its copy took 9 s, of which the checksum 7 s; its plan 10 s.
-  store_.orders[0].timings = {absl::Seconds(9), absl::Seconds(10), 1000, absl::Seconds(7)};
+  // The Test's copy and its checks took 9 s, of which the copy alone 2 s; its plan 10 s.
+  store_.orders[0].timings = {absl::Seconds(9), absl::Seconds(10), 1000, absl::ZeroDuration(), absl::Seconds(2)};
   hosting_.dbs["acme"].size_bytes = 1500;  // half again as large as when it was tested
   absl::StatusOr<Upgrade> u = Make().RequestUpgrade(Order(PURPOSE_PRODUCTION), kCaller);
   ASSERT_TRUE(u.ok()) << u.status();
-  // (9 s + 10 s) x 1.5 + 250 ms of hand-offs: no fudge factor once the checksum is measured.
-  EXPECT_EQ(FromProto(u->estimated_downtime()), absl::Milliseconds(28750));
+  // (2 s + 10 s) x 1.5 + 250 ms of hand-offs: the window copies the database and checks nothing.
+  EXPECT_EQ(FromProto(u->estimated_downtime()), absl::Milliseconds(18250));
   // The plan's part (10 s x 1.5 + half the hand-offs), which status counts down once the plan starts.
   EXPECT_EQ(FromProto(store_.orders.back().order.estimated_plan()), absl::Milliseconds(15125));
 }
@@ -407,12 +407,12 @@ TEST_F(AdmissionTest, AnEstimateCountsTheRestorePointsChecksumAsTheTestMeasuredI
 TEST_F(AdmissionTest, AProductionOrderIsBoundedByItsMaxOfflineOrAFewTimesItsEstimate) {
   PastTest("18.0", Outcome::kSucceeded);
   store_.orders[0].timings = {absl::Seconds(10), absl::Seconds(30), 1000};
-  hosting_.dbs["acme"].size_bytes = 4000;  // an estimate of 180.25 s (see above)
+  hosting_.dbs["acme"].size_bytes = 4000;  // an estimate of 160.25 s (see above)
   // None asked: three times the estimate, rounded up to the second (above the 5-minute floor).
   absl::StatusOr<Upgrade> u = Make().RequestUpgrade(Order(PURPOSE_PRODUCTION), kCaller);
   ASSERT_TRUE(u.ok()) << u.status();
-  EXPECT_EQ(FromProto(u->max_offline()), absl::Seconds(541));
-  EXPECT_EQ(FromProto(store_.orders.back().order.max_offline()), absl::Seconds(541));
+  EXPECT_EQ(FromProto(u->max_offline()), absl::Seconds(481));
+  EXPECT_EQ(FromProto(store_.orders.back().order.max_offline()), absl::Seconds(481));
   ASSERT_TRUE(store_.MarkFinished(u->upgrade_id(), Outcome::kFailed, clock_.now).ok());
   // Asked: taken as it is, from the estimate up to 7 days.
   RequestUpgradeRequest bounded = Order(PURPOSE_PRODUCTION);
@@ -439,9 +439,9 @@ TEST_F(AdmissionTest, AProductionOrderIsBoundedByItsMaxOfflineOrAFewTimesItsEsti
   EXPECT_EQ(*MaxOffline(std::nullopt, absl::Seconds(3), AdmissionOptions{}), absl::Minutes(5));
 }
 
-TEST(EstimateDowntime, ATestWithoutAMeasuredChecksumCountsItsCopyAndCountOneAndAHalfTimes) {
-  EXPECT_EQ(EstimateDowntime({absl::Seconds(2), absl::Seconds(5), 100}, 100).total(), absl::Milliseconds(8250));
-  // An unknown size (0) does not scale.
+TEST(EstimateDowntime, ATestWithoutItsCopyTimedAloneCountsItsCopyAndCount) {
+  EXPECT_EQ(EstimateDowntime({absl::Seconds(2), absl::Seconds(5), 100}, 100).total(), absl::Milliseconds(7250));
+  // An unknown size (0) does not scale; a verification a Test timed before 2026-12-07 is not counted.
   DowntimeEstimate measured = EstimateDowntime({absl::Seconds(2), absl::Seconds(5), 100, absl::Seconds(1)}, 0);
   EXPECT_EQ(measured.total(), absl::Milliseconds(7250));
   // Its parts: the restore point (and going offline), the plan (and coming back).
@@ -449,26 +449,19 @@ TEST(EstimateDowntime, ATestWithoutAMeasuredChecksumCountsItsCopyAndCountOneAndA
   EXPECT_EQ(measured.plan, absl::Milliseconds(5125));
 }
 
-// The model against timings recorded by tests/bench on the 0.15 GB database (2026-12-06): its Test
-// copied in 360.5 ms, counted both in 252.0 ms, compared the files as its Production would in 134.3
-// ms and planned in 1674.8 ms; the Production's window was 2618.0 ms (its restore point, copied and
-// verified by its files, 591.2 ms; its plan 1944.0 ms, the restore point counted beside its steps).
-TEST(EstimateDowntime, ARestorePointVerifiedByItsFilesCountsTheTestsCopyAndVerificationNotItsCounts) {
+// The window copies the database (the copy takes its name; the database itself is the restore
+// point) and runs the plan: the Test's copy alone and its plan, each scaled by the growth since.
+TEST(EstimateDowntime, TheRestorePointCostsTheTestsCopyAloneNotItsCountsNorAnyVerification) {
   TestTimings test{absl::Microseconds(746800), absl::Microseconds(1674800), 150000000, absl::Microseconds(134300),
                    absl::Microseconds(360500), /*verified_by_files=*/true};
-  DowntimeEstimate files = EstimateDowntime(test, 150000000);
-  EXPECT_EQ(files.restore_point, absl::Microseconds(360500 + 134300) + absl::Milliseconds(125));
-  EXPECT_EQ(files.plan, absl::Microseconds(1674800) + absl::Milliseconds(125));
-  const double ratio = absl::FDivDuration(files.total(), absl::Microseconds(2618000));
-  EXPECT_GE(ratio, 0.85);
-  EXPECT_LE(ratio, 1.15);
-  // Verified by its rows, the restore point is counted and checksummed inside the window: the whole
-  // of the Test's copy, its counts and its timed verification.
+  DowntimeEstimate estimate = EstimateDowntime(test, 150000000);
+  EXPECT_EQ(estimate.restore_point, absl::Microseconds(360500) + absl::Milliseconds(125));
+  EXPECT_EQ(estimate.plan, absl::Microseconds(1674800) + absl::Milliseconds(125));
   test.verified_by_files = false;
-  EXPECT_EQ(EstimateDowntime(test, 150000000).restore_point, absl::Microseconds(746800) + absl::Milliseconds(125));
+  EXPECT_EQ(EstimateDowntime(test, 150000000).restore_point, absl::Microseconds(360500) + absl::Milliseconds(125));
   // Twice the data now: every part twice.
-  test.verified_by_files = true;
   EXPECT_EQ(EstimateDowntime(test, 300000000).plan, absl::Microseconds(2 * 1674800) + absl::Milliseconds(125));
+  EXPECT_EQ(EstimateDowntime(test, 300000000).restore_point, absl::Microseconds(2 * 360500) + absl::Milliseconds(125));
 }
 
 TEST_F(AdmissionTest, OptionsOfferProductionOnlyWhereATestSucceeded) {

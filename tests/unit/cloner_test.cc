@@ -89,11 +89,13 @@ class FakeCloneStore final : public DatabaseLedger, public TestCopyStore, public
     if (it == productions.end()) return std::nullopt;
     return it->second;
   }
-  absl::Status SaveOffline(const Order& order, int32_t limit, absl::Time at) override {
+  absl::Status SaveOffline(const Order& order, int32_t limit, absl::Time at, int64_t oid) override {
     ProductionRecord record;
     record.previous_connection_limit = limit;
     record.offline_at = at;
-    productions.emplace(order.upgrade_id(), record);
+    record.database_oid = oid;
+    auto [it, added] = productions.emplace(order.upgrade_id(), record);
+    if (!added && it->second.database_oid == 0) it->second.database_oid = oid;
     orders[order.upgrade_id()] = order;
     return absl::OkStatus();
   }
@@ -108,7 +110,9 @@ class FakeCloneStore final : public DatabaseLedger, public TestCopyStore, public
     return out;
   }
   std::map<std::string, Order> orders;
+  absl::Status snapshot_saved;  // what SaveSnapshot returns (and then it saves nothing)
   absl::Status SaveSnapshot(const std::string& id, const SnapshotSucceeded& s) override {
+    if (!snapshot_saved.ok()) return snapshot_saved;
     productions[id].snapshot = s;
     return absl::OkStatus();
   }
@@ -363,17 +367,58 @@ std::vector<std::string> Kinds(const std::vector<Event>& events) {
   return out;
 }
 
-TEST_F(ClonerTest, ProductionGoesOfflineThenMakesAVerifiedRestorePoint) {
+// The database that went offline becomes the restore point, untouched; a copy of it takes its name,
+// offline too, and is what the plan upgrades.
+TEST_F(ClonerTest, ProductionGoesOfflineAndItsDatabaseBecomesTheRestorePointWhileACopyTakesItsName) {
   hosting_.dbs["acme"].connection_limit = 25;
+  const int64_t original = hosting_.dbs["acme"].oid;
   ASSERT_TRUE(Make().production().OnProductionAccepted(ProductionOrder()).ok());
-  EXPECT_EQ(hosting_.dbs["acme"].connection_limit, 0);
-  EXPECT_FALSE(hosting_.dbs["acme"].online);
   ASSERT_EQ(hosting_.dbs.count("acme_rp_0f8fad5b"), 1u);
+  EXPECT_EQ(hosting_.dbs["acme_rp_0f8fad5b"].oid, original);
+  EXPECT_NE(hosting_.dbs["acme"].oid, original);
+  for (const std::string& db : {"acme", "acme_rp_0f8fad5b"}) {
+    EXPECT_EQ(hosting_.dbs[db].connection_limit, 0) << db;
+    EXPECT_FALSE(hosting_.dbs[db].online) << db;
+  }
+  EXPECT_EQ(hosting_.dbs["acme"].rows, hosting_.dbs["acme_rp_0f8fad5b"].rows);
+  EXPECT_EQ(store_.productions["0f8fad5b-d9cb-469f-a165-70867728950e"].database_oid, original);
+  // Copied while offline, then swapped: the lease goes to the copy, after the swap.
+  std::vector<std::string> order;
+  for (const std::string& call : hosting_.calls) {
+    if (call == "template acme_rp_0f8fad5b" || call == "limit acme_rp_0f8fad5b 0" ||
+        call == "swap acme acme_rp_0f8fad5b" || absl::StartsWith(call, "lease acme")) {
+      order.push_back(call);
+    }
+  }
+  EXPECT_EQ(order, (std::vector<std::string>{"template acme_rp_0f8fad5b", "limit acme_rp_0f8fad5b 0",
+                                              "swap acme acme_rp_0f8fad5b", "lease acme"}));
   EXPECT_EQ(Kinds(publisher_.Events()),
             (std::vector<std::string>{"went_offline", "snapshot_started", "snapshot_succeeded"}));
   Event last = publisher_.Events().back();
   EXPECT_EQ(last.snapshot_succeeded().previous_connection_limit(), 25);
-  EXPECT_EQ(last.snapshot_succeeded().rows_size(), 2);
+  EXPECT_EQ(last.snapshot_succeeded().verified_by(), "original");
+  EXPECT_EQ(last.snapshot_succeeded().rows_size(), 0);  // the migrator reads the restore point beside the steps
+}
+
+// An attempt that stopped after the swap, before it was recorded, resumes without copying again:
+// the restore point, the database's own files, is never dropped as an unfinished copy.
+TEST_F(ClonerTest, AnAttemptResumedAfterTheSwapNeverDropsTheRestorePoint) {
+  const int64_t original = hosting_.dbs["acme"].oid;
+  Cloner cloner = Make();
+  store_.snapshot_saved = absl::UnavailableError("the platform's database went away");
+  EXPECT_EQ(cloner.production().OnProductionAccepted(ProductionOrder()).code(), absl::StatusCode::kUnavailable);
+  ASSERT_EQ(hosting_.dbs["acme_rp_0f8fad5b"].oid, original);  // swapped, not recorded
+  store_.snapshot_saved = absl::OkStatus();
+  hosting_.calls.clear();
+  publisher_.records.clear();
+  ASSERT_TRUE(cloner.production().OnProductionAccepted(ProductionOrder()).ok());
+  EXPECT_EQ(hosting_.dbs["acme_rp_0f8fad5b"].oid, original);
+  for (const std::string& call : hosting_.calls) {
+    EXPECT_FALSE(absl::StartsWith(call, "drop") || absl::StartsWith(call, "template") || absl::StartsWith(call, "swap"))
+        << call;
+  }
+  ASSERT_FALSE(publisher_.Events().empty());
+  EXPECT_EQ(Kinds(publisher_.Events()).back(), "snapshot_succeeded");
 }
 
 // A file-level copy begins with a checkpoint of the whole server. Taken while the database still
@@ -402,15 +447,19 @@ TEST_F(ClonerTest, ALargeDatabaseIsCheckpointedWhileStillOnlineBeforeItsRestoreP
   EXPECT_EQ(hosting_.strategies.back(), "wal_log");
 }
 
-TEST_F(ClonerTest, AProductionRestorePointThatDiffersFailsTheUpgradeWithTheDatabaseBackOnline) {
+// Whatever a copy gets wrong stays in the copy: the restore point is the database's own files. The
+// migrator's audit holds the copy to them (MigratorTest); a rollback gives them back.
+TEST_F(ClonerTest, ACopyThatDiffersNeverReachesTheRestorePointAndARollbackGivesTheOriginalBack) {
+  const TableRowCounts rows = hosting_.dbs["acme"].rows;
   hosting_.corrupt_copies = true;
-  ASSERT_TRUE(Make().production().OnProductionAccepted(ProductionOrder()).ok());
-  Event last = publisher_.Events().back();
-  ASSERT_TRUE(last.has_failed());
-  EXPECT_EQ(last.failed().phase(), "snapshot");
+  Cloner cloner = Make();
+  ASSERT_TRUE(cloner.production().OnProductionAccepted(ProductionOrder()).ok());
+  EXPECT_EQ(hosting_.dbs["acme_rp_0f8fad5b"].rows, rows);
+  EXPECT_NE(hosting_.dbs["acme"].rows, rows);
+  ASSERT_TRUE(cloner.production().OnMigrationFailed(ProductionOrder(), "integrity check failed", false).ok());
+  EXPECT_EQ(hosting_.dbs["acme"].rows, rows);
   EXPECT_EQ(hosting_.dbs.count("acme_rp_0f8fad5b"), 0u);
-  EXPECT_TRUE(hosting_.dbs["acme"].online);
-  EXPECT_EQ(hosting_.dbs["acme"].connection_limit, -1);
+  EXPECT_EQ(Kinds(publisher_.Events()).back(), "rolled_back");
 }
 
 TEST_F(ClonerTest, AMigratedProductionDatabaseComesBackOnlineWithItsLimit) {

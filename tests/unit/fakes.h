@@ -117,6 +117,7 @@ class FakeHosting final : public HostingServer {
     int64_t size_bytes = 1000;
     std::string owner = "acme";  // its tenant
     std::map<std::string, absl::Duration> leases;  // upgrade id -> age of its last heartbeat
+    int64_t oid = 0;  // given when added or copied
   };
 
   absl::StatusOr<std::vector<HostedDatabase>> ListDatabases() override {
@@ -139,7 +140,7 @@ class FakeHosting final : public HostingServer {
     if (!down.ok()) return down;
     auto it = dbs.find(name);
     if (it == dbs.end()) return DatabaseNotFound(name);
-    return HostedDatabase{name, it->second.online, it->second.connection_limit, it->second.owner};
+    return HostedDatabase{name, it->second.online, it->second.connection_limit, it->second.owner, false, it->second.oid};
   }
   absl::StatusOr<std::string> ReadVersion(const std::string& name, const std::string&) override {
     if (!down.ok()) return down;
@@ -189,6 +190,7 @@ class FakeHosting final : public HostingServer {
     if (dbs[source].busy) return absl::FailedPreconditionError("source in use");
     dbs[target] = dbs[source];
     dbs[target].busy = false;
+    dbs[target].oid = ++last_oid;
     if (corrupt_copies) dbs[target].rows.begin()->second += 1;
     // A session connects to the source once the copy is made, and writes before it is counted.
     for (auto& [table, rows] : dbs[source].rows) rows += written_after_template_copies;
@@ -200,6 +202,7 @@ class FakeHosting final : public HostingServer {
     if (dbs.count(target)) return absl::AlreadyExistsError(target);
     dbs[target] = dbs[source];
     dbs[target].busy = false;
+    dbs[target].oid = ++last_oid;
     if (corrupt_copies) dbs[target].rows.begin()->second += 1;
     TableRowCounts copied = dbs[source].rows;
     // The source's sessions keep writing after the snapshot the dump copied.
@@ -255,10 +258,20 @@ class FakeHosting final : public HostingServer {
     dbs.erase(replacement);
     return absl::OkStatus();
   }
+  absl::Status SwapDatabases(const std::string& name, const std::string& copy) override {
+    calls.push_back(absl::StrCat("swap ", name, " ", copy));
+    if (!down.ok()) return down;
+    if (!dbs.count(name)) return absl::NotFoundError(name);
+    if (!dbs.count(copy)) return absl::NotFoundError(copy);
+    if (dbs[name].busy || dbs[copy].busy) return absl::FailedPreconditionError("in use");
+    std::swap(dbs[name], dbs[copy]);
+    return absl::OkStatus();
+  }
 
   // Adds a database at `version` holding `rows`.
   Db& Add(const std::string& name, const std::string& version, TableRowCounts rows = {}) {
     Db& db = dbs[name];
+    db.oid = ++last_oid;
     db.version = version;
     db.rows = std::move(rows);
     return db;
@@ -267,6 +280,7 @@ class FakeHosting final : public HostingServer {
   std::map<std::string, Db> dbs;
   std::vector<std::string> calls;
   std::vector<std::string> strategies;  // of every CloneFromTemplate, in order
+  int64_t last_oid = 16384;
   absl::Status down;  // when set, every call fails with it
   bool corrupt_copies = false;
   // Called by each ReadVersion (from any thread) before it reads; an error is the read's.
