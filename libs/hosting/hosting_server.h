@@ -35,17 +35,6 @@ absl::Status DatabaseNotFound(const std::string& name);
 using TableRowCounts = std::map<std::string, int64_t>;
 using TableChecksums = std::map<std::string, std::string>;
 
-// Two databases' files, compared (DatabaseMeasures::CompareFiles).
-struct FileComparison {
-  // False: this server cannot compare them at the file level (a database or a tablespace outside the
-  // data directory's base/): verify their content instead.
-  bool comparable = true;
-  // Empty when both hold the same files with the same bytes; else the first difference found.
-  std::string difference;
-  // Bytes read from each database.
-  int64_t bytes = 0;
-};
-
 // The PostgreSQL server that hosts the customers' databases, seen through four narrow ports, one per
 // thing a caller does with it. Database names given here must have passed ValidateDatabaseName.
 // Implementations are thread-safe. Every method may return UNAVAILABLE when the server cannot be
@@ -89,13 +78,6 @@ class DatabaseMeasures {
 
   // A content checksum of every table outside the system schemas (order-independent), one snapshot.
   virtual absl::StatusOr<TableChecksums> ChecksumTables(const std::string& database) = 0;
-
-  // Compares the files of two databases byte for byte, as the server holds them on its disk: what a
-  // file-level copy (CREATE DATABASE ... STRATEGY FILE_COPY) of a database nobody writes must equal.
-  // Only the server's files are read, from the platform's maintenance session: nothing inside either
-  // database runs. `to_the_end` reads every byte even past a difference (to time it as a whole).
-  virtual absl::StatusOr<FileComparison> CompareFiles(const std::string& a, const std::string& b,
-                                                      bool to_the_end) = 0;
 };
 
 // Databases made, replaced and dropped as whole files.

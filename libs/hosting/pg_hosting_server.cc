@@ -1,7 +1,6 @@
 #include "libs/hosting/pg_hosting_server.h"
 
 #include <algorithm>
-#include <atomic>
 #include <future>
 #include <map>
 
@@ -222,122 +221,6 @@ absl::StatusOr<TableChecksums> PgHostingServer::ChecksumTables(const std::string
   });
   if (!status.ok()) return status;
   return sums;
-}
-
-namespace {
-
-// A database's files are read this many bytes at a time by each side of a comparison.
-constexpr int64_t kCompareChunkBytes = int64_t{8} << 20;
-// Sessions that read a comparison's chunks side by side.
-constexpr int kCompareSessions = 2;
-
-// A file of a database's directory, by name, with its size.
-using DirectoryListing = std::map<std::string, int64_t>;
-
-// The files of data directory `dir` the content lives in: not the relation cache's file, which
-// the server rewrites by itself when a session connects.
-DirectoryListing ListDirectory(pqxx::transaction_base& tx, const std::string& dir) {
-  DirectoryListing files;
-  for (const auto& row : tx.exec_params(
-           "SELECT f, (pg_catalog.pg_stat_file($1 || '/' || f, true)).size FROM pg_catalog.pg_ls_dir($1, true, false) AS f",
-           dir)) {
-    std::string name = row[0].as<std::string>();
-    if (name == "pg_internal.init" || row[1].is_null()) continue;  // gone since it was listed
-    files[name] = row[1].as<int64_t>();
-  }
-  return files;
-}
-
-std::string FirstListingDifference(const DirectoryListing& a, const DirectoryListing& b, const std::string& name_a,
-                                   const std::string& name_b) {
-  for (const auto& [file, size] : a) {
-    auto it = b.find(file);
-    if (it == b.end()) return absl::StrCat("file ", file, " of ", name_a, " is missing from ", name_b);
-    if (it->second != size) {
-      return absl::StrCat("file ", file, " has ", size, " bytes in ", name_a, " but ", it->second, " in ", name_b);
-    }
-  }
-  for (const auto& [file, size] : b) {
-    if (a.count(file) == 0) return absl::StrCat("file ", file, " of ", name_b, " is missing from ", name_a);
-  }
-  return "";
-}
-
-}  // namespace
-
-absl::StatusOr<FileComparison> PgHostingServer::CompareFiles(const std::string& a, const std::string& b,
-                                                              bool to_the_end) {
-  FileComparison result;
-  std::string dir_a, dir_b;
-  DirectoryListing files;
-  absl::Status listed = admin_->Transact([&](pqxx::work& tx) {
-    std::map<std::string, std::string> dirs;
-    bool elsewhere = false;
-    for (const auto& row : tx.exec_params(
-             "SELECT d.datname, d.oid::pg_catalog.int8, t.spcname FROM pg_catalog.pg_database d "
-             "JOIN pg_catalog.pg_tablespace t ON t.oid = d.dattablespace WHERE d.datname IN ($1, $2)",
-             a, b)) {
-      dirs[row[0].as<std::string>()] = absl::StrCat("base/", row[1].as<int64_t>());
-      elsewhere = elsewhere || row[2].as<std::string>() != "pg_default";
-    }
-    for (const std::string& name : {a, b}) {
-      if (dirs.count(name) == 0) return DatabaseNotFound(name);
-    }
-    // A relation of either may lie in a tablespace of its own, outside base/.
-    elsewhere = elsewhere || !tx.exec("SELECT 1 FROM pg_catalog.pg_tablespace "
-                                      "WHERE spcname NOT IN ('pg_default', 'pg_global') LIMIT 1")
-                                  .empty();
-    if (elsewhere) {
-      result.comparable = false;
-      return absl::OkStatus();
-    }
-    dir_a = dirs[a];
-    dir_b = dirs[b];
-    files = ListDirectory(tx, dir_a);
-    result.difference = FirstListingDifference(files, ListDirectory(tx, dir_b), a, b);
-    return absl::OkStatus();
-  });
-  if (!listed.ok()) return listed;
-  if (!result.comparable || !result.difference.empty()) return result;
-  // Every chunk of every file, dealt to the sessions in turn.
-  std::vector<std::vector<std::pair<std::string, int64_t>>> dealt(kCompareSessions);
-  size_t n = 0;
-  for (const auto& [file, size] : files) {
-    result.bytes += size;
-    for (int64_t offset = 0; offset < size; offset += kCompareChunkBytes) dealt[n++ % dealt.size()].emplace_back(file, offset);
-  }
-  std::atomic<bool> differs{false};
-  auto compare = [&](const std::vector<std::pair<std::string, int64_t>>& chunks) -> absl::StatusOr<std::string> {
-    std::string first;
-    absl::Status read = pg::WithPlatformSession(options_.conninfo, "postgres", [&](pqxx::connection& conn) {
-      pqxx::nontransaction tx(conn);
-      for (const auto& [file, offset] : chunks) {
-        if (!to_the_end && differs.load()) break;
-        bool same = tx.exec_params("SELECT pg_catalog.pg_read_binary_file($1, $3, $4) = "
-                                   "pg_catalog.pg_read_binary_file($2, $3, $4)",
-                                   absl::StrCat(dir_a, "/", file), absl::StrCat(dir_b, "/", file), offset,
-                                   kCompareChunkBytes)[0][0]
-                        .as<bool>();
-        if (!same && first.empty()) {
-          first = absl::StrCat("file ", file, " differs between ", a, " and ", b, " from byte ", offset);
-          differs = true;
-        }
-      }
-      return absl::OkStatus();
-    });
-    if (!read.ok()) return read;
-    return first;
-  };
-  std::vector<std::future<absl::StatusOr<std::string>>> others;
-  for (size_t i = 1; i < dealt.size(); ++i) others.push_back(std::async(std::launch::async, compare, std::cref(dealt[i])));
-  std::vector<absl::StatusOr<std::string>> found;
-  found.push_back(compare(dealt[0]));
-  for (auto& other : others) found.push_back(other.get());
-  for (const absl::StatusOr<std::string>& one : found) {
-    if (!one.ok()) return one.status();
-    if (result.difference.empty()) result.difference = *one;
-  }
-  return result;
 }
 
 absl::Status PgHostingServer::CloneFromTemplate(const std::string& source, const std::string& target,

@@ -48,7 +48,6 @@ class PgHostingServer final : public HostingServer {
   absl::StatusOr<int64_t> DataSizeBytes(const std::string& database) override;
   absl::StatusOr<TableRowCounts> CountRows(const std::string& database) override;
   absl::StatusOr<TableChecksums> ChecksumTables(const std::string& database) override;
-  absl::StatusOr<FileComparison> CompareFiles(const std::string& a, const std::string& b, bool to_the_end) override;
   absl::Status CloneFromTemplate(const std::string& source, const std::string& target,
                                  const std::string& strategy) override;
   absl::StatusOr<TableRowCounts> CloneByDump(const std::string& source, const std::string& target) override;

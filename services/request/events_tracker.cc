@@ -61,9 +61,7 @@ absl::Status EventsTracker::Handle(const ConsumedRecord& record) {
       }
       return store_.RecordTimings(id, {FromProto(event.clone_succeeded().duration()), absl::ZeroDuration(),
                                        event.clone_succeeded().source_size_bytes(),
-                                       FromProto(event.clone_succeeded().checksum_duration()),
-                                       FromProto(event.clone_succeeded().copy_duration()),
-                                       event.clone_succeeded().verified_by() == "files"});
+                                       FromProto(event.clone_succeeded().copy_duration())});
     case upgrade::v1::Event::kTestCopyDropped:
       return store_.RecordCopy(id, absl::InfinitePast(), true);
     case upgrade::v1::Event::kSucceeded:

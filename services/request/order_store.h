@@ -18,14 +18,10 @@ enum class Outcome { kActive, kSucceeded, kFailed, kCancelled };
 
 // What a Test upgrade measured: the basis of its Production upgrade's downtime estimate.
 struct TestTimings {
-  absl::Duration clone = absl::ZeroDuration();    // copy and check (and the checksum below, when measured)
+  absl::Duration clone = absl::ZeroDuration();    // copy and check
   absl::Duration migrate = absl::ZeroDuration();  // plan, neutralization and post-checks
   int64_t source_size_bytes = 0;                  // the source's table data, when it was copied
-  absl::Duration checksum = absl::ZeroDuration();  // the restore point's verification, timed; part of clone (0: not measured)
-  absl::Duration copy = absl::ZeroDuration();      // the copy alone, part of clone (0: not measured)
-  // The verification timed is a file-level one: the Production's restore point carries no row counts
-  // inside its window (the migrator counts it beside the steps).
-  bool verified_by_files = false;
+  absl::Duration copy = absl::ZeroDuration();     // the copy alone, part of clone (0: not measured)
 };
 
 struct StoredOrder {

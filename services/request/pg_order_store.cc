@@ -115,6 +115,8 @@ const std::vector<pg::SchemaMigration> kMigrations = {
    "database text NOT NULL, server text NOT NULL, tenant text NOT NULL, wave int NOT NULL, state text NOT NULL, "
    "upgrade_id text, note text NOT NULL DEFAULT '', ordered_at timestamptz, ended_at timestamptz, "
    "PRIMARY KEY (rollout_id, database))"},
+  {10, "no verification timed by Tests: a Production's restore point is the database itself (issue 23)",
+   "ALTER TABLE request.orders DROP COLUMN checksum_ms, DROP COLUMN verified_by_files"},
 };
 
 const std::string kColumns = absl::StrCat(
@@ -123,7 +125,7 @@ const std::string kColumns = absl::StrCat(
     pg::MicrosOf("created_at"), ", ", pg::MicrosOf("finished_at"),
     ", outcome, coalesce(restore_point, ''), estimated_downtime_ms, clone_ms, migrate_ms, source_size_bytes, ",
     pg::MicrosOf("cancel_requested_at"), ", ", pg::MicrosOf("no_return_at"), ", ", pg::MicrosOf("copy_expires_at"),
-    ", copy_removed, order_bytes, checksum_ms, copy_ms, verified_by_files, ", pg::MicrosOf("started_at"), ", ",
+    ", copy_removed, order_bytes, copy_ms, ", pg::MicrosOf("started_at"), ", ",
     pg::MicrosOf("reminded_at"));
 
 StoredOrder FromRow(const pqxx::row& row) {
@@ -155,11 +157,9 @@ StoredOrder FromRow(const pqxx::row& row) {
   s.copy_removed = row[19].as<bool>();
   // Orders admitted before order_bytes existed keep the columns' (coarser) values.
   if (!row[20].is_null()) o.ParseFromString(pqxx::binarystring(row[20]).str());
-  s.timings.checksum = absl::Milliseconds(row[21].as<int64_t>());
-  s.timings.copy = absl::Milliseconds(row[22].as<int64_t>());
-  s.timings.verified_by_files = row[23].as<bool>();
-  s.started_at = pg::TimeFromField(row[24]);
-  s.reminded_at = pg::TimeFromField(row[25]);
+  s.timings.copy = absl::Milliseconds(row[21].as<int64_t>());
+  s.started_at = pg::TimeFromField(row[22]);
+  s.reminded_at = pg::TimeFromField(row[23]);
   return s;
 }
 
@@ -429,12 +429,9 @@ absl::Status PgOrderStore::RecordTimings(const std::string& upgrade_id, const Te
         "UPDATE request.orders SET clone_ms = CASE WHEN $2 > 0 THEN $2 ELSE clone_ms END, "
         "migrate_ms = CASE WHEN $3 > 0 THEN $3 ELSE migrate_ms END, "
         "source_size_bytes = CASE WHEN $4 > 0 THEN $4 ELSE source_size_bytes END, "
-        "checksum_ms = CASE WHEN $5 > 0 THEN $5 ELSE checksum_ms END, "
-        "copy_ms = CASE WHEN $6 > 0 THEN $6 ELSE copy_ms END, "
-        "verified_by_files = CASE WHEN $5 > 0 THEN $7 ELSE verified_by_files END WHERE upgrade_id = $1",
+        "copy_ms = CASE WHEN $5 > 0 THEN $5 ELSE copy_ms END WHERE upgrade_id = $1",
         upgrade_id, absl::ToInt64Milliseconds(timings.clone), absl::ToInt64Milliseconds(timings.migrate),
-        timings.source_size_bytes, absl::ToInt64Milliseconds(timings.checksum), absl::ToInt64Milliseconds(timings.copy),
-        timings.verified_by_files);
+        timings.source_size_bytes, absl::ToInt64Milliseconds(timings.copy));
     return absl::OkStatus();
   });
 }

@@ -91,31 +91,6 @@ TEST_F(HostingTest, CopiesKeepTheSourcesOwnerAndTheOwnersOfItsTables) {
 
 // A file-level copy holds its source's files byte for byte; a changed page, a copy made page by page
 // through the WAL (its pages carry new LSNs) and a missing database are told apart.
-TEST_F(HostingTest, AFileLevelCopyComparesEqualFileByFileAndAChangedPageDoesNot) {
-  const std::string copy = source_ + "_files", paged = source_ + "_paged";
-  ASSERT_TRUE(hosting_->CloneFromTemplate(source_, copy, "file_copy").ok());
-  absl::StatusOr<FileComparison> same = hosting_->CompareFiles(source_, copy, false);
-  ASSERT_TRUE(same.ok()) << same.status();
-  EXPECT_TRUE(same->comparable);
-  EXPECT_EQ(same->difference, "");
-  EXPECT_GT(same->bytes, 0);
-  EXPECT_LE(same->bytes, *hosting_->DatabaseSizeBytes(source_));
-
-  ASSERT_TRUE(hosting_->CloneFromTemplate(source_, paged, "wal_log").ok());
-  absl::StatusOr<FileComparison> other = hosting_->CompareFiles(source_, paged, true);
-  ASSERT_TRUE(other.ok()) << other.status();
-  EXPECT_NE(other->difference, "");
-
-  ASSERT_TRUE(Postgres().Exec(copy, "UPDATE res_partner SET name = 'changed' WHERE id = 3").ok());
-  ASSERT_TRUE(Postgres().Exec("postgres", "CHECKPOINT").ok());
-  absl::StatusOr<FileComparison> changed = hosting_->CompareFiles(source_, copy, false);
-  ASSERT_TRUE(changed.ok()) << changed.status();
-  EXPECT_TRUE(changed->comparable);
-  EXPECT_NE(changed->difference.find(copy), std::string::npos) << changed->difference;
-
-  EXPECT_EQ(hosting_->CompareFiles(source_, "nope_nope", false).status().code(), absl::StatusCode::kNotFound);
-}
-
 // What a file-level copy begins with, taken beforehand: everything written before it is on disk.
 TEST_F(HostingTest, ACheckpointPutsTheRedoPointPastEverythingWrittenBeforeIt) {
   ASSERT_TRUE(Postgres().Exec(source_, "UPDATE res_partner SET name = 'dirty' WHERE id = 2").ok());

@@ -73,18 +73,14 @@ TEST_F(OrderStoreTest, ATestsTimingsAreRecordedPartByPartAndAZeroKeepsWhatWasThe
   upgrade::v1::Order o = NewOrder("acme");
   ASSERT_TRUE(store_->Admit(o, {"upgrade.orders", "acme", "x"}, nullptr).ok());
   // The copy's event, then the plan's: each records its own parts.
-  ASSERT_TRUE(store_->RecordTimings(o.upgrade_id(), {absl::Seconds(9), absl::ZeroDuration(), 4096, absl::Seconds(7),
-                                                     absl::Seconds(1), /*verified_by_files=*/true})
-                  .ok());
+  ASSERT_TRUE(store_->RecordTimings(o.upgrade_id(), {absl::Seconds(9), absl::ZeroDuration(), 4096, absl::Seconds(1)}).ok());
   ASSERT_TRUE(store_->RecordTimings(o.upgrade_id(), {absl::ZeroDuration(), absl::Seconds(10), 0}).ok());
   auto found = store_->FindByUpgradeId(o.upgrade_id());
   ASSERT_TRUE(found.ok() && found->has_value());
   EXPECT_EQ((*found)->timings.clone, absl::Seconds(9));
   EXPECT_EQ((*found)->timings.migrate, absl::Seconds(10));
   EXPECT_EQ((*found)->timings.source_size_bytes, 4096);
-  EXPECT_EQ((*found)->timings.checksum, absl::Seconds(7));
-  EXPECT_EQ((*found)->timings.copy, absl::Seconds(1));
-  EXPECT_TRUE((*found)->timings.verified_by_files);  // the plan's timings left the copy's alone
+  EXPECT_EQ((*found)->timings.copy, absl::Seconds(1));  // the plan's timings left the copy's alone
 }
 
 // Idempotency keys are per tenant: two tenants may both use "key-1"; one tenant may not twice.

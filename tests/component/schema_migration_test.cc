@@ -57,7 +57,7 @@ TEST_F(SchemaMigrationTest, ADatabaseOfTheReleaseBeforeVersionsIsMigratedWithIts
 
   ASSERT_TRUE(OpenAll().ok());
 
-  EXPECT_EQ(Value("SELECT string_agg(version::text, ',' ORDER BY version) FROM request.schema_versions"), "1,2,3,4,5,6,7,8,9");
+  EXPECT_EQ(Value("SELECT string_agg(version::text, ',' ORDER BY version) FROM request.schema_versions"), "1,2,3,4,5,6,7,8,9,10");
   EXPECT_EQ(Value("SELECT string_agg(version::text, ',' ORDER BY version) FROM status.schema_versions"), "1,2,3,4");
   for (const char* schema : {"cloner", "notifier"}) {
     EXPECT_EQ(Value(absl::StrCat("SELECT string_agg(version::text, ',' ORDER BY version) FROM ", schema,
@@ -71,6 +71,10 @@ TEST_F(SchemaMigrationTest, ADatabaseOfTheReleaseBeforeVersionsIsMigratedWithIts
             "up-frozen-1:succeeded:acme_owner,up-frozen-2:active:globex_owner");
   // Version 7: orders admitted before schedules started when they were created (none waits).
   EXPECT_EQ(Value("SELECT count(*) FROM request.orders WHERE started_at IS DISTINCT FROM created_at"), "0");
+  // Version 10: the verification a Test timed for its Production's estimate is gone with it.
+  EXPECT_EQ(Value("SELECT count(*) FROM information_schema.columns WHERE table_schema = 'request' "
+                  "AND table_name = 'orders' AND column_name IN ('checksum_ms', 'verified_by_files')"),
+            "0");
   EXPECT_EQ(Value("SELECT count(*) FROM request.audit"), "1");
   EXPECT_EQ(Value("SELECT holder || ':' || done FROM request.claims"), "cloner-0:true");
   EXPECT_EQ(Value("SELECT count(*) FROM status.upgrades WHERE state = 4"), "1");
@@ -96,7 +100,7 @@ TEST_F(SchemaMigrationTest, ReplicasStartingTogetherApplyEachMigrationOnce) {
     opened.push_back(std::async(std::launch::async, [&] { return request::PgOrderStore::Open(ConnInfo(), 1).status(); }));
   }
   for (auto& f : opened) EXPECT_TRUE(f.get().ok());
-  EXPECT_EQ(Value("SELECT count(*) FROM request.schema_versions"), "9");
+  EXPECT_EQ(Value("SELECT count(*) FROM request.schema_versions"), "10");
 }
 
 TEST_F(SchemaMigrationTest, AReplicaOlderThanItsSchemaRefusesIt) {

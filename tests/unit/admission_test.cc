@@ -394,7 +394,7 @@ TEST_F(AdmissionTest, AProductionOrderCarriesItsRestorePointAndADowntimeEstimate
 TEST_F(AdmissionTest, AnEstimateCountsTheTestsCopyAloneAsTheWindowMakesIt) {
   PastTest("18.0", Outcome::kSucceeded);
   // The Test's copy and its checks took 9 s, of which the copy alone 2 s; its plan 10 s.
-  store_.orders[0].timings = {absl::Seconds(9), absl::Seconds(10), 1000, absl::ZeroDuration(), absl::Seconds(2)};
+  store_.orders[0].timings = {absl::Seconds(9), absl::Seconds(10), 1000, absl::Seconds(2)};
   hosting_.dbs["acme"].size_bytes = 1500;  // half again as large as when it was tested
   absl::StatusOr<Upgrade> u = Make().RequestUpgrade(Order(PURPOSE_PRODUCTION), kCaller);
   ASSERT_TRUE(u.ok()) << u.status();
@@ -440,9 +440,9 @@ TEST_F(AdmissionTest, AProductionOrderIsBoundedByItsMaxOfflineOrAFewTimesItsEsti
 }
 
 TEST(EstimateDowntime, ATestWithoutItsCopyTimedAloneCountsItsCopyAndCount) {
-  EXPECT_EQ(EstimateDowntime({absl::Seconds(2), absl::Seconds(5), 100}, 100).total(), absl::Milliseconds(7250));
-  // An unknown size (0) does not scale; a verification a Test timed before 2026-12-07 is not counted.
-  DowntimeEstimate measured = EstimateDowntime({absl::Seconds(2), absl::Seconds(5), 100, absl::Seconds(1)}, 0);
+  EXPECT_EQ(EstimateDowntime({absl::Seconds(2), absl::Seconds(5), 100}, 400).total(), absl::Milliseconds(28250));
+  // An unknown size (0) does not scale.
+  DowntimeEstimate measured = EstimateDowntime({absl::Seconds(2), absl::Seconds(5), 100}, 0);
   EXPECT_EQ(measured.total(), absl::Milliseconds(7250));
   // Its parts: the restore point (and going offline), the plan (and coming back).
   EXPECT_EQ(measured.restore_point, absl::Milliseconds(2125));
@@ -452,13 +452,10 @@ TEST(EstimateDowntime, ATestWithoutItsCopyTimedAloneCountsItsCopyAndCount) {
 // The window copies the database (the copy takes its name; the database itself is the restore
 // point) and runs the plan: the Test's copy alone and its plan, each scaled by the growth since.
 TEST(EstimateDowntime, TheRestorePointCostsTheTestsCopyAloneNotItsCountsNorAnyVerification) {
-  TestTimings test{absl::Microseconds(746800), absl::Microseconds(1674800), 150000000, absl::Microseconds(134300),
-                   absl::Microseconds(360500), /*verified_by_files=*/true};
+  TestTimings test{absl::Microseconds(746800), absl::Microseconds(1674800), 150000000, absl::Microseconds(360500)};
   DowntimeEstimate estimate = EstimateDowntime(test, 150000000);
   EXPECT_EQ(estimate.restore_point, absl::Microseconds(360500) + absl::Milliseconds(125));
   EXPECT_EQ(estimate.plan, absl::Microseconds(1674800) + absl::Milliseconds(125));
-  test.verified_by_files = false;
-  EXPECT_EQ(EstimateDowntime(test, 150000000).restore_point, absl::Microseconds(360500) + absl::Milliseconds(125));
   // Twice the data now: every part twice.
   EXPECT_EQ(EstimateDowntime(test, 300000000).plan, absl::Microseconds(2 * 1674800) + absl::Milliseconds(125));
   EXPECT_EQ(EstimateDowntime(test, 300000000).restore_point, absl::Microseconds(2 * 360500) + absl::Milliseconds(125));

@@ -164,13 +164,6 @@ class FakeHosting final : public HostingServer {
     return it->second.rows;
   }
   absl::StatusOr<TableChecksums> ChecksumTables(const std::string&) override { return TableChecksums(); }
-  // No files here: the restore point is verified by its content.
-  absl::StatusOr<FileComparison> CompareFiles(const std::string&, const std::string&, bool) override {
-    if (!down.ok()) return down;
-    FileComparison none;
-    none.comparable = false;
-    return none;
-  }
   // Rows the source's sessions add to each of its tables while a dump copies it, and right after a
   // template copy of it.
   bool dies_in_a_copy = false;
