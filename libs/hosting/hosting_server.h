@@ -112,8 +112,9 @@ class DatabaseCopier {
   virtual absl::Status ReplaceDatabase(const std::string& name, const std::string& replacement) = 0;
 
   // Exchanges the names of `name` and `copy` in one transaction, and gives `copy` what belongs to the
-  // name rather than to the files: `name`'s settings (ALTER DATABASE … SET, also per role) and its
-  // comment. Neither may have sessions. NOT_FOUND: either does not exist. FAILED_PRECONDITION: one
+  // name rather than to the files: `name`'s ACL and connection limit as they are now (offline, for a
+  // Production), its settings (ALTER DATABASE … SET, also per role) and its comment. `name` keeps
+  // its own. Neither may have sessions. NOT_FOUND: either does not exist. FAILED_PRECONDITION: one
   // has sessions. Nothing changed unless it returns OK.
   virtual absl::Status SwapDatabases(const std::string& name, const std::string& copy) = 0;
 };

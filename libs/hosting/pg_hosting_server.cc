@@ -506,8 +506,11 @@ absl::Status PgHostingServer::SwapDatabases(const std::string& name, const std::
       if (oids.count(db) == 0) return DatabaseNotFound(db);
     }
     // What PostgreSQL keeps by the database's oid, not in its files, follows the name: the copy
-    // serves under it. Rows copied as they are (no SQL rebuilt from a tenant's values); the
-    // settings and the comment of `name` itself stay with it, now the restore point.
+    // serves under it. Catalog rows copied as they are (no SQL rebuilt from a tenant's values, no
+    // privilege regained that the tenant revoked); `name` keeps its own, now the restore point.
+    tx.exec_params("UPDATE pg_catalog.pg_database c SET datacl = d.datacl, datconnlimit = d.datconnlimit "
+                   "FROM pg_catalog.pg_database d WHERE c.oid = $2::pg_catalog.oid AND d.oid = $1::pg_catalog.oid",
+                   oids[name], oids[copy]);
     tx.exec_params("DELETE FROM pg_catalog.pg_db_role_setting WHERE setdatabase = $1::pg_catalog.oid", oids[copy]);
     tx.exec_params("INSERT INTO pg_catalog.pg_db_role_setting (setdatabase, setrole, setconfig) "
                    "SELECT $2::pg_catalog.oid, setrole, setconfig FROM pg_catalog.pg_db_role_setting "

@@ -103,10 +103,15 @@ TEST_F(HostingTest, ACheckpointPutsTheRedoPointPastEverythingWrittenBeforeIt) {
 }
 
 // The Production's restore point: the database's own files keep their data under the copy's name,
-// and the copy serves under the database's, with what PostgreSQL keeps by name rather than in the
-// files (settings, per role too, and the comment). All at once, or nothing.
-TEST_F(HostingTest, SwappingGivesTheCopyTheNameItsSettingsAndCommentAndKeepsTheFilesApart) {
-  const std::string copy = source_ + "_rp";
+// and the copy serves under the database's, with what PostgreSQL keeps by oid rather than in the
+// files (ACL, connection limit, settings, per role too, and the comment). All at once, or nothing.
+TEST_F(HostingTest, SwappingGivesTheCopyTheNameItsAclSettingsAndCommentAndKeepsTheFilesApart) {
+  const std::string copy = source_ + "_rp", app = source_ + "_app";
+  ASSERT_TRUE(Postgres().Exec("postgres", "CREATE ROLE " + app).ok());
+  // A tenant's own privileges: no TEMPORARY for PUBLIC, CONNECT for its application role only.
+  ASSERT_TRUE(Postgres().Exec("postgres", "REVOKE ALL ON DATABASE " + source_ + " FROM PUBLIC").ok());
+  ASSERT_TRUE(Postgres().Exec("postgres", "GRANT CONNECT ON DATABASE " + source_ + " TO " + app).ok());
+  ASSERT_TRUE(Postgres().Exec("postgres", "ALTER DATABASE " + source_ + " CONNECTION LIMIT 7").ok());
   ASSERT_TRUE(Postgres().Exec("postgres", "ALTER DATABASE " + source_ + " SET work_mem = '7MB'").ok());
   ASSERT_TRUE(Postgres().Exec("postgres", "ALTER DATABASE " + source_ +
                                               " SET search_path = '$user', public, \"we ird\"").ok());
@@ -136,6 +141,10 @@ TEST_F(HostingTest, SwappingGivesTheCopyTheNameItsSettingsAndCommentAndKeepsTheF
   pqxx::connection admin(Postgres().conninfo("postgres"));
   pqxx::nontransaction tx(admin);
   for (const std::string& db : {source_, copy}) {
+    EXPECT_EQ(tx.exec1("SELECT datacl::text || ' ' || datconnlimit FROM pg_database WHERE datname = " + tx.quote(db))[0]
+                  .as<std::string>(),
+              absl::StrCat("{postgres=CTc/postgres,", app, "=c/postgres} 7"))
+        << db;
     const std::string settings =
         "SELECT coalesce(string_agg(s.setrole::regrole::text || ':' || array_to_string(s.setconfig, '|'), ';' "
         "ORDER BY s.setrole), '') FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase "
