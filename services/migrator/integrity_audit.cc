@@ -60,6 +60,7 @@ absl::StatusOr<std::unique_ptr<IntegrityAudit>> IntegrityAudit::Begin(const Cata
   auto pin = [raw] { std::call_once(raw->pinned_once_, [raw] { raw->pinned_.set_value(); }); };
   std::future<void> snapshot_fixed = raw->pinned_.get_future();
   const std::string summed_in = counted_in.empty() ? database : counted_in;
+  raw->summed_in_ = summed_in;
   raw->sums_before_ = std::async(beside, [raw, pin, summed_in] {
     auto sums = raw->target_.ChecksumTables(summed_in, raw->catalog_.unchanged_tables(), pin);
     pin();
@@ -92,6 +93,11 @@ absl::Status IntegrityAudit::End(upgrade::v1::IntegrityReport* report, upgrade::
   UPSHIFT_RETURN_IF_ERROR(rows_after.status());
   for (const std::string& table : catalog_.unchanged_tables()) {
     if (sums_before[table] != (*sums_after)[table]) {
+      if (summed_in_ != database_) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("integrity check: table ", table, " is declared unchanged by the catalog but differs from ",
+                         summed_in_, ", the database as it was before the plan: the plan or its copy changed it"));
+      }
       return absl::FailedPreconditionError(absl::StrCat("integrity check: table ", table,
                                                         " is declared unchanged by the catalog but the plan changed it"));
     }

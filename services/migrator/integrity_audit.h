@@ -58,6 +58,7 @@ class IntegrityAudit {
   const Catalog& catalog_;
   ContentChecks& target_;
   const std::string database_;
+  std::string summed_in_;  // where the checksums before were read: database_, or its restore point
   const std::launch beside_;
   CheckRunner checks_;
   RowCounts rows_before_;

@@ -137,10 +137,13 @@ DowntimeEstimate EstimateDowntime(const TestTimings& test, int64_t size_now_byte
     growth = static_cast<double>(size_now_bytes) / static_cast<double>(test.source_size_bytes);
   }
   // Inside the window the database is copied as the Test's copy was (the copy takes its name, and the
-  // database itself is the restore point: nothing is compared), so the Test's copy alone stands for
-  // it. A Test recorded without that timing stands for it by its copy and count, a little more.
-  const absl::Duration restore_point = test.copy > absl::ZeroDuration() ? test.copy : test.clone;
-  return {restore_point * growth + kHandOffs / 2, test.migrate * growth + kHandOffs / 2};
+  // database itself is the restore point: nothing is compared): the Test's copy alone. The plan then
+  // counts the restore point beside its steps, which the Test's plan did not: the Test's counts (its
+  // copy and source counted at once) stand for that. A Test recorded without its copy timed alone
+  // counts both in the restore point's part.
+  const absl::Duration copy = test.copy > absl::ZeroDuration() ? test.copy : test.clone;
+  const absl::Duration counts = std::max(test.clone - copy, absl::ZeroDuration());
+  return {copy * growth + kHandOffs / 2, (test.migrate + counts) * growth + kHandOffs / 2};
 }
 
 absl::StatusOr<const StoredOrder*> Admission::TestAllowingProduction(const std::vector<StoredOrder>& orders,

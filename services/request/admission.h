@@ -49,15 +49,14 @@ inline constexpr absl::Duration kMaxScheduleAhead = absl::Hours(24 * 90);
 absl::StatusOr<absl::Duration> MaxOffline(std::optional<absl::Duration> requested, absl::Duration estimate,
                                           const AdmissionOptions& options);
 
-// The expected offline time of a Production upgrade, part by part from what its Test measured: the
-// restore point (copied, counted and checksummed, the database and the restore point read at once,
-// as the Test copied, counted and checksummed its copy beside its source), then the plan (the Test's
-// plan time), both scaled by how much the database grew since the Test, plus the hand-offs between
-// services. A Test recorded before it measured its checksums counts its copy and count one and a
-// half times instead.
+// The expected offline time of a Production upgrade, part by part from what its Test measured, each
+// scaled by how much the database grew since the Test, plus the hand-offs between services: the
+// restore point (the database copied, as the Test copied it; the copy takes its name), then the plan
+// (the Test's plan, and the Test's row counts: the Production's plan counts its restore point beside
+// its steps, where the Test's had the cloner's counts).
 struct DowntimeEstimate {
-  absl::Duration restore_point;  // going offline, the restore point copied and verified
-  absl::Duration plan;           // the plan, and coming back online
+  absl::Duration restore_point;  // going offline, the database copied and the names swapped
+  absl::Duration plan;           // the plan with the restore point read beside it, and coming back online
   absl::Duration total() const { return restore_point + plan; }
 };
 DowntimeEstimate EstimateDowntime(const TestTimings& test, int64_t size_now_bytes);

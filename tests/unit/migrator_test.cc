@@ -91,14 +91,20 @@ class FakeTarget final : public MigrationTarget {
     }
     return rows;
   }
-  absl::StatusOr<std::map<std::string, std::string>> ChecksumTables(const std::string&,
+  absl::StatusOr<std::map<std::string, std::string>> ChecksumTables(const std::string& database,
                                                                     const std::vector<std::string>& tables,
                                                                     const std::function<void()>& pinned) override {
     Called();
     // A step that corrupts a table declared unchanged shows as another checksum once steps ran.
     bool corrupted = corrupt_unchanged && !ran.empty();
+    std::string sum = corrupted ? "changed" : "original";
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      summed.push_back(database);
+      if (auto it = sums_in.find(database); it != sums_in.end()) sum = it->second;
+    }
     std::map<std::string, std::string> out;
-    for (const std::string& t : tables) out[t] = corrupted ? "changed" : "original";
+    for (const std::string& t : tables) out[t] = sum;
     if (pinned) pinned();  // what the steps do from here on is not in `out`
     return out;
   }
@@ -131,6 +137,9 @@ class FakeTarget final : public MigrationTarget {
   // Databases whose counts are not `rows`'; each CountRows: the database, and how many steps had run.
   std::map<std::string, std::map<std::string, int64_t>> rows_in;
   std::vector<std::pair<std::string, size_t>> counted;
+  // Databases whose tables declared unchanged sum to another value; each ChecksumTables' database.
+  std::map<std::string, std::string> sums_in;
+  std::vector<std::string> summed;
   bool corrupt_unchanged = false;
   std::string failing_check;  // RunCheck returns false for SQL containing it
   bool accepts_connections = false;
@@ -491,15 +500,16 @@ TEST_F(MigratorTest, TheReportsBeforeCountsAreTheClonersWhenTheEventCarriesThem)
   EXPECT_EQ(report.tables(1).rows_before(), 0);  // public.sale_order: not in the cloner's counts
 }
 
-// A restore point verified by its files carries no counts: the report's "before" is the restore
-// point's, read on a session of its own (ended afterwards), never the database's before its steps.
-TEST_F(MigratorTest, AFileVerifiedRestorePointIsCountedForTheReportInsteadOfTheDatabaseBeforeItsSteps) {
+// The restore point is the database as it went offline, and the database a copy of it: the report's
+// "before" and the checksums of the tables declared unchanged are the restore point's, read on
+// sessions of their own (ended afterwards), never the copy's before its steps.
+TEST_F(MigratorTest, TheRestorePointIsReadForTheReportAndTheChecksumsInsteadOfTheCopyBeforeItsSteps) {
   Order order = ProductionOrder();
   target_.rows_in[order.restore_point()] = {{"public.res_partner", 41}, {"public.sale_order", 80}};
   Event snapshot;
   snapshot.set_event_id("0f8fad5b-d9cb-469f-a165-70867728950e/snapshot_succeeded");
   *snapshot.mutable_order() = order;
-  snapshot.mutable_snapshot_succeeded()->set_verified_by("files");
+  snapshot.mutable_snapshot_succeeded()->set_verified_by("original");
   gate_.Admit(order);
   ASSERT_TRUE(migrator_.Handle(upshift::testing::RecordOf(snapshot)).ok());
   Event last = publisher_.Events().back();
@@ -513,9 +523,28 @@ TEST_F(MigratorTest, AFileVerifiedRestorePointIsCountedForTheReportInsteadOfTheD
   // The restore point once, the database once after its steps.
   EXPECT_EQ(counted, (std::vector<std::string>{order.restore_point(), order.database()}));
   EXPECT_EQ(target_.counted.back().second, 6u);
+  // Before the steps in the restore point, after them in the database.
+  EXPECT_EQ(target_.summed, (std::vector<std::string>{order.restore_point(), order.database()}));
   bool ended = false;
   for (const auto& [database, published] : target_.ended) ended = ended || database == order.restore_point();
   EXPECT_TRUE(ended);
+}
+
+// What a copy got wrong in a table the plan leaves alone fails the plan: the copy is held to the
+// restore point, the database's own files, and the cloner's rollback gives those back.
+TEST_F(MigratorTest, ACopyWhoseUnchangedTableDiffersFromTheRestorePointFailsThePlan) {
+  Order order = ProductionOrder();
+  target_.rows_in[order.restore_point()] = target_.rows;
+  target_.sums_in[order.database()] = "copied wrong";
+  Event snapshot;
+  snapshot.set_event_id("0f8fad5b-d9cb-469f-a165-70867728950e/snapshot_succeeded");
+  *snapshot.mutable_order() = order;
+  snapshot.mutable_snapshot_succeeded()->set_verified_by("original");
+  gate_.Admit(order);
+  ASSERT_TRUE(migrator_.Handle(upshift::testing::RecordOf(snapshot)).ok());
+  Event last = publisher_.Events().back();
+  ASSERT_TRUE(last.has_migration_failed()) << last.DebugString();
+  EXPECT_TRUE(absl::StrContains(last.migration_failed().error(), "declared unchanged")) << last.migration_failed().error();
 }
 
 TEST_F(MigratorTest, AStepThatChangesATableDeclaredUnchangedFailsTheUpgrade) {
