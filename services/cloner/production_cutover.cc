@@ -47,7 +47,7 @@ absl::StatusOr<upgrade::v1::SnapshotSucceeded> ProductionCutover::MakeRestorePoi
     }
     if (made.code() == absl::StatusCode::kFailedPrecondition) return absl::UnavailableError(made.message());
     UPSHIFT_RETURN_IF_ERROR(made);
-    // Offline as the database is, before it takes the database's name.
+    // Closed to applications until the swap gives it the database's own (offline) ACL and limit.
     UPSHIFT_RETURN_IF_ERROR(hosting->SetConnectionLimit(rp, 0));
     LogInfo(absl::StrCat("swapping the names of ", db, " and of its copy ", rp));
     absl::Status swapped;

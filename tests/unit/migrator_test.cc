@@ -500,18 +500,24 @@ TEST_F(MigratorTest, TheReportsBeforeCountsAreTheClonersWhenTheEventCarriesThem)
   EXPECT_EQ(report.tables(1).rows_before(), 0);  // public.sale_order: not in the cloner's counts
 }
 
+// What the cloner publishes once the database that went offline is `order`'s restore point and its
+// copy bears its name: no counts (the migrator reads them in the restore point).
+Event RestorePointMade(const Order& order) {
+  Event snapshot;
+  snapshot.set_event_id(absl::StrCat(order.upgrade_id(), "/snapshot_succeeded"));
+  *snapshot.mutable_order() = order;
+  snapshot.mutable_snapshot_succeeded()->set_verified_by("original");
+  return snapshot;
+}
+
 // The restore point is the database as it went offline, and the database a copy of it: the report's
 // "before" and the checksums of the tables declared unchanged are the restore point's, read on
 // sessions of their own (ended afterwards), never the copy's before its steps.
 TEST_F(MigratorTest, TheRestorePointIsReadForTheReportAndTheChecksumsInsteadOfTheCopyBeforeItsSteps) {
   Order order = ProductionOrder();
   target_.rows_in[order.restore_point()] = {{"public.res_partner", 41}, {"public.sale_order", 80}};
-  Event snapshot;
-  snapshot.set_event_id("0f8fad5b-d9cb-469f-a165-70867728950e/snapshot_succeeded");
-  *snapshot.mutable_order() = order;
-  snapshot.mutable_snapshot_succeeded()->set_verified_by("original");
   gate_.Admit(order);
-  ASSERT_TRUE(migrator_.Handle(upshift::testing::RecordOf(snapshot)).ok());
+  ASSERT_TRUE(migrator_.Handle(upshift::testing::RecordOf(RestorePointMade(order))).ok());
   Event last = publisher_.Events().back();
   ASSERT_TRUE(last.has_migrated()) << last.DebugString();
   const IntegrityReport& report = last.migrated().report();
@@ -536,12 +542,8 @@ TEST_F(MigratorTest, ACopyWhoseUnchangedTableDiffersFromTheRestorePointFailsTheP
   Order order = ProductionOrder();
   target_.rows_in[order.restore_point()] = target_.rows;
   target_.sums_in[order.database()] = "copied wrong";
-  Event snapshot;
-  snapshot.set_event_id("0f8fad5b-d9cb-469f-a165-70867728950e/snapshot_succeeded");
-  *snapshot.mutable_order() = order;
-  snapshot.mutable_snapshot_succeeded()->set_verified_by("original");
   gate_.Admit(order);
-  ASSERT_TRUE(migrator_.Handle(upshift::testing::RecordOf(snapshot)).ok());
+  ASSERT_TRUE(migrator_.Handle(upshift::testing::RecordOf(RestorePointMade(order))).ok());
   Event last = publisher_.Events().back();
   ASSERT_TRUE(last.has_migration_failed()) << last.DebugString();
   EXPECT_TRUE(absl::StrContains(last.migration_failed().error(), "declared unchanged")) << last.migration_failed().error();
