@@ -63,6 +63,16 @@ absl::StatusOr<upgrade::v1::SnapshotSucceeded> ProductionCutover::MakeRestorePoi
       UPSHIFT_RETURN_IF_ERROR(owned_.DropIfMade(*hosting, order.upgrade_id(), rp).status());
     }
     UPSHIFT_RETURN_IF_ERROR(swapped);
+  } else {
+    // Swapped by an attempt that stopped: the restore point must still be the database that went
+    // offline. Its owner may have dropped it, or the copy, while the window was open.
+    absl::StatusOr<HostedDatabase> kept = hosting->GetDatabase(rp);
+    if (!kept.ok() && kept.status().code() != absl::StatusCode::kNotFound) return kept.status();
+    if (!kept.ok() || kept->oid != original) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the database that went offline (oid ", original, ") is neither ", db, " (oid ", hosted.oid,
+          ") nor its restore point ", rp, " any more: it was dropped or replaced while offline, so no upgrade runs"));
+    }
   }
   snapshot.set_verified_by("original");
   ToProto(clock_.Now() - start, snapshot.mutable_duration());
