@@ -39,13 +39,15 @@ ABSL_FLAG(int, orders_per_client, 8, "Orders each client sends, each of a databa
 ABSL_FLAG(absl::Duration, pgbench_time, absl::Seconds(10), "How long pgbench runs");
 ABSL_FLAG(int, concurrent_upgrades, 200, "Tiny Test upgrades ordered at once, with 1 and then 2 migrator replicas");
 ABSL_FLAG(int, big_partners, 720000, "Partners of the generated large database (720000: about 1 GB)");
+ABSL_FLAG(int, bank_accounts, 33000,
+          "Accounts of the generated bank-like database (rows bank; 33000: about 150 MB, 220000: about 1 GB)");
 ABSL_FLAG(int, clone_rounds, 3, "How many times each party copies the large database (the row gives the medians)");
 ABSL_FLAG(std::string, keep_logs, "", "If set, the services' logs are copied into this directory at the end");
 ABSL_FLAG(int, fetch_wait_ms, 10,
           "fetch.wait.max.ms of every consumer (the services' and the bench's): how long the devbroker holds a "
           "fetch that finds nothing, even when a record arrives meanwhile (a real broker answers at once)");
 ABSL_FLAG(std::vector<std::string>, rows, {},
-          "Only these groups of rows (orchestration, big, scaling, concurrency, admission, security); all when empty");
+          "Only these groups of rows (orchestration, big, bank, scaling, concurrency, admission, security); all when empty");
 
 namespace upshift::bench {
 namespace {
@@ -90,10 +92,11 @@ std::pair<double, double> MemoryOf(pid_t pid) {
 
 const std::vector<std::string> kServices = {"request", "status", "cloner", "migrator", "notifier"};
 
-grpc::Status Order(Platform& platform, const std::string& db, Upgrade* accepted, Purpose purpose = PURPOSE_TEST) {
+grpc::Status Order(Platform& platform, const std::string& db, Upgrade* accepted, Purpose purpose = PURPOSE_TEST,
+                   const std::string& target = "18.0") {
   RequestUpgradeRequest req;
   req.set_database(db);
-  req.set_target_version("18.0");
+  req.set_target_version(target);
   req.set_notify_email(absl::StrCat("owner+", db, "@example.com"));
   req.set_purpose(purpose);
   RequestUpgradeResponse resp;
@@ -104,18 +107,19 @@ grpc::Status Order(Platform& platform, const std::string& db, Upgrade* accepted,
 
 // Orders an upgrade of `purpose` and follows it to its end: the final record, or nothing (and why on
 // stderr) when it was refused or did not succeed.
-std::optional<Upgrade> UpgradeToTheEnd(Platform& platform, const std::string& db, Purpose purpose) {
+std::optional<Upgrade> UpgradeToTheEnd(Platform& platform, const std::string& db, Purpose purpose,
+                                       const std::string& target = "18.0") {
   Upgrade accepted;
   grpc::Status s;
   if (purpose == PURPOSE_CHECK) {
     CheckUpgradeRequest req;
     req.set_database(db);
-    req.set_target_version("18.0");
+    req.set_target_version(target);
     CheckUpgradeResponse resp;
     s = platform.requests().CheckUpgrade(Context().get(), req, &resp);
     accepted = resp.upgrade();
   } else {
-    s = Order(platform, db, &accepted, purpose);
+    s = Order(platform, db, &accepted, purpose, target);
   }
   if (!s.ok()) {
     std::cerr << "order refused: " << s.error_message() << "\n";
@@ -468,13 +472,15 @@ bool AwaitEvent(testing::TopicTap& tap, const std::string& upgrade_id, Pick pick
   });
 }
 
-// The Production upgrade of `db` (after its Test): the offline window as status recorded it (offline_at
-// to online_at) against the plan alone as the migrator timed it (Migrated.duration), broken down by
-// part; and the estimate the customer was told at RequestUpgrade against that window.
+// The Production upgrade of `db` (after its Test) to `target`: the offline window as status recorded
+// it (offline_at to online_at) against the plan alone as the migrator timed it (Migrated.duration),
+// broken down by part; and the estimate the customer was told at RequestUpgrade against that window.
+// `what` names the database in the rows ("that", "the bank-like").
 void ProductionWindow(Platform& platform, testing::TopicTap& tap, std::vector<Row>& rows, const std::string& db,
-                      int64_t bytes, const CloneSucceeded& test_clone, absl::Duration test_plan) {
+                      int64_t bytes, const CloneSucceeded& test_clone, absl::Duration test_plan,
+                      const std::string& what = "that", const std::string& target = "18.0") {
   if (!platform.postgres().Exec("postgres", "CHECKPOINT").ok()) return;
-  std::optional<Upgrade> done = UpgradeToTheEnd(platform, db, PURPOSE_PRODUCTION);
+  std::optional<Upgrade> done = UpgradeToTheEnd(platform, db, PURPOSE_PRODUCTION, target);
   if (!done || !done->has_offline_at() || !done->has_online_at()) return;
   SnapshotSucceeded snapshot;
   Migrated migrated;
@@ -492,8 +498,8 @@ void ProductionWindow(Platform& platform, testing::TopicTap& tap, std::vector<Ro
   int64_t steps_ms = 0;
   for (const StepReport& step : migrated.report().steps()) steps_ms += step.duration_ms();
   const double window_ratio = absl::FDivDuration(window, plan);
-  rows.push_back({absl::StrFormat("Production offline window of that %.2f GB database (offline_at to online_at)",
-                                  bytes / 1e9),
+  rows.push_back({absl::StrFormat("Production offline window of %s %.2f GB database (offline_at to online_at)",
+                                  what, bytes / 1e9),
                   absl::StrCat(Ms(window), ": the restore point made (", snapshot.verified_by() == "original"
                                                            ? "the database itself; its copy took the name"
                                                            : absl::StrCat("a copy, verified by its ", snapshot.verified_by()),
@@ -506,7 +512,8 @@ void ProductionWindow(Platform& platform, testing::TopicTap& tap, std::vector<Ro
   // What the estimate would say counting the Test's whole copy and check, its counts included.
   const absl::Duration copy = FromProto(test_clone.copy_duration());
   const absl::Duration before = FromProto(test_clone.duration()) + test_plan + absl::Milliseconds(250);
-  rows.push_back({"the downtime estimate told at RequestUpgrade, against that window",
+  rows.push_back({absl::StrCat("the downtime estimate told at RequestUpgrade, against ",
+                               what == "that" ? "that" : absl::StrCat(what, " database's"), " window"),
                   absl::StrCat(Ms(estimate), " (the Test: copy ", Ms(copy), ", its counts ",
                                Ms(FromProto(test_clone.duration()) - copy), ", plan ", Ms(test_plan),
                                "); counting the Test's whole copy and check instead: ", Ms(before),
@@ -702,6 +709,57 @@ void BigDatabase(Platform& platform, testing::TopicTap& tap, std::vector<Row>& r
 }
 
 void SamplePeaks(Platform& platform, const std::vector<std::string>& names, std::map<std::string, double>& peak);
+
+std::string SourceDirBankCatalog() { return testing::SourceDir() + "/tests/catalogs/bank"; }
+
+// The Test and then the Production upgrade of a generated bank-like database (tests/catalogs/bank):
+// its plan is mostly its steps, rewriting the one large table, where the sample ERP's is mostly its
+// checks. The window and the estimate are measured on both shapes. `platform` runs that catalog.
+void BankDatabase(Platform& platform, testing::TopicTap& tap, std::vector<Row>& rows) {
+  testing::PostgresServer& pg = platform.postgres();
+  auto file = [](const std::string& name) {
+    std::ifstream in(SourceDirBankCatalog() + "/" + name);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  };
+  std::cerr << "generating the bank-like database...\n";
+  for (const auto& [db, sql] : std::vector<std::pair<std::string, std::string>>{
+           {"postgres", "CREATE DATABASE benchbank"},
+           {"benchbank", file("schema.sql")},
+           {"benchbank", absl::StrCat("SET bank.accounts = ", absl::GetFlag(FLAGS_bank_accounts), ";\n", file("data.sql"))},
+           {"benchbank", "VACUUM (ANALYZE)"},
+           {"postgres", "CHECKPOINT"}}) {
+    if (absl::Status s = pg.Exec(db, sql); !s.ok()) {
+      std::cerr << s << "\n";
+      return;
+    }
+  }
+  absl::StatusOr<std::string> size = pg.QueryValue("postgres", "SELECT pg_database_size('benchbank')");
+  if (!size.ok()) return;
+  const int64_t bytes = std::stoll(*size);
+  std::optional<Upgrade> test = UpgradeToTheEnd(platform, "benchbank", PURPOSE_TEST, "2.0");
+  if (!test) return;
+  CloneSucceeded cloned;
+  UpgradeSucceeded succeeded;
+  if (!AwaitEvent(tap, test->upgrade_id(), [&](const Event& e) {
+        if (e.has_clone_succeeded()) cloned = e.clone_succeeded();
+        if (e.has_succeeded()) succeeded = e.succeeded();
+        return cloned.has_duration() && succeeded.has_migrate_duration();
+      })) {
+    std::cerr << "the bank-like Test's events did not arrive\n";
+    return;
+  }
+  int64_t steps_ms = 0;
+  for (const StepReport& step : succeeded.report().steps()) steps_ms += step.duration_ms();
+  const absl::Duration plan = FromProto(succeeded.migrate_duration());
+  rows.push_back({absl::StrFormat("Test upgrade of a generated %.2f GB bank-like database (one ledger rewritten)", bytes / 1e9),
+                  absl::StrCat("copy ", Ms(FromProto(cloned.copy_duration())), ", then its check ",
+                               Ms(FromProto(cloned.duration()) - FromProto(cloned.copy_duration())), "; the plan ",
+                               Ms(plan), " (its steps alone ", Ms(absl::Milliseconds(steps_ms)), ")"),
+                  "—", "—", "—", "—"});
+  ProductionWindow(platform, tap, rows, "benchbank", bytes, cloned, plan, "the bank-like", "2.0");
+}
 
 bool IsFinalState(State s) {
   return s == STATE_SUCCEEDED || s == STATE_FAILED || s == STATE_ROLLED_BACK || s == STATE_CANCELLED;
@@ -1130,6 +1188,46 @@ void SamplePeaks(Platform& platform, const std::vector<std::string>& names, std:
   for (const std::string& name : names) peak[name] = std::max(peak[name], MemoryOf(platform.service(name).pid()).second);
 }
 
+// The server's log says what each checkpoint wrote and which statements were slow (kept with --keep_logs).
+void LogSlowStatements(Platform& platform) {
+  for (const char* setting : {"log_checkpoints = on", "log_min_duration_statement = 100", "log_lock_waits = on"}) {
+    platform.postgres().Exec("postgres", absl::StrCat("ALTER SYSTEM SET ", setting)).IgnoreError();
+  }
+  platform.postgres().Exec("postgres", "SELECT pg_reload_conf()").IgnoreError();
+}
+
+// With --keep_logs: the services' and the server's logs, into `under` of that directory.
+void KeepLogs(Platform& platform, const std::string& under) {
+  const std::string keep = absl::GetFlag(FLAGS_keep_logs);
+  if (keep.empty()) return;
+  const std::string to = under.empty() ? keep : keep + "/" + under;
+  std::filesystem::create_directories(to);
+  std::filesystem::copy(platform.log_dir(), to,
+                        std::filesystem::copy_options::recursive | std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy(platform.postgres().log_path(), to + "/postgres.log",
+                        std::filesystem::copy_options::overwrite_existing);
+}
+
+// The bank-like rows, on a platform of their own (the services are given one catalog), started
+// once the first one has stopped.
+void OnTheBankCatalog(std::vector<Row>& rows) {
+  absl::StatusOr<std::unique_ptr<Platform>> started =
+      Platform::Start({SourceDirBankCatalog(), {}, /*durable_postgres=*/true, ConsumerProperties()});
+  if (!started.ok()) {
+    std::cerr << started.status() << "\n";
+    return;
+  }
+  LogSlowStatements(**started);
+  absl::StatusOr<std::unique_ptr<testing::TopicTap>> tap = testing::TopicTap::Start(
+      (*started)->broker().bootstrap(), {topics::kOrders, topics::kEvents}, ConsumerProperties());
+  if (!tap.ok()) {
+    std::cerr << tap.status() << "\n";
+    return;
+  }
+  BankDatabase(**started, **tap, rows);
+  KeepLogs(**started, "bank");
+}
+
 int Main() {
   absl::StatusOr<std::unique_ptr<Platform>> started =
       Platform::Start({"", {}, /*durable_postgres=*/true, ConsumerProperties()});
@@ -1138,11 +1236,7 @@ int Main() {
     return 1;
   }
   Platform& platform = **started;
-  // The server's log says what each checkpoint wrote and which statements were slow (kept with --keep_logs).
-  for (const char* setting : {"log_checkpoints = on", "log_min_duration_statement = 100", "log_lock_waits = on"}) {
-    platform.postgres().Exec("postgres", absl::StrCat("ALTER SYSTEM SET ", setting)).IgnoreError();
-  }
-  platform.postgres().Exec("postgres", "SELECT pg_reload_conf()").IgnoreError();
+  LogSlowStatements(platform);
   absl::StatusOr<std::unique_ptr<testing::TopicTap>> tap =
       testing::TopicTap::Start(platform.broker().bootstrap(), {topics::kOrders, topics::kEvents}, ConsumerProperties());
   if (!tap.ok() || !platform.postgres().GenerateSampleDatabase("benchtiny", 5).ok()) {
@@ -1190,6 +1284,14 @@ int Main() {
                     Verdict(std::max(idle[name], peak[name]) <= 64.0)});
   }
 
+  KeepLogs(platform, "");
+  if (wanted("bank")) {
+    std::cerr << "the bank-like catalog...\n";
+    tap->reset();
+    started->reset();
+    OnTheBankCatalog(rows);
+  }
+
   std::string table = absl::StrCat("Every consumer with fetch.wait.max.ms=", absl::GetFlag(FLAGS_fetch_wait_ms),
                                    ".\n\n| figure | measured | baseline in the same run | ratio | target | verdict |\n"
                                    "|---|---|---|---|---|---|\n");
@@ -1202,12 +1304,6 @@ int Main() {
     for (const Row& r : stages) absl::StrAppend(&table, "| ", r.figure, " | ", r.measured, " |\n");
   }
   std::cout << table << std::flush;
-  if (const std::string keep = absl::GetFlag(FLAGS_keep_logs); !keep.empty()) {
-    std::filesystem::copy(platform.log_dir(), keep,
-                          std::filesystem::copy_options::recursive | std::filesystem::copy_options::overwrite_existing);
-    std::filesystem::copy(platform.postgres().log_path(), keep + "/postgres.log",
-                          std::filesystem::copy_options::overwrite_existing);
-  }
   return 0;
 }
 
