@@ -106,9 +106,9 @@ grpc::Status Order(Platform& platform, const std::string& db, Upgrade* accepted,
 }
 
 // Orders an upgrade of `purpose` and follows it to its end: the final record, or nothing (and why on
-// stderr) when it was refused or did not succeed.
+// stderr) when it was refused or did not succeed. With `seen`, every record WatchUpgrade sent.
 std::optional<Upgrade> UpgradeToTheEnd(Platform& platform, const std::string& db, Purpose purpose,
-                                       const std::string& target = "18.0") {
+                                       const std::string& target = "18.0", std::vector<Upgrade>* seen = nullptr) {
   Upgrade accepted;
   grpc::Status s;
   if (purpose == PURPOSE_CHECK) {
@@ -131,6 +131,7 @@ std::optional<Upgrade> UpgradeToTheEnd(Platform& platform, const std::string& db
   auto reader = platform.status().WatchUpgrade(ctx.get(), wreq);
   Upgrade u;
   while (reader->Read(&u)) {
+    if (seen != nullptr) seen->push_back(u);
   }
   reader->Finish();
   if (u.state() != STATE_SUCCEEDED) {
@@ -480,7 +481,8 @@ void ProductionWindow(Platform& platform, testing::TopicTap& tap, std::vector<Ro
                       int64_t bytes, const CloneSucceeded& test_clone, absl::Duration test_plan,
                       const std::string& what = "that", const std::string& target = "18.0") {
   if (!platform.postgres().Exec("postgres", "CHECKPOINT").ok()) return;
-  std::optional<Upgrade> done = UpgradeToTheEnd(platform, db, PURPOSE_PRODUCTION, target);
+  std::vector<Upgrade> seen;
+  std::optional<Upgrade> done = UpgradeToTheEnd(platform, db, PURPOSE_PRODUCTION, target, &seen);
   if (!done || !done->has_offline_at() || !done->has_online_at()) return;
   SnapshotSucceeded snapshot;
   Migrated migrated;
@@ -508,6 +510,29 @@ void ProductionWindow(Platform& platform, testing::TopicTap& tap, std::vector<Ro
                                "); the rest (hand-offs, offline and online) ", Ms(window - restore_point - plan)),
                   absl::StrCat("the plan alone, as the migrator timed it: ", Ms(plan)),
                   absl::StrFormat("%.2f × the plan", window_ratio), "≤ 1.15 ×", Verdict(window_ratio <= 1.15)});
+  // The live ETA: at each record while offline, the window it foretold (offline so far, plus
+  // estimated_remaining) against the real one, by the part of the window the record was in.
+  std::map<State, std::pair<double, double>> foretold;  // part -> lowest and highest ratio
+  std::map<State, int> records;
+  for (const Upgrade& u : seen) {
+    if (!u.has_estimated_remaining() || !u.has_offline_at() || u.has_online_at()) continue;
+    const absl::Duration so_far = FromProto(u.updated_at()) - FromProto(u.offline_at());
+    const double ratio = absl::FDivDuration(so_far + FromProto(u.estimated_remaining()), window);
+    auto [it, first] = foretold.try_emplace(u.state(), ratio, ratio);
+    it->second = {std::min(it->second.first, ratio), std::max(it->second.second, ratio)};
+    ++records[u.state()];
+  }
+  std::vector<std::string> parts;
+  bool within = !foretold.empty();
+  for (const auto& [state, range] : foretold) {
+    parts.push_back(absl::StrFormat("%s %.2f–%.2f × (%d)", State_Name(state), range.first, range.second, records[state]));
+    within = within && range.first >= 0.85 && range.second <= 1.15;
+  }
+  rows.push_back({absl::StrCat("the live ETA while offline (", what == "that" ? "that" : what,
+                               " database): at each record WatchUpgrade sent, time offline so far plus "
+                               "estimated_remaining, by the part of the window it names"),
+                  absl::StrJoin(parts, "; "), absl::StrCat("the real window: ", Ms(window)), "(in the measured column)",
+                  "0.85–1.15 ×", Verdict(within)});
   const double estimate_ratio = absl::FDivDuration(estimate, window);
   // What the estimate would say counting the Test's whole copy and check, its counts included.
   const absl::Duration copy = FromProto(test_clone.copy_duration());
