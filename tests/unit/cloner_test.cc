@@ -426,36 +426,34 @@ TEST_F(ClonerTest, AnAttemptResumedAfterTheSwapNeverDropsTheRestorePoint) {
 class LostRestorePointTest : public ClonerTest, public ::testing::WithParamInterface<bool> {};
 
 TEST_P(LostRestorePointTest, AResumedAttemptWhoseRestorePointIsGoneUpgradesNothing) {
-  {
-    const bool replaced = GetParam();
-    const int64_t original = hosting_.dbs["acme"].oid;
-    Cloner cloner = Make();
-    store_.snapshot_saved = absl::UnavailableError("the platform's database went away");
-    EXPECT_EQ(cloner.production().OnProductionAccepted(ProductionOrder()).code(), absl::StatusCode::kUnavailable);
-    ASSERT_EQ(hosting_.dbs["acme_rp_0f8fad5b"].oid, original);
-    if (replaced) {
-      hosting_.dbs["acme_rp_0f8fad5b"].oid = original + 1000;
-    } else {
-      hosting_.dbs.erase("acme_rp_0f8fad5b");
-    }
-    store_.snapshot_saved = absl::OkStatus();
-    hosting_.calls.clear();
-    publisher_.records.clear();
-    ASSERT_TRUE(cloner.production().OnProductionAccepted(ProductionOrder()).ok());
-    for (const std::string& call : hosting_.calls) {
-      EXPECT_FALSE(absl::StartsWith(call, "drop") || absl::StartsWith(call, "template") ||
-                   absl::StartsWith(call, "swap") || absl::StartsWith(call, "lease"))
-          << call;
-    }
-    ASSERT_FALSE(publisher_.Events().empty());
-    Event last = publisher_.Events().back();
-    ASSERT_TRUE(last.has_failed()) << last.DebugString();
-    EXPECT_EQ(last.failed().phase(), "snapshot");
-    EXPECT_TRUE(absl::StrContains(last.failed().error(), "nor its restore point acme_rp_0f8fad5b"))
-        << last.failed().error();
-    EXPECT_EQ(hosting_.dbs["acme"].connection_limit, -1);  // what it had before it went offline
-    EXPECT_FALSE(store_.productions["0f8fad5b-d9cb-469f-a165-70867728950e"].snapshot.has_value());
+  const bool replaced = GetParam();
+  const int64_t original = hosting_.dbs["acme"].oid;
+  Cloner cloner = Make();
+  store_.snapshot_saved = absl::UnavailableError("the platform's database went away");
+  EXPECT_EQ(cloner.production().OnProductionAccepted(ProductionOrder()).code(), absl::StatusCode::kUnavailable);
+  ASSERT_EQ(hosting_.dbs["acme_rp_0f8fad5b"].oid, original);
+  if (replaced) {
+    hosting_.dbs["acme_rp_0f8fad5b"].oid = original + 1000;
+  } else {
+    hosting_.dbs.erase("acme_rp_0f8fad5b");
   }
+  store_.snapshot_saved = absl::OkStatus();
+  hosting_.calls.clear();
+  publisher_.records.clear();
+  ASSERT_TRUE(cloner.production().OnProductionAccepted(ProductionOrder()).ok());
+  for (const std::string& call : hosting_.calls) {
+    EXPECT_FALSE(absl::StartsWith(call, "drop") || absl::StartsWith(call, "template") ||
+                 absl::StartsWith(call, "swap") || absl::StartsWith(call, "lease"))
+        << call;
+  }
+  ASSERT_FALSE(publisher_.Events().empty());
+  Event last = publisher_.Events().back();
+  ASSERT_TRUE(last.has_failed()) << last.DebugString();
+  EXPECT_EQ(last.failed().phase(), "snapshot");
+  EXPECT_TRUE(absl::StrContains(last.failed().error(), "nor its restore point acme_rp_0f8fad5b"))
+      << last.failed().error();
+  EXPECT_EQ(hosting_.dbs["acme"].connection_limit, -1);  // what it had before it went offline
+  EXPECT_FALSE(store_.productions["0f8fad5b-d9cb-469f-a165-70867728950e"].snapshot.has_value());
 }
 INSTANTIATE_TEST_SUITE_P(DroppedOrReplaced, LostRestorePointTest, ::testing::Bool());
 
