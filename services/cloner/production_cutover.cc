@@ -34,8 +34,9 @@ absl::StatusOr<upgrade::v1::SnapshotSucceeded> ProductionCutover::MakeRestorePoi
     UPSHIFT_RETURN_IF_ERROR(store_.SaveOffline(order, record.previous_connection_limit, record.offline_at, hosted.oid));
     original = hosted.oid;
   }
-  if (hosted.oid == original) {  // not swapped yet (an interrupted attempt may have left a copy)
-    UPSHIFT_RETURN_IF_ERROR(owned_.DropIfMade(*hosting, order.upgrade_id(), rp).status());
+  if (hosted.oid == original) {
+    // Not swapped yet. A copy an interrupted attempt left may be incomplete: Create drops it and
+    // copies again, as the cloner recorded making it.
     UPSHIFT_ASSIGN_OR_RETURN(std::string strategy, StrategyFor(options_, *hosting, db));
     LogInfo(absl::StrCat("copying ", db, " to ", rp, " (", strategy, "), to take its name"));
     absl::Status made;

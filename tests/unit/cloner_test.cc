@@ -423,6 +423,25 @@ TEST_F(ClonerTest, AnAttemptResumedAfterTheSwapNeverDropsTheRestorePoint) {
 
 // A resumed attempt trusts the swap only while the restore point is still the database that went
 // offline: one its owner dropped (or replaced) meanwhile is no restore point, and nothing upgrades.
+// A copy an interrupted attempt left before the swap may be incomplete: it is dropped and made
+// again, and only then swapped.
+TEST_F(ClonerTest, ALeftoverCopyOfAnOfflineDatabaseIsMadeAgainBeforeTheSwap) {
+  const int64_t original = hosting_.dbs["acme"].oid;
+  hosting_.Add("acme_rp_0f8fad5b", "16.0", {{"public.a", 1}});
+  store_.made.insert({ProductionOrder().upgrade_id(), "acme_rp_0f8fad5b"});  // the attempt recorded making it
+  ASSERT_TRUE(Make().production().OnProductionAccepted(ProductionOrder()).ok());
+  std::vector<std::string> rp_calls;
+  for (const std::string& call : hosting_.calls) {
+    if (absl::StrContains(call, "acme_rp_0f8fad5b")) rp_calls.push_back(call);
+  }
+  EXPECT_EQ(rp_calls, (std::vector<std::string>{"template acme_rp_0f8fad5b", "drop acme_rp_0f8fad5b",
+                                                "template acme_rp_0f8fad5b", "limit acme_rp_0f8fad5b 0",
+                                                "terminate acme_rp_0f8fad5b", "swap acme acme_rp_0f8fad5b"}));
+  EXPECT_EQ(hosting_.dbs["acme_rp_0f8fad5b"].oid, original);
+  EXPECT_EQ(hosting_.dbs["acme"].rows, (TableRowCounts{{"public.a", 3}, {"public.b", 7}}));
+  EXPECT_EQ(Kinds(publisher_.Events()).back(), "snapshot_succeeded");
+}
+
 class LostRestorePointTest : public ClonerTest, public ::testing::WithParamInterface<bool> {};
 
 TEST_P(LostRestorePointTest, AResumedAttemptWhoseRestorePointIsGoneUpgradesNothing) {
