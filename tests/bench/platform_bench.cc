@@ -27,6 +27,7 @@
 #include "absl/time/clock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "libs/catalog/catalog.h"
+#include "libs/common/textproto.h"
 #include "libs/common/time.h"
 #include "libs/kafka/topics.h"
 #include "tests/support/platform.h"
@@ -140,6 +141,15 @@ std::optional<Upgrade> UpgradeToTheEnd(Platform& platform, const std::string& db
     return std::nullopt;
   }
   return u;
+}
+
+// The plan's steps alone, as its report timed them (a Test's neutralization is not one).
+absl::Duration StepsAlone(const IntegrityReport& report) {
+  int64_t ms = 0;
+  for (const StepReport& step : report.steps()) {
+    if (step.hop() != "neutralize") ms += step.duration_ms();
+  }
+  return absl::Milliseconds(ms);
 }
 
 bool HasTag(const Database& d, Tag tag) { return std::count(d.tags().begin(), d.tags().end(), tag) > 0; }
@@ -497,8 +507,6 @@ void ProductionWindow(Platform& platform, testing::TopicTap& tap, std::vector<Ro
   const absl::Duration window = FromProto(done->online_at()) - FromProto(done->offline_at());
   const absl::Duration plan = FromProto(migrated.duration()), restore_point = FromProto(snapshot.duration());
   const absl::Duration estimate = FromProto(done->estimated_downtime());
-  int64_t steps_ms = 0;
-  for (const StepReport& step : migrated.report().steps()) steps_ms += step.duration_ms();
   const double window_ratio = absl::FDivDuration(window, plan);
   rows.push_back({absl::StrFormat("Production offline window of %s %.2f GB database (offline_at to online_at)",
                                   what, bytes / 1e9),
@@ -506,7 +514,7 @@ void ProductionWindow(Platform& platform, testing::TopicTap& tap, std::vector<Ro
                                                            ? "the database itself; its copy took the name"
                                                            : absl::StrCat("a copy, verified by its ", snapshot.verified_by()),
                                ") ", Ms(restore_point),
-                               "; the plan ", Ms(plan), " (its steps alone ", Ms(absl::Milliseconds(steps_ms)),
+                               "; the plan ", Ms(plan), " (its steps alone ", Ms(StepsAlone(migrated.report())),
                                "); the rest (hand-offs, offline and online) ", Ms(window - restore_point - plan)),
                   absl::StrCat("the plan alone, as the migrator timed it: ", Ms(plan)),
                   absl::StrFormat("%.2f × the plan", window_ratio), "≤ 1.15 ×", Verdict(window_ratio <= 1.15)});
@@ -528,7 +536,7 @@ void ProductionWindow(Platform& platform, testing::TopicTap& tap, std::vector<Ro
     parts.push_back(absl::StrFormat("%s %.2f–%.2f × (%d)", State_Name(state), range.first, range.second, records[state]));
     within = within && range.first >= 0.85 && range.second <= 1.15;
   }
-  rows.push_back({absl::StrCat("the live ETA while offline (", what == "that" ? "that" : what,
+  rows.push_back({absl::StrCat("the live ETA while offline (", what,
                                " database): at each record WatchUpgrade sent, time offline so far plus "
                                "estimated_remaining, by the part of the window it names"),
                   absl::StrJoin(parts, "; "), absl::StrCat("the real window: ", Ms(window)), "(in the measured column)",
@@ -712,14 +720,11 @@ void BigDatabase(Platform& platform, testing::TopicTap& tap, std::vector<Row>& r
     files += command.check ? 0 : 1;
   }
   pg.Exec("postgres", "DROP DATABASE bench_plan").IgnoreError();
-  int64_t steps_ms = 0;
-  for (const StepReport& step : migrated.report().steps()) {
-    if (step.hop() != "neutralize") steps_ms += step.duration_ms();
-  }
+  const absl::Duration steps = StepsAlone(migrated.report());
   const absl::Duration whole = FromProto(migrated.migrate_duration()), by_hand = files_by_hand + checks_by_hand;
   double plan_ratio = absl::FDivDuration(whole, by_hand);
   rows.push_back({"full Test-upgrade plan on that database (as the migrator timed it)",
-                  absl::StrCat(Ms(whole), "; its steps alone ", Ms(absl::Milliseconds(steps_ms)),
+                  absl::StrCat(Ms(whole), "; its steps alone ", Ms(steps),
                                "; the rest: the catalog's checks, and beside them the platform's own (row counts, "
                                "checksums of the tables declared unchanged, constraint validation) and records"),
                   absl::StrCat("psql running the same ", files, " SQL files and statements in order on a copy: ",
@@ -727,7 +732,7 @@ void BigDatabase(Platform& platform, testing::TopicTap& tap, std::vector<Row>& r
                                " checks one after another: ", Ms(checks_by_hand), "; in all ", Ms(by_hand)),
                   absl::StrFormat("%.2f × psql (%.2f × its files alone; steps alone %.2f ×)", plan_ratio,
                                   absl::FDivDuration(whole, files_by_hand),
-                                  absl::FDivDuration(absl::Milliseconds(steps_ms), files_by_hand)),
+                                  absl::FDivDuration(steps, files_by_hand)),
                   "≤ 1.05 ×", Verdict(plan_ratio <= 1.05)});
   std::filesystem::remove_all(dir);
   ProductionWindow(platform, tap, rows, "benchbig", bytes, test_clone, whole);
@@ -742,17 +747,17 @@ std::string SourceDirBankCatalog() { return testing::SourceDir() + "/tests/catal
 // checks. The window and the estimate are measured on both shapes. `platform` runs that catalog.
 void BankDatabase(Platform& platform, testing::TopicTap& tap, std::vector<Row>& rows) {
   testing::PostgresServer& pg = platform.postgres();
-  auto file = [](const std::string& name) {
-    std::ifstream in(SourceDirBankCatalog() + "/" + name);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-  };
+  absl::StatusOr<std::string> schema = ReadFile(SourceDirBankCatalog() + "/schema.sql");
+  absl::StatusOr<std::string> data = ReadFile(SourceDirBankCatalog() + "/data.sql");
+  if (!schema.ok() || !data.ok()) {
+    std::cerr << schema.status() << " " << data.status() << "\n";
+    return;
+  }
   std::cerr << "generating the bank-like database...\n";
   for (const auto& [db, sql] : std::vector<std::pair<std::string, std::string>>{
            {"postgres", "CREATE DATABASE benchbank"},
-           {"benchbank", file("schema.sql")},
-           {"benchbank", absl::StrCat("SET bank.accounts = ", absl::GetFlag(FLAGS_bank_accounts), ";\n", file("data.sql"))},
+           {"benchbank", *schema},
+           {"benchbank", absl::StrCat("SET bank.accounts = ", absl::GetFlag(FLAGS_bank_accounts), ";\n", *data)},
            {"benchbank", "VACUUM (ANALYZE)"},
            {"postgres", "CHECKPOINT"}}) {
     if (absl::Status s = pg.Exec(db, sql); !s.ok()) {
@@ -775,13 +780,11 @@ void BankDatabase(Platform& platform, testing::TopicTap& tap, std::vector<Row>& 
     std::cerr << "the bank-like Test's events did not arrive\n";
     return;
   }
-  int64_t steps_ms = 0;
-  for (const StepReport& step : succeeded.report().steps()) steps_ms += step.duration_ms();
   const absl::Duration plan = FromProto(succeeded.migrate_duration());
   rows.push_back({absl::StrFormat("Test upgrade of a generated %.2f GB bank-like database (one ledger rewritten)", bytes / 1e9),
                   absl::StrCat("copy ", Ms(FromProto(cloned.copy_duration())), ", then its check ",
                                Ms(FromProto(cloned.duration()) - FromProto(cloned.copy_duration())), "; the plan ",
-                               Ms(plan), " (its steps alone ", Ms(absl::Milliseconds(steps_ms)), ")"),
+                               Ms(plan), " (its steps alone ", Ms(StepsAlone(succeeded.report())), ")"),
                   "—", "—", "—", "—"});
   ProductionWindow(platform, tap, rows, "benchbank", bytes, cloned, plan, "the bank-like", "2.0");
 }

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "libs/catalog/catalog.h"
 #include "libs/common/ids.h"
+#include "libs/common/textproto.h"
 #include "services/migrator/migrator.h"
 #include "services/migrator/pg_migration_target.h"
 #include "tests/component/environment.h"
@@ -96,16 +97,13 @@ TEST(BankCatalog, RewritesTheLedgerInMinorUnitsAndEveryBalanceMatchesIt) {
   const std::string dir = upshift::testing::SourceDir() + "/tests/catalogs/bank";
   absl::StatusOr<Catalog> catalog = Catalog::Load(dir);
   ASSERT_TRUE(catalog.ok()) << catalog.status();
-  auto file = [&](const std::string& name) {
-    std::ifstream in(dir + "/" + name);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-  };
+  absl::StatusOr<std::string> schema = ReadFile(dir + "/schema.sql");
+  absl::StatusOr<std::string> data = ReadFile(dir + "/data.sql");
+  ASSERT_TRUE(schema.ok() && data.ok()) << schema.status() << " " << data.status();
   const std::string db = absl::StrCat("bank_", NewUpgradeId().substr(0, 8));
   ASSERT_TRUE(Postgres().Exec("postgres", "CREATE DATABASE " + db).ok());
-  ASSERT_TRUE(Postgres().Exec(db, file("schema.sql")).ok());
-  ASSERT_TRUE(Postgres().Exec(db, "SET bank.accounts = 300;\n" + file("data.sql")).ok());
+  ASSERT_TRUE(Postgres().Exec(db, *schema).ok());
+  ASSERT_TRUE(Postgres().Exec(db, "SET bank.accounts = 300;\n" + *data).ok());
   ASSERT_EQ(*Postgres().QueryValue(db, "SELECT count(*) FROM bank.ledger_entries"), "12000");
   const std::string cents_before = *Postgres().QueryValue(db, "SELECT sum(amount * 100)::bigint FROM bank.ledger_entries");
   const std::string account_42 = *Postgres().QueryValue(

@@ -421,8 +421,6 @@ TEST_F(ClonerTest, AnAttemptResumedAfterTheSwapNeverDropsTheRestorePoint) {
   EXPECT_EQ(Kinds(publisher_.Events()).back(), "snapshot_succeeded");
 }
 
-// A resumed attempt trusts the swap only while the restore point is still the database that went
-// offline: one its owner dropped (or replaced) meanwhile is no restore point, and nothing upgrades.
 // A copy an interrupted attempt left before the swap may be incomplete: it is dropped and made
 // again, and only then swapped.
 TEST_F(ClonerTest, ALeftoverCopyOfAnOfflineDatabaseIsMadeAgainBeforeTheSwap) {
@@ -442,6 +440,8 @@ TEST_F(ClonerTest, ALeftoverCopyOfAnOfflineDatabaseIsMadeAgainBeforeTheSwap) {
   EXPECT_EQ(Kinds(publisher_.Events()).back(), "snapshot_succeeded");
 }
 
+// A resumed attempt trusts the swap only while the restore point is still the database that went
+// offline: one its owner dropped (or replaced) meanwhile is no restore point, and nothing upgrades.
 class LostRestorePointTest : public ClonerTest, public ::testing::WithParamInterface<bool> {};
 
 TEST_P(LostRestorePointTest, AResumedAttemptWhoseRestorePointIsGoneUpgradesNothing) {
