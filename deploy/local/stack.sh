@@ -132,7 +132,8 @@ stack_start_services() {  # needs CATALOG; OUTBOX_DIR or SMTP_URL
   GATE_PORT=$(free_port)
   stack_service request $(record_keys request) $(tls request) "${auth[@]}" --listen="127.0.0.1:$REQUEST_PORT" \
     --gate_listen="127.0.0.1:$GATE_PORT"
-  stack_service status $(record_keys status) $(tls status) "${auth[@]}" --listen="127.0.0.1:$STATUS_PORT"
+  stack_service status $(record_keys status) $(tls status) "${auth[@]}" --listen="127.0.0.1:$STATUS_PORT" \
+    --gate_addr="127.0.0.1:$GATE_PORT"
   stack_service cloner $(record_keys cloner) $(tls cloner) --pg_bin_dir="$PG_BIN" --gate_addr="127.0.0.1:$GATE_PORT"
   stack_service migrator $(record_keys migrator) $(tls migrator) --gate_addr="127.0.0.1:$GATE_PORT"
   stack_service notifier $(record_keys notifier) $(tls notifier) --outbox_dir="$OUTBOX_DIR" --smtp_url="${SMTP_URL:-}" \

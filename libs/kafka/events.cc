@@ -25,6 +25,12 @@ upgrade::v1::Event MakeEvent(const upgrade::v1::Order& order, absl::string_view 
   return event;
 }
 
+upgrade::v1::Event AcceptanceOf(const upgrade::v1::Order& order, absl::Time now) {
+  upgrade::v1::Event accepted = MakeEvent(order, "accepted", "request", now);
+  accepted.mutable_accepted();
+  return accepted;
+}
+
 absl::Status PublishEvent(Publisher& publisher, const upgrade::v1::Event& event) {
   return publisher.Publish(topics::kEvents, event.order().database(), event.SerializeAsString());
 }

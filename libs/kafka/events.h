@@ -15,6 +15,10 @@ namespace upshift {
 upgrade::v1::Event MakeEvent(const upgrade::v1::Order& order, absl::string_view kind, absl::string_view source,
                              absl::Time now);
 
+// The acceptance request publishes when `order` starts (at once, or at its scheduled start). status
+// makes the very same record (same event id) from request's stored order when it never saw it.
+upgrade::v1::Event AcceptanceOf(const upgrade::v1::Order& order, absl::Time now);
+
 // Publishes `event` on upgrade.events, keyed by its database.
 absl::Status PublishEvent(Publisher& publisher, const upgrade::v1::Event& event);
 

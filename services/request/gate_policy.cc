@@ -8,7 +8,17 @@
 namespace upshift::request {
 namespace {
 
-const char* Name(GateWorker worker) { return worker == GateWorker::kCloner ? "cloner" : "migrator"; }
+const char* Name(GateWorker worker) {
+  switch (worker) {
+    case GateWorker::kCloner:
+      return "cloner";
+    case GateWorker::kMigrator:
+      return "migrator";
+    case GateWorker::kStatus:
+      break;
+  }
+  return "status";
+}
 
 bool Names(const std::vector<std::string>& identities, const std::vector<std::string>& names) {
   return std::any_of(names.begin(), names.end(), [&](const std::string& name) {
@@ -19,11 +29,17 @@ bool Names(const std::vector<std::string>& identities, const std::vector<std::st
 }  // namespace
 
 absl::StatusOr<GateWorker> GatePolicy::Identify(const std::vector<std::string>& names) const {
-  const bool cloner = Names(identities_.cloner, names), migrator = Names(identities_.migrator, names);
-  if (cloner != migrator) return cloner ? GateWorker::kCloner : GateWorker::kMigrator;
+  std::vector<GateWorker> named;
+  for (auto [worker, identities] : {std::pair{GateWorker::kCloner, &identities_.cloner},
+                                    std::pair{GateWorker::kMigrator, &identities_.migrator},
+                                    std::pair{GateWorker::kStatus, &identities_.status}}) {
+    if (Names(*identities, names)) named.push_back(worker);
+  }
+  if (named.size() == 1) return named[0];
   return absl::PermissionDeniedError(absl::StrCat(
-      "the gate serves the cloner and the migrator only; this certificate names ",
-      names.empty() ? std::string("nothing") : absl::StrJoin(names, ", "), cloner ? " (both of them)" : ""));
+      "the gate serves the cloner, the migrator and status only; this certificate names ",
+      names.empty() ? std::string("nothing") : absl::StrJoin(names, ", "),
+      named.size() > 1 ? " (more than one of them)" : ""));
 }
 
 absl::Status GatePolicy::MayPass(GateWorker worker, upgrade::v1::Checkpoint checkpoint) {

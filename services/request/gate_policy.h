@@ -10,21 +10,22 @@
 
 namespace upshift::request {
 
-// The workers the gate serves.
-enum class GateWorker { kCloner, kMigrator };
+// The services the gate serves: the two workers, and status, which only reads orders.
+enum class GateWorker { kCloner, kMigrator, kStatus };
 
-// The names (a certificate's CN or one of its DNS SANs) that identify each worker.
+// The names (a certificate's CN or one of its DNS SANs) that identify each service.
 struct GateIdentities {
   std::vector<std::string> cloner = {"cloner", "upshift-cloner"};
   std::vector<std::string> migrator = {"migrator", "upshift-migrator"};
+  std::vector<std::string> status = {"status", "upshift-status"};
 };
 
-// Who may ask the gate what: the cloner's and the migrator's certificates only, each for its own
-// kind of work. Every certificate of the platform's CA passes the gate's mTLS (status's and the
-// notifier's too); this is what keeps them from reading orders, passing a checkpoint or marking
-// another replica's work done.
+// Who may ask the gate what: the cloner's and the migrator's certificates, each for its own kind of
+// work, and status's, to read an order whose acceptance it never saw. Every certificate of the
+// platform's CA passes the gate's mTLS (the notifier's and request's too); this is what keeps them
+// from reading orders, and status from passing a checkpoint or marking a replica's work done.
 //
-//   GetOrder                                    cloner, migrator
+//   GetOrder                                    cloner, migrator, status
 //   PassCheckpoint TAKE_OFFLINE                 cloner
 //   PassCheckpoint BEGIN_MIGRATION, FINISH      migrator
 //   ClaimWork, ReleaseWork "copy", "snapshot"   cloner
@@ -33,8 +34,8 @@ class GatePolicy {
  public:
   explicit GatePolicy(GateIdentities identities) : identities_(std::move(identities)) {}
 
-  // The worker the peer certificate's `names` identify. PERMISSION_DENIED when none does (or when
-  // they name both: a certificate is one worker's).
+  // The service the peer certificate's `names` identify. PERMISSION_DENIED when none does (or when
+  // they name more than one: a certificate is one service's).
   absl::StatusOr<GateWorker> Identify(const std::vector<std::string>& names) const;
 
   // OK when `worker` may do these; PERMISSION_DENIED saying who may otherwise.

@@ -9,12 +9,6 @@
 
 namespace upshift::request {
 
-upgrade::v1::Event AcceptanceOf(const upgrade::v1::Order& order, absl::Time now) {
-  upgrade::v1::Event accepted = MakeEvent(order, "accepted", "request", now);
-  accepted.mutable_accepted();
-  return accepted;
-}
-
 Schedules::Schedules(ScheduleOptions options, OrderBook& book, OrderSchedule& schedule, Clock& clock,
                      std::function<void()> recorded)
     : options_(options), book_(book), schedule_(schedule), clock_(clock), recorded_(std::move(recorded)) {}

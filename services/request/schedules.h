@@ -51,9 +51,6 @@ class Schedules {
   std::function<void()> recorded_;
 };
 
-// The acceptance request publishes when `order` starts (at once, or at its scheduled start).
-upgrade::v1::Event AcceptanceOf(const upgrade::v1::Order& order, absl::Time now);
-
 }  // namespace upshift::request
 
 #endif  // UPSHIFT_SERVICES_REQUEST_SCHEDULES_H_

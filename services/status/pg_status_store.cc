@@ -254,6 +254,21 @@ absl::StatusOr<int> PgStatusStore::ForgetPendingBefore(absl::Time cutoff) {
   return forgotten;
 }
 
+absl::StatusOr<std::vector<std::string>> PgStatusStore::AwaitingAcceptance(absl::Time held_before, int limit) {
+  std::vector<std::string> ids;
+  absl::Status status = pool_->Transact([&](pqxx::work& tx) {
+    for (const auto& row : tx.exec_params(
+             "SELECT upgrade_id FROM status.pending_events GROUP BY upgrade_id "
+             "HAVING min(received_at) < $1::timestamptz ORDER BY min(received_at), upgrade_id LIMIT $2",
+             pg::FormatTime(held_before), limit)) {
+      ids.push_back(row[0].as<std::string>());
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return ids;
+}
+
 absl::StatusOr<upgrade::v1::Upgrade> PgStatusStore::GetUpgrade(const std::string& upgrade_id) {
   upgrade::v1::Upgrade u;
   absl::Status status = pool_->Transact([&](pqxx::work& tx) {

@@ -35,6 +35,7 @@ class PgStatusStore final : public StatusStore {
                             int* count) override;
   // The outbox's depth (for /metrics).
   absl::StatusOr<OutboxDepth> Outbox();
+  absl::StatusOr<std::vector<std::string>> AwaitingAcceptance(absl::Time held_before, int limit) override;
   absl::StatusOr<int> MarkStalled(absl::Time cutoff) override;
   absl::StatusOr<std::vector<upgrade::v1::Upgrade>> UnfinishedUpgrades() override;
   absl::StatusOr<std::vector<upgrade::v1::Upgrade>> FailedUpgrades(absl::Time since, const std::string& target_version,

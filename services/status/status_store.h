@@ -53,6 +53,10 @@ class StatusLedger {
   // that comes ahead of the acceptance is kept and applied with it.
   virtual absl::StatusOr<std::optional<upgrade::v1::Upgrade>> Apply(const upgrade::v1::Event& event) = 0;
 
+  // Up to `limit` upgrades with records held for their acceptance since before `held_before`,
+  // longest held first.
+  virtual absl::StatusOr<std::vector<std::string>> AwaitingAcceptance(absl::Time held_before, int limit) = 0;
+
   // Marks stalled every upgrade that Stalls at `cutoff`, each with its change in the outbox of
   // upgrade.status. Returns how many it marked.
   virtual absl::StatusOr<int> MarkStalled(absl::Time cutoff) = 0;

@@ -19,6 +19,7 @@
 #include "libs/auth/token_minter.h"
 #include "libs/common/time.h"
 #include "libs/common/tls.h"
+#include "libs/kafka/consumer.h"
 #include "libs/kafka/producer.h"
 #include "libs/kafka/topics.h"
 #include "libs/security/record_signature.h"
@@ -581,7 +582,8 @@ TEST(Tls, EveryServerRefusesPlaintextAndTheGateRefusesClientsWithoutACertificate
   ASSERT_TRUE(worker.ok()) << worker.status();
   EXPECT_TRUE(health(platform->gate_address(), *worker).ok());
   // Every certificate of the CA passes the gate's TLS, but only the workers' are served, each its
-  // own work (issue 20): status's is refused before anything is looked up.
+  // own work (issue 20), and status's, which reads orders only: the notifier's and request's are
+  // refused before anything is looked up.
   auto gate_as = [&](const std::string& service) {
     absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
         ChannelCredentials({tls + "/" + service + ".pem", tls + "/" + service + ".key", tls + "/ca.pem"});
@@ -591,12 +593,14 @@ TEST(Tls, EveryServerRefusesPlaintextAndTheGateRefusesClientsWithoutACertificate
   upgrade::v1::GetOrderRequest unknown;
   unknown.set_upgrade_id("00000000-0000-4000-8000-000000000000");
   upgrade::v1::GetOrderResponse order;
-  for (const char* service : {"status", "notifier", "request"}) {
+  for (const char* service : {"notifier", "request"}) {
     grpc::Status refused = gate_as(service)->GetOrder(Context().get(), unknown, &order);
     EXPECT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED) << service << ": " << refused.error_message();
   }
-  EXPECT_EQ(gate_as("cloner")->GetOrder(Context().get(), unknown, &order).error_code(), grpc::StatusCode::NOT_FOUND);
-  EXPECT_EQ(gate_as("migrator")->GetOrder(Context().get(), unknown, &order).error_code(), grpc::StatusCode::NOT_FOUND);
+  for (const char* service : {"cloner", "migrator", "status"}) {
+    EXPECT_EQ(gate_as(service)->GetOrder(Context().get(), unknown, &order).error_code(), grpc::StatusCode::NOT_FOUND)
+        << service;
+  }
   upgrade::v1::ClaimWorkRequest claim;
   claim.set_upgrade_id(unknown.upgrade_id());
   claim.set_work("plan");
@@ -611,12 +615,65 @@ TEST(Tls, EveryServerRefusesPlaintextAndTheGateRefusesClientsWithoutACertificate
   upgrade::v1::PassCheckpointResponse passed;
   EXPECT_EQ(gate_as("cloner")->PassCheckpoint(Context().get(), pass, &passed).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
+  // status reads orders, and nothing more.
+  claim.set_holder("status/test");
+  EXPECT_EQ(gate_as("status")->ClaimWork(Context().get(), claim, &claimed).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(gate_as("status")->PassCheckpoint(Context().get(), pass, &passed).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
   // The gate is not on the public port any more.
   auto gate = upgrade::v1::UpgradeGate::NewStub(grpc::CreateChannel(platform->request_address(), platform->client_credentials()));
   upgrade::v1::GetOrderRequest req;
   req.set_upgrade_id("00000000-0000-4000-8000-000000000000");
   upgrade::v1::GetOrderResponse resp;
   EXPECT_EQ(gate->GetOrder(Context().get(), req, &resp).error_code(), grpc::StatusCode::UNIMPLEMENTED);
+}
+
+// An acceptance that never reaches status (the fault suite saw one lost after a broker outage)
+// must not leave the upgrade invisible. Here status is down while a Test is ordered, and another
+// member of its consumer group takes request's record of the acceptance, so status never reads it.
+// The workers carry the Test out; status, back, holds their records, asks request's gate for the
+// stored order (with its own certificate), and shows the upgrade to its end.
+TEST(StatusRecovery, AnAcceptanceThatNeverReachedStatusIsReadFromRequestsStoredOrder) {
+  const std::string db = "late_accept";
+  ASSERT_TRUE(platform->postgres().GenerateSampleDatabase(db, 50).ok());
+  platform->service("status").Kill();
+  RequestUpgradeResponse resp;
+  ASSERT_TRUE(Request(TestOrder(db), &resp).ok());
+  const std::string id = resp.upgrade().upgrade_id();
+  std::atomic<bool> taken{false};
+  {
+    KafkaOptions options{platform->broker().bootstrap(), "test-status-stand-in", LocalKafkaProperties()};
+    absl::StatusOr<std::unique_ptr<KafkaConsumer>> stand_in = KafkaConsumer::Create(
+        options, "upshift-status", {topics::kOrders}, nullptr, [&](const ConsumedRecord& r) {
+          Event e;
+          if (e.ParseFromString(r.payload) && e.order().upgrade_id() == id) taken = true;
+          return absl::OkStatus();
+        });
+    ASSERT_TRUE(stand_in.ok()) << stand_in.status();
+    StopToken stop;
+    std::thread polling([&] { (*stand_in)->Run(stop); });
+    // The killed member leaves the group after its session; then the stand-in is given its partitions.
+    EXPECT_TRUE(WaitFor([&] { return taken.load(); }, absl::Seconds(60)));
+    stop.Stop();
+    polling.join();  // its offsets, past the acceptance, are committed as it leaves
+  }
+  ASSERT_TRUE(taken.load());
+  ASSERT_TRUE(platform->RestartService("status").ok());
+  Upgrade shown;
+  EXPECT_TRUE(WaitFor([&] {
+    GetUpgradeRequest req;
+    req.set_upgrade_id(id);
+    return platform->status().GetUpgrade(Context().get(), req, &shown).ok() && shown.state() == STATE_SUCCEEDED;
+  }, absl::Seconds(120))) << shown.DebugString() << platform->Log("status");
+  EXPECT_EQ(shown.database(), db);
+  EXPECT_FALSE(shown.test_database().empty());
+  EXPECT_TRUE(absl::StrContains(platform->Log("status"),
+                                absl::StrCat("the acceptance of upgrade ", id, " of ", db,
+                                             " never reached status; applied it from request's stored order")));
+  absl::StatusOr<Database> main = GetDatabase(db);
+  ASSERT_TRUE(main.ok()) << main.status();
+  EXPECT_FALSE(HasTag(*main, TAG_UPGRADE_IN_PROGRESS));
 }
 
 TEST(TestCopy, CanBeExtendedOnceHandedOverAndTheViewShowsTheNewExpiry) {

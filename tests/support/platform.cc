@@ -129,7 +129,8 @@ absl::StatusOr<std::unique_ptr<Platform>> Platform::Start(Options options) {
   std::vector<std::pair<std::string, std::vector<std::string>>> services = {
       {"status",
        {kafka, "--platform_db=" + platform, hosting, "--catalog=" + options.catalog,
-        absl::StrCat("--listen=127.0.0.1:", p->status_port_), auth_flags[0], auth_flags[1], auth_flags[2]}},
+        absl::StrCat("--listen=127.0.0.1:", p->status_port_), "--gate_addr=" + p->gate_address(), auth_flags[0],
+        auth_flags[1], auth_flags[2]}},
       {"request",
        {kafka, "--platform_db=" + platform, hosting, "--catalog=" + options.catalog,
         absl::StrCat("--listen=127.0.0.1:", p->request_port_), "--gate_listen=" + p->gate_address(), auth_flags[0],

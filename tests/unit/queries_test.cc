@@ -58,6 +58,9 @@ class FakeStatusStore final : public StatusStore {
     return absl::OkStatus();
   }
   absl::StatusOr<int> MarkStalled(absl::Time) override { return 0; }
+  absl::StatusOr<std::vector<std::string>> AwaitingAcceptance(absl::Time, int) override {
+    return std::vector<std::string>();
+  }
   absl::StatusOr<std::vector<Upgrade>> FailedUpgrades(absl::Time, const std::string&, int) override {
     std::vector<Upgrade> out;
     for (const auto& [id, u] : upgrades) {
