@@ -52,6 +52,7 @@ absl::StatusOr<int> LateAcceptances::Resolve(absl::Time now) {
     if (!order.ok()) return order.status();
     absl::StatusOr<std::optional<upgrade::v1::Upgrade>> after = store_.Apply(AcceptanceOf(*order, AcceptedAt(*order)));
     if (!after.ok()) return after.status();
+    if (!after->has_value()) continue;  // applied meanwhile: its record came, or another replica took it
     LogWarning(absl::StrCat("the acceptance of upgrade ", upgrade_id, " of ", order->database(),
                             " never reached status; applied it from request's stored order"));
     recovered.Increment({"applied"});

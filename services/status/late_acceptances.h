@@ -24,7 +24,8 @@ class LateAcceptances {
  public:
   LateAcceptances(StatusLedger& store, Gate& gate, absl::Duration wait) : store_(store), gate_(gate), wait_(wait) {}
 
-  // One pass at `now`: returns how many acceptances it applied. The first failure other than
+  // One pass at `now`: returns how many acceptances it applied (one applied meanwhile, by its record
+  // or by another replica, is not counted). The first failure other than
   // NOT_FOUND (request or the platform database away) ends the pass; the next one asks again.
   absl::StatusOr<int> Resolve(absl::Time now);
 
