@@ -137,7 +137,7 @@ stack_start_services() {  # needs CATALOG; OUTBOX_DIR or SMTP_URL
   stack_service cloner $(record_keys cloner) $(tls cloner) --pg_bin_dir="$PG_BIN" --gate_addr="127.0.0.1:$GATE_PORT"
   stack_service migrator $(record_keys migrator) $(tls migrator) --gate_addr="127.0.0.1:$GATE_PORT"
   stack_service notifier $(record_keys notifier) $(tls notifier) --outbox_dir="$OUTBOX_DIR" --smtp_url="${SMTP_URL:-}" \
-    --connect_hint="host=127.0.0.1 port=$PG_PORT"
+    --connect_hint="host=127.0.0.1 port=$PG_PORT" --gate_addr="127.0.0.1:$GATE_PORT"
   unset UPSHIFT_KAFKA_BROKERS UPSHIFT_PLATFORM_DB UPSHIFT_HOSTING_DB UPSHIFT_CATALOG UPSHIFT_KAFKA_PROPERTIES
   # upgradectl acts as a customer would, with a customer's token in UPSHIFT_TOKEN (stack_customer_token).
   CTL=("$BUILD_DIR/tools/upgradectl/upgradectl" --request_addr="127.0.0.1:$REQUEST_PORT"

@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "absl/debugging/failure_signal_handler.h"
+#include "absl/debugging/symbolize.h"
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "libs/common/env_flags.h"
@@ -45,6 +47,10 @@ struct Service::BackgroundTask {
 };
 
 Service::Service(int argc, char** argv, const ServiceSpec& spec) : name_(spec.name) {
+  // A crash (SIGSEGV, SIGABRT, ...) writes the faulting thread's stack to the log before the
+  // process dies of it, as it would have: the exit status still names the signal.
+  absl::InitializeSymbolizer(argv[0]);
+  absl::InstallFailureSignalHandler(absl::FailureSignalHandlerOptions());
   PromptReconnects();
   ParseFlagsWithEnv(argc, argv);
   SetLogName(name_);

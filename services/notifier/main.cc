@@ -3,6 +3,9 @@
 #include "absl/strings/str_cat.h"
 #include "libs/common/logging.h"
 #include "libs/common/tls_flags.h"
+#include "libs/gate/grpc_gate.h"
+#include "libs/gate/late_acceptance_flags.h"
+#include "libs/gate/late_acceptances.h"
 #include "libs/kafka/kafka_flags.h"
 #include "libs/kafka/topics.h"
 #include "libs/kafka/worker.h"
@@ -32,6 +35,12 @@ int Main(int argc, char** argv) {
   service.Serve("health", config.health_listen, {}, serving,
                 {{"platform database", [&] { return pg::PingServer(platform_db); }}, BrokerProbe(*producer)});
   service.Task("consumer", [&](const StopToken& stop) { consumer->Run(stop); });
+  // An announcement that never reached the notifier is read from request's stored order: its email
+  // goes out, and what waited for it.
+  const LateAcceptanceConfig late_config = service.Need(LateAcceptanceConfigFromFlags(), "read the gate flags");
+  GrpcGate gate(late_config.gate_addr, absl::Seconds(10), late_config.calling);
+  LateAcceptances late("notifier", notifier, gate, late_config.wait);
+  service.Every("late acceptances", late_config.every(), [&] { return late.Resolve(absl::Now()).status(); });
   service.Every("retention", absl::Hours(1), [&] { return notifier.Prune().status(); });
   service.OnStopped([&] { producer->Flush(absl::Seconds(5)); });
   return service.Run();

@@ -45,8 +45,25 @@ absl::Status Notifier::Handle(const ConsumedRecord& record) {
     return log_.Defer(event);
   }
   // request's announcement (only request may say one): the order every later email goes by.
+  return Announce(event);
+}
+
+absl::StatusOr<std::vector<std::string>> Notifier::AwaitingAcceptance(absl::Time held_before, int limit) {
+  return log_.AwaitingAcceptance(held_before, limit);
+}
+
+absl::StatusOr<bool> Notifier::Accept(const upgrade::v1::Event& acceptance) {
+  LogScope scope(acceptance.order().upgrade_id(), acceptance.order().database());
+  UPSHIFT_ASSIGN_OR_RETURN(std::optional<upgrade::v1::Order> known, log_.RememberedOrder(acceptance.order().upgrade_id()));
+  UPSHIFT_RETURN_IF_ERROR(Announce(acceptance));
+  return !known.has_value();
+}
+
+absl::Status Notifier::Announce(const upgrade::v1::Event& event) {
+  const std::string& id = event.order().upgrade_id();
   UPSHIFT_RETURN_IF_ERROR(log_.RememberOrder(event.order()));
   UPSHIFT_ASSIGN_OR_RETURN(std::optional<upgrade::v1::Order> announced, log_.RememberedOrder(id));
+  if (!announced.has_value()) return absl::UnavailableError(absl::StrCat("the order of ", id, " was not kept"));
   UPSHIFT_RETURN_IF_ERROR(Notify(event, *announced));
   UPSHIFT_ASSIGN_OR_RETURN(std::vector<upgrade::v1::Event> early, log_.Deferred(id));
   for (const upgrade::v1::Event& e : early) {

@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "libs/common/time.h"
+#include "libs/gate/late_acceptances.h"
 #include "libs/kafka/consumer.h"
 #include "libs/mail/mailer.h"
 #include "services/notifier/emails.h"
@@ -26,8 +27,9 @@ struct NotifierOptions {
 };
 
 // Emails the customer on acceptance, success and failure of an upgrade, once per event, at the
-// address request stored with the order.
-class Notifier {
+// address request stored with the order. An acceptance that never came (LateAcceptances) is taken
+// from request's stored order, and emailed with what waited for it.
+class Notifier : public AwaitedAcceptances {
  public:
   Notifier(NotifierOptions options, Mailer& mailer, SentLog& log, Clock& clock = SystemClock())
       : options_(std::move(options)), mailer_(mailer), log_(log), clock_(clock) {}
@@ -37,10 +39,17 @@ class Notifier {
   // A record that comes ahead of its acceptance is kept (SentLog::Defer) and emailed with it.
   absl::Status Handle(const ConsumedRecord& record);
 
+  // AwaitedAcceptances: the upgrades whose events wait for their acceptance (SentLog::Defer).
+  absl::StatusOr<std::vector<std::string>> AwaitingAcceptance(absl::Time held_before, int limit) override;
+  absl::StatusOr<bool> Accept(const upgrade::v1::Event& acceptance) override;
+
   // Forgets the upgrades that ended longer than the retention ago, a batch at a time. Returns how many.
   absl::StatusOr<int> Prune();
 
  private:
+  // request's announcement of an order (its acceptance or scheduling): remembers the order, emails
+  // the announcement, then what waited for it.
+  absl::Status Announce(const upgrade::v1::Event& event);
   // Emails what `event` says, if anything, once, to the address of `announced`.
   absl::Status Notify(const upgrade::v1::Event& event, const upgrade::v1::Order& announced);
 

@@ -153,6 +153,22 @@ absl::Status PgSentLog::ForgetDeferred(const std::string& event_id) {
   });
 }
 
+absl::StatusOr<std::vector<std::string>> PgSentLog::AwaitingAcceptance(absl::Time kept_before, int limit) {
+  std::vector<std::string> ids;
+  absl::Status status = pool_->Transact([&](pqxx::work& tx) {
+    ids.clear();
+    for (const auto& row : tx.exec_params(
+             "SELECT upgrade_id FROM notifier.pending GROUP BY upgrade_id "
+             "HAVING min(received_at) < $1::timestamptz ORDER BY min(received_at), upgrade_id LIMIT $2",
+             pg::FormatTime(kept_before), limit)) {
+      ids.push_back(row[0].as<std::string>());
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return ids;
+}
+
 absl::StatusOr<int> PgSentLog::Prune(absl::Time cutoff, absl::Time pending_cutoff, int batch) {
   int forgotten = 0;
   absl::Status status = pool_->Transact([&](pqxx::work& tx) {

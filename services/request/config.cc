@@ -32,6 +32,8 @@ ABSL_FLAG(std::vector<std::string>, gate_migrator_names, (std::vector<std::strin
           "Names (a certificate's CN or DNS SAN) of the migrator's client certificate: the gate serves it the migrator's work only");
 ABSL_FLAG(std::vector<std::string>, gate_status_names, (std::vector<std::string>{"status", "upshift-status"}),
           "Names (a certificate's CN or DNS SAN) of status's client certificate: the gate lets it read orders only");
+ABSL_FLAG(std::vector<std::string>, gate_notifier_names, (std::vector<std::string>{"notifier", "upshift-notifier"}),
+          "Names (a certificate's CN or DNS SAN) of the notifier's client certificate: the gate lets it read orders only");
 ABSL_FLAG(absl::Duration, test_copy_extension, absl::Hours(24 * 30),
           "How far one ExtendTestCopy pushes a test copy's expiry (past the later of now and its current expiry)");
 ABSL_FLAG(absl::Duration, audit_retention, absl::Hours(24 * 365),
@@ -72,7 +74,7 @@ absl::StatusOr<Config> ConfigFromFlags() {
           {absl::GetFlag(FLAGS_audit_retention), absl::GetFlag(FLAGS_order_retention)},
           TlsOptionsFromFlags().plaintext,
           {absl::GetFlag(FLAGS_gate_cloner_names), absl::GetFlag(FLAGS_gate_migrator_names),
-           absl::GetFlag(FLAGS_gate_status_names)}};
+           absl::GetFlag(FLAGS_gate_status_names), absl::GetFlag(FLAGS_gate_notifier_names)}};
   config.max_offline_factor = absl::GetFlag(FLAGS_max_offline_factor);
   config.max_offline_floor = absl::GetFlag(FLAGS_max_offline_floor);
   config.restore_point_retention = absl::GetFlag(FLAGS_restore_point_retention);

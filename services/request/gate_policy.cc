@@ -15,9 +15,11 @@ const char* Name(GateWorker worker) {
     case GateWorker::kMigrator:
       return "migrator";
     case GateWorker::kStatus:
+      return "status";
+    case GateWorker::kNotifier:
       break;
   }
-  return "status";
+  return "notifier";
 }
 
 bool Names(const std::vector<std::string>& identities, const std::vector<std::string>& names) {
@@ -32,12 +34,13 @@ absl::StatusOr<GateWorker> GatePolicy::Identify(const std::vector<std::string>& 
   std::vector<GateWorker> named;
   for (auto [worker, identities] : {std::pair{GateWorker::kCloner, &identities_.cloner},
                                     std::pair{GateWorker::kMigrator, &identities_.migrator},
-                                    std::pair{GateWorker::kStatus, &identities_.status}}) {
+                                    std::pair{GateWorker::kStatus, &identities_.status},
+                                    std::pair{GateWorker::kNotifier, &identities_.notifier}}) {
     if (Names(*identities, names)) named.push_back(worker);
   }
   if (named.size() == 1) return named[0];
   return absl::PermissionDeniedError(absl::StrCat(
-      "the gate serves the cloner, the migrator and status only; this certificate names ",
+      "the gate serves the cloner, the migrator, status and the notifier only; this certificate names ",
       names.empty() ? std::string("nothing") : absl::StrJoin(names, ", "),
       named.size() > 1 ? " (more than one of them)" : ""));
 }

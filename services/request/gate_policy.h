@@ -10,22 +10,24 @@
 
 namespace upshift::request {
 
-// The services the gate serves: the two workers, and status, which only reads orders.
-enum class GateWorker { kCloner, kMigrator, kStatus };
+// The services the gate serves: the two workers, and status and the notifier, which only read orders.
+enum class GateWorker { kCloner, kMigrator, kStatus, kNotifier };
 
 // The names (a certificate's CN or one of its DNS SANs) that identify each service.
 struct GateIdentities {
   std::vector<std::string> cloner = {"cloner", "upshift-cloner"};
   std::vector<std::string> migrator = {"migrator", "upshift-migrator"};
   std::vector<std::string> status = {"status", "upshift-status"};
+  std::vector<std::string> notifier = {"notifier", "upshift-notifier"};
 };
 
 // Who may ask the gate what: the cloner's and the migrator's certificates, each for its own kind of
-// work, and status's, to read an order whose acceptance it never saw. Every certificate of the
-// platform's CA passes the gate's mTLS (the notifier's and request's too); this is what keeps them
-// from reading orders, and status from passing a checkpoint or marking a replica's work done.
+// work, and status's and the notifier's, to read an order whose acceptance they never saw. Every
+// certificate of the platform's CA passes the gate's mTLS (request's too); this is what keeps it
+// from reading orders, and status and the notifier from passing a checkpoint or marking a
+// replica's work done.
 //
-//   GetOrder                                    cloner, migrator, status
+//   GetOrder                                    cloner, migrator, status, notifier
 //   PassCheckpoint TAKE_OFFLINE                 cloner
 //   PassCheckpoint BEGIN_MIGRATION, FINISH      migrator
 //   ClaimWork, ReleaseWork "copy", "snapshot"   cloner

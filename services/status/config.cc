@@ -1,7 +1,6 @@
 #include "services/status/config.h"
 
 #include "absl/flags/flag.h"
-#include "libs/common/tls_flags.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:50052", "gRPC listen address (port 0: any free port)");
 ABSL_FLAG(std::string, port_file, "", "If set, the bound gRPC port is written there");
@@ -14,12 +13,6 @@ ABSL_FLAG(absl::Duration, stall_timeout, absl::Minutes(2),
           "workers' --heartbeat_interval)");
 ABSL_FLAG(int, pool_size, 8, "PostgreSQL connections to the platform database");
 
-ABSL_FLAG(std::string, gate_addr, "127.0.0.1:50053",
-          "Address of request's UpgradeGate listener (mTLS): status reads there the order of an upgrade whose "
-          "acceptance never reached it");
-ABSL_FLAG(absl::Duration, late_acceptance, absl::Seconds(10),
-          "A record about an upgrade whose acceptance has not come after this long makes status ask request for "
-          "the order and apply its acceptance");
 ABSL_FLAG(int, max_watch_streams, 1000, "WatchUpgrade streams served at once; more get RESOURCE_EXHAUSTED");
 ABSL_FLAG(int, max_watch_streams_per_caller, 16, "WatchUpgrade streams one caller (token subject) may hold at once");
 
@@ -29,14 +22,7 @@ absl::StatusOr<Config> ConfigFromFlags() {
   Config c{absl::GetFlag(FLAGS_listen),      absl::GetFlag(FLAGS_port_file),
            absl::GetFlag(FLAGS_platform_db), absl::GetFlag(FLAGS_catalog),
            absl::GetFlag(FLAGS_reserved_databases), absl::GetFlag(FLAGS_pool_size), absl::GetFlag(FLAGS_stall_timeout),
-           absl::GetFlag(FLAGS_max_watch_streams), absl::GetFlag(FLAGS_max_watch_streams_per_caller),
-           absl::GetFlag(FLAGS_gate_addr), absl::GetFlag(FLAGS_late_acceptance)};
-  if (c.late_acceptance <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("--late_acceptance must be longer than 0");
-  }
-  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> calling = ChannelCredentialsFromFlags();
-  if (!calling.ok()) return calling.status();
-  c.calling = *std::move(calling);
+           absl::GetFlag(FLAGS_max_watch_streams), absl::GetFlag(FLAGS_max_watch_streams_per_caller)};
   if (c.stall_timeout <= absl::ZeroDuration()) return absl::InvalidArgumentError("--stall_timeout must be longer than 0");
   if (c.max_watch_streams < 1 || c.max_watch_streams_per_caller < 1) {
     return absl::InvalidArgumentError("--max_watch_streams and --max_watch_streams_per_caller must be at least 1");

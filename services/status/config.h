@@ -5,8 +5,6 @@
 #include <string>
 #include <vector>
 
-#include <grpcpp/security/credentials.h>
-
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 
@@ -20,11 +18,6 @@ struct Config {
   absl::Duration stall_timeout;
   int max_watch_streams;
   int max_watch_streams_per_caller;
-  // request's gate (mTLS, with status's certificate), asked for the order of an upgrade whose
-  // acceptance has not come `late_acceptance` after a record about it.
-  std::string gate_addr;
-  absl::Duration late_acceptance;
-  std::shared_ptr<grpc::ChannelCredentials> calling;
 };
 
 // INVALID_ARGUMENT naming the flag that is out of range.

@@ -13,13 +13,25 @@ absl::Status EventIntake::Handle(const ConsumedRecord& record) {
   UPSHIFT_ASSIGN_OR_RETURN(upgrade::v1::Event event, ParseEvent(record));
   // What this thread logs from here on is about this upgrade (JSON logs: upgrade_id, database).
   LogScope scope(event.order().upgrade_id(), event.order().database());
+  return Record(event).status();
+}
+
+absl::StatusOr<std::vector<std::string>> EventIntake::AwaitingAcceptance(absl::Time held_before, int limit) {
+  return store_.AwaitingAcceptance(held_before, limit);
+}
+
+absl::StatusOr<bool> EventIntake::Accept(const upgrade::v1::Event& acceptance) {
+  LogScope scope(acceptance.order().upgrade_id(), acceptance.order().database());
+  return Record(acceptance);
+}
+
+absl::StatusOr<bool> EventIntake::Record(const upgrade::v1::Event& event) {
   UPSHIFT_ASSIGN_OR_RETURN(std::optional<upgrade::v1::Upgrade> after, store_.Apply(event));
-  if (after.has_value()) {
-    CountRecorded(event, *after);
-    hub_.Notify();
-    if (recorded_) recorded_();
-  }
-  return absl::OkStatus();
+  if (!after.has_value()) return false;
+  CountRecorded(event, *after);
+  hub_.Notify();
+  if (recorded_) recorded_();
+  return true;
 }
 
 std::vector<OutgoingRecord> StatusRecords(const std::vector<PendingChange>& changes, DatabaseView& view) {

@@ -9,6 +9,8 @@
 #include "libs/catalog/catalog.h"
 #include "libs/common/logging.h"
 #include "libs/gate/grpc_gate.h"
+#include "libs/gate/late_acceptance_flags.h"
+#include "libs/gate/late_acceptances.h"
 #include "libs/pg/connections.h"
 #include "libs/runtime/service.h"
 #include "libs/hosting/pg_hosting_fleet.h"
@@ -24,7 +26,6 @@
 #include "services/status/grpc_service.h"
 #include "services/status/pg_status_store.h"
 #include "services/status/intake.h"
-#include "services/status/late_acceptances.h"
 #include "services/status/stall_sweep.h"
 #include "services/status/upgrade_metrics.h"
 #include "libs/kafka/outbox_relay.h"
@@ -90,16 +91,10 @@ int Main(int argc, char** argv) {
   // Records kept for an acceptance that never came a day later name an upgrade request never
   // announced (a forgery, or a worker's leaked key): they are forgotten.
   // An acceptance that never reached status is read from request's stored order.
-  GrpcGate gate(config.gate_addr, absl::Seconds(10), config.calling);
-  LateAcceptances late(*store, gate, config.late_acceptance);
-  service.Every("late acceptances", std::clamp(config.late_acceptance / 4, absl::Seconds(1), absl::Minutes(1)), [&] {
-    absl::StatusOr<int> applied = late.Resolve(absl::Now());
-    if (applied.ok() && *applied > 0) {
-      hub.Notify();
-      relay.Wake();
-    }
-    return applied.status();
-  });
+  const LateAcceptanceConfig late_config = service.Need(LateAcceptanceConfigFromFlags(), "read the gate flags");
+  GrpcGate gate(late_config.gate_addr, absl::Seconds(10), late_config.calling);
+  LateAcceptances late("status", intake, gate, late_config.wait);
+  service.Every("late acceptances", late_config.every(), [&] { return late.Resolve(absl::Now()).status(); });
   service.Every("retention", absl::Hours(1),
                 [&] { return store->ForgetPendingBefore(absl::Now() - absl::Hours(24)).status(); });
   service.Every("inventory", kInventoryReload, [&] {

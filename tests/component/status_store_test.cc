@@ -10,9 +10,11 @@
 #include "libs/common/ids.h"
 #include "libs/common/time.h"
 #include "libs/kafka/events.h"
-#include "services/status/late_acceptances.h"
+#include "libs/gate/late_acceptances.h"
+#include "services/status/intake.h"
 #include "services/status/pg_status_store.h"
 #include "tests/component/environment.h"
+#include "tests/support/order_book_gate.h"
 
 namespace upshift::status {
 namespace {
@@ -150,35 +152,6 @@ TEST_F(StatusStoreTest, ARecordAheadOfItsAcceptanceIsAppliedWithItIfItCarriesThe
   EXPECT_EQ(store_->GetUpgrade("6b2d1f0e-3c4a-4e5b-9f8a-7d6c5b4a3e2f").status().code(), absl::StatusCode::kNotFound);
 }
 
-// request's gate as status sees it: the orders it admitted, or UNAVAILABLE while it is away.
-class OrderBookGate final : public Gate {
- public:
-  absl::StatusOr<Passage> Pass(const std::string&, upgrade::v1::Checkpoint) override {
-    return absl::PermissionDeniedError("status passes no checkpoint");
-  }
-  absl::StatusOr<upgrade::v1::Order> GetOrder(const std::string& upgrade_id) override {
-    ++asked[upgrade_id];
-    if (away) return absl::UnavailableError("request is restarting");
-    auto it = orders.find(upgrade_id);
-    if (it == orders.end()) return absl::NotFoundError(upgrade_id);
-    return it->second;
-  }
-  absl::StatusOr<OrderState> GetState(const std::string&) override {
-    return absl::PermissionDeniedError("not status's to ask");
-  }
-  absl::StatusOr<ClaimAnswer> Claim(const std::string&, const std::string&, const std::string&, absl::Duration,
-                                    bool) override {
-    return absl::PermissionDeniedError("status claims no work");
-  }
-  absl::Status Release(const std::string&, const std::string&, const std::string&, bool) override {
-    return absl::PermissionDeniedError("status claims no work");
-  }
-
-  std::map<std::string, upgrade::v1::Order> orders;
-  std::map<std::string, int> asked;
-  bool away = false;
-};
-
 // The acceptance of an upgrade never reached status (the fault suite saw it once after a broker
 // outage), though the workers carried the upgrade out: their records wait for it. After the wait,
 // status takes the order from request's gate and applies the very acceptance request published:
@@ -197,7 +170,7 @@ TEST_F(StatusStoreTest, AnAcceptanceThatNeverCameIsTakenFromRequestsStoredOrder)
   order.set_purpose(upgrade::v1::PURPOSE_PRODUCTION);
   order.set_restore_point("shop_rp_3d0c8a1e");
   ToProto(t0, order.mutable_created_at());
-  OrderBookGate gate;
+  upshift::testing::OrderBookGate gate;
   gate.orders[id] = order;
   auto worker_says = [&](const upgrade::v1::Order& about, const std::string& kind) {
     upgrade::v1::Event e = MakeEvent(about, kind, "cloner", t0 + absl::Seconds(1));
@@ -214,7 +187,10 @@ TEST_F(StatusStoreTest, AnAcceptanceThatNeverCameIsTakenFromRequestsStoredOrder)
     ASSERT_TRUE(held.ok()) << held.status();
     EXPECT_FALSE(held->has_value());
   }
-  LateAcceptances late(*store_, gate, absl::Seconds(10));
+  ChangeHub hub;
+  int recorded = 0;
+  EventIntake intake(*store_, hub, [&] { ++recorded; });
+  LateAcceptances late("status", intake, gate, absl::Seconds(10));
   // Within the wait nothing is asked: the acceptance may still be on its way.
   EXPECT_EQ(*late.Resolve(absl::Now()), 0);
   EXPECT_TRUE(gate.asked.empty());
@@ -224,6 +200,8 @@ TEST_F(StatusStoreTest, AnAcceptanceThatNeverCameIsTakenFromRequestsStoredOrder)
   EXPECT_EQ(store_->GetUpgrade(id).status().code(), absl::StatusCode::kNotFound);
   gate.away = false;
   EXPECT_EQ(*late.Resolve(absl::Now() + absl::Seconds(11)), 1);
+  EXPECT_EQ(recorded, 1);  // recorded as the consumer records a change: watchers and the relay woken
+  EXPECT_GE(hub.generation(), 1u);
   absl::StatusOr<upgrade::v1::Upgrade> shown = store_->GetUpgrade(id);
   ASSERT_TRUE(shown.ok()) << shown.status();
   EXPECT_EQ(shown->state(), upgrade::v1::STATE_SNAPSHOTTING);  // both held records applied after it

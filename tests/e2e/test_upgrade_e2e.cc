@@ -582,7 +582,7 @@ TEST(Tls, EveryServerRefusesPlaintextAndTheGateRefusesClientsWithoutACertificate
   ASSERT_TRUE(worker.ok()) << worker.status();
   EXPECT_TRUE(health(platform->gate_address(), *worker).ok());
   // Every certificate of the CA passes the gate's TLS, but only the workers' are served, each its
-  // own work (issue 20), and status's, which reads orders only: the notifier's and request's are
+  // own work (issue 20), and status's and the notifier's, which read orders only: request's is
   // refused before anything is looked up.
   auto gate_as = [&](const std::string& service) {
     absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
@@ -593,11 +593,9 @@ TEST(Tls, EveryServerRefusesPlaintextAndTheGateRefusesClientsWithoutACertificate
   upgrade::v1::GetOrderRequest unknown;
   unknown.set_upgrade_id("00000000-0000-4000-8000-000000000000");
   upgrade::v1::GetOrderResponse order;
-  for (const char* service : {"notifier", "request"}) {
-    grpc::Status refused = gate_as(service)->GetOrder(Context().get(), unknown, &order);
-    EXPECT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED) << service << ": " << refused.error_message();
-  }
-  for (const char* service : {"cloner", "migrator", "status"}) {
+  grpc::Status refused = gate_as("request")->GetOrder(Context().get(), unknown, &order);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED) << refused.error_message();
+  for (const char* service : {"cloner", "migrator", "status", "notifier"}) {
     EXPECT_EQ(gate_as(service)->GetOrder(Context().get(), unknown, &order).error_code(), grpc::StatusCode::NOT_FOUND)
         << service;
   }
@@ -615,12 +613,16 @@ TEST(Tls, EveryServerRefusesPlaintextAndTheGateRefusesClientsWithoutACertificate
   upgrade::v1::PassCheckpointResponse passed;
   EXPECT_EQ(gate_as("cloner")->PassCheckpoint(Context().get(), pass, &passed).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
-  // status reads orders, and nothing more.
-  claim.set_holder("status/test");
-  EXPECT_EQ(gate_as("status")->ClaimWork(Context().get(), claim, &claimed).error_code(),
-            grpc::StatusCode::PERMISSION_DENIED);
-  EXPECT_EQ(gate_as("status")->PassCheckpoint(Context().get(), pass, &passed).error_code(),
-            grpc::StatusCode::PERMISSION_DENIED);
+  // status and the notifier read orders, and nothing more.
+  for (const char* service : {"status", "notifier"}) {
+    claim.set_holder(absl::StrCat(service, "/test"));
+    EXPECT_EQ(gate_as(service)->ClaimWork(Context().get(), claim, &claimed).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED)
+        << service;
+    EXPECT_EQ(gate_as(service)->PassCheckpoint(Context().get(), pass, &passed).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED)
+        << service;
+  }
   // The gate is not on the public port any more.
   auto gate = upgrade::v1::UpgradeGate::NewStub(grpc::CreateChannel(platform->request_address(), platform->client_credentials()));
   upgrade::v1::GetOrderRequest req;
@@ -629,23 +631,27 @@ TEST(Tls, EveryServerRefusesPlaintextAndTheGateRefusesClientsWithoutACertificate
   EXPECT_EQ(gate->GetOrder(Context().get(), req, &resp).error_code(), grpc::StatusCode::UNIMPLEMENTED);
 }
 
-// An acceptance that never reaches status (the fault suite saw one lost after a broker outage)
-// must not leave the upgrade invisible. Here status is down while a Test is ordered, and another
-// member of its consumer group takes request's record of the acceptance, so status never reads it.
-// The workers carry the Test out; status, back, holds their records, asks request's gate for the
-// stored order (with its own certificate), and shows the upgrade to its end.
-TEST(StatusRecovery, AnAcceptanceThatNeverReachedStatusIsReadFromRequestsStoredOrder) {
+// An acceptance that never reaches status or the notifier (the fault suite saw one lost by each)
+// must not leave the upgrade invisible or its customer uninformed. Here both are down while a Test
+// is ordered, and another member of each one's consumer group takes request's record of the
+// acceptance, so neither reads it. The workers carry the Test out; status and the notifier, back,
+// hold their records, ask request's gate for the stored order (each with its own certificate):
+// status shows the upgrade to its end, and the customer gets both emails, each once.
+TEST(LateAcceptance, AnAcceptanceThatNeverReachedStatusOrTheNotifierIsReadFromRequestsStoredOrder) {
   const std::string db = "late_accept";
   ASSERT_TRUE(platform->postgres().GenerateSampleDatabase(db, 50).ok());
   platform->service("status").Kill();
+  platform->service("notifier").Kill();
+  RequestUpgradeRequest order = TestOrder(db);
+  order.set_notify_email("late@acme.example.com");
   RequestUpgradeResponse resp;
-  ASSERT_TRUE(Request(TestOrder(db), &resp).ok());
+  ASSERT_TRUE(Request(order, &resp).ok());
   const std::string id = resp.upgrade().upgrade_id();
-  std::atomic<bool> taken{false};
-  {
-    KafkaOptions options{platform->broker().bootstrap(), "test-status-stand-in", LocalKafkaProperties()};
+  for (const char* group : {"upshift-status", "upshift-notifier"}) {
+    std::atomic<bool> taken{false};
+    KafkaOptions options{platform->broker().bootstrap(), absl::StrCat("test-stand-in-", group), LocalKafkaProperties()};
     absl::StatusOr<std::unique_ptr<KafkaConsumer>> stand_in = KafkaConsumer::Create(
-        options, "upshift-status", {topics::kOrders}, nullptr, [&](const ConsumedRecord& r) {
+        options, group, {topics::kOrders}, nullptr, [&](const ConsumedRecord& r) {
           Event e;
           if (e.ParseFromString(r.payload) && e.order().upgrade_id() == id) taken = true;
           return absl::OkStatus();
@@ -654,12 +660,13 @@ TEST(StatusRecovery, AnAcceptanceThatNeverReachedStatusIsReadFromRequestsStoredO
     StopToken stop;
     std::thread polling([&] { (*stand_in)->Run(stop); });
     // The killed member leaves the group after its session; then the stand-in is given its partitions.
-    EXPECT_TRUE(WaitFor([&] { return taken.load(); }, absl::Seconds(60)));
+    EXPECT_TRUE(WaitFor([&] { return taken.load(); }, absl::Seconds(60))) << group;
     stop.Stop();
     polling.join();  // its offsets, past the acceptance, are committed as it leaves
+    ASSERT_TRUE(taken.load()) << group;
   }
-  ASSERT_TRUE(taken.load());
   ASSERT_TRUE(platform->RestartService("status").ok());
+  ASSERT_TRUE(platform->RestartService("notifier").ok());
   Upgrade shown;
   EXPECT_TRUE(WaitFor([&] {
     GetUpgradeRequest req;
@@ -668,12 +675,24 @@ TEST(StatusRecovery, AnAcceptanceThatNeverReachedStatusIsReadFromRequestsStoredO
   }, absl::Seconds(120))) << shown.DebugString() << platform->Log("status");
   EXPECT_EQ(shown.database(), db);
   EXPECT_FALSE(shown.test_database().empty());
-  EXPECT_TRUE(absl::StrContains(platform->Log("status"),
-                                absl::StrCat("the acceptance of upgrade ", id, " of ", db,
-                                             " never reached status; applied it from request's stored order")));
+  for (const char* service : {"status", "notifier"}) {
+    EXPECT_TRUE(absl::StrContains(platform->Log(service),
+                                  absl::StrCat("the announcement of upgrade ", id, " of ", db, " never reached ",
+                                               service, "; took it from request's stored order")))
+        << service;
+  }
   absl::StatusOr<Database> main = GetDatabase(db);
   ASSERT_TRUE(main.ok()) << main.status();
   EXPECT_FALSE(HasTag(*main, TAG_UPGRADE_IN_PROGRESS));
+  // The acceptance's email, then the end's, each once, to the order's address.
+  std::vector<std::string> mails;
+  EXPECT_TRUE(WaitFor([&] {
+    mails = MessagesTo("late@acme.example.com");
+    return mails.size() >= 2;
+  }, absl::Seconds(60))) << platform->Log("notifier");
+  ASSERT_EQ(mails.size(), 2u);
+  EXPECT_TRUE(absl::StrContains(mails[0], "Subject: Upgrade in progress")) << mails[0];
+  EXPECT_TRUE(absl::StrContains(mails[1], "Subject: Your test database is ready: ")) << mails[1];
 }
 
 TEST(TestCopy, CanBeExtendedOnceHandedOverAndTheViewShowsTheNewExpiry) {

@@ -1056,7 +1056,11 @@ TEST(Faults, SigtermToEachServiceUnderLoad) {
     int status = platform->service(service).Stop(absl::Seconds(25), SIGTERM);
     absl::Duration took = absl::Now() - asked;
     EXPECT_LT(took, absl::Seconds(20)) << service << " took " << took << " to stop";
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << service << " ended with wait status " << status;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      const std::string log = platform->Log(service);  // a crash's stack is at its end
+      ADD_FAILURE() << service << " ended with wait status " << status << "; the end of its log:\n"
+                    << log.substr(log.size() > 6000 ? log.size() - 6000 : 0);
+    }
     ASSERT_TRUE(platform->RestartService(service).ok());
     Settle(stream,
            absl::StrCat("SIGTERM to ", service, " (stopped in ",

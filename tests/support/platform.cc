@@ -142,7 +142,7 @@ absl::StatusOr<std::unique_ptr<Platform>> Platform::Start(Options options) {
        {kafka, hosting, "--catalog=" + options.catalog, "--gate_addr=" + p->gate_address()}},
       {"notifier",
        {kafka, "--platform_db=" + platform, "--smtp_url=" + p->smtp_->url(), "--mail_from=upgrades@upshift.test",
-        absl::StrCat("--connect_hint=host=127.0.0.1 port=", p->postgres_->port())}},
+        absl::StrCat("--connect_hint=host=127.0.0.1 port=", p->postgres_->port()), "--gate_addr=" + p->gate_address()}},
   };
   if (absl::Status s = WriteRecordKeys(p->record_keys_dir(), names); !s.ok()) return s;
   for (auto& [name, flags] : services) {

@@ -8,9 +8,12 @@
 #include <set>
 
 #include <gmock/gmock.h>
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "libs/common/time.h"
+#include "libs/kafka/events.h"
 
+#include "tests/support/order_book_gate.h"
 #include "tests/unit/fakes.h"
 
 namespace upshift::notifier {
@@ -61,7 +64,19 @@ class FakeSentLog final : public SentLog {
       if (p.event_id() == e.event_id()) return absl::OkStatus();
     }
     pending.push_back(e);
+    kept_at.emplace(e.event_id(), absl::Now());
     return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<std::string>> AwaitingAcceptance(absl::Time kept_before, int limit) override {
+    std::vector<std::string> ids;
+    for (const Event& p : pending) {
+      const std::string& id = p.order().upgrade_id();
+      if (kept_at.at(p.event_id()) < kept_before && std::find(ids.begin(), ids.end(), id) == ids.end() &&
+          static_cast<int>(ids.size()) < limit) {
+        ids.push_back(id);
+      }
+    }
+    return ids;
   }
   absl::StatusOr<std::vector<Event>> Deferred(const std::string& upgrade_id) override {
     std::vector<Event> out;
@@ -91,6 +106,7 @@ class FakeSentLog final : public SentLog {
   std::map<std::string, std::string> ends_;  // upgrade id -> the event that announced its end
   std::map<std::string, Order> orders;
   std::vector<Event> pending;
+  std::map<std::string, absl::Time> kept_at;  // event id -> when it was deferred
 };
 
 ConsumedRecord WorkerSays(const std::string& kind, const std::function<void(Event&)>& fill,
@@ -274,6 +290,67 @@ TEST(Notifier, ARecordAheadOfItsAcceptanceIsEmailedWhenItComes) {
   EXPECT_EQ(mailer.sent.size(), 2u);
   EXPECT_GE(*n.Prune(), 1);
   EXPECT_TRUE(log.pending.empty());
+}
+
+// The acceptance never reached the notifier (the fault suite saw it lost twice in one run): the
+// success that waited for it is emailed once the wait is over, after the acceptance's own email,
+// both to the address of request's stored order. The acceptance, late after all, sends nothing
+// more; an upgrade request never admitted is asked about once and stays silent.
+TEST(Notifier, AnAcceptanceThatNeverCameIsTakenFromRequestsStoredOrder) {
+  FakeMailer mailer;
+  FakeSentLog log;
+  Notifier n({}, mailer, log);
+  upshift::testing::OrderBookGate gate;
+  const Order order = upshift::testing::SampleOrder();
+  gate.orders[order.upgrade_id()] = order;
+  Order never = order;
+  never.set_upgrade_id("6b2d1f0e-3c4a-4e5b-9f8a-7d6c5b4a3e2f");
+  ASSERT_TRUE(n.Handle(WorkerSays("succeeded", [](Event& e) { e.mutable_succeeded()->set_version("18.0"); })).ok());
+  ASSERT_TRUE(n.Handle(WorkerSays("failed", [](Event& e) { e.mutable_failed()->set_error("x"); }, never)).ok());
+  LateAcceptances late("notifier", n, gate, absl::Seconds(10));
+  EXPECT_EQ(*late.Resolve(absl::Now()), 0);  // within the wait: it may still come
+  EXPECT_TRUE(gate.asked.empty());
+  gate.away = true;
+  EXPECT_EQ(late.Resolve(absl::Now() + absl::Seconds(11)).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(mailer.sent.empty());
+  gate.away = false;
+  EXPECT_EQ(*late.Resolve(absl::Now() + absl::Seconds(11)), 1);
+  ASSERT_EQ(mailer.sent.size(), 2u);
+  EXPECT_EQ(mailer.sent[0].subject, "Upgrade in progress: acme to 18.0 (test)");
+  EXPECT_EQ(mailer.sent[1].subject, "Your test database is ready: acme_test_0f8fad5b");
+  for (const Email& m : mailer.sent) EXPECT_EQ(m.to, "owner@acme.example.com");
+  ASSERT_TRUE(n.Handle(Accepted()).ok());
+  EXPECT_EQ(mailer.sent.size(), 2u);
+  EXPECT_EQ(*late.Resolve(absl::Now() + absl::Seconds(12)), 0);
+  EXPECT_EQ(gate.asked[never.upgrade_id()], 1);  // remembered: not asked again
+  EXPECT_EQ(gate.asked[order.upgrade_id()], 2);  // once while request was away, once answered
+  ASSERT_EQ(log.pending.size(), 1u);
+  EXPECT_EQ(log.pending[0].order().upgrade_id(), never.upgrade_id());
+}
+
+// An order scheduled for later whose announcement was lost: what waited (its reminder) goes out
+// after the scheduling's own email, not after an "in progress" one.
+TEST(Notifier, ALostSchedulingIsTakenAsTheScheduling) {
+  FakeMailer mailer;
+  FakeSentLog log;
+  Notifier n({}, mailer, log);
+  upshift::testing::OrderBookGate gate;
+  Order order = upshift::testing::SampleOrder();
+  ToProto(absl::Now() + absl::Hours(48), order.mutable_not_before());
+  gate.orders[order.upgrade_id()] = order;
+  ASSERT_TRUE(n.Handle(upshift::testing::RecordOf(
+                           [&] {
+                             Event e = MakeEvent(order, "reminder", "request", absl::Now());
+                             ToProto(absl::Hours(24), e.mutable_reminder()->mutable_starts_in());
+                             return e;
+                           }(),
+                           "upgrade.orders"))
+                  .ok());
+  LateAcceptances late("notifier", n, gate, absl::Seconds(10));
+  EXPECT_EQ(*late.Resolve(absl::Now() + absl::Seconds(11)), 1);
+  ASSERT_EQ(mailer.sent.size(), 2u);
+  EXPECT_TRUE(absl::StartsWith(mailer.sent[0].subject, "Upgrade scheduled: acme")) << mailer.sent[0].subject;
+  EXPECT_TRUE(absl::StartsWith(mailer.sent[1].subject, "Reminder: upgrade of acme")) << mailer.sent[1].subject;
 }
 
 TEST(Notifier, AnUpgradeEndsOnceAndIsForgottenAfterItsRetention) {
