@@ -14,8 +14,6 @@ namespace {
 
 // Enough for a pass of a big outage's backlog; the next pass takes the rest.
 constexpr int kPerPass = 100;
-// Remembered refusals; past this they are forgotten and asked again (each costs one gate call).
-constexpr size_t kMaxRemembered = 10000;
 
 }  // namespace
 
@@ -47,14 +45,11 @@ absl::StatusOr<int> LateAcceptances::Resolve(absl::Time now) {
   if (!waiting.ok()) return waiting.status();
   int taken = 0;
   for (const std::string& upgrade_id : *waiting) {
-    if (never_admitted_.count(upgrade_id) > 0) continue;
     absl::StatusOr<upgrade::v1::Order> order = gate_.GetOrder(upgrade_id);
     if (absl::IsNotFound(order.status())) {
-      LogWarning(absl::StrCat("records held for upgrade ", upgrade_id,
-                              ", which request never admitted: kept until the retention forgets them"));
+      if (absl::Status forgotten = consumer_.ForgetHeld(upgrade_id); !forgotten.ok()) return forgotten;
+      LogWarning(absl::StrCat("forgot the records held for upgrade ", upgrade_id, ", which request never admitted"));
       outcomes_.Increment({"never_admitted"});
-      if (never_admitted_.size() >= kMaxRemembered) never_admitted_.clear();
-      never_admitted_.insert(upgrade_id);
       continue;
     }
     if (!order.ok()) return order.status();

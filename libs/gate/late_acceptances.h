@@ -1,7 +1,6 @@
 #ifndef UPSHIFT_LIBS_GATE_LATE_ACCEPTANCES_H_
 #define UPSHIFT_LIBS_GATE_LATE_ACCEPTANCES_H_
 
-#include <set>
 #include <string>
 #include <vector>
 
@@ -27,16 +26,18 @@ class AwaitedAcceptances {
   // held records after it. False when it changed nothing (its record came meanwhile, or another
   // replica took it).
   virtual absl::StatusOr<bool> Accept(const upgrade::v1::Event& acceptance) = 0;
+  // Forgets the records held for `upgrade_id`: request never admitted it.
+  virtual absl::Status ForgetHeld(const std::string& upgrade_id) = 0;
 };
 
 // request publishes an upgrade's announcement (its acceptance, or its scheduling) before anything
 // else about it. So a record still held `wait` after it came means the announcement was lost on
-// its way to this consumer, or is stuck:
-// without it the upgrade would stay invisible (status: GetUpgrade NOT_FOUND, no tag) or silent
-// (the notifier: no email). This asks request's gate for the stored order of each such upgrade and
-// takes the very announcement request published (AnnouncementOf: the same event id, so the record,
-// if it still comes, changes nothing). An upgrade request never admitted (NOT_FOUND: a forgery, or a
-// worker's leaked key) is left held, for the consumer's retention to forget; it is asked about once.
+// its way to this consumer, or is stuck: without it the upgrade would stay invisible (status:
+// GetUpgrade NOT_FOUND, no tag) or silent (the notifier: no email). This asks request's gate for
+// the stored order of each such upgrade and takes the very announcement request published
+// (AnnouncementOf: the same event id, so the record, if it still comes, changes nothing). The
+// records of an upgrade request never admitted (NOT_FOUND: a forgery, or a worker's leaked key)
+// are forgotten at once, so that however many pile up they never stand before a real repair.
 // Each outcome is logged and counted in upshift_<service>_late_acceptances_total{outcome}.
 // Used by one thread (one schedule).
 class LateAcceptances {
@@ -53,8 +54,6 @@ class LateAcceptances {
   Gate& gate_;
   const absl::Duration wait_;
   metrics::Family& outcomes_;
-  // Upgrades request said it never admitted: not asked about again.
-  std::set<std::string> never_admitted_;
 };
 
 // The announcement request published of `order`, as it stands at `now`: its scheduling, the very

@@ -80,7 +80,14 @@ Service::Service(int argc, char** argv, const ServiceSpec& spec) : name_(spec.na
   }
 }
 
-Service::~Service() = default;
+Service::~Service() {
+  if (!ran_) return;
+  // main declares the Service first, so this runs once main's own objects are stopped and gone. The
+  // process ends here, with Run()'s code and without static destructors, which could race the
+  // threads libraries leave behind (gRPC's, librdkafka's) and turn a clean stop into a crash.
+  std::fflush(nullptr);
+  std::_Exit(exit_code_);
+}
 
 const StopToken& Service::stopping() const { return StopRequested(); }
 
@@ -200,7 +207,8 @@ int Service::Run() {
   metrics_.reset();
   for (int id : scrape_hooks_) metrics::Default().RemoveOnScrape(id);
   LogInfo("stopped");
-  return failed_ ? kExitFailed : kExitOk;
+  exit_code_ = failed_ ? kExitFailed : kExitOk;
+  return exit_code_;
 }
 
 }  // namespace upshift::runtime

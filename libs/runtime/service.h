@@ -54,6 +54,8 @@ class Service {
   // Parses the flags (and their UPSHIFT_* variables), sets up the logs (--log_format), installs the
   // stop signals (SIGTERM, SIGINT; --shutdown_grace) and serves /metrics (--metrics_listen).
   Service(int argc, char** argv, const ServiceSpec& spec);
+  // After Run(), ends the process with Run()'s code, skipping static destructors: declare the
+  // Service first in main, so that everything else is destroyed before.
   ~Service();
   Service(const Service&) = delete;
   Service& operator=(const Service&) = delete;
@@ -134,6 +136,7 @@ class Service {
   std::vector<int> scrape_hooks_;
   std::atomic<bool> failed_{false};
   bool ran_ = false;
+  int exit_code_ = 0;
 };
 
 }  // namespace upshift::runtime

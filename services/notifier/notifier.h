@@ -42,6 +42,7 @@ class Notifier : public AwaitedAcceptances {
   // AwaitedAcceptances: the upgrades whose events wait for their acceptance (SentLog::Defer).
   absl::StatusOr<std::vector<std::string>> AwaitingAcceptance(absl::Time held_before, int limit) override;
   absl::StatusOr<bool> Accept(const upgrade::v1::Event& acceptance) override;
+  absl::Status ForgetHeld(const std::string& upgrade_id) override { return log_.ForgetHeld(upgrade_id); }
 
   // Forgets the upgrades that ended longer than the retention ago, a batch at a time. Returns how many.
   absl::StatusOr<int> Prune();

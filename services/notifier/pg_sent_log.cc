@@ -169,6 +169,13 @@ absl::StatusOr<std::vector<std::string>> PgSentLog::AwaitingAcceptance(absl::Tim
   return ids;
 }
 
+absl::Status PgSentLog::ForgetHeld(const std::string& upgrade_id) {
+  return pool_->Transact([&](pqxx::work& tx) {
+    tx.exec_params("DELETE FROM notifier.pending WHERE upgrade_id = $1", upgrade_id);
+    return absl::OkStatus();
+  });
+}
+
 absl::StatusOr<int> PgSentLog::Prune(absl::Time cutoff, absl::Time pending_cutoff, int batch) {
   int forgotten = 0;
   absl::Status status = pool_->Transact([&](pqxx::work& tx) {

@@ -26,6 +26,7 @@ class PgSentLog final : public SentLog {
   absl::StatusOr<std::vector<upgrade::v1::Event>> Deferred(const std::string& upgrade_id) override;
   absl::Status ForgetDeferred(const std::string& event_id) override;
   absl::StatusOr<std::vector<std::string>> AwaitingAcceptance(absl::Time kept_before, int limit) override;
+  absl::Status ForgetHeld(const std::string& upgrade_id) override;
   absl::StatusOr<int> Prune(absl::Time cutoff, absl::Time pending_cutoff, int batch) override;
 
  private:

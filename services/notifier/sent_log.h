@@ -50,6 +50,8 @@ class DeferredEvents {
   virtual absl::Status ForgetDeferred(const std::string& event_id) = 0;
   // The upgrades with an event kept since before `kept_before`, longest kept first, at most `limit`.
   virtual absl::StatusOr<std::vector<std::string>> AwaitingAcceptance(absl::Time kept_before, int limit) = 0;
+  // Forgets the events kept for `upgrade_id`.
+  virtual absl::Status ForgetHeld(const std::string& upgrade_id) = 0;
 };
 
 // The whole log: its three ports, implemented together by one adapter (the notifier uses all three).

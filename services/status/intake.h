@@ -27,6 +27,7 @@ class EventIntake : public AwaitedAcceptances {
   // AwaitedAcceptances: the upgrades whose records the store holds for their acceptance.
   absl::StatusOr<std::vector<std::string>> AwaitingAcceptance(absl::Time held_before, int limit) override;
   absl::StatusOr<bool> Accept(const upgrade::v1::Event& acceptance) override;
+  absl::Status ForgetHeld(const std::string& upgrade_id) override { return store_.ForgetHeld(upgrade_id); }
 
  private:
   // Records `event`; true if it changed anything.

@@ -241,6 +241,13 @@ absl::StatusOr<std::optional<upgrade::v1::Upgrade>> PgStatusStore::Apply(const u
   return result;
 }
 
+absl::Status PgStatusStore::ForgetHeld(const std::string& upgrade_id) {
+  return pool_->Transact([&](pqxx::work& tx) {
+    tx.exec_params("DELETE FROM status.pending_events WHERE upgrade_id = $1", upgrade_id);
+    return absl::OkStatus();
+  });
+}
+
 absl::StatusOr<int> PgStatusStore::ForgetPendingBefore(absl::Time cutoff) {
   int forgotten = 0;
   absl::Status status = pool_->Transact([&](pqxx::work& tx) {

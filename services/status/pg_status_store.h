@@ -36,6 +36,7 @@ class PgStatusStore final : public StatusStore {
   // The outbox's depth (for /metrics).
   absl::StatusOr<OutboxDepth> Outbox();
   absl::StatusOr<std::vector<std::string>> AwaitingAcceptance(absl::Time held_before, int limit) override;
+  absl::Status ForgetHeld(const std::string& upgrade_id) override;
   absl::StatusOr<int> MarkStalled(absl::Time cutoff) override;
   absl::StatusOr<std::vector<upgrade::v1::Upgrade>> UnfinishedUpgrades() override;
   absl::StatusOr<std::vector<upgrade::v1::Upgrade>> FailedUpgrades(absl::Time since, const std::string& target_version,

@@ -56,6 +56,8 @@ class StatusLedger {
   // Up to `limit` upgrades with records held for their acceptance since before `held_before`,
   // longest held first.
   virtual absl::StatusOr<std::vector<std::string>> AwaitingAcceptance(absl::Time held_before, int limit) = 0;
+  // Forgets the records held for the acceptance of `upgrade_id`.
+  virtual absl::Status ForgetHeld(const std::string& upgrade_id) = 0;
 
   // Marks stalled every upgrade that Stalls at `cutoff`, each with its change in the outbox of
   // upgrade.status. Returns how many it marked.

@@ -61,6 +61,7 @@ class FakeStatusStore final : public StatusStore {
   absl::StatusOr<std::vector<std::string>> AwaitingAcceptance(absl::Time, int) override {
     return std::vector<std::string>();
   }
+  absl::Status ForgetHeld(const std::string&) override { return absl::OkStatus(); }
   absl::StatusOr<std::vector<Upgrade>> FailedUpgrades(absl::Time, const std::string&, int) override {
     std::vector<Upgrade> out;
     for (const auto& [id, u] : upgrades) {
