@@ -1,6 +1,7 @@
 #include "services/migrator/migrator.h"
 
 #include <algorithm>
+#include <map>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
@@ -80,6 +81,21 @@ absl::Status Migrator::RunPlan(const PlanRun& run, upgrade::v1::IntegrityReport*
                            IntegrityAudit::Begin(catalog_, target, database, run.before, run.counted_in));
   CheckRunner& checks = audit->checks();
   UPSHIFT_ASSIGN_OR_RETURN(std::string current, target.ReadVersion(database, catalog_.version_query()));
+  // The plan's timeline (when each step was done), kept in `report` only while this run applied
+  // every step itself: a resumed plan's would weigh a later Production upgrade's pace wrongly.
+  const absl::Time plan_start = clock_.Now();
+  bool timed = true;
+  auto timeline = [&](const std::string& label, const std::string& step, bool ran) {
+    timed = timed && ran;
+    if (!timed) {
+      report->clear_steps();
+      return;
+    }
+    upgrade::v1::StepReport* done_at = report->add_steps();
+    done_at->set_hop(label);
+    done_at->set_step(step);
+    done_at->set_done_after_ms(std::max<int64_t>(1, absl::ToInt64Milliseconds(clock_.Now() - plan_start)));
+  };
   int total = 0, done = 0;
   for (const Hop& hop : plan) total += static_cast<int>(hop.steps.size());
   for (size_t h = 0; h < plan.size(); ++h) {
@@ -88,6 +104,7 @@ absl::Status Migrator::RunPlan(const PlanRun& run, upgrade::v1::IntegrityReport*
     std::vector<std::string> ahead = catalog_.TargetsFrom(hop.from);
     if (std::find(ahead.begin(), ahead.end(), current) != ahead.end()) {
       done += static_cast<int>(hop.steps.size());
+      timed = false;
       continue;
     }
     std::string label = absl::StrCat(hop.from, "->", hop.to);
@@ -107,6 +124,7 @@ absl::Status Migrator::RunPlan(const PlanRun& run, upgrade::v1::IntegrityReport*
                                 " runs as the hosting server's superuser (the catalog marks it superuser: true)"));
       }
     }
+    int ran_together = 0;
     if (hop.single_transaction) {
       std::vector<StepRun> runs;
       for (const Step& step : hop.steps) {
@@ -115,10 +133,11 @@ absl::Status Migrator::RunPlan(const PlanRun& run, upgrade::v1::IntegrityReport*
       }
       absl::StatusOr<int> together = target.ApplyStepsTogether(runs);
       UPSHIFT_RETURN_IF_ERROR(bounded(together.status()));
-      const int ran = *together;
-      LogInfo(absl::StrCat(database, ": ", label, ": ", ran, " steps applied in one transaction"));
+      ran_together = *together;
+      LogInfo(absl::StrCat(database, ": ", label, ": ", ran_together, " steps applied in one transaction"));
     }
     for (const Step& step : hop.steps) {
+      bool ran = ran_together == static_cast<int>(hop.steps.size());
       if (!hop.single_transaction) {
         UPSHIFT_RETURN_IF_ERROR(run.claim.Held());
         UPSHIFT_RETURN_IF_ERROR(bounded(absl::OkStatus()));
@@ -126,9 +145,10 @@ absl::Status Migrator::RunPlan(const PlanRun& run, upgrade::v1::IntegrityReport*
                                                           step.command, step.args, step.timeout, step.superuser,
                                                           run.deadline});
         UPSHIFT_RETURN_IF_ERROR(bounded(applied.status()));
-        const bool ran = *applied;
+        ran = *applied;
         LogInfo(absl::StrCat(database, ": ", label, "/", step.name, ran ? " applied" : " already applied"));
       }
+      timeline(label, step.name, ran);
       upgrade::v1::Event progress =
           MakeEvent(order, absl::StrCat("step/", label, "/", step.name), "migrator", clock_.Now());
       upgrade::v1::StepApplied* applied = progress.mutable_step_applied();
@@ -178,16 +198,22 @@ absl::Status Migrator::UnlessServerAway(const upgrade::v1::Order& order, absl::S
 
 void Migrator::AddHistory(MigrationTarget& target, const std::string& database, const upgrade::v1::Order& order,
                           upgrade::v1::IntegrityReport* report) {
+  // The steps RunPlan reported hold the plan's timeline alone; the history holds the rest.
+  std::map<std::string, int64_t> done_after_ms;
+  for (const upgrade::v1::StepReport& step : report->steps()) {
+    done_after_ms[absl::StrCat(step.hop(), "/", step.step())] = step.done_after_ms();
+  }
+  report->clear_steps();
   absl::StatusOr<std::vector<upgrade::v1::StepReport>> steps = target.History(database);
   if (!steps.ok()) {
     LogWarning(absl::StrCat("could not read the migration history of ", database, ": ", steps.status().ToString()));
     return;
   }
   const std::vector<std::string> superuser = catalog_.SuperuserSteps(order.from_version(), order.target_version());
-  report->clear_steps();
   for (upgrade::v1::StepReport& step : *steps) {
-    step.set_superuser(std::find(superuser.begin(), superuser.end(), absl::StrCat(step.hop(), "/", step.step())) !=
-                       superuser.end());
+    const std::string key = absl::StrCat(step.hop(), "/", step.step());
+    step.set_superuser(std::find(superuser.begin(), superuser.end(), key) != superuser.end());
+    if (auto timed = done_after_ms.find(key); timed != done_after_ms.end()) step.set_done_after_ms(timed->second);
     *report->add_steps() = std::move(step);
   }
 }
@@ -253,6 +279,7 @@ absl::Status Migrator::MigrateCopy(const upgrade::v1::Order& order, const std::o
     return PublishEvent(publisher_, failed);
   }
   absl::Duration took = clock_.Now() - start;
+  report.set_plan_duration_ms(absl::ToInt64Milliseconds(took));
   if (!check) {
     // Past this point the copy is handed over and the Test can no longer be cancelled.
     UPSHIFT_ASSIGN_OR_RETURN(pass, gate_.Pass(order.upgrade_id(), upgrade::v1::CHECKPOINT_FINISH));
@@ -312,8 +339,10 @@ absl::Status Migrator::MigrateInPlace(const upgrade::v1::Order& order, const std
     *failed.mutable_migration_failed()->mutable_report() = std::move(report);
     return PublishEvent(publisher_, failed);
   }
+  const absl::Duration took = clock_.Now() - start;
+  report.set_plan_duration_ms(absl::ToInt64Milliseconds(took));
   upgrade::v1::Event migrated = MakeEvent(order, "migrated", "migrator", clock_.Now());
-  ToProto(clock_.Now() - start, migrated.mutable_migrated()->mutable_duration());
+  ToProto(took, migrated.mutable_migrated()->mutable_duration());
   *migrated.mutable_migrated()->mutable_report() = std::move(report);
   return PublishEvent(publisher_, migrated);
 }

@@ -127,6 +127,32 @@ std::optional<int> WeightedPercent(const upgrade::v1::StepApplied& step, const u
   return static_cast<int>(100 * done_ms / total_ms);
 }
 
+namespace {
+
+// When a Production upgrade is expected back online, at `event`, a step of its plan, from the plan's
+// pace so far: the plan ran `elapsed` since its start, where its Test (its `timings`' timeline) had
+// done a share `q` of its plan. Alone, the pace extrapolates `estimated_plan`; it counts as much as
+// the share of the plan it covers, the estimate the rest. nullopt without a timeline for the step.
+std::optional<absl::Time> PacedOnlineAt(const Upgrade& upgrade, const Event& event, absl::Duration estimated_plan,
+                                        const upgrade::v1::IntegrityReport& timings) {
+  const upgrade::v1::StepApplied& step = event.step_applied();
+  if (timings.plan_duration_ms() <= 0 || estimated_plan <= absl::ZeroDuration()) return std::nullopt;
+  int64_t done_after_ms = 0;
+  for (const upgrade::v1::StepReport& s : timings.steps()) {
+    if (s.hop() == step.hop() && s.step() == step.step()) done_after_ms = s.done_after_ms();
+  }
+  if (done_after_ms <= 0) return std::nullopt;
+  const absl::Time at = FromProto(event.occurred_at());
+  const absl::Duration elapsed = at - FromProto(upgrade.plan_started_at());
+  if (elapsed <= absl::ZeroDuration()) return std::nullopt;
+  const double q = std::min(1.0, static_cast<double>(done_after_ms) / static_cast<double>(timings.plan_duration_ms()));
+  const double pace = absl::FDivDuration(elapsed, estimated_plan * q);  // 1: as estimated; 2: twice as slow
+  const double weighed = q * pace + (1 - q);
+  return at + estimated_plan * ((1 - q) * weighed);
+}
+
+}  // namespace
+
 Upgrade NextUpgrade(const std::optional<Upgrade>& current, const Event& event,
                     const upgrade::v1::IntegrityReport* timings) {
   Upgrade next;
@@ -167,6 +193,7 @@ Upgrade NextUpgrade(const std::optional<Upgrade>& current, const Event& event,
   } else if (event.kind_case() != Event::kCancelRequested) {
     next.clear_waiting_for();
   }
+  bool stepped = false;  // a step recorded as the plan's latest
   if (event.kind_case() == Event::kStepApplied) {
     const upgrade::v1::StepApplied& step = event.step_applied();
     std::optional<int> weighted = timings != nullptr ? WeightedPercent(step, *timings) : std::nullopt;
@@ -174,6 +201,7 @@ Upgrade NextUpgrade(const std::optional<Upgrade>& current, const Event& event,
                   : step.steps_total() > 0 ? 100 * step.steps_done() / step.steps_total()
                                            : 0;
     if (percent >= next.progress_percent()) {  // progress only moves forward, whatever arrives late
+      stepped = true;
       next.set_current_step(absl::StrCat(step.hop(), "/", step.step()));
       next.set_progress_percent(percent);
       if (FromProto(event.occurred_at()) > FromProto(next.updated_at())) *next.mutable_updated_at() = event.occurred_at();
@@ -181,9 +209,11 @@ Upgrade NextUpgrade(const std::optional<Upgrade>& current, const Event& event,
   }
 
   if (event.kind_case() == Event::kWentOffline && !next.has_offline_at()) *next.mutable_offline_at() = event.occurred_at();
+  bool plan_started_now = false;
   if (event.kind_case() == Event::kMigrationStarted && next.purpose() == upgrade::v1::PURPOSE_PRODUCTION &&
       !next.has_plan_started_at()) {
     *next.mutable_plan_started_at() = event.occurred_at();
+    plan_started_now = true;
   }
   if (event.kind_case() == Event::kSnapshotSucceeded) next.set_restore_point(order.restore_point());
   if (event.kind_case() == Event::kCloneSucceeded) {
@@ -230,15 +260,24 @@ Upgrade NextUpgrade(const std::optional<Upgrade>& current, const Event& event,
     }
     if (IsFinal(state) && next.has_offline_at()) *next.mutable_online_at() = event.occurred_at();
   }
-  // The time left offline (0 once back online): before the plan, the estimate less the time spent
-  // offline so far; once the plan started, the plan's own part of the estimate less its time so far,
-  // so that a restore point faster or slower than estimated does not carry over.
+  // When the database is expected back online, and the time left until then (0 once it ended).
   if (next.has_estimated_downtime() && next.has_offline_at()) {
-    const absl::Time now = FromProto(next.updated_at());
-    absl::Duration left = FromProto(next.estimated_downtime()) - (now - FromProto(next.offline_at()));
-    if (next.has_plan_started_at() && order.has_estimated_plan()) {
-      left = FromProto(order.estimated_plan()) - (now - FromProto(next.plan_started_at()));
+    const bool plan_anchored = next.has_plan_started_at() && order.has_estimated_plan();
+    // Before the plan, the estimate from going offline; from the plan's start, the plan's own part of
+    // the estimate, so that a restore point faster or slower than estimated does not carry over. Set
+    // by the first record that can, and again by the plan's start (records arrive in any order).
+    if (!next.has_expected_online_at() || plan_started_now) {
+      const absl::Time anchored = plan_anchored
+                                      ? FromProto(next.plan_started_at()) + FromProto(order.estimated_plan())
+                                      : FromProto(next.offline_at()) + FromProto(next.estimated_downtime());
+      ToProto(anchored, next.mutable_expected_online_at());
     }
+    if (event.kind_case() == Event::kStepApplied && stepped && plan_anchored && timings != nullptr) {
+      if (std::optional<absl::Time> paced = PacedOnlineAt(next, event, FromProto(order.estimated_plan()), *timings)) {
+        ToProto(*paced, next.mutable_expected_online_at());
+      }
+    }
+    absl::Duration left = FromProto(next.expected_online_at()) - FromProto(next.updated_at());
     if (IsFinal(next.state())) left = absl::ZeroDuration();
     ToProto(std::max(left, absl::ZeroDuration()), next.mutable_estimated_remaining());
   }

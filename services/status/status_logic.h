@@ -22,8 +22,9 @@ bool IsFinal(upgrade::v1::State state);
 // moves forward, a final state never changes, and late events still fill in what they carry. Every
 // event but a cancellation request, heartbeats included, is a worker's report: it moves
 // last_activity_at forward and clears `stalled`.
-// `timings`: for a Production upgrade, the report of the Test that allowed it; its step durations
-// weigh the progress (by step count when absent or when they do not cover the plan).
+// `timings`: for a Production upgrade's step, the report of the Test that allowed it; its step
+// durations weigh the progress (by step count when absent or when they do not cover the plan), and
+// its timeline paces the time left offline (see Upgrade.expected_online_at).
 upgrade::v1::Upgrade NextUpgrade(const std::optional<upgrade::v1::Upgrade>& current, const upgrade::v1::Event& event,
                                  const upgrade::v1::IntegrityReport* timings = nullptr);
 

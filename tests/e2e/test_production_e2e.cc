@@ -194,7 +194,19 @@ TEST(Production, UpgradesTheDatabaseOfflineAndKeepsItAsItWentOfflineAsTheRestore
   ASSERT_TRUE(platform->postgres()
                   .Exec(db, "INSERT INTO ir_config_parameter (key, value) VALUES ('upshift.test.slow_upgrade', '3')")
                   .ok());
-  PassTest(db);
+  const Upgrade test = PassTest(db);
+  // The Test's report carries its plan's timeline, which paces the Production's time left: each of
+  // its eight steps done after the one before, the slow one (a 3 s sleep) 3 s after it.
+  ASSERT_EQ(test.report().steps_size(), 9) << test.report().DebugString();  // and the neutralization
+  int64_t before_step = 0;
+  for (const StepReport& step : test.report().steps()) {
+    if (step.hop() == "neutralize") continue;
+    EXPECT_GE(step.done_after_ms(), before_step) << step.step();
+    EXPECT_GT(step.done_after_ms(), 0) << step.step();
+    if (step.step() == "02a_test_slow") EXPECT_GE(step.done_after_ms() - before_step, 3000);
+    before_step = step.done_after_ms();
+  }
+  EXPECT_GE(test.report().plan_duration_ms(), before_step);
   GetUpgradeOptionsRequest oreq;
   oreq.set_database(db);
   GetUpgradeOptionsResponse options;
@@ -219,8 +231,12 @@ TEST(Production, UpgradesTheDatabaseOfflineAndKeepsItAsItWentOfflineAsTheRestore
   std::set<int> tags_while_offline;
   bool probed = false;
   std::map<std::string, int> progress;  // step -> percentage shown once it was applied
+  std::set<int64_t> expected_back;       // every expected_online_at shown while offline, in ms
   Upgrade done = WatchToEnd(accepted.upgrade_id(), [&](const Upgrade& u) {
     states.insert(u.state());
+    if (u.has_expected_online_at() && !u.has_online_at()) {
+      expected_back.insert(absl::ToUnixMillis(FromProto(u.expected_online_at())));
+    }
     if (!u.current_step().empty()) progress[u.current_step()] = u.progress_percent();
     if (u.state() == STATE_MIGRATING && !probed) {
       probed = true;
@@ -250,6 +266,10 @@ TEST(Production, UpgradesTheDatabaseOfflineAndKeepsItAsItWentOfflineAsTheRestore
   EXPECT_TRUE(done.has_offline_at());
   EXPECT_TRUE(done.has_online_at());
   EXPECT_EQ(FromProto(done.estimated_remaining()), absl::ZeroDuration());
+  // Foretold from going offline, again from the plan's start, then at steps from the plan's pace.
+  EXPECT_GE(expected_back.size(), 2u);
+  EXPECT_EQ(FromProto(done.estimated_downtime()),
+            FromProto(accepted.estimated_downtime()));  // what the customer was told stays on record
   EXPECT_EQ(done.progress_percent(), 100);
   EXPECT_EQ(done.current_step(), "17.0->18.0/03_order_line_constraints");
   // Weighed by the Test's timings: five of eight steps done is 62% by count, but the slow step to

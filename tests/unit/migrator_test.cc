@@ -480,6 +480,32 @@ TEST_F(MigratorTest, ASuccessfulPlanCarriesItsIntegrityReport) {
   EXPECT_EQ(pre, 1);
 }
 
+TEST_F(MigratorTest, TheReportCarriesThePlansTimelineWhenThisRunAppliedEveryStep) {
+  target_.after_step = [&] { clock_.now += absl::Seconds(1); };  // each step takes a second
+  ASSERT_TRUE(migrator_.MigrateCopy(SampleOrder()).ok());
+  const IntegrityReport report = publisher_.Events().back().succeeded().report();
+  ASSERT_EQ(report.steps_size(), 7);
+  std::vector<int64_t> done_after;
+  for (const StepReport& s : report.steps()) done_after.push_back(s.done_after_ms());
+  // The six steps of the plan, then the neutralization, which is no step of it.
+  EXPECT_EQ(done_after, (std::vector<int64_t>{1000, 2000, 3000, 4000, 5000, 6000, 0}));
+  EXPECT_EQ(report.plan_duration_ms(), 7000);
+
+  // A plan resumed after a redelivery did not time the steps an earlier run applied: no timeline.
+  target_.history.erase("17.0->18.0/03_order_line_constraints");
+  target_.ran.pop_back();
+  target_.ran.pop_back();  // the neutralization's, after it
+  target_.history.erase("neutralize/neutralize");
+  target_.version = "17.0";
+  publisher_.records.clear();
+  gate_.done.clear();
+  ASSERT_TRUE(migrator_.MigrateCopy(SampleOrder()).ok());
+  const IntegrityReport resumed = publisher_.Events().back().succeeded().report();
+  ASSERT_EQ(resumed.steps_size(), 7);
+  for (const StepReport& s : resumed.steps()) EXPECT_EQ(s.done_after_ms(), 0) << s.step();
+  EXPECT_EQ(resumed.plan_duration_ms(), 2000);  // one step applied of the plan, then the neutralization
+}
+
 TEST_F(MigratorTest, TheReportsBeforeCountsAreTheClonersWhenTheEventCarriesThem) {
   Event cloned;
   cloned.set_event_id("0f8fad5b-d9cb-469f-a165-70867728950e/clone_succeeded");

@@ -4,6 +4,7 @@
 
 #include <tuple>
 
+#include "libs/common/time.h"
 #include "tests/unit/fakes.h"
 
 namespace upshift::status {
@@ -41,6 +42,7 @@ Event E(const std::string& kind, int second, Purpose purpose = PURPOSE_TEST) {
   if (kind == "went_offline") e.mutable_went_offline();
   if (kind == "snapshot_succeeded") e.mutable_snapshot_succeeded();
   if (kind == "migrated") e.mutable_migrated();
+  if (kind == "coming_online") e.mutable_coming_online();
   if (kind == "migration_failed") e.mutable_migration_failed()->set_error("step broke");
   if (kind == "rolled_back") e.mutable_rolled_back()->set_error("step broke");
   if (kind == "cancel_requested") e.mutable_cancel_requested();
@@ -221,6 +223,94 @@ TEST(NextUpgrade, ProgressIsWeighedByTheTestsStepTimings) {
   EXPECT_EQ(u->progress_percent(), 90);
   u = NextUpgrade(u, Step("17.0->18.0", "01_b", 3, 3), &timings);
   EXPECT_EQ(u->progress_percent(), 100);
+}
+
+// A Test's plan as the migrator recorded it: 20 s, its steps done 4, 12 and 14 s after its start
+// (pre-checks before them, post-checks after).
+IntegrityReport TestTimeline() {
+  IntegrityReport r;
+  for (auto [hop, name, ms, after] : std::vector<std::tuple<std::string, std::string, int, int>>{
+           {"16.0->17.0", "01_a", 2000, 4000}, {"16.0->17.0", "02_slow", 8000, 12000}, {"17.0->18.0", "01_b", 2000, 14000}}) {
+    StepReport* s = r.add_steps();
+    s->set_hop(hop);
+    s->set_step(name);
+    s->set_duration_ms(ms);
+    s->set_done_after_ms(after);
+  }
+  r.set_plan_duration_ms(20000);
+  return r;
+}
+
+Event WithPlan(Event e) {
+  e.mutable_order()->mutable_estimated_plan()->set_seconds(20);  // of the 100 s estimated
+  return e;
+}
+
+absl::Duration ExpectedAfterOffline(const Upgrade& u) {
+  return FromProto(u.expected_online_at()) - FromProto(u.offline_at());
+}
+
+TEST(NextUpgrade, AtEachStepTheTimeLeftFollowsThePlansPaceAgainstItsTestsTimeline) {
+  const IntegrityReport test = TestTimeline();
+  std::optional<Upgrade> u = NextUpgrade(std::nullopt, WithPlan(P("went_offline", 0)));
+  EXPECT_EQ(ExpectedAfterOffline(*u), absl::Seconds(100));
+  u = NextUpgrade(u, WithPlan(P("migration_started", 40)));
+  EXPECT_EQ(ExpectedAfterOffline(*u), absl::Seconds(60));  // the plan's 20 s from its start
+  // The plan runs 1.5 times as slow as estimated: it ends at 70 s.
+  auto step = [&](const std::string& hop, const std::string& name, int done, int second) {
+    Event e = WithPlan(Step(hop, name, done, 3));
+    e.mutable_occurred_at()->set_seconds(1'800'000'000 + second);
+    u = NextUpgrade(u, e, &test);
+    return absl::ToDoubleSeconds(ExpectedAfterOffline(*u));
+  };
+  // 0.2 of the plan done in 6 s: a pace of 1.5 weighed 0.2 → 1.1 × the 16 s left.
+  EXPECT_NEAR(step("16.0->17.0", "01_a", 1, 46), 46 + 17.6, 0.01);
+  EXPECT_NEAR(u->estimated_remaining().seconds(), 17, 1);
+  // 0.6 done in 18 s: 1.3 × the 8 s left.
+  EXPECT_NEAR(step("16.0->17.0", "02_slow", 2, 58), 58 + 10.4, 0.01);
+  // 0.7 done in 21 s: 1.35 × the 6 s left. The window foretold: 69.1 s of the 70 s.
+  EXPECT_NEAR(step("17.0->18.0", "01_b", 3, 61), 61 + 8.1, 0.01);
+  // Records without a step keep the paced time; the time left counts down to it.
+  u = NextUpgrade(u, WithPlan(P("heartbeat", 65)));
+  EXPECT_NEAR(absl::ToDoubleSeconds(ExpectedAfterOffline(*u)), 69.1, 0.01);
+  u = NextUpgrade(u, WithPlan(P("migration_started", 66)));  // delivered again
+  EXPECT_NEAR(absl::ToDoubleSeconds(ExpectedAfterOffline(*u)), 69.1, 0.01);
+  u = NextUpgrade(u, WithPlan(P("coming_online", 70)));
+  EXPECT_EQ(u->state(), STATE_COMING_ONLINE);
+  EXPECT_EQ(u->estimated_remaining().seconds(), 0);  // later than foretold: nothing left to count down
+}
+
+TEST(NextUpgrade, APlanAsFastAsItsTestIsForetoldWithoutTheEstimatesMargin) {
+  // The estimate counted 25 s for a plan its Test ran in 20 s; this one runs as its Test did.
+  const IntegrityReport test = TestTimeline();
+  auto with_plan = [](Event e) {
+    e.mutable_order()->mutable_estimated_plan()->set_seconds(25);
+    return e;
+  };
+  std::optional<Upgrade> u = NextUpgrade(std::nullopt, with_plan(P("went_offline", 0)));
+  u = NextUpgrade(u, with_plan(P("migration_started", 10)));
+  EXPECT_EQ(ExpectedAfterOffline(*u), absl::Seconds(35));
+  for (auto [hop, name, done, second] : std::vector<std::tuple<std::string, std::string, int, int>>{
+           {"16.0->17.0", "01_a", 1, 14}, {"16.0->17.0", "02_slow", 2, 22}, {"17.0->18.0", "01_b", 3, 24}}) {
+    Event e = with_plan(Step(hop, name, done, 3));
+    e.mutable_occurred_at()->set_seconds(1'800'000'000 + second);
+    u = NextUpgrade(u, e, &test);
+  }
+  // 0.7 done at the Test's pace, 0.8 of the estimate's: 0.86 × the 7.5 s left, 6.45 s. It ends at 30 s.
+  EXPECT_NEAR(absl::ToDoubleSeconds(ExpectedAfterOffline(*u)), 24 + 6.45, 0.01);
+}
+
+TEST(NextUpgrade, WithoutATimelineTheTimeLeftCountsFromThePlansEstimate) {
+  IntegrityReport untimed = TestTimeline();  // a Test recorded before timelines, or resumed
+  for (StepReport& s : *untimed.mutable_steps()) s.set_done_after_ms(0);
+  std::optional<Upgrade> u = NextUpgrade(std::nullopt, WithPlan(P("went_offline", 0)));
+  u = NextUpgrade(u, WithPlan(P("migration_started", 40)));
+  Event e = WithPlan(Step("16.0->17.0", "02_slow", 2, 3));
+  e.mutable_occurred_at()->set_seconds(1'800'000'058);
+  u = NextUpgrade(u, e, &untimed);
+  EXPECT_EQ(ExpectedAfterOffline(*u), absl::Seconds(60));
+  EXPECT_EQ(u->estimated_remaining().seconds(), 2);
+  EXPECT_EQ(u->progress_percent(), 83);  // still weighed by the step durations
 }
 
 TEST(WeightedPercent, FallsBackWhenTheTimingsDoNotCoverThePlan) {

@@ -91,6 +91,19 @@ TEST(UpgradectlPrinters, AServerRowSaysWhetherItAnswersAndItsLoadAgainstItsLimit
   EXPECT_EQ(FormatServerRow(s), "pg-eu-1              no    1/2      3        class=ssd,region=eu  (connection refused)\n");
 }
 
+TEST(UpgradectlPrinters, AnUpgradeOfflineSaysWhenItIsExpectedBack) {
+  Upgrade u;
+  u.set_upgrade_id("0f8fad5b-d9cb-469f-a165-70867728950e");
+  u.set_state(STATE_MIGRATING);
+  u.mutable_estimated_downtime()->set_seconds(12);
+  ToProto(absl::FromUnixSeconds(1'800'000'000), u.mutable_offline_at());
+  u.mutable_estimated_remaining()->set_seconds(7);
+  ToProto(absl::FromUnixSeconds(1'800'000'009), u.mutable_expected_online_at());
+  const std::string text = FormatUpgrade(u);
+  EXPECT_TRUE(absl::StrContains(text, "downtime  estimated 12s, about 7s left (back online about 2027-01-15 08:00:09 UTC)\n"))
+      << text;
+}
+
 TEST(UpgradectlPrinters, AWatchLineSaysTheStepAndWhatIsLeft) {
   Upgrade u;
   u.set_state(STATE_MIGRATING);

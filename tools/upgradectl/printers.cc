@@ -95,6 +95,7 @@ std::string FormatUpgrade(const Upgrade& u) {
                       Rounded(FromProto(u.online_at()) - FromProto(u.offline_at()), absl::Milliseconds(100)));
     } else if (u.has_estimated_remaining()) {
       absl::StrAppend(&out, ", about ", Rounded(FromProto(u.estimated_remaining()), absl::Seconds(1)), " left");
+      if (u.has_expected_online_at()) absl::StrAppend(&out, " (back online about ", When(u.expected_online_at()), ")");
     }
     if (u.has_max_offline()) absl::StrAppend(&out, ", at most ", Rounded(FromProto(u.max_offline()), absl::Seconds(1)));
     absl::StrAppend(&out, "\n");
