@@ -544,7 +544,7 @@ void ProductionWindow(Platform& platform, testing::TopicTap& tap, std::vector<Ro
   const double estimate_ratio = absl::FDivDuration(estimate, window);
   // What the estimate would say counting the Test's whole copy and check, its counts included.
   const absl::Duration copy = FromProto(test_clone.copy_duration());
-  const absl::Duration before = FromProto(test_clone.duration()) + test_plan + absl::Milliseconds(250);
+  const absl::Duration before = FromProto(test_clone.duration()) + test_plan + absl::Milliseconds(150);
   rows.push_back({absl::StrCat("the downtime estimate told at RequestUpgrade, against ",
                                what == "that" ? "that" : absl::StrCat(what, " database's"), " window"),
                   absl::StrCat(Ms(estimate), " (the Test: copy ", Ms(copy), ", its counts ",
