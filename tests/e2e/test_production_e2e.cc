@@ -266,7 +266,8 @@ TEST(Production, UpgradesTheDatabaseOfflineAndKeepsItAsItWentOfflineAsTheRestore
   EXPECT_TRUE(done.has_offline_at());
   EXPECT_TRUE(done.has_online_at());
   EXPECT_EQ(FromProto(done.estimated_remaining()), absl::ZeroDuration());
-  // Foretold from going offline, again from the plan's start, then at steps from the plan's pace.
+  // Foretold from going offline, then again once the plan ran (from its start, and at its steps
+  // from its pace, which tests/unit/status_logic_test.cc checks value by value).
   EXPECT_GE(expected_back.size(), 2u);
   EXPECT_EQ(FromProto(done.estimated_downtime()),
             FromProto(accepted.estimated_downtime()));  // what the customer was told stays on record
